@@ -1,0 +1,77 @@
+"""Runs inside the candidate's sandboxed process. Standalone: imports nothing from adrs.
+
+Usage (by the harness only): python -I candidate_runner.py REQUEST.json
+
+Loads the candidate program as module `candidate`, loads the problem's driver (trusted code that
+calls the candidate and turns what it returns into JSON), runs `driver.run(candidate, payload)`
+and writes {"ok": true, "value": ...} or {"ok": false, "kind": ..., "message": ...} to the result
+file. Everything written here is untrusted: the candidate shares this process and could have
+written the file itself, so the trusted side validates every value it reads back.
+"""
+
+import importlib.util
+import json
+import sys
+import traceback
+import types
+
+
+def _write(path, record):
+    with open(path, "w") as f:
+        json.dump(record, f)
+
+
+def _fail(path, kind, message):
+    _write(path, {"ok": False, "kind": kind, "message": message[-4000:]})
+    sys.exit(1)
+
+
+def _tail_traceback():
+    return "".join(traceback.format_exc(limit=-8))
+
+
+def main():
+    with open(sys.argv[1]) as f:
+        request = json.load(f)
+    result_path = request["result"]
+    program_path = request["program"]
+    try:
+        with open(program_path) as f:
+            source = f.read()
+        code = compile(source, program_path, "exec")
+    except SyntaxError as exc:
+        _fail(result_path, "syntax", f"line {exc.lineno}: {exc.msg}\n{exc.text or ''}")
+    module = types.ModuleType("candidate")
+    module.__file__ = program_path
+    sys.modules["candidate"] = module
+    try:
+        exec(code, module.__dict__)
+    except MemoryError:
+        _fail(result_path, "memory", "MemoryError while importing the candidate")
+    except BaseException:
+        _fail(result_path, "import", _tail_traceback())
+
+    spec = importlib.util.spec_from_file_location("adrs_driver", request["driver"])
+    driver = importlib.util.module_from_spec(spec)
+    sys.modules["adrs_driver"] = driver
+    spec.loader.exec_module(driver)
+    with open(request["payload"]) as f:
+        payload = json.load(f)
+    try:
+        value = driver.run(module, payload)
+    except MemoryError:
+        _fail(result_path, "memory", "MemoryError while running the candidate")
+    except RecursionError:
+        _fail(result_path, "exception", _tail_traceback())
+    except BaseException:
+        _fail(result_path, "exception", _tail_traceback())
+    try:
+        text = json.dumps({"ok": True, "value": value})
+    except (TypeError, ValueError) as exc:
+        _fail(result_path, "invalid_output", f"the driver's value is not JSON-serialisable: {exc}")
+    with open(result_path, "w") as f:
+        f.write(text)
+
+
+if __name__ == "__main__":
+    main()
