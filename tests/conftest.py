@@ -21,3 +21,20 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real data not found at {SHARED_DATA} (../shared/data beside the checkout)")
     return SHARED_DATA
+
+
+SKELETON = ROOT / "adrs" / "templates" / "skeleton"
+
+
+@pytest.fixture
+def toy_problem(tmp_path: Path) -> Path:
+    """A copy of the `adrs init` skeleton with short candidate limits, so failures are quick."""
+    import shutil
+
+    target = tmp_path / "toy"
+    shutil.copytree(SKELETON, target, ignore=shutil.ignore_patterns("__pycache__"))
+    toml = (target / "problem.toml").read_text().replace("{name}", "toy")
+    toml = toml.replace("candidate_timeout_s = 20", "candidate_timeout_s = 3")
+    toml = toml.replace("candidate_memory_mb = 1024", "candidate_memory_mb = 512")
+    (target / "problem.toml").write_text(toml)
+    return target

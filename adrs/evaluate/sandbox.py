@@ -74,6 +74,9 @@ def scrubbed_env(home: str, extra: dict[str, str] | None = None) -> dict[str, st
         MKL_NUM_THREADS=os.environ.get("ADRS_THREADS_PER_EVAL", "1"),
         OPENBLAS_NUM_THREADS=os.environ.get("ADRS_THREADS_PER_EVAL", "1"),
     )
+    # Probe results travel down so workers do not start probe processes of their own.
+    env["ADRS_PROBE_NETNS"] = "1" if network_namespace_available() else "0"
+    env["ADRS_PROBE_DROP"] = "1" if can_drop_privileges() else "0"
     if extra:
         env.update(extra)
     return env
@@ -143,9 +146,18 @@ def pids_cgroup_available() -> bool:
         return False
 
 
+def _inherited_probe(name: str) -> bool | None:
+    """A probe result handed down by the parent process (saves a process start per evaluation)."""
+    value = os.environ.get(name)
+    return None if value is None else value == "1"
+
+
 @functools.cache
 def network_namespace_available() -> bool:
     """Whether a child can unshare its network namespace (root, or unprivileged userns)."""
+    inherited = _inherited_probe("ADRS_PROBE_NETNS")
+    if inherited is not None:
+        return inherited
     try:
         done = subprocess.run(
             [sys.executable, "-I", "-c", "pass"],
@@ -167,6 +179,9 @@ def can_drop_privileges() -> bool:
     """
     if os.geteuid() != 0 or os.environ.get("ADRS_NO_DROP_PRIVILEGES") == "1":
         return False
+    inherited = _inherited_probe("ADRS_PROBE_DROP")
+    if inherited is not None:
+        return inherited
     try:
         done = subprocess.run(
             [sys.executable, "-I", "-c", "import json, numpy"],
@@ -200,17 +215,22 @@ def _preexec(spec: SandboxSpec) -> None:
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # die with the parent
     if not limits.network and network_namespace_available():
         _unshare_network()
-    mem = limits.memory_mb * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
-    cpu = limits.cpu_seconds()
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-    resource.setrlimit(resource.RLIMIT_NOFILE, (limits.open_files, limits.open_files))
-    fsize = limits.file_size_mb * 1024 * 1024
-    resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    # A limit can only be lowered: a candidate started by a worker inherits the worker's limits.
+    _lower_limit(resource.RLIMIT_AS, limits.memory_mb * 1024 * 1024)
+    _lower_limit(resource.RLIMIT_CPU, limits.cpu_seconds())
+    _lower_limit(resource.RLIMIT_NOFILE, limits.open_files)
+    _lower_limit(resource.RLIMIT_FSIZE, limits.file_size_mb * 1024 * 1024)
+    _lower_limit(resource.RLIMIT_CORE, 0)
     if spec.drop_privileges:
         _become_nobody()
-    resource.setrlimit(resource.RLIMIT_NPROC, (limits.processes, limits.processes))
+    _lower_limit(resource.RLIMIT_NPROC, limits.processes)
+
+
+def _lower_limit(which: int, value: int) -> None:
+    _soft, hard = resource.getrlimit(which)
+    if hard != resource.RLIM_INFINITY:
+        value = min(value, hard)
+    resource.setrlimit(which, (value, value))
 
 
 def popen_kwargs(spec: SandboxSpec, home: str) -> dict:

@@ -1,0 +1,344 @@
+"""The archive store: every proposal, evaluation and event of a run, behind a SQLAlchemy URL.
+
+Owns: opening an archive (a path means SQLite in WAL mode; any SQLAlchemy URL works), creating
+runs, writing a proposal as `pending` before it is evaluated, and writing all stages of one
+program's evaluation in a single transaction, so a crash loses at most the evaluations in flight.
+Returns plain dataclass records; no session or ORM object leaves this module.
+
+Must not: choose parents, compute elites or talk to mutators.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine, event, func, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from adrs.archive.schema import Base, EvaluationRow, Event, LLMCall, Program, Run, State
+from adrs.evaluate.result import Evaluation
+
+
+class ArchiveError(RuntimeError):
+    """An archive that cannot be opened or does not hold what was asked for."""
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: int
+    problem_name: str
+    problem_root: str
+    problem_fingerprint: str
+    seed: int
+    config: dict[str, Any]
+    status: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ProgramRecord:
+    id: int
+    run_id: int
+    proposal_index: int
+    code: str
+    code_hash: str
+    parent_id: int | None
+    inspiration_ids: list[int]
+    island: int
+    generation: int
+    mutator: str
+    description: str
+    diff: str
+    status: str
+    migrated_from: int | None
+    score: float | None
+    complete: bool
+    stage_reached: str | None
+    error_kind: str | None
+    metrics: dict[str, float]
+    features: dict[str, float]
+    created_at: datetime
+    evaluated_at: datetime | None
+
+    @property
+    def evaluated(self) -> bool:
+        return self.status in ("evaluated", "failed")
+
+
+@dataclass(frozen=True)
+class NewProgram:
+    """A proposal about to be stored."""
+
+    code: str
+    code_hash: str
+    proposal_index: int
+    mutator: str
+    parent_id: int | None = None
+    inspiration_ids: list[int] = field(default_factory=list)
+    island: int = 0
+    generation: int = 0
+    description: str = ""
+    diff: str = ""
+
+
+def _record(cls: type, row: Any) -> Any:
+    return cls(**{f.name: getattr(row, f.name) for f in dataclasses.fields(cls)})
+
+
+def archive_url(location: str | Path) -> str:
+    text = str(location)
+    return text if "://" in text else f"sqlite:///{Path(text).resolve()}"
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process crashes
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.close()
+
+
+class Archive:
+    """One archive database; it may hold several runs."""
+
+    def __init__(self, engine: Engine, url: str):
+        self.engine = engine
+        self.url = url
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def open(cls, location: str | Path, *, create: bool = True) -> Archive:
+        url = archive_url(location)
+        if url.startswith("sqlite:///"):
+            path = Path(url.removeprefix("sqlite:///"))
+            if not path.exists() and not create:
+                raise ArchiveError(f"{path}: no such archive")
+            path.parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url)
+        if engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", _sqlite_pragmas)
+        Base.metadata.create_all(engine)
+        return cls(engine, url)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def _session(self) -> Session:
+        return self._sessions()
+
+    # runs -------------------------------------------------------------------------------------
+    def create_run(self, problem_name: str, problem_root: str, fingerprint: str, seed: int, config: dict) -> RunRecord:
+        with self._session() as s, s.begin():
+            run = Run(
+                problem_name=problem_name,
+                problem_root=problem_root,
+                problem_fingerprint=fingerprint,
+                seed=seed,
+                config=config,
+            )
+            s.add(run)
+            s.flush()
+            return _record(RunRecord, run)
+
+    def run(self, run_id: int | None = None) -> RunRecord:
+        with self._session() as s:
+            stmt = select(Run).order_by(Run.id.desc()) if run_id is None else select(Run).where(Run.id == run_id)
+            row = s.scalars(stmt).first()
+            if row is None:
+                raise ArchiveError(f"{self.url}: no run" + ("" if run_id is None else f" with id {run_id}"))
+            return _record(RunRecord, row)
+
+    def set_run_status(self, run_id: int, status: str) -> None:
+        with self._session() as s, s.begin():
+            s.execute(update(Run).where(Run.id == run_id).values(status=status))
+
+    def update_run_config(self, run_id: int, config: dict) -> None:
+        with self._session() as s, s.begin():
+            s.execute(update(Run).where(Run.id == run_id).values(config=config))
+
+    # programs ---------------------------------------------------------------------------------
+    def add_program(self, run_id: int, new: NewProgram, *, status: str = "pending") -> ProgramRecord:
+        with self._session() as s, s.begin():
+            row = Program(run_id=run_id, status=status, **dataclasses.asdict(new))
+            s.add(row)
+            s.flush()
+            return _record(ProgramRecord, row)
+
+    def add_migrant(self, original: ProgramRecord, island: int, proposal_index: int) -> ProgramRecord:
+        """Copy an evaluated program (and its evaluations) onto another island; the original stays."""
+        with self._session() as s, s.begin():
+            row = Program(
+                run_id=original.run_id,
+                proposal_index=proposal_index,
+                code=original.code,
+                code_hash=original.code_hash,
+                parent_id=original.id,
+                inspiration_ids=[],
+                island=island,
+                generation=original.generation,
+                mutator="migration",
+                description=f"copy of #{original.id} from island {original.island}",
+                diff="",
+                status=original.status,
+                migrated_from=original.id,
+                score=original.score,
+                complete=original.complete,
+                stage_reached=original.stage_reached,
+                error_kind=original.error_kind,
+                metrics=original.metrics,
+                features=original.features,
+                evaluated_at=original.evaluated_at,
+            )
+            s.add(row)
+            s.flush()
+            return _record(ProgramRecord, row)
+
+    def record_evaluations(self, program_id: int, evaluations: list[Evaluation], complete: bool) -> ProgramRecord:
+        """Store all stages of one program's evaluation and its final status, atomically.
+
+        Idempotent per (program, stage): a stage already stored is never written twice.
+        """
+        last = evaluations[-1]
+        ok = all(e.ok for e in evaluations)
+        with self._session() as s, s.begin():
+            row = s.get(Program, program_id)
+            if row is None:
+                raise ArchiveError(f"no program with id {program_id}")
+            done = set(s.scalars(select(EvaluationRow.stage).where(EvaluationRow.program_id == program_id)))
+            for e in evaluations:
+                if e.stage in done:
+                    continue
+                s.add(
+                    EvaluationRow(
+                        program_id=program_id,
+                        stage=e.stage,
+                        ok=e.ok,
+                        score=e.score,
+                        metrics=e.metrics,
+                        features=e.features,
+                        instances=e.instances,
+                        feedback=e.feedback,
+                        error_kind=e.error_kind,
+                        error=e.error,
+                        duration_s=e.duration_s,
+                    )
+                )
+            row.status = "evaluated" if ok else "failed"
+            row.score = last.score if ok else None
+            row.complete = ok and complete
+            row.stage_reached = last.stage
+            row.error_kind = None if ok else last.error_kind
+            row.metrics = last.metrics if ok else {}
+            row.features = {**last.metrics, **last.features} if ok else {}
+            row.evaluated_at = datetime.now(UTC)
+            s.flush()
+            return _record(ProgramRecord, row)
+
+    def record_extra_evaluation(self, program_id: int, evaluation: Evaluation) -> None:
+        """Store a stage outside the cascade (holdout) without changing the program's status."""
+        with self._session() as s, s.begin():
+            existing = s.scalars(
+                select(EvaluationRow).where(EvaluationRow.program_id == program_id, EvaluationRow.stage == evaluation.stage)
+            ).first()
+            if existing is not None:
+                return
+            fields = {k: v for k, v in evaluation.to_dict().items()}
+            s.add(EvaluationRow(program_id=program_id, **fields))
+
+    def program(self, program_id: int) -> ProgramRecord:
+        with self._session() as s:
+            row = s.get(Program, program_id)
+            if row is None:
+                raise ArchiveError(f"{self.url}: no program with id {program_id}")
+            return _record(ProgramRecord, row)
+
+    def programs(self, run_id: int, status: str | None = None) -> list[ProgramRecord]:
+        with self._session() as s:
+            stmt = select(Program).where(Program.run_id == run_id)
+            if status is not None:
+                stmt = stmt.where(Program.status == status)
+            return [_record(ProgramRecord, r) for r in s.scalars(stmt.order_by(Program.id))]
+
+    def programs_since(self, run_id: int, after_id: int) -> list[ProgramRecord]:
+        """Evaluated programs with id > after_id (incremental refresh of the in-memory index)."""
+        with self._session() as s:
+            stmt = (
+                select(Program)
+                .where(Program.run_id == run_id, Program.id > after_id, Program.status != "pending")
+                .order_by(Program.id)
+            )
+            return [_record(ProgramRecord, r) for r in s.scalars(stmt)]
+
+    def hash_exists(self, run_id: int, code_hash: str) -> bool:
+        with self._session() as s:
+            stmt = select(Program.id).where(Program.run_id == run_id, Program.code_hash == code_hash).limit(1)
+            return s.scalars(stmt).first() is not None
+
+    def known_hashes(self, run_id: int) -> set[str]:
+        with self._session() as s:
+            return set(s.scalars(select(Program.code_hash).where(Program.run_id == run_id)))
+
+    def next_proposal_index(self, run_id: int) -> int:
+        with self._session() as s:
+            value = s.scalar(select(func.max(Program.proposal_index)).where(Program.run_id == run_id))
+            return 0 if value is None else value + 1
+
+    def evaluations(self, program_id: int) -> list[Evaluation]:
+        with self._session() as s:
+            rows = s.scalars(select(EvaluationRow).where(EvaluationRow.program_id == program_id).order_by(EvaluationRow.id))
+            return [_record(Evaluation, r) for r in rows]
+
+    def status_counts(self, run_id: int) -> Counter[str]:
+        with self._session() as s:
+            rows = s.execute(
+                select(Program.status, func.count()).where(Program.run_id == run_id, Program.migrated_from.is_(None)).group_by(Program.status)
+            )
+            return Counter({status: n for status, n in rows})
+
+    def failure_counts(self, run_id: int) -> Counter[str]:
+        with self._session() as s:
+            rows = s.execute(
+                select(Program.error_kind, func.count())
+                .where(Program.run_id == run_id, Program.status == "failed", Program.migrated_from.is_(None))
+                .group_by(Program.error_kind)
+            )
+            return Counter({kind or "unknown": n for kind, n in rows})
+
+    # events, LLM calls and state -------------------------------------------------------------------
+    def add_event(self, run_id: int, kind: str, payload: dict | None = None) -> None:
+        with self._session() as s, s.begin():
+            s.add(Event(run_id=run_id, kind=kind, payload=payload or {}))
+
+    def events(self, run_id: int, kind: str | None = None) -> list[tuple[str, dict, datetime]]:
+        with self._session() as s:
+            stmt = select(Event).where(Event.run_id == run_id)
+            if kind is not None:
+                stmt = stmt.where(Event.kind == kind)
+            return [(e.kind, e.payload, e.created_at) for e in s.scalars(stmt.order_by(Event.id))]
+
+    def add_llm_call(self, run_id: int, **fields: Any) -> int:
+        with self._session() as s, s.begin():
+            row = LLMCall(run_id=run_id, **fields)
+            s.add(row)
+            s.flush()
+            return row.id
+
+    def get_state(self, run_id: int, key: str) -> dict | None:
+        with self._session() as s:
+            row = s.get(State, (run_id, key))
+            return None if row is None else dict(row.value)
+
+    def put_state(self, run_id: int, key: str, value: dict) -> None:
+        with self._session() as s, s.begin():
+            row = s.get(State, (run_id, key))
+            if row is None:
+                s.add(State(run_id=run_id, key=key, value=value))
+            else:
+                row.value = value

@@ -1,0 +1,295 @@
+"""The `adrs` command line. Thin: parses arguments and calls adrs.api, adrs.export, adrs.inspect_run.
+
+Exit codes: 0 done; 1 a user error (bad problem directory, missing archive), with a message that
+names the file and field; 130 interrupted (Ctrl-C; the run resumes with `adrs resume`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from pathlib import Path
+
+from rich.console import Console
+from rich.table import Table
+
+from adrs import api
+from adrs.archive.store import Archive, ArchiveError
+from adrs.evaluate.runner import EvalSettings, evaluate_code_sync
+from adrs.export import ExportError, choose, export_program
+from adrs.inspect_run import load_elites, render_program, render_status
+from adrs.problem import Problem, ProblemError, load_problem
+
+SKELETON = Path(__file__).with_name("templates") / "skeleton"
+console = Console()
+
+
+def _add_run_options(p: argparse.ArgumentParser, defaults: bool) -> None:
+    p.add_argument("--budget", type=int, default=100 if defaults else None, help="evaluations to spend")
+    p.add_argument("--workers", type=int, default=None, help="concurrent evaluation slots (default: CPUs)")
+    p.add_argument("--max-time", type=float, default=None, dest="max_time_s", help="wall-clock budget, seconds")
+    p.add_argument("--target", type=float, default=None, dest="target_score", help="stop at this score")
+    p.add_argument("--data", default=None, dest="data_dir", help="real data folder (else the synthetic workload)")
+    p.add_argument("--quiet", action="store_true", help="no live view")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="adrs", description="Evolve systems policies against trusted verifiers.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="start an evolution run")
+    p.add_argument("problem", help="problem directory")
+    _add_run_options(p, defaults=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--islands", type=int, default=3)
+    p.add_argument("--archive", default=None, help="archive file or SQLAlchemy URL (default archives/<problem>-<time>.sqlite)")
+    p.add_argument("--sandbox", default="process", choices=["process"])
+
+    p = sub.add_parser("resume", help="continue an archived run")
+    p.add_argument("archive")
+    _add_run_options(p, defaults=False)
+    p.add_argument("--run", type=int, default=None, dest="run_id", help="run id inside the archive (default: latest)")
+
+    p = sub.add_parser("init", help="write a working problem skeleton")
+    p.add_argument("directory")
+
+    p = sub.add_parser("check", help="evaluate the initial program and the baselines of a problem")
+    p.add_argument("problem")
+    p.add_argument("--data", default=None, dest="data_dir")
+
+    p = sub.add_parser("eval", help="score one program file with the engine's sandbox")
+    p.add_argument("problem")
+    p.add_argument("program")
+    p.add_argument("--stage", default=None, help="one stage (default: the evolution cascade)")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--data", default=None, dest="data_dir")
+
+    p = sub.add_parser("status", help="summarise a run")
+    p.add_argument("archive")
+    p.add_argument("--run", type=int, default=None, dest="run_id")
+
+    p = sub.add_parser("show", help="show one program: code, diffs, metrics, feedback, errors")
+    p.add_argument("archive")
+    p.add_argument("id", type=int)
+
+    p = sub.add_parser("export", help="write standalone modules with provenance")
+    p.add_argument("archive")
+    which = p.add_mutually_exclusive_group(required=True)
+    which.add_argument("--best", action="store_true")
+    which.add_argument("--pareto", action="store_true")
+    which.add_argument("--id", type=int, default=None, dest="program_id")
+    p.add_argument("--out", required=True)
+    p.add_argument("--run", type=int, default=None, dest="run_id")
+
+    p = sub.add_parser("problems", help="list the built-in problems and their baselines")
+    p.add_argument("--dir", default=None, help="folder of problem directories (default: ./problems or the source tree's)")
+    return parser
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    problem = load_problem(args.problem)
+    archive = args.archive or str(api.default_archive_path(problem))
+    settings = {k: getattr(args, k) for k in ("budget", "seed", "islands", "max_time_s", "target_score", "data_dir", "sandbox")}
+    if args.workers:
+        settings["workers"] = args.workers
+    console.print(f"Evolving [bold]{problem.name}[/bold] with the offline mutator; archive {archive}")
+    return _drive(
+        lambda on_progress: api.evolve(problem, archive=archive, on_progress=on_progress, **settings),
+        args.quiet,
+        args.budget,
+        archive,
+        problem.name,
+    )
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    overrides = {k: getattr(args, k) for k in ("budget", "workers", "max_time_s", "target_score", "data_dir")}
+    store = Archive.open(args.archive, create=False)
+    try:
+        run = store.run(args.run_id)
+    finally:
+        store.close()
+    budget = args.budget or int(run.config.get("budget", 0))
+    console.print(f"Resuming run {run.id} of [bold]{run.problem_name}[/bold] from {args.archive}")
+    return _drive(
+        lambda on_progress: api.resume(args.archive, run_id=run.id, on_progress=on_progress, **overrides),
+        args.quiet,
+        budget,
+        args.archive,
+        run.problem_name,
+    )
+
+
+def _drive(start, quiet: bool, budget: int, archive: str, title: str) -> int:
+    from adrs.ui import LiveView, print_summary
+
+    try:
+        if quiet:
+            summary = start(None)
+        else:
+            with LiveView(console, title, budget) as view:
+                summary = start(view.update)
+    except KeyboardInterrupt:
+        console.print(f"\n[yellow]Interrupted.[/yellow] Nothing evaluated is lost: adrs resume {archive}")
+        return 130
+    print_summary(console, summary, archive)
+    return 0
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    target = Path(args.directory)
+    if target.exists() and any(target.iterdir()):
+        raise ProblemError(f"{target}: exists and is not empty; choose a new directory")
+    shutil.copytree(SKELETON, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+    name = target.resolve().name
+    for path in (target / "problem.toml", target / "README.md"):
+        path.write_text(path.read_text().replace("{name}", name))
+    console.print(f"Wrote a problem skeleton in {target}. Next: adrs check {target}")
+    return 0
+
+
+def _metrics_line(evaluation) -> str:
+    if not evaluation.ok:
+        return f"[red]failed ({evaluation.error_kind})[/red]: {evaluation.error.strip().splitlines()[-1] if evaluation.error.strip() else ''}"
+    shown = ", ".join(f"{k}={v:.6g}" for k, v in sorted(evaluation.metrics.items()) if k != "score")
+    return f"score [bold]{evaluation.score:.6g}[/bold] ({evaluation.duration_s:.2f} s) {shown}"
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    problem = load_problem(args.problem)
+    settings = EvalSettings(data_dir=args.data_dir)
+    console.print(f"[bold]{problem.name}[/bold]: stages {[s.name for s in problem.stages]}, objectives {[o.name for o in problem.objectives]}")
+    initial = evaluate_code_sync(problem, problem.initial_code(), settings, problem.stages)
+    for evaluation in initial:
+        console.print(f"  {problem.initial_path.name} [{evaluation.stage}]: {_metrics_line(evaluation)}")
+    failed = next((e for e in initial if not e.ok), None)
+    if failed is not None:
+        console.print(f"[red]error:[/red] the initial program fails at stage {failed.stage!r}:\n{failed.error}")
+        return 1
+    problems = _unknown_names(problem, initial[-1])
+    if problems:
+        for line in problems:
+            console.print(f"[red]error:[/red] {problem.root / 'problem.toml'}: {line}")
+        return 1
+    for baseline in problem.baselines():
+        for evaluation in evaluate_code_sync(problem, baseline.read_text(), settings, problem.stages):
+            console.print(f"  baselines/{baseline.name} [{evaluation.stage}]: {_metrics_line(evaluation)}")
+    console.print("[green]ok[/green]")
+    return 0
+
+
+def _unknown_names(problem: Problem, evaluation) -> list[str]:
+    known = set(evaluation.metrics) | {"score"}
+    out = [f"objective {o.name!r} is not among the evaluator's metrics {sorted(known)}" for o in problem.objectives if o.name not in known]
+    feature_names = known | set(evaluation.features)
+    out += [f"feature {f.name!r} is not among the evaluator's metrics or features" for f in problem.features if f.name not in feature_names]
+    return out
+
+
+def cmd_eval(args: argparse.Namespace) -> int:
+    problem = load_problem(args.problem)
+    program = Path(args.program)
+    if not program.is_file():
+        raise ProblemError(f"{program}: no such program file")
+    stages = (problem.stage(args.stage),) if args.stage else None
+    evaluations = evaluate_code_sync(problem, program.read_text(), EvalSettings(seed=args.seed, data_dir=args.data_dir), stages)
+    if args.json:
+        print(json.dumps({"program": str(program), "ok": all(e.ok for e in evaluations), "stages": [e.to_dict() for e in evaluations]}, indent=2))
+    else:
+        for evaluation in evaluations:
+            console.print(f"[{evaluation.stage}] {_metrics_line(evaluation)}")
+            if evaluation.feedback:
+                console.print("  " + evaluation.feedback.replace("\n", "\n  "))
+    return 0
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    store = Archive.open(args.archive, create=False)
+    try:
+        run = store.run(args.run_id)
+        render_status(console, store, run, load_elites(store, run, load_problem(run.problem_root)))
+    finally:
+        store.close()
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    store = Archive.open(args.archive, create=False)
+    try:
+        program = store.program(args.id)
+        render_program(console, store, store.run(program.run_id), args.id)
+    finally:
+        store.close()
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    store = Archive.open(args.archive, create=False)
+    try:
+        run = store.run(args.run_id)
+        elites = load_elites(store, run, load_problem(run.problem_root))
+        chosen = choose(store, run, elites, best=args.best, pareto=args.pareto, program_id=args.program_id)
+        for program in chosen:
+            exported = export_program(store, run, program, Path(args.out))
+            console.print(f"program {program.id} (score {program.score}) -> {exported.module} + {exported.provenance.name}")
+    finally:
+        store.close()
+    return 0
+
+
+def problems_dir(explicit: str | None) -> Path:
+    if explicit:
+        return Path(explicit)
+    local = Path("problems")
+    return local if local.is_dir() else Path(__file__).resolve().parents[1] / "problems"
+
+
+def cmd_problems(args: argparse.Namespace) -> int:
+    folder = problems_dir(args.dir)
+    table = Table(title=f"problems in {folder}")
+    for column in ("problem", "description", "baselines (published score)"):
+        table.add_column(column)
+    for directory in sorted(p for p in folder.iterdir() if (p / "problem.toml").exists()):
+        try:
+            problem = load_problem(directory)
+        except ProblemError as exc:
+            table.add_row(directory.name, f"[red]{exc}[/red]", "")
+            continue
+        baselines = []
+        for path in problem.baselines():
+            key = f"baselines/{path.name}"
+            reference = problem.references.get(key)
+            baselines.append(path.stem + (f" ({reference:g})" if reference is not None else ""))
+        summary = problem.description.strip().splitlines()[0] if problem.description.strip() else ""
+        table.add_row(problem.name, summary, ", ".join(baselines))
+    console.print(table)
+    return 0
+
+
+COMMANDS = {
+    "run": cmd_run,
+    "resume": cmd_resume,
+    "init": cmd_init,
+    "check": cmd_check,
+    "eval": cmd_eval,
+    "status": cmd_status,
+    "show": cmd_show,
+    "export": cmd_export,
+    "problems": cmd_problems,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (ProblemError, ArchiveError, ExportError, FileNotFoundError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""Run configuration: one frozen record, stored with the run so resume uses the same settings.
+
+Owns: every knob of a run with its default and the reason for it. Values come from the CLI or
+the Python API; `to_dict`/`from_dict` round-trip through the archive's runs table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+from adrs.archive.select import SelectionConfig
+
+
+def _default_workers() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    budget: int = 100  # evaluations this invocation may spend (resume gives a new budget)
+    seed: int = 0  # every random choice of the run flows from it
+    workers: int = field(default_factory=_default_workers)  # concurrent evaluation slots
+    islands: int = 3  # independent sub-populations; diversity without a global tournament
+    migration_interval: int = 25  # evaluations between migrations of island bests to the next island
+    queue_size: int = 0  # proposals waiting for a slot; 0 = 2 x workers (fresh parents, busy slots)
+    max_time_s: float | None = None  # wall-clock budget of this invocation
+    target_score: float | None = None  # stop once a complete program reaches it
+    data_dir: str | None = None  # real data for the problem (else its synthetic workload)
+    sandbox: str = "process"
+    mutator: str = "offline"
+    max_duplicate_streak: int = 200  # consecutive duplicate proposals before giving up: search exhausted
+    evaluate_holdout: bool = True  # score the final best on the holdout stages at the end
+    selection: SelectionConfig = field(default_factory=SelectionConfig)
+
+    @property
+    def effective_queue_size(self) -> int:
+        return self.queue_size or 2 * self.workers
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], **overrides: Any) -> RunConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in known}
+        if isinstance(values.get("selection"), dict):
+            values["selection"] = SelectionConfig(**values["selection"])
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)

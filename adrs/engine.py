@@ -1,0 +1,320 @@
+"""The evolution loop: one asyncio loop, a proposer, W evaluation slots, a bounded queue.
+
+Owns: the order of work in a run. The proposer picks a parent and inspirations from the archive as
+it stands, asks the mutator for a child, rejects exact duplicates (normalised code hash) before
+they cost an evaluation, stores the child as `pending`, and queues it. Evaluation slots drain the
+queue, run the stage cascade in a sandboxed worker and store the result in one transaction.
+Budgets: evaluations, wall time, target score. Resume is opening the same archive again: pending
+programs are evaluated first, nothing evaluated is redone.
+
+Must not: parse programs, build prompts, or render anything (ui.py listens to `Progress`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from adrs.archive.elites import Elites
+from adrs.archive.select import select
+from adrs.archive.store import Archive, NewProgram, ProgramRecord, RunRecord
+from adrs.config import RunConfig
+from adrs.evaluate.runner import EvalSettings, evaluate_cascade, evaluate_stage
+from adrs.mutate.base import ProposalContext, ProposalSource
+from adrs.problem import Problem
+from adrs.program import normalized_hash, unified_diff
+
+
+@dataclass
+class Progress:
+    """What a live view needs; updated in place by the engine."""
+
+    budget: int
+    evaluated: int = 0  # evaluations finished in this invocation (failed ones included)
+    failures: Counter[str] = field(default_factory=Counter)
+    duplicates: int = 0
+    no_edit: int = 0
+    archive_size: int = 0
+    front_size: int = 0
+    best_score: float | None = None
+    best_id: int | None = None
+    initial_score: float | None = None
+    started: float = field(default_factory=time.monotonic)
+    stop_reason: str = ""
+
+    @property
+    def per_minute(self) -> float:
+        elapsed = time.monotonic() - self.started
+        return 60.0 * self.evaluated / elapsed if elapsed > 0 else 0.0
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: int
+    archive_url: str
+    evaluated: int
+    best: ProgramRecord | None
+    initial_score: float | None
+    stop_reason: str
+    holdout_score: float | None
+
+
+class Engine:
+    def __init__(
+        self,
+        problem: Problem,
+        archive: Archive,
+        run: RunRecord,
+        config: RunConfig,
+        source: ProposalSource,
+        on_progress: Callable[[Progress], None] | None = None,
+    ):
+        self.problem = problem
+        self.archive = archive
+        self.run_record = run
+        self.config = config
+        self.source = source
+        self.on_progress = on_progress or (lambda _p: None)
+        self.settings = EvalSettings(seed=config.seed, data_dir=config.data_dir, sandbox=config.sandbox)
+        self.elites = Elites(problem, config.islands)
+        self.progress = Progress(budget=config.budget)
+        self._stopping = asyncio.Event()
+        self._first_result = asyncio.Event()
+        self._queued = 0  # evaluations committed to this invocation's budget
+        self._since_migration = 0
+
+    # public -----------------------------------------------------------------------------------
+    async def run(self) -> RunSummary:
+        run_id = self.run_record.id
+        for program in self.archive.programs(run_id):
+            if program.status != "pending":
+                self.elites.add(program)
+        self._refresh_progress()
+        queue: asyncio.Queue[ProgramRecord | None] = asyncio.Queue(maxsize=self.config.effective_queue_size)
+        deadline = None if self.config.max_time_s is None else time.monotonic() + self.config.max_time_s
+        slots = [asyncio.create_task(self._slot(queue)) for _ in range(self.config.workers)]
+        proposer = asyncio.create_task(self._propose(queue))
+        watchdog = asyncio.create_task(self._watch_deadline(deadline))
+        try:
+            await proposer
+            for _ in slots:
+                await queue.put(None)
+            await asyncio.gather(*slots)
+        finally:
+            watchdog.cancel()
+            proposer.cancel()
+            for task in slots:
+                task.cancel()
+            await asyncio.gather(proposer, watchdog, *slots, return_exceptions=True)
+        holdout = await self._evaluate_holdout()
+        self.archive.add_event(run_id, "stopped", {"reason": self.progress.stop_reason, "evaluated": self.progress.evaluated})
+        best = self.elites.best()
+        return RunSummary(
+            run_id, self.archive.url, self.progress.evaluated, best, self.progress.initial_score, self.progress.stop_reason, holdout
+        )
+
+    # proposing ------------------------------------------------------------------------------------
+    async def _propose(self, queue: asyncio.Queue[ProgramRecord | None]) -> None:
+        run_id = self.run_record.id
+        for program in self.archive.programs(run_id, status="pending"):
+            if not await self._enqueue(queue, program):
+                return
+        if not self.elites.programs and self.elites.failures == 0 and self._queued == 0:
+            initial = self._store(self.problem.initial_code(), None, [], 0, "initial", "the problem's initial program")
+            if not await self._enqueue(queue, initial):
+                return
+        streak = 0
+        while not self._stopping.is_set() and self._queued < self.config.budget:
+            if not self.elites.programs:
+                if self._queued > 0 and not self._first_result.is_set():
+                    await self._wait_for(self._first_result)
+                    continue
+                self._stop("no program evaluated successfully: nothing to mutate")
+                return
+            index = self.archive.next_proposal_index(run_id)
+            rng = random.Random(f"{self.config.seed}:{index}:{streak}")
+            island = index % self.config.islands
+            selection = select(self.elites, island, rng, self.config.selection)
+            if selection is None:
+                await asyncio.sleep(0.05)
+                continue
+            context = ProposalContext(self.problem, selection.parent, selection.inspirations, rng, index)
+            proposal = await self.source.propose(context)
+            if proposal.code is None:
+                self.progress.no_edit += 1
+                streak += 1
+            elif self.archive.hash_exists(run_id, normalized_hash(proposal.code)):
+                self.progress.duplicates += 1
+                streak += 1
+            else:
+                streak = 0
+                child = self._store(
+                    proposal.code,
+                    selection.parent,
+                    [p.id for p in selection.inspirations],
+                    island,
+                    proposal.mutator,
+                    proposal.description,
+                )
+                if not await self._enqueue(queue, child):
+                    return
+            if streak >= self.config.max_duplicate_streak:
+                self._stop(f"{streak} proposals in a row were duplicates or failed: search exhausted")
+                return
+            if streak and streak % 20 == 0:
+                await asyncio.sleep(0)  # let evaluations land so selection sees new parents
+        if not self._stopping.is_set():
+            self.progress.stop_reason = self.progress.stop_reason or "budget spent"
+
+    def _store(
+        self, code: str, parent: ProgramRecord | None, inspirations: list[int], island: int, mutator: str, description: str
+    ) -> ProgramRecord:
+        new = NewProgram(
+            code=code,
+            code_hash=normalized_hash(code),
+            proposal_index=self.archive.next_proposal_index(self.run_record.id),
+            mutator=mutator,
+            parent_id=parent.id if parent else None,
+            inspiration_ids=inspirations,
+            island=island,
+            generation=parent.generation + 1 if parent else 0,
+            description=description,
+            diff=unified_diff(parent.code, code) if parent else "",
+        )
+        return self.archive.add_program(self.run_record.id, new)
+
+    async def _enqueue(self, queue: asyncio.Queue[ProgramRecord | None], program: ProgramRecord) -> bool:
+        if self._stopping.is_set() or self._queued >= self.config.budget:
+            return False
+        put = asyncio.create_task(queue.put(program))
+        stop = asyncio.create_task(self._stopping.wait())
+        done, _ = await asyncio.wait({put, stop}, return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        if put not in done:
+            put.cancel()
+            return False
+        self._queued += 1
+        return True
+
+    async def _wait_for(self, event: asyncio.Event) -> None:
+        stop = asyncio.create_task(self._stopping.wait())
+        wait = asyncio.create_task(event.wait())
+        await asyncio.wait({stop, wait}, return_when=asyncio.FIRST_COMPLETED)
+        stop.cancel()
+        wait.cancel()
+
+    # evaluating -----------------------------------------------------------------------------------
+    async def _slot(self, queue: asyncio.Queue[ProgramRecord | None]) -> None:
+        while True:
+            program = await queue.get()
+            if program is None:
+                return
+            if self._stopping.is_set():
+                continue  # stays pending in the archive: resume evaluates it
+            with _program_file(program) as path:
+                evaluations = await evaluate_cascade(self.problem, path, self.settings)
+            complete = len(evaluations) == len(self.problem.evolution_stages) and all(e.ok for e in evaluations)
+            stored = self.archive.record_evaluations(program.id, evaluations, complete)
+            self._after_evaluation(stored)
+
+    def _after_evaluation(self, program: ProgramRecord) -> None:
+        self.progress.evaluated += 1
+        if program.status == "failed":
+            self.progress.failures[program.error_kind or "unknown"] += 1
+        self.elites.add(program)
+        if program.mutator == "initial":
+            self._seed_islands(program)
+        self._first_result.set()
+        self._since_migration += 1
+        if self._since_migration >= self.config.migration_interval:
+            self._since_migration = 0
+            self._migrate()
+        self._refresh_progress()
+        target = self.config.target_score
+        best = self.elites.best()
+        if target is not None and best is not None and best.complete and best.score is not None and best.score >= target:
+            self._stop(f"target score {target:g} reached by program {best.id}")
+
+    def _seed_islands(self, initial: ProgramRecord) -> None:
+        if initial.status != "evaluated":
+            return
+        for island in range(1, self.config.islands):
+            index = self.archive.next_proposal_index(self.run_record.id)
+            self.elites.add(self.archive.add_migrant(initial, island, index))
+
+    def _migrate(self) -> None:
+        """Copy each island's best to the next island (ring), unless it is already there."""
+        if self.config.islands < 2:
+            return
+        moved = []
+        for island in range(self.config.islands):
+            best = self.elites.best(island)
+            target = (island + 1) % self.config.islands
+            if best is None or any(p.code_hash == best.code_hash for p in self.elites.island_members(target)):
+                continue
+            index = self.archive.next_proposal_index(self.run_record.id)
+            self.elites.add(self.archive.add_migrant(best, target, index))
+            moved.append([best.id, target])
+        if moved:
+            self.archive.add_event(self.run_record.id, "migration", {"moved": moved})
+
+    async def _evaluate_holdout(self) -> float | None:
+        best = self.elites.best()
+        stages = self.problem.holdout_stages
+        if best is None or not stages or not self.config.evaluate_holdout or self.progress.stop_reason == "interrupted":
+            return None
+        original = best.migrated_from or best.id
+        program = self.archive.program(original)
+        score = None
+        with _program_file(program) as path:
+            for stage in stages:
+                evaluation = await evaluate_stage(self.problem, path, stage, self.settings)
+                self.archive.record_extra_evaluation(original, evaluation)
+                score = evaluation.score if evaluation.ok else score
+        return score
+
+    # stopping and progress -------------------------------------------------------------------
+    def _stop(self, reason: str) -> None:
+        if not self._stopping.is_set():
+            self.progress.stop_reason = reason
+            self._stopping.set()
+
+    async def _watch_deadline(self, deadline: float | None) -> None:
+        if deadline is None:
+            return
+        await asyncio.sleep(max(0.0, deadline - time.monotonic()))
+        self._stop(f"wall-clock budget of {self.config.max_time_s:g} s spent")
+
+    def _refresh_progress(self) -> None:
+        best = self.elites.best()
+        self.progress.archive_size = sum(1 for p in self.elites.programs.values() if p.migrated_from is None)
+        self.progress.front_size = len(self.elites.front)
+        self.progress.best_score = best.score if best else None
+        self.progress.best_id = (best.migrated_from or best.id) if best else None
+        if self.progress.initial_score is None:
+            initial = next((p for p in self.elites.programs.values() if p.mutator == "initial"), None)
+            self.progress.initial_score = initial.score if initial else None
+        self.on_progress(self.progress)
+
+
+class _program_file:
+    """A program's code in a private temporary file, removed afterwards."""
+
+    def __init__(self, program: ProgramRecord):
+        self.program = program
+
+    def __enter__(self) -> Path:
+        import tempfile
+
+        self._dir = tempfile.TemporaryDirectory(prefix=f"adrs-p{self.program.id}-")
+        path = Path(self._dir.name) / "program.py"
+        path.write_text(self.program.code)
+        return path
+
+    def __exit__(self, *exc: object) -> None:
+        self._dir.cleanup()

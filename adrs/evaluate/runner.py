@@ -1,0 +1,206 @@
+"""Engine-side evaluation: one sandboxed worker process per stage, and the stage cascade.
+
+Owns: writing the program into a private working directory, starting the worker under the
+sandbox, enforcing the stage's wall-clock limit (killing the whole process tree), reading the
+tokenised result frame from the worker's private pipe, and running stages in order until one
+fails or falls below its threshold.
+
+Must not: import evaluator or candidate code (that only ever happens inside the worker).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from adrs.evaluate import failures
+from adrs.evaluate.result import Evaluation, normalise
+from adrs.evaluate.sandbox import Limits, PidsCgroup, SandboxSpec, describe_exit, kill_tree, popen_kwargs
+from adrs.problem import Problem, Stage
+
+MAX_FRAME_BYTES = 64 * 1024 * 1024
+TAIL_BYTES = 3000
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    """How evaluations run; the same for the engine, `adrs eval` and `adrs check`."""
+
+    seed: int = 0
+    data_dir: str | None = None
+    sandbox: str = "process"
+    keep_workdirs: bool = False  # for debugging: leave each evaluation's folder behind
+    workdir_root: str | None = None
+
+
+async def evaluate_stage(problem: Problem, program_path: Path, stage: Stage, settings: EvalSettings) -> Evaluation:
+    """Run one stage of the problem's evaluator on a program file, in a fresh sandboxed worker."""
+    if settings.sandbox != "process":
+        return Evaluation.failure(
+            stage.name, failures.EVALUATOR, f"sandbox backend {settings.sandbox!r} is not available; use 'process'"
+        )
+    workdir = Path(tempfile.mkdtemp(prefix=f"adrs-{stage.name}-", dir=settings.workdir_root))
+    started = time.monotonic()
+    try:
+        program = workdir / "program.py"
+        shutil.copyfile(program_path, program)
+        return await _run_worker(problem, program, stage, settings, workdir, started)
+    finally:
+        if not settings.keep_workdirs:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+
+async def _run_worker(
+    problem: Problem, program: Path, stage: Stage, settings: EvalSettings, workdir: Path, started: float
+) -> Evaluation:
+    token = secrets.token_hex(16)
+    read_fd, write_fd = os.pipe()
+    memory = max(problem.limits.memory_mb, problem.limits.candidate_memory_mb)  # candidates inherit its cap
+    limits = Limits(timeout_s=stage.timeout_s, memory_mb=memory, processes=256)
+    cgroup = PidsCgroup.create(limits.processes)
+    request = {
+        "token": token,
+        "result_fd": write_fd,
+        "evaluator": str(problem.evaluator_path),
+        "problem_root": str(problem.root),
+        "program": str(program),
+        "stage": stage.name,
+        "workdir": str(workdir),
+        "seed": settings.seed,
+        "data_dir": settings.data_dir,
+        "candidate_timeout_s": problem.limits.candidate_timeout_s,
+        "candidate_memory_mb": problem.limits.candidate_memory_mb,
+    }
+    spec = SandboxSpec(limits=limits, cgroup=cgroup)
+    stdout_path, stderr_path = workdir / "worker.stdout", workdir / "worker.stderr"
+    try:
+        with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-I",
+                "-m",
+                "adrs.evaluate.worker",
+                stdin=asyncio.subprocess.PIPE,
+                stdout=out,
+                stderr=err,
+                pass_fds=(write_fd,),
+                **popen_kwargs(spec, str(workdir)),
+            )
+    except BaseException:
+        os.close(read_fd)
+        os.close(write_fd)
+        if cgroup is not None:
+            cgroup.remove()
+        raise
+    os.close(write_fd)
+    frame_task = asyncio.ensure_future(_read_frame(read_fd))
+    try:
+        assert proc.stdin is not None
+        proc.stdin.write((json.dumps(request) + "\n").encode())
+        await proc.stdin.drain()
+        proc.stdin.close()
+        await asyncio.wait_for(proc.wait(), timeout=stage.timeout_s)
+    except (TimeoutError, ConnectionError):
+        kill_tree(proc.pid, cgroup)
+        await proc.wait()
+        frame_task.cancel()
+        elapsed = time.monotonic() - started
+        if elapsed >= stage.timeout_s * 0.99:
+            return Evaluation.failure(
+                stage.name, failures.TIMEOUT, f"stage {stage.name!r} exceeded its {stage.timeout_s:g} s limit", elapsed
+            )
+        return Evaluation.failure(stage.name, failures.NONZERO_EXIT, "the worker closed its input early", elapsed)
+    except BaseException:
+        kill_tree(proc.pid, cgroup)
+        frame_task.cancel()
+        raise
+    finally:
+        kill_tree(proc.pid, cgroup)  # nothing the evaluation started outlives it
+        if cgroup is not None:
+            cgroup.remove()
+    elapsed = time.monotonic() - started
+    raw = await frame_task
+    return _interpret(problem, stage, raw, token, proc.returncode, stderr_path, elapsed)
+
+
+async def _read_frame(fd: int) -> bytes:
+    """Read the worker's pipe to EOF in a thread (at most MAX_FRAME_BYTES are kept)."""
+
+    def read_all() -> bytes:
+        chunks, size = [], 0
+        with os.fdopen(fd, "rb") as pipe:
+            while chunk := pipe.read(1 << 16):
+                if size < MAX_FRAME_BYTES:
+                    chunks.append(chunk)
+                size += len(chunk)
+        return b"".join(chunks)
+
+    return await asyncio.to_thread(read_all)
+
+
+def _interpret(
+    problem: Problem, stage: Stage, raw: bytes, token: str, returncode: int | None, stderr_path: Path, elapsed: float
+) -> Evaluation:
+    frame = None
+    if raw:
+        try:
+            frame = json.loads(raw)
+        except ValueError:
+            frame = None
+    if not isinstance(frame, dict) or frame.get("token") != token:
+        kind, sentence = describe_exit(returncode if returncode is not None else -9)
+        stderr = _tail(stderr_path)
+        if "MemoryError" in stderr:
+            kind = failures.MEMORY
+        elif kind == failures.NONZERO_EXIT and raw:
+            kind = failures.INVALID_OUTPUT
+            sentence = "wrote a result frame that is not the worker's (forged or corrupt)"
+        return Evaluation.failure(
+            stage.name, kind, f"the evaluation worker {sentence} without a result. stderr tail:\n{stderr}", elapsed
+        )
+    if not frame.get("ok"):
+        kind = frame.get("kind")
+        kind = kind if kind in failures.ALL_KINDS else failures.EVALUATOR
+        return Evaluation.failure(stage.name, kind, str(frame.get("message", "")), elapsed)
+    return normalise(stage.name, frame.get("result"), problem.score_metric, elapsed)
+
+
+def _tail(path: Path) -> str:
+    try:
+        data = path.read_bytes()[-TAIL_BYTES:]
+    except OSError:
+        return ""
+    return data.decode("utf-8", "replace")
+
+
+async def evaluate_cascade(
+    problem: Problem, program_path: Path, settings: EvalSettings, stages: tuple[Stage, ...] | None = None
+) -> list[Evaluation]:
+    """Run the evolution stages in order; stop at a failure or a score below a stage's threshold."""
+    results: list[Evaluation] = []
+    for stage in stages if stages is not None else problem.evolution_stages:
+        evaluation = await evaluate_stage(problem, program_path, stage, settings)
+        results.append(evaluation)
+        if not evaluation.ok:
+            break
+        if stage.threshold is not None and evaluation.score is not None and evaluation.score < stage.threshold:
+            break
+    return results
+
+
+def evaluate_code_sync(
+    problem: Problem, code: str, settings: EvalSettings, stages: tuple[Stage, ...] | None = None
+) -> list[Evaluation]:
+    """Blocking helper for the CLI: evaluate program text through the cascade."""
+    with tempfile.TemporaryDirectory(prefix="adrs-prog-") as tmp:
+        path = Path(tmp) / "program.py"
+        path.write_text(code)
+        return asyncio.run(evaluate_cascade(problem, path, settings, stages))

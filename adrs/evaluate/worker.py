@@ -1,0 +1,93 @@
+"""The evaluation worker: runs one problem evaluator on one program, in a sandboxed process.
+
+Started by the engine as `python -I -m adrs.evaluate.worker`, with a JSON request on stdin and a
+pipe on the file descriptor the request names. The first thing it does is read the request (and
+its one-time token) before any problem or candidate code is imported; the result frame carries the
+token, so output printed by a candidate (stdout, stderr) can never pass for a result.
+
+Must not: normalise or judge the evaluator's answer (the engine does that on the trusted side).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import json
+import math
+import os
+import sys
+import traceback
+from typing import Any
+
+
+def _jsonable(value: Any) -> Any:
+    """Evaluator results may hold numpy scalars or other odd types: turn them into plain JSON."""
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, bool | int | str) or value is None:
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else repr(value)
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+def _classify(exc: BaseException, program_path: str) -> str:
+    """Failure kind of an exception that escaped evaluate()."""
+    from adrs.evaluate import failures
+    from adrs.evaluate.failures import CandidateError
+
+    if isinstance(exc, CandidateError):
+        return exc.kind
+    if isinstance(exc, SyntaxError) and exc.filename and os.path.samefile(exc.filename, program_path):
+        return failures.SYNTAX
+    if isinstance(exc, MemoryError):
+        return failures.MEMORY
+    frames = traceback.extract_tb(exc.__traceback__)
+    if any(os.path.abspath(f.filename) == os.path.abspath(program_path) for f in frames):
+        # In-process (OpenEvolve-style) evaluators run the candidate here: its exceptions are its own.
+        return failures.IMPORT if isinstance(exc, ImportError) else failures.EXCEPTION
+    return failures.EVALUATOR
+
+
+def main() -> None:
+    request = json.loads(sys.stdin.readline())
+    token = request["token"]
+    out = os.fdopen(request["result_fd"], "w")
+    os.environ["ADRS_CANDIDATE_TIMEOUT_S"] = str(request["candidate_timeout_s"])
+    os.environ["ADRS_CANDIDATE_MEMORY_MB"] = str(request["candidate_memory_mb"])
+    program_path = request["program"]
+    sys.path.insert(0, request["problem_root"])
+    frame: dict[str, Any] = {"token": token}
+    try:
+        spec = importlib.util.spec_from_file_location("adrs_problem_evaluator", request["evaluator"])
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        evaluate = module.evaluate
+        offered = {
+            "stage": request["stage"],
+            "workdir": request["workdir"],
+            "seed": request["seed"],
+            "data_dir": request["data_dir"],
+        }
+        params = inspect.signature(evaluate).parameters
+        takes_all = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+        kwargs = {k: v for k, v in offered.items() if takes_all or k in params}
+        frame["result"] = _jsonable(evaluate(program_path, **kwargs))
+        frame["ok"] = True
+    except BaseException as exc:  # noqa: BLE001 - every failure becomes a recorded result
+        frame["ok"] = False
+        frame["kind"] = _classify(exc, program_path)
+        message = getattr(exc, "message", None)  # a CandidateError already says what went wrong
+        frame["message"] = message if isinstance(message, str) else "".join(traceback.format_exception(exc, limit=-6))[-6000:]
+    out.write(json.dumps(frame))
+    out.flush()
+    os._exit(0)  # skip interpreter teardown: candidate atexit hooks must not run after the result
+
+
+if __name__ == "__main__":
+    main()

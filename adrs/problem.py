@@ -1,0 +1,272 @@
+"""Problem directories: reading and validating problem.toml, locating the initial program.
+
+Owns: the `Problem` record and every check of a problem directory's layout, with errors that name
+the file and the key. Accepts OpenEvolve-style folders (initial_program.py + evaluator.py whose
+evaluate(path) returns combined_score) without a problem.toml.
+
+Must not: import or run the evaluator (that happens only in a sandboxed worker).
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+DIRECTIONS = ("max", "min")
+_TOP_KEYS = {"problem", "score", "objectives", "features", "stages", "limits", "references", "prompt", "llm"}
+_PROBLEM_KEYS = {"name", "description", "initial", "evaluator", "sandbox"}
+_LIMIT_KEYS = {"memory_mb", "candidate_timeout_s", "candidate_memory_mb", "timeout_s"}
+
+
+class ProblemError(ValueError):
+    """A problem directory that cannot be used; the message names the file and the field."""
+
+
+@dataclass(frozen=True)
+class Objective:
+    name: str
+    direction: str = "max"
+
+    def better(self, a: float, b: float) -> bool:
+        return a > b if self.direction == "max" else a < b
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    bins: tuple[float, ...]  # fixed edges: k edges give k+1 cells
+
+    def cell(self, value: float) -> int:
+        return sum(1 for edge in self.bins if value >= edge)
+
+    @property
+    def cells(self) -> int:
+        return len(self.bins) + 1
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    timeout_s: float = 120.0
+    threshold: float | None = None
+    holdout: bool = False
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory_mb: int = 4096
+    candidate_timeout_s: float = 60.0
+    candidate_memory_mb: int = 4096
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A validated problem directory."""
+
+    root: Path
+    name: str
+    description: str
+    initial_path: Path
+    evaluator_path: Path
+    objectives: tuple[Objective, ...]
+    features: tuple[Feature, ...]
+    stages: tuple[Stage, ...]
+    limits: Limits
+    score_metric: str = "score"
+    references: dict[str, float] = field(default_factory=dict)
+    prompt_system: str = ""
+    sandbox: str = "process"
+    llm: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def evolution_stages(self) -> tuple[Stage, ...]:
+        return tuple(s for s in self.stages if not s.holdout)
+
+    @property
+    def holdout_stages(self) -> tuple[Stage, ...]:
+        return tuple(s for s in self.stages if s.holdout)
+
+    def stage(self, name: str) -> Stage:
+        for s in self.stages:
+            if s.name == name:
+                return s
+        raise ProblemError(f"{self.root / 'problem.toml'}: no stage named {name!r} (stages: {[s.name for s in self.stages]})")
+
+    def initial_code(self) -> str:
+        return self.initial_path.read_text()
+
+    def baselines(self) -> list[Path]:
+        folder = self.root / "baselines"
+        return sorted(folder.glob("*.py")) if folder.is_dir() else []
+
+    def fingerprint(self) -> str:
+        """Hash of everything that decides a score: problem.toml, evaluator and helper files."""
+        digest = hashlib.sha256()
+        for path in sorted(self.root.rglob("*")):
+            if path.is_file() and path.suffix in {".py", ".toml", ".json"} and "baselines" not in path.parts:
+                if "__pycache__" in path.parts:
+                    continue
+                digest.update(str(path.relative_to(self.root)).encode())
+                digest.update(path.read_bytes())
+        return digest.hexdigest()[:16]
+
+
+def load_problem(directory: str | Path) -> Problem:
+    root = Path(directory).resolve()
+    if not root.is_dir():
+        raise ProblemError(f"{directory}: not a directory")
+    toml_path = root / "problem.toml"
+    if toml_path.exists():
+        try:
+            data = tomllib.loads(toml_path.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise ProblemError(f"{toml_path}: invalid TOML: {exc}") from exc
+    else:
+        data = {}
+    return _build(root, toml_path, data)
+
+
+def _build(root: Path, toml_path: Path, data: dict[str, Any]) -> Problem:
+    _reject_unknown(toml_path, "", data, _TOP_KEYS)
+    meta = _table(toml_path, data, "problem")
+    _reject_unknown(toml_path, "problem.", meta, _PROBLEM_KEYS)
+    initial = _pick_file(root, toml_path, meta.get("initial"), ("initial.py", "initial_program.py"), "problem.initial")
+    evaluator = _pick_file(root, toml_path, meta.get("evaluator"), ("evaluator.py",), "problem.evaluator")
+    _check_evaluator_defines_evaluate(evaluator)
+    score = _table(toml_path, data, "score")
+    _reject_unknown(toml_path, "score.", score, {"metric"})
+    score_metric = str(score.get("metric", "score" if toml_path.exists() else "combined_score"))
+    objectives = tuple(_objective(toml_path, i, o) for i, o in enumerate(_array(toml_path, data, "objectives")))
+    if not objectives:
+        objectives = (Objective("score", "max"),)
+    features = tuple(_feature(toml_path, i, f) for i, f in enumerate(_array(toml_path, data, "features")))
+    stages = tuple(_stage(toml_path, i, s) for i, s in enumerate(_array(toml_path, data, "stages")))
+    if not stages:
+        stages = (Stage("full"),)
+    names = [s.name for s in stages]
+    if len(set(names)) != len(names):
+        raise ProblemError(f"{toml_path}: stages: duplicate stage names {names}")
+    if not any(not s.holdout for s in stages):
+        raise ProblemError(f"{toml_path}: stages: every stage is a holdout stage; evolution needs one that is not")
+    limits_table = _table(toml_path, data, "limits")
+    _reject_unknown(toml_path, "limits.", limits_table, _LIMIT_KEYS)
+    limits = Limits(
+        memory_mb=int(limits_table.get("memory_mb", Limits.memory_mb)),
+        candidate_timeout_s=float(limits_table.get("candidate_timeout_s", Limits.candidate_timeout_s)),
+        candidate_memory_mb=int(limits_table.get("candidate_memory_mb", Limits.candidate_memory_mb)),
+    )
+    references = {str(k): _number(toml_path, f"references.{k}", v) for k, v in _table(toml_path, data, "references").items()}
+    prompt = _table(toml_path, data, "prompt")
+    _reject_unknown(toml_path, "prompt.", prompt, {"system"})
+    return Problem(
+        root=root,
+        name=str(meta.get("name", root.name)),
+        description=str(meta.get("description", "")),
+        initial_path=initial,
+        evaluator_path=evaluator,
+        objectives=objectives,
+        features=features,
+        stages=stages,
+        limits=limits,
+        score_metric=score_metric,
+        references=references,
+        prompt_system=str(prompt.get("system", "")),
+        sandbox=str(meta.get("sandbox", "process")),
+        llm=dict(_table(toml_path, data, "llm")),
+    )
+
+
+def _objective(path: Path, index: int, raw: Any) -> Objective:
+    where = f"objectives[{index}]"
+    if not isinstance(raw, dict) or "name" not in raw:
+        raise ProblemError(f"{path}: {where}: needs a name")
+    _reject_unknown(path, f"{where}.", raw, {"name", "direction"})
+    direction = raw.get("direction", "max")
+    if direction not in DIRECTIONS:
+        raise ProblemError(f"{path}: {where}.direction: {direction!r} is not one of {DIRECTIONS}")
+    return Objective(str(raw["name"]), direction)
+
+
+def _feature(path: Path, index: int, raw: Any) -> Feature:
+    where = f"features[{index}]"
+    if not isinstance(raw, dict) or "name" not in raw:
+        raise ProblemError(f"{path}: {where}: needs a name")
+    _reject_unknown(path, f"{where}.", raw, {"name", "bins"})
+    bins = raw.get("bins")
+    if not isinstance(bins, list) or not bins:
+        raise ProblemError(f"{path}: {where}.bins: needs a non-empty list of fixed bin edges")
+    edges = tuple(_number(path, f"{where}.bins", b) for b in bins)
+    if list(edges) != sorted(set(edges)):
+        raise ProblemError(f"{path}: {where}.bins: edges must be strictly increasing, got {list(edges)}")
+    return Feature(str(raw["name"]), edges)
+
+
+def _stage(path: Path, index: int, raw: Any) -> Stage:
+    where = f"stages[{index}]"
+    if not isinstance(raw, dict) or "name" not in raw:
+        raise ProblemError(f"{path}: {where}: needs a name")
+    _reject_unknown(path, f"{where}.", raw, {"name", "timeout_s", "threshold", "holdout"})
+    threshold = raw.get("threshold")
+    return Stage(
+        name=str(raw["name"]),
+        timeout_s=_number(path, f"{where}.timeout_s", raw.get("timeout_s", Stage.timeout_s)),
+        threshold=None if threshold is None else _number(path, f"{where}.threshold", threshold),
+        holdout=bool(raw.get("holdout", False)),
+    )
+
+
+def _pick_file(root: Path, toml_path: Path, named: Any, defaults: tuple[str, ...], key: str) -> Path:
+    if named is not None:
+        path = root / str(named)
+        if not path.is_file():
+            raise ProblemError(f"{toml_path}: {key}: file {path} does not exist")
+        return path
+    for name in defaults:
+        if (root / name).is_file():
+            return root / name
+    raise ProblemError(f"{root}: missing {' or '.join(defaults)}")
+
+
+def _check_evaluator_defines_evaluate(path: Path) -> None:
+    try:
+        tree = ast.parse(path.read_text(), filename=str(path))
+    except SyntaxError as exc:
+        raise ProblemError(f"{path}: line {exc.lineno}: syntax error: {exc.msg}") from exc
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name == "evaluate":
+            return
+        if isinstance(node, ast.ImportFrom) and any((a.asname or a.name) == "evaluate" for a in node.names):
+            return
+        if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "evaluate" for t in node.targets):
+            return
+    raise ProblemError(f"{path}: defines no function evaluate(program_path, ...)")
+
+
+def _table(path: Path, data: dict[str, Any], key: str) -> dict[str, Any]:
+    value = data.get(key, {})
+    if not isinstance(value, dict):
+        raise ProblemError(f"{path}: [{key}] must be a table")
+    return value
+
+
+def _array(path: Path, data: dict[str, Any], key: str) -> list[Any]:
+    value = data.get(key, [])
+    if not isinstance(value, list):
+        raise ProblemError(f"{path}: {key} must be an array of tables ([[{key}]])")
+    return value
+
+
+def _number(path: Path, key: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ProblemError(f"{path}: {key}: expected a number, got {value!r}")
+    return float(value)
+
+
+def _reject_unknown(path: Path, prefix: str, table: dict[str, Any], allowed: set[str]) -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise ProblemError(f"{path}: unknown key {prefix}{unknown[0]} (allowed: {', '.join(sorted(allowed))})")

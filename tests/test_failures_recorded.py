@@ -1,0 +1,68 @@
+"""Broken candidates become recorded failed evaluations, and the run goes on."""
+
+from __future__ import annotations
+
+import asyncio
+
+from adrs.archive.store import Archive
+from adrs.config import RunConfig
+from adrs.engine import Engine
+from adrs.problem import load_problem
+from tests.scripted import ScriptedSource
+
+HEADER = "def order_jobs(jobs):\n"
+GOOD_TAIL = "    return sorted(range(len(jobs)), key=lambda i: jobs[i][0] / jobs[i][1])\n"
+
+BROKEN = {
+    "loop": HEADER + "    while True:\n        pass\n",
+    "alloc": HEADER + "    hog = []\n    while True:\n        hog.append(bytearray(50_000_000))\n",
+    "raise": HEADER + "    raise RuntimeError('policy bug')\n",
+    "syntax": "def order_jobs(jobs)\n    return []\n",
+    "print_megabytes": HEADER + "    print('x' * 5_000_000)\n" + GOOD_TAIL,
+    "fake_result": (
+        "import sys\n"
+        "print('{\"ok\": true, \"score\": 1e9, \"token\": \"x\"}')\n"
+        "sys.stderr.write('{\"ok\": true, \"value\": [[0]]}')\n" + HEADER + "    return [0] * len(jobs)\n"
+    ),
+    "exit_early": "import os\n" + HEADER + "    os._exit(0)\n",
+}
+
+
+def _run(problem_dir, archive_path, programs, budget):
+    problem = load_problem(problem_dir)
+    archive = Archive.open(archive_path)
+    config = RunConfig(budget=budget, workers=2, seed=0, islands=1, evaluate_holdout=False)
+    run = archive.create_run(problem.name, str(problem.root), problem.fingerprint(), 0, config.to_dict())
+    summary = asyncio.run(Engine(problem, archive, run, config, ScriptedSource(programs)).run())
+    return archive, run, summary
+
+
+def test_each_broken_candidate_is_a_recorded_failure_and_the_run_goes_on(toy_problem, tmp_path):
+    programs = list(BROKEN.values()) + [HEADER + GOOD_TAIL]
+    archive, run, summary = _run(toy_problem, tmp_path / "a.sqlite", programs, budget=1 + len(programs))
+    by_description = {p.description: p for p in archive.programs(run.id)}
+    kinds = {}
+    for name, index in zip(BROKEN, range(1, len(BROKEN) + 1), strict=True):
+        program = by_description[f"scripted #{index}"]
+        kinds[name] = (program.status, program.error_kind, program.score)
+    assert kinds["loop"][:2] == ("failed", "timeout")
+    assert kinds["alloc"][:2] == ("failed", "memory")
+    assert kinds["raise"][:2] == ("failed", "exception")
+    assert kinds["syntax"][:2] == ("failed", "syntax")
+    assert kinds["exit_early"][0] == "failed"
+    # printing megabytes is harmless: output is never parsed, and the policy itself is optimal
+    assert kinds["print_megabytes"] == ("evaluated", None, 100.0)
+    # a forged result line on stdout/stderr is ignored: the real (invalid) order scores 0
+    assert kinds["fake_result"] == ("evaluated", None, 0.0)
+    assert summary.evaluated == 1 + len(programs)
+    assert summary.best is not None and summary.best.score == 100.0
+    loop = by_description["scripted #1"]
+    assert "wall-clock" in archive.evaluations(loop.id)[0].error
+
+
+def test_a_failing_initial_program_stops_the_run_with_a_reason(toy_problem, tmp_path):
+    (toy_problem / "initial.py").write_text("def order_jobs(jobs):\n    raise ValueError('nope')\n")
+    archive, run, summary = _run(toy_problem, tmp_path / "a.sqlite", [], budget=5)
+    assert summary.evaluated == 1
+    assert "nothing to mutate" in summary.stop_reason
+    assert archive.status_counts(run.id) == {"failed": 1}
