@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from adrs import api
@@ -153,7 +154,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def _metrics_line(evaluation) -> str:
     if not evaluation.ok:
-        return f"[red]failed ({evaluation.error_kind})[/red]: {evaluation.error.strip().splitlines()[-1] if evaluation.error.strip() else ''}"
+        return f"[red]failed ({evaluation.error_kind})[/red]: {escape(evaluation.error.strip().splitlines()[-1]) if evaluation.error.strip() else ''}"
     shown = ", ".join(f"{k}={v:.6g}" for k, v in sorted(evaluation.metrics.items()) if k != "score")
     return f"score [bold]{evaluation.score:.6g}[/bold] ({evaluation.duration_s:.2f} s) {shown}"
 
@@ -164,10 +165,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     console.print(f"[bold]{problem.name}[/bold]: stages {[s.name for s in problem.stages]}, objectives {[o.name for o in problem.objectives]}")
     initial = evaluate_code_sync(problem, problem.initial_code(), settings, problem.stages)
     for evaluation in initial:
-        console.print(f"  {problem.initial_path.name} [{evaluation.stage}]: {_metrics_line(evaluation)}")
+        console.print(f"  {problem.initial_path.name} \\[{evaluation.stage}]: {_metrics_line(evaluation)}")
     failed = next((e for e in initial if not e.ok), None)
     if failed is not None:
-        console.print(f"[red]error:[/red] the initial program fails at stage {failed.stage!r}:\n{failed.error}")
+        console.print(f"[red]error:[/red] the initial program fails at stage {failed.stage!r}:\n{escape(failed.error)}")
         return 1
     problems = _unknown_names(problem, initial[-1])
     if problems:
@@ -176,7 +177,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         return 1
     for baseline in problem.baselines():
         for evaluation in evaluate_code_sync(problem, baseline.read_text(), settings, problem.stages):
-            console.print(f"  baselines/{baseline.name} [{evaluation.stage}]: {_metrics_line(evaluation)}")
+            console.print(f"  baselines/{baseline.name} \\[{evaluation.stage}]: {_metrics_line(evaluation)}")
     console.print("[green]ok[/green]")
     return 0
 
@@ -200,9 +201,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
         print(json.dumps({"program": str(program), "ok": all(e.ok for e in evaluations), "stages": [e.to_dict() for e in evaluations]}, indent=2))
     else:
         for evaluation in evaluations:
-            console.print(f"[{evaluation.stage}] {_metrics_line(evaluation)}")
+            console.print(f"\\[{evaluation.stage}] {_metrics_line(evaluation)}")
             if evaluation.feedback:
-                console.print("  " + evaluation.feedback.replace("\n", "\n  "))
+                console.print("  " + escape(evaluation.feedback).replace("\n", "\n  "))
     return 0
 
 
@@ -287,7 +288,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except (ProblemError, ArchiveError, ExportError, FileNotFoundError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
         return 1
 
 

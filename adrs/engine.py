@@ -46,6 +46,10 @@ class Progress:
     initial_score: float | None = None
     started: float = field(default_factory=time.monotonic)
     stop_reason: str = ""
+    # Engine time, summed over the invocation (seconds): where per-evaluation overhead goes.
+    proposal_s: float = 0.0  # selection, mutation, hashing and the pending write
+    evaluation_s: float = 0.0  # wall time of the stage cascades (sandbox start + evaluator)
+    record_s: float = 0.0  # writing evaluations and updating the elites
 
     @property
     def per_minute(self) -> float:
@@ -136,6 +140,7 @@ class Engine:
                     continue
                 self._stop("no program evaluated successfully: nothing to mutate")
                 return
+            began = time.perf_counter()
             index = self.archive.next_proposal_index(run_id)
             rng = random.Random(f"{self.config.seed}:{index}:{streak}")
             island = index % self.config.islands
@@ -161,6 +166,7 @@ class Engine:
                     proposal.mutator,
                     proposal.description,
                 )
+                self.progress.proposal_s += time.perf_counter() - began
                 if not await self._enqueue(queue, child):
                     return
             if streak >= self.config.max_duplicate_streak:
@@ -216,11 +222,15 @@ class Engine:
                 return
             if self._stopping.is_set():
                 continue  # stays pending in the archive: resume evaluates it
+            began = time.perf_counter()
             with _program_file(program) as path:
                 evaluations = await evaluate_cascade(self.problem, path, self.settings)
+            evaluated = time.perf_counter()
+            self.progress.evaluation_s += evaluated - began
             complete = len(evaluations) == len(self.problem.evolution_stages) and all(e.ok for e in evaluations)
             stored = self.archive.record_evaluations(program.id, evaluations, complete)
             self._after_evaluation(stored)
+            self.progress.record_s += time.perf_counter() - evaluated
 
     def _after_evaluation(self, program: ProgramRecord) -> None:
         self.progress.evaluated += 1

@@ -6,6 +6,7 @@ Owns: rendering runs, programs and evaluations with rich. Must not: write to the
 from __future__ import annotations
 
 from rich.console import Console
+from rich.markup import escape
 from rich.syntax import Syntax
 from rich.table import Table
 from sqlalchemy import func, select
@@ -86,10 +87,10 @@ def _render_evaluation(console: Console, e: Evaluation) -> None:
         if e.features:
             console.print("    features: " + ", ".join(f"{k}={v:.4g}" for k, v in e.features.items()))
         if e.feedback:
-            console.print("    feedback: " + e.feedback.replace("\n", "\n      "))
+            console.print("    feedback: " + escape(e.feedback).replace("\n", "\n      "))
     else:
         console.print(f"  [red]{e.stage}[/red] failed ({e.error_kind}) in {e.duration_s:.2f} s")
-        console.print("    " + e.error.strip().replace("\n", "\n    "))
+        console.print("    " + escape(e.error.strip()).replace("\n", "\n    "))
 
 
 def render_program(console: Console, archive: Archive, run: RunRecord, program_id: int) -> None:
@@ -99,7 +100,7 @@ def render_program(console: Console, archive: Archive, run: RunRecord, program_i
         f"generation {program.generation}, parent {program.parent_id}, mutator {program.mutator}"
     )
     if program.description:
-        console.print(f"description: {program.description}")
+        console.print(f"description: {escape(program.description)}")
     if program.inspiration_ids:
         console.print(f"inspirations: {program.inspiration_ids}")
     console.print("[bold]Evaluations[/bold]")

@@ -141,9 +141,21 @@ def pids_cgroup_available() -> bool:
         probe = root / f"probe-{os.getpid()}"
         probe.mkdir(exist_ok=True)
         probe.rmdir()
-        return True
     except OSError:
         return False
+    _remove_stale_cgroups(root)
+    return True
+
+
+def _remove_stale_cgroups(root: Path, min_age_s: float = 120.0) -> None:
+    """Empty groups left by an engine that was SIGKILLed; young ones may be about to get a process."""
+    now = time.time()
+    for group in root.iterdir():
+        try:
+            if group.is_dir() and now - group.stat().st_mtime > min_age_s and not (group / "cgroup.procs").read_text().strip():
+                group.rmdir()
+        except OSError:
+            continue
 
 
 def _inherited_probe(name: str) -> bool | None:

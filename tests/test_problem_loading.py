@@ -1,0 +1,90 @@
+"""Bad problem directories give errors that name the file and the field."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from adrs.problem import ProblemError, load_problem
+
+ADRS = [sys.executable, "-m", "adrs.cli"]
+
+
+def _check(directory) -> subprocess.CompletedProcess:
+    return subprocess.run(ADRS + ["check", str(directory)], capture_output=True, text=True, timeout=120)
+
+
+def test_init_writes_a_skeleton_that_check_accepts(tmp_path):
+    target = tmp_path / "my_problem"
+    assert subprocess.run(ADRS + ["init", str(target)], capture_output=True, timeout=60).returncode == 0
+    assert {"problem.toml", "initial.py", "evaluator.py", "README.md"} <= {p.name for p in target.iterdir()}
+    assert "EVOLVE-BLOCK-START" in (target / "initial.py").read_text()
+    done = _check(target)
+    assert done.returncode == 0, done.stdout
+    assert "initial.py [quick]: score" in done.stdout
+    assert "baselines/fifo.py [full]: score" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [
+        (lambda t: t + "\n[[stages]\n", "invalid TOML"),
+        (lambda t: t.replace('direction = "max"', 'direction = "up"', 1), "objectives[0].direction"),
+        (lambda t: t.replace("bins = [0.25, 0.5, 0.75]", "bins = [0.5, 0.25]"), "features[0].bins"),
+        (lambda t: t + "\n[limits2]\nx = 1\n", "unknown key limits2"),
+        (lambda t: t.replace("timeout_s = 30", 'timeout_s = "long"'), "stages[0].timeout_s"),
+    ],
+)
+def test_bad_problem_toml_names_the_file_and_field(toy_problem, edit, expected):
+    toml = toy_problem / "problem.toml"
+    toml.write_text(edit(toml.read_text()))
+    with pytest.raises(ProblemError, match="problem.toml") as error:
+        load_problem(toy_problem)
+    assert expected in str(error.value)
+    done = _check(toy_problem)
+    assert done.returncode == 1
+    assert expected in done.stdout.replace("\n", "")
+
+
+def test_missing_evaluate_function_is_named(toy_problem):
+    (toy_problem / "evaluator.py").write_text("def score(path):\n    return {}\n")
+    with pytest.raises(ProblemError, match=r"evaluator\.py: defines no function evaluate"):
+        load_problem(toy_problem)
+
+
+def test_unknown_objective_is_reported_by_check(toy_problem):
+    toml = toy_problem / "problem.toml"
+    toml.write_text(toml.read_text().replace('name = "weighted_completion"', 'name = "latency_p99"'))
+    done = _check(toy_problem)
+    assert done.returncode == 1
+    assert "objective 'latency_p99' is not among the evaluator's metrics" in done.stdout.replace("\n", "")
+
+
+def test_evaluator_crash_is_reported_by_check(toy_problem):
+    evaluator = toy_problem / "evaluator.py"
+    evaluator.write_text(evaluator.read_text().replace("instances = make_instances(stage)", "instances = 1 / 0"))
+    done = _check(toy_problem)
+    assert done.returncode == 1
+    assert "evaluator_error" in done.stdout and "ZeroDivisionError" in done.stdout
+
+
+def test_openevolve_style_directory_runs_unchanged(tmp_path):
+    problem = tmp_path / "oe"
+    problem.mkdir()
+    (problem / "initial_program.py").write_text(
+        "# EVOLVE-BLOCK-START\ndef f(x):\n    return x * 0.5\n# EVOLVE-BLOCK-END\n"
+    )
+    (problem / "evaluator.py").write_text(
+        "import importlib.util\n"
+        "def evaluate(program_path):\n"
+        "    spec = importlib.util.spec_from_file_location('p', program_path)\n"
+        "    m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
+        "    return {'combined_score': -abs(m.f(2.0) - 3.0), 'calls': 1}\n"
+    )
+    loaded = load_problem(problem)
+    assert loaded.initial_path.name == "initial_program.py" and loaded.score_metric == "combined_score"
+    done = subprocess.run(ADRS + ["eval", str(problem), str(problem / "initial_program.py"), "--json"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert '"score": -2.0' in done.stdout
