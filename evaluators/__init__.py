@@ -1,0 +1,1 @@
+"""Shared trusted verifiers that problem evaluators import: simulators, scorers, validators."""
