@@ -1,0 +1,1 @@
+"""Trusted pieces of the telemetry-repair problem: snapshots, scenarios, synthetic networks, scoring."""
