@@ -137,6 +137,7 @@ def _build(root: Path, toml_path: Path, data: dict[str, Any]) -> Problem:
     initial = _pick_file(root, toml_path, meta.get("initial"), ("initial.py", "initial_program.py"), "problem.initial")
     evaluator = _pick_file(root, toml_path, meta.get("evaluator"), ("evaluator.py",), "problem.evaluator")
     _check_evaluator_defines_evaluate(evaluator)
+    _check_markers(initial)
     score = _table(toml_path, data, "score")
     _reject_unknown(toml_path, "score.", score, {"metric"})
     score_metric = str(score.get("metric", "score" if toml_path.exists() else "combined_score"))
@@ -244,6 +245,15 @@ def _check_evaluator_defines_evaluate(path: Path) -> None:
         if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == "evaluate" for t in node.targets):
             return
     raise ProblemError(f"{path}: defines no function evaluate(program_path, ...)")
+
+
+def _check_markers(path: Path) -> None:
+    from adrs.program import MarkerError, find_regions
+
+    try:
+        find_regions(path.read_text())
+    except MarkerError as exc:
+        raise ProblemError(f"{path}: EVOLVE-BLOCK markers: {exc}") from exc
 
 
 def _table(path: Path, data: dict[str, Any], key: str) -> dict[str, Any]:

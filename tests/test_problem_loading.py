@@ -88,3 +88,10 @@ def test_openevolve_style_directory_runs_unchanged(tmp_path):
     done = subprocess.run(ADRS + ["eval", str(problem), str(problem / "initial_program.py"), "--json"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert '"score": -2.0' in done.stdout
+
+
+def test_broken_evolve_block_markers_in_the_initial_program_are_named(toy_problem):
+    initial = toy_problem / "initial.py"
+    initial.write_text(initial.read_text().replace("# EVOLVE-BLOCK-END\n", ""))
+    with pytest.raises(ProblemError, match=r"initial\.py: EVOLVE-BLOCK markers: line \d+"):
+        load_problem(toy_problem)

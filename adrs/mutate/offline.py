@@ -1,0 +1,205 @@
+"""The built-in offline mutator: random AST-level edits inside EVOLVE-BLOCK regions, no LLM needed.
+
+`OfflineMutator.propose(parent, inspirations, rng)` picks an operator by weight (trying the others
+when one has nothing to act on), applies it as exact text splices, and occasionally chains 2-3
+operators. A child is returned only if it compiles, differs from the parent by normalized hash and
+leaves everything outside the regions byte-identical (`check_edit_allowed`); otherwise it retries,
+up to `max_attempts`, then gives up with None. Every random choice comes from the rng passed in,
+and every iteration order is the source order, so a seed fixes the sequence of children.
+
+Must not: use the global `random` module, run or import the programs, or touch the archive.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import warnings
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from types import MappingProxyType
+
+from adrs.mutate.constants import perturb_constant
+from adrs.mutate.crossover import crossover
+from adrs.mutate.expressions import flip_bool, swap_arith, swap_compare, tweak_sort
+from adrs.mutate.sites import Analysis
+from adrs.mutate.source import Edit, apply_splices
+from adrs.mutate.statements import delete_stmt, duplicate_stmt, swap_stmts
+from adrs.program import MarkerError, check_edit_allowed
+
+Operator = Callable[[Analysis, random.Random, Sequence[Analysis]], Edit | None]
+
+OPERATORS: Mapping[str, Operator] = MappingProxyType(
+    {
+        "perturb_constant": perturb_constant,
+        "swap_compare": swap_compare,
+        "swap_arith": swap_arith,
+        "flip_bool": flip_bool,
+        "delete_stmt": delete_stmt,
+        "duplicate_stmt": duplicate_stmt,
+        "swap_stmts": swap_stmts,
+        "tweak_sort": tweak_sort,
+        "crossover": crossover,
+    }
+)
+# Constants carry most of a heuristic's tuning, so they are perturbed most often; edits that
+# remove or restructure code are rarer because they break programs more often.
+DEFAULT_WEIGHTS: Mapping[str, float] = MappingProxyType(
+    {
+        "perturb_constant": 3.0,
+        "swap_compare": 1.0,
+        "swap_arith": 1.0,
+        "flip_bool": 1.0,
+        "delete_stmt": 0.6,
+        "duplicate_stmt": 0.5,
+        "swap_stmts": 0.8,
+        "tweak_sort": 0.8,
+        "crossover": 1.5,
+    }
+)
+CHAIN_PROBABILITY = 0.2  # how often a child gets 2-3 chained operators instead of one
+# Parsed programs kept between proposals; inspirations get their own cache so that a stream of
+# one-off parents cannot evict the elites that keep serving as inspirations.
+_PARENT_CACHE_SIZE = 16
+_INSPIRATION_CACHE_SIZE = 64
+
+
+@dataclass(frozen=True)
+class Mutation:
+    """A proposed child: its full code, the operator(s) used ("a+b" when chained), what changed."""
+
+    code: str
+    operator: str
+    description: str
+
+
+def _checked_weights(weights: Mapping[str, float]) -> dict[str, float]:
+    unknown = sorted(set(weights) - set(OPERATORS))
+    if unknown:
+        raise ValueError(f"unknown offline operators {unknown}; known: {list(OPERATORS)}")
+    checked = {name: float(weights.get(name, 0.0)) for name in OPERATORS}
+    bad = [name for name, w in checked.items() if not math.isfinite(w) or w < 0]
+    if bad:
+        raise ValueError(f"operator weights must be finite and >= 0: {bad}")
+    if not any(checked.values()):
+        raise ValueError("at least one operator weight must be positive")
+    return checked
+
+
+class _LazyAnalyses(Sequence[Analysis]):
+    """The inspirations, parsed only if an operator (crossover) looks at them; unparsable ones dropped."""
+
+    def __init__(self, codes: Sequence[str], analyse: Callable[[str], Analysis | None]) -> None:
+        self._codes = codes
+        self._analyse = analyse
+        self._items: list[Analysis] | None = None
+
+    def _all(self) -> list[Analysis]:
+        if self._items is None:
+            parsed = (self._analyse(code) for code in self._codes)
+            self._items = [item for item in parsed if item is not None]
+        return self._items
+
+    def __len__(self) -> int:
+        return len(self._all())
+
+    def __getitem__(self, index: int) -> Analysis:  # type: ignore[override]
+        return self._all()[index]
+
+    def __iter__(self) -> Iterator[Analysis]:
+        return iter(self._all())
+
+
+class OfflineMutator:
+    """Proposes children by AST-level edits. `operator_weights` replaces the defaults: unnamed operators are off."""
+
+    name = "offline"
+
+    def __init__(self, max_attempts: int = 20, operator_weights: Mapping[str, float] | None = None) -> None:
+        if max_attempts < 1:
+            raise ValueError(f"max_attempts must be >= 1, got {max_attempts}")
+        self.max_attempts = max_attempts
+        weights = DEFAULT_WEIGHTS if operator_weights is None else _checked_weights(operator_weights)
+        self.operator_weights: Mapping[str, float] = MappingProxyType(dict(weights))
+        self._active = [(name, w) for name, w in self.operator_weights.items() if w > 0]
+        self._parents: OrderedDict[str, Analysis | None] = OrderedDict()
+        self._inspirations: OrderedDict[str, Analysis | None] = OrderedDict()
+
+    def propose(self, parent_code: str, inspirations: Sequence[str], rng: random.Random) -> Mutation | None:
+        """A valid child of `parent_code`, or None if no operator yields one in max_attempts tries.
+
+        Raises MarkerError if the parent's own EVOLVE-BLOCK markers are broken.
+        """
+        parent = self._analyse(parent_code, with_regions=True)
+        if parent is None:
+            return None  # AST edits need a parsable parent
+        donors = _LazyAnalyses(inspirations, lambda code: self._analyse(code, with_regions=False))
+        for _ in range(self.max_attempts):
+            steps = 1 if rng.random() >= CHAIN_PROBABILITY else rng.choice((2, 2, 3))
+            current, names, descriptions = parent, [], []
+            for _ in range(steps):
+                applied = self._apply_one(current, rng, donors)
+                if applied is None:
+                    break
+                name, edit = applied
+                child = _analyse_child(apply_splices(current.code, edit.splices))
+                if child is None:
+                    break
+                current = child
+                names.append(name)
+                descriptions.append(edit.description)
+            if not names:
+                continue  # operators may fail by chance (a value that rounds back), so try again
+            if _acceptable(parent, current):
+                return Mutation(current.code, "+".join(names), "; ".join(descriptions))
+        return None
+
+    def _apply_one(
+        self, analysis: Analysis, rng: random.Random, donors: Sequence[Analysis]
+    ) -> tuple[str, Edit] | None:
+        """Apply one operator drawn by weight; an operator with nothing to act on yields to the rest."""
+        remaining = list(self._active)
+        while remaining:
+            draw = rng.random() * sum(w for _, w in remaining)
+            index = 0
+            while index < len(remaining) - 1 and draw >= remaining[index][1]:
+                draw -= remaining[index][1]
+                index += 1
+            name, _ = remaining.pop(index)
+            edit = OPERATORS[name](analysis, rng, donors)
+            if edit is not None and edit.splices:
+                return name, edit
+        return None
+
+    def _analyse(self, code: str, *, with_regions: bool) -> Analysis | None:
+        cache, size = (
+            (self._parents, _PARENT_CACHE_SIZE) if with_regions else (self._inspirations, _INSPIRATION_CACHE_SIZE)
+        )
+        if code in cache:
+            cache.move_to_end(code)
+            return cache[code]
+        analysis = Analysis.of(code, with_regions=with_regions)
+        cache[code] = analysis
+        if len(cache) > size:
+            cache.popitem(last=False)
+        return analysis
+
+
+def _analyse_child(code: str) -> Analysis | None:
+    try:
+        return Analysis.of(code)
+    except MarkerError:  # e.g. a copied string literal that contains a marker
+        return None
+
+
+def _acceptable(parent: Analysis, child: Analysis) -> bool:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            compile(child.tree, "<candidate>", "exec", dont_inherit=True)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return False
+    if child.hash == parent.hash:
+        return False
+    return check_edit_allowed(parent.code, child.code) is None
