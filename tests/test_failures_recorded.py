@@ -15,7 +15,7 @@ GOOD_TAIL = "    return sorted(range(len(jobs)), key=lambda i: jobs[i][0] / jobs
 
 BROKEN = {
     "loop": HEADER + "    while True:\n        pass\n",
-    "alloc": HEADER + "    hog = []\n    while True:\n        hog.append(bytearray(50_000_000))\n",
+    "alloc": HEADER + "    hog = []\n    while True:\n        hog.append(bytearray(200_000_000))\n",
     "raise": HEADER + "    raise RuntimeError('policy bug')\n",
     "syntax": "def order_jobs(jobs)\n    return []\n",
     "print_megabytes": HEADER + "    print('x' * 5_000_000)\n" + GOOD_TAIL,
@@ -45,8 +45,9 @@ def test_each_broken_candidate_is_a_recorded_failure_and_the_run_goes_on(toy_pro
     for name, index in zip(BROKEN, range(1, len(BROKEN) + 1), strict=True):
         program = by_description[f"scripted #{index}"]
         kinds[name] = (program.status, program.error_kind, program.score)
-    assert kinds["loop"][:2] == ("failed", "timeout")
-    assert kinds["alloc"][:2] == ("failed", "memory")
+    errors = {name: archive.evaluations(by_description[f"scripted #{i}"].id)[0].error[-300:] for i, name in enumerate(BROKEN, 1)}
+    assert kinds["loop"][:2] == ("failed", "timeout"), errors["loop"]
+    assert kinds["alloc"][:2] == ("failed", "memory"), errors["alloc"]
     assert kinds["raise"][:2] == ("failed", "exception")
     assert kinds["syntax"][:2] == ("failed", "syntax")
     assert kinds["exit_early"][0] == "failed"

@@ -2,8 +2,9 @@
 
 Usage (by the harness only): python -I candidate_runner.py REQUEST.json
 
-Loads the candidate program as module `candidate`, loads the problem's driver (trusted code that
-calls the candidate and turns what it returns into JSON), runs `driver.run(candidate, payload)`
+Loads the problem's driver (trusted code that calls the candidate and turns what it returns into
+JSON), calls `driver.before_import(payload)` if the driver defines it, loads the candidate program
+as module `candidate`, runs `driver.run(candidate, payload)`
 and writes {"ok": true, "value": ...} or {"ok": false, "kind": ..., "message": ...} to the result
 file. Everything written here is untrusted: the candidate shares this process and could have
 written the file itself, so the trusted side validates every value it reads back.
@@ -41,30 +42,38 @@ def main():
         code = compile(source, program_path, "exec")
     except SyntaxError as exc:
         _fail(result_path, "syntax", f"line {exc.lineno}: {exc.msg}\n{exc.text or ''}")
-    module = types.ModuleType("candidate")
-    module.__file__ = program_path
-    sys.modules["candidate"] = module
-    try:
-        exec(code, module.__dict__)
-    except MemoryError:
-        _fail(result_path, "memory", "MemoryError while importing the candidate")
-    except BaseException:
-        _fail(result_path, "import", _tail_traceback())
-
     spec = importlib.util.spec_from_file_location("adrs_driver", request["driver"])
     driver = importlib.util.module_from_spec(spec)
     sys.modules["adrs_driver"] = driver
     spec.loader.exec_module(driver)
     with open(request["payload"]) as f:
         payload = json.load(f)
+    if hasattr(driver, "before_import"):
+        driver.before_import(payload)  # e.g. seed random generators the candidate uses at import time
+    module = types.ModuleType("candidate")
+    module.__file__ = program_path
+    sys.modules["candidate"] = module
+    failure = None
+    try:
+        exec(code, module.__dict__)
+    except MemoryError:
+        failure = ("memory", "MemoryError while importing the candidate")
+    except BaseException:
+        failure = ("import", _tail_traceback())
+    if failure is not None:
+        _fail(result_path, *failure)
+
+    failure = None
     try:
         value = driver.run(module, payload)
     except MemoryError:
-        _fail(result_path, "memory", "MemoryError while running the candidate")
-    except RecursionError:
-        _fail(result_path, "exception", _tail_traceback())
+        failure = ("memory", "MemoryError while running the candidate")
     except BaseException:
-        _fail(result_path, "exception", _tail_traceback())
+        failure = ("exception", _tail_traceback())
+    if failure is not None:
+        # Outside the except block the traceback, and the memory its frames hold, is released.
+        module = driver = None
+        _fail(result_path, *failure)
     try:
         text = json.dumps({"ok": True, "value": value})
     except (TypeError, ValueError) as exc:

@@ -15,15 +15,21 @@ def find_data(data_dir: str | os.PathLike | None, problem_subdir: str, marker: s
     """The folder holding `marker` (a file name or relative path) for this problem, or None.
 
     Looks in DIR itself, then in DIR/problem_subdir. None means: use the synthetic workload.
-    A DIR given but holding no marker is an error, not a silent fallback to synthetic data.
+    A root that has no folder for this problem (ADRS_DATA set once for all problems, and this one
+    ships no real data) also gives None. A folder that is this problem's but lacks the marker is
+    an error, not a silent fallback to synthetic data.
     """
     chosen = data_dir if data_dir is not None else os.environ.get("ADRS_DATA")
     if not chosen:
         return None
     root = Path(chosen).expanduser()
+    if not root.is_dir():
+        raise FileNotFoundError(f"data directory {root} does not exist")
     for candidate in (root, root / problem_subdir):
         if (candidate / marker).exists():
             return candidate
-    raise FileNotFoundError(
-        f"data directory {root} holds no {marker!r} (looked in {root} and {root / problem_subdir})"
-    )
+    if root.name == problem_subdir or (root / problem_subdir).exists():
+        raise FileNotFoundError(
+            f"data directory {root} holds no {marker!r} (looked in {root} and {root / problem_subdir})"
+        )
+    return None

@@ -1,0 +1,33 @@
+"""Where real data is looked for: the problem's folder, a root of folders, or nowhere."""
+
+from __future__ import annotations
+
+import pytest
+
+from adrs.evaluate.datadir import find_data
+
+
+def test_problem_folder_and_root_folder_both_resolve(tmp_path):
+    (tmp_path / "prob").mkdir()
+    (tmp_path / "prob" / "trace.json").write_text("{}")
+    assert find_data(tmp_path, "prob", "trace.json") == tmp_path / "prob"
+    assert find_data(tmp_path / "prob", "prob", "trace.json") == tmp_path / "prob"
+
+
+def test_no_data_given_means_synthetic(monkeypatch):
+    monkeypatch.delenv("ADRS_DATA", raising=False)
+    assert find_data(None, "prob", "trace.json") is None
+
+
+def test_a_root_without_this_problem_means_synthetic(tmp_path, monkeypatch):
+    (tmp_path / "other").mkdir()
+    monkeypatch.setenv("ADRS_DATA", str(tmp_path))
+    assert find_data(None, "prob", "trace.json") is None
+
+
+def test_the_problem_folder_without_the_file_is_an_error(tmp_path):
+    (tmp_path / "prob").mkdir()
+    with pytest.raises(FileNotFoundError, match="holds no 'trace.json'"):
+        find_data(tmp_path, "prob", "trace.json")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        find_data(tmp_path / "missing", "prob", "trace.json")
