@@ -1,0 +1,117 @@
+"""Trusted driver of eplb, run INSIDE the candidate's sandboxed process (standalone: numpy only).
+
+Calls rebalance_experts(weight, num_replicas, num_groups, num_nodes, num_gpus) on every input of
+the payload, sweep after sweep, timing each call with perf_counter_ns, and returns compact
+records (base64 int16) of phy2log, logcnt and the first logcnt entries of log2phy per expert.
+Sweep 0 always runs in full; later sweeps run while the summed call time is below the payload's
+budget, so a slow policy still finishes.
+
+Everything this file produces is untrusted once the candidate shares the process (it could patch
+the clock, numpy or this module): the evaluator re-validates every record and bounds the reported
+times with the wall clock it measures from outside. The checks here exist only to give precise
+feedback early.
+"""
+
+import base64
+import time
+
+import numpy as np
+
+INT16_MAX = 32767
+
+
+class _Invalid(Exception):
+    pass
+
+
+def _decode(text, shape):
+    return np.frombuffer(base64.b64decode(text), dtype="<i4").reshape(shape).astype(np.int64)
+
+
+def _encode(array):
+    return base64.b64encode(np.ascontiguousarray(array, dtype="<i2").tobytes()).decode("ascii")
+
+
+def _as_int_array(value, name, ndim, check_range=True):
+    if hasattr(value, "detach"):  # a torch tensor, possibly on a GPU
+        value = value.detach().cpu().numpy()
+    try:
+        array = np.asarray(value)
+    except Exception as exc:
+        raise _Invalid(f"{name} is not array-like: {exc}") from None
+    if array.ndim != ndim:
+        raise _Invalid(f"{name} has {array.ndim} dimension(s), expected {ndim} (shape {array.shape})")
+    if not check_range:  # the caller checks the part that matters (log2phy is mostly padding)
+        if array.dtype.kind not in "iuf":
+            raise _Invalid(f"{name} has dtype {array.dtype}, expected integers")
+        return array
+    if array.dtype.kind == "f":
+        if not np.isfinite(array).all() or not (array == np.round(array)).all():
+            raise _Invalid(f"{name} holds non-integer values")
+    elif array.dtype.kind not in "iu":
+        raise _Invalid(f"{name} has dtype {array.dtype}, expected integers")
+    if array.size and (array.min() < -1 or array.max() > INT16_MAX):
+        raise _Invalid(f"{name} holds values outside [-1, {INT16_MAX}]")
+    return array.astype(np.int64)
+
+
+def _record(answer, layers, experts, slots):
+    if not isinstance(answer, (tuple, list)) or len(answer) != 3:
+        raise _Invalid("rebalance_experts must return a tuple (phy2log, log2phy, logcnt)")
+    phy2log = _as_int_array(answer[0], "phy2log", 2)
+    log2phy = _as_int_array(answer[1], "log2phy", 3, check_range=False)
+    logcnt = _as_int_array(answer[2], "logcnt", 2)
+    if phy2log.shape != (layers, slots):
+        raise _Invalid(f"phy2log has shape {phy2log.shape}, expected {(layers, slots)}")
+    if logcnt.shape != (layers, experts):
+        raise _Invalid(f"logcnt has shape {logcnt.shape}, expected {(layers, experts)}")
+    if log2phy.shape[:2] != (layers, experts):
+        raise _Invalid(f"log2phy has shape {log2phy.shape}, expected ({layers}, {experts}, X)")
+    if logcnt.min() < 0 or logcnt.max() > log2phy.shape[2]:
+        raise _Invalid(f"logcnt must lie in [0, {log2phy.shape[2]}] (the width of log2phy)")
+    sums = logcnt.sum(axis=1)
+    if (sums != slots).any():
+        layer = int(np.flatnonzero(sums != slots)[0])
+        raise _Invalid(f"logcnt of layer {layer} sums to {sums[layer]}, expected {slots}")
+    # Only the first max(logcnt) columns can be in use: keeps the work per call small.
+    width = int(logcnt.max())
+    # Entries beyond logcnt (conventionally -1) are ignored, as by vLLM.
+    head = _as_int_array(log2phy[:, :, :width], "log2phy", 3)
+    used = np.arange(width)[None, None, :] < logcnt[:, :, None]
+    return {
+        "phy2log": _encode(phy2log),
+        "logcnt": _encode(logcnt),
+        "log2phy": _encode(head[used].reshape(layers, slots)),
+    }
+
+
+def run(candidate, payload):
+    policy = getattr(candidate, "rebalance_experts", None)
+    if not callable(policy):
+        raise TypeError(
+            "the program must define rebalance_experts(weight, num_replicas, num_groups, num_nodes, num_gpus)"
+        )
+    layers, experts = payload["shape"]
+    slots = payload["num_replicas"]
+    args = (slots, payload["num_groups"], payload["num_nodes"], payload["num_gpus"])
+    budget_ns = int(payload["budget_s"] * 1e9)
+    spent_ns = 0
+    sweeps = []
+    for index, sweep in enumerate(payload["sweeps"]):
+        if index > 0 and spent_ns >= budget_ns:
+            break
+        records = []
+        for call, text in enumerate(sweep):
+            weight = _decode(text, (layers, experts))
+            start = time.perf_counter_ns()
+            answer = policy(weight, *args)
+            elapsed = time.perf_counter_ns() - start
+            spent_ns += elapsed
+            try:
+                record = _record(answer, layers, experts, slots)
+            except _Invalid as exc:
+                return {"invalid": str(exc), "sweep": index, "call": call}
+            record["ns"] = elapsed
+            records.append(record)
+        sweeps.append(records)
+    return {"sweeps": sweeps}
