@@ -104,15 +104,38 @@ class Problem:
         return sorted(folder.glob("*.py")) if folder.is_dir() else []
 
     def fingerprint(self) -> str:
-        """Hash of everything that decides a score: problem.toml, evaluator and helper files."""
+        """Hash of everything that decides a score: problem.toml, evaluator and helper files, and the
+        shared `evaluators.<name>` packages the problem's code imports."""
         digest = hashlib.sha256()
-        for path in sorted(self.root.rglob("*")):
-            if path.is_file() and path.suffix in {".py", ".toml", ".json"} and "baselines" not in path.parts:
-                if "__pycache__" in path.parts:
-                    continue
-                digest.update(str(path.relative_to(self.root)).encode())
-                digest.update(path.read_bytes())
+        files = [p for p in sorted(self.root.rglob("*")) if _scored_file(p) and "baselines" not in p.relative_to(self.root).parts]
+        for package in sorted(self.shared_evaluators()):
+            files += [p for p in sorted(package.rglob("*")) if _scored_file(p)]
+        for path in files:
+            digest.update(path.name.encode())
+            digest.update(path.read_bytes())
         return digest.hexdigest()[:16]
+
+    def shared_evaluators(self) -> set[Path]:
+        """Folders of the `evaluators.<name>` packages imported by the problem's own Python files."""
+        import importlib.util
+        import re
+
+        names: set[str] = set()
+        for path in self.root.glob("*.py"):
+            names.update(re.findall(r"(?:from|import)\s+evaluators\.(\w+)", path.read_text()))
+        folders = set()
+        for name in names:
+            try:
+                spec = importlib.util.find_spec(f"evaluators.{name}")
+            except (ImportError, ValueError):
+                continue
+            if spec is not None and spec.submodule_search_locations:
+                folders.add(Path(next(iter(spec.submodule_search_locations))))
+        return folders
+
+
+def _scored_file(path: Path) -> bool:
+    return path.is_file() and path.suffix in {".py", ".toml", ".json"} and "__pycache__" not in path.parts
 
 
 def load_problem(directory: str | Path) -> Problem:

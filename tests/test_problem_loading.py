@@ -95,3 +95,12 @@ def test_broken_evolve_block_markers_in_the_initial_program_are_named(toy_proble
     initial.write_text(initial.read_text().replace("# EVOLVE-BLOCK-END\n", ""))
     with pytest.raises(ProblemError, match=r"initial\.py: EVOLVE-BLOCK markers: line \d+"):
         load_problem(toy_problem)
+
+
+def test_fingerprint_covers_the_evaluator_and_the_shared_packages_it_imports(toy_problem, project_root):
+    before = load_problem(toy_problem).fingerprint()
+    evaluator = toy_problem / "evaluator.py"
+    evaluator.write_text(evaluator.read_text() + "\n# changed\n")
+    assert load_problem(toy_problem).fingerprint() != before
+    prism = load_problem(project_root / "problems" / "prism")
+    assert project_root / "evaluators" / "prism" in prism.shared_evaluators()

@@ -53,6 +53,8 @@ class Elites:
     programs: dict[int, ProgramRecord] = field(default_factory=dict)  # every successful evaluation
     grid: dict[tuple[int, Cell], int] = field(default_factory=dict)  # (island, cell) -> program id
     front: list[int] = field(default_factory=list)  # Pareto-optimal program ids (complete programs only)
+    instance_scores: dict[int, dict[str, float]] = field(default_factory=dict)  # per-instance scores, if any
+    child_counts: dict[int, int] = field(default_factory=dict)  # evaluated children per parent
     failures: int = 0
     last_seen_id: int = 0
 
@@ -65,8 +67,10 @@ class Elites:
         values.setdefault("code_lines", float(program.code.count("\n") + 1))
         return tuple(f.cell(values[f.name]) if f.name in values else -1 for f in self.features)
 
-    def add(self, program: ProgramRecord) -> None:
+    def add(self, program: ProgramRecord, instances: dict[str, float] | None = None) -> None:
         self.last_seen_id = max(self.last_seen_id, program.id)
+        if program.parent_id is not None and program.migrated_from is None:
+            self.child_counts[program.parent_id] = self.child_counts.get(program.parent_id, 0) + 1
         if program.status != "evaluated" or program.score is None:
             if program.migrated_from is None:
                 self.failures += 1
@@ -78,6 +82,8 @@ class Elites:
             self.grid[key] = program.id
         if program.complete and program.migrated_from is None:
             self._update_front(program)
+            if instances:
+                self.instance_scores[program.id] = dict(instances)
 
     def _update_front(self, program: ProgramRecord) -> None:
         objectives = self.problem.objectives
@@ -89,6 +95,25 @@ class Elites:
         self.front = [m.id for m in members if not dominates(program, m, objectives)] + [program.id]
 
     # queries ----------------------------------------------------------------------------------
+    def children(self, program: ProgramRecord) -> int:
+        return self.child_counts.get(program.migrated_from or program.id, 0)
+
+    def initial(self) -> ProgramRecord | None:
+        return next((p for p in self.programs.values() if p.mutator == "initial"), None)
+
+    def instance_front(self) -> dict[int, int]:
+        """Programs best (ties included) on at least one instance -> how many instances they win."""
+        best: dict[str, float] = {}
+        for scores in self.instance_scores.values():
+            for name, value in scores.items():
+                best[name] = max(value, best.get(name, float("-inf")))
+        wins: dict[int, int] = {}
+        for pid, scores in self.instance_scores.items():
+            won = sum(1 for name, value in scores.items() if value >= best[name])
+            if won:
+                wins[pid] = won
+        return wins
+
     def best(self, island: int | None = None) -> ProgramRecord | None:
         pool = [p for p in self.programs.values() if island is None or p.island == island]
         return max(pool, key=lambda p: (fitness_key(p), -p.id)) if pool else None

@@ -1,8 +1,21 @@
 """Parent and inspiration selection over the derived elites, seeded by the run seed.
 
-Owns: the choice of which evaluated program to mutate next (exploitation of the island's best
-cells, exploration of random elites, occasional Pareto-front sampling) and which programs to show
-as inspirations (the island's top programs plus elites from other cells and islands).
+Owns: the strategies that choose which evaluated program to mutate next, and which programs to
+show as inspirations (the island's top programs, elites of other cells, the Pareto front and
+other islands). Strategies, chosen per run with `SelectionConfig.strategy`:
+
+- `mixed` (default): rank-weighted from the island most of the time, a uniform MAP-Elites cell
+  some of the time, the Pareto front now and then.
+- `rank`: power law over the island's programs ranked by fitness.
+- `weighted`: fitness-proportional (min-max within the island) with a penalty for parents that
+  already have many children, so one lucky program does not absorb the whole budget.
+- `tournament`: the best of k programs drawn uniformly from the island.
+- `pareto`: a member of the run's Pareto front, weighted by crowding distance (sparse regions of
+  the front are extended first).
+- `instances`: a member of the per-instance front: programs that are best on at least one
+  workload instance (as GEPA does), weighted by how many instances they win.
+- `random`: always the initial program (the random-search baseline of the benchmark).
+- `hill`: always the best program (greedy hill climbing, the other baseline).
 
 Must not: touch the archive or keep state of its own: every random choice comes from the `rng`
 passed in, which the engine derives from the run seed and the proposal index.
@@ -10,74 +23,166 @@ passed in, which the engine derives from the run seed and the proposal index.
 
 from __future__ import annotations
 
+import math
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from adrs.archive.elites import Elites, fitness_key
+from adrs.archive.elites import Elites, fitness_key, objective_value
 from adrs.archive.store import ProgramRecord
+
+STRATEGIES = ("mixed", "rank", "weighted", "tournament", "pareto", "instances", "random", "hill")
 
 
 @dataclass(frozen=True)
 class SelectionConfig:
-    exploit: float = 0.7  # share of parents drawn rank-weighted from the island's programs
-    explore: float = 0.2  # share drawn uniformly from the island's MAP-Elites cells
-    # the rest is drawn from the Pareto front of the whole run
-    rank_power: float = 1.5  # higher: exploitation concentrates on the very best
+    strategy: str = "mixed"
+    exploit: float = 0.7  # mixed: share of parents drawn rank-weighted from the island
+    explore: float = 0.2  # mixed: share drawn uniformly from the island's MAP-Elites cells; rest: Pareto front
+    rank_power: float = 1.5  # rank: higher concentrates on the very best
+    children_penalty: float = 0.5  # weighted: weight / (1 + penalty x children)
+    tournament_size: int = 3
     top_inspirations: int = 2
     diverse_inspirations: int = 2
+
+    def __post_init__(self) -> None:
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"unknown selection strategy {self.strategy!r}; choose one of {', '.join(STRATEGIES)}")
 
 
 @dataclass(frozen=True)
 class Selection:
     parent: ProgramRecord
     inspirations: list[ProgramRecord]
-    how: str  # exploit | explore | pareto | fallback
+    how: str  # the strategy (and, for mixed, the branch) that chose the parent
 
 
-def _rank_weighted(pool: list[ProgramRecord], rng: random.Random, power: float) -> ProgramRecord:
-    ranked = sorted(pool, key=lambda p: (fitness_key(p), -p.id), reverse=True)
-    weights = [1.0 / (rank + 1) ** power for rank in range(len(ranked))]
+def _ranked(pool: list[ProgramRecord]) -> list[ProgramRecord]:
+    return sorted(pool, key=lambda p: (fitness_key(p), -p.id), reverse=True)
+
+
+def _rank(pool: list[ProgramRecord], elites: Elites, rng: random.Random, config: SelectionConfig) -> ProgramRecord:
+    ranked = _ranked(pool)
+    weights = [1.0 / (rank + 1) ** config.rank_power for rank in range(len(ranked))]
     return rng.choices(ranked, weights=weights, k=1)[0]
+
+
+def _weighted(pool: list[ProgramRecord], elites: Elites, rng: random.Random, config: SelectionConfig) -> ProgramRecord:
+    ranked = _ranked(pool)
+    scores = [p.score if p.score is not None else 0.0 for p in ranked]
+    low, high = min(scores), max(scores)
+    span = high - low or 1.0
+    weights = [
+        (0.05 + (s - low) / span) * (2.0 if p.complete else 1.0) / (1.0 + config.children_penalty * elites.children(p))
+        for s, p in zip(scores, ranked, strict=True)
+    ]
+    return rng.choices(ranked, weights=weights, k=1)[0]
+
+
+def _tournament(pool: list[ProgramRecord], elites: Elites, rng: random.Random, config: SelectionConfig) -> ProgramRecord:
+    ranked = _ranked(pool)
+    entrants = [ranked[rng.randrange(len(ranked))] for _ in range(min(config.tournament_size, len(ranked)))]
+    return max(entrants, key=lambda p: (fitness_key(p), -p.id))
+
+
+def crowding_distances(front: list[ProgramRecord], elites: Elites) -> list[float]:
+    """NSGA-II crowding distance of each front member in objective space (inf at the extremes)."""
+    n = len(front)
+    distance = [0.0] * n
+    for objective in elites.problem.objectives:
+        values = [objective_value(p, objective) or 0.0 for p in front]
+        order = sorted(range(n), key=lambda i: values[i])
+        span = values[order[-1]] - values[order[0]]
+        distance[order[0]] = distance[order[-1]] = math.inf
+        if span <= 0:
+            continue
+        for k in range(1, n - 1):
+            distance[order[k]] += (values[order[k + 1]] - values[order[k - 1]]) / span
+    return distance
+
+
+def _pareto(pool: list[ProgramRecord], elites: Elites, rng: random.Random, config: SelectionConfig) -> ProgramRecord:
+    front = sorted(elites.pareto_front(), key=lambda p: p.id)
+    if not front:
+        return _rank(pool, elites, rng, config)
+    distances = crowding_distances(front, elites)
+    finite = [d for d in distances if math.isfinite(d)]
+    cap = 2.0 * max(finite, default=1.0) or 1.0  # extremes count double the widest gap, not infinitely
+    weights = [min(d, cap) + 1e-6 for d in distances]
+    return rng.choices(front, weights=weights, k=1)[0]
+
+
+def _instances(pool: list[ProgramRecord], elites: Elites, rng: random.Random, config: SelectionConfig) -> ProgramRecord:
+    wins = elites.instance_front()
+    if not wins:
+        return _rank(pool, elites, rng, config)
+    ids = sorted(wins)
+    return elites.programs[rng.choices(ids, weights=[wins[i] for i in ids], k=1)[0]]
+
+
+_BY_NAME: dict[str, Callable[[list[ProgramRecord], Elites, random.Random, SelectionConfig], ProgramRecord]] = {
+    "rank": _rank,
+    "weighted": _weighted,
+    "tournament": _tournament,
+    "pareto": _pareto,
+    "instances": _instances,
+}
 
 
 def select(elites: Elites, island: int, rng: random.Random, config: SelectionConfig | None = None) -> Selection | None:
     """Pick a parent on `island` and inspirations; None when nothing has been evaluated yet."""
     config = config or SelectionConfig()
+    if config.strategy == "random":
+        initial = elites.initial()
+        return None if initial is None else Selection(initial, [], "random")
+    if config.strategy == "hill":
+        best = elites.best()
+        return None if best is None else Selection(best, _inspirations(elites, best, island, rng, config), "hill")
     members = sorted(elites.island_members(island), key=lambda p: p.id)
     if not members:
         best = elites.best()
         if best is None:
             return None
         return Selection(best, _inspirations(elites, best, island, rng, config), "fallback")
+    if config.strategy == "mixed":
+        parent, how = _mixed(members, elites, island, rng, config)
+    else:
+        parent, how = _BY_NAME[config.strategy](members, elites, rng, config), config.strategy
+    return Selection(parent, _inspirations(elites, parent, island, rng, config), how)
+
+
+def _mixed(
+    members: list[ProgramRecord], elites: Elites, island: int, rng: random.Random, config: SelectionConfig
+) -> tuple[ProgramRecord, str]:
     roll = rng.random()
     cells = elites.island_elites(island)
-    front = elites.pareto_front()
     if roll < config.exploit:
-        parent, how = _rank_weighted(members, rng, config.rank_power), "exploit"
-    elif roll < config.exploit + config.explore and cells:
-        parent, how = rng.choice(cells), "explore"
-    elif front:
-        parent, how = rng.choice(front), "pareto"
-    else:
-        parent, how = _rank_weighted(members, rng, config.rank_power), "exploit"
-    return Selection(parent, _inspirations(elites, parent, island, rng, config), how)
+        return _rank(members, elites, rng, config), "mixed:exploit"
+    if roll < config.exploit + config.explore and cells:
+        return rng.choice(cells), "mixed:explore"
+    if elites.front:
+        return _pareto(members, elites, rng, config), "mixed:pareto"
+    return _rank(members, elites, rng, config), "mixed:exploit"
 
 
 def _inspirations(
     elites: Elites, parent: ProgramRecord, island: int, rng: random.Random, config: SelectionConfig
 ) -> list[ProgramRecord]:
+    """The island's best programs, then a shuffled mix of other cells, the front and other islands."""
     chosen: list[ProgramRecord] = []
     seen = {parent.code_hash}
-    top = sorted(elites.island_members(island), key=lambda p: (fitness_key(p), -p.id), reverse=True)
-    for program in top:
+    for program in _ranked(elites.island_members(island)):
         if len(chosen) >= config.top_inspirations:
             break
         if program.code_hash not in seen:
             chosen.append(program)
             seen.add(program.code_hash)
-    others = [p for p in elites.all_elites() if p.code_hash not in seen]
+    others = elites.all_elites() + elites.pareto_front()
     rng.shuffle(others)
-    for program in others[: config.diverse_inspirations]:
-        chosen.append(program)
-        seen.add(program.code_hash)
+    for program in others:
+        if len(chosen) >= config.top_inspirations + config.diverse_inspirations:
+            break
+        if program.code_hash not in seen:
+            chosen.append(program)
+            seen.add(program.code_hash)
     return chosen
