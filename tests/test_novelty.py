@@ -1,0 +1,37 @@
+"""Token-shingle novelty: near-copies are rejected and counted, real changes pass."""
+
+from __future__ import annotations
+
+from adrs.archive.novelty import NoveltyFilter, jaccard, shingles
+
+PROGRAM = """
+def place(models, gpus):
+    order = sorted(models, key=lambda m: m.rate / m.slo, reverse=True)
+    load = [0.0] * gpus
+    for m in order:
+        g = min(range(gpus), key=lambda i: load[i])
+        load[g] += m.rate / m.slo
+    return load
+"""
+
+
+def test_comments_and_layout_do_not_count():
+    noisy = PROGRAM.replace("    load = [0.0] * gpus", "    # fresh loads\n    load = [0.0]   *   gpus")
+    assert jaccard(shingles(PROGRAM), shingles(noisy)) == 1.0
+
+
+def test_a_one_token_change_is_near_but_a_rewrite_is_far():
+    tweak = PROGRAM.replace("reverse=True", "reverse=False")
+    rewrite = "def place(models, gpus):\n    return [sum(m.rate for m in models[i::gpus]) for i in range(gpus)]\n"
+    assert 0.7 < jaccard(shingles(PROGRAM), shingles(tweak)) < 1.0
+    assert jaccard(shingles(PROGRAM), shingles(rewrite)) < 0.3
+
+
+def test_filter_rejects_near_copies_on_the_same_island_only_and_counts_them():
+    novelty = NoveltyFilter(threshold=0.7)
+    novelty.add(0, PROGRAM)
+    tweak = PROGRAM.replace("reverse=True", "reverse=False")
+    assert not novelty.admits(0, tweak)
+    assert novelty.admits(1, tweak)  # other islands keep their own diversity
+    assert novelty.admits(0, "def place(models, gpus):\n    return [0.0] * gpus\n")
+    assert novelty.rejected == 1
