@@ -29,5 +29,9 @@ def test_the_problem_folder_without_the_file_is_an_error(tmp_path):
     (tmp_path / "prob").mkdir()
     with pytest.raises(FileNotFoundError, match="holds no 'trace.json'"):
         find_data(tmp_path, "prob", "trace.json")
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(FileNotFoundError, match="holds no"):
+        find_data(empty, "prob", "trace.json")
     with pytest.raises(FileNotFoundError, match="does not exist"):
         find_data(tmp_path / "missing", "prob", "trace.json")

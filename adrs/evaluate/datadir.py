@@ -28,7 +28,8 @@ def find_data(data_dir: str | os.PathLike | None, problem_subdir: str, marker: s
     for candidate in (root, root / problem_subdir):
         if (candidate / marker).exists():
             return candidate
-    if root.name == problem_subdir or (root / problem_subdir).exists():
+    looks_like_root = any(child.is_dir() for child in root.iterdir())  # one folder per problem
+    if root.name == problem_subdir or (root / problem_subdir).exists() or not looks_like_root:
         raise FileNotFoundError(
             f"data directory {root} holds no {marker!r} (looked in {root} and {root / problem_subdir})"
         )

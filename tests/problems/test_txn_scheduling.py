@@ -179,7 +179,9 @@ def test_identity_baseline_scores_zero(evaluator, tmp_path, shared_data):
 
 def test_a_data_dir_without_the_workloads_is_an_error(evaluator, tmp_path):
     with pytest.raises(FileNotFoundError):
-        run_eval(evaluator, PROBLEM / "initial.py", tmp_path, data_dir=str(tmp_path))
+        empty = tmp_path / "no_data"
+        empty.mkdir()
+        run_eval(evaluator, PROBLEM / "initial.py", tmp_path, data_dir=str(empty))
 
 
 # --- stages --------------------------------------------------------------------------------------
