@@ -19,6 +19,7 @@ from adrs.archive.store import Archive
 from adrs.config import RunConfig
 from adrs.engine import Engine, Progress, RunSummary
 from adrs.mutate.base import OfflineSource, ProposalSource
+from adrs.mutate.models import LLMConfigError, LLMError, llm_settings
 from adrs.problem import Problem, load_problem
 
 
@@ -27,10 +28,30 @@ def default_archive_path(problem: Problem, directory: str | Path = "archives") -
     return Path(directory) / f"{problem.name}-{stamp}.sqlite"
 
 
-def make_source(config: RunConfig, problem: Problem) -> ProposalSource:
+def chosen_mutator(config: RunConfig, problem: Problem) -> str:
+    """offline or llm; `auto` means the LLM when a model is configured (checks the LLM settings)."""
+    if config.mutator not in ("auto", "offline", "llm"):
+        raise ValueError(f"unknown mutator {config.mutator!r}; available: auto, offline, llm")
     if config.mutator == "offline":
+        return "offline"
+    if not 0.0 <= config.offline_share < 1.0:
+        raise LLMConfigError(f"--offline-share must be in [0, 1), got {config.offline_share}")
+    if config.max_cost is not None and config.max_cost <= 0:
+        raise LLMConfigError(f"--max-cost must be positive, got {config.max_cost}")
+    settings = llm_settings(problem, config.llm)
+    return "llm" if settings is not None or config.mutator == "llm" else "offline"
+
+
+def make_source(
+    config: RunConfig, problem: Problem, archive: Archive | None = None, run_id: int | None = None
+) -> ProposalSource:
+    if chosen_mutator(config, problem) == "offline":
         return OfflineSource()
-    raise ValueError(f"unknown mutator {config.mutator!r}; available: offline")
+    if archive is None or run_id is None:
+        raise ValueError("the LLM mutator records its calls: pass the run's archive and run id")
+    from adrs.mutate.llm import build_llm_source  # imported here: offline runs never load the openai client
+
+    return build_llm_source(problem, config.llm, archive, run_id, config.seed, config.max_cost, config.offline_share)
 
 
 def evolve(
@@ -43,6 +64,7 @@ def evolve(
     """Start a new run of `problem` (a directory or a loaded Problem) and evolve until a budget stops it."""
     problem = problem if isinstance(problem, Problem) else load_problem(problem)
     config = RunConfig(**settings)
+    chosen_mutator(config, problem)  # a bad [llm] table fails here, before a run is created
     location = archive or default_archive_path(problem)
     store = Archive.open(location)
     try:
@@ -79,13 +101,31 @@ def resume(
 def _drive(
     problem: Problem, store: Archive, run_id: int, config: RunConfig, on_progress: Callable[[Progress], None] | None
 ) -> RunSummary:
-    engine = Engine(problem, store, store.run(run_id), config, make_source(config, problem), on_progress)
+    source = make_source(config, problem, store, run_id)
+    engine = Engine(problem, store, store.run(run_id), config, source, on_progress)
     store.set_run_status(run_id, "running")
     try:
-        summary = asyncio.run(engine.run())
+        summary = asyncio.run(_run_with_source(engine, source))
     except KeyboardInterrupt:
         store.set_run_status(run_id, "interrupted")
         store.add_event(run_id, "interrupted", {"evaluated": engine.progress.evaluated})
         raise
+    except LLMError as exc:  # the start-up check found a wrong key, an unknown model, no server
+        store.set_run_status(run_id, "failed")
+        store.add_event(run_id, "llm_unavailable", {"error": str(exc)})
+        raise
     store.set_run_status(run_id, "stopped")
     return summary
+
+
+async def _run_with_source(engine: Engine, source: ProposalSource) -> RunSummary:
+    """Start the source (an LLM source checks its endpoints), run the engine, close the source."""
+    start = getattr(source, "start", None)
+    try:
+        if start is not None:
+            await start()
+        return await engine.run()
+    finally:
+        close = getattr(source, "aclose", None)
+        if close is not None:
+            await close()

@@ -18,9 +18,11 @@ from rich.table import Table
 
 from adrs import api
 from adrs.archive.store import Archive, ArchiveError
+from adrs.evaluate.backends import SandboxUnavailable
 from adrs.evaluate.runner import EvalSettings, evaluate_code_sync
 from adrs.export import ExportError, choose, export_program
-from adrs.inspect_run import load_elites, render_program, render_status
+from adrs.inspect_run import load_elites, render_llm_call, render_program, render_status
+from adrs.mutate.models import LLMConfigError, LLMError
 from adrs.problem import Problem, ProblemError, load_problem
 
 SKELETON = Path(__file__).with_name("templates") / "skeleton"
@@ -34,6 +36,12 @@ def _add_run_options(p: argparse.ArgumentParser, defaults: bool) -> None:
     p.add_argument("--target", type=float, default=None, dest="target_score", help="stop at this score")
     p.add_argument("--data", default=None, dest="data_dir", help="real data folder (else the synthetic workload)")
     p.add_argument("--quiet", action="store_true", help="no live view")
+    p.add_argument("--llm", action="append", default=None, metavar="NAME[@URL]",
+                   help="an OpenAI-compatible model (repeat for an ensemble); the key comes from OPENAI_API_KEY")
+    p.add_argument("--llm-config", default=None, help="TOML file with an [llm] table: models, prices, selection, ...")
+    p.add_argument("--max-cost", type=float, default=None, help="cap on the run's LLM dollars (spent plus in flight)")
+    p.add_argument("--offline-share", type=float, default=None, help="share of proposals for the offline mutator (e.g. 0.2)")
+    p.add_argument("--mutator", choices=["auto", "offline", "llm"], default=None, help="default auto: the LLM if one is configured")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,7 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--islands", type=int, default=3)
     p.add_argument("--archive", default=None, help="archive file or SQLAlchemy URL (default archives/<problem>-<time>.sqlite)")
-    p.add_argument("--sandbox", default="process", choices=["process"])
+    p.add_argument("--sandbox", default=None, choices=["process", "bwrap", "docker"],
+                   help="isolation of candidate processes (default: the problem's [problem] sandbox, else process)")
+    p.add_argument("--docker-image", default=None, help="image of the docker sandbox (default adrs-sandbox:latest)")
 
     p = sub.add_parser("resume", help="continue an archived run")
     p.add_argument("archive")
@@ -58,11 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check", help="evaluate the initial program and the baselines of a problem")
     p.add_argument("problem")
+    p.add_argument("--sandbox", default=None, choices=["process", "bwrap", "docker"])
     p.add_argument("--data", default=None, dest="data_dir")
 
     p = sub.add_parser("eval", help="score one program file with the engine's sandbox")
     p.add_argument("problem")
     p.add_argument("program")
+    p.add_argument("--sandbox", default=None, choices=["process", "bwrap", "docker"])
     p.add_argument("--stage", default=None, help="one stage (default: the evolution cascade)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--seed", type=int, default=0)
@@ -72,9 +84,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("archive")
     p.add_argument("--run", type=int, default=None, dest="run_id")
 
-    p = sub.add_parser("show", help="show one program: code, diffs, metrics, feedback, errors")
+    p = sub.add_parser("show", help="show one program: code, diffs, metrics, feedback, errors, LLM calls")
     p.add_argument("archive")
     p.add_argument("id", type=int)
+    p.add_argument("--call", action="store_true", help="ID is an LLM call: show its prompt, reply, parsed edits, error")
 
     p = sub.add_parser("export", help="write standalone modules with provenance")
     p.add_argument("archive")
@@ -87,6 +100,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("problems", help="list the built-in problems and their baselines")
     p.add_argument("--dir", default=None, help="folder of problem directories (default: ./problems or the source tree's)")
+
+    p = sub.add_parser("report", help="write one self-contained HTML report of a run (needs adrs[report])")
+    p.add_argument("archive", nargs="?", default=None)
+    p.add_argument("--compare", nargs="+", default=None, metavar="ARCHIVE", help="runs to show side by side on the same plots")
+    p.add_argument("-o", "--output", default="report.html")
+    p.add_argument("--no-baselines", action="store_true", help="do not score the problem's baselines (one evaluation each)")
+    p.add_argument("--run", type=int, default=None, dest="run_id", help="run id inside the archive (default: latest)")
+    p.add_argument("--problem", default=None, dest="problem_dir", help="the problem directory, if it moved since the run")
+
+    p = sub.add_parser("doctor", help="check an archive's integrity (exit 2 when something is wrong)")
+    p.add_argument("archive")
+    p.add_argument("--run", type=int, default=None, dest="run_id")
+    p.add_argument("--repair", action="store_true", help="repair what can be (never deletes a program); only while no engine uses the archive")
     return parser
 
 
@@ -94,9 +120,12 @@ def cmd_run(args: argparse.Namespace) -> int:
     problem = load_problem(args.problem)
     archive = args.archive or str(api.default_archive_path(problem))
     settings = {k: getattr(args, k) for k in ("budget", "seed", "islands", "max_time_s", "target_score", "data_dir", "sandbox")}
+    settings["docker_image"] = args.docker_image
+    _require_sandbox(args.sandbox or problem.sandbox)
     if args.workers:
         settings["workers"] = args.workers
-    console.print(f"Evolving [bold]{problem.name}[/bold] with the offline mutator; archive {archive}")
+    settings.update(_mutation_settings(args, {}))
+    console.print(f"Evolving [bold]{problem.name}[/bold] with {_mutator_line(problem, settings)}; archive {archive}")
     return _drive(
         lambda on_progress: api.evolve(problem, archive=archive, on_progress=on_progress, **settings),
         args.quiet,
@@ -114,6 +143,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     finally:
         store.close()
     budget = args.budget or int(run.config.get("budget", 0))
+    overrides.update(_mutation_settings(args, run.config.get("llm", {})))
     console.print(f"Resuming run {run.id} of [bold]{run.problem_name}[/bold] from {args.archive}")
     return _drive(
         lambda on_progress: api.resume(args.archive, run_id=run.id, on_progress=on_progress, **overrides),
@@ -122,6 +152,44 @@ def cmd_resume(args: argparse.Namespace) -> int:
         args.archive,
         run.problem_name,
     )
+
+
+def _mutation_settings(args: argparse.Namespace, stored_llm: dict) -> dict:
+    """RunConfig values from the LLM options; only those given (resume keeps the stored ones)."""
+    from adrs.mutate.models import load_llm_file, parse_model_flag
+
+    out: dict = {}
+    if args.llm or args.llm_config:
+        table = dict(stored_llm)
+        if args.llm_config:
+            table.update(load_llm_file(args.llm_config))
+        if args.llm:
+            table["models"] = [parse_model_flag(flag) for flag in args.llm]
+        out["llm"] = table
+    for key in ("max_cost", "offline_share", "mutator"):
+        if getattr(args, key) is not None:
+            out[key] = getattr(args, key)
+    return out
+
+
+def _mutator_line(problem: Problem, settings: dict) -> str:
+    from adrs.config import RunConfig
+
+    config = RunConfig(**settings)
+    if api.chosen_mutator(config, problem) == "offline":
+        return "the offline mutator"
+    from adrs.mutate.models import llm_settings
+
+    llm = llm_settings(problem, config.llm)
+    text = "LLM " + (escape(", ".join(m.label for m in llm.models)) if llm else "(no model)")
+    if config.offline_share:
+        text += f" + offline mutator ({config.offline_share:.0%})"
+    if config.max_cost is not None:
+        text += f", cost cap ${config.max_cost:.2f}"
+        unpriced = [m.label for m in llm.models if not m.priced] if llm else []
+        if unpriced:
+            text += f" [yellow](no price for {escape(', '.join(unpriced))}: counted as $0; set price_in/price_out)[/yellow]"
+    return text
 
 
 def _drive(start, quiet: bool, budget: int, archive: str, title: str) -> int:
@@ -161,7 +229,8 @@ def _metrics_line(evaluation) -> str:
 
 def cmd_check(args: argparse.Namespace) -> int:
     problem = load_problem(args.problem)
-    settings = EvalSettings(data_dir=args.data_dir)
+    settings = EvalSettings(data_dir=args.data_dir, sandbox=args.sandbox)
+    _require_sandbox(args.sandbox or problem.sandbox)
     console.print(f"[bold]{problem.name}[/bold]: stages {[s.name for s in problem.stages]}, objectives {[o.name for o in problem.objectives]}")
     initial = evaluate_code_sync(problem, problem.initial_code(), settings, problem.stages)
     for evaluation in initial:
@@ -196,7 +265,9 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if not program.is_file():
         raise ProblemError(f"{program}: no such program file")
     stages = (problem.stage(args.stage),) if args.stage else None
-    evaluations = evaluate_code_sync(problem, program.read_text(), EvalSettings(seed=args.seed, data_dir=args.data_dir), stages)
+    _require_sandbox(args.sandbox or problem.sandbox)
+    settings = EvalSettings(seed=args.seed, data_dir=args.data_dir, sandbox=args.sandbox)
+    evaluations = evaluate_code_sync(problem, program.read_text(), settings, stages)
     if args.json:
         print(json.dumps({"program": str(program), "ok": all(e.ok for e in evaluations), "stages": [e.to_dict() for e in evaluations]}, indent=2))
     else:
@@ -220,6 +291,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     store = Archive.open(args.archive, create=False)
     try:
+        if args.call:
+            render_llm_call(console, store, args.id)
+            return 0
         program = store.program(args.id)
         render_program(console, store, store.run(program.run_id), args.id)
     finally:
@@ -270,7 +344,51 @@ def cmd_problems(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from adrs.report import ReportError, ReportOptions, build_report
+
+    archives = ([args.archive] if args.archive else []) + (args.compare or [])
+    if not archives or (args.compare is not None and len(archives) < 2):
+        console.print("[red]error:[/red] give an archive, or two or more with --compare A.sqlite B.sqlite")
+        return 1
+    options = ReportOptions(baselines=not args.no_baselines, run_id=args.run_id, problem_dir=args.problem_dir)
+    try:
+        path = build_report(archives, args.output, options, say=lambda line: console.print(escape(line)))
+    except ReportError as exc:
+        console.print(f"[red]error:[/red] {escape(str(exc))}")
+        return 1
+    console.print(f"Report: {path}")
+    return 0
+
+
+def _require_sandbox(name: str | None) -> None:
+    """Fail before anything runs when the chosen sandbox cannot work here (the message says why)."""
+    from adrs.evaluate import backends
+
+    backends.require(name or "process")
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from adrs.doctor import check, repair
+
+    report = repair(args.archive, args.run_id) if args.repair else check(args.archive, args.run_id)
+    for line in report.repaired:
+        console.print(f"[green]repaired[/green] {escape(line)}")
+    for finding in report.findings:
+        fixable = "" if finding.repairable else " [dim](not repairable)[/dim]"
+        console.print(f"[red]{finding.kind}[/red] {escape(finding.detail)}{fixable}")
+    for note in report.notes:
+        console.print(f"[dim]note[/dim] {escape(note)}")
+    if report.clean:
+        console.print("[green]ok[/green]: no inconsistency found")
+        return 0
+    if not args.repair and any(f.repairable for f in report.findings):
+        console.print(f"{len(report.findings)} problem(s); `adrs doctor {args.archive} --repair` fixes the repairable ones")
+    return 2
+
+
 COMMANDS = {
+    "doctor": cmd_doctor,
     "run": cmd_run,
     "resume": cmd_resume,
     "init": cmd_init,
@@ -280,6 +398,7 @@ COMMANDS = {
     "show": cmd_show,
     "export": cmd_export,
     "problems": cmd_problems,
+    "report": cmd_report,
 }
 
 
@@ -287,7 +406,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (ProblemError, ArchiveError, ExportError, FileNotFoundError) as exc:
+    except (ProblemError, ArchiveError, ExportError, FileNotFoundError, LLMConfigError, LLMError, SandboxUnavailable) as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}")
         return 1
 

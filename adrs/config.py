@@ -29,8 +29,12 @@ class RunConfig:
     max_time_s: float | None = None  # wall-clock budget of this invocation
     target_score: float | None = None  # stop once a complete program reaches it
     data_dir: str | None = None  # real data for the problem (else its synthetic workload)
-    sandbox: str = "process"
-    mutator: str = "offline"
+    sandbox: str | None = None  # process | bwrap | docker for candidates; None: the problem's [problem] sandbox
+    docker_image: str | None = None  # the docker sandbox's image; None: ADRS_DOCKER_IMAGE or adrs-sandbox:latest
+    mutator: str = "auto"  # auto: the LLM when a model is configured, else offline; or offline | llm
+    llm: dict[str, Any] = field(default_factory=dict)  # the run's [llm] table (adrs.mutate.models), over problem.toml's
+    max_cost: float | None = None  # dollars of LLM calls for the whole run (all invocations); None: no cap
+    offline_share: float = 0.0  # share of proposals given to the offline mutator in an LLM run
     max_duplicate_streak: int = 200  # consecutive duplicate proposals before giving up: search exhausted
     evaluate_holdout: bool = True  # score the final best on the holdout stages at the end
     selection: SelectionConfig = field(default_factory=SelectionConfig)

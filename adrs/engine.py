@@ -1,10 +1,12 @@
 """The evolution loop: one asyncio loop, a proposer, W evaluation slots, a bounded queue.
 
 Owns: the order of work in a run. The proposer picks a parent and inspirations from the archive as
-it stands, asks the mutator for a child, rejects exact duplicates (normalised code hash) before
+it stands, asks the mutator for a child (up to the source's `concurrency` at once, committed in
+launch order), rejects exact duplicates (normalised code hash) before
 they cost an evaluation, stores the child as `pending`, and queues it. Evaluation slots drain the
 queue, run the stage cascade in a sandboxed worker and store the result in one transaction.
-Budgets: evaluations, wall time, target score. Resume is opening the same archive again: pending
+Budgets: evaluations, wall time, target score, and the source's own stop (an LLM cost cap: no new
+proposals, queued evaluations finish). Resume is opening the same archive again: pending
 programs are evaluated first, nothing evaluated is redone.
 
 Must not: parse programs, build prompts, or render anything (ui.py listens to `Progress`).
@@ -15,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +27,7 @@ from adrs.archive.select import select
 from adrs.archive.store import Archive, NewProgram, ProgramRecord, RunRecord
 from adrs.config import RunConfig
 from adrs.evaluate.runner import EvalSettings, evaluate_cascade, evaluate_stage
-from adrs.mutate.base import ProposalContext, ProposalSource
+from adrs.mutate.base import Proposal, ProposalContext, ProposalSource
 from adrs.problem import Problem
 from adrs.program import normalized_hash, unified_diff
 
@@ -68,6 +70,16 @@ class RunSummary:
     holdout_score: float | None
 
 
+@dataclass
+class _InFlight:
+    """A proposal being made: its task and what it was asked, until it is committed."""
+
+    task: asyncio.Task[Proposal]
+    context: ProposalContext
+    island: int
+    began: float
+
+
 class Engine:
     def __init__(
         self,
@@ -84,7 +96,13 @@ class Engine:
         self.config = config
         self.source = source
         self.on_progress = on_progress or (lambda _p: None)
-        self.settings = EvalSettings(seed=config.seed, data_dir=config.data_dir, sandbox=config.sandbox)
+        self.settings = EvalSettings(
+            seed=config.seed,
+            data_dir=config.data_dir,
+            sandbox=config.sandbox,
+            docker_image=config.docker_image,
+            archive_url=archive.url,
+        )
         self.elites = Elites(problem, config.islands)
         self.progress = Progress(budget=config.budget)
         self._stopping = asyncio.Event()
@@ -133,49 +151,97 @@ class Engine:
             if not await self._enqueue(queue, initial):
                 return
         streak = 0
-        while not self._stopping.is_set() and self._queued < self.config.budget:
-            if not self.elites.programs:
-                if self._queued > 0 and not self._first_result.is_set():
-                    await self._wait_for(self._first_result)
-                    continue
-                self._stop("no program evaluated successfully: nothing to mutate")
-                return
-            began = time.perf_counter()
-            index = self.archive.next_proposal_index(run_id)
-            rng = random.Random(f"{self.config.seed}:{index}:{streak}")
-            island = index % self.config.islands
-            selection = select(self.elites, island, rng, self.config.selection)
-            if selection is None:
-                await asyncio.sleep(0.05)
-                continue
-            context = ProposalContext(self.problem, selection.parent, selection.inspirations, rng, index)
-            proposal = await self.source.propose(context)
-            if proposal.code is None:
-                self.progress.no_edit += 1
-                streak += 1
-            elif self.archive.hash_exists(run_id, normalized_hash(proposal.code)):
-                self.progress.duplicates += 1
-                streak += 1
-            else:
-                streak = 0
-                child = self._store(
-                    proposal.code,
-                    selection.parent,
-                    [p.id for p in selection.inspirations],
-                    island,
-                    proposal.mutator,
-                    proposal.description,
-                )
-                self.progress.proposal_s += time.perf_counter() - began
-                if not await self._enqueue(queue, child):
+        # Up to `concurrency` proposals are in flight (LLM calls take seconds); they are committed
+        # in launch order, so archive writes stay ordered. Each one's rng comes from the run seed
+        # and the proposal index it would get, plus how many were launched at that index before.
+        concurrency = max(1, int(getattr(self.source, "concurrency", 1)))
+        source_stop = getattr(self.source, "stop_reason", None)  # e.g. an LLM cost cap reached
+        window: deque[_InFlight] = deque()
+        launched: Counter[int] = Counter()
+        try:
+            while True:
+                while (
+                    not self._stopping.is_set()
+                    and len(window) < concurrency
+                    and self._queued + len(window) < self.config.budget
+                    and not (source_stop and source_stop())
+                ):
+                    if not self.elites.programs:
+                        if window:
+                            break
+                        if self._queued > 0 and not self._first_result.is_set():
+                            await self._wait_for(self._first_result)
+                            continue
+                        self._stop("no program evaluated successfully: nothing to mutate")
+                        return
+                    began = time.perf_counter()
+                    index = self.archive.next_proposal_index(run_id) + len(window)
+                    rng = random.Random(f"{self.config.seed}:{index}:{launched[index]}")
+                    launched[index] += 1
+                    island = index % self.config.islands
+                    selection = select(self.elites, island, rng, self.config.selection)
+                    if selection is None:
+                        if window:
+                            break
+                        await asyncio.sleep(0.05)
+                        continue
+                    context = ProposalContext(self.problem, selection.parent, selection.inspirations, rng, index)
+                    window.append(_InFlight(asyncio.create_task(self.source.propose(context)), context, island, began))
+                    await asyncio.sleep(0)  # let it start (an LLM source reserves its cost) before deciding on the next
+                if not window or not await self._wait_task(window[0].task):
+                    break
+                head = window.popleft()
+                proposal = head.task.result()
+                counted = not (source_stop and source_stop())  # refusals after a source stop are not failures
+                if proposal.code is None:
+                    if proposal.error_kind == "duplicate":
+                        self.progress.duplicates += 1
+                    else:
+                        self.progress.no_edit += 1
+                    if counted:
+                        streak += 1
+                    self._outcome(head.context, proposal, None, proposal.error_kind or "no_edit")
+                elif self.archive.hash_exists(run_id, normalized_hash(proposal.code)):
+                    self.progress.duplicates += 1
+                    streak += 1
+                    self._outcome(head.context, proposal, None, "duplicate")
+                else:
+                    streak = 0
+                    parent = head.context.parent
+                    inspirations = [p.id for p in head.context.inspirations]
+                    child = self._store(proposal.code, parent, inspirations, head.island, proposal.mutator, proposal.description)
+                    self._outcome(head.context, proposal, child, None)
+                    self.progress.proposal_s += time.perf_counter() - head.began
+                    if not await self._enqueue(queue, child):
+                        return
+                if streak >= self.config.max_duplicate_streak:
+                    self._stop(f"{streak} proposals in a row were duplicates or failed: search exhausted")
                     return
-            if streak >= self.config.max_duplicate_streak:
-                self._stop(f"{streak} proposals in a row were duplicates or failed: search exhausted")
-                return
-            if streak and streak % 20 == 0:
-                await asyncio.sleep(0)  # let evaluations land so selection sees new parents
+                if streak and streak % 20 == 0:
+                    await asyncio.sleep(0)  # let evaluations land so selection sees new parents
+        finally:
+            for entry in window:
+                entry.task.cancel()
+            await asyncio.gather(*(entry.task for entry in window), return_exceptions=True)
         if not self._stopping.is_set():
-            self.progress.stop_reason = self.progress.stop_reason or "budget spent"
+            reason = source_stop() if source_stop else None
+            self.progress.stop_reason = self.progress.stop_reason or reason or "budget spent"
+
+    def _outcome(
+        self, context: ProposalContext, proposal: Proposal, program: ProgramRecord | None, rejected_as: str | None
+    ) -> None:
+        """Tell the source how its proposal ended (an LLM source feeds refusals into the next prompt)."""
+        hook = getattr(self.source, "proposal_outcome", None)
+        if hook is not None:
+            hook(context, proposal, program, rejected_as)
+
+    async def _wait_task(self, task: asyncio.Task[Proposal]) -> bool:
+        """Wait for a proposal; False if the run is stopping first."""
+        if not task.done():
+            stop = asyncio.create_task(self._stopping.wait())
+            await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+            stop.cancel()
+        return task.done()
 
     def _store(
         self, code: str, parent: ProgramRecord | None, inspirations: list[int], island: int, mutator: str, description: str

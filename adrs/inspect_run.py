@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from adrs.archive.elites import Elites
 from adrs.archive.schema import LLMCall
-from adrs.archive.store import Archive, RunRecord
+from adrs.archive.store import Archive, ArchiveError, RunRecord
 from adrs.evaluate.result import Evaluation
 from adrs.problem import Problem
 from adrs.program import unified_diff
@@ -115,3 +115,61 @@ def render_program(console: Console, archive: Archive, run: RunRecord, program_i
     if initial is not None and initial.id != program.id:
         console.print("[bold]Diff against the initial program[/bold]")
         console.print(Syntax(unified_diff(initial.code, program.code, "initial", f"program {program.id}"), "diff"))
+    _render_llm_history(console, archive, run, program.id)
+
+
+# LLM calls ------------------------------------------------------------------------------------
+def _render_llm_history(console: Console, archive: Archive, run: RunRecord, program_id: int) -> None:
+    """The call that produced this program, and the refused proposals made from it."""
+    from adrs.mutate.calls import calls_of_program, refused_proposals
+
+    for record in calls_of_program(archive, program_id):
+        console.print(f"[bold]LLM call {record.id}[/bold] that produced this program")
+        _render_call_body(console, record)
+    refused = refused_proposals(archive, run.id, program_id)
+    if refused:
+        console.print(f"[bold]Proposals from this program that yielded no program[/bold] ({len(refused)})")
+        for payload in refused:
+            call_id = payload.get("llm_call_id")
+            more = f" (adrs show {archive.url.removeprefix('sqlite:///')} {call_id} --call)" if call_id else ""
+            console.print(f"  [red]{escape(str(payload.get('kind')))}[/red] {escape(str(payload.get('mutator', '')))}: "
+                          f"{escape(str(payload.get('error', ''))[:300])}{escape(more)}")
+
+
+def render_llm_call(console: Console, archive: Archive, call_id: int) -> None:
+    """`adrs show ARCHIVE ID --call`: one LLM call with its prompt, raw reply, parsed edits and outcome."""
+    from adrs.mutate.calls import call
+
+    record = call(archive, call_id)
+    if record is None:
+        raise ArchiveError(f"{archive.url}: no LLM call with id {call_id}")
+    produced = f"produced program {record.program_id}" if record.program_id else "produced no program"
+    console.print(f"[bold]LLM call {record.id}[/bold] ({record.model}) {produced}")
+    _render_call_body(console, record)
+
+
+def _render_call_body(console: Console, record) -> None:
+    from adrs.edits import parse_reply
+
+    console.print(
+        f"  model {escape(record.model)}, {record.prompt_tokens} prompt + {record.completion_tokens} completion tokens, "
+        f"${record.cost_usd:.4f}, {record.latency_s:.1f} s"
+    )
+    if record.error:
+        console.print(f"  [red]why it yielded no program:[/red] {escape(record.error)}")
+    console.print("[bold]Prompt[/bold]")
+    console.print(escape(record.prompt), soft_wrap=True)
+    console.print("[bold]Raw response[/bold]")
+    console.print(escape(record.response) or "(empty)", soft_wrap=True)
+    parsed = parse_reply(record.response)
+    console.print("[bold]Parsed edits[/bold]")
+    if parsed.problem:
+        console.print(f"  [red]unreadable:[/red] {escape(parsed.problem)}")
+    for number, block in enumerate(parsed.blocks, 1):
+        console.print(f"  SEARCH/REPLACE block {number}:")
+        console.print(Syntax(f"<<<<<<< SEARCH\n{block.search}\n=======\n{block.replace}\n>>>>>>> REPLACE", "python"))
+    if parsed.rewrite is not None:
+        console.print("  full rewrite:")
+        console.print(Syntax(parsed.rewrite, "python", line_numbers=True))
+    if not parsed.blocks and parsed.rewrite is None and not parsed.problem:
+        console.print("  (none found)")

@@ -1,11 +1,11 @@
 """The trusted harness: how an evaluator runs a candidate without letting it score itself.
 
 An evaluator (trusted) calls `run_candidate(program_path, driver, payload)`. The candidate runs in
-a fresh sandboxed process (see sandbox.py) together with the problem's *driver*: a small trusted
-Python file whose `run(candidate_module, payload)` calls the candidate's entry point and converts
-what it returns to JSON. The harness measures wall time from outside, enforces the limits, and
-hands back a `CandidateRun`. The value in it is untrusted: the evaluator must validate it before
-scoring. Nothing the candidate prints is parsed.
+a fresh sandboxed process (under the backend the engine chose, see backends/) together with the
+problem's *driver*: a small trusted Python file whose `run(candidate_module, payload)` calls the
+candidate's entry point and converts what it returns to JSON. The harness measures wall time from
+outside, enforces the limits, and hands back a `CandidateRun`. The value in it is untrusted: the
+evaluator must validate it before scoring. Nothing the candidate prints is parsed.
 
 Must not: score anything, or unpickle anything that came out of the candidate process.
 """
@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,19 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from adrs.evaluate import failures
+from adrs.evaluate import backends, failures
+from adrs.evaluate.backends import Backend, Handle, Launch, Limits, View
+from adrs.evaluate.backends.process import scrubbed_env
+from adrs.evaluate.backends.views import driver_import_paths, secret_paths
 from adrs.evaluate.failures import CandidateError
-from adrs.evaluate.sandbox import (
-    NOBODY_GID,
-    NOBODY_UID,
-    Limits,
-    PidsCgroup,
-    SandboxSpec,
-    can_drop_privileges,
-    describe_exit,
-    kill_tree,
-    popen_kwargs,
-)
 
 RUNNER = Path(__file__).with_name("candidate_runner.py")
 MAX_RESULT_BYTES = 256 * 1024 * 1024
@@ -77,9 +68,10 @@ def run_candidate(
     limits: Limits | None = None,
     workdir: str | os.PathLike | None = None,
     files: Sequence[str | os.PathLike] = (),
+    sandbox: str | None = None,
 ) -> CandidateRun:
     """Run `driver.run(candidate, payload)` in one sandboxed candidate process."""
-    return run_candidates(program_path, driver, [payload], limits=limits, workdir=workdir, files=files)[0]
+    return run_candidates(program_path, driver, [payload], limits=limits, workdir=workdir, files=files, sandbox=sandbox)[0]
 
 
 def run_candidates(
@@ -91,17 +83,21 @@ def run_candidates(
     workdir: str | os.PathLike | None = None,
     files: Sequence[str | os.PathLike] = (),
     parallel: int | None = None,
+    sandbox: str | None = None,
 ) -> list[CandidateRun]:
     """Run the candidate once per payload, up to `parallel` processes at a time (default: CPUs).
 
     `files` are copied into each candidate's private directory (read them by their base name).
+    `sandbox` names a backend; by default the one the engine chose (ADRS_SANDBOX), else `process`.
     Results come back in payload order.
     """
     limits = limits or default_limits()
     parallel = max(1, parallel or os.cpu_count() or 1)
     base = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="adrs-cand-"))
     base.mkdir(parents=True, exist_ok=True)
-    drop = can_drop_privileges()
+    backend = backends.get(sandbox) if sandbox else backends.current()
+    backend.require()
+    view = candidate_view(driver, backend)
     pending = list(enumerate(payloads))
     running: list[_Running] = []
     results: list[CandidateRun | None] = [None] * len(payloads)
@@ -109,7 +105,7 @@ def run_candidates(
         while pending or running:
             while pending and len(running) < parallel:
                 index, payload = pending.pop(0)
-                running.append(_start(index, program_path, driver, payload, limits, base, files, drop))
+                running.append(_start(backend, view, index, program_path, driver, payload, limits, base, files))
             time.sleep(0.002)
             still = []
             for run in running:
@@ -125,39 +121,42 @@ def run_candidates(
     return [r for r in results if r is not None]
 
 
+def candidate_view(driver: str | os.PathLike, backend: Backend) -> View:
+    """What the candidate may see: the driver's imports; what it must not: the engine's hidden paths.
+
+    `process` shows the host's (read-only) file system anyway, so it needs no import closure.
+    """
+    hidden = [Path(p) for p in os.environ.get("ADRS_HIDDEN_PATHS", "").split(os.pathsep) if p]
+    readonly = () if backend.name == "process" else driver_import_paths(driver)
+    return View(readonly=readonly, hidden=(*hidden, *secret_paths()))
+
+
 class _Running:
     """One live candidate process."""
 
-    def __init__(self, index: int, proc: subprocess.Popen, cgroup: PidsCgroup | None, home: Path):
+    def __init__(self, index: int, handle: Handle, home: Path):
         self.index = index
-        self.proc = proc
-        self.cgroup = cgroup
+        self.handle = handle
         self.home = home
         self.started = time.monotonic()
 
     def poll(self, limits: Limits) -> CandidateRun | None:
         elapsed = time.monotonic() - self.started
-        code = self.proc.poll()
+        code = self.handle.poll()
         if code is None and elapsed < limits.timeout_s:
             return None
         if code is None:
             self.abort()
             return self._finish(failures.TIMEOUT, f"exceeded the {limits.timeout_s:g} s wall-clock limit", elapsed)
-        kill_tree(self.proc.pid, self.cgroup)  # grandchildren left behind die with the run
+        self.handle.release()  # grandchildren left behind die with the run
         return self._finish(None, "", elapsed)
 
     def abort(self) -> None:
-        kill_tree(self.proc.pid, self.cgroup)
-        try:
-            self.proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            pass
-        if self.cgroup is not None:
-            self.cgroup.remove()
+        self.handle.kill()
+        self.handle.wait(5)
+        self.handle.release()
 
     def _finish(self, kind: str | None, message: str, elapsed: float) -> CandidateRun:
-        if self.cgroup is not None:
-            self.cgroup.remove()
         run = CandidateRun(
             ok=False,
             wall_s=elapsed,
@@ -169,7 +168,7 @@ class _Running:
             return run
         record = _read_result(self.home / "result.json")
         if record is None:
-            exit_kind, sentence = describe_exit(self.proc.returncode)
+            exit_kind, sentence = self.handle.exit_description()
             if "MemoryError" in run.stderr_tail:
                 exit_kind = failures.MEMORY
             run.error_kind = exit_kind
@@ -186,6 +185,8 @@ class _Running:
 
 
 def _start(
+    backend: Backend,
+    view: View,
     index: int,
     program_path: str | os.PathLike,
     driver: str | os.PathLike,
@@ -193,7 +194,6 @@ def _start(
     limits: Limits,
     base: Path,
     files: Sequence[str | os.PathLike],
-    drop: bool,
 ) -> _Running:
     home = Path(tempfile.mkdtemp(prefix=f"c{index}-", dir=base))
     shutil.copyfile(program_path, home / "candidate.py")
@@ -209,21 +209,17 @@ def _start(
         "result": str(home / "result.json"),
     }
     (home / "request.json").write_text(json.dumps(request))
-    if drop:
-        for path in [home, *home.iterdir()]:
-            os.chown(path, NOBODY_UID, NOBODY_GID)
-    cgroup = PidsCgroup.create(limits.processes)
-    spec = SandboxSpec(limits=limits, drop_privileges=drop, cgroup=cgroup)
-    with open(home / "stdout.txt", "wb") as out, open(home / "stderr.txt", "wb") as err:
-        proc = subprocess.Popen(
-            [sys.executable, "-I", str(home / "runner.py"), str(home / "request.json")],
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=err,
-            close_fds=True,
-            **popen_kwargs(spec, str(home)),
-        )
-    return _Running(index, proc, cgroup, home)
+    launch = Launch(
+        argv=[sys.executable, "-I", str(home / "runner.py"), str(home / "request.json")],
+        home=home,
+        limits=limits,
+        stdout=home / "stdout.txt",
+        stderr=home / "stderr.txt",
+        env=scrubbed_env(str(home)),
+        view=view,
+        tag=os.environ.get("ADRS_SANDBOX_TAG", ""),
+    )
+    return _Running(index, backend.launch(launch), home)
 
 
 def _read_result(path: Path) -> Any:

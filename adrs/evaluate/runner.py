@@ -1,9 +1,12 @@
 """Engine-side evaluation: one sandboxed worker process per stage, and the stage cascade.
 
-Owns: writing the program into a private working directory, starting the worker under the
-sandbox, enforcing the stage's wall-clock limit (killing the whole process tree), reading the
-tokenised result frame from the worker's private pipe, and running stages in order until one
-fails or falls below its threshold.
+Owns: writing the program into a private working directory, choosing the sandbox backend for
+the evaluation's candidates (the settings' choice, else the problem's `sandbox`) and handing it
+down to the worker (ADRS_SANDBOX, with the paths candidates must not see in ADRS_HIDDEN_PATHS),
+starting the worker under the `process` sandbox, enforcing the stage's wall-clock limit (killing
+the whole process tree), reading the tokenised result frame from the worker's private pipe, and
+running stages in order until one fails or falls below its threshold. After each stage, whatever the backend still holds for it
+(docker containers) is removed.
 
 Must not: import evaluator or candidate code (that only ever happens inside the worker).
 """
@@ -21,9 +24,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from adrs.evaluate import failures
+from adrs.evaluate import backends, failures
+from adrs.evaluate.backends import SandboxUnavailable
+from adrs.evaluate.backends.base import Limits, describe_exit
+from adrs.evaluate.backends.cgroup import PidsCgroup
+from adrs.evaluate.backends.process import SandboxSpec, kill_tree, popen_kwargs
+from adrs.evaluate.backends.views import secret_paths, socket_folder
 from adrs.evaluate.result import Evaluation, normalise
-from adrs.evaluate.sandbox import Limits, PidsCgroup, SandboxSpec, describe_exit, kill_tree, popen_kwargs
 from adrs.problem import Problem, Stage
 
 MAX_FRAME_BYTES = 64 * 1024 * 1024
@@ -36,30 +43,75 @@ class EvalSettings:
 
     seed: int = 0
     data_dir: str | None = None
-    sandbox: str = "process"
+    sandbox: str | None = None  # process | bwrap | docker; None: the problem's [problem] sandbox
+    docker_image: str | None = None  # the docker backend's image (default adrs-sandbox:latest)
+    archive_url: str | None = None  # the run's archive: hidden from candidates
     keep_workdirs: bool = False  # for debugging: leave each evaluation's folder behind
     workdir_root: str | None = None
 
 
 async def evaluate_stage(problem: Problem, program_path: Path, stage: Stage, settings: EvalSettings) -> Evaluation:
     """Run one stage of the problem's evaluator on a program file, in a fresh sandboxed worker."""
-    if settings.sandbox != "process":
-        return Evaluation.failure(
-            stage.name, failures.EVALUATOR, f"sandbox backend {settings.sandbox!r} is not available; use 'process'"
-        )
+    name = sandbox_name(problem, settings)
+    try:
+        backend = await asyncio.to_thread(_require_backend, name, settings.docker_image)
+    except SandboxUnavailable as exc:
+        return Evaluation.failure(stage.name, failures.EVALUATOR, str(exc))
     workdir = Path(tempfile.mkdtemp(prefix=f"adrs-{stage.name}-", dir=settings.workdir_root))
     started = time.monotonic()
+    tag = secrets.token_hex(8)
     try:
         program = workdir / "program.py"
         shutil.copyfile(program_path, program)
-        return await _run_worker(problem, program, stage, settings, workdir, started)
+        env = _worker_env(problem, settings, name, tag)
+        return await _run_worker(problem, program, stage, settings, workdir, started, env)
     finally:
+        if name != "process":
+            await asyncio.to_thread(backend.cleanup, tag)
         if not settings.keep_workdirs:
             shutil.rmtree(workdir, ignore_errors=True)
 
 
+def sandbox_name(problem: Problem, settings: EvalSettings) -> str:
+    """The backend for this problem's candidates: the settings' (CLI) choice over problem.toml's."""
+    return settings.sandbox or problem.sandbox or "process"
+
+
+def _require_backend(name: str, docker_image: str | None) -> backends.Backend:
+    if docker_image:
+        os.environ["ADRS_DOCKER_IMAGE"] = docker_image  # read by the docker backend, here and in workers
+    return backends.require(name)
+
+
+def _worker_env(problem: Problem, settings: EvalSettings, name: str, tag: str) -> dict[str, str]:
+    """What the worker's harness needs to start candidates: backend, probes, paths to hide."""
+    hidden = [str(problem.root)] + [str(p) for p in secret_paths()]
+    if settings.data_dir:
+        hidden.append(str(Path(settings.data_dir).resolve()))
+    if os.environ.get("ADRS_DATA"):
+        hidden.append(str(Path(os.environ["ADRS_DATA"]).resolve()))
+    hidden += archive_files(settings.archive_url)
+    env = {"ADRS_SANDBOX": name, "ADRS_SANDBOX_TAG": tag, **backends.probe_env(name)}
+    from adrs.evaluate.backends.docker_image import docker_host, image_name
+
+    if docker_host().startswith("unix://"):
+        hidden.append(str(socket_folder(docker_host().removeprefix("unix://"))))
+    if name == "docker":
+        env.update(ADRS_DOCKER_HOST=docker_host(), ADRS_DOCKER_IMAGE=image_name())
+    env["ADRS_HIDDEN_PATHS"] = os.pathsep.join(hidden)
+    return env
+
+
+def archive_files(url: str | None) -> list[str]:
+    """The files of a SQLite archive (database, write-ahead log, shared memory, journal)."""
+    if not url or not url.startswith("sqlite:///"):
+        return []
+    path = url.removeprefix("sqlite:///")
+    return [path + suffix for suffix in ("", "-wal", "-shm", "-journal")]
+
+
 async def _run_worker(
-    problem: Problem, program: Path, stage: Stage, settings: EvalSettings, workdir: Path, started: float
+    problem: Problem, program: Path, stage: Stage, settings: EvalSettings, workdir: Path, started: float, env: dict[str, str]
 ) -> Evaluation:
     token = secrets.token_hex(16)
     read_fd, write_fd = os.pipe()
@@ -79,7 +131,9 @@ async def _run_worker(
         "candidate_timeout_s": problem.limits.candidate_timeout_s,
         "candidate_memory_mb": problem.limits.candidate_memory_mb,
     }
-    spec = SandboxSpec(limits=limits, cgroup=cgroup)
+    # RLIMIT_NPROC binds root only once capabilities are gone, and then counts every root process
+    # of the machine: a confined candidate would inherit it from its worker. The cgroup bounds tasks.
+    spec = SandboxSpec(limits=limits, cgroup=cgroup, extra_env=env, limit_nproc=os.geteuid() != 0)
     stdout_path, stderr_path = workdir / "worker.stdout", workdir / "worker.stderr"
     try:
         with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:

@@ -39,6 +39,11 @@ class Proposal:
 
 
 class ProposalSource(Protocol):
+    """What the engine needs. A source may also have: `concurrency` (proposals the engine keeps in
+    flight, default 1), `async start()` / `async aclose()` (run around the engine by adrs.api),
+    `stop_reason() -> str | None` (no new proposals once it says why, e.g. a cost cap) and
+    `proposal_outcome(context, proposal, program, rejected_as)` (how each proposal ended)."""
+
     name: str
 
     async def propose(self, context: ProposalContext) -> Proposal: ...
@@ -48,6 +53,7 @@ class OfflineSource:
     """The built-in offline mutator behind the async proposal interface."""
 
     name = "offline"
+    concurrency = 1  # proposals are instant: one at a time keeps a seeded run reproducible
 
     def __init__(self) -> None:
         from adrs.mutate.offline import OfflineMutator

@@ -1,0 +1,130 @@
+"""The interface every sandbox backend implements, and the records they share.
+
+Owns: `Limits` (what one sandboxed process may use), `View` (what a candidate may see of the
+host), `Launch` (one candidate process to start), `Handle` (a started one: poll, kill, release),
+`Backend` (a way to start them, able to say why it is unavailable) and `SandboxUnavailable`.
+
+Must not: know about problems, scores or results; start anything itself.
+"""
+
+from __future__ import annotations
+
+import signal
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from pathlib import Path
+
+NOBODY_UID = 65534
+NOBODY_GID = 65534
+
+
+class SandboxUnavailable(RuntimeError):
+    """A backend was asked for where it cannot run; the message says why and what to use instead."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits for one sandboxed process (and everything it forks)."""
+
+    timeout_s: float = 60.0  # wall-clock limit, enforced from outside by the parent
+    memory_mb: int = 4096  # RLIMIT_AS (docker: the container's memory limit)
+    cpu_s: int | None = None  # RLIMIT_CPU; None = timeout_s rounded up plus a margin
+    open_files: int = 256  # RLIMIT_NOFILE
+    processes: int = 64  # the pids cgroup limit (docker: --pids-limit); RLIMIT_NPROC where it binds
+    file_size_mb: int = 256  # RLIMIT_FSIZE: bounds any file the child writes, stdout files included
+    network: bool = False  # False: no network at all (an empty network namespace)
+
+    def cpu_seconds(self) -> int:
+        return self.cpu_s if self.cpu_s is not None else int(self.timeout_s * 2) + 5
+
+
+@dataclass(frozen=True)
+class View:
+    """What a candidate process may see besides its own private, writable home directory.
+
+    `readonly`: host paths shown read-only at the same place (the Python runtime, packages the
+    trusted driver imports). Used by backends that build a fresh root (bwrap, docker).
+    `hidden`: host paths to cover (archive, problem directory, data, credentials). Used by the
+    `process` backend, whose candidates otherwise see the host's whole (read-only) filesystem.
+    """
+
+    readonly: tuple[Path, ...] = ()
+    hidden: tuple[Path, ...] = ()
+
+
+@dataclass(frozen=True)
+class Launch:
+    """One candidate process to start: `argv` runs inside the sandbox with `home` as cwd."""
+
+    argv: list[str]
+    home: Path
+    limits: Limits
+    stdout: Path
+    stderr: Path
+    env: dict[str, str]
+    view: View = field(default_factory=View)
+    tag: str = ""  # groups what one evaluation started, so the engine can clean up after it
+
+
+def describe_exit(returncode: int) -> tuple[str, str]:
+    """Map a child's exit status to a failure kind and a human sentence."""
+    if returncode >= 0:
+        return "nonzero_exit", f"exited with status {returncode}"
+    sig = -returncode
+    name = signal.Signals(sig).name if sig in signal.Signals._value2member_map_ else str(sig)
+    if sig == signal.SIGXCPU or sig == signal.SIGKILL:
+        return "timeout", f"killed by {name} (CPU-time or wall-clock limit)"
+    if sig == signal.SIGXFSZ:
+        return "output_limit", f"killed by {name}: wrote more than the file-size limit"
+    if sig == signal.SIGSEGV:
+        return "memory", f"killed by {name} (often the address-space limit)"
+    return "nonzero_exit", f"killed by signal {name}"
+
+
+class Handle(ABC):
+    """A started sandboxed process. `poll` never blocks; `kill` and `release` are idempotent."""
+
+    returncode: int | None = None
+
+    @abstractmethod
+    def poll(self) -> int | None:
+        """The exit status (negative: killed by that signal), or None while it runs."""
+
+    @abstractmethod
+    def kill(self) -> None:
+        """Kill everything this launch started (grandchildren included)."""
+
+    @abstractmethod
+    def wait(self, timeout: float) -> int | None:
+        """Wait up to `timeout` seconds for the exit status."""
+
+    def release(self) -> None:
+        """Free what the launch held (cgroup, container) once it has ended."""
+        return None
+
+    def exit_description(self) -> tuple[str, str]:
+        return describe_exit(self.returncode if self.returncode is not None else -signal.SIGKILL)
+
+
+class Backend(ABC):
+    """A way of starting candidate processes in isolation."""
+
+    name: str = ""
+    instead: str = ""  # what to use when this one is unavailable
+
+    @abstractmethod
+    def unavailable_reason(self) -> str | None:
+        """None when the backend works here; else a sentence saying why not."""
+
+    @abstractmethod
+    def launch(self, launch: Launch) -> Handle:
+        """Start one candidate process."""
+
+    def cleanup(self, tag: str) -> None:
+        """Remove anything still left from the launches tagged `tag` (called by the engine)."""
+        return None
+
+    def require(self) -> None:
+        reason = self.unavailable_reason()
+        if reason is not None:
+            raise SandboxUnavailable(f"sandbox backend {self.name!r} is unavailable: {reason}. {self.instead}")

@@ -1,0 +1,181 @@
+"""The `docker` backend: each candidate in its own container (docker SDK, extra `adrs[docker]`).
+
+Owns: the container's shape: `--network none`, a memory limit with no swap, a pids limit, a
+read-only root with a private tmpfs /tmp, uid 65534 with every capability dropped and
+no-new-privileges, rlimits on CPU, open files and file size, the host's /usr and Python runtime
+(and the packages the trusted driver imports) read-only at their real paths, and the candidate's
+home as the one writable folder. stdout/stderr go to files in the home (bounded by the file-size
+rlimit), never to docker's logs. The command runs under `timeout -s KILL`, so even a container
+whose worker was killed ends by itself; each container carries labels (the evaluation's tag and a
+deadline) so the engine removes what an evaluation left behind, and stale ones are swept.
+
+Must not: read results or know about problems.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+import threading
+import time
+from typing import Any
+
+from adrs.evaluate.backends.base import NOBODY_GID, NOBODY_UID, Backend, Handle, Launch
+from adrs.evaluate.backends.docker_image import DEFAULT_IMAGE, build_image, client, docker_host, image_name
+from adrs.evaluate.backends.views import SYSTEM_ROOTS, runtime_paths
+
+LABEL = "adrs.sandbox"
+REDIRECT = 'out=$1; err=$2; shift 2; exec "$@" >"$out" 2>"$err"'
+GRACE_S = 10  # the in-container timeout fires this long after the harness's own limit
+
+
+@functools.cache
+def _client() -> Any:
+    return client()
+
+
+@functools.cache
+def _probe() -> str | None:
+    inherited = os.environ.get("ADRS_PROBE_DOCKER")
+    if inherited is not None:
+        return None if inherited == "1" else "the probe inherited from the engine failed"
+    try:
+        import docker  # noqa: F401
+    except ImportError:
+        return "the docker SDK is not installed (pip install 'adrs[docker]')"
+    try:
+        docker_client = _client()
+        docker_client.ping()
+    except Exception as exc:  # noqa: BLE001 - any failure to reach the daemon means unavailable
+        return f"no Docker daemon answers at {docker_host()} ({type(exc).__name__}); start dockerd or set DOCKER_HOST"
+    name = image_name()
+    try:
+        docker_client.images.get(name)
+    except Exception:  # noqa: BLE001
+        if name != DEFAULT_IMAGE:
+            return f"the image {name!r} is not present on {docker_host()} (build it, or unset ADRS_DOCKER_IMAGE)"
+        try:
+            build_image(docker_client, name)
+        except Exception as exc:  # noqa: BLE001
+            return f"the offline image {name!r} could not be built: {exc}"
+    sweep_stale(docker_client)
+    return None
+
+
+def sweep_stale(docker_client: Any) -> None:
+    """Remove sandbox containers whose deadline has passed (left by a killed engine)."""
+    now = time.time()
+    with contextlib.suppress(Exception):
+        for container in docker_client.containers.list(all=True, filters={"label": LABEL}):
+            if float(container.labels.get("adrs.deadline", "0")) < now:
+                with contextlib.suppress(Exception):
+                    container.remove(force=True)
+
+
+class ContainerHandle(Handle):
+    """A started container; a thread waits for it so that `poll` costs no API call."""
+
+    def __init__(self, container: Any):
+        self.container = container
+        self._status: int | None = None
+        self._oom = False
+        self._waiter = threading.Thread(target=self._wait, daemon=True)
+        self._waiter.start()
+
+    def _wait(self) -> None:
+        try:
+            status = int(self.container.wait().get("StatusCode", 137))
+        except Exception:  # noqa: BLE001 - the container vanished: it was killed
+            status = 137
+        with contextlib.suppress(Exception):
+            self.container.reload()
+            self._oom = bool(self.container.attrs["State"].get("OOMKilled"))
+        # A shell reports death by signal N as 128 + N; map it to -N like subprocess does.
+        self._status = -(status - 128) if 128 < status < 160 else status
+
+    def poll(self) -> int | None:
+        self.returncode = self._status
+        return self.returncode
+
+    def kill(self) -> None:
+        with contextlib.suppress(Exception):
+            self.container.kill()
+
+    def wait(self, timeout: float) -> int | None:
+        self._waiter.join(timeout)
+        return self.poll()
+
+    def release(self) -> None:
+        self.kill()
+        self._waiter.join(5)
+        with contextlib.suppress(Exception):
+            self.container.remove(force=True)
+
+    def exit_description(self) -> tuple[str, str]:
+        if self._oom:
+            return "memory", "killed by the container's memory limit"
+        return super().exit_description()
+
+
+class DockerBackend(Backend):
+    name = "docker"
+    instead = "Use --sandbox bwrap or process."
+
+    def unavailable_reason(self) -> str | None:
+        return _probe()
+
+    def launch(self, launch: Launch) -> Handle:
+        from docker.types import LogConfig, Ulimit
+
+        limits = launch.limits
+        for path in [launch.home, *launch.home.rglob("*")]:
+            os.chown(path, NOBODY_UID, NOBODY_GID)  # the container's user must write its home
+        volumes = {str(p): {"bind": str(p), "mode": "ro"} for p in (*SYSTEM_ROOTS, *runtime_paths(), *launch.view.readonly)}
+        volumes[str(launch.home)] = {"bind": str(launch.home), "mode": "rw"}
+        deadline = int(limits.timeout_s) + GRACE_S
+        command = ["/usr/bin/timeout", "-s", "KILL", str(deadline), "/bin/sh", "-c", REDIRECT, "sh"]
+        command += [str(launch.stdout), str(launch.stderr), *launch.argv]
+        memory = f"{limits.memory_mb}m"
+        fsize = limits.file_size_mb * 1024 * 1024
+        container = _client().containers.create(
+            image_name(),
+            command=command,
+            user=f"{NOBODY_UID}:{NOBODY_GID}",
+            network_mode="none",  # always, even where Limits.network asks for one
+            read_only=True,
+            tmpfs={"/tmp": "size=64m,mode=1777"},
+            mem_limit=memory,
+            memswap_limit=memory,
+            pids_limit=limits.processes,
+            ulimits=[
+                Ulimit(name="cpu", soft=limits.cpu_seconds(), hard=limits.cpu_seconds()),
+                Ulimit(name="nofile", soft=limits.open_files, hard=limits.open_files),
+                Ulimit(name="fsize", soft=fsize, hard=fsize),
+                Ulimit(name="core", soft=0, hard=0),
+            ],
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            volumes=volumes,
+            working_dir=str(launch.home),
+            environment=launch.env,
+            labels={LABEL: "1", "adrs.tag": launch.tag, "adrs.deadline": str(int(time.time()) + deadline + 60)},
+            log_config=LogConfig(type="none"),
+            hostname="adrs-sandbox",
+            detach=True,
+        )
+        try:
+            container.start()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                container.remove(force=True)
+            raise
+        return ContainerHandle(container)
+
+    def cleanup(self, tag: str) -> None:
+        if not tag or _probe() is not None:
+            return
+        with contextlib.suppress(Exception):
+            for container in _client().containers.list(all=True, filters={"label": f"adrs.tag={tag}"}):
+                with contextlib.suppress(Exception):
+                    container.remove(force=True)

@@ -1,0 +1,284 @@
+"""The `process` backend: a plain child process, limited and isolated with what the kernel offers.
+
+Owns: resource limits (rlimits), a new session, an empty network namespace where the kernel allows
+it, a scrubbed environment, an optional drop to an unprivileged uid, joining a pids cgroup, dying
+with the parent (PR_SET_PDEATHSIG), killing the whole tree, and, for candidates, the *confinement*
+(a fresh PID and mount namespace made by unshare(1), in which confine.py makes the filesystem
+read-only but for the candidate's home, covers hidden paths and drops every capability before any
+candidate code runs). Used by the engine to start evaluation workers (without confinement: the
+trusted evaluator reads the problem and its data) and by the harness to start candidates.
+
+Must not: read results, parse output or know anything about problems or scores.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import functools
+import json
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from adrs.evaluate.backends.base import NOBODY_GID, NOBODY_UID, Backend, Handle, Launch, Limits
+from adrs.evaluate.backends.cgroup import PidsCgroup
+
+CLONE_NEWNET = 0x40000000
+PR_SET_PDEATHSIG = 1
+CONFINE_SCRIPT = Path(__file__).with_name("confine.py")
+# unshare(1): a new PID namespace (the candidate cannot see or signal anything outside it, kill(-1)
+# included), a private mount namespace for confine.py, a fresh /proc, and the child dies with it.
+UNSHARE_ARGS = ("--pid", "--fork", "--kill-child", "--mount", "--mount-proc", "--propagation", "private")
+
+# Variables a child keeps from the parent environment; everything else (API keys included) is dropped.
+_KEPT_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES")
+
+
+@dataclass
+class SandboxSpec:
+    """Everything needed to start one sandboxed child."""
+
+    limits: Limits
+    drop_privileges: bool = False  # switch to uid/gid 65534 before exec
+    cgroup: PidsCgroup | None = None
+    extra_env: dict[str, str] = field(default_factory=dict)
+    unshare_network: bool = True  # False where the command makes its own namespaces (bwrap)
+    limit_nproc: bool = True  # RLIMIT_NPROC counts every process of the real uid: wrong for uid-0 children without capabilities
+
+
+def scrubbed_env(home: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+    """A minimal environment: no API keys, no user configuration, deterministic hashing."""
+    env = {k: os.environ[k] for k in _KEPT_ENV if k in os.environ}
+    env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+    threads = os.environ.get("ADRS_THREADS_PER_EVAL", "1")
+    env.update(
+        HOME=home,
+        TMPDIR=home,
+        PYTHONHASHSEED="0",
+        PYTHONDONTWRITEBYTECODE="1",
+        PYTHONUNBUFFERED="1",
+        OMP_NUM_THREADS=threads,
+        MKL_NUM_THREADS=threads,
+        OPENBLAS_NUM_THREADS=threads,
+    )
+    # Probe results travel down so workers do not start probe processes of their own.
+    env["ADRS_PROBE_NETNS"] = "1" if network_namespace_available() else "0"
+    env["ADRS_PROBE_DROP"] = "1" if can_drop_privileges() else "0"
+    env["ADRS_PROBE_CONFINE"] = "1" if confinement_available() else "0"
+    if extra:
+        env.update(extra)
+    return env
+
+
+def _inherited_probe(name: str) -> bool | None:
+    """A probe result handed down by the parent process (saves a process start per evaluation)."""
+    value = os.environ.get(name)
+    return None if value is None else value == "1"
+
+
+@functools.cache
+def network_namespace_available() -> bool:
+    """Whether a child can unshare its network namespace (root, or unprivileged userns)."""
+    inherited = _inherited_probe("ADRS_PROBE_NETNS")
+    if inherited is not None:
+        return inherited
+    try:
+        done = subprocess.run(
+            [sys.executable, "-I", "-c", "pass"], preexec_fn=_unshare_network, capture_output=True, timeout=20
+        )
+        return done.returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+@functools.cache
+def can_drop_privileges() -> bool:
+    """Whether the interpreter (and the packages it needs) can run as uid 65534.
+
+    On machines where Python lives under a private home directory (mode 0700) it cannot; then the
+    child keeps the parent's uid and the other limits still apply.
+    """
+    if os.geteuid() != 0 or os.environ.get("ADRS_NO_DROP_PRIVILEGES") == "1":
+        return False
+    inherited = _inherited_probe("ADRS_PROBE_DROP")
+    if inherited is not None:
+        return inherited
+    try:
+        done = subprocess.run(
+            [sys.executable, "-I", "-c", "import json, numpy"],
+            preexec_fn=_become_nobody,
+            cwd="/",
+            capture_output=True,
+            timeout=30,
+        )
+        return done.returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+@functools.cache
+def confinement_available() -> bool:
+    """Whether candidates can be confined (root and unshare(1)): probed by confining a real child."""
+    if os.environ.get("ADRS_NO_CONFINE") == "1" or os.geteuid() != 0 or shutil.which("unshare") is None:
+        return False
+    inherited = _inherited_probe("ADRS_PROBE_CONFINE")
+    if inherited is not None:
+        return inherited
+    with tempfile.TemporaryDirectory(prefix="adrs-confine-probe-") as home:
+        config = Path(home) / "confine.json"
+        config.write_text(json.dumps({"home": home, "hidden": []}))
+        probe = (
+            "import importlib.util, sys\n"
+            f"spec = importlib.util.spec_from_file_location('confine', {str(CONFINE_SCRIPT)!r})\n"
+            "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
+            f"m.apply_file({str(config)!r})\n"
+            "try:\n    open('/adrs-confine-probe', 'w')\nexcept OSError:\n    sys.exit(0)\nsys.exit(3)\n"
+        )
+        try:
+            done = subprocess.run(
+                ["unshare", *UNSHARE_ARGS, sys.executable, "-I", "-c", probe], capture_output=True, timeout=30
+            )
+        except (OSError, subprocess.SubprocessError):
+            return False
+    return done.returncode == 0
+
+
+def _unshare_network() -> None:
+    if ctypes.CDLL(None, use_errno=True).unshare(CLONE_NEWNET) != 0:
+        raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNET) failed")
+
+
+def _become_nobody() -> None:
+    os.setgroups([])
+    os.setgid(NOBODY_GID)
+    os.setuid(NOBODY_UID)
+
+
+def _preexec(spec: SandboxSpec) -> None:
+    """Runs in the child between fork and exec. Order matters: cgroup and namespace need root."""
+    limits = spec.limits
+    if spec.cgroup is not None:
+        spec.cgroup.join(os.getpid())
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # die with the parent
+    if spec.unshare_network and not limits.network and network_namespace_available():
+        _unshare_network()
+    # A limit can only be lowered: a candidate started by a worker inherits the worker's limits.
+    _lower_limit(resource.RLIMIT_AS, limits.memory_mb * 1024 * 1024)
+    _lower_limit(resource.RLIMIT_CPU, limits.cpu_seconds())
+    _lower_limit(resource.RLIMIT_NOFILE, limits.open_files)
+    _lower_limit(resource.RLIMIT_FSIZE, limits.file_size_mb * 1024 * 1024)
+    _lower_limit(resource.RLIMIT_CORE, 0)
+    if spec.drop_privileges:
+        _become_nobody()
+    if spec.limit_nproc:
+        _lower_limit(resource.RLIMIT_NPROC, limits.processes)
+
+
+def _lower_limit(which: int, value: int) -> None:
+    _soft, hard = resource.getrlimit(which)
+    if hard != resource.RLIM_INFINITY:
+        value = min(value, hard)
+    resource.setrlimit(which, (value, value))
+
+
+def popen_kwargs(spec: SandboxSpec, home: str) -> dict:
+    """Keyword arguments for subprocess.Popen / asyncio.create_subprocess_exec."""
+    # Warm the cached probes in the parent: they must not run inside preexec_fn.
+    if not spec.limits.network:
+        network_namespace_available()
+    return dict(
+        preexec_fn=functools.partial(_preexec, spec),
+        start_new_session=True,
+        env=scrubbed_env(home, spec.extra_env),
+        cwd=home,
+    )
+
+
+def kill_tree(pid: int, cgroup: PidsCgroup | None = None) -> None:
+    """Kill the child's whole process group, and every task of its cgroup when there is one."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signal.SIGKILL)
+    if cgroup is not None:
+        cgroup.kill_all()
+
+
+class PopenHandle(Handle):
+    """A child started with subprocess.Popen in its own session (and pids cgroup when there is one)."""
+
+    def __init__(self, proc: subprocess.Popen, cgroup: PidsCgroup | None):
+        self.proc = proc
+        self.cgroup = cgroup
+
+    def poll(self) -> int | None:
+        self.returncode = self.proc.poll()
+        return self.returncode
+
+    def kill(self) -> None:
+        kill_tree(self.proc.pid, self.cgroup)
+
+    def wait(self, timeout: float) -> int | None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.returncode = self.proc.wait(timeout=timeout)
+        return self.returncode
+
+    def release(self) -> None:
+        self.kill()  # grandchildren left behind die with the run
+        if self.cgroup is not None:
+            self.cgroup.remove()
+
+
+def popen_in_sandbox(launch: Launch, command: list[str], spec: SandboxSpec) -> PopenHandle:
+    """Start `command` with the spec's preexec limits, stdout/stderr to the launch's files."""
+    with open(launch.stdout, "wb") as out, open(launch.stderr, "wb") as err:
+        kwargs = popen_kwargs(spec, str(launch.home))
+        kwargs["env"] = launch.env
+        try:
+            proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=err, close_fds=True, **kwargs)
+        except BaseException:
+            if spec.cgroup is not None:
+                spec.cgroup.remove()
+            raise
+    return PopenHandle(proc, spec.cgroup)
+
+
+class ProcessBackend(Backend):
+    """Candidates as confined child processes of the worker; always available."""
+
+    name = "process"
+    instead = ""
+
+    def unavailable_reason(self) -> str | None:
+        return None
+
+    def launch(self, launch: Launch) -> Handle:
+        drop = can_drop_privileges()
+        confine = confinement_available()
+        command = list(launch.argv)
+        if confine:
+            # python -I RUNNER ARGS -> unshare ... python -I confine.py CONFIG RUNNER ARGS
+            shutil.copyfile(CONFINE_SCRIPT, launch.home / "confine.py")
+            config = {"home": str(launch.home), "hidden": [str(p) for p in launch.view.hidden]}
+            (launch.home / "confine.json").write_text(json.dumps(config))
+            script = command.index(next(a for a in command[1:] if not a.startswith("-")))
+            command = [
+                "unshare", *UNSHARE_ARGS, *command[:script], str(launch.home / "confine.py"),
+                str(launch.home / "confine.json"), *command[script:],
+            ]  # fmt: skip
+        if drop:
+            for path in [launch.home, *launch.home.iterdir()]:
+                os.chown(path, NOBODY_UID, NOBODY_GID)
+        spec = SandboxSpec(
+            limits=launch.limits,
+            drop_privileges=drop,
+            cgroup=PidsCgroup.create(launch.limits.processes),
+            limit_nproc=drop or os.geteuid() != 0,
+        )
+        return popen_in_sandbox(launch, command, spec)

@@ -1,0 +1,157 @@
+"""What a candidate must see of the host to run at all, and what it must never see.
+
+Owns: the Python runtime's folders (base prefix, virtual environment, the interpreter's real
+location); the closure of packages a trusted driver imports from outside the runtime (for example
+`evaluators.cant_be_late` in an editable install, and no other part of the project tree); and the
+paths to hide from backends that show the host filesystem (archive, credentials, the docker socket).
+
+Must not: start processes or decide limits.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import os
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+SYSTEM_ROOTS = (Path("/usr"),)  # mounted read-only by every backend that builds a fresh root
+# Credentials and keys under the engine user's home, hidden from `process` candidates.
+HOME_SECRETS = (".ssh", ".aws", ".azure", ".gnupg", ".netrc", ".docker", ".kube", ".pypirc", ".git-credentials", ".config")
+# Root daemons' sockets give root to whoever connects (a uid-0 candidate passes the owner check).
+SYSTEM_SECRETS = (
+    "/etc/shadow", "/etc/gshadow", "/var/run/docker.sock", "/run/docker.sock", "/run/docker", "/var/run/docker",
+    "/run/containerd", "/var/run/containerd",
+)  # fmt: skip
+SHARED_RUNTIME_FOLDERS = ("/run", "/var/run", "/tmp", "/var/tmp", "/")
+MAX_SCANNED_FILES = 400
+
+
+def runtime_paths() -> tuple[Path, ...]:
+    """Folders the interpreter needs (outside /usr): the base prefix, the venv, the binary's home."""
+    found: list[Path] = []
+    executable = Path(os.path.realpath(sys.executable))
+    for path in (Path(sys.base_prefix), Path(sys.prefix), executable.parent.parent):
+        path = Path(os.path.realpath(path))
+        if path.is_dir() and not _covered(path, (*SYSTEM_ROOTS, *found)):
+            found = [p for p in found if not _inside(p, path)] + [path]
+    return tuple(found)
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def _covered(path: Path, roots: Iterable[Path]) -> bool:
+    return any(_inside(path, root) for root in roots)
+
+
+def driver_import_paths(driver: str | os.PathLike, visible: tuple[Path, ...] = ()) -> tuple[Path, ...]:
+    """Files and folders of the modules `driver` imports (transitively) from outside `visible`.
+
+    For `from evaluators.cant_be_late.episode import run_payload` in an editable install this is
+    evaluators/__init__.py and the folder evaluators/cant_be_late/, not the rest of the tree.
+    Only modules actually imported are followed (not every file of an exposed folder).
+    """
+    visible = (*SYSTEM_ROOTS, *runtime_paths(), *visible)
+    exposed: list[Path] = []
+    queue: list[tuple[Path, str]] = [(Path(driver), "")]
+    scanned: set[Path] = set()
+    while queue and len(scanned) < MAX_SCANNED_FILES:
+        source, package = queue.pop()
+        if source in scanned:
+            continue
+        scanned.add(source)
+        for name in _imported_names(source, package):
+            origin = _origin(name)
+            if origin is None or _covered(origin, visible):
+                continue
+            for path in _module_paths(name):
+                if not _covered(path, (*visible, *exposed)):
+                    exposed = [p for p in exposed if not _inside(p, path)] + [path]
+            is_package = origin.name == "__init__.py"
+            queue.append((origin, name if is_package else name.rpartition(".")[0]))
+    return tuple(exposed)
+
+
+def _imported_names(source: Path, package: str) -> set[str]:
+    """Absolute names of the modules `source` imports (`from a import b` also tries a.b)."""
+    try:
+        tree = ast.parse(source.read_text(), str(source))
+    except (OSError, SyntaxError, ValueError):
+        return set()
+    names: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".") if package else []
+                parts = parts[: len(parts) - (node.level - 1)] if node.level > 1 else parts
+                base = ".".join([*parts, base] if base else parts)
+            if not base:
+                continue
+            names.add(base)
+            names.update(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")
+    return {n for n in names if n.split(".")[0] not in sys.stdlib_module_names}
+
+
+def _origin(name: str) -> Path | None:
+    """The file a module is loaded from (a package's __init__.py), or None."""
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError, AttributeError):
+        return None
+    if spec is None or not spec.origin or spec.origin in ("built-in", "frozen") or not os.path.exists(spec.origin):
+        return None
+    return Path(spec.origin)
+
+
+def _module_paths(name: str) -> list[Path]:
+    """For a.b.c: a's __init__.py (if any) and a.b's folder or file; for a: its folder or file."""
+    parts = name.split(".")
+    out: list[Path] = []
+    top = _find(parts[0])
+    if top is None:
+        return out
+    if len(parts) == 1:
+        return [top]
+    init = top / "__init__.py"
+    if top.is_dir() and init.exists():
+        out.append(init)
+    second = _find(".".join(parts[:2]))
+    if second is not None:
+        out.append(second)
+    return out
+
+
+def _find(name: str) -> Path | None:
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError, AttributeError):
+        return None
+    if spec is None:
+        return None
+    if spec.submodule_search_locations:
+        locations = list(spec.submodule_search_locations)
+        return Path(locations[0]) if locations else None
+    if spec.origin and spec.origin not in ("built-in", "frozen") and os.path.exists(spec.origin):
+        return Path(spec.origin)
+    return None
+
+
+def secret_paths() -> tuple[Path, ...]:
+    """Credentials of the engine's user and the system that a `process` candidate must not read."""
+    home = Path.home()
+    paths = [home / name for name in HOME_SECRETS] + [Path(p) for p in SYSTEM_SECRETS]
+    return tuple(p for p in paths if os.path.lexists(p))
+
+
+def socket_folder(socket_path: str) -> Path:
+    """What to hide for a daemon's socket: its private folder (a dockerd started with its own
+    socket, data and exec roots keeps containerd's socket beside it), else the socket alone."""
+    path = Path(socket_path)
+    return path.parent if str(path.parent) not in SHARED_RUNTIME_FOLDERS else path

@@ -1,0 +1,245 @@
+"""LLM mutation: a proposal source that asks a model for an edit of the parent and applies it.
+
+Owns: one proposal from end to end: choose a model (fixed weights or the bandit), choose the edit
+format (diff, rewrite, or a seeded mix), assemble the prompt, reserve its worst-case cost, call
+the endpoint through the client pool, apply the reply, reject no-op and duplicate children, and
+record the call (prompt, raw response, tokens, dollars, latency, why it failed) in the archive.
+Refused proposals become `proposal_failed` events and lineage history, so the next prompt for that
+parent says what went wrong. Also `MixedSource`, which sends a seeded share of proposals to the
+offline mutator, and `build_llm_source`, which reads the settings from problem.toml and the run.
+
+The engine talks to these sources through `propose` and the optional members it looks for:
+`concurrency`, `start()`, `aclose()`, `stop_reason()` and `proposal_outcome(...)`.
+
+Must not: evaluate programs, store programs (the engine does), or parse edits itself (edits.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from typing import Any
+
+from adrs.archive.store import Archive, ProgramRecord
+from adrs.edits import DUPLICATE, apply_reply
+from adrs.mutate.bandit import STATE_KEY, ModelChooser
+from adrs.mutate.base import OfflineSource, Proposal, ProposalContext
+from adrs.mutate.calls import link_calls, mark_call_failed, record_call, spent_usd
+from adrs.mutate.cost import CostMeter
+from adrs.mutate.history import FAILED_EVENT, LineageHistory
+from adrs.mutate.models import LLMConfigError, LLMSettings, ModelSpec, llm_settings
+from adrs.mutate.pool import PREFLIGHT_PROMPT, CallFailed, ClientPool
+from adrs.mutate.prompts import Prompt, PromptBuilder, PromptInputs
+from adrs.problem import Problem
+from adrs.program import normalized_hash
+
+LLM_ERROR = "llm_error"  # the call itself failed (after retries)
+COST_CAP = "cost_cap"  # the call was not made: the cost cap would be exceeded
+
+
+class LLMSource:
+    name = "llm"
+
+    def __init__(
+        self, problem: Problem, settings: LLMSettings, archive: Archive, run_id: int, seed: int, max_cost: float | None = None
+    ):
+        self.problem = problem
+        self.settings = settings
+        self.archive = archive
+        self.run_id = run_id
+        self.concurrency = settings.concurrency
+        self.pool = ClientPool(settings, random.Random(f"{seed}:llm-backoff"))
+        self.meter = CostMeter(max_cost, spent=spent_usd(archive, run_id))
+        state = archive.get_state(run_id, STATE_KEY) or {}
+        self.chooser = ModelChooser(settings, state)
+        # children whose reward the bandit still awaits: program id -> (model label, parent score)
+        self.awaiting: dict[int, tuple[str, float | None]] = {
+            int(pid): (str(v[0]), v[1]) for pid, v in state.get("awaiting", {}).items()
+        }
+        self.history = LineageHistory()
+        self.history.load(archive, run_id)
+        self.prompts = PromptBuilder(problem, settings.max_prompt_tokens)
+        self._failed_calls = 0
+        self._last_call_error = ""
+
+    # lifecycle -------------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Check every model with one tiny call (raises LLMError naming what is wrong)."""
+        if not self.settings.preflight:
+            return
+        for model, completion in await self.pool.preflight(self.settings.models):
+            cost = model.cost(completion.prompt_tokens, completion.completion_tokens)
+            self.meter.spent += cost
+            record_call(
+                self.archive, self.run_id, model=model.label, prompt=PREFLIGHT_PROMPT, response=completion.text,
+                prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
+                cost_usd=cost, latency_s=completion.latency_s, error="preflight: start-up check",
+            )
+
+    async def aclose(self) -> None:
+        self._collect_rewards()  # the engine has drained its queue: every child has its result now
+        await self.pool.aclose()
+
+    def stop_reason(self) -> str | None:
+        if self.meter.stop_reason:
+            return self.meter.stop_reason
+        if self._failed_calls >= self.settings.stop_after_call_failures:
+            return f"the LLM endpoint failed {self._failed_calls} calls in a row (last: {self._last_call_error})"
+        return None
+
+    # proposing --------------------------------------------------------------------------------
+    async def propose(self, context: ProposalContext) -> Proposal:
+        self._collect_rewards()
+        model = self.chooser.choose(context.rng)
+        mutator = f"llm:{model.label}"
+        edit_format = self._edit_format(context.rng)
+        prompt = self._prompt(context, edit_format)
+        reservation = self.meter.reserve(model.cost(prompt.tokens, model.max_tokens))
+        if reservation is None:
+            self.chooser.stats[model.label].proposals -= 1  # no call was made
+            return Proposal(None, mutator, error_kind=COST_CAP, error=self.meter.stop_reason or "")
+        self._save_state()
+        try:
+            completion = await self.pool.complete(model, prompt.messages)
+        except CallFailed as failure:
+            self.meter.settle(reservation, 0.0)
+            self._failed_calls += 1
+            self._last_call_error = str(failure)
+            call_id = self._record(model, prompt, "", 0, 0, 0.0, failure.latency_s, f"{LLM_ERROR}: {failure}", context)
+            self._refused(context, mutator, "", LLM_ERROR, str(failure), call_id)
+            return Proposal(None, mutator, error_kind=LLM_ERROR, error=str(failure), llm_call_ids=[call_id])
+        except asyncio.CancelledError:
+            self.meter.settle(reservation, 0.0)
+            self._record(model, prompt, "", 0, 0, 0.0, 0.0, "cancelled: the run stopped before the reply came", context)
+            raise
+        self._failed_calls = 0
+        cost = model.cost(completion.prompt_tokens, completion.completion_tokens)
+        self.meter.settle(reservation, cost)
+        self.chooser.record_cost(model.label, cost)
+        result = apply_reply(context.parent.code, completion.text)
+        kind, message = result.kind, result.message
+        if result.code is not None and self.archive.hash_exists(self.run_id, normalized_hash(result.code)):
+            kind, message = DUPLICATE, "the edited program duplicates one already in the archive (up to comments and layout)"
+        elif kind is not None and completion.finish_reason == "length":
+            message += f" (the reply was cut at max_tokens={model.max_tokens}: raise max_tokens for {model.label})"
+        error = f"{kind}: {message}" if kind else ""
+        call_id = self._record(
+            model, prompt, completion.text, completion.prompt_tokens, completion.completion_tokens, cost, completion.latency_s, error, context
+        )
+        self._save_state()
+        summary = result.parsed.summary
+        if kind is not None:
+            self._refused(context, mutator, summary, kind, message, call_id)
+            return Proposal(None, mutator, description=summary, error_kind=kind, error=message, llm_call_ids=[call_id])
+        how = "full rewrite" if result.matches == ("rewrite",) else f"{len(result.parsed.blocks)} SEARCH/REPLACE block(s)"
+        return Proposal(result.code, mutator, description=summary or how, llm_call_ids=[call_id])
+
+    def proposal_outcome(
+        self, context: ProposalContext, proposal: Proposal, program: ProgramRecord | None, rejected_as: str | None
+    ) -> None:
+        """Told by the engine how a proposal ended: stored as `program`, or rejected (e.g. a duplicate)."""
+        if program is not None:
+            self.history.add_child(context.parent, program)
+            if proposal.llm_call_ids:
+                link_calls(self.archive, proposal.llm_call_ids, program.id)
+                self.awaiting[program.id] = (proposal.mutator.removeprefix("llm:"), context.parent.score)
+                self._save_state()
+        elif rejected_as == DUPLICATE and proposal.code is not None and proposal.llm_call_ids:
+            # another proposal in flight produced the same program first
+            message = "the edited program duplicates one proposed at the same time"
+            mark_call_failed(self.archive, proposal.llm_call_ids[0], f"{DUPLICATE}: {message}")
+            self._refused(context, proposal.mutator, proposal.description, DUPLICATE, message, proposal.llm_call_ids[0])
+
+    # helpers ----------------------------------------------------------------------------------
+    def _edit_format(self, rng: random.Random) -> str:
+        if self.settings.edit_format == "mixed":
+            return "rewrite" if rng.random() < self.settings.rewrite_share else "diff"
+        return self.settings.edit_format
+
+    def _prompt(self, context: ProposalContext, edit_format: str) -> Prompt:
+        parent = context.parent
+        inputs = PromptInputs(
+            parent=parent,
+            evaluations=self.archive.evaluations(parent.migrated_from or parent.id),
+            inspirations=list(context.inspirations),
+            attempts=self.history.recent(self.archive, parent, self.settings.attempts_shown),
+            edit_format=edit_format,
+            last_failure=self.history.last_failure(parent.id),
+        )
+        return self.prompts.build(inputs)
+
+    def _record(
+        self, model: ModelSpec, prompt: Prompt, response: str, prompt_tokens: int, completion_tokens: int,
+        cost: float, latency_s: float, error: str, context: ProposalContext,
+    ) -> int:
+        return record_call(
+            self.archive, self.run_id, model=model.label, prompt=prompt.as_text(), response=response,
+            prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, cost_usd=cost,
+            latency_s=latency_s, error=error, proposal_index=context.proposal_index,
+        )
+
+    def _refused(self, context: ProposalContext, mutator: str, summary: str, kind: str, error: str, call_id: int) -> None:
+        self.history.add_failure(context.parent.id, mutator, summary, kind, error)
+        payload = {"parent_id": context.parent.id, "mutator": mutator, "summary": summary, "kind": kind, "error": error, "llm_call_id": call_id}
+        self.archive.add_event(self.run_id, FAILED_EVENT, payload)
+
+    def _collect_rewards(self) -> None:
+        """Credit the bandit for children evaluated since the last proposal."""
+        changed = False
+        for program_id, (label, parent_score) in list(self.awaiting.items()):
+            program = self.archive.program(program_id)
+            if program.status == "pending":
+                continue
+            improved = program.status == "evaluated" and program.complete and program.score is not None and parent_score is not None
+            self.chooser.record_child(label, program.score - parent_score if improved else 0.0)
+            del self.awaiting[program_id]
+            changed = True
+        if changed:
+            self._save_state()
+
+    def _save_state(self) -> None:
+        state: dict[str, Any] = self.chooser.to_state()
+        state["awaiting"] = {str(pid): [label, score] for pid, (label, score) in self.awaiting.items()}
+        self.archive.put_state(self.run_id, STATE_KEY, state)
+
+
+class MixedSource:
+    """LLM and offline mutation in one run: a seeded `offline_share` of proposals goes to the offline mutator."""
+
+    name = "mixed"
+
+    def __init__(self, llm: LLMSource, offline: OfflineSource, offline_share: float):
+        self.llm = llm
+        self.offline = offline
+        self.offline_share = offline_share
+        self.concurrency = llm.concurrency
+
+    async def start(self) -> None:
+        await self.llm.start()
+
+    async def aclose(self) -> None:
+        await self.llm.aclose()
+
+    def stop_reason(self) -> str | None:
+        return self.llm.stop_reason()
+
+    async def propose(self, context: ProposalContext) -> Proposal:
+        if context.rng.random() < self.offline_share:
+            return await self.offline.propose(context)
+        return await self.llm.propose(context)
+
+    def proposal_outcome(
+        self, context: ProposalContext, proposal: Proposal, program: ProgramRecord | None, rejected_as: str | None
+    ) -> None:
+        self.llm.proposal_outcome(context, proposal, program, rejected_as)
+
+
+def build_llm_source(
+    problem: Problem, run_table: dict[str, Any], archive: Archive, run_id: int, seed: int,
+    max_cost: float | None, offline_share: float,
+) -> LLMSource | MixedSource:
+    settings = llm_settings(problem, run_table)
+    if settings is None:
+        raise LLMConfigError("the LLM mutator needs a model: pass --llm NAME[@URL] or add [[llm.models]] to problem.toml")
+    source = LLMSource(problem, settings, archive, run_id, seed, max_cost)
+    return MixedSource(source, OfflineSource(), offline_share) if offline_share > 0 else source

@@ -1,0 +1,98 @@
+"""Sandbox start-up cost per evaluation, for each backend (median milliseconds).
+
+    python benchmarks/sandbox_startup.py [--repeats 20] [--backends process,bwrap,docker]
+
+For each available backend, three figures:
+- `candidate`: one `run_candidate` of a trivial candidate through the trusted harness (copying the
+  files, starting the sandbox, the interpreter, the runner, reading the result back);
+- `overhead`: `candidate` minus the same interpreter started bare (`python -I` running a script
+  that writes a JSON file): what the sandbox itself adds;
+- `stage`: one whole `evaluate_stage` of the toy problem's quick stage (worker start, evaluator,
+  one candidate process with 5 instances), as the engine pays it per stage.
+Unavailable backends are listed with the reason. Medians over `--repeats` runs, after one warm-up.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from adrs.evaluate import backends
+from adrs.evaluate.harness import run_candidate
+from adrs.evaluate.runner import EvalSettings, evaluate_stage
+from adrs.problem import load_problem
+
+SKELETON = Path(__file__).resolve().parents[1] / "adrs" / "templates" / "skeleton"
+CANDIDATE = "def order_jobs(jobs):\n    return list(range(len(jobs)))\n"
+DRIVER = "def run(candidate, payload):\n    return candidate.order_jobs(payload)\n"
+BARE = "import json\nwith open('result.json', 'w') as f:\n    json.dump({'ok': True, 'value': [0]}, f)\n"
+
+
+def _median_ms(samples: list[float]) -> float:
+    return 1000.0 * statistics.median(samples)
+
+
+def _timed(fn, repeats: int) -> list[float]:
+    fn()  # warm-up: probes, image checks, page cache
+    out = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - began)
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=20)
+    parser.add_argument("--backends", default=",".join(backends.BACKENDS))
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="adrs-bench-sandbox-"))
+    try:
+        program, driver, bare = work / "program.py", work / "driver.py", work / "bare.py"
+        program.write_text(CANDIDATE)
+        driver.write_text(DRIVER)
+        bare.write_text(BARE)
+        problem_dir = work / "toy"
+        shutil.copytree(SKELETON, problem_dir, ignore=shutil.ignore_patterns("__pycache__"))
+        (problem_dir / "problem.toml").write_text((problem_dir / "problem.toml").read_text().replace("{name}", "toy"))
+        problem = load_problem(problem_dir)
+        quick = problem.stage("quick")
+
+        def bare_start() -> None:
+            subprocess.run([sys.executable, "-I", str(bare)], cwd=work, check=True)
+
+        baseline = _median_ms(_timed(bare_start, args.repeats))
+        print(f"bare interpreter start: {baseline:7.1f} ms (median of {args.repeats})")
+        print(f"{'backend':8} {'candidate':>10} {'overhead':>10} {'stage':>10}")
+        for name in args.backends.split(","):
+            reason = backends.get(name).unavailable_reason()
+            if reason is not None:
+                print(f"{name:8} unavailable: {reason}")
+                continue
+
+            def candidate(name: str = name) -> None:
+                run = run_candidate(program, driver, [[1, 2], [3, 4]], sandbox=name, workdir=tempfile.mkdtemp(dir=work))
+                assert run.ok, run.error
+
+            def stage(name: str = name) -> None:
+                evaluation = asyncio.run(evaluate_stage(problem, program, quick, EvalSettings(sandbox=name)))
+                assert evaluation.ok, evaluation.error
+
+            one = _median_ms(_timed(candidate, args.repeats))
+            whole = _median_ms(_timed(stage, max(3, args.repeats // 2)))
+            print(f"{name:8} {one:8.1f} ms {one - baseline:8.1f} ms {whole:8.1f} ms")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

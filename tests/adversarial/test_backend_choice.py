@@ -1,0 +1,86 @@
+"""Choosing a backend: problem.toml or the flag (the flag wins); unavailable ones say why and what instead."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+
+import pytest
+
+from adrs.evaluate import backends
+from adrs.evaluate.runner import EvalSettings, evaluate_stage, sandbox_name
+from adrs.problem import load_problem
+
+ADRS = [sys.executable, "-m", "adrs.cli"]
+PROBE = "from adrs.evaluate import backends; print(backends.get({name!r}).unavailable_reason())"
+
+
+def _reason_in_subprocess(name: str, **env: str) -> str:
+    """The probe is cached per process: ask a fresh one, with a changed environment."""
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE.format(name=name)], env={**os.environ, **env}, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip()
+
+
+def test_unknown_backend_names_the_choices():
+    with pytest.raises(backends.SandboxUnavailable, match="process, bwrap, docker"):
+        backends.get("chroot")
+
+
+def test_process_is_always_available():
+    assert backends.get("process").unavailable_reason() is None
+
+
+def test_missing_bubblewrap_says_how_to_install_and_what_to_use_instead():
+    reason = _reason_in_subprocess("bwrap", PATH="/nonexistent")
+    assert "apt-get install bubblewrap" in reason
+    with pytest.raises(backends.SandboxUnavailable, match="Use --sandbox process"):
+        backend = backends.get("bwrap")
+        backend.unavailable_reason = lambda: reason  # type: ignore[method-assign]
+        backend.require()
+
+
+def test_unreachable_docker_daemon_is_reported(tmp_path):
+    reason = _reason_in_subprocess("docker", ADRS_DOCKER_HOST=f"unix://{tmp_path}/no.sock")
+    assert "no Docker daemon answers" in reason or "docker SDK is not installed" in reason
+
+
+def test_cli_refuses_an_unavailable_backend_before_running(toy_problem, tmp_path):
+    env = {**os.environ, "ADRS_DOCKER_HOST": f"unix://{tmp_path}/no.sock"}
+    done = subprocess.run(
+        [*ADRS, "eval", str(toy_problem), str(toy_problem / "initial.py"), "--sandbox", "docker"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stdout + done.stderr
+    said = " ".join(done.stdout.split())  # rich wraps long lines
+    assert "sandbox backend 'docker' is unavailable" in said
+    assert "Use --sandbox bwrap or process" in said
+
+
+def test_problem_toml_chooses_and_the_flag_overrides(toy_problem):
+    toml = toy_problem / "problem.toml"
+    toml.write_text(toml.read_text().replace('name = "toy"', 'name = "toy"\nsandbox = "bwrap"'))
+    problem = load_problem(toy_problem)
+    assert sandbox_name(problem, EvalSettings()) == "bwrap"
+    assert sandbox_name(problem, EvalSettings(sandbox="docker")) == "docker"
+
+
+def test_the_worker_hands_the_backend_down_to_the_harness(toy_problem, backend):
+    # The candidate reports which sandbox it is in through its score: 100 when the project tree is
+    # invisible (bwrap, docker), the initial's score otherwise (process shows the host read-only).
+    marker = os.path.dirname(os.path.dirname(backends.__file__))
+    program = toy_problem / "probe.py"
+    program.write_text(
+        "import os\n\n\ndef order_jobs(jobs):\n"
+        f"    if os.path.exists({marker!r}):\n"
+        "        return sorted(range(len(jobs)), key=lambda i: jobs[i][0] * 1.0)\n"
+        "    return sorted(range(len(jobs)), key=lambda i: jobs[i][0] / jobs[i][1])\n"
+    )
+    problem = load_problem(toy_problem)
+    evaluation = asyncio.run(evaluate_stage(problem, program, problem.stage("quick"), EvalSettings(sandbox=backend)))
+    assert evaluation.ok, evaluation.error
+    assert (evaluation.score == 100.0) == (backend != "process"), (backend, evaluation.score)
