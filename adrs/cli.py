@@ -17,6 +17,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from adrs import api
+from adrs.archive.select import STRATEGIES, SelectionConfig
 from adrs.archive.store import Archive, ArchiveError
 from adrs.evaluate.backends import SandboxUnavailable
 from adrs.evaluate.runner import EvalSettings, evaluate_code_sync
@@ -53,6 +54,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_options(p, defaults=True)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--islands", type=int, default=3)
+    p.add_argument("--selection", default="mixed", choices=STRATEGIES, help="parent selection strategy")
+    p.add_argument("--novelty", type=float, default=None, help="reject children more similar than this to their island (0-1)")
+    p.add_argument("--stagnation", type=int, default=None, help="stop after this many evaluations without a new best")
+    p.add_argument("--deterministic", action="store_true", help="same archive for any worker count (seeded offline runs)")
+    p.add_argument("--lag", type=int, default=4, help="deterministic runs: proposals may run this far ahead of results")
     p.add_argument("--archive", default=None, help="archive file or SQLAlchemy URL (default archives/<problem>-<time>.sqlite)")
     p.add_argument("--sandbox", default=None, choices=["process", "bwrap", "docker"],
                    help="isolation of candidate processes (default: the problem's [problem] sandbox, else process)")
@@ -121,6 +127,13 @@ def cmd_run(args: argparse.Namespace) -> int:
     archive = args.archive or str(api.default_archive_path(problem))
     settings = {k: getattr(args, k) for k in ("budget", "seed", "islands", "max_time_s", "target_score", "data_dir", "sandbox")}
     settings["docker_image"] = args.docker_image
+    settings.update(
+        selection=SelectionConfig(strategy=args.selection),
+        novelty=args.novelty,
+        stagnation=args.stagnation,
+        deterministic=args.deterministic,
+        lag=args.lag,
+    )
     _require_sandbox(args.sandbox or problem.sandbox)
     if args.workers:
         settings["workers"] = args.workers

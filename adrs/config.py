@@ -36,6 +36,11 @@ class RunConfig:
     max_cost: float | None = None  # dollars of LLM calls for the whole run (all invocations); None: no cap
     offline_share: float = 0.0  # share of proposals given to the offline mutator in an LLM run
     max_duplicate_streak: int = 200  # consecutive duplicate proposals before giving up: search exhausted
+    stagnation: int | None = None  # stop after this many evaluations without a new best
+    island_stagnation: int | None = 60  # re-seed an island from the global best after this many of its evaluations without improving
+    novelty: float | None = None  # reject a child more similar than this (token-shingle Jaccard) to a program of its island
+    deterministic: bool = False  # proposal i sees exactly the results of proposals < i - lag: same archive for any worker count
+    lag: int = 4  # deterministic runs: how far proposals may run ahead of finished evaluations
     evaluate_holdout: bool = True  # score the final best on the holdout stages at the end
     selection: SelectionConfig = field(default_factory=SelectionConfig)
 

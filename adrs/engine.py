@@ -22,11 +22,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from adrs.archive.elites import Elites
+from adrs.archive.elites import Elites, fitness_key
+from adrs.archive.frontier import DeterministicFrontier
+from adrs.archive.novelty import NoveltyFilter
 from adrs.archive.select import select
 from adrs.archive.store import Archive, NewProgram, ProgramRecord, RunRecord
 from adrs.config import RunConfig
 from adrs.evaluate.runner import EvalSettings, evaluate_cascade, evaluate_stage
+from adrs.islands import IslandKeeper
 from adrs.mutate.base import Proposal, ProposalContext, ProposalSource
 from adrs.problem import Problem
 from adrs.program import normalized_hash, unified_diff
@@ -40,6 +43,7 @@ class Progress:
     evaluated: int = 0  # evaluations finished in this invocation (failed ones included)
     failures: Counter[str] = field(default_factory=Counter)
     duplicates: int = 0
+    too_similar: int = 0  # rejected by the novelty filter before evaluation
     no_edit: int = 0
     archive_size: int = 0
     front_size: int = 0
@@ -103,19 +107,26 @@ class Engine:
             docker_image=config.docker_image,
             archive_url=archive.url,
         )
-        self.elites = Elites(problem, config.islands)
+        self.elites = Elites(problem, config.islands)  # everything evaluated so far (progress, summary)
+        # What proposals are built from: the same object, or in a deterministic run a view fed in
+        # proposal order only (archive/frontier.py).
+        self.view = Elites(problem, config.islands) if config.deterministic else self.elites
+        self.frontier = DeterministicFrontier(self.view, config.lag) if config.deterministic else None
+        self.keeper = IslandKeeper(archive, run.id, config.islands, config.migration_interval, config.island_stagnation)
+        self.novelty = NoveltyFilter(config.novelty) if config.novelty is not None else None
         self.progress = Progress(budget=config.budget)
         self._stopping = asyncio.Event()
         self._first_result = asyncio.Event()
         self._queued = 0  # evaluations committed to this invocation's budget
-        self._since_migration = 0
+        self._best_key: tuple | None = None
+        self._since_improvement = 0
 
     # public -----------------------------------------------------------------------------------
     async def run(self) -> RunSummary:
         run_id = self.run_record.id
         for program in self.archive.programs(run_id):
             if program.status != "pending":
-                self.elites.add(program)
+                self._admit(program, self._stored_instances(program))
         self._refresh_progress()
         queue: asyncio.Queue[ProgramRecord | None] = asyncio.Queue(maxsize=self.config.effective_queue_size)
         deadline = None if self.config.max_time_s is None else time.monotonic() + self.config.max_time_s
@@ -176,10 +187,13 @@ class Engine:
                         return
                     began = time.perf_counter()
                     index = self.archive.next_proposal_index(run_id) + len(window)
+                    if self.frontier is not None and not await self.frontier.wait_for(index, self._stopping):
+                        break
+                    self.keeper.maintain(self.view, also=self.elites)
                     rng = random.Random(f"{self.config.seed}:{index}:{launched[index]}")
                     launched[index] += 1
                     island = index % self.config.islands
-                    selection = select(self.elites, island, rng, self.config.selection)
+                    selection = select(self.view, island, rng, self.config.selection)
                     if selection is None:
                         if window:
                             break
@@ -205,6 +219,12 @@ class Engine:
                     self.progress.duplicates += 1
                     streak += 1
                     self._outcome(head.context, proposal, None, "duplicate")
+                elif self.novelty is not None and not self.novelty.admits(
+                    head.island, proposal.code, self.view.island_members(head.island)
+                ):
+                    self.progress.too_similar += 1
+                    streak += 1
+                    self._outcome(head.context, proposal, None, "too_similar")
                 else:
                     streak = 0
                     parent = head.context.parent
@@ -295,49 +315,42 @@ class Engine:
             self.progress.evaluation_s += evaluated - began
             complete = len(evaluations) == len(self.problem.evolution_stages) and all(e.ok for e in evaluations)
             stored = self.archive.record_evaluations(program.id, evaluations, complete)
-            self._after_evaluation(stored)
+            self._after_evaluation(stored, evaluations[-1].instances)
             self.progress.record_s += time.perf_counter() - evaluated
 
-    def _after_evaluation(self, program: ProgramRecord) -> None:
+    def _after_evaluation(self, program: ProgramRecord, instances: dict[str, float] | None = None) -> None:
         self.progress.evaluated += 1
         if program.status == "failed":
             self.progress.failures[program.error_kind or "unknown"] += 1
-        self.elites.add(program)
-        if program.mutator == "initial":
-            self._seed_islands(program)
+        self._admit(program, instances)
         self._first_result.set()
-        self._since_migration += 1
-        if self._since_migration >= self.config.migration_interval:
-            self._since_migration = 0
-            self._migrate()
         self._refresh_progress()
-        target = self.config.target_score
         best = self.elites.best()
+        target = self.config.target_score
         if target is not None and best is not None and best.complete and best.score is not None and best.score >= target:
             self._stop(f"target score {target:g} reached by program {best.id}")
+        if best is not None and (self._best_key is None or fitness_key(best) > self._best_key):
+            self._best_key, self._since_improvement = fitness_key(best), 0
+        else:
+            self._since_improvement += 1
+        if self.config.stagnation is not None and self._since_improvement >= self.config.stagnation:
+            self._stop(f"no improvement in {self._since_improvement} evaluations (stagnation limit)")
 
-    def _seed_islands(self, initial: ProgramRecord) -> None:
-        if initial.status != "evaluated":
-            return
-        for island in range(1, self.config.islands):
-            index = self.archive.next_proposal_index(self.run_record.id)
-            self.elites.add(self.archive.add_migrant(initial, island, index))
+    def _admit(self, program: ProgramRecord, instances: dict[str, float] | None) -> None:
+        """An evaluated program (or a stored copy) enters the elites, and the deterministic view."""
+        self.elites.add(program, instances)
+        if self.frontier is not None:
+            if program.migrated_from is None:
+                self.frontier.land(program, instances)
+            else:
+                self.view.add(program)
 
-    def _migrate(self) -> None:
-        """Copy each island's best to the next island (ring), unless it is already there."""
-        if self.config.islands < 2:
-            return
-        moved = []
-        for island in range(self.config.islands):
-            best = self.elites.best(island)
-            target = (island + 1) % self.config.islands
-            if best is None or any(p.code_hash == best.code_hash for p in self.elites.island_members(target)):
-                continue
-            index = self.archive.next_proposal_index(self.run_record.id)
-            self.elites.add(self.archive.add_migrant(best, target, index))
-            moved.append([best.id, target])
-        if moved:
-            self.archive.add_event(self.run_record.id, "migration", {"moved": moved})
+    def _stored_instances(self, program: ProgramRecord) -> dict[str, float] | None:
+        """Per-instance scores of a stored program, read back only when the strategy uses them."""
+        if self.config.selection.strategy != "instances" or not program.complete or program.migrated_from is not None:
+            return None
+        evaluations = self.archive.evaluations(program.id)
+        return evaluations[-1].instances if evaluations else None
 
     async def _evaluate_holdout(self) -> float | None:
         best = self.elites.best()

@@ -72,7 +72,10 @@ class LiveView:
         table.add_row("evaluations/min", f"{p.per_minute:.1f}")
         table.add_row("best score", f"{_fmt(p.best_score)} (program {p.best_id}, {'+' if (delta or 0) >= 0 else ''}{_fmt(delta)} over initial)")
         table.add_row("failures", ", ".join(f"{k}: {n}" for k, n in p.failures.most_common()) or "none")
-        table.add_row("rejected before evaluation", f"{p.duplicates} duplicates, {p.no_edit} without a valid edit")
+        table.add_row(
+            "rejected before evaluation",
+            f"{p.duplicates} duplicates, {p.too_similar} too similar, {p.no_edit} without a valid edit",
+        )
         table.add_row("archive / Pareto front", f"{p.archive_size} programs / {p.front_size}")
         return table
 

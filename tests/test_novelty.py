@@ -27,11 +27,24 @@ def test_a_one_token_change_is_near_but_a_rewrite_is_far():
     assert jaccard(shingles(PROGRAM), shingles(rewrite)) < 0.3
 
 
-def test_filter_rejects_near_copies_on_the_same_island_only_and_counts_them():
+def _program(pid: int, island: int, code: str):
+    from datetime import datetime
+
+    from adrs.archive.store import ProgramRecord
+
+    return ProgramRecord(
+        id=pid, run_id=1, proposal_index=pid, code=code, code_hash=str(pid), parent_id=None, inspiration_ids=[],
+        island=island, generation=0, mutator="offline", description="", diff="", status="evaluated",
+        migrated_from=None, score=1.0, complete=True, stage_reached="full", error_kind=None, metrics={},
+        features={}, created_at=datetime.now(), evaluated_at=None,
+    )
+
+
+def test_filter_rejects_near_copies_of_island_members_and_counts_them():
     novelty = NoveltyFilter(threshold=0.7)
-    novelty.add(0, PROGRAM)
+    island0 = [_program(1, 0, PROGRAM)]
     tweak = PROGRAM.replace("reverse=True", "reverse=False")
-    assert not novelty.admits(0, tweak)
-    assert novelty.admits(1, tweak)  # other islands keep their own diversity
-    assert novelty.admits(0, "def place(models, gpus):\n    return [0.0] * gpus\n")
+    assert not novelty.admits(0, tweak, island0)
+    assert novelty.admits(1, tweak, [])  # another island keeps its own diversity
+    assert novelty.admits(0, "def place(models, gpus):\n    return [0.0] * gpus\n", island0)
     assert novelty.rejected == 1

@@ -55,6 +55,7 @@ class Elites:
     front: list[int] = field(default_factory=list)  # Pareto-optimal program ids (complete programs only)
     instance_scores: dict[int, dict[str, float]] = field(default_factory=dict)  # per-instance scores, if any
     child_counts: dict[int, int] = field(default_factory=dict)  # evaluated children per parent
+    arrivals: list[ProgramRecord] = field(default_factory=list)  # every evaluated non-copy, in arrival order
     failures: int = 0
     last_seen_id: int = 0
 
@@ -69,8 +70,10 @@ class Elites:
 
     def add(self, program: ProgramRecord, instances: dict[str, float] | None = None) -> None:
         self.last_seen_id = max(self.last_seen_id, program.id)
-        if program.parent_id is not None and program.migrated_from is None:
-            self.child_counts[program.parent_id] = self.child_counts.get(program.parent_id, 0) + 1
+        if program.migrated_from is None:
+            self.arrivals.append(program)
+            if program.parent_id is not None:
+                self.child_counts[program.parent_id] = self.child_counts.get(program.parent_id, 0) + 1
         if program.status != "evaluated" or program.score is None:
             if program.migrated_from is None:
                 self.failures += 1
@@ -95,6 +98,10 @@ class Elites:
         self.front = [m.id for m in members if not dominates(program, m, objectives)] + [program.id]
 
     # queries ----------------------------------------------------------------------------------
+    def evaluated_count(self) -> int:
+        """Evaluations behind this view (failures included, copies excluded)."""
+        return len(self.arrivals)
+
     def children(self, program: ProgramRecord) -> int:
         return self.child_counts.get(program.migrated_from or program.id, 0)
 

@@ -12,7 +12,10 @@ from __future__ import annotations
 import io
 import tokenize
 import zlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+
+from adrs.archive.store import ProgramRecord
 
 _SKIPPED = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.INDENT, tokenize.DEDENT, tokenize.ENCODING}
 
@@ -45,23 +48,25 @@ def jaccard(a: frozenset[int], b: frozenset[int]) -> float:
 
 @dataclass
 class NoveltyFilter:
-    """Per-island shingle sets of the programs kept so far."""
+    """Compares a child with the programs of its island; shingle sets are cached per program id."""
 
     threshold: float  # reject when similarity to an island member is strictly above this
     k: int = 4
-    islands: dict[int, list[frozenset[int]]] = field(default_factory=dict)
     rejected: int = 0
+    _cache: dict[int, frozenset[int]] = field(default_factory=dict)
 
-    def add(self, island: int, code: str) -> None:
-        self.islands.setdefault(island, []).append(shingles(code, self.k))
+    def _of(self, program: ProgramRecord) -> frozenset[int]:
+        if program.id not in self._cache:
+            self._cache[program.id] = shingles(program.code, self.k)
+        return self._cache[program.id]
 
-    def most_similar(self, island: int, code: str) -> float:
+    def most_similar(self, code: str, members: Iterable[ProgramRecord]) -> float:
         mine = shingles(code, self.k)
-        return max((jaccard(mine, other) for other in self.islands.get(island, [])), default=0.0)
+        return max((jaccard(mine, self._of(p)) for p in members), default=0.0)
 
-    def admits(self, island: int, code: str) -> bool:
-        """True if the child is novel enough for its island; counts rejections."""
-        if self.most_similar(island, code) > self.threshold:
+    def admits(self, island: int, code: str, members: Iterable[ProgramRecord]) -> bool:
+        """True if the child is novel enough among `members` (its island's programs); counts rejections."""
+        if self.most_similar(code, members) > self.threshold:
             self.rejected += 1
             return False
         return True
