@@ -118,6 +118,7 @@ class Engine:
         self._stopping = asyncio.Event()
         self._first_result = asyncio.Event()
         self._queued = 0  # evaluations committed to this invocation's budget
+        self._fatal: Exception | None = None
         self._best_key: tuple | None = None
         self._since_improvement = 0
 
@@ -135,8 +136,9 @@ class Engine:
         watchdog = asyncio.create_task(self._watch_deadline(deadline))
         try:
             await proposer
-            for _ in slots:
-                await queue.put(None)
+            for task in slots:
+                if not task.done():  # a slot that died of an internal error takes no sentinel
+                    await queue.put(None)
             await asyncio.gather(*slots)
         finally:
             watchdog.cancel()
@@ -144,6 +146,9 @@ class Engine:
             for task in slots:
                 task.cancel()
             await asyncio.gather(proposer, watchdog, *slots, return_exceptions=True)
+        if self._fatal is not None:
+            self.archive.add_event(run_id, "internal_error", {"error": repr(self._fatal)})
+            raise self._fatal
         holdout = await self._evaluate_holdout()
         self.archive.add_event(run_id, "stopped", {"reason": self.progress.stop_reason, "evaluated": self.progress.evaluated})
         best = self.elites.best()
@@ -302,6 +307,15 @@ class Engine:
 
     # evaluating -----------------------------------------------------------------------------------
     async def _slot(self, queue: asyncio.Queue[ProgramRecord | None]) -> None:
+        """One evaluation slot. An engine bug here must stop the run loudly, never hang it."""
+        try:
+            await self._drain(queue)
+        except Exception as exc:
+            self._fatal = exc
+            self._stop(f"internal error in an evaluation slot: {exc!r}")
+            raise
+
+    async def _drain(self, queue: asyncio.Queue[ProgramRecord | None]) -> None:
         while True:
             program = await queue.get()
             if program is None:

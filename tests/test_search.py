@@ -72,27 +72,43 @@ def test_every_strategy_picks_only_evaluated_programs(toy_problem, tmp_path, str
 
 def test_novelty_rejections_are_counted_and_never_evaluated(toy_problem, tmp_path):
     seen = []
-    summary = adrs.evolve(toy_problem, archive=tmp_path / "n.sqlite", budget=10, seed=0, workers=1, novelty=0.6,
+    summary = adrs.evolve(toy_problem, archive=tmp_path / "n.sqlite", budget=10, seed=0, workers=1, novelty=0.7,
                           evaluate_holdout=False, max_duplicate_streak=400, on_progress=seen.append)
     progress = seen[-1]
     assert progress.too_similar > 0
-    assert summary.evaluated == 10
+    stored = [p for p in adrs.Archive.open(tmp_path / "n.sqlite").programs(summary.run_id) if p.migrated_from is None]
+    assert len(stored) == summary.evaluated  # a rejected child is never stored, let alone evaluated
 
 
-def test_migration_copies_and_leaves_the_original(toy_problem, tmp_path):
-    path = tmp_path / "m.sqlite"
-    summary = adrs.evolve(toy_problem, archive=path, budget=30, seed=0, workers=2, islands=3, migration_interval=5,
-                          evaluate_holdout=False)
-    archive = adrs.Archive.open(path)
-    programs = {p.id: p for p in archive.programs(summary.run_id)}
-    copies = [p for p in programs.values() if p.migrated_from is not None]
-    assert len(copies) >= 2 + 1  # the two islands seeded from the initial program, then migrations
+def test_migration_copies_island_bests_and_leaves_the_originals(toy_problem, tmp_path):
+    from adrs.archive.store import NewProgram
+    from adrs.evaluate.result import Evaluation
+    from adrs.islands import IslandKeeper
+    from adrs.program import normalized_hash
+
+    problem = load_problem(toy_problem)
+    archive = adrs.Archive.open(tmp_path / "m.sqlite")
+    run = archive.create_run(problem.name, str(problem.root), problem.fingerprint(), 0, {})
+    view = Elites(problem, 2)
+
+    def stored(code: str, island: int, score: float, index: int, mutator: str):
+        new = NewProgram(code=code, code_hash=normalized_hash(code), proposal_index=index, mutator=mutator, island=island)
+        program = archive.add_program(run.id, new)
+        program = archive.record_evaluations(program.id, [Evaluation("full", True, score, {"score": score})], True)
+        view.add(program)
+        return program
+
+    first = stored("x = 1\n", 0, 1.0, 0, "initial")
+    second = stored("x = 2\n", 1, 5.0, 1, "offline")
+    keeper = IslandKeeper(archive, run.id, islands=2, migration_interval=2, stagnation=None)
+    copies = keeper.maintain(view)
+    assert {(c.migrated_from, c.island) for c in copies} == {(first.id, 1), (second.id, 0)}
     for copy in copies:
-        original = programs[copy.migrated_from]
-        assert original.migrated_from is None and original.code == copy.code and original.score == copy.score
-        assert original.island != copy.island  # the original stays on its own island
+        original = archive.program(copy.migrated_from)
+        assert original.island != copy.island and original.code == copy.code and original.score == copy.score
         assert archive.evaluations(copy.id) == []  # a copy is never evaluated again
-    assert any(kind == "migration" for kind, _, _ in archive.events(summary.run_id))
+    assert keeper.maintain(view) == []  # already there: nothing copied twice
+    assert any(kind == "migration" for kind, _, _ in archive.events(run.id))
 
 
 def test_stagnation_stops_the_run(toy_problem, tmp_path):

@@ -38,8 +38,10 @@ class DeterministicFrontier:
             self._next += 1
 
     def ready_for(self, index: int) -> bool:
-        self.advance(index - self.lag)
-        return self._next >= index - self.lag
+        # At least the initial program (index 0) must be in view: there is nothing to mutate before it.
+        limit = max(index - self.lag, 1)
+        self.advance(limit)
+        return self._next >= limit
 
     async def wait_for(self, index: int, stopping: asyncio.Event) -> bool:
         """Wait until proposal `index` may be built; False if the run stops first."""

@@ -1,0 +1,340 @@
+"""What a report shows, extracted from one run of an archive into plain dataclasses.
+
+Owns: reading the archive (programs, evaluations per stage, LLM calls, events) and deriving the
+series the figures and tables need: the evaluation timeline with best-so-far and dollars spent,
+outcomes (complete, stopped at a threshold, failure kinds), stage durations, the Pareto points,
+the MAP-Elites cells per island, the lineage of the best program, and the top programs with
+their diffs.
+
+Must not: draw, write HTML, evaluate anything or write to the archive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import select
+
+from adrs.archive.elites import DEFAULT_FEATURES, Cell, Elites, fitness_key, objective_value
+from adrs.archive.schema import EvaluationRow, LLMCall, Program
+from adrs.archive.store import Archive, ProgramRecord, RunRecord
+from adrs.inspect_run import load_elites
+from adrs.problem import Feature, Objective, Problem
+from adrs.program import unified_diff
+
+COMPLETE = "complete"
+TOP_PROGRAMS = 10
+
+
+@dataclass(frozen=True)
+class EvaluationPoint:
+    """One program's cascade, numbered in the order evaluations landed (migrant copies excluded)."""
+
+    index: int  # 1-based
+    program_id: int
+    score: float | None  # the last stage reached; comparable across programs only when complete
+    complete: bool
+    outcome: str  # "complete", "below threshold at <stage>", or a failure kind
+    dollars: float  # LLM dollars spent by the time this evaluation landed
+    duration_s: float  # all stages of the cascade
+
+
+@dataclass(frozen=True)
+class StageTime:
+    stage: str
+    duration_s: float
+    ok: bool
+
+
+@dataclass(frozen=True)
+class Point:
+    """A program (or baseline) in objective space, with its descriptor values for single-objective plots."""
+
+    label: str
+    objectives: dict[str, float]
+    descriptors: dict[str, float]
+
+
+@dataclass(frozen=True)
+class IslandGrid:
+    island: int
+    features: tuple[Feature, ...]
+    elite_scores: dict[Cell, float]  # occupied cells only
+
+    @property
+    def capacity(self) -> int:
+        total = 1
+        for feature in self.features:
+            total *= feature.cells
+        return total
+
+
+@dataclass(frozen=True)
+class LineageStep:
+    program_id: int
+    score: float | None
+    complete: bool
+    island: int
+    mutator: str
+    description: str
+    note: str = ""  # e.g. how the lineage moved between islands
+    sibling_scores: tuple[float, ...] = ()  # other scored children of this step's parent
+    failed_siblings: int = 0
+
+
+@dataclass(frozen=True)
+class ProgramView:
+    """A program as the top-programs table and the diff blocks show it."""
+
+    id: int
+    score: float | None
+    complete: bool
+    island: int
+    generation: int
+    mutator: str
+    description: str
+    parent_id: int | None
+    holdout_score: float | None
+    diff_to_parent: str
+    diff_to_initial: str
+
+
+@dataclass(frozen=True)
+class BaselineScore:
+    name: str
+    score: float | None
+    objectives: dict[str, float]
+    descriptors: dict[str, float]
+    error: str = ""
+
+
+@dataclass
+class RunData:
+    label: str
+    archive: str
+    run: RunRecord
+    problem: Problem
+    timeline: list[EvaluationPoint]
+    stage_times: list[StageTime]
+    llm_calls: int
+    dollars: float
+    complete_points: list[Point]
+    front: list[Point]
+    grids: list[IslandGrid]
+    lineage: list[LineageStep]
+    top: list[ProgramView]
+    diffs: dict[int, ProgramView]  # every program whose diff the page embeds (top and lineage)
+    best_id: int | None
+    best_score: float | None
+    initial_score: float | None
+    holdout_score: float | None
+    pending: int
+    stop_reasons: list[str]
+    baselines: list[BaselineScore] = field(default_factory=list)
+    baseline_stage: str = ""
+    baseline_note: str = ""  # why there are none, when there are none
+    tag: str = ""  # "A", "B", ... when runs are compared
+
+    @property
+    def objectives(self) -> tuple[Objective, ...]:
+        return self.problem.objectives
+
+    @property
+    def descriptor_names(self) -> tuple[str, ...]:
+        return tuple(f.name for f in (self.problem.features or DEFAULT_FEATURES))
+
+
+def descriptors_of(values: dict[str, float], code: str | None = None) -> dict[str, float]:
+    out = dict(values)
+    if code is not None:
+        out.setdefault("code_lines", float(code.count("\n") + 1))
+    return out
+
+
+def load_run_data(archive: Archive, run: RunRecord, problem: Problem, label: str) -> RunData:
+    programs = archive.programs(run.id)
+    by_id = {p.id: p for p in programs}
+    elites = load_elites(archive, run, problem)
+    holdout_stages = {s.name for s in problem.holdout_stages}
+    stage_times, durations, holdout = _stage_times(archive, run.id, holdout_stages)
+    timeline, calls, dollars = _timeline(archive, run.id, programs, durations)
+    best = elites.best()
+    best_id = None if best is None else (best.migrated_from or best.id)
+    initial = next((p for p in programs if p.mutator == "initial"), None)
+    lineage = _lineage(by_id, best_id)
+    top_programs = sorted(
+        (p for p in programs if p.migrated_from is None and p.status == "evaluated" and p.complete),
+        key=lambda p: (fitness_key(p), -p.id),
+        reverse=True,
+    )[:TOP_PROGRAMS]
+    initial_code = initial.code if initial is not None else ""
+    origin = {p.id: (p.migrated_from or p.id) for p in programs}  # a migrant copy stands for its original
+    top = [_view(p, initial_code, holdout, origin) for p in top_programs]
+    diffs = {v.id: v for v in top}
+    for step in lineage:
+        if step.program_id not in diffs:
+            diffs[step.program_id] = _view(by_id[step.program_id], initial_code, holdout, origin)
+    return RunData(
+        label=label,
+        archive=archive.url.removeprefix("sqlite:///"),
+        run=run,
+        problem=problem,
+        timeline=timeline,
+        stage_times=stage_times,
+        llm_calls=calls,
+        dollars=dollars,
+        complete_points=[_point(p, problem.objectives) for p in programs if _on_front_candidate(p)],
+        front=[_point(p, problem.objectives) for p in elites.pareto_front()],
+        grids=_grids(elites),
+        lineage=lineage,
+        top=top,
+        diffs=diffs,
+        best_id=best_id,
+        best_score=None if best is None else best.score,
+        initial_score=None if initial is None else initial.score,
+        holdout_score=holdout.get(best_id) if best_id is not None else None,
+        pending=sum(1 for p in programs if p.status == "pending"),
+        stop_reasons=[str(payload.get("reason", "")) for _, payload, _ in archive.events(run.id, "stopped")],
+    )
+
+
+def _on_front_candidate(p: ProgramRecord) -> bool:
+    return p.migrated_from is None and p.status == "evaluated" and p.complete and p.score is not None
+
+
+def _point(p: ProgramRecord, objectives: tuple[Objective, ...]) -> Point:
+    values = {o.name: objective_value(p, o) for o in objectives}
+    return Point(f"#{p.id}", {k: v for k, v in values.items() if v is not None}, descriptors_of(p.features, p.code))
+
+
+def _stage_times(
+    archive: Archive, run_id: int, holdout_stages: set[str]
+) -> tuple[list[StageTime], dict[int, float], dict[int, float]]:
+    """Every stage row of the run; cascade time per program (holdout excluded); holdout scores."""
+    columns = (EvaluationRow.program_id, EvaluationRow.stage, EvaluationRow.duration_s, EvaluationRow.ok, EvaluationRow.score)
+    stmt = select(*columns).join(Program, Program.id == EvaluationRow.program_id).where(Program.run_id == run_id)
+    with archive.engine.connect() as connection:
+        rows = list(connection.execute(stmt.order_by(EvaluationRow.id)))
+    durations: dict[int, float] = {}
+    holdout: dict[int, float] = {}
+    times = []
+    for program_id, stage, duration, ok, score in rows:
+        times.append(StageTime(stage, float(duration or 0.0), bool(ok)))
+        if stage in holdout_stages:
+            if ok and score is not None:
+                holdout[program_id] = float(score)
+            continue
+        durations[program_id] = durations.get(program_id, 0.0) + float(duration or 0.0)
+    return times, durations, holdout
+
+
+def _timeline(
+    archive: Archive, run_id: int, programs: list[ProgramRecord], durations: dict[int, float]
+) -> tuple[list[EvaluationPoint], int, float]:
+    stmt = select(LLMCall.created_at, LLMCall.cost_usd).where(LLMCall.run_id == run_id).order_by(LLMCall.created_at)
+    with archive.engine.connect() as connection:
+        calls = [(at, float(cost or 0.0)) for at, cost in connection.execute(stmt)]
+    landed = sorted(
+        (p for p in programs if p.migrated_from is None and p.status != "pending" and p.evaluated_at is not None),
+        key=lambda p: (_naive(p.evaluated_at), p.id),
+    )
+    points, spent, next_call = [], 0.0, 0
+    for index, p in enumerate(landed, 1):
+        while next_call < len(calls) and _naive(calls[next_call][0]) <= _naive(p.evaluated_at):
+            spent += calls[next_call][1]
+            next_call += 1
+        points.append(
+            EvaluationPoint(index, p.id, p.score, p.complete, _outcome(p), spent, durations.get(p.id, 0.0))
+        )
+    return points, len(calls), sum(cost for _, cost in calls)
+
+
+def _naive(moment: datetime | None) -> datetime:
+    # SQLite hands back naive datetimes, other databases aware ones; compare them the same way.
+    assert moment is not None
+    return moment.replace(tzinfo=None)
+
+
+def _outcome(p: ProgramRecord) -> str:
+    if p.status == "failed":
+        return p.error_kind or "unknown"
+    if p.complete:
+        return COMPLETE
+    return f"below threshold at {p.stage_reached}"
+
+
+def _grids(elites: Elites) -> list[IslandGrid]:
+    grids = []
+    for island in range(elites.islands):
+        scores = {
+            cell: elites.programs[pid].score
+            for (isl, cell), pid in elites.grid.items()
+            if isl == island and elites.programs[pid].score is not None
+        }
+        grids.append(IslandGrid(island, elites.features, scores))  # type: ignore[arg-type]
+    return grids
+
+
+def _lineage(by_id: dict[int, ProgramRecord], best_id: int | None) -> list[LineageStep]:
+    """From the initial program to the best, migrant copies folded into a note on the next step."""
+    if best_id is None:
+        return []
+    children: dict[int, list[ProgramRecord]] = {}
+    origin = {p.id: (p.migrated_from or p.id) for p in by_id.values()}
+    for p in by_id.values():
+        if p.parent_id is not None and p.migrated_from is None:
+            children.setdefault(origin.get(p.parent_id, p.parent_id), []).append(p)
+    chain: list[ProgramRecord] = []
+    notes: dict[int, str] = {}
+    current: ProgramRecord | None = by_id.get(best_id)
+    seen: set[int] = set()
+    while current is not None and current.id not in seen:
+        seen.add(current.id)
+        if current.migrated_from is not None:
+            if chain:
+                notes[chain[-1].id] = f"parent migrated from island {by_id[current.migrated_from].island} to {current.island}"
+            current = by_id.get(current.migrated_from)
+            continue
+        chain.append(current)
+        current = by_id.get(current.parent_id) if current.parent_id is not None else None
+    chain.reverse()
+    steps = []
+    for p in chain:
+        parent = origin.get(p.parent_id) if p.parent_id is not None else None
+        siblings = [c for c in children.get(parent, []) if c.id != p.id] if parent is not None else []
+        steps.append(
+            LineageStep(
+                program_id=p.id,
+                score=p.score,
+                complete=p.complete,
+                island=p.island,
+                mutator=p.mutator,
+                description=p.description,
+                note=notes.get(p.id, ""),
+                sibling_scores=tuple(c.score for c in siblings if c.status == "evaluated" and c.score is not None),
+                failed_siblings=sum(1 for c in siblings if c.status == "failed"),
+            )
+        )
+    return steps
+
+
+def _view(p: ProgramRecord, initial_code: str, holdout: dict[int, float], origin: dict[int, int]) -> ProgramView:
+    return ProgramView(
+        id=p.id,
+        score=p.score,
+        complete=p.complete,
+        island=p.island,
+        generation=p.generation,
+        mutator=p.mutator,
+        description=p.description,
+        parent_id=None if p.parent_id is None else origin.get(p.parent_id, p.parent_id),
+        holdout_score=holdout.get(p.id),
+        diff_to_parent=p.diff,
+        diff_to_initial=unified_diff(initial_code, p.code, "initial", f"program {p.id}") if initial_code else "",
+    )
+
+
+def archive_label(path: str | Path, run: RunRecord) -> str:
+    return f"{Path(str(path)).name} (run {run.id}, seed {run.seed})"

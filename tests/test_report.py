@@ -1,0 +1,253 @@
+"""`adrs report`: built from real small runs of the toy problem, through the real CLI.
+
+The page must be one file whose figures are embedded PNGs, --compare must put two runs on the
+same plots, baselines are scored once and then read from the archive, a missing matplotlib is a
+clear message, and headless Chromium must load the page and decode every figure.
+"""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import sqlite3
+import subprocess
+import sys
+import tempfile
+from datetime import timedelta
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("matplotlib", reason="adrs report needs the optional extra adrs[report] (matplotlib)")
+
+from adrs import api  # noqa: E402
+from adrs.archive.store import Archive  # noqa: E402
+from adrs.problem import load_problem  # noqa: E402
+from adrs.report.data import load_run_data  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+FIGURE_ALTS = {
+    "best score over evaluations",
+    "Pareto front",
+    "MAP-Elites coverage per island",
+    "lineage of the best program",
+    "outcome of each evaluation over time",
+    "evaluation time per stage",
+}
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+class Page(HTMLParser):
+    """The parts of a report page the tests look at."""
+
+    def __init__(self, text: str):
+        super().__init__()
+        self.images: list[dict[str, str]] = []
+        self.ids: set[str] = set()
+        self.links: list[str] = []
+        self.external: list[str] = []
+        self.body: dict[str, str] = {}
+        self.feed(text)
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = {k: v or "" for k, v in attrs}
+        if "id" in values:
+            self.ids.add(values["id"])
+        if tag == "img":
+            self.images.append(values)
+        if tag == "a" and values.get("href", "").startswith("#"):
+            self.links.append(values["href"][1:])
+        if tag == "body":
+            self.body = values
+        for key in ("src", "href"):
+            target = values.get(key, "")
+            if target and not target.startswith(("#", "data:")):
+                self.external.append(f"<{tag} {key}={target}>")
+
+
+def decoded_pngs(page: Page) -> list[bytes]:
+    out = []
+    for image in page.images:
+        prefix = "data:image/png;base64,"
+        assert image["src"].startswith(prefix), image["src"][:60]
+        data = base64.b64decode(image["src"][len(prefix):], validate=True)
+        assert data.startswith(PNG_SIGNATURE)
+        out.append(data)
+    return out
+
+
+def adrs(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
+    done = subprocess.run([sys.executable, "-m", "adrs.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+    if check:
+        assert done.returncode == 0, done.stdout + done.stderr
+    return done
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> tuple[Path, Path, Path]:
+    """Two real offline runs of the toy problem (seeds 0 and 1) in a scratch folder."""
+    work = tmp_path_factory.mktemp("report")
+    problem = work / "toy"
+    shutil.copytree(ROOT / "adrs" / "templates" / "skeleton", problem, ignore=shutil.ignore_patterns("__pycache__"))
+    (problem / "problem.toml").write_text((problem / "problem.toml").read_text().replace("{name}", "toy"))
+    first, second = work / "a.sqlite", work / "b.sqlite"
+    api.evolve(problem, archive=first, budget=15, seed=0, workers=2, mutator="offline")
+    api.evolve(problem, archive=second, budget=10, seed=1, workers=2, mutator="offline", evaluate_holdout=False)
+    return work, first, second
+
+
+def test_extracted_series_match_the_archive(runs):
+    _, first, _ = runs
+    store = Archive.open(first, create=False)
+    try:
+        run = store.run()
+        data = load_run_data(store, run, load_problem(run.problem_root), "a")
+    finally:
+        store.close()
+    with sqlite3.connect(first) as db:
+        landed = db.execute("SELECT count(*) FROM programs WHERE migrated_from IS NULL AND status != 'pending'").fetchone()[0]
+        failed = db.execute("SELECT count(*) FROM programs WHERE migrated_from IS NULL AND status = 'failed'").fetchone()[0]
+        best_score = db.execute("SELECT max(score) FROM programs WHERE complete").fetchone()[0]
+        initial = db.execute("SELECT id FROM programs WHERE mutator = 'initial'").fetchone()[0]
+    assert landed == 15 and len(data.timeline) == 15
+    assert [p.index for p in data.timeline] == list(range(1, 16))
+    assert sum(1 for p in data.timeline if p.outcome not in ("complete",) and not p.outcome.startswith("below")) == failed
+    assert data.best_score == pytest.approx(best_score)
+    assert data.lineage[0].program_id == initial and data.lineage[-1].program_id == data.best_id
+    assert data.dollars == 0 and data.llm_calls == 0
+    assert sum(len(g.elite_scores) for g in data.grids) >= 3  # the initial program is copied to every island
+    assert data.holdout_score is not None  # the engine scored the final best on the holdout stage
+
+
+def test_report_is_one_file_with_embedded_figures_and_linked_diffs(runs):
+    work, first, _ = runs
+    out = work / "one.html"
+    done = adrs("report", str(first), "-o", str(out), cwd=work)
+    assert "scoring 1 baseline" in done.stdout and str(out) in done.stdout
+    text = out.read_text()
+    page = Page(text)
+    assert not page.external, page.external  # nothing is fetched from elsewhere
+    assert len(decoded_pngs(page)) == len(FIGURE_ALTS)
+    assert {image["alt"] for image in page.images} == FIGURE_ALTS
+    assert "Best score over dollars: not drawn" in text and "offline mutator" in text
+    assert "fifo" in text  # the baseline is on the page
+    program_links = [link for link in page.links if link.startswith("r0-p")]
+    assert program_links and set(program_links) <= page.ids  # every program link lands on an embedded diff
+    assert '<pre class="diff">' in text
+    # a second report reads the baseline scores from the archive instead of evaluating again
+    again = adrs("report", str(first), "-o", str(work / "again.html"), cwd=work)
+    assert "scoring" not in again.stdout
+
+
+def test_compare_puts_both_runs_on_the_same_plots(runs):
+    work, first, second = runs
+    out = work / "compare.html"
+    adrs("report", "--compare", str(first), str(second), "-o", str(out), "--no-baselines", cwd=work)
+    text = out.read_text()
+    page = Page(text)
+    assert len(decoded_pngs(page)) == len(FIGURE_ALTS)
+    assert "A: a.sqlite" in text and "B: b.sqlite" in text
+    assert any(i.startswith("r0-p") for i in page.ids) and any(i.startswith("r1-p") for i in page.ids)
+    assert "baselines not scored (--no-baselines)" in text
+    one = adrs("report", "--compare", str(first), cwd=work, check=False)
+    assert one.returncode == 1 and "two or more" in one.stdout
+
+
+def test_dollars_plot_appears_when_llm_calls_cost_money(runs, tmp_path):
+    work, first, _ = runs
+    copy = tmp_path / "priced.sqlite"
+    shutil.copyfile(first, copy)
+    store = Archive.open(copy, create=False)
+    try:
+        run = store.run()
+        for program in store.programs(run.id):
+            if program.mutator == "offline" and program.evaluated_at is not None:
+                store.add_llm_call(run.id, program_id=program.id, model="priced", cost_usd=0.01,
+                                   created_at=program.evaluated_at - timedelta(milliseconds=1))
+    finally:
+        store.close()
+    out = tmp_path / "priced.html"
+    adrs("report", str(copy), "-o", str(out), "--no-baselines", cwd=work)
+    text = out.read_text()
+    page = Page(text)
+    assert "best score over dollars" in {image["alt"] for image in page.images}
+    assert len(decoded_pngs(page)) == len(FIGURE_ALTS) + 1
+    assert "not drawn" not in text
+
+
+def test_a_run_where_every_evaluation_failed_still_gets_a_page(toy_problem, tmp_path):
+    from adrs.archive.store import NewProgram
+    from adrs.evaluate.result import Evaluation
+    from adrs.program import normalized_hash
+
+    problem = load_problem(toy_problem)
+    archive = tmp_path / "failed.sqlite"
+    store = Archive.open(archive)
+    try:
+        run = store.create_run(problem.name, str(problem.root), problem.fingerprint(), 0, {"islands": 2})
+        for index, kind in enumerate(("exception", "timeout", "exception")):
+            code = problem.initial_code().replace("* 1.0", f"* {index + 2}.0")
+            new = NewProgram(code=code, code_hash=normalized_hash(code), proposal_index=index, mutator="offline")
+            program = store.add_program(run.id, new)
+            store.record_evaluations(program.id, [Evaluation.failure("quick", kind, "boom", 0.2)], complete=False)
+    finally:
+        store.close()
+    out = tmp_path / "failed.html"
+    adrs("report", str(archive), "-o", str(out), "--no-baselines", cwd=tmp_path)
+    text = out.read_text()
+    assert "no program passed every evolution stage" in text
+    assert "exception 2" in text and "timeout 1" in text
+    assert len(decoded_pngs(Page(text))) == len(FIGURE_ALTS)
+
+
+def test_without_matplotlib_the_report_names_the_extra(runs):
+    work, first, _ = runs
+    out = work / "never.html"
+    snippet = (
+        "import sys\n"
+        "sys.modules['matplotlib'] = None  # as if the extra were not installed\n"
+        "from adrs.cli import main\n"
+        f"sys.exit(main(['report', {str(first)!r}, '-o', {str(out)!r}]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", snippet], cwd=work, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 1
+    assert "adrs[report]" in done.stdout and "matplotlib" in done.stdout
+    assert not out.exists()
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    return None
+
+
+def test_headless_chromium_loads_the_page_and_decodes_every_figure(runs):
+    browser = _chromium()
+    if browser is None:
+        pytest.skip("no chromium on PATH (Debian: apt-get install -y chromium); the page's images are checked above")
+    work, first, second = runs
+    out = work / "browser.html"
+    adrs("report", "--compare", str(first), str(second), "-o", str(out), "--no-baselines", cwd=work)
+    with tempfile.TemporaryDirectory(prefix="adrs-chromium-") as profile:
+        done = subprocess.run(
+            [browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--dump-dom", out.resolve().as_uri()],
+            capture_output=True, text=True, timeout=120,
+        )
+    assert done.returncode == 0, done.stderr[-2000:]
+    dom = Page(done.stdout)
+    assert len(decoded_pngs(dom)) == len(FIGURE_ALTS)
+    # the page's load handler counts the images the browser actually decoded
+    assert dom.body.get("data-images-decoded") == f"{len(FIGURE_ALTS)}/{len(FIGURE_ALTS)}", dom.body
