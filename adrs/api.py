@@ -3,6 +3,7 @@
     import adrs
     summary = adrs.evolve("problems/prism", budget=50, seed=0)
     summary = adrs.resume(summary.archive_url, budget=50)
+    summary = adrs.api.join("postgresql+psycopg://...", run_id=1)  # one more engine on a running run
 
 Owns: wiring a problem, an archive, a run record, a proposal source and the engine together.
 """
@@ -10,14 +11,16 @@ Owns: wiring a problem, an archive, a run record, a proposal source and the engi
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from adrs.archive.store import Archive
+from adrs.archive.store import Archive, ArchiveError
 from adrs.config import RunConfig
 from adrs.engine import Engine, Progress, RunSummary
+from adrs.executors import make_executor, run_directory
 from adrs.mutate.base import OfflineSource, ProposalSource
 from adrs.mutate.models import LLMConfigError, LLMError, llm_settings
 from adrs.problem import Problem, load_problem
@@ -98,23 +101,67 @@ def resume(
         store.close()
 
 
+def join(
+    archive: str | Path,
+    *,
+    run_id: int,
+    on_progress: Callable[[Progress], None] | None = None,
+    problem_dir: str | Path | None = None,
+    **overrides: Any,
+) -> RunSummary:
+    """Attach one more engine to a run in progress (meant for PostgreSQL archives).
+
+    The engines share the run's budget (counted once, in the database), see each other's results,
+    and never collide on program ids or proposal indices. A joining engine leaves pending programs
+    and the final holdout scoring to the run's own engine; `budget` here caps its own share only.
+    """
+    store = Archive.open(archive, create=False)
+    try:
+        run = store.run(run_id)
+        problem = load_problem(problem_dir or run.problem_root)
+        if problem.fingerprint() != run.problem_fingerprint:
+            raise ArchiveError(f"{problem.root}: differs from the problem run {run.id} evolves (fingerprint changed)")
+        config = dataclasses.replace(RunConfig.from_dict(run.config, **overrides), evaluate_holdout=False)
+        if config.deterministic:
+            raise ArchiveError(f"run {run.id} is deterministic: its proposals depend on one engine's order; it cannot be joined")
+        store.add_event(run.id, "joined", {"writer": store.writer, "executor": config.executor})
+        summary = _drive(problem, store, run.id, config, on_progress, joined=True)
+        store.add_event(run.id, "left", {"writer": store.writer, "evaluated": summary.evaluated})
+        return summary
+    finally:
+        store.close()
+
+
 def _drive(
-    problem: Problem, store: Archive, run_id: int, config: RunConfig, on_progress: Callable[[Progress], None] | None
+    problem: Problem,
+    store: Archive,
+    run_id: int,
+    config: RunConfig,
+    on_progress: Callable[[Progress], None] | None,
+    joined: bool = False,
 ) -> RunSummary:
     source = make_source(config, problem, store, run_id)
-    engine = Engine(problem, store, store.run(run_id), config, source, on_progress)
-    store.set_run_status(run_id, "running")
+    run_dir = run_directory(store.url, run_id)
+    executor = make_executor(config.executor, ray_address=config.ray_address, run_dir=run_dir, workers=config.workers)
+    executor.start(problem)  # a local Ray starts here (seconds); a cluster is checked for the [resources]
+    engine = Engine(problem, store, store.run(run_id), config, source, on_progress, executor=executor, joined=joined)
+    if not joined:  # the run's status belongs to the engine that started or resumed it
+        store.set_run_status(run_id, "running")
     try:
         summary = asyncio.run(_run_with_source(engine, source))
     except KeyboardInterrupt:
-        store.set_run_status(run_id, "interrupted")
+        if not joined:
+            store.set_run_status(run_id, "interrupted")
         store.add_event(run_id, "interrupted", {"evaluated": engine.progress.evaluated})
         raise
     except LLMError as exc:  # the start-up check found a wrong key, an unknown model, no server
         store.set_run_status(run_id, "failed")
         store.add_event(run_id, "llm_unavailable", {"error": str(exc)})
         raise
-    store.set_run_status(run_id, "stopped")
+    finally:
+        executor.close()
+    if not joined:
+        store.set_run_status(run_id, "stopped")
     return summary
 
 

@@ -21,6 +21,7 @@ from adrs.archive.select import STRATEGIES, SelectionConfig
 from adrs.archive.store import Archive, ArchiveError
 from adrs.evaluate.backends import SandboxUnavailable
 from adrs.evaluate.runner import EvalSettings, evaluate_code_sync
+from adrs.executors import EXECUTORS, ExecutorError
 from adrs.export import ExportError, choose, export_program
 from adrs.inspect_run import load_elites, render_llm_call, render_program, render_status
 from adrs.mutate.models import LLMConfigError, LLMError
@@ -43,6 +44,10 @@ def _add_run_options(p: argparse.ArgumentParser, defaults: bool) -> None:
     p.add_argument("--max-cost", type=float, default=None, help="cap on the run's LLM dollars (spent plus in flight)")
     p.add_argument("--offline-share", type=float, default=None, help="share of proposals for the offline mutator (e.g. 0.2)")
     p.add_argument("--mutator", choices=["auto", "offline", "llm"], default=None, help="default auto: the LLM if one is configured")
+    p.add_argument("--executor", choices=list(EXECUTORS), default=None,
+                   help="where evaluations run: local (default) or ray (Ray tasks; pip install 'adrs[ray]')")
+    p.add_argument("--ray-address", default=None, metavar="ADDR",
+                   help="an existing Ray cluster (HOST:PORT or auto); default: a local Ray inside the run's directory")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -60,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--deterministic", action="store_true", help="same archive for any worker count (seeded offline runs)")
     p.add_argument("--lag", type=int, default=4, help="deterministic runs: proposals may run this far ahead of results")
     p.add_argument("--archive", default=None, help="archive file or SQLAlchemy URL (default archives/<problem>-<time>.sqlite)")
+    p.add_argument("--join", type=int, default=None, metavar="RUN_ID",
+                   help="attach this engine to run RUN_ID of --archive, in progress (PostgreSQL): shared budget and results")
     p.add_argument("--sandbox", default=None, choices=["process", "bwrap", "docker"],
                    help="isolation of candidate processes (default: the problem's [problem] sandbox, else process)")
     p.add_argument("--docker-image", default=None, help="image of the docker sandbox (default adrs-sandbox:latest)")
@@ -124,6 +131,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def cmd_run(args: argparse.Namespace) -> int:
     problem = load_problem(args.problem)
+    if args.join is not None:
+        return _join(args, problem)
     archive = args.archive or str(api.default_archive_path(problem))
     settings = {k: getattr(args, k) for k in ("budget", "seed", "islands", "max_time_s", "target_score", "data_dir", "sandbox")}
     settings["docker_image"] = args.docker_image
@@ -137,6 +146,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     _require_sandbox(args.sandbox or problem.sandbox)
     if args.workers:
         settings["workers"] = args.workers
+    settings.update({k: getattr(args, k) for k in ("executor", "ray_address") if getattr(args, k)})
     settings.update(_mutation_settings(args, {}))
     console.print(f"Evolving [bold]{problem.name}[/bold] with {_mutator_line(problem, settings)}; archive {archive}")
     return _drive(
@@ -148,8 +158,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
 
 
+def _join(args: argparse.Namespace, problem: Problem) -> int:
+    """`adrs run PROBLEM --archive URL --join RUN_ID`: one more engine on a run in progress."""
+    if not args.archive:
+        raise ArchiveError("--join needs --archive: the URL of the database holding the run")
+    keys = ("budget", "workers", "max_time_s", "target_score", "data_dir", "executor", "ray_address")
+    overrides = {k: getattr(args, k) for k in keys}
+    console.print(f"Joining run {args.join} of [bold]{problem.name}[/bold] in {args.archive}")
+    return _drive(
+        lambda on_progress: api.join(args.archive, run_id=args.join, problem_dir=args.problem, on_progress=on_progress, **overrides),
+        args.quiet,
+        args.budget,
+        args.archive,
+        problem.name,
+    )
+
+
 def cmd_resume(args: argparse.Namespace) -> int:
-    overrides = {k: getattr(args, k) for k in ("budget", "workers", "max_time_s", "target_score", "data_dir")}
+    overrides = {k: getattr(args, k) for k in ("budget", "workers", "max_time_s", "target_score", "data_dir", "executor", "ray_address")}
     store = Archive.open(args.archive, create=False)
     try:
         run = store.run(args.run_id)
@@ -419,7 +445,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (ProblemError, ArchiveError, ExportError, FileNotFoundError, LLMConfigError, LLMError, SandboxUnavailable) as exc:
+    except (ProblemError, ArchiveError, ExportError, FileNotFoundError, LLMConfigError, LLMError, SandboxUnavailable, ExecutorError) as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}")
         return 1
 

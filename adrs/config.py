@@ -31,6 +31,8 @@ class RunConfig:
     data_dir: str | None = None  # real data for the problem (else its synthetic workload)
     sandbox: str | None = None  # process | bwrap | docker for candidates; None: the problem's [problem] sandbox
     docker_image: str | None = None  # the docker sandbox's image; None: ADRS_DOCKER_IMAGE or adrs-sandbox:latest
+    executor: str = "local"  # where evaluations run: local (this machine's slots) or ray (Ray tasks, adrs[ray])
+    ray_address: str | None = None  # an existing Ray cluster (HOST:PORT, auto); None: a local Ray in the run's directory
     mutator: str = "auto"  # auto: the LLM when a model is configured, else offline; or offline | llm
     llm: dict[str, Any] = field(default_factory=dict)  # the run's [llm] table (adrs.mutate.models), over problem.toml's
     max_cost: float | None = None  # dollars of LLM calls for the whole run (all invocations); None: no cap

@@ -4,7 +4,9 @@ Owns: the order of work in a run. The proposer picks a parent and inspirations f
 it stands, asks the mutator for a child (up to the source's `concurrency` at once, committed in
 launch order), rejects exact duplicates (normalised code hash) before
 they cost an evaluation, stores the child as `pending`, and queues it. Evaluation slots drain the
-queue, run the stage cascade in a sandboxed worker and store the result in one transaction.
+queue, run the stage cascade through the executor (sandboxed workers here, or Ray tasks) and store
+the result in one transaction. Several engines may share one run (a PostgreSQL archive): each
+claims evaluations from the run's budget in the database and admits the others' results.
 Budgets: evaluations, wall time, target score, and the source's own stop (an LLM cost cap: no new
 proposals, queued evaluations finish). Resume is opening the same archive again: pending
 programs are evaluated first, nothing evaluated is redone.
@@ -20,15 +22,15 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from adrs.archive.elites import Elites, fitness_key
 from adrs.archive.frontier import DeterministicFrontier
 from adrs.archive.novelty import NoveltyFilter
 from adrs.archive.select import select
-from adrs.archive.store import Archive, NewProgram, ProgramRecord, RunRecord
+from adrs.archive.store import Archive, DuplicateProgram, NewProgram, ProgramRecord, RunRecord
 from adrs.config import RunConfig
-from adrs.evaluate.runner import EvalSettings, evaluate_cascade, evaluate_stage
+from adrs.evaluate.runner import EvalSettings
+from adrs.executors import Executor, LocalExecutor
 from adrs.islands import IslandKeeper
 from adrs.mutate.base import Proposal, ProposalContext, ProposalSource
 from adrs.problem import Problem
@@ -93,6 +95,8 @@ class Engine:
         config: RunConfig,
         source: ProposalSource,
         on_progress: Callable[[Progress], None] | None = None,
+        executor: Executor | None = None,
+        joined: bool = False,
     ):
         self.problem = problem
         self.archive = archive
@@ -121,10 +125,21 @@ class Engine:
         self._fatal: Exception | None = None
         self._best_key: tuple | None = None
         self._since_improvement = 0
+        # Several engines on one run (adrs/archive/cooperation.py): where evaluations run, whether
+        # this engine joined a run another started, its salt for random choices, its journal cursor.
+        self.executor = executor or LocalExecutor()
+        self.joined = joined
+        self._salt = ""
+        self._cursor = 0
 
     # public -----------------------------------------------------------------------------------
     async def run(self) -> RunSummary:
         run_id = self.run_record.id
+        self._cursor = self.archive.change_cursor(run_id)  # read before the programs: nothing missed
+        if self.joined:
+            self._salt = f":engine{self.archive.register_engine(run_id)}"
+        else:
+            self.archive.open_budget(run_id, self.config.budget)  # other engines that join spend it too
         for program in self.archive.programs(run_id):
             if program.status != "pending":
                 self._admit(program, self._stored_instances(program))
@@ -159,10 +174,11 @@ class Engine:
     # proposing ------------------------------------------------------------------------------------
     async def _propose(self, queue: asyncio.Queue[ProgramRecord | None]) -> None:
         run_id = self.run_record.id
-        for program in self.archive.programs(run_id, status="pending"):
+        # A joining engine leaves pending programs to the engine that stored them (or to a resume).
+        for program in [] if self.joined else self.archive.programs(run_id, status="pending"):
             if not await self._enqueue(queue, program):
                 return
-        if not self.elites.programs and self.elites.failures == 0 and self._queued == 0:
+        if not self.joined and not self.elites.programs and self.elites.failures == 0 and self._queued == 0:
             initial = self._store(self.problem.initial_code(), None, [], 0, "initial", "the problem's initial program")
             if not await self._enqueue(queue, initial):
                 return
@@ -181,12 +197,17 @@ class Engine:
                     and len(window) < concurrency
                     and self._queued + len(window) < self.config.budget
                     and not (source_stop and source_stop())
+                    and self._shared_budget_allows(len(window))
                 ):
+                    self._follow_others()
                     if not self.elites.programs:
                         if window:
                             break
                         if self._queued > 0 and not self._first_result.is_set():
                             await self._wait_for(self._first_result)
+                            continue
+                        if self.joined:
+                            await asyncio.sleep(0.25)  # the run's first evaluation is still running elsewhere
                             continue
                         self._stop("no program evaluated successfully: nothing to mutate")
                         return
@@ -195,7 +216,7 @@ class Engine:
                     if self.frontier is not None and not await self.frontier.wait_for(index, self._stopping):
                         break
                     self.keeper.maintain(self.view, also=self.elites)
-                    rng = random.Random(f"{self.config.seed}:{index}:{launched[index]}")
+                    rng = random.Random(f"{self.config.seed}:{index}:{launched[index]}{self._salt}")
                     launched[index] += 1
                     island = index % self.config.islands
                     selection = select(self.view, island, rng, self.config.selection)
@@ -234,7 +255,13 @@ class Engine:
                     streak = 0
                     parent = head.context.parent
                     inspirations = [p.id for p in head.context.inspirations]
-                    child = self._store(proposal.code, parent, inspirations, head.island, proposal.mutator, proposal.description)
+                    try:
+                        child = self._store(proposal.code, parent, inspirations, head.island, proposal.mutator, proposal.description)
+                    except DuplicateProgram:  # another engine on this run stored the same child first
+                        self.progress.duplicates += 1
+                        streak += 1
+                        self._outcome(head.context, proposal, None, "duplicate")
+                        continue
                     self._outcome(head.context, proposal, child, None)
                     self.progress.proposal_s += time.perf_counter() - head.began
                     if not await self._enqueue(queue, child):
@@ -283,10 +310,13 @@ class Engine:
             description=description,
             diff=unified_diff(parent.code, code) if parent else "",
         )
-        return self.archive.add_program(self.run_record.id, new)
+        return self.archive.add_program(self.run_record.id, new, reject_duplicate=True)
 
     async def _enqueue(self, queue: asyncio.Queue[ProgramRecord | None], program: ProgramRecord) -> bool:
         if self._stopping.is_set() or self._queued >= self.config.budget:
+            return False
+        if not self.archive.claim_evaluation(self.run_record.id):  # other engines spent the run's budget
+            self.progress.stop_reason = self.progress.stop_reason or "budget spent (shared with other engines)"
             return False
         put = asyncio.create_task(queue.put(program))
         stop = asyncio.create_task(self._stopping.wait())
@@ -323,8 +353,7 @@ class Engine:
             if self._stopping.is_set():
                 continue  # stays pending in the archive: resume evaluates it
             began = time.perf_counter()
-            with _program_file(program) as path:
-                evaluations = await evaluate_cascade(self.problem, path, self.settings)
+            evaluations = await self.executor.evaluate(self.problem, program.code, self.settings, label=f"p{program.id}")
             evaluated = time.perf_counter()
             self.progress.evaluation_s += evaluated - began
             complete = len(evaluations) == len(self.problem.evolution_stages) and all(e.ok for e in evaluations)
@@ -374,12 +403,30 @@ class Engine:
         original = best.migrated_from or best.id
         program = self.archive.program(original)
         score = None
-        with _program_file(program) as path:
-            for stage in stages:
-                evaluation = await evaluate_stage(self.problem, path, stage, self.settings)
-                self.archive.record_extra_evaluation(original, evaluation)
-                score = evaluation.score if evaluation.ok else score
+        for stage in stages:
+            evaluation = (await self.executor.evaluate(self.problem, program.code, self.settings, (stage,), f"p{original}"))[0]
+            self.archive.record_extra_evaluation(original, evaluation)
+            score = evaluation.score if evaluation.ok else score
         return score
+
+    # several engines on one run ----------------------------------------------------------------
+    def _shared_budget_allows(self, in_flight: int) -> bool:
+        left = self.archive.budget_left(self.run_record.id)
+        return left is None or left > in_flight
+
+    def _follow_others(self) -> None:
+        """Admit what other engines attached to this run evaluated since the last look."""
+        if self.frontier is not None:
+            return  # a deterministic run builds proposals from its own results, in proposal order
+        programs, self._cursor = self.archive.changes_since(self.run_record.id, self._cursor)
+        for program in programs:
+            if program.id not in self.elites.programs:
+                self._admit(program, None)
+        if programs:
+            self._refresh_progress()
+            best, target = self.elites.best(), self.config.target_score
+            if target is not None and best is not None and best.complete and best.score is not None and best.score >= target:
+                self._stop(f"target score {target:g} reached by program {best.id}")
 
     # stopping and progress -------------------------------------------------------------------
     def _stop(self, reason: str) -> None:
@@ -404,20 +451,3 @@ class Engine:
             self.progress.initial_score = initial.score if initial else None
         self.on_progress(self.progress)
 
-
-class _program_file:
-    """A program's code in a private temporary file, removed afterwards."""
-
-    def __init__(self, program: ProgramRecord):
-        self.program = program
-
-    def __enter__(self) -> Path:
-        import tempfile
-
-        self._dir = tempfile.TemporaryDirectory(prefix=f"adrs-p{self.program.id}-")
-        path = Path(self._dir.name) / "program.py"
-        path.write_text(self.program.code)
-        return path
-
-    def __exit__(self, *exc: object) -> None:
-        self._dir.cleanup()

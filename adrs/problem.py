@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 DIRECTIONS = ("max", "min")
-_TOP_KEYS = {"problem", "score", "objectives", "features", "stages", "limits", "references", "prompt", "llm"}
+_TOP_KEYS = {"problem", "score", "objectives", "features", "stages", "limits", "references", "prompt", "llm", "resources"}
+_RESOURCE_KEYS = {"cpus", "gpus", "memory_mb"}
 _PROBLEM_KEYS = {"name", "description", "initial", "evaluator", "sandbox"}
 _LIMIT_KEYS = {"memory_mb", "candidate_timeout_s", "candidate_memory_mb", "timeout_s"}
 
@@ -64,6 +65,15 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Resources:
+    """What one evaluation needs on a node; the Ray executor asks the cluster for it ([resources])."""
+
+    cpus: float = 1.0
+    gpus: float = 0.0  # > 0: Ray runs the evaluation on a node with a GPU and sets CUDA_VISIBLE_DEVICES
+    memory_mb: int | None = None  # None: not declared to the scheduler (the sandbox's limits still apply)
+
+
+@dataclass(frozen=True)
 class Problem:
     """A validated problem directory."""
 
@@ -81,6 +91,7 @@ class Problem:
     prompt_system: str = ""
     sandbox: str = "process"
     llm: dict[str, Any] = field(default_factory=dict)
+    resources: Resources = field(default_factory=Resources)
 
     @property
     def evolution_stages(self) -> tuple[Stage, ...]:
@@ -201,6 +212,7 @@ def _build(root: Path, toml_path: Path, data: dict[str, Any]) -> Problem:
         prompt_system=str(prompt.get("system", "")),
         sandbox=str(meta.get("sandbox", "process")),
         llm=dict(_table(toml_path, data, "llm")),
+        resources=_resources(toml_path, _table(toml_path, data, "resources")),
     )
 
 
@@ -241,6 +253,24 @@ def _stage(path: Path, index: int, raw: Any) -> Stage:
         threshold=None if threshold is None else _number(path, f"{where}.threshold", threshold),
         holdout=bool(raw.get("holdout", False)),
     )
+
+
+def _resources(path: Path, table: dict[str, Any]) -> Resources:
+    _reject_unknown(path, "resources.", table, _RESOURCE_KEYS)
+    amounts = {}
+    for key in ("cpus", "gpus"):
+        if key in table:
+            value = _number(path, f"resources.{key}", table[key])
+            # Ray's rule: a fraction of one unit, or whole units.
+            if value < 0 or (value > 1 and not value.is_integer()):
+                raise ProblemError(f"{path}: resources.{key}: expected 0 to 1 or a whole number, got {table[key]!r}")
+            amounts[key] = value
+    if amounts.get("cpus", 1.0) == 0 and amounts.get("gpus", 0.0) == 0:
+        raise ProblemError(f"{path}: resources.cpus: an evaluation needs some CPU or GPU, got 0")
+    memory = table.get("memory_mb")
+    if memory is not None and (isinstance(memory, bool) or not isinstance(memory, int) or memory <= 0):
+        raise ProblemError(f"{path}: resources.memory_mb: expected a positive whole number of MiB, got {memory!r}")
+    return Resources(cpus=amounts.get("cpus", 1.0), gpus=amounts.get("gpus", 0.0), memory_mb=memory)
 
 
 def _pick_file(root: Path, toml_path: Path, named: Any, defaults: tuple[str, ...], key: str) -> Path:

@@ -1,9 +1,14 @@
 """The archive's tables (SQLAlchemy 2 declarative models).
 
 Owns: the relational shape of a run: runs, programs, evaluations (one row per program and stage),
-LLM calls, events, and small key-value state (e.g. a bandit's statistics). Elites (MAP-Elites
-cells, the Pareto front, island bests) are derived from these rows and never stored as the only
-copy of anything.
+LLM calls, events, and small key-value state (e.g. a bandit's statistics); and what several
+engines attached to one run share: a counter row per run (budget claims, a change sequence) and
+the change journal other engines follow. Elites (MAP-Elites cells, the Pareto front, island
+bests) are derived from these rows and never stored as the only copy of anything.
+
+The same tables serve SQLite and PostgreSQL. Two column types make them behave alike: `Label`
+(PostgreSQL enforces VARCHAR lengths, SQLite does not, so labels are unbounded text there) and
+`SafeText` (PostgreSQL text cannot hold a NUL character, which candidate output may contain).
 
 Must not: hold behaviour beyond column definitions.
 """
@@ -22,11 +27,39 @@ from sqlalchemy import (
     Integer,
     String,
     Text,
+    TypeDecorator,
     UniqueConstraint,
+    text,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeEngine
 
 SCHEMA_VERSION = 1
+
+
+def Label(length: int) -> TypeEngine:  # noqa: N802 - used like a column type
+    """A short label: VARCHAR(length) in SQLite (which ignores the length), TEXT in PostgreSQL.
+
+    A model name or a user's stage name longer than the declared length is stored as given in
+    SQLite; PostgreSQL would refuse it, so there the column has no length.
+    """
+    return String(length).with_variant(Text(), "postgresql")
+
+
+class SafeText(TypeDecorator):
+    """Text that may come from a candidate: a NUL is written as the four characters \\x00 in PostgreSQL.
+
+    PostgreSQL's text type cannot store NUL; SQLite can, so nothing changes there.
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        if value is not None and dialect.name == "postgresql" and "\x00" in value:
+            return value.replace("\x00", "\\x00")
+        return value
 
 
 def _now() -> datetime:
@@ -41,7 +74,7 @@ class Run(Base):
     __tablename__ = "runs"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    problem_name: Mapped[str] = mapped_column(String(200))
+    problem_name: Mapped[str] = mapped_column(Label(200))
     problem_root: Mapped[str] = mapped_column(Text)
     problem_fingerprint: Mapped[str] = mapped_column(String(64))
     seed: Mapped[int] = mapped_column(Integer)
@@ -56,28 +89,38 @@ class Program(Base):
     __table_args__ = (
         Index("ix_programs_run_status", "run_id", "status"),
         Index("ix_programs_run_hash", "run_id", "code_hash"),
+        # Several engines on one run allocate indices by max + 1 and retry on this index. Migrants
+        # carry their original's index (islands.py), so they are left out of it.
+        Index(
+            "uq_program_run_proposal_index",
+            "run_id",
+            "proposal_index",
+            unique=True,
+            sqlite_where=text("migrated_from IS NULL"),
+            postgresql_where=text("migrated_from IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"))
     proposal_index: Mapped[int] = mapped_column(Integer)  # order of proposal within the run
-    code: Mapped[str] = mapped_column(Text)
+    code: Mapped[str] = mapped_column(SafeText)
     code_hash: Mapped[str] = mapped_column(String(64))
     parent_id: Mapped[int | None] = mapped_column(ForeignKey("programs.id"), nullable=True)
     inspiration_ids: Mapped[list] = mapped_column(JSON, default=list)
     island: Mapped[int] = mapped_column(Integer, default=0)
     generation: Mapped[int] = mapped_column(Integer, default=0)
-    mutator: Mapped[str] = mapped_column(String(64))  # initial, offline, llm:<model>, migration, baseline
-    description: Mapped[str] = mapped_column(Text, default="")
-    diff: Mapped[str] = mapped_column(Text, default="")  # against the parent
+    mutator: Mapped[str] = mapped_column(Label(64))  # initial, offline, llm:<model>, migration, baseline
+    description: Mapped[str] = mapped_column(SafeText, default="")
+    diff: Mapped[str] = mapped_column(SafeText, default="")  # against the parent
     # pending -> evaluated | failed. Migrants are copies of an evaluated program on another island.
     status: Mapped[str] = mapped_column(String(16), default="pending")
     migrated_from: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # Denormalised from the evaluations so selection needs one query.
     score: Mapped[float | None] = mapped_column(Float, nullable=True)
     complete: Mapped[bool] = mapped_column(Boolean, default=False)  # passed every evolution stage
-    stage_reached: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    error_kind: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    stage_reached: Mapped[str | None] = mapped_column(Label(64), nullable=True)
+    error_kind: Mapped[str | None] = mapped_column(Label(32), nullable=True)
     metrics: Mapped[dict] = mapped_column(JSON, default=dict)
     features: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
@@ -90,15 +133,15 @@ class EvaluationRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
-    stage: Mapped[str] = mapped_column(String(64))
+    stage: Mapped[str] = mapped_column(Label(64))
     ok: Mapped[bool] = mapped_column(Boolean)
     score: Mapped[float | None] = mapped_column(Float, nullable=True)
     metrics: Mapped[dict] = mapped_column(JSON, default=dict)
     features: Mapped[dict] = mapped_column(JSON, default=dict)
     instances: Mapped[dict] = mapped_column(JSON, default=dict)
-    feedback: Mapped[str] = mapped_column(Text, default="")
-    error_kind: Mapped[str | None] = mapped_column(String(32), nullable=True)
-    error: Mapped[str] = mapped_column(Text, default="")
+    feedback: Mapped[str] = mapped_column(SafeText, default="")
+    error_kind: Mapped[str | None] = mapped_column(Label(32), nullable=True)
+    error: Mapped[str] = mapped_column(SafeText, default="")
     duration_s: Mapped[float] = mapped_column(Float, default=0.0)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
@@ -110,14 +153,14 @@ class LLMCall(Base):
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), index=True)
     program_id: Mapped[int | None] = mapped_column(ForeignKey("programs.id"), nullable=True, index=True)
     proposal_index: Mapped[int | None] = mapped_column(Integer, nullable=True)
-    model: Mapped[str] = mapped_column(String(200))
-    prompt: Mapped[str] = mapped_column(Text, default="")
-    response: Mapped[str] = mapped_column(Text, default="")
+    model: Mapped[str] = mapped_column(Label(200))
+    prompt: Mapped[str] = mapped_column(SafeText, default="")
+    response: Mapped[str] = mapped_column(SafeText, default="")
     prompt_tokens: Mapped[int] = mapped_column(Integer, default=0)
     completion_tokens: Mapped[int] = mapped_column(Integer, default=0)
     cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
     latency_s: Mapped[float] = mapped_column(Float, default=0.0)
-    error: Mapped[str] = mapped_column(Text, default="")
+    error: Mapped[str] = mapped_column(SafeText, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 
@@ -126,7 +169,7 @@ class Event(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), index=True)
-    kind: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(Label(64))
     payload: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
@@ -137,5 +180,37 @@ class State(Base):
     __tablename__ = "state"
 
     run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), primary_key=True)
-    key: Mapped[str] = mapped_column(String(128), primary_key=True)
+    key: Mapped[str] = mapped_column(Label(128), primary_key=True)
     value: Mapped[dict] = mapped_column(JSON, default=dict)
+
+
+class RunCounter(Base):
+    """One row per run, updated under its row lock by every engine attached to the run.
+
+    `claimed` counts evaluations claimed against the budget (`budget_limit`, None: no limit), so
+    several engines spend one budget. `change_seq` numbers the change journal: it is incremented in
+    the same transaction that writes a change, which orders the journal by commit.
+    """
+
+    __tablename__ = "run_counters"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), primary_key=True)
+    budget_limit: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    claimed: Mapped[int] = mapped_column(Integer, default=0)
+    change_seq: Mapped[int] = mapped_column(Integer, default=0)
+    engines: Mapped[int] = mapped_column(Integer, default=0)  # engines that joined the run after its start
+
+
+class ProgramChange(Base):
+    """The change journal: a program became evaluated or failed, or a migrant was placed.
+
+    Other engines read it from their last sequence number to bring those programs into their
+    in-memory elites; `writer` lets an engine skip its own changes.
+    """
+
+    __tablename__ = "program_changes"
+
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
+    writer: Mapped[str] = mapped_column(String(32))

@@ -1,8 +1,11 @@
 """The archive store: every proposal, evaluation and event of a run, behind a SQLAlchemy URL.
 
-Owns: opening an archive (a path means SQLite in WAL mode; any SQLAlchemy URL works), creating
-runs, writing a proposal as `pending` before it is evaluated, and writing all stages of one
-program's evaluation in a single transaction, so a crash loses at most the evaluations in flight.
+Owns: opening an archive (a path means SQLite in WAL mode; any SQLAlchemy URL works, e.g.
+`postgresql+psycopg://user@host/db`), creating runs, writing a proposal as `pending` before it is
+evaluated, and writing all stages of one program's evaluation in a single transaction, so a crash
+loses at most the evaluations in flight. Several engines may write one run (PostgreSQL): proposal
+indices are unique per run (allocated as max + 1, retried on the constraint), and every evaluated
+program or placed migrant is journaled for the others (archive/cooperation.py).
 Returns plain dataclass records; no session or ORM object leaves this module.
 
 Must not: choose parents, compute elites or talk to mutators.
@@ -11,22 +14,31 @@ Must not: choose parents, compute elites or talk to mutators.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
+import secrets
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, event, func, select, update
+from sqlalchemy import func, select, text, update
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from adrs.archive.schema import Base, EvaluationRow, Event, LLMCall, Program, Run, State
+from adrs.archive.connect import ArchiveError, archive_url, open_engine
+from adrs.archive.cooperation import CooperationMixin
+from adrs.archive.schema import EvaluationRow, Event, LLMCall, Program, Run, RunCounter, State
 from adrs.evaluate.result import Evaluation
 
 
-class ArchiveError(RuntimeError):
-    """An archive that cannot be opened or does not hold what was asked for."""
+class DuplicateProgram(ArchiveError):
+    """A proposal whose normalised code is already in the run (another engine stored it first)."""
+
+
+_INDEX_RETRIES = 50  # engines racing for the next proposal index; each retry re-reads max + 1
 
 
 @dataclass(frozen=True)
@@ -91,41 +103,45 @@ def _record(cls: type, row: Any) -> Any:
     return cls(**{f.name: getattr(row, f.name) for f in dataclasses.fields(cls)})
 
 
-def archive_url(location: str | Path) -> str:
-    text = str(location)
-    return text if "://" in text else f"sqlite:///{Path(text).resolve()}"
+def _migrant_row(original: ProgramRecord, island: int, proposal_index: int) -> Program:
+    return Program(
+        run_id=original.run_id,
+        proposal_index=proposal_index,
+        code=original.code,
+        code_hash=original.code_hash,
+        parent_id=original.id,
+        inspiration_ids=[],
+        island=island,
+        generation=original.generation,
+        mutator="migration",
+        description=f"copy of #{original.id} from island {original.island}",
+        diff="",
+        status=original.status,
+        migrated_from=original.id,
+        score=original.score,
+        complete=original.complete,
+        stage_reached=original.stage_reached,
+        error_kind=original.error_kind,
+        metrics=original.metrics,
+        features=original.features,
+        evaluated_at=original.evaluated_at,
+    )
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")  # WAL + NORMAL: durable across process crashes
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
-
-
-class Archive:
-    """One archive database; it may hold several runs."""
+class Archive(CooperationMixin):
+    """One archive database; it may hold several runs, and several engines may write one run."""
 
     def __init__(self, engine: Engine, url: str):
         self.engine = engine
         self.url = url
         self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self.writer = secrets.token_hex(8)  # this process's mark in the change journal
+        self._counters_ready: set[int] = set()
 
     @classmethod
     def open(cls, location: str | Path, *, create: bool = True) -> Archive:
         url = archive_url(location)
-        if url.startswith("sqlite:///"):
-            path = Path(url.removeprefix("sqlite:///"))
-            if not path.exists() and not create:
-                raise ArchiveError(f"{path}: no such archive")
-            path.parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url)
-        if engine.dialect.name == "sqlite":
-            event.listen(engine, "connect", _sqlite_pragmas)
-        Base.metadata.create_all(engine)
-        return cls(engine, url)
+        return cls(open_engine(url, create=create), url)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -145,6 +161,8 @@ class Archive:
             )
             s.add(run)
             s.flush()
+            s.add(RunCounter(run_id=run.id, claimed=0, change_seq=0, engines=0))
+            self._counters_ready.add(run.id)
             return _record(RunRecord, run)
 
     def run(self, run_id: int | None = None) -> RunRecord:
@@ -164,41 +182,71 @@ class Archive:
             s.execute(update(Run).where(Run.id == run_id).values(config=config))
 
     # programs ---------------------------------------------------------------------------------
-    def add_program(self, run_id: int, new: NewProgram, *, status: str = "pending") -> ProgramRecord:
-        with self._session() as s, s.begin():
-            row = Program(run_id=run_id, status=status, **dataclasses.asdict(new))
-            s.add(row)
-            s.flush()
-            return _record(ProgramRecord, row)
+    def add_program(
+        self, run_id: int, new: NewProgram, *, status: str = "pending", reject_duplicate: bool = False
+    ) -> ProgramRecord:
+        """Store a program; if its proposal index was taken meanwhile (another engine), the next free one.
+
+        reject_duplicate: raise DuplicateProgram when the run already holds this code hash (outside
+        migrants); in PostgreSQL the check and the insert hold a lock on the hash, so two engines
+        cannot both store the same child.
+        """
+        fields = dataclasses.asdict(new)
+        fields.pop("proposal_index")
+
+        def row(index: int) -> Program:
+            return Program(run_id=run_id, status=status, proposal_index=index, **fields)
+
+        return self._insert_program(run_id, new.proposal_index, row, new.code_hash if reject_duplicate else None)
 
     def add_migrant(self, original: ProgramRecord, island: int, proposal_index: int) -> ProgramRecord:
         """Copy an evaluated program (and its evaluations) onto another island; the original stays."""
-        with self._session() as s, s.begin():
-            row = Program(
-                run_id=original.run_id,
-                proposal_index=proposal_index,
-                code=original.code,
-                code_hash=original.code_hash,
-                parent_id=original.id,
-                inspiration_ids=[],
-                island=island,
-                generation=original.generation,
-                mutator="migration",
-                description=f"copy of #{original.id} from island {original.island}",
-                diff="",
-                status=original.status,
-                migrated_from=original.id,
-                score=original.score,
-                complete=original.complete,
-                stage_reached=original.stage_reached,
-                error_kind=original.error_kind,
-                metrics=original.metrics,
-                features=original.features,
-                evaluated_at=original.evaluated_at,
+        # The copy keeps the original's proposal index (islands.py), which the unique index allows.
+        return self._insert_program(original.run_id, proposal_index, lambda index: _migrant_row(original, island, index), retry=False)
+
+    def _insert_program(
+        self,
+        run_id: int,
+        proposal_index: int,
+        make_row: Callable[[int], Program],
+        unique_hash: str | None = None,
+        retry: bool = True,
+    ) -> ProgramRecord:
+        index = proposal_index
+        for _ in range(_INDEX_RETRIES if retry else 1):
+            try:
+                with self._session() as s, s.begin():
+                    if unique_hash is not None:
+                        self._check_new_hash(s, run_id, unique_hash)
+                    row = make_row(index)
+                    s.add(row)
+                    s.flush()
+                    if row.status != "pending":
+                        self._journal(s, run_id, row.id)
+                    return _record(ProgramRecord, row)
+            except IntegrityError:
+                if not retry or not self._index_taken(run_id, index):
+                    raise  # another constraint: not a race for the index
+                index = max(index + 1, self.next_proposal_index(run_id))
+        raise ArchiveError(f"run {run_id}: no free proposal index after {_INDEX_RETRIES} attempts")
+
+    def _check_new_hash(self, s: Session, run_id: int, code_hash: str) -> None:
+        if s.get_bind().dialect.name == "postgresql":
+            # Held to commit: another engine storing the same hash waits, then sees this row.
+            key = int(hashlib.sha256(code_hash.encode()).hexdigest()[:7], 16)  # fits PostgreSQL's int4
+            s.execute(text("SELECT pg_advisory_xact_lock(:run, :key)"), {"run": run_id, "key": key})
+        stmt = select(Program.id).where(
+            Program.run_id == run_id, Program.code_hash == code_hash, Program.migrated_from.is_(None)
+        )
+        if s.scalars(stmt.limit(1)).first() is not None:
+            raise DuplicateProgram(f"run {run_id} already holds a program with hash {code_hash}")
+
+    def _index_taken(self, run_id: int, index: int) -> bool:
+        with self._session() as s:
+            stmt = select(Program.id).where(
+                Program.run_id == run_id, Program.proposal_index == index, Program.migrated_from.is_(None)
             )
-            s.add(row)
-            s.flush()
-            return _record(ProgramRecord, row)
+            return s.scalars(stmt.limit(1)).first() is not None
 
     def record_evaluations(self, program_id: int, evaluations: list[Evaluation], complete: bool) -> ProgramRecord:
         """Store all stages of one program's evaluation and its final status, atomically.
@@ -239,6 +287,7 @@ class Archive:
             row.features = {**last.metrics, **last.features} if ok else {}
             row.evaluated_at = datetime.now(UTC)
             s.flush()
+            self._journal(s, row.run_id, program_id)  # last: it holds the run's counter row to commit
             return _record(ProgramRecord, row)
 
     def record_extra_evaluation(self, program_id: int, evaluation: Evaluation) -> None:
