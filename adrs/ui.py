@@ -37,7 +37,6 @@ class LiveView:
         self.task = self.bar.add_task(title, total=budget)
         self.live = Live(console=console, refresh_per_second=4, transient=False) if self.interactive else None
         self._last_line = 0.0
-        self._progress: RunProgress | None = None
 
     def __enter__(self) -> LiveView:
         if self.live is not None:
@@ -49,7 +48,6 @@ class LiveView:
             self.live.__exit__(*exc)
 
     def update(self, progress: RunProgress) -> None:
-        self._progress = progress
         self.bar.update(self.task, completed=progress.evaluated)
         if self.live is not None:
             self.live.update(Group(self.bar, self._table(progress)))

@@ -298,8 +298,7 @@ class Archive(CooperationMixin):
             ).first()
             if existing is not None:
                 return
-            fields = {k: v for k, v in evaluation.to_dict().items()}
-            s.add(EvaluationRow(program_id=program_id, **fields))
+            s.add(EvaluationRow(program_id=program_id, **evaluation.to_dict()))
 
     def program(self, program_id: int) -> ProgramRecord:
         with self._session() as s:

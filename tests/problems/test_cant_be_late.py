@@ -7,7 +7,6 @@ replay's hand-made cases and the workload checks run in-process.
 
 from __future__ import annotations
 
-import importlib.util
 import textwrap
 import time
 from pathlib import Path
@@ -28,11 +27,7 @@ UNIFORM_PROGRESS = PROBLEM / "baselines" / "uniform_progress.py"
 HEADER = "import math\nimport random\nimport sys\n\nfrom evaluators.cant_be_late.strategy import ClusterType, Strategy\n"
 
 
-def _load(path: Path, name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.problems.helpers import load_module as _load  # noqa: E402
 
 
 @pytest.fixture(scope="module")

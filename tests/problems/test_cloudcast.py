@@ -6,7 +6,6 @@ Evaluations run through the real evaluator, harness and sandboxed candidate proc
 
 from __future__ import annotations
 
-import importlib.util
 import textwrap
 from pathlib import Path
 from types import ModuleType
@@ -69,11 +68,7 @@ def search_algorithm(src, dsts, G, num_partitions):
 """
 
 
-def _load(path: Path, name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.problems.helpers import load_module as _load  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,6 @@ balancedness checks call the trusted modules in-process.
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import textwrap
 from pathlib import Path
 from types import ModuleType
@@ -30,11 +29,7 @@ BASELINE = PROBLEM / "baselines" / "deepseek_eplb.py"
 SPEC_STANDIN_SHA256 = "c597da5c789ff10dc901c93b62358d96a35558e52b5a978e3929e399064ade3e"
 
 
-def _load(path: Path, name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.problems.helpers import load_module as _load  # noqa: E402
 
 
 @pytest.fixture(scope="module")

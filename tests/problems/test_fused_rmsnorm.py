@@ -7,7 +7,6 @@ hanging kernels, patched timers) are tested in test_kernel_bench.py on this prob
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from types import ModuleType
 
@@ -21,11 +20,7 @@ from adrs.problem import load_problem  # noqa: E402
 PROBLEM = Path(__file__).resolve().parents[2] / "problems" / "fused_rmsnorm"
 
 
-def _load(path: Path, name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.problems.helpers import load_module as _load  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ check values of single cases call the trusted driver and scorer in-process.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import textwrap
 from collections import Counter
@@ -34,11 +33,7 @@ GREEDY = PROBLEM / "baselines" / "greedy.py"
 ROUND_ROBIN = PROBLEM / "baselines" / "round_robin.py"
 
 
-def _load(path: Path, name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.problems.helpers import load_module as _load  # noqa: E402
 
 
 @pytest.fixture(scope="module")

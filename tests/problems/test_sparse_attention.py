@@ -6,7 +6,6 @@ rejection of out-of-budget or malformed selections go through sandboxed candidat
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import textwrap
 from pathlib import Path
@@ -23,11 +22,7 @@ from adrs.problem import load_problem  # noqa: E402
 PROBLEM = Path(__file__).resolve().parents[2] / "problems" / "sparse_attention"
 
 
-def _load(path: Path, name: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+from tests.problems.helpers import load_module as _load  # noqa: E402
 
 
 @pytest.fixture(scope="module")
