@@ -346,7 +346,12 @@ class Engine:
             raise
 
     async def _drain(self, queue: asyncio.Queue[ProgramRecord | None]) -> None:
+        task = asyncio.current_task()
         while True:
+            if task is not None and task.cancelling():
+                # A cancellation that some await swallowed (3.11's wait_for does, in a race) must
+                # still end the slot: otherwise a stopping run waits on an empty queue for ever.
+                raise asyncio.CancelledError
             program = await queue.get()
             if program is None:
                 return

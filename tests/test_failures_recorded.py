@@ -7,6 +7,8 @@ import asyncio
 from adrs.archive.store import Archive
 from adrs.config import RunConfig
 from adrs.engine import Engine
+from adrs.executors.local import LocalExecutor
+from adrs.mutate.base import OfflineSource
 from adrs.problem import load_problem
 from tests.scripted import ScriptedSource
 
@@ -67,3 +69,37 @@ def test_a_failing_initial_program_stops_the_run_with_a_reason(toy_problem, tmp_
     assert summary.evaluated == 1
     assert "nothing to mutate" in summary.stop_reason
     assert archive.status_counts(run.id) == {"failed": 1}
+
+
+class _SwallowsCancellation(LocalExecutor):
+    """Completes an evaluation even when cancelled mid-way, as Python 3.11's asyncio.wait_for does
+    when the cancellation races the awaited result (the worker exiting just then)."""
+
+    async def evaluate(self, problem, code, settings, stages=None, label=""):
+        work = asyncio.ensure_future(super().evaluate(problem, code, settings, stages, label))
+        try:
+            return await asyncio.shield(work)
+        except asyncio.CancelledError:
+            return await work
+
+
+def test_a_cancelled_run_stops_even_when_an_evaluation_swallows_the_cancellation(toy_problem, tmp_path):
+    problem = load_problem(toy_problem)
+    archive = Archive.open(tmp_path / "a.sqlite")
+    config = RunConfig(budget=200, workers=2, seed=0, islands=1, evaluate_holdout=False)
+    run = archive.create_run(problem.name, str(problem.root), problem.fingerprint(), 0, config.to_dict())
+    engine = Engine(problem, archive, run, config, OfflineSource(), executor=_SwallowsCancellation())
+
+    async def cancel_mid_run() -> None:
+        task = asyncio.create_task(engine.run())
+        while engine.progress.evaluated < 3:
+            await asyncio.sleep(0.02)
+        task.cancel()
+        done, _ = await asyncio.wait({task}, timeout=30)
+        assert done, "the cancelled run hung on its evaluation slots"
+        assert task.cancelled()
+
+    asyncio.run(cancel_mid_run())
+    statuses = [p.status for p in archive.programs(run.id)]
+    assert statuses.count("evaluated") + statuses.count("failed") >= 3  # finished evaluations are kept
+    assert len(statuses) < 200

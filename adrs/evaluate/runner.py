@@ -161,7 +161,10 @@ async def _run_worker(
         proc.stdin.write((json.dumps(request) + "\n").encode())
         await proc.stdin.drain()
         proc.stdin.close()
-        await asyncio.wait_for(proc.wait(), timeout=stage.timeout_s)
+        # asyncio.timeout, not wait_for: on 3.11, wait_for swallows a cancellation that arrives as
+        # the worker exits, and a cancelled run then waits on its slots for ever.
+        async with asyncio.timeout(stage.timeout_s):
+            await proc.wait()
     except (TimeoutError, ConnectionError):
         kill_tree(proc.pid, cgroup)
         await proc.wait()

@@ -127,8 +127,8 @@ class ClientPool:
         while True:
             attempt += 1
             try:
-                async with self._semaphore:
-                    response = await asyncio.wait_for(client.chat.completions.create(**request), self.settings.timeout_s)
+                async with self._semaphore, asyncio.timeout(self.settings.timeout_s):  # not wait_for: see runner.py
+                    response = await client.chat.completions.create(**request)
             except (openai.OpenAIError, TimeoutError) as error:
                 kind, message, retry_after = _classify(error, self.settings.timeout_s)
                 if kind not in _RETRYABLE or attempt > self.settings.max_retries:
