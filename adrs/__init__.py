@@ -13,11 +13,11 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["Archive", "evolve", "load_problem", "resume"]
+__all__ = ["Archive", "evolve", "join", "load_problem", "resume"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("evolve", "resume"):
+    if name in ("evolve", "join", "resume"):
         from adrs import api
 
         return getattr(api, name)
