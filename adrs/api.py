@@ -19,11 +19,12 @@ from typing import Any
 
 from adrs.archive.store import Archive, ArchiveError
 from adrs.config import RunConfig
-from adrs.engine import Engine, Progress, RunSummary
+from adrs.engine import Engine
 from adrs.executors import make_executor, run_directory
 from adrs.mutate.base import OfflineSource, ProposalSource
 from adrs.mutate.models import LLMConfigError, LLMError, llm_settings
 from adrs.problem import Problem, load_problem
+from adrs.progress import Progress, RunSummary
 
 
 def default_archive_path(problem: Problem, directory: str | Path = "archives") -> Path:

@@ -21,7 +21,7 @@ import random
 import time
 from collections import Counter, deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from adrs.archive.elites import Elites, fitness_key
 from adrs.archive.frontier import DeterministicFrontier
@@ -35,45 +35,7 @@ from adrs.islands import IslandKeeper
 from adrs.mutate.base import Proposal, ProposalContext, ProposalSource
 from adrs.problem import Problem
 from adrs.program import normalized_hash, unified_diff
-
-
-@dataclass
-class Progress:
-    """What a live view needs; updated in place by the engine."""
-
-    budget: int
-    evaluated: int = 0  # evaluations finished in this invocation (failed ones included)
-    failures: Counter[str] = field(default_factory=Counter)
-    duplicates: int = 0
-    too_similar: int = 0  # rejected by the novelty filter before evaluation
-    no_edit: int = 0
-    archive_size: int = 0
-    front_size: int = 0
-    best_score: float | None = None
-    best_id: int | None = None
-    initial_score: float | None = None
-    started: float = field(default_factory=time.monotonic)
-    stop_reason: str = ""
-    # Engine time, summed over the invocation (seconds): where per-evaluation overhead goes.
-    proposal_s: float = 0.0  # selection, mutation, hashing and the pending write
-    evaluation_s: float = 0.0  # wall time of the stage cascades (sandbox start + evaluator)
-    record_s: float = 0.0  # writing evaluations and updating the elites
-
-    @property
-    def per_minute(self) -> float:
-        elapsed = time.monotonic() - self.started
-        return 60.0 * self.evaluated / elapsed if elapsed > 0 else 0.0
-
-
-@dataclass(frozen=True)
-class RunSummary:
-    run_id: int
-    archive_url: str
-    evaluated: int
-    best: ProgramRecord | None
-    initial_score: float | None
-    stop_reason: str
-    holdout_score: float | None
+from adrs.progress import Progress, RunSummary
 
 
 @dataclass
@@ -373,10 +335,7 @@ class Engine:
         self._admit(program, instances)
         self._first_result.set()
         self._refresh_progress()
-        best = self.elites.best()
-        target = self.config.target_score
-        if target is not None and best is not None and best.complete and best.score is not None and best.score >= target:
-            self._stop(f"target score {target:g} reached by program {best.id}")
+        best = self._check_target()
         if best is not None and (self._best_key is None or fitness_key(best) > self._best_key):
             self._best_key, self._since_improvement = fitness_key(best), 0
         else:
@@ -429,15 +388,20 @@ class Engine:
                 self._admit(program, None)
         if programs:
             self._refresh_progress()
-            best, target = self.elites.best(), self.config.target_score
-            if target is not None and best is not None and best.complete and best.score is not None and best.score >= target:
-                self._stop(f"target score {target:g} reached by program {best.id}")
+            self._check_target()
 
     # stopping and progress -------------------------------------------------------------------
     def _stop(self, reason: str) -> None:
         if not self._stopping.is_set():
             self.progress.stop_reason = reason
             self._stopping.set()
+
+    def _check_target(self) -> ProgramRecord | None:
+        """Stop once the best complete program reaches the target score; returns the best."""
+        best, target = self.elites.best(), self.config.target_score
+        if target is not None and best is not None and best.complete and best.score is not None and best.score >= target:
+            self._stop(f"target score {target:g} reached by program {best.id}")
+        return best
 
     async def _watch_deadline(self, deadline: float | None) -> None:
         if deadline is None:

@@ -16,8 +16,8 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from adrs.engine import Progress as RunProgress
-from adrs.engine import RunSummary
+from adrs.progress import Progress as RunProgress
+from adrs.progress import RunSummary
 
 
 def _fmt(value: float | None) -> str:

@@ -152,6 +152,43 @@ def test_ray_executor_scores_like_the_local_executor(ray_cluster, toy_problem, t
     assert not broken[0].ok and broken[0].error_kind == "syntax"  # a candidate's failure is an answer, not an error
 
 
+SPY = """def order_jobs(jobs):
+    import os
+    try:
+        seen = os.listdir({path!r})  # a hidden folder is covered by an empty one, or absent
+    except OSError:
+        seen = []
+    if seen:  # seeing into the folder spoils the answer: the score tells what the candidate saw
+        return list(range(len(jobs)))
+    return sorted(range(len(jobs)), key=lambda i: jobs[i][0] / jobs[i][1])
+"""
+
+
+def test_candidates_on_a_ray_node_see_neither_its_session_folder_nor_other_programs(ray_cluster, toy_problem, tmp_path):
+    from adrs.evaluate.backends.process import confinement_available
+
+    if not confinement_available():
+        pytest.skip("process candidates are not confined here (needs root and unshare): hidden paths do not apply")
+    import ray
+    from ray._private import worker
+
+    session = worker._global_node.get_temp_dir_path()
+    problem = load_problem(toy_problem)
+    executor = RayExecutor(run_dir=tmp_path / "run")
+    executor.start(problem)
+    try:
+        scores = {
+            name: _run(executor.evaluate(problem, SPY.format(path=path), EvalSettings(), label=name))[-1].score
+            for name, path in (("session", session), ("node", str(tmp_path / "run" / "node")), ("control", "/usr/lib"))
+        }
+    finally:
+        executor.close()
+    assert ray.is_initialized()
+    assert scores["control"] < 100.0  # a folder that is not hidden is seen: the probe works
+    assert scores["session"] == 100.0  # Ray's session folder on the node is covered
+    assert scores["node"] == 100.0  # so are the unpacked problem and other programs' files
+
+
 async def _evaluate_once(problem, code):
     executor = RayExecutor()
     executor.start(problem)

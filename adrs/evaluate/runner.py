@@ -46,6 +46,7 @@ class EvalSettings:
     sandbox: str | None = None  # process | bwrap | docker; None: the problem's [problem] sandbox
     docker_image: str | None = None  # the docker backend's image (default adrs-sandbox:latest)
     archive_url: str | None = None  # the run's archive: hidden from candidates
+    hidden_paths: tuple[str, ...] = ()  # more folders candidates must not see (a Ray node's session files)
     keep_workdirs: bool = False  # for debugging: leave each evaluation's folder behind
     workdir_root: str | None = None
 
@@ -91,6 +92,7 @@ def _worker_env(problem: Problem, settings: EvalSettings, name: str, tag: str) -
     if os.environ.get("ADRS_DATA"):
         hidden.append(str(Path(os.environ["ADRS_DATA"]).resolve()))
     hidden += archive_files(settings.archive_url)
+    hidden += settings.hidden_paths
     env = {"ADRS_SANDBOX": name, "ADRS_SANDBOX_TAG": tag, **backends.probe_env(name)}
     from adrs.evaluate.backends.docker_image import docker_host, image_name
 

@@ -110,6 +110,9 @@ def evaluate_on_node(
         return [Evaluation.failure(first, failures.EVALUATOR, message).to_dict()]
     if settings.workdir_root and not Path(settings.workdir_root).is_dir():
         settings = replace(settings, workdir_root=None)
+    # Candidates see neither other programs' files and the unpacked problems (the node root) nor
+    # Ray's session folder on this node (logs of every task, sockets).
+    settings = replace(settings, hidden_paths=(*settings.hidden_paths, str(root), *_ray_session_folders()))
     programs = root / "programs"  # a worker killed mid-evaluation leaves its file here, not in /tmp
     programs.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="p-", dir=programs) as folder:
@@ -117,3 +120,14 @@ def evaluate_on_node(
         path.write_text(code)
         evaluations = asyncio.run(evaluate_cascade(problem, path, settings, stages))
     return [e.to_dict() for e in evaluations]
+
+
+def _ray_session_folders() -> list[str]:
+    """Ray's temporary folder on this node, when this runs inside a Ray worker (else nothing)."""
+    try:
+        from ray._private import worker  # Ray has no public accessor for the node's temp folder
+
+        node = worker._global_node
+        return [node.get_temp_dir_path()] if node is not None else []
+    except Exception:  # noqa: BLE001 - outside Ray, or a Ray without this attribute: nothing to add
+        return []
