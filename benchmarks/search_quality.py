@@ -65,6 +65,8 @@ def run_strategy(args: argparse.Namespace, problem: Problem, full: Problem, stra
             settings = {"budget": args.budget, "seed": seed, "data_dir": args.data, "evaluate_holdout": False}
             if args.workers:
                 settings["workers"] = args.workers
+            if args.islands:
+                settings["islands"] = args.islands
             api.evolve(problem, archive=archive, selection=SelectionConfig(strategy=strategy), **settings)
             for n, value in best_after(archive, checkpoints).items():
                 curves[n].append(value)
@@ -79,14 +81,40 @@ def cell(values: list[float]) -> str:
     return f"{statistics.mean(values):.2f} ({min(values):.2f}-{max(values):.2f})"
 
 
-def verdict(row: dict, baselines: dict[str, float], last: int) -> str:
-    if row["strategy"] in BASELINES:
-        return "baseline"
-    mean = statistics.mean(row["curves"][last])
-    beaten = [name for name, value in baselines.items() if mean > value + 1e-9]
+def versus(values: list[float], baseline: list[float]) -> str:
+    """Mean difference to a baseline, with two standard errors (Welch): within it is seed noise."""
+    diff = statistics.mean(values) - statistics.mean(baseline)
+    if len(values) < 2 or len(baseline) < 2:
+        return f"{diff:+.2f}"
+    spread = 2 * (statistics.variance(values) / len(values) + statistics.variance(baseline) / len(baseline)) ** 0.5
+    return f"{diff:+.2f} ± {spread:.2f}"
+
+
+def verdict(values: list[float], baselines: dict[str, list[float]]) -> str:
+    beaten = [name for name, base in baselines.items() if statistics.mean(values) > statistics.mean(base) + 1e-9]
     if len(beaten) == len(baselines) == len(BASELINES):
         return "beats both"
     return "beats " + (", ".join(beaten) if beaten else "neither")
+
+
+def table(rows: list[dict], final_stage: str | None) -> list[str]:
+    """The markdown table for docs/benchmarks.md: checkpoints, verdict, difference to each baseline."""
+    checkpoints = list(rows[0]["curves"])
+    last = checkpoints[-1]
+    baselines = {r["strategy"]: r["curves"][last] for r in rows if r["strategy"] in BASELINES}
+    head = ["strategy", *(f"@{n}" for n in checkpoints)]
+    head += [f"final on {final_stage}"] if final_stage else []
+    head += [f"at @{last}", *(f"vs {name} (±2 s.e.)" for name in baselines), "wall"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in rows:
+        cells = [row["strategy"], *(cell(v) for v in row["curves"].values())]
+        cells += [cell(row["finals"]) if row["finals"] else ""] if final_stage else []
+        baseline_row = row["strategy"] in BASELINES
+        cells.append("baseline" if baseline_row else verdict(row["curves"][last], baselines))
+        cells += ["" if baseline_row else versus(row["curves"][last], base) for base in baselines.values()]
+        cells.append(f"{row['wall_s']:.0f} s")
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
 
 
 def main() -> None:
@@ -97,9 +125,16 @@ def main() -> None:
     parser.add_argument("--strategies", nargs="+", default=list(STRATEGIES), choices=STRATEGIES)
     parser.add_argument("--stages", nargs="+", default=None, help="evolve on these stages only (default: the cascade)")
     parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--islands", type=int, default=None, help="islands per run (default: the run default, 3)")
     parser.add_argument("--data", default=None)
     parser.add_argument("--json", default=None, help="write every figure (per seed) to this file")
+    parser.add_argument("--from-json", default=None, help="print the table of a saved --json file; run nothing")
     args = parser.parse_args()
+    if args.from_json:
+        record = json.loads(Path(args.from_json).read_text())
+        rows = [{**r, "curves": {int(k): v for k, v in r["curves"].items()}} for r in record["rows"]]
+        print("\n".join(table(rows, record.get("final_stage"))))
+        return
     full = load_problem(args.problem)
     problem = restricted(full, args.stages)
     checkpoints = sorted({c for c in (50, 100, args.budget) if c <= args.budget})
@@ -109,23 +144,16 @@ def main() -> None:
         rows.append(row)
         shown = "  ".join(f"@{n}: {cell(v)}" for n, v in row["curves"].items())
         print(f"{strategy:10s} {shown}  [{row['wall_s']:.0f} s]", flush=True)
-    last = checkpoints[-1]
-    baselines = {r["strategy"]: statistics.mean(r["curves"][last]) for r in rows if r["strategy"] in BASELINES}
-    with_finals = problem is not full
-    final_head = f" final on {full.evolution_stages[-1].name} |" if with_finals else ""
     print()
-    print(f"| strategy | {' | '.join(f'@{n}' for n in checkpoints)} |{final_head} at @{last} | wall |")
-    print(f"|---|{'---|' * len(checkpoints)}{'---|' if with_finals else ''}---|---|")
-    for row in rows:
-        finals = f" {cell(row['finals'])} |" if with_finals and row["finals"] else (" |" if with_finals else "")
-        cells = " | ".join(cell(v) for v in row["curves"].values())
-        print(f"| {row['strategy']} | {cells} |{finals} {verdict(row, baselines, last)} | {row['wall_s']:.0f} s |")
+    print("\n".join(table(rows, full.evolution_stages[-1].name if problem is not full else None)))
     if args.json:
         record = {
             "problem": full.name,
             "budget": args.budget,
+            "islands": args.islands or 3,
             "seeds": args.seeds,
             "stages": [s.name for s in problem.evolution_stages],
+            "final_stage": full.evolution_stages[-1].name if problem is not full else None,
             "rows": [{**r, "curves": {str(k): v for k, v in r["curves"].items()}} for r in rows],
         }
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
