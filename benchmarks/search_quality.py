@@ -119,7 +119,7 @@ def table(rows: list[dict], final_stage: str | None) -> list[str]:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("problem")
+    parser.add_argument("problem", nargs="?", help="the problem directory (not needed with --from-json)")
     parser.add_argument("--budget", type=int, default=300)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     parser.add_argument("--strategies", nargs="+", default=list(STRATEGIES), choices=STRATEGIES)
@@ -135,6 +135,8 @@ def main() -> None:
         rows = [{**r, "curves": {int(k): v for k, v in r["curves"].items()}} for r in record["rows"]]
         print("\n".join(table(rows, record.get("final_stage"))))
         return
+    if args.problem is None:
+        parser.error("a problem directory is needed (or --from-json FILE)")
     full = load_problem(args.problem)
     problem = restricted(full, args.stages)
     checkpoints = sorted({c for c in (50, 100, args.budget) if c <= args.budget})
