@@ -129,6 +129,10 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# What `adrs resume` and `adrs run --join` may change of a stored run's configuration.
+_OVERRIDE_KEYS = ("budget", "workers", "max_time_s", "target_score", "data_dir", "executor", "ray_address")
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     problem = load_problem(args.problem)
     if args.join is not None:
@@ -162,8 +166,7 @@ def _join(args: argparse.Namespace, problem: Problem) -> int:
     """`adrs run PROBLEM --archive URL --join RUN_ID`: one more engine on a run in progress."""
     if not args.archive:
         raise ArchiveError("--join needs --archive: the URL of the database holding the run")
-    keys = ("budget", "workers", "max_time_s", "target_score", "data_dir", "executor", "ray_address")
-    overrides = {k: getattr(args, k) for k in keys}
+    overrides = {k: getattr(args, k) for k in _OVERRIDE_KEYS}
     console.print(f"Joining run {args.join} of [bold]{problem.name}[/bold] in {args.archive}")
     return _drive(
         lambda on_progress: api.join(args.archive, run_id=args.join, problem_dir=args.problem, on_progress=on_progress, **overrides),
@@ -175,7 +178,7 @@ def _join(args: argparse.Namespace, problem: Problem) -> int:
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
-    overrides = {k: getattr(args, k) for k in ("budget", "workers", "max_time_s", "target_score", "data_dir", "executor", "ray_address")}
+    overrides = {k: getattr(args, k) for k in _OVERRIDE_KEYS}
     store = Archive.open(args.archive, create=False)
     try:
         run = store.run(args.run_id)

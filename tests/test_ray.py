@@ -169,7 +169,6 @@ def test_candidates_on_a_ray_node_see_neither_its_session_folder_nor_other_progr
 
     if not confinement_available():
         pytest.skip("process candidates are not confined here (needs root and unshare): hidden paths do not apply")
-    import ray
     from ray._private import worker
 
     session = worker._global_node.get_temp_dir_path()
@@ -183,7 +182,6 @@ def test_candidates_on_a_ray_node_see_neither_its_session_folder_nor_other_progr
         }
     finally:
         executor.close()
-    assert ray.is_initialized()
     assert scores["control"] < 100.0  # a folder that is not hidden is seen: the probe works
     assert scores["session"] == 100.0  # Ray's session folder on the node is covered
     assert scores["node"] == 100.0  # so are the unpacked problem and other programs' files
@@ -250,6 +248,19 @@ def _ray_worker_running_an_evaluation(timeout: float = 60) -> int:
     raise AssertionError("no evaluation started under a Ray worker")
 
 
+def _wait_until_dead(pid: int, timeout: float = 30) -> None:
+    """Until `pid` is no longer a live Ray worker (gone, or a zombie with an empty command line)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if not Path(f"/proc/{pid}/cmdline").read_bytes().startswith(b"ray::adrs:"):
+                return
+        except OSError:
+            return
+        time.sleep(0.02)
+    raise AssertionError(f"the killed Ray worker {pid} is still running")
+
+
 def _ray_ancestor(pid: int) -> int | None:
     for _ in range(6):
         try:
@@ -273,6 +284,7 @@ def test_a_worker_killed_mid_evaluation_is_retried(ray_cluster, tmp_path):
         task = asyncio.create_task(executor.evaluate(problem, problem.initial_code(), EvalSettings(), label="kill-me"))
         victim = await asyncio.to_thread(_ray_worker_running_an_evaluation)
         os.kill(victim, signal.SIGKILL)
+        await asyncio.to_thread(_wait_until_dead, victim)  # else the dying victim is found again
         successor = await asyncio.to_thread(_ray_worker_running_an_evaluation)
         return victim, successor, await task
 

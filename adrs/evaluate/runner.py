@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import secrets
 import shutil
 import sys
@@ -255,11 +256,24 @@ async def evaluate_cascade(
     return results
 
 
+async def evaluate_code(
+    problem: Problem,
+    code: str,
+    settings: EvalSettings,
+    stages: tuple[Stage, ...] | None = None,
+    label: str = "",
+    directory: Path | None = None,
+) -> list[Evaluation]:
+    """Evaluate program text through the cascade, from a private temporary file in `directory`."""
+    prefix = f"adrs-{re.sub(r'[^A-Za-z0-9]', '', label)}-" if label else "adrs-prog-"
+    with tempfile.TemporaryDirectory(prefix=prefix, dir=directory) as folder:
+        path = Path(folder) / "program.py"
+        path.write_text(code)
+        return await evaluate_cascade(problem, path, settings, stages)
+
+
 def evaluate_code_sync(
     problem: Problem, code: str, settings: EvalSettings, stages: tuple[Stage, ...] | None = None
 ) -> list[Evaluation]:
     """Blocking helper for the CLI: evaluate program text through the cascade."""
-    with tempfile.TemporaryDirectory(prefix="adrs-prog-") as tmp:
-        path = Path(tmp) / "program.py"
-        path.write_text(code)
-        return asyncio.run(evaluate_cascade(problem, path, settings, stages))
+    return asyncio.run(evaluate_code(problem, code, settings, stages))

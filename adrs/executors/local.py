@@ -1,19 +1,16 @@
 """The local executor: each stage in a sandboxed worker process started from this engine's loop.
 
-Owns: handing a program's code to the evaluation runner as a private temporary file. This is
-what the engine did before executors existed; it remains the default.
+Owns: nothing beyond the interface: the evaluation runner writes the program's code to a private
+temporary file and runs the cascade. This is what the engine did before executors existed; it
+remains the default.
 
 Must not: know about the archive, Ray or other machines.
 """
 
 from __future__ import annotations
 
-import re
-import tempfile
-from pathlib import Path
-
 from adrs.evaluate.result import Evaluation
-from adrs.evaluate.runner import EvalSettings, evaluate_cascade
+from adrs.evaluate.runner import EvalSettings, evaluate_code
 from adrs.executors.base import Executor
 from adrs.problem import Problem, Stage
 
@@ -29,8 +26,4 @@ class LocalExecutor(Executor):
         stages: tuple[Stage, ...] | None = None,
         label: str = "",
     ) -> list[Evaluation]:
-        prefix = f"adrs-{re.sub(r'[^A-Za-z0-9]', '', label)}-" if label else "adrs-prog-"
-        with tempfile.TemporaryDirectory(prefix=prefix) as folder:
-            path = Path(folder) / "program.py"
-            path.write_text(code)
-            return await evaluate_cascade(problem, path, settings, stages)
+        return await evaluate_code(problem, code, settings, stages, label)

@@ -26,7 +26,7 @@ from typing import Any
 
 from adrs.evaluate import failures
 from adrs.evaluate.result import Evaluation
-from adrs.evaluate.runner import EvalSettings, evaluate_cascade
+from adrs.evaluate.runner import EvalSettings, evaluate_code
 from adrs.problem import Problem, load_problem
 
 MAX_BUNDLE_BYTES = 64 << 20  # a problem directory is code and small tables; data belongs in --data
@@ -115,10 +115,7 @@ def evaluate_on_node(
     settings = replace(settings, hidden_paths=(*settings.hidden_paths, str(root), *_ray_session_folders()))
     programs = root / "programs"  # a worker killed mid-evaluation leaves its file here, not in /tmp
     programs.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix="p-", dir=programs) as folder:
-        path = Path(folder) / "program.py"
-        path.write_text(code)
-        evaluations = asyncio.run(evaluate_cascade(problem, path, settings, stages))
+    evaluations = asyncio.run(evaluate_code(problem, code, settings, stages, directory=programs))
     return [e.to_dict() for e in evaluations]
 
 

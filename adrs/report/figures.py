@@ -43,6 +43,16 @@ def _legend(axes, **options) -> None:
         axes.legend(**options)
 
 
+def _finish(figure, axes, xlabel: str, ylabel: str, title: str, **legend) -> bytes:
+    """Labels, title, grid and legend of a one-axes plot, as PNG bytes."""
+    axes.set_xlabel(xlabel)
+    axes.set_ylabel(ylabel)
+    axes.set_title(title, fontsize=10)
+    axes.grid(alpha=0.3)
+    _legend(axes, fontsize=8, **legend)
+    return _png(figure)
+
+
 def _best_so_far(values: list[tuple[float, float | None]]) -> tuple[list[float], list[float]]:
     xs, ys, best = [], [], None
     for x, y in values:
@@ -86,12 +96,14 @@ def best_over_evaluations(runs: list[RunData]) -> bytes:
         if xs:
             axes.step(xs, ys, where="post", color=colour(i), linewidth=2, label=f"{run.label}: best complete")
     _baseline_lines(axes, runs)
-    axes.set_xlabel("evaluations (in the order they finished)")
-    axes.set_ylabel(f"score ({runs[0].problem.evolution_stages[-1].name} stage)")
-    axes.set_title("Best score over evaluations (dots: every program; hollow: stopped at a threshold)", fontsize=10)
-    axes.grid(alpha=0.3)
-    _legend(axes, fontsize=8, loc="lower right")
-    return _png(figure)
+    return _finish(
+        figure,
+        axes,
+        "evaluations (in the order they finished)",
+        f"score ({runs[0].problem.evolution_stages[-1].name} stage)",
+        "Best score over evaluations (dots: every program; hollow: stopped at a threshold)",
+        loc="lower right",
+    )
 
 
 def best_over_dollars(runs: list[RunData]) -> bytes:
@@ -104,12 +116,7 @@ def best_over_dollars(runs: list[RunData]) -> bytes:
         if xs:
             axes.step(xs, ys, where="post", color=colour(i), linewidth=2, label=f"{run.label} (${run.dollars:.2f} in all)")
     _baseline_lines(axes, runs)
-    axes.set_xlabel("LLM dollars spent")
-    axes.set_ylabel("best complete score")
-    axes.set_title("Best score over dollars", fontsize=10)
-    axes.grid(alpha=0.3)
-    _legend(axes, fontsize=8, loc="lower right")
-    return _png(figure)
+    return _finish(figure, axes, "LLM dollars spent", "best complete score", "Best score over dollars", loc="lower right")
 
 
 def _axis_label(name: str, direction: str | None) -> str:
@@ -153,12 +160,9 @@ def pareto(runs: list[RunData]) -> bytes:
             drawn.add((baseline.name, point))
             axes.scatter([point[0]], [point[1]], marker="*", s=160, color="black", zorder=5)
             axes.annotate(f" {baseline.name}", point, fontsize=8, va="center")
-    axes.set_xlabel(x_label)
-    axes.set_ylabel(y_label)
-    axes.set_title("Pareto front of the final archive (stars: baselines; faint: every complete program)", fontsize=10)
-    axes.grid(alpha=0.3)
-    _legend(axes, fontsize=8)
-    return _png(figure)
+    return _finish(
+        figure, axes, x_label, y_label, "Pareto front of the final archive (stars: baselines; faint: every complete program)"
+    )
 
 
 def coverage(runs: list[RunData]) -> bytes:
@@ -212,12 +216,14 @@ def lineage(runs: list[RunData]) -> bytes:
     longest = max(len(run.lineage) for run in runs)
     axes.set_xlim(-0.5, max(1, longest) - 0.5)
     axes.xaxis.set_major_locator(MaxNLocator(integer=True))
-    axes.set_xlabel("step from the initial program")
-    axes.set_ylabel("score")
-    axes.set_title("Lineage of the best program (grey: the other children of each step's parent)", fontsize=10)
-    axes.grid(alpha=0.3)
-    _legend(axes, fontsize=8, loc="lower right")
-    return _png(figure)
+    return _finish(
+        figure,
+        axes,
+        "step from the initial program",
+        "score",
+        "Lineage of the best program (grey: the other children of each step's parent)",
+        loc="lower right",
+    )
 
 
 def outcomes(runs: list[RunData]) -> bytes:
