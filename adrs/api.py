@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from adrs.archive.records import RunStatus
 from adrs.archive.store import Archive, ArchiveError
 from adrs.config import RunConfig
 from adrs.engine import Engine
@@ -147,22 +148,22 @@ def _drive(
     executor.start(problem)  # a local Ray starts here (seconds); a cluster is checked for the [resources]
     engine = Engine(problem, store, store.run(run_id), config, source, on_progress, executor=executor, joined=joined)
     if not joined:  # the run's status belongs to the engine that started or resumed it
-        store.set_run_status(run_id, "running")
+        store.set_run_status(run_id, RunStatus.RUNNING)
     try:
         summary = asyncio.run(_run_with_source(engine, source))
     except KeyboardInterrupt:
         if not joined:
-            store.set_run_status(run_id, "interrupted")
+            store.set_run_status(run_id, RunStatus.INTERRUPTED)
         store.add_event(run_id, "interrupted", {"evaluated": engine.progress.evaluated})
         raise
     except LLMError as exc:  # the start-up check found a wrong key, an unknown model, no server
-        store.set_run_status(run_id, "failed")
+        store.set_run_status(run_id, RunStatus.FAILED)
         store.add_event(run_id, "llm_unavailable", {"error": str(exc)})
         raise
     finally:
         executor.close()
     if not joined:
-        store.set_run_status(run_id, "stopped")
+        store.set_run_status(run_id, RunStatus.STOPPED)
     return summary
 
 

@@ -17,13 +17,14 @@ from rich.markup import escape
 from rich.table import Table
 
 from adrs import api
+from adrs.archive.elites import load_elites
 from adrs.archive.select import STRATEGIES, SelectionConfig
 from adrs.archive.store import Archive, ArchiveError
 from adrs.evaluate.backends import SandboxUnavailable
 from adrs.evaluate.runner import EvalSettings, evaluate_code_sync
 from adrs.executors import EXECUTORS, ExecutorError
 from adrs.export import ExportError, choose, export_program
-from adrs.inspect_run import load_elites, render_llm_call, render_program, render_status
+from adrs.inspect_run import render_llm_call, render_program, render_status
 from adrs.mutate.models import LLMConfigError, LLMError
 from adrs.problem import Problem, ProblemError, load_problem
 

@@ -10,21 +10,23 @@ only noted. The repair deletes evaluation rows that are orphans or duplicates, r
 derived fields from the evaluation rows, and sends an "evaluated" program that has no evaluation
 back to pending (resume re-evaluates it); it never deletes a program.
 
-Must not: evaluate anything, or change a program's code, lineage or evaluation rows' contents.
+Here lives the judgement (what is wrong, what the fix is); the rows are read and repaired through
+archive/integrity.py, in one transaction for a repair.
+
+Must not: evaluate anything, change a program's code, lineage or evaluation rows' contents, or
+query the database other than through the archive's integrity session.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.orm import Session
-
-from adrs.archive.schema import EvaluationRow, Program, Run
+from adrs.archive.integrity import IntegritySession
+from adrs.archive.records import ProgramRecord, ProgramStatus, RunRecord, StoredEvaluation
 from adrs.archive.store import Archive
 from adrs.problem import ProblemError, load_problem
 
@@ -63,9 +65,9 @@ def check(location: str | Path, run_id: int | None = None) -> DoctorReport:
     """Report every inconsistency of the archive (all runs, or one)."""
     archive = Archive.open(location, create=False)
     try:
-        with Session(archive.engine) as session:
+        with archive.integrity_session(write=False) as db:
             report = DoctorReport()
-            _inspect(session, run_id, report, fix=False)
+            _inspect(db, run_id, report, fix=False)
             return report
     finally:
         archive.close()
@@ -75,9 +77,9 @@ def repair(location: str | Path, run_id: int | None = None) -> DoctorReport:
     """Repair what can be repaired (in one transaction), then check again."""
     archive = Archive.open(location, create=False)
     try:
-        with Session(archive.engine) as session, session.begin():
+        with archive.integrity_session(write=True) as db:
             done = DoctorReport()
-            _inspect(session, run_id, done, fix=True)
+            _inspect(db, run_id, done, fix=True)
     finally:
         archive.close()
     after = check(location, run_id)
@@ -85,27 +87,28 @@ def repair(location: str | Path, run_id: int | None = None) -> DoctorReport:
     return after
 
 
-def _inspect(session: Session, run_id: int | None, report: DoctorReport, fix: bool) -> None:
-    runs = session.scalars(select(Run) if run_id is None else select(Run).where(Run.id == run_id)).all()
-    _orphans(session, report, fix)
+def _inspect(db: IntegritySession, run_id: int | None, report: DoctorReport, fix: bool) -> None:
+    runs = db.runs(run_id)
+    _orphans(db, report, fix)
     for run in runs:
         stages = _stages(run, report)
-        programs = {p.id: p for p in session.scalars(select(Program).where(Program.run_id == run.id).order_by(Program.id))}
-        rows = _rows_by_program(session, list(programs))
-        _duplicates(session, run.id, rows, report, fix)
-        for program in programs.values():
-            if program.migrated_from is None:
-                _check_program(session, run.id, program, rows.get(program.id, []), stages, report, fix)
-        for program in programs.values():  # after the originals: migrants copy their repaired fields
-            if program.migrated_from is not None:
-                _check_migrant(session, run.id, program, programs.get(program.migrated_from), report, fix)
+        programs = {p.id: p for p in db.programs(run.id)}
+        rows = db.evaluations_of(list(programs))
+        _duplicates(db, run.id, rows, report, fix)
+        # Each check returns the program as it stands after its repair: migrants copy repaired fields.
+        for p in list(programs.values()):
+            if p.migrated_from is None:
+                programs[p.id] = _check_program(db, run.id, p, rows.get(p.id, []), stages, report, fix)
+        for p in list(programs.values()):  # after the originals
+            if p.migrated_from is not None:
+                programs[p.id] = _check_migrant(db, run.id, p, programs.get(p.migrated_from), report, fix)
         _lineage(run.id, programs, report)
-        pending = [p.id for p in programs.values() if p.status == "pending" and not rows.get(p.id)]
+        pending = [p.id for p in programs.values() if p.status == ProgramStatus.PENDING and not rows.get(p.id)]
         if pending:
             report.notes.append(f"run {run.id}: {len(pending)} program(s) pending evaluation; `adrs resume` evaluates them")
 
 
-def _stages(run: Run, report: DoctorReport) -> _RunStages:
+def _stages(run: RunRecord, report: DoctorReport) -> _RunStages:
     try:
         problem = load_problem(run.problem_root)
     except (ProblemError, OSError) as exc:
@@ -114,30 +117,22 @@ def _stages(run: Run, report: DoctorReport) -> _RunStages:
     return _RunStages({s.name for s in problem.holdout_stages}, [s.name for s in problem.evolution_stages])
 
 
-def _rows_by_program(session: Session, program_ids: list[int]) -> dict[int, list[EvaluationRow]]:
-    rows: dict[int, list[EvaluationRow]] = defaultdict(list)
-    if program_ids:
-        stmt = select(EvaluationRow).where(EvaluationRow.program_id.in_(program_ids)).order_by(EvaluationRow.id)
-        for row in session.scalars(stmt):
-            rows[row.program_id].append(row)
-    return rows
-
-
-def _orphans(session: Session, report: DoctorReport, fix: bool) -> None:
-    known = select(Program.id)
-    orphans = session.scalars(select(EvaluationRow).where(EvaluationRow.program_id.not_in(known))).all()
+def _orphans(db: IntegritySession, report: DoctorReport, fix: bool) -> None:
+    orphans = db.orphan_evaluations()
     for row in orphans:
         report.findings.append(
             Finding("orphan_evaluation", f"evaluation {row.id} (stage {row.stage!r}) belongs to no program {row.program_id}")
         )
     if fix and orphans:
-        session.execute(delete(EvaluationRow).where(EvaluationRow.id.in_([r.id for r in orphans])))
+        db.delete_evaluations([r.id for r in orphans])
         report.repaired.append(f"deleted {len(orphans)} orphan evaluation row(s)")
 
 
-def _duplicates(session: Session, run_id: int, rows: dict[int, list[EvaluationRow]], report: DoctorReport, fix: bool) -> None:
+def _duplicates(
+    db: IntegritySession, run_id: int, rows: dict[int, list[StoredEvaluation]], report: DoctorReport, fix: bool
+) -> None:
     for program_id, program_rows in rows.items():
-        seen: dict[str, EvaluationRow] = {}
+        seen: dict[str, StoredEvaluation] = {}
         extra = []
         for row in program_rows:
             if row.stage in seen:
@@ -148,12 +143,12 @@ def _duplicates(session: Session, run_id: int, rows: dict[int, list[EvaluationRo
             detail = f"program {program_id}: stage {row.stage!r} evaluated twice (rows {seen[row.stage].id} and {row.id})"
             report.findings.append(Finding("duplicate_evaluation", detail, run_id, program_id))
         if fix and extra:
-            session.execute(delete(EvaluationRow).where(EvaluationRow.id.in_([r.id for r in extra])))
+            db.delete_evaluations([r.id for r in extra])
             rows[program_id] = list(seen.values())  # the first of each stage stays
             report.repaired.append(f"program {program_id}: deleted {len(extra)} later duplicate evaluation row(s)")
 
 
-def expected_fields(rows: list[EvaluationRow], stages: _RunStages) -> dict[str, Any] | None:
+def expected_fields(rows: list[StoredEvaluation], stages: _RunStages) -> dict[str, Any] | None:
     """A program's derived fields as the engine writes them (store.record_evaluations)."""
     cascade = [r for r in rows if r.stage not in stages.holdout]
     if not cascade:
@@ -161,7 +156,7 @@ def expected_fields(rows: list[EvaluationRow], stages: _RunStages) -> dict[str, 
     last = cascade[-1]
     ok = all(r.ok for r in cascade)
     fields: dict[str, Any] = {
-        "status": "evaluated" if ok else "failed",
+        "status": (ProgramStatus.EVALUATED if ok else ProgramStatus.FAILED).value,  # plain: shown with repr()
         "score": last.score if ok else None,
         "stage_reached": last.stage,
         "error_kind": None if ok else last.error_kind,
@@ -180,58 +175,84 @@ def _same(a: Any, b: Any) -> bool:
 
 
 def _check_program(
-    session: Session, run_id: int, program: Program, rows: list[EvaluationRow], stages: _RunStages, report: DoctorReport, fix: bool
-) -> None:
-    first_of_stage: dict[str, EvaluationRow] = {}
+    db: IntegritySession,
+    run_id: int,
+    program: ProgramRecord,
+    rows: list[StoredEvaluation],
+    stages: _RunStages,
+    report: DoctorReport,
+    fix: bool,
+) -> ProgramRecord:
+    """Report a program whose derived fields disagree with its rows; returns it as repaired (or as is)."""
+    first_of_stage: dict[str, StoredEvaluation] = {}
     for row in rows:
         first_of_stage.setdefault(row.stage, row)  # a duplicate is reported (and removed) on its own
     rows = sorted(first_of_stage.values(), key=lambda r: r.id)
     expected = expected_fields(rows, stages)
     if expected is None:
-        if program.status != "pending":
+        if program.status != ProgramStatus.PENDING:
             detail = f"program {program.id} is {program.status!r} but has no evaluation row"
             report.findings.append(Finding("missing_evaluations", detail, run_id, program.id))
             if fix:
-                reset = {"status": "pending", "score": None, "complete": False, "stage_reached": None, "error_kind": None}
-                session.execute(update(Program).where(Program.id == program.id).values(**reset, metrics={}, features={}, evaluated_at=None))
+                reset = {
+                    "status": ProgramStatus.PENDING.value,
+                    "score": None,
+                    "complete": False,
+                    "stage_reached": None,
+                    "error_kind": None,
+                    "metrics": {},
+                    "features": {},
+                    "evaluated_at": None,
+                }
+                db.set_program_fields(program.id, reset)
                 report.repaired.append(f"program {program.id}: back to pending (resume evaluates it again)")
-        return
+                return dataclasses.replace(program, **reset)
+        return program
     wrong = {k: v for k, v in expected.items() if not _same(getattr(program, k), v)}
     if not wrong:
-        return
-    kind = "stuck_pending" if program.status == "pending" else "derived_mismatch"
+        return program
+    kind = "stuck_pending" if program.status == ProgramStatus.PENDING else "derived_mismatch"
     shown = ", ".join(f"{k}={getattr(program, k)!r} (evaluations say {v!r})" for k, v in wrong.items())
     report.findings.append(Finding(kind, f"program {program.id}: {shown}", run_id, program.id))
-    if fix:
-        values = dict(wrong)
-        if program.evaluated_at is None:
-            values["evaluated_at"] = rows[-1].created_at
-        session.execute(update(Program).where(Program.id == program.id).values(**values))
-        report.repaired.append(f"program {program.id}: {', '.join(wrong)} recomputed from its evaluations")
+    if not fix:
+        return program
+    values = dict(wrong)
+    if program.evaluated_at is None:
+        values["evaluated_at"] = rows[-1].created_at
+    db.set_program_fields(program.id, values)
+    report.repaired.append(f"program {program.id}: {', '.join(wrong)} recomputed from its evaluations")
+    return dataclasses.replace(program, **values)
 
 
 def _check_migrant(
-    session: Session, run_id: int, migrant: Program, original: Program | None, report: DoctorReport, fix: bool
-) -> None:
+    db: IntegritySession,
+    run_id: int,
+    migrant: ProgramRecord,
+    original: ProgramRecord | None,
+    report: DoctorReport,
+    fix: bool,
+) -> ProgramRecord:
+    """Report a migrant that differs from its (repaired) original; returns it as repaired (or as is)."""
     if original is None:
         detail = f"migrant {migrant.id} copies program {migrant.migrated_from}, which is not in run {run_id}"
         report.findings.append(Finding("dangling_migrant", detail, run_id, migrant.id, repairable=False))
-        return
-    if original.status == "pending":
-        return  # not evaluated yet (or sent back to pending): the migrant is refreshed when it is
-    session.refresh(original)
+        return migrant
+    if original.status == ProgramStatus.PENDING:
+        return migrant  # not evaluated yet (or sent back to pending): the migrant is refreshed when it is
     wrong = {k: getattr(original, k) for k in DERIVED if not _same(getattr(migrant, k), getattr(original, k))}
     if not wrong:
-        return
+        return migrant
     report.findings.append(
         Finding("migrant_mismatch", f"migrant {migrant.id} differs from program {original.id} in {', '.join(wrong)}", run_id, migrant.id)
     )
-    if fix:
-        session.execute(update(Program).where(Program.id == migrant.id).values(**wrong))
-        report.repaired.append(f"migrant {migrant.id}: {', '.join(wrong)} copied from program {original.id}")
+    if not fix:
+        return migrant
+    db.set_program_fields(migrant.id, wrong)
+    report.repaired.append(f"migrant {migrant.id}: {', '.join(wrong)} copied from program {original.id}")
+    return dataclasses.replace(migrant, **wrong)
 
 
-def _lineage(run_id: int, programs: dict[int, Program], report: DoctorReport) -> None:
+def _lineage(run_id: int, programs: dict[int, ProgramRecord], report: DoctorReport) -> None:
     hashes: dict[str, int] = {}
     for program in programs.values():
         if program.parent_id is not None and program.parent_id not in programs:

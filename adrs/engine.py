@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from adrs.archive.elites import Elites, fitness_key
 from adrs.archive.frontier import DeterministicFrontier
 from adrs.archive.novelty import NoveltyFilter
+from adrs.archive.records import ProgramStatus
 from adrs.archive.select import select
 from adrs.archive.store import Archive, DuplicateProgram, NewProgram, ProgramRecord, RunRecord
 from adrs.config import RunConfig
@@ -103,7 +104,7 @@ class Engine:
         else:
             self.archive.open_budget(run_id, self.config.budget)  # other engines that join spend it too
         for program in self.archive.programs(run_id):
-            if program.status != "pending":
+            if program.status != ProgramStatus.PENDING:
                 self._admit(program, self._stored_instances(program))
         self._refresh_progress()
         queue: asyncio.Queue[ProgramRecord | None] = asyncio.Queue(maxsize=self.config.effective_queue_size)
@@ -137,7 +138,7 @@ class Engine:
     async def _propose(self, queue: asyncio.Queue[ProgramRecord | None]) -> None:
         run_id = self.run_record.id
         # A joining engine leaves pending programs to the engine that stored them (or to a resume).
-        for program in [] if self.joined else self.archive.programs(run_id, status="pending"):
+        for program in [] if self.joined else self.archive.programs(run_id, status=ProgramStatus.PENDING):
             if not await self._enqueue(queue, program):
                 return
         if not self.joined and not self.elites.programs and self.elites.failures == 0 and self._queued == 0:
@@ -330,7 +331,7 @@ class Engine:
 
     def _after_evaluation(self, program: ProgramRecord, instances: dict[str, float] | None = None) -> None:
         self.progress.evaluated += 1
-        if program.status == "failed":
+        if program.status == ProgramStatus.FAILED:
             self.progress.failures[program.error_kind or "unknown"] += 1
         self._admit(program, instances)
         self._first_result.set()

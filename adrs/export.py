@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from adrs.archive.elites import Elites
+from adrs.archive.records import ProgramStatus
 from adrs.archive.store import Archive, ProgramRecord, RunRecord
 from adrs.program import unified_diff
 
@@ -62,7 +63,7 @@ def choose(archive: Archive, run: RunRecord, elites: Elites, *, best: bool, pare
 
 
 def export_program(archive: Archive, run: RunRecord, program: ProgramRecord, out: Path) -> Exported:
-    if program.status == "pending":
+    if program.status == ProgramStatus.PENDING:
         raise ExportError(f"program {program.id} has not been evaluated yet")
     out.mkdir(parents=True, exist_ok=True)
     stem = f"{run.problem_name}_p{program.id}"

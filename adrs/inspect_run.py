@@ -1,6 +1,9 @@
 """Read-only views of an archive for the terminal: `adrs status` and `adrs show`.
 
-Owns: rendering runs, programs and evaluations with rich. Must not: write to the archive.
+Owns: rendering runs, programs, evaluations and LLM calls with rich, from the archive's records
+(archive/elites.py's `load_elites` builds the elites it shows).
+
+Must not: write to the archive, or query it other than through `Archive`'s methods.
 """
 
 from __future__ import annotations
@@ -9,22 +12,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.syntax import Syntax
 from rich.table import Table
-from sqlalchemy import func, select
 
 from adrs.archive.elites import Elites
-from adrs.archive.schema import LLMCall
+from adrs.archive.location import display_location
+from adrs.archive.records import CallRecord, ProgramStatus
 from adrs.archive.store import Archive, ArchiveError, RunRecord
 from adrs.evaluate.result import Evaluation
-from adrs.problem import Problem
 from adrs.program import unified_diff
-
-
-def load_elites(archive: Archive, run: RunRecord, problem: Problem) -> Elites:
-    elites = Elites(problem, int(run.config.get("islands", 1)))
-    for program in archive.programs(run.id):
-        if program.status != "pending":
-            elites.add(program)
-    return elites
 
 
 def render_status(console: Console, archive: Archive, run: RunRecord, elites: Elites) -> None:
@@ -32,7 +26,8 @@ def render_status(console: Console, archive: Archive, run: RunRecord, elites: El
     console.print(f"[bold]Run {run.id}[/bold] of [bold]{run.problem_name}[/bold] ({run.status}), seed {run.seed}, created {run.created_at:%Y-%m-%d %H:%M}")
     console.print(f"archive: {archive.url}")
     console.print(
-        f"programs: {counts.get('evaluated', 0)} evaluated, {counts.get('failed', 0)} failed, {counts.get('pending', 0)} pending"
+        f"programs: {counts[ProgramStatus.EVALUATED]} evaluated, {counts[ProgramStatus.FAILED]} failed, "
+        f"{counts[ProgramStatus.PENDING]} pending"
     )
     failures = archive.failure_counts(run.id)
     if failures:
@@ -56,27 +51,14 @@ def render_status(console: Console, archive: Archive, run: RunRecord, elites: El
 
 
 def _render_llm_usage(console: Console, archive: Archive, run: RunRecord) -> None:
-    with archive._session() as s:
-        rows = list(
-            s.execute(
-                select(
-                    LLMCall.model,
-                    func.count(),
-                    func.sum(LLMCall.prompt_tokens),
-                    func.sum(LLMCall.completion_tokens),
-                    func.sum(LLMCall.cost_usd),
-                )
-                .where(LLMCall.run_id == run.id)
-                .group_by(LLMCall.model)
-            )
-        )
-    if not rows:
+    usage = archive.llm_usage(run.id)
+    if not usage:
         return
     table = Table(title="LLM usage")
     for column in ("model", "calls", "prompt tokens", "completion tokens", "cost $"):
         table.add_column(column)
-    for model, calls, prompt, completion, cost in rows:
-        table.add_row(model, str(calls), str(prompt or 0), str(completion or 0), f"{cost or 0:.4f}")
+    for u in usage:
+        table.add_row(u.model, str(u.calls), str(u.prompt_tokens), str(u.completion_tokens), f"{u.cost_usd:.4f}")
     console.print(table)
 
 
@@ -121,9 +103,9 @@ def render_program(console: Console, archive: Archive, run: RunRecord, program_i
 # LLM calls ------------------------------------------------------------------------------------
 def _render_llm_history(console: Console, archive: Archive, run: RunRecord, program_id: int) -> None:
     """The call that produced this program, and the refused proposals made from it."""
-    from adrs.mutate.calls import calls_of_program, refused_proposals
+    from adrs.mutate.history import refused_proposals
 
-    for record in calls_of_program(archive, program_id):
+    for record in archive.llm_calls_of_program(program_id):
         console.print(f"[bold]LLM call {record.id}[/bold] that produced this program")
         _render_call_body(console, record)
     refused = refused_proposals(archive, run.id, program_id)
@@ -131,16 +113,14 @@ def _render_llm_history(console: Console, archive: Archive, run: RunRecord, prog
         console.print(f"[bold]Proposals from this program that yielded no program[/bold] ({len(refused)})")
         for payload in refused:
             call_id = payload.get("llm_call_id")
-            more = f" (adrs show {archive.url.removeprefix('sqlite:///')} {call_id} --call)" if call_id else ""
+            more = f" (adrs show {display_location(archive.url)} {call_id} --call)" if call_id else ""
             console.print(f"  [red]{escape(str(payload.get('kind')))}[/red] {escape(str(payload.get('mutator', '')))}: "
                           f"{escape(str(payload.get('error', ''))[:300])}{escape(more)}")
 
 
 def render_llm_call(console: Console, archive: Archive, call_id: int) -> None:
     """`adrs show ARCHIVE ID --call`: one LLM call with its prompt, raw reply, parsed edits and outcome."""
-    from adrs.mutate.calls import call
-
-    record = call(archive, call_id)
+    record = archive.llm_call(call_id)
     if record is None:
         raise ArchiveError(f"{archive.url}: no LLM call with id {call_id}")
     produced = f"produced program {record.program_id}" if record.program_id else "produced no program"
@@ -148,7 +128,7 @@ def render_llm_call(console: Console, archive: Archive, call_id: int) -> None:
     _render_call_body(console, record)
 
 
-def _render_call_body(console: Console, record) -> None:
+def _render_call_body(console: Console, record: CallRecord) -> None:
     from adrs.edits import parse_reply
 
     console.print(

@@ -28,6 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from adrs.archive.location import archive_url  # noqa: E402
 from adrs.archive.store import Archive, NewProgram  # noqa: E402
 from adrs.evaluate.result import Evaluation  # noqa: E402
 
@@ -114,7 +115,8 @@ def main() -> None:
             targets.append(("postgresql" + ("" if args.url else " (private, fsync on)"), url, n))
         if not args.no_sqlite:
             folder = Path(tempfile.mkdtemp(prefix="adrs-aw-"))
-            targets += [("sqlite (WAL, synchronous=NORMAL)", f"sqlite:///{folder}/bench{n}.sqlite", n) for n in args.engines]
+            label = "sqlite (WAL, synchronous=NORMAL)"
+            targets += [(label, archive_url(folder / f"bench{n}.sqlite"), n) for n in args.engines]
         for label, url, n in targets:
             rate, median, p95 = measure(url, n, args.evals)
             print(f"{label:36s} {n:2d} engines: {rate:7.1f} evaluations/s (cycle median {median:6.1f} ms, p95 {p95:6.1f} ms)")

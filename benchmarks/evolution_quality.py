@@ -10,25 +10,27 @@ full stage), plus the holdout score of the final best.
 from __future__ import annotations
 
 import argparse
-import sqlite3
 import tempfile
 import time
 from pathlib import Path
 
 from adrs import api
+from adrs.archive.store import Archive
 from adrs.evaluate.runner import EvalSettings, evaluate_code_sync
 from adrs.problem import load_problem
 
 
 def best_after(archive: Path, checkpoints: list[int]) -> dict[int, float]:
-    with sqlite3.connect(archive) as db:
-        rows = db.execute(
-            "SELECT score, complete FROM programs WHERE migrated_from IS NULL AND status != 'pending' ORDER BY evaluated_at, id"
-        ).fetchall()
+    """The best complete score after each checkpoint's number of evaluations (the archive's last run)."""
+    store = Archive.open(archive, create=False)
+    try:
+        landed = store.landed_programs(store.run().id)
+    finally:
+        store.close()
     out, best = {}, float("-inf")
-    for n, (score, complete) in enumerate(rows, start=1):
-        if complete and score is not None:
-            best = max(best, score)
+    for n, program in enumerate(landed, start=1):
+        if program.complete and program.score is not None:
+            best = max(best, program.score)
         if n in checkpoints:
             out[n] = best
     return out

@@ -29,11 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import select  # noqa: E402
-from sqlalchemy.orm import Session  # noqa: E402
-
 from adrs import api  # noqa: E402
-from adrs.archive.schema import EvaluationRow, Program  # noqa: E402
 from adrs.archive.store import Archive  # noqa: E402
 from tests.fake_openai import FakeOpenAI, Reply  # noqa: E402
 
@@ -84,16 +80,12 @@ def measure(problem: Path, workdir: Path, *, budget: int, latency: float, concur
         wall = time.monotonic() - started
         most_in_flight = server.max_in_flight
     archive = Archive.open(archive_path)
-    with Session(archive.engine) as s:
-        rows = s.execute(
-            select(EvaluationRow.created_at, EvaluationRow.duration_s)
-            .join(Program, Program.id == EvaluationRow.program_id)
-            .where(Program.run_id == summary.run_id, Program.mutator.like("llm:%"))
-            .order_by(EvaluationRow.created_at)
-        ).all()
+    children = {p.id for p in archive.programs(summary.run_id) if p.mutator.startswith("llm:")}
+    rows = [e for e in archive.stored_evaluations(summary.run_id) if e.program_id in children]
+    rows.sort(key=lambda e: e.created_at)
     archive.close()
-    ends = [r[0].timestamp() for r in rows]
-    durations = [r[1] for r in rows]
+    ends = [r.created_at.timestamp() for r in rows]
+    durations = [r.duration_s for r in rows]
     # steady state: from the end of the first child's evaluation to the end of the last one
     span = ends[-1] - ends[0]
     rate = (len(ends) - 1) / span if span > 0 else 0.0

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import sqlite3
 import statistics
 import sys
 import tempfile
@@ -31,6 +30,7 @@ from evolution_quality import best_after  # noqa: E402
 
 from adrs import api  # noqa: E402
 from adrs.archive.select import STRATEGIES, SelectionConfig  # noqa: E402
+from adrs.archive.store import Archive  # noqa: E402
 from adrs.evaluate.runner import EvalSettings, evaluate_code_sync  # noqa: E402
 from adrs.problem import Problem, load_problem  # noqa: E402
 
@@ -47,12 +47,14 @@ def restricted(problem: Problem, names: list[str] | None) -> Problem:
 
 
 def final_best_code(archive: Path) -> str | None:
-    with sqlite3.connect(archive) as db:
-        row = db.execute(
-            "SELECT code FROM programs WHERE migrated_from IS NULL AND complete = 1 AND score IS NOT NULL "
-            "ORDER BY score DESC, id LIMIT 1"
-        ).fetchone()
-    return row[0] if row else None
+    """The code of the best complete program (the earliest of equal scores) of the archive's last run."""
+    store = Archive.open(archive, create=False)
+    try:
+        programs = store.programs(store.run().id)
+    finally:
+        store.close()
+    scored = [p for p in programs if p.migrated_from is None and p.complete and p.score is not None]
+    return max(scored, key=lambda p: (p.score, -p.id)).code if scored else None
 
 
 def run_strategy(args: argparse.Namespace, problem: Problem, full: Problem, strategy: str, checkpoints: list[int]) -> dict:

@@ -13,7 +13,6 @@ from rich.console import Console
 from adrs import api
 from adrs.archive.store import Archive
 from adrs.inspect_run import render_llm_call, render_program
-from adrs.mutate.calls import calls_of_program, calls_of_run
 from tests.fake_openai import FakeOpenAI, Reply
 
 INITIAL_KEY = "jobs[i][0] * 1.0"
@@ -52,7 +51,7 @@ def test_scripted_replies_become_children_or_recorded_failures_fed_back_to_the_n
     assert [p.mutator for p in children] == ["llm:fake-coder", "llm:fake-coder"]
     assert children[0].description == "Idea: Smith's rule" and children[0].score == 100.0
     assert children[1].description == "Idea: tie-break by index" and children[1].status == "evaluated"
-    rows = calls_of_run(archive, summary.run_id)
+    rows = archive.llm_calls(summary.run_id)
     assert rows[0].error.startswith("preflight")
     kinds = [r.error.split(":")[0] if r.error else None for r in rows[1:]]
     assert kinds == ["no_edit", "marker_violation", "syntax", "duplicate", None, None]
@@ -78,7 +77,7 @@ def test_scripted_replies_become_children_or_recorded_failures_fed_back_to_the_n
     console = Console(record=True, width=200)
     render_llm_call(console, archive, rows[2].id)
     assert "why it yielded no program: marker_violation" in console.export_text()
-    assert calls_of_program(archive, children[1].id)[0].response.startswith("Idea: tie-break")
+    assert archive.llm_calls_of_program(children[1].id)[0].response.startswith("Idea: tie-break")
     archive.close()
 
 
@@ -103,7 +102,7 @@ def test_the_wall_clock_budget_stops_a_run_whose_calls_hang(toy_problem, tmp_pat
     assert "wall-clock" in summary.stop_reason
     assert elapsed < 15
     archive = Archive.open(tmp_path / "a.sqlite")
-    cancelled = [r for r in calls_of_run(archive, summary.run_id) if r.error.startswith("cancelled")]
+    cancelled = [r for r in archive.llm_calls(summary.run_id) if r.error.startswith("cancelled")]
     assert len(cancelled) == 2  # the two calls in flight are recorded as cut off
     archive.close()
 
@@ -125,7 +124,7 @@ def test_the_cost_cap_stops_new_proposals_and_lets_evaluations_finish(toy_proble
         summary = api.evolve(toy_problem, archive=tmp_path / "a.sqlite", budget=30, max_cost=0.04, **settings)
     assert "cost cap $0.04 reached" in summary.stop_reason
     archive = Archive.open(tmp_path / "a.sqlite")
-    rows = calls_of_run(archive, summary.run_id)
+    rows = archive.llm_calls(summary.run_id)
     spent = sum(r.cost_usd for r in rows)
     assert 0.02 < spent <= 0.04  # stopped near the cap, never over it
     programs = archive.programs(summary.run_id)
@@ -143,5 +142,5 @@ def test_llm_and_offline_proposals_mix_in_one_run_each_labelled(toy_problem, tmp
     mutators = {p.mutator for p in archive.programs(summary.run_id)}
     assert {"initial", "offline", "llm:fake-coder"} <= mutators
     llm_children = [p for p in archive.programs(summary.run_id) if p.mutator.startswith("llm:")]
-    assert all(calls_of_program(archive, p.id) for p in llm_children)  # each linked to its call
+    assert all(archive.llm_calls_of_program(p.id) for p in llm_children)  # each linked to its call
     archive.close()

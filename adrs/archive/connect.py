@@ -5,20 +5,21 @@ in WAL mode with `synchronous=NORMAL`; PostgreSQL (`postgresql+psycopg://...`) w
 checks and JSON that PostgreSQL accepts, its tables created under an advisory lock because several
 engines may open one database at once. Messages never show a password.
 
-Must not: read or write runs and programs (that is store.py's job).
+Must not: read or write runs and programs (that is store.py's job), or parse a URL itself
+(location.py does).
 """
 
 from __future__ import annotations
 
 import json
 import math
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event, text
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
+from adrs.archive.location import display_url, sqlite_path
 from adrs.archive.schema import Base
 
 _SCHEMA_LOCK = 7_311_000  # PostgreSQL advisory lock key held while creating tables
@@ -28,23 +29,10 @@ class ArchiveError(RuntimeError):
     """An archive that cannot be opened or does not hold what was asked for."""
 
 
-def archive_url(location: str | Path) -> str:
-    text_ = str(location)
-    return text_ if "://" in text_ else f"sqlite:///{Path(text_).resolve()}"
-
-
-def display_url(url: str) -> str:
-    """The URL with any password hidden, for messages."""
-    try:
-        return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # not a URL SQLAlchemy understands: show it as given
-        return url
-
-
 def open_engine(url: str, *, create: bool = True) -> Engine:
     """A SQLAlchemy Engine on `url` with every table of the schema present."""
-    if url.startswith("sqlite:///"):
-        path = Path(url.removeprefix("sqlite:///"))
+    path = sqlite_path(url)
+    if path is not None:
         if not path.exists() and not create:
             raise ArchiveError(f"{path}: no such archive")
         path.parent.mkdir(parents=True, exist_ok=True)

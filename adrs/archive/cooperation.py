@@ -1,11 +1,11 @@
 """What several engines attached to one run share, kept in the database.
 
 Owns: the run's counter row (evaluations claimed against the budget, the change sequence, engines
-that joined) and the change journal, behind methods of `Archive` (this is its mixin). A claim or a
-journal entry is one UPDATE of the counter row: atomic under PostgreSQL's row lock and under
-SQLite's database write lock alike, so two engines never spend the same budget slot, and journal
-sequence numbers follow commit order (an engine reading up to number n has seen every change
-numbered below n).
+that joined) and the change journal, behind methods of `Archive` (this is one of its parts). A
+claim or a journal entry is one UPDATE of the counter row: atomic under PostgreSQL's row lock and
+under SQLite's database write lock alike, so two engines never spend the same budget slot, and
+journal sequence numbers follow commit order (an engine reading up to number n has seen every
+change numbered below n).
 
 Must not: decide what an engine does with a refused claim or a change; open connections of its own.
 """
@@ -19,17 +19,13 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from adrs.archive.base import ArchiveBase
+from adrs.archive.records import ProgramRecord, as_record
 from adrs.archive.schema import Program, ProgramChange, RunCounter
 
 
-class CooperationMixin:
+class CooperationMixin(ArchiveBase):
     """Budget claims, engine registration and the change journal of a run."""
-
-    writer: str  # this Archive's token in the journal (set by Archive.__init__)
-    _counters_ready: set[int]
-
-    def _session(self) -> Session:  # provided by Archive
-        raise NotImplementedError
 
     # the counter row ---------------------------------------------------------------------------
     def _ensure_counter(self, s: Session, run_id: int) -> None:
@@ -98,13 +94,11 @@ class CooperationMixin:
         with self._session() as s:
             return int(s.scalar(select(RunCounter.change_seq).where(RunCounter.run_id == run_id)) or 0)
 
-    def changes_since(self, run_id: int, cursor: int) -> tuple[list[Any], int]:
+    def changes_since(self, run_id: int, cursor: int) -> tuple[list[ProgramRecord], int]:
         """Programs other engines evaluated or placed after `cursor`, and the new cursor.
 
         Returns ProgramRecords as they stand now, in journal order, one per program.
         """
-        from adrs.archive.store import ProgramRecord, _record  # the record type lives with the store
-
         with self._session() as s:
             rows = s.execute(
                 select(ProgramChange.seq, ProgramChange.writer, Program)
@@ -118,5 +112,5 @@ class CooperationMixin:
                 cursor = max(cursor, seq)
                 if writer != self.writer and program.id not in seen:
                     seen.add(program.id)
-                    programs.append(_record(ProgramRecord, program))
+                    programs.append(as_record(ProgramRecord, program))
             return programs, cursor

@@ -1,8 +1,9 @@
 """Derived views of the archive: MAP-Elites cells per island, the Pareto front, island bests.
 
 Owns: an in-memory index rebuilt from the stored programs (so nothing here is the only copy of
-anything) and updated incrementally as evaluations land. Feature cells use the problem's fixed
-bin edges; nothing is rescaled, so an elite is only ever replaced by a better program in its cell.
+anything; `load_elites` builds it for a stored run) and updated incrementally as evaluations
+land. Feature cells use the problem's fixed bin edges; nothing is rescaled, so an elite is only
+ever replaced by a better program in its cell.
 
 Must not: write to the archive or make random choices (that is select.py's job).
 """
@@ -10,9 +11,13 @@ Must not: write to the archive or make random choices (that is select.py's job).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from adrs.archive.store import ProgramRecord
+from adrs.archive.records import ProgramRecord, ProgramStatus, RunRecord
 from adrs.problem import Feature, Objective, Problem
+
+if TYPE_CHECKING:
+    from adrs.archive.store import Archive
 
 # Used when a problem declares no features: program size keeps some structural diversity.
 DEFAULT_FEATURES = (Feature("code_lines", (20.0, 40.0, 80.0, 160.0)),)
@@ -74,7 +79,7 @@ class Elites:
             self.arrivals.append(program)
             if program.parent_id is not None:
                 self.child_counts[program.parent_id] = self.child_counts.get(program.parent_id, 0) + 1
-        if program.status != "evaluated" or program.score is None:
+        if program.status != ProgramStatus.EVALUATED or program.score is None:
             if program.migrated_from is None:
                 self.failures += 1
             return
@@ -147,3 +152,12 @@ class Elites:
 
 def _same_point(a: ProgramRecord, b: ProgramRecord, objectives: tuple[Objective, ...]) -> bool:
     return all(objective_value(a, o) == objective_value(b, o) for o in objectives)
+
+
+def load_elites(archive: Archive, run: RunRecord, problem: Problem) -> Elites:
+    """The elites of a stored run, from every program evaluated so far (read-only views, report, export)."""
+    elites = Elites(problem, int(run.config.get("islands", 1)))
+    for program in archive.programs(run.id):
+        if program.status != ProgramStatus.PENDING:
+            elites.add(program)
+    return elites

@@ -14,7 +14,7 @@ import asyncio
 from dataclasses import dataclass, field
 
 from adrs.archive.elites import Elites
-from adrs.archive.store import ProgramRecord
+from adrs.archive.records import ProgramRecord
 
 
 @dataclass

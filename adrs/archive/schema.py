@@ -35,6 +35,8 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeEngine
 
+from adrs.archive.records import ProgramStatus, RunStatus
+
 SCHEMA_VERSION = 1
 
 
@@ -79,7 +81,7 @@ class Run(Base):
     problem_fingerprint: Mapped[str] = mapped_column(String(64))
     seed: Mapped[int] = mapped_column(Integer)
     config: Mapped[dict] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(32), default="running")
+    status: Mapped[str] = mapped_column(String(32), default=RunStatus.RUNNING.value)
     schema_version: Mapped[int] = mapped_column(Integer, default=SCHEMA_VERSION)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
@@ -113,8 +115,9 @@ class Program(Base):
     mutator: Mapped[str] = mapped_column(Label(64))  # initial, offline, llm:<model>, migration, baseline
     description: Mapped[str] = mapped_column(SafeText, default="")
     diff: Mapped[str] = mapped_column(SafeText, default="")  # against the parent
-    # pending -> evaluated | failed. Migrants are copies of an evaluated program on another island.
-    status: Mapped[str] = mapped_column(String(16), default="pending")
+    # A ProgramStatus: pending -> evaluated | failed. Migrants are copies of an evaluated program
+    # on another island.
+    status: Mapped[str] = mapped_column(String(16), default=ProgramStatus.PENDING.value)
     migrated_from: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # Denormalised from the evaluations so selection needs one query.
     score: Mapped[float | None] = mapped_column(Float, nullable=True)

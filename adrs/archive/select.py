@@ -29,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from adrs.archive.elites import Elites, fitness_key, objective_value
-from adrs.archive.store import ProgramRecord
+from adrs.archive.records import ProgramRecord
 
 STRATEGIES = ("mixed", "rank", "weighted", "tournament", "pareto", "instances", "random", "hill")
 

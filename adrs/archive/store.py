@@ -1,12 +1,16 @@
-"""The archive store: every proposal, evaluation and event of a run, behind a SQLAlchemy URL.
+"""The archive store: every run, proposal, evaluation, event and piece of state, behind one class.
 
-Owns: opening an archive (a path means SQLite in WAL mode; any SQLAlchemy URL works, e.g.
-`postgresql+psycopg://user@host/db`), creating runs, writing a proposal as `pending` before it is
-evaluated, and writing all stages of one program's evaluation in a single transaction, so a crash
-loses at most the evaluations in flight. Several engines may write one run (PostgreSQL): proposal
-indices are unique per run (allocated as max + 1, retried on the constraint), and every evaluated
-program or placed migrant is journaled for the others (archive/cooperation.py).
-Returns plain dataclass records; no session or ORM object leaves this module.
+Owns: `Archive`, the one gateway to the database (open it with `Archive.open(path or URL)`: a
+path means SQLite in WAL mode; any SQLAlchemy URL works, e.g. `postgresql+psycopg://user@host/db`),
+and in this module: creating runs, writing a proposal as `pending` before it is evaluated, and
+writing all stages of one program's evaluation in a single transaction, so a crash loses at most
+the evaluations in flight. Several engines may write one run (PostgreSQL): proposal indices are
+unique per run (allocated as max + 1, retried on the constraint), and every evaluated program or
+placed migrant is journaled for the others. The other parts of `Archive`: base.py (opening,
+sessions), cooperation.py (budget claims, change journal), calls.py (LLM call rows), reads.py
+(summaries for status and the report), integrity.py (what `adrs doctor` reads and repairs).
+Every method returns the plain records of records.py: no session or ORM object leaves
+adrs/archive/, and no module outside it imports SQLAlchemy or the schema.
 
 Must not: choose parents, compute elites or talk to mutators.
 """
@@ -15,23 +19,24 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import secrets
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Any
 
 from sqlalchemy import func, select, text, update
-from sqlalchemy.engine import Engine
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from adrs.archive.connect import ArchiveError, archive_url, open_engine
+from adrs.archive.calls import LLMCallsMixin
+from adrs.archive.connect import ArchiveError
 from adrs.archive.cooperation import CooperationMixin
-from adrs.archive.schema import EvaluationRow, Event, LLMCall, Program, Run, RunCounter, State
+from adrs.archive.integrity import IntegrityMixin
+from adrs.archive.reads import ReadsMixin
+from adrs.archive.records import NewProgram, ProgramRecord, ProgramStatus, RunRecord, RunStatus, as_record
+from adrs.archive.schema import EvaluationRow, Event, Program, Run, RunCounter, State
 from adrs.evaluate.result import Evaluation
+
+# The records most callers need come with the class that returns them.
+__all__ = ["Archive", "ArchiveError", "DuplicateProgram", "NewProgram", "ProgramRecord", "RunRecord"]
 
 
 class DuplicateProgram(ArchiveError):
@@ -39,68 +44,6 @@ class DuplicateProgram(ArchiveError):
 
 
 _INDEX_RETRIES = 50  # engines racing for the next proposal index; each retry re-reads max + 1
-
-
-@dataclass(frozen=True)
-class RunRecord:
-    id: int
-    problem_name: str
-    problem_root: str
-    problem_fingerprint: str
-    seed: int
-    config: dict[str, Any]
-    status: str
-    created_at: datetime
-
-
-@dataclass(frozen=True)
-class ProgramRecord:
-    id: int
-    run_id: int
-    proposal_index: int
-    code: str
-    code_hash: str
-    parent_id: int | None
-    inspiration_ids: list[int]
-    island: int
-    generation: int
-    mutator: str
-    description: str
-    diff: str
-    status: str
-    migrated_from: int | None
-    score: float | None
-    complete: bool
-    stage_reached: str | None
-    error_kind: str | None
-    metrics: dict[str, float]
-    features: dict[str, float]
-    created_at: datetime
-    evaluated_at: datetime | None
-
-    @property
-    def evaluated(self) -> bool:
-        return self.status in ("evaluated", "failed")
-
-
-@dataclass(frozen=True)
-class NewProgram:
-    """A proposal about to be stored."""
-
-    code: str
-    code_hash: str
-    proposal_index: int
-    mutator: str
-    parent_id: int | None = None
-    inspiration_ids: list[int] = field(default_factory=list)
-    island: int = 0
-    generation: int = 0
-    description: str = ""
-    diff: str = ""
-
-
-def _record(cls: type, row: Any) -> Any:
-    return cls(**{f.name: getattr(row, f.name) for f in dataclasses.fields(cls)})
 
 
 def _migrant_row(original: ProgramRecord, island: int, proposal_index: int) -> Program:
@@ -128,26 +71,8 @@ def _migrant_row(original: ProgramRecord, island: int, proposal_index: int) -> P
     )
 
 
-class Archive(CooperationMixin):
+class Archive(CooperationMixin, LLMCallsMixin, ReadsMixin, IntegrityMixin):
     """One archive database; it may hold several runs, and several engines may write one run."""
-
-    def __init__(self, engine: Engine, url: str):
-        self.engine = engine
-        self.url = url
-        self._sessions = sessionmaker(engine, expire_on_commit=False)
-        self.writer = secrets.token_hex(8)  # this process's mark in the change journal
-        self._counters_ready: set[int] = set()
-
-    @classmethod
-    def open(cls, location: str | Path, *, create: bool = True) -> Archive:
-        url = archive_url(location)
-        return cls(open_engine(url, create=create), url)
-
-    def close(self) -> None:
-        self.engine.dispose()
-
-    def _session(self) -> Session:
-        return self._sessions()
 
     # runs -------------------------------------------------------------------------------------
     def create_run(self, problem_name: str, problem_root: str, fingerprint: str, seed: int, config: dict) -> RunRecord:
@@ -163,7 +88,7 @@ class Archive(CooperationMixin):
             s.flush()
             s.add(RunCounter(run_id=run.id, claimed=0, change_seq=0, engines=0))
             self._counters_ready.add(run.id)
-            return _record(RunRecord, run)
+            return as_record(RunRecord, run)
 
     def run(self, run_id: int | None = None) -> RunRecord:
         with self._session() as s:
@@ -171,11 +96,11 @@ class Archive(CooperationMixin):
             row = s.scalars(stmt).first()
             if row is None:
                 raise ArchiveError(f"{self.url}: no run" + ("" if run_id is None else f" with id {run_id}"))
-            return _record(RunRecord, row)
+            return as_record(RunRecord, row)
 
-    def set_run_status(self, run_id: int, status: str) -> None:
+    def set_run_status(self, run_id: int, status: RunStatus) -> None:
         with self._session() as s, s.begin():
-            s.execute(update(Run).where(Run.id == run_id).values(status=status))
+            s.execute(update(Run).where(Run.id == run_id).values(status=RunStatus(status).value))
 
     def update_run_config(self, run_id: int, config: dict) -> None:
         with self._session() as s, s.begin():
@@ -183,7 +108,12 @@ class Archive(CooperationMixin):
 
     # programs ---------------------------------------------------------------------------------
     def add_program(
-        self, run_id: int, new: NewProgram, *, status: str = "pending", reject_duplicate: bool = False
+        self,
+        run_id: int,
+        new: NewProgram,
+        *,
+        status: ProgramStatus = ProgramStatus.PENDING,
+        reject_duplicate: bool = False,
     ) -> ProgramRecord:
         """Store a program; if its proposal index was taken meanwhile (another engine), the next free one.
 
@@ -195,7 +125,7 @@ class Archive(CooperationMixin):
         fields.pop("proposal_index")
 
         def row(index: int) -> Program:
-            return Program(run_id=run_id, status=status, proposal_index=index, **fields)
+            return Program(run_id=run_id, status=ProgramStatus(status).value, proposal_index=index, **fields)
 
         return self._insert_program(run_id, new.proposal_index, row, new.code_hash if reject_duplicate else None)
 
@@ -221,9 +151,9 @@ class Archive(CooperationMixin):
                     row = make_row(index)
                     s.add(row)
                     s.flush()
-                    if row.status != "pending":
+                    if row.status != ProgramStatus.PENDING:
                         self._journal(s, run_id, row.id)
-                    return _record(ProgramRecord, row)
+                    return as_record(ProgramRecord, row)
             except IntegrityError:
                 if not retry or not self._index_taken(run_id, index):
                     raise  # another constraint: not a race for the index
@@ -278,7 +208,7 @@ class Archive(CooperationMixin):
                         duration_s=e.duration_s,
                     )
                 )
-            row.status = "evaluated" if ok else "failed"
+            row.status = (ProgramStatus.EVALUATED if ok else ProgramStatus.FAILED).value
             row.score = last.score if ok else None
             row.complete = ok and complete
             row.stage_reached = last.stage
@@ -288,7 +218,7 @@ class Archive(CooperationMixin):
             row.evaluated_at = datetime.now(UTC)
             s.flush()
             self._journal(s, row.run_id, program_id)  # last: it holds the run's counter row to commit
-            return _record(ProgramRecord, row)
+            return as_record(ProgramRecord, row)
 
     def record_extra_evaluation(self, program_id: int, evaluation: Evaluation) -> None:
         """Store a stage outside the cascade (holdout) without changing the program's status."""
@@ -305,24 +235,25 @@ class Archive(CooperationMixin):
             row = s.get(Program, program_id)
             if row is None:
                 raise ArchiveError(f"{self.url}: no program with id {program_id}")
-            return _record(ProgramRecord, row)
+            return as_record(ProgramRecord, row)
 
-    def programs(self, run_id: int, status: str | None = None) -> list[ProgramRecord]:
+    def programs(self, run_id: int, status: ProgramStatus | None = None) -> list[ProgramRecord]:
         with self._session() as s:
             stmt = select(Program).where(Program.run_id == run_id)
             if status is not None:
-                stmt = stmt.where(Program.status == status)
-            return [_record(ProgramRecord, r) for r in s.scalars(stmt.order_by(Program.id))]
+                stmt = stmt.where(Program.status == ProgramStatus(status).value)
+            return [as_record(ProgramRecord, r) for r in s.scalars(stmt.order_by(Program.id))]
 
     def programs_since(self, run_id: int, after_id: int) -> list[ProgramRecord]:
         """Evaluated programs with id > after_id (incremental refresh of the in-memory index)."""
         with self._session() as s:
             stmt = (
                 select(Program)
-                .where(Program.run_id == run_id, Program.id > after_id, Program.status != "pending")
+                .where(Program.run_id == run_id, Program.id > after_id)
+                .where(Program.status != ProgramStatus.PENDING.value)
                 .order_by(Program.id)
             )
-            return [_record(ProgramRecord, r) for r in s.scalars(stmt)]
+            return [as_record(ProgramRecord, r) for r in s.scalars(stmt)]
 
     def hash_exists(self, run_id: int, code_hash: str) -> bool:
         with self._session() as s:
@@ -341,25 +272,9 @@ class Archive(CooperationMixin):
     def evaluations(self, program_id: int) -> list[Evaluation]:
         with self._session() as s:
             rows = s.scalars(select(EvaluationRow).where(EvaluationRow.program_id == program_id).order_by(EvaluationRow.id))
-            return [_record(Evaluation, r) for r in rows]
+            return [as_record(Evaluation, r) for r in rows]
 
-    def status_counts(self, run_id: int) -> Counter[str]:
-        with self._session() as s:
-            rows = s.execute(
-                select(Program.status, func.count()).where(Program.run_id == run_id, Program.migrated_from.is_(None)).group_by(Program.status)
-            )
-            return Counter({status: n for status, n in rows})
-
-    def failure_counts(self, run_id: int) -> Counter[str]:
-        with self._session() as s:
-            rows = s.execute(
-                select(Program.error_kind, func.count())
-                .where(Program.run_id == run_id, Program.status == "failed", Program.migrated_from.is_(None))
-                .group_by(Program.error_kind)
-            )
-            return Counter({kind or "unknown": n for kind, n in rows})
-
-    # events, LLM calls and state -------------------------------------------------------------------
+    # events and state -------------------------------------------------------------------
     def add_event(self, run_id: int, kind: str, payload: dict | None = None) -> None:
         with self._session() as s, s.begin():
             s.add(Event(run_id=run_id, kind=kind, payload=payload or {}))
@@ -370,13 +285,6 @@ class Archive(CooperationMixin):
             if kind is not None:
                 stmt = stmt.where(Event.kind == kind)
             return [(e.kind, e.payload, e.created_at) for e in s.scalars(stmt.order_by(Event.id))]
-
-    def add_llm_call(self, run_id: int, **fields: Any) -> int:
-        with self._session() as s, s.begin():
-            row = LLMCall(run_id=run_id, **fields)
-            s.add(row)
-            s.flush()
-            return row.id
 
     def get_state(self, run_id: int, key: str) -> dict | None:
         with self._session() as s:

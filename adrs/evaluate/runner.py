@@ -25,6 +25,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from adrs.archive.location import archive_files  # a leaf: reads the URL, never opens the archive
 from adrs.evaluate import backends, failures
 from adrs.evaluate.backends import SandboxUnavailable
 from adrs.evaluate.backends.base import Limits, describe_exit
@@ -103,14 +104,6 @@ def _worker_env(problem: Problem, settings: EvalSettings, name: str, tag: str) -
         env.update(ADRS_DOCKER_HOST=docker_host(), ADRS_DOCKER_IMAGE=image_name())
     env["ADRS_HIDDEN_PATHS"] = os.pathsep.join(hidden)
     return env
-
-
-def archive_files(url: str | None) -> list[str]:
-    """The files of a SQLite archive (database, write-ahead log, shared memory, journal)."""
-    if not url or not url.startswith("sqlite:///"):
-        return []
-    path = url.removeprefix("sqlite:///")
-    return [path + suffix for suffix in ("", "-wal", "-shm", "-journal")]
 
 
 async def _run_worker(

@@ -2,13 +2,16 @@
 own event loop; `ray` runs each program's cascade as a Ray task on a cluster or a local Ray.
 
 Owns: choosing an executor by name. Ray is imported only when chosen (the extra `adrs[ray]`).
+`run_directory` (the folder of a run's own files, such as a local Ray's session files) comes from
+archive/location.py, the one place that reads archive URLs.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from adrs.executors.base import Executor, ExecutorError, run_directory
+from adrs.archive.location import run_directory
+from adrs.executors.base import Executor, ExecutorError
 from adrs.executors.local import LocalExecutor
 
 EXECUTORS = ("local", "ray")

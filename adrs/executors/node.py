@@ -24,6 +24,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from adrs.archive.location import sqlite_path
 from adrs.evaluate import failures
 from adrs.evaluate.result import Evaluation
 from adrs.evaluate.runner import EvalSettings, evaluate_code
@@ -89,7 +90,7 @@ def node_settings(settings: EvalSettings) -> EvalSettings:
     write to the archive); a SQLite archive's path stays, so its files stay hidden from candidates
     on this machine."""
     url = settings.archive_url
-    return replace(settings, archive_url=url if url is None or url.startswith("sqlite:///") else None)
+    return replace(settings, archive_url=url if sqlite_path(url) is not None else None)
 
 
 def evaluate_on_node(

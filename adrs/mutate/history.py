@@ -3,7 +3,8 @@
 Owns: a per-parent list of attempts (the model's one-line idea and its outcome: a score and its
 change over the parent, a failed evaluation, or a reply that could not be applied and why). It is
 rebuilt from the archive when a run starts or resumes (children from the programs table, refused
-proposals from `proposal_failed` events) and kept current by the LLM source as proposals end.
+proposals from `proposal_failed` events, which `adrs show` lists too) and kept current by the LLM
+source as proposals end.
 
 Must not: write to the archive, or decide what goes into a prompt beyond listing attempts.
 """
@@ -14,6 +15,7 @@ from collections import defaultdict, deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from adrs.archive.records import ProgramStatus
 from adrs.archive.store import Archive, ProgramRecord
 
 FAILED_EVENT = "proposal_failed"
@@ -37,14 +39,20 @@ class Attempt:
 
 
 def describe_program(program: ProgramRecord, parent_score: float | None) -> str:
-    if program.status == "pending":
+    if program.status == ProgramStatus.PENDING:
         return "pending evaluation"
-    if program.status == "failed":
+    if program.status == ProgramStatus.FAILED:
         return f"failed at stage {program.stage_reached} ({program.error_kind or 'error'})"
     score = program.score if program.score is not None else float("nan")
     delta = "" if parent_score is None else f" ({score - parent_score:+.4g} vs its parent)"
     stopped = "" if program.complete else f", stopped after stage {program.stage_reached} (below its threshold)"
     return f"score {score:.6g}{delta}{stopped}"
+
+
+def refused_proposals(archive: Archive, run_id: int, parent_id: int) -> list[dict]:
+    """Payloads of `proposal_failed` events for proposals made from `parent_id`, oldest first."""
+    events = archive.events(run_id, FAILED_EVENT)
+    return [payload for _kind, payload, _at in events if payload.get("parent_id") == parent_id]
 
 
 def _error_line(archive: Archive, program_id: int) -> str:

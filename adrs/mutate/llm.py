@@ -20,11 +20,11 @@ import asyncio
 import random
 from typing import Any
 
+from adrs.archive.records import ProgramStatus
 from adrs.archive.store import Archive, ProgramRecord
 from adrs.edits import DUPLICATE, apply_reply
 from adrs.mutate.bandit import STATE_KEY, ModelChooser
 from adrs.mutate.base import OfflineSource, Proposal, ProposalContext
-from adrs.mutate.calls import link_calls, mark_call_failed, record_call, spent_usd
 from adrs.mutate.cost import CostMeter
 from adrs.mutate.history import FAILED_EVENT, LineageHistory
 from adrs.mutate.models import LLMConfigError, LLMSettings, ModelSpec, llm_settings
@@ -49,7 +49,7 @@ class LLMSource:
         self.run_id = run_id
         self.concurrency = settings.concurrency
         self.pool = ClientPool(settings, random.Random(f"{seed}:llm-backoff"))
-        self.meter = CostMeter(max_cost, spent=spent_usd(archive, run_id))
+        self.meter = CostMeter(max_cost, spent=archive.llm_spent_usd(run_id))
         state = archive.get_state(run_id, STATE_KEY) or {}
         self.chooser = ModelChooser(settings, state)
         # children whose reward the bandit still awaits: program id -> (model label, parent score)
@@ -70,8 +70,8 @@ class LLMSource:
         for model, completion in await self.pool.preflight(self.settings.models):
             cost = model.cost(completion.prompt_tokens, completion.completion_tokens)
             self.meter.spent += cost
-            record_call(
-                self.archive, self.run_id, model=model.label, prompt=PREFLIGHT_PROMPT, response=completion.text,
+            self.archive.add_llm_call(
+                self.run_id, model=model.label, prompt=PREFLIGHT_PROMPT, response=completion.text,
                 prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
                 cost_usd=cost, latency_s=completion.latency_s, error="preflight: start-up check",
             )
@@ -141,13 +141,13 @@ class LLMSource:
         if program is not None:
             self.history.add_child(context.parent, program)
             if proposal.llm_call_ids:
-                link_calls(self.archive, proposal.llm_call_ids, program.id)
+                self.archive.link_llm_calls(proposal.llm_call_ids, program.id)
                 self.awaiting[program.id] = (proposal.mutator.removeprefix("llm:"), context.parent.score)
                 self._save_state()
         elif rejected_as == DUPLICATE and proposal.code is not None and proposal.llm_call_ids:
             # another proposal in flight produced the same program first
             message = "the edited program duplicates one proposed at the same time"
-            mark_call_failed(self.archive, proposal.llm_call_ids[0], f"{DUPLICATE}: {message}")
+            self.archive.mark_llm_call_failed(proposal.llm_call_ids[0], f"{DUPLICATE}: {message}")
             self._refused(context, proposal.mutator, proposal.description, DUPLICATE, message, proposal.llm_call_ids[0])
 
     # helpers ----------------------------------------------------------------------------------
@@ -172,8 +172,8 @@ class LLMSource:
         self, model: ModelSpec, prompt: Prompt, response: str, prompt_tokens: int, completion_tokens: int,
         cost: float, latency_s: float, error: str, context: ProposalContext,
     ) -> int:
-        return record_call(
-            self.archive, self.run_id, model=model.label, prompt=prompt.as_text(), response=response,
+        return self.archive.add_llm_call(
+            self.run_id, model=model.label, prompt=prompt.as_text(), response=response,
             prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, cost_usd=cost,
             latency_s=latency_s, error=error, proposal_index=context.proposal_index,
         )
@@ -188,9 +188,14 @@ class LLMSource:
         changed = False
         for program_id, (label, parent_score) in list(self.awaiting.items()):
             program = self.archive.program(program_id)
-            if program.status == "pending":
+            if program.status == ProgramStatus.PENDING:
                 continue
-            improved = program.status == "evaluated" and program.complete and program.score is not None and parent_score is not None
+            improved = (
+                program.status == ProgramStatus.EVALUATED
+                and program.complete
+                and program.score is not None
+                and parent_score is not None
+            )
             self.chooser.record_child(label, program.score - parent_score if improved else 0.0)
             del self.awaiting[program_id]
             changed = True

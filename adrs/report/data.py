@@ -1,10 +1,10 @@
 """What a report shows, extracted from one run of an archive into plain dataclasses.
 
-Owns: reading the archive (programs, evaluations per stage, LLM calls, events) and deriving the
-series the figures and tables need: the evaluation timeline with best-so-far and dollars spent,
-outcomes (complete, stopped at a threshold, failure kinds), stage durations, the Pareto points,
-the MAP-Elites cells per island, the lineage of the best program, and the top programs with
-their diffs.
+Owns: reading the archive through `Archive`'s methods (programs, evaluations per stage, LLM call
+costs, events) and deriving the series the figures and tables need: the evaluation timeline with
+best-so-far and dollars spent, outcomes (complete, stopped at a threshold, failure kinds), stage
+durations, the Pareto points, the MAP-Elites cells per island, the lineage of the best program,
+and the top programs with their diffs.
 
 Must not: draw, write HTML, evaluate anything or write to the archive.
 """
@@ -15,12 +15,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import select
-
-from adrs.archive.elites import DEFAULT_FEATURES, Cell, Elites, fitness_key, objective_value
-from adrs.archive.schema import EvaluationRow, LLMCall, Program
+from adrs.archive.elites import DEFAULT_FEATURES, Cell, Elites, fitness_key, load_elites, objective_value
+from adrs.archive.location import display_location
+from adrs.archive.records import ProgramStatus
 from adrs.archive.store import Archive, ProgramRecord, RunRecord
-from adrs.inspect_run import load_elites
 from adrs.problem import Feature, Objective, Problem
 from adrs.program import unified_diff
 
@@ -165,7 +163,7 @@ def load_run_data(archive: Archive, run: RunRecord, problem: Problem, label: str
     initial = next((p for p in programs if p.mutator == "initial"), None)
     lineage = _lineage(by_id, best_id)
     top_programs = sorted(
-        (p for p in programs if p.migrated_from is None and p.status == "evaluated" and p.complete),
+        (p for p in programs if p.migrated_from is None and p.status == ProgramStatus.EVALUATED and p.complete),
         key=lambda p: (fitness_key(p), -p.id),
         reverse=True,
     )[:TOP_PROGRAMS]
@@ -178,7 +176,7 @@ def load_run_data(archive: Archive, run: RunRecord, problem: Problem, label: str
             diffs[step.program_id] = _view(by_id[step.program_id], initial_code, holdout, origin)
     return RunData(
         label=label,
-        archive=archive.url.removeprefix("sqlite:///"),
+        archive=display_location(archive.url),
         run=run,
         problem=problem,
         timeline=timeline,
@@ -195,13 +193,13 @@ def load_run_data(archive: Archive, run: RunRecord, problem: Problem, label: str
         best_score=None if best is None else best.score,
         initial_score=None if initial is None else initial.score,
         holdout_score=holdout.get(best_id) if best_id is not None else None,
-        pending=sum(1 for p in programs if p.status == "pending"),
+        pending=sum(1 for p in programs if p.status == ProgramStatus.PENDING),
         stop_reasons=[str(payload.get("reason", "")) for _, payload, _ in archive.events(run.id, "stopped")],
     )
 
 
 def _on_front_candidate(p: ProgramRecord) -> bool:
-    return p.migrated_from is None and p.status == "evaluated" and p.complete and p.score is not None
+    return p.migrated_from is None and p.status == ProgramStatus.EVALUATED and p.complete and p.score is not None
 
 
 def _point(p: ProgramRecord, objectives: tuple[Objective, ...]) -> Point:
@@ -213,31 +211,26 @@ def _stage_times(
     archive: Archive, run_id: int, holdout_stages: set[str]
 ) -> tuple[list[StageTime], dict[int, float], dict[int, float]]:
     """Every stage row of the run; cascade time per program (holdout excluded); holdout scores."""
-    columns = (EvaluationRow.program_id, EvaluationRow.stage, EvaluationRow.duration_s, EvaluationRow.ok, EvaluationRow.score)
-    stmt = select(*columns).join(Program, Program.id == EvaluationRow.program_id).where(Program.run_id == run_id)
-    with archive.engine.connect() as connection:
-        rows = list(connection.execute(stmt.order_by(EvaluationRow.id)))
     durations: dict[int, float] = {}
     holdout: dict[int, float] = {}
     times = []
-    for program_id, stage, duration, ok, score in rows:
-        times.append(StageTime(stage, float(duration or 0.0), bool(ok)))
-        if stage in holdout_stages:
-            if ok and score is not None:
-                holdout[program_id] = float(score)
+    for row in archive.stored_evaluations(run_id):
+        duration = float(row.duration_s or 0.0)
+        times.append(StageTime(row.stage, duration, bool(row.ok)))
+        if row.stage in holdout_stages:
+            if row.ok and row.score is not None:
+                holdout[row.program_id] = float(row.score)
             continue
-        durations[program_id] = durations.get(program_id, 0.0) + float(duration or 0.0)
+        durations[row.program_id] = durations.get(row.program_id, 0.0) + duration
     return times, durations, holdout
 
 
 def _timeline(
     archive: Archive, run_id: int, programs: list[ProgramRecord], durations: dict[int, float]
 ) -> tuple[list[EvaluationPoint], int, float]:
-    stmt = select(LLMCall.created_at, LLMCall.cost_usd).where(LLMCall.run_id == run_id).order_by(LLMCall.created_at)
-    with archive.engine.connect() as connection:
-        calls = [(at, float(cost or 0.0)) for at, cost in connection.execute(stmt)]
+    calls = archive.llm_costs(run_id)
     landed = sorted(
-        (p for p in programs if p.migrated_from is None and p.status != "pending" and p.evaluated_at is not None),
+        (p for p in programs if p.migrated_from is None and p.status != ProgramStatus.PENDING and p.evaluated_at is not None),
         key=lambda p: (_naive(p.evaluated_at), p.id),
     )
     points, spent, next_call = [], 0.0, 0
@@ -258,7 +251,7 @@ def _naive(moment: datetime | None) -> datetime:
 
 
 def _outcome(p: ProgramRecord) -> str:
-    if p.status == "failed":
+    if p.status == ProgramStatus.FAILED:
         return p.error_kind or "unknown"
     if p.complete:
         return COMPLETE
@@ -313,8 +306,8 @@ def _lineage(by_id: dict[int, ProgramRecord], best_id: int | None) -> list[Linea
                 mutator=p.mutator,
                 description=p.description,
                 note=notes.get(p.id, ""),
-                sibling_scores=tuple(c.score for c in siblings if c.status == "evaluated" and c.score is not None),
-                failed_siblings=sum(1 for c in siblings if c.status == "failed"),
+                sibling_scores=tuple(c.score for c in siblings if c.status == ProgramStatus.EVALUATED and c.score is not None),
+                failed_siblings=sum(1 for c in siblings if c.status == ProgramStatus.FAILED),
             )
         )
     return steps

@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sqlite3
 import statistics
 import subprocess
 import sys
@@ -141,16 +140,23 @@ def peer_evaluations(log: Path) -> list[Evaluation]:
 
 def adrs_evaluations(archive: Path) -> list[Evaluation]:
     """One record per evaluated program (migrant copies are not evaluations), in the order they landed."""
-    with sqlite3.connect(archive) as db:
-        rows = db.execute(
-            "SELECT p.id, p.complete, p.score, p.code_hash, p.evaluated_at, "
-            "coalesce(sum(json_extract(e.metrics, '$.evaluator_s')), 0) "
-            "FROM programs p LEFT JOIN evaluations e ON e.program_id = p.id "
-            "WHERE p.migrated_from IS NULL AND p.status != 'pending' GROUP BY p.id ORDER BY p.evaluated_at, p.id"
-        ).fetchall()
+    from adrs.archive.store import Archive
+
+    store = Archive.open(archive, create=False)
+    try:
+        run_id = store.run().id
+        landed = store.landed_programs(run_id)
+        evaluator_s: dict[int, float] = {}  # summed over the program's stages
+        for row in store.stored_evaluations(run_id):
+            seconds = row.metrics.get("evaluator_s")
+            if seconds is not None:
+                evaluator_s[row.program_id] = evaluator_s.get(row.program_id, 0.0) + float(seconds)
+    finally:
+        store.close()
     out = []
-    for index, (_pid, complete, score, code_hash, _at, evaluator_s) in enumerate(rows):
-        out.append(Evaluation(float(index), bool(complete), score if complete else None, float(evaluator_s), code_hash))
+    for index, p in enumerate(landed):
+        full = p.score if p.complete else None
+        out.append(Evaluation(float(index), p.complete, full, evaluator_s.get(p.id, 0.0), p.code_hash))
     return out
 
 

@@ -1,0 +1,42 @@
+"""What every part of `Archive` shares: the open database and its sessions.
+
+Owns: opening an archive by path or URL (connect.py configures the engine), this process's mark
+in the change journal, and the session factory the parts of `Archive` (store.py, cooperation.py,
+calls.py, reads.py, integrity.py) use. Sessions never leave adrs/archive/.
+
+Must not: read or write rows itself.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from typing import Self
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from adrs.archive.connect import open_engine
+from adrs.archive.location import archive_url
+
+
+class ArchiveBase:
+    """One open archive database."""
+
+    def __init__(self, engine: Engine, url: str):
+        self.engine = engine
+        self.url = url
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self.writer = secrets.token_hex(8)  # this process's mark in the change journal
+        self._counters_ready: set[int] = set()  # runs whose counter row is known to exist
+
+    @classmethod
+    def open(cls, location: str | Path, *, create: bool = True) -> Self:
+        url = archive_url(location)
+        return cls(open_engine(url, create=create), url)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    def _session(self) -> Session:
+        return self._sessions()

@@ -1,0 +1,88 @@
+"""The raw reads and the few repairs `adrs doctor` needs, inside one transaction.
+
+Owns: `Archive.integrity_session`, which yields an `IntegritySession`: runs, programs and
+evaluation rows as stored (whether or not they agree with each other), evaluation rows of no
+program, and the repairs: deleting evaluation rows, overwriting a program's derived fields. With
+`write=True` every repair of one session commits together, or none does.
+
+Must not: decide what is inconsistent or what to repair (doctor.py does), touch a program's code
+or lineage, or delete a program.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from adrs.archive.base import ArchiveBase
+from adrs.archive.records import ProgramRecord, ProgramStatus, RunRecord, StoredEvaluation, as_record
+from adrs.archive.schema import EvaluationRow, Program, Run
+
+# The fields of a program derived from its evaluation rows, which a repair may overwrite.
+REPAIRABLE = frozenset(
+    {"status", "score", "complete", "stage_reached", "error_kind", "metrics", "features", "evaluated_at"}
+)
+
+
+class IntegritySession:
+    """One transaction's view of the stored rows, for checking and repairing them."""
+
+    def __init__(self, session: Session):
+        self._s = session
+
+    def runs(self, run_id: int | None = None) -> list[RunRecord]:
+        stmt = select(Run) if run_id is None else select(Run).where(Run.id == run_id)
+        return [as_record(RunRecord, row) for row in self._s.scalars(stmt)]
+
+    def programs(self, run_id: int) -> list[ProgramRecord]:
+        stmt = select(Program).where(Program.run_id == run_id).order_by(Program.id)
+        return [as_record(ProgramRecord, row) for row in self._s.scalars(stmt)]
+
+    def evaluations_of(self, program_ids: list[int]) -> dict[int, list[StoredEvaluation]]:
+        """Each program's evaluation rows in the order they were stored (duplicates included)."""
+        rows: dict[int, list[StoredEvaluation]] = defaultdict(list)
+        if program_ids:
+            stmt = (
+                select(EvaluationRow)
+                .where(EvaluationRow.program_id.in_(program_ids))
+                .order_by(EvaluationRow.id)
+            )
+            for row in self._s.scalars(stmt):
+                rows[row.program_id].append(as_record(StoredEvaluation, row))
+        return rows
+
+    def orphan_evaluations(self) -> list[StoredEvaluation]:
+        """Evaluation rows whose program is not stored."""
+        stmt = select(EvaluationRow).where(EvaluationRow.program_id.not_in(select(Program.id)))
+        return [as_record(StoredEvaluation, row) for row in self._s.scalars(stmt)]
+
+    def delete_evaluations(self, evaluation_ids: list[int]) -> None:
+        self._s.execute(delete(EvaluationRow).where(EvaluationRow.id.in_(evaluation_ids)))
+
+    def set_program_fields(self, program_id: int, values: dict[str, Any]) -> None:
+        """Overwrite derived fields of a program (never its code, lineage or proposal index)."""
+        unknown = set(values) - REPAIRABLE
+        if unknown:
+            raise ValueError(f"program {program_id}: {', '.join(sorted(unknown))} cannot be repaired")
+        if "status" in values:
+            values = {**values, "status": ProgramStatus(values["status"]).value}
+        self._s.execute(update(Program).where(Program.id == program_id).values(**values))
+
+
+class IntegrityMixin(ArchiveBase):
+    """Access for the integrity check (`adrs doctor`)."""
+
+    @contextmanager
+    def integrity_session(self, *, write: bool) -> Iterator[IntegritySession]:
+        """Rows as stored; with `write`, the repairs made through it commit together when it ends."""
+        with self._session() as s:
+            if not write:
+                yield IntegritySession(s)
+                return
+            with s.begin():
+                yield IntegritySession(s)

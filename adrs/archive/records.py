@@ -1,0 +1,155 @@
+"""The plain records the archive hands out, and the statuses it stores.
+
+Owns: the frozen dataclasses every archive method returns (runs, programs, stored evaluation
+rows, LLM calls, LLM usage per model), the proposal about to be stored (`NewProgram`), the
+program and run statuses as `StrEnum`s (their members equal the strings stored in the database,
+so records read back hold plain strings that compare equal to them), and `as_record`, the one
+copy from an ORM row into a record.
+
+Must not: import SQLAlchemy or the schema, or open anything: every module of the project may
+import these records, and modules outside adrs/archive/ see only them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+
+class ProgramStatus(StrEnum):
+    """A program's life: stored as pending before it is evaluated, then evaluated or failed."""
+
+    PENDING = "pending"
+    EVALUATED = "evaluated"  # every stage it reached succeeded (it may have stopped below a threshold)
+    FAILED = "failed"  # a stage failed; error_kind says how
+
+
+class RunStatus(StrEnum):
+    """What the engine that started or resumed a run last said about it."""
+
+    RUNNING = "running"
+    STOPPED = "stopped"  # the engine stopped normally (budget, time, target, no proposals)
+    INTERRUPTED = "interrupted"  # Ctrl-C: `adrs resume` continues it
+    FAILED = "failed"  # it could not run (no LLM endpoint answered the start-up check)
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    id: int
+    problem_name: str
+    problem_root: str
+    problem_fingerprint: str
+    seed: int
+    config: dict[str, Any]
+    status: str  # a RunStatus value
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ProgramRecord:
+    id: int
+    run_id: int
+    proposal_index: int
+    code: str
+    code_hash: str
+    parent_id: int | None
+    inspiration_ids: list[int]
+    island: int
+    generation: int
+    mutator: str
+    description: str
+    diff: str
+    status: str  # a ProgramStatus value
+    migrated_from: int | None
+    score: float | None
+    complete: bool
+    stage_reached: str | None
+    error_kind: str | None
+    metrics: dict[str, float]
+    features: dict[str, float]
+    created_at: datetime
+    evaluated_at: datetime | None
+
+    @property
+    def evaluated(self) -> bool:
+        return self.status in (ProgramStatus.EVALUATED, ProgramStatus.FAILED)
+
+
+@dataclass(frozen=True)
+class NewProgram:
+    """A proposal about to be stored."""
+
+    code: str
+    code_hash: str
+    proposal_index: int
+    mutator: str
+    parent_id: int | None = None
+    inspiration_ids: list[int] = field(default_factory=list)
+    island: int = 0
+    generation: int = 0
+    description: str = ""
+    diff: str = ""
+
+
+@dataclass(frozen=True)
+class StoredEvaluation:
+    """One stored stage of one program, as the integrity check, the report and benchmarks read it.
+
+    Holds the row's id and time, which `Evaluation` (what an evaluator answered) does not; leaves
+    out the long texts (feedback, error) and per-instance scores.
+    """
+
+    id: int
+    program_id: int
+    stage: str
+    ok: bool
+    score: float | None
+    metrics: dict[str, float]
+    features: dict[str, float]
+    error_kind: str | None
+    duration_s: float
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One LLM call: the reason a reply produced no program is in `error`, as "<kind>: <message>"."""
+
+    id: int
+    run_id: int
+    program_id: int | None
+    proposal_index: int | None
+    model: str
+    prompt: str
+    response: str
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    latency_s: float
+    error: str
+    created_at: datetime
+
+    @property
+    def failure_kind(self) -> str | None:
+        return self.error.split(":", 1)[0] if self.error else None
+
+
+@dataclass(frozen=True)
+class ModelUsage:
+    """LLM calls of one run to one model, summed."""
+
+    model: str
+    calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+
+
+def as_record(cls: type[T], row: Any) -> T:
+    """The record `cls` with each of its fields read from the attribute of that name on `row`."""
+    return cls(**{f.name: getattr(row, f.name) for f in dataclasses.fields(cls)})  # type: ignore[arg-type]
