@@ -21,8 +21,9 @@ from adrs.archive.store import Archive, ArchiveError
 from adrs.config import RunConfig
 from adrs.engine import Engine
 from adrs.executors import make_executor, run_directory
-from adrs.mutate.base import OfflineSource, ProposalSource
-from adrs.mutate.models import LLMConfigError, LLMError, llm_settings
+from adrs.mutate.base import ProposalSource
+from adrs.mutate.llm.models import LLMConfigError, LLMError, llm_settings
+from adrs.mutate.offline import OfflineSource
 from adrs.problem import Problem, load_problem
 from adrs.progress import Progress, RunSummary
 
@@ -53,7 +54,8 @@ def make_source(
         return OfflineSource()
     if archive is None or run_id is None:
         raise ValueError("the LLM mutator records its calls: pass the run's archive and run id")
-    from adrs.mutate.llm import build_llm_source  # imported here: offline runs never load the openai client
+    # imported here: offline runs never load the openai client
+    from adrs.mutate.llm.source import build_llm_source
 
     return build_llm_source(problem, config.llm, archive, run_id, config.seed, config.max_cost, config.offline_share)
 
@@ -168,12 +170,8 @@ def _drive(
 
 async def _run_with_source(engine: Engine, source: ProposalSource) -> RunSummary:
     """Start the source (an LLM source checks its endpoints), run the engine, close the source."""
-    start = getattr(source, "start", None)
     try:
-        if start is not None:
-            await start()
+        await source.start()
         return await engine.run()
     finally:
-        close = getattr(source, "aclose", None)
-        if close is not None:
-            await close()
+        await source.aclose()

@@ -24,7 +24,7 @@ from adrs.evaluate.runner import EvalSettings, evaluate_code_sync
 from adrs.executors import EXECUTORS, ExecutorError
 from adrs.export import ExportError, choose, export_program
 from adrs.inspect_run import load_elites, render_llm_call, render_program, render_status
-from adrs.mutate.models import LLMConfigError, LLMError
+from adrs.mutate.llm.models import LLMConfigError, LLMError
 from adrs.problem import Problem, ProblemError, load_problem
 
 SKELETON = Path(__file__).with_name("templates") / "skeleton"
@@ -198,7 +198,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 def _mutation_settings(args: argparse.Namespace, stored_llm: dict) -> dict:
     """RunConfig values from the LLM options; only those given (resume keeps the stored ones)."""
-    from adrs.mutate.models import load_llm_file, parse_model_flag
+    from adrs.mutate.llm.models import load_llm_file, parse_model_flag
 
     out: dict = {}
     if args.llm or args.llm_config:
@@ -220,7 +220,7 @@ def _mutator_line(problem: Problem, settings: dict) -> str:
     config = RunConfig(**settings)
     if api.chosen_mutator(config, problem) == "offline":
         return "the offline mutator"
-    from adrs.mutate.models import llm_settings
+    from adrs.mutate.llm.models import llm_settings
 
     llm = llm_settings(problem, config.llm)
     text = "LLM " + (escape(", ".join(m.label for m in llm.models)) if llm else "(no model)")

@@ -121,7 +121,7 @@ def render_program(console: Console, archive: Archive, run: RunRecord, program_i
 # LLM calls ------------------------------------------------------------------------------------
 def _render_llm_history(console: Console, archive: Archive, run: RunRecord, program_id: int) -> None:
     """The call that produced this program, and the refused proposals made from it."""
-    from adrs.mutate.calls import calls_of_program, refused_proposals
+    from adrs.mutate.llm.calls import calls_of_program, refused_proposals
 
     for record in calls_of_program(archive, program_id):
         console.print(f"[bold]LLM call {record.id}[/bold] that produced this program")
@@ -138,7 +138,7 @@ def _render_llm_history(console: Console, archive: Archive, run: RunRecord, prog
 
 def render_llm_call(console: Console, archive: Archive, call_id: int) -> None:
     """`adrs show ARCHIVE ID --call`: one LLM call with its prompt, raw reply, parsed edits and outcome."""
-    from adrs.mutate.calls import call
+    from adrs.mutate.llm.calls import call
 
     record = call(archive, call_id)
     if record is None:

@@ -13,7 +13,7 @@ from rich.console import Console
 from adrs import api
 from adrs.archive.store import Archive
 from adrs.inspect_run import render_llm_call, render_program
-from adrs.mutate.calls import calls_of_program, calls_of_run
+from adrs.mutate.llm.calls import calls_of_program, calls_of_run
 from tests.fake_openai import FakeOpenAI, Reply
 
 INITIAL_KEY = "jobs[i][0] * 1.0"

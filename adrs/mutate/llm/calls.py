@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from adrs.archive.schema import LLMCall
 from adrs.archive.store import Archive
-from adrs.mutate.history import FAILED_EVENT
+from adrs.mutate.llm.history import FAILED_EVENT
 
 
 @dataclass(frozen=True)
