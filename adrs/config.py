@@ -13,6 +13,9 @@ from typing import Any
 
 from adrs.archive.select import SelectionConfig
 
+# What proposes children: auto (the LLM when a model is configured, else offline), offline, llm.
+MUTATORS = ("auto", "offline", "llm")
+
 
 def _default_workers() -> int:
     return max(1, os.cpu_count() or 1)

@@ -2,8 +2,8 @@
 
 Owns: the `llm_calls` rows of a run (model, prompt, raw response, tokens, dollars, latency, and
 for a reply that produced no program the reason, as "<kind>: <message>") and the lookups
-`adrs show` needs: the calls behind a program, one call by id, and the refused proposals made from
-a parent (`proposal_failed` events). Linking a call to its program happens after the engine has
+`adrs show` and `adrs status` need: the calls behind a program, one call by id, the refused
+proposals made from a parent (`proposal_failed` events), and each model's calls, tokens and dollars. Linking a call to its program happens after the engine has
 stored the program, since the id is only known then.
 
 Must not: call endpoints or decide anything; it reads and writes rows.
@@ -41,6 +41,17 @@ class CallRecord:
     @property
     def failure_kind(self) -> str | None:
         return self.error.split(":", 1)[0] if self.error else None
+
+
+@dataclass(frozen=True)
+class ModelUsage:
+    """One model's calls in a run: how many, their tokens and their dollars."""
+
+    model: str
+    calls: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
 
 
 def _record(row: LLMCall) -> CallRecord:
@@ -87,3 +98,21 @@ def call(archive: Archive, call_id: int) -> CallRecord | None:
 def refused_proposals(archive: Archive, run_id: int, parent_id: int) -> list[dict]:
     """Payloads of `proposal_failed` events for proposals made from `parent_id`, oldest first."""
     return [payload for _k, payload, _t in archive.events(run_id, FAILED_EVENT) if payload.get("parent_id") == parent_id]
+
+
+def usage_by_model(archive: Archive, run_id: int) -> list[ModelUsage]:
+    with Session(archive.engine) as s:
+        rows = list(
+            s.execute(
+                select(
+                    LLMCall.model,
+                    func.count(),
+                    func.sum(LLMCall.prompt_tokens),
+                    func.sum(LLMCall.completion_tokens),
+                    func.sum(LLMCall.cost_usd),
+                )
+                .where(LLMCall.run_id == run_id)
+                .group_by(LLMCall.model)
+            )
+        )
+    return [ModelUsage(model, calls, prompt or 0, completion or 0, cost or 0.0) for model, calls, prompt, completion, cost in rows]
