@@ -2,10 +2,12 @@
 
     import adrs
     summary = adrs.evolve("problems/prism", budget=50, seed=0)
+    status = adrs.run_status(summary.archive_url)
     archive = adrs.Archive.open(summary.archive_url)
 
-Names load lazily so that `python -m adrs.evaluate.worker` (started once per evaluation) does
-not import the engine.
+One function per command of the `adrs` command line (adrs/api/__init__.py has the table), plus
+`Archive` and `load_problem`. Names load lazily so that `python -m adrs.evaluate.worker` (started
+once per evaluation) does not import the engine.
 """
 
 from __future__ import annotations
@@ -13,11 +15,26 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["Archive", "evolve", "join", "load_problem", "resume"]
+_API = (
+    "check_archive",
+    "check_problem",
+    "evaluate_program",
+    "evolve",
+    "export_programs",
+    "init_problem",
+    "join",
+    "list_problems",
+    "resume",
+    "run_status",
+    "show_call",
+    "show_program",
+    "write_report",
+)
+__all__ = ["Archive", "load_problem", *_API]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("evolve", "join", "resume"):
+    if name in _API:
         from adrs import api
 
         return getattr(api, name)

@@ -1,39 +1,48 @@
-"""The `adrs` command line. Thin: parses arguments and calls adrs.api, adrs.export, adrs.inspect_run.
+"""The `adrs` command line. Thin: parses arguments, calls adrs.api, renders what it returns.
+
+Rendering of archive records lives in adrs/inspect_run.py, of a run's progress in adrs/ui.py; run
+settings left unset take RunConfig's defaults (adrs/config.py), which the help texts quote.
 
 Exit codes: 0 done; 1 a user error (bad problem directory, missing archive), with a message that
-names the file and field; 130 interrupted (Ctrl-C; the run resumes with `adrs resume`).
+names the file and field; 2 `adrs doctor` found something wrong; 130 interrupted (Ctrl-C; the run
+resumes with `adrs resume`).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
-import shutil
 import sys
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from adrs import api
-from adrs.archive.elites import load_elites
+from adrs.api import CheckedProgram, MutatorPlan
 from adrs.archive.select import STRATEGIES, SelectionConfig
-from adrs.archive.store import Archive, ArchiveError
-from adrs.evaluate.backends import SandboxUnavailable
-from adrs.evaluate.runner import EvalSettings, evaluate_code_sync
-from adrs.executors import EXECUTORS, ExecutorError
-from adrs.export import ExportError, choose, export_program
+from adrs.archive.store import ArchiveError
+from adrs.config import MUTATORS, RunConfig
+from adrs.evaluate.backends import BACKENDS as SANDBOXES
+from adrs.evaluate.result import Evaluation
+from adrs.executors import EXECUTORS
 from adrs.inspect_run import render_llm_call, render_program, render_status
-from adrs.mutate.models import LLMConfigError, LLMError
-from adrs.problem import Problem, ProblemError, load_problem
 
-SKELETON = Path(__file__).with_name("templates") / "skeleton"
 console = Console()
 
 
-def _add_run_options(p: argparse.ArgumentParser, defaults: bool) -> None:
-    p.add_argument("--budget", type=int, default=100 if defaults else None, help="evaluations to spend")
+def _default(name: str, record: type = RunConfig) -> Any:
+    """The default of a RunConfig (or SelectionConfig) field, quoted in help texts."""
+    return next(f.default for f in dataclasses.fields(record) if f.name == name)
+
+
+def _add_run_options(p: argparse.ArgumentParser, resuming: bool) -> None:
+    # Every default is None: unset options keep RunConfig's default (run) or the stored value (resume).
+    budget_default = "the run's stored budget" if resuming else _default("budget")
+    p.add_argument("--budget", type=int, default=None, help=f"evaluations to spend (default: {budget_default})")
     p.add_argument("--workers", type=int, default=None, help="concurrent evaluation slots (default: CPUs)")
     p.add_argument("--max-time", type=float, default=None, dest="max_time_s", help="wall-clock budget, seconds")
     p.add_argument("--target", type=float, default=None, dest="target_score", help="stop at this score")
@@ -44,7 +53,7 @@ def _add_run_options(p: argparse.ArgumentParser, defaults: bool) -> None:
     p.add_argument("--llm-config", default=None, help="TOML file with an [llm] table: models, prices, selection, ...")
     p.add_argument("--max-cost", type=float, default=None, help="cap on the run's LLM dollars (spent plus in flight)")
     p.add_argument("--offline-share", type=float, default=None, help="share of proposals for the offline mutator (e.g. 0.2)")
-    p.add_argument("--mutator", choices=["auto", "offline", "llm"], default=None, help="default auto: the LLM if one is configured")
+    p.add_argument("--mutator", choices=MUTATORS, default=None, help="default auto: the LLM if one is configured")
     p.add_argument("--executor", choices=list(EXECUTORS), default=None,
                    help="where evaluations run: local (default) or ray (Ray tasks; pip install 'adrs[ray]')")
     p.add_argument("--ray-address", default=None, metavar="ADDR",
@@ -57,24 +66,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("run", help="start an evolution run")
     p.add_argument("problem", help="problem directory")
-    _add_run_options(p, defaults=True)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--islands", type=int, default=3)
-    p.add_argument("--selection", default="mixed", choices=STRATEGIES, help="parent selection strategy")
+    _add_run_options(p, resuming=False)
+    p.add_argument("--seed", type=int, default=None, help=f"every random choice flows from it (default: {_default('seed')})")
+    p.add_argument("--islands", type=int, default=None, help=f"independent sub-populations (default: {_default('islands')})")
+    p.add_argument("--selection", default=None, choices=STRATEGIES,
+                   help=f"parent selection strategy (default: {_default('strategy', SelectionConfig)})")
     p.add_argument("--novelty", type=float, default=None, help="reject children more similar than this to their island (0-1)")
     p.add_argument("--stagnation", type=int, default=None, help="stop after this many evaluations without a new best")
     p.add_argument("--deterministic", action="store_true", help="same archive for any worker count (seeded offline runs)")
-    p.add_argument("--lag", type=int, default=4, help="deterministic runs: proposals may run this far ahead of results")
+    p.add_argument("--lag", type=int, default=None,
+                   help=f"deterministic runs: proposals may run this far ahead of results (default: {_default('lag')})")
     p.add_argument("--archive", default=None, help="archive file or SQLAlchemy URL (default archives/<problem>-<time>.sqlite)")
     p.add_argument("--join", type=int, default=None, metavar="RUN_ID",
                    help="attach this engine to run RUN_ID of --archive, in progress (PostgreSQL): shared budget and results")
-    p.add_argument("--sandbox", default=None, choices=["process", "bwrap", "docker"],
+    p.add_argument("--sandbox", default=None, choices=SANDBOXES,
                    help="isolation of candidate processes (default: the problem's [problem] sandbox, else process)")
     p.add_argument("--docker-image", default=None, help="image of the docker sandbox (default adrs-sandbox:latest)")
 
     p = sub.add_parser("resume", help="continue an archived run")
     p.add_argument("archive")
-    _add_run_options(p, defaults=False)
+    _add_run_options(p, resuming=True)
     p.add_argument("--run", type=int, default=None, dest="run_id", help="run id inside the archive (default: latest)")
 
     p = sub.add_parser("init", help="write a working problem skeleton")
@@ -82,13 +93,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("check", help="evaluate the initial program and the baselines of a problem")
     p.add_argument("problem")
-    p.add_argument("--sandbox", default=None, choices=["process", "bwrap", "docker"])
+    p.add_argument("--sandbox", default=None, choices=SANDBOXES)
     p.add_argument("--data", default=None, dest="data_dir")
 
     p = sub.add_parser("eval", help="score one program file with the engine's sandbox")
     p.add_argument("problem")
     p.add_argument("program")
-    p.add_argument("--sandbox", default=None, choices=["process", "bwrap", "docker"])
+    p.add_argument("--sandbox", default=None, choices=SANDBOXES)
     p.add_argument("--stage", default=None, help="one stage (default: the evolution cascade)")
     p.add_argument("--json", action="store_true")
     p.add_argument("--seed", type=int, default=0)
@@ -132,59 +143,53 @@ def build_parser() -> argparse.ArgumentParser:
 
 # What `adrs resume` and `adrs run --join` may change of a stored run's configuration.
 _OVERRIDE_KEYS = ("budget", "workers", "max_time_s", "target_score", "data_dir", "executor", "ray_address")
+# `adrs run` options named as RunConfig fields: given ones are passed, unset ones (None) keep the default.
+_RUN_KEYS = ("budget", "seed", "islands", "max_time_s", "target_score", "data_dir", "sandbox", "docker_image", "novelty", "stagnation", "lag")
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    problem = load_problem(args.problem)
+    problem = api.load_problem(args.problem)
     if args.join is not None:
-        return _join(args, problem)
+        return _join(args, problem.name)
     archive = args.archive or str(api.default_archive_path(problem))
-    settings = {k: getattr(args, k) for k in ("budget", "seed", "islands", "max_time_s", "target_score", "data_dir", "sandbox")}
-    settings["docker_image"] = args.docker_image
-    settings.update(
-        selection=SelectionConfig(strategy=args.selection),
-        novelty=args.novelty,
-        stagnation=args.stagnation,
-        deterministic=args.deterministic,
-        lag=args.lag,
-    )
-    _require_sandbox(args.sandbox or problem.sandbox)
-    if args.workers:
-        settings["workers"] = args.workers
-    settings.update({k: getattr(args, k) for k in ("executor", "ray_address") if getattr(args, k)})
+    settings: dict[str, Any] = {k: getattr(args, k) for k in _RUN_KEYS if getattr(args, k) is not None}
+    settings["deterministic"] = args.deterministic
+    if args.selection is not None:
+        settings["selection"] = SelectionConfig(strategy=args.selection)
+    api.require_sandbox(problem, args.sandbox)
+    settings.update({k: getattr(args, k) for k in ("workers", "executor", "ray_address") if getattr(args, k)})
     settings.update(_mutation_settings(args, {}))
-    console.print(f"Evolving [bold]{problem.name}[/bold] with {_mutator_line(problem, settings)}; archive {archive}")
+    plan = api.mutator_plan(problem, **settings)
+    console.print(f"Evolving [bold]{problem.name}[/bold] with {_mutator_line(plan)}; archive {archive}")
     return _drive(
         lambda on_progress: api.evolve(problem, archive=archive, on_progress=on_progress, **settings),
         args.quiet,
-        args.budget,
+        RunConfig(**settings).budget,
         archive,
         problem.name,
     )
 
 
-def _join(args: argparse.Namespace, problem: Problem) -> int:
+def _join(args: argparse.Namespace, problem_name: str) -> int:
     """`adrs run PROBLEM --archive URL --join RUN_ID`: one more engine on a run in progress."""
     if not args.archive:
         raise ArchiveError("--join needs --archive: the URL of the database holding the run")
     overrides = {k: getattr(args, k) for k in _OVERRIDE_KEYS}
-    console.print(f"Joining run {args.join} of [bold]{problem.name}[/bold] in {args.archive}")
+    if overrides["budget"] is None:  # `adrs run`'s default: this engine's own share, not the run's stored budget
+        overrides["budget"] = _default("budget")
+    console.print(f"Joining run {args.join} of [bold]{problem_name}[/bold] in {args.archive}")
     return _drive(
         lambda on_progress: api.join(args.archive, run_id=args.join, problem_dir=args.problem, on_progress=on_progress, **overrides),
         args.quiet,
-        args.budget,
+        overrides["budget"],
         args.archive,
-        problem.name,
+        problem_name,
     )
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
     overrides = {k: getattr(args, k) for k in _OVERRIDE_KEYS}
-    store = Archive.open(args.archive, create=False)
-    try:
-        run = store.run(args.run_id)
-    finally:
-        store.close()
+    run = api.stored_run(args.archive, args.run_id)
     budget = args.budget or int(run.config.get("budget", 0))
     overrides.update(_mutation_settings(args, run.config.get("llm", {})))
     console.print(f"Resuming run {run.id} of [bold]{run.problem_name}[/bold] from {args.archive}")
@@ -199,39 +204,25 @@ def cmd_resume(args: argparse.Namespace) -> int:
 
 def _mutation_settings(args: argparse.Namespace, stored_llm: dict) -> dict:
     """RunConfig values from the LLM options; only those given (resume keeps the stored ones)."""
-    from adrs.mutate.models import load_llm_file, parse_model_flag
-
     out: dict = {}
     if args.llm or args.llm_config:
-        table = dict(stored_llm)
-        if args.llm_config:
-            table.update(load_llm_file(args.llm_config))
-        if args.llm:
-            table["models"] = [parse_model_flag(flag) for flag in args.llm]
-        out["llm"] = table
+        out["llm"] = api.llm_table(stored_llm, models=args.llm or (), config_file=args.llm_config)
     for key in ("max_cost", "offline_share", "mutator"):
         if getattr(args, key) is not None:
             out[key] = getattr(args, key)
     return out
 
 
-def _mutator_line(problem: Problem, settings: dict) -> str:
-    from adrs.config import RunConfig
-
-    config = RunConfig(**settings)
-    if api.chosen_mutator(config, problem) == "offline":
+def _mutator_line(plan: MutatorPlan) -> str:
+    if plan.kind == "offline":
         return "the offline mutator"
-    from adrs.mutate.models import llm_settings
-
-    llm = llm_settings(problem, config.llm)
-    text = "LLM " + (escape(", ".join(m.label for m in llm.models)) if llm else "(no model)")
-    if config.offline_share:
-        text += f" + offline mutator ({config.offline_share:.0%})"
-    if config.max_cost is not None:
-        text += f", cost cap ${config.max_cost:.2f}"
-        unpriced = [m.label for m in llm.models if not m.priced] if llm else []
-        if unpriced:
-            text += f" [yellow](no price for {escape(', '.join(unpriced))}: counted as $0; set price_in/price_out)[/yellow]"
+    text = "LLM " + (escape(", ".join(plan.models)) if plan.models else "(no model)")
+    if plan.offline_share:
+        text += f" + offline mutator ({plan.offline_share:.0%})"
+    if plan.max_cost is not None:
+        text += f", cost cap ${plan.max_cost:.2f}"
+        if plan.unpriced:
+            text += f" [yellow](no price for {escape(', '.join(plan.unpriced))}: counted as $0; set price_in/price_out)[/yellow]"
     return text
 
 
@@ -252,67 +243,47 @@ def _drive(start, quiet: bool, budget: int, archive: str, title: str) -> int:
 
 
 def cmd_init(args: argparse.Namespace) -> int:
-    target = Path(args.directory)
-    if target.exists() and any(target.iterdir()):
-        raise ProblemError(f"{target}: exists and is not empty; choose a new directory")
-    shutil.copytree(SKELETON, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
-    name = target.resolve().name
-    for path in (target / "problem.toml", target / "README.md"):
-        path.write_text(path.read_text().replace("{name}", name))
+    target = api.init_problem(args.directory)
     console.print(f"Wrote a problem skeleton in {target}. Next: adrs check {target}")
     return 0
 
 
-def _metrics_line(evaluation) -> str:
+def _metrics_line(evaluation: Evaluation) -> str:
     if not evaluation.ok:
         return f"[red]failed ({evaluation.error_kind})[/red]: {escape(evaluation.error.strip().splitlines()[-1]) if evaluation.error.strip() else ''}"
     shown = ", ".join(f"{k}={v:.6g}" for k, v in sorted(evaluation.metrics.items()) if k != "score")
     return f"score [bold]{evaluation.score:.6g}[/bold] ({evaluation.duration_s:.2f} s) {shown}"
 
 
+def _print_checked(checked: CheckedProgram) -> None:
+    for evaluation in checked.evaluations:
+        console.print(f"  {checked.label} \\[{evaluation.stage}]: {_metrics_line(evaluation)}")
+
+
 def cmd_check(args: argparse.Namespace) -> int:
-    problem = load_problem(args.problem)
-    settings = EvalSettings(data_dir=args.data_dir, sandbox=args.sandbox)
-    _require_sandbox(args.sandbox or problem.sandbox)
+    problem = api.load_problem(args.problem)
+    api.require_sandbox(problem, args.sandbox)
     console.print(f"[bold]{problem.name}[/bold]: stages {[s.name for s in problem.stages]}, objectives {[o.name for o in problem.objectives]}")
-    initial = evaluate_code_sync(problem, problem.initial_code(), settings, problem.stages)
-    for evaluation in initial:
-        console.print(f"  {problem.initial_path.name} \\[{evaluation.stage}]: {_metrics_line(evaluation)}")
-    failed = next((e for e in initial if not e.ok), None)
+    report = api.check_problem(problem, sandbox=args.sandbox, data_dir=args.data_dir, on_program=_print_checked)
+    failed = report.initial.failed
     if failed is not None:
         console.print(f"[red]error:[/red] the initial program fails at stage {failed.stage!r}:\n{escape(failed.error)}")
         return 1
-    problems = _unknown_names(problem, initial[-1])
-    if problems:
-        for line in problems:
+    if report.unknown_names:
+        for line in report.unknown_names:
             console.print(f"[red]error:[/red] {problem.root / 'problem.toml'}: {line}")
         return 1
-    for baseline in problem.baselines():
-        for evaluation in evaluate_code_sync(problem, baseline.read_text(), settings, problem.stages):
-            console.print(f"  baselines/{baseline.name} \\[{evaluation.stage}]: {_metrics_line(evaluation)}")
     console.print("[green]ok[/green]")
     return 0
 
 
-def _unknown_names(problem: Problem, evaluation) -> list[str]:
-    known = set(evaluation.metrics) | {"score"}
-    out = [f"objective {o.name!r} is not among the evaluator's metrics {sorted(known)}" for o in problem.objectives if o.name not in known]
-    feature_names = known | set(evaluation.features)
-    out += [f"feature {f.name!r} is not among the evaluator's metrics or features" for f in problem.features if f.name not in feature_names]
-    return out
-
-
 def cmd_eval(args: argparse.Namespace) -> int:
-    problem = load_problem(args.problem)
-    program = Path(args.program)
-    if not program.is_file():
-        raise ProblemError(f"{program}: no such program file")
-    stages = (problem.stage(args.stage),) if args.stage else None
-    _require_sandbox(args.sandbox or problem.sandbox)
-    settings = EvalSettings(seed=args.seed, data_dir=args.data_dir, sandbox=args.sandbox)
-    evaluations = evaluate_code_sync(problem, program.read_text(), settings, stages)
+    evaluations = api.evaluate_program(
+        args.problem, args.program, stage=args.stage, seed=args.seed, sandbox=args.sandbox, data_dir=args.data_dir
+    )
     if args.json:
-        print(json.dumps({"program": str(program), "ok": all(e.ok for e in evaluations), "stages": [e.to_dict() for e in evaluations]}, indent=2))
+        record = {"program": str(Path(args.program)), "ok": all(e.ok for e in evaluations), "stages": [e.to_dict() for e in evaluations]}
+        print(json.dumps(record, indent=2))
     else:
         for evaluation in evaluations:
             console.print(f"\\[{evaluation.stage}] {_metrics_line(evaluation)}")
@@ -322,99 +293,57 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
-    store = Archive.open(args.archive, create=False)
-    try:
-        run = store.run(args.run_id)
-        render_status(console, store, run, load_elites(store, run, load_problem(run.problem_root)))
-    finally:
-        store.close()
+    render_status(console, api.run_status(args.archive, args.run_id))
     return 0
 
 
 def cmd_show(args: argparse.Namespace) -> int:
-    store = Archive.open(args.archive, create=False)
-    try:
-        if args.call:
-            render_llm_call(console, store, args.id)
-            return 0
-        program = store.program(args.id)
-        render_program(console, store, store.run(program.run_id), args.id)
-    finally:
-        store.close()
+    if args.call:
+        render_llm_call(console, api.show_call(args.archive, args.id))
+    else:
+        render_program(console, api.show_program(args.archive, args.id))
     return 0
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    store = Archive.open(args.archive, create=False)
-    try:
-        run = store.run(args.run_id)
-        elites = load_elites(store, run, load_problem(run.problem_root))
-        chosen = choose(store, run, elites, best=args.best, pareto=args.pareto, program_id=args.program_id)
-        for program in chosen:
-            exported = export_program(store, run, program, Path(args.out))
-            console.print(f"program {program.id} (score {program.score}) -> {exported.module} + {exported.provenance.name}")
-    finally:
-        store.close()
+    exported = api.export_programs(
+        args.archive, args.out, best=args.best, pareto=args.pareto, program_id=args.program_id, run_id=args.run_id
+    )
+    for item in exported:
+        console.print(f"program {item.program_id} (score {item.score}) -> {item.module} + {item.provenance.name}")
     return 0
 
 
-def problems_dir(explicit: str | None) -> Path:
-    if explicit:
-        return Path(explicit)
-    local = Path("problems")
-    return local if local.is_dir() else Path(__file__).resolve().parents[1] / "problems"
-
-
 def cmd_problems(args: argparse.Namespace) -> int:
-    folder = problems_dir(args.dir)
+    folder = api.problems_dir(args.dir)
     table = Table(title=f"problems in {folder}")
     for column in ("problem", "description", "baselines (published score)"):
         table.add_column(column)
-    for directory in sorted(p for p in folder.iterdir() if (p / "problem.toml").exists()):
-        try:
-            problem = load_problem(directory)
-        except ProblemError as exc:
-            table.add_row(directory.name, f"[red]{exc}[/red]", "")
+    for entry in api.list_problems(folder):
+        if entry.error is not None:
+            table.add_row(entry.directory.name, f"[red]{entry.error}[/red]", "")
             continue
-        baselines = []
-        for path in problem.baselines():
-            key = f"baselines/{path.name}"
-            reference = problem.references.get(key)
-            baselines.append(path.stem + (f" ({reference:g})" if reference is not None else ""))
-        summary = problem.description.strip().splitlines()[0] if problem.description.strip() else ""
-        table.add_row(problem.name, summary, ", ".join(baselines))
+        baselines = [stem + (f" ({reference:g})" if reference is not None else "") for stem, reference in entry.baselines]
+        table.add_row(entry.name, entry.summary, ", ".join(baselines))
     console.print(table)
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from adrs.report import ReportError, ReportOptions, build_report
-
     archives = ([args.archive] if args.archive else []) + (args.compare or [])
     if not archives or (args.compare is not None and len(archives) < 2):
         console.print("[red]error:[/red] give an archive, or two or more with --compare A.sqlite B.sqlite")
         return 1
-    options = ReportOptions(baselines=not args.no_baselines, run_id=args.run_id, problem_dir=args.problem_dir)
-    try:
-        path = build_report(archives, args.output, options, say=lambda line: console.print(escape(line)))
-    except ReportError as exc:
-        console.print(f"[red]error:[/red] {escape(str(exc))}")
-        return 1
+    path = api.write_report(
+        archives, args.output, baselines=not args.no_baselines, run_id=args.run_id, problem_dir=args.problem_dir,
+        say=lambda line: console.print(escape(line)),
+    )
     console.print(f"Report: {path}")
     return 0
 
 
-def _require_sandbox(name: str | None) -> None:
-    """Fail before anything runs when the chosen sandbox cannot work here (the message says why)."""
-    from adrs.evaluate import backends
-
-    backends.require(name or "process")
-
-
 def cmd_doctor(args: argparse.Namespace) -> int:
-    from adrs.doctor import check, repair
-
-    report = repair(args.archive, args.run_id) if args.repair else check(args.archive, args.run_id)
+    report = api.check_archive(args.archive, args.run_id, repair=args.repair)
     for line in report.repaired:
         console.print(f"[green]repaired[/green] {escape(line)}")
     for finding in report.findings:
@@ -449,7 +378,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command](args)
-    except (ProblemError, ArchiveError, ExportError, FileNotFoundError, LLMConfigError, LLMError, SandboxUnavailable, ExecutorError) as exc:
+    except api.USER_ERRORS as exc:
         console.print(f"[red]error:[/red] {escape(str(exc))}")
         return 1
 

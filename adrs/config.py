@@ -13,6 +13,9 @@ from typing import Any
 
 from adrs.archive.select import SelectionConfig
 
+# What proposes children: auto (the LLM when a model is configured, else offline), offline, llm.
+MUTATORS = ("auto", "offline", "llm")
+
 
 def _default_workers() -> int:
     return max(1, os.cpu_count() or 1)
@@ -34,7 +37,7 @@ class RunConfig:
     executor: str = "local"  # where evaluations run: local (this machine's slots) or ray (Ray tasks, adrs[ray])
     ray_address: str | None = None  # an existing Ray cluster (HOST:PORT, auto); None: a local Ray in the run's directory
     mutator: str = "auto"  # auto: the LLM when a model is configured, else offline; or offline | llm
-    llm: dict[str, Any] = field(default_factory=dict)  # the run's [llm] table (adrs.mutate.models), over problem.toml's
+    llm: dict[str, Any] = field(default_factory=dict)  # the run's [llm] table (adrs.mutate.llm.models), over problem.toml's
     max_cost: float | None = None  # dollars of LLM calls for the whole run (all invocations); None: no cap
     offline_share: float = 0.0  # share of proposals given to the offline mutator in an LLM run
     max_duplicate_streak: int = 200  # consecutive duplicate proposals before giving up: search exhausted

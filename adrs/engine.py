@@ -94,6 +94,9 @@ class Engine:
         self.joined = joined
         self._salt = ""
         self._cursor = 0
+        # Proposing: launches per proposal index (seeds each rng), proposals in a row without a new program.
+        self._launched: Counter[int] = Counter()
+        self._streak = 0
 
     # public -----------------------------------------------------------------------------------
     async def run(self) -> RunSummary:
@@ -136,119 +139,139 @@ class Engine:
 
     # proposing ------------------------------------------------------------------------------------
     async def _propose(self, queue: asyncio.Queue[ProgramRecord | None]) -> None:
-        run_id = self.run_record.id
-        # A joining engine leaves pending programs to the engine that stored them (or to a resume).
-        for program in [] if self.joined else self.archive.programs(run_id, status=ProgramStatus.PENDING):
-            if not await self._enqueue(queue, program):
-                return
-        if not self.joined and not self.elites.programs and self.elites.failures == 0 and self._queued == 0:
-            initial = self._store(self.problem.initial_code(), None, [], 0, "initial", "the problem's initial program")
-            if not await self._enqueue(queue, initial):
-                return
-        streak = 0
-        # Up to `concurrency` proposals are in flight (LLM calls take seconds); they are committed
-        # in launch order, so archive writes stay ordered. Each one's rng comes from the run seed
-        # and the proposal index it would get, plus how many were launched at that index before.
-        concurrency = max(1, int(getattr(self.source, "concurrency", 1)))
-        source_stop = getattr(self.source, "stop_reason", None)  # e.g. an LLM cost cap reached
+        """Queue what is stored, then launch proposals and commit them, in launch order, until a budget stops.
+
+        Up to the source's `concurrency` proposals are in flight (LLM calls take seconds); they are
+        committed in launch order, so archive writes stay ordered."""
+        if not await self._enqueue_stored(queue):
+            return
         window: deque[_InFlight] = deque()
-        launched: Counter[int] = Counter()
         try:
             while True:
-                while (
-                    not self._stopping.is_set()
-                    and len(window) < concurrency
-                    and self._queued + len(window) < self.config.budget
-                    and not (source_stop and source_stop())
-                    and self._shared_budget_allows(len(window))
-                ):
-                    self._follow_others()
-                    if not self.elites.programs:
-                        if window:
-                            break
-                        if self._queued > 0 and not self._first_result.is_set():
-                            await self._wait_for(self._first_result)
-                            continue
-                        if self.joined:
-                            await asyncio.sleep(0.25)  # the run's first evaluation is still running elsewhere
-                            continue
-                        self._stop("no program evaluated successfully: nothing to mutate")
-                        return
-                    began = time.perf_counter()
-                    index = self.archive.next_proposal_index(run_id) + len(window)
-                    if self.frontier is not None and not await self.frontier.wait_for(index, self._stopping):
-                        break
-                    self.keeper.maintain(self.view, also=self.elites)
-                    rng = random.Random(f"{self.config.seed}:{index}:{launched[index]}{self._salt}")
-                    launched[index] += 1
-                    island = index % self.config.islands
-                    selection = select(self.view, island, rng, self.config.selection)
-                    if selection is None:
-                        if window:
-                            break
-                        await asyncio.sleep(0.05)
-                        continue
-                    context = ProposalContext(self.problem, selection.parent, selection.inspirations, rng, index)
-                    window.append(_InFlight(asyncio.create_task(self.source.propose(context)), context, island, began))
-                    await asyncio.sleep(0)  # let it start (an LLM source reserves its cost) before deciding on the next
+                if not await self._launch_ready(window):
+                    return
                 if not window or not await self._wait_task(window[0].task):
                     break
-                head = window.popleft()
-                proposal = head.task.result()
-                counted = not (source_stop and source_stop())  # refusals after a source stop are not failures
-                if proposal.code is None:
-                    if proposal.error_kind == "duplicate":
-                        self.progress.duplicates += 1
-                    else:
-                        self.progress.no_edit += 1
-                    if counted:
-                        streak += 1
-                    self._outcome(head.context, proposal, None, proposal.error_kind or "no_edit")
-                elif self.archive.hash_exists(run_id, normalized_hash(proposal.code)):
-                    self.progress.duplicates += 1
-                    streak += 1
-                    self._outcome(head.context, proposal, None, "duplicate")
-                elif self.novelty is not None and not self.novelty.admits(
-                    head.island, proposal.code, self.view.island_members(head.island)
-                ):
-                    self.progress.too_similar += 1
-                    streak += 1
-                    self._outcome(head.context, proposal, None, "too_similar")
-                else:
-                    streak = 0
-                    parent = head.context.parent
-                    inspirations = [p.id for p in head.context.inspirations]
-                    try:
-                        child = self._store(proposal.code, parent, inspirations, head.island, proposal.mutator, proposal.description)
-                    except DuplicateProgram:  # another engine on this run stored the same child first
-                        self.progress.duplicates += 1
-                        streak += 1
-                        self._outcome(head.context, proposal, None, "duplicate")
-                        continue
-                    self._outcome(head.context, proposal, child, None)
-                    self.progress.proposal_s += time.perf_counter() - head.began
-                    if not await self._enqueue(queue, child):
-                        return
-                if streak >= self.config.max_duplicate_streak:
-                    self._stop(f"{streak} proposals in a row were duplicates or failed: search exhausted")
+                if not await self._commit(window.popleft(), queue):
                     return
-                if streak and streak % 20 == 0:
-                    await asyncio.sleep(0)  # let evaluations land so selection sees new parents
         finally:
             for entry in window:
                 entry.task.cancel()
             await asyncio.gather(*(entry.task for entry in window), return_exceptions=True)
         if not self._stopping.is_set():
-            reason = source_stop() if source_stop else None
+            reason = self.source.stop_reason()
             self.progress.stop_reason = self.progress.stop_reason or reason or "budget spent"
+
+    async def _enqueue_stored(self, queue: asyncio.Queue[ProgramRecord | None]) -> bool:
+        """Queue the programs a stopped run left pending and, in a fresh run, the initial program.
+
+        False when the run must stop (a budget spent, or stopping)."""
+        # A joining engine leaves pending programs to the engine that stored them (or to a resume).
+        for program in [] if self.joined else self.archive.programs(self.run_record.id, status=ProgramStatus.PENDING):
+            if not await self._enqueue(queue, program):
+                return False
+        if not self.joined and not self.elites.programs and self.elites.failures == 0 and self._queued == 0:
+            initial = self._store(self.problem.initial_code(), None, [], 0, "initial", "the problem's initial program")
+            if not await self._enqueue(queue, initial):
+                return False
+        return True
+
+    async def _launch_ready(self, window: deque[_InFlight]) -> bool:
+        """Launch proposals into `window` while the budgets and the source's concurrency allow.
+
+        Each one's rng comes from the run seed and the proposal index it would get, plus how many
+        were launched at that index before. False when the run must stop: nothing to mutate."""
+        concurrency = max(1, int(self.source.concurrency))
+        while (
+            not self._stopping.is_set()
+            and len(window) < concurrency
+            and self._queued + len(window) < self.config.budget
+            and not self.source.stop_reason()
+            and self._shared_budget_allows(len(window))
+        ):
+            self._follow_others()
+            if not self.elites.programs:
+                if window:
+                    break
+                if self._queued > 0 and not self._first_result.is_set():
+                    await self._wait_for(self._first_result)
+                    continue
+                if self.joined:
+                    await asyncio.sleep(0.25)  # the run's first evaluation is still running elsewhere
+                    continue
+                self._stop("no program evaluated successfully: nothing to mutate")
+                return False
+            began = time.perf_counter()
+            index = self.archive.next_proposal_index(self.run_record.id) + len(window)
+            if self.frontier is not None and not await self.frontier.wait_for(index, self._stopping):
+                break
+            self.keeper.maintain(self.view, also=self.elites)
+            rng = random.Random(f"{self.config.seed}:{index}:{self._launched[index]}{self._salt}")
+            self._launched[index] += 1
+            island = index % self.config.islands
+            selection = select(self.view, island, rng, self.config.selection)
+            if selection is None:
+                if window:
+                    break
+                await asyncio.sleep(0.05)
+                continue
+            context = ProposalContext(self.problem, selection.parent, selection.inspirations, rng, index)
+            window.append(_InFlight(asyncio.create_task(self.source.propose(context)), context, island, began))
+            await asyncio.sleep(0)  # let it start (an LLM source reserves its cost) before deciding on the next
+        return True
+
+    async def _commit(self, head: _InFlight, queue: asyncio.Queue[ProgramRecord | None]) -> bool:
+        """Store and queue the finished proposal `head`, or count why it yielded no program.
+
+        False when the run must stop: the child could not be queued, or too many proposals in a
+        row were refused (search exhausted)."""
+        proposal = head.task.result()
+        counted = not self.source.stop_reason()  # refusals after a source stop are not failures
+        if proposal.code is None:
+            if proposal.error_kind == "duplicate":
+                self.progress.duplicates += 1
+            else:
+                self.progress.no_edit += 1
+            if counted:
+                self._streak += 1
+            self._outcome(head.context, proposal, None, proposal.error_kind or "no_edit")
+        elif self.archive.hash_exists(self.run_record.id, normalized_hash(proposal.code)):
+            self.progress.duplicates += 1
+            self._streak += 1
+            self._outcome(head.context, proposal, None, "duplicate")
+        elif self.novelty is not None and not self.novelty.admits(
+            head.island, proposal.code, self.view.island_members(head.island)
+        ):
+            self.progress.too_similar += 1
+            self._streak += 1
+            self._outcome(head.context, proposal, None, "too_similar")
+        else:
+            self._streak = 0
+            parent = head.context.parent
+            inspirations = [p.id for p in head.context.inspirations]
+            try:
+                child = self._store(proposal.code, parent, inspirations, head.island, proposal.mutator, proposal.description)
+            except DuplicateProgram:  # another engine on this run stored the same child first
+                self.progress.duplicates += 1
+                self._streak += 1
+                self._outcome(head.context, proposal, None, "duplicate")
+                return True
+            self._outcome(head.context, proposal, child, None)
+            self.progress.proposal_s += time.perf_counter() - head.began
+            if not await self._enqueue(queue, child):
+                return False
+        if self._streak >= self.config.max_duplicate_streak:
+            self._stop(f"{self._streak} proposals in a row were duplicates or failed: search exhausted")
+            return False
+        if self._streak and self._streak % 20 == 0:
+            await asyncio.sleep(0)  # let evaluations land so selection sees new parents
+        return True
 
     def _outcome(
         self, context: ProposalContext, proposal: Proposal, program: ProgramRecord | None, rejected_as: str | None
     ) -> None:
         """Tell the source how its proposal ended (an LLM source feeds refusals into the next prompt)."""
-        hook = getattr(self.source, "proposal_outcome", None)
-        if hook is not None:
-            hook(context, proposal, program, rejected_as)
+        self.source.proposal_outcome(context, proposal, program, rejected_as)
 
     async def _wait_task(self, task: asyncio.Task[Proposal]) -> bool:
         """Wait for a proposal; False if the run is stopping first."""

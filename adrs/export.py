@@ -28,6 +28,7 @@ class Exported:
     program_id: int
     module: Path
     provenance: Path
+    score: float | None  # the program's score in the archive
 
 
 def lineage(archive: Archive, program: ProgramRecord) -> list[int]:
@@ -95,4 +96,4 @@ def export_program(archive: Archive, run: RunRecord, program: ProgramRecord, out
     }
     provenance = out / f"{stem}.json"
     provenance.write_text(json.dumps(record, indent=2, default=str))
-    return Exported(program.id, module, provenance)
+    return Exported(program.id, module, provenance, program.score)

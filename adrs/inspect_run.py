@@ -1,35 +1,36 @@
 """Read-only views of an archive for the terminal: `adrs status` and `adrs show`.
 
-Owns: rendering runs, programs, evaluations and LLM calls with rich, from the archive's records
-(archive/elites.py's `load_elites` builds the elites it shows).
-
-Must not: write to the archive, or query it other than through `Archive`'s methods.
+Owns: rendering the records adrs.api returns (`StatusReport`, `ProgramView`, an LLM `CallRecord`)
+with rich. Must not: open, query or write an archive (adrs.api loads the records).
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from rich.console import Console
 from rich.markup import escape
 from rich.syntax import Syntax
 from rich.table import Table
 
-from adrs.archive.elites import Elites
 from adrs.archive.location import display_location
-from adrs.archive.records import CallRecord, ProgramStatus
-from adrs.archive.store import Archive, ArchiveError, RunRecord
+from adrs.archive.records import CallRecord, ModelUsage, ProgramStatus
 from adrs.evaluate.result import Evaluation
 from adrs.program import unified_diff
 
+if TYPE_CHECKING:  # the records come from adrs.api, which imports this module
+    from adrs.api import ProgramView, StatusReport
 
-def render_status(console: Console, archive: Archive, run: RunRecord, elites: Elites) -> None:
-    counts = archive.status_counts(run.id)
+
+def render_status(console: Console, status: StatusReport) -> None:
+    run, elites, counts = status.run, status.elites, status.counts
     console.print(f"[bold]Run {run.id}[/bold] of [bold]{run.problem_name}[/bold] ({run.status}), seed {run.seed}, created {run.created_at:%Y-%m-%d %H:%M}")
-    console.print(f"archive: {archive.url}")
+    console.print(f"archive: {status.archive_url}")
     console.print(
         f"programs: {counts[ProgramStatus.EVALUATED]} evaluated, {counts[ProgramStatus.FAILED]} failed, "
         f"{counts[ProgramStatus.PENDING]} pending"
     )
-    failures = archive.failure_counts(run.id)
+    failures = status.failures
     if failures:
         console.print("failures: " + ", ".join(f"{k} {n}" for k, n in failures.most_common()))
     initial = next((p for p in elites.programs.values() if p.mutator == "initial"), None)
@@ -47,18 +48,17 @@ def render_status(console: Console, archive: Archive, run: RunRecord, elites: El
     for p in top[:10]:
         table.add_row(str(p.id), f"{p.score:.6g}", str(p.complete), str(p.island), str(p.generation), p.mutator, p.description[:60])
     console.print(table)
-    _render_llm_usage(console, archive, run)
+    _render_llm_usage(console, status.llm_usage)
 
 
-def _render_llm_usage(console: Console, archive: Archive, run: RunRecord) -> None:
-    usage = archive.llm_usage(run.id)
+def _render_llm_usage(console: Console, usage: list[ModelUsage]) -> None:
     if not usage:
         return
     table = Table(title="LLM usage")
     for column in ("model", "calls", "prompt tokens", "completion tokens", "cost $"):
         table.add_column(column)
-    for u in usage:
-        table.add_row(u.model, str(u.calls), str(u.prompt_tokens), str(u.completion_tokens), f"{u.cost_usd:.4f}")
+    for row in usage:
+        table.add_row(row.model, str(row.calls), str(row.prompt_tokens), str(row.completion_tokens), f"{row.cost_usd:.4f}")
     console.print(table)
 
 
@@ -75,8 +75,8 @@ def _render_evaluation(console: Console, e: Evaluation) -> None:
         console.print("    " + escape(e.error.strip()).replace("\n", "\n    "))
 
 
-def render_program(console: Console, archive: Archive, run: RunRecord, program_id: int) -> None:
-    program = archive.program(program_id)
+def render_program(console: Console, view: ProgramView) -> None:
+    program = view.program
     console.print(
         f"[bold]Program {program.id}[/bold]: {program.status}, score {program.score}, island {program.island}, "
         f"generation {program.generation}, parent {program.parent_id}, mutator {program.mutator}"
@@ -86,43 +86,38 @@ def render_program(console: Console, archive: Archive, run: RunRecord, program_i
     if program.inspiration_ids:
         console.print(f"inspirations: {program.inspiration_ids}")
     console.print("[bold]Evaluations[/bold]")
-    for evaluation in archive.evaluations(program.migrated_from or program.id):
+    for evaluation in view.evaluations:
         _render_evaluation(console, evaluation)
     console.print("[bold]Code[/bold]")
     console.print(Syntax(program.code, "python", line_numbers=True))
     if program.diff:
         console.print("[bold]Diff against parent[/bold]")
         console.print(Syntax(program.diff, "diff"))
-    initial = next((p for p in archive.programs(run.id) if p.mutator == "initial"), None)
+    initial = view.initial
     if initial is not None and initial.id != program.id:
         console.print("[bold]Diff against the initial program[/bold]")
         console.print(Syntax(unified_diff(initial.code, program.code, "initial", f"program {program.id}"), "diff"))
-    _render_llm_history(console, archive, run, program.id)
+    _render_llm_history(console, view)
 
 
 # LLM calls ------------------------------------------------------------------------------------
-def _render_llm_history(console: Console, archive: Archive, run: RunRecord, program_id: int) -> None:
+def _render_llm_history(console: Console, view: ProgramView) -> None:
     """The call that produced this program, and the refused proposals made from it."""
-    from adrs.mutate.history import refused_proposals
-
-    for record in archive.llm_calls_of_program(program_id):
+    for record in view.llm_calls:
         console.print(f"[bold]LLM call {record.id}[/bold] that produced this program")
         _render_call_body(console, record)
-    refused = refused_proposals(archive, run.id, program_id)
+    refused = view.refused
     if refused:
         console.print(f"[bold]Proposals from this program that yielded no program[/bold] ({len(refused)})")
         for payload in refused:
             call_id = payload.get("llm_call_id")
-            more = f" (adrs show {display_location(archive.url)} {call_id} --call)" if call_id else ""
+            more = f" (adrs show {display_location(view.archive_url)} {call_id} --call)" if call_id else ""
             console.print(f"  [red]{escape(str(payload.get('kind')))}[/red] {escape(str(payload.get('mutator', '')))}: "
                           f"{escape(str(payload.get('error', ''))[:300])}{escape(more)}")
 
 
-def render_llm_call(console: Console, archive: Archive, call_id: int) -> None:
+def render_llm_call(console: Console, record: CallRecord) -> None:
     """`adrs show ARCHIVE ID --call`: one LLM call with its prompt, raw reply, parsed edits and outcome."""
-    record = archive.llm_call(call_id)
-    if record is None:
-        raise ArchiveError(f"{archive.url}: no LLM call with id {call_id}")
     produced = f"produced program {record.program_id}" if record.program_id else "produced no program"
     console.print(f"[bold]LLM call {record.id}[/bold] ({record.model}) {produced}")
     _render_call_body(console, record)

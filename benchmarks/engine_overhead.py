@@ -22,7 +22,7 @@ from pathlib import Path
 from adrs.archive.store import Archive
 from adrs.config import RunConfig
 from adrs.engine import Engine
-from adrs.mutate.base import OfflineSource
+from adrs.mutate.offline import OfflineSource
 from adrs.problem import load_problem
 
 INITIAL = '''"""A small numeric policy for the overhead benchmark."""

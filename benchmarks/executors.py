@@ -28,7 +28,7 @@ from adrs.config import RunConfig
 from adrs.engine import Engine
 from adrs.evaluate.runner import EvalSettings
 from adrs.executors import Executor, LocalExecutor
-from adrs.mutate.base import OfflineSource
+from adrs.mutate.offline import OfflineSource
 from adrs.problem import Problem, load_problem
 
 ROOT = Path(__file__).resolve().parents[1]

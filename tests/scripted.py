@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from adrs.mutate.base import Proposal, ProposalContext
+from adrs.mutate.base import Proposal, ProposalContext, ProposalSource
 
 
-class ScriptedSource:
+class ScriptedSource(ProposalSource):
     name = "scripted"
 
     def __init__(self, programs: Sequence[str]):

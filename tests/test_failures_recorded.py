@@ -8,7 +8,7 @@ from adrs.archive.store import Archive
 from adrs.config import RunConfig
 from adrs.engine import Engine
 from adrs.executors.local import LocalExecutor
-from adrs.mutate.base import OfflineSource
+from adrs.mutate.offline import OfflineSource
 from adrs.problem import load_problem
 from tests.scripted import ScriptedSource
 

@@ -8,8 +8,8 @@ from collections import Counter
 
 from adrs import api
 from adrs.archive.store import Archive
-from adrs.mutate.bandit import STATE_KEY, ModelChooser
-from adrs.mutate.models import parse_settings
+from adrs.mutate.llm.bandit import STATE_KEY, ModelChooser
+from adrs.mutate.llm.models import parse_settings
 from tests.fake_openai import FakeOpenAI, Reply
 
 

@@ -6,7 +6,13 @@ import pytest
 
 from adrs import api
 from adrs.config import RunConfig
-from adrs.mutate.models import LLMConfigError, llm_settings, load_llm_file, parse_model_flag, parse_settings
+from adrs.mutate.llm.models import (
+    LLMConfigError,
+    llm_settings,
+    load_llm_file,
+    parse_model_flag,
+    parse_settings,
+)
 from adrs.problem import load_problem
 
 

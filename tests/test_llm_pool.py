@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from adrs.mutate.models import LLMError, parse_settings
-from adrs.mutate.pool import CallFailed, ClientPool
+from adrs.mutate.llm.models import LLMError, parse_settings
+from adrs.mutate.llm.pool import CallFailed, ClientPool
 from tests.fake_openai import FakeOpenAI, Reply
 
 MESSAGES = [{"role": "user", "content": "improve this"}]

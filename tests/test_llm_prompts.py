@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 from adrs.archive.store import ProgramRecord
 from adrs.evaluate.result import Evaluation
-from adrs.mutate.history import Attempt
-from adrs.mutate.prompts import PromptBuilder, PromptInputs
+from adrs.mutate.llm.history import Attempt
+from adrs.mutate.llm.prompts import PromptBuilder, PromptInputs
 from adrs.problem import load_problem
 
 PARENT_CODE = '''"""Frozen header."""
@@ -90,7 +90,7 @@ def test_a_problem_can_override_any_template(toy_problem):
 
 def test_the_lineage_history_says_how_each_attempt_ended(tmp_path):
     from adrs.archive.store import Archive, NewProgram
-    from adrs.mutate.history import LineageHistory
+    from adrs.mutate.llm.history import LineageHistory
 
     archive = Archive.open(tmp_path / "a.sqlite")
     run = archive.create_run("toy", str(tmp_path), "f", 0, {})

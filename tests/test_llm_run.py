@@ -67,15 +67,15 @@ def test_scripted_replies_become_children_or_recorded_failures_fed_back_to_the_n
     assert [payload["kind"] for _k, payload, _t in failed] == ["no_edit", "marker_violation", "syntax", "duplicate"]
     # adrs show: the parent lists what failed, the child its prompt, reply and parsed edits
     console = Console(record=True, width=200)
-    render_program(console, archive, archive.run(summary.run_id), programs[0].id)
+    render_program(console, api.show_program(archive_path, programs[0].id))
     shown = console.export_text()
     assert "Proposals from this program that yielded no program (4)" in shown and "marker_violation" in shown
     console = Console(record=True, width=200)
-    render_program(console, archive, archive.run(summary.run_id), children[0].id)
+    render_program(console, api.show_program(archive_path, children[0].id))
     shown = console.export_text()
     assert "Raw response" in shown and "SEARCH/REPLACE block 1" in shown and SMITH_KEY in shown
     console = Console(record=True, width=200)
-    render_llm_call(console, archive, rows[2].id)
+    render_llm_call(console, api.show_call(archive_path, rows[2].id))
     assert "why it yielded no program: marker_violation" in console.export_text()
     assert archive.llm_calls_of_program(children[1].id)[0].response.startswith("Idea: tie-break")
     archive.close()

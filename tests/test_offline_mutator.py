@@ -14,7 +14,7 @@ from collections import Counter
 
 import pytest
 
-from adrs.mutate import OPERATORS, Mutation, OfflineMutator
+from adrs.mutate.offline import OPERATORS, Mutation, OfflineMutator
 from adrs.program import (
     MarkerError,
     check_edit_allowed,
@@ -112,7 +112,7 @@ _DIGEST_SCRIPT = """
 import hashlib, random, sys
 sys.path.insert(0, {tests!r})
 from test_offline_mutator import INSPIRATION, PROGRAM
-from adrs.mutate import OfflineMutator
+from adrs.mutate.offline import OfflineMutator
 mutator, rng, digest = OfflineMutator(), random.Random(5), hashlib.sha256()
 for _ in range(80):
     m = mutator.propose(PROGRAM, [INSPIRATION], rng)

@@ -280,7 +280,7 @@ def test_engines_in_one_process_see_each_others_elites(pg_url, toy_problem):
 
     from adrs.config import RunConfig
     from adrs.engine import Engine
-    from adrs.mutate.base import OfflineSource
+    from adrs.mutate.offline import OfflineSource
     from adrs.problem import load_problem
 
     problem = load_problem(toy_problem)

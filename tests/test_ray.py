@@ -25,7 +25,7 @@ from adrs.engine import Engine
 from adrs.evaluate.runner import EvalSettings
 from adrs.executors import ExecutorError, LocalExecutor
 from adrs.executors.ray import RayExecutor  # imports Ray only when an executor starts
-from adrs.mutate.base import OfflineSource
+from adrs.mutate.offline import OfflineSource
 from adrs.problem import ProblemError, Resources, load_problem
 
 ADRS = [sys.executable, "-m", "adrs.cli"]

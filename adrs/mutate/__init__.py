@@ -1,9 +1,6 @@
 """Mutators: turn a parent program (plus inspirations) into a proposed child program.
 
-`OfflineMutator` is the built-in one, used when no LLM is configured: AST-level edits inside the
-EVOLVE-BLOCK regions, deterministic given the rng. Must not: evaluate or archive anything.
+base.py is the interface the engine talks to (`ProposalSource`, `ProposalContext`, `Proposal`);
+offline/ holds the built-in offline mutator (AST-level edits, deterministic given the rng), llm/
+the LLM mutator (prompts, endpoints, model choice, cost). Must not: evaluate or archive anything.
 """
-
-from adrs.mutate.offline import DEFAULT_WEIGHTS, OPERATORS, Mutation, OfflineMutator
-
-__all__ = ["DEFAULT_WEIGHTS", "OPERATORS", "Mutation", "OfflineMutator"]

@@ -1,7 +1,10 @@
 """The interface between the engine and whatever proposes new programs.
 
-Owns: `ProposalContext` (what a mutator may look at) and `Proposal` (what it hands back), and the
-adapter that runs the offline mutator behind the same interface as LLM mutators.
+Owns: `ProposalContext` (what a mutator may look at), `Proposal` (what it hands back) and
+`ProposalSource`, the base class every source derives from (the offline mutator in
+adrs/mutate/offline/, the LLM sources in adrs/mutate/llm/). Like Optuna's BaseSampler, a source
+overrides `propose` and, only where it has something to say, the hooks whose defaults are here;
+the engine and adrs.api call every member directly.
 
 Must not: store anything or evaluate anything.
 """
@@ -9,8 +12,8 @@ Must not: store anything or evaluate anything.
 from __future__ import annotations
 
 import random
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from adrs.archive.store import ProgramRecord
 from adrs.problem import Problem
@@ -38,32 +41,36 @@ class Proposal:
     llm_call_ids: list[int] = field(default_factory=list)
 
 
-class ProposalSource(Protocol):
-    """What the engine needs. A source may also have: `concurrency` (proposals the engine keeps in
-    flight, default 1), `async start()` / `async aclose()` (run around the engine by adrs.api),
-    `stop_reason() -> str | None` (no new proposals once it says why, e.g. a cost cap) and
-    `proposal_outcome(context, proposal, program, rejected_as)` (how each proposal ended)."""
+class ProposalSource(ABC):
+    """What the engine asks for children. Subclasses implement `propose`; every other member has
+    a default that suits a source with no endpoint, no budget of its own and no memory."""
 
-    name: str
+    name: str = "source"  # a short label (offline, llm, mixed); each Proposal names its own mutator
+    # Proposals the engine keeps in flight at once, committed in launch order. 1 suits an instant
+    # source and keeps a seeded run reproducible; an LLM source sets its number of calls in flight.
+    concurrency: int = 1
 
-    async def propose(self, context: ProposalContext) -> Proposal: ...
+    async def start(self) -> None:
+        """Called by adrs.api before the engine runs (an LLM source checks its endpoints here)."""
+        return None
 
+    async def aclose(self) -> None:
+        """Called by adrs.api after the engine stopped, however it stopped (close clients, save state)."""
+        return None
 
-class OfflineSource:
-    """The built-in offline mutator behind the async proposal interface."""
-
-    name = "offline"
-    concurrency = 1  # proposals are instant: one at a time keeps a seeded run reproducible
-
-    def __init__(self) -> None:
-        from adrs.mutate.offline import OfflineMutator
-
-        self._mutator = OfflineMutator()
-
+    @abstractmethod
     async def propose(self, context: ProposalContext) -> Proposal:
-        mutation = self._mutator.propose(
-            context.parent.code, [p.code for p in context.inspirations], context.rng
-        )
-        if mutation is None:
-            return Proposal(None, self.name, error_kind="no_edit", error="no valid mutation found")
-        return Proposal(mutation.code, self.name, description=f"{mutation.operator}: {mutation.description}")
+        """A child of `context.parent`, or a Proposal with code None saying why none came out."""
+
+    def stop_reason(self) -> str | None:
+        """Why the engine should ask for no more proposals (a cost cap reached), or None to go on.
+
+        Queued evaluations still finish; refusals made after a stop are not counted as failures."""
+        return None
+
+    def proposal_outcome(
+        self, context: ProposalContext, proposal: Proposal, program: ProgramRecord | None, rejected_as: str | None
+    ) -> None:
+        """How a proposal ended: stored as `program`, or rejected before evaluation (`rejected_as`:
+        duplicate, too_similar, or the proposal's own error kind). Default: nothing to learn."""
+        return None

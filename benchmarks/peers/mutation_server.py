@@ -6,7 +6,7 @@ Every engine in the peer benchmark sends its usual chat-completion request here.
 the current program in the prompt (the fenced block after the "Current Program" heading, which is
 how OpenEvolve 0.4.0 and ShinkaEvolve 0.0.7 both show it), treats the other fenced Python blocks
 of the prompt as inspirations (for the mutator's crossover), mutates with
-`adrs.mutate.OfflineMutator`, and answers with a full rewrite in the shape both engines parse:
+`adrs.mutate.offline.OfflineMutator`, and answers with a full rewrite in the shape both engines parse:
 
     <NAME>offline_mutation</NAME>
     <DESCRIPTION>operator and what it changed</DESCRIPTION>

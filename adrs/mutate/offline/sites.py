@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import NamedTuple
 
-from adrs.mutate.source import SourceText
+from adrs.mutate.offline.splices import SourceText
 from adrs.program import Region, regions_of_lines, split_lines, tree_hash
 
 DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)

@@ -15,8 +15,8 @@ import random
 import re
 from collections.abc import Sequence
 
-from adrs.mutate.sites import Analysis
-from adrs.mutate.source import Edit, Splice
+from adrs.mutate.offline.sites import Analysis
+from adrs.mutate.offline.splices import Edit, Splice
 
 _COMPARE_PARTNERS: dict[type, tuple[str, ...]] = {
     ast.Lt: ("<=", ">"),

@@ -21,8 +21,8 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from adrs.mutate.sites import Analysis, Block, StmtInfo
-from adrs.mutate.source import Edit, Splice, reindent
+from adrs.mutate.offline.sites import Analysis, Block, StmtInfo
+from adrs.mutate.offline.splices import Edit, Splice, reindent
 
 MAX_HUNK_STATEMENTS = 8
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)

@@ -15,8 +15,8 @@ import ast
 import random
 from collections.abc import Sequence
 
-from adrs.mutate.sites import DEFS, Analysis, Block, StmtInfo
-from adrs.mutate.source import Edit, Splice
+from adrs.mutate.offline.sites import DEFS, Analysis, Block, StmtInfo
+from adrs.mutate.offline.splices import Edit, Splice
 
 _STRUCTURAL = (*DEFS, ast.Import, ast.ImportFrom, ast.Global, ast.Nonlocal)
 _TERMINAL = (ast.Return, ast.Raise, ast.Break, ast.Continue)

@@ -16,8 +16,8 @@ import random
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from adrs.mutate.sites import Analysis
-from adrs.mutate.source import Edit, Splice
+from adrs.mutate.offline.sites import Analysis
+from adrs.mutate.offline.splices import Edit, Splice
 
 INDEX_LIKE_WEIGHT = 0.1  # how often 0/±1 inside a subscript is picked, relative to other literals
 NICE_PROBABILITY = 0.1

@@ -1,6 +1,6 @@
 """Prompt assembly for LLM mutation, within a token budget.
 
-Owns: loading the prompt templates (the defaults in adrs/mutate/templates/, each replaceable by a
+Owns: loading the prompt templates (the defaults in adrs/mutate/llm/templates/, each replaceable by a
 file of the same name in the problem's `prompts/` folder: system.txt, user.txt, format_diff.txt,
 format_rewrite.txt), and filling them: the problem's description, objectives and `[prompt] system`
 text; the parent's code with its metrics, feedback and failure text; inspirations (their evolvable
@@ -22,8 +22,8 @@ from string import Template
 
 from adrs.archive.store import ProgramRecord
 from adrs.evaluate.result import Evaluation
-from adrs.mutate.history import Attempt
-from adrs.mutate.pool import estimate_tokens
+from adrs.mutate.llm.history import Attempt
+from adrs.mutate.llm.pool import estimate_tokens
 from adrs.problem import Problem
 from adrs.program import START_MARKER, MarkerError, find_regions, split_lines
 

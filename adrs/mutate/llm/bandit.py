@@ -21,7 +21,7 @@ import math
 import random
 from dataclasses import asdict, dataclass
 
-from adrs.mutate.models import LLMSettings, ModelSpec
+from adrs.mutate.llm.models import LLMSettings, ModelSpec
 
 STATE_KEY = "llm.bandit"
 _MIN_COST = 1e-6  # dollars per proposal assumed for free (local) models in per-dollar values

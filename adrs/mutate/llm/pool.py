@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import openai
 
-from adrs.mutate.models import LLMError, LLMSettings, ModelSpec
+from adrs.mutate.llm.models import LLMError, LLMSettings, ModelSpec
 
 MAX_BACKOFF_S = 30.0  # no single wait between retries is longer, whatever Retry-After says
 PREFLIGHT_PROMPT = "adrs preflight: reply with the single word OK."

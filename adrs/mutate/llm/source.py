@@ -8,7 +8,7 @@ Refused proposals become `proposal_failed` events and lineage history, so the ne
 parent says what went wrong. Also `MixedSource`, which sends a seeded share of proposals to the
 offline mutator, and `build_llm_source`, which reads the settings from problem.toml and the run.
 
-The engine talks to these sources through `propose` and the optional members it looks for:
+Both sources derive from `ProposalSource` (adrs/mutate/base.py) and override, besides `propose`,
 `concurrency`, `start()`, `aclose()`, `stop_reason()` and `proposal_outcome(...)`.
 
 Must not: evaluate programs, store programs (the engine does), or parse edits itself (edits.py).
@@ -23,13 +23,14 @@ from typing import Any
 from adrs.archive.records import ProgramStatus
 from adrs.archive.store import Archive, ProgramRecord
 from adrs.edits import DUPLICATE, apply_reply
-from adrs.mutate.bandit import STATE_KEY, ModelChooser
-from adrs.mutate.base import OfflineSource, Proposal, ProposalContext
-from adrs.mutate.cost import CostMeter
-from adrs.mutate.history import FAILED_EVENT, LineageHistory
-from adrs.mutate.models import LLMConfigError, LLMSettings, ModelSpec, llm_settings
-from adrs.mutate.pool import PREFLIGHT_PROMPT, CallFailed, ClientPool
-from adrs.mutate.prompts import Prompt, PromptBuilder, PromptInputs
+from adrs.mutate.base import Proposal, ProposalContext, ProposalSource
+from adrs.mutate.llm.bandit import STATE_KEY, ModelChooser
+from adrs.mutate.llm.cost import CostMeter
+from adrs.mutate.llm.history import FAILED_EVENT, LineageHistory
+from adrs.mutate.llm.models import LLMConfigError, LLMSettings, ModelSpec, llm_settings
+from adrs.mutate.llm.pool import PREFLIGHT_PROMPT, CallFailed, ClientPool
+from adrs.mutate.llm.prompts import Prompt, PromptBuilder, PromptInputs
+from adrs.mutate.offline import OfflineSource
 from adrs.problem import Problem
 from adrs.program import normalized_hash
 
@@ -37,7 +38,7 @@ LLM_ERROR = "llm_error"  # the call itself failed (after retries)
 COST_CAP = "cost_cap"  # the call was not made: the cost cap would be exceeded
 
 
-class LLMSource:
+class LLMSource(ProposalSource):
     name = "llm"
 
     def __init__(
@@ -208,7 +209,7 @@ class LLMSource:
         self.archive.put_state(self.run_id, STATE_KEY, state)
 
 
-class MixedSource:
+class MixedSource(ProposalSource):
     """LLM and offline mutation in one run: a seeded `offline_share` of proposals goes to the offline mutator."""
 
     name = "mixed"

@@ -1,11 +1,14 @@
-"""The Python API: start, resume and inspect runs. The CLI is a thin layer over these functions.
+"""Runs: start, resume and join evolution runs (`adrs run`, `adrs resume`, `adrs run --join`).
 
     import adrs
     summary = adrs.evolve("problems/prism", budget=50, seed=0)
     summary = adrs.resume(summary.archive_url, budget=50)
-    summary = adrs.api.join("postgresql+psycopg://...", run_id=1)  # one more engine on a running run
+    summary = adrs.join("postgresql+psycopg://...", run_id=1)  # one more engine on a running run
 
-Owns: wiring a problem, an archive, a run record, a proposal source and the engine together.
+Owns: wiring a problem, an archive, a run record, a proposal source and the engine together; which
+mutator a configuration chooses, and the run's `[llm]` table from flags and files.
+
+Must not: render anything (the CLI does), or read archives beyond the run it drives.
 """
 
 from __future__ import annotations
@@ -13,17 +16,19 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from adrs.archive.records import RunStatus
-from adrs.archive.store import Archive, ArchiveError
-from adrs.config import RunConfig
+from adrs.archive.store import Archive, ArchiveError, RunRecord
+from adrs.config import MUTATORS, RunConfig
 from adrs.engine import Engine
 from adrs.executors import make_executor, run_directory
-from adrs.mutate.base import OfflineSource, ProposalSource
-from adrs.mutate.models import LLMConfigError, LLMError, llm_settings
+from adrs.mutate.base import ProposalSource
+from adrs.mutate.llm.models import LLMConfigError, LLMError, llm_settings, load_llm_file, parse_model_flag
+from adrs.mutate.offline import OfflineSource
 from adrs.problem import Problem, load_problem
 from adrs.progress import Progress, RunSummary
 
@@ -35,8 +40,8 @@ def default_archive_path(problem: Problem, directory: str | Path = "archives") -
 
 def chosen_mutator(config: RunConfig, problem: Problem) -> str:
     """offline or llm; `auto` means the LLM when a model is configured (checks the LLM settings)."""
-    if config.mutator not in ("auto", "offline", "llm"):
-        raise ValueError(f"unknown mutator {config.mutator!r}; available: auto, offline, llm")
+    if config.mutator not in MUTATORS:
+        raise ValueError(f"unknown mutator {config.mutator!r}; available: {', '.join(MUTATORS)}")
     if config.mutator == "offline":
         return "offline"
     if not 0.0 <= config.offline_share < 1.0:
@@ -47,6 +52,48 @@ def chosen_mutator(config: RunConfig, problem: Problem) -> str:
     return "llm" if settings is not None or config.mutator == "llm" else "offline"
 
 
+@dataclass(frozen=True)
+class MutatorPlan:
+    """What a run's configuration will propose with, for a line before it starts."""
+
+    kind: str  # offline | llm
+    models: list[str]  # labels of the configured models (empty: offline, or an LLM run without one)
+    unpriced: list[str]  # models without a price: their calls count as $0 against a cost cap
+    offline_share: float
+    max_cost: float | None
+
+
+def mutator_plan(problem: Problem, **settings: Any) -> MutatorPlan:
+    """The mutator `evolve(problem, **settings)` would use (raises on a bad [llm] table, as evolve does)."""
+    config = RunConfig(**settings)
+    if chosen_mutator(config, problem) == "offline":
+        return MutatorPlan("offline", [], [], config.offline_share, config.max_cost)
+    llm = llm_settings(problem, config.llm)
+    models = [m.label for m in llm.models] if llm else []
+    unpriced = [m.label for m in llm.models if not m.priced] if llm else []
+    return MutatorPlan("llm", models, unpriced, config.offline_share, config.max_cost)
+
+
+def llm_table(base: dict[str, Any], *, models: Sequence[str] = (), config_file: str | Path | None = None) -> dict[str, Any]:
+    """A run's `[llm]` table: `base` (a stored run's), updated by a TOML file's `[llm]` table, then
+    by `NAME[@URL]` model flags (which replace the model list)."""
+    table = dict(base)
+    if config_file:
+        table.update(load_llm_file(config_file))
+    if models:
+        table["models"] = [parse_model_flag(flag) for flag in models]
+    return table
+
+
+def stored_run(archive: str | Path, run_id: int | None = None) -> RunRecord:
+    """The record of run `run_id` of an archive (default: the latest), its configuration included."""
+    store = Archive.open(archive, create=False)
+    try:
+        return store.run(run_id)
+    finally:
+        store.close()
+
+
 def make_source(
     config: RunConfig, problem: Problem, archive: Archive | None = None, run_id: int | None = None
 ) -> ProposalSource:
@@ -54,7 +101,8 @@ def make_source(
         return OfflineSource()
     if archive is None or run_id is None:
         raise ValueError("the LLM mutator records its calls: pass the run's archive and run id")
-    from adrs.mutate.llm import build_llm_source  # imported here: offline runs never load the openai client
+    # imported here: offline runs never load the openai client
+    from adrs.mutate.llm.source import build_llm_source
 
     return build_llm_source(problem, config.llm, archive, run_id, config.seed, config.max_cost, config.offline_share)
 
@@ -169,12 +217,8 @@ def _drive(
 
 async def _run_with_source(engine: Engine, source: ProposalSource) -> RunSummary:
     """Start the source (an LLM source checks its endpoints), run the engine, close the source."""
-    start = getattr(source, "start", None)
     try:
-        if start is not None:
-            await start()
+        await source.start()
         return await engine.run()
     finally:
-        close = getattr(source, "aclose", None)
-        if close is not None:
-            await close()
+        await source.aclose()

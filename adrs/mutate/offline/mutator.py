@@ -6,6 +6,7 @@ operators. A child is returned only if it compiles, differs from the parent by n
 leaves everything outside the regions byte-identical (`check_edit_allowed`); otherwise it retries,
 up to `max_attempts`, then gives up with None. Every random choice comes from the rng passed in,
 and every iteration order is the source order, so a seed fixes the sequence of children.
+`OfflineSource` runs it behind the engine's proposal interface (adrs/mutate/base.py).
 
 Must not: use the global `random` module, run or import the programs, or touch the archive.
 """
@@ -20,12 +21,13 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
-from adrs.mutate.constants import perturb_constant
-from adrs.mutate.crossover import crossover
-from adrs.mutate.expressions import flip_bool, swap_arith, swap_compare, tweak_sort
-from adrs.mutate.sites import Analysis
-from adrs.mutate.source import Edit, apply_splices
-from adrs.mutate.statements import delete_stmt, duplicate_stmt, swap_stmts
+from adrs.mutate.base import Proposal, ProposalContext, ProposalSource
+from adrs.mutate.offline.constants import perturb_constant
+from adrs.mutate.offline.crossover import crossover
+from adrs.mutate.offline.expressions import flip_bool, swap_arith, swap_compare, tweak_sort
+from adrs.mutate.offline.sites import Analysis
+from adrs.mutate.offline.splices import Edit, apply_splices
+from adrs.mutate.offline.statements import delete_stmt, duplicate_stmt, swap_stmts
 from adrs.program import MarkerError, check_edit_allowed
 
 Operator = Callable[[Analysis, random.Random, Sequence[Analysis]], Edit | None]
@@ -203,3 +205,21 @@ def _acceptable(parent: Analysis, child: Analysis) -> bool:
     if child.hash == parent.hash:
         return False
     return check_edit_allowed(parent.code, child.code) is None
+
+
+class OfflineSource(ProposalSource):
+    """The built-in offline mutator behind the async proposal interface."""
+
+    name = "offline"
+    concurrency = 1  # proposals are instant: one at a time keeps a seeded run reproducible
+
+    def __init__(self) -> None:
+        self._mutator = OfflineMutator()
+
+    async def propose(self, context: ProposalContext) -> Proposal:
+        mutation = self._mutator.propose(
+            context.parent.code, [p.code for p in context.inspirations], context.rng
+        )
+        if mutation is None:
+            return Proposal(None, self.name, error_kind="no_edit", error="no valid mutation found")
+        return Proposal(mutation.code, self.name, description=f"{mutation.operator}: {mutation.description}")

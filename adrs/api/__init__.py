@@ -1,0 +1,116 @@
+"""The Python API: one function per `adrs` command, each returning plain dataclass records.
+
+    import adrs
+    summary = adrs.evolve("problems/prism", budget=50, seed=0)
+    status = adrs.run_status(summary.archive_url)
+    adrs.export_programs(summary.archive_url, "out", best=True)
+
+| command          | function                         | returns                      |
+|------------------|----------------------------------|------------------------------|
+| `adrs run`       | `evolve` (`join` with --join)    | `RunSummary`                 |
+| `adrs resume`    | `resume`                         | `RunSummary`                 |
+| `adrs check`     | `check_problem`                  | `CheckReport`                |
+| `adrs eval`      | `evaluate_program`               | `list[Evaluation]`           |
+| `adrs init`      | `init_problem`                   | the directory                |
+| `adrs problems`  | `list_problems`                  | `list[ProblemEntry]`         |
+| `adrs status`    | `run_status`                     | `StatusReport`                  |
+| `adrs show`      | `show_program`, `show_call`      | `ProgramView`, `CallRecord`  |
+| `adrs export`    | `export_programs`                | `list[Exported]`             |
+| `adrs report`    | `write_report`                   | the HTML file                |
+| `adrs doctor`    | `check_archive`                  | `DoctorReport`               |
+
+Functions are named for what they do rather than after their command, since several command
+names (evaluate, export, report, doctor) are already modules of adrs: `adrs.evaluate` must stay
+the package. runs.py starts and continues runs, problems.py works on problem directories,
+archives.py reads archives. The command line (adrs/cli.py) parses arguments, calls these, and
+renders the records (adrs/inspect_run.py, adrs/ui.py).
+
+Must not: be imported by code that runs in a sandboxed worker (it loads the engine).
+"""
+
+from adrs.api.archives import (
+    ProgramView,
+    StatusReport,
+    check_archive,
+    export_programs,
+    run_status,
+    show_call,
+    show_program,
+    write_report,
+)
+from adrs.api.problems import (
+    CheckedProgram,
+    CheckReport,
+    ProblemEntry,
+    check_problem,
+    evaluate_program,
+    init_problem,
+    list_problems,
+    problems_dir,
+    require_sandbox,
+)
+from adrs.api.runs import (
+    MutatorPlan,
+    chosen_mutator,
+    default_archive_path,
+    evolve,
+    join,
+    llm_table,
+    make_source,
+    mutator_plan,
+    resume,
+    stored_run,
+)
+from adrs.archive.store import ArchiveError
+from adrs.evaluate.backends import SandboxUnavailable
+from adrs.executors import ExecutorError
+from adrs.export import ExportError
+from adrs.mutate.llm.models import LLMConfigError, LLMError
+from adrs.problem import ProblemError, load_problem
+from adrs.report import ReportError
+
+# Errors that mean bad input or an unusable setting, not a bug: the message names the file, field
+# or value, and the command line prints it and exits 1.
+USER_ERRORS: tuple[type[Exception], ...] = (
+    ProblemError,
+    ArchiveError,
+    ExportError,
+    FileNotFoundError,
+    LLMConfigError,
+    LLMError,
+    SandboxUnavailable,
+    ExecutorError,
+    ReportError,
+)
+
+__all__ = [
+    "USER_ERRORS",
+    "CheckReport",
+    "CheckedProgram",
+    "MutatorPlan",
+    "ProblemEntry",
+    "ProgramView",
+    "StatusReport",
+    "check_archive",
+    "check_problem",
+    "chosen_mutator",
+    "default_archive_path",
+    "evaluate_program",
+    "evolve",
+    "export_programs",
+    "init_problem",
+    "join",
+    "list_problems",
+    "llm_table",
+    "load_problem",
+    "make_source",
+    "mutator_plan",
+    "problems_dir",
+    "require_sandbox",
+    "resume",
+    "run_status",
+    "show_call",
+    "show_program",
+    "stored_run",
+    "write_report",
+]

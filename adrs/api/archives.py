@@ -1,0 +1,144 @@
+"""Archives: read a run, one program or one LLM call; export programs; write a report; check integrity.
+
+    import adrs
+    status = adrs.run_status("archives/prism.sqlite")                 # `adrs status`
+    view = adrs.show_program("archives/prism.sqlite", 12)             # `adrs show`
+    adrs.export_programs("archives/prism.sqlite", "out", best=True)   # `adrs export`
+    adrs.write_report(["archives/prism.sqlite"], "report.html")       # `adrs report`
+    report = adrs.check_archive("archives/prism.sqlite")              # `adrs doctor`
+
+Owns: the records the read-only commands return (`StatusReport`, `ProgramView`), each loaded whole
+while the archive is open, so that it can be rendered, compared or serialised after it closed.
+
+Must not: write to an archive (except `export_programs`' files outside it, `write_report`'s cached
+baseline scores, and `check_archive(repair=True)`), or render anything (the CLI does).
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from adrs import doctor
+from adrs.archive.elites import Elites, load_elites
+from adrs.archive.records import CallRecord, ModelUsage
+from adrs.archive.store import Archive, ArchiveError, ProgramRecord, RunRecord
+from adrs.doctor import DoctorReport
+from adrs.evaluate.result import Evaluation
+from adrs.export import Exported, choose, export_program
+from adrs.mutate.llm.history import refused_proposals
+from adrs.problem import load_problem
+from adrs.report import ReportOptions, build_report
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """`adrs status`: one run's counts, failures, elites and LLM spending."""
+
+    run: RunRecord
+    archive_url: str
+    counts: Counter[str]  # programs by status: evaluated, failed, pending
+    failures: Counter[str]  # failed programs by error kind
+    elites: Elites  # every program that is not pending, as the engine indexes them
+    llm_usage: list[ModelUsage]
+
+
+@dataclass(frozen=True)
+class ProgramView:
+    """`adrs show`: one program with its evaluations, the initial program, and the LLM calls around it."""
+
+    program: ProgramRecord
+    evaluations: list[Evaluation]  # of the original program when this one is a migrated copy
+    initial: ProgramRecord | None  # the run's initial program, to diff against
+    llm_calls: list[CallRecord]  # the calls that produced this program
+    refused: list[dict]  # `proposal_failed` payloads of proposals made from it that yielded no program
+    archive_url: str
+
+
+def run_status(archive: str | Path, run_id: int | None = None) -> StatusReport:
+    """Summarise run `run_id` (default: the latest) of an archive."""
+    store = Archive.open(archive, create=False)
+    try:
+        run = store.run(run_id)
+        elites = load_elites(store, run, load_problem(run.problem_root))
+        return StatusReport(
+            run, store.url, store.status_counts(run.id), store.failure_counts(run.id), elites, store.llm_usage(run.id)
+        )
+    finally:
+        store.close()
+
+
+def show_program(archive: str | Path, program_id: int) -> ProgramView:
+    """One program of an archive, whatever its run."""
+    store = Archive.open(archive, create=False)
+    try:
+        program = store.program(program_id)
+        initial = next((p for p in store.programs(program.run_id) if p.mutator == "initial"), None)
+        return ProgramView(
+            program,
+            store.evaluations(program.migrated_from or program.id),
+            initial,
+            store.llm_calls_of_program(program.id),
+            refused_proposals(store, program.run_id, program.id),
+            store.url,
+        )
+    finally:
+        store.close()
+
+
+def show_call(archive: str | Path, call_id: int) -> CallRecord:
+    """One stored LLM call: its prompt, raw reply, tokens, dollars and why it yielded no program."""
+    store = Archive.open(archive, create=False)
+    try:
+        record = store.llm_call(call_id)
+        if record is None:
+            raise ArchiveError(f"{store.url}: no LLM call with id {call_id}")
+        return record
+    finally:
+        store.close()
+
+
+def export_programs(
+    archive: str | Path,
+    out: str | Path,
+    *,
+    best: bool = False,
+    pareto: bool = False,
+    program_id: int | None = None,
+    run_id: int | None = None,
+) -> list[Exported]:
+    """Write the best program, the Pareto front, or program `program_id` of a run as standalone
+    modules with a provenance record each, in `out`."""
+    store = Archive.open(archive, create=False)
+    try:
+        run = store.run(run_id)
+        elites = load_elites(store, run, load_problem(run.problem_root))
+        chosen = choose(store, run, elites, best=best, pareto=pareto, program_id=program_id)
+        return [export_program(store, run, program, Path(out)) for program in chosen]
+    finally:
+        store.close()
+
+
+def write_report(
+    archives: list[str],
+    output: str | Path = "report.html",
+    *,
+    baselines: bool = True,
+    run_id: int | None = None,
+    problem_dir: str | None = None,
+    say: Callable[[str], None] = lambda _line: None,
+) -> Path:
+    """One self-contained HTML report of a run, or of several runs compared (needs adrs[report]).
+
+    `baselines` scores the problem's baselines (one evaluation each, cached in the archive); `say`
+    hears progress lines. ReportError names what is missing."""
+    options = ReportOptions(baselines=baselines, run_id=run_id, problem_dir=problem_dir)
+    return build_report(archives, output, options, say=say)
+
+
+def check_archive(archive: str | Path, run_id: int | None = None, *, repair: bool = False) -> DoctorReport:
+    """`adrs doctor`: every inconsistency of the archive (all runs, or one); with `repair`, repair
+    what can be (never deleting a program; only while no engine uses the archive), then check again."""
+    return doctor.repair(archive, run_id) if repair else doctor.check(archive, run_id)

@@ -1,0 +1,164 @@
+"""Problem directories: check one, score a program against it, write a new one, list them.
+
+    import adrs
+    report = adrs.check_problem("problems/prism")            # `adrs check`
+    stages = adrs.evaluate_program("problems/prism", "p.py")  # `adrs eval`
+    adrs.init_problem("problems/mine")                      # `adrs init`
+    entries = adrs.list_problems()                          # `adrs problems`
+
+Owns: the records these return (`CheckReport`, `CheckedProgram`, `ProblemEntry`) and the checks a
+problem must pass before it is evolved (the initial program passes every stage, the objectives
+and features named in problem.toml are among the evaluator's metrics).
+
+Must not: open an archive, or render anything (the CLI does).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from adrs.evaluate import backends
+from adrs.evaluate.result import Evaluation
+from adrs.evaluate.runner import EvalSettings, evaluate_code_sync, sandbox_name
+from adrs.problem import Problem, ProblemError, load_problem
+
+SKELETON = Path(__file__).resolve().parents[1] / "templates" / "skeleton"
+
+
+@dataclass(frozen=True)
+class CheckedProgram:
+    """One program of a problem (the initial program, a baseline) and its evaluations, stage by stage."""
+
+    label: str  # its path inside the problem directory: initial.py, baselines/<name>.py
+    evaluations: list[Evaluation]
+
+    @property
+    def failed(self) -> Evaluation | None:
+        """The first stage that failed, if any."""
+        return next((e for e in self.evaluations if not e.ok), None)
+
+
+@dataclass(frozen=True)
+class CheckReport:
+    """`adrs check`: the initial program, then (only when it passes) the baselines."""
+
+    problem: Problem
+    initial: CheckedProgram
+    baselines: list[CheckedProgram] = field(default_factory=list)
+    unknown_names: list[str] = field(default_factory=list)  # problem.toml names the evaluator does not report
+
+    @property
+    def ok(self) -> bool:
+        return self.initial.failed is None and not self.unknown_names
+
+
+@dataclass(frozen=True)
+class ProblemEntry:
+    """One problem directory of a folder, or why it does not load (then `error` says so)."""
+
+    directory: Path
+    name: str
+    summary: str = ""  # the first line of the description
+    baselines: list[tuple[str, float | None]] = field(default_factory=list)  # (stem, published score)
+    error: str | None = None
+
+
+def require_sandbox(problem: Problem, sandbox: str | None = None) -> None:
+    """Fail before anything runs when the chosen sandbox (`sandbox`, else the problem's) cannot work
+    here: SandboxUnavailable says why and what to use instead."""
+    backends.require(sandbox_name(problem, EvalSettings(sandbox=sandbox)))
+
+
+def check_problem(
+    problem: str | Path | Problem,
+    *,
+    sandbox: str | None = None,
+    data_dir: str | None = None,
+    on_program: Callable[[CheckedProgram], None] | None = None,
+) -> CheckReport:
+    """Evaluate the initial program through every stage, check that the objectives and features of
+    problem.toml are among its metrics, then evaluate each baseline. `on_program` hears each program
+    as soon as it is scored (baselines can take a while)."""
+    problem = problem if isinstance(problem, Problem) else load_problem(problem)
+    require_sandbox(problem, sandbox)
+    settings = EvalSettings(data_dir=data_dir, sandbox=sandbox)
+    heard = on_program or (lambda _checked: None)
+    initial = CheckedProgram(problem.initial_path.name, evaluate_code_sync(problem, problem.initial_code(), settings, problem.stages))
+    heard(initial)
+    if initial.failed is not None:
+        return CheckReport(problem, initial)
+    unknown = _unknown_names(problem, initial.evaluations[-1])
+    if unknown:
+        return CheckReport(problem, initial, unknown_names=unknown)
+    baselines = []
+    for path in problem.baselines():
+        checked = CheckedProgram(f"baselines/{path.name}", evaluate_code_sync(problem, path.read_text(), settings, problem.stages))
+        heard(checked)
+        baselines.append(checked)
+    return CheckReport(problem, initial, baselines)
+
+
+def _unknown_names(problem: Problem, evaluation: Evaluation) -> list[str]:
+    known = set(evaluation.metrics) | {"score"}
+    out = [f"objective {o.name!r} is not among the evaluator's metrics {sorted(known)}" for o in problem.objectives if o.name not in known]
+    feature_names = known | set(evaluation.features)
+    out += [f"feature {f.name!r} is not among the evaluator's metrics or features" for f in problem.features if f.name not in feature_names]
+    return out
+
+
+def evaluate_program(
+    problem: str | Path | Problem,
+    program: str | Path,
+    *,
+    stage: str | None = None,
+    seed: int = 0,
+    sandbox: str | None = None,
+    data_dir: str | None = None,
+) -> list[Evaluation]:
+    """Score one program file with the engine's sandbox: one `stage`, or the evolution cascade."""
+    problem = problem if isinstance(problem, Problem) else load_problem(problem)
+    program = Path(program)
+    if not program.is_file():
+        raise ProblemError(f"{program}: no such program file")
+    stages = (problem.stage(stage),) if stage else None
+    require_sandbox(problem, sandbox)
+    settings = EvalSettings(seed=seed, data_dir=data_dir, sandbox=sandbox)
+    return evaluate_code_sync(problem, program.read_text(), settings, stages)
+
+
+def init_problem(directory: str | Path) -> Path:
+    """Write a working problem skeleton (initial program, evaluator, driver, a baseline) in `directory`."""
+    target = Path(directory)
+    if target.exists() and any(target.iterdir()):
+        raise ProblemError(f"{target}: exists and is not empty; choose a new directory")
+    shutil.copytree(SKELETON, target, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+    name = target.resolve().name
+    for path in (target / "problem.toml", target / "README.md"):
+        path.write_text(path.read_text().replace("{name}", name))
+    return target
+
+
+def problems_dir(explicit: str | Path | None = None) -> Path:
+    """The folder of problem directories: `explicit`, else ./problems, else the source tree's."""
+    if explicit:
+        return Path(explicit)
+    local = Path("problems")
+    return local if local.is_dir() else Path(__file__).resolve().parents[2] / "problems"
+
+
+def list_problems(folder: str | Path | None = None) -> list[ProblemEntry]:
+    """Every problem directory of `folder` (see `problems_dir`), sorted by directory name."""
+    entries = []
+    for directory in sorted(p for p in problems_dir(folder).iterdir() if (p / "problem.toml").exists()):
+        try:
+            problem = load_problem(directory)
+        except ProblemError as exc:
+            entries.append(ProblemEntry(directory, directory.name, error=str(exc)))
+            continue
+        baselines = [(path.stem, problem.references.get(f"baselines/{path.name}")) for path in problem.baselines()]
+        summary = problem.description.strip().splitlines()[0] if problem.description.strip() else ""
+        entries.append(ProblemEntry(directory, problem.name, summary, baselines))
+    return entries
