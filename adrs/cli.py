@@ -19,13 +19,13 @@ from rich.table import Table
 from adrs import api
 from adrs.archive.select import STRATEGIES, SelectionConfig
 from adrs.archive.store import Archive, ArchiveError
-from adrs.evaluate.backends import SandboxUnavailable
 from adrs.evaluate.runner import EvalSettings, evaluate_code_sync
 from adrs.executors import EXECUTORS, ExecutorError
 from adrs.export import ExportError, choose, export_program
 from adrs.inspect_run import load_elites, render_llm_call, render_program, render_status
 from adrs.mutate.models import LLMConfigError, LLMError
 from adrs.problem import Problem, ProblemError, load_problem
+from adrs.sandbox import SandboxUnavailable
 
 SKELETON = Path(__file__).with_name("templates") / "skeleton"
 console = Console()
@@ -405,7 +405,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def _require_sandbox(name: str | None) -> None:
     """Fail before anything runs when the chosen sandbox cannot work here (the message says why)."""
-    from adrs.evaluate import backends
+    from adrs import sandbox as backends
 
     backends.require(name or "process")
 

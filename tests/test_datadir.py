@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from adrs.evaluate.datadir import find_data
+from adrs.problemkit import find_data
 
 
 def test_problem_folder_and_root_folder_both_resolve(tmp_path):

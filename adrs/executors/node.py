@@ -24,10 +24,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from adrs.evaluate import failures
 from adrs.evaluate.result import Evaluation
 from adrs.evaluate.runner import EvalSettings, evaluate_code
 from adrs.problem import Problem, load_problem
+from adrs.problemkit import failures
 
 MAX_BUNDLE_BYTES = 64 << 20  # a problem directory is code and small tables; data belongs in --data
 _SKIPPED = {"__pycache__", ".git", ".pytest_cache", ".ruff_cache"}
