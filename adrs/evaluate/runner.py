@@ -131,7 +131,8 @@ async def _run_worker(
         "stage": stage.name,
         "workdir": str(workdir),
         "seed": settings.seed,
-        "data_dir": settings.data_dir,
+        # The worker's environment is scrubbed: ADRS_DATA reaches the evaluator only through here.
+        "data_dir": settings.data_dir or os.environ.get("ADRS_DATA") or None,
         "candidate_timeout_s": problem.limits.candidate_timeout_s,
         "candidate_memory_mb": problem.limits.candidate_memory_mb,
     }
