@@ -5,7 +5,7 @@ stdin and a pipe on the file descriptor the request names. The first thing it do
 its one-time token) before any problem or candidate code is imported; the result frame carries the
 token, so output printed by a candidate (stdout, stderr) can never pass for a result.
 
-Must not: normalise or judge the evaluator's answer (the engine does that on the trusted side).
+Must not: normalise or judge the evaluator's answer (the runner does that, on the trusted side).
 """
 
 from __future__ import annotations
