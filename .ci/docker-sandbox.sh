@@ -5,7 +5,7 @@
 # The daemon gets its own socket, data root and exec root under $ADRS_DOCKER_DIR (default
 # /tmp/adrs-docker), no bridge and no iptables rules (candidates run with --network none), so
 # stopping it leaves nothing behind. The image is built offline (no registry is reachable here):
-# python -m adrs.evaluate.backends.docker_image imports a root skeleton; /usr and the Python
+# python -m adrs.sandbox.docker_image imports a root skeleton; /usr and the Python
 # runtime are mounted read-only from the host at run time. Never fails the caller: without a
 # daemon the docker tests skip with the reason.
 set -uo pipefail
@@ -24,7 +24,7 @@ start() {
       sleep 0.2
     done
   fi
-  if DOCKER_HOST="$SOCK" "$PY" -m adrs.evaluate.backends.docker_image >&2; then
+  if DOCKER_HOST="$SOCK" "$PY" -m adrs.sandbox.docker_image >&2; then
     echo "export DOCKER_HOST=$SOCK"
   else
     echo "docker-sandbox: daemon did not come up; see $DIR/dockerd.log" >&2

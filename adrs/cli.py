@@ -26,10 +26,10 @@ from adrs.api import CheckedProgram, MutatorPlan
 from adrs.archive.select import STRATEGIES, SelectionConfig
 from adrs.archive.store import ArchiveError
 from adrs.config import MUTATORS, RunConfig
-from adrs.evaluate.backends import BACKENDS as SANDBOXES
 from adrs.evaluate.result import Evaluation
 from adrs.executors import EXECUTORS
 from adrs.inspect_run import render_llm_call, render_program, render_status
+from adrs.sandbox import BACKENDS as SANDBOXES
 
 console = Console()
 

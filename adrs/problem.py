@@ -58,10 +58,13 @@ class Stage:
 
 
 @dataclass(frozen=True)
-class Limits:
-    memory_mb: int = 4096
-    candidate_timeout_s: float = 60.0
-    candidate_memory_mb: int = 4096
+class ProblemLimits:
+    """problem.toml's [limits]. The runner turns them into the sandbox's `ProcessLimits`: the worker's
+    address space, and (through the worker's environment) each candidate process's defaults."""
+
+    memory_mb: int = 4096  # address space of the evaluation worker
+    candidate_timeout_s: float = 60.0  # default wall-clock limit of each candidate process
+    candidate_memory_mb: int = 4096  # default address space of each candidate process
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,7 @@ class Problem:
     objectives: tuple[Objective, ...]
     features: tuple[Feature, ...]
     stages: tuple[Stage, ...]
-    limits: Limits
+    limits: ProblemLimits
     score_metric: str = "score"
     references: dict[str, float] = field(default_factory=dict)
     prompt_system: str = ""
@@ -115,10 +118,10 @@ class Problem:
         return sorted(folder.glob("*.py")) if folder.is_dir() else []
 
     def fingerprint(self) -> str:
-        """Hash of everything that decides a score: problem.toml, evaluator and helper files, and the
-        shared `evaluators.<name>` packages the problem's code imports."""
+        """Hash of everything that decides a score: problem.toml, the evaluator, the driver and any
+        helper files of the folder, and the `evaluators.<name>` packages they import (transitively)."""
         digest = hashlib.sha256()
-        files = [p for p in sorted(self.root.rglob("*")) if _scored_file(p) and "baselines" not in p.relative_to(self.root).parts]
+        files = self._own_files()
         for package in sorted(self.shared_evaluators()):
             files += [p for p in sorted(package.rglob("*")) if _scored_file(p)]
         for path in files:
@@ -126,23 +129,69 @@ class Problem:
             digest.update(path.read_bytes())
         return digest.hexdigest()[:16]
 
-    def shared_evaluators(self) -> set[Path]:
-        """Folders of the `evaluators.<name>` packages imported by the problem's own Python files."""
-        import importlib.util
-        import re
+    def _own_files(self) -> list[Path]:
+        """The folder's files that decide a score (.py, .toml, .json), baselines excepted."""
+        files = [p for p in sorted(self.root.rglob("*")) if _scored_file(p)]
+        return [p for p in files if "baselines" not in p.relative_to(self.root).parts]
 
-        names: set[str] = set()
-        for path in self.root.glob("*.py"):
-            names.update(re.findall(r"(?:from|import)\s+evaluators\.(\w+)", path.read_text()))
-        folders = set()
-        for name in names:
-            try:
-                spec = importlib.util.find_spec(f"evaluators.{name}")
-            except (ImportError, ValueError):
-                continue
-            if spec is not None and spec.submodule_search_locations:
-                folders.add(Path(next(iter(spec.submodule_search_locations))))
+    def shared_evaluators(self) -> set[Path]:
+        """Folders of the `evaluators.<name>` packages the problem's own Python files import, and of
+        the ones those packages import in turn (found by reading the imports, never by running code)."""
+        own = [p for p in self._own_files() if p.suffix == ".py"]
+        pending: list[tuple[Path, tuple[str, ...]]] = [(p, ()) for p in own]
+        folders: set[Path] = set()
+        while pending:
+            source, package = pending.pop()
+            for name in _imported_evaluator_packages(source, package):
+                folder = _package_folder(f"{EVALUATORS}.{name}")
+                if folder is None or folder in folders:
+                    continue
+                folders.add(folder)
+                for path in sorted(folder.rglob("*.py")):
+                    if _scored_file(path):
+                        inner = path.parent.relative_to(folder).parts
+                        pending.append((path, (EVALUATORS, name, *inner)))
         return folders
+
+
+EVALUATORS = "evaluators"  # the installed package of trusted problem code (README.md, "Layout")
+
+
+def _imported_evaluator_packages(source: Path, package: tuple[str, ...]) -> set[str]:
+    """Names of the `evaluators.<name>` packages a Python file imports.
+
+    `package` is the dotted package the file belongs to (empty for a problem folder's files, which
+    are loaded by path): a file of evaluators/<name>/ may reach a sibling relatively (`from ..x`).
+    """
+    try:
+        tree = ast.parse(source.read_text(), str(source))
+    except (OSError, SyntaxError, ValueError):
+        return set()
+    modules: list[list[str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            modules += [alias.name.split(".") for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level > len(package):
+                continue  # relative to a folder that is no package: nothing to follow
+            base = list(package[: len(package) - node.level + 1]) if node.level else []
+            module = base + (node.module.split(".") if node.module else [])
+            # `from evaluators import prism` names the package among the imported names.
+            modules += [module] if len(module) > 1 else [[*module, alias.name] for alias in node.names]
+    return {m[1] for m in modules if len(m) > 1 and m[0] == EVALUATORS}
+
+
+def _package_folder(name: str) -> Path | None:
+    """The folder of an installed package, or None when there is no such package."""
+    import importlib.util
+
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    return Path(next(iter(spec.submodule_search_locations)))
 
 
 def _scored_file(path: Path) -> bool:
@@ -189,10 +238,10 @@ def _build(root: Path, toml_path: Path, data: dict[str, Any]) -> Problem:
         raise ProblemError(f"{toml_path}: stages: every stage is a holdout stage; evolution needs one that is not")
     limits_table = _table(toml_path, data, "limits")
     _reject_unknown(toml_path, "limits.", limits_table, _LIMIT_KEYS)
-    limits = Limits(
-        memory_mb=int(limits_table.get("memory_mb", Limits.memory_mb)),
-        candidate_timeout_s=float(limits_table.get("candidate_timeout_s", Limits.candidate_timeout_s)),
-        candidate_memory_mb=int(limits_table.get("candidate_memory_mb", Limits.candidate_memory_mb)),
+    limits = ProblemLimits(
+        memory_mb=int(limits_table.get("memory_mb", ProblemLimits.memory_mb)),
+        candidate_timeout_s=float(limits_table.get("candidate_timeout_s", ProblemLimits.candidate_timeout_s)),
+        candidate_memory_mb=int(limits_table.get("candidate_memory_mb", ProblemLimits.candidate_memory_mb)),
     )
     references = {str(k): _number(toml_path, f"references.{k}", v) for k, v in _table(toml_path, data, "references").items()}
     prompt = _table(toml_path, data, "prompt")

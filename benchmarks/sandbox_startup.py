@@ -24,10 +24,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from adrs.evaluate import backends
-from adrs.evaluate.harness import run_candidate
+from adrs import sandbox
 from adrs.evaluate.runner import EvalSettings, evaluate_stage
 from adrs.problem import load_problem
+from adrs.problemkit import run_candidate
 
 SKELETON = Path(__file__).resolve().parents[1] / "adrs" / "templates" / "skeleton"
 CANDIDATE = "def order_jobs(jobs):\n    return list(range(len(jobs)))\n"
@@ -52,7 +52,7 @@ def _timed(fn, repeats: int) -> list[float]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=20)
-    parser.add_argument("--backends", default=",".join(backends.BACKENDS))
+    parser.add_argument("--backends", default=",".join(sandbox.BACKENDS))
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="adrs-bench-sandbox-"))
     try:
@@ -73,7 +73,7 @@ def main() -> int:
         print(f"bare interpreter start: {baseline:7.1f} ms (median of {args.repeats})")
         print(f"{'backend':8} {'candidate':>10} {'overhead':>10} {'stage':>10}")
         for name in args.backends.split(","):
-            reason = backends.get(name).unavailable_reason()
+            reason = sandbox.get(name).unavailable_reason()
             if reason is not None:
                 print(f"{name:8} unavailable: {reason}")
                 continue

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from adrs.evaluate.datadir import find_data
+from adrs.evaluate.runner import EvalSettings, evaluate_stage
+from adrs.problem import load_problem
+from adrs.problemkit import find_data
 
 
 def test_problem_folder_and_root_folder_both_resolve(tmp_path):
@@ -35,3 +39,19 @@ def test_the_problem_folder_without_the_file_is_an_error(tmp_path):
         find_data(empty, "prob", "trace.json")
     with pytest.raises(FileNotFoundError, match="does not exist"):
         find_data(tmp_path / "missing", "prob", "trace.json")
+
+
+def test_adrs_data_reaches_the_evaluator_in_its_sandboxed_worker(toy_problem, tmp_path, monkeypatch):
+    # The worker's environment is scrubbed, so the runner must hand the folder down itself.
+    (toy_problem / "evaluator.py").write_text(
+        "def evaluate(program_path, *, data_dir=None):\n"
+        "    return {'score': 1.0 if data_dir else 0.0, 'feedback': str(data_dir)}\n"
+    )
+    (tmp_path / "data").mkdir()
+    problem = load_problem(toy_problem)
+    quick = problem.stage("quick")
+    monkeypatch.delenv("ADRS_DATA", raising=False)
+    assert asyncio.run(evaluate_stage(problem, problem.initial_path, quick, EvalSettings())).score == 0.0
+    monkeypatch.setenv("ADRS_DATA", str(tmp_path / "data"))
+    evaluation = asyncio.run(evaluate_stage(problem, problem.initial_path, quick, EvalSettings()))
+    assert (evaluation.score, evaluation.feedback) == (1.0, str(tmp_path / "data"))

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from adrs.problem import ProblemError, load_problem
+from adrs.problem import ProblemError, _imported_evaluator_packages, load_problem
 
 ADRS = [sys.executable, "-m", "adrs.cli"]
 
@@ -104,3 +104,21 @@ def test_fingerprint_covers_the_evaluator_and_the_shared_packages_it_imports(toy
     assert load_problem(toy_problem).fingerprint() != before
     prism = load_problem(project_root / "problems" / "prism")
     assert project_root / "evaluators" / "prism" in prism.shared_evaluators()
+
+
+def test_helper_modules_and_the_packages_they_import_are_fingerprinted(toy_problem, project_root):
+    # A helper module beside evaluator.py (what a problem folder outside this repository uses).
+    helper = toy_problem / "scoring_helpers.py"
+    helper.write_text('"""Mentions `import evaluators.cloudcast` in text only."""\nfrom evaluators import prism\n')
+    problem = load_problem(toy_problem)
+    assert problem.shared_evaluators() == {project_root / "evaluators" / "prism"}
+    before = problem.fingerprint()
+    helper.write_text(helper.read_text() + "WEIGHT = 2\n")
+    assert load_problem(toy_problem).fingerprint() != before
+
+
+def test_an_evaluators_package_reaching_another_relatively_is_followed(tmp_path):
+    source = tmp_path / "module.py"
+    source.write_text("from . import cases\nfrom ..kernel_bench import bench\nfrom ...outside import x\n")
+    assert _imported_evaluator_packages(source, ("evaluators", "prism")) == {"prism", "kernel_bench"}
+    assert _imported_evaluator_packages(source, ()) == set()  # a problem's own file is no package

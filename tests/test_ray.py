@@ -165,7 +165,7 @@ SPY = """def order_jobs(jobs):
 
 
 def test_candidates_on_a_ray_node_see_neither_its_session_folder_nor_other_programs(ray_cluster, toy_problem, tmp_path):
-    from adrs.evaluate.backends.process import confinement_available
+    from adrs.sandbox.process import confinement_available
 
     if not confinement_available():
         pytest.skip("process candidates are not confined here (needs root and unshare): hidden paths do not apply")

@@ -62,12 +62,12 @@ from adrs.api.runs import (
     stored_run,
 )
 from adrs.archive.store import ArchiveError
-from adrs.evaluate.backends import SandboxUnavailable
 from adrs.executors import ExecutorError
 from adrs.export import ExportError
 from adrs.mutate.llm.models import LLMConfigError, LLMError
 from adrs.problem import ProblemError, load_problem
 from adrs.report import ReportError
+from adrs.sandbox import SandboxUnavailable
 
 # Errors that mean bad input or an unusable setting, not a bug: the message names the file, field
 # or value, and the command line prints it and exits 1.

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from adrs.evaluate import backends
+from adrs import sandbox as backends
 from adrs.evaluate.result import Evaluation
 from adrs.evaluate.runner import EvalSettings, evaluate_code_sync, sandbox_name
 from adrs.problem import Problem, ProblemError, load_problem

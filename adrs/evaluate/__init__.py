@@ -1,27 +1,12 @@
-"""Sandboxed evaluation: workers, the trusted harness for candidates, sandbox backends.
+"""Engine side of an evaluation: the runner (one stage, and the cascade), the worker, the result.
 
-Names are loaded lazily: the evaluation worker imports this package on every evaluation, and it
-should not pay for the harness unless the problem's evaluator uses it.
+- runner.py  spawns one trusted worker process per stage, enforces the stage's deadline, reads its
+             token-tagged frame; runs the stages in order (the cascade)
+- worker.py  the trusted worker process (`python -I -m adrs.evaluate.worker`): calls the problem's
+             evaluator on one program for one stage
+- result.py  turns an evaluator's answer into an `Evaluation` record
+
+Problem authors use adrs.problemkit, not this package; sandbox backends live in adrs.sandbox and
+the code that runs inside a candidate's process in adrs.candidate.
+Must not: import anything here at package import (the worker imports this package on every stage).
 """
-
-from __future__ import annotations
-
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from adrs.evaluate.failures import CandidateError
-    from adrs.evaluate.harness import CandidateRun, run_candidate, run_candidates
-
-__all__ = ["CandidateError", "CandidateRun", "run_candidate", "run_candidates"]
-
-
-def __getattr__(name: str) -> Any:
-    if name == "CandidateError":
-        from adrs.evaluate.failures import CandidateError
-
-        return CandidateError
-    if name in ("CandidateRun", "run_candidate", "run_candidates"):
-        from adrs.evaluate import harness
-
-        return getattr(harness, name)
-    raise AttributeError(f"module 'adrs.evaluate' has no attribute {name!r}")

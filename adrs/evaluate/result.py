@@ -11,7 +11,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from adrs.evaluate import failures
+from adrs.problemkit import failures
 
 MAX_FEEDBACK_CHARS = 20_000
 _RESERVED = {"score", "metrics", "features", "feedback", "instances", "artifacts", "error"}

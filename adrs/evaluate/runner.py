@@ -1,4 +1,4 @@
-"""Engine-side evaluation: one sandboxed worker process per stage, and the stage cascade.
+"""The runner: engine side of one stage (spawn the worker, deadline, read its frame), and the cascade.
 
 Owns: writing the program into a private working directory, choosing the sandbox backend for
 the evaluation's candidates (the settings' choice, else the problem's `sandbox`) and handing it
@@ -25,15 +25,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from adrs import sandbox
 from adrs.archive.location import archive_files  # a leaf: reads the URL, never opens the archive
-from adrs.evaluate import backends, failures
-from adrs.evaluate.backends import SandboxUnavailable
-from adrs.evaluate.backends.base import Limits, describe_exit
-from adrs.evaluate.backends.cgroup import PidsCgroup
-from adrs.evaluate.backends.process import SandboxSpec, kill_tree, popen_kwargs
-from adrs.evaluate.backends.views import secret_paths, socket_folder
 from adrs.evaluate.result import Evaluation, normalise
 from adrs.problem import Problem, Stage
+from adrs.problemkit import failures
+from adrs.sandbox import SandboxUnavailable
+from adrs.sandbox.base import ProcessLimits, describe_exit
+from adrs.sandbox.cgroup import PidsCgroup
+from adrs.sandbox.process import SandboxSpec, kill_tree, popen_kwargs
+from adrs.sandbox.views import secret_paths, socket_folder
 
 MAX_FRAME_BYTES = 64 * 1024 * 1024
 TAIL_BYTES = 3000
@@ -80,10 +81,10 @@ def sandbox_name(problem: Problem, settings: EvalSettings) -> str:
     return settings.sandbox or problem.sandbox or "process"
 
 
-def _require_backend(name: str, docker_image: str | None) -> backends.Backend:
+def _require_backend(name: str, docker_image: str | None) -> sandbox.Backend:
     if docker_image:
         os.environ["ADRS_DOCKER_IMAGE"] = docker_image  # read by the docker backend, here and in workers
-    return backends.require(name)
+    return sandbox.require(name)
 
 
 def _worker_env(problem: Problem, settings: EvalSettings, name: str, tag: str) -> dict[str, str]:
@@ -95,8 +96,8 @@ def _worker_env(problem: Problem, settings: EvalSettings, name: str, tag: str) -
         hidden.append(str(Path(os.environ["ADRS_DATA"]).resolve()))
     hidden += archive_files(settings.archive_url)
     hidden += settings.hidden_paths
-    env = {"ADRS_SANDBOX": name, "ADRS_SANDBOX_TAG": tag, **backends.probe_env(name)}
-    from adrs.evaluate.backends.docker_image import docker_host, image_name
+    env = {"ADRS_SANDBOX": name, "ADRS_SANDBOX_TAG": tag, **sandbox.probe_env(name)}
+    from adrs.sandbox.docker_image import docker_host, image_name
 
     if docker_host().startswith("unix://"):
         hidden.append(str(socket_folder(docker_host().removeprefix("unix://"))))
@@ -112,7 +113,7 @@ async def _run_worker(
     token = secrets.token_hex(16)
     read_fd, write_fd = os.pipe()
     memory = max(problem.limits.memory_mb, problem.limits.candidate_memory_mb)  # candidates inherit its cap
-    limits = Limits(timeout_s=stage.timeout_s, memory_mb=memory, processes=256)
+    limits = ProcessLimits(timeout_s=stage.timeout_s, memory_mb=memory, processes=256)
     cgroup = PidsCgroup.create(limits.processes)
     request = {
         "token": token,
@@ -123,7 +124,8 @@ async def _run_worker(
         "stage": stage.name,
         "workdir": str(workdir),
         "seed": settings.seed,
-        "data_dir": settings.data_dir,
+        # The worker's environment is scrubbed: ADRS_DATA reaches the evaluator only through here.
+        "data_dir": settings.data_dir or os.environ.get("ADRS_DATA") or None,
         "candidate_timeout_s": problem.limits.candidate_timeout_s,
         "candidate_memory_mb": problem.limits.candidate_memory_mb,
     }

@@ -1,11 +1,11 @@
-"""The evaluation worker: runs one problem evaluator on one program, in a sandboxed process.
+"""The worker: the trusted process that runs a problem's evaluator on one program for one stage.
 
-Started by the engine as `python -I -m adrs.evaluate.worker`, with a JSON request on stdin and a
-pipe on the file descriptor the request names. The first thing it does is read the request (and
+Started by the runner (runner.py) as `python -I -m adrs.evaluate.worker`, with a JSON request on
+stdin and a pipe on the file descriptor the request names. The first thing it does is read the request (and
 its one-time token) before any problem or candidate code is imported; the result frame carries the
 token, so output printed by a candidate (stdout, stderr) can never pass for a result.
 
-Must not: normalise or judge the evaluator's answer (the engine does that on the trusted side).
+Must not: normalise or judge the evaluator's answer (the runner does that, on the trusted side).
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ def _jsonable(value: Any) -> Any:
 
 def _classify(exc: BaseException, program_path: str) -> str:
     """Failure kind of an exception that escaped evaluate()."""
-    from adrs.evaluate import failures
-    from adrs.evaluate.failures import CandidateError
+    from adrs.problemkit import failures
+    from adrs.problemkit.failures import CandidateError
 
     if isinstance(exc, CandidateError):
         return exc.kind

@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from adrs.archive.location import sqlite_path
-from adrs.evaluate import failures
 from adrs.evaluate.result import Evaluation
 from adrs.evaluate.runner import EvalSettings, evaluate_code
 from adrs.problem import Problem, load_problem
+from adrs.problemkit import failures
 
 MAX_BUNDLE_BYTES = 64 << 20  # a problem directory is code and small tables; data belongs in --data
 _SKIPPED = {"__pycache__", ".git", ".pytest_cache", ".ruff_cache"}

@@ -24,12 +24,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from adrs.evaluate import failures
 from adrs.evaluate.result import Evaluation
 from adrs.evaluate.runner import EvalSettings
 from adrs.executors.base import Executor, ExecutorError
 from adrs.executors.node import evaluate_on_node, node_settings, pack_problem
 from adrs.problem import Problem, Stage
+from adrs.problemkit import failures
 
 DEFAULT_MAX_RETRIES = 2  # a dead worker or node: the task runs again elsewhere, then is a failure
 _SOCKET_ROOM = 40  # Ray puts sockets at <temp>/session_<41 chars>/sockets/plasma_store (107-byte limit)

@@ -36,7 +36,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parents[2]
 PRISM = REPO / "problems" / "prism"
 if str(REPO) not in sys.path:
-    sys.path.insert(0, str(REPO))  # adrs.evaluate (the harness) and evaluators.prism, in any venv
+    sys.path.insert(0, str(REPO))  # adrs.problemkit (the harness) and evaluators.prism, in any venv
 
 _TOML = tomllib.loads((PRISM / "problem.toml").read_text())
 QUICK_THRESHOLD = float(next(s["threshold"] for s in _TOML["stages"] if s["name"] == "quick"))

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from adrs.evaluate import CandidateError, failures, run_candidates
+from adrs.problemkit import EXCEPTION, CandidateError, run_candidates
 from evaluators.cant_be_late import logs, probe, report
 from evaluators.cant_be_late.replay import Replay, replay
 from evaluators.cant_be_late.workload import Simulation, Workload, stage_workload
@@ -112,7 +112,7 @@ def replay_runs(simulations: tuple[Simulation, ...], run_logs: list[logs.RunLog]
     for sim, end_tick in zip(simulations, outcome.end_tick.tolist(), strict=True):
         if end_tick >= len(sim.trace.bits):
             raise CandidateError(
-                failures.EXCEPTION,
+                EXCEPTION,
                 f"simulation {sim.label}: the job was not finished when the trace ran out "
                 f"({len(sim.trace.bits)} ticks); the original simulator fails the whole evaluation",
             )
@@ -130,7 +130,7 @@ def _policy_failed(workload: Workload, probes: list[probe.Probe], entry: tuple[s
     where = "before the first tick" if failure.tick < 0 else f"at tick {failure.tick}"
     twin = " (a probe twin of it: same trace up to a cut tick)" if kind == "twin" else ""
     return CandidateError(
-        failures.EXCEPTION,
+        EXCEPTION,
         f"the policy failed in simulation {sim.label}{twin} {where}; any failing run fails the "
         f"evaluation, as in the original:\n{failure.message}",
     )

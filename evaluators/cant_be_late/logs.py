@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from adrs.evaluate import CandidateError, failures
+from adrs.problemkit import INVALID_OUTPUT, CandidateError
 from evaluators.cant_be_late import rules
 
 _ACTION_CHARS = str.maketrans("", "", "012")
@@ -91,4 +91,4 @@ def _is_int(value: Any) -> bool:
 
 
 def _invalid(message: str) -> CandidateError:
-    return CandidateError(failures.INVALID_OUTPUT, f"the action log is malformed: {message}")
+    return CandidateError(INVALID_OUTPUT, f"the action log is malformed: {message}")

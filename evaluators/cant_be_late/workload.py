@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from adrs.evaluate.datadir import find_data
+from adrs.problemkit import find_data
 from evaluators.cant_be_late import real_traces, rules, synthetic
 from evaluators.cant_be_late.real_traces import Trace
 

@@ -15,8 +15,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from adrs.evaluate import CandidateError
-from adrs.evaluate.failures import INVALID_OUTPUT
+from adrs.problemkit import INVALID_OUTPUT, CandidateError
 from evaluators.cant_be_late_multi.machine import Machine, TraceEnded
 from evaluators.cant_be_late_multi.model import (
     ON_DEMAND,

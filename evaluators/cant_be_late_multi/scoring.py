@@ -20,8 +20,7 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
-from adrs.evaluate import CandidateError
-from adrs.evaluate.failures import EXCEPTION
+from adrs.problemkit import EXCEPTION, CandidateError
 from evaluators.cant_be_late_multi.model import OD_ANCHOR, SPOT_ANCHOR, RunOutcome, Simulation
 from evaluators.cant_be_late_multi.replay import ActionLog
 

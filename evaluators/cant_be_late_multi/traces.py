@@ -17,7 +17,7 @@ import tarfile
 from collections.abc import Iterable
 from pathlib import Path
 
-from adrs.evaluate.datadir import find_data
+from adrs.problemkit import find_data
 from evaluators.cant_be_late_multi.model import ON_DEMAND_PRICE, ZoneTrace
 
 PROBLEM_SUBDIR = "cant_be_late_multi"

@@ -13,8 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from adrs.evaluate import CandidateError
-from adrs.evaluate.failures import INVALID_OUTPUT
+from adrs.problemkit import INVALID_OUTPUT, CandidateError
 from evaluators.eplb.balance import balancedness
 from evaluators.eplb.placement import PlacementError, check_record
 from evaluators.eplb.stages import NUM_GPUS, NUM_REPLICAS, Workload

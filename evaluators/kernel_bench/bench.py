@@ -1,7 +1,7 @@
 """Benchmarking one candidate kernel against a reference: the trusted entry point evaluators call.
 
 `run_bench` takes the GPU slot (gpu_slot.py), runs the candidate ONCE in a sandboxed process through
-adrs.evaluate.run_candidate with the kernel-bench driver (driver.py -> protocol.py), then, still
+adrs.problemkit.run_candidate with the kernel-bench driver (driver.py -> protocol.py), then, still
 holding the slot, verifies the outputs and timing claims in this process (verify.py). One process
 per evaluation because importing torch costs 1-2 s.
 
@@ -16,9 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from adrs.evaluate import CandidateError, run_candidate
-from adrs.evaluate.failures import INVALID_OUTPUT
-from adrs.evaluate.sandbox import Limits
+from adrs.problemkit import INVALID_OUTPUT, CandidateError, ProcessLimits, run_candidate
 from evaluators.kernel_bench.cases import BenchPlan, Case, TimingSettings
 from evaluators.kernel_bench.gpu_slot import device_slot
 from evaluators.kernel_bench.task import load_task
@@ -50,7 +48,7 @@ def run_bench(
     timing_cases: list[Case],
     timing: TimingSettings,
     workdir: str | Path | None,
-    limits: Limits,
+    limits: ProcessLimits,
 ) -> BenchReport:
     """Correctness on `cases`, timing on `timing_cases`; CandidateError when the candidate fails."""
     started = time.perf_counter()

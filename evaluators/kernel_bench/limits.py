@@ -18,7 +18,7 @@ import os
 import tomllib
 from pathlib import Path
 
-from adrs.evaluate.sandbox import Limits
+from adrs.problemkit import ProcessLimits
 
 
 def problem_limits(problem_root: Path) -> tuple[float, int]:
@@ -48,8 +48,8 @@ def cuda_memory_floor_mb() -> int:
     return (host_bytes + device_bytes) // (1 << 20) + 16384
 
 
-def candidate_limits(problem_root: Path, timeout_s: float | None = None) -> Limits:
+def candidate_limits(problem_root: Path, timeout_s: float | None = None) -> ProcessLimits:
     timeout, memory = problem_limits(problem_root)
     if timeout_s is not None:
         timeout = min(timeout, timeout_s)
-    return Limits(timeout_s=timeout, memory_mb=max(memory, cuda_memory_floor_mb()))
+    return ProcessLimits(timeout_s=timeout, memory_mb=max(memory, cuda_memory_floor_mb()))

@@ -1,6 +1,6 @@
 """What a kernel problem must define, and loading it from its file on either side of the boundary.
 
-A task module (e.g. problems/fused_rmsnorm/task.py) is trusted code with:
+A task module (e.g. evaluators/fused_rmsnorm/task.py) is trusted code with:
 
     INPUT_NAMES: list[str]                 names of the positional arguments, for messages
     OUTPUT_COUNT: int                      how many tensors the kernel returns

@@ -29,8 +29,7 @@ from typing import Any
 
 import torch
 
-from adrs.evaluate import CandidateError
-from adrs.evaluate.failures import INVALID_OUTPUT
+from adrs.problemkit import INVALID_OUTPUT, CandidateError
 from evaluators.kernel_bench.cases import BenchPlan, Case, correctness_key, rep_seed, timed_key
 from evaluators.kernel_bench.compare import mismatch
 from evaluators.kernel_bench.protocol import wall_marker

@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from adrs.evaluate.datadir import find_data
+from adrs.problemkit import find_data
 from evaluators.llm_sql.synth import synthetic_table
 from evaluators.llm_sql.table import Table, load_csv
 

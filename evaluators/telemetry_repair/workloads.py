@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import random
 
-from adrs.evaluate.datadir import find_data
+from adrs.problemkit import find_data
 from evaluators.telemetry_repair.network import read_snapshots
 from evaluators.telemetry_repair.scenarios import Scenario, make_scenarios
 from evaluators.telemetry_repair.synth import synthetic_snapshots

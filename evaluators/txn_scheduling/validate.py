@@ -13,8 +13,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
-from adrs.evaluate import CandidateError
-from adrs.evaluate.failures import INVALID_OUTPUT
+from adrs.problemkit import INVALID_OUTPUT, CandidateError
 
 STATUSES = ("returned", "budget_exhausted")
 SHOWN_IDS = 6  # ids listed in a feedback sentence before "..."

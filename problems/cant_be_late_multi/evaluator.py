@@ -21,8 +21,7 @@ import random
 import tempfile
 from pathlib import Path
 
-from adrs.evaluate import CandidateError, run_candidates
-from adrs.evaluate.failures import INVALID_OUTPUT
+from adrs.problemkit import INVALID_OUTPUT, CandidateError, run_candidates
 from evaluators.cant_be_late_multi import compat, scenarios, scoring, synthetic, traces
 from evaluators.cant_be_late_multi.model import LEADERBOARD_RULES, Job, Rules, Simulation
 from evaluators.cant_be_late_multi.replay import check_record, first_divergence, replay

@@ -12,9 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from adrs.evaluate import CandidateError, run_candidates
-from adrs.evaluate.datadir import find_data
-from adrs.evaluate.failures import INVALID_OUTPUT
+from adrs.problemkit import INVALID_OUTPUT, CandidateError, find_data, run_candidates
 from evaluators.cloudcast import stages
 from evaluators.cloudcast.reference import dijkstra_routes
 from evaluators.cloudcast.routes import RouteError, check_routes

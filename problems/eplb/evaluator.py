@@ -13,9 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from adrs.evaluate import CandidateError, run_candidate
-from adrs.evaluate.datadir import find_data
-from adrs.evaluate.failures import EVALUATOR, INVALID_OUTPUT
+from adrs.problemkit import EVALUATOR, INVALID_OUTPUT, CandidateError, find_data, run_candidate
 from evaluators.eplb import stages
 from evaluators.eplb.judge import Judged, judge
 from evaluators.eplb.scoring import score

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import torch
 
+from evaluators.fused_rmsnorm import TASK
 from evaluators.kernel_bench import Case, TimingSettings, candidate_limits, derive_seed, run_bench
 
 ROOT = Path(__file__).resolve().parent
-TASK = ROOT / "task.py"
 ENTRY = "fused_add_rmsnorm"
 STAGES = ("quick", "full", "holdout")
 

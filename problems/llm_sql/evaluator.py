@@ -15,8 +15,7 @@ import json
 import tempfile
 from pathlib import Path
 
-from adrs.evaluate import CandidateError, run_candidates
-from adrs.evaluate.failures import INVALID_OUTPUT, NONZERO_EXIT
+from adrs.problemkit import INVALID_OUTPUT, NONZERO_EXIT, CandidateError, run_candidates
 from evaluators.llm_sql.hitrate import hit_rate
 from evaluators.llm_sql.plan import PlanError, check_plan, original_order, prompt_strings
 from evaluators.llm_sql.score import TableResult, stage_score

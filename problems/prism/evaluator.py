@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from adrs.evaluate import run_candidate
+from adrs.problemkit import run_candidate
 from evaluators.prism import FULL_SEED, HOLDOUT_SEED, cases_payload, generate_cases, score_stage
 
 DRIVER = Path(__file__).with_name("driver.py")

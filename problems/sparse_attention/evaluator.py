@@ -3,7 +3,8 @@
 The candidate's select_keys(step) sees each head's query and a cheap key index (a low-rank sketch
 and per-page bounds) and returns key indices with weights; this evaluator computes the weighted
 sparse attention output from the TRUE keys and values of the selected positions only and compares
-it with dense attention (scoring.py). All cases of a stage run in one sandboxed candidate process.
+it with dense attention (evaluators/sparse_attention/: workload.py, scoring.py). All cases of a
+stage run in one sandboxed candidate process.
 
 Stages (synthetic, fixed seeds; `seed` only seeds the candidate's sampling generator):
   quick   2 cases x 16 heads, 2048 and 4096 keys
@@ -16,19 +17,15 @@ Must not: import or call the candidate here, or show it keys or values.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 import tempfile
 from pathlib import Path
-from types import ModuleType
 
 import torch
 
-from adrs.evaluate import CandidateError, run_candidate
-from adrs.evaluate.datadir import find_data
-from adrs.evaluate.failures import INVALID_OUTPUT
+from adrs.problemkit import INVALID_OUTPUT, CandidateError, find_data, run_candidate
 from evaluators.kernel_bench import candidate_home, candidate_limits
 from evaluators.kernel_bench.tensorio import TensorFileError, load_tensors
+from evaluators.sparse_attention import scoring, workload
 
 ROOT = Path(__file__).resolve().parent
 DRIVER = ROOT / "driver.py"
@@ -37,20 +34,6 @@ DEFAULT_MIX = (0.25, 0.25, 0.3, 0.2)  # sink_local, retrieval, mixed, diffuse
 PEAKED_MIX = (0.4, 0.4, 0.2, 0.0)
 FLAT_MIX = (0.1, 0.1, 0.3, 0.5)
 
-
-def _sibling(name: str) -> ModuleType:
-    """Load a trusted module of this problem folder (the folder is not a package)."""
-    key = f"sparse_attention_{name}"
-    if key not in sys.modules:
-        spec = importlib.util.spec_from_file_location(key, ROOT / f"{name}.py")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[key] = module
-        spec.loader.exec_module(module)
-    return sys.modules[key]
-
-
-workload = _sibling("workload")
-scoring = _sibling("scoring")
 S = workload.CaseSpec
 STAGES = {
     "quick": [S("q2k", 16, 2048, 11, DEFAULT_MIX), S("q4k", 16, 4096, 12, DEFAULT_MIX)],

@@ -16,8 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from adrs.evaluate import CandidateError, run_candidate
-from adrs.evaluate.failures import EXCEPTION, INVALID_OUTPUT
+from adrs.problemkit import EXCEPTION, INVALID_OUTPUT, CandidateError, run_candidate
 from evaluators.telemetry_repair.scenarios import Scenario
 from evaluators.telemetry_repair.scoring import (
     FAILED,

@@ -15,9 +15,7 @@ from __future__ import annotations
 import dataclasses
 from pathlib import Path
 
-from adrs.evaluate import run_candidates
-from adrs.evaluate.datadir import find_data
-from adrs.evaluate.harness import default_limits
+from adrs.problemkit import default_limits, find_data, run_candidates
 from evaluators.txn_scheduling import (
     SIMULATOR_FILE,
     budget_problems,

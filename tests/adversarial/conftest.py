@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from adrs.evaluate import backends
+from adrs import sandbox as backends
 
 
 @pytest.fixture(scope="module", params=backends.BACKENDS)

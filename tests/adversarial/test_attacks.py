@@ -23,8 +23,8 @@ import pytest
 from adrs.archive.store import Archive
 from adrs.config import RunConfig
 from adrs.engine import Engine
-from adrs.evaluate.backends.process import network_namespace_available
 from adrs.problem import load_problem
+from adrs.sandbox.process import network_namespace_available
 from tests.adversarial.attacks import OPTIMAL, Targets, build
 from tests.conftest import ROOT, SHARED_DATA, SKELETON
 from tests.scripted import ScriptedSource
@@ -103,7 +103,7 @@ def _sandbox_children_of(pid: int) -> list[int]:
 
 
 def _leftover_containers() -> list[str]:
-    from adrs.evaluate.backends.docker_image import client
+    from adrs.sandbox.docker_image import client
 
     return [c.name for c in client().containers.list(all=True, filters={"label": "adrs.sandbox"})]
 

@@ -9,12 +9,12 @@ import sys
 
 import pytest
 
-from adrs.evaluate import backends
+from adrs import sandbox as backends
 from adrs.evaluate.runner import EvalSettings, evaluate_stage, sandbox_name
 from adrs.problem import load_problem
 
 ADRS = [sys.executable, "-m", "adrs.cli"]
-PROBE = "from adrs.evaluate import backends; print(backends.get({name!r}).unavailable_reason())"
+PROBE = "from adrs import sandbox as backends; print(backends.get({name!r}).unavailable_reason())"
 
 
 def _reason_in_subprocess(name: str, **env: str) -> str:

@@ -15,8 +15,8 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from adrs.evaluate import CandidateError
 from adrs.problem import load_problem
+from adrs.problemkit import CandidateError
 from evaluators.cant_be_late import real_traces, rules, synthetic
 from evaluators.cant_be_late.replay import replay
 from evaluators.cant_be_late.workload import stage_workload

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from adrs.evaluate import CandidateError
+from adrs.problemkit import CandidateError
 from evaluators.cant_be_late_multi import scenarios, synthetic
 from evaluators.cant_be_late_multi.model import Job, Rules, Simulation, ZoneTrace
 from evaluators.cant_be_late_multi.replay import ActionLog, replay

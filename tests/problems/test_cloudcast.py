@@ -12,8 +12,8 @@ from types import ModuleType
 
 import pytest
 
-from adrs.evaluate import CandidateError
 from adrs.problem import load_problem
+from adrs.problemkit import CandidateError
 from evaluators.cloudcast import stages
 from evaluators.cloudcast.routes import RouteError, check_routes
 

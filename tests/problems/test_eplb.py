@@ -15,8 +15,8 @@ from types import ModuleType
 import numpy as np
 import pytest
 
-from adrs.evaluate import CandidateError
 from adrs.problem import load_problem
+from adrs.problemkit import CandidateError
 from evaluators.eplb import stages
 from evaluators.eplb.balance import balancedness
 from evaluators.eplb.judge import judge

@@ -14,8 +14,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from adrs.evaluate import CandidateError  # noqa: E402
 from adrs.problem import load_problem  # noqa: E402
+from adrs.problemkit import CandidateError  # noqa: E402
 
 PROBLEM = Path(__file__).resolve().parents[2] / "problems" / "fused_rmsnorm"
 

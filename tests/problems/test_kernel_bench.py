@@ -20,7 +20,8 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from adrs.evaluate import CandidateError  # noqa: E402
+from adrs.problemkit import CandidateError  # noqa: E402
+from evaluators.fused_rmsnorm import TASK  # noqa: E402
 from evaluators.kernel_bench import Case, TimingSettings, candidate_limits, run_bench  # noqa: E402
 from evaluators.kernel_bench.cases import Tolerance  # noqa: E402
 from evaluators.kernel_bench.checks import aliasing_problem, overlaps  # noqa: E402
@@ -30,7 +31,6 @@ from evaluators.kernel_bench.tensorio import TensorFileError, load_tensors, save
 from evaluators.kernel_bench.timing import Series, paired_ratios  # noqa: E402
 
 PROBLEM = Path(__file__).resolve().parents[2] / "problems" / "fused_rmsnorm"
-TASK = PROBLEM / "task.py"
 CASES = [
     Case("size1", {"rows": 1, "hidden": 1}, "float32", "contiguous", (1, 2)),
     Case("strided_bf16", {"rows": 3, "hidden": 33}, "bfloat16", "strided", (3,)),

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from adrs.evaluate import CandidateError
+from adrs.problemkit import CandidateError
 from evaluators.llm_sql.hitrate import hit_rate, prefix_hits
 from evaluators.llm_sql.plan import PlanError, check_plan, original_order, prompt_strings
 from evaluators.llm_sql.synth import synthetic_table

@@ -14,8 +14,8 @@ from types import ModuleType
 
 import pytest
 
-from adrs.evaluate import CandidateError
 from adrs.problem import load_problem
+from adrs.problemkit import CandidateError
 from evaluators.prism import (
     FULL_SEED,
     HOLDOUT_SEED,

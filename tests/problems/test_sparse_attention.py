@@ -16,8 +16,8 @@ import pytest
 torch = pytest.importorskip("torch")
 np = pytest.importorskip("numpy")
 
-from adrs.evaluate import CandidateError  # noqa: E402
 from adrs.problem import load_problem  # noqa: E402
+from adrs.problemkit import CandidateError  # noqa: E402
 
 PROBLEM = Path(__file__).resolve().parents[2] / "problems" / "sparse_attention"
 

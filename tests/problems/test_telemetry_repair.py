@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from adrs.evaluate import CandidateError
+from adrs.problemkit import CandidateError
 from evaluators.telemetry_repair.network import read_snapshots
 from evaluators.telemetry_repair.scenarios import make_scenarios, perturb
 from evaluators.telemetry_repair.scoring import RepairError, check_repair, scenario_metrics, stage_score

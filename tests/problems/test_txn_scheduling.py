@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from adrs.evaluate import CandidateError
+from adrs.problemkit import CandidateError
 from evaluators.txn_scheduling import (
     QUICK_BUDGET,
     generate_set,

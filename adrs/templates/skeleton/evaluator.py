@@ -6,7 +6,7 @@ The candidate only ever returns orders; the weighted completion time is computed
 import random
 from pathlib import Path
 
-from adrs.evaluate import CandidateError, run_candidate
+from adrs.problemkit import CandidateError, run_candidate
 
 DRIVER = Path(__file__).with_name("driver.py")
 WORKLOAD_SEEDS = {"quick": 1, "full": 2, "holdout": 3}  # fixed: scores compare across runs

@@ -1,12 +1,14 @@
 """The trusted harness: how an evaluator runs a candidate without letting it score itself.
 
 An evaluator (trusted) calls `run_candidate(program_path, driver, payload)`. The candidate runs in
-a fresh sandboxed process (under the backend the engine chose, see backends/) together with the
+a fresh sandboxed process (under the backend the engine chose, see adrs/sandbox/) together with the
 problem's *driver*: a small trusted Python file whose `run(candidate_module, payload)` calls the
-candidate's entry point and converts what it returns to JSON. The harness measures wall time from
+candidate's entry point and converts what it returns to JSON. The harness copies the driver, the
+candidate and adrs/candidate/runner.py into the candidate's private folder, measures wall time from
 outside, enforces the limits, and hands back a `CandidateRun`. The value in it is untrusted: the
 evaluator must validate it before scoring. Nothing the candidate prints is parsed.
 
+Public names are re-exported by adrs.problemkit; import them from there.
 Must not: score anything, or unpickle anything that came out of the candidate process.
 """
 
@@ -23,13 +25,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from adrs.evaluate import backends, failures
-from adrs.evaluate.backends import Backend, Handle, Launch, Limits, View
-from adrs.evaluate.backends.process import scrubbed_env
-from adrs.evaluate.backends.views import driver_import_paths, secret_paths
-from adrs.evaluate.failures import CandidateError
+from adrs.candidate import RUNNER_SCRIPT
+from adrs.problemkit import failures
+from adrs.problemkit.failures import CandidateError
+from adrs.sandbox import Backend, Handle, Launch, ProcessLimits, View
+from adrs.sandbox import current as current_backend
+from adrs.sandbox import get as get_backend
+from adrs.sandbox.process import scrubbed_env
+from adrs.sandbox.views import driver_import_paths, secret_paths
 
-RUNNER = Path(__file__).with_name("candidate_runner.py")
 MAX_RESULT_BYTES = 256 * 1024 * 1024
 TAIL_BYTES = 4000
 
@@ -53,11 +57,12 @@ class CandidateRun:
         return self.value
 
 
-def default_limits() -> Limits:
-    """Limits for candidate processes, overridable by the engine through the environment."""
+def default_limits() -> ProcessLimits:
+    """Limits of candidate processes: the problem's [limits] candidate_*, which the worker exports
+    (ADRS_CANDIDATE_TIMEOUT_S, ADRS_CANDIDATE_MEMORY_MB), else 60 s and 4096 MB."""
     timeout = float(os.environ.get("ADRS_CANDIDATE_TIMEOUT_S", "60"))
     memory = int(os.environ.get("ADRS_CANDIDATE_MEMORY_MB", "4096"))
-    return Limits(timeout_s=timeout, memory_mb=memory)
+    return ProcessLimits(timeout_s=timeout, memory_mb=memory)
 
 
 def run_candidate(
@@ -65,7 +70,7 @@ def run_candidate(
     driver: str | os.PathLike,
     payload: Any,
     *,
-    limits: Limits | None = None,
+    limits: ProcessLimits | None = None,
     workdir: str | os.PathLike | None = None,
     files: Sequence[str | os.PathLike] = (),
     sandbox: str | None = None,
@@ -79,7 +84,7 @@ def run_candidates(
     driver: str | os.PathLike,
     payloads: Sequence[Any],
     *,
-    limits: Limits | None = None,
+    limits: ProcessLimits | None = None,
     workdir: str | os.PathLike | None = None,
     files: Sequence[str | os.PathLike] = (),
     parallel: int | None = None,
@@ -95,7 +100,7 @@ def run_candidates(
     parallel = max(1, parallel or os.cpu_count() or 1)
     base = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="adrs-cand-"))
     base.mkdir(parents=True, exist_ok=True)
-    backend = backends.get(sandbox) if sandbox else backends.current()
+    backend = get_backend(sandbox) if sandbox else current_backend()
     backend.require()
     view = candidate_view(driver, backend)
     pending = list(enumerate(payloads))
@@ -140,7 +145,7 @@ class _Running:
         self.home = home
         self.started = time.monotonic()
 
-    def poll(self, limits: Limits) -> CandidateRun | None:
+    def poll(self, limits: ProcessLimits) -> CandidateRun | None:
         elapsed = time.monotonic() - self.started
         code = self.handle.poll()
         if code is None and elapsed < limits.timeout_s:
@@ -191,14 +196,14 @@ def _start(
     program_path: str | os.PathLike,
     driver: str | os.PathLike,
     payload: Any,
-    limits: Limits,
+    limits: ProcessLimits,
     base: Path,
     files: Sequence[str | os.PathLike],
 ) -> _Running:
     home = Path(tempfile.mkdtemp(prefix=f"c{index}-", dir=base))
     shutil.copyfile(program_path, home / "candidate.py")
     shutil.copyfile(driver, home / "driver.py")
-    shutil.copyfile(RUNNER, home / "runner.py")
+    shutil.copyfile(RUNNER_SCRIPT, home / "runner.py")
     for f in files:
         shutil.copyfile(f, home / Path(f).name)
     (home / "payload.json").write_text(json.dumps(payload))

@@ -1,6 +1,7 @@
 """Runs inside the candidate's sandboxed process. Standalone: imports nothing from adrs.
 
-Usage (by the harness only): python -I candidate_runner.py REQUEST.json
+Usage (by the harness only, which copies this file into the candidate's folder as runner.py):
+python -I runner.py REQUEST.json
 
 Loads the problem's driver (trusted code that calls the candidate and turns what it returns into
 JSON), calls `driver.before_import(payload)` if the driver defines it, loads the candidate program

@@ -21,10 +21,10 @@ import sys
 import tempfile
 from pathlib import Path
 
-from adrs.evaluate.backends.base import NOBODY_GID, NOBODY_UID, Backend, Handle, Launch
-from adrs.evaluate.backends.cgroup import PidsCgroup
-from adrs.evaluate.backends.process import SandboxSpec, popen_in_sandbox
-from adrs.evaluate.backends.views import SYSTEM_ROOTS, runtime_paths
+from adrs.sandbox.base import NOBODY_GID, NOBODY_UID, Backend, Handle, Launch
+from adrs.sandbox.cgroup import PidsCgroup
+from adrs.sandbox.process import SandboxSpec, popen_in_sandbox
+from adrs.sandbox.views import SYSTEM_ROOTS, runtime_paths
 
 ROOT_LINKS = ("bin", "lib", "lib32", "lib64", "libx32", "sbin")  # merged-/usr symlinks, or folders
 HOST_FILES = ("/etc/ld.so.cache", "/etc/localtime")  # read-only: how libraries are found, the time zone

@@ -6,7 +6,7 @@ a root skeleton (top-level folders, merged-/usr symlinks, /etc/passwd and /etc/g
 nobody, the host's /etc/ld.so.cache) imported as a tarball. Programs and libraries are not in the
 image: the backend mounts the host's /usr and Python runtime read-only, as bwrap does.
 
-    python -m adrs.evaluate.backends.docker_image   # build (or rebuild) the image
+    python -m adrs.sandbox.docker_image   # build (or rebuild) the image
 
 Must not: start containers.
 """

@@ -3,10 +3,11 @@
 Owns: resource limits (rlimits), a new session, an empty network namespace where the kernel allows
 it, a scrubbed environment, an optional drop to an unprivileged uid, joining a pids cgroup, dying
 with the parent (PR_SET_PDEATHSIG), killing the whole tree, and, for candidates, the *confinement*
-(a fresh PID and mount namespace made by unshare(1), in which confine.py makes the filesystem
-read-only but for the candidate's home, covers hidden paths and drops every capability before any
-candidate code runs). Used by the engine to start evaluation workers (without confinement: the
-trusted evaluator reads the problem and its data) and by the harness to start candidates.
+(a fresh PID and mount namespace made by unshare(1), in which adrs/candidate/confine.py makes the
+filesystem read-only but for the candidate's home, covers hidden paths and drops every capability
+before any candidate code runs). Used by the runner to start evaluation workers (without
+confinement: the trusted evaluator reads the problem and its data) and by the harness to start
+candidates.
 
 Must not: read results, parse output or know anything about problems or scores.
 """
@@ -27,12 +28,12 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from adrs.evaluate.backends.base import NOBODY_GID, NOBODY_UID, Backend, Handle, Launch, Limits
-from adrs.evaluate.backends.cgroup import PidsCgroup
+from adrs.candidate import CONFINE_SCRIPT
+from adrs.sandbox.base import NOBODY_GID, NOBODY_UID, Backend, Handle, Launch, ProcessLimits
+from adrs.sandbox.cgroup import PidsCgroup
 
 CLONE_NEWNET = 0x40000000
 PR_SET_PDEATHSIG = 1
-CONFINE_SCRIPT = Path(__file__).with_name("confine.py")
 # unshare(1): a new PID namespace (the candidate cannot see or signal anything outside it, kill(-1)
 # included), a private mount namespace for confine.py, a fresh /proc, and the child dies with it.
 UNSHARE_ARGS = ("--pid", "--fork", "--kill-child", "--mount", "--mount-proc", "--propagation", "private")
@@ -45,7 +46,7 @@ _KEPT_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "CUDA_VISIBLE_DEVICES", "NVIDIA_VIS
 class SandboxSpec:
     """Everything needed to start one sandboxed child."""
 
-    limits: Limits
+    limits: ProcessLimits
     drop_privileges: bool = False  # switch to uid/gid 65534 before exec
     cgroup: PidsCgroup | None = None
     extra_env: dict[str, str] = field(default_factory=dict)

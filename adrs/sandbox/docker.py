@@ -21,9 +21,9 @@ import threading
 import time
 from typing import Any
 
-from adrs.evaluate.backends.base import NOBODY_GID, NOBODY_UID, Backend, Handle, Launch
-from adrs.evaluate.backends.docker_image import DEFAULT_IMAGE, build_image, client, docker_host, image_name
-from adrs.evaluate.backends.views import SYSTEM_ROOTS, runtime_paths
+from adrs.sandbox.base import NOBODY_GID, NOBODY_UID, Backend, Handle, Launch
+from adrs.sandbox.docker_image import DEFAULT_IMAGE, build_image, client, docker_host, image_name
+from adrs.sandbox.views import SYSTEM_ROOTS, runtime_paths
 
 LABEL = "adrs.sandbox"
 REDIRECT = 'out=$1; err=$2; shift 2; exec "$@" >"$out" 2>"$err"'
@@ -142,7 +142,7 @@ class DockerBackend(Backend):
             image_name(),
             command=command,
             user=f"{NOBODY_UID}:{NOBODY_GID}",
-            network_mode="none",  # always, even where Limits.network asks for one
+            network_mode="none",  # always, even where ProcessLimits.network asks for one
             read_only=True,
             tmpfs={"/tmp": "size=64m,mode=1777"},
             mem_limit=memory,

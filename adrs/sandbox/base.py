@@ -1,6 +1,6 @@
 """The interface every sandbox backend implements, and the records they share.
 
-Owns: `Limits` (what one sandboxed process may use), `View` (what a candidate may see of the
+Owns: `ProcessLimits` (what one sandboxed process may use), `View` (what a candidate may see of the
 host), `Launch` (one candidate process to start), `Handle` (a started one: poll, kill, release),
 `Backend` (a way to start them, able to say why it is unavailable) and `SandboxUnavailable`.
 
@@ -23,7 +23,7 @@ class SandboxUnavailable(RuntimeError):
 
 
 @dataclass(frozen=True)
-class Limits:
+class ProcessLimits:
     """Resource limits for one sandboxed process (and everything it forks)."""
 
     timeout_s: float = 60.0  # wall-clock limit, enforced from outside by the parent
@@ -58,7 +58,7 @@ class Launch:
 
     argv: list[str]
     home: Path
-    limits: Limits
+    limits: ProcessLimits
     stdout: Path
     stderr: Path
     env: dict[str, str]

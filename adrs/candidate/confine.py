@@ -1,8 +1,9 @@
 """Confines a candidate's process before any candidate code runs (the `process` backend).
 
-Standalone: imports nothing from adrs. The backend copies it into the candidate's folder and
-starts `python -I confine.py CONFIG.json RUNNER.py ARGS...`: it confines this very interpreter,
-then runs the harness's candidate_runner.py as __main__ in it (no second interpreter start).
+Standalone: imports nothing from adrs. The backend (adrs/sandbox/process.py) copies it into the
+candidate's folder and starts `python -I confine.py CONFIG.json runner.py ARGS...`: it confines
+this very interpreter, then runs the harness's runner.py (adrs/candidate/runner.py) as __main__
+in it (no second interpreter start).
 It runs as root, as PID 1 of a fresh PID namespace, in a private mount namespace, all made by
 unshare(1). It covers the hidden paths (archive, problem directory, data, credentials) with empty
 read-only mounts, gives the candidate a private /dev/shm, makes every other mount read-only (per
