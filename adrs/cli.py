@@ -157,7 +157,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.selection is not None:
         settings["selection"] = SelectionConfig(strategy=args.selection)
     api.require_sandbox(problem, args.sandbox)
-    settings.update({k: getattr(args, k) for k in ("workers", "executor", "ray_address") if getattr(args, k)})
+    settings.update({k: getattr(args, k) for k in ("workers", "executor", "ray_address") if getattr(args, k) is not None})
     settings.update(_mutation_settings(args, {}))
     plan = api.mutator_plan(problem, **settings)
     console.print(f"Evolving [bold]{problem.name}[/bold] with {_mutator_line(plan)}; archive {archive}")
@@ -190,8 +190,8 @@ def _join(args: argparse.Namespace, problem_name: str) -> int:
 def cmd_resume(args: argparse.Namespace) -> int:
     overrides = {k: getattr(args, k) for k in _OVERRIDE_KEYS}
     run = api.stored_run(args.archive, args.run_id)
-    budget = args.budget or int(run.config.get("budget", 0))
     overrides.update(_mutation_settings(args, run.config.get("llm", {})))
+    budget = RunConfig.from_dict(run.config, **overrides).budget  # a bad value is refused here, before any output
     console.print(f"Resuming run {run.id} of [bold]{run.problem_name}[/bold] from {args.archive}")
     return _drive(
         lambda on_progress: api.resume(args.archive, run_id=run.id, on_progress=on_progress, **overrides),
@@ -379,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except api.USER_ERRORS as exc:
-        console.print(f"[red]error:[/red] {escape(str(exc))}")
+        console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)  # one line, however long
         return 1
 
 

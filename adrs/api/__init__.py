@@ -68,6 +68,7 @@ from adrs.mutate.llm.models import LLMConfigError, LLMError
 from adrs.problem import ProblemError, load_problem
 from adrs.report import ReportError
 from adrs.sandbox import SandboxUnavailable
+from adrs.validation import SettingError
 
 # Errors that mean bad input or an unusable setting, not a bug: the message names the file, field
 # or value, and the command line prints it and exits 1.
@@ -81,10 +82,12 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     SandboxUnavailable,
     ExecutorError,
     ReportError,
+    SettingError,
 )
 
 __all__ = [
     "USER_ERRORS",
+    "SettingError",
     "CheckReport",
     "CheckedProgram",
     "MutatorPlan",

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from adrs import sandbox as backends
 from adrs.evaluate.result import Evaluation
-from adrs.evaluate.runner import EvalSettings, evaluate_code_sync, sandbox_name
+from adrs.evaluate.runner import EvalSettings, evaluate_file_sync, sandbox_name
 from adrs.problem import Problem, ProblemError, load_problem
 
 SKELETON = Path(__file__).resolve().parents[1] / "templates" / "skeleton"
@@ -86,7 +86,7 @@ def check_problem(
     require_sandbox(problem, sandbox)
     settings = EvalSettings(data_dir=data_dir, sandbox=sandbox)
     heard = on_program or (lambda _checked: None)
-    initial = CheckedProgram(problem.initial_path.name, evaluate_code_sync(problem, problem.initial_code(), settings, problem.stages))
+    initial = CheckedProgram(problem.initial_path.name, evaluate_file_sync(problem, problem.initial_path, settings, problem.stages))
     heard(initial)
     if initial.failed is not None:
         return CheckReport(problem, initial)
@@ -95,7 +95,7 @@ def check_problem(
         return CheckReport(problem, initial, unknown_names=unknown)
     baselines = []
     for path in problem.baselines():
-        checked = CheckedProgram(f"baselines/{path.name}", evaluate_code_sync(problem, path.read_text(), settings, problem.stages))
+        checked = CheckedProgram(f"baselines/{path.name}", evaluate_file_sync(problem, path, settings, problem.stages))
         heard(checked)
         baselines.append(checked)
     return CheckReport(problem, initial, baselines)
@@ -126,7 +126,7 @@ def evaluate_program(
     stages = (problem.stage(stage),) if stage else None
     require_sandbox(problem, sandbox)
     settings = EvalSettings(seed=seed, data_dir=data_dir, sandbox=sandbox)
-    return evaluate_code_sync(problem, program.read_text(), settings, stages)
+    return evaluate_file_sync(problem, program, settings, stages)  # bytes that are not UTF-8: a syntax failure
 
 
 def init_problem(directory: str | Path) -> Path:
