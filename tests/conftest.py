@@ -1,13 +1,29 @@
-"""Shared fixtures: the project root, the real data folder beside the checkout (or a skip)."""
+"""Shared fixtures: the project root, the real data folder beside the checkout (or a skip), and a
+private cache folder for the whole session (the report's baseline cache never reaches ~/.cache)."""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_cache_folder(tmp_path_factory) -> Iterator[Path]:
+    """XDG_CACHE_HOME for this process and every `adrs` it starts."""
+    folder = tmp_path_factory.mktemp("xdg-cache")
+    previous = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(folder)
+    yield folder
+    if previous is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = previous
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """`adrs report`: built from real small runs of the toy problem, through the real CLI.
 
 The page must be one file whose figures are embedded PNGs, --compare must put two runs on the
-same plots, baselines are scored once and then read from the archive, a missing matplotlib is a
+same plots, baselines are scored once and then read from the user's cache (the archive is only
+read, never written), a missing matplotlib is a
 clear message, and headless Chromium must load the page and decode every figure.
 """
 
@@ -145,9 +146,14 @@ def test_report_is_one_file_with_embedded_figures_and_linked_diffs(runs):
     program_links = [link for link in page.links if link.startswith("r0-p")]
     assert program_links and set(program_links) <= page.ids  # every program link lands on an embedded diff
     assert '<pre class="diff">' in text
-    # a second report reads the baseline scores from the archive instead of evaluating again
+    # a second report reads the baseline scores from the cache instead of evaluating again, and
+    # neither report wrote to the archive
+    before = (first.read_bytes(), first.stat().st_mtime_ns)
     again = adrs("report", str(first), "-o", str(work / "again.html"), cwd=work)
     assert "scoring" not in again.stdout
+    assert (first.read_bytes(), first.stat().st_mtime_ns) == before
+    with sqlite3.connect(f"file:{first}?mode=ro", uri=True) as db:
+        assert db.execute("SELECT count(*) FROM state WHERE key LIKE 'report.%'").fetchone()[0] == 0
 
 
 def test_compare_puts_both_runs_on_the_same_plots(runs):

@@ -81,7 +81,7 @@ def llm_table(base: dict[str, Any], *, models: Sequence[str] = (), config_file: 
 
 def stored_run(archive: str | Path, run_id: int | None = None) -> RunRecord:
     """The record of run `run_id` of an archive (default: the latest), its configuration included."""
-    store = Archive.open(archive, create=False)
+    store = Archive.open(archive, create=False, read_only=True)
     try:
         return store.run(run_id)
     finally:
@@ -116,8 +116,9 @@ def evolve(
     store = Archive.open(location)
     try:
         run = store.create_run(problem.name, str(problem.root), problem.fingerprint(), config.seed, config.to_dict())
-        store.add_event(run.id, "started", {"budget": config.budget})
-        return _drive(problem, store, run.id, config, on_progress)
+        with store.lock_run(run.id):
+            store.add_event(run.id, "started", {"budget": config.budget})
+            return _drive(problem, store, run.id, config, on_progress)
     finally:
         store.close()
 
@@ -131,16 +132,17 @@ def resume(
     **overrides: Any,
 ) -> RunSummary:
     """Continue a stored run: pending proposals are evaluated first, then new ones within `budget`."""
-    store = Archive.open(archive, create=False)
+    store = Archive.open(archive, create=False)  # a damaged archive is refused here (ArchiveDamaged)
     try:
         run = store.run(run_id)
         problem = load_problem(problem_dir or run.problem_root)
         config = RunConfig.from_dict(run.config, **overrides)
-        store.update_run_config(run.id, config.to_dict())
-        fingerprint = problem.fingerprint()
-        payload = {"budget": config.budget, "fingerprint_changed": fingerprint != run.problem_fingerprint}
-        store.add_event(run.id, "resumed", payload)
-        return _drive(problem, store, run.id, config, on_progress)
+        with store.lock_run(run.id):  # one engine per run: a second resume is refused (RunBusy)
+            store.update_run_config(run.id, config.to_dict())
+            fingerprint = problem.fingerprint()
+            payload = {"budget": config.budget, "fingerprint_changed": fingerprint != run.problem_fingerprint}
+            store.add_event(run.id, "resumed", payload)
+            return _drive(problem, store, run.id, config, on_progress)
     finally:
         store.close()
 

@@ -1,6 +1,7 @@
 """What every part of `Archive` shares: the open database and its sessions.
 
-Owns: opening an archive by path or URL (connect.py configures the engine), this process's mark
+Owns: opening an archive by path or URL, for writing or read-only (connect.py configures the
+engine), this process's mark
 in the change journal, and the session factory the parts of `Archive` (store.py, cooperation.py,
 calls.py, reads.py, integrity.py) use. Sessions never leave adrs/archive/.
 
@@ -29,11 +30,18 @@ class ArchiveBase:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self.writer = secrets.token_hex(8)  # this process's mark in the change journal
         self._counters_ready: set[int] = set()  # runs whose counter row is known to exist
+        self.read_only = False
 
     @classmethod
-    def open(cls, location: str | Path, *, create: bool = True) -> Self:
+    def open(cls, location: str | Path, *, create: bool = True, read_only: bool = False) -> Self:
+        """The archive at `location`, created when missing (with `create`).
+
+        `read_only`: for the commands that only read. Nothing is written (no table created, no
+        journal mode switched) and a database that is not an adrs archive is refused."""
         url = archive_url(location)
-        return cls(open_engine(url, create=create), url)
+        archive = cls(open_engine(url, create=create, read_only=read_only), url)
+        archive.read_only = read_only
+        return archive
 
     def close(self) -> None:
         self.engine.dispose()

@@ -8,7 +8,8 @@ the evaluations in flight. Several engines may write one run (PostgreSQL): propo
 unique per run (allocated as max + 1, retried on the constraint), and every evaluated program or
 placed migrant is journaled for the others. The other parts of `Archive`: base.py (opening,
 sessions), cooperation.py (budget claims, change journal), calls.py (LLM call rows), reads.py
-(summaries for status and the report), integrity.py (what `adrs doctor` reads and repairs).
+(summaries for status and the report), integrity.py (what `adrs doctor` reads and repairs),
+locks.py (one engine per run).
 Every method returns the plain records of records.py: no session or ORM object leaves
 adrs/archive/, and no module outside it imports SQLAlchemy or the schema.
 
@@ -27,16 +28,27 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from adrs.archive.calls import LLMCallsMixin
-from adrs.archive.connect import ArchiveError
 from adrs.archive.cooperation import CooperationMixin
+from adrs.archive.errors import ArchiveDamaged, ArchiveError, NotAnArchive, RunBusy
 from adrs.archive.integrity import IntegrityMixin
+from adrs.archive.locks import LocksMixin
 from adrs.archive.reads import ReadsMixin
 from adrs.archive.records import NewProgram, ProgramRecord, ProgramStatus, RunRecord, RunStatus, as_record
 from adrs.archive.schema import EvaluationRow, Event, Program, Run, RunCounter, State
 from adrs.evaluate.result import Evaluation
 
 # The records most callers need come with the class that returns them.
-__all__ = ["Archive", "ArchiveError", "DuplicateProgram", "NewProgram", "ProgramRecord", "RunRecord"]
+__all__ = [
+    "Archive",
+    "ArchiveDamaged",
+    "ArchiveError",
+    "DuplicateProgram",
+    "NewProgram",
+    "NotAnArchive",
+    "ProgramRecord",
+    "RunBusy",
+    "RunRecord",
+]
 
 
 class DuplicateProgram(ArchiveError):
@@ -71,7 +83,7 @@ def _migrant_row(original: ProgramRecord, island: int, proposal_index: int) -> P
     )
 
 
-class Archive(CooperationMixin, LLMCallsMixin, ReadsMixin, IntegrityMixin):
+class Archive(CooperationMixin, LLMCallsMixin, ReadsMixin, IntegrityMixin, LocksMixin):
     """One archive database; it may hold several runs, and several engines may write one run."""
 
     # runs -------------------------------------------------------------------------------------
