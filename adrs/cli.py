@@ -351,7 +351,10 @@ def cmd_export(args: argparse.Namespace) -> int:
         chosen = choose(store, run, elites, best=args.best, pareto=args.pareto, program_id=args.program_id)
         for program in chosen:
             exported = export_program(store, run, program, Path(args.out))
-            console.print(f"program {program.id} (score {program.score}) -> {exported.module} + {exported.provenance.name}")
+            console.print(
+                f"program {program.id} (score {program.score}) -> {exported.module} + "
+                f"{exported.provenance.name} + {exported.bundle.readme.name} (how to plug it in)"
+            )
     finally:
         store.close()
     return 0
