@@ -325,6 +325,8 @@ def _write_readme(bundle: Bundle, recipe: Recipe, problem_name: str, stem: str, 
         if bundle.example else "No example: see the problem's README for the entry point.",
         "adapters": "\n".join(f"- `{p.name}`" for p in bundle.adapters.values()) or "- none",
         "support": ", ".join(f"`{s}`" for s in support) or "none",
+        "adrs_note": "It imports adrs, so adrs is among the requirements."
+        if any(r.name == "adrs" for r in bundle.requirements) else "It imports nothing from adrs.",
         "score": notes.get("score", "n/a"),
         "provenance": notes.get("provenance", f"{stem}.json"),
     }
