@@ -340,7 +340,7 @@ def test_telemetry_program_in_the_leaderboard_layout_scores_as_the_native_passth
 # --- the third-party packages are visible to sandboxed candidates --------------------------------
 
 
-@pytest.mark.slow  # three evaluations under bubblewrap, torch imported three times: ~1-2 min here
+@pytest.mark.slow  # three evaluations under bubblewrap, torch imported three times: 13 s idle, 1-2 min under load
 def test_leaderboard_programs_import_torch_networkx_and_pandas_under_bubblewrap(tmp_path, monkeypatch):
     _needs("torch", "networkx", "pandas")
     reason = backends.get("bwrap").unavailable_reason()
