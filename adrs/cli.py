@@ -310,7 +310,10 @@ def cmd_export(args: argparse.Namespace) -> int:
         args.archive, args.out, best=args.best, pareto=args.pareto, program_id=args.program_id, run_id=args.run_id
     )
     for item in exported:
-        console.print(f"program {item.program_id} (score {item.score}) -> {item.module} + {item.provenance.name}")
+        console.print(
+            f"program {item.program_id} (score {item.score}) -> {item.module} + "
+            f"{item.provenance.name} + {item.bundle.readme.name} (how to plug it in)"
+        )
     return 0
 
 

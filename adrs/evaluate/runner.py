@@ -87,13 +87,20 @@ def _require_backend(name: str, docker_image: str | None) -> sandbox.Backend:
     return sandbox.require(name)
 
 
+def data_folder(settings: EvalSettings) -> str | None:
+    """The data folder the evaluator gets, absolute: the worker's cwd is its private folder, so a
+    relative --data would resolve there. The worker's environment is scrubbed, so ADRS_DATA
+    reaches the evaluator only through here."""
+    chosen = settings.data_dir or os.environ.get("ADRS_DATA")
+    return str(Path(chosen).expanduser().resolve()) if chosen else None
+
+
 def _worker_env(problem: Problem, settings: EvalSettings, name: str, tag: str) -> dict[str, str]:
     """What the worker's harness needs to start candidates: backend, probes, paths to hide."""
     hidden = [str(problem.root)] + [str(p) for p in secret_paths()]
-    if settings.data_dir:
-        hidden.append(str(Path(settings.data_dir).resolve()))
-    if os.environ.get("ADRS_DATA"):
-        hidden.append(str(Path(os.environ["ADRS_DATA"]).resolve()))
+    for folder in (settings.data_dir, os.environ.get("ADRS_DATA")):
+        if folder:
+            hidden.append(str(Path(folder).expanduser().resolve()))
     hidden += archive_files(settings.archive_url)
     hidden += settings.hidden_paths
     env = {"ADRS_SANDBOX": name, "ADRS_SANDBOX_TAG": tag, **sandbox.probe_env(name)}
@@ -124,8 +131,7 @@ async def _run_worker(
         "stage": stage.name,
         "workdir": str(workdir),
         "seed": settings.seed,
-        # The worker's environment is scrubbed: ADRS_DATA reaches the evaluator only through here.
-        "data_dir": settings.data_dir or os.environ.get("ADRS_DATA") or None,
+        "data_dir": data_folder(settings),
         "candidate_timeout_s": problem.limits.candidate_timeout_s,
         "candidate_memory_mb": problem.limits.candidate_memory_mb,
     }
