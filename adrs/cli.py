@@ -32,7 +32,8 @@ console = Console()
 
 
 def _add_run_options(p: argparse.ArgumentParser, defaults: bool) -> None:
-    p.add_argument("--budget", type=int, default=100 if defaults else None, help="evaluations to spend")
+    p.add_argument("--budget", type=int, default=None,
+                   help="evaluations to spend (default 100, or an OpenEvolve config.yaml's max_iterations)" if defaults else "evaluations to spend")
     p.add_argument("--workers", type=int, default=None, help="concurrent evaluation slots (default: CPUs)")
     p.add_argument("--max-time", type=float, default=None, dest="max_time_s", help="wall-clock budget, seconds")
     p.add_argument("--target", type=float, default=None, dest="target_score", help="stop at this score")
@@ -57,8 +58,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="start an evolution run")
     p.add_argument("problem", help="problem directory")
     _add_run_options(p, defaults=True)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--islands", type=int, default=3)
+    p.add_argument("--seed", type=int, default=None, help="default 0, or an OpenEvolve config.yaml's random_seed")
+    p.add_argument("--islands", type=int, default=None, help="default 3, or an OpenEvolve config.yaml's database.num_islands")
     p.add_argument("--selection", default="mixed", choices=STRATEGIES, help="parent selection strategy")
     p.add_argument("--novelty", type=float, default=None, help="reject children more similar than this to their island (0-1)")
     p.add_argument("--stagnation", type=int, default=None, help="stop after this many evaluations without a new best")
@@ -135,10 +136,14 @@ _OVERRIDE_KEYS = ("budget", "workers", "max_time_s", "target_score", "data_dir",
 
 def cmd_run(args: argparse.Namespace) -> int:
     problem = load_problem(args.problem)
+    _warn(problem)
     if args.join is not None:
         return _join(args, problem)
     archive = args.archive or str(api.default_archive_path(problem))
-    settings = {k: getattr(args, k) for k in ("budget", "seed", "islands", "max_time_s", "target_score", "data_dir", "sandbox")}
+    settings = {k: getattr(args, k) for k in ("max_time_s", "target_score", "data_dir", "sandbox")}
+    # --budget, --seed, --islands: the flag, else the folder's own setting (run_defaults), else adrs's default
+    run_defaults = {"budget": 100, "seed": 0, "islands": 3, **problem.run_defaults}
+    settings.update({k: getattr(args, k) if getattr(args, k) is not None else run_defaults[k] for k in run_defaults})
     settings["docker_image"] = args.docker_image
     settings.update(
         selection=SelectionConfig(strategy=args.selection),
@@ -156,7 +161,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     return _drive(
         lambda on_progress: api.evolve(problem, archive=archive, on_progress=on_progress, **settings),
         args.quiet,
-        args.budget,
+        settings["budget"],
         archive,
         problem.name,
     )
@@ -167,11 +172,12 @@ def _join(args: argparse.Namespace, problem: Problem) -> int:
     if not args.archive:
         raise ArchiveError("--join needs --archive: the URL of the database holding the run")
     overrides = {k: getattr(args, k) for k in _OVERRIDE_KEYS}
+    overrides["budget"] = args.budget if args.budget is not None else 100  # this engine's share
     console.print(f"Joining run {args.join} of [bold]{problem.name}[/bold] in {args.archive}")
     return _drive(
         lambda on_progress: api.join(args.archive, run_id=args.join, problem_dir=args.problem, on_progress=on_progress, **overrides),
         args.quiet,
-        args.budget,
+        overrides["budget"],
         args.archive,
         problem.name,
     )
@@ -269,8 +275,15 @@ def _metrics_line(evaluation) -> str:
     return f"score [bold]{evaluation.score:.6g}[/bold] ({evaluation.duration_s:.2f} s) {shown}"
 
 
+def _warn(problem: Problem, stream: Console | None = None) -> None:
+    """Configuration of a peer folder that adrs does not honour, each key named once."""
+    for line in problem.warnings:
+        (stream or console).print(f"[yellow]warning:[/yellow] {escape(line)}")
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     problem = load_problem(args.problem)
+    _warn(problem)
     settings = EvalSettings(data_dir=args.data_dir, sandbox=args.sandbox)
     _require_sandbox(args.sandbox or problem.sandbox)
     console.print(f"[bold]{problem.name}[/bold]: stages {[s.name for s in problem.stages]}, objectives {[o.name for o in problem.objectives]}")
@@ -281,10 +294,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     if failed is not None:
         console.print(f"[red]error:[/red] the initial program fails at stage {failed.stage!r}:\n{escape(failed.error)}")
         return 1
+    from adrs.formats.scoring import check_notes
+
+    for line in check_notes(problem, initial):  # peer folders: how they were read and scored
+        console.print(f"  [dim]note:[/dim] {escape(line)}")
     problems = _unknown_names(problem, initial[-1])
     if problems:
         for line in problems:
-            console.print(f"[red]error:[/red] {problem.root / 'problem.toml'}: {line}")
+            console.print(f"[red]error:[/red] {problem.root / ('problem.toml' if problem.peer is None else 'config.yaml')}: {line}")
         return 1
     for baseline in problem.baselines():
         for evaluation in evaluate_code_sync(problem, baseline.read_text(), settings, problem.stages):
@@ -296,13 +313,14 @@ def cmd_check(args: argparse.Namespace) -> int:
 def _unknown_names(problem: Problem, evaluation) -> list[str]:
     known = set(evaluation.metrics) | {"score"}
     out = [f"objective {o.name!r} is not among the evaluator's metrics {sorted(known)}" for o in problem.objectives if o.name not in known]
-    feature_names = known | set(evaluation.features)
+    feature_names = known | set(evaluation.features) | {"code_lines"}  # code_lines: measured by the archive
     out += [f"feature {f.name!r} is not among the evaluator's metrics or features" for f in problem.features if f.name not in feature_names]
     return out
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
     problem = load_problem(args.problem)
+    _warn(problem, Console(stderr=True))
     program = Path(args.program)
     if not program.is_file():
         raise ProblemError(f"{program}: no such program file")

@@ -31,7 +31,9 @@ from adrs.evaluate.backends.base import Limits, describe_exit
 from adrs.evaluate.backends.cgroup import PidsCgroup
 from adrs.evaluate.backends.process import SandboxSpec, kill_tree, popen_kwargs
 from adrs.evaluate.backends.views import secret_paths, socket_folder
-from adrs.evaluate.result import Evaluation, normalise
+from adrs.evaluate.result import Evaluation
+from adrs.formats.scoring import cascade_step, normalise_for
+from adrs.formats.worker_request import peer_request
 from adrs.problem import Problem, Stage
 
 MAX_FRAME_BYTES = 64 * 1024 * 1024
@@ -133,6 +135,7 @@ async def _run_worker(
         "data_dir": settings.data_dir,
         "candidate_timeout_s": problem.limits.candidate_timeout_s,
         "candidate_memory_mb": problem.limits.candidate_memory_mb,
+        **peer_request(problem, stage),  # peer folders: their format and the evaluator function of this stage
     }
     # RLIMIT_NPROC binds root only once capabilities are gone, and then counts every root process
     # of the machine: a confined candidate would inherit it from its worker. The cgroup bounds tasks.
@@ -230,7 +233,7 @@ def _interpret(
         kind = frame.get("kind")
         kind = kind if kind in failures.ALL_KINDS else failures.EVALUATOR
         return Evaluation.failure(stage.name, kind, str(frame.get("message", "")), elapsed)
-    return normalise(stage.name, frame.get("result"), problem.score_metric, elapsed)
+    return normalise_for(problem, stage.name, frame.get("result"), elapsed)  # peer folders: scored by their rules
 
 
 def _tail(path: Path) -> str:
@@ -248,10 +251,10 @@ async def evaluate_cascade(
     results: list[Evaluation] = []
     for stage in stages if stages is not None else problem.evolution_stages:
         evaluation = await evaluate_stage(problem, program_path, stage, settings)
+        # OpenEvolve folders merge metrics across stages and judge thresholds on their own value.
+        evaluation, stop = cascade_step(problem, stage, results, evaluation)
         results.append(evaluation)
-        if not evaluation.ok:
-            break
-        if stage.threshold is not None and evaluation.score is not None and evaluation.score < stage.threshold:
+        if stop:
             break
     return results
 
