@@ -29,8 +29,6 @@ class Evaluation:
     error_kind: str | None = None
     error: str = ""
     duration_s: float = 0.0
-    # The evaluator's own metric values with their types (a peer folder's cascade merges them). Not stored.
-    raw_metrics: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -39,7 +39,7 @@ def load_openevolve(root: Path) -> Problem:
         raise ProblemError(f"{evaluator}: defines no function evaluate(program_path)")
     config_path = root / OPENEVOLVE_CONFIG
     try:
-        config = read_config(config_path) if config_path.is_file() else OpenEvolveConfig()
+        config = read_config(config_path) if config_path.exists() or config_path.is_symlink() else OpenEvolveConfig()
     except (ConfigYamlError, LLMSectionError) as exc:
         raise ProblemError(str(exc)) from exc
     stages, entry_points, notes = _stages(evaluator, names, config)

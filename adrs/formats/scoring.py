@@ -9,7 +9,8 @@ Owns, for OpenEvolve (version 0.4.0's rules):
 - the threshold value: `combined_score` when present, else the mean of every numeric metric but
   `error` (booleans counted), which is what OpenEvolve compares with cascade_thresholds;
 - feedback: string values of the metrics (such as "error") and the artifacts, as text.
-For ShinkaEvolve: `correct` false (or no correct.json) is a failed evaluation carrying its error;
+For ShinkaEvolve: `correct` false (or no correct.json, or a result file refused) is a failed
+evaluation carrying its error;
 the score is `combined_score` (0.0 when absent, as ShinkaEvolve reads it); numeric `public` metrics
 are metrics; other public values and `text_feedback` are feedback; `private` metrics stay out of
 what the LLM sees, as in ShinkaEvolve.
@@ -20,6 +21,7 @@ Must not: import or run evaluator or program code; it only reads the worker's JS
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from adrs.evaluate import failures
@@ -28,6 +30,23 @@ from adrs.formats.peer import OPENEVOLVE, SHINKA
 
 if TYPE_CHECKING:
     from adrs.problem import Problem, Stage
+
+
+@dataclass
+class PeerEvaluation(Evaluation):
+    """An Evaluation that keeps the evaluator's own metric values with their types, which OpenEvolve's
+    cascade merges across stages. The archive and Ray's transport keep only Evaluation's fields."""
+
+    raw_metrics: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        out = super().to_dict()
+        del out["raw_metrics"]
+        return out
+
+
+def raw_metrics(evaluation: Evaluation) -> dict[str, Any]:
+    return evaluation.raw_metrics if isinstance(evaluation, PeerEvaluation) else {}
 
 
 def _is_number(value: Any) -> bool:
@@ -101,7 +120,7 @@ def _openevolve_evaluation(
         if isinstance(artifacts, dict):
             lines += [f"{k}: {v}" for k, v in artifacts.items()]
         feedback = "\n".join(lines)
-    return Evaluation(
+    return PeerEvaluation(
         stage=stage,
         ok=True,
         score=score,
@@ -117,7 +136,7 @@ def _shinka_evaluation(stage: str, raw: dict[str, Any], duration_s: float) -> Ev
     correct = raw.get("correct")
     metrics = raw.get("metrics") if isinstance(raw.get("metrics"), dict) else {}
     feedback = _shinka_feedback(metrics)
-    if correct is not True:
+    if correct is not True or problems:  # a result file refused or unreadable fails the evaluation too
         error = raw.get("error") or ""
         why = "; ".join(problems) if problems else f"correct.json says correct={correct!r}"
         message = f"{why}: {error}" if error else why
@@ -135,9 +154,8 @@ def _shinka_evaluation(stage: str, raw: dict[str, Any], duration_s: float) -> Ev
         ok=True,
         score=float(combined),
         metrics=numbers,
-        feedback=("\n".join(problems + [feedback]).strip())[:MAX_FEEDBACK_CHARS],
+        feedback=feedback[:MAX_FEEDBACK_CHARS],
         duration_s=duration_s,
-        raw_metrics={"combined_score": combined, **public},
     )
 
 
@@ -159,9 +177,9 @@ def cascade_step(problem: Problem, stage: Stage, earlier: list[Evaluation], eval
     if problem.peer is None or problem.peer.format != OPENEVOLVE:
         below = stage.threshold is not None and evaluation.score is not None and evaluation.score < stage.threshold
         return evaluation, below
-    judged: dict[str, Any] = evaluation.raw_metrics
+    judged = raw_metrics(evaluation)
     if earlier:  # OpenEvolve merges each later stage's metrics over the earlier ones
-        judged = openevolve_merge(earlier[-1].raw_metrics, evaluation.raw_metrics)
+        judged = openevolve_merge(raw_metrics(earlier[-1]), judged)
         evaluation = _openevolve_evaluation(
             evaluation.stage, judged, None, problem.peer.feature_dimensions, evaluation.duration_s, evaluation.feedback
         )
@@ -178,7 +196,7 @@ def check_notes(problem: Problem, evaluations: list[Evaluation]) -> list[str]:
         return []
     notes = list(peer.notes)
     last = evaluations[-1] if evaluations else None
-    if peer.format == OPENEVOLVE and last is not None and last.ok and "combined_score" not in last.raw_metrics:
+    if peer.format == OPENEVOLVE and last is not None and last.ok and "combined_score" not in raw_metrics(last):
         excluded = f" and the MAP-Elites dimensions {list(peer.feature_dimensions)}" if peer.feature_dimensions else ""
         notes.append(
             f"{problem.evaluator_path.name} returns no combined_score: the score is OpenEvolve's fitness, the mean of the"
