@@ -129,11 +129,13 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="folders (relative to examples/) to run")
     parser.add_argument("--step-timeout", type=float, default=900.0, help="seconds for one step of one folder")
     parser.add_argument("--run-timeout", type=float, default=1800.0, help="seconds for one folder's run")
+    parser.add_argument("--run-max-time", type=float, default=None, help="wall-clock cap of each run (adrs run --max-time)")
+    parser.add_argument("--skip", nargs="*", default=[], help="folders (relative to examples/) not to run")
     parser.add_argument("--json", help="write every row here (also after each folder)")
-    parser.add_argument("--from-json", help="render the table of saved rows and stop")
+    parser.add_argument("--from-json", nargs="+", help="render the table of saved rows (several files: in order) and stop")
     args = parser.parse_args()
     if args.from_json:
-        rows = [Row(**r) for r in json.loads(Path(args.from_json).read_text())]
+        rows = [Row(**r) for path in args.from_json for r in json.loads(Path(path).read_text())]
         print(render(rows, args.budget))
         return
     if not args.checkout or not args.native_python:
@@ -142,6 +144,7 @@ def main() -> None:
     folders = sorted(p.parent for p in examples.rglob("evaluate.py" if args.shinka else "evaluator.py"))
     if args.only:
         folders = [f for f in folders if str(f.relative_to(examples)) in args.only]
+    folders = [f for f in folders if str(f.relative_to(examples)) not in args.skip]
     rows: list[Row] = []
     with tempfile.TemporaryDirectory(prefix="adrs-peer-folders-") as scratch:
         for source in folders:
@@ -251,7 +254,8 @@ def shinka_score(folder: Path, initial: str, args: argparse.Namespace) -> tuple[
 def short_run(folder: Path, scratch: Path, args: argparse.Namespace) -> tuple[str, float | None]:
     archive = scratch / f"{folder.name}.sqlite"
     try:
-        done = adrs(["run", str(folder), "--budget", str(args.budget), "--mutator", "offline", "--quiet", "--archive", str(archive)],
+        capped = ["--max-time", str(args.run_max_time)] if args.run_max_time else []
+        done = adrs(["run", str(folder), "--budget", str(args.budget), "--mutator", "offline", "--quiet", "--archive", str(archive), *capped],
                     args.run_timeout, cwd=scratch)  # fmt: skip
     except subprocess.TimeoutExpired:
         return f"timed out after {args.run_timeout:g} s", None
