@@ -70,6 +70,7 @@ os._exit(0)  # a timed-out evaluation's thread must not hold the interpreter ope
 class Row:
     folder: str
     python: bool = True
+    network: bool = False  # the evaluator needs the network (said by --network): not an offline folder
     check: str = ""  # ok, or the first error line
     adrs_score: float | None = None
     adrs_error: str = ""
@@ -82,7 +83,7 @@ class Row:
 
     @property
     def offline(self) -> bool:
-        return self.python and self.native_score is not None and not self.native_error
+        return self.python and not self.network and self.native_score is not None and not self.native_error
 
     @property
     def same_score(self) -> bool:
@@ -131,11 +132,15 @@ def main() -> None:
     parser.add_argument("--run-timeout", type=float, default=1800.0, help="seconds for one folder's run")
     parser.add_argument("--run-max-time", type=float, default=None, help="wall-clock cap of each run (adrs run --max-time)")
     parser.add_argument("--skip", nargs="*", default=[], help="folders (relative to examples/) not to run")
+    parser.add_argument("--network", nargs="*", default=[],
+                        help="folders whose evaluator needs the network (read from their code): not counted as offline")
     parser.add_argument("--json", help="write every row here (also after each folder)")
     parser.add_argument("--from-json", nargs="+", help="render the table of saved rows (several files: in order) and stop")
     args = parser.parse_args()
     if args.from_json:
         rows = [Row(**r) for path in args.from_json for r in json.loads(Path(path).read_text())]
+        for row in rows:
+            row.network = row.network or row.folder in args.network
         print(render(rows, args.budget))
         return
     if not args.checkout or not args.native_python:
@@ -161,7 +166,7 @@ def main() -> None:
 
 
 def measure(name: str, folder: Path, scratch: Path, args: argparse.Namespace) -> Row:
-    row = Row(folder=name)
+    row = Row(folder=name, network=name in args.network)
     names = ("initial.py",) if args.shinka else ("initial_program.py", "initial.py")
     initial = next((n for n in names if (folder / n).is_file()), None)
     if initial is None:
@@ -266,6 +271,8 @@ def short_run(folder: Path, scratch: Path, args: argparse.Namespace) -> tuple[st
         evaluated = db.execute("select count(*) from programs where status in ('evaluated', 'failed') and migrated_from is null").fetchone()[0]
         failed = db.execute("select count(*) from programs where status = 'failed' and migrated_from is null").fetchone()[0]
         best = db.execute("select max(score) from programs where complete").fetchone()[0]
+        if best is None:  # every program stopped at a cascade threshold: the best of those
+            best = db.execute("select max(score) from programs where status = 'evaluated'").fetchone()[0]
     stopped = next((x for x in done.stdout.splitlines() if x.startswith("Stopped:")), "")
     verdict = "ok" if evaluated >= args.budget else f"stopped early ({stopped.removeprefix('Stopped: ')[:80]})"
     return f"{verdict}: {evaluated} evals, {failed} failed", best
@@ -287,7 +294,8 @@ def render(rows: list[Row], budget: int) -> str:
         elif row.native_score is not None and row.adrs_score is not None:
             native_text += " (same)" if row.same_score else " (differs)"
         run = row.run + (f" ({_number(row.run_best)})" if row.run_best is not None else "")
-        cells = [row.folder, "yes" if row.offline else "no", row.check, adrs_text, native_text, run]
+        offline = "yes" if row.offline else ("no (needs the network)" if row.network else "no")
+        cells = [row.folder, offline, row.check, adrs_text, native_text, run]
         out.append("| " + " | ".join(c.replace("|", "\\|").replace("\n", " ") for c in cells) + " |")
     offline = [r for r in rows if r.offline]
     unchanged = [r for r in offline if r.unchanged]
