@@ -17,14 +17,14 @@ from evaluators.llm_routing.workload import generate
 from evaluators.llm_serving import Job
 
 ROUND_ROBIN_ATTAINMENT: dict[str, float] = {
-    "single/low": 0.8141377209018891,
-    "single/mid": 0.536180904522613,
-    "single/high": 0.3542619542619543,
-    "multi/day1": 0.39827414537006306,
-    "multi/day2": 0.21974221942785288,
-    "holdout/single-mid": 0.668856048166393,
-    "holdout/single-high": 0.4194839857651246,
-    "holdout/multi-day": 0.3245257452574526,
+    "single/low": 0.8472906403940886,
+    "single/mid": 0.6274509803921569,
+    "single/high": 0.4040796503156872,
+    "multi/day1": 0.5114569822741029,
+    "multi/day2": 0.2190245380187822,
+    "holdout/single-mid": 0.8134872417982989,
+    "holdout/single-high": 0.5148764498234998,
+    "holdout/multi-day": 0.45740598618572526,
 }
 
 

@@ -12,8 +12,9 @@ The same code runs twice: inside the candidate's process with a decider that cal
 on the trusted side with a decider that replays the policy's logged answers. Both ask the same
 questions in the same order, so the trusted run reproduces the candidate's run from its answers.
 
-`reveal_marks` (probes): requests whose arrival, or whose finish, a probe twin changes; the run
-records how many decisions had been made when the first of them became visible.
+`reveal_marks` (probes): requests whose arrival, or whose output length, a probe twin changes; the
+run records how many decisions had been made when the first of them became visible (an output
+length shows when the request is admitted: its KV reservation covers the whole output).
 
 Must not: read the policy's code or objects, or use anything but the trace and the answers.
 """
@@ -86,6 +87,9 @@ class Cluster:
         self.layout = layout
         self.trace = trace
         self.instances = [Instance(i, layout.model) for i in range(layout.instances)]
+        for inst in self.instances:
+            inst.on_admit = self._admitted
+        self._decider: Decider | None = None
         self.one_way = [[rtt / 2.0 for rtt in row] for row in layout.rtt_s]
         self.jobs: list[Job | None] = [None] * len(trace)
         self.location = [HOLD] * len(trace)  # instance whose queue holds the request, else HOLD
@@ -95,7 +99,7 @@ class Cluster:
         self._events: list = []
         self._seq = 0
         self._pushed = [-1] * layout.instances
-        self._reveal_arrivals, self._reveal_finishes = reveal_marks or (frozenset(), frozenset())
+        self._reveal_arrivals, self._reveal_lengths = reveal_marks or (frozenset(), frozenset())
         n = len(trace)
         self.out = Outcome([HOLD] * n, [INF] * n, [INF] * n, [INF] * n, [0] * n, [False] * n, 0, 0, 0.0,
                            [0.0] * layout.instances, None)
@@ -132,6 +136,10 @@ class Cluster:
     def _mark_reveal(self, decider: Decider) -> None:
         if self.out.reveal_call is None:
             self.out.reveal_call = decider.calls
+
+    def _admitted(self, job: Job, now: float) -> None:
+        if job.rid in self._reveal_lengths and self._decider is not None:
+            self._mark_reveal(self._decider)
 
     # --- decisions -----------------------------------------------------------------------------
 
@@ -184,7 +192,7 @@ class Cluster:
         next_arrival = 0
         done = 0
         reveal_arrivals = self._reveal_arrivals
-        reveal_finishes = self._reveal_finishes
+        self._decider = decider
         while done < n:
             t_arrival = arrivals[next_arrival] if next_arrival < n else INF
             t_event = events[0][0] if events else INF
@@ -208,8 +216,6 @@ class Cluster:
                     out.first_token[rid] = job.first_token + back
                     out.finished[rid] = job.finished_at + back
                     out.cached_tokens[rid] = job.cached_tokens
-                    if rid in reveal_finishes:
-                        self._mark_reveal(decider)
                 done += len(finished)
                 if finished and self.held_count:
                     self._offer_held(decider, now)

@@ -1,12 +1,12 @@
 """One evaluation of a routing policy, in two halves around the candidate processes.
 
-`plan_stage` builds the stage's traces (stages.py, workload.py) plus one probe twin (probe.py) and
-splits them over as many candidate processes as asked (at least two, so the twin never shares a
+`plan_stage` builds the stage's traces (stages.py, workload.py) plus two probe twins (probe.py)
+and splits them over as many candidate processes as asked (at least two, so no twin shares a
 process with its original), each in a seeded shuffled order. The problem's evaluator runs the
 payloads through the trusted harness; each process runs the driver, which simulates its traces
 with the policy in the loop and returns the answer logs (episode.py). `score_stage` replays every
 log on the trusted simulator (replay.py), which alone decides every figure (scoring.py), and
-compares the twin's answers with the original's up to the first visible difference.
+compares each twin's answers with its original's up to the first visible difference.
 
 A broken or dishonest answer raises `Rejected` with the failure kind the evaluator records.
 
@@ -21,12 +21,12 @@ from dataclasses import dataclass
 
 from evaluators.llm_routing import scoring
 from evaluators.llm_routing.anchors import anchor
-from evaluators.llm_routing.probe import Twin, plan_twin
+from evaluators.llm_routing.probe import Twin, plan_twins
 from evaluators.llm_routing.replay import LogError, Replayed, replay
 from evaluators.llm_routing.stages import LAYOUTS, StageTrace, stage_traces
 from evaluators.llm_routing.workload import Trace, generate
 
-Entry = tuple[str, int]  # ("run", trace index) or ("twin", 0)
+Entry = tuple[str, int]  # ("run", trace index) or ("twin", twin index)
 INVALID_OUTPUT = "invalid_output"  # failure kinds, as adrs names them
 EXCEPTION = "exception"
 
@@ -45,7 +45,7 @@ class Plan:
     stage: str
     items: list[StageTrace]
     traces: list[Trace]
-    twin: Twin
+    twins: list[Twin]
     buckets: list[list[Entry]]
     payloads: list[dict]
 
@@ -53,10 +53,10 @@ class Plan:
 def plan_stage(stage: str, processes: int) -> Plan:
     items = list(stage_traces(stage))
     traces = [generate(item.spec) for item in items]
-    twin = plan_twin(stage, items, traces)
-    buckets = _buckets(stage, len(items), twin, max(2, processes))
-    payloads = [{"runs": [_run_entry(items, traces, twin, entry) for entry in bucket]} for bucket in buckets]
-    return Plan(stage, items, traces, twin, buckets, payloads)
+    twins = plan_twins(stage, items, traces)
+    buckets = _buckets(stage, len(items), twins, max(2, processes))
+    payloads = [{"runs": [_run_entry(items, traces, twins, entry) for entry in bucket]} for bucket in buckets]
+    return Plan(stage, items, traces, twins, buckets, payloads)
 
 
 def score_stage(plan: Plan, values: list[object]) -> dict:
@@ -65,12 +65,14 @@ def score_stage(plan: Plan, values: list[object]) -> dict:
     for bucket, value in zip(plan.buckets, values, strict=True):
         answers.update(zip(bucket, _parse(value, bucket, plan), strict=True))
     started = time.perf_counter()
-    replays: list[Replayed] = []
-    for index, (item, trace) in enumerate(zip(plan.items, plan.traces, strict=True)):
-        marks = plan.twin.original_marks if index == plan.twin.original else None
-        replays.append(_replay(item, trace, answers["run", index], marks, None))
-    original = plan.items[plan.twin.original]
-    violation, compared = _compare_twin(original, plan.twin, replays[plan.twin.original], answers["twin", 0])
+    replays = [_replay(item, trace, answers["run", index], None, None)
+               for index, (item, trace) in enumerate(zip(plan.items, plan.traces, strict=True))]
+    violation, compared = None, 0
+    for number, twin in enumerate(plan.twins):
+        found, count = _compare_twin(plan.items[twin.original], plan.traces[twin.original], twin,
+                                     answers["run", twin.original], answers["twin", number])
+        violation = violation or found
+        compared += count
     replay_s = time.perf_counter() - started
     results = [scoring.measure(item, LAYOUTS[item.layout], trace, replayed.outcome, anchor(item))
                for item, trace, replayed in zip(plan.items, plan.traces, replays, strict=True)]
@@ -79,21 +81,22 @@ def score_stage(plan: Plan, values: list[object]) -> dict:
     return summary
 
 
-def _buckets(stage: str, count: int, twin: Twin, processes: int) -> list[list[Entry]]:
-    buckets: list[list[Entry]] = [[] for _ in range(min(processes, count + 1))]
+def _buckets(stage: str, count: int, twins: list[Twin], processes: int) -> list[list[Entry]]:
+    buckets: list[list[Entry]] = [[] for _ in range(min(processes, count + len(twins)))]
     for index in range(count):
         buckets[index % len(buckets)].append(("run", index))
-    buckets[(twin.original + 1) % len(buckets)].append(("twin", 0))
+    for number, twin in enumerate(twins):
+        buckets[(twin.original + 1) % len(buckets)].append(("twin", number))
     order = random.Random(f"llm_routing-order-{stage}")
     for bucket in buckets:
         order.shuffle(bucket)
     return [bucket for bucket in buckets if bucket]
 
 
-def _run_entry(items: list[StageTrace], traces: list[Trace], twin: Twin, entry: Entry) -> dict:
+def _run_entry(items: list[StageTrace], traces: list[Trace], twins: list[Twin], entry: Entry) -> dict:
     kind, index = entry
-    original = index if kind == "run" else twin.original
-    trace = traces[index] if kind == "run" else twin.trace
+    original = index if kind == "run" else twins[index].original
+    trace = traces[index] if kind == "run" else twins[index].trace
     return {"layout": items[original].layout, "seed": original, "trace": trace.to_payload()}
 
 
@@ -106,7 +109,7 @@ def _parse(value: object, bucket: list[Entry], plan: Plan) -> list[list]:
         if type(index) is not int or not 0 <= index < len(bucket):
             raise Rejected(INVALID_OUTPUT, "malformed error record from the candidate process")
         kind, number = bucket[index]
-        name = plan.items[number if kind == "run" else plan.twin.original].spec.name
+        name = plan.items[number if kind == "run" else plan.twins[number].original].spec.name
         where = name if kind == "run" else f"a probe twin of {name} (same requests up to a cut time)"
         failure = INVALID_OUTPUT if error.get("kind") == "invalid" else EXCEPTION
         raise Rejected(failure, f"the policy failed on trace {where}: {str(error.get('message', ''))[:3000]}")
@@ -122,16 +125,19 @@ def _parse(value: object, bucket: list[Entry], plan: Plan) -> list[list]:
     return out
 
 
-def _replay(item: StageTrace, trace: Trace, answers: list, marks, stop_after: int | None) -> Replayed:
+def _replay(item: StageTrace, trace: Trace, answers: list, marks, stop_after: int | None,
+            stop_at_reveal: bool = False) -> Replayed:
     try:
-        return replay(LAYOUTS[item.layout], trace, answers, marks, stop_after)
+        return replay(LAYOUTS[item.layout], trace, answers, marks, stop_after, stop_at_reveal)
     except LogError as exc:
         raise Rejected(INVALID_OUTPUT, f"trace {item.spec.name}: the answer log does not replay: {exc} (was the "
                                        "simulator in the candidate's process changed?)") from None
 
 
-def _compare_twin(item: StageTrace, twin: Twin, original: Replayed, twin_answers: list) -> tuple[str | None, int]:
-    """(violation or None, questions compared). Replays the twin only as far as needed."""
+def _compare_twin(item: StageTrace, trace: Trace, twin: Twin, original_answers: list,
+                  twin_answers: list) -> tuple[str | None, int]:
+    """(violation or None, questions compared). Replays both runs only as far as needed."""
+    original = _replay(item, trace, original_answers, twin.original_marks, None, stop_at_reveal=True)
     first_original = original.outcome.reveal_call
     limit = first_original if first_original is not None else original.decider.calls
     replayed = _replay(item, twin.trace, twin_answers, twin.twin_marks, limit)
@@ -142,7 +148,8 @@ def _compare_twin(item: StageTrace, twin: Twin, original: Replayed, twin_answers
     if mine == theirs:
         return None, compared
     at = next((i for i, (a, b) in enumerate(zip(mine, theirs, strict=False)) if a != b), min(len(mine), len(theirs)))
-    return (f"trace {item.spec.name} and a twin that differs only after t={twin.cut_s:.1f} s (other arrivals, "
-            f"and other output lengths for a few requests) got different answers before any difference was "
-            f"visible (log entry {at}): the policy uses future or hidden information, state kept across "
-            "traces, or unseeded randomness", compared)
+    change = (f"other arrivals after t={twin.cut_s:.1f} s" if twin.kind == "arrivals"
+              else f"longer outputs for a few requests arriving after t={twin.cut_s:.1f} s")
+    return (f"trace {item.spec.name} and a twin that differs only in its future ({change}) got different "
+            f"answers before any difference was visible (log entry {at}): the policy uses future or hidden "
+            "information, state kept across traces, or unseeded randomness", compared)

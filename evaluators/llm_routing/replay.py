@@ -28,8 +28,9 @@ class StopReplay(Exception):
 
 
 class ReplayDecider:
-    def __init__(self, answers: list, instances: int, stop_after: int | None = None):
+    def __init__(self, answers: list, instances: int, stop_after: int | None = None, outcome: Outcome | None = None):
         self.answers = answers
+        self._outcome = outcome  # when given, stop at the first question after a probe change showed
         self.pos = 0
         self.calls = 0
         self.ends: list[int] = []  # log position after each answered question
@@ -47,6 +48,8 @@ class ReplayDecider:
 
     def _begin(self) -> None:
         if self._stop_after is not None and self.calls >= self._stop_after:
+            raise StopReplay
+        if self._outcome is not None and self._outcome.reveal_call is not None:
             raise StopReplay
         self.calls += 1
 
@@ -89,17 +92,18 @@ class Replayed:
 
 
 def replay(layout: Layout, trace: Trace, answers: list, reveal_marks=None, stop_after: int | None = None,
-           label: str = "") -> Replayed:
-    """Replay `answers` on `trace`; with `stop_after`, stop before question `stop_after` + 1."""
+           stop_at_reveal: bool = False) -> Replayed:
+    """Replay `answers` on `trace`; with `stop_after`, stop before question `stop_after` + 1; with
+    `stop_at_reveal`, at the first question after a probe's change became visible."""
     cluster = Cluster(layout, trace, reveal_marks)
-    decider = ReplayDecider(answers, layout.instances, stop_after)
+    decider = ReplayDecider(answers, layout.instances, stop_after, cluster.out if stop_at_reveal else None)
     try:
         outcome = cluster.run(decider)
     except StopReplay:
         return Replayed(cluster.out, decider, False)
     except MoveError as exc:
         raise LogError(f"question {decider.calls}: {exc}") from None
-    if stop_after is None and decider.pos != len(answers):
+    if stop_after is None and not stop_at_reveal and decider.pos != len(answers):
         raise LogError(f"{len(answers) - decider.pos} answers are left over after the trusted run asked "
                        f"{decider.calls} questions")
     return Replayed(outcome, decider, True)

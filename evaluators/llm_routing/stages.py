@@ -48,8 +48,8 @@ def _multi(name: str, seed: int, rate: float, speedup: float = 1.0, duration: fl
 
 
 SINGLE_TRACES = (
-    _single("single/low", 101, 3.0, 1.0),
-    _single("single/mid", 101, 3.0, 1.2),
+    _single("single/low", 101, 3.0, 0.9),
+    _single("single/mid", 101, 3.0, 1.1),
     _single("single/high", 101, 3.0, 1.4),
 )
 MULTI_TRACES = (
@@ -57,8 +57,8 @@ MULTI_TRACES = (
     _multi("multi/day2", 202, 5.0, 1.2),
 )
 HOLDOUT_TRACES = (
-    _single("holdout/single-mid", 9101, 3.0, 1.4),
-    _single("holdout/single-high", 9101, 3.0, 1.6),
+    _single("holdout/single-mid", 9101, 3.0, 1.0),
+    _single("holdout/single-high", 9101, 3.0, 1.15),
     _multi("holdout/multi-day", 9201, 5.0, 1.1),
 )
 

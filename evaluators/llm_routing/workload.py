@@ -101,8 +101,9 @@ def _lognormal(rng: random.Random, median: float, sigma: float, low: int, high: 
     return int(min(high, max(low, round(median * math.exp(sigma * rng.gauss(0.0, 1.0))))))
 
 
-def _session_starts(rng: random.Random, spec: TraceSpec) -> list[tuple[float, int]]:
-    """(time, region) of every session start: MMPP bursts times the regional diurnal cosine."""
+def _session_starts(streams: int, spec: TraceSpec) -> list[tuple[float, int]]:
+    """(time, region) of every session start: MMPP bursts times the regional diurnal cosine.
+    Each region draws from its own stream, so a longer single-region trace extends a shorter one."""
     shape = spec.shape
     regions = len(spec.regions)
     per_region = spec.session_rate / regions
@@ -110,6 +111,7 @@ def _session_starts(rng: random.Random, spec: TraceSpec) -> list[tuple[float, in
     peak = per_region * shape.burst_high * (1.0 + spec.diurnal_amplitude)
     starts = []
     for region in range(regions):
+        rng = random.Random(f"{streams}:starts:{region}")
         phase = region / regions
         t = 0.0
         high = rng.random() < 0.5
@@ -150,7 +152,7 @@ def generate(spec: TraceSpec, session_seed: int | None = None, session_offset: i
     periods = int(duration // shape.hot_period_s) + 1
     hot = [rng.randrange(shape.templates) for _ in range(periods)]
     streams = spec.seed if session_seed is None else session_seed
-    starts = _session_starts(random.Random(f"{streams}:starts"), spec)  # a longer trace extends a shorter
+    starts = _session_starts(streams, spec)
     rng = random.Random(f"{streams}:sessions")
     requests = []
     p_more = 1.0 - 1.0 / shape.turns_mean

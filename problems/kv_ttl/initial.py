@@ -5,14 +5,14 @@ says how many seconds to pin the program's KV cache in GPU memory (0: leave it t
 vLLM does); the pin ends when the next turn is admitted or the TTL expires. priority() orders the
 waiting turns (smaller first). The score rewards a low mean job completion time: a pinned cache
 spares recomputing the context and the queue after the tool returns, but holds memory others need.
-This starting point pins for a fixed share of the tool's mean observed duration and admits turns by
+This starting point pins for twice the tool's mean observed duration (at most 4 s) and admits turns by
 their own arrival.
 """
 
 
 # EVOLVE-BLOCK-START
-TTL_FACTOR = 0.3  # pin for this multiple of the tool's mean observed duration
-TTL_CAP_S = 2.0
+TTL_FACTOR = 2.0  # pin for this multiple of the tool's mean observed duration
+TTL_CAP_S = 4.0
 MIN_TURNS = 2  # only pin programs that have run at least this many turns
 PROGRAM_AGE_WEIGHT = 0.0  # 1.0 = order by program arrival (program-level FCFS)
 

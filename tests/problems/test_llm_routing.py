@@ -6,6 +6,7 @@ simulator-level checks run the trusted code in-process.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import subprocess
 import sys
@@ -33,9 +34,9 @@ ADRS = [sys.executable, "-m", "adrs.cli"]
 # Full-stage scores through the sandboxed evaluator (README, "Reference scores").
 FULL_SCORES = {
     "round_robin": 0.0,
-    "least_loaded": 7.001,
-    "consistent_hash": 20.47,
-    "dualmap": 51.54,
+    "least_loaded": 3.663,
+    "consistent_hash": 19.293,
+    "dualmap": 52.568,
 }
 
 
@@ -67,7 +68,7 @@ def test_traces_are_seeded_and_follow_the_stated_statistics():
     item = STAGES["full"][0]
     first, second = generate(item.spec), generate(item.spec)
     assert first.arrival == second.arrival and first.blocks == second.blocks
-    assert len(first) == 1641
+    assert len(first) == 1421
     mean_prompt = sum(first.prompt_tokens) / len(first)
     mean_output = sum(first.output_tokens) / len(first)
     assert 6000 < mean_prompt < 9000 and 200 < mean_output < 320
@@ -78,9 +79,9 @@ def test_traces_are_seeded_and_follow_the_stated_statistics():
 def test_load_levels_compress_one_trace_that_extends_the_lighter_ones():
     low, mid = (generate(item.spec) for item in STAGES["full"][:2])
     assert len(mid) > len(low)
-    # the heavier level's first sessions are the lighter level's, 1.2x faster
+    # the heavier level's first sessions are the lighter level's, compressed 1.1 / 0.9
     assert mid.prompt_tokens[:50] == low.prompt_tokens[:50]
-    assert mid.arrival[10] == pytest.approx(low.arrival[10] / 1.2, rel=1e-5)
+    assert mid.arrival[10] == pytest.approx(low.arrival[10] * 0.9 / 1.1, rel=1e-5)
 
 
 def test_multi_region_load_is_diurnal_per_region_and_flat_overall():
@@ -171,7 +172,7 @@ def test_dualmap_beats_the_simple_baselines_in_its_own_setting(full_scores):
     single = {name: result["metrics"]["single_region_score"] for name, result in full_scores.items()}
     assert single["dualmap"] > 3 * max(single["least_loaded"], single["consistent_hash"])
     attainment = full_scores["dualmap"]["metrics"]["single_high_attainment"]
-    assert attainment > 2 * full_scores["round_robin"]["metrics"]["single_high_attainment"]
+    assert attainment > 1.5 * full_scores["round_robin"]["metrics"]["single_high_attainment"]
 
 
 def test_skywalker_beats_region_local_routing_across_regions(evaluator, full_scores, tmp_path):
@@ -241,7 +242,8 @@ def test_a_raising_policy_is_an_exception_naming_trace_and_question(evaluator, t
     with pytest.raises(CandidateError) as error:
         _evaluate(evaluator, program, "single_region", tmp_path)
     assert error.value.kind == "exception"
-    assert "route raised at question 5" in error.value.message and "RuntimeError: boom" in error.value.message
+    assert re.search(r"trace single/\w+: route raised at question \d+ \(t=", error.value.message)
+    assert "RuntimeError: boom" in error.value.message
 
 
 def test_a_program_without_router_is_explained(evaluator, tmp_path):
@@ -262,8 +264,7 @@ PEEKING = """
         def route(self, request, cluster):
             if self.trace is None:  # find the trace the simulator in this process holds
                 self.trace = next(o.trace for o in gc.get_objects() if type(o).__name__ == "Cluster")
-            nxt = request.id + 1  # the NEXT request's prompt length decides
-            size = self.trace.prompt_tokens[nxt] if nxt < len(self.trace.prompt_tokens) else 0
+            size = sum(self.trace.prompt_tokens[request.id + 1: request.id + 6])  # the next five requests
             local = [i.id for i in cluster.instances if i.region == request.region]
             return local[size % len(local)]
 """
@@ -274,6 +275,15 @@ def test_a_policy_reading_future_arrivals_is_caught_and_scores_zero(evaluator, t
     assert result["metrics"]["causality_violations"] == 1
     assert result["score"] == 0.0
     assert "causality probe failed" in result["feedback"]
+
+
+def test_a_policy_reading_its_requests_output_length_is_caught(evaluator, tmp_path):
+    program = _candidate(tmp_path, PEEKING.replace(
+        "size = sum(self.trace.prompt_tokens[request.id + 1: request.id + 6])  # the next five requests",
+        "size = self.trace.output_tokens[request.id]  # hidden until the request is admitted"))
+    result = _evaluate(evaluator, program, "single_region", tmp_path)
+    assert result["metrics"]["causality_violations"] == 1 and result["score"] == 0.0
+    assert "longer outputs" in result["feedback"]
 
 
 def test_seeded_randomness_passes_the_probe(evaluator, tmp_path):
@@ -346,11 +356,13 @@ def test_problem_directory_loads_with_its_stages():
     assert names == ["consistent_hash.py", "dualmap.py", "least_loaded.py", "round_robin.py", "skywalker.py"]
 
 
-def test_plan_puts_the_twin_apart_from_its_original():
+def test_plan_puts_each_twin_apart_from_its_original():
     plan = plan_stage("full", 2)
-    original_bucket = next(b for b in plan.buckets if ("run", plan.twin.original) in b)
-    assert ("twin", 0) not in original_bucket
-    assert sum(len(b) for b in plan.buckets) == len(plan.items) + 1
+    assert [twin.kind for twin in plan.twins] == ["arrivals", "lengths"]
+    for number, twin in enumerate(plan.twins):
+        original_bucket = next(b for b in plan.buckets if ("run", twin.original) in b)
+        assert ("twin", number) not in original_bucket
+    assert sum(len(b) for b in plan.buckets) == len(plan.items) + 2
 
 
 @pytest.mark.slow
