@@ -9,8 +9,10 @@ dualmap: the full stage's single-region trace shape with seeds 101-103, each com
 the effective capacity: the largest load (requests/s) whose mean attainment is at least 90 % (or
 80 %), interpolating between measured loads, as DualMap reports. skywalker: the same for the
 multi-region trace shape (seeds 201-203), plus mean and p90 TTFT and the fleet's cost per 1,000
-requests within the SLO at the stage's load. continuum: the SWE-bench-
-and BFCL-like traces at several concurrencies, mean JCT of each baseline and its ratio to vLLM's.
+requests within the SLO at the stage's load. continuum: the SWE-bench-like traces on the 80 GB and
+40 GB instances and the BFCL-like trace at several worker counts, mean JCT of each baseline and of
+two reference policies (program-level FCFS alone; pinning until the next turn) and the ratio of
+vLLM's to it.
 Everything runs in this process on the trusted simulators (policies are the baseline files).
 """
 
@@ -91,6 +93,26 @@ def routing_claims(stage_index: int, seeds: tuple[int, ...], names: list[str]) -
               f"{statistics.fmean(r.cost_per_1k_good for r in results):8.2f}")
 
 
+class ProgramFcfs:
+    """Program-level FCFS alone: no pin (what the scheduling half of Continuum gives)."""
+
+    def __init__(self, engine):
+        pass
+
+    def priority(self, request, engine):
+        return request.program_arrival
+
+    def ttl(self, turn, engine):
+        return 0.0
+
+
+class PinUntilNextTurn(ProgramFcfs):
+    """Pin every paused program until its next turn (the 600 s cap): no TTL to speak of."""
+
+    def ttl(self, turn, engine):
+        return engine.max_ttl_s
+
+
 def continuum_claims() -> None:
     from evaluators.kv_ttl.episode import find_policy, run_trace
     from evaluators.kv_ttl.replay import replay
@@ -98,20 +120,22 @@ def continuum_claims() -> None:
     from evaluators.kv_ttl.stages import SETUPS
     from evaluators.kv_ttl.workload import AgentSpec, generate
 
-    names = ["vllm_lru", "fixed_ttl", "continuum"]
-    policies = {n: find_policy(_load(ROOT / "problems" / "kv_ttl" / "baselines" / f"{n}.py")) for n in names}
-    cases = [("swe", "llama8b", 60, c, 21) for c in (12, 16, 20, 24, 28)] + \
-            [("bfcl", "llama70b", 400, c, 23) for c in (96, 128, 160, 192)]
-    print("kind  setup     conc  bound s   " + "  ".join(f"{n:>18s}" for n in names))
+    baselines = ["vllm_lru", "fixed_ttl", "continuum"]
+    policies = {n: find_policy(_load(ROOT / "problems" / "kv_ttl" / "baselines" / f"{n}.py")) for n in baselines}
+    policies["program_fcfs"] = ProgramFcfs
+    policies["pin_600s"] = PinUntilNextTurn
+    cases = ([("swe", "llama8b", 60, c, 21) for c in (12, 16, 20, 24, 28)]
+             + [("swe", "llama8b-40g", 60, c, 22) for c in (8, 10, 12, 14)]
+             + [("bfcl", "llama70b", 400, c, 23) for c in (96, 128, 160, 192)])
+    print("kind  setup        workers bound s " + " ".join(f"{n:>19s}" for n in policies))
     for kind, setup, programs, concurrency, seed in cases:
-        spec = AgentSpec("claim", seed, programs, concurrency, kind, setup)
-        trace = generate(spec)
+        trace = generate(AgentSpec("claim", seed, programs, concurrency, kind, setup))
         jct = {}
-        for name in names:
-            log = run_trace(policies[name], trace, 0).log
-            jct[name] = statistics.fmean(replay(SETUPS[setup], trace, log).outcome.jct)
-        cells = "  ".join(f"{jct[n]:8.1f} ({jct['vllm_lru'] / jct[n]:4.2f}x)" for n in names)
-        print(f"{kind:5s} {setup:9s} {concurrency:4d} {bound_jct(SETUPS[setup], trace):7.1f}   {cells}")
+        for name, policy in policies.items():
+            outcome = replay(SETUPS[setup], trace, run_trace(policy, trace, 0).log).outcome
+            jct[name] = statistics.fmean(outcome.jct)
+        cells = " ".join(f"{jct[n]:9.1f} ({jct['vllm_lru'] / jct[n]:4.2f}x)" for n in policies)
+        print(f"{kind:5s} {setup:12s} {concurrency:7d} {bound_jct(SETUPS[setup], trace):7.1f} {cells}")
 
 
 def main() -> None:

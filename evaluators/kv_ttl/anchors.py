@@ -20,9 +20,10 @@ from evaluators.llm_serving import Job
 LRU_MEAN_JCT_S: dict[str, float] = {
     "swe/quick": 268.6577955629163,
     "swe/a": 439.4528168019433,
-    "swe/b": 403.4895708608338,
+    "swe/b": 241.54160967069396,
     "bfcl/a": 111.07610013099986,
     "holdout/swe": 414.30600303180506,
+    "holdout/swe-40g": 441.46404103986055,
     "holdout/bfcl": 112.96477209512514,
 }
 

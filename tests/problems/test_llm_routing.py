@@ -318,7 +318,8 @@ def test_tampering_with_the_simulator_in_the_candidate_process_gains_nothing(eva
         assert tampered <= honest
 
 
-def test_a_forged_answer_log_is_replayed_honestly_or_rejected(evaluator, tmp_path):
+def test_a_forged_answer_log_is_rejected(evaluator, tmp_path):
+    """The candidate shares the driver's process: it can make the logged answers anything."""
     program = _candidate(tmp_path, """
         import evaluators.llm_routing.episode as episode
 
@@ -329,19 +330,19 @@ def test_a_forged_answer_log_is_replayed_honestly_or_rejected(evaluator, tmp_pat
             def route(self, request, cluster):
                 return 0
 
-        original = episode.run_payload
+        honest = episode.PolicyDecider.route
 
-        def forged(module, payload):
-            result = original(module, payload)
-            for run in result["runs"]:
-                run["answers"] = ["best"] * len(run["answers"])
-            return result
+        def forged(self, job, now):
+            answer = honest(self, job, now)
+            self.log[-1] = "the best instance"
+            return answer
 
-        episode.run_payload = forged
+        episode.PolicyDecider.route = forged
     """)
-    # the driver imported run_payload before the candidate: the forgery never runs, all go to 0
-    result = _evaluate(evaluator, program, "single_region", tmp_path)
-    assert result["score"] == 0.0
+    with pytest.raises(CandidateError) as error:
+        _evaluate(evaluator, program, "single_region", tmp_path)
+    assert error.value.kind == "invalid_output" and "does not replay" in error.value.message
+    assert "'the best instance', not an int" in error.value.message
 
 
 # --- the problem directory and an offline run ------------------------------------------------------------
