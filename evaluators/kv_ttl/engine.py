@@ -2,8 +2,9 @@
 
 Programs start as agent workers free up (`concurrency` workers, the first ones staggered, each
 starting the next program of the list when its current one finishes). A program's turn arrives
-(its first when the program starts, later ones when the previous turn's tool call returns), is given a queue priority by the decider (smaller first; ties in arrival
-order) and waits for admission. When a turn that calls a tool finishes, its context's blocks go to
+(its first when the program starts, later ones when the previous turn's tool call returns), is
+given a queue priority by the decider (smaller first; ties in arrival order) and waits for
+admission. When a turn that calls a tool finishes, its context's blocks go to
 the prefix cache (evictable, LRU) and the decider chooses a TTL: with a TTL > 0 the blocks are
 pinned (not evictable) until the program's next turn is admitted or the TTL expires, whichever
 comes first; then they are ordinary prefix cache again. The next turn reuses whatever leading part

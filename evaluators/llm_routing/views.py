@@ -32,7 +32,8 @@ class RequestView:
         self.blocks = job.blocks
 
     def __repr__(self) -> str:
-        return f"Request(id={self.id}, arrival={self.arrival:.3f}, region={self.region}, prompt_tokens={self.prompt_tokens})"
+        return (f"Request(id={self.id}, arrival={self.arrival:.3f}, region={self.region}, "
+                f"prompt_tokens={self.prompt_tokens})")
 
 
 class InstanceView:

@@ -1,8 +1,9 @@
 """Trusted evaluator of kv_ttl: KV-cache time-to-live and admission order for multi-turn agents (Continuum).
 
 Stages: quick (one SWE-bench-like trace), full (SWE-bench-like traces on an 80 GB and a 40 GB KV
-budget and one BFCL-like trace), holdout (the same three from other seeds). The candidate runs only through the trusted harness with
-driver.py, one process per CPU; its answer logs are replayed and scored by evaluators.kv_ttl.
+budget and one BFCL-like trace), holdout (the same three from other seeds). The candidate runs
+only through the trusted harness with driver.py, one process per CPU; its answer logs are
+replayed and scored by evaluators.kv_ttl.
 """
 
 from __future__ import annotations

@@ -49,7 +49,8 @@ class Router:
         if choice is None:
             remote = [i for i in cluster.instances if i.region != request.region and i.waiting <= PENDING_LIMIT]
             if remote:
-                choice = min(remote, key=lambda i: (self._estimate(i, request, cluster, i.cached_blocks(request.blocks)), i.id))
+                choice = min(remote, key=lambda i: (
+                    self._estimate(i, request, cluster, i.cached_blocks(request.blocks)), i.id))
         if choice is None:
             return None
         if request.session >= 0:
