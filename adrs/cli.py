@@ -159,7 +159,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.selection is not None:
         settings["selection"] = SelectionConfig(strategy=args.selection)
     api.require_sandbox(problem, args.sandbox)
-    settings.update({k: getattr(args, k) for k in ("workers", "executor", "ray_address") if getattr(args, k) is not None})
+    given = ("workers", "executor", "ray_address")
+    settings.update({k: getattr(args, k) for k in given if getattr(args, k) is not None})  # 0 too: checked
     settings.update(_mutation_settings(args, {}))
     plan = api.mutator_plan(problem, **settings)
     console.print(f"Evolving [bold]{problem.name}[/bold] with {_mutator_line(plan)}; archive {archive}")

@@ -272,10 +272,15 @@ def _build(root: Path, toml_path: Path, data: dict[str, Any]) -> Problem:
     limits = ProblemLimits(
         memory_mb=_whole(toml_path, "limits.memory_mb", limits_table.get("memory_mb", ProblemLimits.memory_mb)),
         candidate_timeout_s=_number(
-            toml_path, "limits.candidate_timeout_s", limits_table.get("candidate_timeout_s", ProblemLimits.candidate_timeout_s), above=0
+            toml_path,
+            "limits.candidate_timeout_s",
+            limits_table.get("candidate_timeout_s", ProblemLimits.candidate_timeout_s),
+            above=0,
         ),
         candidate_memory_mb=_whole(
-            toml_path, "limits.candidate_memory_mb", limits_table.get("candidate_memory_mb", ProblemLimits.candidate_memory_mb)
+            toml_path,
+            "limits.candidate_memory_mb",
+            limits_table.get("candidate_memory_mb", ProblemLimits.candidate_memory_mb),
         ),
     )
     if "timeout_s" in limits_table:  # accepted for old problem folders; stages' timeout_s is the one read

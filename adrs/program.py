@@ -212,7 +212,8 @@ def read_program(path: str | os.PathLike[str]) -> str:
         line = data.count(b"\n", 0, error.start) + 1
         column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
         byte = data[error.start]
-        raise NotUTF8(f"{path}: not UTF-8 text: byte 0x{byte:02x} at line {line}, column {column} ({error.reason})") from None
+        where = f"line {line}, column {column}"
+        raise NotUTF8(f"{path}: not UTF-8 text: byte 0x{byte:02x} at {where} ({error.reason})") from None
 
 
 def utf8_problem(code: str) -> str | None:

@@ -40,7 +40,8 @@ def archive(toy_problem: Path, tmp_path: Path) -> Path:
     run = store.create_run(problem.name, str(problem.root), problem.fingerprint(), 0, {"budget": PROGRAMS})
     for index in range(PROGRAMS):
         code = f"# program {index}\n" + "x = 1\n" * 60
-        program = store.add_program(run.id, NewProgram(code=code, code_hash=f"h{index}", proposal_index=index, mutator="offline"))
+        new = NewProgram(code=code, code_hash=f"h{index}", proposal_index=index, mutator="offline")
+        program = store.add_program(run.id, new)
         evaluation = Evaluation("quick", True, float(index), {"score": float(index)}, duration_s=0.1)
         store.record_evaluations(program.id, [evaluation], complete=False)
     store.set_run_status(run.id, "stopped")

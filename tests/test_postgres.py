@@ -237,10 +237,12 @@ def test_sigkill_mid_run_then_resume_loses_nothing(pg_url, toy_problem, tmp_path
 
 
 def test_a_second_engine_without_join_is_refused_until_the_first_dies(pg_url, toy_problem, tmp_path):
-    first = _start(["run", str(toy_problem), "--budget", "200", "--workers", "1", "--archive", pg_url, "--quiet"], tmp_path)
+    run = ["run", str(toy_problem), "--budget", "200", "--workers", "1", "--archive", pg_url, "--quiet"]
+    first = _start(run, tmp_path)
+    resume = ADRS + ["resume", pg_url, "--budget", "2", "--quiet"]
     try:
         _wait_for(pg_url, 2, first)
-        second = subprocess.run(ADRS + ["resume", pg_url, "--budget", "2", "--quiet"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        second = subprocess.run(resume, cwd=tmp_path, capture_output=True, text=True, timeout=300)
         assert second.returncode == 1, second.stdout + second.stderr
         said = " ".join(second.stdout.split())
         assert "run 1 is in use by another engine (PostgreSQL session" in said and "--join" in said
@@ -249,7 +251,7 @@ def test_a_second_engine_without_join_is_refused_until_the_first_dies(pg_url, to
         os.killpg(first.pid, signal.SIGKILL)
         first.wait()
     # the server ends the dead engine's session, and its lock with it
-    done = subprocess.run(ADRS + ["resume", pg_url, "--budget", "2", "--quiet"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(resume, cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
 
 

@@ -85,7 +85,13 @@ def test_the_api_refuses_the_same_values(settings, named, toy_problem, tmp_path)
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("tournament_size", 0), ("rank_power", -1.0), ("top_inspirations", -1), ("exploit", 1.5), ("children_penalty", math.inf)],
+    [
+        ("tournament_size", 0),
+        ("rank_power", -1.0),
+        ("top_inspirations", -1),
+        ("exploit", 1.5),
+        ("children_penalty", math.inf),
+    ],
 )
 def test_selection_settings_are_checked(field, value):
     with pytest.raises(SettingError, match=f"selection.{field}"):

@@ -88,7 +88,8 @@ def check_problem(
     require_sandbox(problem, sandbox)
     settings = EvalSettings(data_dir=data_dir, sandbox=sandbox)
     heard = on_program or (lambda _checked: None)
-    initial = CheckedProgram(problem.initial_path.name, evaluate_file_sync(problem, problem.initial_path, settings, problem.stages))
+    first = evaluate_file_sync(problem, problem.initial_path, settings, problem.stages)
+    initial = CheckedProgram(problem.initial_path.name, first)
     heard(initial)
     if initial.failed is not None:
         return CheckReport(problem, initial)

@@ -49,7 +49,9 @@ def damaged(shown: str, error: BaseException | str) -> ArchiveDamaged:
     reason = str(error)
     if isinstance(error, sqlite3.DatabaseError) and getattr(error, "sqlite_errorcode", 0) & 0xFF == 26:
         reason += ": a damaged archive, or no archive at all"
-    return ArchiveDamaged(f"{shown}: the archive is damaged ({reason}); `adrs doctor {shown}` reports what can still be read")
+    return ArchiveDamaged(
+        f"{shown}: the archive is damaged ({reason}); `adrs doctor {shown}` reports what can still be read"
+    )
 
 
 def check_sqlite_archive(path: Path, *, create: bool) -> None:

@@ -64,7 +64,8 @@ class LocksMixin(ArchiveBase):
             connection.commit()  # the lock belongs to the session, not to this transaction
             if not got:
                 where = f" (PostgreSQL session {holder})" if holder else ""
-                raise RunBusy(f"{display_location(self.url)}: run {run_id} is in use by another engine{where}; {_ADVICE}")
+                shown = display_location(self.url)
+                raise RunBusy(f"{shown}: run {run_id} is in use by another engine{where}; {_ADVICE}")
             try:
                 yield
             finally:
@@ -92,7 +93,8 @@ def _file_lock(path: Path, run_id: int, shown: str, doing: str) -> Iterator[None
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             holder = os.pread(fd, 300, 0).decode("utf-8", "replace").strip()
-            raise RunBusy(f"{shown}: run {run_id} is in use by another engine ({holder or 'unknown'}); {_ADVICE}") from None
+            who = holder or "unknown"
+            raise RunBusy(f"{shown}: run {run_id} is in use by another engine ({who}); {_ADVICE}") from None
         since = time.strftime("%Y-%m-%d %H:%M:%S")
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()} on {socket.gethostname()}, {doing} since {since}\n".encode(), 0)

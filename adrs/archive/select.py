@@ -49,7 +49,8 @@ class SelectionConfig:
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
             raise SettingError(
-                f"--selection (strategy): unknown selection strategy {self.strategy!r}; choose one of {', '.join(STRATEGIES)}"
+                f"--selection (strategy): unknown selection strategy {self.strategy!r}; "
+                f"choose one of {', '.join(STRATEGIES)}"
             )
         for name in ("exploit", "explore"):
             require(f"selection.{name}", getattr(self, name), at_least=0, at_most=1)

@@ -54,7 +54,8 @@ def baseline_scores(
     cached = _read_cache(cache)
     if cached is not None and cached.get("key") == key:
         return [_from_dict(entry) for entry in cached.get("scores", [])], stage.name
-    say(f"scoring {len(paths)} baseline(s) of {problem.name} on stage {stage.name} (once; then cached in {cache.parent})")
+    say(f"scoring {len(paths)} baseline(s) of {problem.name} on stage {stage.name} "
+        f"(once; then cached in {cache.parent})")
     scores = []
     for path in paths:
         try:

@@ -5,8 +5,8 @@ Owns: the bwrap command line. The sandbox's root holds only /usr and the Python 
 packages the trusted driver imports, a fresh /dev, /proc and private /tmp (mounted first, so that
 what is bound under /tmp, a virtual environment say, stays visible), and the candidate's home
 (the one writable folder); and the probe that says why bwrap cannot run here, when it cannot
-(no bwrap, no namespaces, or an interpreter it cannot see). Every namespace is new (no network, own PIDs, own IPC and UTS);
-inside it runs as uid 65534 with no capabilities, in a session of its own, and dies with bwrap
+(no bwrap, no namespaces, or an interpreter it cannot see). Every namespace is new (no network, own
+PIDs, own IPC and UTS); inside it runs as uid 65534 with no capabilities, in a session of its own, and dies with bwrap
 (--die-with-parent), which dies with the worker (PR_SET_PDEATHSIG). rlimits and the pids cgroup
 are applied to bwrap itself, so they bind everything inside.
 

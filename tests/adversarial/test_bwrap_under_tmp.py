@@ -71,12 +71,14 @@ def test_a_virtual_environment_under_tmp_runs_candidates_under_bwrap(bwrap, unde
         pytest.skip("uv is not installed")
     venv = under_tmp / "venv"
     subprocess.run([uv, "venv", "-q", str(venv)], check=True, timeout=300)
-    subprocess.run([uv, "pip", "install", "-q", "--python", str(venv / "bin" / "python"), "-e", str(ROOT)], check=True, timeout=600)
+    python = str(venv / "bin" / "python")
+    subprocess.run([uv, "pip", "install", "-q", "--python", python, "-e", str(ROOT)], check=True, timeout=600)
     env = {k: v for k, v in os.environ.items() if k != "ADRS_PROBE_BWRAP"}
-    probe = subprocess.run([str(venv / "bin" / "python"), "-c", PROBE], env=env, capture_output=True, text=True, timeout=120)
+    probe = subprocess.run([python, "-c", PROBE], env=env, capture_output=True, text=True, timeout=120)
     assert probe.stdout.strip() == "None", probe.stdout + probe.stderr
     done = subprocess.run(
-        [str(venv / "bin" / "adrs"), "eval", str(toy_problem), str(toy_problem / "initial.py"), "--sandbox", "bwrap", "--json"],
+        [str(venv / "bin" / "adrs"), "eval", str(toy_problem), str(toy_problem / "initial.py")]
+        + ["--sandbox", "bwrap", "--json"],
         env=env, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
