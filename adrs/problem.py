@@ -437,9 +437,8 @@ def _number(path: Path, key: str, value: Any, **rule: Any) -> float:
 
 def _whole(path: Path, key: str, value: Any) -> int:
     """A positive whole number (of MiB), or ProblemError naming the key."""
-    phrase = problem_with(value, whole=True, at_least=1)
-    if phrase is not None:
-        raise ProblemError(f"{path}: {key}: {phrase}")
+    if problem_with(value, whole=True, at_least=1) is not None:
+        raise ProblemError(f"{path}: {key}: expected a positive whole number of MiB, got {value!r}")
     return int(value)
 
 
