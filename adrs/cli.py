@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from adrs import api
@@ -29,6 +28,7 @@ from adrs.config import MUTATORS, RunConfig
 from adrs.evaluate.result import Evaluation
 from adrs.executors import EXECUTORS
 from adrs.inspect_run import render_llm_call, render_program, render_status
+from adrs.printable import markup
 from adrs.sandbox import BACKENDS as SANDBOXES
 
 console = Console()
@@ -216,13 +216,13 @@ def _mutation_settings(args: argparse.Namespace, stored_llm: dict) -> dict:
 def _mutator_line(plan: MutatorPlan) -> str:
     if plan.kind == "offline":
         return "the offline mutator"
-    text = "LLM " + (escape(", ".join(plan.models)) if plan.models else "(no model)")
+    text = "LLM " + (markup(", ".join(plan.models)) if plan.models else "(no model)")
     if plan.offline_share:
         text += f" + offline mutator ({plan.offline_share:.0%})"
     if plan.max_cost is not None:
         text += f", cost cap ${plan.max_cost:.2f}"
         if plan.unpriced:
-            text += f" [yellow](no price for {escape(', '.join(plan.unpriced))}: counted as $0; set price_in/price_out)[/yellow]"
+            text += f" [yellow](no price for {markup(', '.join(plan.unpriced))}: counted as $0; set price_in/price_out)[/yellow]"
     return text
 
 
@@ -250,7 +250,7 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def _metrics_line(evaluation: Evaluation) -> str:
     if not evaluation.ok:
-        return f"[red]failed ({evaluation.error_kind})[/red]: {escape(evaluation.error.strip().splitlines()[-1]) if evaluation.error.strip() else ''}"
+        return f"[red]failed ({evaluation.error_kind})[/red]: {markup(evaluation.error.strip().splitlines()[-1]) if evaluation.error.strip() else ''}"
     shown = ", ".join(f"{k}={v:.6g}" for k, v in sorted(evaluation.metrics.items()) if k != "score")
     return f"score [bold]{evaluation.score:.6g}[/bold] ({evaluation.duration_s:.2f} s) {shown}"
 
@@ -267,7 +267,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     report = api.check_problem(problem, sandbox=args.sandbox, data_dir=args.data_dir, on_program=_print_checked)
     failed = report.initial.failed
     if failed is not None:
-        console.print(f"[red]error:[/red] the initial program fails at stage {failed.stage!r}:\n{escape(failed.error)}")
+        console.print(f"[red]error:[/red] the initial program fails at stage {failed.stage!r}:\n{markup(failed.error)}")
         return 1
     if report.unknown_names:
         for line in report.unknown_names:
@@ -288,7 +288,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         for evaluation in evaluations:
             console.print(f"\\[{evaluation.stage}] {_metrics_line(evaluation)}")
             if evaluation.feedback:
-                console.print("  " + escape(evaluation.feedback).replace("\n", "\n  "))
+                console.print("  " + markup(evaluation.feedback).replace("\n", "\n  "))
     return 0
 
 
@@ -321,10 +321,10 @@ def cmd_problems(args: argparse.Namespace) -> int:
         table.add_column(column)
     for entry in api.list_problems(folder):
         if entry.error is not None:
-            table.add_row(entry.directory.name, f"[red]{entry.error}[/red]", "")
+            table.add_row(markup(entry.directory.name), f"[red]{markup(entry.error)}[/red]", "")
             continue
         baselines = [stem + (f" ({reference:g})" if reference is not None else "") for stem, reference in entry.baselines]
-        table.add_row(entry.name, entry.summary, ", ".join(baselines))
+        table.add_row(markup(entry.name), markup(entry.summary), markup(", ".join(baselines)))
     console.print(table)
     return 0
 
@@ -336,7 +336,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         return 1
     path = api.write_report(
         archives, args.output, baselines=not args.no_baselines, run_id=args.run_id, problem_dir=args.problem_dir,
-        say=lambda line: console.print(escape(line)),
+        say=lambda line: console.print(markup(line)),
     )
     console.print(f"Report: {path}")
     return 0
@@ -345,12 +345,12 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_doctor(args: argparse.Namespace) -> int:
     report = api.check_archive(args.archive, args.run_id, repair=args.repair)
     for line in report.repaired:
-        console.print(f"[green]repaired[/green] {escape(line)}")
+        console.print(f"[green]repaired[/green] {markup(line)}")
     for finding in report.findings:
         fixable = "" if finding.repairable else " [dim](not repairable)[/dim]"
-        console.print(f"[red]{finding.kind}[/red] {escape(finding.detail)}{fixable}")
+        console.print(f"[red]{finding.kind}[/red] {markup(finding.detail)}{fixable}")
     for note in report.notes:
-        console.print(f"[dim]note[/dim] {escape(note)}")
+        console.print(f"[dim]note[/dim] {markup(note)}")
     if report.clean:
         console.print("[green]ok[/green]: no inconsistency found")
         return 0
@@ -379,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except api.USER_ERRORS as exc:
-        console.print(f"[red]error:[/red] {escape(str(exc))}")
+        console.print(f"[red]error:[/red] {markup(str(exc))}")
         return 1
 
 

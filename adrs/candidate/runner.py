@@ -8,23 +8,55 @@ JSON), calls `driver.before_import(payload)` if the driver defines it, loads the
 as module `candidate`, runs `driver.run(candidate, payload)`
 and writes {"ok": true, "value": ...} or {"ok": false, "kind": ..., "message": ...} to the result
 file. Everything written here is untrusted: the candidate shares this process and could have
-written the file itself, so the trusted side validates every value it reads back.
+written the file itself, so the trusted side validates every value it reads back (and reads the
+file through a descriptor it opened itself, so renaming or replacing it changes nothing there).
+
+Before anything else loads, it opens the result file (the record goes through that descriptor, not
+through whatever the name points to later) and installs the request's seccomp filter
+(adrs/sandbox/seccomp.py), failing closed when it cannot.
 """
 
+import ctypes
 import importlib.util
 import json
+import os
 import sys
 import traceback
 import types
 
+PR_SET_SECCOMP = 22
+SECCOMP_MODE_FILTER = 2
+PR_SET_NO_NEW_PRIVS = 38
 
-def _write(path, record):
-    with open(path, "w") as f:
-        json.dump(record, f)
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
-def _fail(path, kind, message):
-    _write(path, {"ok": False, "kind": kind, "message": message[-4000:]})
+def install_filter(code):
+    """Install a seccomp filter (raw struct sock_filter entries) on this process and its children."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_NO_NEW_PRIVS, ctypes.c_ulong(1), ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0)):
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
+    buffer = ctypes.create_string_buffer(code, len(code))
+    program = _SockFprog(len(code) // 8, ctypes.cast(buffer, ctypes.c_void_p))
+    if libc.prctl(PR_SET_SECCOMP, ctypes.c_ulong(SECCOMP_MODE_FILTER), ctypes.byref(program), ctypes.c_ulong(0),
+                  ctypes.c_ulong(0)):  # fmt: skip
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP) failed")
+
+
+_result_file = None
+
+
+def _write(record):
+    _result_file.seek(0)
+    _result_file.truncate()
+    _result_file.write(json.dumps(record))
+    _result_file.flush()
+
+
+def _fail(kind, message):
+    _write({"ok": False, "kind": kind, "message": message[-4000:]})
     sys.exit(1)
 
 
@@ -33,16 +65,23 @@ def _tail_traceback():
 
 
 def main():
+    global _result_file
     with open(sys.argv[1]) as f:
         request = json.load(f)
-    result_path = request["result"]
+    _result_file = open(request["result"], "w")  # noqa: SIM115 - open for the whole run, on purpose
+    if request.get("seccomp"):
+        try:
+            install_filter(bytes.fromhex(request["seccomp"]))
+        except OSError as exc:
+            sys.stderr.write(f"adrs: the seccomp filter could not be installed, the candidate was not run: {exc}\n")
+            os._exit(125)
     program_path = request["program"]
     try:
         with open(program_path) as f:
             source = f.read()
         code = compile(source, program_path, "exec")
     except SyntaxError as exc:
-        _fail(result_path, "syntax", f"line {exc.lineno}: {exc.msg}\n{exc.text or ''}")
+        _fail("syntax", f"line {exc.lineno}: {exc.msg}\n{exc.text or ''}")
     spec = importlib.util.spec_from_file_location("adrs_driver", request["driver"])
     driver = importlib.util.module_from_spec(spec)
     sys.modules["adrs_driver"] = driver
@@ -62,7 +101,7 @@ def main():
     except BaseException:
         failure = ("import", _tail_traceback())
     if failure is not None:
-        _fail(result_path, *failure)
+        _fail(*failure)
 
     failure = None
     try:
@@ -74,13 +113,15 @@ def main():
     if failure is not None:
         # Outside the except block the traceback, and the memory its frames hold, is released.
         module = driver = None
-        _fail(result_path, *failure)
+        _fail(*failure)
     try:
         text = json.dumps({"ok": True, "value": value})
     except (TypeError, ValueError) as exc:
-        _fail(result_path, "invalid_output", f"the driver's value is not JSON-serialisable: {exc}")
-    with open(result_path, "w") as f:
-        f.write(text)
+        _fail("invalid_output", f"the driver's value is not JSON-serialisable: {exc}")
+    _result_file.seek(0)
+    _result_file.truncate()
+    _result_file.write(text)
+    _result_file.flush()
 
 
 if __name__ == "__main__":
