@@ -11,6 +11,7 @@ resumes with `adrs resume`).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import sys
@@ -161,6 +162,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings.update(_mutation_settings(args, {}))
     plan = api.mutator_plan(problem, **settings)
     console.print(f"Evolving [bold]{problem.name}[/bold] with {_mutator_line(plan)}; archive {archive}")
+    console.print(f"Sandbox: {markup(api.sandbox_line(problem, args.sandbox))}")
     return _drive(
         lambda on_progress: api.evolve(problem, archive=archive, on_progress=on_progress, **settings),
         args.quiet,
@@ -193,6 +195,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
     budget = args.budget or int(run.config.get("budget", 0))
     overrides.update(_mutation_settings(args, run.config.get("llm", {})))
     console.print(f"Resuming run {run.id} of [bold]{run.problem_name}[/bold] from {args.archive}")
+    with contextlib.suppress(*api.USER_ERRORS):  # a problem folder that moved: resume says so itself
+        console.print(f"Sandbox: {markup(api.sandbox_line(run.problem_root, run.config.get('sandbox')))}")
     return _drive(
         lambda on_progress: api.resume(args.archive, run_id=run.id, on_progress=on_progress, **overrides),
         args.quiet,
@@ -264,6 +268,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     problem = api.load_problem(args.problem)
     api.require_sandbox(problem, args.sandbox)
     console.print(f"[bold]{problem.name}[/bold]: stages {[s.name for s in problem.stages]}, objectives {[o.name for o in problem.objectives]}")
+    console.print(f"Sandbox: {markup(api.sandbox_line(problem, args.sandbox))}")
     report = api.check_problem(problem, sandbox=args.sandbox, data_dir=args.data_dir, on_program=_print_checked)
     failed = report.initial.failed
     if failed is not None:
@@ -285,6 +290,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
         record = {"program": str(Path(args.program)), "ok": all(e.ok for e in evaluations), "stages": [e.to_dict() for e in evaluations]}
         print(json.dumps(record, indent=2))
     else:
+        console.print(f"Sandbox: {markup(api.sandbox_line(args.problem, args.sandbox))}")
         for evaluation in evaluations:
             console.print(f"\\[{evaluation.stage}] {_metrics_line(evaluation)}")
             if evaluation.feedback:
@@ -344,6 +350,7 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     report = api.check_archive(args.archive, args.run_id, repair=args.repair)
+    console.print(f"[dim]sandbox[/dim] default here: {markup(api.default_sandbox_line())}")
     for line in report.repaired:
         console.print(f"[green]repaired[/green] {markup(line)}")
     for finding in report.findings:

@@ -93,7 +93,7 @@ class Problem:
     score_metric: str = "score"
     references: dict[str, float] = field(default_factory=dict)
     prompt_system: str = ""
-    sandbox: str = "process"
+    sandbox: str | None = None  # None: the strongest backend that works here (adrs.sandbox.default_name)
     llm: dict[str, Any] = field(default_factory=dict)
     resources: Resources = field(default_factory=Resources)
 
@@ -261,7 +261,7 @@ def _build(root: Path, toml_path: Path, data: dict[str, Any]) -> Problem:
         score_metric=score_metric,
         references=references,
         prompt_system=str(prompt.get("system", "")),
-        sandbox=str(meta.get("sandbox", "process")),
+        sandbox=None if meta.get("sandbox") is None else str(meta["sandbox"]),
         llm=dict(_table(toml_path, data, "llm")),
         resources=_resources(toml_path, _table(toml_path, data, "resources")),
     )

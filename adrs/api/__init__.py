@@ -43,11 +43,13 @@ from adrs.api.problems import (
     CheckReport,
     ProblemEntry,
     check_problem,
+    default_sandbox_line,
     evaluate_program,
     init_problem,
     list_problems,
     problems_dir,
     require_sandbox,
+    sandbox_line,
 )
 from adrs.api.runs import (
     MutatorPlan,
@@ -107,6 +109,8 @@ __all__ = [
     "mutator_plan",
     "problems_dir",
     "require_sandbox",
+    "default_sandbox_line",
+    "sandbox_line",
     "resume",
     "run_status",
     "show_call",

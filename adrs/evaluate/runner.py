@@ -88,8 +88,9 @@ async def evaluate_stage(problem: Problem, program_path: Path, stage: Stage, set
 
 
 def sandbox_name(problem: Problem, settings: EvalSettings) -> str:
-    """The backend for this problem's candidates: the settings' (CLI) choice over problem.toml's."""
-    return settings.sandbox or problem.sandbox or "process"
+    """The backend for this problem's candidates: the settings' (CLI) choice over problem.toml's, else
+    the strongest that works here (adrs.sandbox.default_name)."""
+    return settings.sandbox or problem.sandbox or sandbox.default_name()
 
 
 def _require_backend(name: str, docker_image: str | None) -> sandbox.Backend:
