@@ -94,3 +94,19 @@ def _no_stray_mounts():
         assert "adrs-scratch" not in mounts or _wait_for(
             lambda: "adrs-scratch" not in Path("/proc/self/mountinfo").read_text(), GONE_WITHIN_S
         ), "a killed engine's evaluation tmpfs is still mounted"
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="the evaluation tmpfs needs root")
+def test_the_next_engine_detaches_a_tmpfs_whose_engine_and_reaper_are_gone(tmp_path):
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    folder = tmp_path / "adrs-quick-orphan"
+    folder.mkdir()
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", f"adrs-scratch-{gone.pid}", str(folder)], check=True)
+    try:
+        probe = "from adrs.sandbox.scratch import scratch_available; print(scratch_available())"
+        done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+        assert done.stdout.strip() == "True", done.stderr
+        assert f"adrs-scratch-{gone.pid} " not in Path("/proc/self/mountinfo").read_text()
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)
