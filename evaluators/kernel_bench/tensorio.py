@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from adrs.problemkit.outputs import CandidateFileError, open_output
+from adrs.problemkit import CandidateFileError, open_output
 
 
 class TensorFileError(ValueError):

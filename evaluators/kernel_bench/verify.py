@@ -30,8 +30,7 @@ from typing import Any
 
 import torch
 
-from adrs.problemkit import INVALID_OUTPUT, CandidateError
-from adrs.problemkit.outputs import CandidateFileError, stat_output
+from adrs.problemkit import INVALID_OUTPUT, CandidateError, CandidateFileError, stat_output
 from evaluators.kernel_bench.cases import BenchPlan, Case, correctness_key, rep_seed, timed_key
 from evaluators.kernel_bench.compare import mismatch
 from evaluators.kernel_bench.protocol import wall_marker
