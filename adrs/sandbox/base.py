@@ -123,8 +123,8 @@ class Handle(ABC):
         if reached_cpu:
             return "timeout", f"reached its {self.cpu_limit_s:g} s CPU-time limit ({self.cpu_used_s:.1f} s used)"
         kind, sentence = describe_exit(code)
-        if kind == "timeout":
-            return "nonzero_exit", f"killed by {sentence.split()[2]} (not at a limit the sandbox measured)"
+        if kind == "timeout":  # SIGKILL or SIGXCPU, with no CPU time at the limit
+            return "nonzero_exit", f"killed by {signal.Signals(-code).name} (not at a limit the sandbox measured)"
         return kind, sentence
 
 
