@@ -28,16 +28,13 @@ from typing import Any
 from adrs.candidate import RUNNER_SCRIPT
 from adrs.problemkit import failures
 from adrs.problemkit.failures import CandidateError
-from adrs.problemkit.outputs import read_fd_all, read_fd_tail
+from adrs.problemkit.outputs import Captures
 from adrs.sandbox import Backend, Handle, Launch, ProcessLimits, View
 from adrs.sandbox import current as current_backend
 from adrs.sandbox import get as get_backend
 from adrs.sandbox.process import scrubbed_env
 from adrs.sandbox.seccomp import candidate_filter_hex
 from adrs.sandbox.views import driver_import_paths, secret_paths
-
-MAX_RESULT_BYTES = 256 * 1024 * 1024
-TAIL_BYTES = 4000
 
 
 @dataclass
@@ -137,61 +134,10 @@ def candidate_view(driver: str | os.PathLike, backend: Backend) -> View:
     return View(readonly=driver_import_paths(driver), hidden=(*hidden, *secret_paths()))
 
 
-class _Captures:
-    """The candidate's stdout, stderr and result files, created empty and opened by the harness
-    before the candidate starts. Reading them back goes through these descriptors only: whatever
-    the candidate does to the names in its folder (a symbolic link to a hidden file, a FIFO), the
-    harness reads the files it created, which hold what the candidate process wrote to them."""
-
-    NAMES = ("stdout.txt", "stderr.txt", "result.json")
-
-    def __init__(self, home: Path):
-        self.fds: dict[str, int] = {}
-        try:
-            for name in self.NAMES:
-                flags = os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
-                self.fds[name] = os.open(home / name, flags, 0o644)
-        except BaseException:
-            self.close()
-            raise
-
-    def tail(self, name: str) -> str:
-        try:
-            return read_fd_tail(self.fds[name], TAIL_BYTES).decode("utf-8", "replace")
-        except OSError:
-            return ""
-
-    def size(self, name: str) -> int:
-        try:
-            return os.fstat(self.fds[name]).st_size
-        except OSError:
-            return 0
-
-    def result(self) -> Any:
-        """The result record the runner wrote, None when it wrote none."""
-        try:
-            data = read_fd_all(self.fds["result.json"], MAX_RESULT_BYTES)
-        except OSError as exc:
-            return {"ok": False, "kind": failures.INVALID_OUTPUT, "message": f"unreadable result: {exc}"}
-        if data is None:
-            return {"ok": False, "kind": failures.INVALID_OUTPUT, "message": "result larger than the limit"}
-        if not data:
-            return None
-        try:
-            return json.loads(data)
-        except ValueError as exc:
-            return {"ok": False, "kind": failures.INVALID_OUTPUT, "message": f"unreadable result: {exc}"}
-
-    def close(self) -> None:
-        for fd in self.fds.values():
-            os.close(fd)
-        self.fds = {}
-
-
 class _Running:
     """One live candidate process."""
 
-    def __init__(self, index: int, handle: Handle, home: Path, captures: _Captures, limits: ProcessLimits):
+    def __init__(self, index: int, handle: Handle, home: Path, captures: Captures, limits: ProcessLimits):
         self.index = index
         self.handle = handle
         self.home = home
@@ -292,7 +238,7 @@ def _start(
         "seccomp": candidate_filter_hex(),  # installed by the runner before the driver or candidate loads
     }
     (home / "request.json").write_text(json.dumps(request))
-    captures = _Captures(home)
+    captures = Captures(home)
     launch = Launch(
         argv=[sys.executable, "-I", str(home / "runner.py"), str(home / "request.json")],
         home=home,

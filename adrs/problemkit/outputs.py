@@ -5,18 +5,22 @@ the trusted side may read (a holdout file, another process's environment), a FIF
 reader for ever, a device, or a file larger than the reader expects. Trusted code that reads a
 candidate's file therefore opens it here: relative to the folder's own descriptor, never following
 a link (O_NOFOLLOW), never blocking on a FIFO (O_NONBLOCK), and only when what was opened is a
-regular file within the size it allows. The harness reads the candidate's stdout, stderr and result
-through descriptors it opened before the candidate ran; this is for the other files an evaluator
-asks its driver to write (tensors, markers).
+regular file within the size it allows (`open_output`, for the files an evaluator asks its driver
+to write: tensors, markers). The harness reads the candidate's stdout, stderr and result through
+descriptors it opened before the candidate ran (`Captures`).
 
 Must not: parse or judge what it reads.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import stat
-from typing import BinaryIO
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from adrs.problemkit.failures import INVALID_OUTPUT
 
 _OPEN_FLAGS = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
 
@@ -92,3 +96,56 @@ def read_fd_all(fd: int, limit: int) -> bytes | None:
         chunks.append(chunk)
         offset += len(chunk)
     return b"".join(chunks)
+
+
+class Captures:
+    """The candidate's stdout, stderr and result files, created empty and opened by the harness
+    before the candidate starts. Reading them back goes through these descriptors only: whatever
+    the candidate does to the names in its folder (a symbolic link to a hidden file, a FIFO), the
+    harness reads the files it created, which hold what the candidate process wrote to them."""
+
+    NAMES = ("stdout.txt", "stderr.txt", "result.json")
+    TAIL_BYTES = 4000
+    MAX_RESULT_BYTES = 256 * 1024 * 1024
+
+    def __init__(self, home: Path):
+        self.fds: dict[str, int] = {}
+        try:
+            for name in self.NAMES:
+                flags = os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
+                self.fds[name] = os.open(home / name, flags, 0o644)
+        except BaseException:
+            self.close()
+            raise
+
+    def tail(self, name: str) -> str:
+        try:
+            return read_fd_tail(self.fds[name], self.TAIL_BYTES).decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def size(self, name: str) -> int:
+        try:
+            return os.fstat(self.fds[name]).st_size
+        except OSError:
+            return 0
+
+    def result(self) -> Any:
+        """The result record the runner wrote, None when it wrote none."""
+        try:
+            data = read_fd_all(self.fds["result.json"], self.MAX_RESULT_BYTES)
+        except OSError as exc:
+            return {"ok": False, "kind": INVALID_OUTPUT, "message": f"unreadable result: {exc}"}
+        if data is None:
+            return {"ok": False, "kind": INVALID_OUTPUT, "message": "result larger than the limit"}
+        if not data:
+            return None
+        try:
+            return json.loads(data)
+        except ValueError as exc:
+            return {"ok": False, "kind": INVALID_OUTPUT, "message": f"unreadable result: {exc}"}
+
+    def close(self) -> None:
+        for fd in self.fds.values():
+            os.close(fd)
+        self.fds = {}
