@@ -45,6 +45,7 @@ class _Reaper:
         self._lock = threading.Lock()
         self._fd: int | None = None
         self._pid: int | None = None
+        self._process: subprocess.Popen | None = None  # kept: it outlives this engine by design
 
     def tell(self, line: str) -> None:
         with self._lock:
@@ -56,7 +57,7 @@ class _Reaper:
     def _start(self) -> None:
         read_fd, write_fd = os.pipe()  # both ends close on exec: no other child holds the write end
         try:
-            subprocess.Popen(
+            self._process = subprocess.Popen(
                 [sys.executable, "-I", "-m", "adrs.sandbox.reaper", self.engine_id],
                 stdin=read_fd,
                 stdout=subprocess.DEVNULL,
