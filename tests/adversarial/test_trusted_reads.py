@@ -81,6 +81,20 @@ def test_tensor_files_are_never_read_through_a_link(tmp_path: Path):
         load_tensors(home / "outputs.pt", max_bytes=1 << 20)
 
 
+def test_the_leaderboard_import_check_never_follows_a_link(tmp_path: Path):
+    """eplb's trusted evaluator asks `source_imports` of the program file: a link there must not make
+    it parse (and so reveal through its answer) a file the candidate chose."""
+    from evaluators.leaderboard import source_imports
+
+    hidden = tmp_path / "hidden.py"
+    hidden.write_text("import torch\n")
+    assert source_imports(hidden, "torch")
+    (tmp_path / "program.py").symlink_to(hidden)
+    assert not source_imports(tmp_path / "program.py", "torch")
+    os.mkfifo(tmp_path / "fifo.py")  # nobody writes: a blocking open would hang the evaluator
+    assert not source_imports(tmp_path / "fifo.py", "torch")
+
+
 def _in_process_problem(toy_problem: Path) -> Path:
     (toy_problem / "evaluator.py").write_text(IN_PROCESS_EVALUATOR)
     return toy_problem
