@@ -228,7 +228,8 @@ def _mutator_line(plan: MutatorPlan) -> str:
     if plan.max_cost is not None:
         text += f", cost cap ${plan.max_cost:.2f}"
         if plan.unpriced:
-            text += f" [yellow](no price for {markup(', '.join(plan.unpriced))}: counted as $0; set price_in/price_out)[/yellow]"
+            unpriced = markup(", ".join(plan.unpriced))
+            text += f" [yellow](no price for {unpriced}: counted as $0; set price_in/price_out)[/yellow]"
     return text
 
 
@@ -256,7 +257,8 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def _metrics_line(evaluation: Evaluation) -> str:
     if not evaluation.ok:
-        return f"[red]failed ({evaluation.error_kind})[/red]: {markup(evaluation.error.strip().splitlines()[-1]) if evaluation.error.strip() else ''}"
+        last_line = markup(evaluation.error.strip().splitlines()[-1]) if evaluation.error.strip() else ""
+        return f"[red]failed ({evaluation.error_kind})[/red]: {last_line}"
     shown = ", ".join(f"{k}={v:.6g}" for k, v in sorted(evaluation.metrics.items()) if k != "score")
     return f"score [bold]{evaluation.score:.6g}[/bold] ({evaluation.duration_s:.2f} s) {shown}"
 

@@ -82,7 +82,8 @@ class LiveView:
 def print_summary(console: Console, summary: RunSummary, archive_path: str) -> None:
     best = summary.best
     console.print()
-    console.print(f"[bold]Stopped:[/bold] {markup(summary.stop_reason or 'done')}; {summary.evaluated} evaluations this session")
+    stopped = markup(summary.stop_reason or "done")
+    console.print(f"[bold]Stopped:[/bold] {stopped}; {summary.evaluated} evaluations this session")
     if best is not None:
         original = best.migrated_from or best.id
         delta = "" if summary.initial_score is None or best.score is None else f" ({best.score - summary.initial_score:+.4g} over the initial program)"

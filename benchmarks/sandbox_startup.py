@@ -86,7 +86,8 @@ def main() -> int:
 
         bare_wall, bare_cpu = _timed(bare_start, args.repeats)
         baseline = _median_ms(bare_wall)
-        print(f"bare interpreter start: {baseline:7.1f} ms, cpu {_median_ms(bare_cpu):.1f} ms (median of {args.repeats})")
+        bare = _median_ms(bare_cpu)
+        print(f"bare interpreter start: {baseline:7.1f} ms, cpu {bare:.1f} ms (median of {args.repeats})")
         print(f"{'backend':8} {'candidate':>10} {'overhead':>10} {'stage':>10} {'cpu/cand':>10} {'cpu/stage':>10}")
         for name in args.backends.split(","):
             reason = sandbox.get(name).unavailable_reason()

@@ -10,8 +10,9 @@ Owns, for the worker (adrs/evaluate/worker.py), everything that differs from adr
 
 The result files are opened by adrs.problemkit.outputs.open_output, the trusted reader of candidate
 files: relative to the folder's descriptor, with O_NOFOLLOW (a symbolic link is refused, not
-followed), O_NONBLOCK (a FIFO cannot stall the worker), only regular files, at most MAX_RESULT_BYTES. What remains (docs/security.md): the candidate runs in this same process, so it
-can write those files itself, as it can return anything from an in-process evaluator.
+followed), O_NONBLOCK (a FIFO cannot stall the worker), only regular files, at most MAX_RESULT_BYTES.
+What remains (docs/security.md): the candidate runs in this same process, so it can write those
+files itself, as it can return anything from an in-process evaluator.
 
 Must not: score or judge the answer (adrs/formats/scoring.py does, on the trusted side).
 """

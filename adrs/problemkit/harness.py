@@ -195,7 +195,8 @@ class _Running:
             run.error_kind = failures.reported_kind(record.get("kind"))
             run.error = str(record.get("message", ""))
             if run.error_kind != record.get("kind"):
-                run.error += f"\n(the candidate process reported kind {str(record.get('kind'))[:40]!r}; recorded as {run.error_kind})"
+                claimed = str(record.get("kind"))[:40]
+                run.error += f"\n(the candidate process reported kind {claimed!r}; recorded as {run.error_kind})"
         return run
 
     def _disk_full(self) -> bool:

@@ -98,7 +98,8 @@ def describe(name: str) -> str:
             text = "process: confined (a fresh root with /usr and the Python runtime read-only, own PID/mount/IPC"
             text += "/network namespaces, minimal /dev, no capabilities, seccomp)"
         else:
-            text = "process: NOT confined (needs root and unshare(1)): candidates share the host's files, processes and IPC"
+            text = "process: NOT confined (needs root and unshare(1)): candidates share the host's files, processes"
+            text += " and IPC"
             if not network_namespace_available():
                 text += " and network"
             text += "; only rlimits and a scrubbed environment apply. Prefer --sandbox bwrap"

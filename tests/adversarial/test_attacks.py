@@ -140,7 +140,8 @@ def outcomes(backend, tmp_path_factory):
     (home / ".ssh" / "id_rsa").write_text(f"PRIVATE KEY {marker}\n")
     archive_path = base / "run.sqlite"
     (problem_dir / "secret.txt").write_text(f"ESCAPED: the harness read a hidden file through a symlink {marker}\n")
-    (problem_dir / "secret.json").write_text(json.dumps({"ok": False, "kind": "exception", "message": f"ESCAPED: {marker}"}))
+    forged = {"ok": False, "kind": "exception", "message": f"ESCAPED: {marker}"}
+    (problem_dir / "secret.json").write_text(json.dumps(forged))
     ipc_key = 0x5E000000 + os.getpid() % 0x10000 * 4 + BACKENDS.index(backend)
     listener = _Listener()
     targets = Targets(

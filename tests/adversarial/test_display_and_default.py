@@ -10,7 +10,9 @@ import sys
 from adrs.printable import markup, printable
 
 ADRS = [sys.executable, "-m", "adrs.cli"]
-ANSI_CANDIDATE = "def order_jobs(jobs):\n    raise RuntimeError('\\x1b]0;pwned\\x07\\x1b[2J\\x9b31m\\u202egnp.exe all good')\n"
+ANSI_CANDIDATE = (
+    "def order_jobs(jobs):\n    raise RuntimeError('\\x1b]0;pwned\\x07\\x1b[2J\\x9b31m\\u202egnp.exe all good')\n"
+)
 
 
 def test_printable_shows_control_characters_and_keeps_the_text():
@@ -32,14 +34,17 @@ def test_adrs_eval_escapes_the_candidates_error_and_names_the_sandbox(toy_proble
 
 
 def _in_subprocess(code: str, **env: str) -> str:
-    done = subprocess.run([sys.executable, "-c", code], env={**os.environ, **env}, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", code], env={**os.environ, **env}, capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()
 
 
 def test_the_default_is_the_strongest_backend_that_works_here():
     line = "from adrs import sandbox; print(sandbox.default_name()); print(sandbox.describe(sandbox.default_name()))"
-    confined = os.geteuid() == 0 and _in_subprocess("from adrs.sandbox.process import confinement_available as c; print(c())") == "True"
+    probe = "from adrs.sandbox.process import confinement_available as c; print(c())"
+    confined = os.geteuid() == 0 and _in_subprocess(probe) == "True"
     name, said = _in_subprocess(line).splitlines()
     if confined:
         assert name == "process" and said.startswith("process: confined"), said
