@@ -15,6 +15,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -23,7 +24,9 @@ import adrs
 from adrs import sandbox as backends
 from adrs.api.problems import require_sandbox
 from adrs.problemkit import failures
+from adrs.sandbox import image_run
 from adrs.sandbox.docker_image import client
+from adrs.sandbox.image_run import ContainerJob, ContainerLimits
 
 ADRS = [sys.executable, "-m", "adrs.cli"]
 FOLDERS = Path(__file__).parent / "container_folders"
@@ -33,6 +36,8 @@ HARBOR_FIRST_COME = 57 / 73
 
 
 def _docker_reason() -> str | None:
+    if not Path("/usr/bin/python3").exists():  # the fixtures' images run the host's /usr (FROM the offline image)
+        return "the fixtures' evaluators run the host's /usr/bin/python3, which is missing"
     return backends.get("docker").unavailable_reason()
 
 
@@ -152,6 +157,22 @@ def test_a_candidate_past_the_deadline_is_killed_and_its_container_removed(folde
     assert evaluation.error_kind == failures.TIMEOUT
     assert evaluation.duration_s < 60
     assert _leftovers(adrs.load_problem(directory).peer.container.image.tag) == []
+
+
+def test_a_container_whose_engine_is_gone_ends_by_itself(folder, tmp_path):
+    directory = folder("sky_fit")
+    problem = adrs.load_problem(directory)
+    require_sandbox(problem)
+    job = ContainerJob(problem.peer.container.image.tag, ["sleep", "600"], ContainerLimits(timeout_s=1), host_runtime=True)
+    container = image_run._create(client(), job)  # started, then nobody waits for it or kills it
+    try:
+        container.put_archive("/", image_run.archive({}))
+        container.start()
+        began = time.monotonic()
+        assert container.wait(timeout=120)["StatusCode"] == 137  # killed by its own supervisor
+        assert time.monotonic() - began < 100
+    finally:
+        container.remove(force=True)
 
 
 def test_a_candidate_filling_the_disk_is_killed(folder, tmp_path):

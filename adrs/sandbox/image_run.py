@@ -8,7 +8,10 @@ layer that lives as long as the one evaluation; the host's /usr read-only only f
 the offline skeleton. The wall-clock deadline and the disk limit are enforced from outside: the
 container is killed when the deadline passes, or when its writable layer outgrows `disk_mb`
 (polled every DISK_POLL_S; Docker's own size option needs xfs with project quotas, which a daemon on
-ext4 refuses, and the file-size rlimit bounds what one write can add between two polls).
+ext4 refuses, and the file-size rlimit bounds what one write can add between two polls). Inside,
+the container's first process is a small shell (SUPERVISOR) that runs the command with its output
+redirected and kills it GRACE_S after the deadline: a container whose engine was killed still ends
+by itself (images need not ship `timeout`; `sh` and `sleep` they all have).
 
 Files go in as one tar archive put at / before the container starts; results come out with
 `copy_out`, which asks the daemon for one fixed path of the stopped container and accepts only a
@@ -31,7 +34,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from adrs.sandbox.docker import LABEL, REDIRECT
+from adrs.sandbox.docker import GRACE_S, LABEL
 from adrs.sandbox.views import SYSTEM_ROOTS
 
 DISK_POLL_S = 1.0
@@ -39,6 +42,12 @@ STOP_GRACE_S = 30.0  # how long to wait for the daemon to report a killed contai
 OUTPUT_DIR = "/adrs"  # where the command's stdout and stderr are written inside the container
 STDOUT = f"{OUTPUT_DIR}/stdout"
 STDERR = f"{OUTPUT_DIR}/stderr"
+# PID 1 of the container: the command in the background, output redirected, killed at the limit.
+# As PID 1 the shell cannot be killed from inside; when the command ends, it exits with its status.
+SUPERVISOR = (
+    'out=$1; err=$2; limit=$3; shift 3; "$@" >"$out" 2>"$err" & child=$!; '
+    '(sleep "$limit"; kill -KILL "$child") >/dev/null 2>&1 & wait "$child"'
+)
 
 
 @dataclass(frozen=True)
@@ -60,7 +69,7 @@ class ContainerJob:
     image: str
     argv: list[str]  # run as `sh -c` redirecting its output to STDOUT and STDERR
     limits: ContainerLimits
-    files: bytes = b""  # a tar archive extracted at / before the start
+    files: bytes = b""  # a tar archive extracted at / before the start (`archive`: it holds OUTPUT_DIR)
     env: dict[str, str] = field(default_factory=dict)
     host_runtime: bool = False  # mount the host's /usr read-only (images built on the offline skeleton)
     user: str | None = None  # None: the image's own USER
@@ -88,8 +97,7 @@ def run(docker_client: Any, job: ContainerJob, copy: dict[str, int]) -> Containe
         return ContainerOutcome("failed_to_start", message=f"{type(exc).__name__}: {exc}")
     try:
         try:
-            if job.files:
-                container.put_archive("/", job.files)
+            container.put_archive("/", job.files or archive({}))  # OUTPUT_DIR at least
             container.start()
         except Exception as exc:  # noqa: BLE001
             return ContainerOutcome(
@@ -116,10 +124,11 @@ def _create(docker_client: Any, job: ContainerJob) -> Any:
     memory = f"{limits.memory_mb}m"
     fsize = limits.file_size_mb * 1024 * 1024
     volumes = {str(p): {"bind": str(p), "mode": "ro"} for p in SYSTEM_ROOTS} if job.host_runtime else {}
-    deadline = int(time.time() + limits.timeout_s) + 60
+    limit = int(limits.timeout_s) + GRACE_S
+    deadline = int(time.time()) + limit + 60
     return docker_client.containers.create(
         job.image,
-        entrypoint=["/bin/sh", "-c", REDIRECT, "sh", STDOUT, STDERR],  # the image's ENTRYPOINT is not ours
+        entrypoint=["/bin/sh", "-c", SUPERVISOR, "sh", STDOUT, STDERR, str(limit)],  # not the image's ENTRYPOINT
         command=job.argv,
         **({"user": job.user} if job.user else {}),
         network_mode="none",
