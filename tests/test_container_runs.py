@@ -236,6 +236,17 @@ def test_a_folder_needing_the_internet_to_build_says_so_in_one_line(folder):
     assert "FROM python:3.12-slim is not on this Docker daemon and no registry answered" in text
 
 
+def test_a_build_step_fetching_from_an_unreachable_host_says_it_needs_the_internet(folder):
+    directory = folder("harbor_sched")
+    (directory / "environment" / "Dockerfile").write_text(
+        "FROM adrs-sandbox:latest\nADD https://adrs-offline.invalid/data.tar /data.tar\n"  # .invalid never resolves
+    )
+    done = adrs_cli("check", str(directory))
+    assert done.returncode == 1
+    text = " ".join(done.stdout.split())
+    assert "the image failed to build: it needs the internet to build: a step fetched from the network and failed" in text
+
+
 def test_a_failed_build_shows_the_build_log_tail(folder):
     directory = folder("harbor_sched")
     (directory / "environment" / "Dockerfile").write_text("FROM adrs-sandbox:latest\nCOPY missing.txt /app/\n")

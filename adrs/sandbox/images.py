@@ -30,8 +30,6 @@ LOG_TAIL_LINES = 25
 HASH_CHARS = 16
 # What a build log says when a step needed the network and found none (daemon pulls, apt, pip, curl).
 NETWORK_SIGNS = (
-    "pull access denied",
-    "repository does not exist",
     "no such host",
     "dial tcp",
     "i/o timeout",
@@ -46,6 +44,8 @@ NETWORK_SIGNS = (
     "could not find a version that satisfies",
     "no matching distribution found",
 )
+# What it says when a registry answered but has no such image.
+REGISTRY_REFUSALS = ("pull access denied", "repository does not exist", "manifest unknown", "not found: manifest")
 _BUILT: dict[str, str] = {}  # tag -> image id, for this process
 _LOCK = threading.Lock()
 
@@ -215,15 +215,25 @@ def failure_line(docker_client: Any, image: ImageRecipe, error: str, log: list[s
     """One line: what the build needed that it could not have, else the builder's error."""
     where = f"{image.dockerfile}: the image failed to build"
     missing = [name for name in from_images(image.dockerfile) if not _present(docker_client, name)]
-    sign = next((line.strip() for line in reversed(log) if any(s in line.lower() for s in NETWORK_SIGNS)), "")
+    sign = _last_line_with(log, NETWORK_SIGNS)
     if missing and sign:
         return (
             f"{where}: it needs the internet to build: FROM {missing[0]} is not on this Docker daemon and no registry"
             f" answered ({_short(sign)}); pull or `docker load` it where a registry answers"
         )
+    refusal = _last_line_with(log, REGISTRY_REFUSALS)
+    if missing and refusal:
+        return (
+            f"{where}: FROM {missing[0]} is not on this Docker daemon and its registry has no such image"
+            f" ({_short(refusal)})"
+        )
     if sign:
         return f"{where}: it needs the internet to build: a step fetched from the network and failed ({_short(sign)})"
     return f"{where}: {_short(error)}"
+
+
+def _last_line_with(log: list[str], signs: tuple[str, ...]) -> str:
+    return next((line.strip() for line in reversed(log) if any(s in line.lower() for s in signs)), "")
 
 
 def _present(docker_client: Any, name: str) -> bool:
