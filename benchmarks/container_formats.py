@@ -49,7 +49,8 @@ def evaluate(program_path):
 def _adrs_folder(work: Path) -> Path:
     folder = work / "fit"
     folder.mkdir()
-    for name, text in (("problem.toml", PROBLEM_TOML), ("initial.py", INITIAL), ("driver.py", DRIVER), ("evaluator.py", EVALUATOR)):
+    files = {"problem.toml": PROBLEM_TOML, "initial.py": INITIAL, "driver.py": DRIVER, "evaluator.py": EVALUATOR}
+    for name, text in files.items():
         (folder / name).write_text(text)
     return folder
 

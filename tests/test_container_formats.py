@@ -229,7 +229,10 @@ def _outcome(stdout: str = "", stderr: str = "", status: int = 0) -> ContainerOu
     return ContainerOutcome("exited", status, 1.5, files={STDOUT: stdout.encode(), STDERR: stderr.encode()})
 
 
-GOOD = '{"status": "success", "combined_score": 0.5, "metrics": {"combined_score": 0.5, "acc": 0.9, "note": "fine"}, "artifacts": {"hint": "x"}}'
+GOOD = (
+    '{"status": "success", "combined_score": 0.5,'
+    ' "metrics": {"combined_score": 0.5, "acc": 0.9, "note": "fine"}, "artifacts": {"hint": "x"}}'
+)
 
 
 def test_the_last_json_object_line_is_the_answer_and_earlier_output_is_ignored():
@@ -330,7 +333,8 @@ def test_a_bad_reward_file_is_a_failed_evaluation(path, data, message):
 def test_no_reward_file_or_a_refused_one_fails_naming_it():
     evaluation = harbor_evaluation("verifier", _outcome("", "pytest: not found", status=127), "60 s")
     assert evaluation.error.startswith(
-        "tests/test.sh wrote no /logs/verifier/reward.txt or /logs/verifier/reward.json (test.sh exited with status 127)"
+        "tests/test.sh wrote no /logs/verifier/reward.txt or /logs/verifier/reward.json"
+        " (test.sh exited with status 127)"
     )
     refused = _outcome()
     refused.refused[REWARD_TXT] = "is a symbolic link (refused, never followed)"

@@ -163,7 +163,8 @@ def test_a_container_whose_engine_is_gone_ends_by_itself(folder, tmp_path):
     directory = folder("sky_fit")
     problem = adrs.load_problem(directory)
     require_sandbox(problem)
-    job = ContainerJob(problem.peer.container.image.tag, ["sleep", "600"], ContainerLimits(timeout_s=1), host_runtime=True)
+    tag = problem.peer.container.image.tag
+    job = ContainerJob(tag, ["sleep", "600"], ContainerLimits(timeout_s=1), host_runtime=True)
     container = image_run._create(client(), job)  # started, then nobody waits for it or kills it
     try:
         container.put_archive("/", image_run.archive({}))
@@ -244,7 +245,8 @@ def test_a_build_step_fetching_from_an_unreachable_host_says_it_needs_the_intern
     done = adrs_cli("check", str(directory))
     assert done.returncode == 1
     text = " ".join(done.stdout.split())
-    assert "the image failed to build: it needs the internet to build: a step fetched from the network and failed" in text
+    expected = "the image failed to build: it needs the internet to build: a step fetched from the network and failed"
+    assert expected in text
 
 
 def test_a_failed_build_shows_the_build_log_tail(folder):

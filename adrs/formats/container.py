@@ -87,8 +87,10 @@ def load_container(root: Path) -> Problem:
             entry_points={TRAIN: TRAIN, TEST: TEST},
             warnings=tuple(warnings),
             notes=(
-                f"stages: train (evolution) and test (holdout, the best program at the end): {EVALUATE_SH} <solution> <mode>",
-                "score: combined_score of the last JSON object evaluate.sh prints; status error or timeout is a failed evaluation",
+                "stages: train (evolution) and test (holdout, the best program at the end):"
+                f" {EVALUATE_SH} <solution> <mode>",
+                "score: combined_score of the last JSON object evaluate.sh prints;"
+                " status error or timeout is a failed evaluation",
                 container_note(spec, config.timeout_s),
             ),
             container=spec,

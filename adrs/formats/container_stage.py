@@ -58,7 +58,8 @@ def require(problem: Problem, sandbox: str | None = None) -> None:
     label = f"{problem.root}: a {LABELS[problem.peer.format]}"
     if sandbox not in (None, "docker"):
         raise SandboxUnavailable(
-            f"{label} runs its evaluations in its own Docker image; --sandbox {sandbox} cannot run it (leave --sandbox out)"
+            f"{label} runs its evaluations in its own Docker image;"
+            f" --sandbox {sandbox} cannot run it (leave --sandbox out)"
         )
     reason = backends.get("docker").unavailable_reason()
     if reason is not None:

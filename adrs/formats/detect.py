@@ -34,7 +34,7 @@ class MixedFormatError(ValueError):
 
 
 def detect_format(root: Path) -> str:
-    """adrs, openevolve or shinka; raises MixedFormatError naming the files that conflict."""
+    """adrs, openevolve, shinka, container or harbor; raises MixedFormatError naming the files that conflict."""
     toml = root / "problem.toml"
     oe_evaluator, oe_config, shinka_evaluator = (root / n for n in (OPENEVOLVE_EVALUATOR, OPENEVOLVE_CONFIG, SHINKA_EVALUATOR))
     if toml.is_file():

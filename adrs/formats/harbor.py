@@ -124,7 +124,8 @@ def solution_file(root: Path, dockerfile: Path) -> SolutionFile:
     solve = root / "solution" / "solve.sh"
     if not solve.is_file():
         raise ProblemError(
-            f"{solve}: missing; adrs evolves the file a Harbor task's reference solution writes, and starts from its text"
+            f"{solve}: missing; adrs evolves the file a Harbor task's reference solution writes,"
+            " and starts from its text"
         )
     lines = _read(solve).splitlines()
     written: list[SolutionFile] = []
