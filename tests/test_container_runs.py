@@ -229,12 +229,14 @@ def test_evaluate_sh_printing_no_json_fails_the_check_saying_so(folder):
 
 def test_a_folder_needing_the_internet_to_build_says_so_in_one_line(folder):
     directory = folder("sky_fit")
-    (directory / "evaluator" / "Dockerfile").write_text("FROM python:3.12-slim\nWORKDIR /benchmark\nCOPY . .\n")
+    # a registry that never resolves (.invalid): nothing is downloaded even where the internet is reachable
+    dockerfile = "FROM adrs-offline.invalid/python:3.12-slim\nWORKDIR /benchmark\nCOPY . .\n"
+    (directory / "evaluator" / "Dockerfile").write_text(dockerfile)
     done = adrs_cli("check", str(directory))
     assert done.returncode == 1
     text = " ".join(done.stdout.split())
     assert "sky_fit/evaluator/Dockerfile: the image failed to build: it needs the internet to build:" in text
-    assert "FROM python:3.12-slim is not on this Docker daemon and no registry answered" in text
+    assert "FROM adrs-offline.invalid/python:3.12-slim is not on this Docker daemon and no registry answered" in text
 
 
 def test_a_build_step_fetching_from_an_unreachable_host_says_it_needs_the_internet(folder):
