@@ -259,3 +259,25 @@ def test_a_failed_build_shows_the_build_log_tail(folder):
     text = " ".join(done.stdout.split())
     assert "environment/Dockerfile: the image failed to build:" in text
     assert "build log tail:" in text and "missing.txt" in text
+
+
+def test_an_llm_run_on_a_harbor_task_prompts_with_instruction_md_and_scores_the_edit(folder, tmp_path):
+    from tests.fake_openai import FakeOpenAI, Reply
+
+    directory = folder("harbor_sched")
+    before = "    return sorted(range(len(durations)), key=lambda i: 0.0 * durations[i] + 1.0 * i)"
+    after = "    return sorted(range(len(durations)), key=lambda i: durations[i])"  # shortest first: optimal
+    edit = f"Idea: shortest job first\n<<<<<<< SEARCH\n{before}\n=======\n{after}\n>>>>>>> REPLACE\n"
+    archive = tmp_path / "run.sqlite"
+    with FakeOpenAI(responder=lambda body: Reply(edit), models=("fake-coder",)) as server:
+        done = adrs_cli(
+            "run", str(directory), "--llm", f"fake-coder@{server.url}", "--budget", "2", "--quiet",
+            "--archive", str(archive), env={"OPENAI_API_KEY": "sk-test"},
+        )
+        prompts = [request.prompt for request in server.completions]
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert prompts and all("Write `/app/solution.py` defining `order(durations)`" in p for p in prompts)
+    with sqlite3.connect(archive) as db:
+        scores = [row[0] for row in db.execute("SELECT score FROM evaluations WHERE ok ORDER BY id")]
+    assert scores[0] == pytest.approx(HARBOR_FIRST_COME)
+    assert max(scores) == pytest.approx(1.0)  # the edited file, put at /app/solution.py, is the optimal order
