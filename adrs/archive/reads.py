@@ -1,25 +1,39 @@
 """Read-only summaries of a run for `adrs status`, the report and the benchmarks.
 
-Owns: counts of programs per status and of failures per kind (migrant copies excluded), the
-programs whose evaluation has landed in the order it landed, and every stored evaluation row of a
-run in the order they were written, behind methods of `Archive` (this is one of its parts).
+Owns: the archive's runs, counts of programs per status and of failures per kind (migrant copies
+excluded), the programs whose evaluation has landed in the order it landed, every program of a
+run as a short line without its code (what `adrs serve` polls), and every stored evaluation row
+of a run in the order they were written, behind methods of `Archive` (this is one of its parts).
 
 Must not: write anything.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 
 from sqlalchemy import func, select
 
 from adrs.archive.base import ArchiveBase
-from adrs.archive.records import ProgramRecord, ProgramStatus, StoredEvaluation, as_record
-from adrs.archive.schema import EvaluationRow, Program
+from adrs.archive.records import (
+    ProgramLine,
+    ProgramRecord,
+    ProgramStatus,
+    RunRecord,
+    StoredEvaluation,
+    as_record,
+)
+from adrs.archive.schema import EvaluationRow, Program, Run
 
 
 class ReadsMixin(ArchiveBase):
     """Summaries that read many rows at once."""
+
+    def all_runs(self) -> list[RunRecord]:
+        """Every run of the archive, oldest first."""
+        with self._session() as s:
+            return [as_record(RunRecord, row) for row in s.scalars(select(Run).order_by(Run.id))]
 
     def status_counts(self, run_id: int) -> Counter[str]:
         with self._session() as s:
@@ -56,6 +70,15 @@ class ReadsMixin(ArchiveBase):
         )
         with self._session() as s:
             return [as_record(ProgramRecord, row) for row in s.scalars(stmt)]
+
+    def program_lines(self, run_id: int) -> list[ProgramLine]:
+        """Every program of the run (migrant copies excluded, pending ones included) without its code, by id.
+
+        Reads only the short columns, so a live view can poll a run of many thousand programs."""
+        columns = [getattr(Program, f.name) for f in dataclasses.fields(ProgramLine)]
+        stmt = select(*columns).where(Program.run_id == run_id, Program.migrated_from.is_(None)).order_by(Program.id)
+        with self._session() as s:
+            return [ProgramLine(*row) for row in s.execute(stmt)]
 
     def stored_evaluations(self, run_id: int) -> list[StoredEvaluation]:
         """Every evaluation row of the run's programs (holdout included), in the order they were stored."""

@@ -151,6 +151,23 @@ class ModelUsage:
 
 
 @dataclass(frozen=True)
+class ProgramLine:
+    """A program without its code, diff or metrics: one point of a live view's plots and tables."""
+
+    id: int
+    status: str  # a ProgramStatus value
+    score: float | None
+    complete: bool
+    error_kind: str | None
+    island: int
+    generation: int
+    parent_id: int | None
+    mutator: str
+    created_at: datetime
+    evaluated_at: datetime | None
+
+
+@dataclass(frozen=True)
 class LLMTotals:
     """LLM calls of one run, summed over its models."""
 
