@@ -99,7 +99,8 @@ def test_serving_answers_runs_progress_best_and_programs_without_writing(finishe
         assert view["best_curve"][-1]["score"] == best.score
         scores = [point["score"] for point in view["best_curve"]]
         assert scores == sorted(scores)  # the best only ever improves
-        assert len(view["recent"]) == min(20, counts["evaluated"] + counts.get("failed", 0))
+        assert view["landed"] == counts["evaluated"] + counts.get("failed", 0)
+        assert len(view["recent"]) == min(20, view["landed"])
 
         child = next(p for p in programs if p.parent_id is not None and p.code != programs[0].code)
         status, shown = served.get(f"api/program/{child.id}")
@@ -124,6 +125,25 @@ def test_serving_answers_runs_progress_best_and_programs_without_writing(finishe
         served.close()
     assert _dump(finished_run) == before
     assert finished_run.read_bytes() == main_file
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="no headless Chromium on this machine")
+def test_the_page_renders_the_run_in_headless_chromium(finished_run):
+    served = Served(finished_run)
+    try:
+        _status, view = served.get("api/run")
+        command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
+                   "--dump-dom", served.url]
+        dom = subprocess.run(command, capture_output=True, text=True, timeout=300).stdout
+    finally:
+        served.close()
+    assert f"program #{view['best']['id']}" in dom  # the page fetched /api/run and drew it
+    rows = [f'<tr class="program" data-id="{p["id"]}">' for p in view["recent"]]
+    assert all(row in dom for row in rows)
+    assert "<path" in dom  # the best-score curve
 
 
 def test_serving_binds_to_loopback_unless_told(finished_run):

@@ -109,6 +109,7 @@ def run_view(store: Archive, run_id: int | None = None, recent: int = RECENT) ->
         "llm": {"calls": llm.calls, "dollars": llm.dollars, "failed": llm.failed},
         "best": best_program,
         "best_curve": curve,
+        "landed": len(landed),  # evaluations landed so far: where the curve's last step ends
         "recent": [_line_json(line) for line in reversed(landed[-recent:])] if recent > 0 else [],
         "last_program_id": lines[-1].id if lines else None,
     }
