@@ -18,8 +18,10 @@ from pathlib import Path
 import pytest
 
 import adrs
-from adrs.archive.store import Archive, ArchiveError
+from adrs.archive.store import Archive, ArchiveError, NewProgram
+from adrs.evaluate.result import Evaluation
 from adrs.serve.server import ArchiveServer, open_server, serve_archive
+from adrs.serve.views import LineCache, run_view
 
 ADRS = [sys.executable, "-m", "adrs.cli"]
 
@@ -125,6 +127,24 @@ def test_serving_answers_runs_progress_best_and_programs_without_writing(finishe
         served.close()
     assert _dump(finished_run) == before
     assert finished_run.read_bytes() == main_file
+
+
+def test_a_poll_sees_a_pending_program_land_and_new_programs_appear(tmp_path):
+    store = Archive.open(tmp_path / "a.sqlite")
+    try:
+        run = store.create_run("toy", "/toy", "f" * 16, 0, {"budget": 3})
+        first = store.add_program(run.id, NewProgram("x = 1\n", "1" * 64, 0, "initial"))
+        cache = LineCache()
+        assert run_view(store, run.id, cache=cache)["counts"]["pending"] == 1
+        store.record_evaluations(first.id, [Evaluation("full", True, 2.0, {"score": 2.0})], complete=True)
+        second = store.add_program(run.id, NewProgram("x = 2\n", "2" * 64, 1, "offline", first.id))
+        store.record_evaluations(second.id, [Evaluation.failure("full", "exception", "boom")], complete=False)
+        view = run_view(store, run.id, cache=cache)
+    finally:
+        store.close()
+    assert view["counts"] == {"pending": 0, "evaluated": 1, "failed": 1}
+    assert view["best"]["id"] == first.id and view["failures"] == {"exception": 1}
+    assert [p["id"] for p in view["recent"]] == [second.id, first.id]
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")

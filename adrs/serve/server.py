@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from adrs.archive.store import Archive, ArchiveError
-from adrs.serve.views import program_view, run_view, runs_view
+from adrs.serve.views import LineCache, program_view, run_view, runs_view
 
 LOOPBACK = "127.0.0.1"
 DEFAULT_PORT = 8765
@@ -49,6 +49,7 @@ class ArchiveServer(ThreadingHTTPServer):
 
     def __init__(self, store: Archive, address: tuple[str, int]):
         self.store = store
+        self.lines = LineCache()  # what the polls read so far: each reads only what changed since
         super().__init__(address, _Handler)
 
     @property
@@ -64,7 +65,7 @@ class ArchiveServer(ThreadingHTTPServer):
             raw = query.get("id", [""])[0]
             if raw and not raw.isdigit():
                 raise NotFound(f"run id {raw!r} is not a number")
-            return run_view(self.store, int(raw) if raw else None)
+            return run_view(self.store, int(raw) if raw else None, cache=self.lines)
         match = _PROGRAM_PATH.fullmatch(path)
         if match:
             return program_view(self.store, int(match.group(1)))

@@ -13,6 +13,8 @@ Must not: write to the archive (every method it calls reads), or know about HTTP
 from __future__ import annotations
 
 import math
+import threading
+from collections import Counter
 from dataclasses import asdict
 from datetime import datetime
 from typing import Any
@@ -76,15 +78,35 @@ def _ranks_above(line: ProgramLine, best: ProgramLine | None) -> bool:
     return best is None or (line.complete, line.score) > (best.complete, best.score or -math.inf)
 
 
+class LineCache:
+    """The program lines of each run read so far, so that a poll reads only new programs and those
+    it last saw pending (a program's line changes only when its evaluation lands). Shared by the
+    server's request threads."""
+
+    def __init__(self) -> None:
+        self._lines: dict[int, dict[int, ProgramLine]] = {}
+        self._lock = threading.Lock()
+
+    def lines(self, store: Archive, run_id: int) -> list[ProgramLine]:
+        with self._lock:
+            known = self._lines.setdefault(run_id, {})
+            pending = [i for i, line in known.items() if line.status == ProgramStatus.PENDING]
+            for line in store.program_lines(run_id, after_id=max(known, default=0), also=pending):
+                known[line.id] = line
+            return sorted(known.values(), key=lambda line: line.id)
+
+
 def runs_view(store: Archive) -> dict[str, Any]:
     """The archive's runs, newest first."""
     return {"archive": store.url, "runs": [_run_json(run) for run in reversed(store.all_runs())]}
 
 
-def run_view(store: Archive, run_id: int | None = None, recent: int = RECENT) -> dict[str, Any]:
+def run_view(
+    store: Archive, run_id: int | None = None, recent: int = RECENT, cache: LineCache | None = None
+) -> dict[str, Any]:
     """One run (default: the latest) as the page shows it; ArchiveError when there is no such run."""
     run = store.run(run_id)
-    lines = store.program_lines(run.id)
+    lines = (cache or LineCache()).lines(store, run.id)
     landed = sorted((p for p in lines if p.evaluated_at is not None), key=lambda p: (p.evaluated_at, p.id))
     best: ProgramLine | None = None
     curve = []  # (evaluations landed so far, time, best score) each time the best changed
@@ -96,6 +118,7 @@ def run_view(store: Archive, run_id: int | None = None, recent: int = RECENT) ->
     counts = {status.value: 0 for status in ProgramStatus}
     for line in lines:
         counts[line.status] = counts.get(line.status, 0) + 1
+    failures = Counter(line.error_kind or "unknown" for line in lines if line.status == ProgramStatus.FAILED)
     llm = store.llm_totals(run.id)
     best_program = None
     if best is not None:
@@ -105,7 +128,7 @@ def run_view(store: Archive, run_id: int | None = None, recent: int = RECENT) ->
     return {
         "run": _run_json(run),
         "counts": counts,
-        "failures": dict(store.failure_counts(run.id).most_common()),
+        "failures": dict(failures.most_common()),
         "llm": {"calls": llm.calls, "dollars": llm.dollars, "failed": llm.failed},
         "best": best_program,
         "best_curve": curve,
@@ -119,8 +142,7 @@ def program_view(store: Archive, program_id: int) -> dict[str, Any]:
     """One program: code, diffs against its parent and the initial program, evaluations per stage."""
     program = store.program(program_id)
     parent = store.program(program.parent_id) if program.parent_id is not None else None
-    initial_id = next((p.id for p in store.program_lines(program.run_id) if p.mutator == "initial"), None)
-    initial = store.program(initial_id) if initial_id is not None else None
+    initial = store.initial_program(program.run_id)
     evaluations = store.evaluations(program.migrated_from or program.id)
     return {
         "id": program.id,
