@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import traceback
+from collections.abc import Generator
 from types import ModuleType
 from typing import Any
 
@@ -29,6 +30,7 @@ from evaluators.cant_be_late.strategy import ClusterType, EnvView, Strategy, Tas
 _MEMBERS = (ClusterType.NONE, ClusterType.SPOT, ClusterType.ON_DEMAND)
 _CODE_BY_NAME = {name: code for code, name in enumerate(rules.ACTION_NAMES)}
 _CHARS = "012"
+_PAIRS = tuple(tuple(requested + ran for ran in _CHARS) for requested in _CHARS)  # answer of one tick
 _TRACEBACK_FRAMES = 8
 
 
@@ -82,68 +84,72 @@ def _code(choice: Any) -> int:
 
 
 class Episode:
-    """One simulation, advanced one tick at a time by `advance(bit)` ("1": spot NOT available)."""
+    """One simulation, advanced one tick at a time by `advance(bit)` ("1": spot NOT available).
+
+    The tick loop is a generator, so its state stays in fast local variables between ticks, as in
+    the original simulator's loop.
+    """
 
     def __init__(self, strategy_cls: type[Strategy], deadline_hours: float, overhead_hours: float,
                  duration_hours: float):
         try:
-            self.strategy = strategy_cls._from_args(build_parser(deadline_hours, overhead_hours, duration_hours))
-            self.env = EnvView(rules.GAP_SECONDS)
-            self.strategy.reset(self.env, Task(duration_hours))
-            self.step = self.strategy._step
-            # Work credited so far, as the sum of the strategy's list. Only the policy can change
-            # that list, and only inside its calls, so the list is summed once after each call (one
-            # O(ticks) pass per tick instead of two); in between, the new credit is added (credits
-            # are whole seconds here, so both ways give the same float).
-            self.credited = sum(self.strategy.task_done_time)
+            strategy = strategy_cls._from_args(build_parser(deadline_hours, overhead_hours, duration_hours))
+            env = EnvView(rules.GAP_SECONDS)
+            strategy.reset(env, Task(duration_hours))
+            self._ticks = _loop(strategy, env, deadline_hours * 3600, overhead_hours * 3600, duration_hours * 3600)
+            next(self._ticks)
         except Exception as exc:
             raise EpisodeError(-1) from exc
-        self.deadline_s = deadline_hours * 3600
-        self.overhead_s = overhead_hours * 3600
-        self.duration_s = duration_hours * 3600
-        self.current = rules.NONE
-        self.tick = 0
+        self.advance = self._ticks.send  # advance(bit) -> two codes (requested, run), or DONE
 
-    def advance(self, bit: str) -> str:
-        """The tick that begins now: two codes (requested type, type run after the guards), or DONE."""
-        tick = self.tick
-        self.tick += 1
-        try:
-            return self._advance(tick, bit == "0")
-        except Exception as exc:  # the policy raised, returned garbage or broke its own state
-            raise EpisodeError(tick) from exc
 
-    def _advance(self, tick: int, has_spot: bool) -> str:
-        strategy = self.strategy
-        gap = rules.GAP_SECONDS
-        last = current = self.current  # billed for the tick that just ended
-        if current == rules.SPOT and not has_spot:
-            current = rules.NONE  # preempted at the tick boundary
-        self.env.tick = tick
-        self.env.cluster_type = _MEMBERS[current]
-        if last == rules.NONE:
-            strategy.task_done_time.append(0)
-        else:
-            overhead_left = strategy.remaining_restart_overhead
-            productive = max(gap - overhead_left, 0)
-            overhead_left -= gap - productive
-            strategy.remaining_restart_overhead = 0 if overhead_left < rules.GUARD_TOLERANCE_S else overhead_left
-            work = min(productive, self.duration_s - self.credited)
-            strategy.task_done_time.append(work)
-            self.credited += work
-        if self.duration_s - self.credited <= rules.DONE_TOLERANCE_S:
-            self.current = current
-            return DONE
-        code = _code(self.step(_MEMBERS[last], has_spot))
-        self.credited = sum(strategy.task_done_time)
-        final = rules.deadline_guard(code, last, tick, self.duration_s - self.credited,
-                                     strategy.remaining_restart_overhead, self.deadline_s, self.overhead_s)
-        if final == rules.SPOT and not has_spot:
-            final = rules.NONE
-        if final != current and final != rules.NONE:
-            strategy.remaining_restart_overhead = self.overhead_s
-        self.current = final
-        return _CHARS[code] + _CHARS[final]
+def _loop(strategy: Strategy, env: EnvView, deadline_s: float, overhead_s: float,
+          duration_s: float) -> Generator[str | None, str, None]:
+    gap = rules.GAP_SECONDS
+    guard = rules.deadline_guard
+    step = strategy._step
+    current = rules.NONE
+    # Work credited so far, as the sum of the strategy's list. Only the policy can change that list,
+    # and only inside its calls, so the list is summed once after each call (one O(ticks) pass per
+    # tick instead of two); in between, the new credit is added (credits are whole seconds here,
+    # so both ways give the same float).
+    credited = sum(strategy.task_done_time)
+    tick = 0
+    bit = yield None
+    try:
+        while True:
+            last = current  # billed for the tick that just ended
+            has_spot = bit == "0"
+            if current == rules.SPOT and not has_spot:
+                current = rules.NONE  # preempted at the tick boundary
+            env.tick = tick
+            env.cluster_type = _MEMBERS[current]
+            if last == rules.NONE:
+                strategy.task_done_time.append(0)
+            else:
+                overhead_left = strategy.remaining_restart_overhead
+                productive = max(gap - overhead_left, 0)
+                overhead_left -= gap - productive
+                strategy.remaining_restart_overhead = 0 if overhead_left < rules.GUARD_TOLERANCE_S else overhead_left
+                work = min(productive, duration_s - credited)
+                strategy.task_done_time.append(work)
+                credited += work
+            if duration_s - credited <= rules.DONE_TOLERANCE_S:
+                yield DONE
+                return
+            code = _code(step(_MEMBERS[last], has_spot))
+            credited = sum(strategy.task_done_time)
+            final = guard(code, last, tick, duration_s - credited, strategy.remaining_restart_overhead,
+                          deadline_s, overhead_s)
+            if final == rules.SPOT and not has_spot:
+                final = rules.NONE
+            if final != current and final != rules.NONE:
+                strategy.remaining_restart_overhead = overhead_s
+            current = final
+            bit = yield _PAIRS[code][final]
+            tick += 1
+    except Exception as exc:  # the policy raised, returned garbage or broke its own state
+        raise EpisodeError(tick) from exc
 
 
 class Lockstep:
@@ -169,13 +175,12 @@ class Lockstep:
             except EpisodeError as exc:
                 return _failure(key, exc)
             self.active.append((key, episode))
-        bits = message["bits"]
         codes = []
-        for (key, episode), bit in zip(self.active, bits, strict=True):
-            try:
+        try:
+            for (_, episode), bit in zip(self.active, message["bits"], strict=True):
                 codes.append(episode.advance(bit))
-            except EpisodeError as exc:
-                return _failure(key, exc)
+        except EpisodeError as exc:
+            return _failure(self.active[len(codes)][0], exc)
         self.active = [entry for entry, code in zip(self.active, codes, strict=True) if code != DONE]
         return "".join(codes)
 

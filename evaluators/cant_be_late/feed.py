@@ -9,7 +9,7 @@ the availability of that tick for every run then active, and the answer is every
 
 Which runs may share a session, and on what clock:
 - real traces: every env's windows are cut from ONE underlying trace (they overlap), so a session
-  holds windows of one env only, and runs them on that trace's clock: a window joins when the
+  holds windows of one env only (up to ten, consecutive in time), and runs them on that trace's clock: a window joins when the
   clock reaches its start (metadata.start_time), so at any moment the process has seen the
   underlying trace up to that moment and no further, whichever window it came through. Windows
   of different envs never share a session (whether their clocks align is not known);
@@ -39,6 +39,10 @@ from evaluators.cant_be_late.rules import DONE
 from evaluators.cant_be_late.workload import Simulation, Workload
 
 _CODES = frozenset("012")
+# Traces per session (each with its six runs). Narrow sessions keep each process's working set
+# small (every tick touches every run of the session): measured 30 % less CPU than two wide ones.
+TRACES_PER_SESSION = 10
+PARALLEL_PER_CPU = 3
 SESSION_SEED = 20_240_416  # seeds `random` (and numpy's) in every session, per session
 
 
@@ -56,26 +60,29 @@ class _Run:
         return RunLog("".join(self.requests), "".join(self.actions), self.ticks, self.finished)
 
 
-def plan_sessions(workload: Workload, count: int) -> list[list[int]]:
-    """Simulation indices per session: one env per session (real), or dealt round-robin (synthetic)."""
+def plan_sessions(workload: Workload, traces_per_session: int = TRACES_PER_SESSION) -> list[list[int]]:
+    """Simulation indices per session: up to `traces_per_session` traces (all their runs) each;
+    on real data the windows of one env only, consecutive in start time (they overlap: fewer ticks)."""
     sims = workload.simulations
-    if workload.source == "real":
-        by_env: dict[str, list[int]] = {}
-        for index, sim in enumerate(sims):
-            by_env.setdefault(sim.trace.env, []).append(index)
-        return list(by_env.values())
-    traces = list(dict.fromkeys((sim.trace.env, sim.trace.name) for sim in sims))
-    slot = {trace: number % count for number, trace in enumerate(traces)}
-    plans: list[list[int]] = [[] for _ in range(min(count, len(traces)))]
+    by_trace: dict[tuple[str, str], list[int]] = {}
     for index, sim in enumerate(sims):
-        plans[slot[sim.trace.env, sim.trace.name]].append(index)
+        by_trace.setdefault((sim.trace.env, sim.trace.name), []).append(index)
+    groups: dict[str, list[tuple[str, str]]] = {}
+    for key in by_trace:
+        env = key[0] if workload.source == "real" else ""  # synthetic traces are independent
+        groups.setdefault(env, []).append(key)
+    plans = []
+    for keys in groups.values():
+        keys.sort(key=lambda key: sims[by_trace[key][0]].trace.start)
+        for first in range(0, len(keys), traces_per_session):
+            plans.append([index for key in keys[first:first + traces_per_session] for index in by_trace[key]])
     return plans
 
 
 def run_stage(program_path: str | os.PathLike, driver: Path, workload: Workload,
               workdir: str | os.PathLike | None) -> tuple[list[RunLog], float]:
     """Every run's log, in the workload's order, and the longest session's wall time."""
-    plans = plan_sessions(workload, max(1, os.cpu_count() or 1))
+    plans = plan_sessions(workload)
     with SessionGroup(program_path, driver, workdir=workdir) as group:
 
         def converse(numbered: tuple[int, list[int]]) -> tuple[dict[int, RunLog], float]:
@@ -83,7 +90,9 @@ def run_stage(program_path: str | os.PathLike, driver: Path, workload: Workload,
             with group.open({"seed": SESSION_SEED + number}) as session:
                 return _feed(session, workload, plan), session.wall_s
 
-        answers = group.map(converse, list(enumerate(plans)))
+        # More sessions at once than CPUs: a session waits on round trips as much as it computes,
+        # so on a busy machine running them side by side shortens the evaluation.
+        answers = group.map(converse, list(enumerate(plans)), parallel=PARALLEL_PER_CPU * (os.cpu_count() or 1))
     logs: dict[int, RunLog] = {}
     for found, _ in answers:
         logs.update(found)

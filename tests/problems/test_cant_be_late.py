@@ -171,7 +171,12 @@ def test_forged_action_log_is_replayed_from_the_requests_only(evaluator, tmp_pat
     forged.write_text(HEADER + textwrap.dedent("""
         import evaluators.cant_be_late.episode as episode
 
-        episode.Episode.advance = lambda self, bit: "11"
+        def _forged(strategy, env, *config):
+            yield None
+            while True:
+                yield "11"  # asked for spot, and "spot ran", at every tick
+
+        episode._loop = _forged
 
         class Candidate(Strategy):
             def _step(self, last_cluster_type, has_spot):
@@ -214,11 +219,13 @@ PEEKER = """
         seen.append("0" if has_spot else "1")
         history = "".join(seen)
         future = None
-        places = [sys._getframe(depth).f_locals for depth in range(1, 12) if _deep_enough(depth)]
-        if self.env.tick == 60 and not HEAP_SCANNED:  # once per process: the heap is large
-            HEAP_SCANNED.append(True)
-            places.append({"heap": [o for o in gc.get_objects() if isinstance(o, (dict, list, tuple))]})
-        for text in _strings(places) if _distinctive(history) else ():
+        places = []
+        if _distinctive(history) and self.env.tick % 4 == 0:  # every 4th tick: it is slow
+            places = [sys._getframe(depth).f_locals for depth in range(1, 12) if _deep_enough(depth)]
+            if not HEAP_SCANNED:  # once per process: the heap is large
+                HEAP_SCANNED.append(True)
+                places.append([o for o in gc.get_objects() if isinstance(o, (dict, list, tuple))])
+        for text in _strings(places):
             if len(text) >= len(history) + TICKS and text.startswith(history) and set(text) <= set("01"):
                 future = text[len(history):len(history) + TICKS]
         if future is not None:
@@ -250,7 +257,7 @@ def _strings(places, depth=0):
         for value in list(values):
             if isinstance(value, str) and len(value) > 1:
                 yield value
-            elif depth < 3 and isinstance(value, (dict, list, tuple)):
+            elif depth < 2 and isinstance(value, (dict, list, tuple)):
                 yield from _strings([value], depth + 1)
 """
 
