@@ -2,7 +2,8 @@
 
 Both programs run in interactive sessions (adrs.problemkit.SessionGroup) with the problem's
 driver. After a few untimed warm-up calls on an input outside the workload, every input goes to
-both programs back to back, in alternating order, and each call is timed by this (trusted) side.
+both programs, and as a null call (no policy) to the baseline's process, back to back in rotating
+order, and each call is timed by this (trusted) side (timing.py says why).
 Inputs are sent in time order: every variant of window i (the pair scored on window i + 1) before
 window i + 1 itself, so neither process ever holds the window that scores its answer. Once the
 candidate's calls have taken the stage's budget in all, later pairs get their first input only.
@@ -45,6 +46,7 @@ class PairedRun:
     baseline: Judged = field(default_factory=Judged)
     candidate_s: list[float] = field(default_factory=list)
     baseline_s: list[float] = field(default_factory=list)
+    null_s: list[float] = field(default_factory=list)  # the baseline's process, without the policy
     pairs_cut: int = 0  # pairs that got one call because the budget was spent
     wall_s: float = 0.0  # the candidate process's life, start to close
 
@@ -95,11 +97,14 @@ def _timed_calls(workload: Workload, baseline: CandidateSession, candidate: Cand
             target.slot.append([])
         for sweep in range(calls):
             message = workload.message(sweep, pair)
-            # alternate who goes first, so neither always runs on a machine the other just warmed
-            order = (baseline, candidate) if number % 2 == 0 else (candidate, baseline)
-            replies = {id(session): session.call(message) for session in order}
+            step = [(candidate, message), (baseline, message), (baseline, {**message, "null": True})]
+            # rotate who goes first, so no call always runs on a machine another one just warmed
+            shift = number % len(step)
+            replies = [session.call(text) for session, text in step[shift:] + step[:shift]]
+            mine, theirs, null = replies[-shift:] + replies[:-shift] if shift else replies
             number += 1
-            mine, theirs = replies[id(candidate)], replies[id(baseline)]
+            if "invalid" in (_baseline_value(null) or {}):  # a rejected null answer would skip the encoding
+                raise CandidateError(EVALUATOR, f"the driver's null answer was rejected: {null.value['invalid']}")
             if not mine.ok:
                 _failed(mine, f"on {where(workload, pair, sweep)}")
             judged = judge_call(workload, pair, sweep, mine.value)
@@ -112,6 +117,7 @@ def _timed_calls(workload: Workload, baseline: CandidateSession, candidate: Cand
                 target.slot[-1].append(slot)
             run.candidate_s.append(mine.seconds)
             run.baseline_s.append(theirs.seconds)
+            run.null_s.append(null.seconds)
             spent += mine.seconds
     return run
 

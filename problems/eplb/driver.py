@@ -99,6 +99,18 @@ def _torch_input():
     return torch.from_numpy
 
 
+def _fixed_answer(layers, experts, slots):
+    """A valid placement that costs nothing to compute: slot s holds expert s mod experts."""
+    phy2log = np.broadcast_to(np.arange(slots) % experts, (layers, slots))
+    logcnt = np.broadcast_to(np.bincount(np.arange(slots) % experts, minlength=experts), (layers, experts))
+    width = int(logcnt.max())
+    log2phy = np.full((experts, width), -1, dtype=np.int64)
+    for slot in range(slots):
+        expert = slot % experts
+        log2phy[expert, slot // experts] = slot
+    return phy2log, np.broadcast_to(log2phy, (layers, experts, width)), logcnt
+
+
 def start(candidate, payload):
     if not callable(getattr(candidate, "rebalance_experts", None)):
         raise TypeError(
@@ -110,6 +122,7 @@ def start(candidate, payload):
         layers=layers, experts=experts, slots=slots,
         args=(slots, payload["num_groups"], payload["num_nodes"], payload["num_gpus"]),
         as_input=_torch_input() if program_imports(candidate, "torch") else None,
+        fixed=_fixed_answer(layers, experts, slots),
     )
 
 
@@ -118,7 +131,9 @@ def handle(candidate, message):
     weight = _decode(message["weight"], (layers, experts))
     if _CALL["as_input"] is not None:
         weight = _CALL["as_input"](weight)  # zero-copy
-    answer = candidate.rebalance_experts(weight, *_CALL["args"])
+    # A null call: all of a call's work but the policy. The evaluator sends these to the trusted
+    # baseline's process only, to measure what every call costs besides the policy.
+    answer = _CALL["fixed"] if message.get("null") else candidate.rebalance_experts(weight, *_CALL["args"])
     try:
         return _record(answer, layers, experts, slots)
     except _Invalid as exc:

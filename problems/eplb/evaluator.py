@@ -33,7 +33,7 @@ def evaluate(
     real = load_real(folder / REAL_FILE) if folder is not None else None
     workload = stages.build(stage, real)
     run = run_paired(program_path, BASELINE, DRIVER, workload, workdir)  # a broken candidate stops here
-    timing = paired_timing(run.candidate_s, run.baseline_s)
+    timing = paired_timing(run.candidate_s, run.baseline_s, run.null_s)
     balance = run.candidate.balance()
     result = score(balance, timing.ratio)
     metrics = {
@@ -44,6 +44,7 @@ def evaluate(
         "baseline_balancedness_exact": run.baseline.exact(),
         "time_ms": timing.candidate_s * 1e3,
         "baseline_time_ms": timing.baseline_s * 1e3,
+        "call_overhead_ms": timing.overhead_s * 1e3,
         "time_ratio": result.time_ratio,
         "speed_points": result.speed_points,
         "penalty": result.penalty,
@@ -75,8 +76,9 @@ def _feedback(workload: stages.Workload, run: PairedRun, m: dict) -> str:
         f"{len(workload.pairs)} window pairs, {int(m['calls'])} calls; placement at window i is scored on "
         "the load of window i+1.",
         f"time per call {m['time_ms']:.3f} ms vs baseline {m['baseline_time_ms']:.3f} ms, timed by the "
-        f"evaluator call by call (ratio {m['time_ratio']:.2f}): speed {m['speed_points']:.2f}, penalty "
-        f"{m['penalty']:.2f}. Imports and the first calls are not timed.",
+        f"evaluator call by call, net of {m['call_overhead_ms']:.3f} ms that every call costs besides the policy "
+        f"(ratio {m['time_ratio']:.2f}): speed {m['speed_points']:.2f}, penalty {m['penalty']:.2f}. Imports and "
+        "the first calls are not timed.",
     ]
     if run.pairs_cut:
         lines.append(

@@ -240,16 +240,21 @@ def test_an_evolved_style_policy_with_a_slow_import_ranks_above_the_baseline(eva
     assert mine["score"] > base["score"]
 
 
-def test_paired_times_cancel_the_load_both_calls_saw():
-    # Each pair of calls ran under its own load factor (1x to 6x); the ratio of the pair's times
-    # does not see it, while either median alone would.
+def test_paired_times_cancel_the_load_all_three_calls_saw():
+    # Each step of three calls ran under its own load: a CPU-share factor (1x to 6x) and a wake-up
+    # latency (0 to 5 ms) that every call pays. The ratio of the null-corrected times sees neither,
+    # while the plain medians (or their ratio) would.
     rng = np.random.default_rng(0)
-    load = rng.uniform(1.0, 6.0, size=200)
-    timing = paired_timing(list(0.002 * load), list(0.004 * load))
-    assert timing.ratio == pytest.approx(0.5)
-    assert timing.candidate_s > 0.004  # the plain median carries the load
+    factor, latency = rng.uniform(1.0, 6.0, size=200), rng.uniform(0.0, 0.005, size=200)
+    cost = 0.0002  # decoding, encoding, the channel: what a null call does
+    candidate = list(factor * (0.002 + cost) + latency)
+    baseline = list(factor * (0.004 + cost) + latency)
+    null = list(factor * cost + latency)
+    timing = paired_timing(candidate, baseline, null)
+    assert timing.ratio == pytest.approx(0.5, rel=0.05)
+    assert np.median(candidate) / np.median(baseline) > 0.55  # what the latency does uncorrected
     with pytest.raises(ValueError):
-        paired_timing([0.1], [])
+        paired_timing([0.1], [0.1], [])
 
 
 def test_the_candidate_never_holds_an_input_before_its_call_nor_the_window_that_scores_it(evaluator, tmp_path):
