@@ -27,7 +27,9 @@ from pathlib import Path
 
 from adrs import sandbox
 from adrs.archive.location import archive_files  # a leaf: reads the URL, never opens the archive
-from adrs.evaluate.result import Evaluation, normalise
+from adrs.evaluate.result import Evaluation
+from adrs.formats.scoring import cascade_step, normalise_for
+from adrs.formats.worker_request import peer_request
 from adrs.problem import Problem, Stage
 from adrs.problemkit import failures
 from adrs.sandbox import SandboxUnavailable
@@ -134,6 +136,7 @@ async def _run_worker(
         "data_dir": data_folder(settings),
         "candidate_timeout_s": problem.limits.candidate_timeout_s,
         "candidate_memory_mb": problem.limits.candidate_memory_mb,
+        **peer_request(problem, stage),  # peer folders: their format and the evaluator function of this stage
     }
     # RLIMIT_NPROC binds root only once capabilities are gone, and then counts every root process
     # of the machine: a confined candidate would inherit it from its worker. The cgroup bounds tasks.
@@ -231,7 +234,7 @@ def _interpret(
         kind = frame.get("kind")
         kind = kind if kind in failures.ALL_KINDS else failures.EVALUATOR
         return Evaluation.failure(stage.name, kind, str(frame.get("message", "")), elapsed)
-    return normalise(stage.name, frame.get("result"), problem.score_metric, elapsed)
+    return normalise_for(problem, stage.name, frame.get("result"), elapsed)  # peer folders: scored by their rules
 
 
 def _tail(path: Path) -> str:
@@ -249,10 +252,10 @@ async def evaluate_cascade(
     results: list[Evaluation] = []
     for stage in stages if stages is not None else problem.evolution_stages:
         evaluation = await evaluate_stage(problem, program_path, stage, settings)
+        # OpenEvolve folders merge metrics across stages and judge thresholds on their own value.
+        evaluation, stop = cascade_step(problem, stage, results, evaluation)
         results.append(evaluation)
-        if not evaluation.ok:
-            break
-        if stage.threshold is not None and evaluation.score is not None and evaluation.score < stage.threshold:
+        if stop:
             break
     return results
 
