@@ -98,7 +98,10 @@ class _Channel:
             body = json.dumps(record, separators=(",", ":")).encode()
         except (TypeError, ValueError) as exc:
             body = json.dumps(
-                {"ok": False, "kind": "invalid_output", "message": f"the driver's value is not JSON-serialisable: {exc}"}
+                {
+                    "ok": False, "kind": "invalid_output",
+                    "message": f"the driver's value is not JSON-serialisable: {exc}",
+                }
             ).encode()
         self.sock.sendall(HEADER.pack(len(body)) + body)
 

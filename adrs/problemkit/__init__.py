@@ -5,8 +5,8 @@
 Owns nothing of its own: it names the public parts of harness.py (starting candidate processes
 from a trusted evaluator), session.py (interactive candidate processes: the trusted side sends
 each message, times each call and enforces per-call limits), failures.py (how an evaluation can
-fail) and datadir.py (where a problem's real data lives), plus the sandbox's `ProcessLimits`. Anything not in `__all__` is
-internal and may change.
+fail) and datadir.py (where a problem's real data lives), plus the sandbox's `ProcessLimits`.
+Anything not in `__all__` is internal and may change.
 
 Names load lazily: the evaluation worker imports this package whenever an evaluator raises, and
 it should not pay for the harness (and the sandbox backends behind it) unless the evaluator uses it.

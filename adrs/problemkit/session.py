@@ -111,7 +111,8 @@ class CandidateSession:
         """Send `message`, wait for the reply; past `timeout_s` (or the process's wall-clock limit,
         whichever comes first) the process is killed and the reply is a `timeout` failure."""
         if self.ended is not None:
-            return SessionReply(False, error_kind=self.ended.error_kind, error=f"the session has ended: {self.ended.error}")
+            ended = self.ended
+            return SessionReply(False, error_kind=ended.error_kind, error=f"the session has ended: {ended.error}")
         body = json.dumps(message, separators=(",", ":")).encode()
         process_deadline = self.started + self._limits.timeout_s
         if timeout_s is not None and time.monotonic() + timeout_s < process_deadline:
@@ -297,7 +298,9 @@ class SessionGroup:
             raise
         return session
 
-    def map(self, converse: Callable[[Task], Result], tasks: Iterable[Task], *, parallel: int | None = None) -> list[Result]:
+    def map(
+        self, converse: Callable[[Task], Result], tasks: Iterable[Task], *, parallel: int | None = None
+    ) -> list[Result]:
         """`converse(task)` for every task on `parallel` threads (default: CPUs), results in order.
         On the first exception every open session is killed (so the other tasks stop early) and,
         once all threads have stopped, that first exception is raised."""

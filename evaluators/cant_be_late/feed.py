@@ -9,9 +9,10 @@ the availability of that tick for every run then active, and the answer is every
 
 Which runs may share a session, and on what clock:
 - real traces: every env's windows are cut from ONE underlying trace (they overlap), so a session
-  holds windows of one env only (up to ten, consecutive in time), and runs them on that trace's clock: a window joins when the
-  clock reaches its start (metadata.start_time), so at any moment the process has seen the
-  underlying trace up to that moment and no further, whichever window it came through. Windows
+  holds windows of one env only (up to ten, consecutive in time), and runs them on that trace's
+  clock: a window joins when the clock reaches its start (metadata.start_time), so at any moment
+  the process has seen the underlying trace up to that moment and no further, whichever window it
+  came through. Windows
   of different envs never share a session (whether their clocks align is not known);
 - synthetic traces are independent draws: any of them may share a session, all starting at tick 0.
 The six job configurations of a trace are six runs on the same ticks.

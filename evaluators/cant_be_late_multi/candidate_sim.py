@@ -37,7 +37,10 @@ class Run:
     """One simulation on the candidate side; its machine learns each tick's availability as it comes."""
 
     def __init__(self, code: types.CodeType, job: Job, rules: Rules, prices: list[list[float]]):
-        zones = [ZoneTrace("", [], float(spot), float(on_demand)) for spot, on_demand in prices]  # type: ignore[arg-type]
+        zones = [
+            ZoneTrace("", [], float(spot), float(on_demand))  # type: ignore[arg-type]
+            for spot, on_demand in prices
+        ]
         self.machine = Machine(job, zones, rules)
         self.machine.length = 0  # grows by one tick per message
         self.notes: list[str] = []

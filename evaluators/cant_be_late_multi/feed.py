@@ -99,7 +99,9 @@ def _read(answer: object, runs: list[_Run], active: list[int], dropped: list[int
     if not isinstance(answer, dict) or not isinstance(answer.get("codes"), list) or len(answer["codes"]) != len(
         active
     ) or not isinstance(answer.get("ended"), dict):
-        raise CandidateError(INVALID_OUTPUT, f"the answer to a tick must hold {len(active)} codes and the runs that ended")
+        raise CandidateError(
+            INVALID_OUTPUT, f"the answer to a tick must hold {len(active)} codes and the runs that ended"
+        )
     ended = answer["ended"]
     for key in dropped:
         runs[key].summary = _summary(ended.get(str(key)))
