@@ -121,7 +121,7 @@ class Captures:
     def tail(self, name: str) -> str:
         try:
             return read_fd_tail(self.fds[name], self.TAIL_BYTES).decode("utf-8", "replace")
-        except OSError:
+        except (OSError, KeyError):  # KeyError: already closed
             return ""
 
     def size(self, name: str) -> int:

@@ -104,8 +104,8 @@ class BwrapBackend(Backend):
         return _probe()
 
     def launch(self, launch: Launch) -> Handle:
-        view = launch.view
-        command = bwrap_command(launch.home, launch.env, view.readonly, launch.argv, view.hidden, launch.limits)
+        env = launch.channel_env()  # bwrap passes inherited descriptors on, a session's channel too
+        command = bwrap_command(launch.home, env, launch.view.readonly, launch.argv, launch.view.hidden, launch.limits)
         if launch.limits.network:  # a problem that asked for the network (none of the built-in ones)
             command.insert(command.index("--unshare-all") + 1, "--share-net")
         spec = SandboxSpec(
