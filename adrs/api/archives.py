@@ -132,7 +132,7 @@ def write_report(
 ) -> Path:
     """One self-contained HTML report of a run, or of several runs compared (needs adrs[report]).
 
-    `baselines` scores the problem's baselines (one evaluation each, cached in the archive); `say`
+    `baselines` scores the problem's baselines (on the scoring and holdout stages; successes cached); `say`
     hears progress lines. ReportError names what is missing."""
     options = ReportOptions(baselines=baselines, run_id=run_id, problem_dir=problem_dir)
     return build_report(archives, output, options, say=say)
