@@ -1,7 +1,9 @@
 """Read-only views of an archive for the terminal: `adrs status` and `adrs show`.
 
 Owns: rendering the records adrs.api returns (`StatusReport`, `ProgramView`, an LLM `CallRecord`)
-with rich. Must not: open, query or write an archive (adrs.api loads the records).
+with rich. Code and diffs are never cut at the terminal's width: highlighted and wrapped on a
+terminal, plain text (every character, no colour) when the output is a pipe or a file.
+Must not: open, query or write an archive (adrs.api loads the records).
 """
 
 from __future__ import annotations
@@ -62,6 +64,14 @@ def _render_llm_usage(console: Console, usage: list[ModelUsage]) -> None:
     console.print(table)
 
 
+def print_code(console: Console, text: str, lexer: str, line_numbers: bool = False) -> None:
+    """Program text, whole: wrapped at the width on a terminal, verbatim when the output is not one."""
+    if console.is_terminal:
+        console.print(Syntax(text, lexer, line_numbers=line_numbers, word_wrap=True))
+    else:
+        console.print(text, markup=False, highlight=False, emoji=False, soft_wrap=True, end="" if text.endswith("\n") else "\n")
+
+
 def _render_evaluation(console: Console, e: Evaluation) -> None:
     if e.ok:
         metrics = ", ".join(f"{k}={v:.6g}" for k, v in sorted(e.metrics.items()))
@@ -89,14 +99,14 @@ def render_program(console: Console, view: ProgramView) -> None:
     for evaluation in view.evaluations:
         _render_evaluation(console, evaluation)
     console.print("[bold]Code[/bold]")
-    console.print(Syntax(program.code, "python", line_numbers=True))
+    print_code(console, program.code, "python", line_numbers=True)
     if program.diff:
         console.print("[bold]Diff against parent[/bold]")
-        console.print(Syntax(program.diff, "diff"))
+        print_code(console, program.diff, "diff")
     initial = view.initial
     if initial is not None and initial.id != program.id:
         console.print("[bold]Diff against the initial program[/bold]")
-        console.print(Syntax(unified_diff(initial.code, program.code, "initial", f"program {program.id}"), "diff"))
+        print_code(console, unified_diff(initial.code, program.code, "initial", f"program {program.id}"), "diff")
     _render_llm_history(console, view)
 
 
@@ -142,9 +152,9 @@ def _render_call_body(console: Console, record: CallRecord) -> None:
         console.print(f"  [red]unreadable:[/red] {escape(parsed.problem)}")
     for number, block in enumerate(parsed.blocks, 1):
         console.print(f"  SEARCH/REPLACE block {number}:")
-        console.print(Syntax(f"<<<<<<< SEARCH\n{block.search}\n=======\n{block.replace}\n>>>>>>> REPLACE", "python"))
+        print_code(console, f"<<<<<<< SEARCH\n{block.search}\n=======\n{block.replace}\n>>>>>>> REPLACE", "python")
     if parsed.rewrite is not None:
         console.print("  full rewrite:")
-        console.print(Syntax(parsed.rewrite, "python", line_numbers=True))
+        print_code(console, parsed.rewrite, "python", line_numbers=True)
     if not parsed.blocks and parsed.rewrite is None and not parsed.problem:
         console.print("  (none found)")
