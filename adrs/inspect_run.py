@@ -28,6 +28,8 @@ def render_status(console: Console, status: StatusReport) -> None:
     run, elites, counts = status.run, status.elites, status.counts
     console.print(f"[bold]Run {run.id}[/bold] of [bold]{run.problem_name}[/bold] ({run.status}), seed {run.seed}, created {run.created_at:%Y-%m-%d %H:%M}")
     console.print(f"archive: {status.archive_url}")
+    if status.stopped:
+        console.print(f"stopped: {escape(status.stopped)}")
     console.print(
         f"programs: {counts[ProgramStatus.EVALUATED]} evaluated, {counts[ProgramStatus.FAILED]} failed, "
         f"{counts[ProgramStatus.PENDING]} pending"
@@ -40,7 +42,8 @@ def render_status(console: Console, status: StatusReport) -> None:
     if best is not None:
         delta = "" if initial is None or initial.score is None else f" ({best.score - initial.score:+.4g} over the initial {initial.score:.4g})"
         console.print(f"best: program {best.migrated_from or best.id}, score {best.score:.6g}{delta}")
-    console.print(f"Pareto front: {len(elites.front)} programs; MAP-Elites cells per island: {elites.coverage()}")
+    front = f"Pareto front: {len(elites.front)} programs; " if len(status.elites.problem.objectives) > 1 else ""
+    console.print(f"{front}MAP-Elites cells per island: {elites.coverage()}")
     table = Table(title="top programs")
     for column in ("id", "score", "complete", "island", "gen", "mutator", "description"):
         table.add_column(column)
