@@ -265,8 +265,14 @@ def cmd_check(args: argparse.Namespace) -> int:
     api.require_sandbox(problem, args.sandbox)
     console.print(f"[bold]{problem.name}[/bold]: stages {[s.name for s in problem.stages]}, objectives {[o.name for o in problem.objectives]}")
     report = api.check_problem(problem, sandbox=args.sandbox, data_dir=args.data_dir, on_program=_print_checked)
+    for note in report.notes:
+        console.print(f"[cyan]note:[/cyan] {escape(note)}")
+    for warning in report.warnings:
+        console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
     failed = report.initial.failed
     if failed is not None:
+        if report.missing_module:
+            console.print(f"[red]error:[/red] missing module: {escape(report.missing_module)}")
         console.print(f"[red]error:[/red] the initial program fails at stage {failed.stage!r}:\n{escape(failed.error)}")
         return 1
     if report.unknown_names:
