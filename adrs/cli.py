@@ -134,6 +134,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", type=int, default=None, dest="run_id", help="run id inside the archive (default: latest)")
     p.add_argument("--problem", default=None, dest="problem_dir", help="the problem directory, if it moved since the run")
 
+    p = sub.add_parser("data", help="the built-in problems' real data: list, fetch, verify, where it is")
+    data = p.add_subparsers(dest="data_command", required=True)
+    root_help = "data root (default: ADRS_DATA, else ~/.local/share/adrs/data)"
+    q = data.add_parser("list", help="which problems have real data, where it goes, whether it is there and verified")
+    q.add_argument("--data", default=None, dest="data_dir", help=root_help)
+    q = data.add_parser("fetch", help="fetch problems' real data from their public sources (pinned sha256)")
+    q.add_argument("problems", nargs="*", metavar="PROBLEM")
+    q.add_argument("--all", action="store_true", help="every problem that has real data")
+    q.add_argument("--data", default=None, dest="data_dir", help=root_help)
+    q.add_argument("--mirror", default=None, metavar="DIR_OR_URL",
+                   help="read sources from a mirror laid out as <repo>/<commit>/<path> instead of GitHub")
+    q.add_argument("--force", action="store_true", help="fetch again files already present and verified")
+    q = data.add_parser("verify", help="check the files against their pinned sha256 (exit 2 when one is missing or wrong)")
+    q.add_argument("problems", nargs="*", metavar="PROBLEM")
+    q.add_argument("--data", default=None, dest="data_dir", help=root_help)
+    q = data.add_parser("where", help="the data root, and the folder a problem's evaluations read")
+    q.add_argument("problem", nargs="?", default=None)
+    q.add_argument("--data", default=None, dest="data_dir", help=root_help)
+
     p = sub.add_parser("doctor", help="check an archive's integrity (exit 2 when something is wrong)")
     p.add_argument("archive")
     p.add_argument("--run", type=int, default=None, dest="run_id")
@@ -365,7 +384,60 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 2
 
 
+def _data_state(entry: Any) -> str:
+    if entry.complete:
+        return "[green]verified[/green]"
+    return "[yellow]partial[/yellow]" if entry.present else "absent"
+
+
+def _render_data(entries: list[Any], root: Path, details: bool) -> None:
+    console.print(f"data root: {escape(str(root))}")
+    table = Table(box=None, pad_edge=False)
+    for column in ("problem", "real data", "files verified", "what it is"):
+        table.add_column(column, overflow="fold")
+    for entry in entries:
+        verified = sum(1 for f in entry.files if f.state == "verified")
+        optional = sum(1 for f in entry.files if f.optional)
+        count = f"{verified}/{len(entry.files)}" + (f" ({optional} optional)" if optional else "")
+        table.add_row(entry.problem, _data_state(entry), count, escape(entry.about))
+    console.print(table)
+    for entry in entries:
+        for f in entry.files:
+            if details and f.state != "verified" and not (f.optional and f.state == "missing"):
+                console.print(f"  {escape(str(f.path))}: {escape(f.state)}")
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    if args.data_command == "where":
+        root = api.data_root(args.data_dir)
+        console.print(str(root), markup=False, highlight=False, soft_wrap=True)
+        if args.problem:
+            entry = api.data_status([args.problem], root=root).problems[0]
+            found = "verified" if entry.complete else f"not complete: adrs data fetch {args.problem}"
+            console.print(f"{args.problem}: {entry.folder} ({found})", markup=False, highlight=False, soft_wrap=True)
+        return 0
+    if args.data_command == "fetch":
+        if not args.problems and not args.all:
+            console.print("[red]error:[/red] name the problems to fetch (adrs data list shows them), or pass --all")
+            return 1
+        fetched = api.fetch_data(args.problems, root=args.data_dir, mirror=args.mirror, force=args.force,
+                                 say=lambda line: console.print(escape(line), soft_wrap=True))
+        _render_data(fetched, api.data_root(args.data_dir), details=True)
+        return 0
+    overview = api.data_status(args.problems if args.data_command == "verify" else (), root=args.data_dir)
+    _render_data(overview.problems, overview.root, details=args.data_command == "verify")
+    if args.data_command == "verify":
+        return 0 if all(entry.complete for entry in overview.problems) else 2
+    if overview.synthetic_only:
+        console.print(f"synthetic data only (no public real data): {', '.join(overview.synthetic_only)}")
+    missing = [e.problem for e in overview.problems if not e.complete]
+    if missing:
+        console.print(f"fetch with: adrs data fetch {' '.join(missing)}   (or --all)")
+    return 0
+
+
 COMMANDS = {
+    "data": cmd_data,
     "doctor": cmd_doctor,
     "run": cmd_run,
     "resume": cmd_resume,

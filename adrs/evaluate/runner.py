@@ -3,9 +3,11 @@
 Owns: writing the program into a private working directory, choosing the sandbox backend for
 the evaluation's candidates (the settings' choice, else the problem's `sandbox`) and handing it
 down to the worker (ADRS_SANDBOX, with the paths candidates must not see in ADRS_HIDDEN_PATHS),
-starting the worker under the `process` sandbox, enforcing the stage's wall-clock limit (killing
-the whole process tree), reading the tokenised result frame from the worker's private pipe, and
-running stages in order until one fails or falls below its threshold. After each stage, whatever the backend still holds for it
+handing the evaluator its data folder (--data, else ADRS_DATA, else the user's data folder that
+`adrs data fetch` fills: adrs/datasets/location.py), starting the worker under the `process`
+sandbox, enforcing the stage's wall-clock limit (killing the whole process tree), reading the
+tokenised result frame from the worker's private pipe, and running stages in order until one
+fails or falls below its threshold. After each stage, whatever the backend still holds for it
 (docker containers) is removed.
 
 Must not: import evaluator or candidate code (that only ever happens inside the worker).
@@ -27,6 +29,7 @@ from pathlib import Path
 
 from adrs import sandbox
 from adrs.archive.location import archive_files  # a leaf: reads the URL, never opens the archive
+from adrs.datasets.location import data_dir_for, user_data_root
 from adrs.evaluate.result import Evaluation, normalise
 from adrs.problem import Problem, Stage
 from adrs.problemkit import failures
@@ -90,10 +93,13 @@ def _require_backend(name: str, docker_image: str | None) -> sandbox.Backend:
 def _worker_env(problem: Problem, settings: EvalSettings, name: str, tag: str) -> dict[str, str]:
     """What the worker's harness needs to start candidates: backend, probes, paths to hide."""
     hidden = [str(problem.root)] + [str(p) for p in secret_paths()]
-    if settings.data_dir:
-        hidden.append(str(Path(settings.data_dir).resolve()))
+    data_dir = data_dir_for(problem.name, settings.data_dir)
+    if data_dir:
+        hidden.append(str(Path(data_dir).resolve()))
     if os.environ.get("ADRS_DATA"):
         hidden.append(str(Path(os.environ["ADRS_DATA"]).resolve()))
+    if user_data_root().is_dir():  # every problem's fetched data, not only this one's
+        hidden.append(str(user_data_root().resolve()))
     hidden += archive_files(settings.archive_url)
     hidden += settings.hidden_paths
     env = {"ADRS_SANDBOX": name, "ADRS_SANDBOX_TAG": tag, **sandbox.probe_env(name)}
@@ -124,8 +130,9 @@ async def _run_worker(
         "stage": stage.name,
         "workdir": str(workdir),
         "seed": settings.seed,
-        # The worker's environment is scrubbed: ADRS_DATA reaches the evaluator only through here.
-        "data_dir": settings.data_dir or os.environ.get("ADRS_DATA") or None,
+        # The worker's environment is scrubbed: ADRS_DATA (or the user's data folder, once `adrs data
+        # fetch` filled it for this problem) reaches the evaluator only through here.
+        "data_dir": data_dir_for(problem.name, settings.data_dir),
         "candidate_timeout_s": problem.limits.candidate_timeout_s,
         "candidate_memory_mb": problem.limits.candidate_memory_mb,
     }
