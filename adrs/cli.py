@@ -180,6 +180,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings.update(_mutation_settings(args, {}))
     plan = api.mutator_plan(problem, **settings)
     console.print(f"Evolving [bold]{problem.name}[/bold] with {_mutator_line(plan)}; archive {archive}")
+    console.print(f"Data: {escape(api.data_in_use(problem.name, args.data_dir))}")
     return _drive(
         lambda on_progress: api.evolve(problem, archive=archive, on_progress=on_progress, **settings),
         args.quiet,
@@ -283,6 +284,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     problem = api.load_problem(args.problem)
     api.require_sandbox(problem, args.sandbox)
     console.print(f"[bold]{problem.name}[/bold]: stages {[s.name for s in problem.stages]}, objectives {[o.name for o in problem.objectives]}")
+    console.print(f"data: {escape(api.data_in_use(problem.name, args.data_dir))}")
     report = api.check_problem(problem, sandbox=args.sandbox, data_dir=args.data_dir, on_program=_print_checked)
     for note in report.notes:
         console.print(f"[cyan]note:[/cyan] {escape(note)}")

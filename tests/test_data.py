@@ -242,6 +242,8 @@ def test_an_evaluation_finds_fetched_data_without_data_and_data_wins(tmp_path):
     fetched.mkdir(parents=True)
     (fetched / "marker.txt").write_text("7")
     assert score() == 7.0  # found without --data
+    check = subprocess.run([*ADRS, "check", str(problem)], capture_output=True, text=True, timeout=120, env=env)
+    assert f"data: real data from {tmp_path / 'xdg' / 'adrs' / 'data'}" in check.stdout.replace("\n", "")
     explicit = tmp_path / "mine" / "datacheck"
     explicit.mkdir(parents=True)
     (explicit / "marker.txt").write_text("3")

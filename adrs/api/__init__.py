@@ -39,7 +39,7 @@ from adrs.api.archives import (
     show_program,
     write_report,
 )
-from adrs.api.data import DataOverview, data_root, data_status, fetch_data
+from adrs.api.data import DataOverview, data_in_use, data_root, data_status, fetch_data
 from adrs.api.problems import (
     CheckedProgram,
     CheckReport,
@@ -98,6 +98,7 @@ __all__ = [
     "StatusReport",
     "check_archive",
     "check_problem",
+    "data_in_use",
     "data_root",
     "data_status",
     "chosen_mutator",

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from adrs.datasets.catalog import CATALOG
 from adrs.datasets.fetch import DataError, ProblemStatus, fetch, status
-from adrs.datasets.location import default_root
+from adrs.datasets.location import data_dir_for, default_root
 
 
 @dataclass(frozen=True)
@@ -30,6 +30,16 @@ class DataOverview:
     root: Path
     problems: list[ProblemStatus]
     synthetic_only: list[str]  # problems of the problems folder that have no public real data
+
+
+def data_in_use(problem_name: str, data_dir: str | None = None) -> str:
+    """In words, the data an evaluation of the problem reads with `data_dir` (--data) as given."""
+    folder = data_dir_for(problem_name, data_dir)
+    if folder is not None:
+        return f"real data from {folder}"
+    if problem_name in CATALOG:
+        return f"the synthetic workload (real data: adrs data fetch {problem_name})"
+    return "the synthetic workload"
 
 
 def data_root(explicit: str | Path | None = None) -> Path:
