@@ -2,8 +2,10 @@
 
 Owns: choosing programs (best, Pareto front, an id), writing each as `<problem>_p<id>.py` (the
 program exactly as evaluated: it needs no adrs import) beside `<problem>_p<id>.json` with its
-metrics per stage, lineage, run seed, problem and evaluator fingerprints and the diff against the
-initial program.
+metrics per stage, lineage, run seed, problem and evaluator fingerprints, the diff against the
+initial program, the files written with it and what to install. What makes the module run in
+another system (bundled project modules, the README, the example, host adapters) is
+adrs/export_bundle.py's.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from pathlib import Path
 from adrs.archive.elites import Elites
 from adrs.archive.records import ProgramStatus
 from adrs.archive.store import Archive, ProgramRecord, RunRecord
+from adrs.export_bundle import Bundle, BundleError, write_bundle
 from adrs.program import unified_diff
 
 
@@ -29,6 +32,7 @@ class Exported:
     module: Path
     provenance: Path
     score: float | None  # the program's score in the archive
+    bundle: Bundle
 
 
 def lineage(archive: Archive, program: ProgramRecord) -> list[int]:
@@ -68,8 +72,11 @@ def export_program(archive: Archive, run: RunRecord, program: ProgramRecord, out
         raise ExportError(f"program {program.id} has not been evaluated yet")
     out.mkdir(parents=True, exist_ok=True)
     stem = f"{run.problem_name}_p{program.id}"
-    module = out / f"{stem}.py"
-    module.write_text(program.code)
+    notes = {"score": f"{program.score:.6g}" if program.score is not None else "n/a", "provenance": f"{stem}.json"}
+    try:
+        bundle = write_bundle(Path(run.problem_root), run.problem_name, program.code, stem, out, notes)
+    except BundleError as exc:
+        raise ExportError(f"program {program.id}: {exc}") from None
     initial = _initial(archive, run)
     evaluator = Path(run.problem_root) / "evaluator.py"
     record = {
@@ -93,7 +100,11 @@ def export_program(archive: Archive, run: RunRecord, program: ProgramRecord, out
         },
         "diff_against_initial": unified_diff(initial.code, program.code, "initial", stem) if initial else "",
         "code_sha256": hashlib.sha256(program.code.encode()).hexdigest(),
+        "requirements": [
+            {"name": r.name, "version": r.version, "needed_by": list(r.needed_by)} for r in bundle.requirements
+        ],
+        "files": [str(p.relative_to(out)) for p in bundle.files()],
     }
     provenance = out / f"{stem}.json"
     provenance.write_text(json.dumps(record, indent=2, default=str))
-    return Exported(program.id, module, provenance, program.score)
+    return Exported(program.id, bundle.module, provenance, program.score, bundle)

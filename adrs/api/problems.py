@@ -30,6 +30,7 @@ from pathlib import Path
 from adrs import sandbox as backends
 from adrs.evaluate.result import Evaluation
 from adrs.evaluate.runner import EvalSettings, evaluate_code_sync, sandbox_name
+from adrs.formats.scoring import check_notes
 from adrs.problem import Problem, ProblemError, load_problem
 from adrs.problemkit import failures
 from adrs.program import END_MARKER, START_MARKER, normalized_hash
@@ -63,7 +64,7 @@ class CheckReport:
     baselines: list[CheckedProgram] = field(default_factory=list)
     unknown_names: list[str] = field(default_factory=list)  # problem.toml names the evaluator does not report
     missing_module: str = ""  # when the initial program failed on an import: what is missing, and how to add it
-    notes: list[str] = field(default_factory=list)  # worth knowing, not wrong (e.g. no EVOLVE-BLOCK markers)
+    notes: list[str] = field(default_factory=list)  # worth knowing, not wrong: no EVOLVE-BLOCK markers; how a peer folder is read
     warnings: list[str] = field(default_factory=list)  # likely to hurt a run, but not an error
 
     @property
@@ -108,6 +109,7 @@ def check_problem(
     if initial.failed is not None:
         return CheckReport(problem, initial, missing_module=_missing_module(problem, initial.failed), notes=notes,
                            warnings=warnings)
+    notes += check_notes(problem, initial.evaluations)
     unknown = _unknown_names(problem, initial.evaluations[-1])
     if unknown:
         return CheckReport(problem, initial, unknown_names=unknown, notes=notes, warnings=warnings)
@@ -179,7 +181,7 @@ def _missing_module(problem: Problem, failed: Evaluation) -> str:
 def _unknown_names(problem: Problem, evaluation: Evaluation) -> list[str]:
     known = set(evaluation.metrics) | {"score"}
     out = [f"objective {o.name!r} is not among the evaluator's metrics {sorted(known)}" for o in problem.objectives if o.name not in known]
-    feature_names = known | set(evaluation.features)
+    feature_names = known | set(evaluation.features) | {"code_lines"}  # code_lines: measured by the archive
     out += [f"feature {f.name!r} is not among the evaluator's metrics or features" for f in problem.features if f.name not in feature_names]
     return out
 

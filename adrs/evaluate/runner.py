@@ -30,7 +30,9 @@ from pathlib import Path
 from adrs import sandbox
 from adrs.archive.location import archive_files  # a leaf: reads the URL, never opens the archive
 from adrs.datasets.location import data_dir_for, user_data_root
-from adrs.evaluate.result import Evaluation, normalise
+from adrs.evaluate.result import Evaluation
+from adrs.formats.scoring import cascade_step, normalise_for
+from adrs.formats.worker_request import peer_request
 from adrs.problem import Problem, Stage
 from adrs.problemkit import failures
 from adrs.sandbox import SandboxUnavailable
@@ -90,14 +92,21 @@ def _require_backend(name: str, docker_image: str | None) -> sandbox.Backend:
     return sandbox.require(name)
 
 
+def data_folder(problem: Problem, settings: EvalSettings) -> str | None:
+    """The data folder the evaluator gets (--data, else ADRS_DATA, else the user's data folder once
+    `adrs data fetch` filled it for this problem), absolute: the worker's cwd is its private folder,
+    so a relative --data would resolve there. The worker's environment is scrubbed, so ADRS_DATA
+    reaches the evaluator only through here."""
+    chosen = data_dir_for(problem.name, settings.data_dir)
+    return str(Path(chosen).expanduser().resolve()) if chosen else None
+
+
 def _worker_env(problem: Problem, settings: EvalSettings, name: str, tag: str) -> dict[str, str]:
     """What the worker's harness needs to start candidates: backend, probes, paths to hide."""
     hidden = [str(problem.root)] + [str(p) for p in secret_paths()]
-    data_dir = data_dir_for(problem.name, settings.data_dir)
-    if data_dir:
-        hidden.append(str(Path(data_dir).resolve()))
-    if os.environ.get("ADRS_DATA"):
-        hidden.append(str(Path(os.environ["ADRS_DATA"]).resolve()))
+    for folder in (data_folder(problem, settings), os.environ.get("ADRS_DATA")):
+        if folder:
+            hidden.append(str(Path(folder).expanduser().resolve()))
     if user_data_root().is_dir():  # every problem's fetched data, not only this one's
         hidden.append(str(user_data_root().resolve()))
     hidden += archive_files(settings.archive_url)
@@ -130,11 +139,10 @@ async def _run_worker(
         "stage": stage.name,
         "workdir": str(workdir),
         "seed": settings.seed,
-        # The worker's environment is scrubbed: ADRS_DATA (or the user's data folder, once `adrs data
-        # fetch` filled it for this problem) reaches the evaluator only through here.
-        "data_dir": data_dir_for(problem.name, settings.data_dir),
+        "data_dir": data_folder(problem, settings),
         "candidate_timeout_s": problem.limits.candidate_timeout_s,
         "candidate_memory_mb": problem.limits.candidate_memory_mb,
+        **peer_request(problem, stage),  # peer folders: their format and the evaluator function of this stage
     }
     # RLIMIT_NPROC binds root only once capabilities are gone, and then counts every root process
     # of the machine: a confined candidate would inherit it from its worker. The cgroup bounds tasks.
@@ -232,7 +240,7 @@ def _interpret(
         kind = frame.get("kind")
         kind = kind if kind in failures.ALL_KINDS else failures.EVALUATOR
         return Evaluation.failure(stage.name, kind, str(frame.get("message", "")), elapsed)
-    return normalise(stage.name, frame.get("result"), problem.score_metric, elapsed)
+    return normalise_for(problem, stage.name, frame.get("result"), elapsed)  # peer folders: scored by their rules
 
 
 def _tail(path: Path) -> str:
@@ -250,10 +258,10 @@ async def evaluate_cascade(
     results: list[Evaluation] = []
     for stage in stages if stages is not None else problem.evolution_stages:
         evaluation = await evaluate_stage(problem, program_path, stage, settings)
+        # OpenEvolve folders merge metrics across stages and judge thresholds on their own value.
+        evaluation, stop = cascade_step(problem, stage, results, evaluation)
         results.append(evaluation)
-        if not evaluation.ok:
-            break
-        if stage.threshold is not None and evaluation.score is not None and evaluation.score < stage.threshold:
+        if stop:
             break
     return results
 
