@@ -51,7 +51,8 @@ def render_status(console: Console, status: StatusReport) -> None:
         (p for p in elites.programs.values() if p.migrated_from is None), key=lambda p: (p.complete, p.score or 0), reverse=True
     )
     for p in top[:10]:
-        table.add_row(str(p.id), f"{p.score:.6g}", str(p.complete), str(p.island), str(p.generation), p.mutator, markup(p.description[:60]))
+        shown = markup(p.description[:60])
+        table.add_row(str(p.id), f"{p.score:.6g}", str(p.complete), str(p.island), str(p.generation), p.mutator, shown)
     console.print(table)
     _render_llm_usage(console, status.llm_usage)
 
@@ -142,8 +143,8 @@ def _render_call_body(console: Console, record: CallRecord) -> None:
     from adrs.edits import parse_reply
 
     console.print(
-        f"  model {markup(record.model)}, {record.prompt_tokens} prompt + {record.completion_tokens} completion tokens, "
-        f"${record.cost_usd:.4f}, {record.latency_s:.1f} s"
+        f"  model {markup(record.model)}, {record.prompt_tokens} prompt + "
+        f"{record.completion_tokens} completion tokens, ${record.cost_usd:.4f}, {record.latency_s:.1f} s"
     )
     if record.error:
         console.print(f"  [red]why it yielded no program:[/red] {markup(record.error)}")
