@@ -12,6 +12,11 @@ time and the load averages before and after), so a long benchmark loses nothing 
 `--resume` keeps the runs already there. `--from-json A B` renders the rows of several files
 (e.g. strategies re-run today beside ones kept from an earlier day).
 
+`--llm-server` sends every proposal through adrs's LLM mutator to a local OpenAI-protocol endpoint
+whose "model" is the offline mutator (benchmarks/peers/mutation_server.py, one per run, seeded by
+the run's seed, full-rewrite replies, two calls in flight): the LLM path end to end, including
+the adaptive search's breakthrough calls, which that server answers and follows.
+
 `--stages quick` evolves on a subset of the problem's cascade (a cheaper verifier, for problems
 whose full stage is too slow for 40 runs on a small machine); the final best of each run is then
 also scored on the last evolution stage of the unmodified problem, shown as `final on <stage>`.
@@ -24,9 +29,12 @@ import dataclasses
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -62,7 +70,39 @@ def final_best_code(archive: Path) -> str | None:
     return max(scored, key=lambda p: (p.score, -p.id)).code if scored else None
 
 
-def run_seed(args: argparse.Namespace, problem: Problem, full: Problem, strategy: str, seed: int, checkpoints: list[int]) -> dict:
+SERVER = Path(__file__).resolve().parent / "peers" / "mutation_server.py"
+
+
+@contextmanager
+def mutation_server(seed: int, workdir: Path) -> Iterator[str]:
+    """A mutation server on a free port for one run; yields its base URL."""
+    port_file = workdir / "port"
+    log = workdir / "server.jsonl"
+    command = [sys.executable, str(SERVER), "--seed", str(seed), "--port-file", str(port_file), "--log", str(log)]
+    proc = subprocess.Popen(command)
+    try:
+        deadline = time.monotonic() + 60
+        while not port_file.exists() or not port_file.read_text().strip():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the mutation server did not start")
+            time.sleep(0.1)
+        yield f"http://127.0.0.1:{port_file.read_text().strip()}/v1"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def breakthrough_count(archive: Path) -> int:
+    store = Archive.open(archive, create=False)
+    try:
+        return len(store.events(store.run().id, "breakthrough"))
+    finally:
+        store.close()
+
+
+def run_seed(
+    args: argparse.Namespace, problem: Problem, full: Problem, strategy: str, seed: int, checkpoints: list[int]
+) -> dict:
     """One run: the best score at each checkpoint, the final best on the full stage, wall time, load."""
     load_before = os.getloadavg()
     started = time.perf_counter()
@@ -73,7 +113,16 @@ def run_seed(args: argparse.Namespace, problem: Problem, full: Problem, strategy
             settings["workers"] = args.workers
         if args.islands:
             settings["islands"] = args.islands
-        api.evolve(problem, archive=archive, selection=SelectionConfig(strategy=strategy), **settings)
+        selection = SelectionConfig(strategy=strategy)
+        breakthroughs = None
+        if args.llm_server:
+            with mutation_server(seed, Path(tmp)) as url:
+                llm = {"models": [{"name": "offline-mutator", "base_url": url}],
+                       "edit_format": "rewrite", "concurrency": 2}
+                api.evolve(problem, archive=archive, selection=selection, mutator="llm", llm=llm, **settings)
+            breakthroughs = breakthrough_count(archive)
+        else:
+            api.evolve(problem, archive=archive, selection=selection, **settings)
         curve = best_after(archive, checkpoints)
         code = final_best_code(archive) if problem is not full else None
         final = None
@@ -82,7 +131,7 @@ def run_seed(args: argparse.Namespace, problem: Problem, full: Problem, strategy
             final = evaluate_code_sync(full, code, EvalSettings(data_dir=args.data, seed=seed), last)[-1].score or 0.0
     return {
         "seed": seed, "curve": curve, "final": final, "wall_s": time.perf_counter() - started,
-        "load": [round(v, 2) for v in (*load_before, *os.getloadavg())],
+        "load": [round(v, 2) for v in (*load_before, *os.getloadavg())], "breakthroughs": breakthroughs,
     }
 
 
@@ -95,6 +144,7 @@ def row_of(strategy: str, runs: list[dict], checkpoints: list[int]) -> dict:
         "finals": [r["final"] for r in runs if r["final"] is not None],
         "wall_s": sum(r["wall_s"] for r in runs),
         "loads": [r["load"] for r in runs],
+        "breakthroughs": [r.get("breakthroughs") for r in runs],
     }
 
 
@@ -163,7 +213,8 @@ def saved_runs(path: Path | None, checkpoints: list[int]) -> dict[str, list[dict
         per_seed_wall = row["wall_s"] / max(1, len(seeds))
         runs[row["strategy"]] = [
             {"seed": seed, "curve": {c: row["curves"][str(c)][i] for c in checkpoints}, "final": finals[i],
-             "wall_s": per_seed_wall, "load": loads[i]}
+             "wall_s": per_seed_wall, "load": loads[i],
+             "breakthroughs": (row.get("breakthroughs") or [None] * len(seeds))[i]}
             for i, seed in enumerate(seeds)
         ]
     return runs
@@ -179,11 +230,17 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--islands", type=int, default=None, help="islands per run (default: the run default, 3)")
     parser.add_argument("--data", default=None)
+    parser.add_argument(
+        "--llm-server", action="store_true", help="proposals through the LLM mutator from a local mutation server"
+    )
     parser.add_argument("--json", default=None, help="write every figure (per seed) to this file, after each run")
-    parser.add_argument("--resume", action="store_true", help="keep the runs already in --json; run only the missing ones")
+    parser.add_argument(
+        "--resume", action="store_true", help="keep the runs already in --json; run only the missing ones"
+    )
     parser.add_argument(
         "--from-json", nargs="+", default=None,
-        help="print the table of saved --json files (a strategy in a later file replaces it in an earlier one); run nothing",
+        help="print the table of saved --json files (a strategy in a later file replaces it in an earlier one); "
+        "run nothing",
     )
     args = parser.parse_args()
     if args.from_json:
@@ -209,6 +266,7 @@ def main() -> None:
             "seeds": args.seeds,
             "stages": [s.name for s in problem.evolution_stages],
             "final_stage": final_stage,
+            "mutator": "llm (benchmarks/peers/mutation_server.py)" if args.llm_server else "offline",
             "rows": [{**r, "curves": {str(k): v for k, v in r["curves"].items()}} for r in rows],
         }
         json_path.parent.mkdir(parents=True, exist_ok=True)
