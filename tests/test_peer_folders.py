@@ -19,8 +19,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from adrs.mutate.llm.models import parse_settings
 
+from adrs.mutate.llm.models import parse_settings
 from adrs.problem import ProblemError, load_problem
 
 ADRS = [sys.executable, "-m", "adrs.cli"]
