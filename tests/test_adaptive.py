@@ -140,14 +140,15 @@ def test_a_long_stalled_island_retires_but_never_the_one_that_found_the_best(toy
 
 
 def test_a_stalled_island_gets_larger_offline_edits(toy_problem, tmp_path):
-    land = Landscape(tmp_path, toy_problem, config=AdaptiveConfig(stall_window=5, spawn_below=0.0))
+    # One island, so the choice below is on it.
+    land = Landscape(tmp_path, toy_problem, islands=1, config=AdaptiveConfig(stall_window=5, spawn_below=0.0))
     assert land.search.escalation(0) == 0
     for _ in range(11):
         land.result(land.initial, 0, 40.0)
     assert land.search.escalation(0) == 2
     choice = land.search.choose(land.view, random.Random(1))
-    if choice.island == 0 and choice.mode != "paradigm":
-        assert choice.escalation == 2
+    assert (choice.island, choice.escalation) == (0, 2)
+    assert "larger, structural change" in choice.guidance  # what an LLM prompt is told
 
 
 def test_resume_continues_the_adaptive_state_exactly(toy_problem, tmp_path):
