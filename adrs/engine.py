@@ -89,7 +89,9 @@ class Engine:
             AdaptiveSearch(archive, run.id, config.adaptive, config.islands, self.keeper) if adaptive else None
         )
         self.novelty = NoveltyFilter(config.novelty) if config.novelty is not None else None
-        self.progress = Progress(budget=config.budget)
+        self.progress = Progress(
+            budget=config.budget, objectives=len(problem.objectives), max_time_s=config.max_time_s, llm=source.activity()
+        )
         self._stopping = asyncio.Event()
         self._first_result = asyncio.Event()
         self._queued = 0  # evaluations committed to this invocation's budget
@@ -474,7 +476,10 @@ class Engine:
         self.progress.archive_size = sum(1 for p in self.elites.programs.values() if p.migrated_from is None)
         self.progress.front_size = len(self.elites.front)
         self.progress.best_score = best.score if best else None
-        self.progress.best_id = (best.migrated_from or best.id) if best else None
+        best_id = (best.migrated_from or best.id) if best else None
+        if best_id is not None and best_id != self.progress.best_id:
+            self.progress.best_changed = time.monotonic()
+        self.progress.best_id = best_id
         if self.progress.initial_score is None:
             initial = next((p for p in self.elites.programs.values() if p.mutator == "initial"), None)
             self.progress.initial_score = initial.score if initial else None

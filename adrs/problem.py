@@ -1,8 +1,8 @@
 """Problem directories: reading and validating problem.toml, locating the initial program.
 
 Owns: the `Problem` record and every check of a problem directory's layout, with errors that name
-the file and the key. Folders without a problem.toml written for OpenEvolve or ShinkaEvolve are
-read by adrs/formats (detected here, built there).
+the file and the key. Folders without a problem.toml written for OpenEvolve, ShinkaEvolve,
+SkyDiscover's container benchmarks or Harbor are read by adrs/formats (detected here, built there).
 
 Must not: import or run the evaluator (that happens only in a sandboxed worker).
 """
@@ -23,7 +23,12 @@ DIRECTIONS = ("max", "min")
 _TOP_KEYS = {"problem", "score", "objectives", "features", "stages", "limits", "references", "prompt", "llm", "resources"}
 _RESOURCE_KEYS = {"cpus", "gpus", "memory_mb"}
 _PROBLEM_KEYS = {"name", "description", "initial", "evaluator", "sandbox"}
-_LIMIT_KEYS = {"memory_mb", "candidate_timeout_s", "candidate_memory_mb", "timeout_s"}
+_LIMIT_KEYS = {"memory_mb", "candidate_timeout_s", "candidate_memory_mb"}
+# Keys that look right but that nothing reads: the message says where the setting lives.
+_MISPLACED_LIMITS = {
+    "timeout_s": "nothing reads it: a stage's time limit is timeout_s in its [[stages]] table, "
+    "a candidate process's is [limits] candidate_timeout_s",
+}
 
 
 class ProblemError(ValueError):
@@ -101,7 +106,10 @@ class Problem:
     # Run settings the folder itself gives (an OpenEvolve config.yaml's random_seed, max_iterations,
     # num_islands); the command line and the API's arguments override them.
     run_defaults: dict[str, Any] = field(default_factory=dict)
-    peer: PeerFolder | None = None  # an OpenEvolve or ShinkaEvolve folder (adrs/formats); None: problem.toml
+    peer: PeerFolder | None = None  # a folder of another framework (adrs/formats); None: problem.toml
+    # The initial program's text when the folder keeps it inside another file (a Harbor task's
+    # solution/solve.sh, which writes it): `initial_path` is then that file.
+    initial_source: str | None = None
 
     @property
     def warnings(self) -> tuple[str, ...]:
@@ -123,7 +131,7 @@ class Problem:
         raise ProblemError(f"{self.root / 'problem.toml'}: no stage named {name!r} (stages: {[s.name for s in self.stages]})")
 
     def initial_code(self) -> str:
-        return self.initial_path.read_text()
+        return self.initial_source if self.initial_source is not None else self.initial_path.read_text()
 
     def baselines(self) -> list[Path]:
         folder = self.root / "baselines"
@@ -139,6 +147,13 @@ class Problem:
         for path in files:
             digest.update(path.name.encode())
             digest.update(path.read_bytes())
+        container = self.peer.container if self.peer is not None else None
+        if container is not None:  # the image's build context, and what each container gets besides
+            from adrs.sandbox.images import context_hash
+
+            digest.update(container.image.content_hash.encode())
+            for folder in sorted(container.folders.values()):
+                digest.update(context_hash(folder).encode())
         return digest.hexdigest()[:16]
 
     def _own_files(self) -> list[Path]:
@@ -229,6 +244,14 @@ def load_problem(directory: str | Path) -> Problem:
         from adrs.formats.shinka import load_shinka
 
         return load_shinka(root)
+    if layout == detect.CONTAINER:
+        from adrs.formats.container import load_container
+
+        return load_container(root)
+    if layout == detect.HARBOR:
+        from adrs.formats.harbor import load_harbor
+
+        return load_harbor(root)
     if toml_path.exists():
         try:
             data = tomllib.loads(toml_path.read_text())
@@ -263,6 +286,9 @@ def _build(root: Path, toml_path: Path, data: dict[str, Any]) -> Problem:
     if not any(not s.holdout for s in stages):
         raise ProblemError(f"{toml_path}: stages: every stage is a holdout stage; evolution needs one that is not")
     limits_table = _table(toml_path, data, "limits")
+    for key, why in _MISPLACED_LIMITS.items():
+        if key in limits_table:
+            raise ProblemError(f"{toml_path}: limits.{key}: {why}")
     _reject_unknown(toml_path, "limits.", limits_table, _LIMIT_KEYS)
     limits = ProblemLimits(
         memory_mb=int(limits_table.get("memory_mb", ProblemLimits.memory_mb)),
@@ -285,10 +311,18 @@ def _build(root: Path, toml_path: Path, data: dict[str, Any]) -> Problem:
         score_metric=score_metric,
         references=references,
         prompt_system=str(prompt.get("system", "")),
-        sandbox=str(meta.get("sandbox", "process")),
+        sandbox=_sandbox(toml_path, meta.get("sandbox", "process")),
         llm=dict(_table(toml_path, data, "llm")),
         resources=_resources(toml_path, _table(toml_path, data, "resources")),
     )
+
+
+def _sandbox(path: Path, raw: Any) -> str:
+    from adrs.sandbox import BACKENDS  # names only: the package probes nothing on import
+
+    if raw not in BACKENDS:
+        raise ProblemError(f"{path}: problem.sandbox: {raw!r} is not one of {', '.join(BACKENDS)}")
+    return str(raw)
 
 
 def _objective(path: Path, index: int, raw: Any) -> Objective:

@@ -3,10 +3,14 @@
 Owns: writing the program into a private working directory, choosing the sandbox backend for
 the evaluation's candidates (the settings' choice, else the problem's `sandbox`) and handing it
 down to the worker (ADRS_SANDBOX, with the paths candidates must not see in ADRS_HIDDEN_PATHS),
-starting the worker under the `process` sandbox, enforcing the stage's wall-clock limit (killing
-the whole process tree), reading the tokenised result frame from the worker's private pipe, and
-running stages in order until one fails or falls below its threshold. After each stage, whatever the backend still holds for it
-(docker containers) is removed.
+handing the evaluator its data folder (--data, else ADRS_DATA, else the user's data folder that
+`adrs data fetch` fills: adrs/datasets/location.py), starting the worker under the `process`
+sandbox, enforcing the stage's wall-clock limit (killing the whole process tree), reading the
+tokenised result frame from the worker's private pipe, and running stages in order until one
+fails or falls below its threshold. After each stage, whatever the backend still holds for it
+(docker containers) is removed. Container-format folders (a SkyDiscover container benchmark, a
+Harbor task) carry their evaluator in their own image: their stages start no worker, the engine
+runs a fresh container per stage (adrs/formats/container_stage.py).
 
 Must not: import evaluator or candidate code (that only ever happens inside the worker).
 """
@@ -27,10 +31,12 @@ from pathlib import Path
 
 from adrs import sandbox
 from adrs.archive.location import archive_files  # a leaf: reads the URL, never opens the archive
+from adrs.datasets.location import data_dir_for, user_data_root
 from adrs.evaluate.result import Evaluation
+from adrs.formats import container_stage
 from adrs.formats.scoring import cascade_step, normalise_for
 from adrs.formats.worker_request import peer_request
-from adrs.problem import Problem, Stage
+from adrs.problem import Problem, ProblemError, Stage
 from adrs.problemkit import failures
 from adrs.sandbox import SandboxUnavailable
 from adrs.sandbox.base import ProcessLimits, describe_exit
@@ -58,6 +64,8 @@ class EvalSettings:
 
 async def evaluate_stage(problem: Problem, program_path: Path, stage: Stage, settings: EvalSettings) -> Evaluation:
     """Run one stage of the problem's evaluator on a program file, in a fresh sandboxed worker."""
+    if container_stage.is_container_problem(problem):
+        return await _container_stage(problem, program_path, stage, settings)
     name = sandbox_name(problem, settings)
     try:
         backend = await asyncio.to_thread(_require_backend, name, settings.docker_image)
@@ -78,6 +86,20 @@ async def evaluate_stage(problem: Problem, program_path: Path, stage: Stage, set
             shutil.rmtree(workdir, ignore_errors=True)
 
 
+async def _container_stage(problem: Problem, program_path: Path, stage: Stage, settings: EvalSettings) -> Evaluation:
+    """One stage of a container-format folder: a fresh container of its image, removed afterwards
+    (also when the run is cancelled while the container still runs)."""
+    try:
+        await asyncio.to_thread(container_stage.require, problem, settings.sandbox)
+    except (SandboxUnavailable, ProblemError) as exc:  # ProblemError: the image does not build
+        return Evaluation.failure(stage.name, failures.EVALUATOR, str(exc))
+    tag = secrets.token_hex(8)
+    try:
+        return await asyncio.to_thread(container_stage.evaluate, problem, program_path, stage, tag)
+    finally:
+        await asyncio.to_thread(sandbox.get("docker").cleanup, tag)
+
+
 def sandbox_name(problem: Problem, settings: EvalSettings) -> str:
     """The backend for this problem's candidates: the settings' (CLI) choice over problem.toml's."""
     return settings.sandbox or problem.sandbox or "process"
@@ -89,20 +111,23 @@ def _require_backend(name: str, docker_image: str | None) -> sandbox.Backend:
     return sandbox.require(name)
 
 
-def data_folder(settings: EvalSettings) -> str | None:
-    """The data folder the evaluator gets, absolute: the worker's cwd is its private folder, so a
-    relative --data would resolve there. The worker's environment is scrubbed, so ADRS_DATA
+def data_folder(problem: Problem, settings: EvalSettings) -> str | None:
+    """The data folder the evaluator gets (--data, else ADRS_DATA, else the user's data folder once
+    `adrs data fetch` filled it for this problem), absolute: the worker's cwd is its private folder,
+    so a relative --data would resolve there. The worker's environment is scrubbed, so ADRS_DATA
     reaches the evaluator only through here."""
-    chosen = settings.data_dir or os.environ.get("ADRS_DATA")
+    chosen = data_dir_for(problem.name, settings.data_dir)
     return str(Path(chosen).expanduser().resolve()) if chosen else None
 
 
 def _worker_env(problem: Problem, settings: EvalSettings, name: str, tag: str) -> dict[str, str]:
     """What the worker's harness needs to start candidates: backend, probes, paths to hide."""
     hidden = [str(problem.root)] + [str(p) for p in secret_paths()]
-    for folder in (settings.data_dir, os.environ.get("ADRS_DATA")):
+    for folder in (data_folder(problem, settings), os.environ.get("ADRS_DATA")):
         if folder:
             hidden.append(str(Path(folder).expanduser().resolve()))
+    if user_data_root().is_dir():  # every problem's fetched data, not only this one's
+        hidden.append(str(user_data_root().resolve()))
     hidden += archive_files(settings.archive_url)
     hidden += settings.hidden_paths
     env = {"ADRS_SANDBOX": name, "ADRS_SANDBOX_TAG": tag, **sandbox.probe_env(name)}
@@ -133,7 +158,7 @@ async def _run_worker(
         "stage": stage.name,
         "workdir": str(workdir),
         "seed": settings.seed,
-        "data_dir": data_folder(settings),
+        "data_dir": data_folder(problem, settings),
         "candidate_timeout_s": problem.limits.candidate_timeout_s,
         "candidate_memory_mb": problem.limits.candidate_memory_mb,
         **peer_request(problem, stage),  # peer folders: their format and the evaluator function of this stage
