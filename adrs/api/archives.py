@@ -32,6 +32,7 @@ from adrs.export import Exported, choose, export_program
 from adrs.mutate.llm.history import refused_proposals
 from adrs.problem import load_problem
 from adrs.report import ReportOptions, build_report
+from adrs.search.paradigms import Paradigm, cited_by_program
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,7 @@ class ProgramView:
     llm_calls: list[CallRecord]  # the calls that produced this program
     refused: list[dict]  # `proposal_failed` payloads of proposals made from it that yielded no program
     archive_url: str
+    cited: tuple[int, Paradigm] | None = None  # the breakthrough (number, approach) its prompt followed
 
 
 def run_status(archive: str | Path, run_id: int | None = None) -> StatusReport:
@@ -113,6 +115,7 @@ def show_program(archive: str | Path, program_id: int) -> ProgramView:
             store.llm_calls_of_program(program.id),
             refused_proposals(store, program.run_id, program.id),
             store.url,
+            cited_by_program(store, program.run_id, program.id),
         )
     finally:
         store.close()

@@ -9,7 +9,8 @@ parent says what went wrong. Also `MixedSource`, which sends a seeded share of p
 offline mutator, and `build_llm_source`, which reads the settings from problem.toml and the run.
 
 Both sources derive from `ProposalSource` (adrs/mutate/base.py) and override, besides `propose`,
-`concurrency`, `start()`, `aclose()`, `stop_reason()` and `proposal_outcome(...)`.
+`concurrency`, `start()`, `aclose()`, `stop_reason()`, `proposal_outcome(...)` and
+`breakthrough(...)` (a stalled adaptive run's call for new approaches: breakthrough.py).
 
 Must not: evaluate programs, store programs (the engine does), or parse edits itself (edits.py).
 """
@@ -23,7 +24,7 @@ from typing import Any
 from adrs.archive.records import ProgramStatus
 from adrs.archive.store import Archive, ProgramRecord
 from adrs.edits import DUPLICATE, apply_reply
-from adrs.mutate.base import Proposal, ProposalContext, ProposalSource
+from adrs.mutate.base import BreakthroughReply, BreakthroughRequest, Proposal, ProposalContext, ProposalSource
 from adrs.mutate.llm.bandit import STATE_KEY, ModelChooser
 from adrs.mutate.llm.cost import CostMeter
 from adrs.mutate.llm.history import FAILED_EVENT, LineageHistory
@@ -145,6 +146,12 @@ class LLMSource(ProposalSource):
         how = "full rewrite" if result.matches == ("rewrite",) else f"{len(result.parsed.blocks)} SEARCH/REPLACE block(s)"
         return Proposal(result.code, mutator, description=summary or how, llm_call_ids=[call_id])
 
+    async def breakthrough(self, request: BreakthroughRequest) -> BreakthroughReply:
+        """New approaches for a stalled adaptive run: one call to the first model (breakthrough.py)."""
+        from adrs.mutate.llm.breakthrough import ask_for_breakthrough
+
+        return await ask_for_breakthrough(self, request)
+
     def proposal_outcome(
         self, context: ProposalContext, proposal: Proposal, program: ProgramRecord | None, rejected_as: str | None
     ) -> None:
@@ -182,6 +189,7 @@ class LLMSource(ProposalSource):
             attempts=self.history.recent(self.archive, parent, self.settings.attempts_shown),
             edit_format=edit_format,
             last_failure=self.history.last_failure(parent.id),
+            guidance=context.guidance,
         )
         return self.prompts.build(inputs)
 
@@ -244,6 +252,9 @@ class MixedSource(ProposalSource):
 
     def stop_reason(self) -> str | None:
         return self.llm.stop_reason()
+
+    async def breakthrough(self, request: BreakthroughRequest) -> BreakthroughReply:
+        return await self.llm.breakthrough(request)
 
     def activity(self) -> LLMActivity:
         return self.llm.activity()
