@@ -11,6 +11,7 @@ resumes with `adrs resume`).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import sys
@@ -18,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from adrs import api
@@ -29,8 +29,10 @@ from adrs.config import MUTATORS, RunConfig
 from adrs.evaluate.result import Evaluation
 from adrs.executors import EXECUTORS
 from adrs.inspect_run import render_llm_call, render_program, render_status
+from adrs.printable import markup
 from adrs.problem import Problem
 from adrs.sandbox import BACKENDS as SANDBOXES
+from adrs.serve.server import DEFAULT_PORT, LOOPBACK
 
 console = Console()
 
@@ -135,6 +137,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", type=int, default=None, dest="run_id", help="run id inside the archive (default: latest)")
     p.add_argument("--problem", default=None, dest="problem_dir", help="the problem directory, if it moved since the run")
 
+    p = sub.add_parser("serve", help="a live, read-only view of an archive in the browser (loopback by default)")
+    p.add_argument("archive", help="archive path or SQLAlchemy URL")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help="0: any free port")
+    p.add_argument("--host", default=LOOPBACK, help="address to bind (default: loopback only)")
+
+    p = sub.add_parser("data", help="the built-in problems' real data: list, fetch, verify, where it is")
+    data = p.add_subparsers(dest="data_command", required=True)
+    root_help = "data root (default: ADRS_DATA, else ~/.local/share/adrs/data)"
+    q = data.add_parser("list", help="which problems have real data, where it goes, whether it is there and verified")
+    q.add_argument("--data", default=None, dest="data_dir", help=root_help)
+    q = data.add_parser("fetch", help="fetch problems' real data from their public sources (pinned sha256)")
+    q.add_argument("problems", nargs="*", metavar="PROBLEM")
+    q.add_argument("--all", action="store_true", help="every problem that has real data")
+    q.add_argument("--data", default=None, dest="data_dir", help=root_help)
+    q.add_argument("--mirror", default=None, metavar="DIR_OR_URL",
+                   help="read sources from a mirror laid out as <repo>/<commit>/<path> instead of GitHub")
+    q.add_argument("--force", action="store_true", help="fetch again files already present and verified")
+    q = data.add_parser("verify", help="check the files against their pinned sha256 (exit 2 when one is missing or wrong)")
+    q.add_argument("problems", nargs="*", metavar="PROBLEM")
+    q.add_argument("--data", default=None, dest="data_dir", help=root_help)
+    q = data.add_parser("where", help="the data root, and the folder a problem's evaluations read")
+    q.add_argument("problem", nargs="?", default=None)
+    q.add_argument("--data", default=None, dest="data_dir", help=root_help)
+
     p = sub.add_parser("doctor", help="check an archive's integrity (exit 2 when something is wrong)")
     p.add_argument("archive")
     p.add_argument("--run", type=int, default=None, dest="run_id")
@@ -164,6 +190,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings.update(_mutation_settings(args, {}))
     plan = api.mutator_plan(problem, **settings)
     console.print(f"Evolving [bold]{problem.name}[/bold] with {_mutator_line(plan)}; archive {archive}")
+    console.print(f"Sandbox: {markup(api.sandbox_line(problem, args.sandbox))}")
+    console.print(f"Data: {markup(api.data_in_use(problem.name, args.data_dir))}")
     return _drive(
         lambda on_progress: api.evolve(problem, archive=archive, on_progress=on_progress, **settings),
         args.quiet,
@@ -196,6 +224,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
     overrides.update(_mutation_settings(args, run.config.get("llm", {})))
     budget = RunConfig.from_dict(run.config, **overrides).budget  # a bad value is refused here, before any output
     console.print(f"Resuming run {run.id} of [bold]{run.problem_name}[/bold] from {args.archive}")
+    with contextlib.suppress(*api.USER_ERRORS):  # a problem folder that moved: resume says so itself
+        console.print(f"Sandbox: {markup(api.sandbox_line(run.problem_root, run.config.get('sandbox')))}")
     return _drive(
         lambda on_progress: api.resume(args.archive, run_id=run.id, on_progress=on_progress, **overrides),
         args.quiet,
@@ -219,13 +249,14 @@ def _mutation_settings(args: argparse.Namespace, stored_llm: dict) -> dict:
 def _mutator_line(plan: MutatorPlan) -> str:
     if plan.kind == "offline":
         return "the offline mutator"
-    text = "LLM " + (escape(", ".join(plan.models)) if plan.models else "(no model)")
+    text = "LLM " + (markup(", ".join(plan.models)) if plan.models else "(no model)")
     if plan.offline_share:
         text += f" + offline mutator ({plan.offline_share:.0%})"
     if plan.max_cost is not None:
         text += f", cost cap ${plan.max_cost:.2f}"
         if plan.unpriced:
-            text += f" [yellow](no price for {escape(', '.join(plan.unpriced))}: counted as $0; set price_in/price_out)[/yellow]"
+            unpriced = markup(", ".join(plan.unpriced))
+            text += f" [yellow](no price for {unpriced}: counted as $0; set price_in/price_out)[/yellow]"
     return text
 
 
@@ -253,7 +284,8 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def _metrics_line(evaluation: Evaluation) -> str:
     if not evaluation.ok:
-        return f"[red]failed ({evaluation.error_kind})[/red]: {escape(evaluation.error.strip().splitlines()[-1]) if evaluation.error.strip() else ''}"
+        last_line = markup(evaluation.error.strip().splitlines()[-1]) if evaluation.error.strip() else ""
+        return f"[red]failed ({evaluation.error_kind})[/red]: {last_line}"
     shown = ", ".join(f"{k}={v:.6g}" for k, v in sorted(evaluation.metrics.items()) if k != "score")
     return f"score [bold]{evaluation.score:.6g}[/bold] ({evaluation.duration_s:.2f} s) {shown}"
 
@@ -261,7 +293,7 @@ def _metrics_line(evaluation: Evaluation) -> str:
 def _warn(problem: Problem, stream: Console | None = None) -> None:
     """Configuration of a peer folder that adrs does not honour, each key named once."""
     for line in problem.warnings:
-        (stream or console).print(f"[yellow]warning:[/yellow] {escape(line)}")
+        (stream or console).print(f"[yellow]warning:[/yellow] {markup(line)}")
 
 
 def _print_checked(checked: CheckedProgram) -> None:
@@ -274,13 +306,19 @@ def cmd_check(args: argparse.Namespace) -> int:
     api.require_sandbox(problem, args.sandbox)
     _warn(problem)
     console.print(f"[bold]{problem.name}[/bold]: stages {[s.name for s in problem.stages]}, objectives {[o.name for o in problem.objectives]}")
+    console.print(f"Sandbox: {markup(api.sandbox_line(problem, args.sandbox))}")
+    console.print(f"data: {markup(api.data_in_use(problem.name, args.data_dir))}")
     report = api.check_problem(problem, sandbox=args.sandbox, data_dir=args.data_dir, on_program=_print_checked)
+    for note in report.notes:  # no EVOLVE-BLOCK markers; how a peer folder was read and scored
+        console.print(f"[cyan]note:[/cyan] {markup(note)}")
+    for warning in report.warnings:
+        console.print(f"[yellow]warning:[/yellow] {markup(warning)}")
     failed = report.initial.failed
     if failed is not None:
-        console.print(f"[red]error:[/red] the initial program fails at stage {failed.stage!r}:\n{escape(failed.error)}")
+        if report.missing_module:
+            console.print(f"[red]error:[/red] missing module: {markup(report.missing_module)}")
+        console.print(f"[red]error:[/red] the initial program fails at stage {failed.stage!r}:\n{markup(failed.error)}")
         return 1
-    for line in report.notes:  # peer folders: how they were read and scored
-        console.print(f"  [dim]note:[/dim] {escape(line)}")
     if report.unknown_names:
         settings_file = "problem.toml" if problem.peer is None else "config.yaml"
         for line in report.unknown_names:
@@ -300,10 +338,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
         record = {"program": str(Path(args.program)), "ok": all(e.ok for e in evaluations), "stages": [e.to_dict() for e in evaluations]}
         print(json.dumps(record, indent=2))
     else:
+        console.print(f"Sandbox: {markup(api.sandbox_line(args.problem, args.sandbox))}")
         for evaluation in evaluations:
             console.print(f"\\[{evaluation.stage}] {_metrics_line(evaluation)}")
             if evaluation.feedback:
-                console.print("  " + escape(evaluation.feedback).replace("\n", "\n  "))
+                console.print("  " + markup(evaluation.feedback).replace("\n", "\n  "))
     return 0
 
 
@@ -339,10 +378,10 @@ def cmd_problems(args: argparse.Namespace) -> int:
         table.add_column(column)
     for entry in api.list_problems(folder):
         if entry.error is not None:
-            table.add_row(entry.directory.name, f"[red]{entry.error}[/red]", "")
+            table.add_row(markup(entry.directory.name), f"[red]{markup(entry.error)}[/red]", "")
             continue
         baselines = [stem + (f" ({reference:g})" if reference is not None else "") for stem, reference in entry.baselines]
-        table.add_row(entry.name, entry.summary, ", ".join(baselines))
+        table.add_row(markup(entry.name), markup(entry.summary), markup(", ".join(baselines)))
     console.print(table)
     return 0
 
@@ -354,7 +393,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         return 1
     path = api.write_report(
         archives, args.output, baselines=not args.no_baselines, run_id=args.run_id, problem_dir=args.problem_dir,
-        say=lambda line: console.print(escape(line)),
+        say=lambda line: console.print(markup(line)),
     )
     console.print(f"Report: {path}")
     return 0
@@ -362,13 +401,14 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     report = api.check_archive(args.archive, args.run_id, repair=args.repair)
+    console.print(f"[dim]sandbox[/dim] default here: {markup(api.default_sandbox_line())}")
     for line in report.repaired:
-        console.print(f"[green]repaired[/green] {escape(line)}")
+        console.print(f"[green]repaired[/green] {markup(line)}")
     for finding in report.findings:
         fixable = "" if finding.repairable else " [dim](not repairable)[/dim]"
-        console.print(f"[red]{finding.kind}[/red] {escape(finding.detail)}{fixable}")
+        console.print(f"[red]{finding.kind}[/red] {markup(finding.detail)}{fixable}")
     for note in report.notes:
-        console.print(f"[dim]note[/dim] {escape(note)}")
+        console.print(f"[dim]note[/dim] {markup(note)}")
     if report.clean:
         console.print("[green]ok[/green]: no inconsistency found")
         return 0
@@ -377,7 +417,82 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 2
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        server = api.open_server(args.archive, args.host, args.port)
+    except OSError as exc:
+        reason = markup(exc.strerror or str(exc))
+        console.print(f"[red]error:[/red] cannot listen on {markup(args.host)}:{args.port}: {reason}")
+        return 1
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        host = markup(args.host)
+        console.print(f"[yellow]warning:[/yellow] serving on {host}: anyone who reaches it can read the archive")
+
+    def ready(url: str) -> None:
+        console.print(f"Serving {markup(args.archive)} at {url} (Ctrl-C stops)")
+        sys.stdout.flush()  # a script waiting for the address reads it now, not when the buffer fills
+
+    try:
+        api.serve_archive(server, ready)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _data_state(entry: Any) -> str:
+    if entry.complete:
+        return "[green]verified[/green]"
+    return "[yellow]partial[/yellow]" if entry.present else "absent"
+
+
+def _render_data(entries: list[Any], root: Path, details: bool) -> None:
+    console.print(f"data root: {markup(str(root))}")
+    table = Table(box=None, pad_edge=False)
+    for column in ("problem", "real data", "files verified", "what it is"):
+        table.add_column(column, overflow="fold")
+    for entry in entries:
+        verified = sum(1 for f in entry.files if f.state == "verified")
+        optional = sum(1 for f in entry.files if f.optional)
+        count = f"{verified}/{len(entry.files)}" + (f" ({optional} optional)" if optional else "")
+        table.add_row(entry.problem, _data_state(entry), count, markup(entry.about))
+    console.print(table)
+    for entry in entries:
+        for f in entry.files:
+            if details and f.state != "verified" and not (f.optional and f.state == "missing"):
+                console.print(f"  {markup(str(f.path))}: {markup(f.state)}")
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    if args.data_command == "where":
+        root = api.data_root(args.data_dir)
+        console.print(str(root), markup=False, highlight=False, soft_wrap=True)
+        if args.problem:
+            entry = api.data_status([args.problem], root=root).problems[0]
+            found = "verified" if entry.complete else f"not complete: adrs data fetch {args.problem}"
+            console.print(f"{args.problem}: {entry.folder} ({found})", markup=False, highlight=False, soft_wrap=True)
+        return 0
+    if args.data_command == "fetch":
+        if not args.problems and not args.all:
+            console.print("[red]error:[/red] name the problems to fetch (adrs data list shows them), or pass --all")
+            return 1
+        fetched = api.fetch_data(args.problems, root=args.data_dir, mirror=args.mirror, force=args.force,
+                                 say=lambda line: console.print(markup(line), soft_wrap=True))
+        _render_data(fetched, api.data_root(args.data_dir), details=True)
+        return 0
+    overview = api.data_status(args.problems if args.data_command == "verify" else (), root=args.data_dir)
+    _render_data(overview.problems, overview.root, details=args.data_command == "verify")
+    if args.data_command == "verify":
+        return 0 if all(entry.complete for entry in overview.problems) else 2
+    if overview.synthetic_only:
+        console.print(f"synthetic data only (no public real data): {', '.join(overview.synthetic_only)}")
+    missing = [e.problem for e in overview.problems if not e.complete]
+    if missing:
+        console.print(f"fetch with: adrs data fetch {' '.join(missing)}   (or --all)")
+    return 0
+
+
 COMMANDS = {
+    "data": cmd_data,
     "doctor": cmd_doctor,
     "run": cmd_run,
     "resume": cmd_resume,
@@ -389,6 +504,7 @@ COMMANDS = {
     "export": cmd_export,
     "problems": cmd_problems,
     "report": cmd_report,
+    "serve": cmd_serve,
 }
 
 
@@ -397,7 +513,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except api.USER_ERRORS as exc:
-        console.print(f"[red]error:[/red] {escape(str(exc))}", soft_wrap=True)  # one line, however long
+        console.print(f"[red]error:[/red] {markup(str(exc))}", soft_wrap=True)  # one line, however long
         return 1
 
 

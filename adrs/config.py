@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from adrs.archive.select import SelectionConfig
+from adrs.search.config import AdaptiveConfig
 from adrs.validation import SettingError, require
 
 # What proposes children: auto (the LLM when a model is configured, else offline), offline, llm.
@@ -46,12 +47,15 @@ class RunConfig:
     offline_share: float = 0.0  # share of proposals given to the offline mutator in an LLM run
     max_duplicate_streak: int = 200  # consecutive duplicate proposals before giving up: search exhausted
     stagnation: int | None = None  # stop after this many evaluations without a new best
-    island_stagnation: int | None = 60  # re-seed an island from the global best after this many of its evaluations without improving
+    # re-seed an island from the global best after this many of its evaluations without improving
+    # (not under --selection adaptive: it retires and spawns islands instead)
+    island_stagnation: int | None = 60
     novelty: float | None = None  # reject a child more similar than this (token-shingle Jaccard) to a program of its island
     deterministic: bool = False  # proposal i sees exactly the results of proposals < i - lag: same archive for any worker count
     lag: int = 4  # deterministic runs: how far proposals may run ahead of finished evaluations
     evaluate_holdout: bool = True  # score the final best on the holdout stages at the end
     selection: SelectionConfig = field(default_factory=SelectionConfig)
+    adaptive: AdaptiveConfig = field(default_factory=AdaptiveConfig)  # knobs of --selection adaptive (adrs/search/)
 
     def __post_init__(self) -> None:
         _check(self)
@@ -69,6 +73,8 @@ class RunConfig:
         values = {k: v for k, v in data.items() if k in known}
         if isinstance(values.get("selection"), dict):
             values["selection"] = SelectionConfig(**values["selection"])
+        if isinstance(values.get("adaptive"), dict):
+            values["adaptive"] = AdaptiveConfig.from_dict(values["adaptive"])
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
@@ -115,3 +121,5 @@ def _check(config: RunConfig) -> None:
         raise SettingError(f"--mutator (mutator): unknown mutator {config.mutator!r}; available: {', '.join(MUTATORS)}")
     if not isinstance(config.selection, SelectionConfig):
         raise SettingError(f"selection: expected a SelectionConfig, got {config.selection!r}")
+    if not isinstance(config.adaptive, AdaptiveConfig):
+        raise SettingError(f"adaptive: expected an AdaptiveConfig, got {config.adaptive!r}")

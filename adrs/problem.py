@@ -4,8 +4,8 @@ Owns: the `Problem` record and every check of a problem directory's layout, with
 the file and the key: every number of problem.toml is checked against its range (validation.py's
 rules: a stage's or a limit's timeout above 0, sizes in whole MiB, no NaN or infinity anywhere),
 and a file of the folder that is not UTF-8 text is refused with its line and column. Folders
-without a problem.toml written for OpenEvolve or ShinkaEvolve are read by adrs/formats (detected
-here, built there).
+without a problem.toml written for OpenEvolve, ShinkaEvolve, SkyDiscover's container benchmarks
+or Harbor are read by adrs/formats (detected here, built there).
 
 Must not: import or run the evaluator (that happens only in a sandboxed worker).
 """
@@ -28,7 +28,12 @@ DIRECTIONS = ("max", "min")
 _TOP_KEYS = {"problem", "score", "objectives", "features", "stages", "limits", "references", "prompt", "llm", "resources"}
 _RESOURCE_KEYS = {"cpus", "gpus", "memory_mb"}
 _PROBLEM_KEYS = {"name", "description", "initial", "evaluator", "sandbox"}
-_LIMIT_KEYS = {"memory_mb", "candidate_timeout_s", "candidate_memory_mb", "timeout_s"}
+_LIMIT_KEYS = {"memory_mb", "candidate_timeout_s", "candidate_memory_mb", "disk_mb"}
+# Keys that look right but that nothing reads: the message says where the setting lives.
+_MISPLACED_LIMITS = {
+    "timeout_s": "nothing reads it: a stage's time limit is timeout_s in its [[stages]] table, "
+    "a candidate process's is [limits] candidate_timeout_s",
+}
 
 
 class ProblemError(ValueError):
@@ -73,6 +78,7 @@ class ProblemLimits:
     memory_mb: int = 4096  # address space of the evaluation worker
     candidate_timeout_s: float = 60.0  # default wall-clock limit of each candidate process
     candidate_memory_mb: int = 4096  # default address space of each candidate process
+    disk_mb: int = 1024  # what one evaluation may write in all (worker folder and candidates' homes): a tmpfs
 
 
 @dataclass(frozen=True)
@@ -100,13 +106,16 @@ class Problem:
     score_metric: str = "score"
     references: dict[str, float] = field(default_factory=dict)
     prompt_system: str = ""
-    sandbox: str = "process"
+    sandbox: str | None = None  # None: the strongest backend that works here (adrs.sandbox.default_name)
     llm: dict[str, Any] = field(default_factory=dict)
     resources: Resources = field(default_factory=Resources)
     # Run settings the folder itself gives (an OpenEvolve config.yaml's random_seed, max_iterations,
     # num_islands); the command line and the API's arguments override them.
     run_defaults: dict[str, Any] = field(default_factory=dict)
-    peer: PeerFolder | None = None  # an OpenEvolve or ShinkaEvolve folder (adrs/formats); None: problem.toml
+    peer: PeerFolder | None = None  # a folder of another framework (adrs/formats); None: problem.toml
+    # The initial program's text when the folder keeps it inside another file (a Harbor task's
+    # solution/solve.sh, which writes it): `initial_path` is then that file.
+    initial_source: str | None = None
 
     @property
     def warnings(self) -> tuple[str, ...]:
@@ -128,7 +137,7 @@ class Problem:
         raise ProblemError(f"{self.root / 'problem.toml'}: no stage named {name!r} (stages: {[s.name for s in self.stages]})")
 
     def initial_code(self) -> str:
-        return _read_text(self.initial_path)
+        return self.initial_source if self.initial_source is not None else _read_text(self.initial_path)
 
     def baselines(self) -> list[Path]:
         folder = self.root / "baselines"
@@ -144,6 +153,13 @@ class Problem:
         for path in files:
             digest.update(path.name.encode())
             digest.update(path.read_bytes())
+        container = self.peer.container if self.peer is not None else None
+        if container is not None:  # the image's build context, and what each container gets besides
+            from adrs.sandbox.images import context_hash
+
+            digest.update(container.image.content_hash.encode())
+            for folder in sorted(container.folders.values()):
+                digest.update(context_hash(folder).encode())
         return digest.hexdigest()[:16]
 
     def _own_files(self) -> list[Path]:
@@ -234,6 +250,14 @@ def load_problem(directory: str | Path) -> Problem:
         from adrs.formats.shinka import load_shinka
 
         return load_shinka(root)
+    if layout == detect.CONTAINER:
+        from adrs.formats.container import load_container
+
+        return load_container(root)
+    if layout == detect.HARBOR:
+        from adrs.formats.harbor import load_harbor
+
+        return load_harbor(root)
     if toml_path.exists():
         try:
             data = tomllib.loads(_read_text(toml_path))
@@ -268,6 +292,9 @@ def _build(root: Path, toml_path: Path, data: dict[str, Any]) -> Problem:
     if not any(not s.holdout for s in stages):
         raise ProblemError(f"{toml_path}: stages: every stage is a holdout stage; evolution needs one that is not")
     limits_table = _table(toml_path, data, "limits")
+    for key, why in _MISPLACED_LIMITS.items():
+        if key in limits_table:
+            raise ProblemError(f"{toml_path}: limits.{key}: {why}")
     _reject_unknown(toml_path, "limits.", limits_table, _LIMIT_KEYS)
     limits = ProblemLimits(
         memory_mb=_whole(toml_path, "limits.memory_mb", limits_table.get("memory_mb", ProblemLimits.memory_mb)),
@@ -282,9 +309,8 @@ def _build(root: Path, toml_path: Path, data: dict[str, Any]) -> Problem:
             "limits.candidate_memory_mb",
             limits_table.get("candidate_memory_mb", ProblemLimits.candidate_memory_mb),
         ),
+        disk_mb=_disk_mb(toml_path, limits_table.get("disk_mb", ProblemLimits.disk_mb)),
     )
-    if "timeout_s" in limits_table:  # accepted for old problem folders; stages' timeout_s is the one read
-        _number(toml_path, "limits.timeout_s", limits_table["timeout_s"], above=0)
     references = {str(k): _number(toml_path, f"references.{k}", v) for k, v in _table(toml_path, data, "references").items()}
     prompt = _table(toml_path, data, "prompt")
     _reject_unknown(toml_path, "prompt.", prompt, {"system"})
@@ -301,10 +327,18 @@ def _build(root: Path, toml_path: Path, data: dict[str, Any]) -> Problem:
         score_metric=score_metric,
         references=references,
         prompt_system=str(prompt.get("system", "")),
-        sandbox=str(meta.get("sandbox", "process")),
+        sandbox=None if meta.get("sandbox") is None else _sandbox(toml_path, meta["sandbox"]),
         llm=dict(_table(toml_path, data, "llm")),
         resources=_resources(toml_path, _table(toml_path, data, "resources")),
     )
+
+
+def _sandbox(path: Path, raw: Any) -> str:
+    from adrs.sandbox import BACKENDS  # names only: the package probes nothing on import
+
+    if raw not in BACKENDS:
+        raise ProblemError(f"{path}: problem.sandbox: {raw!r} is not one of {', '.join(BACKENDS)}")
+    return str(raw)
 
 
 def _objective(path: Path, index: int, raw: Any) -> Objective:
@@ -344,6 +378,12 @@ def _stage(path: Path, index: int, raw: Any) -> Stage:
         threshold=None if threshold is None else _number(path, f"{where}.threshold", threshold),
         holdout=bool(raw.get("holdout", False)),
     )
+
+
+def _disk_mb(path: Path, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ProblemError(f"{path}: limits.disk_mb: expected a positive whole number of MiB, got {value!r}")
+    return value
 
 
 def _resources(path: Path, table: dict[str, Any]) -> Resources:

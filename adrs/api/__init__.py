@@ -18,11 +18,13 @@
 | `adrs export`    | `export_programs`                | `list[Exported]`             |
 | `adrs report`    | `write_report`                   | the HTML file                |
 | `adrs doctor`    | `check_archive`                  | `DoctorReport`               |
+| `adrs serve`     | `open_server`, `serve_archive`   | `ArchiveServer`, blocks      |
+| `adrs data`      | `data_status`, `fetch_data`, `data_root` | `DataOverview`, `list[ProblemStatus]`, a folder |
 
 Functions are named for what they do rather than after their command, since several command
 names (evaluate, export, report, doctor) are already modules of adrs: `adrs.evaluate` must stay
 the package. runs.py starts and continues runs, problems.py works on problem directories,
-archives.py reads archives. The command line (adrs/cli.py) parses arguments, calls these, and
+archives.py reads archives, data.py fetches and checks the problems' real data. The command line (adrs/cli.py) parses arguments, calls these, and
 renders the records (adrs/inspect_run.py, adrs/ui.py).
 
 Must not: be imported by code that runs in a sandboxed worker (it loads the engine).
@@ -38,16 +40,19 @@ from adrs.api.archives import (
     show_program,
     write_report,
 )
+from adrs.api.data import DataOverview, data_in_use, data_root, data_status, fetch_data
 from adrs.api.problems import (
     CheckedProgram,
     CheckReport,
     ProblemEntry,
     check_problem,
+    default_sandbox_line,
     evaluate_program,
     init_problem,
     list_problems,
     problems_dir,
     require_sandbox,
+    sandbox_line,
 )
 from adrs.api.runs import (
     MutatorPlan,
@@ -62,12 +67,14 @@ from adrs.api.runs import (
     stored_run,
 )
 from adrs.archive.store import ArchiveError
+from adrs.datasets.fetch import DataError
 from adrs.executors import ExecutorError
 from adrs.export import ExportError
 from adrs.mutate.llm.models import LLMConfigError, LLMError
 from adrs.problem import ProblemError, load_problem
 from adrs.report import ReportError
 from adrs.sandbox import SandboxUnavailable
+from adrs.serve.server import ArchiveServer, open_server, serve_archive
 from adrs.validation import SettingError
 
 # Errors that mean bad input or an unusable setting, not a bug: the message names the file, field
@@ -83,24 +90,31 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     ExecutorError,
     ReportError,
     SettingError,
+    DataError,
 )
 
 __all__ = [
     "USER_ERRORS",
     "SettingError",
+    "ArchiveServer",
     "CheckReport",
     "CheckedProgram",
+    "DataOverview",
     "MutatorPlan",
     "ProblemEntry",
     "ProgramView",
     "StatusReport",
     "check_archive",
     "check_problem",
+    "data_in_use",
+    "data_root",
+    "data_status",
     "chosen_mutator",
     "default_archive_path",
     "evaluate_program",
     "evolve",
     "export_programs",
+    "fetch_data",
     "init_problem",
     "join",
     "list_problems",
@@ -108,10 +122,14 @@ __all__ = [
     "load_problem",
     "make_source",
     "mutator_plan",
+    "open_server",
     "problems_dir",
     "require_sandbox",
+    "default_sandbox_line",
+    "sandbox_line",
     "resume",
     "run_status",
+    "serve_archive",
     "show_call",
     "show_program",
     "stored_run",

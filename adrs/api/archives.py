@@ -20,6 +20,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from adrs import doctor
 from adrs.archive.elites import Elites, load_elites
@@ -31,11 +32,12 @@ from adrs.export import Exported, choose, export_program
 from adrs.mutate.llm.history import refused_proposals
 from adrs.problem import load_problem
 from adrs.report import ReportOptions, build_report
+from adrs.search.paradigms import Paradigm, cited_by_program
 
 
 @dataclass(frozen=True)
 class StatusReport:
-    """`adrs status`: one run's counts, failures, elites and LLM spending."""
+    """`adrs status`: one run's counts, failures, elites, LLM spending, and why it stopped."""
 
     run: RunRecord
     archive_url: str
@@ -43,6 +45,34 @@ class StatusReport:
     failures: Counter[str]  # failed programs by error kind
     elites: Elites  # every program that is not pending, as the engine indexes them
     llm_usage: list[ModelUsage]
+    stopped: str = ""  # why the last session of the run ended, or that it has not (see `why_stopped`)
+
+
+# The events that open or close a session of a run (adrs/api/runs.py and the engine write them).
+_SESSION_EVENTS = ("started", "resumed", "stopped", "interrupted", "internal_error", "llm_unavailable")
+
+
+def why_stopped(events: list[tuple[str, dict, Any]], status: str) -> str:
+    """Why the run's last session ended, in words, from its events: the stop reason the engine
+    recorded, an interruption, an internal error, an LLM endpoint that failed the start-up check,
+    or no end at all (the engine is still running, or was killed without a chance to say so)."""
+    last = next(((kind, payload) for kind, payload, _ in reversed(events) if kind in _SESSION_EVENTS), None)
+    if last is None:
+        return "no session recorded"
+    kind, payload = last
+    evaluated = payload.get("evaluated")
+    session = f" after {evaluated} evaluations in its last session" if evaluated is not None else ""
+    if kind == "stopped":
+        return f"{payload.get('reason') or 'done'}{session}"
+    if kind == "interrupted":
+        return f"interrupted (Ctrl-C){session}; adrs resume continues it"
+    if kind == "internal_error":
+        return f"an internal error stopped it: {payload.get('error', '?')}; adrs resume continues it"
+    if kind == "llm_unavailable":
+        return f"the LLM endpoint failed the start-up check: {payload.get('error', '?')}"
+    if status == "running":
+        return "not stopped: its engine is running, or was killed before it could record why (adrs resume continues it)"
+    return f"{status} (no reason recorded)"
 
 
 @dataclass(frozen=True)
@@ -55,6 +85,7 @@ class ProgramView:
     llm_calls: list[CallRecord]  # the calls that produced this program
     refused: list[dict]  # `proposal_failed` payloads of proposals made from it that yielded no program
     archive_url: str
+    cited: tuple[int, Paradigm] | None = None  # the breakthrough (number, approach) its prompt followed
 
 
 def run_status(archive: str | Path, run_id: int | None = None) -> StatusReport:
@@ -64,7 +95,8 @@ def run_status(archive: str | Path, run_id: int | None = None) -> StatusReport:
         run = store.run(run_id)
         elites = load_elites(store, run, load_problem(run.problem_root))
         return StatusReport(
-            run, store.url, store.status_counts(run.id), store.failure_counts(run.id), elites, store.llm_usage(run.id)
+            run, store.url, store.status_counts(run.id), store.failure_counts(run.id), elites, store.llm_usage(run.id),
+            why_stopped(store.events(run.id), str(run.status)),
         )
     finally:
         store.close()
@@ -83,6 +115,7 @@ def show_program(archive: str | Path, program_id: int) -> ProgramView:
             store.llm_calls_of_program(program.id),
             refused_proposals(store, program.run_id, program.id),
             store.url,
+            cited_by_program(store, program.run_id, program.id),
         )
     finally:
         store.close()
@@ -132,8 +165,8 @@ def write_report(
 ) -> Path:
     """One self-contained HTML report of a run, or of several runs compared (needs adrs[report]).
 
-    `baselines` scores the problem's baselines (one evaluation each, then cached in
-    the user's cache folder, never in the archive); `say`
+    `baselines` scores the problem's baselines (on the scoring and holdout stages; successes
+    cached in the user's cache folder, never in the archive); `say`
     hears progress lines. ReportError names what is missing."""
     options = ReportOptions(baselines=baselines, run_id=run_id, problem_dir=problem_dir)
     return build_report(archives, output, options, say=say)

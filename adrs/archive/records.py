@@ -1,10 +1,10 @@
 """The plain records the archive hands out, and the statuses it stores.
 
 Owns: the frozen dataclasses every archive method returns (runs, programs, stored evaluation
-rows, LLM calls, LLM usage per model), the proposal about to be stored (`NewProgram`), the
-program and run statuses as `StrEnum`s (their members equal the strings stored in the database,
-so records read back hold plain strings that compare equal to them), and `as_record`, the one
-copy from an ORM row into a record.
+rows, LLM calls, LLM usage per model and in total), the proposal about to be stored
+(`NewProgram`), the program and run statuses as `StrEnum`s (their members equal the strings stored
+in the database, so records read back hold plain strings that compare equal to them), and
+`as_record`, the one copy from an ORM row into a record.
 
 Must not: import SQLAlchemy or the schema, or open anything: every module of the project may
 import these records, and modules outside adrs/archive/ see only them.
@@ -140,6 +140,16 @@ class CallRecord:
 
 
 @dataclass(frozen=True)
+class FailedStage:
+    """The stage at which a failed program failed: how (error_kind) and the message (error)."""
+
+    program_id: int
+    stage: str
+    error_kind: str | None
+    error: str
+
+
+@dataclass(frozen=True)
 class ModelUsage:
     """LLM calls of one run to one model, summed."""
 
@@ -148,6 +158,32 @@ class ModelUsage:
     prompt_tokens: int
     completion_tokens: int
     cost_usd: float
+
+
+@dataclass(frozen=True)
+class ProgramLine:
+    """A program without its code, diff or metrics: one point of a live view's plots and tables."""
+
+    id: int
+    status: str  # a ProgramStatus value
+    score: float | None
+    complete: bool
+    error_kind: str | None
+    island: int
+    generation: int
+    parent_id: int | None
+    mutator: str
+    created_at: datetime
+    evaluated_at: datetime | None
+
+
+@dataclass(frozen=True)
+class LLMTotals:
+    """LLM calls of one run, summed over its models."""
+
+    calls: int
+    dollars: float
+    failed: int  # calls that failed at the endpoint after their retries
 
 
 def as_record(cls: type[T], row: Any) -> T:

@@ -5,50 +5,144 @@ python -I runner.py REQUEST.json
 
 Loads the problem's driver (trusted code that calls the candidate and turns what it returns into
 JSON), calls `driver.before_import(payload)` if the driver defines it, loads the candidate program
-as module `candidate`, runs `driver.run(candidate, payload)`
-and writes {"ok": true, "value": ...} or {"ok": false, "kind": ..., "message": ...} to the result
-file. Everything written here is untrusted: the candidate shares this process and could have
-written the file itself, so the trusted side validates every value it reads back.
+as module `candidate`, then, in one of two modes:
+
+- one-shot (run_candidate): runs `driver.run(candidate, payload)` and writes {"ok": true, "value":
+  ...} or {"ok": false, "kind": ..., "message": ...} to the result file;
+- session (adrs/problemkit/session.py, the request says "session"): takes the channel the trusted
+  side made before the launch (an inherited descriptor, or a Unix socket in the home that hands
+  one over), calls `driver.start(candidate, payload)` if defined, sends a "ready" frame with what
+  it returned, then answers each message the trusted side sends with `driver.handle(candidate,
+  message)` until the channel closes. Frames: 4-byte big-endian length, then UTF-8 JSON, each
+  {"ok": true, "value": ...} or {"ok": false, "kind": ..., "message": ...}.
+
+Everything written here is untrusted: the candidate shares this process and could have written
+the file or the frames itself, so the trusted side validates every value it reads back (it reads
+the result file through a descriptor it opened itself, so renaming or replacing it changes nothing
+there; for a session, it times every call from its own side).
+
+Before anything else loads, a one-shot run opens its result file (the record goes through that
+descriptor, not through whatever the name points to later), and both modes install the request's
+seccomp filter (adrs/sandbox/seccomp.py), failing closed when they cannot.
 """
 
+import ctypes
 import importlib.util
 import json
+import os
+import socket
+import struct
 import sys
 import traceback
 import types
 
+HEADER = struct.Struct(">I")
+PR_SET_SECCOMP = 22
+SECCOMP_MODE_FILTER = 2
+PR_SET_NO_NEW_PRIVS = 38
 
-def _write(path, record):
-    with open(path, "w") as f:
-        json.dump(record, f)
+
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
-def _fail(path, kind, message):
-    _write(path, {"ok": False, "kind": kind, "message": message[-4000:]})
-    sys.exit(1)
+def install_filter(code):
+    """Install a seccomp filter (raw struct sock_filter entries) on this process and its children."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_NO_NEW_PRIVS, ctypes.c_ulong(1), ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0)):
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
+    buffer = ctypes.create_string_buffer(code, len(code))
+    program = _SockFprog(len(code) // 8, ctypes.cast(buffer, ctypes.c_void_p))
+    if libc.prctl(PR_SET_SECCOMP, ctypes.c_ulong(SECCOMP_MODE_FILTER), ctypes.byref(program), ctypes.c_ulong(0),
+                  ctypes.c_ulong(0)):  # fmt: skip
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP) failed")
 
 
 def _tail_traceback():
     return "".join(traceback.format_exc(limit=-8))
 
 
-def main():
-    with open(sys.argv[1]) as f:
-        request = json.load(f)
-    result_path = request["result"]
-    program_path = request["program"]
+class _ResultFile:
+    """Where a one-shot run reports: the file opened before the driver and the candidate loaded."""
+
+    def __init__(self, path):
+        self.file = open(path, "w")  # noqa: SIM115 - open for the whole run, on purpose
+
+    def write(self, text):
+        self.file.seek(0)
+        self.file.truncate()
+        self.file.write(text)
+        self.file.flush()
+
+    def fail(self, kind, message):
+        self.write(json.dumps({"ok": False, "kind": kind, "message": message[-4000:]}))
+        sys.exit(1)
+
+
+class _Channel:
+    """A session's channel: length-prefixed JSON frames over a stream socket."""
+
+    def __init__(self, sock):
+        self.sock = sock
+
+    @classmethod
+    def open(cls):
+        fd = os.environ.pop("ADRS_CHANNEL_FD", None)
+        if fd is not None:
+            return cls(socket.socket(fileno=int(fd)))
+        path = os.environ.pop("ADRS_CHANNEL_SOCKET", None)
+        if path is None:
+            raise RuntimeError("a session was requested but no channel was given")
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as handover:
+            handover.connect(path)
+            _, fds, _, _ = socket.recv_fds(handover, 1, 1)
+        if not fds:
+            raise RuntimeError("the channel's descriptor was not handed over")
+        return cls(socket.socket(fileno=fds[0]))
+
+    def receive(self):
+        header = self._exactly(HEADER.size)
+        if header is None:
+            return None
+        body = self._exactly(HEADER.unpack(header)[0])
+        if body is None:
+            return None
+        return json.loads(body)
+
+    def _exactly(self, size):
+        chunks, left = [], size
+        while left:
+            chunk = self.sock.recv(min(left, 1 << 20))
+            if not chunk:
+                return None
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+
+    def send(self, record):
+        try:
+            body = json.dumps(record, separators=(",", ":")).encode()
+        except (TypeError, ValueError) as exc:
+            body = json.dumps(
+                {
+                    "ok": False, "kind": "invalid_output",
+                    "message": f"the driver's value is not JSON-serialisable: {exc}",
+                }
+            ).encode()
+        self.sock.sendall(HEADER.pack(len(body)) + body)
+
+    def fail(self, kind, message):
+        self.send({"ok": False, "kind": kind, "message": message[-4000:]})
+        sys.exit(1)
+
+
+def _load_candidate(program_path, driver, payload, reporter):
     try:
         with open(program_path) as f:
             source = f.read()
         code = compile(source, program_path, "exec")
     except SyntaxError as exc:
-        _fail(result_path, "syntax", f"line {exc.lineno}: {exc.msg}\n{exc.text or ''}")
-    spec = importlib.util.spec_from_file_location("adrs_driver", request["driver"])
-    driver = importlib.util.module_from_spec(spec)
-    sys.modules["adrs_driver"] = driver
-    spec.loader.exec_module(driver)
-    with open(request["payload"]) as f:
-        payload = json.load(f)
+        reporter.fail("syntax", f"line {exc.lineno}: {exc.msg}\n{exc.text or ''}")
     if hasattr(driver, "before_import"):
         driver.before_import(payload)  # e.g. seed random generators the candidate uses at import time
     module = types.ModuleType("candidate")
@@ -62,25 +156,77 @@ def main():
     except BaseException:
         failure = ("import", _tail_traceback())
     if failure is not None:
-        _fail(result_path, *failure)
+        reporter.fail(*failure)
+    return module
 
+
+def _call(function, *args):
+    """(True, value) or (False, (kind, message)); the traceback is released before returning."""
     failure = None
     try:
-        value = driver.run(module, payload)
+        return True, function(*args)
     except MemoryError:
         failure = ("memory", "MemoryError while running the candidate")
     except BaseException:
         failure = ("exception", _tail_traceback())
-    if failure is not None:
-        # Outside the except block the traceback, and the memory its frames hold, is released.
-        module = driver = None
-        _fail(result_path, *failure)
+    return False, failure
+
+
+def _run_once(request, result, driver, payload):
+    module = _load_candidate(request["program"], driver, payload, result)
+    ok, value = _call(driver.run, module, payload)
+    if not ok:
+        module = driver = None  # the memory the failure's frames held goes with them
+        result.fail(*value)
     try:
         text = json.dumps({"ok": True, "value": value})
     except (TypeError, ValueError) as exc:
-        _fail(result_path, "invalid_output", f"the driver's value is not JSON-serialisable: {exc}")
-    with open(result_path, "w") as f:
-        f.write(text)
+        result.fail("invalid_output", f"the driver's value is not JSON-serialisable: {exc}")
+    result.write(text)
+
+
+def _serve(request, driver, payload):
+    channel = _Channel.open()  # before any candidate code runs
+    module = _load_candidate(request["program"], driver, payload, channel)
+    started = None
+    if hasattr(driver, "start"):
+        ok, started = _call(driver.start, module, payload)
+        if not ok:
+            channel.fail(*started)
+    channel.send({"ok": True, "value": started})
+    while True:
+        message = channel.receive()
+        if message is None:
+            return  # the trusted side closed the session
+        ok, value = _call(driver.handle, module, message)
+        if ok:
+            channel.send({"ok": True, "value": value})
+        else:
+            kind, text = value
+            value = None
+            channel.send({"ok": False, "kind": kind, "message": text[-4000:]})
+
+
+def main():
+    with open(sys.argv[1]) as f:
+        request = json.load(f)
+    result = None if request.get("session") else _ResultFile(request["result"])
+    if request.get("seccomp"):
+        try:
+            install_filter(bytes.fromhex(request["seccomp"]))
+        except OSError as exc:
+            sys.stderr.write(f"adrs: the seccomp filter could not be installed, the candidate was not run: {exc}\n")
+            os._exit(125)
+    spec = importlib.util.spec_from_file_location("adrs_driver", request["driver"])
+    driver = importlib.util.module_from_spec(spec)
+    sys.modules["adrs_driver"] = driver
+    spec.loader.exec_module(driver)
+    with open(request["payload"]) as f:
+        payload = json.load(f)
+    if request.get("session"):
+        _serve(request, driver, payload)
+    else:
+        _run_once(request, result, driver, payload)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 """The interface every sandbox backend implements, and the records they share.
 
 Owns: `ProcessLimits` (what one sandboxed process may use), `View` (what a candidate may see of the
-host), `Launch` (one candidate process to start), `Handle` (a started one: poll, kill, release),
-`Backend` (a way to start them, able to say why it is unavailable) and `SandboxUnavailable`.
+host), `Launch` (one candidate process to start, optionally holding one end of a socket pair: the
+channel of an interactive session), `Handle` (a started one: poll, kill, release), `Backend` (a
+way to start them, able to say why it is unavailable) and `SandboxUnavailable`.
 
 Must not: know about problems, scores or results; start anything itself.
 """
@@ -16,6 +17,10 @@ from pathlib import Path
 
 NOBODY_UID = 65534
 NOBODY_GID = 65534
+# How a candidate finds its session channel: an inherited descriptor (process, bwrap) or a Unix
+# socket in its home that hands the descriptor over once (docker, which cannot inherit one).
+CHANNEL_FD_ENV = "ADRS_CHANNEL_FD"
+CHANNEL_SOCKET_ENV = "ADRS_CHANNEL_SOCKET"
 
 
 class SandboxUnavailable(RuntimeError):
@@ -33,6 +38,8 @@ class ProcessLimits:
     processes: int = 64  # the pids cgroup limit (docker: --pids-limit); RLIMIT_NPROC where it binds
     file_size_mb: int = 256  # RLIMIT_FSIZE: bounds any file the child writes, stdout files included
     network: bool = False  # False: no network at all (an empty network namespace)
+    tmpfs_mb: int = 64  # each private tmpfs of the sandbox (/tmp, /dev/shm): RAM beside memory_mb
+    gpus: bool = False  # True: the GPU device nodes are shown (problems that declare [resources] gpus)
 
     def cpu_seconds(self) -> int:
         return self.cpu_s if self.cpu_s is not None else int(self.timeout_s * 2) + 5
@@ -64,10 +71,21 @@ class Launch:
     env: dict[str, str]
     view: View = field(default_factory=View)
     tag: str = ""  # groups what one evaluation started, so the engine can clean up after it
+    # The candidate's end of a socket pair the trusted side made (adrs/problemkit/session.py): the
+    # backend hands it to the process, which finds it through CHANNEL_FD_ENV or CHANNEL_SOCKET_ENV.
+    # The caller keeps ownership (closes its copy after launch); None: no channel.
+    channel_fd: int | None = None
+
+    def channel_env(self) -> dict[str, str]:
+        """The environment with the inherited channel named (backends that pass descriptors)."""
+        if self.channel_fd is None:
+            return self.env
+        return {**self.env, CHANNEL_FD_ENV: str(self.channel_fd)}
 
 
 def describe_exit(returncode: int) -> tuple[str, str]:
-    """Map a child's exit status to a failure kind and a human sentence."""
+    """Map a trusted child's exit status to a failure kind and a human sentence (the worker's; a
+    candidate's handle uses `Handle.exit_description`, which does not trust signals)."""
     if returncode >= 0:
         return "nonzero_exit", f"exited with status {returncode}"
     sig = -returncode
@@ -81,10 +99,17 @@ def describe_exit(returncode: int) -> tuple[str, str]:
     return "nonzero_exit", f"killed by signal {name}"
 
 
+def signal_from_shell_status(status: int) -> int:
+    """A status of 128 + N (how a shell, bwrap or docker reports death by signal N) as -N."""
+    return -(status - 128) if 128 < status < 160 else status
+
+
 class Handle(ABC):
     """A started sandboxed process. `poll` never blocks; `kill` and `release` are idempotent."""
 
     returncode: int | None = None
+    cpu_used_s: float | None = None  # CPU time of the tree as the kernel accounted it, where known
+    cpu_limit_s: float | None = None  # the RLIMIT_CPU it ran under
 
     @abstractmethod
     def poll(self) -> int | None:
@@ -103,7 +128,19 @@ class Handle(ABC):
         return None
 
     def exit_description(self) -> tuple[str, str]:
-        return describe_exit(self.returncode if self.returncode is not None else -signal.SIGKILL)
+        """Failure kind and sentence for a candidate's exit. A signal is something the candidate can
+        send itself, so only a limit the kernel measured counts as one: SIGKILL/SIGXCPU is a
+        timeout when the accounted CPU time reached RLIMIT_CPU, otherwise a plain abnormal exit."""
+        code = self.returncode if self.returncode is not None else -signal.SIGKILL
+        reached_cpu = (
+            self.cpu_used_s is not None and self.cpu_limit_s is not None and self.cpu_used_s >= self.cpu_limit_s - 0.5
+        )
+        if reached_cpu:
+            return "timeout", f"reached its {self.cpu_limit_s:g} s CPU-time limit ({self.cpu_used_s:.1f} s used)"
+        kind, sentence = describe_exit(code)
+        if kind == "timeout":  # SIGKILL or SIGXCPU, with no CPU time at the limit
+            return "nonzero_exit", f"killed by {signal.Signals(-code).name} (not at a limit the sandbox measured)"
+        return kind, sentence
 
 
 class Backend(ABC):

@@ -1,13 +1,17 @@
 """The `docker` backend: each candidate in its own container (docker SDK, extra `adrs[docker]`).
 
 Owns: the container's shape: `--network none`, a memory limit with no swap, a pids limit, a
-read-only root with a private tmpfs /tmp, uid 65534 with every capability dropped and
-no-new-privileges, rlimits on CPU, open files and file size, the host's /usr and Python runtime
-(and the packages the trusted driver imports) read-only at their real paths, and the candidate's
-home as the one writable folder. stdout/stderr go to files in the home (bounded by the file-size
-rlimit), never to docker's logs. The command runs under `timeout -s KILL`, so even a container
-whose worker was killed ends by itself; each container carries labels (the evaluation's tag and a
-deadline) so the engine removes what an evaluation left behind, and stale ones are swept.
+read-only root with size-limited private tmpfs /tmp and /dev/shm, uid 65534 with every capability
+dropped and no-new-privileges, rlimits on CPU, open files and file size, the host's /usr and Python
+runtime (and the packages the trusted driver imports) read-only at their real paths, GPU devices
+only for problems that declare them, and the candidate's home as the one writable folder.
+stdout/stderr go to the files the harness created in the home before the container started
+(bounded by the file-size rlimit), never to docker's logs. A session's channel reaches the
+container through a Unix socket in its home that hands the descriptor over once (a container
+cannot inherit one). The command runs under `timeout -s KILL`; each container carries labels (the
+evaluation's tag, the engine's id, a deadline): the engine removes what an evaluation left behind,
+the engine's reaper (reaper.py) removes what a killed engine left, whatever the candidate did to
+the container's init, and stale ones are swept.
 
 Must not: read results or know about problems.
 """
@@ -17,17 +21,30 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import socket
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
-from adrs.sandbox.base import NOBODY_GID, NOBODY_UID, Backend, Handle, Launch
+from adrs.sandbox.base import (
+    CHANNEL_SOCKET_ENV,
+    NOBODY_GID,
+    NOBODY_UID,
+    Backend,
+    Handle,
+    Launch,
+    ProcessLimits,
+    signal_from_shell_status,
+)
 from adrs.sandbox.docker_image import DEFAULT_IMAGE, build_image, client, docker_host, image_name
-from adrs.sandbox.views import SYSTEM_ROOTS, runtime_paths
+from adrs.sandbox.reaper import ENGINE_ENV, ENGINE_LABEL
+from adrs.sandbox.views import SYSTEM_ROOTS, gpu_devices, runtime_paths
 
 LABEL = "adrs.sandbox"
 REDIRECT = 'out=$1; err=$2; shift 2; exec "$@" >"$out" 2>"$err"'
 GRACE_S = 10  # the in-container timeout fires this long after the harness's own limit
+CHANNEL_SOCKET = "channel.sock"  # in the candidate's home, relative to its working directory
 
 
 @functools.cache
@@ -76,8 +93,10 @@ def sweep_stale(docker_client: Any) -> None:
 class ContainerHandle(Handle):
     """A started container; a thread waits for it so that `poll` costs no API call."""
 
-    def __init__(self, container: Any):
+    def __init__(self, container: Any, limits: ProcessLimits, channel: _ChannelListener | None = None):
         self.container = container
+        self.cpu_limit_s = float(limits.cpu_seconds())
+        self._channel = channel
         self._status: int | None = None
         self._oom = False
         self._waiter = threading.Thread(target=self._wait, daemon=True)
@@ -92,7 +111,7 @@ class ContainerHandle(Handle):
             self.container.reload()
             self._oom = bool(self.container.attrs["State"].get("OOMKilled"))
         # A shell reports death by signal N as 128 + N; map it to -N like subprocess does.
-        self._status = -(status - 128) if 128 < status < 160 else status
+        self._status = signal_from_shell_status(status)
 
     def poll(self) -> int | None:
         self.returncode = self._status
@@ -108,6 +127,8 @@ class ContainerHandle(Handle):
 
     def release(self) -> None:
         self.kill()
+        if self._channel is not None:
+            self._channel.close()
         self._waiter.join(5)
         with contextlib.suppress(Exception):
             self.container.remove(force=True)
@@ -116,6 +137,53 @@ class ContainerHandle(Handle):
         if self._oom:
             return "memory", "killed by the container's memory limit"
         return super().exit_description()
+
+
+def _channel_listener(launch: Launch) -> _ChannelListener:
+    return _ChannelListener(launch.home)
+
+
+class _ChannelListener:
+    """A session channel for a container, which cannot inherit a descriptor: a Unix socket in the
+    candidate's home (seen by that container only) on which the runner, before any candidate
+    code runs, receives the channel's descriptor (SCM_RIGHTS); then the socket file is removed."""
+
+    def __init__(self, home: Path):
+        # Bound through a descriptor of the home: its path may exceed the 108 bytes of sun_path.
+        self._dir = os.open(home, os.O_PATH | os.O_DIRECTORY)
+        self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._socket.bind(f"/proc/self/fd/{self._dir}/{CHANNEL_SOCKET}")
+        self._socket.listen(1)
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def hand_over(self, channel_fd: int | None, timeout_s: float) -> None:
+        assert channel_fd is not None
+        copy = os.dup(channel_fd)  # the caller closes its own copy once launch() returns
+        self._thread = threading.Thread(target=self._serve, args=(copy, timeout_s), daemon=True)
+        self._thread.start()
+
+    def _serve(self, copy: int, timeout_s: float) -> None:
+        try:
+            self._socket.settimeout(timeout_s)
+            connection, _ = self._socket.accept()
+            with connection:
+                socket.send_fds(connection, [b"c"], [copy])
+        except OSError:
+            pass  # the container ended or never connected: the session sees the process end
+        finally:
+            os.close(copy)
+            self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._socket.close()
+            if self._dir < 0:
+                return
+            with contextlib.suppress(OSError):
+                os.unlink(CHANNEL_SOCKET, dir_fd=self._dir)
+            os.close(self._dir)
+            self._dir = -1
 
 
 class DockerBackend(Backend):
@@ -129,6 +197,8 @@ class DockerBackend(Backend):
         from docker.types import LogConfig, Ulimit
 
         limits = launch.limits
+        listener = _channel_listener(launch) if launch.channel_fd is not None else None
+        env = launch.env if listener is None else {**launch.env, CHANNEL_SOCKET_ENV: CHANNEL_SOCKET}
         for path in [launch.home, *launch.home.rglob("*")]:
             os.chown(path, NOBODY_UID, NOBODY_GID)  # the container's user must write its home
         volumes = {str(p): {"bind": str(p), "mode": "ro"} for p in (*SYSTEM_ROOTS, *runtime_paths(), *launch.view.readonly)}
@@ -144,7 +214,9 @@ class DockerBackend(Backend):
             user=f"{NOBODY_UID}:{NOBODY_GID}",
             network_mode="none",  # always, even where ProcessLimits.network asks for one
             read_only=True,
-            tmpfs={"/tmp": "size=64m,mode=1777"},
+            tmpfs={"/tmp": f"size={limits.tmpfs_mb}m,mode=1777"},
+            shm_size=limits.tmpfs_mb << 20,
+            devices=[f"{p}:{p}:rwm" for p in gpu_devices()] if limits.gpus else [],
             mem_limit=memory,
             memswap_limit=memory,
             pids_limit=limits.processes,
@@ -158,8 +230,13 @@ class DockerBackend(Backend):
             security_opt=["no-new-privileges"],
             volumes=volumes,
             working_dir=str(launch.home),
-            environment=launch.env,
-            labels={LABEL: "1", "adrs.tag": launch.tag, "adrs.deadline": str(int(time.time()) + deadline + 60)},
+            environment=env,
+            labels={
+                LABEL: "1",
+                "adrs.tag": launch.tag,
+                ENGINE_LABEL: os.environ.get(ENGINE_ENV, ""),
+                "adrs.deadline": str(int(time.time()) + deadline + 60),
+            },
             log_config=LogConfig(type="none"),
             hostname="adrs-sandbox",
             detach=True,
@@ -169,8 +246,12 @@ class DockerBackend(Backend):
         except BaseException:
             with contextlib.suppress(Exception):
                 container.remove(force=True)
+            if listener is not None:
+                listener.close()
             raise
-        return ContainerHandle(container)
+        if listener is not None:
+            listener.hand_over(launch.channel_fd, deadline)
+        return ContainerHandle(container, limits, listener)
 
     def cleanup(self, tag: str) -> None:
         if not tag or _probe() is not None:

@@ -9,7 +9,8 @@ parent says what went wrong. Also `MixedSource`, which sends a seeded share of p
 offline mutator, and `build_llm_source`, which reads the settings from problem.toml and the run.
 
 Both sources derive from `ProposalSource` (adrs/mutate/base.py) and override, besides `propose`,
-`concurrency`, `start()`, `aclose()`, `stop_reason()` and `proposal_outcome(...)`.
+`concurrency`, `start()`, `aclose()`, `stop_reason()`, `proposal_outcome(...)` and
+`breakthrough(...)` (a stalled adaptive run's call for new approaches: breakthrough.py).
 
 Must not: evaluate programs, store programs (the engine does), or parse edits itself (edits.py).
 """
@@ -23,7 +24,7 @@ from typing import Any
 from adrs.archive.records import ProgramStatus
 from adrs.archive.store import Archive, ProgramRecord
 from adrs.edits import DUPLICATE, apply_reply
-from adrs.mutate.base import Proposal, ProposalContext, ProposalSource
+from adrs.mutate.base import BreakthroughReply, BreakthroughRequest, Proposal, ProposalContext, ProposalSource
 from adrs.mutate.llm.bandit import STATE_KEY, ModelChooser
 from adrs.mutate.llm.cost import CostMeter
 from adrs.mutate.llm.history import FAILED_EVENT, LineageHistory
@@ -33,6 +34,7 @@ from adrs.mutate.llm.prompts import Prompt, PromptBuilder, PromptInputs
 from adrs.mutate.offline import OfflineSource
 from adrs.problem import Problem
 from adrs.program import normalized_hash
+from adrs.progress import LLMActivity
 
 LLM_ERROR = "llm_error"  # the call itself failed (after retries)
 COST_CAP = "cost_cap"  # the call was not made: the cost cap would be exceeded
@@ -62,6 +64,7 @@ class LLMSource(ProposalSource):
         self.prompts = PromptBuilder(problem, settings.max_prompt_tokens)
         self._failed_calls = 0
         self._last_call_error = ""
+        self._activity = LLMActivity(dollars=self.meter.spent, cap=max_cost)
 
     # lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -71,6 +74,7 @@ class LLMSource(ProposalSource):
         for model, completion in await self.pool.preflight(self.settings.models):
             cost = model.cost(completion.prompt_tokens, completion.completion_tokens)
             self.meter.spent += cost
+            self._activity.dollars = self.meter.spent
             self.archive.add_llm_call(
                 self.run_id, model=model.label, prompt=PREFLIGHT_PROMPT, response=completion.text,
                 prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
@@ -80,6 +84,9 @@ class LLMSource(ProposalSource):
     async def aclose(self) -> None:
         self._collect_rewards()  # the engine has drained its queue: every child has its result now
         await self.pool.aclose()
+
+    def activity(self) -> LLMActivity:
+        return self._activity
 
     def stop_reason(self) -> str | None:
         if self.meter.stop_reason:
@@ -100,9 +107,11 @@ class LLMSource(ProposalSource):
             self.chooser.stats[model.label].proposals -= 1  # no call was made
             return Proposal(None, mutator, error_kind=COST_CAP, error=self.meter.stop_reason or "")
         self._save_state()
+        self._activity.in_flight += 1
         try:
             completion = await self.pool.complete(model, prompt.messages)
         except CallFailed as failure:
+            self._call_ended(failed=True)
             self.meter.settle(reservation, 0.0)
             self._failed_calls += 1
             self._last_call_error = str(failure)
@@ -110,12 +119,14 @@ class LLMSource(ProposalSource):
             self._refused(context, mutator, "", LLM_ERROR, str(failure), call_id)
             return Proposal(None, mutator, error_kind=LLM_ERROR, error=str(failure), llm_call_ids=[call_id])
         except asyncio.CancelledError:
+            self._activity.in_flight -= 1
             self.meter.settle(reservation, 0.0)
             self._record(model, prompt, "", 0, 0, 0.0, 0.0, "cancelled: the run stopped before the reply came", context)
             raise
         self._failed_calls = 0
         cost = model.cost(completion.prompt_tokens, completion.completion_tokens)
         self.meter.settle(reservation, cost)
+        self._call_ended(failed=False)
         self.chooser.record_cost(model.label, cost)
         result = apply_reply(context.parent.code, completion.text)
         kind, message = result.kind, result.message
@@ -135,6 +146,12 @@ class LLMSource(ProposalSource):
         how = "full rewrite" if result.matches == ("rewrite",) else f"{len(result.parsed.blocks)} SEARCH/REPLACE block(s)"
         return Proposal(result.code, mutator, description=summary or how, llm_call_ids=[call_id])
 
+    async def breakthrough(self, request: BreakthroughRequest) -> BreakthroughReply:
+        """New approaches for a stalled adaptive run: one call to the first model (breakthrough.py)."""
+        from adrs.mutate.llm.breakthrough import ask_for_breakthrough
+
+        return await ask_for_breakthrough(self, request)
+
     def proposal_outcome(
         self, context: ProposalContext, proposal: Proposal, program: ProgramRecord | None, rejected_as: str | None
     ) -> None:
@@ -152,6 +169,12 @@ class LLMSource(ProposalSource):
             self._refused(context, proposal.mutator, proposal.description, DUPLICATE, message, proposal.llm_call_ids[0])
 
     # helpers ----------------------------------------------------------------------------------
+    def _call_ended(self, failed: bool) -> None:
+        self._activity.in_flight -= 1
+        self._activity.calls += 1
+        self._activity.failed += int(failed)
+        self._activity.dollars = self.meter.spent
+
     def _edit_format(self, rng: random.Random) -> str:
         if self.settings.edit_format == "mixed":
             return "rewrite" if rng.random() < self.settings.rewrite_share else "diff"
@@ -166,6 +189,7 @@ class LLMSource(ProposalSource):
             attempts=self.history.recent(self.archive, parent, self.settings.attempts_shown),
             edit_format=edit_format,
             last_failure=self.history.last_failure(parent.id),
+            guidance=context.guidance,
         )
         return self.prompts.build(inputs)
 
@@ -228,6 +252,12 @@ class MixedSource(ProposalSource):
 
     def stop_reason(self) -> str | None:
         return self.llm.stop_reason()
+
+    async def breakthrough(self, request: BreakthroughRequest) -> BreakthroughReply:
+        return await self.llm.breakthrough(request)
+
+    def activity(self) -> LLMActivity:
+        return self.llm.activity()
 
     async def propose(self, context: ProposalContext) -> Proposal:
         if context.rng.random() < self.offline_share:
