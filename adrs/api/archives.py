@@ -10,8 +10,9 @@
 Owns: the records the read-only commands return (`StatusReport`, `ProgramView`), each loaded whole
 while the archive is open, so that it can be rendered, compared or serialised after it closed.
 
-Must not: write to an archive (except `export_programs`' files outside it, `write_report`'s cached
-baseline scores, and `check_archive(repair=True)`), or render anything (the CLI does).
+Must not: write to an archive (except `write_report`'s cached baseline scores and
+`check_archive(repair=True)`; `export_programs` writes files outside it, after re-scoring the
+programs in a sandbox), or render anything (the CLI does).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from adrs.archive.records import CallRecord, ModelUsage
 from adrs.archive.store import Archive, ArchiveError, ProgramRecord, RunRecord
 from adrs.doctor import DoctorReport
 from adrs.evaluate.result import Evaluation
-from adrs.export import Exported, choose, export_program
+from adrs.export import Exported, choose, export_program, rescore
 from adrs.mutate.llm.history import refused_proposals
 from adrs.problem import load_problem
 from adrs.report import ReportOptions, build_report
@@ -108,15 +109,20 @@ def export_programs(
     pareto: bool = False,
     program_id: int | None = None,
     run_id: int | None = None,
+    rescored: bool = True,
+    problem_dir: str | Path | None = None,
 ) -> list[Exported]:
     """Write the best program, the Pareto front, or program `program_id` of a run as standalone
-    modules with a provenance record each, in `out`."""
+    modules with a provenance record each, in `out`. Each is re-scored first (`rescored`), in the
+    sandbox the run used; a failed re-score raises ExportError before anything is written."""
     store = Archive.open(archive, create=False)
     try:
         run = store.run(run_id)
-        elites = load_elites(store, run, load_problem(run.problem_root))
+        problem = load_problem(problem_dir or run.problem_root)
+        elites = load_elites(store, run, problem)
         chosen = choose(store, run, elites, best=best, pareto=pareto, program_id=program_id)
-        return [export_program(store, run, program, Path(out)) for program in chosen]
+        again = {p.id: rescore(problem, store, run, p) for p in chosen} if rescored else {}
+        return [export_program(store, run, p, Path(out), problem, again.get(p.id)) for p in chosen]
     finally:
         store.close()
 

@@ -9,13 +9,24 @@ as module `candidate`, runs `driver.run(candidate, payload)`
 and writes {"ok": true, "value": ...} or {"ok": false, "kind": ..., "message": ...} to the result
 file. Everything written here is untrusted: the candidate shares this process and could have
 written the file itself, so the trusted side validates every value it reads back.
+
+Whose failure it is: an exception with the candidate's code on its stack is the candidate's
+(`exception`, `import`). So is an exception the driver raises on purpose (the innermost frame is a
+`raise` statement: a driver reporting what the candidate got wrong). An exception the interpreter
+raises in trusted code with no candidate code on the stack (a KeyError, a NameError, a TypeError
+in the driver), and any failure to load the driver or of `before_import` (the candidate has not
+run yet), is a bug of the problem: `evaluator_error`.
 """
 
+import ast
 import importlib.util
 import json
+import linecache
 import sys
 import traceback
 import types
+
+EVALUATOR_ERROR = "evaluator_error"  # adrs.problemkit.failures.EVALUATOR (this file imports nothing from adrs)
 
 
 def _write(path, record):
@@ -32,6 +43,35 @@ def _tail_traceback():
     return "".join(traceback.format_exc(limit=-8))
 
 
+def _raise_lines(filename):
+    """Line numbers covered by `raise` statements of a source file (empty when it cannot be read)."""
+    try:
+        tree = ast.parse("".join(linecache.getlines(filename)), filename)
+    except (SyntaxError, ValueError):
+        return set()
+    lines = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Raise):
+            lines.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
+    return lines
+
+
+def _driver_fault(exc, program_path):
+    """True when `exc` is a bug of trusted code: no candidate frame on its stack (code the candidate
+    compiled from a string counts as the candidate's) and not raised on purpose by a `raise`."""
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames or any(f.filename == program_path or f.filename.startswith("<") for f in frames):
+        return False
+    innermost = frames[-1]
+    return innermost.lineno not in _raise_lines(innermost.filename)
+
+
+def _driver_failed(path, when):
+    """Report a failure of the driver before the candidate ran: always the problem's bug."""
+    sentence = f"the problem's driver failed {when} (a bug in the problem, not the candidate's)"
+    _fail(path, EVALUATOR_ERROR, f"{sentence}:\n{_tail_traceback()[-3000:]}")
+
+
 def main():
     with open(sys.argv[1]) as f:
         request = json.load(f)
@@ -43,14 +83,20 @@ def main():
         code = compile(source, program_path, "exec")
     except SyntaxError as exc:
         _fail(result_path, "syntax", f"line {exc.lineno}: {exc.msg}\n{exc.text or ''}")
-    spec = importlib.util.spec_from_file_location("adrs_driver", request["driver"])
-    driver = importlib.util.module_from_spec(spec)
-    sys.modules["adrs_driver"] = driver
-    spec.loader.exec_module(driver)
-    with open(request["payload"]) as f:
-        payload = json.load(f)
-    if hasattr(driver, "before_import"):
-        driver.before_import(payload)  # e.g. seed random generators the candidate uses at import time
+    try:
+        spec = importlib.util.spec_from_file_location("adrs_driver", request["driver"])
+        driver = importlib.util.module_from_spec(spec)
+        sys.modules["adrs_driver"] = driver
+        spec.loader.exec_module(driver)
+        with open(request["payload"]) as f:
+            payload = json.load(f)
+    except Exception:
+        _driver_failed(result_path, "to load")
+    try:
+        if hasattr(driver, "before_import"):
+            driver.before_import(payload)  # e.g. seed random generators the candidate uses at import time
+    except Exception:
+        _driver_failed(result_path, "in before_import, before the candidate was loaded")
     module = types.ModuleType("candidate")
     module.__file__ = program_path
     sys.modules["candidate"] = module
@@ -69,8 +115,15 @@ def main():
         value = driver.run(module, payload)
     except MemoryError:
         failure = ("memory", "MemoryError while running the candidate")
-    except BaseException:
-        failure = ("exception", _tail_traceback())
+    except BaseException as exc:
+        if _driver_fault(exc, program_path):
+            message = (
+                "the problem's driver raised with no candidate code on the stack"
+                " (a bug in the problem, not the candidate's)"
+            )
+            failure = (EVALUATOR_ERROR, f"{message}:\n{_tail_traceback()[-3000:]}")
+        else:
+            failure = ("exception", _tail_traceback())
     if failure is not None:
         # Outside the except block the traceback, and the memory its frames hold, is released.
         module = driver = None

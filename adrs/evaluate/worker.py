@@ -36,14 +36,23 @@ def _jsonable(value: Any) -> Any:
         return str(value)
 
 
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # "<string>", or a file gone: not the program
+        return False
+
+
 def _classify(exc: BaseException, program_path: str) -> str:
-    """Failure kind of an exception that escaped evaluate()."""
+    """Failure kind of an exception that escaped evaluate(): the candidate's only when the program
+    file is on its stack (an in-process evaluator ran it) or failed to compile; anything else
+    raised in the evaluator, the problem's helpers or adrs is `evaluator_error`."""
     from adrs.problemkit import failures
     from adrs.problemkit.failures import CandidateError
 
     if isinstance(exc, CandidateError):
         return exc.kind
-    if isinstance(exc, SyntaxError) and exc.filename and os.path.samefile(exc.filename, program_path):
+    if isinstance(exc, SyntaxError) and exc.filename and _same_file(exc.filename, program_path):
         return failures.SYNTAX
     if isinstance(exc, MemoryError):
         return failures.MEMORY

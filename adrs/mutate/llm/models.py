@@ -99,7 +99,8 @@ class LLMSettings:
     max_prompt_tokens: int = 16000  # prompt budget; feedback is cut first, then inspirations
     attempts_shown: int = 6  # recent attempts of the lineage shown, so failed ideas are not repeated
     preflight: bool = True  # one tiny call per model at start-up: a wrong key fails now, not in an hour
-    stop_after_call_failures: int = 8  # consecutive failed calls (after retries) that stop new proposals
+    stop_after_call_failures: int = 8  # failed calls in a row (after retries) that stop the run as a failure
+    outage_limit_s: float = 600.0  # an endpoint unreachable this long (paused, probed with backoff) stops the run
 
     def model(self, label: str) -> ModelSpec:
         return next(m for m in self.models if m.label == label)
@@ -176,6 +177,7 @@ def parse_settings(table: dict[str, Any], where: str) -> LLMSettings | None:
         stop_after_call_failures=int(
             _number(where, table, "stop_after_call_failures", LLMSettings.stop_after_call_failures, minimum=1, integer=True)
         ),
+        outage_limit_s=_number(where, table, "outage_limit_s", LLMSettings.outage_limit_s, minimum=0.0),
     )
     if settings.selection == "weights" and not any(m.weight > 0 for m in models):
         raise LLMConfigError(f"{where}: llm.models: every weight is 0; give at least one model a positive weight")
