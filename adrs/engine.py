@@ -83,10 +83,8 @@ class Engine:
             docker_image=config.docker_image,
             archive_url=archive.url,
         )
-        # Several engines on one run (adrs/archive/cooperation.py): where evaluations run, whether
-        # this engine joined a run another started, its salt for random choices, its journal cursor.
-        self.executor = executor or LocalExecutor()
-        self.referee = Referee(problem, archive, run.id, self.executor, self.settings)
+        self.executor = executor or LocalExecutor()  # where evaluations run
+        self.referee = Referee(problem, archive, run.id, self.executor, self.settings)  # re-scoring, the best
         self.elites = Elites(problem, config.islands)  # everything evaluated so far (progress, summary)
         # What proposals are built from: the same object, or in a deterministic run a view fed in
         # proposal order only (archive/frontier.py).
@@ -103,6 +101,8 @@ class Engine:
         self._since_improvement = 0
         self._failed_in_a_row = 0  # evaluations, for the failure-streak stop
         self._children = 0  # proposals of this invocation stored as programs
+        # Several engines on one run (adrs/archive/cooperation.py): whether this engine joined a
+        # run another started, its salt for random choices, its journal cursor.
         self.joined = joined
         self._salt = ""
         self._cursor = 0

@@ -5,8 +5,10 @@
 Evaluates the program (default: the problem's initial program) `--repeats` times, one after the
 other, on the stage (default: the problem's scoring stage, the last evolution stage), exactly as a
 run does (sandboxed worker and candidate), and prints the scores, their mean, sample standard
-deviation, range, and the load average before and after. The standard deviation is the figure a
-problem declares as `[score] noise` (docs/benchmarks.md, "Score noise", lists each problem's).
+deviation, range, the standard deviation of every other metric that moved (the figures a problem
+may declare in `[score.metric_noise]`), and the load average before and after. The score's
+standard deviation is the figure a problem declares as `[score] noise` (docs/benchmarks.md,
+"Score noise", lists each problem's).
 `--json FILE` writes the same as a record.
 """
 
@@ -40,7 +42,7 @@ def main() -> None:
     code = path.read_text()
     settings = EvalSettings(data_dir=args.data)
     load_before = os.getloadavg()
-    scores, seconds = [], []
+    scores, seconds, metrics = [], [], []
     for k in range(args.repeats):
         began = time.perf_counter()
         (evaluation,) = evaluate_code_sync(problem, code, settings, (stage,))
@@ -48,9 +50,12 @@ def main() -> None:
         if not evaluation.ok:
             raise SystemExit(f"evaluation {k} failed ({evaluation.error_kind}): {evaluation.error[-800:]}")
         scores.append(evaluation.score)
+        metrics.append(evaluation.metrics)
         print(f"{k}: {evaluation.score:.4f} ({seconds[-1]:.1f} s)", flush=True)
     load_after = os.getloadavg()
     spread = statistics.stdev(scores) if len(scores) > 1 else 0.0
+    shared = set(metrics[0]).intersection(*metrics[1:])
+    metric_std = {k: statistics.stdev([m[k] for m in metrics]) for k in sorted(shared) if len(metrics) > 1}
     record = {
         "problem": problem.name,
         "program": str(path),
@@ -60,6 +65,7 @@ def main() -> None:
         "std": spread,
         "min": min(scores),
         "max": max(scores),
+        "metric_std": {k: v for k, v in metric_std.items() if v > 0},
         "seconds_median": statistics.median(seconds),
         "load_before": load_before[0],
         "load_after": load_after[0],
@@ -70,6 +76,8 @@ def main() -> None:
         f"range {record['min']:.4f}..{record['max']:.4f}; {record['seconds_median']:.1f} s each; "
         f"load {load_before[0]:.1f} -> {load_after[0]:.1f}"
     )
+    moved = {k: v for k, v in metric_std.items() if v > 0 and k != "score"}
+    print("metrics that moved (std): " + (", ".join(f"{k} {v:.4g}" for k, v in moved.items()) or "none"))
     if args.json:
         Path(args.json).write_text(json.dumps(record, indent=2))
 

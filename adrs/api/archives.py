@@ -19,16 +19,16 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from adrs import doctor
 from adrs.archive.elites import Elites, load_elites
-from adrs.archive.records import CallRecord, ModelUsage
+from adrs.archive.records import BestClaim, CallRecord, ModelUsage
 from adrs.archive.store import Archive, ArchiveError, ProgramRecord, RunRecord
 from adrs.doctor import DoctorReport
 from adrs.evaluate.result import Evaluation
-from adrs.export import Exported, choose, export_program, rescore
+from adrs.export import Exported, choose, export_program, rescore, run_noise
 from adrs.mutate.llm.history import refused_proposals
 from adrs.problem import load_problem
 from adrs.report import ReportOptions, build_report
@@ -44,6 +44,10 @@ class StatusReport:
     failures: Counter[str]  # failed programs by error kind
     elites: Elites  # every program that is not pending, as the engine indexes them
     llm_usage: list[ModelUsage]
+    # Noisy problems: the run's bests in the order they were claimed (the last is elites.best()),
+    # each with its mean, standard error and evaluation count; empty for a deterministic problem.
+    best_claims: list[BestClaim] = field(default_factory=list)
+    noise: float = 0.0  # standard deviation of one evaluation's score (declared or measured)
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,7 @@ class ProgramView:
     llm_calls: list[CallRecord]  # the calls that produced this program
     refused: list[dict]  # `proposal_failed` payloads of proposals made from it that yielded no program
     archive_url: str
+    repeats: list[Evaluation] = field(default_factory=list)  # its stages evaluated again (noisy problems)
 
 
 def run_status(archive: str | Path, run_id: int | None = None) -> StatusReport:
@@ -63,9 +68,17 @@ def run_status(archive: str | Path, run_id: int | None = None) -> StatusReport:
     store = Archive.open(archive, create=False)
     try:
         run = store.run(run_id)
-        elites = load_elites(store, run, load_problem(run.problem_root))
+        problem = load_problem(run.problem_root)
+        elites = load_elites(store, run, problem)
         return StatusReport(
-            run, store.url, store.status_counts(run.id), store.failure_counts(run.id), elites, store.llm_usage(run.id)
+            run,
+            store.url,
+            store.status_counts(run.id),
+            store.failure_counts(run.id),
+            elites,
+            store.llm_usage(run.id),
+            store.best_claims(run.id),
+            run_noise(problem, store, run),
         )
     finally:
         store.close()
@@ -84,6 +97,7 @@ def show_program(archive: str | Path, program_id: int) -> ProgramView:
             store.llm_calls_of_program(program.id),
             refused_proposals(store, program.run_id, program.id),
             store.url,
+            store.repeat_evaluations(program.migrated_from or program.id),
         )
     finally:
         store.close()
