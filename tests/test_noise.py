@@ -226,3 +226,24 @@ def test_every_built_in_problem_declares_its_noise(project_root):
     benchmarks = (project_root / "docs" / "benchmarks.md").read_text()
     for name in noisy:
         assert f"| {name} |" in benchmarks.split("## Score noise")[1].split("\n## ")[0], name
+
+
+def test_an_archive_from_before_the_noise_tables_opens_resumes_and_stays_consistent(toy_problem, tmp_path):
+    """Schema version 1 had no repeat_evaluations and no best_claims: opening such an archive
+    creates them, empty, and everything reads and resumes as before."""
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    adrs.evolve(toy_problem, archive=path, budget=3, seed=0, workers=1, islands=1, evaluate_holdout=False)
+    with sqlite3.connect(path) as db:
+        db.execute("DROP TABLE repeat_evaluations")
+        db.execute("DROP TABLE best_claims")
+        db.execute("UPDATE runs SET schema_version = 1")
+    status = adrs.run_status(path)
+    assert status.best_claims == [] and status.elites.best() is not None
+    with sqlite3.connect(path) as db:
+        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"repeat_evaluations", "best_claims"} <= tables
+    summary = adrs.resume(path, budget=2, evaluate_holdout=False)
+    assert summary.evaluated == 2 and summary.failure is None
+    assert adrs.check_archive(path).clean
