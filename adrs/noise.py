@@ -56,11 +56,10 @@ def estimate(scores: Sequence[float], sigma: float) -> Estimate:
 def worth_rescoring(first_score: float, best: Estimate | None, sigma: float | None) -> bool:
     """Whether a complete program's first score makes it a contender for the best.
 
-    sigma None (the noise is still to be measured) re-scores the first contender, which measures it."""
-    if best is None:
+    sigma None (the noise is still to be measured) re-scores the first contender, which measures it;
+    a measured noise of 0 leaves the plain rule, a higher score wins (after the repeats)."""
+    if best is None or sigma is None:
         return True
-    if sigma is None or sigma <= 0:
-        return False
     return first_score > best.mean + sigma
 
 

@@ -247,3 +247,19 @@ def test_an_archive_from_before_the_noise_tables_opens_resumes_and_stays_consist
     summary = adrs.resume(path, budget=2, evaluate_holdout=False)
     assert summary.evaluated == 2 and summary.failure is None
     assert adrs.check_archive(path).clean
+
+
+def test_the_rule_in_numbers():
+    from adrs.noise import Estimate, beats, estimate, worth_rescoring
+
+    best = estimate([80.0, 81.0, 82.0], 1.5)
+    assert best.mean == 81.0 and best.uncertainty == pytest.approx(1.5 / math.sqrt(3)) and best.spread == 1.0
+    assert not worth_rescoring(82.4, best, 1.5) and worth_rescoring(82.6, best, 1.5)
+    needed = 2 * 1.5 * math.sqrt(2 / 3)  # two standard errors of the difference of two means of 3
+    assert not beats(Estimate(81.0 + needed - 0.01, 0.0, 3), best, 1.5)
+    assert beats(Estimate(81.0 + needed + 0.01, 0.0, 3), best, 1.5)
+    # no best yet, or a noise still to be measured: re-score; a measured noise of 0: a higher score wins
+    assert worth_rescoring(0.0, None, 1.5) and worth_rescoring(0.0, best, None)
+    exact = estimate([81.0, 81.0, 81.0], 0.0)
+    assert worth_rescoring(81.5, exact, 0.0) and not worth_rescoring(81.0, exact, 0.0)
+    assert beats(estimate([81.5] * 3, 0.0), exact, 0.0) and not beats(exact, exact, 0.0)
