@@ -31,6 +31,7 @@ from adrs.config import MUTATORS, RunConfig
 from adrs.evaluate.result import Evaluation
 from adrs.executors import EXECUTORS
 from adrs.inspect_run import render_llm_call, render_program, render_status
+from adrs.problem import Problem
 from adrs.sandbox import BACKENDS as SANDBOXES
 
 console = Console()
@@ -44,7 +45,7 @@ def _default(name: str, record: type = RunConfig) -> Any:
 
 def _add_run_options(p: argparse.ArgumentParser, resuming: bool) -> None:
     # Every default is None: unset options keep RunConfig's default (run) or the stored value (resume).
-    budget_default = "the run's stored budget" if resuming else _default("budget")
+    budget_default = "the run's stored budget" if resuming else f"{_default('budget')}, or an OpenEvolve config.yaml's max_iterations"
     p.add_argument("--budget", type=int, default=None, help=f"evaluations to spend (default: {budget_default})")
     p.add_argument("--workers", type=int, default=None, help="concurrent evaluation slots (default: CPUs)")
     p.add_argument("--max-time", type=float, default=None, dest="max_time_s", help="wall-clock budget, seconds")
@@ -70,8 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="start an evolution run")
     p.add_argument("problem", help="problem directory")
     _add_run_options(p, resuming=False)
-    p.add_argument("--seed", type=int, default=None, help=f"every random choice flows from it (default: {_default('seed')})")
-    p.add_argument("--islands", type=int, default=None, help=f"independent sub-populations (default: {_default('islands')})")
+    p.add_argument("--seed", type=int, default=None, help=f"every random choice flows from it (default: {_default('seed')}, or an OpenEvolve config.yaml's random_seed)")
+    p.add_argument("--islands", type=int, default=None, help=f"independent sub-populations (default: {_default('islands')}, or an OpenEvolve config.yaml's database.num_islands)")
     p.add_argument("--selection", default=None, choices=STRATEGIES,
                    help=f"parent selection strategy (default: {_default('strategy', SelectionConfig)})")
     p.add_argument("--novelty", type=float, default=None, help="reject children more similar than this to their island (0-1)")
@@ -163,6 +164,7 @@ _RUN_KEYS = (
 
 def cmd_run(args: argparse.Namespace) -> int:
     problem = api.load_problem(args.problem)
+    _warn(problem)
     if args.join is not None:
         return _join(args, problem.name)
     archive = args.archive or str(api.default_archive_path(problem))
@@ -178,7 +180,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     return _drive(
         lambda on_progress: api.evolve(problem, archive=archive, on_progress=on_progress, **settings),
         args.quiet,
-        RunConfig(**settings).budget,
+        RunConfig(**{**problem.run_defaults, **settings}).budget,
         archive,
         problem.name,
     )
@@ -272,6 +274,12 @@ def _metrics_line(evaluation: Evaluation) -> str:
     return f"score [bold]{evaluation.score:.6g}[/bold] ({evaluation.duration_s:.2f} s) {shown}"
 
 
+def _warn(problem: Problem, stream: Console | None = None) -> None:
+    """Configuration of a peer folder that adrs does not honour, each key named once."""
+    for line in problem.warnings:
+        (stream or console).print(f"[yellow]warning:[/yellow] {escape(line)}")
+
+
 def _print_checked(checked: CheckedProgram) -> None:
     for evaluation in checked.evaluations:
         console.print(f"  {checked.label} \\[{evaluation.stage}]: {_metrics_line(evaluation)}")
@@ -280,23 +288,29 @@ def _print_checked(checked: CheckedProgram) -> None:
 def cmd_check(args: argparse.Namespace) -> int:
     problem = api.load_problem(args.problem)
     api.require_sandbox(problem, args.sandbox)
+    _warn(problem)
     console.print(f"[bold]{problem.name}[/bold]: stages {[s.name for s in problem.stages]}, objectives {[o.name for o in problem.objectives]}")
     report = api.check_problem(problem, sandbox=args.sandbox, data_dir=args.data_dir, on_program=_print_checked)
     failed = report.initial.failed
     if failed is not None:
         console.print(f"[red]error:[/red] the initial program fails at stage {failed.stage!r}:\n{escape(failed.error)}")
         return 1
+    for line in report.notes:  # peer folders: how they were read and scored
+        console.print(f"  [dim]note:[/dim] {escape(line)}")
     if report.unknown_names:
+        settings_file = "problem.toml" if problem.peer is None else "config.yaml"
         for line in report.unknown_names:
-            console.print(f"[red]error:[/red] {problem.root / 'problem.toml'}: {line}")
+            console.print(f"[red]error:[/red] {problem.root / settings_file}: {line}")
         return 1
     console.print("[green]ok[/green]")
     return 0
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
+    problem = api.load_problem(args.problem)
+    _warn(problem, Console(stderr=True))  # --json output stays parseable
     evaluations = api.evaluate_program(
-        args.problem, args.program, stage=args.stage, seed=args.seed, sandbox=args.sandbox, data_dir=args.data_dir
+        problem, args.program, stage=args.stage, seed=args.seed, sandbox=args.sandbox, data_dir=args.data_dir
     )
     if args.json:
         record = {"program": str(Path(args.program)), "ok": all(e.ok for e in evaluations), "stages": [e.to_dict() for e in evaluations]}
@@ -328,8 +342,10 @@ def cmd_export(args: argparse.Namespace) -> int:
         rescored=not args.no_rescore, problem_dir=args.problem_dir,
     )
     for item in exported:
-        console.print(f"program {item.program_id} (score {_estimate(item.score, item.uncertainty, item.evaluations)}) "
-                      f"-> {item.module} + {item.provenance.name}")
+        console.print(
+            f"program {item.program_id} (score {_estimate(item.score, item.uncertainty, item.evaluations)}) "
+            f"-> {item.module} + {item.provenance.name} + {item.bundle.readme.name} (how to plug it in)"
+        )
         again = item.rescore
         if again is None:
             continue

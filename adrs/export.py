@@ -3,11 +3,13 @@
 Owns: choosing programs (best, Pareto front, an id), re-scoring each (its scoring stage evaluated
 again in the sandbox the run used: `repeats` times for a problem that declares noise, once
 otherwise; adrs.api re-scores every chosen program before it writes any), and writing each as
-`<problem>_p<id>.py` (the program
-exactly as evaluated: it needs no adrs import) beside `<problem>_p<id>.json` with its score and
-uncertainty as the run measured them, the re-score (scores, mean, uncertainty, whether it agrees),
-its metrics per stage, lineage, run seed, problem and evaluator fingerprints and the diff against
-the initial program. A re-score that fails stops the export before it writes (ExportError).
+`<problem>_p<id>.py` (the program exactly as evaluated: it needs no adrs import) beside
+`<problem>_p<id>.json` with its score and uncertainty as the run measured them, the re-score
+(scores, mean, uncertainty, whether it agrees), its metrics per stage, lineage, run seed, problem
+and evaluator fingerprints, the diff against the initial program, the files written with it and
+what to install. A re-score that fails stops the export before it writes (ExportError). What makes
+the module run in another system (bundled project modules, the README, the example, host adapters)
+is adrs/export_bundle.py's.
 
 Must not: write to the archive (the re-score is recorded in the provenance file only).
 """
@@ -26,6 +28,7 @@ from adrs.archive.elites import Elites
 from adrs.archive.records import ProgramStatus
 from adrs.archive.store import Archive, ProgramRecord, RunRecord
 from adrs.evaluate.runner import EvalSettings, evaluate_code
+from adrs.export_bundle import Bundle, BundleError, write_bundle
 from adrs.noise import Estimate, estimate
 from adrs.problem import Problem
 from adrs.program import unified_diff
@@ -60,6 +63,7 @@ class Exported:
     module: Path
     provenance: Path
     score: float | None  # the program's score in the archive (a mean, for a re-scored program)
+    bundle: Bundle
     uncertainty: float | None = None  # standard error of `score`
     evaluations: int = 0  # evaluations behind `score`
     rescore: Rescore | None = None  # None: exported with --no-rescore, or a failed program
@@ -174,8 +178,14 @@ def export_program(
     stored = stored_estimate(archive, program, sigma)
     out.mkdir(parents=True, exist_ok=True)
     stem = f"{run.problem_name}_p{program.id}"
-    module = out / f"{stem}.py"
-    module.write_text(program.code)
+    shown = f"{program.score:.6g}" if program.score is not None else "n/a"
+    if stored is not None and stored.uncertainty > 0:
+        shown += f" ± {stored.uncertainty:.2g} (standard error of {stored.evaluations} evaluations)"
+    notes = {"score": shown, "provenance": f"{stem}.json"}
+    try:
+        bundle = write_bundle(Path(run.problem_root), run.problem_name, program.code, stem, out, notes)
+    except BundleError as exc:
+        raise ExportError(f"program {program.id}: {exc}") from None
     initial = _initial(archive, run)
     evaluator = Path(run.problem_root) / "evaluator.py"
     record = {
@@ -203,6 +213,10 @@ def export_program(
         },
         "diff_against_initial": unified_diff(initial.code, program.code, "initial", stem) if initial else "",
         "code_sha256": hashlib.sha256(program.code.encode()).hexdigest(),
+        "requirements": [
+            {"name": r.name, "version": r.version, "needed_by": list(r.needed_by)} for r in bundle.requirements
+        ],
+        "files": [str(p.relative_to(out)) for p in bundle.files()],
     }
     if problem is not None and problem.noise.metrics:
         n = stored.evaluations if stored else 1
@@ -212,9 +226,10 @@ def export_program(
     provenance.write_text(json.dumps(record, indent=2, default=str))
     return Exported(
         program.id,
-        module,
+        bundle.module,
         provenance,
         program.score,
+        bundle,
         stored.uncertainty if stored else None,
         stored.evaluations if stored else 0,
         again,

@@ -1,8 +1,8 @@
 """Problem directories: reading and validating problem.toml, locating the initial program.
 
 Owns: the `Problem` record and every check of a problem directory's layout, with errors that name
-the file and the key. Accepts OpenEvolve-style folders (initial_program.py + evaluator.py whose
-evaluate(path) returns combined_score) without a problem.toml.
+the file and the key. Folders without a problem.toml written for OpenEvolve or ShinkaEvolve are
+read by adrs/formats (detected here, built there).
 
 Must not: import or run the evaluator (that happens only in a sandboxed worker).
 """
@@ -14,7 +14,10 @@ import hashlib
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from adrs.formats.peer import PeerFolder
 
 DIRECTIONS = ("max", "min")
 _TOP_KEYS = {"problem", "score", "objectives", "features", "stages", "limits", "references", "prompt", "llm", "resources"}
@@ -117,6 +120,15 @@ class Problem:
     llm: dict[str, Any] = field(default_factory=dict)
     resources: Resources = field(default_factory=Resources)
     noise: ScoreNoise = field(default_factory=ScoreNoise)
+    # Run settings the folder itself gives (an OpenEvolve config.yaml's random_seed, max_iterations,
+    # num_islands); the command line and the API's arguments override them.
+    run_defaults: dict[str, Any] = field(default_factory=dict)
+    peer: PeerFolder | None = None  # an OpenEvolve or ShinkaEvolve folder (adrs/formats); None: problem.toml
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Configuration the folder gives that adrs does not honour, one line each naming file and key."""
+        return self.peer.warnings if self.peer is not None else ()
 
     @property
     def scoring_stage(self) -> Stage:
@@ -222,7 +234,7 @@ def _package_folder(name: str) -> Path | None:
 
 
 def _scored_file(path: Path) -> bool:
-    return path.is_file() and path.suffix in {".py", ".toml", ".json"} and "__pycache__" not in path.parts
+    return path.is_file() and path.suffix in {".py", ".toml", ".json", ".yaml"} and "__pycache__" not in path.parts
 
 
 def load_problem(directory: str | Path) -> Problem:
@@ -230,6 +242,20 @@ def load_problem(directory: str | Path) -> Problem:
     if not root.is_dir():
         raise ProblemError(f"{directory}: not a directory")
     toml_path = root / "problem.toml"
+    from adrs.formats import detect
+
+    try:
+        layout = detect.detect_format(root)
+    except detect.MixedFormatError as exc:
+        raise ProblemError(str(exc)) from exc
+    if layout == detect.OPENEVOLVE:
+        from adrs.formats.openevolve import load_openevolve
+
+        return load_openevolve(root)
+    if layout == detect.SHINKA:
+        from adrs.formats.shinka import load_shinka
+
+        return load_shinka(root)
     if toml_path.exists():
         try:
             data = tomllib.loads(toml_path.read_text())

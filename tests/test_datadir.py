@@ -55,3 +55,18 @@ def test_adrs_data_reaches_the_evaluator_in_its_sandboxed_worker(toy_problem, tm
     monkeypatch.setenv("ADRS_DATA", str(tmp_path / "data"))
     evaluation = asyncio.run(evaluate_stage(problem, problem.initial_path, quick, EvalSettings()))
     assert (evaluation.score, evaluation.feedback) == (1.0, str(tmp_path / "data"))
+
+
+def test_a_relative_data_folder_is_resolved_where_the_command_runs(toy_problem, tmp_path, monkeypatch):
+    # The worker runs in its private folder: `--data ../shared/data` must mean the user's folder.
+    (toy_problem / "evaluator.py").write_text(
+        "import os\n"
+        "def evaluate(program_path, *, data_dir=None):\n"
+        "    return {'score': 1.0 if data_dir and os.path.isdir(data_dir) else 0.0, 'feedback': str(data_dir)}\n"
+    )
+    (tmp_path / "data").mkdir()
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("ADRS_DATA", raising=False)
+    problem = load_problem(toy_problem)
+    evaluation = asyncio.run(evaluate_stage(problem, problem.initial_path, problem.stage("quick"), EvalSettings(data_dir="data")))
+    assert (evaluation.score, evaluation.feedback) == (1.0, str(tmp_path / "data"))

@@ -60,11 +60,16 @@ def test_exported_module_runs_without_adrs_and_reproduces_its_score(prism_run):
     work, archive = prism_run
     out = work / "exported"
     adrs("export", str(archive), "--best", "--out", str(out), cwd=work)
-    modules = list(out.glob("*.py"))
-    assert len(modules) == 1
-    provenance = json.loads(modules[0].with_suffix(".json").read_text())
+    records = list(out.glob("*.json"))
+    assert len(records) == 1
+    modules = [records[0].with_suffix(".py")]
+    provenance = json.loads(records[0].read_text())
     assert provenance["run_seed"] == 1 and provenance["lineage"][-1] == 1
     assert provenance["stages"]["full"]["ok"] and provenance["problem_fingerprint"]
+    stem = modules[0].stem
+    assert provenance["requirements"] == []  # prism's policies need nothing beyond the standard library
+    assert set(provenance["files"]) == {f"{stem}.py", f"{stem}.README.md", f"{stem}_example.py"}
+    assert "compute_model_placement" in (out / f"{stem}.README.md").read_text()
     # a fresh interpreter with no site-packages (so no adrs, no numpy) imports and runs it
     snippet = (
         "import importlib.util, types\n"
@@ -78,6 +83,9 @@ def test_exported_module_runs_without_adrs_and_reproduces_its_score(prism_run):
     fresh = subprocess.run([sys.executable, "-I", "-S", "-c", snippet], capture_output=True, text=True, timeout=60)
     assert fresh.returncode == 0, fresh.stderr
     assert sum(json.loads(fresh.stdout)) == 4
+    example = subprocess.run([sys.executable, "-S", "-E", "-s", f"{stem}_example.py"], cwd=out, capture_output=True,
+                             text=True, timeout=60)
+    assert example.returncode == 0 and "KV pressure" in example.stdout, example.stderr
     rescored = json.loads(
         adrs("eval", str(Path(provenance["problem_root"])), str(modules[0]), "--stage", "full", "--json", cwd=work).stdout
     )

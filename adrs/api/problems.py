@@ -23,6 +23,7 @@ from pathlib import Path
 from adrs import sandbox as backends
 from adrs.evaluate.result import Evaluation
 from adrs.evaluate.runner import EvalSettings, evaluate_code_sync, sandbox_name
+from adrs.formats.scoring import check_notes
 from adrs.problem import Problem, ProblemError, load_problem
 
 SKELETON = Path(__file__).resolve().parents[1] / "templates" / "skeleton"
@@ -49,6 +50,7 @@ class CheckReport:
     initial: CheckedProgram
     baselines: list[CheckedProgram] = field(default_factory=list)
     unknown_names: list[str] = field(default_factory=list)  # problem.toml names the evaluator does not report
+    notes: list[str] = field(default_factory=list)  # peer folders: how they were read and scored
 
     @property
     def ok(self) -> bool:
@@ -90,21 +92,22 @@ def check_problem(
     heard(initial)
     if initial.failed is not None:
         return CheckReport(problem, initial)
+    notes = check_notes(problem, initial.evaluations)
     unknown = _unknown_names(problem, initial.evaluations[-1])
     if unknown:
-        return CheckReport(problem, initial, unknown_names=unknown)
+        return CheckReport(problem, initial, unknown_names=unknown, notes=notes)
     baselines = []
     for path in problem.baselines():
         checked = CheckedProgram(f"baselines/{path.name}", evaluate_code_sync(problem, path.read_text(), settings, problem.stages))
         heard(checked)
         baselines.append(checked)
-    return CheckReport(problem, initial, baselines)
+    return CheckReport(problem, initial, baselines, notes=notes)
 
 
 def _unknown_names(problem: Problem, evaluation: Evaluation) -> list[str]:
     known = set(evaluation.metrics) | {"score"}
     out = [f"objective {o.name!r} is not among the evaluator's metrics {sorted(known)}" for o in problem.objectives if o.name not in known]
-    feature_names = known | set(evaluation.features)
+    feature_names = known | set(evaluation.features) | {"code_lines"}  # code_lines: measured by the archive
     out += [f"feature {f.name!r} is not among the evaluator's metrics or features" for f in problem.features if f.name not in feature_names]
     return out
 

@@ -116,7 +116,7 @@ def evolve(
 ) -> RunSummary:
     """Start a new run of `problem` (a directory or a loaded Problem) and evolve until a budget stops it."""
     problem = problem if isinstance(problem, Problem) else load_problem(problem)
-    config = RunConfig(**settings)
+    config = RunConfig(**{**problem.run_defaults, **settings})  # the folder's own defaults (config.yaml), then ours
     chosen_mutator(config, problem)  # a bad [llm] table fails here, before a run is created
     location = archive or default_archive_path(problem)
     store = Archive.open(location)

@@ -27,7 +27,9 @@ from pathlib import Path
 
 from adrs import sandbox
 from adrs.archive.location import archive_files  # a leaf: reads the URL, never opens the archive
-from adrs.evaluate.result import Evaluation, normalise
+from adrs.evaluate.result import Evaluation
+from adrs.formats.scoring import cascade_step, normalise_for
+from adrs.formats.worker_request import peer_request
 from adrs.problem import Problem, Stage
 from adrs.problemkit import failures
 from adrs.sandbox import SandboxUnavailable
@@ -87,13 +89,20 @@ def _require_backend(name: str, docker_image: str | None) -> sandbox.Backend:
     return sandbox.require(name)
 
 
+def data_folder(settings: EvalSettings) -> str | None:
+    """The data folder the evaluator gets, absolute: the worker's cwd is its private folder, so a
+    relative --data would resolve there. The worker's environment is scrubbed, so ADRS_DATA
+    reaches the evaluator only through here."""
+    chosen = settings.data_dir or os.environ.get("ADRS_DATA")
+    return str(Path(chosen).expanduser().resolve()) if chosen else None
+
+
 def _worker_env(problem: Problem, settings: EvalSettings, name: str, tag: str) -> dict[str, str]:
     """What the worker's harness needs to start candidates: backend, probes, paths to hide."""
     hidden = [str(problem.root)] + [str(p) for p in secret_paths()]
-    if settings.data_dir:
-        hidden.append(str(Path(settings.data_dir).resolve()))
-    if os.environ.get("ADRS_DATA"):
-        hidden.append(str(Path(os.environ["ADRS_DATA"]).resolve()))
+    for folder in (settings.data_dir, os.environ.get("ADRS_DATA")):
+        if folder:
+            hidden.append(str(Path(folder).expanduser().resolve()))
     hidden += archive_files(settings.archive_url)
     hidden += settings.hidden_paths
     env = {"ADRS_SANDBOX": name, "ADRS_SANDBOX_TAG": tag, **sandbox.probe_env(name)}
@@ -124,10 +133,10 @@ async def _run_worker(
         "stage": stage.name,
         "workdir": str(workdir),
         "seed": settings.seed,
-        # The worker's environment is scrubbed: ADRS_DATA reaches the evaluator only through here.
-        "data_dir": settings.data_dir or os.environ.get("ADRS_DATA") or None,
+        "data_dir": data_folder(settings),
         "candidate_timeout_s": problem.limits.candidate_timeout_s,
         "candidate_memory_mb": problem.limits.candidate_memory_mb,
+        **peer_request(problem, stage),  # peer folders: their format and the evaluator function of this stage
     }
     # RLIMIT_NPROC binds root only once capabilities are gone, and then counts every root process
     # of the machine: a confined candidate would inherit it from its worker. The cgroup bounds tasks.
@@ -225,7 +234,7 @@ def _interpret(
         kind = frame.get("kind")
         kind = kind if kind in failures.ALL_KINDS else failures.EVALUATOR
         return Evaluation.failure(stage.name, kind, str(frame.get("message", "")), elapsed)
-    return normalise(stage.name, frame.get("result"), problem.score_metric, elapsed)
+    return normalise_for(problem, stage.name, frame.get("result"), elapsed)  # peer folders: scored by their rules
 
 
 def _tail(path: Path) -> str:
@@ -243,10 +252,10 @@ async def evaluate_cascade(
     results: list[Evaluation] = []
     for stage in stages if stages is not None else problem.evolution_stages:
         evaluation = await evaluate_stage(problem, program_path, stage, settings)
+        # OpenEvolve folders merge metrics across stages and judge thresholds on their own value.
+        evaluation, stop = cascade_step(problem, stage, results, evaluation)
         results.append(evaluation)
-        if not evaluation.ok:
-            break
-        if stage.threshold is not None and evaluation.score is not None and evaluation.score < stage.threshold:
+        if stop:
             break
     return results
 

@@ -19,6 +19,8 @@ import sys
 import traceback
 from typing import Any
 
+from adrs.formats import in_worker
+
 
 def _jsonable(value: Any) -> Any:
     """Evaluator results may hold numpy scalars or other odd types: turn them into plain JSON."""
@@ -63,6 +65,23 @@ def _classify(exc: BaseException, program_path: str) -> str:
     return failures.EVALUATOR
 
 
+def _answer(module: Any, request: dict[str, Any], program_path: str) -> Any:
+    """The evaluator's answer for this stage, as a dict."""
+    if request.get("format", "adrs") != "adrs":  # OpenEvolve and ShinkaEvolve folders (adrs/formats)
+        return in_worker.call(module, request, program_path)
+    evaluate = module.evaluate
+    offered = {
+        "stage": request["stage"],
+        "workdir": request["workdir"],
+        "seed": request["seed"],
+        "data_dir": request["data_dir"],
+    }
+    params = inspect.signature(evaluate).parameters
+    takes_all = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    kwargs = {k: v for k, v in offered.items() if takes_all or k in params}
+    return in_worker.plain_answer(evaluate(program_path, **kwargs), f"{request['evaluator']}: evaluate()")
+
+
 def main() -> None:
     request = json.loads(sys.stdin.readline())
     token = request["token"]
@@ -73,20 +92,11 @@ def main() -> None:
     sys.path.insert(0, request["problem_root"])
     frame: dict[str, Any] = {"token": token}
     try:
+        in_worker.prepare(request)  # peer folders: their working directory, stand-in modules
         spec = importlib.util.spec_from_file_location("adrs_problem_evaluator", request["evaluator"])
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
-        evaluate = module.evaluate
-        offered = {
-            "stage": request["stage"],
-            "workdir": request["workdir"],
-            "seed": request["seed"],
-            "data_dir": request["data_dir"],
-        }
-        params = inspect.signature(evaluate).parameters
-        takes_all = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-        kwargs = {k: v for k, v in offered.items() if takes_all or k in params}
-        frame["result"] = _jsonable(evaluate(program_path, **kwargs))
+        frame["result"] = _jsonable(_answer(module, request, program_path))
         frame["ok"] = True
     except BaseException as exc:  # noqa: BLE001 - every failure becomes a recorded result
         frame["ok"] = False

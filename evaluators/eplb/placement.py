@@ -48,6 +48,12 @@ def check_record(record: Any, layers: int, experts: int, slots: int) -> Placemen
         listed = decode(record.get("log2phy"), "<i2", (layers, slots), "log2phy (first logcnt entries)")
     except DecodeError as exc:
         raise PlacementError(str(exc)) from None
+    return check_arrays(phy2log, logcnt, listed, experts, slots)
+
+
+def check_arrays(phy2log: np.ndarray, logcnt: np.ndarray, listed: np.ndarray, experts: int, slots: int) -> Placement:
+    """Validate decoded int64 arrays: phy2log [layers, slots], logcnt [layers, experts] and `listed`,
+    each layer's first-logcnt log2phy entries expert after expert ([layers, slots])."""
     if phy2log.min() < 0 or phy2log.max() >= experts:
         layer, slot = np.argwhere((phy2log < 0) | (phy2log >= experts))[0]
         raise PlacementError(

@@ -3,7 +3,9 @@
 Owns: parsing op strings ("r-<key>", "w-<key>", "*") into transactions, the exact makespan of a
 transaction order (the leaderboard's list scheduler, see shared/problems/txn_scheduling.md), and
 `Workload`, the cost-function object a candidate receives: it counts calls to get_opt_seq_cost,
-raises BudgetExhausted past its budget and remembers the best complete schedule it evaluated.
+raises BudgetExhausted past its budget and remembers the best complete schedule it evaluated; and
+`LeaderboardWorkload`, the leaderboard's `txn_simulator.Workload(workload_json)` for programs (and
+exported policies) that build a workload themselves.
 
 Standalone on purpose (standard library only, no package-relative imports): the trusted evaluator
 imports it, and the evaluator also copies this file into the candidate's sandboxed process, where
@@ -17,7 +19,9 @@ with `makespan()` in its own process.
 
 from __future__ import annotations
 
+import json
 import operator
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -227,6 +231,30 @@ class Workload:
         ):
             meter.best_makespan, meter.best_schedule = cost, seq
         return cost
+
+
+class LeaderboardWorkload(Workload):
+    """The leaderboard's `Workload(workload_json, debug=False, verify=False)`.
+
+    `workload_json` maps transaction names to op strings ('{"txn0": "w-17 r-5 ...", ...}'),
+    transactions in that order. Its budget is unlimited; every makespan it computes still counts
+    in the process-wide tally, so inside a candidate's process evaluations made on a workload the
+    program built itself show up on the trusted side as calls around the budget.
+    """
+
+    __slots__ = ()
+
+    def __init__(self, workload_json: str, debug: bool = False, verify: bool = False):
+        ops = json.loads(workload_json)
+        if not isinstance(ops, dict):
+            raise WorkloadFormatError("a leaderboard workload is a JSON object {txn name: op string}")
+        super().__init__(parse_workload(list(ops.values())), Meter(sys.maxsize))
+        object.__setattr__(self, "debug", bool(debug))
+
+
+def leaderboard_json(ops: Sequence[str]) -> str:
+    """The leaderboard's string form of a workload: '{"txn0": ops0, "txn1": ops1, ...}'."""
+    return json.dumps({f"txn{i}": text for i, text in enumerate(ops)})
 
 
 def budgeted_workload(parsed: ParsedWorkload, budget: int) -> tuple[Workload, Meter]:

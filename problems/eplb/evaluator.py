@@ -19,6 +19,7 @@ from evaluators.eplb.judge import Judged, judge
 from evaluators.eplb.scoring import score
 from evaluators.eplb.timing import TimingError, baseline_timing, candidate_timing
 from evaluators.eplb.trace import load_real
+from evaluators.leaderboard import source_imports
 
 HERE = Path(__file__).resolve().parent
 DRIVER = HERE / "driver.py"
@@ -33,6 +34,10 @@ def evaluate(
     real = load_real(folder / REAL_FILE) if folder is not None else None
     workload = stages.build(stage, real)
     payload = workload.payload()
+    if source_imports(program_path, "torch"):
+        # The driver imports torch before the program, in the baseline's processes too, so that
+        # the wall-clock floor on the policy's time does not charge it the ~1 s torch import.
+        payload["preload_torch"] = True
 
     # Baseline, candidate, baseline: the same machine under (nearly) the same load for both.
     before = _run_baseline(workload, payload, workdir)

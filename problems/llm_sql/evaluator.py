@@ -11,11 +11,12 @@ Must not import or call the candidate itself, and must not read anything the can
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import tempfile
 from pathlib import Path
 
-from adrs.problemkit import INVALID_OUTPUT, NONZERO_EXIT, CandidateError, run_candidates
+from adrs.problemkit import INVALID_OUTPUT, NONZERO_EXIT, CandidateError, default_limits, run_candidates
 from evaluators.llm_sql.hitrate import hit_rate
 from evaluators.llm_sql.plan import PlanError, check_plan, original_order, prompt_strings
 from evaluators.llm_sql.score import TableResult, stage_score
@@ -25,6 +26,9 @@ from evaluators.llm_sql.workloads import stage_tables
 DRIVER = Path(__file__).with_name("driver.py")
 # The original's GGR knobs, passed to solve() unchanged (one_way_dep=[] and parallel are dropped).
 PARAMS = {"early_stop": 100_000, "row_stop": 4, "col_stop": 2, "distinct_value_threshold": 0.7}
+# Threads count against the candidate's process limit (a pids cgroup). The leaderboard's GGR
+# programs nest thread pools in their recursion (~100-200 threads on beer.csv).
+CANDIDATE_PROCESSES = 512
 
 
 def evaluate(program_path: str, *, stage: str = "full", workdir: str | None = None,
@@ -39,7 +43,8 @@ def evaluate(program_path: str, *, stage: str = "full", workdir: str | None = No
         path.write_text(json.dumps(table.to_json()))
         files.append(path)
         payloads.append({"table_file": path.name, "params": PARAMS})
-    runs = run_candidates(program_path, DRIVER, payloads, workdir=base / "runs", files=files)
+    limits = dataclasses.replace(default_limits(), processes=CANDIDATE_PROCESSES)
+    runs = run_candidates(program_path, DRIVER, payloads, limits=limits, workdir=base / "runs", files=files)
     results = [_score_table(table, run) for table, run in zip(tables, runs, strict=True)]
     total = stage_score(results)
     lines = [f"{stage} ({source} tables): hit rate {total.hit_rate:.2%} vs baseline {total.baseline_hit_rate:.2%}, "

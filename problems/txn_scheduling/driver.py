@@ -1,10 +1,15 @@
 """Trusted glue that runs INSIDE the candidate's process: calls get_best_schedule once per workload.
 
-Loads the makespan model (simulator.py, copied beside this file by the evaluator) and removes the
-file, seeds `random` (and numpy's global generator when the candidate imported numpy) once, then
-for each workload of the payload, in order: builds a fresh budgeted cost-function object, calls
-get_best_schedule(workload, num_seqs), and turns the answer into a JSON record
-{"name", "status", "calls", "schedule", "claimed", "problem"}:
+Before the program is imported: loads the makespan model (simulator.py, copied beside this file by
+the evaluator), removes the file, and makes the leaderboard's module names importable, so that
+leaderboard programs run unchanged: `txn_simulator` (Workload = the simulator's
+LeaderboardWorkload, built from a JSON string; the makespans it computes count in the tally) and
+`workloads` (WORKLOAD_1, WORKLOAD_2, ... = this payload's workloads in the leaderboard's JSON
+string form). Then seeds `random` (and numpy's global generator when the candidate imported
+numpy) once, then for each workload of the payload, in order: builds a fresh budgeted
+cost-function object, calls get_best_schedule(workload, num_seqs) (or get_best_schedule(workload)
+when that is all it takes, as in LEVI's leaderboard program), and turns the answer into a JSON
+record {"name", "status", "calls", "schedule", "claimed", "problem"}:
 - status "returned": the candidate returned; schedule = its ids as ints (None if unreadable, with
   `problem` saying why), claimed = the makespan it reported (only compared, never used);
 - status "budget_exhausted": BudgetExhausted escaped the candidate; schedule = the best complete
@@ -16,6 +21,7 @@ record and recomputes every makespan, since the candidate shares this process.
 """
 
 import importlib.util
+import inspect
 import itertools
 import math
 import operator
@@ -24,18 +30,34 @@ import random
 import sys
 from pathlib import Path
 
+from evaluators.leaderboard import provide_modules
+
 MAX_TEXT = 300
+_SIMULATOR = []  # the makespan model, loaded once by before_import
 
 
 class CandidateFailure(RuntimeError):
     """get_best_schedule raised: names the workload; the original exception is chained."""
 
 
+def before_import(payload):
+    sim = _simulator()
+    texts = {
+        f"WORKLOAD_{number}": sim.leaderboard_json(spec["ops"])
+        for number, spec in enumerate(payload["workloads"], start=1)
+    }
+    provide_modules({
+        "txn_simulator": lambda: {"Workload": sim.LeaderboardWorkload, "BudgetExhausted": sim.BudgetExhausted},
+        "workloads": lambda: dict(texts),
+    })
+
+
 def run(candidate, payload):
     entry = getattr(candidate, "get_best_schedule", None)
     if not callable(entry):
         raise AttributeError("the program defines no function get_best_schedule(workload, num_seqs)")
-    sim = _load_simulator()
+    call = _caller(entry)
+    sim = _simulator()
     seed = int(payload["rng_seed"])
     random.seed(seed)
     numpy = sys.modules.get("numpy")
@@ -46,7 +68,7 @@ def run(candidate, payload):
         parsed = sim.parse_workload(spec["ops"])
         workload, meter = sim.budgeted_workload(parsed, int(payload["budget"]))
         try:
-            answer = entry(workload, int(payload["num_seqs"]))
+            answer = call(workload, int(payload["num_seqs"]))
         except sim.BudgetExhausted:
             record = {
                 "status": "budget_exhausted",
@@ -68,6 +90,27 @@ def run(candidate, payload):
     for record, meter in zip(records, meters, strict=True):
         record["calls"] = meter.calls  # read at the end: a kept workload object may still be used later
     return {"workloads": records, "tally": sim.tally()}
+
+
+def _caller(entry):
+    """entry(workload, num_seqs), or entry(workload) for a function that takes only the workload."""
+    try:
+        signature = inspect.signature(entry)
+    except (TypeError, ValueError):  # no signature to read: call it the documented way
+        return entry
+    for arguments in ((None, None), (None,)):
+        try:
+            signature.bind(*arguments)
+        except TypeError:
+            continue
+        return entry if len(arguments) == 2 else (lambda workload, num_seqs: entry(workload))
+    return entry  # neither fits: the call raises a TypeError that names the problem
+
+
+def _simulator():
+    if not _SIMULATOR:
+        _SIMULATOR.append(_load_simulator())
+    return _SIMULATOR[0]
 
 
 def _load_simulator():
