@@ -1,7 +1,9 @@
-"""Whose failure is it: the candidate runner (adrs/candidate/runner.py) blames the candidate for an
-exception with the candidate's code on its stack, or one the driver raises on purpose, and the
-problem (`evaluator_error`) for what the interpreter raises in the driver with no candidate code
-on the stack, and for a driver that fails before the candidate runs. Real candidate processes."""
+"""Whose failure it is: the candidate runner (adrs/candidate/runner.py) blames the problem
+(`evaluator_error`) for a driver that fails before the candidate runs, has no run(), or meets an
+error only a bug in code raises (NameError, UnboundLocalError, ImportError) with no candidate code on
+the stack; and the candidate for its own exceptions, for what the driver raises on purpose, and for
+the driver choking on a bad answer (a TypeError converting the None it returned). Real candidate
+processes."""
 
 from __future__ import annotations
 
@@ -9,7 +11,11 @@ import pytest
 
 from adrs.problemkit import EVALUATOR, EXCEPTION, ProcessLimits, run_candidate
 
-CANDIDATE = "def answer(x):\n    return x + 1\n\ndef explode(x):\n    raise ValueError('candidate bug')\n"
+CANDIDATE = (
+    "def answer(x):\n    return x + 1\n\n"
+    "def explode(x):\n    raise ValueError('candidate bug')\n\n"
+    "def nothing(x):\n    pass\n"
+)
 
 DRIVERS = {
     # the candidate raises: its own failure
@@ -28,9 +34,20 @@ DRIVERS = {
     ),
     # the candidate answered; the driver then fails on its own: the problem's failure
     "driver_bug": (
-        "def run(candidate, payload):\n    value = candidate.answer(payload['x'])\n    return payload['y'] + value\n",
+        "def run(candidate, payload):\n    value = candidate.answer(payload['x'])\n    return valeu + 1\n",
         EVALUATOR,
-        "KeyError",
+        "NameError",
+    ),
+    "driver_unbound": (
+        "def run(candidate, payload):\n    if candidate.answer(1) > 5:\n        total = 1\n    return total\n",
+        EVALUATOR,
+        "UnboundLocalError",
+    ),
+    # the candidate's bad answer makes the driver's conversion fail: the candidate's failure
+    "bad_answer": (
+        "def run(candidate, payload):\n    return float(candidate.nothing(payload['x']))\n",
+        EXCEPTION,
+        "NoneType",
     ),
     "driver_name_error": (
         "def run(candidate, payload):\n    return undefined_helper(candidate.answer(1))\n",
@@ -49,7 +66,7 @@ DRIVERS = {
         "in before_import",
     ),
     # no run() at all is the problem's bug too
-    "no_run": ("VALUE = 1\n", EVALUATOR, "AttributeError"),
+    "no_run": ("VALUE = 1\n", EVALUATOR, "defines no function run(candidate, payload)"),
 }
 
 

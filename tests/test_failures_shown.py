@@ -75,13 +75,13 @@ def test_a_driver_bug_is_an_evaluator_error_not_the_candidates(toy_problem, tmp_
         "def run(candidate, payload):\n"
         "    instances = payload['instances']\n"
         "    orders = [list(candidate.order_jobs([tuple(job) for job in instance])) for instance in instances]\n"
-        "    return orders[len(orders)]  # off by one: a bug of the driver, after the candidate answered\n"
+        "    return order  # a typo: a bug of the driver, after the candidate answered\n"
     )
     archive = tmp_path / "a.sqlite"
     done = adrs("run", str(toy_problem), "--budget", "3", "--archive", str(archive), "--quiet")
     shown = one_line(done.stdout)
     assert done.returncode == EXIT_RUN_FAILED, done.stdout + done.stderr
-    assert "(evaluator_error)" in shown and "IndexError" in shown and "a bug in the problem" in shown
+    assert "(evaluator_error)" in shown and "NameError" in shown and "a bug in the problem" in shown
     store = Archive.open(archive)
     (initial,) = store.programs(store.run().id)
     assert initial.error_kind == "evaluator_error"

@@ -10,12 +10,14 @@ and writes {"ok": true, "value": ...} or {"ok": false, "kind": ..., "message": .
 file. Everything written here is untrusted: the candidate shares this process and could have
 written the file itself, so the trusted side validates every value it reads back.
 
-Whose failure it is: an exception with the candidate's code on its stack is the candidate's
-(`exception`, `import`). So is an exception the driver raises on purpose (the innermost frame is a
-`raise` statement: a driver reporting what the candidate got wrong). An exception the interpreter
-raises in trusted code with no candidate code on the stack (a KeyError, a NameError, a TypeError
-in the driver), and any failure to load the driver or of `before_import` (the candidate has not
-run yet), is a bug of the problem: `evaluator_error`.
+Whose failure it is: the problem's (`evaluator_error`) when the driver fails to load, has no
+`run`, fails in `before_import` (the candidate has not run yet), or when `run` meets an error that
+only a bug in code can cause (a NameError, an UnboundLocalError, an ImportError) with no candidate
+code on the stack and not raised on purpose by a `raise` statement. Everything else is the
+candidate's (`exception`, `import`): its own code raising, or the driver choking on what the
+candidate returned (a TypeError, ValueError, KeyError, IndexError or AttributeError in the driver
+is most often a bad answer: None where a number was due), which this process cannot tell apart
+from a driver bug on the same line.
 """
 
 import ast
@@ -27,6 +29,8 @@ import traceback
 import types
 
 EVALUATOR_ERROR = "evaluator_error"  # adrs.problemkit.failures.EVALUATOR (this file imports nothing from adrs)
+# Exceptions only a bug in code raises, whatever data it is given: in trusted code they are the problem's.
+CODE_BUGS = (NameError, ImportError)
 
 
 def _write(path, record):
@@ -57,8 +61,11 @@ def _raise_lines(filename):
 
 
 def _driver_fault(exc, program_path):
-    """True when `exc` is a bug of trusted code: no candidate frame on its stack (code the candidate
-    compiled from a string counts as the candidate's) and not raised on purpose by a `raise`."""
+    """True when `exc` is a bug of trusted code: a CODE_BUGS exception with no candidate frame on
+    its stack (code the candidate compiled from a string counts as the candidate's), not raised on
+    purpose by a `raise`."""
+    if not isinstance(exc, CODE_BUGS):
+        return False
     frames = traceback.extract_tb(exc.__traceback__)
     if not frames or any(f.filename == program_path or f.filename.startswith("<") for f in frames):
         return False
@@ -92,6 +99,9 @@ def main():
             payload = json.load(f)
     except Exception:
         _driver_failed(result_path, "to load")
+    if not callable(getattr(driver, "run", None)):
+        missing = f"the problem's driver {request['driver']} defines no function run(candidate, payload)"
+        _fail(result_path, EVALUATOR_ERROR, missing)
     try:
         if hasattr(driver, "before_import"):
             driver.before_import(payload)  # e.g. seed random generators the candidate uses at import time
@@ -118,8 +128,8 @@ def main():
     except BaseException as exc:
         if _driver_fault(exc, program_path):
             message = (
-                "the problem's driver raised with no candidate code on the stack"
-                " (a bug in the problem, not the candidate's)"
+                "the problem's driver has a bug (no candidate code on the stack)"
+                " - a bug in the problem, not the candidate's"
             )
             failure = (EVALUATOR_ERROR, f"{message}:\n{_tail_traceback()[-3000:]}")
         else:
