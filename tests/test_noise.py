@@ -143,6 +143,11 @@ def test_resume_keeps_the_claimed_best_and_the_doctor_agrees(noisy, tmp_path):
     status = adrs.run_status(tmp_path / "a.sqlite")
     assert status.elites.best().id == first.best.id
     assert adrs.check_archive(tmp_path / "a.sqlite").clean
+    # `adrs status` shows the claimed best with its uncertainty
+    shown = subprocess.run([*ADRS, "status", str(tmp_path / "a.sqlite")], capture_output=True, text=True, timeout=120)
+    best_line = next(line for line in shown.stdout.splitlines() if line.startswith("best:"))
+    assert f"program {first.best.id}, score" in best_line and f"over {REPEATS} evaluations" in shown.stdout
+    assert "±" in best_line
 
 
 def test_export_rescores_and_records_the_uncertainty(noisy, tmp_path):
@@ -167,6 +172,8 @@ def test_export_rescores_and_records_the_uncertainty(noisy, tmp_path):
     assert again["scores"] == pytest.approx(expected)
     assert again["evaluations"] == REPEATS and again["agrees"] and again["fingerprint_matches"]
     assert again["uncertainty"] == pytest.approx(SIGMA / math.sqrt(REPEATS))
+    readme = next(out.glob("*.README.md")).read_text()
+    assert f"± {SIGMA / math.sqrt(REPEATS):.2g} (standard error of {REPEATS} evaluations)" in readme
 
 
 def test_measured_noise_comes_from_the_initial_programs_repeats(noisy, tmp_path):
