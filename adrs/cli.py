@@ -33,6 +33,7 @@ from adrs.executors import EXECUTORS
 from adrs.inspect_run import render_llm_call, render_program, render_status
 from adrs.problem import Problem
 from adrs.sandbox import BACKENDS as SANDBOXES
+from adrs.serve.server import DEFAULT_PORT, LOOPBACK
 
 console = Console()
 EXIT_RUN_FAILED = 3  # a run that stopped on a failure (see the module docstring)
@@ -145,6 +146,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", type=int, default=None, dest="run_id", help="run id inside the archive (default: latest)")
     p.add_argument("--problem", default=None, dest="problem_dir",
                    help="the problem directory, if it moved since the run")
+
+    p = sub.add_parser("serve", help="a live, read-only view of an archive in the browser (loopback by default)")
+    p.add_argument("archive", help="archive path or SQLAlchemy URL")
+    p.add_argument("--port", type=int, default=DEFAULT_PORT, help="0: any free port")
+    p.add_argument("--host", default=LOOPBACK, help="address to bind (default: loopback only)")
 
     p = sub.add_parser("doctor", help="check an archive's integrity (exit 2 when something is wrong)")
     p.add_argument("archive")
@@ -412,6 +418,27 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     return 2
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        server = api.open_server(args.archive, args.host, args.port)
+    except OSError as exc:
+        reason = escape(exc.strerror or str(exc))
+        console.print(f"[red]error:[/red] cannot listen on {escape(args.host)}:{args.port}: {reason}")
+        return 1
+    if args.host not in ("127.0.0.1", "localhost", "::1"):
+        host = escape(args.host)
+        console.print(f"[yellow]warning:[/yellow] serving on {host}: anyone who reaches it can read the archive")
+    def ready(url: str) -> None:
+        console.print(f"Serving {escape(args.archive)} at {url} (Ctrl-C stops)")
+        sys.stdout.flush()  # a script waiting for the address reads it now, not when the buffer fills
+
+    try:
+        api.serve_archive(server, ready)
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
 COMMANDS = {
     "doctor": cmd_doctor,
     "run": cmd_run,
@@ -424,6 +451,7 @@ COMMANDS = {
     "export": cmd_export,
     "problems": cmd_problems,
     "report": cmd_report,
+    "serve": cmd_serve,
 }
 
 

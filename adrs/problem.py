@@ -1,8 +1,8 @@
 """Problem directories: reading and validating problem.toml, locating the initial program.
 
 Owns: the `Problem` record and every check of a problem directory's layout, with errors that name
-the file and the key. Folders without a problem.toml written for OpenEvolve or ShinkaEvolve are
-read by adrs/formats (detected here, built there).
+the file and the key. Folders without a problem.toml written for OpenEvolve, ShinkaEvolve,
+SkyDiscover's container benchmarks or Harbor are read by adrs/formats (detected here, built there).
 
 Must not: import or run the evaluator (that happens only in a sandboxed worker).
 """
@@ -123,7 +123,10 @@ class Problem:
     # Run settings the folder itself gives (an OpenEvolve config.yaml's random_seed, max_iterations,
     # num_islands); the command line and the API's arguments override them.
     run_defaults: dict[str, Any] = field(default_factory=dict)
-    peer: PeerFolder | None = None  # an OpenEvolve or ShinkaEvolve folder (adrs/formats); None: problem.toml
+    peer: PeerFolder | None = None  # a folder of another framework (adrs/formats); None: problem.toml
+    # The initial program's text when the folder keeps it inside another file (a Harbor task's
+    # solution/solve.sh, which writes it): `initial_path` is then that file.
+    initial_source: str | None = None
 
     @property
     def warnings(self) -> tuple[str, ...]:
@@ -150,7 +153,7 @@ class Problem:
         raise ProblemError(f"{self.root / 'problem.toml'}: no stage named {name!r} (stages: {[s.name for s in self.stages]})")
 
     def initial_code(self) -> str:
-        return self.initial_path.read_text()
+        return self.initial_source if self.initial_source is not None else self.initial_path.read_text()
 
     def baselines(self) -> list[Path]:
         folder = self.root / "baselines"
@@ -166,6 +169,13 @@ class Problem:
         for path in files:
             digest.update(path.name.encode())
             digest.update(path.read_bytes())
+        container = self.peer.container if self.peer is not None else None
+        if container is not None:  # the image's build context, and what each container gets besides
+            from adrs.sandbox.images import context_hash
+
+            digest.update(container.image.content_hash.encode())
+            for folder in sorted(container.folders.values()):
+                digest.update(context_hash(folder).encode())
         return digest.hexdigest()[:16]
 
     def _own_files(self) -> list[Path]:
@@ -256,6 +266,14 @@ def load_problem(directory: str | Path) -> Problem:
         from adrs.formats.shinka import load_shinka
 
         return load_shinka(root)
+    if layout == detect.CONTAINER:
+        from adrs.formats.container import load_container
+
+        return load_container(root)
+    if layout == detect.HARBOR:
+        from adrs.formats.harbor import load_harbor
+
+        return load_harbor(root)
     if toml_path.exists():
         try:
             data = tomllib.loads(toml_path.read_text())

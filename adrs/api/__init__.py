@@ -18,6 +18,7 @@
 | `adrs export`    | `export_programs`                | `list[Exported]`             |
 | `adrs report`    | `write_report`                   | the HTML file                |
 | `adrs doctor`    | `check_archive`                  | `DoctorReport`               |
+| `adrs serve`     | `open_server`, `serve_archive`   | `ArchiveServer`, blocks      |
 
 Functions are named for what they do rather than after their command, since several command
 names (evaluate, export, report, doctor) are already modules of adrs: `adrs.evaluate` must stay
@@ -68,6 +69,7 @@ from adrs.mutate.llm.models import LLMConfigError, LLMError
 from adrs.problem import ProblemError, load_problem
 from adrs.report import ReportError
 from adrs.sandbox import SandboxUnavailable
+from adrs.serve.server import ArchiveServer, open_server, serve_archive
 
 # Errors that mean bad input or an unusable setting, not a bug: the message names the file, field
 # or value, and the command line prints it and exits 1.
@@ -85,6 +87,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
 
 __all__ = [
     "USER_ERRORS",
+    "ArchiveServer",
     "CheckReport",
     "CheckedProgram",
     "MutatorPlan",
@@ -105,10 +108,12 @@ __all__ = [
     "load_problem",
     "make_source",
     "mutator_plan",
+    "open_server",
     "problems_dir",
     "require_sandbox",
     "resume",
     "run_status",
+    "serve_archive",
     "show_call",
     "show_program",
     "stored_run",

@@ -23,6 +23,7 @@ from pathlib import Path
 from adrs import sandbox as backends
 from adrs.evaluate.result import Evaluation
 from adrs.evaluate.runner import EvalSettings, evaluate_code_sync, sandbox_name
+from adrs.formats import container_stage
 from adrs.formats.scoring import check_notes
 from adrs.problem import Problem, ProblemError, load_problem
 
@@ -70,7 +71,11 @@ class ProblemEntry:
 
 def require_sandbox(problem: Problem, sandbox: str | None = None) -> None:
     """Fail before anything runs when the chosen sandbox (`sandbox`, else the problem's) cannot work
-    here: SandboxUnavailable says why and what to use instead."""
+    here: SandboxUnavailable says why and what to use instead. A container-format folder also
+    needs its image: it is built here, once per content (a ProblemError carries the build log's tail)."""
+    if container_stage.is_container_problem(problem):
+        container_stage.require(problem, sandbox)
+        return
     backends.require(sandbox_name(problem, EvalSettings(sandbox=sandbox)))
 
 

@@ -3,9 +3,9 @@
 Owns: the `llm_calls` rows behind methods of `Archive` (this is one of its parts): model, prompt,
 raw response, tokens, dollars, latency, and for a reply that produced no program the reason, as
 "<kind>: <message>"; the dollars a run has spent (the LLM source's cost meter resumes from it);
-the calls behind a program, one call by id, and the usage per model `adrs status` shows. Linking a
-call to its program happens after the engine has stored the program, since the id is only known
-then.
+the calls behind a program, one call by id, the usage per model `adrs status` shows, and the
+run's totals a live view shows. Linking a call to its program happens after the engine has stored
+the program, since the id is only known then.
 
 Must not: call endpoints or decide anything; it reads and writes rows.
 """
@@ -15,11 +15,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import case, func, select, update
 
 from adrs.archive.base import ArchiveBase
-from adrs.archive.records import CallRecord, ModelUsage, as_record
+from adrs.archive.records import CallRecord, LLMTotals, ModelUsage, as_record
 from adrs.archive.schema import LLMCall
+
+# The error prefix of a call that failed at the endpoint (mutate/llm/source.py's LLM_ERROR; archive/ must
+# not import the mutators).
+CALL_FAILED = "llm_error"
 
 
 class LLMCallsMixin(ArchiveBase):
@@ -48,6 +52,15 @@ class LLMCallsMixin(ArchiveBase):
                 select(func.coalesce(func.sum(LLMCall.cost_usd), 0.0)).where(LLMCall.run_id == run_id)
             )
             return float(total or 0.0)
+
+    def llm_totals(self, run_id: int) -> LLMTotals:
+        """Calls of the run, their dollars, and how many failed at the endpoint (after retries)."""
+        failed = case((LLMCall.error.like(f"{CALL_FAILED}:%"), 1), else_=0)
+        sums = (func.count(), func.coalesce(func.sum(LLMCall.cost_usd), 0.0), func.coalesce(func.sum(failed), 0))
+        stmt = select(*sums)
+        with self._session() as s:
+            calls, dollars, failures = s.execute(stmt.where(LLMCall.run_id == run_id)).one()
+            return LLMTotals(int(calls or 0), float(dollars or 0.0), int(failures or 0))
 
     def llm_costs(self, run_id: int) -> list[tuple[datetime, float]]:
         """(time, dollars) of every call of the run, oldest first."""

@@ -1,25 +1,40 @@
 """Read-only summaries of a run for `adrs status`, the report and the benchmarks.
 
-Owns: counts of programs per status and of failures per kind (migrant copies excluded), the
-programs whose evaluation has landed in the order it landed, and every stored evaluation row of a
-run in the order they were written, behind methods of `Archive` (this is one of its parts).
+Owns: the archive's runs, counts of programs per status and of failures per kind (migrant copies
+excluded), the programs whose evaluation has landed in the order it landed, every program of a
+run as a short line without its code (what `adrs serve` polls), and every stored evaluation row
+of a run in the order they were written, behind methods of `Archive` (this is one of its parts).
 
 Must not: write anything.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
+from collections.abc import Iterable
 
-from sqlalchemy import func, select
+from sqlalchemy import func, or_, select
 
 from adrs.archive.base import ArchiveBase
-from adrs.archive.records import ProgramRecord, ProgramStatus, StoredEvaluation, as_record
-from adrs.archive.schema import EvaluationRow, Program
+from adrs.archive.records import (
+    ProgramLine,
+    ProgramRecord,
+    ProgramStatus,
+    RunRecord,
+    StoredEvaluation,
+    as_record,
+)
+from adrs.archive.schema import EvaluationRow, Program, Run
 
 
 class ReadsMixin(ArchiveBase):
     """Summaries that read many rows at once."""
+
+    def all_runs(self) -> list[RunRecord]:
+        """Every run of the archive, oldest first."""
+        with self._session() as s:
+            return [as_record(RunRecord, row) for row in s.scalars(select(Run).order_by(Run.id))]
 
     def status_counts(self, run_id: int) -> Counter[str]:
         with self._session() as s:
@@ -56,6 +71,28 @@ class ReadsMixin(ArchiveBase):
         )
         with self._session() as s:
             return [as_record(ProgramRecord, row) for row in s.scalars(stmt)]
+
+    def program_lines(self, run_id: int, after_id: int = 0, also: Iterable[int] = ()) -> list[ProgramLine]:
+        """The run's programs with an id above `after_id`, or in `also` (migrant copies excluded,
+        pending ones included), without their code, by id.
+
+        Reads only the short columns; a live view re-reads only new programs and those it last saw
+        pending, so its poll stays cheap on a run of many thousand programs."""
+        columns = [getattr(Program, f.name) for f in dataclasses.fields(ProgramLine)]
+        wanted = Program.id > after_id
+        again = sorted(set(also))
+        if again:
+            wanted = or_(wanted, Program.id.in_(again))
+        stmt = select(*columns).where(Program.run_id == run_id, Program.migrated_from.is_(None), wanted)
+        with self._session() as s:
+            return [ProgramLine(*row) for row in s.execute(stmt.order_by(Program.id))]
+
+    def initial_program(self, run_id: int) -> ProgramRecord | None:
+        """The run's initial program (the first one stored by its first engine)."""
+        stmt = select(Program).where(Program.run_id == run_id, Program.mutator == "initial").order_by(Program.id)
+        with self._session() as s:
+            row = s.scalars(stmt.limit(1)).first()
+            return None if row is None else as_record(ProgramRecord, row)
 
     def stored_evaluations(self, run_id: int) -> list[StoredEvaluation]:
         """Every evaluation row of the run's programs (holdout included), in the order they were stored."""

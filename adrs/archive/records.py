@@ -1,8 +1,8 @@
 """The plain records the archive hands out, and the statuses it stores.
 
 Owns: the frozen dataclasses every archive method returns (runs, programs, stored evaluation
-rows, best claims, LLM calls, LLM usage per model), what is about to be stored (`NewProgram`,
-`ClaimDraft`), the program and run statuses as `StrEnum`s (their members equal the strings stored
+rows, best claims, LLM calls, LLM usage per model and in total), what is about to be stored
+(`NewProgram`, `ClaimDraft`), the program and run statuses as `StrEnum`s (their members equal the strings stored
 in the database, so records read back hold plain strings that compare equal to them), and
 `as_record`, the one copy from an ORM row into a record.
 
@@ -176,6 +176,32 @@ class ModelUsage:
     prompt_tokens: int
     completion_tokens: int
     cost_usd: float
+
+
+@dataclass(frozen=True)
+class ProgramLine:
+    """A program without its code, diff or metrics: one point of a live view's plots and tables."""
+
+    id: int
+    status: str  # a ProgramStatus value
+    score: float | None
+    complete: bool
+    error_kind: str | None
+    island: int
+    generation: int
+    parent_id: int | None
+    mutator: str
+    created_at: datetime
+    evaluated_at: datetime | None
+
+
+@dataclass(frozen=True)
+class LLMTotals:
+    """LLM calls of one run, summed over its models."""
+
+    calls: int
+    dollars: float
+    failed: int  # calls that failed at the endpoint after their retries
 
 
 def as_record(cls: type[T], row: Any) -> T:

@@ -5,29 +5,43 @@ python -I runner.py REQUEST.json
 
 Loads the problem's driver (trusted code that calls the candidate and turns what it returns into
 JSON), calls `driver.before_import(payload)` if the driver defines it, loads the candidate program
-as module `candidate`, runs `driver.run(candidate, payload)`
-and writes {"ok": true, "value": ...} or {"ok": false, "kind": ..., "message": ...} to the result
-file. Everything written here is untrusted: the candidate shares this process and could have
-written the file itself, so the trusted side validates every value it reads back.
+as module `candidate`, then, in one of two modes:
 
-Whose failure it is: the problem's (`evaluator_error`) when the driver fails to load, has no
-`run`, fails in `before_import` (the candidate has not run yet), or when `run` meets an error that
-only a bug in code can cause (a NameError, an UnboundLocalError, an ImportError) with no candidate
-code on the stack and not raised on purpose by a `raise` statement. Everything else is the
-candidate's (`exception`, `import`): its own code raising, or the driver choking on what the
-candidate returned (a TypeError, ValueError, KeyError, IndexError or AttributeError in the driver
-is most often a bad answer: None where a number was due), which this process cannot tell apart
-from a driver bug on the same line.
+- one-shot (run_candidate): runs `driver.run(candidate, payload)` and writes {"ok": true, "value":
+  ...} or {"ok": false, "kind": ..., "message": ...} to the result file;
+- session (adrs/problemkit/session.py, the request says "session"): takes the channel the trusted
+  side made before the launch (an inherited descriptor, or a Unix socket in the home that hands
+  one over), calls `driver.start(candidate, payload)` if defined, sends a "ready" frame with what
+  it returned, then answers each message the trusted side sends with `driver.handle(candidate,
+  message)` until the channel closes. Frames: 4-byte big-endian length, then UTF-8 JSON, each
+  {"ok": true, "value": ...} or {"ok": false, "kind": ..., "message": ...}.
+
+Everything written here is untrusted: the candidate shares this process and could have written
+the file or the frames itself, so the trusted side validates every value it reads back (and, for
+a session, times every call from its own side).
+
+Whose failure it is: the problem's (`evaluator_error`) when the driver fails to load, lacks `run`
+(a session: `handle`), fails in `before_import` (the candidate has not run yet), or when a driver
+call meets an error that only a bug in code can cause (a NameError, an UnboundLocalError, an
+ImportError) with no candidate code on the stack and not raised on purpose by a `raise`
+statement. Everything else is the candidate's (`exception`, `import`): its own code raising, or
+the driver choking on what the candidate returned (a TypeError, ValueError, KeyError, IndexError
+or AttributeError in the driver is most often a bad answer: None where a number was due), which
+this process cannot tell apart from a driver bug on the same line.
 """
 
 import ast
 import importlib.util
 import json
 import linecache
+import os
+import socket
+import struct
 import sys
 import traceback
 import types
 
+HEADER = struct.Struct(">I")
 EVALUATOR_ERROR = "evaluator_error"  # adrs.problemkit.failures.EVALUATOR (this file imports nothing from adrs)
 # Exceptions only a bug in code raises, whatever data it is given: in trusted code they are the problem's.
 CODE_BUGS = (NameError, ImportError)
@@ -36,11 +50,6 @@ CODE_BUGS = (NameError, ImportError)
 def _write(path, record):
     with open(path, "w") as f:
         json.dump(record, f)
-
-
-def _fail(path, kind, message):
-    _write(path, {"ok": False, "kind": kind, "message": message[-4000:]})
-    sys.exit(1)
 
 
 def _tail_traceback():
@@ -73,40 +82,92 @@ def _driver_fault(exc, program_path):
     return innermost.lineno not in _raise_lines(innermost.filename)
 
 
-def _driver_failed(path, when):
+def _driver_failed(reporter, when):
     """Report a failure of the driver before the candidate ran: always the problem's bug."""
     sentence = f"the problem's driver failed {when} (a bug in the problem, not the candidate's)"
-    _fail(path, EVALUATOR_ERROR, f"{sentence}:\n{_tail_traceback()[-3000:]}")
+    reporter.fail(EVALUATOR_ERROR, f"{sentence}:\n{_tail_traceback()[-3000:]}")
 
 
-def main():
-    with open(sys.argv[1]) as f:
-        request = json.load(f)
-    result_path = request["result"]
-    program_path = request["program"]
+class _ResultFile:
+    """Where a one-shot run reports."""
+
+    def __init__(self, path):
+        self.path = path
+
+    def fail(self, kind, message):
+        _write(self.path, {"ok": False, "kind": kind, "message": message[-4000:]})
+        sys.exit(1)
+
+
+class _Channel:
+    """A session's channel: length-prefixed JSON frames over a stream socket."""
+
+    def __init__(self, sock):
+        self.sock = sock
+
+    @classmethod
+    def open(cls):
+        fd = os.environ.pop("ADRS_CHANNEL_FD", None)
+        if fd is not None:
+            return cls(socket.socket(fileno=int(fd)))
+        path = os.environ.pop("ADRS_CHANNEL_SOCKET", None)
+        if path is None:
+            raise RuntimeError("a session was requested but no channel was given")
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as handover:
+            handover.connect(path)
+            _, fds, _, _ = socket.recv_fds(handover, 1, 1)
+        if not fds:
+            raise RuntimeError("the channel's descriptor was not handed over")
+        return cls(socket.socket(fileno=fds[0]))
+
+    def receive(self):
+        header = self._exactly(HEADER.size)
+        if header is None:
+            return None
+        body = self._exactly(HEADER.unpack(header)[0])
+        if body is None:
+            return None
+        return json.loads(body)
+
+    def _exactly(self, size):
+        chunks, left = [], size
+        while left:
+            chunk = self.sock.recv(min(left, 1 << 20))
+            if not chunk:
+                return None
+            chunks.append(chunk)
+            left -= len(chunk)
+        return b"".join(chunks)
+
+    def send(self, record):
+        try:
+            body = json.dumps(record, separators=(",", ":")).encode()
+        except (TypeError, ValueError) as exc:
+            body = json.dumps(
+                {
+                    "ok": False, "kind": "invalid_output",
+                    "message": f"the driver's value is not JSON-serialisable: {exc}",
+                }
+            ).encode()
+        self.sock.sendall(HEADER.pack(len(body)) + body)
+
+    def fail(self, kind, message):
+        self.send({"ok": False, "kind": kind, "message": message[-4000:]})
+        sys.exit(1)
+
+
+def _load_candidate(program_path, driver, payload, reporter):
     try:
         with open(program_path) as f:
             source = f.read()
         code = compile(source, program_path, "exec")
     except SyntaxError as exc:
-        _fail(result_path, "syntax", f"line {exc.lineno}: {exc.msg}\n{exc.text or ''}")
-    try:
-        spec = importlib.util.spec_from_file_location("adrs_driver", request["driver"])
-        driver = importlib.util.module_from_spec(spec)
-        sys.modules["adrs_driver"] = driver
-        spec.loader.exec_module(driver)
-        with open(request["payload"]) as f:
-            payload = json.load(f)
-    except Exception:
-        _driver_failed(result_path, "to load")
-    if not callable(getattr(driver, "run", None)):
-        missing = f"the problem's driver {request['driver']} defines no function run(candidate, payload)"
-        _fail(result_path, EVALUATOR_ERROR, missing)
+        reporter.fail("syntax", f"line {exc.lineno}: {exc.msg}\n{exc.text or ''}")
     try:
         if hasattr(driver, "before_import"):
             driver.before_import(payload)  # e.g. seed random generators the candidate uses at import time
     except Exception:
-        _driver_failed(result_path, "in before_import, before the candidate was loaded")
+        _driver_failed(reporter, "in before_import, before the candidate was loaded")
     module = types.ModuleType("candidate")
     module.__file__ = program_path
     sys.modules["candidate"] = module
@@ -118,11 +179,15 @@ def main():
     except BaseException:
         failure = ("import", _tail_traceback())
     if failure is not None:
-        _fail(result_path, *failure)
+        reporter.fail(*failure)
+    return module
 
+
+def _call(program_path, function, *args):
+    """(True, value) or (False, (kind, message)); the traceback is released before returning."""
     failure = None
     try:
-        value = driver.run(module, payload)
+        return True, function(*args)
     except MemoryError:
         failure = ("memory", "MemoryError while running the candidate")
     except BaseException as exc:
@@ -134,16 +199,66 @@ def main():
             failure = (EVALUATOR_ERROR, f"{message}:\n{_tail_traceback()[-3000:]}")
         else:
             failure = ("exception", _tail_traceback())
-    if failure is not None:
-        # Outside the except block the traceback, and the memory its frames hold, is released.
-        module = driver = None
-        _fail(result_path, *failure)
+    return False, failure
+
+
+def _run_once(request, driver, payload, result):
+    module = _load_candidate(request["program"], driver, payload, result)
+    ok, value = _call(request["program"], driver.run, module, payload)
+    if not ok:
+        module = driver = None  # the memory the failure's frames held goes with them
+        result.fail(*value)
     try:
         text = json.dumps({"ok": True, "value": value})
     except (TypeError, ValueError) as exc:
-        _fail(result_path, "invalid_output", f"the driver's value is not JSON-serialisable: {exc}")
-    with open(result_path, "w") as f:
+        result.fail("invalid_output", f"the driver's value is not JSON-serialisable: {exc}")
+    with open(request["result"], "w") as f:
         f.write(text)
+
+
+def _serve(request, driver, payload, channel):
+    module = _load_candidate(request["program"], driver, payload, channel)
+    started = None
+    if hasattr(driver, "start"):
+        ok, started = _call(request["program"], driver.start, module, payload)
+        if not ok:
+            channel.fail(*started)
+    channel.send({"ok": True, "value": started})
+    while True:
+        message = channel.receive()
+        if message is None:
+            return  # the trusted side closed the session
+        ok, value = _call(request["program"], driver.handle, module, message)
+        if ok:
+            channel.send({"ok": True, "value": value})
+        else:
+            kind, text = value
+            value = None
+            channel.send({"ok": False, "kind": kind, "message": text[-4000:]})
+
+
+def main():
+    with open(sys.argv[1]) as f:
+        request = json.load(f)
+    session = bool(request.get("session"))
+    # A session's channel is taken before any candidate code runs; it also carries a driver's failure.
+    reporter = _Channel.open() if session else _ResultFile(request["result"])
+    try:
+        spec = importlib.util.spec_from_file_location("adrs_driver", request["driver"])
+        driver = importlib.util.module_from_spec(spec)
+        sys.modules["adrs_driver"] = driver
+        spec.loader.exec_module(driver)
+        with open(request["payload"]) as f:
+            payload = json.load(f)
+    except Exception:
+        _driver_failed(reporter, "to load")
+    entry = "handle(candidate, message)" if session else "run(candidate, payload)"
+    if not callable(getattr(driver, entry.split("(")[0], None)):
+        reporter.fail(EVALUATOR_ERROR, f"the problem's driver {request['driver']} defines no function {entry}")
+    if session:
+        _serve(request, driver, payload, reporter)
+    else:
+        _run_once(request, driver, payload, reporter)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,9 @@ down to the worker (ADRS_SANDBOX, with the paths candidates must not see in ADRS
 starting the worker under the `process` sandbox, enforcing the stage's wall-clock limit (killing
 the whole process tree), reading the tokenised result frame from the worker's private pipe, and
 running stages in order until one fails or falls below its threshold. After each stage, whatever the backend still holds for it
-(docker containers) is removed.
+(docker containers) is removed. Container-format folders (a SkyDiscover container benchmark, a
+Harbor task) carry their evaluator in their own image: their stages start no worker, the engine
+runs a fresh container per stage (adrs/formats/container_stage.py).
 
 Must not: import evaluator or candidate code (that only ever happens inside the worker).
 """
@@ -28,9 +30,10 @@ from pathlib import Path
 from adrs import sandbox
 from adrs.archive.location import archive_files  # a leaf: reads the URL, never opens the archive
 from adrs.evaluate.result import Evaluation
+from adrs.formats import container_stage
 from adrs.formats.scoring import cascade_step, normalise_for
 from adrs.formats.worker_request import peer_request
-from adrs.problem import Problem, Stage
+from adrs.problem import Problem, ProblemError, Stage
 from adrs.problemkit import failures
 from adrs.sandbox import SandboxUnavailable
 from adrs.sandbox.base import ProcessLimits, describe_exit
@@ -58,6 +61,8 @@ class EvalSettings:
 
 async def evaluate_stage(problem: Problem, program_path: Path, stage: Stage, settings: EvalSettings) -> Evaluation:
     """Run one stage of the problem's evaluator on a program file, in a fresh sandboxed worker."""
+    if container_stage.is_container_problem(problem):
+        return await _container_stage(problem, program_path, stage, settings)
     name = sandbox_name(problem, settings)
     try:
         backend = await asyncio.to_thread(_require_backend, name, settings.docker_image)
@@ -76,6 +81,20 @@ async def evaluate_stage(problem: Problem, program_path: Path, stage: Stage, set
             await asyncio.to_thread(backend.cleanup, tag)
         if not settings.keep_workdirs:
             shutil.rmtree(workdir, ignore_errors=True)
+
+
+async def _container_stage(problem: Problem, program_path: Path, stage: Stage, settings: EvalSettings) -> Evaluation:
+    """One stage of a container-format folder: a fresh container of its image, removed afterwards
+    (also when the run is cancelled while the container still runs)."""
+    try:
+        await asyncio.to_thread(container_stage.require, problem, settings.sandbox)
+    except (SandboxUnavailable, ProblemError) as exc:  # ProblemError: the image does not build
+        return Evaluation.failure(stage.name, failures.EVALUATOR, str(exc))
+    tag = secrets.token_hex(8)
+    try:
+        return await asyncio.to_thread(container_stage.evaluate, problem, program_path, stage, tag)
+    finally:
+        await asyncio.to_thread(sandbox.get("docker").cleanup, tag)
 
 
 def sandbox_name(problem: Problem, settings: EvalSettings) -> str:

@@ -3,7 +3,10 @@
 Owns: the rules, and the one-line errors for folders that mix formats:
 - problem.toml: adrs's own folder (it may name any initial program and evaluator);
 - evaluator.py without problem.toml: OpenEvolve (initial_program.py, optional config.yaml);
-- evaluate.py without problem.toml: ShinkaEvolve (initial.py, evaluate.py's main writes JSON files).
+- evaluate.py without problem.toml: ShinkaEvolve (initial.py, evaluate.py's main writes JSON files);
+- instruction.md and environment/ without problem.toml: a Harbor task;
+- Dockerfile and evaluate.sh, in the folder or in its evaluator/ folder, without problem.toml: a
+  SkyDiscover container benchmark (an evaluator.py beside them is part of the image).
 
 Must not: parse or import anything; only file names are looked at.
 """
@@ -13,13 +16,17 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from adrs.formats.peer import ADRS, OPENEVOLVE, SHINKA
+from adrs.formats.peer import ADRS, CONTAINER, HARBOR, OPENEVOLVE, SHINKA
 
-__all__ = ["ADRS", "OPENEVOLVE", "SHINKA", "MixedFormatError", "detect_format"]
+__all__ = [
+    "ADRS", "CONTAINER", "HARBOR", "OPENEVOLVE", "SHINKA", "MixedFormatError", "container_context", "detect_format",
+]  # fmt: skip
 
 OPENEVOLVE_EVALUATOR = "evaluator.py"
 OPENEVOLVE_CONFIG = "config.yaml"
 SHINKA_EVALUATOR = "evaluate.py"
+HARBOR_INSTRUCTION = "instruction.md"
+CONTAINER_FILES = ("Dockerfile", "evaluate.sh")
 
 
 class MixedFormatError(ValueError):
@@ -27,7 +34,7 @@ class MixedFormatError(ValueError):
 
 
 def detect_format(root: Path) -> str:
-    """adrs, openevolve or shinka; raises MixedFormatError naming the files that conflict."""
+    """adrs, openevolve, shinka, container or harbor; raises MixedFormatError naming the files that conflict."""
     toml = root / "problem.toml"
     oe_evaluator, oe_config, shinka_evaluator = (root / n for n in (OPENEVOLVE_EVALUATOR, OPENEVOLVE_CONFIG, SHINKA_EVALUATOR))
     if toml.is_file():
@@ -42,6 +49,9 @@ def detect_format(root: Path) -> str:
                 " remove problem.toml to run it as a ShinkaEvolve folder, or name the evaluator in [problem] evaluator"
             )
         return ADRS
+    container = _container_format(root, oe_evaluator, shinka_evaluator)
+    if container is not None:
+        return container
     if oe_evaluator.is_file() and shinka_evaluator.is_file():
         raise MixedFormatError(
             f"{shinka_evaluator}: this folder holds both OpenEvolve's evaluator.py and ShinkaEvolve's evaluate.py;"
@@ -59,6 +69,34 @@ def detect_format(root: Path) -> str:
             )
         return SHINKA
     return OPENEVOLVE
+
+
+def container_context(root: Path) -> Path | None:
+    """The folder holding a SkyDiscover benchmark's Dockerfile and evaluate.sh: the folder, or its evaluator/."""
+    for folder in (root, root / "evaluator"):
+        if all((folder / name).is_file() for name in CONTAINER_FILES):
+            return folder
+    return None
+
+
+def _container_format(root: Path, oe_evaluator: Path, shinka_evaluator: Path) -> str | None:
+    if (root / HARBOR_INSTRUCTION).is_file() and (root / "environment").is_dir():
+        for peer in (oe_evaluator, shinka_evaluator, *(root / n for n in CONTAINER_FILES)):
+            if peer.is_file():
+                raise MixedFormatError(
+                    f"{peer}: a Harbor task (instruction.md, environment/) also holds {peer.name};"
+                    " keep one format per folder"
+                )
+        return HARBOR
+    context = container_context(root)
+    if context is None:
+        return None
+    if context != root and (oe_evaluator.is_file() or shinka_evaluator.is_file()):
+        other = oe_evaluator if oe_evaluator.is_file() else shinka_evaluator
+        raise MixedFormatError(
+            f"{other}: beside the container benchmark in {context.name}/ (Dockerfile, evaluate.sh); keep one evaluator"
+        )
+    return CONTAINER
 
 
 def _names_evaluator(toml: Path) -> bool:

@@ -3,9 +3,10 @@
     from adrs.problemkit import CandidateError, INVALID_OUTPUT, find_data, run_candidates
 
 Owns nothing of its own: it names the public parts of harness.py (starting candidate processes
-from a trusted evaluator), failures.py (how an evaluation can fail) and datadir.py (where a
-problem's real data lives), plus the sandbox's `ProcessLimits`. Anything not in `__all__` is
-internal and may change.
+from a trusted evaluator), session.py (interactive candidate processes: the trusted side sends
+each message, times each call and enforces per-call limits), failures.py (how an evaluation can
+fail) and datadir.py (where a problem's real data lives), plus the sandbox's `ProcessLimits`.
+Anything not in `__all__` is internal and may change.
 
 Names load lazily: the evaluation worker imports this package whenever an evaluator raises, and
 it should not pay for the harness (and the sandbox backends behind it) unless the evaluator uses it.
@@ -34,6 +35,7 @@ from adrs.problemkit.failures import (
 if TYPE_CHECKING:
     from adrs.problemkit.datadir import find_data
     from adrs.problemkit.harness import CandidateRun, default_limits, run_candidate, run_candidates
+    from adrs.problemkit.session import CandidateSession, SessionGroup, SessionReply, open_session
     from adrs.sandbox.base import ProcessLimits
 
 _LAZY = {
@@ -41,6 +43,10 @@ _LAZY = {
     "default_limits": "adrs.problemkit.harness",
     "run_candidate": "adrs.problemkit.harness",
     "run_candidates": "adrs.problemkit.harness",
+    "CandidateSession": "adrs.problemkit.session",
+    "SessionGroup": "adrs.problemkit.session",
+    "SessionReply": "adrs.problemkit.session",
+    "open_session": "adrs.problemkit.session",
     "find_data": "adrs.problemkit.datadir",
     "ProcessLimits": "adrs.sandbox.base",
 }
@@ -58,9 +64,13 @@ __all__ = [
     "TIMEOUT",
     "CandidateError",
     "CandidateRun",
+    "CandidateSession",
     "ProcessLimits",
+    "SessionGroup",
+    "SessionReply",
     "default_limits",
     "find_data",
+    "open_session",
     "run_candidate",
     "run_candidates",
 ]

@@ -1,8 +1,9 @@
 """The interface every sandbox backend implements, and the records they share.
 
 Owns: `ProcessLimits` (what one sandboxed process may use), `View` (what a candidate may see of the
-host), `Launch` (one candidate process to start), `Handle` (a started one: poll, kill, release),
-`Backend` (a way to start them, able to say why it is unavailable) and `SandboxUnavailable`.
+host), `Launch` (one candidate process to start, optionally holding one end of a socket pair: the
+channel of an interactive session), `Handle` (a started one: poll, kill, release), `Backend` (a
+way to start them, able to say why it is unavailable) and `SandboxUnavailable`.
 
 Must not: know about problems, scores or results; start anything itself.
 """
@@ -16,6 +17,10 @@ from pathlib import Path
 
 NOBODY_UID = 65534
 NOBODY_GID = 65534
+# How a candidate finds its session channel: an inherited descriptor (process, bwrap) or a Unix
+# socket in its home that hands the descriptor over once (docker, which cannot inherit one).
+CHANNEL_FD_ENV = "ADRS_CHANNEL_FD"
+CHANNEL_SOCKET_ENV = "ADRS_CHANNEL_SOCKET"
 
 
 class SandboxUnavailable(RuntimeError):
@@ -64,6 +69,16 @@ class Launch:
     env: dict[str, str]
     view: View = field(default_factory=View)
     tag: str = ""  # groups what one evaluation started, so the engine can clean up after it
+    # The candidate's end of a socket pair the trusted side made (adrs/problemkit/session.py): the
+    # backend hands it to the process, which finds it through CHANNEL_FD_ENV or CHANNEL_SOCKET_ENV.
+    # The caller keeps ownership (closes its copy after launch); None: no channel.
+    channel_fd: int | None = None
+
+    def channel_env(self) -> dict[str, str]:
+        """The environment with the inherited channel named (backends that pass descriptors)."""
+        if self.channel_fd is None:
+            return self.env
+        return {**self.env, CHANNEL_FD_ENV: str(self.channel_fd)}
 
 
 def describe_exit(returncode: int) -> tuple[str, str]:

@@ -102,7 +102,8 @@ class BwrapBackend(Backend):
         return _probe()
 
     def launch(self, launch: Launch) -> Handle:
-        command = bwrap_command(launch.home, launch.env, launch.view.readonly, launch.argv, launch.view.hidden)
+        env = launch.channel_env()  # bwrap passes inherited descriptors on, a session's channel too
+        command = bwrap_command(launch.home, env, launch.view.readonly, launch.argv, launch.view.hidden)
         if launch.limits.network:  # a problem that asked for the network (none of the built-in ones)
             command.insert(command.index("--unshare-all") + 1, "--share-net")
         spec = SandboxSpec(

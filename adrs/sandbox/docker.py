@@ -5,9 +5,11 @@ read-only root with a private tmpfs /tmp, uid 65534 with every capability droppe
 no-new-privileges, rlimits on CPU, open files and file size, the host's /usr and Python runtime
 (and the packages the trusted driver imports) read-only at their real paths, and the candidate's
 home as the one writable folder. stdout/stderr go to files in the home (bounded by the file-size
-rlimit), never to docker's logs. The command runs under `timeout -s KILL`, so even a container
-whose worker was killed ends by itself; each container carries labels (the evaluation's tag and a
-deadline) so the engine removes what an evaluation left behind, and stale ones are swept.
+rlimit), never to docker's logs. A session's channel reaches the container through a Unix socket
+in its home that hands the descriptor over once (a container cannot inherit one). The command runs
+under `timeout -s KILL`, so even a container whose worker was killed ends by itself; each
+container carries labels (the evaluation's tag and a deadline) so the engine removes what an
+evaluation left behind, and stale ones are swept.
 
 Must not: read results or know about problems.
 """
@@ -17,17 +19,20 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import socket
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
-from adrs.sandbox.base import NOBODY_GID, NOBODY_UID, Backend, Handle, Launch
+from adrs.sandbox.base import CHANNEL_SOCKET_ENV, NOBODY_GID, NOBODY_UID, Backend, Handle, Launch
 from adrs.sandbox.docker_image import DEFAULT_IMAGE, build_image, client, docker_host, image_name
 from adrs.sandbox.views import SYSTEM_ROOTS, runtime_paths
 
 LABEL = "adrs.sandbox"
 REDIRECT = 'out=$1; err=$2; shift 2; exec "$@" >"$out" 2>"$err"'
 GRACE_S = 10  # the in-container timeout fires this long after the harness's own limit
+CHANNEL_SOCKET = "channel.sock"  # in the candidate's home, relative to its working directory
 
 
 @functools.cache
@@ -76,8 +81,9 @@ def sweep_stale(docker_client: Any) -> None:
 class ContainerHandle(Handle):
     """A started container; a thread waits for it so that `poll` costs no API call."""
 
-    def __init__(self, container: Any):
+    def __init__(self, container: Any, channel: _ChannelListener | None = None):
         self.container = container
+        self._channel = channel
         self._status: int | None = None
         self._oom = False
         self._waiter = threading.Thread(target=self._wait, daemon=True)
@@ -108,6 +114,8 @@ class ContainerHandle(Handle):
 
     def release(self) -> None:
         self.kill()
+        if self._channel is not None:
+            self._channel.close()
         self._waiter.join(5)
         with contextlib.suppress(Exception):
             self.container.remove(force=True)
@@ -116,6 +124,53 @@ class ContainerHandle(Handle):
         if self._oom:
             return "memory", "killed by the container's memory limit"
         return super().exit_description()
+
+
+def _channel_listener(launch: Launch) -> _ChannelListener:
+    return _ChannelListener(launch.home)
+
+
+class _ChannelListener:
+    """A session channel for a container, which cannot inherit a descriptor: a Unix socket in the
+    candidate's home (seen by that container only) on which the runner, before any candidate
+    code runs, receives the channel's descriptor (SCM_RIGHTS); then the socket file is removed."""
+
+    def __init__(self, home: Path):
+        # Bound through a descriptor of the home: its path may exceed the 108 bytes of sun_path.
+        self._dir = os.open(home, os.O_PATH | os.O_DIRECTORY)
+        self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self._socket.bind(f"/proc/self/fd/{self._dir}/{CHANNEL_SOCKET}")
+        self._socket.listen(1)
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def hand_over(self, channel_fd: int | None, timeout_s: float) -> None:
+        assert channel_fd is not None
+        copy = os.dup(channel_fd)  # the caller closes its own copy once launch() returns
+        self._thread = threading.Thread(target=self._serve, args=(copy, timeout_s), daemon=True)
+        self._thread.start()
+
+    def _serve(self, copy: int, timeout_s: float) -> None:
+        try:
+            self._socket.settimeout(timeout_s)
+            connection, _ = self._socket.accept()
+            with connection:
+                socket.send_fds(connection, [b"c"], [copy])
+        except OSError:
+            pass  # the container ended or never connected: the session sees the process end
+        finally:
+            os.close(copy)
+            self.close()
+
+    def close(self) -> None:
+        with self._lock:
+            self._socket.close()
+            if self._dir < 0:
+                return
+            with contextlib.suppress(OSError):
+                os.unlink(CHANNEL_SOCKET, dir_fd=self._dir)
+            os.close(self._dir)
+            self._dir = -1
 
 
 class DockerBackend(Backend):
@@ -129,6 +184,8 @@ class DockerBackend(Backend):
         from docker.types import LogConfig, Ulimit
 
         limits = launch.limits
+        listener = _channel_listener(launch) if launch.channel_fd is not None else None
+        env = launch.env if listener is None else {**launch.env, CHANNEL_SOCKET_ENV: CHANNEL_SOCKET}
         for path in [launch.home, *launch.home.rglob("*")]:
             os.chown(path, NOBODY_UID, NOBODY_GID)  # the container's user must write its home
         volumes = {str(p): {"bind": str(p), "mode": "ro"} for p in (*SYSTEM_ROOTS, *runtime_paths(), *launch.view.readonly)}
@@ -158,7 +215,7 @@ class DockerBackend(Backend):
             security_opt=["no-new-privileges"],
             volumes=volumes,
             working_dir=str(launch.home),
-            environment=launch.env,
+            environment=env,
             labels={LABEL: "1", "adrs.tag": launch.tag, "adrs.deadline": str(int(time.time()) + deadline + 60)},
             log_config=LogConfig(type="none"),
             hostname="adrs-sandbox",
@@ -169,8 +226,12 @@ class DockerBackend(Backend):
         except BaseException:
             with contextlib.suppress(Exception):
                 container.remove(force=True)
+            if listener is not None:
+                listener.close()
             raise
-        return ContainerHandle(container)
+        if listener is not None:
+            listener.hand_over(launch.channel_fd, deadline)
+        return ContainerHandle(container, listener)
 
     def cleanup(self, tag: str) -> None:
         if not tag or _probe() is not None:

@@ -240,9 +240,12 @@ def popen_in_sandbox(launch: Launch, command: list[str], spec: SandboxSpec) -> P
     """Start `command` with the spec's preexec limits, stdout/stderr to the launch's files."""
     with open(launch.stdout, "wb") as out, open(launch.stderr, "wb") as err:
         kwargs = popen_kwargs(spec, str(launch.home))
-        kwargs["env"] = launch.env
+        kwargs["env"] = launch.channel_env()
+        kept = () if launch.channel_fd is None else (launch.channel_fd,)  # a session's channel
         try:
-            proc = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=out, stderr=err, close_fds=True, **kwargs)
+            proc = subprocess.Popen(
+                command, stdin=subprocess.DEVNULL, stdout=out, stderr=err, close_fds=True, pass_fds=kept, **kwargs
+            )
         except BaseException:
             if spec.cgroup is not None:
                 spec.cgroup.remove()

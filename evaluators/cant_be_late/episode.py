@@ -1,33 +1,36 @@
-"""The in-process simulator: runs a candidate's Strategy over the traces of a payload.
+"""The in-process simulator: steps a candidate's Strategy one tick at a time, as availability arrives.
 
-Runs inside the candidate's sandboxed process (called by problems/cant_be_late/driver.py). For
-every simulation it builds a fresh Strategy through `_from_args`, steps it tick by tick exactly as
-the ADRS-Leaderboard simulator does (credit the finished tick, ask `_step`, apply the deadline and
-availability guards, charge restart overhead) and records the action log: the type the policy
-requested each tick and the type that ran after the guards. Like the original, the progress state
-lives on the strategy object (`task_done_time`, `remaining_restart_overhead`), so a policy that
-edits it fools this simulator, and the trusted replay notices.
+Runs inside the candidate's sandboxed process (problems/cant_be_late/driver.py). The trusted side
+(feed.py) sends each tick's availability only when that tick begins, so this process never holds a
+tick before its decision is due. For every simulation an `Episode` builds a fresh Strategy
+through `_from_args` and, per tick, does what the ADRS-Leaderboard simulator does (credit the
+finished tick, ask `_step`, apply the deadline and availability guards, charge restart overhead),
+answering two codes: the type the policy requested and the type that ran after the guards (or
+"FF" once the work is done). `Lockstep` runs many episodes side by side, one tick per message.
+Like the original, the progress state lives on the strategy object (`task_done_time`,
+`remaining_restart_overhead`), so a policy that edits it fools this simulator, and the trusted
+replay notices.
 
-Must not: compute costs or scores (the trusted side replays the log and does), or expose the trace
-to the strategy.
+Must not: compute costs or scores (the trusted side replays the requests and does), or hold any
+availability beyond the current tick.
 """
 
 from __future__ import annotations
 
 import argparse
-import random
-import sys
 import traceback
-from dataclasses import dataclass
+from collections.abc import Generator
 from types import ModuleType
 from typing import Any
 
 from evaluators.cant_be_late import rules
+from evaluators.cant_be_late.rules import DONE
 from evaluators.cant_be_late.strategy import ClusterType, EnvView, Strategy, Task
 
 _MEMBERS = (ClusterType.NONE, ClusterType.SPOT, ClusterType.ON_DEMAND)
 _CODE_BY_NAME = {name: code for code, name in enumerate(rules.ACTION_NAMES)}
 _CHARS = "012"
+_PAIRS = tuple(tuple(requested + ran for ran in _CHARS) for requested in _CHARS)  # answer of one tick
 _TRACEBACK_FRAMES = 8
 
 
@@ -50,14 +53,6 @@ def build_parser(deadline_hours: float, overhead_hours: float, duration_hours: f
     parser.add_argument("--task-duration-hours", type=float, nargs="+", default=[48.0])
     parser.add_argument("--restart-overhead-hours", type=float, nargs="+", default=[0.0])
     return parser
-
-
-@dataclass
-class EpisodeLog:
-    requests: str  # one action code per tick: what `_step` returned
-    actions: str  # one action code per tick: what ran after the guards
-    ticks: int  # billed ticks (the tick at which the work was found done), or the trace length
-    finished: bool
 
 
 class EpisodeError(Exception):
@@ -88,31 +83,31 @@ def _code(choice: Any) -> int:
     raise TypeError(f"_step returned {choice!r}; expected ClusterType.NONE, SPOT or ON_DEMAND")
 
 
-def run_episode(
-    strategy_cls: type[Strategy], trace: str, deadline_hours: float, overhead_hours: float,
-    duration_hours: float,
-) -> EpisodeLog:
-    """One simulation. `trace[t]` is "1" when spot is NOT available during tick t."""
-    tick = -1
-    try:
-        strategy = strategy_cls._from_args(build_parser(deadline_hours, overhead_hours, duration_hours))
-        env = EnvView(rules.GAP_SECONDS)
-        strategy.reset(env, Task(duration_hours))
-        return _loop(strategy, env, trace, deadline_hours * 3600, overhead_hours * 3600,
-                     duration_hours * 3600)
-    except EpisodeError:
-        raise
-    except Exception as exc:
-        raise EpisodeError(tick) from exc
+class Episode:
+    """One simulation, advanced one tick at a time by `advance(bit)` ("1": spot NOT available).
+
+    The tick loop is a generator, so its state stays in fast local variables between ticks, as in
+    the original simulator's loop.
+    """
+
+    def __init__(self, strategy_cls: type[Strategy], deadline_hours: float, overhead_hours: float,
+                 duration_hours: float):
+        try:
+            strategy = strategy_cls._from_args(build_parser(deadline_hours, overhead_hours, duration_hours))
+            env = EnvView(rules.GAP_SECONDS)
+            strategy.reset(env, Task(duration_hours))
+            self._ticks = _loop(strategy, env, deadline_hours * 3600, overhead_hours * 3600, duration_hours * 3600)
+            next(self._ticks)
+        except Exception as exc:
+            raise EpisodeError(-1) from exc
+        self.advance = self._ticks.send  # advance(bit) -> two codes (requested, run), or DONE
 
 
-def _loop(strategy: Strategy, env: EnvView, trace: str, deadline_s: float, overhead_s: float,
-          duration_s: float) -> EpisodeLog:
+def _loop(strategy: Strategy, env: EnvView, deadline_s: float, overhead_s: float,
+          duration_s: float) -> Generator[str | None, str, None]:
     gap = rules.GAP_SECONDS
     guard = rules.deadline_guard
     step = strategy._step
-    requests: list[str] = []
-    actions: list[str] = []
     current = rules.NONE
     # Work credited so far, as the sum of the strategy's list. Only the policy can change that list,
     # and only inside its calls, so the list is summed once after each call (one O(ticks) pass per
@@ -120,8 +115,9 @@ def _loop(strategy: Strategy, env: EnvView, trace: str, deadline_s: float, overh
     # so both ways give the same float).
     credited = sum(strategy.task_done_time)
     tick = 0
+    bit = yield None
     try:
-        for tick, bit in enumerate(trace):
+        while True:
             last = current  # billed for the tick that just ended
             has_spot = bit == "0"
             if current == rules.SPOT and not has_spot:
@@ -139,9 +135,9 @@ def _loop(strategy: Strategy, env: EnvView, trace: str, deadline_s: float, overh
                 strategy.task_done_time.append(work)
                 credited += work
             if duration_s - credited <= rules.DONE_TOLERANCE_S:
-                return EpisodeLog("".join(requests), "".join(actions), tick, True)
+                yield DONE
+                return
             code = _code(step(_MEMBERS[last], has_spot))
-            requests.append(_CHARS[code])
             credited = sum(strategy.task_done_time)
             final = guard(code, last, tick, duration_s - credited, strategy.remaining_restart_overhead,
                           deadline_s, overhead_s)
@@ -149,35 +145,47 @@ def _loop(strategy: Strategy, env: EnvView, trace: str, deadline_s: float, overh
                 final = rules.NONE
             if final != current and final != rules.NONE:
                 strategy.remaining_restart_overhead = overhead_s
-            actions.append(_CHARS[final])
             current = final
+            bit = yield _PAIRS[code][final]
+            tick += 1
     except Exception as exc:  # the policy raised, returned garbage or broke its own state
         raise EpisodeError(tick) from exc
-    return EpisodeLog("".join(requests), "".join(actions), len(trace), False)
 
 
-def _seed_randomness(seed: int) -> None:
-    """The same seed for a simulation and its probe twin, so a random policy stays reproducible."""
-    random.seed(seed)
-    numpy = sys.modules.get("numpy")
-    if numpy is not None:
-        numpy.random.seed(seed % 2**32)
+class Lockstep:
+    """The episodes of one session, all advanced by one message per tick (the driver's state).
 
+    Message: {"add": [[key, deadline_h, overhead_h, duration_h], ...], "drop": [keys], "bits": "..."}.
+    The active list is kept in the same order on both sides: episodes that answered DONE and the
+    dropped keys (whose trace ended) leave it, the added ones join at the end, then `bits` holds
+    one availability code per active episode. The answer: two codes per active episode, or
+    {"error": {"key", "tick", "message"}} when the policy failed (the evaluation fails then).
+    """
 
-def run_payload(module: ModuleType, payload: dict) -> dict:
-    """Every simulation of the payload, in order: {"runs": [...]} or {"error": {...}} (untrusted)."""
-    strategy_cls = find_strategy_class(module)
-    traces = payload["traces"]
-    runs = []
-    for index, sim in enumerate(payload["sims"]):
-        _seed_randomness(sim["seed"])
+    def __init__(self, strategy_cls: type[Strategy]):
+        self.strategy_cls = strategy_cls
+        self.active: list[tuple[int, Episode]] = []
+
+    def tick(self, message: dict) -> Any:
+        dropped = set(message["drop"])
+        self.active = [(key, episode) for key, episode in self.active if key not in dropped]
+        for key, deadline_hours, overhead_hours, duration_hours in message["add"]:
+            try:
+                episode = Episode(self.strategy_cls, deadline_hours, overhead_hours, duration_hours)
+            except EpisodeError as exc:
+                return _failure(key, exc)
+            self.active.append((key, episode))
+        codes = []
         try:
-            log = run_episode(strategy_cls, traces[sim["trace"]], sim["deadline_hours"], sim["overhead_hours"],
-                              sim["duration_hours"])
+            for (_, episode), bit in zip(self.active, message["bits"], strict=True):
+                codes.append(episode.advance(bit))
         except EpisodeError as exc:
-            cause = exc.__cause__ or exc
-            text = "".join(traceback.format_exception(cause, limit=-_TRACEBACK_FRAMES, chain=False))
-            return {"error": {"index": index, "tick": exc.tick, "message": text[-3000:]}}
-        runs.append({"requests": log.requests, "actions": log.actions, "ticks": log.ticks,
-                     "finished": log.finished})
-    return {"runs": runs}
+            return _failure(self.active[len(codes)][0], exc)
+        self.active = [entry for entry, code in zip(self.active, codes, strict=True) if code != DONE]
+        return "".join(codes)
+
+
+def _failure(key: int, error: EpisodeError) -> dict:
+    cause = error.__cause__ or error
+    text = "".join(traceback.format_exception(cause, limit=-_TRACEBACK_FRAMES, chain=False))
+    return {"error": {"key": key, "tick": error.tick, "message": text[-3000:]}}

@@ -38,11 +38,15 @@ class Trace:
     env: str
     name: str  # the file name ("107.json") or a synthetic id
     bits: str  # one character per 600 s tick: "1" = spot NOT available (the files' convention)
+    # Where the window starts on its env's underlying trace (ticks; the file's metadata.start_time):
+    # real windows of one env overlap, so the tick-by-tick feed (feed.py) runs them on that clock.
+    # Synthetic traces are independent draws and all start at 0.
+    start: int = 0
 
 
-def read_tarball(path: Path) -> dict[str, dict[str, str]]:
-    """env -> file name -> bits, for every trace file in the tarball."""
-    traces: dict[str, dict[str, str]] = {}
+def read_tarball(path: Path) -> dict[str, dict[str, tuple[str, int]]]:
+    """env -> file name -> (bits, start tick on the env's underlying trace), for every trace file."""
+    traces: dict[str, dict[str, tuple[str, int]]] = {}
     with tarfile.open(path, "r:gz") as archive:
         for member in archive:
             match = _MEMBER.match(member.name)
@@ -53,7 +57,10 @@ def read_tarball(path: Path) -> dict[str, dict[str, str]]:
             if gap != rules.GAP_SECONDS:
                 raise ValueError(f"{path}:{member.name}: gap_seconds {gap!r}, expected {rules.GAP_SECONDS:g}")
             bits = "".join("1" if value else "0" for value in record["data"])
-            traces.setdefault(match.group(1), {})[match.group(2)] = bits
+            start = record["metadata"].get("start_time")
+            if not isinstance(start, int) or isinstance(start, bool) or start < 0:
+                raise ValueError(f"{path}:{member.name}: metadata.start_time {start!r}, expected a tick index")
+            traces.setdefault(match.group(1), {})[match.group(2)] = (bits, start)
     return traces
 
 
@@ -70,13 +77,17 @@ def select_evenly(names: list[str], count: int) -> list[str]:
     return chosen
 
 
-def _eligible(files: dict[str, str]) -> list[str]:
+def _eligible(files: dict[str, tuple[str, int]]) -> list[str]:
     """File names in lexicographic order whose trace covers the largest deadline."""
     needed = max(rules.DEADLINES_HOURS) * 3600 / rules.GAP_SECONDS
-    return [name for name in sorted(files) if len(files[name]) + 1e-9 >= needed]
+    return [name for name in sorted(files) if len(files[name][0]) + 1e-9 >= needed]
 
 
-def _open_any(folder: Path) -> dict[str, dict[str, str]]:
+def _trace(env: str, name: str, found: tuple[str, int]) -> Trace:
+    return Trace(env, name, found[0], found[1])
+
+
+def _open_any(folder: Path) -> dict[str, dict[str, tuple[str, int]]]:
     for name in (SCORED_TARBALL, POOL_TARBALL):
         if (folder / name).exists():
             return read_tarball(folder / name)
@@ -91,7 +102,7 @@ def scored_traces(folder: Path) -> dict[str, list[Trace]]:
         names = select_evenly(_eligible(files.get(env, {})), TRACES_PER_ENV)
         if len(names) != TRACES_PER_ENV:
             raise ValueError(f"{folder}: env {env} has {len(names)} usable traces, expected {TRACES_PER_ENV}")
-        chosen[env] = [Trace(env, name, files[env][name]) for name in names]
+        chosen[env] = [_trace(env, name, files[env][name]) for name in names]
     _check_manifest(folder, chosen)
     return chosen
 
@@ -123,5 +134,5 @@ def holdout_traces(folder: Path) -> dict[str, list[Trace]]:
         names = select_evenly([name for name in eligible if name not in scored], HOLDOUT_TRACES_PER_ENV)
         if len(names) != HOLDOUT_TRACES_PER_ENV:
             raise ValueError(f"{pool}: env {env} has too few unscored traces for the holdout stage")
-        chosen[env] = [Trace(env, name, files[env][name]) for name in names]
+        chosen[env] = [_trace(env, name, files[env][name]) for name in names]
     return chosen

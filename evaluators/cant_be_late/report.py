@@ -3,7 +3,8 @@
 Score: the leaderboard's 0-100 scale, mean cost between the on-demand anchor (0) and the spot
 anchor (100), before rounding (the rounded integer is reported as `leaderboard_score`). Flags:
 runs whose claimed log disagrees with the replay (tampering or an invalid log: the replayed cost
-counts and the feedback says where), and causality-probe violations (the score is 0).
+counts and the feedback says where). No causality check is needed: the feed (feed.py) never gives
+a run a tick before it begins.
 
 Must not: run anything, or read any figure from the candidate except the logs it compares.
 """
@@ -23,10 +24,7 @@ TICK_HOURS = rules.GAP_SECONDS / 3600
 WORST_SCENARIOS = 5
 
 
-def summarise(
-    workload: Workload, outcome: Replay, run_logs: list[RunLog],
-    violations: list[tuple[Simulation, int]], probes: int,
-) -> dict:
+def summarise(workload: Workload, outcome: Replay, run_logs: list[RunLog]) -> dict:
     sims = workload.simulations
     mean_cost = float(outcome.cost.mean())
     raw_score = rules.score_from_cost(mean_cost)
@@ -37,7 +35,7 @@ def summarise(
     deadlines = np.array([sim.deadline_hours * 3600 for sim in sims])
     metrics = {
         "mean_cost": round(mean_cost, 4),
-        "leaderboard_score": 0 if violations else round(raw_score),
+        "leaderboard_score": round(raw_score),
         "runs": len(sims),
         "deadline_misses": int((~outcome.deadline_met).sum()),
         "mean_spot_hours": round(spot * TICK_HOURS / len(sims), 3),
@@ -48,16 +46,14 @@ def summarise(
         "deadline_used": round(float((outcome.end_tick * rules.GAP_SECONDS / deadlines).mean()), 4),
         "tampered_runs": len(disagreements),
         "padded_runs": int(padded),
-        "probes": probes,
-        "causality_violations": len(violations),
     }
     for deadline in rules.DEADLINES_HOURS:
         chosen = [i for i, sim in enumerate(sims) if sim.deadline_hours == deadline]
         if chosen:
             metrics[f"mean_cost_dl{deadline:g}"] = round(float(outcome.cost[chosen].mean()), 4)
-    feedback = _feedback(workload, outcome, metrics, raw_score, disagreements, violations)
+    feedback = _feedback(workload, outcome, metrics, raw_score, disagreements)
     return {
-        "score": 0.0 if violations else round(raw_score, 4),
+        "score": round(raw_score, 4),
         "metrics": metrics,
         "features": {key: metrics[key] for key in ("on_demand_share", "restarts_per_run")},
         "feedback": "\n".join(feedback),
@@ -77,8 +73,7 @@ def _disagreements(sims: tuple[Simulation, ...], outcome: Replay, run_logs: list
 
 
 def _feedback(
-    workload: Workload, outcome: Replay, metrics: dict, raw_score: float, disagreements: list[str],
-    violations: list[tuple[Simulation, int]],
+    workload: Workload, outcome: Replay, metrics: dict, raw_score: float, disagreements: list[str]
 ) -> list[str]:
     lines = [
         f"{workload.stage} stage, {workload.source} traces: mean cost ${metrics['mean_cost']:.2f} over "
@@ -104,13 +99,4 @@ def _feedback(
     if metrics["padded_runs"]:
         lines.append(f"{metrics['padded_runs']} logs ended before the work was done; the replay continued "
                      "them on ON_DEMAND.")
-    if violations:
-        sim, cut = violations[0]
-        lines.append(
-            f"SCORE 0: in {len(violations)} of {metrics['probes']} causality probes the policy's decisions at "
-            f"ticks before {cut + 1} changed when only availability after tick {cut} changed "
-            f"(first: {sim.label}). Decisions may depend only on what the current simulation has shown "
-            "so far: no reading of future availability, no state kept across simulations, no "
-            "unseeded randomness."
-        )
     return lines

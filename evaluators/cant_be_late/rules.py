@@ -22,6 +22,7 @@ JOB_CONFIGS = tuple((deadline, overhead) for deadline in DEADLINES_HOURS for ove
 # Action codes in action logs (one character per tick: "0", "1", "2").
 NONE, SPOT, ON_DEMAND = 0, 1, 2
 ACTION_NAMES = ("NONE", "SPOT", "ON_DEMAND")
+DONE = "FF"  # a run's answer, instead of two action codes, at the tick its work is found done
 
 # Prices per hour. The simulator sets every device to 3.06 "to be consistent with the original
 # results" and derives spot as on-demand / (3.06 / 0.9731); computed the same way for fidelity.

@@ -1,20 +1,20 @@
-"""Runs a candidate policy on simulations inside the candidate process and logs its actions.
+"""Runs a candidate policy inside the candidate process, one tick per message, and logs its actions.
 
 Owns: building a fresh policy per simulation (the candidate module is re-executed so module and
 class state cannot leak between runs, as in the original's one-process-per-run), feeding it the
-observations of the tick machine, recording the action log (requested type and region per tick),
-and noting when the policy writes to simulator state it may only read.
+observations of the tick machine as the trusted side sends each tick's availability (feed.py:
+nothing of a later tick is ever in this process), answering each tick with the requested type and
+region, and, when a run ends, what this side claims about it (end tick, applied types, cost) and
+the writes the policy made to simulator state it may only read.
 
 Everything returned is untrusted: the policy shares this process and can alter any of it. The
 trusted side replays the action log (see replay.py) and compares the claims made here with its
-own results. Must not: compute a score, or expose future ticks of a trace to the policy.
+own results. Must not: compute a score, or hold availability beyond the current tick.
 """
-
 from __future__ import annotations
 
 import argparse
 import enum
-import random
 import sys
 import traceback
 import types
@@ -33,58 +33,123 @@ class PolicyError(Exception):
     """The candidate broke the interface (no strategy class, a wrong return type)."""
 
 
-def run_payload(module: types.ModuleType, payload: dict) -> dict:
-    """Driver entry: run every simulation of the payload, each with a fresh policy."""
-    job = Job.from_json(payload["job"])
-    rules = Rules.from_json(payload["rules"])
+class Run:
+    """One simulation on the candidate side; its machine learns each tick's availability as it comes."""
+
+    def __init__(self, code: types.CodeType, job: Job, rules: Rules, prices: list[list[float]]):
+        zones = [
+            ZoneTrace("", [], float(spot), float(on_demand))  # type: ignore[arg-type]
+            for spot, on_demand in prices
+        ]
+        self.machine = Machine(job, zones, rules)
+        self.machine.length = 0  # grows by one tick per message
+        self.notes: list[str] = []
+        self.decided: list | None = None
+        self.strategy = _build_strategy(code, job)
+        machine = self.machine
+        self.env = api.RegionEnv(machine.gap, machine.spot_prices, machine.od_prices, job.deadline_hours,
+                                 job.overhead_hours)
+        self.task = api.JobTask(machine.duration)
+        self.strategy.reset(self.env, self.task)
+
+    def tick(self, unavailable: str) -> list:
+        """This tick's decision: [type, region]; the machine is finished afterwards if the work is done."""
+        machine = self.machine
+        self.decided = None
+        for zone, bit in zip(machine.available, unavailable, strict=True):
+            zone.append(bit == "0")
+        machine.length += 1
+        last, has_spot = machine.observe()
+        _expose(machine, self.strategy, self.env, self.task)
+        decision = self.strategy._step(_MEMBERS[last], has_spot)
+        kind = _code_of(decision)
+        region = self.env._region if type(self.env._region) is int else -1
+        _note_writes(machine, self.strategy, self.env, self.notes)
+        self.decided = [kind, region]  # logged even if applying it fails (a region that does not exist)
+        machine.apply(kind, region)
+        return self.decided
+
+    def summary(self, error: dict | None = None) -> dict:
+        machine = self.machine
+        return {
+            "claimed": {"end_tick": machine.tick - 1, "applied": "".join(machine.applied), "cost": machine.cost()},
+            "notes": self.notes,
+            "error": error,
+        }
+
+
+class Lockstep:
+    """The runs of one session, all advanced by one message per tick (the driver's state).
+
+    Message: {"add": [[key, [[spot $/h, on-demand $/h] per zone]], ...], "drop": [keys],
+    "bits": [one string per active run: "1" where spot is NOT available this tick, per zone]}.
+    Dropped keys (their trace ran out) leave the active list, added ones join at the end; the
+    answer: {"codes": [[type, region] or None per active run], "ended": {key: summary}} where a run
+    ends when its work is done, when its policy failed (None, with the error in its summary), or
+    when it was dropped.
+    """
+
+    def __init__(self, code: types.CodeType, job: Job, rules: Rules):
+        self.code, self.job, self.rules = code, job, rules
+        self.active: list[tuple[int, Run | None]] = []
+        self.failed_start: dict[int, dict] = {}
+
+    def tick(self, message: dict) -> dict:
+        ended: dict[str, dict] = {}
+        dropped = set(message["drop"])
+        for key, run in self.active:
+            if key in dropped and run is not None:
+                error = {"kind": "trace_ended", "tick": run.machine.tick,
+                         "message": f"the job is unfinished at tick {run.machine.tick}, the end of the trace"}
+                ended[str(key)] = run.summary(error)
+        self.active = [(key, run) for key, run in self.active if key not in dropped]
+        for key, prices in message["add"]:
+            try:
+                self.active.append((key, Run(self.code, self.job, self.rules, prices)))
+            except Exception as exc:
+                self.active.append((key, None))
+                self.failed_start[key] = _error(exc, -1)
+        codes: list = []
+        still = []
+        for (key, run), unavailable in zip(self.active, message["bits"], strict=True):
+            if run is None:
+                codes.append(None)
+                ended[str(key)] = {"claimed": {"end_tick": -1, "applied": "", "cost": 0.0}, "notes": [],
+                                   "error": self.failed_start.pop(key)}
+                continue
+            try:
+                codes.append(run.tick(unavailable))
+            except TraceEnded as exc:
+                codes.append(None)
+                ended[str(key)] = run.summary({"kind": "trace_ended", "tick": run.machine.tick, "message": str(exc)})
+                continue
+            except Exception as exc:
+                codes.append(run.decided)
+                ended[str(key)] = run.summary(_error(exc, run.machine.tick))
+                continue
+            if run.machine.finished:
+                ended[str(key)] = run.summary()
+            else:
+                still.append((key, run))
+        self.active = still
+        return {"codes": codes, "ended": ended}
+
+
+def _error(exc: Exception, tick: int) -> dict:
+    if isinstance(exc, api.InvalidRegionError):
+        return {"kind": "invalid_region", "tick": tick, "message": str(exc)}
+    kind = "invalid_region" if isinstance(exc, ValueError) and "does not exist" in str(exc) else "exception"
+    text = "".join(traceback.format_exception(exc, limit=-6, chain=False))[-3000:]
+    return {"kind": kind, "tick": tick, "message": text}
+
+
+def compile_candidate(module: types.ModuleType) -> types.CodeType:
+    """The candidate's code, re-executed for every run (its module and class state stay per run)."""
     path = getattr(module, "__file__", None)
     if not path:
         raise PolicyError("the candidate module has no source file")
     with open(path) as f:
-        code = compile(f.read(), path, "exec")
-    return {"simulations": [run_simulation(code, job, rules, sim) for sim in payload["simulations"]]}
-
-
-def run_simulation(code: types.CodeType, job: Job, rules: Rules, sim: dict) -> dict:
-    zones = [ZoneTrace.from_json(z) for z in sim["zones"]]
-    _seed_randomness(int(sim["seed"]))
-    machine = Machine(job, zones, rules)
-    kinds: list[str] = []
-    regions: list[int] = []
-    notes: list[str] = []
-    error = None
-    try:
-        strategy = _build_strategy(code, job)
-        env = api.RegionEnv(machine.gap, machine.spot_prices, machine.od_prices, job.deadline_hours, job.overhead_hours)
-        task = api.JobTask(machine.duration)
-        strategy.reset(env, task)
-        while True:
-            last, has_spot = machine.observe()
-            _expose(machine, strategy, env, task)
-            decision = strategy._step(_MEMBERS[last], has_spot)
-            kind = _code_of(decision)
-            region = env._region if type(env._region) is int else -1
-            kinds.append(kind)
-            regions.append(region)
-            _note_writes(machine, strategy, env, notes)
-            machine.apply(kind, region)
-            if machine.finished:
-                break
-    except api.InvalidRegionError as exc:
-        error = {"kind": "invalid_region", "tick": machine.tick, "message": str(exc)}
-    except TraceEnded as exc:
-        error = {"kind": "trace_ended", "tick": machine.tick, "message": str(exc)}
-    except Exception as exc:
-        kind = "invalid_region" if isinstance(exc, ValueError) and "does not exist" in str(exc) else "exception"
-        error = {"kind": kind, "tick": machine.tick, "message": "".join(traceback.format_exc(limit=-6))[-3000:]}
-    return {
-        "key": sim["key"],
-        "types": "".join(kinds),
-        "regions": regions,
-        "claimed": {"end_tick": machine.tick - 1, "applied": "".join(machine.applied), "cost": machine.cost()},
-        "notes": notes,
-        "error": error,
-    }
+        return compile(f.read(), path, "exec")
 
 
 def simulator_parser(job: Job) -> argparse.ArgumentParser:
@@ -137,14 +202,6 @@ def _build_strategy(code: types.CodeType, job: Job) -> api.Strategy:
     if not isinstance(strategy, api.Strategy):
         raise PolicyError(f"{cls.__name__}._from_args returned {type(strategy).__name__}, not a strategy")
     return strategy
-
-
-def _seed_randomness(seed: int) -> None:
-    """Seed the global generators so a policy that draws from them is reproducible (audits rely on it)."""
-    random.seed(seed)
-    numpy = sys.modules.get("numpy")
-    if numpy is not None:
-        numpy.random.seed(seed % 2**32)
 
 
 def _expose(machine: Machine, strategy: api.Strategy, env: api.RegionEnv, task: api.JobTask) -> None:

@@ -2,7 +2,8 @@
 
 Owns: the job parameters of the leaderboard evaluator (48 h of work, 52 h deadline, 0.2 h restart
 overhead, 195 s ticks), the price anchors of the score, the one-letter codes of the three cluster
-types, and the JSON form of a simulation sent to the candidate process.
+types, and what the candidate process is told about a simulation (its zones' prices; availability
+arrives tick by tick, feed.py).
 
 Must not: simulate, score, or read files.
 """
@@ -96,23 +97,7 @@ class ZoneTrace:
     available: tuple[bool, ...]
     spot_price: float  # $/h, constant over the run (the first price of the trace file)
     on_demand_price: float = ON_DEMAND_PRICE
-
-    def to_json(self) -> dict:
-        # "1" = unavailable, as in the trace files; a string keeps the payload small.
-        return {
-            "unavailable": "".join("0" if a else "1" for a in self.available),
-            "spot_price": self.spot_price,
-            "on_demand_price": self.on_demand_price,
-        }
-
-    @classmethod
-    def from_json(cls, data: dict, zone: str = "") -> ZoneTrace:
-        return cls(
-            zone=zone,
-            available=tuple(ch == "0" for ch in data["unavailable"]),
-            spot_price=float(data["spot_price"]),
-            on_demand_price=float(data["on_demand_price"]),
-        )
+    start: str = ""  # when the window starts (the file's metadata.start_time; "" for synthetic windows)
 
 
 @dataclass(frozen=True)
@@ -122,9 +107,7 @@ class Simulation:
     scenario: str
     trace_index: int
     zones: tuple[ZoneTrace, ...]
-    key: str = ""  # opaque id sent to the candidate (it must not reveal scenario or trace)
-    seed: int = 0  # seeds the candidate's `random` module, identical for an audit twin
-    audit_cut: int | None = None  # set on a causality-audit twin: the tick where its future was replaced
+    key: str = ""  # opaque id (it must not reveal scenario or trace)
 
     @property
     def label(self) -> str:
@@ -134,9 +117,13 @@ class Simulation:
     def length(self) -> int:
         return min(len(z.available) for z in self.zones)
 
-    def to_payload(self) -> dict:
-        """The JSON the candidate process sees: no zone names, no scenario, no audit marker."""
-        return {"key": self.key, "seed": self.seed, "zones": [z.to_json() for z in self.zones]}
+    def prices(self) -> list[list[float]]:
+        """What the candidate process is told when the run starts: each zone's prices, no names."""
+        return [[z.spot_price, z.on_demand_price] for z in self.zones]
+
+    def unavailable(self, tick: int) -> str:
+        """One tick's availability, "1" where spot is NOT available (the trace files' convention)."""
+        return "".join("1" if not z.available[tick] else "0" for z in self.zones)
 
 
 @dataclass

@@ -134,15 +134,6 @@ def replay(sim: Simulation, log: ActionLog, job: Job, rules: Rules) -> RunOutcom
     return outcome
 
 
-def first_divergence(original: ActionLog, twin: ActionLog, cut: int) -> int | None:
-    """First tick before `cut` where two runs with the same past decided differently, or None."""
-    upto = min(cut, len(original.kinds), len(twin.kinds))
-    for t in range(upto):
-        if original.kinds[t] != twin.kinds[t] or original.regions[t] != twin.regions[t]:
-            return t
-    return None
-
-
 def _disagreements(log: ActionLog, machine: Machine, outcome: RunOutcome, used: int) -> list[str]:
     found = []
     applied = "".join(machine.applied)

@@ -7,9 +7,9 @@ what each kind of misbehaviour scores:
   the policy raised                      -> recorded failure (CandidateError "exception")
   a nonexistent region, or a log that
   stops short of finishing the job       -> infeasible: score 0, feedback says where and why
-  decisions before an audit cut changed
-  when only the future changed           -> anticipation: score 0, feedback says where
   state tampering with a complete log    -> scored on the replay's figures, flagged in metrics
+
+(Reading future availability is impossible by construction: feed.py sends it tick by tick.)
 
 Unlike the leaderboard, a failing run never drops its scenario from the mean (that let a policy
 raise its score by failing on hard traces). Must not: run or replay anything.
@@ -34,41 +34,25 @@ class ScoredRun:
     outcome: RunOutcome
 
 
-@dataclass
-class AuditResult:
-    twin: Simulation
-    divergence: int | None  # first tick before the cut where the twin decided differently
-
-
 def score_of(cost: float) -> float:
     """The leaderboard's normalisation: on-demand anchor 0, spot anchor 100, clipped."""
     normalised = (OD_ANCHOR - cost) / (OD_ANCHOR - SPOT_ANCHOR)
     return round(max(0.0, min(1.0, normalised)) * 100, 2)
 
 
-def judge(stage: str, runs: list[ScoredRun], audits: list[AuditResult]) -> dict:
+def judge(stage: str, runs: list[ScoredRun]) -> dict:
     """The evaluation result of a stage, or CandidateError when the policy raised."""
     for run in runs:
         if run.log.error_kind == "exception":
             tick = f", tick {run.log.error_tick}" if run.log.error_tick >= 0 else ""
-            raise CandidateError(EXCEPTION, f"{run.sim.label}{_twin_note(run.sim)}{tick}: {run.log.error_message}")
+            raise CandidateError(EXCEPTION, f"{run.sim.label}{tick}: {run.log.error_message}")
     metrics = _raw_metrics(runs)
     infeasible = [run for run in runs if run.outcome.infeasible or run.log.error_kind]
     if infeasible:
         metrics["infeasible_runs"] = len(infeasible)
-        lines = [f"{r.sim.label}{_twin_note(r.sim)}: {r.outcome.infeasible or r.log.error_message}"
+        lines = [f"{r.sim.label}: {r.outcome.infeasible or r.log.error_message}"
                  for r in infeasible[:MAX_FEEDBACK_ITEMS]]
         return _zero(metrics, f"infeasible ({len(infeasible)} of {len(runs)} runs), score 0: " + "; ".join(lines))
-    anticipating = [a for a in audits if a.divergence is not None]
-    if anticipating:
-        metrics["anticipation_flags"] = len(anticipating)
-        a = anticipating[0]
-        return _zero(
-            metrics,
-            f"anticipation, score 0: on {a.twin.label} the policy decided differently at tick {a.divergence} when "
-            f"only spot availability from tick {a.twin.audit_cut} on was changed, so it reads future availability "
-            "(a policy must depend only on the past; seed any randomness through `random`)",
-        )
     return {"score": metrics["score"], "metrics": metrics, "feedback": _feedback(runs, metrics),
             "features": _features(runs)}
 
@@ -77,12 +61,11 @@ def _raw_metrics(runs: list[ScoredRun]) -> dict:
     scenario_costs: dict[str, list[float]] = {}
     final_zone_costs: dict[str, list[float]] = {}
     for run in runs:
-        if run.sim.audit_cut is None:
-            scenario_costs.setdefault(run.sim.scenario, []).append(run.outcome.cost)
-            final_zone_costs.setdefault(run.sim.scenario, []).append(run.outcome.cost_final_zone_billing)
+        scenario_costs.setdefault(run.sim.scenario, []).append(run.outcome.cost)
+        final_zone_costs.setdefault(run.sim.scenario, []).append(run.outcome.cost_final_zone_billing)
     cost = statistics.mean(statistics.mean(v) for v in scenario_costs.values())
     final_zone_cost = statistics.mean(statistics.mean(v) for v in final_zone_costs.values())
-    scored = [r.outcome for r in runs if r.sim.audit_cut is None]
+    scored = [r.outcome for r in runs]
     metrics: dict[str, float] = {
         "score": score_of(cost),
         "cost": cost,
@@ -103,7 +86,7 @@ def _raw_metrics(runs: list[ScoredRun]) -> dict:
 
 
 def _features(runs: list[ScoredRun]) -> dict:
-    scored = [r.outcome for r in runs if r.sim.audit_cut is None]
+    scored = [r.outcome for r in runs]
     busy = sum(o.spot_hours + o.on_demand_hours for o in scored)
     return {
         "on_demand_share": sum(o.on_demand_hours for o in scored) / busy if busy else 0.0,
@@ -135,7 +118,3 @@ def _feedback(runs: list[ScoredRun], metrics: dict) -> str:
 def _zero(metrics: dict, feedback: str) -> dict:
     metrics = dict(metrics, score=0.0)
     return {"score": 0.0, "metrics": metrics, "feedback": feedback}
-
-
-def _twin_note(sim: Simulation) -> str:
-    return " (audit copy)" if sim.audit_cut is not None else ""

@@ -2,9 +2,9 @@
 
 Owns: finding the data (`data_dir` is either shared/data/cant_be_late_multi or shared/data), and
 turning `converted_multi_region_aligned/<zone>_v100_1/<i>.json` into ZoneTrace records: the 0/1
-`data` list (1 = spot unavailable) and the zone's spot price for that window (the first element of
-`prices`, as the original bills). Members are read straight from the tarball; nothing is
-extracted to disk.
+`data` list (1 = spot unavailable), the zone's spot price for that window (the first element of
+`prices`, as the original bills) and the window's start time. Members are read straight from the
+tarball; nothing is extracted to disk.
 
 Must not: generate synthetic data, or decide which traces a stage uses.
 """
@@ -80,4 +80,5 @@ def _parse(zone: str, data: dict) -> ZoneTrace:
         raise ValueError(f"{zone}: expected 195 s ticks, found {data['metadata']['gap_seconds']}")
     prices = data.get("prices") or [None]
     spot_price = float(prices[0]) if prices[0] is not None else ON_DEMAND_PRICE / (3.06 / 0.9731)
-    return ZoneTrace(zone=zone, available=tuple(v == 0 for v in data["data"]), spot_price=spot_price)
+    start = str(data["metadata"].get("start_time", ""))  # windows of one index start together in every zone
+    return ZoneTrace(zone=zone, available=tuple(v == 0 for v in data["data"]), spot_price=spot_price, start=start)

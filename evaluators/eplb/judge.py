@@ -1,14 +1,15 @@
-"""Judging what came back from one eplb run (untrusted JSON): shape of the reply, completeness of
-the sweeps, every placement validated and scored against the next window.
+"""Judging what came back from eplb calls (untrusted JSON): every placement validated and scored
+against the next window.
 
-Owns: turning a reply into per-call balancedness and reported times, or a CandidateError
-(invalid_output) whose message says which call broke which rule.
-Must not: run processes, estimate time from the wall clock (timing.py) or compute the score.
+Owns: turning one call's reply into GPU and slot balancedness, or a CandidateError
+(invalid_output) whose message says which call broke which rule; and `Judged`, the balancedness
+of every call of one program, pair by pair, with the averages the score uses.
+Must not: run processes, measure time (paired.py, timing.py) or compute the score.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -19,60 +20,55 @@ from evaluators.eplb.placement import PlacementError, check_record
 from evaluators.eplb.stages import NUM_GPUS, NUM_REPLICAS, Workload
 
 
-@dataclass(frozen=True)
+@dataclass
 class Judged:
-    """Per sweep and pair: GPU balancedness, slot balancedness, and reported call time (ns)."""
+    """GPU and slot balancedness of every call, per pair in call order (variant 0 first)."""
 
-    gpu_balance: np.ndarray  # [sweeps, pairs]
-    slot_balance: np.ndarray  # [sweeps, pairs]
-    reported_ns: list[int]
+    gpu: list[list[float]] = field(default_factory=list)
+    slot: list[list[float]] = field(default_factory=list)
 
     @property
-    def sweeps(self) -> int:
-        return self.gpu_balance.shape[0]
+    def calls(self) -> int:
+        return sum(len(calls) for calls in self.gpu)
+
+    def balance(self, pairs: list[int] | None = None) -> float:
+        """Mean over pairs of the mean over the pair's calls (every pair weighs the same)."""
+        chosen = range(len(self.gpu)) if pairs is None else pairs
+        return float(np.mean([np.mean(self.gpu[k]) for k in chosen]))
+
+    def exact(self) -> float:
+        """Mean over pairs of the unperturbed input's balancedness (the leaderboard's number)."""
+        return float(np.mean([calls[0] for calls in self.gpu]))
+
+    def slot_balance(self) -> float:
+        return float(np.mean([np.mean(calls) for calls in self.slot]))
+
+    def pair_means(self) -> np.ndarray:
+        return np.array([np.mean(calls) for calls in self.gpu])
 
 
-def judge(workload: Workload, value: Any, wall_s: float) -> Judged:
-    """Validate the whole reply; raise CandidateError(invalid_output, reason) on any breach."""
+def judge_call(workload: Workload, pair: int, sweep: int, value: Any) -> tuple[float, float]:
+    """Validate one call's reply; its (GPU, slot) balancedness on the next window, or
+    CandidateError(invalid_output, reason)."""
     if not isinstance(value, dict):
-        raise _invalid("the driver's reply is not an object")
+        raise _invalid(f"{where(workload, pair, sweep)}: the driver's reply is not an object")
     if "invalid" in value:
-        where = _where(workload, value.get("sweep"), value.get("call"))
-        raise _invalid(f"{where}: {value['invalid']}")
-    sweeps = value.get("sweeps")
-    planned = len(workload.inputs)
-    if not isinstance(sweeps, list) or not 1 <= len(sweeps) <= planned:
-        raise _invalid(f"expected between 1 and {planned} sweeps of answers")
-    if len(sweeps) < planned and wall_s < workload.budget_s:
-        raise _invalid(
-            f"only {len(sweeps)} of {planned} sweeps came back although the process ran {wall_s:.2f} s, "
-            f"less than the {workload.budget_s:g} s budget after which the driver may stop"
-        )
+        raise _invalid(f"{where(workload, pair, sweep)}: {value['invalid']}")
     layers, experts = workload.shape
-    pairs = len(workload.pairs)
-    gpu = np.empty((len(sweeps), pairs))
-    slot = np.empty((len(sweeps), pairs))
-    times: list[int] = []
-    for s, records in enumerate(sweeps):
-        if not isinstance(records, list) or len(records) != pairs:
-            raise _invalid(
-                f"sweep {s} holds {len(records) if isinstance(records, list) else 'no'} answers, expected {pairs}"
-            )
-        for k, record in enumerate(records):
-            try:
-                placement = check_record(record, layers, experts, NUM_REPLICAS)
-            except PlacementError as exc:
-                raise _invalid(f"{_where(workload, s, k)}: {exc}") from None
-            gpu[s, k], slot[s, k] = balancedness(placement, workload.pairs[k].next_load, NUM_GPUS)
-            times.append(record.get("ns"))
-    return Judged(gpu, slot, times)
+    try:
+        placement = check_record(value, layers, experts, NUM_REPLICAS)
+    except PlacementError as exc:
+        raise _invalid(f"{where(workload, pair, sweep)}: {exc}") from None
+    gpu, slot = balancedness(placement, workload.pairs[pair].next_load, NUM_GPUS)
+    return float(gpu), float(slot)
 
 
-def _where(workload: Workload, sweep: Any, call: Any) -> str:
-    if isinstance(call, int) and 0 <= call < len(workload.pairs):
-        pair = workload.pairs[call]
-        return f"trace {pair.trace}, window {pair.index} (input variant {sweep})"
-    return f"call {call!r} of sweep {sweep!r}"
+def where(workload: Workload, pair: int, sweep: int) -> str:
+    """Names a call in messages: trace, window and input variant."""
+    if 0 <= pair < len(workload.pairs):
+        scored = workload.pairs[pair]
+        return f"trace {scored.trace}, window {scored.index} (input variant {sweep})"
+    return f"call {pair!r} of sweep {sweep!r}"
 
 
 def _invalid(message: str) -> CandidateError:

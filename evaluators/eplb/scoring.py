@@ -2,7 +2,7 @@
 baseline's time measured in the same evaluation, so the score does not depend on the machine.
 
 Leaderboard: 90 B + 5 min(0.002 / t, 2) - (min(20 t, 20) if t > 0.010 else 0), t in seconds.
-Here, with r = t / t_baseline (same machine, same load, same inputs):
+Here, with r = t / t_baseline (same machine, same moment, same inputs; timing.py):
   speed   = 5 min(1 / r, 2)           (5 points at the baseline's speed, 10 at twice as fast)
   penalty = min(0.04 r, 20) if r > 5  (the leaderboard's 20 t with 1 s = 500 x 2 ms)
   score   = 90 B + speed - penalty
@@ -29,8 +29,8 @@ class Score:
     time_ratio: float  # candidate time / baseline time
 
 
-def score(balancedness: float, candidate_s: float, baseline_s: float) -> Score:
-    ratio = candidate_s / baseline_s
+def score(balancedness: float, ratio: float) -> Score:
+    """`ratio` = candidate time / baseline time per call (timing.paired_timing)."""
     speed = SPEED_WEIGHT * min(1.0 / ratio, SPEED_CAP)
     penalty = min(PENALTY_PER_RATIO * ratio, PENALTY_CAP) if ratio > PENALTY_FROM_RATIO else 0.0
     return Score(BALANCE_WEIGHT * balancedness + speed - penalty, speed, penalty, ratio)

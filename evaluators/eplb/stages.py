@@ -1,4 +1,4 @@
-"""The eplb workloads of each stage, the payload the driver receives, and the map from each timed
+"""The eplb workloads of each stage, the messages the driver receives, and the map from each timed
 call back to the window that scores it.
 
 Stages (synthetic by default; all seeds fixed here, independent of evaluate()'s `seed`):
@@ -7,7 +7,9 @@ Stages (synthetic by default; all seeds fixed here, independent of evaluate()'s 
 - holdout: two drift-and-bursts traces with other seeds and parameters, never shown in evolution.
 With real data (expert-load.json), quick = its first 4 windows and full = all of it; holdout
 stays synthetic (there is only one real trace).
-Each pair (window i -> i+1) is called `sweeps` times: the window itself, then seeded resamples.
+Each pair (window i -> i+1) is called `sweeps` times: the window itself, then seeded resamples;
+the evaluator sends them in time order (every call of pair i before window i+1 is seen), and once
+the candidate's calls have taken `budget_s` in all, later pairs get their first input only.
 
 Must not: run the candidate or judge its answers.
 """
@@ -37,14 +39,17 @@ class StagePlan:
     traces: tuple[TraceSpec, ...]
     quick_windows: int | None  # keep only the first N windows (quick stage)
     sweeps: int
-    budget_s: float  # later sweeps run only while the summed call time is below this
+    # Past this much candidate call time (trusted clock), later pairs get one call each. Far above
+    # what a policy within a few times the baseline's speed uses, so the number of calls (and with
+    # it the balancedness) does not depend on machine load; only very slow policies are cut short.
+    budget_s: float
     steps_override: int | None = None  # generate only this many steps (a prefix: same stream)
 
 
 PLANS = {
-    "quick": StagePlan((DRIFT,), quick_windows=4, sweeps=20, budget_s=1.0, steps_override=400),
-    "full": StagePlan((DRIFT, BURSTY), quick_windows=None, sweeps=10, budget_s=3.0),
-    "holdout": StagePlan(HOLDOUT, quick_windows=None, sweeps=10, budget_s=3.0),
+    "quick": StagePlan((DRIFT,), quick_windows=4, sweeps=20, budget_s=4.0, steps_override=400),
+    "full": StagePlan((DRIFT, BURSTY), quick_windows=None, sweeps=10, budget_s=10.0),
+    "holdout": StagePlan(HOLDOUT, quick_windows=None, sweeps=10, budget_s=10.0),
 }
 
 
@@ -64,16 +69,19 @@ class Workload:
     shape: tuple[int, int]
     budget_s: float
 
-    def payload(self) -> dict:
+    def setup(self) -> dict:
+        """What the driver's start() receives: the fixed arguments, no input."""
         return {
             "shape": list(self.shape),
             "num_replicas": NUM_REPLICAS,
             "num_groups": NUM_GROUPS,
             "num_nodes": NUM_NODES,
             "num_gpus": NUM_GPUS,
-            "budget_s": self.budget_s,
-            "sweeps": [[codec.encode(w, "<i4") for w in sweep] for sweep in self.inputs],
         }
+
+    def message(self, sweep: int, pair: int) -> dict:
+        """One call's message: the input the policy sees before `pairs[pair]` is scored."""
+        return {"weight": codec.encode(self.inputs[sweep][pair], "<i4")}
 
 
 def build(stage: str, real: Trace | None = None) -> Workload:

@@ -1,77 +1,51 @@
-"""Per-call policy time for eplb, estimated so that the candidate cannot make itself look fast.
+"""Per-call policy time for eplb, measured by the trusted side, paired with the baseline's, net of
+what a call costs besides the policy.
 
-The driver times each call with perf_counter_ns inside the candidate's process, where the
-candidate can patch the clock, precompute answers at import time, or cache repeated inputs. So:
-- repeats use distinct inputs (seeded resamples, trace.variants) and every timed call is scored,
-  so caching or answering junk fast on "timing-only" calls does not pay;
-- the reported times may not add up to more than the process lived (harness wall time, measured
-  outside the candidate);
-- the reported median is floored by a wall-clock bound: (candidate process wall time - the fixed
-  overhead of a process running the trusted baseline on the same payload - slack) / calls. Time
-  spent outside the timed calls (imports, precomputation, a clock that under-reports) therefore
-  counts, beyond the slack. The slack = SLACK_S + SLACK_FRACTION x (overhead + reported call
-  time) absorbs load changes between processes on a shared machine (measured: honest runs of the
-  baseline against itself stay under it); its price is that a clock scaled down by a factor k
-  is credited max(k, 1 - SLACK_FRACTION k) of the true time, at best 1 / (1 + SLACK_FRACTION) = 0.8,
-  minus (SLACK_S + SLACK_FRACTION x overhead) / calls. A clock that reports ~0 gains only the latter.
-The baseline runs the same driver on the same payload in its own process just before and just
-after the candidate, so both times come from the same machine under the same load; only their
-ratio scores. The larger of the two baseline overheads is used (lenient to honest candidates).
+The candidate and the trusted DeepSeek baseline each run in an interactive session
+(adrs.problemkit.SessionGroup; paired.py). Every input goes to both, and a *null call* (the same
+message handled without the policy: decoding the input, encoding a fixed answer, the channel's
+round trip) goes to the baseline's process, all three back to back in rotating order; the
+evaluator times each from sending the message to the reply's last byte. So:
+- interpreter start, imports (torch: 1-2 s) and the warm-up calls are outside every call: a
+  policy is charged for its calls only, as the public evaluator's per-call timer does;
+- nothing the candidate does to its own clock, timers or driver changes a measured time;
+- the three calls of a step run within milliseconds of each other, on the same machine: a busy
+  machine slows them alike (CPU share: a factor, which the ratio cancels) and delays each by about
+  the same wake-up latency (a term, which subtracting the null call cancels). The policy time of a
+  program is the median over steps of (its call - the null call); the score uses the ratio of the
+  candidate's to the baseline's (benchmarks/eplb_load.py: idle against every core busy).
+What remains (docs/security.md): a policy that runs threads on several cores is faster on an idle
+machine with free cores than on a busy one; a candidate that burns CPU between its calls slows
+the baseline's calls only where the machine has no free core.
 
-Must not: run processes (the evaluator does) or score balancedness.
+Must not: run processes (paired.py does) or score balancedness.
 """
 
 from __future__ import annotations
 
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-SLACK_S = 0.02  # absolute jitter allowance of one process start, seconds
-SLACK_FRACTION = 0.25  # ... plus this fraction of (fixed overhead + reported call time)
-CLOCK_TOLERANCE_S = 0.02  # reported call time may exceed the wall time by this much (clock granularity)
-FLOOR_S = 1e-6  # no policy is credited with less than a microsecond per call
-
-
-class TimingError(ValueError):
-    """Reported call times that cannot be true (more time than the process existed)."""
+FLOOR_S = 1e-6  # no call is credited with less than a microsecond
 
 
 @dataclass(frozen=True)
 class Timing:
-    """The per-call time used for scoring and how it was obtained."""
+    """The per-call times the score uses, all measured by the trusted side."""
 
-    seconds: float
-    reported_median_s: float
-    wall_bound_s: float
+    candidate_s: float  # median over steps of (candidate call - null call): its policy time per call
+    baseline_s: float  # the same for the baseline, on the same inputs
+    overhead_s: float  # median null call: what a call costs besides the policy
+    ratio: float  # candidate_s / baseline_s
     calls: int
-    wall_s: float
-    source: str  # "driver" (median of reported times) or "wall" (the wall-clock bound was larger)
 
 
-def baseline_timing(runs: list[tuple[list[int], float]]) -> tuple[Timing, float]:
-    """Timing of the trusted baseline over its runs (reported ns, wall s), pooled, and the largest
-    fixed overhead of its processes (start, imports, payload and result I/O)."""
-    pooled = [ns for reported, _ in runs for ns in reported]
-    median = statistics.median(pooled) / 1e9
-    overhead = max(max(0.0, wall - sum(reported) / 1e9) for reported, wall in runs)
-    wall = sum(w for _, w in runs)
-    timing = Timing(
-        max(median, FLOOR_S), median, sum(pooled) / 1e9 / len(pooled), len(pooled), wall, "driver"
-    )
-    return timing, overhead
-
-
-def candidate_timing(reported_ns: list[int], wall_s: float, overhead_s: float) -> Timing:
-    """Timing of the candidate: median of its reported call times, floored by the wall bound."""
-    if any(not isinstance(ns, int) or isinstance(ns, bool) or ns < 0 for ns in reported_ns):
-        raise TimingError("reported call times must be non-negative integers (ns)")
-    total = sum(reported_ns) / 1e9
-    if total > wall_s + CLOCK_TOLERANCE_S:
-        raise TimingError(
-            f"the calls reportedly took {total:.3f} s but the whole process lived {wall_s:.3f} s: the clock was tampered with"
-        )
-    median = statistics.median(reported_ns) / 1e9
-    slack = SLACK_S + SLACK_FRACTION * (overhead_s + total)
-    bound = max(0.0, wall_s - overhead_s - slack) / len(reported_ns)
-    source = "wall" if bound > median else "driver"
-    return Timing(max(median, bound, FLOOR_S), median, bound, len(reported_ns), wall_s, source)
+def paired_timing(candidate_s: Sequence[float], baseline_s: Sequence[float], null_s: Sequence[float]) -> Timing:
+    """The timing of steps i = (candidate call, baseline call, null call), all on input i."""
+    if not (len(candidate_s) == len(baseline_s) == len(null_s)) or not candidate_s:
+        raise ValueError("paired timing needs as many baseline and null calls as candidate calls, at least one")
+    mine = statistics.median(c - n for c, n in zip(candidate_s, null_s, strict=True))
+    theirs = statistics.median(b - n for b, n in zip(baseline_s, null_s, strict=True))
+    mine, theirs = max(mine, FLOOR_S), max(theirs, FLOOR_S)
+    return Timing(mine, theirs, statistics.median(null_s), mine / theirs, len(candidate_s))

@@ -11,7 +11,7 @@ from evaluators.prism.cases import (
     HOLDOUT_SEED,
     ModelSpec,
     PrismCase,
-    cases_payload,
+    case_message,
     generate_cases,
 )
 from evaluators.prism.kvpr import (
@@ -34,7 +34,7 @@ __all__ = [
     "PrismCase",
     "StageScore",
     "case_score",
-    "cases_payload",
+    "case_message",
     "generate_cases",
     "gpu_kvpr",
     "lower_bound",

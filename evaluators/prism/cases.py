@@ -2,7 +2,7 @@
 
 Owns the generation procedure (NumPy legacy RNG, the same draws in the same order as
 `np.random.seed(42)` followed by `np.random.randint` calls) and the JSON payload the driver
-rebuilds model objects from. Must not touch NumPy's global RNG: a private RandomState gives the
+rebuilds model objects from, one case per message. Must not touch NumPy's global RNG: a private RandomState gives the
 identical stream without side effects on anyone else.
 """
 
@@ -57,12 +57,7 @@ def generate_cases(seed: int = FULL_SEED, count: int = CASES_PER_SET) -> list[Pr
     return cases
 
 
-def cases_payload(cases: list[PrismCase], case_timeout_s: float) -> dict[str, Any]:
-    """The JSON the driver receives: only the documented inputs, nothing about the scoring."""
-    return {
-        "case_timeout_s": case_timeout_s,
-        "cases": [
-            {"gpu_num": case.gpu_num, "models": [[m.size_gb, m.req_rate, m.slo] for m in case.models]}
-            for case in cases
-        ],
-    }
+def case_message(case: PrismCase) -> dict[str, Any]:
+    """The message the driver receives for one case: only the documented inputs, nothing about
+    the scoring and nothing about the other cases."""
+    return {"gpu_num": case.gpu_num, "models": [[m.size_gb, m.req_rate, m.slo] for m in case.models]}

@@ -1,25 +1,22 @@
 """Trusted driver of eplb, run INSIDE the candidate's sandboxed process (numpy; torch if the program uses it).
 
-Calls rebalance_experts(weight, num_replicas, num_groups, num_nodes, num_gpus) on every input of
-the payload, sweep after sweep, timing each call with perf_counter_ns, and returns compact records
-(base64 int16) of phy2log, logcnt and the first logcnt entries of log2phy per expert. Sweep 0
-always runs in full; later sweeps run while the summed call time is below the payload's budget,
-so a slow policy still finishes.
+Serves an interactive session (adrs.problemkit.SessionGroup): `start` checks the program and keeps
+the call's fixed arguments; each message then carries ONE input, and `handle` calls
+rebalance_experts(weight, num_replicas, num_groups, num_nodes, num_gpus) on it and returns a
+compact record (base64 int16) of phy2log, logcnt and the first logcnt entries of log2phy per
+expert. The evaluator sends the inputs in time order (a window's variants before the next window)
+and times every call from its own side, so this file holds no clock and the process never holds
+an input, or the window that scores it, before it is asked.
 
 `weight` is an int64 numpy array, or an int64 CPU torch tensor when the program imports torch (as
-the leaderboard's evaluator and vLLM pass it: leaderboard programs run unchanged). With
-`preload_torch` in the payload (the evaluator sets it for such a program) torch is imported before
-the program, in the baseline's runs too, so that its import time is part of the process overhead
-the evaluator subtracts rather than policy time.
+the leaderboard's evaluator and vLLM pass it: leaderboard programs run unchanged). Importing torch
+is part of importing such a program, before the session's first call: never policy time.
 
-Everything this file produces is untrusted once the candidate shares the process (it could patch
-the clock, numpy or this module): the evaluator re-validates every record and bounds the reported
-times with the wall clock it measures from outside. The checks here exist only to give precise
-feedback early.
+Everything this file produces is untrusted once the candidate shares the process: the evaluator
+re-validates every record. The checks here exist only to give precise feedback early.
 """
 
 import base64
-import time
 
 import numpy as np
 
@@ -93,9 +90,7 @@ def _record(answer, layers, experts, slots):
     }
 
 
-def before_import(payload):
-    if payload.get("preload_torch"):
-        import torch  # noqa: F401  (set by the evaluator for a program that uses torch)
+_CALL = {}  # set by start(): the input's shape, how to hand it over, the fixed arguments of every call
 
 
 def _torch_input():
@@ -104,36 +99,42 @@ def _torch_input():
     return torch.from_numpy
 
 
-def run(candidate, payload):
-    policy = getattr(candidate, "rebalance_experts", None)
-    if not callable(policy):
+def _fixed_answer(layers, experts, slots):
+    """A valid placement that costs nothing to compute: slot s holds expert s mod experts."""
+    phy2log = np.broadcast_to(np.arange(slots) % experts, (layers, slots))
+    logcnt = np.broadcast_to(np.bincount(np.arange(slots) % experts, minlength=experts), (layers, experts))
+    width = int(logcnt.max())
+    log2phy = np.full((experts, width), -1, dtype=np.int64)
+    for slot in range(slots):
+        expert = slot % experts
+        log2phy[expert, slot // experts] = slot
+    return phy2log, np.broadcast_to(log2phy, (layers, experts, width)), logcnt
+
+
+def start(candidate, payload):
+    if not callable(getattr(candidate, "rebalance_experts", None)):
         raise TypeError(
             "the program must define rebalance_experts(weight, num_replicas, num_groups, num_nodes, num_gpus)"
         )
     layers, experts = payload["shape"]
     slots = payload["num_replicas"]
-    args = (slots, payload["num_groups"], payload["num_nodes"], payload["num_gpus"])
-    budget_ns = int(payload["budget_s"] * 1e9)
-    as_input = _torch_input() if program_imports(candidate, "torch") else None
-    spent_ns = 0
-    sweeps = []
-    for index, sweep in enumerate(payload["sweeps"]):
-        if index > 0 and spent_ns >= budget_ns:
-            break
-        records = []
-        for call, text in enumerate(sweep):
-            weight = _decode(text, (layers, experts))
-            if as_input is not None:
-                weight = as_input(weight)  # zero-copy, outside the timed call
-            start = time.perf_counter_ns()
-            answer = policy(weight, *args)
-            elapsed = time.perf_counter_ns() - start
-            spent_ns += elapsed
-            try:
-                record = _record(answer, layers, experts, slots)
-            except _Invalid as exc:
-                return {"invalid": str(exc), "sweep": index, "call": call}
-            record["ns"] = elapsed
-            records.append(record)
-        sweeps.append(records)
-    return {"sweeps": sweeps}
+    _CALL.update(
+        layers=layers, experts=experts, slots=slots,
+        args=(slots, payload["num_groups"], payload["num_nodes"], payload["num_gpus"]),
+        as_input=_torch_input() if program_imports(candidate, "torch") else None,
+        fixed=_fixed_answer(layers, experts, slots),
+    )
+
+
+def handle(candidate, message):
+    layers, experts, slots = _CALL["layers"], _CALL["experts"], _CALL["slots"]
+    weight = _decode(message["weight"], (layers, experts))
+    if _CALL["as_input"] is not None:
+        weight = _CALL["as_input"](weight)  # zero-copy
+    # A null call: all of a call's work but the policy. The evaluator sends these to the trusted
+    # baseline's process only, to measure what every call costs besides the policy.
+    answer = _CALL["fixed"] if message.get("null") else candidate.rebalance_experts(weight, *_CALL["args"])
+    try:
+        return _record(answer, layers, experts, slots)
+    except _Invalid as exc:
+        return {"invalid": str(exc)}

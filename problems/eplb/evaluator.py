@@ -1,6 +1,6 @@
-"""Trusted evaluator of eplb: runs the trusted DeepSeek baseline and then the candidate through the
-harness on the same inputs, validates every placement, and scores balancedness on the next window
-plus speed relative to the baseline measured in this same evaluation.
+"""Trusted evaluator of eplb: runs the trusted DeepSeek baseline and the candidate side by side on
+the same inputs, validates every placement, and scores balancedness on the next window plus speed
+relative to the baseline, both timed by this side call by call (evaluators/eplb/paired.py).
 
 Data: synthetic traces by default (evaluators.eplb.stages); with `data_dir` (--data / ADRS_DATA)
 holding expert-load.json, quick and full use that real trace.
@@ -13,13 +13,12 @@ from pathlib import Path
 
 import numpy as np
 
-from adrs.problemkit import EVALUATOR, INVALID_OUTPUT, CandidateError, find_data, run_candidate
+from adrs.problemkit import find_data
 from evaluators.eplb import stages
-from evaluators.eplb.judge import Judged, judge
+from evaluators.eplb.paired import PairedRun, run_paired
 from evaluators.eplb.scoring import score
-from evaluators.eplb.timing import TimingError, baseline_timing, candidate_timing
+from evaluators.eplb.timing import paired_timing
 from evaluators.eplb.trace import load_real
-from evaluators.leaderboard import source_imports
 
 HERE = Path(__file__).resolve().parent
 DRIVER = HERE / "driver.py"
@@ -33,90 +32,61 @@ def evaluate(
     folder = find_data(data_dir, "eplb", REAL_FILE)
     real = load_real(folder / REAL_FILE) if folder is not None else None
     workload = stages.build(stage, real)
-    payload = workload.payload()
-    if source_imports(program_path, "torch"):
-        # The driver imports torch before the program, in the baseline's processes too, so that
-        # the wall-clock floor on the policy's time does not charge it the ~1 s torch import.
-        payload["preload_torch"] = True
-
-    # Baseline, candidate, baseline: the same machine under (nearly) the same load for both.
-    before = _run_baseline(workload, payload, workdir)
-    run = run_candidate(program_path, DRIVER, payload, workdir=workdir)
-    mine = judge(workload, run.raise_for_failure(), run.wall_s)  # a broken candidate stops here
-    after = _run_baseline(workload, payload, workdir)
-    base = before[0]
-    base_time, overhead_s = baseline_timing([(b.reported_ns, wall) for b, wall in (before, after)])
-    try:
-        timing = candidate_timing(mine.reported_ns, run.wall_s, overhead_s)
-    except TimingError as exc:
-        raise CandidateError(INVALID_OUTPUT, str(exc)) from None
-
-    balance = float(mine.gpu_balance.mean())
-    result = score(balance, timing.seconds, base_time.seconds)
+    run = run_paired(program_path, BASELINE, DRIVER, workload, workdir)  # a broken candidate stops here
+    timing = paired_timing(run.candidate_s, run.baseline_s, run.null_s)
+    balance = run.candidate.balance()
+    result = score(balance, timing.ratio)
     metrics = {
         "balancedness": balance,
-        "balancedness_exact": float(mine.gpu_balance[0].mean()),
-        "slot_balancedness": float(mine.slot_balance.mean()),
-        # over the sweeps both completed (the driver may stop later sweeps at its time budget)
-        "baseline_balancedness": float(base.gpu_balance[: mine.sweeps].mean()),
-        "baseline_balancedness_exact": float(base.gpu_balance[0].mean()),
-        "time_ms": timing.seconds * 1e3,
-        "baseline_time_ms": base_time.seconds * 1e3,
+        "balancedness_exact": run.candidate.exact(),
+        "slot_balancedness": run.candidate.slot_balance(),
+        "baseline_balancedness": run.baseline.balance(),
+        "baseline_balancedness_exact": run.baseline.exact(),
+        "time_ms": timing.candidate_s * 1e3,
+        "baseline_time_ms": timing.baseline_s * 1e3,
+        "call_overhead_ms": timing.overhead_s * 1e3,
         "time_ratio": result.time_ratio,
         "speed_points": result.speed_points,
         "penalty": result.penalty,
-        "reported_median_ms": timing.reported_median_s * 1e3,
-        "wall_bound_ms": timing.wall_bound_s * 1e3,
         "calls": float(timing.calls),
-        "sweeps": float(mine.sweeps),
+        "sweeps": float(max(len(calls) for calls in run.candidate.gpu)),
+        "pairs_cut": float(run.pairs_cut),
         "candidate_wall_s": run.wall_s,
-        "baseline_wall_s": before[1],
-        "baseline_overhead_s": overhead_s,
     }
-    metrics.update(_per_trace(workload, mine))
+    metrics.update(_per_trace(workload, run))
     return {
         "score": result.score,
         "metrics": metrics,
-        "feedback": _feedback(workload, mine, base, metrics, timing.source),
+        "feedback": _feedback(workload, run, metrics),
         "features": {"balancedness": balance, "speedup": 1.0 / result.time_ratio},
     }
 
 
-def _run_baseline(workload: stages.Workload, payload: dict, workdir: str | None) -> tuple[Judged, float]:
-    reference = run_candidate(BASELINE, DRIVER, payload, workdir=workdir)
-    if not reference.ok:
-        raise CandidateError(
-            EVALUATOR, f"the trusted baseline failed: {reference.error_kind}: {reference.error}"
-        )
-    return judge(workload, reference.value, reference.wall_s), reference.wall_s
-
-
-def _per_trace(workload: stages.Workload, judged: Judged) -> dict[str, float]:
+def _per_trace(workload: stages.Workload, run: PairedRun) -> dict[str, float]:
     names = [p.trace for p in workload.pairs]
-    out = {}
-    for name in dict.fromkeys(names):
-        columns = [k for k, n in enumerate(names) if n == name]
-        out[f"balancedness_{name}"] = float(judged.gpu_balance[:, columns].mean())
-    return out
+    return {
+        f"balancedness_{name}": run.candidate.balance([k for k, n in enumerate(names) if n == name])
+        for name in dict.fromkeys(names)
+    }
 
 
-def _feedback(workload: stages.Workload, mine: Judged, base: Judged, m: dict, source: str) -> str:
+def _feedback(workload: stages.Workload, run: PairedRun, m: dict) -> str:
     lines = [
         f"GPU balancedness {m['balancedness']:.4f} (baseline {m['baseline_balancedness']:.4f}) over "
-        f"{len(workload.pairs)} window pairs x {mine.sweeps} input variants; placement at window i is "
-        "scored on the load of window i+1.",
-        f"time per call {m['time_ms']:.3f} ms vs baseline {m['baseline_time_ms']:.3f} ms "
-        f"(ratio {m['time_ratio']:.2f}): speed {m['speed_points']:.2f}, penalty {m['penalty']:.2f}.",
+        f"{len(workload.pairs)} window pairs, {int(m['calls'])} calls; placement at window i is scored on "
+        "the load of window i+1.",
+        f"time per call {m['time_ms']:.3f} ms vs baseline {m['baseline_time_ms']:.3f} ms, timed by the "
+        f"evaluator call by call, net of {m['call_overhead_ms']:.3f} ms that every call costs besides the policy "
+        f"(ratio {m['time_ratio']:.2f}): speed {m['speed_points']:.2f}, penalty {m['penalty']:.2f}. Imports and "
+        "the first calls are not timed.",
     ]
-    if source == "wall":
+    if run.pairs_cut:
         lines.append(
-            "time came from the wall clock of the whole process, not the per-call clock: work at import "
-            "time or outside rebalance_experts counts as policy time."
+            f"the calls took more than the {workload.budget_s:g} s budget: the last {run.pairs_cut} window "
+            "pairs got one input each instead of every variant."
         )
-    worst = np.argsort(mine.gpu_balance.mean(axis=0))[:3]
-    shown = ", ".join(
-        f"{workload.pairs[k].trace}#{workload.pairs[k].index}: {mine.gpu_balance[:, k].mean():.3f}"
-        for k in worst
-    )
+    means = run.candidate.pair_means()
+    worst = np.argsort(means)[:3]
+    shown = ", ".join(f"{workload.pairs[k].trace}#{workload.pairs[k].index}: {means[k]:.3f}" for k in worst)
     lines.append(f"worst window pairs: {shown}")
     return "\n".join(lines)

@@ -1,22 +1,21 @@
-"""Trusted glue that runs INSIDE the candidate's process: calls compute_model_placement per case.
+"""Trusted glue that runs INSIDE the candidate's process: answers one case per message of a session.
 
-Rebuilds fresh model objects for every case from the JSON payload (sizes, rates, SLOs only),
-calls the candidate once per case with a per-case time limit, and turns each answer into JSON:
-{"status": "placed", "placement": [[gpu_id, [model indices]], ...]} with models identified by
-object identity, {"status": "raised", "error": text} when the call raised or ran out of time, or
-{"status": "invalid", "reason": text} for what only this process can see (not a dict, a value
-that is not a list, a GPU id that is not an int, an object that is not one of the input models).
-Must not repair anything or score anything: the evaluator re-validates every record, since the
-candidate shares this process and could have tampered with it.
+The evaluator (problems/prism/evaluator.py) opens an interactive session (adrs.problemkit) and
+sends the cases one at a time; it times each call from its own side and stops the process when a
+case runs past the 10 s limit, so no limit or clock lives here. For each case this driver rebuilds
+fresh model objects from the message (sizes, rates, SLOs only), calls compute_model_placement once
+and turns the answer into JSON: {"status": "placed", "placement": [[gpu_id, [model indices]],
+...]} with models identified by object identity, {"status": "raised", "error": text} when the
+call raised, or {"status": "invalid", "reason": text} for what only this process can see (not a
+dict, a value that is not a list, a GPU id that is not an int, an object that is not one of the
+input models). Must not repair anything, score anything or time anything: the evaluator
+re-validates every record, since the candidate shares this process and could have tampered with it.
 """
 
 import numbers
-import signal
-import time
 import traceback
 from dataclasses import dataclass
 
-DEFAULT_CASE_TIMEOUT_S = 10.0
 MAX_TEXT = 400
 
 
@@ -31,39 +30,24 @@ class Model:
     cur_gpu_id: int
 
 
-class CaseTimeout(BaseException):
-    """Raised in the candidate's frame when one case exceeds its time; a BaseException so that a
-    candidate's `except Exception` does not swallow it."""
-
-
-def run(candidate, payload):
+def start(candidate, payload):
     if not callable(getattr(candidate, "compute_model_placement", None)):
         raise AttributeError("the program defines no function compute_model_placement(gpu_num, models)")
-    timeout_s = float(payload.get("case_timeout_s", DEFAULT_CASE_TIMEOUT_S))
-    records = []
-    for case in payload["cases"]:
-        records.append(_run_case(candidate, case["gpu_num"], case["models"], timeout_s))
-    return records
 
 
-def _run_case(candidate, gpu_num, specs, timeout_s):
-    models = [Model(f"model_{j}", size, rate, slo, j) for j, (size, rate, slo) in enumerate(specs)]
-    started = time.perf_counter()
+def handle(candidate, case):
+    models = [Model(f"model_{j}", size, rate, slo, j) for j, (size, rate, slo) in enumerate(case["models"])]
     try:
-        with _time_limit(timeout_s):
-            result = candidate.compute_model_placement(gpu_num, list(models))
-    except CaseTimeout:
-        return {"status": "raised", "error": f"TimeoutError: the case took more than {timeout_s:g} s"}
+        result = candidate.compute_model_placement(case["gpu_num"], list(models))
     except Exception:
         return {"status": "raised", "error": traceback.format_exc(limit=-3)[-MAX_TEXT * 4 :]}
-    seconds = time.perf_counter() - started
     try:
-        return _to_record(result, models, seconds)
+        return _to_record(result, models)
     except Exception as exc:  # a dict subclass or list whose methods raise, and the like
         return {"status": "invalid", "reason": f"the result could not be read: {_short(exc)}"}
 
 
-def _to_record(result, models, seconds):
+def _to_record(result, models):
     if not isinstance(result, dict):
         return {"status": "invalid", "reason": f"expected a dict, got {type(result).__name__}"}
     index_of = {id(m): j for j, m in enumerate(models)}
@@ -89,31 +73,7 @@ def _to_record(result, models, seconds):
                 }
             indices.append(j)
         placement.append([int(gpu_id), indices])
-    return {"status": "placed", "placement": placement, "seconds": seconds}
-
-
-class _time_limit:
-    """SIGALRM-based limit for one call (the candidate runs in this process's main thread)."""
-
-    def __init__(self, seconds):
-        self.seconds = seconds
-        self.usable = hasattr(signal, "setitimer") and seconds > 0
-
-    def __enter__(self):
-        if self.usable:
-            self.previous = signal.signal(signal.SIGALRM, self._expire)
-            signal.setitimer(signal.ITIMER_REAL, self.seconds)
-        return self
-
-    def __exit__(self, *exc_info):
-        if self.usable:
-            signal.setitimer(signal.ITIMER_REAL, 0)
-            signal.signal(signal.SIGALRM, self.previous)
-        return False
-
-    @staticmethod
-    def _expire(signum, frame):
-        raise CaseTimeout()
+    return {"status": "placed", "placement": placement}
 
 
 def _short(value):

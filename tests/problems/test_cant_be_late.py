@@ -112,7 +112,7 @@ def test_real_data_full_stage_reproduces_the_leaderboard(evaluator, shared_data,
     assert uniform["metrics"]["leaderboard_score"] == 45
     for result in (greedy, uniform):
         assert result["metrics"]["runs"] == 1080 and result["metrics"]["deadline_misses"] == 0
-        assert result["metrics"]["tampered_runs"] == 0 and result["metrics"]["causality_violations"] == 0
+        assert result["metrics"]["tampered_runs"] == 0
 
 
 def test_real_data_selection_matches_the_manifest_and_holdout_is_disjoint(shared_data):
@@ -166,15 +166,17 @@ def test_policy_that_never_pays_restart_overhead_is_flagged_and_scored_honestly(
 
 
 def test_forged_action_log_is_replayed_from_the_requests_only(evaluator, tmp_path):
-    # the program replaces the in-process simulator: it claims every run was on spot for 300 ticks
+    # the program replaces the in-process simulator: it claims spot ran at every tick, forever
     forged = tmp_path / "forged.py"
     forged.write_text(HEADER + textwrap.dedent("""
         import evaluators.cant_be_late.episode as episode
 
-        def _forged(strategy_cls, trace, *config):
-            return episode.EpisodeLog("1" * len(trace), "1" * 300, 300, True)
+        def _forged(strategy, env, *config):
+            yield None
+            while True:
+                yield "11"  # asked for spot, and "spot ran", at every tick
 
-        episode.run_episode = _forged
+        episode._loop = _forged
 
         class Candidate(Strategy):
             def _step(self, last_cluster_type, has_spot):
@@ -192,11 +194,11 @@ def test_forged_action_log_is_replayed_from_the_requests_only(evaluator, tmp_pat
     assert "spot was not available" in result["feedback"]
 
 
-def test_malformed_log_is_an_invalid_output_failure(evaluator, tmp_path):
+def test_malformed_answer_is_an_invalid_output_failure(evaluator, tmp_path):
     broken = tmp_path / "broken.py"
     broken.write_text(HEADER + textwrap.dedent("""
         import evaluators.cant_be_late.episode as episode
-        episode.run_episode = lambda strategy_cls, trace, *config: episode.EpisodeLog("SPOT", "", 0, True)
+        episode.Lockstep.tick = lambda self, message: "SPOT"
 
         class Candidate(Strategy):
             def _step(self, last_cluster_type, has_spot):
@@ -207,34 +209,101 @@ def test_malformed_log_is_an_invalid_output_failure(evaluator, tmp_path):
     assert caught.value.kind == "invalid_output"
 
 
-def test_policy_that_reads_future_availability_scores_zero(evaluator, tmp_path):
-    peeker = _policy(tmp_path, """
+# A policy that looks `ticks` ticks ahead wherever the future could be in its process: any string
+# of availability codes in a frame of the call stack (the old simulator held the whole trace
+# there) or, now and then, anywhere on the heap, that continues what this run has seen so far.
+# Finding one fails the evaluation loudly; finding none leaves it the honest policy beside it.
+PEEKER = """
+    def _step(self, last_cluster_type, has_spot):
+        seen = self.__dict__.setdefault("seen", [])
+        seen.append("0" if has_spot else "1")
+        history = "".join(seen)
+        future = None
+        places = []
+        if _distinctive(history) and self.env.tick % 4 == 0:  # every 4th tick: it is slow
+            places = [sys._getframe(depth).f_locals for depth in range(1, 12) if _deep_enough(depth)]
+            if not HEAP_SCANNED:  # once per process: the heap is large
+                HEAP_SCANNED.append(True)
+                places.append([o for o in gc.get_objects() if isinstance(o, (dict, list, tuple))])
+        for text in _strings(places):
+            if len(text) >= len(history) + TICKS and text.startswith(history) and set(text) <= set("01"):
+                future = text[len(history):len(history) + TICKS]
+        if future is not None:
+            raise RuntimeError(f"PEEKED {TICKS} ticks ahead: {future}")
+        work_left = self.task_duration - sum(self.task_done_time)
+        slack = self.deadline - self.env.elapsed_seconds - work_left
+        if has_spot:
+            return ClusterType.SPOT
+        return ClusterType.NONE if slack > 4 * 3600 else ClusterType.ON_DEMAND
+
+
+def _distinctive(history):
+    # Long, with a one-tick blip: what another run's current availability, or a lockstep tick's
+    # codes (one per run, a trace's runs side by side), does not reproduce by chance.
+    return len(history) >= 48 and ("010" in history or "101" in history)
+
+
+def _deep_enough(depth):
+    try:
+        sys._getframe(depth)
+        return True
+    except ValueError:
+        return False
+
+
+def _strings(places, depth=0):
+    for place in places:
+        values = place.values() if isinstance(place, dict) else place
+        for value in list(values):
+            if isinstance(value, str) and len(value) > 1:
+                yield value
+            elif depth < 2 and isinstance(value, (dict, list, tuple)):
+                yield from _strings([value], depth + 1)
+"""
+
+
+def _peeker(tmp_path: Path, ticks: int) -> Path:
+    body, helpers = PEEKER.split("\n\ndef _distinctive", 1)
+    path = tmp_path / f"peek_{ticks}.py"
+    path.write_text(
+        HEADER + f"import gc\nTICKS = {ticks}\nHEAP_SCANNED = []\n" + "\n\ndef _distinctive" + textwrap.dedent(helpers)
+        + "\n\nclass Candidate(Strategy):\n" + textwrap.indent(textwrap.dedent(body), "    ")
+    )
+    return path
+
+
+@pytest.mark.parametrize("ticks", [1, 2, 3])
+def test_a_policy_peeking_ahead_finds_no_future_to_peek_at(evaluator, tmp_path, ticks):
+    # The old simulator kept the whole trace in the candidate's process: a 1-tick peek from its
+    # frames went through 0 of 54 causality probes. Availability now arrives one tick at a time.
+    result = _evaluate(evaluator, _peeker(tmp_path, ticks), "quick", tmp_path)  # no "PEEKED" failure
+    honest = _policy(tmp_path, """
         def _step(self, last_cluster_type, has_spot):
-            frame = sys._getframe(1)  # the in-process simulator holds the trace
-            trace, tick = frame.f_locals["trace"], frame.f_locals["tick"]
-            if has_spot and trace[tick + 1:tick + 7] == "000000":
-                return ClusterType.SPOT  # only start spot runs that will last
             work_left = self.task_duration - sum(self.task_done_time)
             slack = self.deadline - self.env.elapsed_seconds - work_left
+            if has_spot:
+                return ClusterType.SPOT
             return ClusterType.NONE if slack > 4 * 3600 else ClusterType.ON_DEMAND
-    """)
-    result = _evaluate(evaluator, peeker, "quick", tmp_path)
-    assert result["metrics"]["causality_violations"] > 0
-    assert result["score"] == 0.0 and result["metrics"]["leaderboard_score"] == 0
-    assert "SCORE 0" in result["feedback"] and "future availability" in result["feedback"]
+    """, name="honest.py")
+    assert result["score"] == _evaluate(evaluator, honest, "quick", tmp_path)["score"]
 
 
-def test_seeded_random_policy_passes_the_probe_and_replays_exactly(evaluator, tmp_path):
+def test_a_peek_from_real_windows_of_the_same_env_finds_no_future_either(evaluator, shared_data, tmp_path):
+    # Real windows of one env overlap (they are cut from one trace): a session runs them on that
+    # trace's clock, so no window shows another one's future.
+    _evaluate(evaluator, _peeker(tmp_path, 1), "quick", tmp_path, data_dir=str(shared_data))
+
+
+def test_a_random_policy_replays_exactly_and_is_reproducible(evaluator, tmp_path):
     # random decisions exercise every branch of both simulators (guards, preemption, overhead);
-    # the driver seeds `random` per run, so the policy is causal and reproducible
+    # the driver seeds `random` per session, so the same program scores the same every time
     chaotic = _policy(tmp_path, """
         def _step(self, last_cluster_type, has_spot):
             return random.choice([ClusterType.NONE, ClusterType.SPOT, ClusterType.SPOT, ClusterType.ON_DEMAND])
     """)
     result = _evaluate(evaluator, chaotic, "quick", tmp_path)
     assert result["metrics"]["tampered_runs"] == 0
-    assert result["metrics"]["causality_violations"] == 0
-    assert result["metrics"]["probes"] >= 4
+    assert _evaluate(evaluator, chaotic, "quick", tmp_path)["score"] == result["score"]
 
 
 # --- infeasible and broken policies -------------------------------------------------------------

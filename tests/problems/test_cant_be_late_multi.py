@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from adrs.problemkit import CandidateError
-from evaluators.cant_be_late_multi import scenarios, synthetic
+from evaluators.cant_be_late_multi import feed, scenarios, synthetic
 from evaluators.cant_be_late_multi.model import Job, Rules, Simulation, ZoneTrace
 from evaluators.cant_be_late_multi.replay import ActionLog, replay
 
@@ -148,7 +148,7 @@ def test_synthetic_windows_are_seeded_and_fitted():
         assert all(deciles[0] <= w.spot_price <= deciles[-1] for w in windows)
 
 
-# --- trust: replay, tampering, anticipation -----------------------------------------------------------
+# --- trust: replay, tampering, look-ahead -------------------------------------------------------------
 
 
 def test_replay_recomputes_cost_and_rejects_missing_regions():
@@ -192,52 +192,56 @@ def test_tampering_with_the_simulator_scores_zero(tmp_path):
 
 def test_forged_or_malformed_results_are_caught(tmp_path):
     forged = write_policy(tmp_path, "forged", "pass", extra=textwrap.dedent('''
-        # The driver is loaded before the candidate: replace its entry point outright.
-        def fake(module, payload):
-            return {"simulations": [{"key": s["key"], "types": "S", "regions": [0], "notes": [], "error": None,
-                                     "claimed": {"end_tick": 1, "applied": "S", "cost": 0.0}}
-                                    for s in payload["simulations"]]}
-        sys.modules["adrs_driver"].run = fake
+        # The driver is loaded before the candidate: replace its tick handler outright. Every run
+        # "ends" at once on spot in zone 0, claiming $0.
+        def fake(module, message):
+            keys = [key for key, _ in message["add"]]
+            claimed = {"claimed": {"end_tick": 1, "applied": "S", "cost": 0.0}, "notes": [], "error": None}
+            return {"codes": [["S", 0] for _ in message["bits"]], "ended": {str(k): claimed for k in keys}}
+        sys.modules["adrs_driver"].handle = fake
     '''))
     result = evaluate(forged, tmp_path)
     assert result["score"] == 0.0 and "work left" in result["feedback"]
     malformed = write_policy(tmp_path, "malformed", "pass", extra=textwrap.dedent('''
-        sys.modules["adrs_driver"].run = lambda module, payload: {"simulations": [{"key": s["key"], "types": "XYZ"}
-                                                                                for s in payload["simulations"]]}
+        def fake(module, message):
+            keys = [key for key, _ in message["add"]]
+            claimed = {"claimed": {"end_tick": 0, "applied": "X", "cost": 0.0}, "notes": [], "error": None}
+            return {"codes": [["X", 0] for _ in message["bits"]], "ended": {str(k): claimed for k in keys}}
+        sys.modules["adrs_driver"].handle = fake
     '''))
     with pytest.raises(CandidateError) as info:
         evaluate(malformed, tmp_path)
     assert info.value.kind == "invalid_output" and "N, S and O" in info.value.message
 
 
-def test_policy_reading_the_future_scores_zero(tmp_path):
-    oracle = write_policy(tmp_path, "oracle", """
-        frame = sys._getframe(1)
-        while "machine" not in frame.f_locals:
-            frame = frame.f_back
-        machine = frame.f_locals["machine"]
-        future = [sum(a[machine.tick:machine.tick + 200]) for a in machine.available]
-        best = max(range(len(future)), key=future.__getitem__)
-        if not has_spot or future[best] > future[env.get_current_region()] + 20:
-            env.switch_region(best)
-            return ClusterType.SPOT if env.spot_available() else ClusterType.NONE
-    """)
-    result = evaluate(oracle, tmp_path, "full")
-    assert result["score"] == 0.0
-    assert "anticipation" in result["feedback"] and result["metrics"]["anticipation_flags"] >= 1
+# The old candidate-side simulator held every zone's whole trace: an oracle read 200 ticks ahead
+# from its frames and was caught only by the causality audits. These look `ticks` ahead there (and
+# in any list of availability in the call stack); finding more than the present fails loudly.
+PEEK = """
+    frame = sys._getframe(1)
+    while frame is not None and "machine" not in frame.f_locals:
+        frame = frame.f_back
+    machine = frame.f_locals["machine"] if frame is not None else None
+    if machine is not None:
+        ahead = [zone[machine.tick + 1:machine.tick + 1 + TICKS] for zone in machine.available]
+        if any(len(future) == TICKS for future in ahead):
+            raise RuntimeError(f"PEEKED {TICKS} ticks ahead: {ahead}")
+"""
 
 
-def test_audit_twins_never_share_a_process_with_their_original():
-    sims, twins, _ = EVALUATOR.stage_simulations("full", None, seed=5)
-    assert len(sims) == 34 and len(twins) == 6
-    assert all(t.audit_cut is not None and t.zones != next(s for s in sims if s.label == t.label).zones for t in twins)
-    payloads, _ = EVALUATOR.split_payloads(sims, twins, Rules(), seed=5, processes=1)
-    assert len(payloads) == 2  # audits force a second process even on one CPU
-    keys_of = [{s["key"] for s in p["simulations"]} for p in payloads]
-    by_label = {s.label: s.key for s in sims}
-    for twin in twins:
-        home = next(i for i, keys in enumerate(keys_of) if by_label[twin.label] in keys)
-        assert twin.key not in keys_of[home]
+@pytest.mark.parametrize("ticks", [1, 2, 3])
+def test_a_policy_peeking_ahead_finds_no_future_to_peek_at(tmp_path, ticks):
+    peeker = write_policy(tmp_path, f"peek_{ticks}", PEEK, extra=f"TICKS = {ticks}")
+    honest = write_policy(tmp_path, "honest", "pass")
+    assert evaluate(peeker, tmp_path)["score"] == evaluate(honest, tmp_path)["score"]  # no "PEEKED" failure
+
+
+def test_sessions_never_mix_windows_of_different_times():
+    sims, _ = EVALUATOR.stage_simulations("full", None, seed=5)
+    plans = feed.plan_sessions(sims)
+    assert sum(len(plan) for plan in plans) == len(sims) == 34
+    assert all(len({sim.trace_index for sim in plan}) == 1 for plan in plans)
+    assert sorted(len(plan) for plan in plans) == [2, 2, 4, 4, 5, 5, 6, 6]  # one session per window index
 
 
 # --- infeasible and broken policies ---------------------------------------------------------------

@@ -19,9 +19,8 @@ from adrs.problem import load_problem
 from adrs.problemkit import CandidateError
 from evaluators.eplb import stages
 from evaluators.eplb.balance import balancedness
-from evaluators.eplb.judge import judge
 from evaluators.eplb.placement import Placement
-from evaluators.eplb.timing import TimingError, candidate_timing
+from evaluators.eplb.timing import paired_timing
 from evaluators.eplb.trace import TraceSpec, generate, spec_json
 
 PROBLEM = Path(__file__).resolve().parents[2] / "problems" / "eplb"
@@ -95,8 +94,8 @@ def test_initial_program_scores_like_the_baseline_on_quick(evaluator, tmp_path):
     m = result["metrics"]
     assert m["balancedness_exact"] == pytest.approx(m["baseline_balancedness_exact"])
     assert m["balancedness_exact"] == pytest.approx(0.87135, abs=1e-4)
-    assert m["calls"] == 3 * m["sweeps"] and 1 <= m["sweeps"] <= 20  # fewer only past the 1 s budget
-    assert 0.3 < m["time_ratio"] < 3.0  # same code; the margin is load on a shared machine
+    assert m["calls"] == 3 * m["sweeps"] == 60 and m["pairs_cut"] == 0  # the budget binds slow policies only
+    assert 0.5 < m["time_ratio"] < 2.0  # same code, paired calls; the margin is load on a shared machine
     assert result["score"] == pytest.approx(90 * m["balancedness"] + m["speed_points"] - m["penalty"])
     assert "balancedness" in result["feedback"]
 
@@ -164,7 +163,9 @@ def test_wrong_shape_is_rejected(evaluator, tmp_path):
     assert error.kind == "invalid_output" and "phy2log has shape" in error.message
 
 
-def test_a_clock_patched_to_zero_is_replaced_by_the_wall_clock(evaluator, tmp_path):
+def test_a_candidate_cannot_look_fast_by_patching_its_clocks(evaluator, tmp_path):
+    # Calls are timed by the evaluator: a clock patched to 0 inside the candidate changes nothing
+    # (it used to be floored by a wall-clock bound that charged imports too).
     program = _wrapped(
         tmp_path,
         """
@@ -174,54 +175,115 @@ def test_a_clock_patched_to_zero_is_replaced_by_the_wall_clock(evaluator, tmp_pa
         prelude="""
         import time
         time.perf_counter_ns = lambda: 0
+        time.perf_counter = lambda: 0.0
+        time.monotonic = lambda: 0.0
         """,
     )
-    result = _evaluate(evaluator, program, tmp_path)
-    m = result["metrics"]
-    assert m["reported_median_ms"] == 0.0
-    assert m["time_ms"] == m["wall_bound_ms"] > 0.25 * m["baseline_time_ms"]
-    assert m["speed_points"] < 10.0  # the clock alone would have earned the 2x cap
-    assert "wall clock" in result["feedback"]
+    m = _evaluate(evaluator, program, tmp_path)["metrics"]
+    assert m["time_ms"] > 0.1 and 0.5 < m["time_ratio"] < 2.0  # the baseline's own code, timed from outside
 
 
-def test_a_clock_claiming_more_time_than_the_process_lived_is_rejected(evaluator, tmp_path):
+# An evolved-style policy in the leaderboard's manner: an import that costs seconds (their programs
+# import torch: 1-2 s), then calls faster than the baseline with about its balancedness (vectorised
+# D'Hondt apportionment by bisection, snake placement). The public evaluator times only the calls
+# and ranks such programs above the DeepSeek baseline; so must this one.
+EVOLVED_STYLE = """
+import time
+
+import numpy as np
+
+time.sleep(1.5)  # stands in for `import torch`
+
+
+def rebalance_experts(weight, num_replicas, num_groups, num_nodes, num_gpus):
+    layers, experts = weight.shape
+    load = weight.astype(np.float64) + 1e-6
+    low, high = np.zeros((layers, 1)), load.max(axis=1, keepdims=True)
+    for _ in range(40):
+        mid = (low + high) / 2
+        fits = np.maximum(1, np.floor(load / mid)).sum(axis=1, keepdims=True) <= num_replicas
+        high, low = np.where(fits, mid, high), np.where(fits, low, mid)
+    count = np.maximum(1, np.floor(load / high)).astype(np.int64)
+    short = num_replicas - count.sum(axis=1)
+    rows = np.arange(layers)
+    for _ in range(int(short.max())):
+        need = short > 0
+        pick = np.argmax(load / (count + 1), axis=1)
+        count[rows[need], pick[need]] += 1
+        short -= need
+    expert_of = np.repeat(np.tile(np.arange(experts), layers), count.ravel()).reshape(layers, num_replicas)
+    order = np.argsort(-np.take_along_axis(load / count, expert_of, axis=1), axis=1, kind="stable")
+    per_gpu, gpus = num_replicas // num_gpus, np.arange(num_gpus)
+    snake = np.concatenate([(gpus if s % 2 == 0 else gpus[::-1]) * per_gpu + s for s in range(per_gpu)])
+    phy2log = np.empty((layers, num_replicas), dtype=np.int64)
+    np.put_along_axis(phy2log, np.broadcast_to(snake, (layers, num_replicas)),
+                      np.take_along_axis(expert_of, order, axis=1), axis=1)
+    experts_sorted = np.sort(phy2log, axis=1)
+    starts = np.cumsum(count, axis=1) - count
+    rank = np.arange(num_replicas)[None, :] - np.take_along_axis(starts, experts_sorted, axis=1)
+    log2phy = np.full((layers, experts, int(count.max())), -1, dtype=np.int64)
+    log2phy[rows[:, None], experts_sorted, rank] = np.argsort(phy2log, axis=1, kind="stable")
+    return phy2log, log2phy, count
+"""
+
+
+def test_an_evolved_style_policy_with_a_slow_import_ranks_above_the_baseline(evaluator, tmp_path):
+    evolved = tmp_path / "evolved.py"
+    evolved.write_text(EVOLVED_STYLE)
+    (tmp_path / "evolved-run").mkdir()
+    (tmp_path / "baseline-run").mkdir()
+    mine = _evaluate(evaluator, evolved, tmp_path / "evolved-run")
+    base = _evaluate(evaluator, BASELINE, tmp_path / "baseline-run")
+    # about the baseline's balancedness (within ~1.4 points of score), markedly faster per call
+    assert mine["metrics"]["balancedness"] == pytest.approx(base["metrics"]["balancedness"], abs=0.015)
+    assert mine["metrics"]["time_ratio"] < 0.8
+    assert mine["score"] > base["score"]
+
+
+def test_paired_times_cancel_the_load_all_three_calls_saw():
+    # Each step of three calls ran under its own load: a CPU-share factor (1x to 6x) and a wake-up
+    # latency (0 to 5 ms) that every call pays. The ratio of the null-corrected times sees neither,
+    # while the plain medians (or their ratio) would.
+    rng = np.random.default_rng(0)
+    factor, latency = rng.uniform(1.0, 6.0, size=200), rng.uniform(0.0, 0.005, size=200)
+    cost = 0.0002  # decoding, encoding, the channel: what a null call does
+    candidate = list(factor * (0.002 + cost) + latency)
+    baseline = list(factor * (0.004 + cost) + latency)
+    null = list(factor * cost + latency)
+    timing = paired_timing(candidate, baseline, null)
+    assert timing.ratio == pytest.approx(0.5, rel=0.05)
+    assert np.median(candidate) / np.median(baseline) > 0.55  # what the latency does uncorrected
+    with pytest.raises(ValueError):
+        paired_timing([0.1], [0.1], [])
+
+
+def test_the_candidate_never_holds_an_input_before_its_call_nor_the_window_that_scores_it(evaluator, tmp_path):
+    # The payload used to carry every input of the stage: window i + 1 (which scores the answer to
+    # window i) sat in the candidate's process. Now inputs arrive one call at a time, in time order.
     program = _wrapped(
         tmp_path,
         """
         def rebalance_experts(weight, num_replicas, num_groups, num_nodes, num_gpus):
+            payload = json.load(open(json.load(open(sys.argv[1]))["payload"]))
+            if "sweeps" in payload or "weight" in json.dumps(payload):
+                raise RuntimeError("PEEKED: the payload holds inputs")
+            with open("seen.txt", "a") as log:
+                log.write(hashlib.sha256(np.ascontiguousarray(weight, dtype="<i4").tobytes()).hexdigest() + "\\n")
             return _deepseek(weight, num_replicas, num_groups, num_nodes, num_gpus)
         """,
-        prelude="""
-        import itertools, time
-        _ticks = itertools.count(0, 10**9)
-        time.perf_counter_ns = lambda: next(_ticks)
-        """,
+        prelude="import hashlib, json, sys",
     )
-    error = _failure(evaluator, program, tmp_path)
-    # Either rule catches it: more call time than the process lived, or the driver "ran out of
-    # budget" sooner than the wall clock allows.
-    assert error.kind == "invalid_output"
-    assert "tampered" in error.message or "budget" in error.message
-
-
-def test_reported_time_beyond_the_wall_time_is_rejected():
+    _evaluate(evaluator, program, tmp_path)
     workload = stages.build("quick")
-    policy = _load(BASELINE, "deepseek_for_reply")
-    driver = _load(PROBLEM / "driver.py", "eplb_driver")
-    reply = driver.run(policy, workload.payload())
-    for sweep in reply["sweeps"]:
-        for record in sweep:
-            record["ns"] = 10**9
-    judged = judge(workload, reply, wall_s=2.0)
-    with pytest.raises(TimingError, match="tampered"):
-        candidate_timing(judged.reported_ns, 2.0, 0.1)
-
-
-def test_stopping_before_the_budget_is_rejected():
-    workload = stages.build("quick")
-    reply = {"sweeps": [[{"ns": 1}] * len(workload.pairs)]}  # one sweep of 20, in 0.1 s
-    with pytest.raises(CandidateError, match="budget"):
-        judge(workload, reply, wall_s=0.1)
+    call_of = {
+        hashlib.sha256(np.ascontiguousarray(w, dtype="<i4").tobytes()).hexdigest(): (pair, sweep)
+        for sweep, inputs in enumerate(workload.inputs)
+        for pair, w in enumerate(inputs)
+    }
+    (seen,) = (tmp_path / "work-quick" / "candidate").glob("s*/seen.txt")
+    calls = [call_of[line] for line in seen.read_text().split() if line in call_of]  # warm-ups are not
+    assert len(calls) == 60
+    assert [pair for pair, _ in calls] == sorted(pair for pair, _ in calls)  # window i before window i + 1
 
 
 def test_a_raising_candidate_is_a_recorded_failure(evaluator, tmp_path):

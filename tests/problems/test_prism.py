@@ -19,8 +19,8 @@ from adrs.problemkit import CandidateError
 from evaluators.prism import (
     FULL_SEED,
     HOLDOUT_SEED,
+    case_message,
     case_score,
-    cases_payload,
     generate_cases,
     lower_bound,
     max_kvpr,
@@ -55,10 +55,11 @@ def _greedy_wrapped(tmp_path: Path, wrapper: str, name: str = "candidate.py") ->
     return path
 
 
-def _in_process_placements(program: Path, stage_cases, timeout_s: float = 10.0) -> list:
+def _in_process_placements(program: Path, stage_cases) -> list:
     """Driver records of `program` on the cases, run in this process (trusted baselines only)."""
     driver = _load(PROBLEM / "driver.py", "prism_driver_inproc")
-    return driver.run(_load(program, "prism_policy_inproc"), cases_payload(stage_cases, timeout_s))
+    policy = _load(program, "prism_policy_inproc")
+    return [driver.handle(policy, case_message(case)) for case in stage_cases]
 
 
 # --- generation and check values -------------------------------------------------------------
@@ -217,19 +218,39 @@ def test_raising_cases_score_zero_instead_of_leaving_the_average(evaluator, tmp_
     assert "too hard for me" in result["feedback"]
 
 
-def test_a_slow_case_is_cut_off_by_the_per_case_limit():
-    slow = ModuleType("slow")
-    exec(
-        "import time\n"
-        "def compute_model_placement(gpu_num, models):\n"
-        "    try:\n        time.sleep(30)\n    except Exception:\n        pass\n",
-        slow.__dict__,
+def test_a_slow_case_scores_zero_although_the_candidate_switches_off_its_timers(evaluator, tmp_path, monkeypatch):
+    # The limit used to be a SIGALRM timer inside the candidate's process: this program switched it
+    # off and got full credit for its slow cases. The evaluator now times each case itself.
+    monkeypatch.setattr(evaluator, "CASE_TIMEOUT_S", 1.0)
+    program = _greedy_wrapped(
+        tmp_path,
+        """
+        import signal, time
+        signal.signal(signal.SIGALRM, signal.SIG_IGN)
+        signal.setitimer = lambda *args, **kwargs: (0.0, 0.0)
+        time.perf_counter = lambda: 0.0
+
+        def compute_model_placement(gpu_num, models):
+            if gpu_num == 5:
+                end = time.monotonic() + 3.0  # three times the (patched) limit, on the hardest cases
+                while time.monotonic() < end:
+                    pass
+            return _greedy(gpu_num, models)
+        """,
     )
-    driver = _load(PROBLEM / "driver.py", "prism_driver_timeout")
-    cases = generate_cases(FULL_SEED)[:2]
-    records = driver.run(slow, cases_payload(cases, 0.2))
-    assert [r["status"] for r in records] == ["raised", "raised"]
-    assert "TimeoutError" in records[0]["error"]
+    result = _evaluate(evaluator, program, "quick", tmp_path)
+    quick_cases = generate_cases(FULL_SEED)[:10]
+    slow = [c for c in quick_cases if c.gpu_num == 5]
+    records = _in_process_placements(GREEDY, quick_cases)
+    fast_scores = [
+        case_score(max_kvpr(c, round_robin(c)), lower_bound(c), max_kvpr(c, parse_placement(r["placement"], c)))
+        for c, r in zip(quick_cases, records, strict=True)
+        if c.gpu_num != 5
+    ]
+    assert slow and result["metrics"]["cases_failed"] == len(slow)
+    assert result["score"] == pytest.approx(sum(fast_scores) / len(quick_cases))  # the rest went on
+    assert "timed by the evaluator" in result["feedback"]
+    assert result["metrics"]["slowest_case_s"] >= 1.0
 
 
 def test_mutating_model_objects_gains_nothing(evaluator, tmp_path):
@@ -268,26 +289,30 @@ def test_printed_or_forged_results_gain_nothing(evaluator, tmp_path):
     )
     printed = _evaluate(evaluator, printer, "quick", tmp_path)
     assert printed["score"] == 0.0 and printed["metrics"]["valid"] == 1.0
-    # A candidate that writes the result file itself and exits: its claims are re-validated.
+    # A candidate that forges a reply frame on the session's channel and exits: the reply is
+    # re-validated like any other, and the result file it writes is never read.
     forger = tmp_path / "forger.py"
     forger.write_text(
         textwrap.dedent(
             """
-            import json, os, sys
+            import json, os, struct
 
             def compute_model_placement(gpu_num, models):
-                request = json.load(open(sys.argv[1]))
-                cases = json.load(open(request["payload"]))["cases"]
-                value = [{"status": "placed", "score": 100.0,
-                          "placement": [[0, list(range(len(c["models"])))]]} for c in cases]
-                with open(request["result"], "w") as f:
-                    json.dump({"ok": True, "value": value, "score": 100.0}, f)
+                with open("result.json", "w") as f:
+                    json.dump({"ok": True, "value": [], "score": 100.0}, f)
+                channel = [int(fd) for fd in os.listdir("/proc/self/fd")
+                           if os.path.exists(f"/proc/self/fd/{fd}")
+                           and os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")][0]
+                record = {"status": "placed", "score": 100.0, "placement": [[0, list(range(len(models)))]]}
+                body = json.dumps({"ok": True, "value": record}).encode()
+                os.write(channel, struct.pack(">I", len(body)) + body)
                 os._exit(0)
             """
         )
     )
-    forged = _evaluate(evaluator, forger, "quick", tmp_path)
-    assert forged["score"] == 0.0 and "exceeds memory" in forged["feedback"]
+    with pytest.raises(CandidateError) as forged:
+        _evaluate(evaluator, forger, "quick", tmp_path)
+    assert forged.value.kind == "nonzero_exit"  # the forged first case was read; then no process answered
 
 
 def test_broken_programs_are_recorded_failures(evaluator, tmp_path):

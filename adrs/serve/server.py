@@ -1,0 +1,127 @@
+"""`adrs serve`: a read-only live view of an archive over HTTP (standard library only).
+
+Owns: the HTTP server (a thread per request, bound to loopback unless told otherwise), its routes,
+and answering them from one open archive:
+
+    GET /                      the page (page.html: no build step, no network, polls the endpoints)
+    GET /api/runs              the archive's runs, newest first
+    GET /api/run[?id=N]        one run's live state (default: the latest run)
+    GET /api/program/N         one program: code, diffs, per-stage evaluations
+
+Any other method is refused (405): serving never writes to the archive. Bad ids and missing runs
+or programs answer 404 with one line naming them.
+
+Must not: write to the archive, or shape the JSON itself (views.py does).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from importlib.resources import files
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from adrs.archive.store import Archive, ArchiveError
+from adrs.serve.views import LineCache, program_view, run_view, runs_view
+
+LOOPBACK = "127.0.0.1"
+DEFAULT_PORT = 8765
+_PROGRAM_PATH = re.compile(r"/api/program/(\d+)")
+
+
+class NotFound(LookupError):
+    """A route, run or program that does not exist: answered 404."""
+
+
+def _page() -> bytes:
+    return files("adrs.serve").joinpath("page.html").read_bytes()
+
+
+class ArchiveServer(ThreadingHTTPServer):
+    """An HTTP server answering from one open archive."""
+
+    daemon_threads = True  # a slow client never holds up shutdown
+
+    def __init__(self, store: Archive, address: tuple[str, int]):
+        self.store = store
+        self.lines = LineCache()  # what the polls read so far: each reads only what changed since
+        super().__init__(address, _Handler)
+
+    @property
+    def url(self) -> str:
+        host, port = self.server_address[:2]
+        return f"http://{host}:{port}/"
+
+    def answer(self, path: str, query: dict[str, list[str]]) -> dict[str, Any]:
+        """The JSON of an /api/ route."""
+        if path == "/api/runs":
+            return runs_view(self.store)
+        if path == "/api/run":
+            raw = query.get("id", [""])[0]
+            if raw and not raw.isdigit():
+                raise NotFound(f"run id {raw!r} is not a number")
+            return run_view(self.store, int(raw) if raw else None, cache=self.lines)
+        match = _PROGRAM_PATH.fullmatch(path)
+        if match:
+            return program_view(self.store, int(match.group(1)))
+        raise NotFound(f"no route {path}")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: ArchiveServer
+
+    def do_GET(self) -> None:  # noqa: N802 (the name http.server calls)
+        parts = urlsplit(self.path)
+        if parts.path in ("/", "/index.html"):
+            self._send(HTTPStatus.OK, _page(), "text/html; charset=utf-8")
+            return
+        try:
+            body = self.server.answer(parts.path, parse_qs(parts.query))
+            status = HTTPStatus.OK
+        except (NotFound, ArchiveError) as exc:
+            body, status = {"error": str(exc)}, HTTPStatus.NOT_FOUND
+        self._send(status, json.dumps(body).encode(), "application/json")
+
+    def _refuse(self) -> None:
+        self._send(HTTPStatus.METHOD_NOT_ALLOWED, b'{"error": "adrs serve is read-only"}', "application/json")
+
+    do_POST = do_PUT = do_DELETE = do_PATCH = _refuse  # noqa: N815
+
+    def _send(self, status: HTTPStatus, body: bytes, content_type: str) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("Cache-Control", "no-store")  # the page polls: never a stale answer
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (http.server's name)
+        pass  # one line per poll would drown the terminal
+
+
+def open_server(archive: str | Path, host: str = LOOPBACK, port: int = DEFAULT_PORT) -> ArchiveServer:
+    """A server on `archive` (a path or SQLAlchemy URL), listening but not yet serving (port 0: any free port).
+
+    ArchiveError when the archive does not exist or holds no run; OSError when the port is taken."""
+    store = Archive.open(archive, create=False)
+    try:
+        store.run()  # an archive without a run has nothing to show: say so now, not in the browser
+        return ArchiveServer(store, (host, port))
+    except BaseException:
+        store.close()
+        raise
+
+
+def serve_archive(server: ArchiveServer, on_ready: Callable[[str], None] = lambda _url: None) -> None:
+    """Answer requests until interrupted, then close the archive."""
+    on_ready(server.url)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    finally:
+        server.server_close()
+        server.store.close()

@@ -1,0 +1,3 @@
+#!/bin/bash
+# Harbor's verifier entry point: the reward goes to /logs/verifier/.
+python3 /tests/check.py
