@@ -18,9 +18,12 @@ __version__ = "0.1.0"
 _API = (
     "check_archive",
     "check_problem",
+    "data_root",
+    "data_status",
     "evaluate_program",
     "evolve",
     "export_programs",
+    "fetch_data",
     "init_problem",
     "join",
     "list_problems",

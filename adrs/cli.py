@@ -152,6 +152,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help="0: any free port")
     p.add_argument("--host", default=LOOPBACK, help="address to bind (default: loopback only)")
 
+    p = sub.add_parser("data", help="the built-in problems' real data: list, fetch, verify, where it is")
+    data = p.add_subparsers(dest="data_command", required=True)
+    root_help = "data root (default: ADRS_DATA, else ~/.local/share/adrs/data)"
+    q = data.add_parser("list", help="which problems have real data, where it goes, whether it is there and verified")
+    q.add_argument("--data", default=None, dest="data_dir", help=root_help)
+    q = data.add_parser("fetch", help="fetch problems' real data from their public sources (pinned sha256)")
+    q.add_argument("problems", nargs="*", metavar="PROBLEM")
+    q.add_argument("--all", action="store_true", help="every problem that has real data")
+    q.add_argument("--data", default=None, dest="data_dir", help=root_help)
+    q.add_argument("--mirror", default=None, metavar="DIR_OR_URL",
+                   help="read sources from a mirror laid out as <repo>/<commit>/<path> instead of GitHub")
+    q.add_argument("--force", action="store_true", help="fetch again files already present and verified")
+    q = data.add_parser("verify", help="check the files against their pinned sha256 (exit 2 when one is missing or wrong)")
+    q.add_argument("problems", nargs="*", metavar="PROBLEM")
+    q.add_argument("--data", default=None, dest="data_dir", help=root_help)
+    q = data.add_parser("where", help="the data root, and the folder a problem's evaluations read")
+    q.add_argument("problem", nargs="?", default=None)
+    q.add_argument("--data", default=None, dest="data_dir", help=root_help)
+
     p = sub.add_parser("doctor", help="check an archive's integrity (exit 2 when something is wrong)")
     p.add_argument("archive")
     p.add_argument("--run", type=int, default=None, dest="run_id")
@@ -183,6 +202,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings.update(_mutation_settings(args, {}))
     plan = api.mutator_plan(problem, **settings)
     console.print(f"Evolving [bold]{problem.name}[/bold] with {_mutator_line(plan)}; archive {archive}")
+    console.print(f"Data: {escape(api.data_in_use(problem.name, args.data_dir))}")
     return _drive(
         lambda on_progress: api.evolve(problem, archive=archive, on_progress=on_progress, **settings),
         args.quiet,
@@ -296,13 +316,18 @@ def cmd_check(args: argparse.Namespace) -> int:
     api.require_sandbox(problem, args.sandbox)
     _warn(problem)
     console.print(f"[bold]{problem.name}[/bold]: stages {[s.name for s in problem.stages]}, objectives {[o.name for o in problem.objectives]}")
+    console.print(f"data: {escape(api.data_in_use(problem.name, args.data_dir))}")
     report = api.check_problem(problem, sandbox=args.sandbox, data_dir=args.data_dir, on_program=_print_checked)
+    for note in report.notes:  # no EVOLVE-BLOCK markers; how a peer folder was read and scored
+        console.print(f"[cyan]note:[/cyan] {escape(note)}")
+    for warning in report.warnings:
+        console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
     failed = report.initial.failed
     if failed is not None:
+        if report.missing_module:
+            console.print(f"[red]error:[/red] missing module: {escape(report.missing_module)}")
         console.print(f"[red]error:[/red] the initial program fails at stage {failed.stage!r}:\n{escape(failed.error)}")
         return 1
-    for line in report.notes:  # peer folders: how they were read and scored
-        console.print(f"  [dim]note:[/dim] {escape(line)}")
     if report.unknown_names:
         settings_file = "problem.toml" if problem.peer is None else "config.yaml"
         for line in report.unknown_names:
@@ -428,6 +453,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         host = escape(args.host)
         console.print(f"[yellow]warning:[/yellow] serving on {host}: anyone who reaches it can read the archive")
+
     def ready(url: str) -> None:
         console.print(f"Serving {escape(args.archive)} at {url} (Ctrl-C stops)")
         sys.stdout.flush()  # a script waiting for the address reads it now, not when the buffer fills
@@ -439,7 +465,60 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data_state(entry: Any) -> str:
+    if entry.complete:
+        return "[green]verified[/green]"
+    return "[yellow]partial[/yellow]" if entry.present else "absent"
+
+
+def _render_data(entries: list[Any], root: Path, details: bool) -> None:
+    console.print(f"data root: {escape(str(root))}")
+    table = Table(box=None, pad_edge=False)
+    for column in ("problem", "real data", "files verified", "what it is"):
+        table.add_column(column, overflow="fold")
+    for entry in entries:
+        verified = sum(1 for f in entry.files if f.state == "verified")
+        optional = sum(1 for f in entry.files if f.optional)
+        count = f"{verified}/{len(entry.files)}" + (f" ({optional} optional)" if optional else "")
+        table.add_row(entry.problem, _data_state(entry), count, escape(entry.about))
+    console.print(table)
+    for entry in entries:
+        for f in entry.files:
+            if details and f.state != "verified" and not (f.optional and f.state == "missing"):
+                console.print(f"  {escape(str(f.path))}: {escape(f.state)}")
+
+
+def cmd_data(args: argparse.Namespace) -> int:
+    if args.data_command == "where":
+        root = api.data_root(args.data_dir)
+        console.print(str(root), markup=False, highlight=False, soft_wrap=True)
+        if args.problem:
+            entry = api.data_status([args.problem], root=root).problems[0]
+            found = "verified" if entry.complete else f"not complete: adrs data fetch {args.problem}"
+            console.print(f"{args.problem}: {entry.folder} ({found})", markup=False, highlight=False, soft_wrap=True)
+        return 0
+    if args.data_command == "fetch":
+        if not args.problems and not args.all:
+            console.print("[red]error:[/red] name the problems to fetch (adrs data list shows them), or pass --all")
+            return 1
+        fetched = api.fetch_data(args.problems, root=args.data_dir, mirror=args.mirror, force=args.force,
+                                 say=lambda line: console.print(escape(line), soft_wrap=True))
+        _render_data(fetched, api.data_root(args.data_dir), details=True)
+        return 0
+    overview = api.data_status(args.problems if args.data_command == "verify" else (), root=args.data_dir)
+    _render_data(overview.problems, overview.root, details=args.data_command == "verify")
+    if args.data_command == "verify":
+        return 0 if all(entry.complete for entry in overview.problems) else 2
+    if overview.synthetic_only:
+        console.print(f"synthetic data only (no public real data): {', '.join(overview.synthetic_only)}")
+    missing = [e.problem for e in overview.problems if not e.complete]
+    if missing:
+        console.print(f"fetch with: adrs data fetch {' '.join(missing)}   (or --all)")
+    return 0
+
+
 COMMANDS = {
+    "data": cmd_data,
     "doctor": cmd_doctor,
     "run": cmd_run,
     "resume": cmd_resume,

@@ -92,7 +92,9 @@ class Engine:
         self.frontier = DeterministicFrontier(self.view, config.lag) if config.deterministic else None
         self.keeper = IslandKeeper(archive, run.id, config.islands, config.migration_interval, config.island_stagnation)
         self.novelty = NoveltyFilter(config.novelty) if config.novelty is not None else None
-        self.progress = Progress(budget=config.budget)
+        self.progress = Progress(
+            budget=config.budget, objectives=len(problem.objectives), max_time_s=config.max_time_s, llm=source.activity()
+        )
         self._stopping = asyncio.Event()
         self._first_result = asyncio.Event()
         self._queued = 0  # evaluations committed to this invocation's budget
@@ -507,7 +509,10 @@ class Engine:
         self.progress.archive_size = sum(1 for p in self.elites.programs.values() if p.migrated_from is None)
         self.progress.front_size = len(self.elites.front)
         self.progress.best_score = best.score if best else None
-        self.progress.best_id = (best.migrated_from or best.id) if best else None
+        best_id = (best.migrated_from or best.id) if best else None
+        if best_id is not None and best_id != self.progress.best_id:
+            self.progress.best_changed = time.monotonic()
+        self.progress.best_id = best_id
         self.progress.best_uncertainty, self.progress.best_evaluations = self.referee.uncertainty(best)
         self.progress.noise = self.referee.sigma
         self.progress.rescores = self.referee.rescores

@@ -1,7 +1,9 @@
 """Read-only views of an archive for the terminal: `adrs status` and `adrs show`.
 
 Owns: rendering the records adrs.api returns (`StatusReport`, `ProgramView`, an LLM `CallRecord`)
-with rich. Must not: open, query or write an archive (adrs.api loads the records).
+with rich. Code and diffs are never cut at the terminal's width: highlighted and wrapped on a
+terminal, plain text (every character, no colour) when the output is a pipe or a file.
+Must not: open, query or write an archive (adrs.api loads the records).
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ def render_status(console: Console, status: StatusReport) -> None:
     run, elites, counts = status.run, status.elites, status.counts
     console.print(f"[bold]Run {run.id}[/bold] of [bold]{run.problem_name}[/bold] ({run.status}), seed {run.seed}, created {run.created_at:%Y-%m-%d %H:%M}")
     console.print(f"archive: {status.archive_url}")
+    if status.stopped:
+        console.print(f"stopped: {escape(status.stopped)}")
     console.print(
         f"programs: {counts[ProgramStatus.EVALUATED]} evaluated, {counts[ProgramStatus.FAILED]} failed, "
         f"{counts[ProgramStatus.PENDING]} pending"
@@ -45,7 +49,8 @@ def render_status(console: Console, status: StatusReport) -> None:
         elif status.noise == 0:
             shown += " (deterministic: ± 0)"
         console.print(f"best: program {best_id}, score {shown}{delta}")
-    console.print(f"Pareto front: {len(elites.front)} programs; MAP-Elites cells per island: {elites.coverage()}")
+    front = f"Pareto front: {len(elites.front)} programs; " if len(status.elites.problem.objectives) > 1 else ""
+    console.print(f"{front}MAP-Elites cells per island: {elites.coverage()}")
     table = Table(title="top programs")
     for column in ("id", "score", "complete", "island", "gen", "mutator", "description"):
         table.add_column(column)
@@ -67,6 +72,14 @@ def _render_llm_usage(console: Console, usage: list[ModelUsage]) -> None:
     for row in usage:
         table.add_row(row.model, str(row.calls), str(row.prompt_tokens), str(row.completion_tokens), f"{row.cost_usd:.4f}")
     console.print(table)
+
+
+def print_code(console: Console, text: str, lexer: str, line_numbers: bool = False) -> None:
+    """Program text, whole: wrapped at the width on a terminal, verbatim when the output is not one."""
+    if console.is_terminal:
+        console.print(Syntax(text, lexer, line_numbers=line_numbers, word_wrap=True))
+    else:
+        console.print(text, markup=False, highlight=False, emoji=False, soft_wrap=True, end="" if text.endswith("\n") else "\n")
 
 
 def _render_evaluation(console: Console, e: Evaluation) -> None:
@@ -96,14 +109,14 @@ def render_program(console: Console, view: ProgramView) -> None:
     for evaluation in view.evaluations:
         _render_evaluation(console, evaluation)
     console.print("[bold]Code[/bold]")
-    console.print(Syntax(program.code, "python", line_numbers=True))
+    print_code(console, program.code, "python", line_numbers=True)
     if program.diff:
         console.print("[bold]Diff against parent[/bold]")
-        console.print(Syntax(program.diff, "diff"))
+        print_code(console, program.diff, "diff")
     initial = view.initial
     if initial is not None and initial.id != program.id:
         console.print("[bold]Diff against the initial program[/bold]")
-        console.print(Syntax(unified_diff(initial.code, program.code, "initial", f"program {program.id}"), "diff"))
+        print_code(console, unified_diff(initial.code, program.code, "initial", f"program {program.id}"), "diff")
     _render_llm_history(console, view)
 
 
@@ -149,9 +162,9 @@ def _render_call_body(console: Console, record: CallRecord) -> None:
         console.print(f"  [red]unreadable:[/red] {escape(parsed.problem)}")
     for number, block in enumerate(parsed.blocks, 1):
         console.print(f"  SEARCH/REPLACE block {number}:")
-        console.print(Syntax(f"<<<<<<< SEARCH\n{block.search}\n=======\n{block.replace}\n>>>>>>> REPLACE", "python"))
+        print_code(console, f"<<<<<<< SEARCH\n{block.search}\n=======\n{block.replace}\n>>>>>>> REPLACE", "python")
     if parsed.rewrite is not None:
         console.print("  full rewrite:")
-        console.print(Syntax(parsed.rewrite, "python", line_numbers=True))
+        print_code(console, parsed.rewrite, "python", line_numbers=True)
     if not parsed.blocks and parsed.rewrite is None and not parsed.problem:
         console.print("  (none found)")

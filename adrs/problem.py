@@ -23,7 +23,12 @@ DIRECTIONS = ("max", "min")
 _TOP_KEYS = {"problem", "score", "objectives", "features", "stages", "limits", "references", "prompt", "llm", "resources"}
 _RESOURCE_KEYS = {"cpus", "gpus", "memory_mb"}
 _PROBLEM_KEYS = {"name", "description", "initial", "evaluator", "sandbox"}
-_LIMIT_KEYS = {"memory_mb", "candidate_timeout_s", "candidate_memory_mb", "timeout_s"}
+_LIMIT_KEYS = {"memory_mb", "candidate_timeout_s", "candidate_memory_mb"}
+# Keys that look right but that nothing reads: the message says where the setting lives.
+_MISPLACED_LIMITS = {
+    "timeout_s": "nothing reads it: a stage's time limit is timeout_s in its [[stages]] table, "
+    "a candidate process's is [limits] candidate_timeout_s",
+}
 
 
 class ProblemError(ValueError):
@@ -309,6 +314,9 @@ def _build(root: Path, toml_path: Path, data: dict[str, Any]) -> Problem:
     if not any(not s.holdout for s in stages):
         raise ProblemError(f"{toml_path}: stages: every stage is a holdout stage; evolution needs one that is not")
     limits_table = _table(toml_path, data, "limits")
+    for key, why in _MISPLACED_LIMITS.items():
+        if key in limits_table:
+            raise ProblemError(f"{toml_path}: limits.{key}: {why}")
     _reject_unknown(toml_path, "limits.", limits_table, _LIMIT_KEYS)
     limits = ProblemLimits(
         memory_mb=int(limits_table.get("memory_mb", ProblemLimits.memory_mb)),
@@ -331,7 +339,7 @@ def _build(root: Path, toml_path: Path, data: dict[str, Any]) -> Problem:
         score_metric=score_metric,
         references=references,
         prompt_system=str(prompt.get("system", "")),
-        sandbox=str(meta.get("sandbox", "process")),
+        sandbox=_sandbox(toml_path, meta.get("sandbox", "process")),
         llm=dict(_table(toml_path, data, "llm")),
         resources=_resources(toml_path, _table(toml_path, data, "resources")),
         noise=noise,
@@ -367,6 +375,14 @@ def _score_noise(path: Path, score: dict[str, Any]) -> ScoreNoise:
             raise ProblemError(f"{path}: score.metric_noise.{name}: expected a standard deviation >= 0, got {value!r}")
         metrics[str(name)] = number
     return ScoreNoise(sigma, repeats, metrics)
+
+
+def _sandbox(path: Path, raw: Any) -> str:
+    from adrs.sandbox import BACKENDS  # names only: the package probes nothing on import
+
+    if raw not in BACKENDS:
+        raise ProblemError(f"{path}: problem.sandbox: {raw!r} is not one of {', '.join(BACKENDS)}")
+    return str(raw)
 
 
 def _objective(path: Path, index: int, raw: Any) -> Objective:

@@ -2,8 +2,10 @@
 
 Owns: the records the engine fills in and the live view, the API and the CLI read: the best
 score with its uncertainty, why the run stopped and whether that was a failure (`RunFailure`),
-and a pause while the LLM endpoint is away (`Pause`).
-Must not: compute anything about the search; the engine updates these in place.
+a pause while the LLM endpoint is away (`Pause`), and the arithmetic on them a view needs (rate,
+time since the best changed, time left).
+Must not: compute anything about the search; the engine updates these in place (and an LLM
+source its `LLMActivity`).
 """
 
 from __future__ import annotations
@@ -42,6 +44,17 @@ class Pause:
 
 
 @dataclass
+class LLMActivity:
+    """What an LLM proposal source is doing; the source updates it in place as calls start and end."""
+
+    in_flight: int = 0  # calls sent and not answered yet
+    calls: int = 0  # calls answered or failed in this invocation (the start-up check excluded)
+    failed: int = 0  # calls that failed after their retries, in this invocation
+    dollars: float = 0.0  # spent by the run in all, earlier invocations included
+    cap: float | None = None  # the run's cost cap, if any
+
+
+@dataclass
 class Progress:
     """What a live view needs; updated in place by the engine."""
 
@@ -61,6 +74,10 @@ class Progress:
     rescores: int = 0  # extra evaluations spent re-scoring contenders for the best (not counted in `budget`)
     initial_score: float | None = None
     started: float = field(default_factory=time.monotonic)
+    best_changed: float | None = None  # monotonic time the best program last changed (or was first known)
+    objectives: int = 1  # how many objectives the problem has: a Pareto front means something only above 1
+    max_time_s: float | None = None  # the invocation's wall-clock budget
+    llm: LLMActivity | None = None  # the LLM source's activity (None: the offline mutator alone)
     stop_reason: str = ""
     failure: RunFailure | None = None  # set when the stop is a failure
     paused: Pause | None = None  # set while proposals wait for the LLM endpoint
@@ -73,6 +90,22 @@ class Progress:
     def per_minute(self) -> float:
         elapsed = time.monotonic() - self.started
         return 60.0 * self.evaluated / elapsed if elapsed > 0 else 0.0
+
+    @property
+    def since_best_changed_s(self) -> float | None:
+        return None if self.best_changed is None else time.monotonic() - self.best_changed
+
+    def time_left(self) -> tuple[float, str] | None:
+        """Seconds until the run stops at its present pace, and which budget stops it; None before
+        the first evaluation when no wall-clock budget is set."""
+        elapsed = time.monotonic() - self.started
+        estimates = []
+        if self.evaluated > 0 and elapsed > 0:
+            remaining = max(0, self.budget - self.evaluated)
+            estimates.append((remaining * elapsed / self.evaluated, f"budget of {self.budget} evaluations"))
+        if self.max_time_s is not None:
+            estimates.append((max(0.0, self.max_time_s - elapsed), f"time limit of {self.max_time_s:g} s"))
+        return min(estimates) if estimates else None
 
 
 @dataclass(frozen=True)

@@ -1,16 +1,23 @@
 """The live terminal view of a run (rich), and the closing summary.
 
 Owns: rendering `Progress` as a budget bar plus a small table (evaluations/min, best score with
-its uncertainty and its delta over the initial program, failures by kind, archive and Pareto-front
-sizes, a pause while the LLM endpoint is away). Falls back to a line every few seconds when the
-output is not a terminal (CI logs, pipes), and at once when a pause begins or ends.
+its uncertainty and its delta over the initial program, time since the best changed, time left and
+which budget ends the run, LLM calls in flight, failed and dollars spent, failures by kind, the
+archive's size and, for problems with several objectives, the Pareto front's, a pause while the LLM
+endpoint is away). The table is re-rendered from the live `Progress` at every refresh, so clocks
+and calls in flight move between evaluations. Falls back to a line every few seconds when the
+output is not a terminal (CI logs, pipes), and at once when a pause begins or ends. While the view
+is on a terminal, the terminal does not echo control characters: an echoed "^C" at the end of the
+last line can wrap it, after which rich's redraw leaves a stale copy of the bar behind.
 
 Must not: change the run; it only reads the Progress it is handed.
 """
 
 from __future__ import annotations
 
+import sys
 import time
+from typing import Any
 
 from rich.console import Console, Group
 from rich.live import Live
@@ -40,6 +47,70 @@ def pause_line(pause: Pause) -> str:
     )
 
 
+def duration(seconds: float) -> str:
+    """3 s, 4m 05s, 2h 10m."""
+    seconds = max(0, int(round(seconds)))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60}m {seconds % 60:02d}s"
+    return f"{seconds // 3600}h {seconds % 3600 // 60:02d}m"
+
+
+def llm_line(p: RunProgress) -> str | None:
+    if p.llm is None:
+        return None
+    spent = f"${p.llm.dollars:.4f} spent" + (f" of ${p.llm.cap:.2f}" if p.llm.cap is not None else "")
+    return f"{p.llm.in_flight} in flight, {p.llm.calls} answered, {p.llm.failed} failed; {spent}"
+
+
+def improvement_line(p: RunProgress) -> str:
+    since = p.since_best_changed_s
+    if since is None or p.best_id is None:
+        return "no complete program yet"
+    return f"{duration(since)} ago (program {p.best_id})"
+
+
+def eta_line(p: RunProgress) -> str:
+    left = p.time_left()
+    if left is None:
+        return "after the first evaluation"
+    seconds, which = left
+    return f"~{duration(seconds)} ({which})"
+
+
+class _NoControlEcho:
+    """Turns off the terminal's echo of control characters (ECHOCTL) while a live view is drawn."""
+
+    def __init__(self) -> None:
+        self._saved: tuple[int, Any] | None = None
+
+    def __enter__(self) -> None:
+        try:
+            import termios
+
+            fd = sys.stdin.fileno()
+            if not sys.stdin.isatty():
+                return
+            attributes = termios.tcgetattr(fd)
+            quiet = list(attributes)
+            quiet[3] &= ~termios.ECHOCTL
+            termios.tcsetattr(fd, termios.TCSANOW, quiet)
+            self._saved = (fd, attributes)
+        except (ImportError, AttributeError, OSError, ValueError):
+            self._saved = None  # no terminal to quieten (a pipe, a closed stdin, another platform)
+
+    def __exit__(self, *exc: object) -> None:
+        if self._saved is not None:
+            import termios
+
+            fd, attributes = self._saved
+            try:
+                termios.tcsetattr(fd, termios.TCSANOW, attributes)
+            except OSError:
+                pass
+
+
 class LiveView:
     """Context manager: `with LiveView(console, title) as view: engine(on_progress=view.update)`."""
 
@@ -51,42 +122,71 @@ class LiveView:
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
         )
         self.task = self.bar.add_task(title, total=budget)
-        self.live = Live(console=console, refresh_per_second=4, transient=False) if self.interactive else None
+        self.progress: RunProgress | None = None
+        self.live = (
+            Live(console=console, refresh_per_second=4, transient=False, get_renderable=self._renderable)
+            if self.interactive
+            else None
+        )
+        self._echo = _NoControlEcho()
+        self._drawn = Group(self.bar)
         self._last_line = 0.0
         self._was_paused = False
 
     def __enter__(self) -> LiveView:
         if self.live is not None:
+            self._echo.__enter__()
             self.live.__enter__()
         return self
 
     def __exit__(self, *exc: object) -> None:
         if self.live is not None:
-            self.live.__exit__(*exc)
+            try:
+                self.live.__exit__(*exc)
+            finally:
+                self._echo.__exit__(*exc)
 
     def update(self, progress: RunProgress) -> None:
+        self.progress = progress
         self.bar.update(self.task, completed=progress.evaluated)
         if self.live is not None:
-            self.live.update(Group(self.bar, self._table(progress)))
+            self.live.refresh()
         elif (
             time.monotonic() - self._last_line > 5
             or progress.evaluated == progress.budget
             or self._was_paused != (progress.paused is not None)
         ):
             self._last_line = time.monotonic()
-            self.console.print(self._line(progress))
+            self.console.print(self.line(progress), markup=False, highlight=False)
         self._was_paused = progress.paused is not None
 
-    def _line(self, p: RunProgress) -> str:
-        fails = ", ".join(f"{k} {n}" for k, n in p.failures.most_common()) or "none"
-        line = (
-            f"[{p.evaluated}/{p.budget}] {p.per_minute:.1f} evals/min "
-            f"| best {_score(p.best_score, p.best_uncertainty)} "
-            f"(initial {_fmt(p.initial_score)}) | archive {p.archive_size} | front {p.front_size} | failures: {fails}"
-        )
-        return line if p.paused is None else f"{line} | {pause_line(p.paused)}"
+    def _renderable(self) -> Group:
+        if self.progress is None:
+            return Group(self.bar)
+        try:
+            self._drawn = Group(self.bar, self.table(self.progress))
+        except RuntimeError:  # the engine changed a counter while this (refresh) thread read it
+            pass
+        return self._drawn
 
-    def _table(self, p: RunProgress) -> Table:
+    def line(self, p: RunProgress) -> str:
+        fails = ", ".join(f"{k} {n}" for k, n in p.failures.most_common()) or "none"
+        parts = [
+            f"[{p.evaluated}/{p.budget}] {p.per_minute:.1f} evals/min",
+            f"best {_score(p.best_score, p.best_uncertainty)} (initial {_fmt(p.initial_score)}), "
+            f"changed {improvement_line(p)}",
+            f"ETA {eta_line(p)}",
+            f"archive {p.archive_size}" + (f", front {p.front_size}" if p.objectives > 1 else ""),
+            f"failures: {fails}",
+        ]
+        llm = llm_line(p)
+        if llm is not None:
+            parts.insert(3, f"LLM {llm}")
+        if p.paused is not None:
+            parts.append(pause_line(p.paused))
+        return " | ".join(parts)
+
+    def table(self, p: RunProgress) -> Table:
         table = Table.grid(padding=(0, 2))
         table.add_column(style="dim")
         table.add_column()
@@ -97,12 +197,20 @@ class LiveView:
         table.add_row("best score", f"{best} (program {p.best_id}, {sign}{_fmt(delta)} over initial)")
         if p.paused is not None:
             table.add_row("[yellow]paused[/yellow]", pause_line(p.paused))
+        table.add_row("best changed", improvement_line(p))
+        table.add_row("time left", eta_line(p))
+        llm = llm_line(p)
+        if llm is not None:
+            table.add_row("LLM calls", llm)
         table.add_row("failures", ", ".join(f"{k}: {n}" for k, n in p.failures.most_common()) or "none")
         table.add_row(
             "rejected before evaluation",
             f"{p.duplicates} duplicates, {p.too_similar} too similar, {p.no_edit} without a valid edit",
         )
-        table.add_row("archive / Pareto front", f"{p.archive_size} programs / {p.front_size}")
+        if p.objectives > 1:
+            table.add_row("archive / Pareto front", f"{p.archive_size} programs / {p.front_size}")
+        else:
+            table.add_row("archive", f"{p.archive_size} programs")
         return table
 
 

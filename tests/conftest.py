@@ -1,13 +1,36 @@
-"""Shared fixtures: the project root, the real data folder beside the checkout (or a skip)."""
+"""Shared fixtures: the project root, the real data folder beside the checkout (or a skip).
+
+The real data is ../shared/data beside the checkout, or the folder ADRS_TEST_DATA names (where
+.ci/run fetches it with `adrs data fetch --all` on a machine without the shared folder). Every
+test runs with a private, empty user data folder (XDG_DATA_HOME), so data a developer fetched for
+their own runs never turns a test's synthetic workload into real data.
+"""
 
 from __future__ import annotations
 
+import os
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = ROOT.parent / "shared" / "data"
+SHARED_DATA = Path(os.environ.get("ADRS_TEST_DATA") or ROOT.parent / "shared" / "data")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _private_user_data_folder() -> Iterator[None]:
+    saved = os.environ.get("XDG_DATA_HOME")
+    with tempfile.TemporaryDirectory(prefix="adrs-test-xdg-") as folder:
+        os.environ["XDG_DATA_HOME"] = folder
+        try:
+            yield
+        finally:
+            if saved is None:
+                os.environ.pop("XDG_DATA_HOME", None)
+            else:
+                os.environ["XDG_DATA_HOME"] = saved
 
 
 @pytest.fixture
@@ -17,9 +40,10 @@ def project_root() -> Path:
 
 @pytest.fixture
 def shared_data() -> Path:
-    """The real traces and tables (../shared/data); tests that need them skip where it is absent."""
+    """The real traces and tables (../shared/data, or ADRS_TEST_DATA); tests that need them skip where it is absent."""
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"real data not found at {SHARED_DATA} (../shared/data beside the checkout)")
+        pytest.skip(f"real data not found at {SHARED_DATA} (../shared/data beside the checkout, or ADRS_TEST_DATA; "
+                    "`adrs data fetch --all --data DIR` fetches it)")
     return SHARED_DATA
 
 

@@ -1,7 +1,8 @@
 """Crash safety: SIGKILL the engine at seeded random moments, resume each time, lose nothing.
 
 The engine (`adrs run`, then `adrs resume`) is killed 10+ times, at random moments from start-up to
-mid-evaluation. Only the engine process is killed: its sandboxed workers must die with it
+mid-evaluation. The first kill waits until the archive holds its first evaluation (a start on a
+busy machine can take longer than any fixed delay), so every later start has a run to resume. Only the engine process is killed: its sandboxed workers must die with it
 (PR_SET_PDEATHSIG). After every kill: evaluated programs never decrease, no evaluation is
 duplicated, `adrs doctor` finds nothing, and no process of the run is left. At the end the archive
 holds exactly the budget, with nothing pending.
@@ -24,6 +25,7 @@ ADRS = [sys.executable, "-m", "adrs.cli"]
 BUDGET = 60
 KILLS = 10
 SEED = 20261122
+FIRST_EVALUATION_WAIT_S = 300  # generous: a loaded 2-core machine may take a minute to start a run
 
 
 def _query(archive: Path, sql: str) -> list[tuple]:
@@ -63,11 +65,19 @@ def _processes_under(folder: Path) -> list[int]:
     return found
 
 
-def _wait_gone(folder: Path, timeout: float = 5.0) -> list[int]:
+def _wait_gone(folder: Path, timeout: float = 30.0) -> list[int]:
     deadline = time.monotonic() + timeout
     while (left := _processes_under(folder)) and time.monotonic() < deadline:
         time.sleep(0.05)
     return left
+
+
+def _wait_first_evaluation(proc: subprocess.Popen, archive: Path) -> None:
+    """Until the archive holds an evaluated program, or the engine ended by itself."""
+    deadline = time.monotonic() + FIRST_EVALUATION_WAIT_S
+    while _evaluated(archive) == 0 and proc.poll() is None:
+        assert time.monotonic() < deadline, f"no evaluation landed within {FIRST_EVALUATION_WAIT_S} s"
+        time.sleep(0.1)
 
 
 def test_random_sigkills_then_resume_lose_nothing(toy_problem, tmp_path):
@@ -84,6 +94,8 @@ def test_random_sigkills_then_resume_lose_nothing(toy_problem, tmp_path):
         assert remaining > 0, f"the budget was spent after {kills} kills: raise BUDGET"
         args = ["resume", str(archive), "--budget", str(remaining), "--quiet"] if _has_run(archive) else run_args
         proc = subprocess.Popen(ADRS + args, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        if args is run_args:
+            _wait_first_evaluation(proc, archive)  # so the archive exists, with a run to resume
         time.sleep(rng.uniform(0.2, 2.5))
         if proc.poll() is not None:
             assert proc.returncode == 0, proc.stderr.read().decode()

@@ -49,7 +49,8 @@ def test_status_and_show(prism_run):
 
     work, archive = prism_run
     status = adrs("status", str(archive), cwd=work).stdout
-    assert "0 pending" in status and "Pareto front" in status and "best: program" in status
+    assert "0 pending" in status and "best: program" in status and "stopped: budget spent" in status
+    assert "Pareto front" not in status  # prism has one objective: a "front" of one program says nothing
     with sqlite3.connect(archive) as db:
         child = db.execute("SELECT min(id) FROM programs WHERE mutator = 'offline'").fetchone()[0]
     show = adrs("show", str(archive), str(child), cwd=work).stdout

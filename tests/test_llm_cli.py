@@ -70,7 +70,7 @@ def test_a_wrong_key_fails_at_start_up_with_the_variable_named(toy_problem, tmp_
         evaluated = len(server.completions)
     assert run.returncode == 1
     assert "OPENAI_API_KEY" in run.stdout and "refused" in run.stdout
-    assert evaluated == 0 and elapsed < 30
+    assert evaluated == 0 and elapsed < 120  # no retries for ever, however busy the machine
     store = Archive.open(tmp_path / "a.sqlite")
     assert store.run().status == "failed"
     assert store.events(store.run().id, "llm_unavailable")

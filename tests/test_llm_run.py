@@ -90,20 +90,22 @@ def test_a_hanging_endpoint_cannot_hold_the_run(toy_problem, tmp_path):
     # the third timeout stops new proposals; the one already in flight ends the same way
     assert re.search(r"failed [34] calls in a row", summary.stop_reason) and "timeout" in summary.stop_reason
     assert summary.evaluated == 1  # the initial program
-    assert elapsed < 20
+    assert elapsed < 120  # never the endpoint's hour, however busy the machine
 
 
 def test_the_wall_clock_budget_stops_a_run_whose_calls_hang(toy_problem, tmp_path):
     with FakeOpenAI(script=[Reply(hang=True)] * 20) as server:
         started = time.monotonic()
         settings = run_settings(server.url, timeout_s=600, concurrency=2)
-        summary = api.evolve(toy_problem, archive=tmp_path / "a.sqlite", budget=10, max_time_s=3, **settings)
+        # 15 s: time for the initial program's evaluation (seconds on a busy machine) before the calls start
+        summary = api.evolve(toy_problem, archive=tmp_path / "a.sqlite", budget=10, max_time_s=15, **settings)
         elapsed = time.monotonic() - started
+        sent = len(server.completions)
     assert "wall-clock" in summary.stop_reason
-    assert elapsed < 15
+    assert elapsed < 120  # never the endpoint's hour, however busy the machine
     archive = Archive.open(tmp_path / "a.sqlite")
     cancelled = [r for r in archive.llm_calls(summary.run_id) if r.error.startswith("cancelled")]
-    assert len(cancelled) == 2  # the two calls in flight are recorded as cut off
+    assert sent == 2 and len(cancelled) == 2  # the two calls in flight are recorded as cut off
     archive.close()
 
 

@@ -9,7 +9,6 @@ import random
 import re
 import subprocess
 import sys
-import time
 from collections import Counter
 
 import pytest
@@ -350,18 +349,20 @@ def _hundred_line_program() -> str:
     return PROGRAM.replace("# EVOLVE-BLOCK-START\n", "# EVOLVE-BLOCK-START\n" + helpers)
 
 
-def test_a_proposal_on_a_100_line_program_is_fast() -> None:
+def test_every_proposal_on_a_100_line_program_is_a_valid_new_child() -> None:
+    # How fast this goes is a benchmark (benchmarks/offline_mutator_speed.py), not a test: a timed
+    # assertion fails on a loaded machine. What must hold anywhere: every proposal is a valid child.
     program = _hundred_line_program()
     assert 95 <= len(split_lines(program)) <= 110
     mutator = OfflineMutator()
     rng = random.Random(0)
-    mutator.propose(program, [INSPIRATION], rng)  # warm the parse cache like a running engine
-    started = time.perf_counter()
+    children = set()
     for _ in range(200):
-        assert mutator.propose(program, [INSPIRATION], rng) is not None
-    per_proposal = (time.perf_counter() - started) / 200
-    # the target is well under 5 ms on an idle core; the bound leaves room for a loaded CI machine
-    assert per_proposal < 0.025, f"{per_proposal * 1000:.2f} ms per proposal"
+        mutation = mutator.propose(program, [INSPIRATION], rng)
+        assert mutation is not None
+        _assert_valid_child(program, mutation)
+        children.add(normalized_hash(mutation.code))
+    assert len(children) > 100  # mostly distinct children, not one edit over and over
 
 
 def test_children_parse_to_the_expected_structure() -> None:

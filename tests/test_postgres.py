@@ -197,7 +197,7 @@ def _start(args: list[str], cwd) -> subprocess.Popen:
     return subprocess.Popen(ADRS + args, cwd=cwd, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
 
 
-def _wait_for(url: str, evaluated: int, proc: subprocess.Popen, timeout: float = 120) -> None:
+def _wait_for(url: str, evaluated: int, proc: subprocess.Popen, timeout: float = 300) -> None:
     deadline = time.monotonic() + timeout
     while _evaluated(url) < evaluated:
         assert proc.poll() is None, proc.stdout.read()

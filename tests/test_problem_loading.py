@@ -35,6 +35,9 @@ def test_init_writes_a_skeleton_that_check_accepts(tmp_path):
         (lambda t: t.replace("bins = [0.25, 0.5, 0.75]", "bins = [0.5, 0.25]"), "features[0].bins"),
         (lambda t: t + "\n[limits2]\nx = 1\n", "unknown key limits2"),
         (lambda t: t.replace("timeout_s = 30", 'timeout_s = "long"'), "stages[0].timeout_s"),
+        (lambda t: t.replace("[limits]\n", "[limits]\ntimeout_s = 30\n"), "limits.timeout_s: nothing reads it"),
+        (lambda t: t.replace('name = "toy"', 'name = "toy"\nsandbox = "nonsense"'),
+         "problem.sandbox: 'nonsense' is not one of process, bwrap, docker"),
     ],
 )
 def test_bad_problem_toml_names_the_file_and_field(toy_problem, edit, expected):
@@ -122,3 +125,52 @@ def test_an_evaluators_package_reaching_another_relatively_is_followed(tmp_path)
     source.write_text("from . import cases\nfrom ..kernel_bench import bench\nfrom ...outside import x\n")
     assert _imported_evaluator_packages(source, ("evaluators", "prism")) == {"prism", "kernel_bench"}
     assert _imported_evaluator_packages(source, ()) == set()  # a problem's own file is no package
+
+
+def test_check_says_an_initial_program_without_markers_is_evolvable_as_a_whole(toy_problem):
+    initial = toy_problem / "initial.py"
+    initial.write_text("".join(line for line in initial.read_text().splitlines(True) if "EVOLVE-BLOCK" not in line))
+    done = _check(toy_problem)
+    assert done.returncode == 0, done.stdout
+    text = " ".join(done.stdout.split())
+    assert "note: initial.py has no EVOLVE-BLOCK markers: the whole file is evolvable" in text
+
+
+def test_check_warns_when_the_offline_mutator_finds_nothing_to_change(toy_problem):
+    (toy_problem / "initial.py").write_text(
+        "# EVOLVE-BLOCK-START\ndef order_jobs(jobs):\n    return list(range(len(jobs)))\n# EVOLVE-BLOCK-END\n"
+    )
+    done = _check(toy_problem)
+    text = " ".join(done.stdout.split())
+    assert done.returncode == 0, done.stdout
+    assert "warning: the offline mutator found" in text and "a run without an LLM would soon stop" in text
+    assert "warning: the offline mutator" not in " ".join(_check_skeleton_warnings(toy_problem.parent / "other"))
+
+
+def _check_skeleton_warnings(target) -> list[str]:
+    """The warnings `adrs check` gives on the untouched skeleton (there is plenty to mutate in it)."""
+    from adrs.api import check_problem, init_problem
+
+    init_problem(target)
+    return check_problem(target).warnings
+
+
+def test_check_warns_when_a_candidate_may_outlive_the_shortest_stage(toy_problem):
+    toml = toy_problem / "problem.toml"
+    toml.write_text(toml.read_text().replace("candidate_timeout_s = 3", "candidate_timeout_s = 45"))
+    done = _check(toy_problem)
+    text = " ".join(done.stdout.split())
+    assert done.returncode == 0, done.stdout
+    assert "warning:" in text and "limits.candidate_timeout_s (45 s) is longer than stage 'quick' (30 s)" in text
+
+
+@pytest.mark.parametrize("where", ["evaluator.py", "initial.py"])
+def test_check_names_a_module_that_is_not_installed(toy_problem, where):
+    path = toy_problem / where
+    path.write_text("import adrs_surely_missing_package.sub\n" + path.read_text())
+    done = _check(toy_problem)
+    text = " ".join(done.stdout.split())
+    assert done.returncode == 1
+    assert "error: missing module:" in text and "'adrs_surely_missing_package'" in text, text
+    assert text.index("'adrs_surely_missing_package'") < text.index("is not installed")
+    assert f"{where}" in text[text.index("missing module:"):] and "uv pip install --python" in text

@@ -373,7 +373,7 @@ def test_sigkill_of_an_engine_on_ray_then_resume_loses_nothing(ray_cluster, toy_
         rows = query("SELECT count(*) FROM programs WHERE migrated_from IS NULL AND status != 'pending'")
         return rows[0][0] if rows else 0
 
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300  # generous: a busy 2-core machine is slow
     while evaluated() < 8:
         assert proc.poll() is None, proc.stdout.read()
         assert time.monotonic() < deadline, "the run made no progress"

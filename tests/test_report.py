@@ -1,13 +1,15 @@
 """`adrs report`: built from real small runs of the toy problem, through the real CLI.
 
 The page must be one file whose figures are embedded PNGs, --compare must put two runs on the
-same plots, baselines are scored once and then read from the archive, a missing matplotlib is a
-clear message, and headless Chromium must load the page and decode every figure.
+same plots, baselines are scored (on the scoring and the holdout stage) once and then read from
+the cache, a failed baseline score is never cached, a missing matplotlib is a clear message, and
+headless Chromium must load the page, decode every figure and show the baselines' scores.
 """
 
 from __future__ import annotations
 
 import base64
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -30,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 FIGURE_ALTS = {
     "best score over evaluations",
+    "best score over wall-clock time",
     "Pareto front",
     "MAP-Elites coverage per island",
     "lineage of the best program",
@@ -74,6 +77,15 @@ class Page(HTMLParser):
             target = values.get(key, "")
             if target and not target.startswith(("#", "data:")):
                 self.external.append(f"<{tag} {key}={target}>")
+
+
+def _table_row(text: str, first_cell: str) -> list[str]:
+    """The cells (text only) of the first table row whose first cell is `first_cell`."""
+    for row in re.findall(r"<tr>(.*?)</tr>", text, flags=re.S):
+        cells = [re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<t[dh][^>]*>(.*?)</t[dh]>", row, flags=re.S)]
+        if cells and cells[0] == first_cell:
+            return cells
+    raise AssertionError(f"no table row starts with {first_cell!r}")
 
 
 def decoded_pngs(page: Page) -> list[bytes]:
@@ -141,7 +153,12 @@ def test_report_is_one_file_with_embedded_figures_and_linked_diffs(runs):
     assert len(decoded_pngs(page)) == len(FIGURE_ALTS)
     assert {image["alt"] for image in page.images} == FIGURE_ALTS
     assert "Best score over dollars: not drawn" in text and "offline mutator" in text
-    assert "fifo" in text  # the baseline is on the page
+    assert "fifo" in text  # the baseline is on the page, with its scores (a run stores sandbox: null)
+    assert "unknown sandbox backend" not in text
+    baseline = _table_row(text, "fifo")
+    assert re.fullmatch(r"-?[0-9.]+(e-?\d+)?", baseline[1]) and re.fullmatch(r"-?[0-9.]+(e-?\d+)?", baseline[2]), baseline
+    assert re.search(r"(beats|does not beat) fifo \(", text)  # did the run beat the baseline?
+    assert "Its change against the initial program:" in text or "The best program is the initial program" in text
     program_links = [link for link in page.links if link.startswith("r0-p")]
     assert program_links and set(program_links) <= page.ids  # every program link lands on an embedded diff
     assert '<pre class="diff">' in text
@@ -208,7 +225,39 @@ def test_a_run_where_every_evaluation_failed_still_gets_a_page(toy_problem, tmp_
     text = out.read_text()
     assert "no program passed every evolution stage" in text
     assert "exception 2" in text and "timeout 1" in text
+    assert _table_row(text, "exception")[1:3] == ["boom", "2"]  # failures grouped by cause
     assert len(decoded_pngs(Page(text))) == len(FIGURE_ALTS)
+
+
+def test_the_best_programs_diff_is_inline(toy_problem, tmp_path):
+    from adrs.archive.store import NewProgram
+    from adrs.evaluate.result import Evaluation
+    from adrs.program import normalized_hash, unified_diff
+
+    problem = load_problem(toy_problem)
+    archive = tmp_path / "best.sqlite"
+    store = Archive.open(archive)
+    try:
+        run = store.create_run(problem.name, str(problem.root), problem.fingerprint(), 0, {"islands": 1})
+        initial_code = problem.initial_code()
+        better = initial_code.replace("jobs[i][0] * 1.0", "jobs[i][0] / jobs[i][1]")
+        parent = None
+        for index, (code, score) in enumerate(((initial_code, 50.0), (better, 90.0))):
+            new = NewProgram(code=code, code_hash=normalized_hash(code), proposal_index=index,
+                             mutator="initial" if parent is None else "offline", parent_id=parent,
+                             diff="" if parent is None else unified_diff(initial_code, code))
+            program = store.add_program(run.id, new)
+            stages = [Evaluation(s.name, True, score, {"score": score, "weighted_completion": 1.0}) for s in problem.evolution_stages]
+            store.record_evaluations(program.id, stages, complete=True)
+            parent = program.id
+    finally:
+        store.close()
+    out = tmp_path / "best.html"
+    adrs("report", str(archive), "-o", str(out), "--no-baselines", cwd=tmp_path)
+    text = out.read_text()
+    section = text[text.index('id="best"'):text.index('id="progress"')]
+    assert "Its change against the initial program:" in section
+    assert "jobs[i][0] / jobs[i][1]" in section  # the added line, shown without a click
 
 
 def test_without_matplotlib_the_report_names_the_extra(runs):
@@ -240,7 +289,7 @@ def test_headless_chromium_loads_the_page_and_decodes_every_figure(runs):
         pytest.skip("no chromium on PATH (Debian: apt-get install -y chromium); the page's images are checked above")
     work, first, second = runs
     out = work / "browser.html"
-    adrs("report", "--compare", str(first), str(second), "-o", str(out), "--no-baselines", cwd=work)
+    adrs("report", "--compare", str(first), str(second), "-o", str(out), cwd=work)
     with tempfile.TemporaryDirectory(prefix="adrs-chromium-") as profile:
         done = subprocess.run(
             [browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--dump-dom", out.resolve().as_uri()],
@@ -251,3 +300,74 @@ def test_headless_chromium_loads_the_page_and_decodes_every_figure(runs):
     assert len(decoded_pngs(dom)) == len(FIGURE_ALTS)
     # the page's load handler counts the images the browser actually decoded
     assert dom.body.get("data-images-decoded") == f"{len(FIGURE_ALTS)}/{len(FIGURE_ALTS)}", dom.body
+    # the baselines as the browser shows them: scored, for both runs, with the verdict against them
+    assert done.stdout.count("<td>fifo</td>") == 2
+    fifo = _table_row(done.stdout, "fifo")
+    assert fifo[1] != "–" and not fifo[3], fifo
+    assert len(re.findall(r"(beats|does not beat) fifo \(", done.stdout)) == 2
+
+
+def _cached_baselines(archive: Path) -> dict:
+    from adrs.report.baselines import CACHE_KEY
+
+    store = Archive.open(archive, create=False)
+    try:
+        return store.get_state(store.run().id, CACHE_KEY) or {}
+    finally:
+        store.close()
+
+
+def test_a_cached_failure_is_scored_again(runs, tmp_path):
+    """Archives an older adrs reported on hold a cached failure ("unknown sandbox backend 'None'"):
+    the next report scores that baseline again instead of showing the failure for ever."""
+    from adrs.report.baselines import CACHE_KEY
+
+    work, first, _ = runs
+    copy = tmp_path / "stale.sqlite"
+    shutil.copyfile(first, copy)
+    adrs("report", str(copy), "-o", str(tmp_path / "fresh.html"), cwd=work)
+    cached = _cached_baselines(copy)
+    assert [e["name"] for e in cached["scores"]] == ["fifo"]
+    stale = {**cached, "scores": [{"name": "fifo", "score": None, "objectives": {}, "descriptors": {},
+                                   "error": "evaluator: unknown sandbox backend 'None'"}]}
+    store = Archive.open(copy, create=False)
+    try:
+        store.put_state(store.run().id, CACHE_KEY, stale)
+    finally:
+        store.close()
+    done = adrs("report", str(copy), "-o", str(tmp_path / "again.html"), cwd=work)
+    assert "scoring 1 baseline" in done.stdout
+    text = (tmp_path / "again.html").read_text()
+    assert "unknown sandbox backend" not in text and _table_row(text, "fifo")[1] != "–"
+
+
+def test_a_failed_baseline_is_reported_and_never_cached(toy_problem, tmp_path):
+    (toy_problem / "baselines" / "broken.py").write_text("def order_jobs(jobs):\n    raise RuntimeError('no order today')\n")
+    archive = tmp_path / "a.sqlite"
+    api.evolve(toy_problem, archive=archive, budget=3, seed=0, workers=1, mutator="offline", evaluate_holdout=False)
+    first = adrs("report", str(archive), "-o", str(tmp_path / "one.html"), cwd=tmp_path)
+    assert "scoring 2 baseline" in first.stdout
+    broken = _table_row((tmp_path / "one.html").read_text(), "broken")
+    assert broken[1] == "–" and "no order today" in broken[3], broken
+    assert [e["name"] for e in _cached_baselines(archive)["scores"]] == ["fifo"]  # the failure is not kept
+    again = adrs("report", str(archive), "-o", str(tmp_path / "two.html"), cwd=tmp_path)
+    assert "scoring 1 baseline" in again.stdout  # only the failed one is tried again
+
+
+def test_noise_bands_follow_the_scores_uncertainty(runs, tmp_path):
+    """Where records carry a score's standard error (noise-aware verdicts), the curves get a band."""
+    import dataclasses
+
+    from adrs.report.build import render
+
+    _, first, _ = runs
+    store = Archive.open(first, create=False)
+    try:
+        run = store.run()
+        data = load_run_data(store, run, load_problem(run.problem_root), "a")
+    finally:
+        store.close()
+    assert all(p.uncertainty is None for p in data.timeline)  # today's records carry none
+    assert "standard error" not in render([data])
+    data.timeline = [dataclasses.replace(p, uncertainty=0.5) for p in data.timeline]
+    assert "Shaded: one standard error" in render([data])

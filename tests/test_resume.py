@@ -46,7 +46,7 @@ def _start(args: list[str], cwd: Path) -> subprocess.Popen:
     )
 
 
-def _wait_for(archive: Path, evaluated: int, proc: subprocess.Popen, timeout: float = 120) -> None:
+def _wait_for(archive: Path, evaluated: int, proc: subprocess.Popen, timeout: float = 300) -> None:
     deadline = time.monotonic() + timeout
     while _evaluated(archive) < evaluated:
         assert proc.poll() is None, proc.stdout.read()

@@ -19,11 +19,12 @@
 | `adrs report`    | `write_report`                   | the HTML file                |
 | `adrs doctor`    | `check_archive`                  | `DoctorReport`               |
 | `adrs serve`     | `open_server`, `serve_archive`   | `ArchiveServer`, blocks      |
+| `adrs data`      | `data_status`, `fetch_data`, `data_root` | `DataOverview`, `list[ProblemStatus]`, a folder |
 
 Functions are named for what they do rather than after their command, since several command
 names (evaluate, export, report, doctor) are already modules of adrs: `adrs.evaluate` must stay
 the package. runs.py starts and continues runs, problems.py works on problem directories,
-archives.py reads archives. The command line (adrs/cli.py) parses arguments, calls these, and
+archives.py reads archives, data.py fetches and checks the problems' real data. The command line (adrs/cli.py) parses arguments, calls these, and
 renders the records (adrs/inspect_run.py, adrs/ui.py).
 
 Must not: be imported by code that runs in a sandboxed worker (it loads the engine).
@@ -39,6 +40,7 @@ from adrs.api.archives import (
     show_program,
     write_report,
 )
+from adrs.api.data import DataOverview, data_in_use, data_root, data_status, fetch_data
 from adrs.api.problems import (
     CheckedProgram,
     CheckReport,
@@ -63,6 +65,7 @@ from adrs.api.runs import (
     stored_run,
 )
 from adrs.archive.store import ArchiveError
+from adrs.datasets.fetch import DataError
 from adrs.executors import ExecutorError
 from adrs.export import ExportError
 from adrs.mutate.llm.models import LLMConfigError, LLMError
@@ -83,6 +86,7 @@ USER_ERRORS: tuple[type[Exception], ...] = (
     SandboxUnavailable,
     ExecutorError,
     ReportError,
+    DataError,
 )
 
 __all__ = [
@@ -90,17 +94,22 @@ __all__ = [
     "ArchiveServer",
     "CheckReport",
     "CheckedProgram",
+    "DataOverview",
     "MutatorPlan",
     "ProblemEntry",
     "ProgramView",
     "StatusReport",
     "check_archive",
     "check_problem",
+    "data_in_use",
+    "data_root",
+    "data_status",
     "chosen_mutator",
     "default_archive_path",
     "evaluate_program",
     "evolve",
     "export_programs",
+    "fetch_data",
     "init_problem",
     "join",
     "list_problems",

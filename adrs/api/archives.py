@@ -21,6 +21,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from adrs import doctor
 from adrs.archive.elites import Elites, load_elites
@@ -36,7 +37,7 @@ from adrs.report import ReportOptions, build_report
 
 @dataclass(frozen=True)
 class StatusReport:
-    """`adrs status`: one run's counts, failures, elites and LLM spending."""
+    """`adrs status`: one run's counts, failures, elites, LLM spending, and why it stopped."""
 
     run: RunRecord
     archive_url: str
@@ -48,6 +49,34 @@ class StatusReport:
     # each with its mean, standard error and evaluation count; empty for a deterministic problem.
     best_claims: list[BestClaim] = field(default_factory=list)
     noise: float = 0.0  # standard deviation of one evaluation's score (declared or measured)
+    stopped: str = ""  # why the last session of the run ended, or that it has not (see `why_stopped`)
+
+
+# The events that open or close a session of a run (adrs/api/runs.py and the engine write them).
+_SESSION_EVENTS = ("started", "resumed", "stopped", "interrupted", "internal_error", "llm_unavailable")
+
+
+def why_stopped(events: list[tuple[str, dict, Any]], status: str) -> str:
+    """Why the run's last session ended, in words, from its events: the stop reason the engine
+    recorded, an interruption, an internal error, an LLM endpoint that failed the start-up check,
+    or no end at all (the engine is still running, or was killed without a chance to say so)."""
+    last = next(((kind, payload) for kind, payload, _ in reversed(events) if kind in _SESSION_EVENTS), None)
+    if last is None:
+        return "no session recorded"
+    kind, payload = last
+    evaluated = payload.get("evaluated")
+    session = f" after {evaluated} evaluations in its last session" if evaluated is not None else ""
+    if kind == "stopped":
+        return f"{payload.get('reason') or 'done'}{session}"
+    if kind == "interrupted":
+        return f"interrupted (Ctrl-C){session}; adrs resume continues it"
+    if kind == "internal_error":
+        return f"an internal error stopped it: {payload.get('error', '?')}; adrs resume continues it"
+    if kind == "llm_unavailable":
+        return f"the LLM endpoint failed the start-up check: {payload.get('error', '?')}"
+    if status == "running":
+        return "not stopped: its engine is running, or was killed before it could record why (adrs resume continues it)"
+    return f"{status} (no reason recorded)"
 
 
 @dataclass(frozen=True)
@@ -79,6 +108,7 @@ def run_status(archive: str | Path, run_id: int | None = None) -> StatusReport:
             store.llm_usage(run.id),
             store.best_claims(run.id),
             run_noise(problem, store, run),
+            why_stopped(store.events(run.id), str(run.status)),
         )
     finally:
         store.close()
@@ -152,7 +182,7 @@ def write_report(
 ) -> Path:
     """One self-contained HTML report of a run, or of several runs compared (needs adrs[report]).
 
-    `baselines` scores the problem's baselines (one evaluation each, cached in the archive); `say`
+    `baselines` scores the problem's baselines (on the scoring and holdout stages; successes cached); `say`
     hears progress lines. ReportError names what is missing."""
     options = ReportOptions(baselines=baselines, run_id=run_id, problem_dir=problem_dir)
     return build_report(archives, output, options, say=say)

@@ -8,14 +8,21 @@
 
 Owns: the records these return (`CheckReport`, `CheckedProgram`, `ProblemEntry`) and the checks a
 problem must pass before it is evolved (the initial program passes every stage, the objectives
-and features named in problem.toml are among the evaluator's metrics).
+and features named in problem.toml are among the evaluator's metrics), naming a module the
+evaluator or the initial program imports that is not installed; and what `adrs check` notes or
+warns about without failing: an initial program without EVOLVE-BLOCK markers (evolvable as a
+whole), an offline mutator that finds (almost) nothing to change in it, and a candidate time limit
+longer than the shortest stage.
 
 Must not: open an archive, or render anything (the CLI does).
 """
 
 from __future__ import annotations
 
+import random
+import re
 import shutil
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +33,12 @@ from adrs.evaluate.runner import EvalSettings, evaluate_code_sync, sandbox_name
 from adrs.formats import container_stage
 from adrs.formats.scoring import check_notes
 from adrs.problem import Problem, ProblemError, load_problem
+from adrs.problemkit import failures
+from adrs.program import END_MARKER, START_MARKER, normalized_hash
+
+MUTATOR_PROBE_TRIES = 20  # offline proposals `adrs check` tries on the initial program
+MUTATOR_PROBE_MINIMUM = 3  # distinct children below which a run without an LLM soon runs dry
+_MISSING_MODULE = re.compile(r"No module named '([^']+)'")
 
 SKELETON = Path(__file__).resolve().parents[1] / "templates" / "skeleton"
 
@@ -51,7 +64,9 @@ class CheckReport:
     initial: CheckedProgram
     baselines: list[CheckedProgram] = field(default_factory=list)
     unknown_names: list[str] = field(default_factory=list)  # problem.toml names the evaluator does not report
-    notes: list[str] = field(default_factory=list)  # peer folders: how they were read and scored
+    missing_module: str = ""  # when the initial program failed on an import: what is missing, and how to add it
+    notes: list[str] = field(default_factory=list)  # worth knowing, not wrong: no EVOLVE-BLOCK markers; how a peer folder is read
+    warnings: list[str] = field(default_factory=list)  # likely to hurt a run, but not an error
 
     @property
     def ok(self) -> bool:
@@ -93,20 +108,79 @@ def check_problem(
     require_sandbox(problem, sandbox)
     settings = EvalSettings(data_dir=data_dir, sandbox=sandbox)
     heard = on_program or (lambda _checked: None)
+    notes, warnings = _notes(problem), _warnings(problem)
     initial = CheckedProgram(problem.initial_path.name, evaluate_code_sync(problem, problem.initial_code(), settings, problem.stages))
     heard(initial)
     if initial.failed is not None:
-        return CheckReport(problem, initial)
-    notes = check_notes(problem, initial.evaluations)
+        return CheckReport(problem, initial, missing_module=_missing_module(problem, initial.failed), notes=notes,
+                           warnings=warnings)
+    notes += check_notes(problem, initial.evaluations)
     unknown = _unknown_names(problem, initial.evaluations[-1])
     if unknown:
-        return CheckReport(problem, initial, unknown_names=unknown, notes=notes)
+        return CheckReport(problem, initial, unknown_names=unknown, notes=notes, warnings=warnings)
     baselines = []
     for path in problem.baselines():
         checked = CheckedProgram(f"baselines/{path.name}", evaluate_code_sync(problem, path.read_text(), settings, problem.stages))
         heard(checked)
         baselines.append(checked)
-    return CheckReport(problem, initial, baselines, notes=notes)
+    return CheckReport(problem, initial, baselines, notes=notes, warnings=warnings)
+
+
+def _notes(problem: Problem) -> list[str]:
+    if START_MARKER in problem.initial_code():
+        return []
+    return [f"{problem.initial_path.name} has no EVOLVE-BLOCK markers: the whole file is evolvable. To keep parts of it "
+            f"fixed, put the evolvable part between '# {START_MARKER}' and '# {END_MARKER}' lines."]
+
+
+def _warnings(problem: Problem) -> list[str]:
+    out = []
+    distinct = offline_children(problem.initial_code())
+    if distinct < MUTATOR_PROBE_MINIMUM:
+        found = "nothing" if distinct == 0 else f"only {distinct} distinct change(s)"
+        out.append(
+            f"the offline mutator found {found} to make in {problem.initial_path.name} in {MUTATOR_PROBE_TRIES} tries: "
+            "a run without an LLM would soon stop (every proposal a duplicate). Give the EVOLVE block constants, "
+            "expressions and statements to vary, or run with --llm."
+        )
+    shortest = min(problem.stages, key=lambda s: s.timeout_s)
+    if problem.limits.candidate_timeout_s > shortest.timeout_s:
+        out.append(
+            f"{problem.root / 'problem.toml'}: limits.candidate_timeout_s ({problem.limits.candidate_timeout_s:g} s) is "
+            f"longer than stage {shortest.name!r} ({shortest.timeout_s:g} s): a candidate that hangs there is cut by "
+            "the stage's limit instead, which fails the whole stage as a timeout. Keep it at most the shortest "
+            "stage's timeout_s, or pass a shorter limit to run_candidate(s) in that stage."
+        )
+    return out
+
+
+def offline_children(code: str, tries: int = MUTATOR_PROBE_TRIES) -> int:
+    """How many distinct children the offline mutator makes of `code` in `tries` seeded proposals."""
+    from adrs.mutate.offline import OfflineMutator
+
+    mutator, rng = OfflineMutator(), random.Random(0)
+    children = set()
+    for _ in range(tries):
+        mutation = mutator.propose(code, [], rng)
+        if mutation is not None:
+            children.add(normalized_hash(mutation.code))
+    children.discard(normalized_hash(code))
+    return len(children)
+
+
+def _missing_module(problem: Problem, failed: Evaluation) -> str:
+    """What to say when a stage failed on `import` of a package that is not installed, else ""."""
+    match = _MISSING_MODULE.search(failed.error)
+    if match is None or ("ModuleNotFoundError" not in failed.error and failed.error_kind != failures.IMPORT):
+        return ""
+    package = match.group(1).split(".")[0]
+    who = problem.evaluator_path.name + " (or a module it imports)" if failed.error_kind == failures.EVALUATOR \
+        else problem.initial_path.name
+    return (
+        f"{who} imports the module {package!r}, which is not installed in the Python that runs adrs ({sys.executable}). "
+        f"Install it there, e.g. uv pip install --python {sys.executable} {package} "
+        "(docs/problem-authoring.md, 'Dependencies of an evaluator')."
+    )
 
 
 def _unknown_names(problem: Problem, evaluation: Evaluation) -> list[str]:

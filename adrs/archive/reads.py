@@ -2,8 +2,9 @@
 
 Owns: the archive's runs, counts of programs per status and of failures per kind (migrant copies
 excluded), the programs whose evaluation has landed in the order it landed, every program of a
-run as a short line without its code (what `adrs serve` polls), and every stored evaluation row
-of a run in the order they were written, behind methods of `Archive` (this is one of its parts).
+run as a short line without its code (what `adrs serve` polls), every stored evaluation row of a
+run in the order they were written, and the failed stage of each failed program with its message,
+behind methods of `Archive` (this is one of its parts).
 
 Must not: write anything.
 """
@@ -18,6 +19,7 @@ from sqlalchemy import func, or_, select
 
 from adrs.archive.base import ArchiveBase
 from adrs.archive.records import (
+    FailedStage,
     ProgramLine,
     ProgramRecord,
     ProgramStatus,
@@ -103,3 +105,19 @@ class ReadsMixin(ArchiveBase):
         )
         with self._session() as s:
             return [as_record(StoredEvaluation, row) for row in s.scalars(stmt.order_by(EvaluationRow.id))]
+
+    def failed_stages(self, run_id: int) -> list[FailedStage]:
+        """The failed stage of every failed program of the run (migrant copies excluded), by program id."""
+        stmt = (
+            select(EvaluationRow.program_id, EvaluationRow.stage, EvaluationRow.error_kind, EvaluationRow.error)
+            .join(Program, Program.id == EvaluationRow.program_id)
+            .where(
+                Program.run_id == run_id,
+                Program.migrated_from.is_(None),
+                Program.status == ProgramStatus.FAILED.value,
+                EvaluationRow.ok.is_(False),
+            )
+            .order_by(EvaluationRow.program_id, EvaluationRow.id)
+        )
+        with self._session() as s:
+            return [FailedStage(pid, stage, kind, error or "") for pid, stage, kind, error in s.execute(stmt)]

@@ -168,6 +168,16 @@ class CallRecord:
 
 
 @dataclass(frozen=True)
+class FailedStage:
+    """The stage at which a failed program failed: how (error_kind) and the message (error)."""
+
+    program_id: int
+    stage: str
+    error_kind: str | None
+    error: str
+
+
+@dataclass(frozen=True)
 class ModelUsage:
     """LLM calls of one run to one model, summed."""
 

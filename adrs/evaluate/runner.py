@@ -3,9 +3,11 @@
 Owns: writing the program into a private working directory, choosing the sandbox backend for
 the evaluation's candidates (the settings' choice, else the problem's `sandbox`) and handing it
 down to the worker (ADRS_SANDBOX, with the paths candidates must not see in ADRS_HIDDEN_PATHS),
-starting the worker under the `process` sandbox, enforcing the stage's wall-clock limit (killing
-the whole process tree), reading the tokenised result frame from the worker's private pipe, and
-running stages in order until one fails or falls below its threshold. After each stage, whatever the backend still holds for it
+handing the evaluator its data folder (--data, else ADRS_DATA, else the user's data folder that
+`adrs data fetch` fills: adrs/datasets/location.py), starting the worker under the `process`
+sandbox, enforcing the stage's wall-clock limit (killing the whole process tree), reading the
+tokenised result frame from the worker's private pipe, and running stages in order until one
+fails or falls below its threshold. After each stage, whatever the backend still holds for it
 (docker containers) is removed. Container-format folders (a SkyDiscover container benchmark, a
 Harbor task) carry their evaluator in their own image: their stages start no worker, the engine
 runs a fresh container per stage (adrs/formats/container_stage.py).
@@ -29,6 +31,7 @@ from pathlib import Path
 
 from adrs import sandbox
 from adrs.archive.location import archive_files  # a leaf: reads the URL, never opens the archive
+from adrs.datasets.location import data_dir_for, user_data_root
 from adrs.evaluate.result import Evaluation
 from adrs.formats import container_stage
 from adrs.formats.scoring import cascade_step, normalise_for
@@ -108,20 +111,23 @@ def _require_backend(name: str, docker_image: str | None) -> sandbox.Backend:
     return sandbox.require(name)
 
 
-def data_folder(settings: EvalSettings) -> str | None:
-    """The data folder the evaluator gets, absolute: the worker's cwd is its private folder, so a
-    relative --data would resolve there. The worker's environment is scrubbed, so ADRS_DATA
+def data_folder(problem: Problem, settings: EvalSettings) -> str | None:
+    """The data folder the evaluator gets (--data, else ADRS_DATA, else the user's data folder once
+    `adrs data fetch` filled it for this problem), absolute: the worker's cwd is its private folder,
+    so a relative --data would resolve there. The worker's environment is scrubbed, so ADRS_DATA
     reaches the evaluator only through here."""
-    chosen = settings.data_dir or os.environ.get("ADRS_DATA")
+    chosen = data_dir_for(problem.name, settings.data_dir)
     return str(Path(chosen).expanduser().resolve()) if chosen else None
 
 
 def _worker_env(problem: Problem, settings: EvalSettings, name: str, tag: str) -> dict[str, str]:
     """What the worker's harness needs to start candidates: backend, probes, paths to hide."""
     hidden = [str(problem.root)] + [str(p) for p in secret_paths()]
-    for folder in (settings.data_dir, os.environ.get("ADRS_DATA")):
+    for folder in (data_folder(problem, settings), os.environ.get("ADRS_DATA")):
         if folder:
             hidden.append(str(Path(folder).expanduser().resolve()))
+    if user_data_root().is_dir():  # every problem's fetched data, not only this one's
+        hidden.append(str(user_data_root().resolve()))
     hidden += archive_files(settings.archive_url)
     hidden += settings.hidden_paths
     env = {"ADRS_SANDBOX": name, "ADRS_SANDBOX_TAG": tag, **sandbox.probe_env(name)}
@@ -152,7 +158,7 @@ async def _run_worker(
         "stage": stage.name,
         "workdir": str(workdir),
         "seed": settings.seed,
-        "data_dir": data_folder(settings),
+        "data_dir": data_folder(problem, settings),
         "candidate_timeout_s": problem.limits.candidate_timeout_s,
         "candidate_memory_mb": problem.limits.candidate_memory_mb,
         **peer_request(problem, stage),  # peer folders: their format and the evaluator function of this stage

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from adrs.archive.store import ProgramRecord
 from adrs.problem import Problem
-from adrs.progress import Pause
+from adrs.progress import LLMActivity, Pause
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,11 @@ class ProposalSource(ABC):
     @abstractmethod
     async def propose(self, context: ProposalContext) -> Proposal:
         """A child of `context.parent`, or a Proposal with code None saying why none came out."""
+
+    def activity(self) -> LLMActivity | None:
+        """The LLM calls this source has in flight, made, failed and paid for, updated in place as
+        they happen (the live view shows it); None for a source that calls no LLM."""
+        return None
 
     def stop_reason(self) -> str | None:
         """Why the engine should ask for no more proposals (a cost cap reached), or None to go on.

@@ -1,10 +1,13 @@
-"""The problem's baselines scored for the report, on the run's last evolution stage.
+"""The problem's baselines scored for the report: on the run's last evolution stage, and on holdout.
 
 Owns: evaluating each `baselines/*.py` through the engine's sandboxed runner (the same path as
-`adrs check`), with the run's seed and data folder, and caching the results in the archive's
-state table (key `report.baselines`) so that a second report of the same run does not pay the
-evaluations again. The cache is keyed by the problem's fingerprint, the stage, the seed, the
-data folder and each baseline file's hash: a changed evaluator or baseline is scored afresh.
+`adrs check`), with the run's seed, data folder, sandbox and docker image, on the last evolution
+stage and on every holdout stage; and the cache of those scores, so that a second report of the
+same run does not pay the evaluations again. The cache is keyed by the problem's fingerprint, the
+stages, the seed, the data folder and each baseline file's hash: a changed evaluator or baseline
+is scored afresh. Only successful scores are cached: a failure (a missing sandbox, a broken
+evaluator) is evaluated again by the next report, and a failure an older adrs cached is ignored.
+Where the cache is kept is `_read_cache`/`_write_cache`'s business alone.
 
 Must not: touch programs or evaluations of the run, draw, or write HTML.
 """
@@ -14,6 +17,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from adrs.archive.store import Archive, RunRecord
 from adrs.evaluate.result import Evaluation
@@ -22,41 +26,82 @@ from adrs.problem import Objective, Problem
 from adrs.report.data import BaselineScore, descriptors_of
 
 CACHE_KEY = "report.baselines"
+CACHE_VERSION = 2  # 2: holdout scores; failures never cached
+
+
+def run_settings(run: RunRecord) -> EvalSettings:
+    """How the run evaluated its programs: its seed, data folder, sandbox and docker image.
+
+    A setting the run left unset is stored as null and stays None here (the problem's sandbox,
+    the default image), never the text "None"."""
+    config = run.config
+
+    def setting(name: str) -> str | None:
+        value = config.get(name)
+        return None if value is None or value == "" else str(value)
+
+    return EvalSettings(
+        seed=run.seed, data_dir=setting("data_dir"), sandbox=setting("sandbox"), docker_image=setting("docker_image")
+    )
 
 
 def baseline_scores(
     archive: Archive, run: RunRecord, problem: Problem, say: Callable[[str], None] = lambda _m: None
 ) -> tuple[list[BaselineScore], str]:
-    """Scores of the problem's baselines on its last evolution stage, and that stage's name."""
+    """Scores of the problem's baselines on its last evolution stage (and holdout), and that stage's name."""
     stage = problem.evolution_stages[-1]
-    settings = EvalSettings(
-        seed=run.seed, data_dir=run.config.get("data_dir"), sandbox=str(run.config.get("sandbox", "process"))
-    )
+    settings = run_settings(run)
     paths = problem.baselines()
     key = {
+        "version": CACHE_VERSION,
         "fingerprint": problem.fingerprint(),
         "stage": stage.name,
+        "holdout": [s.name for s in problem.holdout_stages],
         "seed": settings.seed,
         "data_dir": settings.data_dir,
+        "sandbox": settings.sandbox,
         "files": {p.name: _sha256(p) for p in paths},
     }
-    cached = archive.get_state(run.id, CACHE_KEY)
+    cached = _read_cache(archive, run)
+    known = {}
     if cached is not None and cached.get("key") == key:
-        return [_from_dict(entry) for entry in cached.get("scores", [])], stage.name
-    say(f"scoring {len(paths)} baseline(s) of {problem.name} on stage {stage.name} (once; then cached in the archive)")
+        known = {str(e.get("name")): _from_dict(e) for e in cached.get("scores", []) if not e.get("error")}
+    missing = [p for p in paths if p.stem not in known]
+    if missing:
+        say(f"scoring {len(missing)} baseline(s) of {problem.name} on stage {stage.name} (once; then cached)")
     scores = []
     for path in paths:
-        code = path.read_text()
-        evaluation = evaluate_code_sync(problem, code, settings, (stage,))[-1]
-        scores.append(_score(path.stem, evaluation, problem.objectives, code))
-    archive.put_state(run.id, CACHE_KEY, {"key": key, "scores": [_to_dict(s) for s in scores]})
+        score = known.get(path.stem) or _evaluate(path, problem, settings)
+        scores.append(score)
+    if missing:
+        _write_cache(archive, run, {"key": key, "scores": [_to_dict(s) for s in scores if not s.error]})
     return scores, stage.name
+
+
+def _evaluate(path: Path, problem: Problem, settings: EvalSettings) -> BaselineScore:
+    code = path.read_text()
+    evaluation = evaluate_code_sync(problem, code, settings, (problem.evolution_stages[-1],))[-1]
+    score = _score(path.stem, evaluation, problem.objectives, code)
+    if score.error:
+        return score
+    holdout = None
+    for stage in problem.holdout_stages:
+        result = evaluate_code_sync(problem, code, settings, (stage,))[-1]
+        if not result.ok:
+            return BaselineScore(score.name, score.score, score.objectives, score.descriptors,
+                                 f"holdout stage {stage.name}: {_reason(result)}")
+        holdout = result.score
+    return BaselineScore(score.name, score.score, score.objectives, score.descriptors, holdout=holdout)
+
+
+def _reason(evaluation: Evaluation) -> str:
+    message = evaluation.error.strip().splitlines()[-1] if evaluation.error.strip() else ""
+    return f"{evaluation.error_kind}: {message}"
 
 
 def _score(name: str, evaluation: Evaluation, objectives: tuple[Objective, ...], code: str) -> BaselineScore:
     if not evaluation.ok:
-        message = evaluation.error.strip().splitlines()[-1] if evaluation.error.strip() else ""
-        return BaselineScore(name, None, {}, {}, f"{evaluation.error_kind}: {message}")
+        return BaselineScore(name, None, {}, {}, _reason(evaluation))
     values = {}
     for objective in objectives:
         value = evaluation.score if objective.name == "score" else evaluation.metrics.get(objective.name)
@@ -64,6 +109,14 @@ def _score(name: str, evaluation: Evaluation, objectives: tuple[Objective, ...],
             values[objective.name] = value
     descriptors = descriptors_of({**evaluation.metrics, **evaluation.features}, code)
     return BaselineScore(name, evaluation.score, values, descriptors)
+
+
+def _read_cache(archive: Archive, run: RunRecord) -> dict[str, Any] | None:
+    return archive.get_state(run.id, CACHE_KEY)
+
+
+def _write_cache(archive: Archive, run: RunRecord, payload: dict[str, Any]) -> None:
+    archive.put_state(run.id, CACHE_KEY, payload)
 
 
 def _sha256(path: Path) -> str:
@@ -76,16 +129,16 @@ def _to_dict(score: BaselineScore) -> dict:
         "score": score.score,
         "objectives": score.objectives,
         "descriptors": score.descriptors,
-        "error": score.error,
+        "holdout": score.holdout,
     }
 
 
 def _from_dict(entry: dict) -> BaselineScore:
+    holdout = entry.get("holdout")
     return BaselineScore(
         str(entry.get("name", "?")),
         entry.get("score"),
         dict(entry.get("objectives", {})),
         dict(entry.get("descriptors", {})),
-        str(entry.get("error", "")),
+        holdout=None if holdout is None else float(holdout),
     )
-

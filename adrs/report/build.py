@@ -26,7 +26,7 @@ class ReportError(RuntimeError):
 
 @dataclass(frozen=True)
 class ReportOptions:
-    baselines: bool = True  # score the problem's baselines (costs one evaluation each, cached in the archive)
+    baselines: bool = True  # score the problem's baselines (one evaluation per stage each; successes are cached)
     run_id: int | None = None  # which run of a single archive (default: the latest)
     problem_dir: str | None = None  # where the problem lives now, if it moved since the run
 
@@ -86,6 +86,7 @@ def render(runs: list[RunData]) -> str:
 
     drawn = {
         "progress": figures.best_over_evaluations(runs),
+        "time": figures.best_over_time(runs),
         "pareto": figures.pareto(runs),
         "coverage": figures.coverage(runs),
         "lineage": figures.lineage(runs),

@@ -1,29 +1,34 @@
 """What a report shows, extracted from one run of an archive into plain dataclasses.
 
-Owns: reading the archive through `Archive`'s methods (programs, evaluations per stage, LLM call
-costs, events) and deriving the series the figures and tables need: the evaluation timeline with
-best-so-far and dollars spent, outcomes (complete, stopped at a threshold, failure kinds), stage
-durations, the Pareto points, the MAP-Elites cells per island, the lineage of the best program,
-and the top programs with their diffs.
+Owns: reading the archive through `Archive`'s methods (programs, evaluations per stage, failed
+stages, LLM call costs, events) and deriving the series the figures and tables need: the
+evaluation timeline with best-so-far, wall-clock time and dollars spent, outcomes (complete,
+stopped at a threshold, failure kinds), failures grouped by cause, stage durations, the Pareto
+points, the MAP-Elites cells per island, the lineage of the best program, and the top programs
+with their diffs. `score_uncertainty` is the one place that reads a score's uncertainty.
 
 Must not: draw, write HTML, evaluate anything or write to the archive.
 """
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from adrs.archive.elites import DEFAULT_FEATURES, Cell, Elites, fitness_key, load_elites, objective_value
+from adrs.archive.elites import DEFAULT_FEATURES, Cell, Elites, fitness_key, objective_value
 from adrs.archive.location import display_location
-from adrs.archive.records import ProgramStatus
+from adrs.archive.records import FailedStage, ProgramStatus
 from adrs.archive.store import Archive, ProgramRecord, RunRecord
 from adrs.problem import Feature, Objective, Problem
 from adrs.program import unified_diff
 
 COMPLETE = "complete"
 TOP_PROGRAMS = 10
+CAUSE_CHARS = 160  # a failure's cause is its message's last line, cut to this length
+EXAMPLES_PER_CAUSE = 5
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,8 @@ class EvaluationPoint:
     outcome: str  # "complete", "below threshold at <stage>", or a failure kind
     dollars: float  # LLM dollars spent by the time this evaluation landed
     duration_s: float  # all stages of the cascade
+    elapsed_s: float = 0.0  # wall-clock seconds from the run's creation to this evaluation landing
+    uncertainty: float | None = None  # standard error of the score, where the records carry one
 
 
 @dataclass(frozen=True)
@@ -102,10 +109,22 @@ class ProgramView:
 @dataclass(frozen=True)
 class BaselineScore:
     name: str
-    score: float | None
+    score: float | None  # on the last evolution stage
     objectives: dict[str, float]
     descriptors: dict[str, float]
     error: str = ""
+    holdout: float | None = None  # on the (last) holdout stage, when the problem has one
+
+
+@dataclass(frozen=True)
+class FailureCause:
+    """Failed programs that failed the same way: the kind and the last line of the message."""
+
+    kind: str
+    cause: str
+    count: int
+    stages: dict[str, int]  # how many failed at each stage
+    examples: tuple[int, ...]  # the first few program ids
 
 
 @dataclass
@@ -130,6 +149,7 @@ class RunData:
     holdout_score: float | None
     pending: int
     stop_reasons: list[str]
+    failure_causes: list[FailureCause] = field(default_factory=list)
     baselines: list[BaselineScore] = field(default_factory=list)
     baseline_stage: str = ""
     baseline_note: str = ""  # why there are none, when there are none
@@ -143,6 +163,25 @@ class RunData:
     def descriptor_names(self) -> tuple[str, ...]:
         return tuple(f.name for f in (self.problem.features or DEFAULT_FEATURES))
 
+    @property
+    def best_view(self) -> ProgramView | None:
+        return None if self.best_id is None else self.diffs.get(self.best_id)
+
+    @property
+    def best_baseline(self) -> BaselineScore | None:
+        """The baseline with the highest score on the scoring stage (the bar to beat)."""
+        scored = [b for b in self.baselines if b.score is not None]
+        return max(scored, key=lambda b: b.score or 0.0) if scored else None
+
+
+def score_uncertainty(program: ProgramRecord) -> float | None:
+    """The standard error of a program's score, or None when the records carry none.
+
+    Hook for noise-aware verdicts (issue 16): once program records carry an uncertainty, this is the
+    one place that reads it; the timeline, the curves' noise bands and the tables follow."""
+    value = getattr(program, "score_uncertainty", None)
+    return None if value is None else float(value)
+
 
 def descriptors_of(values: dict[str, float], code: str | None = None) -> dict[str, float]:
     out = dict(values)
@@ -154,10 +193,13 @@ def descriptors_of(values: dict[str, float], code: str | None = None) -> dict[st
 def load_run_data(archive: Archive, run: RunRecord, problem: Problem, label: str) -> RunData:
     programs = archive.programs(run.id)
     by_id = {p.id: p for p in programs}
-    elites = load_elites(archive, run, problem)
+    elites = Elites(problem, int(run.config.get("islands", 1)))  # as load_elites, without reading the programs twice
+    for program in programs:
+        if program.status != ProgramStatus.PENDING:
+            elites.add(program)
     holdout_stages = {s.name for s in problem.holdout_stages}
     stage_times, durations, holdout = _stage_times(archive, run.id, holdout_stages)
-    timeline, calls, dollars = _timeline(archive, run.id, programs, durations)
+    timeline, calls, dollars = _timeline(archive, run, programs, durations)
     best = elites.best()
     best_id = None if best is None else (best.migrated_from or best.id)
     initial = next((p for p in programs if p.mutator == "initial"), None)
@@ -195,7 +237,32 @@ def load_run_data(archive: Archive, run: RunRecord, problem: Problem, label: str
         holdout_score=holdout.get(best_id) if best_id is not None else None,
         pending=sum(1 for p in programs if p.status == ProgramStatus.PENDING),
         stop_reasons=[str(payload.get("reason", "")) for _, payload, _ in archive.events(run.id, "stopped")],
+        failure_causes=failure_causes(archive.failed_stages(run.id)),
     )
+
+
+def failure_cause(error: str) -> str:
+    """What a failure message says, with the parts that differ between programs (numbers,
+    addresses, temporary paths) blurred, so that failures of one cause group together."""
+    lines = [line.strip() for line in error.strip().splitlines() if line.strip()]
+    last = lines[-1] if lines else "(no message)"
+    last = re.sub(r"/(?:tmp|var/tmp)/\S*", "<tmp>", last)
+    last = re.sub(r"0x[0-9a-fA-F]+", "0x…", last)
+    last = re.sub(r"\d+(?:\.\d+)?", "N", last)
+    return last if len(last) <= CAUSE_CHARS else last[: CAUSE_CHARS - 1] + "…"
+
+
+def failure_causes(failed: list[FailedStage]) -> list[FailureCause]:
+    """Failed programs grouped by kind and cause, most frequent first."""
+    groups: dict[tuple[str, str], list[FailedStage]] = {}
+    for row in failed:
+        groups.setdefault((row.error_kind or "unknown", failure_cause(row.error)), []).append(row)
+    causes = [
+        FailureCause(kind, cause, len(rows), dict(Counter(r.stage for r in rows)),
+                     tuple(r.program_id for r in rows[:EXAMPLES_PER_CAUSE]))
+        for (kind, cause), rows in groups.items()
+    ]
+    return sorted(causes, key=lambda c: (-c.count, c.kind, c.cause))
 
 
 def _on_front_candidate(p: ProgramRecord) -> bool:
@@ -226,9 +293,10 @@ def _stage_times(
 
 
 def _timeline(
-    archive: Archive, run_id: int, programs: list[ProgramRecord], durations: dict[int, float]
+    archive: Archive, run: RunRecord, programs: list[ProgramRecord], durations: dict[int, float]
 ) -> tuple[list[EvaluationPoint], int, float]:
-    calls = archive.llm_costs(run_id)
+    calls = archive.llm_costs(run.id)
+    began = _naive(run.created_at)
     landed = sorted(
         (p for p in programs if p.migrated_from is None and p.status != ProgramStatus.PENDING and p.evaluated_at is not None),
         key=lambda p: (_naive(p.evaluated_at), p.id),
@@ -238,8 +306,10 @@ def _timeline(
         while next_call < len(calls) and _naive(calls[next_call][0]) <= _naive(p.evaluated_at):
             spent += calls[next_call][1]
             next_call += 1
+        elapsed = max(0.0, (_naive(p.evaluated_at) - began).total_seconds())
         points.append(
-            EvaluationPoint(index, p.id, p.score, p.complete, _outcome(p), spent, durations.get(p.id, 0.0))
+            EvaluationPoint(index, p.id, p.score, p.complete, _outcome(p), spent, durations.get(p.id, 0.0),
+                            elapsed, score_uncertainty(p))
         )
     return points, len(calls), sum(cost for _, cost in calls)
 

@@ -2,7 +2,12 @@
 
 Owns: one function per figure, each taking the runs to show (one, or several to compare on the
 same axes) and returning PNG bytes. Uses matplotlib's object API on the Agg canvas (no pyplot,
-so no global figure state and no display is ever needed).
+so no global figure state and no display is ever needed). Figures of one row of plots have fixed
+margins in inches, wide enough for tick labels of a few digits and the axis labels: a layout
+engine (constrained, or a "tight" bounding box) measures every text first and costs about as much
+as drawing. The coverage and outcome figures (legends and colour bars beside the plots) keep
+matplotlib's constrained layout. Where the timeline carries score uncertainties, best-score curves
+get a band of one standard error.
 
 Must not: read the archive or write HTML; deciding whether a figure is meaningful (e.g. dollars
 spent by an offline run) is the page's job.
@@ -30,10 +35,27 @@ def colour(index: int) -> str:
     return PALETTE[index % len(PALETTE)]
 
 
+MARGINS_IN = {"left": 0.85, "right": 0.2, "bottom": 0.6, "top": 0.4}  # inches around one row of plots
+
+
+def _figure(width: float, height: float, columns: int = 1) -> Figure:
+    """A figure for one row of `columns` plots, with fixed margins (no layout pass)."""
+    figure = Figure(figsize=(width, height))
+    figure.subplots_adjust(
+        left=MARGINS_IN["left"] / width,
+        right=1 - MARGINS_IN["right"] / width,
+        bottom=MARGINS_IN["bottom"] / height,
+        top=1 - MARGINS_IN["top"] / height,
+        wspace=0.3 if columns > 1 else 0.2,
+    )
+    return figure
+
+
 def _png(figure: Figure) -> bytes:
     FigureCanvasAgg(figure)
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=DPI, bbox_inches="tight")
+    # zlib level 1: PNG encoding was a third of the drawing time at the default level; files grow ~10 %.
+    figure.savefig(buffer, format="png", dpi=DPI, pil_kwargs={"compress_level": 1})
     return buffer.getvalue()
 
 
@@ -54,14 +76,34 @@ def _finish(figure, axes, xlabel: str, ylabel: str, title: str, **legend) -> byt
 
 
 def _best_so_far(values: list[tuple[float, float | None]]) -> tuple[list[float], list[float]]:
-    xs, ys, best = [], [], None
-    for x, y in values:
+    xs, ys, _ = _best_with_uncertainty([(x, y, None) for x, y in values])
+    return xs, ys
+
+
+def _best_with_uncertainty(
+    values: list[tuple[float, float | None, float | None]],
+) -> tuple[list[float], list[float], list[float | None]]:
+    """The best score so far at each x, with the uncertainty of the program that holds it."""
+    xs, ys, us = [], [], []
+    best: float | None = None
+    spread: float | None = None
+    for x, y, u in values:
         if y is not None and (best is None or y > best):
-            best = y
+            best, spread = y, u
         if best is not None:
             xs.append(x)
             ys.append(best)
-    return xs, ys
+            us.append(spread)
+    return xs, ys, us
+
+
+def _best_curve(axes, xs: list[float], ys: list[float], us: list[float | None], colour_: str, label: str) -> None:
+    """The best-so-far step curve, with a band of one standard error where the scores carry one."""
+    axes.step(xs, ys, where="post", color=colour_, linewidth=2, label=label)
+    if any(u is not None for u in us):
+        low = [y - (u or 0.0) for y, u in zip(ys, us, strict=True)]
+        high = [y + (u or 0.0) for y, u in zip(ys, us, strict=True)]
+        axes.fill_between(xs, low, high, step="post", color=colour_, alpha=0.18, linewidth=0)
 
 
 def _baseline_lines(axes, runs: list[RunData]) -> None:
@@ -83,7 +125,7 @@ def _baseline_lines(axes, runs: list[RunData]) -> None:
 
 
 def best_over_evaluations(runs: list[RunData]) -> bytes:
-    figure = Figure(figsize=(8, 4.2))
+    figure = _figure(8, 4.2)
     axes = figure.add_subplot()
     for i, run in enumerate(runs):
         complete = [(p.index, p.score) for p in run.timeline if p.complete and p.score is not None]
@@ -92,9 +134,11 @@ def best_over_evaluations(runs: list[RunData]) -> bytes:
             axes.scatter(*zip(*complete, strict=True), s=10, color=colour(i), alpha=0.35, linewidths=0)
         if partial:
             axes.scatter(*zip(*partial, strict=True), s=10, facecolors="none", edgecolors=colour(i), alpha=0.35)
-        xs, ys = _best_so_far([(p.index, p.score if p.complete else None) for p in run.timeline])
+        xs, ys, us = _best_with_uncertainty(
+            [(p.index, p.score if p.complete else None, p.uncertainty) for p in run.timeline]
+        )
         if xs:
-            axes.step(xs, ys, where="post", color=colour(i), linewidth=2, label=f"{run.label}: best complete")
+            _best_curve(axes, xs, ys, us, colour(i), f"{run.label}: best complete")
     _baseline_lines(axes, runs)
     return _finish(
         figure,
@@ -106,8 +150,38 @@ def best_over_evaluations(runs: list[RunData]) -> bytes:
     )
 
 
+def time_unit(seconds: float) -> tuple[str, float]:
+    """The unit a wall-clock axis spanning `seconds` reads best in, and its size in seconds."""
+    if seconds > 2 * 3600:
+        return "hours", 3600.0
+    if seconds > 120:
+        return "minutes", 60.0
+    return "seconds", 1.0
+
+
+def best_over_time(runs: list[RunData]) -> bytes:
+    """Best complete score against wall-clock time since each run was created (pauses between
+    sessions of a resumed run included)."""
+    figure = _figure(8, 4.2)
+    axes = figure.add_subplot()
+    span = max((p.elapsed_s for run in runs for p in run.timeline), default=0.0)
+    unit, size = time_unit(span)
+    for i, run in enumerate(runs):
+        complete = [(p.elapsed_s / size, p.score) for p in run.timeline if p.complete and p.score is not None]
+        if complete:
+            axes.scatter(*zip(*complete, strict=True), s=10, color=colour(i), alpha=0.35, linewidths=0)
+        xs, ys, us = _best_with_uncertainty(
+            [(p.elapsed_s / size, p.score if p.complete else None, p.uncertainty) for p in run.timeline]
+        )
+        if xs:
+            _best_curve(axes, xs, ys, us, colour(i), f"{run.label}: best complete")
+    _baseline_lines(axes, runs)
+    return _finish(figure, axes, f"wall-clock {unit} since the run was created", "best complete score",
+                   "Best score over wall-clock time", loc="lower right")
+
+
 def best_over_dollars(runs: list[RunData]) -> bytes:
-    figure = Figure(figsize=(8, 4.2))
+    figure = _figure(8, 4.2)
     axes = figure.add_subplot()
     for i, run in enumerate(runs):
         if run.dollars <= 0:
@@ -141,7 +215,7 @@ def pareto(runs: list[RunData]) -> bytes:
         def coords(objective_values: dict[str, float], descriptors: dict[str, float]):
             return descriptors.get(x_name), objective_values.get(y_name)
 
-    figure = Figure(figsize=(8, 5))
+    figure = _figure(8, 5)
     axes = figure.add_subplot()
     for i, run in enumerate(runs):
         cloud = [coords(p.objectives, p.descriptors) for p in run.complete_points]
@@ -167,9 +241,16 @@ def pareto(runs: list[RunData]) -> bytes:
 
 def coverage(runs: list[RunData]) -> bytes:
     """One heat map per island and run: each occupied MAP-Elites cell coloured by its elite's score."""
-    columns = max(len(run.grids) for run in runs)
+    columns, rows = max(len(run.grids) for run in runs), len(runs)
     row_height = 3.0 if len(runs[0].grids[0].features) > 1 else 1.8
-    figure = Figure(figsize=(3.3 * columns + 1.2, row_height * len(runs) + 0.4), layout="constrained")
+    width, height = 3.3 * columns + 1.2, row_height * rows + 0.4
+    # Fixed margins (inches): rotated bin labels and the feature name below each map, its title above,
+    # the shared colour bar on the right.
+    below, above, left, right, gap = 0.85, 0.35, 0.75, 1.1, 1.25
+    axes_height = (height - below - above - gap * (rows - 1)) / rows
+    figure = Figure(figsize=(width, height))
+    figure.subplots_adjust(left=left / width, right=1 - right / width, bottom=below / height, top=1 - above / height,
+                           wspace=0.12, hspace=gap / axes_height)
     scores = [s for run in runs for grid in run.grids for s in grid.elite_scores.values()]
     low, high = (min(scores), max(scores)) if scores else (0.0, 1.0)
     if low == high:
@@ -183,19 +264,22 @@ def coverage(runs: list[RunData]) -> bytes:
             axes.set_xticks(range(len(matrix[0])), tick_labels(x_feature), rotation=60, fontsize=6)
             if y_feature is None:
                 axes.set_yticks([])
-            else:
+            elif col == 0:  # one row of islands shares its y axis: label it once
                 axes.set_yticks(range(len(matrix)), tick_labels(y_feature), fontsize=6)
                 axes.set_ylabel(y_feature.name, fontsize=7)
+            else:
+                axes.set_yticks(range(len(matrix)), [])
             axes.set_xlabel(x_feature.name, fontsize=7)
             title = f"island {grid.island}: {len(grid.elite_scores)}/{grid.capacity} cells"
             axes.set_title(f"{run.tag} · {title}" if run.tag else title, fontsize=8)
     if image is not None:
-        figure.colorbar(image, ax=figure.axes, shrink=0.8, label="elite score")
+        bar = figure.add_axes((1 - 0.85 / width, below / height, 0.15 / width, 1 - (below + above) / height))
+        figure.colorbar(image, cax=bar, label="elite score")
     return _png(figure)
 
 
 def lineage(runs: list[RunData]) -> bytes:
-    figure = Figure(figsize=(8, 4.5))
+    figure = _figure(8, 4.5)
     axes = figure.add_subplot()
     for i, run in enumerate(runs):
         steps = run.lineage
@@ -268,7 +352,7 @@ def evaluation_times(runs: list[RunData]) -> bytes:
         for t in run.stage_times:
             if t.stage not in stages:
                 stages.append(t.stage)
-    figure = Figure(figsize=(3.2 * max(1, len(stages)) + 0.5, 3.2))
+    figure = _figure(3.2 * max(1, len(stages)) + 0.5, 3.2, columns=max(1, len(stages)))
     for col, stage in enumerate(stages):
         axes = figure.add_subplot(1, len(stages), col + 1)
         values = [t.duration_s for run in runs for t in run.stage_times if t.stage == stage]

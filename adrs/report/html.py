@@ -1,8 +1,9 @@
 """The report page: one self-contained HTML file, figures embedded as data: URIs, diffs in <details>.
 
-Owns: the page's layout, its tables (summary, lineage, top programs, stage times, outcomes), the
-notes that replace a figure when it would mean nothing (dollars of an offline run), and escaping
-everything that comes from the archive (program text, descriptions, error kinds are untrusted).
+Owns: the page's layout, its tables (summary, the best program against the baselines with its diff
+inline, lineage, top programs, stage times, failures by cause), the notes that replace a figure
+when it would mean nothing (dollars of an offline run), and escaping everything that comes from
+the archive (program text, descriptions, error kinds and messages are untrusted).
 
 Must not: read the archive or draw figures; it receives RunData and PNG bytes.
 """
@@ -15,7 +16,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from html import escape
 
-from adrs.report.data import COMPLETE, ProgramView, RunData
+from adrs.report.data import COMPLETE, BaselineScore, ProgramView, RunData
 
 STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 1100px; padding: 1em 2em; color: #222; }
@@ -41,7 +42,8 @@ window.addEventListener('load', function () { openTarget(); countImages(); });
 """
 
 SECTIONS = (
-    ("progress", "Best score over evaluations and dollars"),
+    ("best", "Best program against the baselines"),
+    ("progress", "Best score over evaluations, wall-clock time and dollars"),
     ("pareto", "Pareto front"),
     ("coverage", "MAP-Elites coverage"),
     ("lineage", "Lineage of the best program"),
@@ -106,17 +108,71 @@ def _summary(runs: list[RunData]) -> str:
     add("initial score", [_fmt(r.initial_score) for r in runs])
     add("best complete score", [f"{_fmt(r.best_score)} ({_link(i, r.best_id)})" for i, r in enumerate(runs)])
     add("holdout score of the best", [_fmt(r.holdout_score) for r in runs])
+    add("against the best baseline", [escape(_against_baseline(r)) for r in runs])
     add("LLM calls / dollars", [f"{r.llm_calls} / ${r.dollars:.4f}" for r in runs])
     header = ["", *[escape(r.label) for r in runs]] if len(runs) > 1 else ["", "value"]
     rows = [[f"<th>{escape(name)}</th>", *[f"<td>{v}</td>" for v in values]] for name, values in fields]
     return _table(header, rows)
 
 
+def _against_baseline(run: RunData) -> str:
+    """Did the run beat the state of the art? The best complete score against the best baseline's."""
+    bar = run.best_baseline
+    if bar is None or bar.score is None:
+        return "no baseline scored" if run.baselines or run.baseline_note else "–"
+    if run.best_score is None:
+        return f"no complete program yet; best baseline {bar.name} scores {_fmt(bar.score)}"
+    gap = run.best_score - bar.score
+    verdict = "beats" if gap > 0 else "does not beat"
+    text = f"{verdict} {bar.name} ({_fmt(bar.score)}) by {gap:+.4g}"
+    if run.holdout_score is not None and bar.holdout is not None:
+        text += f"; holdout {_fmt(run.holdout_score)} vs {_fmt(bar.holdout)} ({run.holdout_score - bar.holdout:+.4g})"
+    return text
+
+
+def _baseline_table(run: RunData) -> str:
+    def row(b: BaselineScore) -> list[str]:
+        return [_td(b.name), _td(_fmt(b.score), True), _td(_fmt(b.holdout), True), _td(b.error or "")]
+
+    rows = [row(b) for b in run.baselines]
+    if run.best_score is not None:
+        rows.insert(0, [_td("best evolved program", raw=False), _td(_fmt(run.best_score), True),
+                        _td(_fmt(run.holdout_score), True), _td("")])
+    stage = escape(run.baseline_stage or run.problem.evolution_stages[-1].name)
+    holdout = ", ".join(s.name for s in run.problem.holdout_stages) or "none"
+    return _table(["program", f"score ({stage})", f"holdout ({escape(holdout)})", "error"], rows)
+
+
+def _best(runs: list[RunData]) -> str:
+    parts = []
+    for i, run in enumerate(runs):
+        if len(runs) > 1:
+            parts.append(f"<h3>{escape(run.label)}</h3>")
+        if run.baselines:
+            parts.append(_baseline_table(run))
+        if run.baseline_note:
+            parts.append(_note(f"{run.label}: {run.baseline_note}"))
+        view = run.best_view
+        if view is None:
+            parts.append(_note(f"{run.label}: no program passed every evolution stage yet."))
+            continue
+        parts.append(f"<p>Best complete program {_link(i, view.id)}: score {_fmt(view.score)}, "
+                     f"{escape(view.mutator)}, generation {view.generation}. {escape(view.description[:300])}</p>")
+        if view.diff_to_initial:
+            parts.append("<p>Its change against the initial program:</p>" + _diff_html(view.diff_to_initial))
+        else:
+            parts.append("<p>The best program is the initial program: no evolved program beat it.</p>")
+    return "".join(parts)
+
+
 def _progress(runs: list[RunData], figures: dict[str, bytes]) -> str:
-    parts = [_img(figures.get("progress"), "best score over evaluations")]
+    parts = [_img(figures.get("progress"), "best score over evaluations"),
+             _img(figures.get("time"), "best score over wall-clock time")]
     for run in runs:
         if not any(p.complete for p in run.timeline):
             parts.append(_note(f"{run.label}: no program passed every evolution stage yet, so there is no best-score curve."))
+    if any(p.uncertainty is not None for run in runs for p in run.timeline):
+        parts.append("<p>Shaded: one standard error of the best program's score on either side.</p>")
     if wants_dollar_plot(runs):
         parts.append(_img(figures.get("dollars"), "best score over dollars"))
         free = [r.label for r in runs if r.dollars <= 0]
@@ -137,11 +193,7 @@ def _pareto(runs: list[RunData], figures: dict[str, bytes]) -> str:
                            f"program; it is drawn against the descriptor {runs[0].descriptor_names[0]} to show the spread."))
     for run in runs:
         if run.baselines:
-            rows = [[_td(b.name), _td(_fmt(b.score), True), _td(b.error or "")] for b in run.baselines]
-            parts.append(f"<p>Baselines of {escape(run.label)} on stage {escape(run.baseline_stage)}:</p>")
-            parts.append(_table(["baseline", "score", "error"], rows))
-        if run.baseline_note:
-            parts.append(_note(f"{run.label}: {run.baseline_note}"))
+            parts.append(f"<p>Stars: the baselines of {escape(run.label)} (scores in the first section).</p>")
         members = ", ".join(p.label for p in run.front) or "none"
         parts.append(f"<p>Front of {escape(run.label)} ({len(run.front)}): {escape(members)}</p>")
     return "".join(parts)
@@ -185,6 +237,15 @@ def _outcomes(runs: list[RunData], figures: dict[str, bytes]) -> str:
         failed = Counter(p.outcome for p in run.timeline if p.outcome != COMPLETE and not p.outcome.startswith("below"))
         if not failed:
             parts.append(_note(f"{run.label}: no evaluation failed."))
+            continue
+        rows = [
+            [_td(c.kind), _td(c.cause), _td(str(c.count), True),
+             _td(", ".join(f"{stage} {n}" for stage, n in c.stages.items())),
+             _td(", ".join(f"#{pid}" for pid in c.examples) + (" …" if c.count > len(c.examples) else ""))]
+            for c in run.failure_causes
+        ]
+        parts.append(f"<p>{escape(run.label)}: failures by cause (the last line of each message; numbers blurred)</p>")
+        parts.append(_table(["kind", "cause", "programs", "failed at stage", "examples (adrs show ARCHIVE ID)"], rows))
     return "".join(parts)
 
 
@@ -263,6 +324,7 @@ def _diffs(runs: list[RunData]) -> str:
 def render_page(runs: list[RunData], figures: dict[str, bytes]) -> str:
     title = f"adrs report: {runs[0].problem.name}" + (" (comparison)" if len(runs) > 1 else "")
     bodies = {
+        "best": _best(runs),
         "progress": _progress(runs, figures),
         "pareto": _pareto(runs, figures),
         "coverage": _coverage(runs, figures),

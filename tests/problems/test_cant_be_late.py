@@ -8,7 +8,6 @@ replay's hand-made cases and the workload checks run in-process.
 from __future__ import annotations
 
 import textwrap
-import time
 from pathlib import Path
 from types import ModuleType
 
@@ -374,13 +373,11 @@ def test_leaderboard_style_program_runs_unchanged(evaluator, tmp_path):
 # --- stages, the synthetic workload, the problem directory --------------------------------------
 
 
-def test_quick_stage_is_fast_and_passes_the_threshold(evaluator, tmp_path):
-    started = time.monotonic()
+def test_quick_stage_passes_the_threshold(evaluator, tmp_path):
+    # its speed (~1 s on an idle 2-core machine) is measured by benchmarks/cant_be_late_speed.py
     result = _evaluate(evaluator, GREEDY, "quick", tmp_path)
-    elapsed = time.monotonic() - started
     assert result["metrics"]["runs"] == 180
     assert result["score"] > load_problem(PROBLEM).stage("quick").threshold
-    assert elapsed < 15, f"quick stage took {elapsed:.1f} s"  # ~1 s on an idle 2-core machine
 
 
 def test_synthetic_full_stage_ranks_the_baselines_like_the_real_one(evaluator, tmp_path):

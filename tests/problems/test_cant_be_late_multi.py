@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib.util
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -106,13 +105,11 @@ def test_holdout_uses_other_windows(tmp_path, shared_data):
     assert min(i for _, i in windows) >= scenarios.HOLDOUT_FIRST_INDEX
 
 
-def test_quick_stage_is_fast_and_deterministic_on_synthetic_data(tmp_path):
-    started = time.monotonic()
+def test_quick_stage_is_deterministic_on_synthetic_data(tmp_path):
+    # its speed is measured by benchmarks/cant_be_late_multi_speed.py, not asserted here
     first = evaluate(INITIAL, tmp_path)
-    elapsed = time.monotonic() - started
     assert first["metrics"]["runs"] == 6 and first["metrics"]["real_data"] == 0.0
     assert first["score"] == pytest.approx(67.34, abs=0.01)  # synthetic seed 1031, window 0
-    assert elapsed < 20, f"quick stage took {elapsed:.1f} s"
     assert evaluate(INITIAL, tmp_path)["score"] == first["score"]
 
 

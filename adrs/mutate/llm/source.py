@@ -39,7 +39,7 @@ from adrs.mutate.llm.prompts import Prompt, PromptBuilder, PromptInputs
 from adrs.mutate.offline import OfflineSource
 from adrs.problem import Problem
 from adrs.program import normalized_hash
-from adrs.progress import Pause
+from adrs.progress import LLMActivity, Pause
 
 LLM_ERROR = "llm_error"  # the call itself failed (after retries)
 COST_CAP = "cost_cap"  # the call was not made: the cost cap would be exceeded
@@ -72,6 +72,7 @@ class LLMSource(ProposalSource):
         self._probed: ModelSpec | None = None  # the model whose failed call began the outage
         outage_rng = random.Random(f"{seed}:llm-outage")
         self.outage = Outage(settings.outage_limit_s, settings.backoff_s, outage_rng, self._probe)
+        self._activity = LLMActivity(dollars=self.meter.spent, cap=max_cost)
 
     # lifecycle -------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -81,6 +82,7 @@ class LLMSource(ProposalSource):
         for model, completion in await self.pool.preflight(self.settings.models):
             cost = model.cost(completion.prompt_tokens, completion.completion_tokens)
             self.meter.spent += cost
+            self._activity.dollars = self.meter.spent
             self.archive.add_llm_call(
                 self.run_id, model=model.label, prompt=PREFLIGHT_PROMPT, response=completion.text,
                 prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
@@ -90,6 +92,9 @@ class LLMSource(ProposalSource):
     async def aclose(self) -> None:
         self._collect_rewards()  # the engine has drained its queue: every child has its result now
         await self.pool.aclose()
+
+    def activity(self) -> LLMActivity:
+        return self._activity
 
     def stop_reason(self) -> str | None:
         if self.meter.stop_reason:
@@ -142,9 +147,11 @@ class LLMSource(ProposalSource):
             self.chooser.stats[model.label].proposals -= 1  # no call was made
             return Proposal(None, mutator, error_kind=COST_CAP, error=self.meter.stop_reason or "")
         self._save_state()
+        self._activity.in_flight += 1
         try:
             completion = await self.pool.complete(model, prompt.messages)
         except CallFailed as failure:
+            self._call_ended(failed=True)
             self.meter.settle(reservation, 0.0)
             if not (failure.retryable and self.outage.active):  # calls in flight when an outage began count once
                 self._failed_calls += 1
@@ -156,12 +163,14 @@ class LLMSource(ProposalSource):
             self._refused(context, mutator, "", LLM_ERROR, str(failure), call_id)
             return Proposal(None, mutator, error_kind=LLM_ERROR, error=str(failure), llm_call_ids=[call_id])
         except asyncio.CancelledError:
+            self._activity.in_flight -= 1
             self.meter.settle(reservation, 0.0)
             self._record(model, prompt, "", 0, 0, 0.0, 0.0, "cancelled: the run stopped before the reply came", context)
             raise
         self._failed_calls = 0
         cost = model.cost(completion.prompt_tokens, completion.completion_tokens)
         self.meter.settle(reservation, cost)
+        self._call_ended(failed=False)
         self.chooser.record_cost(model.label, cost)
         result = apply_reply(context.parent.code, completion.text)
         kind, message = result.kind, result.message
@@ -198,6 +207,12 @@ class LLMSource(ProposalSource):
             self._refused(context, proposal.mutator, proposal.description, DUPLICATE, message, proposal.llm_call_ids[0])
 
     # helpers ----------------------------------------------------------------------------------
+    def _call_ended(self, failed: bool) -> None:
+        self._activity.in_flight -= 1
+        self._activity.calls += 1
+        self._activity.failed += int(failed)
+        self._activity.dollars = self.meter.spent
+
     def _edit_format(self, rng: random.Random) -> str:
         if self.settings.edit_format == "mixed":
             return "rewrite" if rng.random() < self.settings.rewrite_share else "diff"
@@ -280,6 +295,8 @@ class MixedSource(ProposalSource):
 
     def pause(self) -> Pause | None:
         return self.llm.pause()
+    def activity(self) -> LLMActivity:
+        return self.llm.activity()
 
     async def propose(self, context: ProposalContext) -> Proposal:
         if context.rng.random() < self.offline_share:
