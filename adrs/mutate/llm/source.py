@@ -125,6 +125,7 @@ class LLMSource(ProposalSource):
         completion = await self.pool.probe(model)
         cost = model.cost(completion.prompt_tokens, completion.completion_tokens)
         self.meter.spent += cost
+        self._activity.dollars = self.meter.spent
         self.archive.add_llm_call(
             self.run_id, model=model.label, prompt=PREFLIGHT_PROMPT, response=completion.text,
             prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
