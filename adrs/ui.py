@@ -158,6 +158,8 @@ class LiveView:
         ):
             self._last_line = time.monotonic()
             self.console.print(self.line(progress), markup=False, highlight=False)
+            if progress.paused is not None:  # its own line, so the console's wrapping never splits it
+                self.console.print(pause_line(progress.paused), markup=False, highlight=False)
         self._was_paused = progress.paused is not None
 
     def _renderable(self) -> Group:
@@ -182,8 +184,6 @@ class LiveView:
         llm = llm_line(p)
         if llm is not None:
             parts.insert(3, f"LLM {llm}")
-        if p.paused is not None:
-            parts.append(pause_line(p.paused))
         return " | ".join(parts)
 
     def table(self, p: RunProgress) -> Table:
