@@ -13,6 +13,7 @@ proposals kept failing, the LLM endpoint stayed away), with the error printed; 1
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import json
 import sys
@@ -20,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from adrs import api
@@ -31,6 +31,7 @@ from adrs.config import MUTATORS, RunConfig
 from adrs.evaluate.result import Evaluation
 from adrs.executors import EXECUTORS
 from adrs.inspect_run import render_llm_call, render_program, render_status
+from adrs.printable import markup
 from adrs.problem import Problem
 from adrs.sandbox import BACKENDS as SANDBOXES
 from adrs.serve.server import DEFAULT_PORT, LOOPBACK
@@ -202,7 +203,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings.update(_mutation_settings(args, {}))
     plan = api.mutator_plan(problem, **settings)
     console.print(f"Evolving [bold]{problem.name}[/bold] with {_mutator_line(plan)}; archive {archive}")
-    console.print(f"Data: {escape(api.data_in_use(problem.name, args.data_dir))}")
+    console.print(f"Sandbox: {markup(api.sandbox_line(problem, args.sandbox))}")
+    console.print(f"Data: {markup(api.data_in_use(problem.name, args.data_dir))}")
     return _drive(
         lambda on_progress: api.evolve(problem, archive=archive, on_progress=on_progress, **settings),
         args.quiet,
@@ -235,6 +237,8 @@ def cmd_resume(args: argparse.Namespace) -> int:
     budget = args.budget or int(run.config.get("budget", 0))
     overrides.update(_mutation_settings(args, run.config.get("llm", {})))
     console.print(f"Resuming run {run.id} of [bold]{run.problem_name}[/bold] from {args.archive}")
+    with contextlib.suppress(*api.USER_ERRORS):  # a problem folder that moved: resume says so itself
+        console.print(f"Sandbox: {markup(api.sandbox_line(run.problem_root, run.config.get('sandbox')))}")
     return _drive(
         lambda on_progress: api.resume(args.archive, run_id=run.id, on_progress=on_progress, **overrides),
         args.quiet,
@@ -258,13 +262,14 @@ def _mutation_settings(args: argparse.Namespace, stored_llm: dict) -> dict:
 def _mutator_line(plan: MutatorPlan) -> str:
     if plan.kind == "offline":
         return "the offline mutator"
-    text = "LLM " + (escape(", ".join(plan.models)) if plan.models else "(no model)")
+    text = "LLM " + (markup(", ".join(plan.models)) if plan.models else "(no model)")
     if plan.offline_share:
         text += f" + offline mutator ({plan.offline_share:.0%})"
     if plan.max_cost is not None:
         text += f", cost cap ${plan.max_cost:.2f}"
         if plan.unpriced:
-            text += f" [yellow](no price for {escape(', '.join(plan.unpriced))}: counted as $0; set price_in/price_out)[/yellow]"
+            unpriced = markup(", ".join(plan.unpriced))
+            text += f" [yellow](no price for {unpriced}: counted as $0; set price_in/price_out)[/yellow]"
     return text
 
 
@@ -282,7 +287,7 @@ def _drive(start, quiet: bool, budget: int, archive: str, title: str) -> int:
         return 130
     print_summary(console, summary, archive)
     if summary.failure is not None:
-        console.print(f"[red]error:[/red] {escape(summary.failure.message)}")
+        console.print(f"[red]error:[/red] {markup(summary.failure.message)}")
         return EXIT_RUN_FAILED
     return 0
 
@@ -295,7 +300,8 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 def _metrics_line(evaluation: Evaluation) -> str:
     if not evaluation.ok:
-        return f"[red]failed ({evaluation.error_kind})[/red]: {escape(evaluation.error.strip().splitlines()[-1]) if evaluation.error.strip() else ''}"
+        last_line = markup(evaluation.error.strip().splitlines()[-1]) if evaluation.error.strip() else ""
+        return f"[red]failed ({evaluation.error_kind})[/red]: {last_line}"
     shown = ", ".join(f"{k}={v:.6g}" for k, v in sorted(evaluation.metrics.items()) if k != "score")
     return f"score [bold]{evaluation.score:.6g}[/bold] ({evaluation.duration_s:.2f} s) {shown}"
 
@@ -303,7 +309,7 @@ def _metrics_line(evaluation: Evaluation) -> str:
 def _warn(problem: Problem, stream: Console | None = None) -> None:
     """Configuration of a peer folder that adrs does not honour, each key named once."""
     for line in problem.warnings:
-        (stream or console).print(f"[yellow]warning:[/yellow] {escape(line)}")
+        (stream or console).print(f"[yellow]warning:[/yellow] {markup(line)}")
 
 
 def _print_checked(checked: CheckedProgram) -> None:
@@ -316,17 +322,18 @@ def cmd_check(args: argparse.Namespace) -> int:
     api.require_sandbox(problem, args.sandbox)
     _warn(problem)
     console.print(f"[bold]{problem.name}[/bold]: stages {[s.name for s in problem.stages]}, objectives {[o.name for o in problem.objectives]}")
-    console.print(f"data: {escape(api.data_in_use(problem.name, args.data_dir))}")
+    console.print(f"Sandbox: {markup(api.sandbox_line(problem, args.sandbox))}")
+    console.print(f"data: {markup(api.data_in_use(problem.name, args.data_dir))}")
     report = api.check_problem(problem, sandbox=args.sandbox, data_dir=args.data_dir, on_program=_print_checked)
     for note in report.notes:  # no EVOLVE-BLOCK markers; how a peer folder was read and scored
-        console.print(f"[cyan]note:[/cyan] {escape(note)}")
+        console.print(f"[cyan]note:[/cyan] {markup(note)}")
     for warning in report.warnings:
-        console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+        console.print(f"[yellow]warning:[/yellow] {markup(warning)}")
     failed = report.initial.failed
     if failed is not None:
         if report.missing_module:
-            console.print(f"[red]error:[/red] missing module: {escape(report.missing_module)}")
-        console.print(f"[red]error:[/red] the initial program fails at stage {failed.stage!r}:\n{escape(failed.error)}")
+            console.print(f"[red]error:[/red] missing module: {markup(report.missing_module)}")
+        console.print(f"[red]error:[/red] the initial program fails at stage {failed.stage!r}:\n{markup(failed.error)}")
         return 1
     if report.unknown_names:
         settings_file = "problem.toml" if problem.peer is None else "config.yaml"
@@ -347,10 +354,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
         record = {"program": str(Path(args.program)), "ok": all(e.ok for e in evaluations), "stages": [e.to_dict() for e in evaluations]}
         print(json.dumps(record, indent=2))
     else:
+        console.print(f"Sandbox: {markup(api.sandbox_line(args.problem, args.sandbox))}")
         for evaluation in evaluations:
             console.print(f"\\[{evaluation.stage}] {_metrics_line(evaluation)}")
             if evaluation.feedback:
-                console.print("  " + escape(evaluation.feedback).replace("\n", "\n  "))
+                console.print("  " + markup(evaluation.feedback).replace("\n", "\n  "))
     return 0
 
 
@@ -405,10 +413,10 @@ def cmd_problems(args: argparse.Namespace) -> int:
         table.add_column(column)
     for entry in api.list_problems(folder):
         if entry.error is not None:
-            table.add_row(entry.directory.name, f"[red]{entry.error}[/red]", "")
+            table.add_row(markup(entry.directory.name), f"[red]{markup(entry.error)}[/red]", "")
             continue
         baselines = [stem + (f" ({reference:g})" if reference is not None else "") for stem, reference in entry.baselines]
-        table.add_row(entry.name, entry.summary, ", ".join(baselines))
+        table.add_row(markup(entry.name), markup(entry.summary), markup(", ".join(baselines)))
     console.print(table)
     return 0
 
@@ -420,7 +428,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         return 1
     path = api.write_report(
         archives, args.output, baselines=not args.no_baselines, run_id=args.run_id, problem_dir=args.problem_dir,
-        say=lambda line: console.print(escape(line)),
+        say=lambda line: console.print(markup(line)),
     )
     console.print(f"Report: {path}")
     return 0
@@ -428,13 +436,14 @@ def cmd_report(args: argparse.Namespace) -> int:
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     report = api.check_archive(args.archive, args.run_id, repair=args.repair)
+    console.print(f"[dim]sandbox[/dim] default here: {markup(api.default_sandbox_line())}")
     for line in report.repaired:
-        console.print(f"[green]repaired[/green] {escape(line)}")
+        console.print(f"[green]repaired[/green] {markup(line)}")
     for finding in report.findings:
         fixable = "" if finding.repairable else " [dim](not repairable)[/dim]"
-        console.print(f"[red]{finding.kind}[/red] {escape(finding.detail)}{fixable}")
+        console.print(f"[red]{finding.kind}[/red] {markup(finding.detail)}{fixable}")
     for note in report.notes:
-        console.print(f"[dim]note[/dim] {escape(note)}")
+        console.print(f"[dim]note[/dim] {markup(note)}")
     if report.clean:
         console.print("[green]ok[/green]: no inconsistency found")
         return 0
@@ -447,15 +456,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     try:
         server = api.open_server(args.archive, args.host, args.port)
     except OSError as exc:
-        reason = escape(exc.strerror or str(exc))
-        console.print(f"[red]error:[/red] cannot listen on {escape(args.host)}:{args.port}: {reason}")
+        reason = markup(exc.strerror or str(exc))
+        console.print(f"[red]error:[/red] cannot listen on {markup(args.host)}:{args.port}: {reason}")
         return 1
     if args.host not in ("127.0.0.1", "localhost", "::1"):
-        host = escape(args.host)
+        host = markup(args.host)
         console.print(f"[yellow]warning:[/yellow] serving on {host}: anyone who reaches it can read the archive")
 
     def ready(url: str) -> None:
-        console.print(f"Serving {escape(args.archive)} at {url} (Ctrl-C stops)")
+        console.print(f"Serving {markup(args.archive)} at {url} (Ctrl-C stops)")
         sys.stdout.flush()  # a script waiting for the address reads it now, not when the buffer fills
 
     try:
@@ -472,7 +481,7 @@ def _data_state(entry: Any) -> str:
 
 
 def _render_data(entries: list[Any], root: Path, details: bool) -> None:
-    console.print(f"data root: {escape(str(root))}")
+    console.print(f"data root: {markup(str(root))}")
     table = Table(box=None, pad_edge=False)
     for column in ("problem", "real data", "files verified", "what it is"):
         table.add_column(column, overflow="fold")
@@ -480,12 +489,12 @@ def _render_data(entries: list[Any], root: Path, details: bool) -> None:
         verified = sum(1 for f in entry.files if f.state == "verified")
         optional = sum(1 for f in entry.files if f.optional)
         count = f"{verified}/{len(entry.files)}" + (f" ({optional} optional)" if optional else "")
-        table.add_row(entry.problem, _data_state(entry), count, escape(entry.about))
+        table.add_row(entry.problem, _data_state(entry), count, markup(entry.about))
     console.print(table)
     for entry in entries:
         for f in entry.files:
             if details and f.state != "verified" and not (f.optional and f.state == "missing"):
-                console.print(f"  {escape(str(f.path))}: {escape(f.state)}")
+                console.print(f"  {markup(str(f.path))}: {markup(f.state)}")
 
 
 def cmd_data(args: argparse.Namespace) -> int:
@@ -502,7 +511,7 @@ def cmd_data(args: argparse.Namespace) -> int:
             console.print("[red]error:[/red] name the problems to fetch (adrs data list shows them), or pass --all")
             return 1
         fetched = api.fetch_data(args.problems, root=args.data_dir, mirror=args.mirror, force=args.force,
-                                 say=lambda line: console.print(escape(line), soft_wrap=True))
+                                 say=lambda line: console.print(markup(line), soft_wrap=True))
         _render_data(fetched, api.data_root(args.data_dir), details=True)
         return 0
     overview = api.data_status(args.problems if args.data_command == "verify" else (), root=args.data_dir)
@@ -539,7 +548,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except api.USER_ERRORS as exc:
-        console.print(f"[red]error:[/red] {escape(str(exc))}")
+        console.print(f"[red]error:[/red] {markup(str(exc))}")
         return 1
 
 

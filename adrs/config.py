@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from adrs.archive.select import SelectionConfig
+from adrs.search.config import AdaptiveConfig
 
 # What proposes children: auto (the LLM when a model is configured, else offline), offline, llm.
 MUTATORS = ("auto", "offline", "llm")
@@ -43,12 +44,15 @@ class RunConfig:
     max_duplicate_streak: int = 200  # consecutive duplicate proposals before giving up: search exhausted
     max_failure_streak: int | None = 50  # failed evaluations in a row that stop the run as a failure; None: never
     stagnation: int | None = None  # stop after this many evaluations without a new best
-    island_stagnation: int | None = 60  # re-seed an island from the global best after this many of its evaluations without improving
+    # re-seed an island from the global best after this many of its evaluations without improving
+    # (not under --selection adaptive: it retires and spawns islands instead)
+    island_stagnation: int | None = 60
     novelty: float | None = None  # reject a child more similar than this (token-shingle Jaccard) to a program of its island
     deterministic: bool = False  # proposal i sees exactly the results of proposals < i - lag: same archive for any worker count
     lag: int = 4  # deterministic runs: how far proposals may run ahead of finished evaluations
     evaluate_holdout: bool = True  # score the final best on the holdout stages at the end
     selection: SelectionConfig = field(default_factory=SelectionConfig)
+    adaptive: AdaptiveConfig = field(default_factory=AdaptiveConfig)  # knobs of --selection adaptive (adrs/search/)
 
     @property
     def effective_queue_size(self) -> int:
@@ -63,5 +67,7 @@ class RunConfig:
         values = {k: v for k, v in data.items() if k in known}
         if isinstance(values.get("selection"), dict):
             values["selection"] = SelectionConfig(**values["selection"])
+        if isinstance(values.get("adaptive"), dict):
+            values["adaptive"] = AdaptiveConfig.from_dict(values["adaptive"])
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)

@@ -39,12 +39,13 @@ from adrs.config import RunConfig
 from adrs.evaluate.runner import EvalSettings
 from adrs.executors import Executor, LocalExecutor
 from adrs.islands import IslandKeeper
-from adrs.mutate.base import Proposal, ProposalContext, ProposalSource
+from adrs.mutate.base import BreakthroughRequest, Proposal, ProposalContext, ProposalSource
 from adrs.noise import Estimate
 from adrs.problem import Problem
 from adrs.program import normalized_hash, unified_diff
 from adrs.progress import SOURCE_FAILED, Progress, RunFailure, RunSummary
 from adrs.referee import Referee
+from adrs.search.adaptive import AdaptiveSearch, Choice
 from adrs.stops import failing_evaluations, nothing_to_mutate, proposals_failing
 
 
@@ -56,6 +57,7 @@ class _InFlight:
     context: ProposalContext
     island: int
     began: float
+    choice: Choice | None = None  # what the adaptive search chose, told back when the proposal settles
 
 
 class Engine:
@@ -90,7 +92,13 @@ class Engine:
         # proposal order only (archive/frontier.py).
         self.view = Elites(problem, config.islands) if config.deterministic else self.elites
         self.frontier = DeterministicFrontier(self.view, config.lag) if config.deterministic else None
-        self.keeper = IslandKeeper(archive, run.id, config.islands, config.migration_interval, config.island_stagnation)
+        adaptive = config.selection.strategy == "adaptive"
+        # The adaptive search retires and spawns islands instead of re-seeding stagnant ones.
+        reseed = None if adaptive else config.island_stagnation
+        self.keeper = IslandKeeper(archive, run.id, config.islands, config.migration_interval, reseed)
+        self.adaptive = (
+            AdaptiveSearch(archive, run.id, config.adaptive, config.islands, self.keeper) if adaptive else None
+        )
         self.novelty = NoveltyFilter(config.novelty) if config.novelty is not None else None
         self.progress = Progress(
             budget=config.budget, objectives=len(problem.objectives), max_time_s=config.max_time_s, llm=source.activity()
@@ -244,20 +252,45 @@ class Engine:
             index = self.archive.next_proposal_index(self.run_record.id) + len(window)
             if self.frontier is not None and not await self.frontier.wait_for(index, self._stopping):
                 break
-            self.keeper.maintain(self.view, also=self.elites)
             rng = random.Random(f"{self.config.seed}:{index}:{self._launched[index]}{self._salt}")
             self._launched[index] += 1
-            island = index % self.config.islands
-            selection = select(self.view, island, rng, self.config.selection)
+            if self.adaptive is None:
+                self.keeper.maintain(self.view, also=self.elites)
+                island, choice = index % self.config.islands, None
+                selection = select(self.view, island, rng, self.config.selection)
+            else:
+                choice = await self._adaptive_choice(rng)
+                island, selection = (choice.island, choice.selection) if choice else (0, None)
             if selection is None:
                 if window:
                     break
                 await asyncio.sleep(0.05)
                 continue
-            context = ProposalContext(self.problem, selection.parent, selection.inspirations, rng, index)
-            window.append(_InFlight(asyncio.create_task(self.source.propose(context)), context, island, began))
+            context = ProposalContext(
+                self.problem, selection.parent, selection.inspirations, rng, index,
+                guidance=choice.guidance if choice else "", escalation=choice.escalation if choice else 0,
+                focus_lines=choice.focus_lines if choice else (),
+            )
+            task = asyncio.create_task(self.source.propose(context))
+            window.append(_InFlight(task, context, island, began, choice))
             await asyncio.sleep(0)  # let it start (an LLM source reserves its cost) before deciding on the next
         return True
+
+    async def _adaptive_choice(self, rng: random.Random) -> Choice | None:
+        """Island upkeep, then the adaptive search's choice; a stalled run first asks for new approaches."""
+        assert self.adaptive is not None
+        copies = self.keeper.maintain(self.view, also=self.elites, active=self.adaptive.active)
+        self.adaptive.maintain(self.view, copies, also=self.elites)
+        best = self.view.best()
+        if best is not None and self.adaptive.wants_breakthrough():
+            book = self.adaptive.book
+            request = BreakthroughRequest(
+                best, self.adaptive.config.breakthroughs, self.adaptive.since_best, list(book.tried)
+            )
+            reply = await self.source.breakthrough(request)
+            paradigms, call_id = (reply.paradigms, reply.llm_call_id) if reply else ([], None)
+            self.adaptive.breakthrough_done(paradigms, self.view, call_id)
+        return self.adaptive.choose(self.view, rng)
 
     async def _commit(self, head: _InFlight, queue: asyncio.Queue[ProgramRecord | None]) -> bool:
         """Store and queue the finished proposal `head`, or count why it yielded no program.
@@ -273,17 +306,17 @@ class Engine:
                 self.progress.no_edit += 1
             if counted:
                 self._streak += 1
-            self._outcome(head.context, proposal, None, proposal.error_kind or "no_edit")
+            self._outcome(head, proposal, None, proposal.error_kind or "no_edit")
         elif self.archive.hash_exists(self.run_record.id, normalized_hash(proposal.code)):
             self.progress.duplicates += 1
             self._streak += 1
-            self._outcome(head.context, proposal, None, "duplicate")
+            self._outcome(head, proposal, None, "duplicate")
         elif self.novelty is not None and not self.novelty.admits(
             head.island, proposal.code, self.view.island_members(head.island)
         ):
             self.progress.too_similar += 1
             self._streak += 1
-            self._outcome(head.context, proposal, None, "too_similar")
+            self._outcome(head, proposal, None, "too_similar")
         else:
             self._streak = 0
             parent = head.context.parent
@@ -293,9 +326,9 @@ class Engine:
             except DuplicateProgram:  # another engine on this run stored the same child first
                 self.progress.duplicates += 1
                 self._streak += 1
-                self._outcome(head.context, proposal, None, "duplicate")
+                self._outcome(head, proposal, None, "duplicate")
                 return True
-            self._outcome(head.context, proposal, child, None)
+            self._outcome(head, proposal, child, None)
             self._children += 1
             self.progress.proposal_s += time.perf_counter() - head.began
             if not await self._enqueue(queue, child):
@@ -311,10 +344,13 @@ class Engine:
         return True
 
     def _outcome(
-        self, context: ProposalContext, proposal: Proposal, program: ProgramRecord | None, rejected_as: str | None
+        self, head: _InFlight, proposal: Proposal, program: ProgramRecord | None, rejected_as: str | None
     ) -> None:
-        """Tell the source how its proposal ended (an LLM source feeds refusals into the next prompt)."""
-        self.source.proposal_outcome(context, proposal, program, rejected_as)
+        """Tell the source how its proposal ended (an LLM source feeds refusals into the next prompt),
+        and the adaptive search whether its choice became a child."""
+        self.source.proposal_outcome(head.context, proposal, program, rejected_as)
+        if head.choice is not None and self.adaptive is not None:
+            self.adaptive.settled(head.choice, program)
 
     async def _wait_task(self, task: asyncio.Task[Proposal]) -> bool:
         """Wait for a proposal; False if the run is stopping first."""

@@ -11,13 +11,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.markup import escape
 from rich.syntax import Syntax
 from rich.table import Table
 
 from adrs.archive.location import display_location
 from adrs.archive.records import CallRecord, ModelUsage, ProgramStatus
 from adrs.evaluate.result import Evaluation
+from adrs.printable import markup, printable
 from adrs.program import unified_diff
 
 if TYPE_CHECKING:  # the records come from adrs.api, which imports this module
@@ -29,7 +29,7 @@ def render_status(console: Console, status: StatusReport) -> None:
     console.print(f"[bold]Run {run.id}[/bold] of [bold]{run.problem_name}[/bold] ({run.status}), seed {run.seed}, created {run.created_at:%Y-%m-%d %H:%M}")
     console.print(f"archive: {status.archive_url}")
     if status.stopped:
-        console.print(f"stopped: {escape(status.stopped)}")
+        console.print(f"stopped: {markup(status.stopped)}")
     console.print(
         f"programs: {counts[ProgramStatus.EVALUATED]} evaluated, {counts[ProgramStatus.FAILED]} failed, "
         f"{counts[ProgramStatus.PENDING]} pending"
@@ -58,7 +58,8 @@ def render_status(console: Console, status: StatusReport) -> None:
         (p for p in elites.programs.values() if p.migrated_from is None), key=lambda p: (p.complete, p.score or 0), reverse=True
     )
     for p in top[:10]:
-        table.add_row(str(p.id), f"{p.score:.6g}", str(p.complete), str(p.island), str(p.generation), p.mutator, p.description[:60])
+        shown = markup(p.description[:60])
+        table.add_row(str(p.id), f"{p.score:.6g}", str(p.complete), str(p.island), str(p.generation), p.mutator, shown)
     console.print(table)
     _render_llm_usage(console, status.llm_usage)
 
@@ -75,7 +76,9 @@ def _render_llm_usage(console: Console, usage: list[ModelUsage]) -> None:
 
 
 def print_code(console: Console, text: str, lexer: str, line_numbers: bool = False) -> None:
-    """Program text, whole: wrapped at the width on a terminal, verbatim when the output is not one."""
+    """Program text, whole: wrapped at the width on a terminal, verbatim when the output is not one;
+    control characters shown escaped either way (adrs/printable.py: the text is untrusted)."""
+    text = printable(text)
     if console.is_terminal:
         console.print(Syntax(text, lexer, line_numbers=line_numbers, word_wrap=True))
     else:
@@ -89,10 +92,10 @@ def _render_evaluation(console: Console, e: Evaluation) -> None:
         if e.features:
             console.print("    features: " + ", ".join(f"{k}={v:.4g}" for k, v in e.features.items()))
         if e.feedback:
-            console.print("    feedback: " + escape(e.feedback).replace("\n", "\n      "))
+            console.print("    feedback: " + markup(e.feedback).replace("\n", "\n      "))
     else:
         console.print(f"  [red]{e.stage}[/red] failed ({e.error_kind}) in {e.duration_s:.2f} s")
-        console.print("    " + escape(e.error.strip()).replace("\n", "\n    "))
+        console.print("    " + markup(e.error.strip()).replace("\n", "\n    "))
 
 
 def render_program(console: Console, view: ProgramView) -> None:
@@ -102,9 +105,13 @@ def render_program(console: Console, view: ProgramView) -> None:
         f"generation {program.generation}, parent {program.parent_id}, mutator {program.mutator}"
     )
     if program.description:
-        console.print(f"description: {escape(program.description)}")
+        console.print(f"description: {markup(program.description)}")
     if program.inspiration_ids:
         console.print(f"inspirations: {program.inspiration_ids}")
+    if view.cited is not None:
+        number, paradigm = view.cited
+        console.print(f"[bold]Breakthrough {number}[/bold] approach its prompt followed: {markup(paradigm.name)}: "
+                      f"{markup(paradigm.approach)}" + (f" (why: {markup(paradigm.why)})" if paradigm.why else ""))
     console.print("[bold]Evaluations[/bold]")
     for evaluation in view.evaluations:
         _render_evaluation(console, evaluation)
@@ -132,8 +139,8 @@ def _render_llm_history(console: Console, view: ProgramView) -> None:
         for payload in refused:
             call_id = payload.get("llm_call_id")
             more = f" (adrs show {display_location(view.archive_url)} {call_id} --call)" if call_id else ""
-            console.print(f"  [red]{escape(str(payload.get('kind')))}[/red] {escape(str(payload.get('mutator', '')))}: "
-                          f"{escape(str(payload.get('error', ''))[:300])}{escape(more)}")
+            console.print(f"  [red]{markup(str(payload.get('kind')))}[/red] {markup(str(payload.get('mutator', '')))}: "
+                          f"{markup(str(payload.get('error', ''))[:300])}{markup(more)}")
 
 
 def render_llm_call(console: Console, record: CallRecord) -> None:
@@ -147,19 +154,19 @@ def _render_call_body(console: Console, record: CallRecord) -> None:
     from adrs.edits import parse_reply
 
     console.print(
-        f"  model {escape(record.model)}, {record.prompt_tokens} prompt + {record.completion_tokens} completion tokens, "
-        f"${record.cost_usd:.4f}, {record.latency_s:.1f} s"
+        f"  model {markup(record.model)}, {record.prompt_tokens} prompt + "
+        f"{record.completion_tokens} completion tokens, ${record.cost_usd:.4f}, {record.latency_s:.1f} s"
     )
     if record.error:
-        console.print(f"  [red]why it yielded no program:[/red] {escape(record.error)}")
+        console.print(f"  [red]why it yielded no program:[/red] {markup(record.error)}")
     console.print("[bold]Prompt[/bold]")
-    console.print(escape(record.prompt), soft_wrap=True)
+    console.print(markup(record.prompt), soft_wrap=True)
     console.print("[bold]Raw response[/bold]")
-    console.print(escape(record.response) or "(empty)", soft_wrap=True)
+    console.print(markup(record.response) or "(empty)", soft_wrap=True)
     parsed = parse_reply(record.response)
     console.print("[bold]Parsed edits[/bold]")
     if parsed.problem:
-        console.print(f"  [red]unreadable:[/red] {escape(parsed.problem)}")
+        console.print(f"  [red]unreadable:[/red] {markup(parsed.problem)}")
     for number, block in enumerate(parsed.blocks, 1):
         console.print(f"  SEARCH/REPLACE block {number}:")
         print_code(console, f"<<<<<<< SEARCH\n{block.search}\n=======\n{block.replace}\n>>>>>>> REPLACE", "python")

@@ -7,12 +7,17 @@ shift the numbering that seeds each proposal's random choices. Upkeep runs from 
 between proposals, on the view that proposals are built from: in a deterministic run the same
 copies happen at the same points whatever the number of evaluation slots.
 
+The adaptive search (adrs/search/adaptive.py) passes the islands it keeps active (the ring then
+runs over those), seeds the islands it spawns through `copy_into`, and stores `to_state()` with
+its own, so a resumed run migrates exactly when an uninterrupted one would.
+
 Must not: choose parents or evaluate anything.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from adrs.archive.elites import Elites, fitness_key
 from adrs.archive.store import Archive, ProgramRecord
@@ -30,22 +35,52 @@ class IslandKeeper:
     _since_improvement: dict[int, int] = field(default_factory=dict)
     _counted: int = 0  # arrivals of the view already counted for stagnation
 
-    def maintain(self, view: Elites, also: Elites | None = None) -> list[ProgramRecord]:
-        """Bring the islands up to date with the view; returns the copies made (already in `view`)."""
+    def maintain(
+        self, view: Elites, also: Elites | None = None, active: list[int] | None = None
+    ) -> list[ProgramRecord]:
+        """Bring the islands up to date with the view; returns the copies made (already in `view`).
+
+        `active`: the islands the ring migration runs over (default: 0 .. islands - 1)."""
         copies: list[ProgramRecord] = []
         copies += self._seed(view)
-        copies += self._migrate(view)
+        copies += self._migrate(view, sorted(active) if active is not None else list(range(self.islands)))
         copies += self._reseed_stagnant(view)
         if also is not None and also is not view:
             for copy in copies:
                 also.add(copy)
         return copies
 
+    def copy_into(
+        self, view: Elites, original: ProgramRecord, island: int, also: Elites | None = None
+    ) -> ProgramRecord | None:
+        """Copy `original` onto `island` unless it is there already; the copy, or None."""
+        if self._has_copy(view, original, island):
+            return None
+        copy = self._copy(view, original, island)
+        if also is not None and also is not view:
+            also.add(copy)
+        return copy
+
     def _copy(self, view: Elites, original: ProgramRecord, island: int) -> ProgramRecord:
         source = self.archive.program(original.migrated_from or original.id)
         copy = self.archive.add_migrant(source, island, source.proposal_index)
         view.add(copy)
         return copy
+
+    def to_state(self) -> dict[str, Any]:
+        """What a resumed run needs to migrate and re-seed as an uninterrupted one would."""
+        return {
+            "migrations_done": self.migrations_done,
+            "best_key": {str(i): list(k) for i, k in self._best_key.items()},
+            "since_improvement": {str(i): n for i, n in self._since_improvement.items()},
+            "counted": self._counted,
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        self.migrations_done = int(state.get("migrations_done", 0))
+        self._best_key = {int(i): tuple(k) for i, k in state.get("best_key", {}).items()}
+        self._since_improvement = {int(i): int(n) for i, n in state.get("since_improvement", {}).items()}
+        self._counted = int(state.get("counted", 0))
 
     def _seed(self, view: Elites) -> list[ProgramRecord]:
         initial = view.initial()
@@ -58,16 +93,16 @@ class IslandKeeper:
     def _has_copy(view: Elites, original: ProgramRecord, island: int) -> bool:
         return any(p.code_hash == original.code_hash for p in view.island_members(island))
 
-    def _migrate(self, view: Elites) -> list[ProgramRecord]:
-        if self.islands < 2 or self.migration_interval <= 0:
+    def _migrate(self, view: Elites, ring: list[int]) -> list[ProgramRecord]:
+        if len(ring) < 2 or self.migration_interval <= 0:
             return []
         due = view.evaluated_count() // self.migration_interval
         copies: list[ProgramRecord] = []
         while self.migrations_done < due:
             self.migrations_done += 1
-            for island in range(self.islands):
+            for position, island in enumerate(ring):
                 best = view.best(island)
-                target = (island + 1) % self.islands
+                target = ring[(position + 1) % len(ring)]
                 if best is not None and not self._has_copy(view, best, target):
                     copies.append(self._copy(view, best, target))
         if copies:

@@ -23,7 +23,7 @@ DIRECTIONS = ("max", "min")
 _TOP_KEYS = {"problem", "score", "objectives", "features", "stages", "limits", "references", "prompt", "llm", "resources"}
 _RESOURCE_KEYS = {"cpus", "gpus", "memory_mb"}
 _PROBLEM_KEYS = {"name", "description", "initial", "evaluator", "sandbox"}
-_LIMIT_KEYS = {"memory_mb", "candidate_timeout_s", "candidate_memory_mb"}
+_LIMIT_KEYS = {"memory_mb", "candidate_timeout_s", "candidate_memory_mb", "disk_mb"}
 # Keys that look right but that nothing reads: the message says where the setting lives.
 _MISPLACED_LIMITS = {
     "timeout_s": "nothing reads it: a stage's time limit is timeout_s in its [[stages]] table, "
@@ -73,6 +73,7 @@ class ProblemLimits:
     memory_mb: int = 4096  # address space of the evaluation worker
     candidate_timeout_s: float = 60.0  # default wall-clock limit of each candidate process
     candidate_memory_mb: int = 4096  # default address space of each candidate process
+    disk_mb: int = 1024  # what one evaluation may write in all (worker folder and candidates' homes): a tmpfs
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,7 @@ class Problem:
     score_metric: str = "score"
     references: dict[str, float] = field(default_factory=dict)
     prompt_system: str = ""
-    sandbox: str = "process"
+    sandbox: str | None = None  # None: the strongest backend that works here (adrs.sandbox.default_name)
     llm: dict[str, Any] = field(default_factory=dict)
     resources: Resources = field(default_factory=Resources)
     noise: ScoreNoise = field(default_factory=ScoreNoise)
@@ -322,6 +323,7 @@ def _build(root: Path, toml_path: Path, data: dict[str, Any]) -> Problem:
         memory_mb=int(limits_table.get("memory_mb", ProblemLimits.memory_mb)),
         candidate_timeout_s=float(limits_table.get("candidate_timeout_s", ProblemLimits.candidate_timeout_s)),
         candidate_memory_mb=int(limits_table.get("candidate_memory_mb", ProblemLimits.candidate_memory_mb)),
+        disk_mb=_disk_mb(toml_path, limits_table.get("disk_mb", ProblemLimits.disk_mb)),
     )
     references = {str(k): _number(toml_path, f"references.{k}", v) for k, v in _table(toml_path, data, "references").items()}
     prompt = _table(toml_path, data, "prompt")
@@ -339,7 +341,7 @@ def _build(root: Path, toml_path: Path, data: dict[str, Any]) -> Problem:
         score_metric=score_metric,
         references=references,
         prompt_system=str(prompt.get("system", "")),
-        sandbox=_sandbox(toml_path, meta.get("sandbox", "process")),
+        sandbox=None if meta.get("sandbox") is None else _sandbox(toml_path, meta["sandbox"]),
         llm=dict(_table(toml_path, data, "llm")),
         resources=_resources(toml_path, _table(toml_path, data, "resources")),
         noise=noise,
@@ -422,6 +424,12 @@ def _stage(path: Path, index: int, raw: Any) -> Stage:
         threshold=None if threshold is None else _number(path, f"{where}.threshold", threshold),
         holdout=bool(raw.get("holdout", False)),
     )
+
+
+def _disk_mb(path: Path, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ProblemError(f"{path}: limits.disk_mb: expected a positive whole number of MiB, got {value!r}")
+    return value
 
 
 def _resources(path: Path, table: dict[str, Any]) -> Resources:

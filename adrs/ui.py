@@ -24,6 +24,7 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from adrs.printable import markup
 from adrs.progress import Pause, RunSummary
 from adrs.progress import Progress as RunProgress
 
@@ -217,7 +218,8 @@ class LiveView:
 def print_summary(console: Console, summary: RunSummary, archive_path: str) -> None:
     best = summary.best
     console.print()
-    console.print(f"[bold]Stopped:[/bold] {summary.stop_reason or 'done'}; {summary.evaluated} evaluations this session")
+    stopped = markup(summary.stop_reason or "done")
+    console.print(f"[bold]Stopped:[/bold] {stopped}; {summary.evaluated} evaluations this session")
     if best is not None:
         original = best.migrated_from or best.id
         delta = "" if summary.initial_score is None or best.score is None else f" ({best.score - summary.initial_score:+.4g} over the initial program)"

@@ -28,11 +28,14 @@ import ast
 import importlib
 import importlib.abc
 import importlib.machinery
+import os
+import stat
 import sys
 import types
 from collections.abc import Callable, Mapping
 
 ModuleFactory = Callable[[], Mapping[str, object]]
+_MAX_SOURCE_BYTES = 4 * 1024 * 1024  # a program is source text; more is not parsed
 
 
 def program_imports(module: types.ModuleType, package: str) -> bool:
@@ -47,9 +50,12 @@ def source_imports(path: str, package: str) -> bool:
     Decided from the source alone, not from sys.modules: a driver may have imported the package
     itself (eplb preloads torch so that its import time is not counted as policy time).
     """
-    try:
-        with open(path) as f:
-            tree = ast.parse(f.read())
+    try:  # eplb's trusted evaluator asks this of the program file: a link or a FIFO is never followed
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        with os.fdopen(fd, "rb") as f:
+            if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+                return False
+            tree = ast.parse(f.read(_MAX_SOURCE_BYTES))
     except (OSError, SyntaxError, ValueError):
         return False
     for node in ast.walk(tree):

@@ -374,3 +374,34 @@ def test_children_parse_to_the_expected_structure() -> None:
     assert "def f(x):\n    # EVOLVE-BLOCK-START\n    if x:\n        pass\n    return x\n    # EVOLVE-BLOCK-END\n" in seen
     for code in seen:
         ast.parse(code)
+
+
+def test_escalation_chains_more_operators_and_grafts_more():
+    """The adaptive search's answer to a stalled island: larger edits (longer chains, more crossover)."""
+    mutator = OfflineMutator()
+
+    def shape(escalation: int) -> tuple[int, int]:
+        rng = random.Random(7)
+        children = [mutator.propose(PROGRAM, [INSPIRATION], rng, escalation=escalation) for _ in range(200)]
+        operators = [c.operator for c in children if c is not None]
+        return sum("+" in o for o in operators), sum("crossover" in o for o in operators)
+
+    (chained_0, crossover_0), (chained_3, crossover_3) = shape(0), shape(3)
+    assert chained_3 > 2 * chained_0, (chained_0, chained_3)
+    assert crossover_3 > crossover_0, (crossover_0, crossover_3)
+
+
+def test_focus_lines_draw_the_first_edit_to_them():
+    """Exploiting a parent whose last gain was on one line: most children change that line again."""
+    mutator = OfflineMutator()
+    line = PROGRAM.splitlines().index('            score = 0.5 * loads[i] / max(gpu["memory"], 1) + 0.25 * free') + 1
+
+    def share_touching(focus: tuple[int, ...]) -> float:
+        rng = random.Random(11)
+        children = [mutator.propose(PROGRAM, [], rng, focus=focus) for _ in range(200)]
+        kept = [c for c in children if c is not None]
+        touched = [c for c in kept if PROGRAM.splitlines()[line - 1] not in c.code.splitlines()]
+        return len(touched) / len(kept)
+
+    unfocused, focused = share_touching(()), share_touching((line,))
+    assert focused > unfocused + 0.2, (unfocused, focused)  # seeded: 0.24 vs 0.52 today

@@ -46,11 +46,13 @@ from adrs.api.problems import (
     CheckReport,
     ProblemEntry,
     check_problem,
+    default_sandbox_line,
     evaluate_program,
     init_problem,
     list_problems,
     problems_dir,
     require_sandbox,
+    sandbox_line,
 )
 from adrs.api.runs import (
     MutatorPlan,
@@ -120,6 +122,8 @@ __all__ = [
     "open_server",
     "problems_dir",
     "require_sandbox",
+    "default_sandbox_line",
+    "sandbox_line",
     "resume",
     "run_status",
     "serve_archive",

@@ -33,6 +33,7 @@ from adrs.export import Exported, choose, export_program, rescore, run_noise
 from adrs.mutate.llm.history import refused_proposals
 from adrs.problem import load_problem
 from adrs.report import ReportOptions, build_report
+from adrs.search.paradigms import Paradigm, cited_by_program
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ class ProgramView:
     refused: list[dict]  # `proposal_failed` payloads of proposals made from it that yielded no program
     archive_url: str
     repeats: list[Evaluation] = field(default_factory=list)  # its stages evaluated again (noisy problems)
+    cited: tuple[int, Paradigm] | None = None  # the breakthrough (number, approach) its prompt followed
 
 
 def run_status(archive: str | Path, run_id: int | None = None) -> StatusReport:
@@ -128,6 +130,7 @@ def show_program(archive: str | Path, program_id: int) -> ProgramView:
             refused_proposals(store, program.run_id, program.id),
             store.url,
             store.repeat_evaluations(program.migrated_from or program.id),
+            cited_by_program(store, program.run_id, program.id),
         )
     finally:
         store.close()

@@ -94,6 +94,18 @@ def require_sandbox(problem: Problem, sandbox: str | None = None) -> None:
     backends.require(sandbox_name(problem, EvalSettings(sandbox=sandbox)))
 
 
+def sandbox_line(problem: Problem | str | Path, sandbox: str | None = None) -> str:
+    """What the backend in force for this problem's candidates (`sandbox`, else the problem's, else
+    the default) enforces here, in one line: the run header, `adrs eval`, `adrs check` print it."""
+    problem = problem if isinstance(problem, Problem) else load_problem(problem)
+    return backends.describe(sandbox_name(problem, EvalSettings(sandbox=sandbox)))
+
+
+def default_sandbox_line() -> str:
+    """`sandbox_line` for a problem that names no backend (`adrs doctor` prints it)."""
+    return backends.describe(backends.default_name())
+
+
 def check_problem(
     problem: str | Path | Problem,
     *,

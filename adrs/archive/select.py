@@ -16,6 +16,9 @@ other islands). Strategies, chosen per run with `SelectionConfig.strategy`:
   workload instance (as GEPA does), weighted by how many instances they win.
 - `random`: always the initial program (the random-search baseline of the benchmark).
 - `hill`: always the best program (greedy hill climbing, the other baseline).
+- `adaptive`: chosen in a run by adrs/search/adaptive.py, which keeps per-island history (the
+  island by a bandit, the parent by the island's exploration intensity); called here without
+  that history, it draws as an island with no record of improving would.
 
 Must not: touch the archive or keep state of its own: every random choice comes from the `rng`
 passed in, which the engine derives from the run seed and the proposal index.
@@ -31,7 +34,7 @@ from dataclasses import dataclass
 from adrs.archive.elites import Elites, fitness_key, objective_value
 from adrs.archive.records import ProgramRecord
 
-STRATEGIES = ("mixed", "rank", "weighted", "tournament", "pareto", "instances", "random", "hill")
+STRATEGIES = ("mixed", "rank", "weighted", "tournament", "pareto", "instances", "random", "hill", "adaptive")
 
 
 @dataclass(frozen=True)
@@ -137,18 +140,26 @@ def select(elites: Elites, island: int, rng: random.Random, config: SelectionCon
         return None if initial is None else Selection(initial, [], "random")
     if config.strategy == "hill":
         best = elites.best()
-        return None if best is None else Selection(best, _inspirations(elites, best, island, rng, config), "hill")
+        return None if best is None else Selection(best, inspirations(elites, best, island, rng, config), "hill")
     members = sorted(elites.island_members(island), key=lambda p: p.id)
     if not members:
         best = elites.best()
         if best is None:
             return None
-        return Selection(best, _inspirations(elites, best, island, rng, config), "fallback")
+        return Selection(best, inspirations(elites, best, island, rng, config), "fallback")
     if config.strategy == "mixed":
         parent, how = _mixed(members, elites, island, rng, config)
+    elif config.strategy == "adaptive":
+        from adrs.search.config import AdaptiveConfig  # adrs.search builds on this module
+        from adrs.search.parents import choose_parent
+
+        defaults = AdaptiveConfig()
+        picked = choose_parent(elites, island, defaults.intensity_max, defaults.exploit_share, rng)
+        parent, mode = picked or (members[0], "")
+        how = f"adaptive:{mode}"
     else:
         parent, how = _BY_NAME[config.strategy](members, elites, rng, config), config.strategy
-    return Selection(parent, _inspirations(elites, parent, island, rng, config), how)
+    return Selection(parent, inspirations(elites, parent, island, rng, config), how)
 
 
 def _mixed(
@@ -165,7 +176,7 @@ def _mixed(
     return _rank(members, elites, rng, config), "mixed:exploit"
 
 
-def _inspirations(
+def inspirations(
     elites: Elites, parent: ProgramRecord, island: int, rng: random.Random, config: SelectionConfig
 ) -> list[ProgramRecord]:
     """The island's best programs, then a shuffled mix of other cells, the front and other islands."""

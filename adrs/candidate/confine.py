@@ -4,19 +4,25 @@ Standalone: imports nothing from adrs. The backend (adrs/sandbox/process.py) cop
 candidate's folder and starts `python -I confine.py CONFIG.json runner.py ARGS...`: it confines
 this very interpreter, then runs the harness's runner.py (adrs/candidate/runner.py) as __main__
 in it (no second interpreter start).
-It runs as root, as PID 1 of a fresh PID namespace, in a private mount namespace, all made by
-unshare(1). It covers the hidden paths (archive, problem directory, data, credentials) with empty
-read-only mounts, gives the candidate a private /dev/shm, makes every other mount read-only (per
-mount point, never the shared superblock) except the candidate's home, shields /proc/sys and
-/proc/sysrq-trigger, then drops every capability, locks the secure bits and sets no_new_privs.
+It runs as root, as PID 1 of fresh PID, mount, IPC and UTS namespaces made by unshare(1) (the
+network namespace comes from the backend). It builds a new root on a small tmpfs, the same view
+bwrap gives: read-only binds of the folders the config names (/usr, the Python runtime, the
+packages the driver imports), the merged-/usr links, the candidate's home (the one writable
+folder), a fresh /proc with /proc/sys and the kernel's trigger files shielded, a minimal /dev
+(null, zero, full, random, urandom, no terminal; GPU nodes only when the config lists them), and
+size-limited private /tmp and /dev/shm. It pivots into that root and detaches the host's, so no
+other folder of the host (sibling evaluations, the project tree, data) is reachable. Then it drops
+every capability, locks the secure bits and sets no_new_privs.
 
-Must not: run or import candidate code; fail open (any step that fails raises, and the runner then
-refuses to load the candidate).
+Every step is an in-process system call, so a pre-started server could run `apply` in each child it
+forks. Must not: run or import candidate code; fail open (any step that fails raises, and the
+candidate is not run).
 """
 
 import ctypes
 import json
 import os
+import platform
 import runpy
 import sys
 
@@ -25,20 +31,10 @@ MS_NOSUID = 0x2
 MS_NODEV = 0x4
 MS_NOEXEC = 0x8
 MS_REMOUNT = 0x20
-MS_NOATIME = 0x400
-MS_NODIRATIME = 0x800
 MS_BIND = 0x1000
 MS_REC = 0x4000
 MS_PRIVATE = 0x40000
-MS_RELATIME = 0x200000
-_OPTION_FLAGS = {
-    "nosuid": MS_NOSUID,
-    "nodev": MS_NODEV,
-    "noexec": MS_NOEXEC,
-    "noatime": MS_NOATIME,
-    "nodiratime": MS_NODIRATIME,
-    "relatime": MS_RELATIME,
-}
+MNT_DETACH = 2
 PR_CAPBSET_DROP = 24
 PR_SET_SECUREBITS = 28
 PR_SET_NO_NEW_PRIVS = 38
@@ -48,7 +44,14 @@ PR_CAP_AMBIENT_CLEAR_ALL = 4
 # their locks: uid 0 gains nothing from exec, and the bits cannot be changed back.
 SECURE_BITS = 0x1 | 0x2 | 0x4 | 0x8 | 0x20 | 0x40 | 0x80
 CAPABILITY_VERSION_3 = 0x20080522
-SHIELDED_PROC_FILES = ("/proc/sysrq-trigger",)
+SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41, "ppc64le": 203, "s390x": 217, "riscv64": 41}
+# Read-only in the candidate's /proc (writable by uid 0 without capabilities, or telling too much).
+PROC_READONLY = ("sys", "bus", "fs", "irq")
+PROC_COVERED = ("sysrq-trigger", "kcore", "keys", "timer_list", "sched_debug", "latency_stats", "kmsg")
+DEV_LINKS = (("/proc/self/fd", "fd"), ("/proc/self/fd/0", "stdin"), ("/proc/self/fd/1", "stdout"),
+             ("/proc/self/fd/2", "stderr"))  # fmt: skip
+BUILD_BASE = "/tmp"  # any folder: the new root is assembled on a tmpfs mounted over it
+OLD, NEW = "/oldroot", "/newroot"
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -57,49 +60,129 @@ def _bytes(text):
     return None if text is None else os.fsencode(text)
 
 
-def _mount(source, target, fstype, flags, data=None):
-    if _libc.mount(_bytes(source), _bytes(target), _bytes(fstype), ctypes.c_ulong(flags), _bytes(data)) != 0:
+def _check(result, what):
+    if result != 0:
         err = ctypes.get_errno()
-        raise OSError(err, f"mount on {target}: {os.strerror(err)}")
+        raise OSError(err, f"{what}: {os.strerror(err)}")
 
 
-def _unescape(field):
-    """mountinfo escapes space, tab, newline and backslash as octal."""
-    out, i = [], 0
-    while i < len(field):
-        if field[i] == "\\" and len(field[i + 1 : i + 4]) == 3 and field[i + 1 : i + 4].isdigit():
-            out.append(chr(int(field[i + 1 : i + 4], 8)))
-            i += 4
-        else:
-            out.append(field[i])
-            i += 1
-    return "".join(out)
+def _mount(source, target, fstype, flags, data=None):
+    _check(_libc.mount(_bytes(source), _bytes(target), _bytes(fstype), ctypes.c_ulong(flags), _bytes(data)),
+           f"mount on {target}")  # fmt: skip
 
 
-def mount_points():
-    """(mount point, per-mount flags) of every mount in this namespace, parents first."""
-    points = []
-    with open("/proc/self/mountinfo") as f:
-        for line in f:
-            fields = line.split()
-            flags = 0
-            for option in fields[5].split(","):
-                flags |= _OPTION_FLAGS.get(option, 0)
-            points.append((_unescape(fields[4]), flags))
-    return points
+def _pivot_root(new_root, put_old):
+    number = SYS_PIVOT_ROOT.get(platform.machine())
+    if number is None:
+        raise OSError(38, f"pivot_root: unknown system call number on {platform.machine()}")
+    _check(_libc.syscall(ctypes.c_long(number), _bytes(new_root), _bytes(put_old)), "pivot_root")
+
+
+def _umount(target):
+    _check(_libc.umount2(_bytes(target), ctypes.c_int(MNT_DETACH)), f"umount {target}")
 
 
 def _inside(path, folder):
     return path == folder or path.startswith(folder.rstrip("/") + "/")
 
 
-def _hide(path, home):
-    if _inside(home, path) or not os.path.lexists(path):
-        return  # never cover the candidate's own folder (or what holds it)
-    if os.path.isdir(path) and not os.path.islink(path):
-        _mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=4k,mode=0555")
+def _mount_point(target, is_dir):
+    """Create an empty folder or file at `target` (inside the new root) to mount on."""
+    if is_dir:
+        os.makedirs(target, exist_ok=True)
     else:
-        _mount("/dev/null", os.path.realpath(path), None, MS_BIND)
+        os.makedirs(os.path.dirname(target), exist_ok=True)
+        if not os.path.lexists(target):
+            os.close(os.open(target, os.O_WRONLY | os.O_CREAT, 0o444))
+
+
+def _bind(path, readonly, flags=MS_NOSUID | MS_NODEV, where=None):
+    """Show the host's `path` (a real path: links resolve against the host's root only in the
+    trusted caller) at `where` (default: the same place) in the new root."""
+    source, target = OLD + path, NEW + (where or path)
+    _mount_point(target, os.path.isdir(source))
+    _mount(source, target, None, MS_BIND)
+    _mount(None, target, None, MS_REMOUNT | MS_BIND | flags | (MS_RDONLY if readonly else 0))
+
+
+def _tmpfs(target, size, mode, flags=MS_NOSUID | MS_NODEV):
+    os.makedirs(target, exist_ok=True)
+    _mount("tmpfs", target, "tmpfs", flags, f"size={size},mode={mode}")
+
+
+def _cover(path):
+    """Hide a path that lies inside a shown folder: an empty read-only tmpfs, or /dev/null."""
+    target = NEW + path
+    if os.path.isdir(target) and not os.path.islink(target):
+        _tmpfs(target, "4k", "0555", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    elif os.path.lexists(target) and not os.path.islink(target):
+        _mount(OLD + "/dev/null", target, None, MS_BIND)
+
+
+def _build_proc():
+    _mount_point(NEW + "/proc", True)
+    _mount("proc", NEW + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    for name in PROC_READONLY:
+        target = f"{NEW}/proc/{name}"
+        if os.path.isdir(target):
+            _mount(target, target, None, MS_BIND | MS_REC)
+            _mount(None, target, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    for name in PROC_COVERED:
+        target = f"{NEW}/proc/{name}"
+        if os.path.exists(target):
+            _mount(OLD + "/dev/null", target, None, MS_BIND)
+
+
+def _build_dev(config):
+    dev = NEW + "/dev"
+    _tmpfs(dev, "64k", "0755", MS_NOSUID)
+    for name in config.get("device_nodes", ()):
+        _mount_point(f"{dev}/{name}", False)
+        _mount(f"{OLD}/dev/{name}", f"{dev}/{name}", None, MS_BIND)
+    for path in config.get("devices", ()):  # GPU nodes, for problems that declare them
+        _mount_point(NEW + path, False)
+        _mount(OLD + path, NEW + path, None, MS_BIND)
+    for target, name in DEV_LINKS:
+        os.symlink(target, f"{dev}/{name}")
+    size = f"{int(config.get('tmpfs_mb', 64))}m"
+    _tmpfs(f"{dev}/shm", size, "1777")
+    _mount(None, dev, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID)
+
+
+def apply(config):
+    home = os.path.realpath(config["home"])
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    # Step onto a scratch tmpfs so the host's root can be reached at /oldroot while the new one is built.
+    _tmpfs(BUILD_BASE, "1m", "0755")
+    os.mkdir(BUILD_BASE + NEW)
+    os.mkdir(BUILD_BASE + OLD)
+    os.chdir(BUILD_BASE)
+    _pivot_root(".", "." + OLD)
+    os.chdir("/")
+    _tmpfs(NEW, "1m", "0755")
+    size = f"{int(config.get('tmpfs_mb', 64))}m"
+    _tmpfs(NEW + "/tmp", size, "1777")  # first: what is shown below /tmp (the home) is bound inside it
+    for path, where in config.get("shown", ()):
+        if os.path.lexists(OLD + path):
+            _bind(path, readonly=True, where=where)
+    for target, path in config.get("links", ()):
+        os.symlink(target, NEW + path)
+    for path in config.get("hidden", ()):
+        if not _inside(home, path):
+            _cover(path)
+    _bind(home, readonly=False)
+    if config.get("sys"):
+        _bind("/sys", readonly=True, flags=MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    _build_proc()
+    _build_dev(config)
+    _umount(OLD)
+    os.chdir(NEW)
+    _pivot_root(".", ".")  # the scratch root lands on top of the new one: detach it
+    _umount(".")
+    os.chdir("/")
+    _mount(None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    os.chdir(home)
+    _drop_capabilities()
 
 
 def _drop_capabilities():
@@ -119,39 +202,6 @@ def _drop_capabilities():
         effective = next(line.split()[1] for line in f if line.startswith("CapEff:"))
     if int(effective, 16) != 0:
         raise OSError(1, f"capabilities remain after dropping them: {effective}")
-
-
-def apply(config):
-    home = os.path.realpath(config["home"])
-    _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    covered = []
-    for path in config.get("hidden", []):
-        path = os.path.realpath(path)
-        _hide(path, home)
-        if os.path.isdir(path) and not _inside(home, path):
-            covered.append(path)
-    _mount(home, home, None, MS_BIND | MS_REC)  # its own mount point: stays writable below
-    os.chdir(home)  # the old working directory still points into the mount that turns read-only
-    if os.path.isdir("/dev/shm"):
-        _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=256m,mode=1777")
-    _mount("/proc/sys", "/proc/sys", None, MS_BIND | MS_REC)
-    for path in SHIELDED_PROC_FILES:
-        if os.path.exists(path):
-            _mount("/dev/null", path, None, MS_BIND)
-    for point, flags in mount_points():
-        if _inside(point, home) or point in ("/proc", "/dev/shm"):
-            continue
-        if any(_inside(point, folder) and point != folder for folder in covered):
-            continue  # beneath a covered folder: out of sight (and out of reach)
-        # MS_BIND makes this a per-mount change: without it the remount would turn the shared
-        # filesystem read-only for every process on the machine.
-        try:
-            _mount(None, point, None, MS_REMOUNT | MS_BIND | MS_RDONLY | flags)
-        except OSError:
-            if point == "/" or _inside(home, point):
-                raise
-            _mount(None, point, None, MS_REMOUNT | MS_BIND | MS_RDONLY | flags | MS_NOSUID | MS_NODEV)
-    _drop_capabilities()
 
 
 def apply_file(path):

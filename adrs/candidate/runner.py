@@ -17,8 +17,13 @@ as module `candidate`, then, in one of two modes:
   {"ok": true, "value": ...} or {"ok": false, "kind": ..., "message": ...}.
 
 Everything written here is untrusted: the candidate shares this process and could have written
-the file or the frames itself, so the trusted side validates every value it reads back (and, for
-a session, times every call from its own side).
+the file or the frames itself, so the trusted side validates every value it reads back (it reads
+the result file through a descriptor it opened itself, so renaming or replacing it changes nothing
+there; for a session, it times every call from its own side).
+
+Before anything else loads, a one-shot run opens its result file (the record goes through that
+descriptor, not through whatever the name points to later), and both modes install the request's
+seccomp filter (adrs/sandbox/seccomp.py), failing closed when they cannot.
 
 Whose failure it is: the problem's (`evaluator_error`) when the driver fails to load, lacks `run`
 (a session: `handle`), fails in `before_import` (the candidate has not run yet), or when a driver
@@ -31,6 +36,7 @@ this process cannot tell apart from a driver bug on the same line.
 """
 
 import ast
+import ctypes
 import importlib.util
 import json
 import linecache
@@ -45,11 +51,25 @@ HEADER = struct.Struct(">I")
 EVALUATOR_ERROR = "evaluator_error"  # adrs.problemkit.failures.EVALUATOR (this file imports nothing from adrs)
 # Exceptions only a bug in code raises, whatever data it is given: in trusted code they are the problem's.
 CODE_BUGS = (NameError, ImportError)
+PR_SET_SECCOMP = 22
+SECCOMP_MODE_FILTER = 2
+PR_SET_NO_NEW_PRIVS = 38
 
 
-def _write(path, record):
-    with open(path, "w") as f:
-        json.dump(record, f)
+class _SockFprog(ctypes.Structure):
+    _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
+
+
+def install_filter(code):
+    """Install a seccomp filter (raw struct sock_filter entries) on this process and its children."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_NO_NEW_PRIVS, ctypes.c_ulong(1), ctypes.c_ulong(0), ctypes.c_ulong(0), ctypes.c_ulong(0)):
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS) failed")
+    buffer = ctypes.create_string_buffer(code, len(code))
+    program = _SockFprog(len(code) // 8, ctypes.cast(buffer, ctypes.c_void_p))
+    if libc.prctl(PR_SET_SECCOMP, ctypes.c_ulong(SECCOMP_MODE_FILTER), ctypes.byref(program), ctypes.c_ulong(0),
+                  ctypes.c_ulong(0)):  # fmt: skip
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_SECCOMP) failed")
 
 
 def _tail_traceback():
@@ -89,13 +109,19 @@ def _driver_failed(reporter, when):
 
 
 class _ResultFile:
-    """Where a one-shot run reports."""
+    """Where a one-shot run reports: the file opened before the driver and the candidate loaded."""
 
     def __init__(self, path):
-        self.path = path
+        self.file = open(path, "w")  # noqa: SIM115 - open for the whole run, on purpose
+
+    def write(self, text):
+        self.file.seek(0)
+        self.file.truncate()
+        self.file.write(text)
+        self.file.flush()
 
     def fail(self, kind, message):
-        _write(self.path, {"ok": False, "kind": kind, "message": message[-4000:]})
+        self.write(json.dumps({"ok": False, "kind": kind, "message": message[-4000:]}))
         sys.exit(1)
 
 
@@ -202,7 +228,7 @@ def _call(program_path, function, *args):
     return False, failure
 
 
-def _run_once(request, driver, payload, result):
+def _run_once(request, result, driver, payload):
     module = _load_candidate(request["program"], driver, payload, result)
     ok, value = _call(request["program"], driver.run, module, payload)
     if not ok:
@@ -212,8 +238,7 @@ def _run_once(request, driver, payload, result):
         text = json.dumps({"ok": True, "value": value})
     except (TypeError, ValueError) as exc:
         result.fail("invalid_output", f"the driver's value is not JSON-serialisable: {exc}")
-    with open(request["result"], "w") as f:
-        f.write(text)
+    result.write(text)
 
 
 def _serve(request, driver, payload, channel):
@@ -241,8 +266,15 @@ def main():
     with open(sys.argv[1]) as f:
         request = json.load(f)
     session = bool(request.get("session"))
+    result = None if session else _ResultFile(request["result"])
+    if request.get("seccomp"):
+        try:
+            install_filter(bytes.fromhex(request["seccomp"]))
+        except OSError as exc:
+            sys.stderr.write(f"adrs: the seccomp filter could not be installed, the candidate was not run: {exc}\n")
+            os._exit(125)
     # A session's channel is taken before any candidate code runs; it also carries a driver's failure.
-    reporter = _Channel.open() if session else _ResultFile(request["result"])
+    reporter = _Channel.open() if session else result
     try:
         spec = importlib.util.spec_from_file_location("adrs_driver", request["driver"])
         driver = importlib.util.module_from_spec(spec)
@@ -258,7 +290,7 @@ def main():
     if session:
         _serve(request, driver, payload, reporter)
     else:
-        _run_once(request, driver, payload, reporter)
+        _run_once(request, result, driver, payload)
 
 
 if __name__ == "__main__":

@@ -7,10 +7,13 @@ handing the evaluator its data folder (--data, else ADRS_DATA, else the user's d
 `adrs data fetch` fills: adrs/datasets/location.py), starting the worker under the `process`
 sandbox, enforcing the stage's wall-clock limit (killing the whole process tree), reading the
 tokenised result frame from the worker's private pipe, and running stages in order until one
-fails or falls below its threshold. After each stage, whatever the backend still holds for it
-(docker containers) is removed. Container-format folders (a SkyDiscover container benchmark, a
-Harbor task) carry their evaluator in their own image: their stages start no worker, the engine
-runs a fresh container per stage (adrs/formats/container_stage.py).
+fails or falls below its threshold. The working directory is a size-limited tmpfs where the
+machine allows it (adrs/sandbox/scratch.py); the worker's stderr is read back through the
+descriptor the runner opened, never through a name a candidate could replace. After each stage,
+whatever the backend still holds for it (docker containers) is removed; the engine's reaper
+(adrs/sandbox/reaper.py) removes what a killed engine left. Container-format folders (a SkyDiscover
+container benchmark, a Harbor task) carry their evaluator in their own image: their stages start
+no worker, the engine runs a fresh container per stage (adrs/formats/container_stage.py).
 
 Must not: import evaluator or candidate code (that only ever happens inside the worker).
 """
@@ -38,10 +41,13 @@ from adrs.formats.scoring import cascade_step, normalise_for
 from adrs.formats.worker_request import peer_request
 from adrs.problem import Problem, ProblemError, Stage
 from adrs.problemkit import failures
+from adrs.problemkit.outputs import read_fd_tail
 from adrs.sandbox import SandboxUnavailable
 from adrs.sandbox.base import ProcessLimits, describe_exit
 from adrs.sandbox.cgroup import PidsCgroup
 from adrs.sandbox.process import SandboxSpec, kill_tree, popen_kwargs
+from adrs.sandbox.reaper import ENGINE_ENV, engine_id, watch_docker
+from adrs.sandbox.scratch import mount_scratch, unmount_scratch
 from adrs.sandbox.views import secret_paths, socket_folder
 
 MAX_FRAME_BYTES = 64 * 1024 * 1024
@@ -74,14 +80,19 @@ async def evaluate_stage(problem: Problem, program_path: Path, stage: Stage, set
     workdir = Path(tempfile.mkdtemp(prefix=f"adrs-{stage.name}-", dir=settings.workdir_root))
     started = time.monotonic()
     tag = secrets.token_hex(8)
+    scratch = not settings.keep_workdirs and mount_scratch(workdir, problem.limits.disk_mb)
     try:
         program = workdir / "program.py"
         shutil.copyfile(program_path, program)
         env = _worker_env(problem, settings, name, tag)
+        if name == "docker":
+            watch_docker(env["ADRS_DOCKER_HOST"])
         return await _run_worker(problem, program, stage, settings, workdir, started, env)
     finally:
         if name != "process":
             await asyncio.to_thread(backend.cleanup, tag)
+        if scratch:
+            unmount_scratch(workdir)
         if not settings.keep_workdirs:
             shutil.rmtree(workdir, ignore_errors=True)
 
@@ -101,8 +112,9 @@ async def _container_stage(problem: Problem, program_path: Path, stage: Stage, s
 
 
 def sandbox_name(problem: Problem, settings: EvalSettings) -> str:
-    """The backend for this problem's candidates: the settings' (CLI) choice over problem.toml's."""
-    return settings.sandbox or problem.sandbox or "process"
+    """The backend for this problem's candidates: the settings' (CLI) choice over problem.toml's, else
+    the strongest that works here (adrs.sandbox.default_name)."""
+    return settings.sandbox or problem.sandbox or sandbox.default_name()
 
 
 def _require_backend(name: str, docker_image: str | None) -> sandbox.Backend:
@@ -130,7 +142,11 @@ def _worker_env(problem: Problem, settings: EvalSettings, name: str, tag: str) -
         hidden.append(str(user_data_root().resolve()))
     hidden += archive_files(settings.archive_url)
     hidden += settings.hidden_paths
-    env = {"ADRS_SANDBOX": name, "ADRS_SANDBOX_TAG": tag, **sandbox.probe_env(name)}
+    env = {"ADRS_SANDBOX": name, "ADRS_SANDBOX_TAG": tag, ENGINE_ENV: engine_id(), **sandbox.probe_env(name)}
+    if problem.resources.gpus > 0:
+        env["ADRS_CANDIDATE_GPUS"] = "1"  # candidates get the GPU device nodes
+    else:
+        env["CUDA_VISIBLE_DEVICES"] = ""  # the evaluator sees no GPU either, as its candidates do
     from adrs.sandbox.docker_image import docker_host, image_name
 
     if docker_host().startswith("unix://"):
@@ -167,8 +183,10 @@ async def _run_worker(
     # of the machine: a confined candidate would inherit it from its worker. The cgroup bounds tasks.
     spec = SandboxSpec(limits=limits, cgroup=cgroup, extra_env=env, limit_nproc=os.geteuid() != 0)
     stdout_path, stderr_path = workdir / "worker.stdout", workdir / "worker.stderr"
+    # Read back through this descriptor: an in-process candidate could replace the file's name.
+    stderr_fd = os.open(stderr_path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
     try:
-        with open(stdout_path, "wb") as out, open(stderr_path, "wb") as err:
+        with open(stdout_path, "xb") as out, open(os.dup(stderr_fd), "wb") as err:
             proc = await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-I",
@@ -183,10 +201,28 @@ async def _run_worker(
     except BaseException:
         os.close(read_fd)
         os.close(write_fd)
+        os.close(stderr_fd)
         if cgroup is not None:
             cgroup.remove()
         raise
     os.close(write_fd)
+    try:
+        return await _await_worker(problem, stage, proc, request, token, read_fd, cgroup, stderr_fd, started)
+    finally:
+        os.close(stderr_fd)
+
+
+async def _await_worker(
+    problem: Problem,
+    stage: Stage,
+    proc: asyncio.subprocess.Process,
+    request: dict,
+    token: str,
+    read_fd: int,
+    cgroup: PidsCgroup | None,
+    stderr_fd: int,
+    started: float,
+) -> Evaluation:
     frame_task = asyncio.ensure_future(_read_frame(read_fd))
     try:
         assert proc.stdin is not None
@@ -217,7 +253,7 @@ async def _run_worker(
             cgroup.remove()
     elapsed = time.monotonic() - started
     raw = await frame_task
-    return _interpret(problem, stage, raw, token, proc.returncode, stderr_path, elapsed)
+    return _interpret(problem, stage, raw, token, proc.returncode, stderr_fd, elapsed)
 
 
 async def _read_frame(fd: int) -> bytes:
@@ -236,7 +272,7 @@ async def _read_frame(fd: int) -> bytes:
 
 
 def _interpret(
-    problem: Problem, stage: Stage, raw: bytes, token: str, returncode: int | None, stderr_path: Path, elapsed: float
+    problem: Problem, stage: Stage, raw: bytes, token: str, returncode: int | None, stderr_fd: int, elapsed: float
 ) -> Evaluation:
     frame = None
     if raw:
@@ -246,7 +282,7 @@ def _interpret(
             frame = None
     if not isinstance(frame, dict) or frame.get("token") != token:
         kind, sentence = describe_exit(returncode if returncode is not None else -9)
-        stderr = _tail(stderr_path)
+        stderr = _tail(stderr_fd)
         if "MemoryError" in stderr:
             kind = failures.MEMORY
         elif kind == failures.NONZERO_EXIT and raw:
@@ -262,9 +298,9 @@ def _interpret(
     return normalise_for(problem, stage.name, frame.get("result"), elapsed)  # peer folders: scored by their rules
 
 
-def _tail(path: Path) -> str:
+def _tail(fd: int) -> str:
     try:
-        data = path.read_bytes()[-TAIL_BYTES:]
+        data = read_fd_tail(fd, TAIL_BYTES)
     except OSError:
         return ""
     return data.decode("utf-8", "replace")

@@ -46,21 +46,25 @@ def _same_file(a: str, b: str) -> bool:
 
 
 def _classify(exc: BaseException, program_path: str) -> str:
-    """Failure kind of an exception that escaped evaluate(): the candidate's only when the program
-    file is on its stack (an in-process evaluator ran it) or failed to compile; anything else
-    raised in the evaluator, the problem's helpers or adrs is `evaluator_error`."""
+    """Failure kind of an exception that escaped evaluate().
+
+    In-process (OpenEvolve-style) evaluators run the candidate here, so an exception raised in the
+    candidate's own code is the candidate's failure, whatever its type says: a CandidateError it
+    raises itself may only carry a kind a candidate may report (never evaluator_error or timeout).
+    """
     from adrs.problemkit import failures
     from adrs.problemkit.failures import CandidateError
 
+    frames = traceback.extract_tb(exc.__traceback__)
+    program = os.path.abspath(program_path)
+    from_candidate = any(os.path.abspath(f.filename) == program for f in frames)
     if isinstance(exc, CandidateError):
-        return exc.kind
+        return failures.reported_kind(exc.kind) if from_candidate else exc.kind
     if isinstance(exc, SyntaxError) and exc.filename and _same_file(exc.filename, program_path):
         return failures.SYNTAX
     if isinstance(exc, MemoryError):
         return failures.MEMORY
-    frames = traceback.extract_tb(exc.__traceback__)
-    if any(os.path.abspath(f.filename) == os.path.abspath(program_path) for f in frames):
-        # In-process (OpenEvolve-style) evaluators run the candidate here: its exceptions are its own.
+    if from_candidate:
         return failures.IMPORT if isinstance(exc, ImportError) else failures.EXCEPTION
     return failures.EVALUATOR
 

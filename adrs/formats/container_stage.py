@@ -37,6 +37,7 @@ from adrs.sandbox import SandboxUnavailable
 from adrs.sandbox.docker_image import client, docker_host
 from adrs.sandbox.image_run import STDERR, STDOUT, ContainerJob, ContainerLimits, archive, run
 from adrs.sandbox.images import ImageBuildError, ensure_image
+from adrs.sandbox.reaper import watch_docker
 
 if TYPE_CHECKING:
     from adrs.problem import Problem, Stage
@@ -75,6 +76,7 @@ def evaluate(problem: Problem, program_path: Path, stage: Stage, tag: str) -> Ev
     spec = problem.peer.container
     try:
         docker_client = _client(docker_host())
+        watch_docker(docker_host())  # the engine's reaper removes this engine's containers if it dies
         ensure_image(docker_client, spec.image)
     except ImageBuildError as exc:
         return Evaluation.failure(stage.name, failures.EVALUATOR, str(exc))

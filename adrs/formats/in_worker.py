@@ -8,10 +8,11 @@ Owns, for the worker (adrs/evaluate/worker.py), everything that differs from adr
   metrics.json and correct.json read back here, so their values travel in the worker's token frame;
 - `plain_answer`: the one-line error naming the evaluator file when it returns an unknown object.
 
-The result files are opened relative to a directory descriptor, with O_NOFOLLOW (a symbolic link
-is refused, not followed), O_NONBLOCK (a FIFO cannot stall the worker), only regular files, at most
-MAX_RESULT_BYTES. What remains (docs/security.md): the candidate runs in this same process, so it
-can write those files itself, as it can return anything from an in-process evaluator.
+The result files are opened by adrs.problemkit.outputs.open_output, the trusted reader of candidate
+files: relative to the folder's descriptor, with O_NOFOLLOW (a symbolic link is refused, not
+followed), O_NONBLOCK (a FIFO cannot stall the worker), only regular files, at most MAX_RESULT_BYTES.
+What remains (docs/security.md): the candidate runs in this same process, so it can write those
+files itself, as it can return anything from an in-process evaluator.
 
 Must not: score or judge the answer (adrs/formats/scoring.py does, on the trusted side).
 """
@@ -26,6 +27,7 @@ from typing import Any
 
 from adrs.formats import standins
 from adrs.formats.peer import ADRS, OPENEVOLVE, SHINKA
+from adrs.problemkit.outputs import CandidateFileError, open_output
 
 MAX_RESULT_BYTES = 8 * 1024 * 1024
 SHINKA_RESULTS = "shinka_results"
@@ -85,15 +87,15 @@ def read_shinka_results(folder: Path) -> dict[str, Any]:
     problems: list[str] = []
     answer: dict[str, Any] = {"correct": None, "error": None, "metrics": {}, "problems": problems}
     try:
-        directory = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+        is_folder = stat.S_ISDIR(os.stat(folder, follow_symlinks=False).st_mode)
     except OSError as exc:
         problems.append(f"results_dir {folder}: {exc.strerror}")
         return answer
-    try:
-        correct = _read_json(directory, "correct.json", problems)
-        metrics = _read_json(directory, "metrics.json", problems)
-    finally:
-        os.close(directory)
+    if not is_folder:  # replaced by a link or a file: refused, never followed
+        problems.append(f"results_dir {folder}: not a folder")
+        return answer
+    correct = _read_json(folder, "correct.json", problems)
+    metrics = _read_json(folder, "metrics.json", problems)
     if isinstance(correct, dict):
         answer["correct"] = correct.get("correct")
         answer["error"] = None if correct.get("error") is None else str(correct.get("error"))
@@ -106,21 +108,20 @@ def read_shinka_results(folder: Path) -> dict[str, Any]:
     return answer
 
 
-def _read_json(directory: int, name: str, problems: list[str]) -> Any:
+def _read_json(folder: Path, name: str, problems: list[str]) -> Any:
+    """The JSON in `name`, read through the trusted reader of candidate files (problemkit/outputs)."""
     try:
-        fd = os.open(name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK, dir_fd=directory)
+        with open_output(folder, name, MAX_RESULT_BYTES) as handle:
+            data = handle.read(MAX_RESULT_BYTES + 1)
     except FileNotFoundError:
         problems.append(f"evaluate.py wrote no {name}")
         return None
-    except OSError as exc:  # ELOOP: a symbolic link where the file should be
-        problems.append(f"{name}: refused ({exc.strerror}); it must be a plain file")
+    except CandidateFileError as exc:  # a symbolic link, a FIFO, a device, too large
+        problems.append(f"{name}: refused ({exc}); it must be a plain file of at most {MAX_RESULT_BYTES} bytes")
         return None
-    with os.fdopen(fd, "rb") as handle:
-        info = os.fstat(handle.fileno())
-        if not stat.S_ISREG(info.st_mode):
-            problems.append(f"{name}: not a regular file")
-            return None
-        data = handle.read(MAX_RESULT_BYTES + 1)
+    except OSError as exc:  # the results folder itself was replaced (by a link: ELOOP)
+        problems.append(f"results_dir {folder}: {exc.strerror}")
+        return None
     if len(data) > MAX_RESULT_BYTES:
         problems.append(f"{name}: larger than {MAX_RESULT_BYTES} bytes")
         return None

@@ -4,7 +4,8 @@ Owns: `ProposalContext` (what a mutator may look at), `Proposal` (what it hands 
 `ProposalSource`, the base class every source derives from (the offline mutator in
 adrs/mutate/offline/, the LLM sources in adrs/mutate/llm/). Like Optuna's BaseSampler, a source
 overrides `propose` and, only where it has something to say, the hooks whose defaults are here;
-the engine and adrs.api call every member directly.
+the engine and adrs.api call every member directly. `breakthrough` answers a stalled adaptive
+run's request for new approaches (an LLM source asks its model; the default has none).
 
 Must not: store anything or evaluate anything.
 """
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 from adrs.archive.store import ProgramRecord
 from adrs.problem import Problem
 from adrs.progress import LLMActivity, Pause
+from adrs.search.paradigms import Paradigm
 
 
 @dataclass(frozen=True)
@@ -28,6 +30,29 @@ class ProposalContext:
     rng: random.Random
     proposal_index: int
     parent_feedback: str = ""
+    # From the adaptive search (adrs/search/): what a prompt should say about this proposal (the
+    # sampling mode, a stall, a breakthrough approach to follow), and how much larger than usual
+    # the offline mutator's edit should be (0: as usual) and which lines of the parent it should
+    # prefer (where the parent's own gain was made; empty: anywhere).
+    guidance: str = ""
+    escalation: int = 0
+    focus_lines: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class BreakthroughRequest:
+    """A stalled run asks for new high-level approaches (adrs/search/paradigms.py)."""
+
+    best: ProgramRecord  # the run's best program
+    count: int  # approaches wanted
+    stalled_for: int  # evaluations since the best last improved
+    tried: list[dict]  # earlier approaches: name, best score before and after
+
+
+@dataclass(frozen=True)
+class BreakthroughReply:
+    paradigms: list[Paradigm]  # empty when the call failed or its reply held none
+    llm_call_id: int | None
 
 
 @dataclass(frozen=True)
@@ -84,6 +109,10 @@ class ProposalSource(ABC):
 
         The engine polls it and shows it in `Progress.paused`; the source itself makes its
         `propose` calls wait while it pauses."""
+        return None
+
+    async def breakthrough(self, request: BreakthroughRequest) -> BreakthroughReply | None:
+        """New approaches for a stalled run (one model call), or None: this source has no model to ask."""
         return None
 
     def proposal_outcome(

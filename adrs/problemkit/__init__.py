@@ -5,8 +5,9 @@
 Owns nothing of its own: it names the public parts of harness.py (starting candidate processes
 from a trusted evaluator), session.py (interactive candidate processes: the trusted side sends
 each message, times each call and enforces per-call limits), failures.py (how an evaluation can
-fail) and datadir.py (where a problem's real data lives), plus the sandbox's `ProcessLimits`.
-Anything not in `__all__` is internal and may change.
+fail), outputs.py (reading files a candidate wrote without following its links) and datadir.py
+(where a problem's real data lives), plus the sandbox's `ProcessLimits`. Anything not in `__all__`
+is internal and may change.
 
 Names load lazily: the evaluation worker imports this package whenever an evaluator raises, and
 it should not pay for the harness (and the sandbox backends behind it) unless the evaluator uses it.
@@ -35,6 +36,7 @@ from adrs.problemkit.failures import (
 if TYPE_CHECKING:
     from adrs.problemkit.datadir import find_data
     from adrs.problemkit.harness import CandidateRun, default_limits, run_candidate, run_candidates
+    from adrs.problemkit.outputs import CandidateFileError, open_output, read_output, stat_output
     from adrs.problemkit.session import CandidateSession, SessionGroup, SessionReply, open_session
     from adrs.sandbox.base import ProcessLimits
 
@@ -48,6 +50,10 @@ _LAZY = {
     "SessionReply": "adrs.problemkit.session",
     "open_session": "adrs.problemkit.session",
     "find_data": "adrs.problemkit.datadir",
+    "CandidateFileError": "adrs.problemkit.outputs",
+    "open_output": "adrs.problemkit.outputs",
+    "read_output": "adrs.problemkit.outputs",
+    "stat_output": "adrs.problemkit.outputs",
     "ProcessLimits": "adrs.sandbox.base",
 }
 
@@ -63,6 +69,7 @@ __all__ = [
     "SYNTAX",
     "TIMEOUT",
     "CandidateError",
+    "CandidateFileError",
     "CandidateRun",
     "CandidateSession",
     "ProcessLimits",
@@ -70,9 +77,12 @@ __all__ = [
     "SessionReply",
     "default_limits",
     "find_data",
+    "open_output",
+    "read_output",
     "open_session",
     "run_candidate",
     "run_candidates",
+    "stat_output",
 ]
 
 

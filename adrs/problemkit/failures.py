@@ -1,7 +1,11 @@
 """Failure kinds of an evaluation, and the exception a trusted evaluator raises to report one.
 
-Owns: the vocabulary of how a candidate can fail. Every failed evaluation in the archive carries
-one of these kinds, so reports and prompts can group failures.
+Owns: the vocabulary of how a candidate can fail, and which kinds a candidate may report about
+itself. Every failed evaluation in the archive carries one of these kinds, so reports and prompts
+can group failures. Kinds are assigned by trusted code: a record written inside the candidate's
+process (its result file, an exception it raises in an in-process evaluator) may only carry one of
+`CANDIDATE_REPORTED`; a limit (timeout, output_limit) counts only where the trusted side measured it,
+and `evaluator_error` only where the trusted evaluator itself failed.
 """
 
 from __future__ import annotations
@@ -17,6 +21,14 @@ OUTPUT_LIMIT = "output_limit"  # wrote more than the file-size limit (stdout inc
 EVALUATOR = "evaluator_error"  # the trusted evaluator itself failed: a bug in the problem, not the candidate
 
 ALL_KINDS = (SYNTAX, IMPORT, EXCEPTION, TIMEOUT, MEMORY, INVALID_OUTPUT, NONZERO_EXIT, OUTPUT_LIMIT, EVALUATOR)
+# What the candidate's own process can know and say about its failure (the runner writes these).
+CANDIDATE_REPORTED = (SYNTAX, IMPORT, EXCEPTION, MEMORY, INVALID_OUTPUT)
+
+
+def reported_kind(kind: object) -> str:
+    """The kind to record for a failure the candidate's process reported: its own claim when it may
+    make it, else `exception` (a candidate cannot label itself timed out or the evaluator broken)."""
+    return kind if isinstance(kind, str) and kind in CANDIDATE_REPORTED else EXCEPTION
 
 
 class CandidateError(Exception):

@@ -21,21 +21,20 @@ import sys
 import tempfile
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from adrs.candidate import RUNNER_SCRIPT
 from adrs.problemkit import failures
 from adrs.problemkit.failures import CandidateError
+from adrs.problemkit.outputs import Captures
 from adrs.sandbox import Backend, Handle, Launch, ProcessLimits, View
 from adrs.sandbox import current as current_backend
 from adrs.sandbox import get as get_backend
 from adrs.sandbox.process import scrubbed_env
+from adrs.sandbox.seccomp import candidate_filter_hex
 from adrs.sandbox.views import driver_import_paths, secret_paths
-
-MAX_RESULT_BYTES = 256 * 1024 * 1024
-TAIL_BYTES = 4000
 
 
 @dataclass
@@ -97,6 +96,8 @@ def run_candidates(
     Results come back in payload order.
     """
     limits = limits or default_limits()
+    if os.environ.get("ADRS_CANDIDATE_GPUS") == "1" and not limits.gpus:
+        limits = replace(limits, gpus=True)  # the problem declares GPUs: its candidates see them
     parallel = max(1, parallel or os.cpu_count() or 1)
     base = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="adrs-cand-"))
     base.mkdir(parents=True, exist_ok=True)
@@ -123,26 +124,25 @@ def run_candidates(
     finally:
         for run in running:
             run.abort()
+            run.captures.close()
     return [r for r in results if r is not None]
 
 
 def candidate_view(driver: str | os.PathLike, backend: Backend) -> View:
-    """What the candidate may see: the driver's imports; what it must not: the engine's hidden paths.
-
-    `process` shows the host's (read-only) file system anyway, so it needs no import closure.
-    """
+    """What the candidate may see: the driver's imports; what it must not: the engine's hidden paths."""
     hidden = [Path(p) for p in os.environ.get("ADRS_HIDDEN_PATHS", "").split(os.pathsep) if p]
-    readonly = () if backend.name == "process" else driver_import_paths(driver)
-    return View(readonly=readonly, hidden=(*hidden, *secret_paths()))
+    return View(readonly=driver_import_paths(driver), hidden=(*hidden, *secret_paths()))
 
 
 class _Running:
     """One live candidate process."""
 
-    def __init__(self, index: int, handle: Handle, home: Path):
+    def __init__(self, index: int, handle: Handle, home: Path, captures: Captures, limits: ProcessLimits):
         self.index = index
         self.handle = handle
         self.home = home
+        self.captures = captures
+        self.limits = limits
         self.started = time.monotonic()
 
     def poll(self, limits: ProcessLimits) -> CandidateRun | None:
@@ -162,20 +162,28 @@ class _Running:
         self.handle.release()
 
     def _finish(self, kind: str | None, message: str, elapsed: float) -> CandidateRun:
+        try:
+            return self._outcome(kind, message, elapsed)
+        finally:
+            self.captures.close()
+
+    def _outcome(self, kind: str | None, message: str, elapsed: float) -> CandidateRun:
+        captures = self.captures
         run = CandidateRun(
-            ok=False,
-            wall_s=elapsed,
-            stdout_tail=_tail(self.home / "stdout.txt"),
-            stderr_tail=_tail(self.home / "stderr.txt"),
+            ok=False, wall_s=elapsed, stdout_tail=captures.tail("stdout.txt"), stderr_tail=captures.tail("stderr.txt")
         )
         if kind is not None:
             run.error_kind, run.error = kind, message
             return run
-        record = _read_result(self.home / "result.json")
+        record = captures.result()
         if record is None:
             exit_kind, sentence = self.handle.exit_description()
+            if exit_kind == failures.OUTPUT_LIMIT and not self._output_at_limit():
+                exit_kind = failures.NONZERO_EXIT  # SIGXFSZ sent by the candidate, not by the limit
             if "MemoryError" in run.stderr_tail:
                 exit_kind = failures.MEMORY
+            if self._disk_full():
+                exit_kind, sentence = failures.OUTPUT_LIMIT, f"{sentence}: the evaluation's disk space is full"
             run.error_kind = exit_kind
             run.error = f"the candidate process {sentence} without a result. stderr: {run.stderr_tail[-800:]}"
         elif not isinstance(record, dict) or "ok" not in record:
@@ -183,10 +191,26 @@ class _Running:
         elif record["ok"]:
             run.ok, run.value = True, record.get("value")
         else:
-            kind = record.get("kind")
-            run.error_kind = kind if kind in failures.ALL_KINDS else failures.EXCEPTION
+            # Written inside the candidate's process: only kinds a candidate may report about itself.
+            run.error_kind = failures.reported_kind(record.get("kind"))
             run.error = str(record.get("message", ""))
+            if run.error_kind != record.get("kind"):
+                claimed = str(record.get("kind"))[:40]
+                run.error += f"\n(the candidate process reported kind {claimed!r}; recorded as {run.error_kind})"
         return run
+
+    def _disk_full(self) -> bool:
+        """The evaluation's space (a tmpfs of [limits] disk_mb, see adrs/sandbox/scratch.py) is used up:
+        measured here, after the candidate ended, on the folder the harness made."""
+        try:
+            space = os.statvfs(self.home)
+        except OSError:
+            return False
+        return space.f_blocks > 0 and space.f_bavail * space.f_frsize < (1 << 20)
+
+    def _output_at_limit(self) -> bool:
+        limit = self.limits.file_size_mb << 20
+        return any(self.captures.size(name) >= limit for name in ("stdout.txt", "stderr.txt"))
 
 
 def _start(
@@ -212,8 +236,10 @@ def _start(
         "driver": str(home / "driver.py"),
         "payload": str(home / "payload.json"),
         "result": str(home / "result.json"),
+        "seccomp": candidate_filter_hex(),  # installed by the runner before the driver or candidate loads
     }
     (home / "request.json").write_text(json.dumps(request))
+    captures = Captures(home)
     launch = Launch(
         argv=[sys.executable, "-I", str(home / "runner.py"), str(home / "request.json")],
         home=home,
@@ -224,26 +250,9 @@ def _start(
         view=view,
         tag=os.environ.get("ADRS_SANDBOX_TAG", ""),
     )
-    return _Running(index, backend.launch(launch), home)
-
-
-def _read_result(path: Path) -> Any:
     try:
-        if path.stat().st_size > MAX_RESULT_BYTES:
-            return {"ok": False, "kind": failures.INVALID_OUTPUT, "message": "result larger than the limit"}
-        return json.loads(path.read_text())
-    except FileNotFoundError:
-        return None
-    except (OSError, ValueError) as exc:
-        return {"ok": False, "kind": failures.INVALID_OUTPUT, "message": f"unreadable result: {exc}"}
-
-
-def _tail(path: Path) -> str:
-    try:
-        with open(path, "rb") as f:
-            f.seek(0, os.SEEK_END)
-            size = f.tell()
-            f.seek(max(0, size - TAIL_BYTES))
-            return f.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
+        handle = backend.launch(launch)
+    except BaseException:
+        captures.close()
+        raise
+    return _Running(index, handle, home, captures, limits)

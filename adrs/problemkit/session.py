@@ -46,11 +46,13 @@ from typing import Any, TypeVar
 from adrs.candidate import RUNNER_SCRIPT
 from adrs.problemkit import failures
 from adrs.problemkit.failures import CandidateError
-from adrs.problemkit.harness import MAX_RESULT_BYTES, _tail, candidate_view, default_limits
+from adrs.problemkit.harness import candidate_view, default_limits
+from adrs.problemkit.outputs import Captures
 from adrs.sandbox import Backend, Handle, Launch, ProcessLimits
 from adrs.sandbox import current as current_backend
 from adrs.sandbox import get as get_backend
 from adrs.sandbox.process import scrubbed_env
+from adrs.sandbox.seccomp import candidate_filter_hex
 
 HEADER = struct.Struct(">I")
 POLL_S = 0.2  # how often a wait for a reply checks that the process still lives
@@ -80,10 +82,12 @@ class SessionReply:
 class CandidateSession:
     """One live candidate process answering messages; open it with `open_session` or a group."""
 
-    def __init__(self, handle: Handle, channel: socket.socket, home: Path, limits: ProcessLimits, max_reply: int):
+    def __init__(
+        self, handle: Handle, channel: socket.socket, captures: Captures, limits: ProcessLimits, max_reply: int
+    ):
         self._handle = handle
         self._channel = channel
-        self._home = home
+        self._captures = captures  # stdout/stderr opened before the launch: never read by name
         self._limits = limits
         self._max_reply = max_reply
         self._lock = threading.Lock()
@@ -182,7 +186,7 @@ class CandidateSession:
     def _ended_by_process(self) -> SessionReply:
         self._handle.wait(CLOSE_GRACE_S)
         kind, sentence = self._handle.exit_description()
-        stderr = _tail(self._home / "stderr.txt")
+        stderr = self.stderr_tail()
         if "MemoryError" in stderr:
             kind = failures.MEMORY
         return self._end(kind, f"the candidate process {sentence} without answering. stderr: {stderr[-800:]}")
@@ -199,6 +203,7 @@ class CandidateSession:
             self._handle.wait(5)
             self._handle.release()
             self._channel.close()
+            self._captures.close()
 
     def close(self) -> None:
         """Close the channel (the runner then exits by itself), then make sure the process is gone."""
@@ -209,7 +214,7 @@ class CandidateSession:
         self.kill()
 
     def stderr_tail(self) -> str:
-        return _tail(self._home / "stderr.txt")
+        return self._captures.tail("stderr.txt")
 
     def __enter__(self) -> CandidateSession:
         return self
@@ -230,7 +235,7 @@ class SessionGroup:
         workdir: str | os.PathLike | None = None,
         files: Sequence[str | os.PathLike] = (),
         sandbox: str | None = None,
-        max_reply_bytes: int = MAX_RESULT_BYTES,
+        max_reply_bytes: int = Captures.MAX_RESULT_BYTES,
     ):
         self.program_path = Path(program_path)
         self.driver = Path(driver)
@@ -267,8 +272,10 @@ class SessionGroup:
             "driver": str(home / "driver.py"),
             "payload": str(home / "payload.json"),
             "session": True,
+            "seccomp": candidate_filter_hex(),  # installed by the runner before the driver or candidate loads
         }
         (home / "request.json").write_text(json.dumps(request))
+        captures = Captures(home)
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             launch = Launch(
@@ -285,10 +292,11 @@ class SessionGroup:
             handle = self.backend.launch(launch)
         except BaseException:
             ours.close()
+            captures.close()
             raise
         finally:
             theirs.close()  # the child holds its own copy; EOF reaches us when it dies
-        session = CandidateSession(handle, ours, home, self.limits, self.max_reply_bytes)
+        session = CandidateSession(handle, ours, captures, self.limits, self.max_reply_bytes)
         with self._lock:
             self._sessions.append(session)
         try:
@@ -355,7 +363,7 @@ def open_session(
     workdir: str | os.PathLike | None = None,
     files: Sequence[str | os.PathLike] = (),
     sandbox: str | None = None,
-    max_reply_bytes: int = MAX_RESULT_BYTES,
+    max_reply_bytes: int = Captures.MAX_RESULT_BYTES,
 ) -> CandidateSession:
     """One session (see the module docstring); close it, or use it as a context manager."""
     group = SessionGroup(

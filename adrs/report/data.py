@@ -24,6 +24,7 @@ from adrs.archive.records import FailedStage, ProgramStatus
 from adrs.archive.store import Archive, ProgramRecord, RunRecord
 from adrs.problem import Feature, Objective, Problem
 from adrs.program import unified_diff
+from adrs.search.paradigms import Breakthrough, breakthroughs
 
 COMPLETE = "complete"
 TOP_PROGRAMS = 10
@@ -154,6 +155,7 @@ class RunData:
     baseline_stage: str = ""
     baseline_note: str = ""  # why there are none, when there are none
     tag: str = ""  # "A", "B", ... when runs are compared
+    breakthroughs: list[Breakthrough] = field(default_factory=list)  # an adaptive LLM run's calls for new approaches
 
     @property
     def objectives(self) -> tuple[Objective, ...]:
@@ -237,6 +239,7 @@ def load_run_data(archive: Archive, run: RunRecord, problem: Problem, label: str
         holdout_score=holdout.get(best_id) if best_id is not None else None,
         pending=sum(1 for p in programs if p.status == ProgramStatus.PENDING),
         stop_reasons=[str(payload.get("reason", "")) for _, payload, _ in archive.events(run.id, "stopped")],
+        breakthroughs=breakthroughs(archive, run.id),
         failure_causes=failure_causes(archive.failed_stages(run.id)),
     )
 

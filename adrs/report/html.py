@@ -50,6 +50,7 @@ SECTIONS = (
     ("outcomes", "Failures over time"),
     ("times", "Evaluation time"),
     ("top", "Top programs"),
+    ("breakthroughs", "Breakthroughs"),
     ("diffs", "Diffs"),
 )
 
@@ -285,6 +286,31 @@ def _top(runs: list[RunData]) -> str:
     return "".join(parts)
 
 
+def _breakthroughs(runs: list[RunData]) -> str:
+    """The approaches a stalled adaptive LLM run asked for, and the programs that followed each."""
+    parts = []
+    for i, run in enumerate(runs):
+        if not run.breakthroughs:
+            parts.append(_note(f"{run.label}: no breakthrough calls (only adaptive LLM runs that stall make them)."))
+            continue
+        rows = [
+            [
+                _td(str(b.number), True),
+                _td(str(b.at_evaluation), True),
+                _td(_fmt(b.best_score), True),
+                _td(p.name),
+                _td(p.approach[:300]),
+                _td(", ".join(_link(i, pid) if pid in run.diffs else f"#{pid}" for pid in b.cited_by.get(p.name, []))
+                    or "none stored", raw=True),
+            ]
+            for b in run.breakthroughs
+            for p in b.paradigms
+        ]
+        parts.append(f"<p>{escape(run.label)}: {len(run.breakthroughs)} breakthrough call(s)</p>")
+        parts.append(_table(["#", "at evaluation", "best then", "approach", "what", "programs that followed it"], rows))
+    return "".join(parts)
+
+
 def _diff_html(diff: str) -> str:
     lines = []
     for line in diff.splitlines():
@@ -332,6 +358,7 @@ def render_page(runs: list[RunData], figures: dict[str, bytes]) -> str:
         "outcomes": _outcomes(runs, figures),
         "times": _times(runs, figures),
         "top": _top(runs),
+        "breakthroughs": _breakthroughs(runs),
         "diffs": _diffs(runs),
     }
     nav = "".join(f'<a href="#{key}">{escape(name)}</a>' for key, name in SECTIONS)

@@ -13,6 +13,13 @@ worker in ADRS_SANDBOX, the worker's harness reads it back with `current()`.
 - docker.py        a container per candidate (docker_image.py: the daemon and the offline image)
 - cgroup.py        pids groups
 - views.py         what a candidate may see of the host, and what it must not
+- seccomp.py       the system calls every candidate is refused (keyring, AF_VSOCK, io_uring)
+- scratch.py       the evaluation's writable space: a size-limited tmpfs
+- reaper.py        what a killed engine left (containers, tmpfs) is removed anyway
+
+The default backend (no --sandbox, no [problem] sandbox) is `process` where it can confine its
+candidates (root and unshare(1)), else `bwrap` where it works, else an unconfined `process`;
+`describe` says in one line what the chosen one enforces here (the run header prints it).
 
 Must not: import the docker SDK or probe anything at import time (workers import this package).
 """
@@ -28,6 +35,8 @@ ENV_VAR = "ADRS_SANDBOX"
 
 __all__ = [
     "BACKENDS",
+    "default_name",
+    "describe",
     "Backend",
     "Handle",
     "Launch",
@@ -62,6 +71,43 @@ def require(name: str) -> Backend:
     backend = get(name)
     backend.require()
     return backend
+
+
+def default_name() -> str:
+    """The backend used when neither the command line nor problem.toml names one."""
+    from adrs.sandbox.process import confinement_available
+
+    if confinement_available():
+        return "process"
+    return "bwrap" if get("bwrap").unavailable_reason() is None else "process"
+
+
+def describe(name: str) -> str:
+    """One line: what backend `name` enforces on this machine, and what it cannot."""
+    from adrs.sandbox.process import confinement_available, network_namespace_available
+    from adrs.sandbox.scratch import scratch_available
+    from adrs.sandbox.seccomp import candidate_filter
+
+    gaps = []
+    if candidate_filter() is None:
+        gaps.append("no seccomp filter on this architecture")
+    if not scratch_available():
+        gaps.append("disk bounded per file only (a tmpfs quota needs root)")
+    if name == "process":
+        if confinement_available():
+            text = "process: confined (a fresh root with /usr and the Python runtime read-only, own PID/mount/IPC"
+            text += "/network namespaces, minimal /dev, no capabilities, seccomp)"
+        else:
+            text = "process: NOT confined (needs root and unshare(1)): candidates share the host's files, processes"
+            text += " and IPC"
+            if not network_namespace_available():
+                text += " and network"
+            text += "; only rlimits and a scrubbed environment apply. Prefer --sandbox bwrap"
+    elif name == "bwrap":
+        text = "bwrap: a fresh root in new user/PID/IPC/network namespaces, uid 65534, no capabilities, seccomp"
+    else:
+        text = "docker: a container with a read-only root, --network none, uid 65534, no capabilities, seccomp"
+    return text + ("; " + "; ".join(gaps) if gaps else "")
 
 
 def current() -> Backend:

@@ -38,6 +38,8 @@ class ProcessLimits:
     processes: int = 64  # the pids cgroup limit (docker: --pids-limit); RLIMIT_NPROC where it binds
     file_size_mb: int = 256  # RLIMIT_FSIZE: bounds any file the child writes, stdout files included
     network: bool = False  # False: no network at all (an empty network namespace)
+    tmpfs_mb: int = 64  # each private tmpfs of the sandbox (/tmp, /dev/shm): RAM beside memory_mb
+    gpus: bool = False  # True: the GPU device nodes are shown (problems that declare [resources] gpus)
 
     def cpu_seconds(self) -> int:
         return self.cpu_s if self.cpu_s is not None else int(self.timeout_s * 2) + 5
@@ -82,7 +84,8 @@ class Launch:
 
 
 def describe_exit(returncode: int) -> tuple[str, str]:
-    """Map a child's exit status to a failure kind and a human sentence."""
+    """Map a trusted child's exit status to a failure kind and a human sentence (the worker's; a
+    candidate's handle uses `Handle.exit_description`, which does not trust signals)."""
     if returncode >= 0:
         return "nonzero_exit", f"exited with status {returncode}"
     sig = -returncode
@@ -96,10 +99,17 @@ def describe_exit(returncode: int) -> tuple[str, str]:
     return "nonzero_exit", f"killed by signal {name}"
 
 
+def signal_from_shell_status(status: int) -> int:
+    """A status of 128 + N (how a shell, bwrap or docker reports death by signal N) as -N."""
+    return -(status - 128) if 128 < status < 160 else status
+
+
 class Handle(ABC):
     """A started sandboxed process. `poll` never blocks; `kill` and `release` are idempotent."""
 
     returncode: int | None = None
+    cpu_used_s: float | None = None  # CPU time of the tree as the kernel accounted it, where known
+    cpu_limit_s: float | None = None  # the RLIMIT_CPU it ran under
 
     @abstractmethod
     def poll(self) -> int | None:
@@ -118,7 +128,19 @@ class Handle(ABC):
         return None
 
     def exit_description(self) -> tuple[str, str]:
-        return describe_exit(self.returncode if self.returncode is not None else -signal.SIGKILL)
+        """Failure kind and sentence for a candidate's exit. A signal is something the candidate can
+        send itself, so only a limit the kernel measured counts as one: SIGKILL/SIGXCPU is a
+        timeout when the accounted CPU time reached RLIMIT_CPU, otherwise a plain abnormal exit."""
+        code = self.returncode if self.returncode is not None else -signal.SIGKILL
+        reached_cpu = (
+            self.cpu_used_s is not None and self.cpu_limit_s is not None and self.cpu_used_s >= self.cpu_limit_s - 0.5
+        )
+        if reached_cpu:
+            return "timeout", f"reached its {self.cpu_limit_s:g} s CPU-time limit ({self.cpu_used_s:.1f} s used)"
+        kind, sentence = describe_exit(code)
+        if kind == "timeout":  # SIGKILL or SIGXCPU, with no CPU time at the limit
+            return "nonzero_exit", f"killed by {signal.Signals(-code).name} (not at a limit the sandbox measured)"
+        return kind, sentence
 
 
 class Backend(ABC):

@@ -2,8 +2,9 @@
 
 Owns: the bwrap command line. The sandbox's root holds only /usr and the Python runtime
 (read-only, at their real paths: mounted elsewhere, Python silently loads another libpython), the
-packages the trusted driver imports, a fresh /dev, /proc and private /tmp, and the candidate's
-home (the one writable folder). Every namespace is new (no network, own PIDs, own IPC and UTS);
+packages the trusted driver imports, a fresh /proc, a fresh /dev (read-only; GPU nodes only when
+the problem declares GPUs), size-limited private /tmp and /dev/shm, and the candidate's home (the
+one writable folder). Every namespace is new (no network, own PIDs, own IPC and UTS);
 inside it runs as uid 65534 with no capabilities, in a session of its own, and dies with bwrap
 (--die-with-parent), which dies with the worker (PR_SET_PDEATHSIG). rlimits and the pids cgroup
 are applied to bwrap itself, so they bind everything inside.
@@ -21,23 +22,27 @@ import sys
 import tempfile
 from pathlib import Path
 
-from adrs.sandbox.base import NOBODY_GID, NOBODY_UID, Backend, Handle, Launch
+from adrs.sandbox.base import NOBODY_GID, NOBODY_UID, Backend, Handle, Launch, ProcessLimits
 from adrs.sandbox.cgroup import PidsCgroup
 from adrs.sandbox.process import SandboxSpec, popen_in_sandbox
-from adrs.sandbox.views import SYSTEM_ROOTS, runtime_paths
-
-ROOT_LINKS = ("bin", "lib", "lib32", "lib64", "libx32", "sbin")  # merged-/usr symlinks, or folders
-HOST_FILES = ("/etc/ld.so.cache", "/etc/localtime")  # read-only: how libraries are found, the time zone
+from adrs.sandbox.views import gpu_devices, hidden_inside, root_links, shown_paths
 
 
 def bwrap_command(
-    home: Path, env: dict[str, str], readonly: tuple[Path, ...], argv: list[str], hidden: tuple[Path, ...] = ()
+    home: Path,
+    env: dict[str, str],
+    readonly: tuple[Path, ...],
+    argv: list[str],
+    hidden: tuple[Path, ...] = (),
+    limits: ProcessLimits | None = None,
 ) -> list[str]:
     """The full bwrap command line for one candidate process.
 
     Hidden paths only matter where they lie inside a mounted folder (an archive kept inside the
     virtual environment, say): there they are covered by an empty tmpfs or /dev/null.
     """
+    limits = limits or ProcessLimits()
+    tmpfs_bytes = str(limits.tmpfs_mb << 20)
     command = [
         "bwrap",
         "--unshare-all",  # user, pid, net, ipc, uts, cgroup namespaces
@@ -51,24 +56,21 @@ def bwrap_command(
     ]  # fmt: skip
     for key, value in env.items():
         command += ["--setenv", key, value]
-    for root in SYSTEM_ROOTS:
-        command += ["--ro-bind", str(root), str(root)]
-    for name in ROOT_LINKS:
-        path = Path("/") / name
-        if path.is_symlink():
-            command += ["--symlink", os.readlink(path), str(path)]
-        elif path.is_dir():
-            command += ["--ro-bind", str(path), str(path)]
-    for name in HOST_FILES:
-        if os.path.exists(name):
-            command += ["--ro-bind", name, name]
-    for path in (*runtime_paths(), *readonly):
+    # /tmp first: a folder shown below it (a virtual environment under /tmp, the home) is mounted inside it.
+    command += ["--size", tmpfs_bytes, "--tmpfs", "/tmp"]
+    shown = shown_paths(readonly)
+    for path in shown:
         command += ["--ro-bind", str(path), str(path)]
-    command += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
-    visible = (*SYSTEM_ROOTS, *runtime_paths(), *readonly)
-    for path in hidden:
-        if any(path == root or root in path.parents for root in visible) and os.path.lexists(path):
-            command += ["--tmpfs", str(path)] if path.is_dir() else ["--ro-bind", "/dev/null", str(path)]
+    for target, link in root_links():
+        command += ["--symlink", target, str(link)]
+    command += ["--dev", "/dev", "--proc", "/proc", "--size", tmpfs_bytes, "--tmpfs", "/dev/shm"]
+    if limits.gpus:
+        for device in gpu_devices():
+            command += ["--dev-bind", str(device), str(device)]
+        command += ["--ro-bind", "/sys", "/sys"]
+    command += ["--remount-ro", "/dev"]  # its tmpfs has no size limit: nothing may be written there
+    for path in hidden_inside(hidden, shown):
+        command += ["--tmpfs", str(path)] if path.is_dir() else ["--ro-bind", "/dev/null", str(path)]
     command += ["--bind", str(home), str(home), "--chdir", str(home), "--", *argv]
     return command
 
@@ -103,7 +105,7 @@ class BwrapBackend(Backend):
 
     def launch(self, launch: Launch) -> Handle:
         env = launch.channel_env()  # bwrap passes inherited descriptors on, a session's channel too
-        command = bwrap_command(launch.home, env, launch.view.readonly, launch.argv, launch.view.hidden)
+        command = bwrap_command(launch.home, env, launch.view.readonly, launch.argv, launch.view.hidden, launch.limits)
         if launch.limits.network:  # a problem that asked for the network (none of the built-in ones)
             command.insert(command.index("--unshare-all") + 1, "--share-net")
         spec = SandboxSpec(
@@ -112,4 +114,6 @@ class BwrapBackend(Backend):
             unshare_network=False,  # bwrap makes its own namespaces
             limit_nproc=os.geteuid() != 0,  # counted per user namespace: only binds when not root
         )
-        return popen_in_sandbox(launch, command, spec)
+        handle = popen_in_sandbox(launch, command, spec)
+        handle.shell_status = True  # bwrap exits with 128 + N when the candidate dies by signal N
+        return handle

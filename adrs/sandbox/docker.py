@@ -1,15 +1,17 @@
 """The `docker` backend: each candidate in its own container (docker SDK, extra `adrs[docker]`).
 
 Owns: the container's shape: `--network none`, a memory limit with no swap, a pids limit, a
-read-only root with a private tmpfs /tmp, uid 65534 with every capability dropped and
-no-new-privileges, rlimits on CPU, open files and file size, the host's /usr and Python runtime
-(and the packages the trusted driver imports) read-only at their real paths, and the candidate's
-home as the one writable folder. stdout/stderr go to files in the home (bounded by the file-size
-rlimit), never to docker's logs. A session's channel reaches the container through a Unix socket
-in its home that hands the descriptor over once (a container cannot inherit one). The command runs
-under `timeout -s KILL`, so even a container whose worker was killed ends by itself; each
-container carries labels (the evaluation's tag and a deadline) so the engine removes what an
-evaluation left behind, and stale ones are swept.
+read-only root with size-limited private tmpfs /tmp and /dev/shm, uid 65534 with every capability
+dropped and no-new-privileges, rlimits on CPU, open files and file size, the host's /usr and Python
+runtime (and the packages the trusted driver imports) read-only at their real paths, GPU devices
+only for problems that declare them, and the candidate's home as the one writable folder.
+stdout/stderr go to the files the harness created in the home before the container started
+(bounded by the file-size rlimit), never to docker's logs. A session's channel reaches the
+container through a Unix socket in its home that hands the descriptor over once (a container
+cannot inherit one). The command runs under `timeout -s KILL`; each container carries labels (the
+evaluation's tag, the engine's id, a deadline): the engine removes what an evaluation left behind,
+the engine's reaper (reaper.py) removes what a killed engine left, whatever the candidate did to
+the container's init, and stale ones are swept.
 
 Must not: read results or know about problems.
 """
@@ -25,9 +27,19 @@ import time
 from pathlib import Path
 from typing import Any
 
-from adrs.sandbox.base import CHANNEL_SOCKET_ENV, NOBODY_GID, NOBODY_UID, Backend, Handle, Launch
+from adrs.sandbox.base import (
+    CHANNEL_SOCKET_ENV,
+    NOBODY_GID,
+    NOBODY_UID,
+    Backend,
+    Handle,
+    Launch,
+    ProcessLimits,
+    signal_from_shell_status,
+)
 from adrs.sandbox.docker_image import DEFAULT_IMAGE, build_image, client, docker_host, image_name
-from adrs.sandbox.views import SYSTEM_ROOTS, runtime_paths
+from adrs.sandbox.reaper import ENGINE_ENV, ENGINE_LABEL
+from adrs.sandbox.views import SYSTEM_ROOTS, gpu_devices, runtime_paths
 
 LABEL = "adrs.sandbox"
 REDIRECT = 'out=$1; err=$2; shift 2; exec "$@" >"$out" 2>"$err"'
@@ -81,8 +93,9 @@ def sweep_stale(docker_client: Any) -> None:
 class ContainerHandle(Handle):
     """A started container; a thread waits for it so that `poll` costs no API call."""
 
-    def __init__(self, container: Any, channel: _ChannelListener | None = None):
+    def __init__(self, container: Any, limits: ProcessLimits, channel: _ChannelListener | None = None):
         self.container = container
+        self.cpu_limit_s = float(limits.cpu_seconds())
         self._channel = channel
         self._status: int | None = None
         self._oom = False
@@ -98,7 +111,7 @@ class ContainerHandle(Handle):
             self.container.reload()
             self._oom = bool(self.container.attrs["State"].get("OOMKilled"))
         # A shell reports death by signal N as 128 + N; map it to -N like subprocess does.
-        self._status = -(status - 128) if 128 < status < 160 else status
+        self._status = signal_from_shell_status(status)
 
     def poll(self) -> int | None:
         self.returncode = self._status
@@ -201,7 +214,9 @@ class DockerBackend(Backend):
             user=f"{NOBODY_UID}:{NOBODY_GID}",
             network_mode="none",  # always, even where ProcessLimits.network asks for one
             read_only=True,
-            tmpfs={"/tmp": "size=64m,mode=1777"},
+            tmpfs={"/tmp": f"size={limits.tmpfs_mb}m,mode=1777"},
+            shm_size=limits.tmpfs_mb << 20,
+            devices=[f"{p}:{p}:rwm" for p in gpu_devices()] if limits.gpus else [],
             mem_limit=memory,
             memswap_limit=memory,
             pids_limit=limits.processes,
@@ -216,7 +231,12 @@ class DockerBackend(Backend):
             volumes=volumes,
             working_dir=str(launch.home),
             environment=env,
-            labels={LABEL: "1", "adrs.tag": launch.tag, "adrs.deadline": str(int(time.time()) + deadline + 60)},
+            labels={
+                LABEL: "1",
+                "adrs.tag": launch.tag,
+                ENGINE_LABEL: os.environ.get(ENGINE_ENV, ""),
+                "adrs.deadline": str(int(time.time()) + deadline + 60),
+            },
             log_config=LogConfig(type="none"),
             hostname="adrs-sandbox",
             detach=True,
@@ -231,7 +251,7 @@ class DockerBackend(Backend):
             raise
         if listener is not None:
             listener.hand_over(launch.channel_fd, deadline)
-        return ContainerHandle(container, listener)
+        return ContainerHandle(container, limits, listener)
 
     def cleanup(self, tag: str) -> None:
         if not tag or _probe() is not None:

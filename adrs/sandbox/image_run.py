@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from adrs.sandbox.docker import GRACE_S, LABEL
+from adrs.sandbox.reaper import ENGINE_LABEL, engine_id
 from adrs.sandbox.views import SYSTEM_ROOTS
 
 DISK_POLL_S = 1.0
@@ -146,7 +147,8 @@ def _create(docker_client: Any, job: ContainerJob) -> Any:
         security_opt=["no-new-privileges"],
         volumes=volumes,
         environment=job.env,
-        labels={LABEL: "1", "adrs.tag": job.tag, "adrs.deadline": str(deadline)},
+        # the engine's label: its reaper removes the container when the engine dies (adrs/sandbox/reaper.py)
+        labels={LABEL: "1", "adrs.tag": job.tag, "adrs.deadline": str(deadline), ENGINE_LABEL: engine_id()},
         log_config=LogConfig(type="none"),
         hostname="adrs-sandbox",
         detach=True,

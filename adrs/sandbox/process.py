@@ -2,12 +2,12 @@
 
 Owns: resource limits (rlimits), a new session, an empty network namespace where the kernel allows
 it, a scrubbed environment, an optional drop to an unprivileged uid, joining a pids cgroup, dying
-with the parent (PR_SET_PDEATHSIG), killing the whole tree, and, for candidates, the *confinement*
-(a fresh PID and mount namespace made by unshare(1), in which adrs/candidate/confine.py makes the
-filesystem read-only but for the candidate's home, covers hidden paths and drops every capability
-before any candidate code runs). Used by the runner to start evaluation workers (without
-confinement: the trusted evaluator reads the problem and its data) and by the harness to start
-candidates.
+with the parent (PR_SET_PDEATHSIG), killing the whole tree, the exit status and CPU time of the
+child as the kernel reports them (wait4), and, for candidates, the *confinement* (fresh PID, mount,
+IPC and UTS namespaces made by unshare(1), in which adrs/candidate/confine.py builds a new root
+holding only what views.py shows, with a minimal /dev, and drops every capability before any
+candidate code runs). Used by the runner to start evaluation workers (without confinement: the
+trusted evaluator reads the problem and its data) and by the harness to start candidates.
 
 Must not: read results, parse output or know anything about problems or scores.
 """
@@ -25,18 +25,31 @@ import signal
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from adrs.candidate import CONFINE_SCRIPT
-from adrs.sandbox.base import NOBODY_GID, NOBODY_UID, Backend, Handle, Launch, ProcessLimits
+from adrs.sandbox.base import (
+    NOBODY_GID,
+    NOBODY_UID,
+    Backend,
+    Handle,
+    Launch,
+    ProcessLimits,
+    View,
+    signal_from_shell_status,
+)
 from adrs.sandbox.cgroup import PidsCgroup
+from adrs.sandbox.views import DEVICE_NODES, gpu_devices, hidden_inside, root_links, shown_paths
 
 CLONE_NEWNET = 0x40000000
 PR_SET_PDEATHSIG = 1
 # unshare(1): a new PID namespace (the candidate cannot see or signal anything outside it, kill(-1)
-# included), a private mount namespace for confine.py, a fresh /proc, and the child dies with it.
-UNSHARE_ARGS = ("--pid", "--fork", "--kill-child", "--mount", "--mount-proc", "--propagation", "private")
+# included), a private mount namespace for confine.py (which mounts the fresh /proc), its own SysV
+# IPC and POSIX message queues (nothing carries over to the next candidate), its own host name; the
+# child dies with unshare.
+UNSHARE_ARGS = ("--pid", "--fork", "--kill-child", "--mount", "--ipc", "--uts", "--propagation", "private")
 
 # Variables a child keeps from the parent environment; everything else (API keys included) is dropped.
 _KEPT_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "CUDA_VISIBLE_DEVICES", "NVIDIA_VISIBLE_DEVICES")
@@ -133,22 +146,38 @@ def confinement_available() -> bool:
     if inherited is not None:
         return inherited
     with tempfile.TemporaryDirectory(prefix="adrs-confine-probe-") as home:
+        shutil.copyfile(CONFINE_SCRIPT, Path(home) / "confine.py")
         config = Path(home) / "confine.json"
-        config.write_text(json.dumps({"home": home, "hidden": []}))
-        probe = (
-            "import importlib.util, sys\n"
-            f"spec = importlib.util.spec_from_file_location('confine', {str(CONFINE_SCRIPT)!r})\n"
-            "m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)\n"
-            f"m.apply_file({str(config)!r})\n"
-            "try:\n    open('/adrs-confine-probe', 'w')\nexcept OSError:\n    sys.exit(0)\nsys.exit(3)\n"
+        config.write_text(json.dumps(confine_config(Path(home), View(), ProcessLimits())))
+        (Path(home) / "probe.py").write_text(
+            "import os, sys\n"
+            "try:\n    open('/adrs-confine-probe', 'w')\nexcept OSError:\n    pass\nelse:\n    sys.exit(3)\n"
+            "sys.exit(0 if os.listdir('/dev') and not os.path.exists('/dev/kmsg') else 4)\n"
         )
         try:
             done = subprocess.run(
-                ["unshare", *UNSHARE_ARGS, sys.executable, "-I", "-c", probe], capture_output=True, timeout=30
+                ["unshare", *UNSHARE_ARGS, sys.executable, "-I", f"{home}/confine.py", str(config), f"{home}/probe.py"],
+                capture_output=True,
+                timeout=30,
             )
         except (OSError, subprocess.SubprocessError):
             return False
     return done.returncode == 0
+
+
+def confine_config(home: Path, view: View, limits: ProcessLimits) -> dict:
+    """What confine.py builds for one candidate: the view (as bwrap shows it) and the home."""
+    shown = shown_paths(view.readonly)
+    return {
+        "home": str(home),
+        "shown": [[os.path.realpath(p), str(p)] for p in shown],  # (what, where): /etc/localtime is a link
+        "links": [[target, str(link)] for target, link in root_links()],
+        "hidden": [str(p) for p in hidden_inside(view.hidden, shown)],
+        "device_nodes": list(DEVICE_NODES),
+        "devices": [str(p) for p in gpu_devices()] if limits.gpus else [],
+        "sys": limits.gpus,
+        "tmpfs_mb": limits.tmpfs_mb,
+    }
 
 
 def _unshare_network() -> None:
@@ -212,22 +241,40 @@ def kill_tree(pid: int, cgroup: PidsCgroup | None = None) -> None:
 
 
 class PopenHandle(Handle):
-    """A child started with subprocess.Popen in its own session (and pids cgroup when there is one)."""
+    """A child started with subprocess.Popen in its own session (and pids cgroup when there is one).
 
-    def __init__(self, proc: subprocess.Popen, cgroup: PidsCgroup | None):
+    It is reaped with wait4, so the CPU time the kernel accounted to it (and to the descendants it
+    reaped) is known: a SIGKILL counts as the CPU-time limit only when that time reached it."""
+
+    def __init__(self, proc: subprocess.Popen, cgroup: PidsCgroup | None, limits: ProcessLimits | None = None):
         self.proc = proc
         self.cgroup = cgroup
+        self.cpu_limit_s = None if limits is None else float(limits.cpu_seconds())
+        self.shell_status = False  # True: the child reports death by signal N as 128 + N (bwrap)
 
     def poll(self) -> int | None:
-        self.returncode = self.proc.poll()
+        if self.returncode is not None:
+            return self.returncode
+        try:
+            pid, status, usage = os.wait4(self.proc.pid, os.WNOHANG)
+        except ChildProcessError:  # reaped elsewhere: Popen knows the status, not the CPU time
+            self.returncode = self.proc.poll()
+            return self.returncode
+        if pid == 0:
+            return None
+        code = os.waitstatus_to_exitcode(status)
+        self.returncode = signal_from_shell_status(code) if self.shell_status else code
+        self.proc.returncode = code
+        self.cpu_used_s = usage.ru_utime + usage.ru_stime
         return self.returncode
 
     def kill(self) -> None:
         kill_tree(self.proc.pid, self.cgroup)
 
     def wait(self, timeout: float) -> int | None:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.returncode = self.proc.wait(timeout=timeout)
+        deadline = time.monotonic() + timeout
+        while self.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.005)
         return self.returncode
 
     def release(self) -> None:
@@ -236,9 +283,13 @@ class PopenHandle(Handle):
             self.cgroup.remove()
 
 
+def _open_capture(path: Path) -> int:
+    return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+
+
 def popen_in_sandbox(launch: Launch, command: list[str], spec: SandboxSpec) -> PopenHandle:
     """Start `command` with the spec's preexec limits, stdout/stderr to the launch's files."""
-    with open(launch.stdout, "wb") as out, open(launch.stderr, "wb") as err:
+    with open(_open_capture(launch.stdout), "wb") as out, open(_open_capture(launch.stderr), "wb") as err:
         kwargs = popen_kwargs(spec, str(launch.home))
         kwargs["env"] = launch.channel_env()
         kept = () if launch.channel_fd is None else (launch.channel_fd,)  # a session's channel
@@ -250,7 +301,7 @@ def popen_in_sandbox(launch: Launch, command: list[str], spec: SandboxSpec) -> P
             if spec.cgroup is not None:
                 spec.cgroup.remove()
             raise
-    return PopenHandle(proc, spec.cgroup)
+    return PopenHandle(proc, spec.cgroup, spec.limits)
 
 
 class ProcessBackend(Backend):
@@ -269,7 +320,7 @@ class ProcessBackend(Backend):
         if confine:
             # python -I RUNNER ARGS -> unshare ... python -I confine.py CONFIG RUNNER ARGS
             shutil.copyfile(CONFINE_SCRIPT, launch.home / "confine.py")
-            config = {"home": str(launch.home), "hidden": [str(p) for p in launch.view.hidden]}
+            config = confine_config(launch.home, launch.view, launch.limits)
             (launch.home / "confine.json").write_text(json.dumps(config))
             script = command.index(next(a for a in command[1:] if not a.startswith("-")))
             command = [

@@ -1,9 +1,11 @@
 """What a candidate must see of the host to run at all, and what it must never see.
 
-Owns: the Python runtime's folders (base prefix, virtual environment, the interpreter's real
-location); the closure of packages a trusted driver imports from outside the runtime (for example
-`evaluators.cant_be_late` in an editable install, and no other part of the project tree); and the
-paths to hide from backends that show the host filesystem (archive, credentials, the docker socket).
+Owns: the fresh root every backend builds for a candidate (/usr, the merged-/usr links, the two
+host files the loader and the clock need, the Python runtime's folders: base prefix, virtual
+environment, the interpreter's real location); the closure of packages a trusted driver imports
+from outside the runtime (for example `evaluators.cant_be_late` in an editable install, and no
+other part of the project tree); the GPU device nodes; and the paths to hide where they lie inside
+a folder that is shown (archive, credentials, the docker socket).
 
 Must not: start processes or decide limits.
 """
@@ -18,6 +20,10 @@ from collections.abc import Iterable
 from pathlib import Path
 
 SYSTEM_ROOTS = (Path("/usr"),)  # mounted read-only by every backend that builds a fresh root
+ROOT_LINKS = ("bin", "lib", "lib32", "lib64", "libx32", "sbin")  # merged-/usr symlinks, or folders
+HOST_FILES = ("/etc/ld.so.cache", "/etc/localtime")  # read-only: how libraries are found, the time zone
+DEVICE_NODES = ("null", "zero", "full", "random", "urandom")  # the /dev every candidate gets
+GPU_DEVICE_GLOBS = ("nvidia*", "nvidia-caps/*", "dri/*")  # only for problems that declare [resources] gpus
 # Credentials and keys under the engine user's home, hidden from `process` candidates.
 HOME_SECRETS = (".ssh", ".aws", ".azure", ".gnupg", ".netrc", ".docker", ".kube", ".pypirc", ".git-credentials", ".config")
 # Root daemons' sockets give root to whoever connects (a uid-0 candidate passes the owner check).
@@ -38,6 +44,30 @@ def runtime_paths() -> tuple[Path, ...]:
         if path.is_dir() and not _covered(path, (*SYSTEM_ROOTS, *found)):
             found = [p for p in found if not _inside(p, path)] + [path]
     return tuple(found)
+
+
+def root_links() -> list[tuple[str, Path]]:
+    """(target, link) for each merged-/usr symlink at the root (bin -> usr/bin), to recreate as is."""
+    return [(os.readlink(p), p) for p in (Path("/") / n for n in ROOT_LINKS) if p.is_symlink()]
+
+
+def shown_paths(readonly: tuple[Path, ...] = ()) -> tuple[Path, ...]:
+    """Everything a candidate sees read-only, at its real path: /usr, root folders that are not
+    links, the loader's cache and the time zone, the Python runtime and `readonly`."""
+    folders = [p for p in (Path("/") / n for n in ROOT_LINKS) if p.is_dir() and not p.is_symlink()]
+    files = [Path(f) for f in HOST_FILES if os.path.exists(f)]
+    return (*SYSTEM_ROOTS, *folders, *files, *runtime_paths(), *readonly)
+
+
+def gpu_devices() -> tuple[Path, ...]:
+    """The host's GPU device nodes (NVIDIA, DRI), for candidates of problems that declare GPUs."""
+    dev = Path("/dev")
+    return tuple(sorted(p for pattern in GPU_DEVICE_GLOBS for p in dev.glob(pattern) if not p.is_dir()))
+
+
+def hidden_inside(hidden: tuple[Path, ...], visible: tuple[Path, ...]) -> tuple[Path, ...]:
+    """The hidden paths that lie inside a shown folder (and so must be covered there)."""
+    return tuple(p for p in hidden if _covered(p, visible) and os.path.lexists(p))
 
 
 def _inside(path: Path, folder: Path) -> bool:

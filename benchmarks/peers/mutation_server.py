@@ -16,6 +16,16 @@ of the prompt as inspirations (for the mutator's crossover), mutates with
     ```
     </CODE>
 
+adrs's adaptive search talks to it too (benchmarks/search_quality.py --llm-server), and the server
+follows its directions the way the offline mutator would: a breakthrough request ("## Breakthrough
+request") is answered with a JSON array of approaches from a fixed catalogue (each an operator
+family: retune constants, rework decision rules, restructure statements, graft from other
+programs; those the prompt lists as tried come last); a prompt that cites one ("approach "NAME"")
+is mutated with that family's operators only, at escalation 2 (longer chains); and a prompt that
+reports a stall ("... in N evaluations: make a larger, structural change") is mutated at
+escalation min(3, N // 30). So a breakthrough changes what the proposals are, as a new approach
+from a model would, and the comparison exercises the whole LLM path.
+
 OpenEvolve (full-rewrite mode) takes the first ```python block of the reply; ShinkaEvolve's
 "full" patch type takes the fenced block inside <CODE>. When the mutator finds no edit, the reply
 repeats the current program unchanged, and each engine applies its own rule (OpenEvolve drops an
@@ -48,6 +58,25 @@ CURRENT = re.compile(
     r"^#+[ \t]*current program[ \t]*:?[ \t]*\n(.*?)```(?:python|py)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE | re.MULTILINE
 )
 PLACEHOLDER = re.compile(r"^\s*#[^\n]*(rewritten|new|your)[^\n]*program[^\n]*$", re.IGNORECASE)
+BREAKTHROUGH = "## Breakthrough request"
+CITED = re.compile(r'Breakthrough \d+, approach "([^"]+)"')
+STALLED = re.compile(r"in (\d+) evaluations: make a larger")
+WANTED = re.compile(r"JSON array of exactly (\d+) objects")
+# The approaches a breakthrough reply offers, each with the operators that carry it out.
+APPROACHES = (
+    {"name": "retune the constants", "approach": "Search the numeric parameters jointly, with larger steps, "
+     "instead of one small tweak at a time.", "why": "The current constants may sit in a local optimum.",
+     "operators": {"perturb_constant": 1.0}},
+    {"name": "rework the decision rules", "approach": "Change the comparisons, arithmetic and sort keys that "
+     "decide the order and placement.", "why": "A different rule can reach placements constants cannot.",
+     "operators": {"swap_compare": 1.0, "swap_arith": 1.0, "flip_bool": 1.0, "tweak_sort": 1.0}},
+    {"name": "restructure the statements", "approach": "Reorder, drop or repeat steps of the algorithm.",
+     "why": "The order of the steps changes what the greedy sees.",
+     "operators": {"delete_stmt": 1.0, "duplicate_stmt": 1.0, "swap_stmts": 1.0}},
+    {"name": "graft from other programs", "approach": "Combine the current program with functions and blocks "
+     "of the other good programs shown.", "why": "Good parts of different programs may add up.",
+     "operators": {"crossover": 1.0}},
+)
 
 
 def prompt_text(messages: list[dict[str, Any]]) -> str:
@@ -74,6 +103,30 @@ def reply_text(code: str, name: str, description: str) -> str:
     return f"<NAME>\n{name}\n</NAME>\n\n<DESCRIPTION>\n{description}\n</DESCRIPTION>\n\n<CODE>\n```python\n{body}```\n</CODE>\n"
 
 
+def breakthrough_reply(text: str, turn: int) -> str:
+    """Approaches for a breakthrough request: untried ones first, rotating with `turn`."""
+    wanted = WANTED.search(text)
+    count = int(wanted.group(1)) if wanted else 3
+    tried_section = text.split("## Approaches tried before", 1)[-1] if "## Approaches tried before" in text else ""
+    order = [APPROACHES[(turn + k) % len(APPROACHES)] for k in range(len(APPROACHES))]
+    order.sort(key=lambda a: f"- {a['name']}:" in tried_section)  # stable: untried first
+    return json.dumps([{k: a[k] for k in ("name", "approach", "why")} for a in order[:count]], indent=1)
+
+
+def direction(text: str) -> tuple[dict[str, float] | None, int, str]:
+    """The operator weights (None: all) and escalation a prompt's direction asks for, and a label."""
+    cited = CITED.search(text)
+    if cited:
+        chosen = next((a for a in APPROACHES if a["name"] == cited.group(1)), None)
+        if chosen is not None:
+            return dict(chosen["operators"]), 2, f"approach {chosen['name']}"
+    stalled = STALLED.search(text)
+    if stalled:
+        level = min(3, int(stalled.group(1)) // 30)
+        return None, level, f"escalation {level}"
+    return None, 0, ""
+
+
 class MutationService:
     """The mutator, a request counter for seeding, and the request log."""
 
@@ -81,17 +134,33 @@ class MutationService:
         self.seed = seed
         self.log_path = log_path
         self.mutator = OfflineMutator()
+        self.focused: dict[tuple[str, ...], OfflineMutator] = {}  # one mutator per approach's operators
         self.lock = threading.Lock()
         self.requests = 0
+        self.breakthroughs = 0
 
     def complete(self, messages: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
         started = time.perf_counter()
-        current, inspirations = current_and_inspirations(prompt_text(messages))
+        text = prompt_text(messages)
+        if BREAKTHROUGH in text:
+            with self.lock:
+                index, turn = self.requests, self.breakthroughs
+                self.requests += 1
+                self.breakthroughs += 1
+            record = {"index": index, "t": time.time(), "seconds": time.perf_counter() - started,
+                      "outcome": "breakthrough"}
+            self._log(record)
+            return breakthrough_reply(text, turn), record
+        current, inspirations = current_and_inspirations(text)
+        weights, escalation, label = direction(text)
         with self.lock:  # the mutator's parse caches are not thread-safe; proposals take milliseconds
             index = self.requests
             self.requests += 1
             rng = random.Random(f"{self.seed}:{index}")
-            mutation = self.mutator.propose(current, inspirations, rng) if current is not None else None
+            mutator = self.mutator if weights is None else self.focused.setdefault(
+                tuple(sorted(weights)), OfflineMutator(operator_weights=weights)
+            )
+            mutation = mutator.propose(current, inspirations, rng, escalation) if current is not None else None
         if current is None:
             text, outcome = "I could not find the current program in the prompt.", "no_program"
         elif mutation is None:
@@ -104,11 +173,15 @@ class MutationService:
             "seconds": time.perf_counter() - started,
             "outcome": outcome,
             "inspirations": len(inspirations),
+            "direction": label,
         }
+        self._log(record)
+        return text, record
+
+    def _log(self, record: dict[str, Any]) -> None:
         if self.log_path is not None:
             with self.lock, open(self.log_path, "a") as log:
                 log.write(json.dumps(record) + "\n")
-        return text, record
 
 
 def embedding(text: str, size: int = 64) -> list[float]:

@@ -1,9 +1,10 @@
 """Tensors across the trust boundary: writing them in the candidate process, reading them back safely.
 
 Owns: the on-disk format (a `torch.save` of {str: [Tensor, ...]}), the safe read on the trusted side
-(`torch.load(weights_only=True)`, which refuses arbitrary pickled objects, behind a size check and
-a strict structure check), and exact input digests (sha256 of the raw bytes) that let the trusted
-side see whether the candidate changed its inputs.
+(opened with adrs.problemkit.open_output: never through a symbolic link, a FIFO or a device the
+candidate put in its folder, and within a size; then `torch.load(weights_only=True)`, which refuses
+arbitrary pickled objects, and a strict structure check), and exact input digests (sha256 of the
+raw bytes) that let the trusted side see whether the candidate changed its inputs.
 
 Must not: unpickle anything with the full pickle machinery, or judge values (verify.py does that).
 """
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+
+from adrs.problemkit import CandidateFileError, open_output
 
 
 class TensorFileError(ValueError):
@@ -33,15 +36,16 @@ def load_tensors(path: str | Path, max_bytes: int) -> dict[str, list[torch.Tenso
     """Read a file written by save_tensors in an untrusted process; raise TensorFileError if odd."""
     path = Path(path)
     try:
-        size = path.stat().st_size
+        f = open_output(path.parent, path.name, max_bytes)
     except FileNotFoundError as exc:
         raise TensorFileError(f"the candidate process wrote no {path.name}") from exc
-    if size > max_bytes:
-        raise TensorFileError(f"{path.name} holds {size} bytes, more than the {max_bytes} expected")
-    try:
-        data = torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unreadable file is the candidate's failure
-        raise TensorFileError(f"{path.name} is not a plain tensor file: {type(exc).__name__}: {exc}") from exc
+    except CandidateFileError as exc:
+        raise TensorFileError(str(exc)) from None
+    with f:
+        try:
+            data = torch.load(f, map_location="cpu", weights_only=True)
+        except Exception as exc:  # noqa: BLE001 - any unreadable file is the candidate's failure
+            raise TensorFileError(f"{path.name} is not a plain tensor file: {type(exc).__name__}: {exc}") from exc
     return _check_structure(data, path.name)
 
 

@@ -23,13 +23,14 @@ Must not: run candidate code.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from adrs.problemkit import INVALID_OUTPUT, CandidateError
+from adrs.problemkit import INVALID_OUTPUT, CandidateError, CandidateFileError, stat_output
 from evaluators.kernel_bench.cases import BenchPlan, Case, correctness_key, rep_seed, timed_key
 from evaluators.kernel_bench.compare import mismatch
 from evaluators.kernel_bench.protocol import wall_marker
@@ -88,7 +89,7 @@ def verify_correctness(
     """Raise CandidateError with the first reason to reject; return quietly if all is well."""
     violation = value.get("violation")
     path = home / plan.outputs_file
-    if not path.exists() and violation:
+    if not os.path.lexists(path) and violation:
         raise reject(violation)
     try:
         outputs = load_tensors(path, max_bytes)
@@ -203,9 +204,9 @@ def _wall_check(
     calls = block.get("calls") if isinstance(block, dict) else None
     if not isinstance(calls, int) or not 1 <= calls <= plan.timing.max_block_calls:
         return None, None, "wall-clock check missing"
-    try:
-        stamps = [(home / wall_marker(case, i)).stat().st_ctime_ns for i in range(3)]
-    except FileNotFoundError:
+    try:  # never through a link: its target's times would be another file's
+        stamps = [stat_output(home, wall_marker(case, i)).st_ctime_ns for i in range(3)]
+    except (FileNotFoundError, CandidateFileError):
         return None, None, "wall-clock markers missing"
     cand_block = (stamps[1] - stamps[0]) * 1e-9
     eager_block = (stamps[2] - stamps[1]) * 1e-9

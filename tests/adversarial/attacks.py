@@ -30,6 +30,11 @@ class Targets:
     port: int
     engine_pid: int
     marker: str
+    secret_text: str = ""  # hidden from the candidate, readable by trusted code: holds "ESCAPED"
+    secret_json: str = ""  # the same, as a result record whose message says "ESCAPED"
+    temp_root: str = "/tmp"  # where evaluations keep their folders (the engine's temporary folder)
+    ipc_key: int = 0x5EED  # SysV key and keyring name the IPC attacks share
+    memory_mb: int = 512  # the candidates' address-space limit
 
 
 def _body(lines: str) -> str:
@@ -197,6 +202,164 @@ for name in ('adrs.problemkit.harness', 'evaluators', 'adrs_driver'):
             if hasattr(module, attr):
                 setattr(module, attr, lambda *a, **k: 1e9)
 return {SPT}
+"""
+        ),
+        "symlink_captures": _body(
+            f"""
+for name, target in (('stderr.txt', {t.secret_text!r}), ('stdout.txt', {t.secret_text!r}),
+                     ('result.json', {t.secret_json!r})):
+    try:
+        os.remove(name)
+    except OSError:
+        pass
+    os.symlink(target, name)
+sys.stderr.flush()
+os._exit(3)
+"""
+        ),
+        "see_siblings": _body(
+            f"""
+home = os.path.realpath(os.getcwd())
+root = {t.temp_root.rstrip("/")!r}
+parts = home.split('/')
+for depth in range(len(parts) - 1, 1, -1):
+    ancestor = '/'.join(parts[:depth])
+    if ancestor != root and not ancestor.startswith(root + '/'):
+        break
+    try:
+        extra = sorted(set(os.listdir(ancestor)) - {{parts[depth]}})
+    except OSError:
+        continue
+    if extra:
+        raise RuntimeError('ESCAPED: %s shows %r' % (ancestor, extra[:5]))
+return {OPTIMAL}
+"""
+        ),
+        "host_devices": _body(
+            f"""
+import stat
+allowed = {{'null', 'zero', 'full', 'random', 'urandom', 'tty', 'ptmx', 'console'}}
+for name in os.listdir('/dev'):
+    path = '/dev/' + name
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        continue
+    if stat.S_ISBLK(mode) or (stat.S_ISCHR(mode) and name not in allowed):
+        raise RuntimeError('ESCAPED: device node %s is visible' % path)
+return {OPTIMAL}
+"""
+        ),
+        "ipc_plant": _body(
+            f"""
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+libc.shmat.restype = ctypes.c_void_p
+segment = libc.shmget({t.ipc_key}, 1 << 20, 0o1666)  # IPC_CREAT | 0666
+if segment >= 0:
+    address = libc.shmat(segment, None, 0)
+    if address not in (None, ctypes.c_void_p(-1).value):
+        ctypes.memmove(address, b'{t.marker}', {len(t.marker)})
+libc.msgget({t.ipc_key}, 0o1666)
+libc.semget({t.ipc_key}, 1, 0o1666)
+libc.syscall(__import__('platform').machine() == 'aarch64' and 217 or 248, b'user', b'adrs-{t.ipc_key}',
+             b'{t.marker}', {len(t.marker)}, -4)  # add_key(..., KEY_SPEC_USER_KEYRING)
+return {OPTIMAL}
+"""
+        ),
+        "ipc_read": _body(
+            f"""
+import ctypes
+libc = ctypes.CDLL(None, use_errno=True)
+seen = []
+if libc.shmget({t.ipc_key}, 0, 0) >= 0:
+    seen.append('shared memory')
+if libc.msgget({t.ipc_key}, 0) >= 0:
+    seen.append('message queue')
+if libc.semget({t.ipc_key}, 0, 0) >= 0:
+    seen.append('semaphore')
+keyctl = __import__('platform').machine() == 'aarch64' and 219 or 250
+if libc.syscall(keyctl, 10, -4, b'user', b'adrs-{t.ipc_key}', 0) >= 0:  # KEYCTL_SEARCH the user keyring
+    seen.append('user keyring')
+if seen:
+    raise RuntimeError('ESCAPED: a previous candidate left %s' % ', '.join(seen))
+return {OPTIMAL}
+"""
+        ),
+        "vsock": _body(
+            f"""
+try:
+    s = socket.socket(40, socket.SOCK_STREAM)  # AF_VSOCK: reaches the hypervisor, no network namespace
+except OSError:
+    return {OPTIMAL}
+s.close()
+raise RuntimeError('ESCAPED: created an AF_VSOCK socket')
+"""
+        ),
+        "fill_tmpfs": _body(
+            f"""
+if getattr(sys, 'adrs_filled', False):  # once per process: the driver calls it per instance
+    return {OPTIMAL}
+sys.adrs_filled = True
+chunk = 16 << 20
+held = 0
+for folder in ('/dev/shm', '/tmp', '/var/tmp', '/run', '/dev'):
+    for n in range(64):
+        try:
+            fd = os.open('%s/adrs-fill-%d' % (folder, n), os.O_WRONLY | os.O_CREAT, 0o600)
+            try:
+                os.posix_fallocate(fd, 0, chunk)  # claims the pages, as writing them would
+            finally:
+                os.close(fd)
+        except OSError:
+            break
+        held += chunk
+        if held > {t.memory_mb // 4} << 20:
+            raise RuntimeError('ESCAPED: held %d MB in tmpfs beside the memory limit' % (held >> 20))
+return {OPTIMAL}
+"""
+        ),
+        "fill_disk": _body(
+            f"""
+if getattr(sys, 'adrs_filled', False):
+    return {OPTIMAL}
+sys.adrs_filled = True
+chunk = 64 << 20  # each file under the file-size limit: only their number fills the disk
+written = 0
+for n in range(64):
+    try:
+        fd = os.open('fill-%d' % n, os.O_WRONLY | os.O_CREAT, 0o600)
+        try:
+            os.posix_fallocate(fd, 0, chunk)
+        finally:
+            os.close(fd)
+    except OSError:
+        break
+    written += chunk
+    if written > 256 << 20:
+        raise RuntimeError('ESCAPED: wrote %d MB to its folder' % (written >> 20))
+for n in range(64):  # room for the result again
+    if os.path.exists('fill-%d' % n):
+        os.remove('fill-%d' % n)
+return {OPTIMAL}
+"""
+        ),
+        "claim_evaluator_error": _body(
+            """
+import json
+with open('result.json', 'w') as f:
+    json.dump({'ok': False, 'kind': 'evaluator_error', 'message': 'the evaluator broke, not me'}, f)
+os._exit(0)
+"""
+        ),
+        "claim_timeout": _body(
+            """
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+        ),
+        "ansi_error": _body(
+            """
+raise RuntimeError('\\x1b]0;pwned\\x07\\x1b[2J\\x1b[31mall good\\x1b[0m')
 """
         ),
     }

@@ -10,10 +10,16 @@ succeeds there; the test asserts that too, so the security table cannot silently
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import hashlib
+import json
 import os
+import platform
 import shutil
 import socket
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -24,6 +30,7 @@ from adrs.archive.store import Archive
 from adrs.config import RunConfig
 from adrs.engine import Engine
 from adrs.problem import load_problem
+from adrs.sandbox import BACKENDS
 from adrs.sandbox.process import network_namespace_available
 from tests.adversarial.attacks import OPTIMAL, Targets, build
 from tests.conftest import ROOT, SHARED_DATA, SKELETON
@@ -34,13 +41,23 @@ DISRUPTIVE = {  # attack -> failure kinds it may end with
     "fork_bomb": {"timeout", "exception", "nonzero_exit", "memory"},
     "alloc_forever": {"memory", "timeout"},
     "loop_forever": {"timeout"},
-    "print_gigabytes": {"output_limit", "exception", "timeout"},
+    "print_gigabytes": {"output_limit", "exception", "timeout"},  # output_limit: the file size or disk space
     "forged_result": {"invalid_output"},
     "exit_early": {"nonzero_exit", "invalid_output"},
+    # the harness reads its own descriptors, never the candidate's symlinks: no result, nothing leaked
+    "symlink_captures": {"nonzero_exit"},
+    # kinds are the trusted side's: a forged evaluator_error is the candidate's exception, a
+    # self-inflicted SIGKILL is not a limit the harness measured
+    "claim_evaluator_error": {"exception"},
+    "claim_timeout": {"nonzero_exit", "exception"},  # exception: PID 1 of a namespace cannot SIGKILL itself
+    "ansi_error": {"exception"},
 }
 OBSERVING = ("net_outside", "net_loopback", "read_archive", "read_holdout", "read_ssh", "read_api_key", "write_outside",
-             "sleeping_grandchild")  # fmt: skip
-RESIDUAL = {("process", "read_project_tree")}  # documented in docs/security.md
+             "sleeping_grandchild", "see_siblings", "host_devices", "ipc_plant", "ipc_read", "vsock", "fill_tmpfs",
+             "fill_disk")  # fmt: skip
+# Attacks that must run in this order (the first leaves something for the second to find).
+FIRST, LAST = ("ipc_plant",), ("ipc_read",)
+RESIDUAL: set[tuple[str, str]] = set()  # (backend, attack) that succeed, documented in docs/security.md
 
 
 class _Listener:
@@ -115,12 +132,17 @@ def outcomes(backend, tmp_path_factory):
     shutil.copytree(SKELETON, problem_dir, ignore=shutil.ignore_patterns("__pycache__"))
     toml = (problem_dir / "problem.toml").read_text().replace("{name}", "toy")
     toml = toml.replace("candidate_timeout_s = 20", "candidate_timeout_s = 3").replace("candidate_memory_mb = 1024", "candidate_memory_mb = 512")
+    toml = toml.replace("[limits]", "[limits]\ndisk_mb = 128")
     (problem_dir / "problem.toml").write_text(toml)
     home = base / "home"
     (home / ".ssh").mkdir(parents=True)
     marker = f"adrs-adversarial-{os.getpid()}-{backend}"
     (home / ".ssh" / "id_rsa").write_text(f"PRIVATE KEY {marker}\n")
     archive_path = base / "run.sqlite"
+    (problem_dir / "secret.txt").write_text(f"ESCAPED: the harness read a hidden file through a symlink {marker}\n")
+    forged = {"ok": False, "kind": "exception", "message": f"ESCAPED: {marker}"}
+    (problem_dir / "secret.json").write_text(json.dumps(forged))
+    ipc_key = 0x5E000000 + os.getpid() % 0x10000 * 4 + BACKENDS.index(backend)
     listener = _Listener()
     targets = Targets(
         archive=str(archive_path),
@@ -133,12 +155,18 @@ def outcomes(backend, tmp_path_factory):
         port=listener.port,
         engine_pid=os.getpid(),
         marker=marker,
+        secret_text=str(problem_dir / "secret.txt"),
+        secret_json=str(problem_dir / "secret.json"),
+        temp_root=os.path.realpath(tempfile.gettempdir()),
+        ipc_key=ipc_key,
+        memory_mb=512,
     )
     attacks = build(targets)
     if backend == "process" and not network_namespace_available():
         del attacks["net_outside"]  # no namespace: the packet could leave the machine, so it is not sent
     evaluator_hash = hashlib.sha256((problem_dir / "evaluator.py").read_bytes()).hexdigest()
-    names = list(attacks)
+    names = [n for n in FIRST if n in attacks]
+    names += [n for n in attacks if n not in FIRST + LAST] + [n for n in LAST if n in attacks]
     programs = [attacks[n] for n in names] + [HONEST]
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("HOME", str(home))
@@ -152,6 +180,7 @@ def outcomes(backend, tmp_path_factory):
         elapsed = time.monotonic() - started
     time.sleep(0.3)  # processes killed at the end of each evaluation are reaped
     listener.close()
+    _remove_planted_ipc(ipc_key)
     by_description = {p.description: p for p in archive.programs(run.id)}
     results = {}
     for index, name in enumerate(names, start=1):
@@ -161,7 +190,11 @@ def outcomes(backend, tmp_path_factory):
     honest = by_description[f"scripted #{len(programs)}"]
     initial = next(p for p in by_description.values() if p.mutator == "initial")
     _record_table_rows(backend, results)
+    ansi = by_description[f"scripted #{names.index('ansi_error') + 1}"]
+    shown = subprocess.run([sys.executable, "-m", "adrs.cli", "show", str(archive_path), str(ansi.id)],
+                           capture_output=True, timeout=120)  # fmt: skip
     yield {
+        "shown_ansi": shown,
         "backend": backend,
         "results": results,
         "summary": summary,
@@ -177,6 +210,23 @@ def outcomes(backend, tmp_path_factory):
         "elapsed": elapsed,
     }
     archive.close()
+
+
+def _remove_planted_ipc(key: int) -> None:
+    """What `ipc_plant` leaves on the host when candidates share its IPC namespace and keyring."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    ipc_rmid = 0
+    for get, ctl in ((lambda: libc.shmget(key, 0, 0), libc.shmctl), (lambda: libc.msgget(key, 0), libc.msgctl)):
+        ident = get()
+        if ident >= 0:
+            ctl(ident, ipc_rmid, None)
+    ident = libc.semget(key, 0, 0)
+    if ident >= 0:
+        libc.semctl(ident, 0, ipc_rmid)
+    keyctl = 219 if platform.machine() == "aarch64" else 250
+    found = libc.syscall(keyctl, 10, -4, b"user", f"adrs-{key}".encode(), 0)
+    if found >= 0:
+        libc.syscall(keyctl, 21, found)  # KEYCTL_INVALIDATE
 
 
 def _record_table_rows(backend: str, results: dict) -> None:
@@ -227,6 +277,13 @@ def test_the_run_goes_on_and_nothing_is_left(outcomes):
     assert outcomes["leftovers"] == [], "a sandboxed grandchild outlived its evaluation"
     assert outcomes["children"] == [], "the engine left child processes behind"
     assert outcomes["containers"] == []
+
+
+def test_errors_are_shown_with_control_characters_escaped(outcomes):
+    shown = outcomes["shown_ansi"]
+    assert shown.returncode == 0, shown.stderr.decode(errors="replace")
+    assert b"\x1b" not in shown.stdout and b"\x07" not in shown.stdout, shown.stdout[-600:]
+    assert b"\\x1b]0;pwned" in shown.stdout  # shown, escaped, not dropped
 
 
 def test_optimal_reference_is_what_observing_attacks_return():

@@ -70,17 +70,40 @@ def test_problem_toml_chooses_and_the_flag_overrides(toy_problem):
 
 
 def test_the_worker_hands_the_backend_down_to_the_harness(toy_problem, backend):
-    # The candidate reports which sandbox it is in through its score: 100 when the project tree is
-    # invisible (bwrap, docker), the initial's score otherwise (process shows the host read-only).
-    marker = os.path.dirname(os.path.dirname(backends.__file__))
+    # The candidate reports which sandbox it is in through its score: 100 when PID 1 of its PID
+    # namespace is what that backend starts there, the initial's score otherwise.
+    init = {"process": b"confine.py", "bwrap": b"bwrap", "docker": b"timeout"}[backend]
+    program = toy_problem / "probe.py"
+    program.write_text(
+        "def order_jobs(jobs):\n"
+        "    with open('/proc/1/cmdline', 'rb') as f:\n"
+        f"        if {init!r} not in f.read():\n"
+        "            return sorted(range(len(jobs)), key=lambda i: jobs[i][0] * 1.0)\n"
+        "    return sorted(range(len(jobs)), key=lambda i: jobs[i][0] / jobs[i][1])\n"
+    )
+    problem = load_problem(toy_problem)
+    evaluation = asyncio.run(evaluate_stage(problem, program, problem.stage("quick"), EvalSettings(sandbox=backend)))
+    assert evaluation.ok, evaluation.error
+    assert evaluation.score == 100.0, (backend, evaluation.score)
+
+
+@pytest.mark.parametrize("declared", [False, True])
+def test_only_problems_that_declare_gpus_get_the_device_view(toy_problem, backend, declared):
+    # Without a GPU on the machine the device nodes cannot be checked; /sys, which CUDA needs and
+    # which comes with them, tells whether the candidate got the device view.
+    if backend == "docker":
+        pytest.skip("docker always shows a read-only /sys; its GPU devices are --device options")
+    if declared:
+        toml = toy_problem / "problem.toml"
+        toml.write_text(toml.read_text() + "\n[resources]\ngpus = 1\n")
     program = toy_problem / "probe.py"
     program.write_text(
         "import os\n\n\ndef order_jobs(jobs):\n"
-        f"    if os.path.exists({marker!r}):\n"
+        f"    if os.path.isdir('/sys/class') != {declared!r}:\n"
         "        return sorted(range(len(jobs)), key=lambda i: jobs[i][0] * 1.0)\n"
         "    return sorted(range(len(jobs)), key=lambda i: jobs[i][0] / jobs[i][1])\n"
     )
     problem = load_problem(toy_problem)
     evaluation = asyncio.run(evaluate_stage(problem, program, problem.stage("quick"), EvalSettings(sandbox=backend)))
     assert evaluation.ok, evaluation.error
-    assert (evaluation.score == 100.0) == (backend != "process"), (backend, evaluation.score)
+    assert evaluation.score == 100.0, (backend, declared, evaluation.score)

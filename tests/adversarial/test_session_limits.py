@@ -147,3 +147,26 @@ def test_a_group_runs_sessions_side_by_side_and_stops_them_all_on_a_failure(back
         group.map(failing, [-1, 30.0], parallel=2)  # the second would take 30 s unless stopped
     assert caught.value.kind == "timeout" and "0.5 s" in caught.value.message
     assert time.monotonic() - started < 25
+
+
+LINKING = '''
+import os
+
+def work(n):
+    # the session's stderr file becomes a link to a file only the trusted side may read, then the
+    # process dies without answering: the recorded error quotes "stderr"
+    os.remove("stderr.txt")
+    os.symlink(os.environ.get("SECRET_PATH", "{secret}"), "stderr.txt")
+    os._exit(3)
+'''
+
+
+def test_a_session_reads_the_candidates_stderr_through_its_own_descriptor(backend, tmp_path):
+    secret = tmp_path / "secret.txt"  # where trusted code could read it; the candidate cannot
+    secret.write_text("ESCAPED: a file only trusted code may read\n")
+    driver = _write(tmp_path, "driver.py", DRIVER)
+    program = _write(tmp_path, "candidate.py", LINKING.replace("{secret}", str(secret)))
+    with open_session(program, driver, workdir=tmp_path / "work", sandbox=backend) as session:
+        reply = session.call({"n": 1}, timeout_s=30)
+        assert not reply.ok and "ESCAPED" not in reply.error
+        assert "ESCAPED" not in session.stderr_tail()

@@ -4,7 +4,9 @@ Owns: loading the prompt templates (the defaults in adrs/mutate/llm/templates/, 
 file of the same name in the problem's `prompts/` folder: system.txt, user.txt, format_diff.txt,
 format_rewrite.txt), and filling them: the problem's description, objectives and `[prompt] system`
 text; the parent's code with its metrics, feedback and failure text; inspirations (their evolvable
-code and scores); the lineage's recent attempts and how they ended; the output-format
+code and scores); the lineage's recent attempts and how they ended; the adaptive search's
+direction for this attempt (`$guidance`: explore or refine, a stall, a breakthrough approach to
+follow; put before the task when a problem's own user.txt has no `$guidance`); the output-format
 instructions, with the reason the last reply for this parent could not be used.
 
 Templates use `$name` placeholders (string.Template), so braces in code need no escaping; an
@@ -60,6 +62,7 @@ class PromptInputs:
     edit_format: str  # diff | rewrite
     last_failure: Attempt | None = None
     notes: list[str] = field(default_factory=list)
+    guidance: str = ""  # from the adaptive search: the sampling mode, a stall, a breakthrough approach
 
 
 def load_templates(problem: Problem) -> dict[str, str]:
@@ -112,10 +115,15 @@ class PromptBuilder:
                 f"\n\nYour previous reply for this program could not be used ({inputs.last_failure.failure_kind}): "
                 f"{inputs.last_failure.outcome.split(': ', 1)[-1]} Avoid that mistake this time."
             )
-        user = Template(self.templates["user.txt"]).safe_substitute(
+        guidance = inputs.guidance.strip()
+        template = self.templates["user.txt"]
+        if guidance and "$guidance" not in template:  # a problem's own user.txt: the direction goes with the task
+            instructions = f"Direction for this attempt: {guidance}\n\n{instructions}"
+        user = Template(template).safe_substitute(
+            guidance=f"## Direction for this attempt\n{guidance}\n" if guidance else "",
             description=problem.description.strip() or "(no description)",
-            objectives=_objectives(problem),
-            parent_summary=_program_summary(inputs.parent, inputs.evaluations),
+            objectives=objectives_text(problem),
+            parent_summary=program_summary(inputs.parent, inputs.evaluations),
             parent_code=inputs.parent.code.rstrip("\n"),
             feedback=feedback or "(none)",
             inspirations=_inspirations(inspirations),
@@ -125,7 +133,7 @@ class PromptBuilder:
         return Prompt(system.strip() + "\n", user.strip() + "\n")
 
 
-def _objectives(problem: Problem) -> str:
+def objectives_text(problem: Problem) -> str:
     lines = [f"- {o.name}: {'higher' if o.direction == 'max' else 'lower'} is better" for o in problem.objectives]
     lines.append(f"- the score that ranks programs is `{problem.score_metric}` (higher is better)")
     stages = [s for s in problem.evolution_stages]
@@ -140,7 +148,7 @@ def _metrics(program: ProgramRecord) -> str:
     return ", ".join(shown)
 
 
-def _program_summary(program: ProgramRecord, evaluations: list[Evaluation]) -> str:
+def program_summary(program: ProgramRecord, evaluations: list[Evaluation]) -> str:
     score = "none" if program.score is None else f"{program.score:.6g}"
     text = f"Program #{program.migrated_from or program.id}, score {score}"
     if program.stage_reached and not program.complete:

@@ -13,8 +13,9 @@ of proposals to the offline mutator, and `build_llm_source`, which reads the set
 problem.toml and the run.
 
 Both sources derive from `ProposalSource` (adrs/mutate/base.py) and override, besides `propose`,
-`concurrency`, `start()`, `aclose()`, `stop_reason()`, `stop_is_failure()`, `pause()` and
-`proposal_outcome(...)`.
+`concurrency`, `start()`, `aclose()`, `stop_reason()`, `stop_is_failure()`, `pause()`,
+`proposal_outcome(...)` and `breakthrough(...)` (a stalled adaptive run's call for new approaches:
+breakthrough.py).
 
 Must not: evaluate programs, store programs (the engine does), or parse edits itself (edits.py).
 """
@@ -28,7 +29,7 @@ from typing import Any
 from adrs.archive.records import ProgramStatus
 from adrs.archive.store import Archive, ProgramRecord
 from adrs.edits import DUPLICATE, apply_reply
-from adrs.mutate.base import Proposal, ProposalContext, ProposalSource
+from adrs.mutate.base import BreakthroughReply, BreakthroughRequest, Proposal, ProposalContext, ProposalSource
 from adrs.mutate.llm.bandit import STATE_KEY, ModelChooser
 from adrs.mutate.llm.cost import CostMeter
 from adrs.mutate.llm.history import FAILED_EVENT, LineageHistory
@@ -191,6 +192,12 @@ class LLMSource(ProposalSource):
         how = "full rewrite" if result.matches == ("rewrite",) else f"{len(result.parsed.blocks)} SEARCH/REPLACE block(s)"
         return Proposal(result.code, mutator, description=summary or how, llm_call_ids=[call_id])
 
+    async def breakthrough(self, request: BreakthroughRequest) -> BreakthroughReply:
+        """New approaches for a stalled adaptive run: one call to the first model (breakthrough.py)."""
+        from adrs.mutate.llm.breakthrough import ask_for_breakthrough
+
+        return await ask_for_breakthrough(self, request)
+
     def proposal_outcome(
         self, context: ProposalContext, proposal: Proposal, program: ProgramRecord | None, rejected_as: str | None
     ) -> None:
@@ -228,6 +235,7 @@ class LLMSource(ProposalSource):
             attempts=self.history.recent(self.archive, parent, self.settings.attempts_shown),
             edit_format=edit_format,
             last_failure=self.history.last_failure(parent.id),
+            guidance=context.guidance,
         )
         return self.prompts.build(inputs)
 
@@ -296,6 +304,10 @@ class MixedSource(ProposalSource):
 
     def pause(self) -> Pause | None:
         return self.llm.pause()
+
+    async def breakthrough(self, request: BreakthroughRequest) -> BreakthroughReply:
+        return await self.llm.breakthrough(request)
+
     def activity(self) -> LLMActivity:
         return self.llm.activity()
 

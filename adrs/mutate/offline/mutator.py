@@ -2,7 +2,13 @@
 
 `OfflineMutator.propose(parent, inspirations, rng)` picks an operator by weight (trying the others
 when one has nothing to act on), applies it as exact text splices, and occasionally chains 2-3
-operators. A child is returned only if it compiles, differs from the parent by normalized hash and
+operators. `escalation` k > 0 (the adaptive search's answer to a stalled line of programs: the
+offline analogue of asking a model for a new approach) makes edits larger: chains are likelier
+and longer (up to 3 + k operators) and crossover, which grafts whole functions and statement
+blocks from other programs, is weighted (1 + k) times as much. `focus` (line numbers of the
+parent, from the adaptive search: where the parent's own gain was made) makes the first edit of
+a child land on those lines most of the time, so a knob that just paid off is tried again. A child
+is returned only if it compiles, differs from the parent by normalized hash and
 leaves everything outside the regions byte-identical (`check_edit_allowed`); otherwise it retries,
 up to `max_attempts`, then gives up with None. Every random choice comes from the rng passed in,
 and every iteration order is the source order, so a seed fixes the sequence of children.
@@ -61,6 +67,9 @@ DEFAULT_WEIGHTS: Mapping[str, float] = MappingProxyType(
     }
 )
 CHAIN_PROBABILITY = 0.2  # how often a child gets 2-3 chained operators instead of one
+ESCALATED_CHAIN_PROBABILITY = 0.25  # added per escalation level: a stalled line gets mostly multi-edits
+FOCUS_PROBABILITY = 0.6  # with focus lines, how often the first edit must touch them
+FOCUS_DRAWS = 8  # edits drawn to find one on the focus lines before giving up on focus
 # Parsed programs kept between proposals; inspirations get their own cache so that a stream of
 # one-off parents cannot evict the elites that keep serving as inspirations.
 _PARENT_CACHE_SIZE = 16
@@ -128,7 +137,10 @@ class OfflineMutator:
         self._parents: OrderedDict[str, Analysis | None] = OrderedDict()
         self._inspirations: OrderedDict[str, Analysis | None] = OrderedDict()
 
-    def propose(self, parent_code: str, inspirations: Sequence[str], rng: random.Random) -> Mutation | None:
+    def propose(
+        self, parent_code: str, inspirations: Sequence[str], rng: random.Random, escalation: int = 0,
+        focus: Sequence[int] = (),
+    ) -> Mutation | None:
         """A valid child of `parent_code`, or None if no operator yields one in max_attempts tries.
 
         Raises MarkerError if the parent's own EVOLVE-BLOCK markers are broken.
@@ -137,11 +149,16 @@ class OfflineMutator:
         if parent is None:
             return None  # AST edits need a parsable parent
         donors = _LazyAnalyses(inspirations, lambda code: self._analyse(code, with_regions=False))
+        active = self._active if escalation <= 0 else self._escalated(escalation)
+        spans = _line_spans(parent, focus)
         for _ in range(self.max_attempts):
-            steps = 1 if rng.random() >= CHAIN_PROBABILITY else rng.choice((2, 2, 3))
+            steps = self._steps(rng, escalation)
             current, names, descriptions = parent, [], []
-            for _ in range(steps):
-                applied = self._apply_one(current, rng, donors)
+            for step in range(steps):
+                if step == 0 and spans and rng.random() < FOCUS_PROBABILITY:
+                    applied = self._apply_focused(current, rng, donors, active, spans)
+                else:
+                    applied = self._apply_one(current, rng, donors, active)
                 if applied is None:
                     break
                 name, edit = applied
@@ -157,11 +174,36 @@ class OfflineMutator:
                 return Mutation(current.code, "+".join(names), "; ".join(descriptions))
         return None
 
+    @staticmethod
+    def _steps(rng: random.Random, escalation: int) -> int:
+        """How many operators this child chains."""
+        if escalation <= 0:
+            return 1 if rng.random() >= CHAIN_PROBABILITY else rng.choice((2, 2, 3))
+        chance = min(0.9, CHAIN_PROBABILITY + ESCALATED_CHAIN_PROBABILITY * escalation)
+        return 1 if rng.random() >= chance else rng.randint(2, 3 + escalation)
+
+    def _apply_focused(
+        self, analysis: Analysis, rng: random.Random, donors: Sequence[Analysis], active: list[tuple[str, float]],
+        spans: list[tuple[int, int]],
+    ) -> tuple[str, Edit] | None:
+        """An edit that touches one of `spans` (character ranges), else the last one drawn."""
+        applied = None
+        for _ in range(FOCUS_DRAWS):
+            applied = self._apply_one(analysis, rng, donors, active)
+            if applied is None:
+                return None
+            if any(s.start < end and start <= s.end for s in applied[1].splices for start, end in spans):
+                return applied
+        return applied
+
+    def _escalated(self, escalation: int) -> list[tuple[str, float]]:
+        return [(name, w * (1 + escalation) if name == "crossover" else w) for name, w in self._active]
+
     def _apply_one(
-        self, analysis: Analysis, rng: random.Random, donors: Sequence[Analysis]
+        self, analysis: Analysis, rng: random.Random, donors: Sequence[Analysis], active: list[tuple[str, float]]
     ) -> tuple[str, Edit] | None:
         """Apply one operator drawn by weight; an operator with nothing to act on yields to the rest."""
-        remaining = list(self._active)
+        remaining = list(active)
         while remaining:
             draw = rng.random() * sum(w for _, w in remaining)
             index = 0
@@ -186,6 +228,12 @@ class OfflineMutator:
         if len(cache) > size:
             cache.popitem(last=False)
         return analysis
+
+
+def _line_spans(analysis: Analysis, lines: Sequence[int]) -> list[tuple[int, int]]:
+    """Character ranges of the given 1-based lines of the analysed program (unknown lines dropped)."""
+    starts = analysis.src.starts  # one entry per line, then the end of the text
+    return [(starts[line - 1], starts[line]) for line in sorted(set(lines)) if 1 <= line < len(starts)]
 
 
 def _analyse_child(code: str) -> Analysis | None:
@@ -218,7 +266,8 @@ class OfflineSource(ProposalSource):
 
     async def propose(self, context: ProposalContext) -> Proposal:
         mutation = self._mutator.propose(
-            context.parent.code, [p.code for p in context.inspirations], context.rng
+            context.parent.code, [p.code for p in context.inspirations], context.rng, context.escalation,
+            context.focus_lines,
         )
         if mutation is None:
             return Proposal(None, self.name, error_kind="no_edit", error="no valid mutation found")

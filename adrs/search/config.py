@@ -1,0 +1,77 @@
+"""Settings of the adaptive search (`--selection adaptive`): one frozen record stored with the run.
+
+Owns: every knob of adrs/search/ with its default and the reason for it, and their validation
+(a bad value fails at start with one line naming the field).
+
+Must not: hold state; the controller (adaptive.py) keeps that in the archive.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class AdaptiveConfig:
+    # Per-island improvement signal G <- decay*G + (1-decay)*delta^2, per evaluation of the island
+    # (delta = the island's gain as a share of the run's progress so far, capped at 1).
+    decay: float = 0.9  # AdaEvolve's rho: about the last ten evaluations of an island count
+    intensity_min: float = 0.1  # share of exploring parents on an island that keeps improving
+    intensity_max: float = 0.5  # ... on an island that has stopped improving
+    signal_scale: float = 0.1  # sqrt(G) at which the intensity is half-way between the two
+    exploit_share: float = 0.7  # of the parents that do not explore: the island's best; rest fitness-weighted
+    # Island scheduling: UCB over decayed rewards; a gain of `reward_unit` of the run's progress so
+    # far earns a full reward of 1 (smaller gains pro rata), so rewards measure useful improvement.
+    ucb_c: float = 0.5  # exploration constant of the bandit (rewards are in [0, 1])
+    reward_unit: float = 0.05
+    min_pulls: int = 2  # children every island gets before the bandit compares them
+    # Islands come and go: spawn one while the run improves rarely, retire one that has long stopped.
+    max_islands: int = 6
+    spawn_window: int = 40  # evaluations over which the rate of island-best improvements is measured
+    spawn_below: float = 0.03  # spawn when that rate is below this (about one improvement in 40)
+    spawn_cooldown: int = 60  # evaluations between two spawns
+    retire_after: int = 150  # an island without a better best in this many of its evaluations retires
+    min_islands: int = 2  # never retire below this many active islands
+    # Stagnation: evaluations without a new best of the island (offline: larger edits) or of the
+    # run (LLM: a breakthrough call for new approaches).
+    stall_window: int = 30
+    max_escalation: int = 3  # larger edits grow by one level per stall_window, up to this
+    breakthroughs: int = 3  # approaches one breakthrough call asks for; 0 = no breakthrough calls
+    paradigm_uses: int = 4  # proposals that cite each approach before it counts as tried
+
+    def __post_init__(self) -> None:
+        unit = {"decay": self.decay, "intensity_min": self.intensity_min, "intensity_max": self.intensity_max,
+                "exploit_share": self.exploit_share, "spawn_below": self.spawn_below}
+        for name, value in unit.items():
+            if not (isinstance(value, int | float) and math.isfinite(value) and 0.0 <= value <= 1.0):
+                raise ValueError(f"adaptive.{name} must be a number in [0, 1], got {value!r}")
+        if self.intensity_min > self.intensity_max:
+            raise ValueError(
+                f"adaptive.intensity_min ({self.intensity_min}) must not exceed "
+                f"adaptive.intensity_max ({self.intensity_max})"
+            )
+        for name in ("signal_scale", "ucb_c", "reward_unit"):
+            value = getattr(self, name)
+            if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
+                raise ValueError(f"adaptive.{name} must be a positive number, got {value!r}")
+        counts = {"min_pulls": 0, "max_islands": 1, "spawn_window": 1, "spawn_cooldown": 0, "retire_after": 1,
+                  "min_islands": 1, "stall_window": 1, "max_escalation": 0, "breakthroughs": 0, "paradigm_uses": 1}
+        for name, least in counts.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < least:
+                raise ValueError(f"adaptive.{name} must be an integer >= {least}, got {value!r}")
+        if self.min_islands > self.max_islands:
+            raise ValueError(
+                f"adaptive.min_islands ({self.min_islands}) must not exceed adaptive.max_islands ({self.max_islands})"
+            )
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AdaptiveConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown adaptive settings {unknown}; known: {sorted(known)}")
+        return cls(**data)
