@@ -80,8 +80,16 @@ def test_failures_are_blamed_on_whoever_failed(name, tmp_path):
         program, driver, {"x": 1}, workdir=tmp_path / "work", limits=ProcessLimits(timeout_s=30, memory_mb=1024)
     )
     assert not run.ok
-    assert run.error_kind == kind, run.error
     assert words in run.error
+    if kind == EVALUATOR:
+        # The runner names the problem's bug in the message; the kind it claims is not trusted
+        # (issue 15: a candidate's process may not label the evaluator broken), so it is recorded
+        # as `exception`.
+        assert "the problem's driver" in run.error, run.error
+        assert run.error_kind == EXCEPTION, run.error
+    else:
+        assert run.error_kind == kind, run.error
+        assert "the problem's driver" not in run.error, run.error
 
 
 def test_a_working_driver_still_returns_the_value(tmp_path):
