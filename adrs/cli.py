@@ -40,6 +40,17 @@ def _default(name: str, record: type = RunConfig) -> Any:
     return next(f.default for f in dataclasses.fields(record) if f.name == name)
 
 
+def _at_least_one(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (argparse names the option in its error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
 def _add_run_options(p: argparse.ArgumentParser, resuming: bool) -> None:
     # Every default is None: unset options keep RunConfig's default (run) or the stored value (resume).
     budget_default = "the run's stored budget" if resuming else f"{_default('budget')}, or an OpenEvolve config.yaml's max_iterations"
@@ -52,6 +63,8 @@ def _add_run_options(p: argparse.ArgumentParser, resuming: bool) -> None:
     p.add_argument("--llm", action="append", default=None, metavar="NAME[@URL]",
                    help="an OpenAI-compatible model (repeat for an ensemble); the key comes from OPENAI_API_KEY")
     p.add_argument("--llm-config", default=None, help="TOML file with an [llm] table: models, prices, selection, ...")
+    p.add_argument("--llm-concurrency", type=_at_least_one, default=None, metavar="N",
+                   help="LLM calls in flight (default: the [llm] table's concurrency, else 4)")
     p.add_argument("--max-cost", type=float, default=None, help="cap on the run's LLM dollars (spent plus in flight)")
     p.add_argument("--offline-share", type=float, default=None, help="share of proposals for the offline mutator (e.g. 0.2)")
     p.add_argument("--mutator", choices=MUTATORS, default=None, help="default auto: the LLM if one is configured")
@@ -207,8 +220,10 @@ def cmd_resume(args: argparse.Namespace) -> int:
 def _mutation_settings(args: argparse.Namespace, stored_llm: dict) -> dict:
     """RunConfig values from the LLM options; only those given (resume keeps the stored ones)."""
     out: dict = {}
-    if args.llm or args.llm_config:
-        out["llm"] = api.llm_table(stored_llm, models=args.llm or (), config_file=args.llm_config)
+    if args.llm or args.llm_config or args.llm_concurrency is not None:
+        out["llm"] = api.llm_table(
+            stored_llm, models=args.llm or (), config_file=args.llm_config, concurrency=args.llm_concurrency
+        )
     for key in ("max_cost", "offline_share", "mutator"):
         if getattr(args, key) is not None:
             out[key] = getattr(args, key)
