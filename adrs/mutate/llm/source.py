@@ -101,7 +101,8 @@ class LLMSource(ProposalSource):
             return Proposal(None, mutator, error_kind=COST_CAP, error=self.meter.stop_reason or "")
         self._save_state()
         try:
-            completion = await self.pool.complete(model, prompt.messages)
+            temperature = self.settings.temperature(model, self.history.duplicate_streak(context.parent.id))
+            completion = await self.pool.complete(model, prompt.messages, temperature=temperature)
         except CallFailed as failure:
             self.meter.settle(reservation, 0.0)
             self._failed_calls += 1
