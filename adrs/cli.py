@@ -15,22 +15,22 @@ import dataclasses
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from adrs import api
-from adrs.api import CheckedProgram, MutatorPlan
+from adrs import api  # lazy: each command loads only the modules it uses (adrs eval never loads SQLAlchemy)
 from adrs.archive.select import STRATEGIES, SelectionConfig
-from adrs.archive.store import ArchiveError
 from adrs.config import MUTATORS, RunConfig
-from adrs.evaluate.result import Evaluation
 from adrs.executors import EXECUTORS
-from adrs.inspect_run import render_llm_call, render_program, render_status
-from adrs.problem import Problem
 from adrs.sandbox import BACKENDS as SANDBOXES
+
+if TYPE_CHECKING:
+    from adrs.api import CheckedProgram, MutatorPlan
+    from adrs.evaluate.result import Evaluation
+    from adrs.problem import Problem
 
 console = Console()
 
@@ -188,6 +188,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _join(args: argparse.Namespace, problem_name: str) -> int:
     """`adrs run PROBLEM --archive URL --join RUN_ID`: one more engine on a run in progress."""
     if not args.archive:
+        from adrs.archive.store import ArchiveError
+
         raise ArchiveError("--join needs --archive: the URL of the database holding the run")
     overrides = {k: getattr(args, k) for k in _OVERRIDE_KEYS}
     if overrides["budget"] is None:  # `adrs run`'s default: this engine's own share, not the run's stored budget
@@ -322,11 +324,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from adrs.inspect_run import render_status
+
     render_status(console, api.run_status(args.archive, args.run_id))
     return 0
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    from adrs.inspect_run import render_llm_call, render_program
+
     if args.call:
         render_llm_call(console, api.show_call(args.archive, args.id))
     else:
