@@ -103,8 +103,8 @@ def render_program(console: Console, view: ProgramView) -> None:
         console.print(f"inspirations: {program.inspiration_ids}")
     if view.cited is not None:
         number, paradigm = view.cited
-        console.print(f"[bold]Breakthrough {number}[/bold] approach its prompt followed: {escape(paradigm.name)}: "
-                      f"{escape(paradigm.approach)}" + (f" (why: {escape(paradigm.why)})" if paradigm.why else ""))
+        console.print(f"[bold]Breakthrough {number}[/bold] approach its prompt followed: {markup(paradigm.name)}: "
+                      f"{markup(paradigm.approach)}" + (f" (why: {markup(paradigm.why)})" if paradigm.why else ""))
     console.print("[bold]Evaluations[/bold]")
     for evaluation in view.evaluations:
         _render_evaluation(console, evaluation)

@@ -118,11 +118,20 @@ class ClientPool:
             )
         return self._clients[key]
 
-    async def complete(self, model: ModelSpec, messages: list[dict[str, str]], max_tokens: int | None = None) -> Completion:
-        """One chat completion, retried as the settings allow; raises CallFailed."""
+    async def complete(
+        self,
+        model: ModelSpec,
+        messages: list[dict[str, str]],
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+    ) -> Completion:
+        """One chat completion, retried as the settings allow; raises CallFailed.
+        `temperature` overrides the model's own for this call."""
         started = time.monotonic()
         client = self._client(model)
         request = self._request(model, messages, max_tokens or model.max_tokens)
+        if temperature is not None:
+            request["temperature"] = temperature
         attempt = 0
         while True:
             attempt += 1
