@@ -18,23 +18,23 @@ import dataclasses
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
-from adrs import api
-from adrs.api import CheckedProgram, MutatorPlan
+from adrs import api  # lazy: each command loads only the modules it uses (adrs eval never loads SQLAlchemy)
 from adrs.archive.select import STRATEGIES, SelectionConfig
-from adrs.archive.store import ArchiveError
 from adrs.config import MUTATORS, RunConfig
-from adrs.evaluate.result import Evaluation
 from adrs.executors import EXECUTORS
-from adrs.inspect_run import render_llm_call, render_program, render_status
 from adrs.printable import markup
-from adrs.problem import Problem
 from adrs.sandbox import BACKENDS as SANDBOXES
-from adrs.serve.server import DEFAULT_PORT, LOOPBACK
+from adrs.serve import DEFAULT_PORT, LOOPBACK
+
+if TYPE_CHECKING:
+    from adrs.api import CheckedProgram, MutatorPlan
+    from adrs.evaluate.result import Evaluation
+    from adrs.problem import Problem
 
 console = Console()
 EXIT_RUN_FAILED = 3  # a run that stopped on a failure (see the module docstring)
@@ -43,6 +43,17 @@ EXIT_RUN_FAILED = 3  # a run that stopped on a failure (see the module docstring
 def _default(name: str, record: type = RunConfig) -> Any:
     """The default of a RunConfig (or SelectionConfig) field, quoted in help texts."""
     return next(f.default for f in dataclasses.fields(record) if f.name == name)
+
+
+def _at_least_one(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (argparse names the option in its error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _add_run_options(p: argparse.ArgumentParser, resuming: bool) -> None:
@@ -57,6 +68,8 @@ def _add_run_options(p: argparse.ArgumentParser, resuming: bool) -> None:
     p.add_argument("--llm", action="append", default=None, metavar="NAME[@URL]",
                    help="an OpenAI-compatible model (repeat for an ensemble); the key comes from OPENAI_API_KEY")
     p.add_argument("--llm-config", default=None, help="TOML file with an [llm] table: models, prices, selection, ...")
+    p.add_argument("--llm-concurrency", type=_at_least_one, default=None, metavar="N",
+                   help="LLM calls in flight (default: the [llm] table's concurrency, else 4)")
     p.add_argument("--max-cost", type=float, default=None, help="cap on the run's LLM dollars (spent plus in flight)")
     p.add_argument("--offline-share", type=float, default=None, help="share of proposals for the offline mutator (e.g. 0.2)")
     p.add_argument("--mutator", choices=MUTATORS, default=None, help="default auto: the LLM if one is configured")
@@ -217,6 +230,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _join(args: argparse.Namespace, problem_name: str) -> int:
     """`adrs run PROBLEM --archive URL --join RUN_ID`: one more engine on a run in progress."""
     if not args.archive:
+        from adrs.archive.store import ArchiveError
+
         raise ArchiveError("--join needs --archive: the URL of the database holding the run")
     overrides = {k: getattr(args, k) for k in _OVERRIDE_KEYS}
     if overrides["budget"] is None:  # `adrs run`'s default: this engine's own share, not the run's stored budget
@@ -251,8 +266,10 @@ def cmd_resume(args: argparse.Namespace) -> int:
 def _mutation_settings(args: argparse.Namespace, stored_llm: dict) -> dict:
     """RunConfig values from the LLM options; only those given (resume keeps the stored ones)."""
     out: dict = {}
-    if args.llm or args.llm_config:
-        out["llm"] = api.llm_table(stored_llm, models=args.llm or (), config_file=args.llm_config)
+    if args.llm or args.llm_config or args.llm_concurrency is not None:
+        out["llm"] = api.llm_table(
+            stored_llm, models=args.llm or (), config_file=args.llm_config, concurrency=args.llm_concurrency
+        )
     for key in ("max_cost", "offline_share", "mutator"):
         if getattr(args, key) is not None:
             out[key] = getattr(args, key)
@@ -363,11 +380,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from adrs.inspect_run import render_status
+
     render_status(console, api.run_status(args.archive, args.run_id))
     return 0
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    from adrs.inspect_run import render_llm_call, render_program
+
     if args.call:
         render_llm_call(console, api.show_call(args.archive, args.id))
     else:

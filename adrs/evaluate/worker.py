@@ -94,6 +94,9 @@ def main() -> None:
     os.environ["ADRS_CANDIDATE_MEMORY_MB"] = str(request["candidate_memory_mb"])
     program_path = request["program"]
     sys.path.insert(0, request["problem_root"])
+    # The problem folder may be a user's read-only tree, and is never ours to write into: modules
+    # imported from here on (the evaluator, its driver) are compiled in memory, not cached on disk.
+    sys.dont_write_bytecode = True
     frame: dict[str, Any] = {"token": token}
     try:
         in_worker.prepare(request)  # peer folders: their working directory, stand-in modules

@@ -128,11 +128,15 @@ class ClientPool:
         *,
         retries: int | None = None,
         timeout_s: float | None = None,
+        temperature: float | None = None,
     ) -> Completion:
-        """One chat completion, retried as the settings allow (or `retries` times); raises CallFailed."""
+        """One chat completion, retried as the settings allow (or `retries` times); raises CallFailed.
+        `temperature` overrides the model's own for this call."""
         started = time.monotonic()
         client = self._client(model)
         request = self._request(model, messages, max_tokens or model.max_tokens)
+        if temperature is not None:
+            request["temperature"] = temperature
         retries = self.settings.max_retries if retries is None else retries
         deadline = timeout_s or self.settings.timeout_s
         attempt = 0

@@ -151,7 +151,8 @@ class LLMSource(ProposalSource):
         self._save_state()
         self._activity.in_flight += 1
         try:
-            completion = await self.pool.complete(model, prompt.messages)
+            temperature = self.settings.temperature(model, self.history.duplicate_streak(context.parent.id))
+            completion = await self.pool.complete(model, prompt.messages, temperature=temperature)
         except CallFailed as failure:
             self._call_ended(failed=True)
             self.meter.settle(reservation, 0.0)
