@@ -219,7 +219,7 @@ def _drive(
     finally:
         executor.close()
     if not joined:
-        store.set_run_status(run_id, RunStatus.STOPPED)
+        store.set_run_status(run_id, RunStatus.FAILED if summary.failed else RunStatus.STOPPED)
     return summary
 
 

@@ -102,7 +102,8 @@ class LLMSettings:
     max_prompt_tokens: int = 16000  # prompt budget; feedback is cut first, then inspirations
     attempts_shown: int = 6  # recent attempts of the lineage shown, so failed ideas are not repeated
     preflight: bool = True  # one tiny call per model at start-up: a wrong key fails now, not in an hour
-    stop_after_call_failures: int = 8  # consecutive failed calls (after retries) that stop new proposals
+    stop_after_call_failures: int = 8  # failed calls in a row (after retries) that stop the run as a failure
+    outage_limit_s: float = 600.0  # an endpoint unreachable this long (paused, probed with backoff) stops the run
     # After k duplicate answers in a row from one parent, the next call samples at the model's
     # temperature + k x this step (at most 2.0), so a model that keeps repeating itself is pushed
     # off its answer. Only for models with a `temperature`: others keep the provider's default.
@@ -189,6 +190,7 @@ def parse_settings(table: dict[str, Any], where: str) -> LLMSettings | None:
         stop_after_call_failures=int(
             _number(where, table, "stop_after_call_failures", LLMSettings.stop_after_call_failures, minimum=1, integer=True)
         ),
+        outage_limit_s=_number(where, table, "outage_limit_s", LLMSettings.outage_limit_s, minimum=0.0),
         repeat_temperature_step=_number(
             where, table, "repeat_temperature_step", LLMSettings.repeat_temperature_step, minimum=0.0, maximum=1.0
         ),
