@@ -4,8 +4,10 @@ Rendering of archive records lives in adrs/inspect_run.py, of a run's progress i
 settings left unset take RunConfig's defaults (adrs/config.py), which the help texts quote.
 
 Exit codes: 0 done; 1 a user error (bad problem directory, missing archive), with a message that
-names the file and field; 2 `adrs doctor` found something wrong; 130 interrupted (Ctrl-C; the run
-resumes with `adrs resume`).
+names the file and field; 2 `adrs doctor` found something wrong; 3 `adrs run` or `adrs resume`
+stopped on a failure (`RunFailure`: the initial program or the evaluator failed, evaluations or
+proposals kept failing, the LLM endpoint stayed away), with the error printed; 130 interrupted
+(Ctrl-C; the run resumes with `adrs resume`).
 """
 
 from __future__ import annotations
@@ -16,30 +18,42 @@ import dataclasses
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rich.console import Console
 from rich.table import Table
 
-from adrs import api
-from adrs.api import CheckedProgram, MutatorPlan
+from adrs import api  # lazy: each command loads only the modules it uses (adrs eval never loads SQLAlchemy)
 from adrs.archive.select import STRATEGIES, SelectionConfig
-from adrs.archive.store import ArchiveError
 from adrs.config import MUTATORS, RunConfig
-from adrs.evaluate.result import Evaluation
 from adrs.executors import EXECUTORS
-from adrs.inspect_run import render_llm_call, render_program, render_status
 from adrs.printable import markup
-from adrs.problem import Problem
 from adrs.sandbox import BACKENDS as SANDBOXES
-from adrs.serve.server import DEFAULT_PORT, LOOPBACK
+from adrs.serve import DEFAULT_PORT, LOOPBACK
+
+if TYPE_CHECKING:
+    from adrs.api import CheckedProgram, MutatorPlan
+    from adrs.evaluate.result import Evaluation
+    from adrs.problem import Problem
 
 console = Console()
+EXIT_RUN_FAILED = 3  # a run that stopped on a failure (see the module docstring)
 
 
 def _default(name: str, record: type = RunConfig) -> Any:
     """The default of a RunConfig (or SelectionConfig) field, quoted in help texts."""
     return next(f.default for f in dataclasses.fields(record) if f.name == name)
+
+
+def _at_least_one(text: str) -> int:
+    """An argparse type: a whole number of at least 1 (argparse names the option in its error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _add_run_options(p: argparse.ArgumentParser, resuming: bool) -> None:
@@ -54,6 +68,8 @@ def _add_run_options(p: argparse.ArgumentParser, resuming: bool) -> None:
     p.add_argument("--llm", action="append", default=None, metavar="NAME[@URL]",
                    help="an OpenAI-compatible model (repeat for an ensemble); the key comes from OPENAI_API_KEY")
     p.add_argument("--llm-config", default=None, help="TOML file with an [llm] table: models, prices, selection, ...")
+    p.add_argument("--llm-concurrency", type=_at_least_one, default=None, metavar="N",
+                   help="LLM calls in flight (default: the [llm] table's concurrency, else 4)")
     p.add_argument("--max-cost", type=float, default=None, help="cap on the run's LLM dollars (spent plus in flight)")
     p.add_argument("--offline-share", type=float, default=None, help="share of proposals for the offline mutator (e.g. 0.2)")
     p.add_argument("--mutator", choices=MUTATORS, default=None, help="default auto: the LLM if one is configured")
@@ -76,6 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"parent selection strategy (default: {_default('strategy', SelectionConfig)})")
     p.add_argument("--novelty", type=float, default=None, help="reject children more similar than this to their island (0-1)")
     p.add_argument("--stagnation", type=int, default=None, help="stop after this many evaluations without a new best")
+    p.add_argument("--max-failure-streak", type=int, default=None,
+                   help="failed evaluations in a row that stop the run as a failure "
+                   f"(default: {_default('max_failure_streak')})")
     p.add_argument("--deterministic", action="store_true", help="same archive for any worker count (seeded offline runs)")
     p.add_argument("--lag", type=int, default=None,
                    help=f"deterministic runs: proposals may run this far ahead of results (default: {_default('lag')})")
@@ -125,6 +144,10 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--id", type=int, default=None, dest="program_id")
     p.add_argument("--out", required=True)
     p.add_argument("--run", type=int, default=None, dest="run_id")
+    p.add_argument("--no-rescore", action="store_true",
+                   help="write without evaluating the programs again first (the provenance then has no re-score)")
+    p.add_argument("--problem", default=None, dest="problem_dir",
+                   help="the problem directory, if it moved since the run")
 
     p = sub.add_parser("problems", help="list the built-in problems and their baselines")
     p.add_argument("--dir", default=None, help="folder of problem directories (default: ./problems or the source tree's)")
@@ -135,7 +158,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default="report.html")
     p.add_argument("--no-baselines", action="store_true", help="do not score the problem's baselines (one evaluation each)")
     p.add_argument("--run", type=int, default=None, dest="run_id", help="run id inside the archive (default: latest)")
-    p.add_argument("--problem", default=None, dest="problem_dir", help="the problem directory, if it moved since the run")
+    p.add_argument("--problem", default=None, dest="problem_dir",
+                   help="the problem directory, if it moved since the run")
 
     p = sub.add_parser("serve", help="a live, read-only view of an archive in the browser (loopback by default)")
     p.add_argument("archive", help="archive path or SQLAlchemy URL")
@@ -171,7 +195,10 @@ def build_parser() -> argparse.ArgumentParser:
 # What `adrs resume` and `adrs run --join` may change of a stored run's configuration.
 _OVERRIDE_KEYS = ("budget", "workers", "max_time_s", "target_score", "data_dir", "executor", "ray_address")
 # `adrs run` options named as RunConfig fields: given ones are passed, unset ones (None) keep the default.
-_RUN_KEYS = ("budget", "seed", "islands", "max_time_s", "target_score", "data_dir", "sandbox", "docker_image", "novelty", "stagnation", "lag")
+_RUN_KEYS = (
+    "budget", "seed", "islands", "max_time_s", "target_score", "data_dir", "sandbox", "docker_image", "novelty",
+    "stagnation", "lag", "max_failure_streak",
+)
 
 
 def cmd_run(args: argparse.Namespace) -> int:
@@ -204,6 +231,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _join(args: argparse.Namespace, problem_name: str) -> int:
     """`adrs run PROBLEM --archive URL --join RUN_ID`: one more engine on a run in progress."""
     if not args.archive:
+        from adrs.archive.store import ArchiveError
+
         raise ArchiveError("--join needs --archive: the URL of the database holding the run")
     overrides = {k: getattr(args, k) for k in _OVERRIDE_KEYS}
     if overrides["budget"] is None:  # `adrs run`'s default: this engine's own share, not the run's stored budget
@@ -238,8 +267,10 @@ def cmd_resume(args: argparse.Namespace) -> int:
 def _mutation_settings(args: argparse.Namespace, stored_llm: dict) -> dict:
     """RunConfig values from the LLM options; only those given (resume keeps the stored ones)."""
     out: dict = {}
-    if args.llm or args.llm_config:
-        out["llm"] = api.llm_table(stored_llm, models=args.llm or (), config_file=args.llm_config)
+    if args.llm or args.llm_config or args.llm_concurrency is not None:
+        out["llm"] = api.llm_table(
+            stored_llm, models=args.llm or (), config_file=args.llm_config, concurrency=args.llm_concurrency
+        )
     for key in ("max_cost", "offline_share", "mutator"):
         if getattr(args, key) is not None:
             out[key] = getattr(args, key)
@@ -273,6 +304,9 @@ def _drive(start, quiet: bool, budget: int, archive: str, title: str) -> int:
         console.print(f"\n[yellow]Interrupted.[/yellow] Nothing evaluated is lost: adrs resume {archive}")
         return 130
     print_summary(console, summary, archive)
+    if summary.failure is not None:
+        console.print(f"[red]error:[/red] {markup(summary.failure.message)}")
+        return EXIT_RUN_FAILED
     return 0
 
 
@@ -347,11 +381,15 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from adrs.inspect_run import render_status
+
     render_status(console, api.run_status(args.archive, args.run_id))
     return 0
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    from adrs.inspect_run import render_llm_call, render_program
+
     if args.call:
         render_llm_call(console, api.show_call(args.archive, args.id))
     else:
@@ -361,14 +399,33 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     exported = api.export_programs(
-        args.archive, args.out, best=args.best, pareto=args.pareto, program_id=args.program_id, run_id=args.run_id
+        args.archive, args.out, best=args.best, pareto=args.pareto, program_id=args.program_id, run_id=args.run_id,
+        rescored=not args.no_rescore, problem_dir=args.problem_dir,
     )
     for item in exported:
         console.print(
-            f"program {item.program_id} (score {item.score}) -> {item.module} + "
-            f"{item.provenance.name} + {item.bundle.readme.name} (how to plug it in)"
+            f"program {item.program_id} (score {_estimate(item.score, item.uncertainty, item.evaluations)}) "
+            f"-> {item.module} + {item.provenance.name} + {item.bundle.readme.name} (how to plug it in)"
         )
+        again = item.rescore
+        if again is None:
+            continue
+        line = f"  re-scored at stage {again.stage!r}: {_estimate(again.mean, again.uncertainty, again.evaluations)}"
+        if not again.agrees:
+            line += " [yellow]- differs from the run's score by more than the noise allows[/yellow]"
+        if not again.fingerprint_matches:
+            line += " [yellow](the problem changed since the run)[/yellow]"
+        console.print(line)
     return 0
+
+
+def _estimate(score: float | None, uncertainty: float | None, evaluations: int) -> str:
+    if score is None:
+        return "none"
+    text = f"{score:.6g}"
+    if uncertainty:
+        text += f" ± {uncertainty:.2g}"
+    return text + (f" over {evaluations} evaluations" if evaluations > 1 else "")
 
 
 def cmd_problems(args: argparse.Namespace) -> int:

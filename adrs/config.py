@@ -46,6 +46,7 @@ class RunConfig:
     max_cost: float | None = None  # dollars of LLM calls for the whole run (all invocations); None: no cap
     offline_share: float = 0.0  # share of proposals given to the offline mutator in an LLM run
     max_duplicate_streak: int = 200  # consecutive duplicate proposals before giving up: search exhausted
+    max_failure_streak: int | None = 50  # failed evaluations in a row that stop the run as a failure; None: never
     stagnation: int | None = None  # stop after this many evaluations without a new best
     # re-seed an island from the global best after this many of its evaluations without improving
     # (not under --selection adaptive: it retires and spawns islands instead)

@@ -5,10 +5,13 @@ rows for one (program, stage) (duplicates), programs whose stored evaluations ne
 (stuck pending), programs whose denormalised fields (status, score, completeness, stage reached,
 error kind, metrics) disagree with their evaluation rows, evaluated programs with no evaluation,
 migrants that differ from their original or lost it, dangling parents, and the same code stored
-twice. Pending programs without evaluations are normal after a crash (resume evaluates them) and
-only noted. The repair deletes evaluation rows that are orphans or duplicates, recomputes the
-derived fields from the evaluation rows, and sends an "evaluated" program that has no evaluation
-back to pending (resume re-evaluates it); it never deletes a program.
+twice, repeated evaluations of a stage the program has no evaluation of, and best claims that do
+not match the program they name. Pending programs without evaluations are normal after a crash
+(resume evaluates them) and only noted. The repair deletes evaluation rows that are orphans or
+duplicates (and repeated ones that are orphans or dangling), recomputes the derived fields from
+the evaluation rows (a re-scored program's score and metrics are the means over its last stage's
+successful evaluations, repeats included), and sends an "evaluated" program that has no
+evaluation back to pending (resume re-evaluates it); it never deletes a program or a claim.
 
 A damaged SQLite archive (a bad page, a truncated file) is reported with SQLite's integrity-check
 messages, the rows each table still gives and the ids it no longer does; its repair copies every
@@ -36,9 +39,10 @@ from typing import Any
 
 from adrs.archive.integrity import IntegritySession
 from adrs.archive.location import archive_url, sqlite_path
-from adrs.archive.records import ProgramRecord, ProgramStatus, RunRecord, StoredEvaluation
+from adrs.archive.records import BestClaim, ProgramRecord, ProgramStatus, RunRecord, StoredEvaluation
 from adrs.archive.salvage import Damage, inspect_damage, salvage
 from adrs.archive.store import Archive, ArchiveDamaged
+from adrs.noise import mean_metrics
 from adrs.problem import ProblemError, load_problem
 
 DERIVED = ("status", "score", "complete", "stage_reached", "error_kind", "metrics", "features")
@@ -173,15 +177,19 @@ def _inspect(db: IntegritySession, run_id: int | None, report: DoctorReport, fix
         stages = _stages(run, report)
         programs = {p.id: p for p in db.programs(run.id)}
         rows = db.evaluations_of(list(programs))
+        repeats = db.repeats_of(list(programs))
         _duplicates(db, run.id, rows, report, fix)
+        _dangling_repeats(db, run.id, rows, repeats, report, fix)
         # Each check returns the program as it stands after its repair: migrants copy repaired fields.
         for p in list(programs.values()):
             if p.migrated_from is None:
-                programs[p.id] = _check_program(db, run.id, p, rows.get(p.id, []), stages, report, fix)
+                evaluated = (rows.get(p.id, []), repeats.get(p.id, []))
+                programs[p.id] = _check_program(db, run.id, p, evaluated, stages, report, fix)
         for p in list(programs.values()):  # after the originals
             if p.migrated_from is not None:
                 programs[p.id] = _check_migrant(db, run.id, p, programs.get(p.migrated_from), report, fix)
         _lineage(run.id, programs, report)
+        _claims(run.id, db.claims(run.id), programs, report)
         pending = [p.id for p in programs.values() if p.status == ProgramStatus.PENDING and not rows.get(p.id)]
         if pending:
             report.notes.append(f"run {run.id}: {len(pending)} program(s) pending evaluation; `adrs resume` evaluates them")
@@ -205,6 +213,37 @@ def _orphans(db: IntegritySession, report: DoctorReport, fix: bool) -> None:
     if fix and orphans:
         db.delete_evaluations([r.id for r in orphans])
         report.repaired.append(f"deleted {len(orphans)} orphan evaluation row(s)")
+    again = db.orphan_repeats()
+    for row in again:
+        detail = f"repeated evaluation {row.id} (stage {row.stage!r}) belongs to no program {row.program_id}"
+        report.findings.append(Finding("orphan_evaluation", detail))
+    if fix and again:
+        db.delete_repeats([r.id for r in again])
+        report.repaired.append(f"deleted {len(again)} orphan repeated evaluation row(s)")
+
+
+def _dangling_repeats(
+    db: IntegritySession,
+    run_id: int,
+    rows: dict[int, list[StoredEvaluation]],
+    repeats: dict[int, list[StoredEvaluation]],
+    report: DoctorReport,
+    fix: bool,
+) -> None:
+    """Repeated evaluations of a stage the program has no first evaluation of (the engine never writes them)."""
+    for program_id, program_repeats in list(repeats.items()):
+        stages = {r.stage for r in rows.get(program_id, [])}
+        dangling = [r for r in program_repeats if r.stage not in stages]
+        for row in dangling:
+            detail = (
+                f"program {program_id}: repeated evaluation {row.id} of stage {row.stage!r}, "
+                "which it has no evaluation of"
+            )
+            report.findings.append(Finding("dangling_repeat", detail, run_id, program_id))
+        if fix and dangling:
+            db.delete_repeats([r.id for r in dangling])
+            repeats[program_id] = [r for r in program_repeats if r.stage in stages]
+            report.repaired.append(f"program {program_id}: deleted {len(dangling)} dangling repeated evaluation row(s)")
 
 
 def _duplicates(
@@ -227,20 +266,24 @@ def _duplicates(
             report.repaired.append(f"program {program_id}: deleted {len(extra)} later duplicate evaluation row(s)")
 
 
-def expected_fields(rows: list[StoredEvaluation], stages: _RunStages) -> dict[str, Any] | None:
+def expected_fields(
+    rows: list[StoredEvaluation], stages: _RunStages, repeats: list[StoredEvaluation] | None = None
+) -> dict[str, Any] | None:
     """A program's derived fields as the engine writes them (store.record_evaluations)."""
     cascade = [r for r in rows if r.stage not in stages.holdout]
     if not cascade:
         return None
     last = cascade[-1]
     ok = all(r.ok for r in cascade)
+    scored = [last, *(r for r in repeats or [] if r.stage == last.stage and r.ok)] if ok else []
+    metrics = mean_metrics([r.metrics for r in scored]) if ok else {}
     fields: dict[str, Any] = {
         "status": (ProgramStatus.EVALUATED if ok else ProgramStatus.FAILED).value,  # plain: shown with repr()
-        "score": last.score if ok else None,
+        "score": sum(r.score or 0.0 for r in scored) / len(scored) if ok else None,
         "stage_reached": last.stage,
         "error_kind": None if ok else last.error_kind,
-        "metrics": last.metrics if ok else {},
-        "features": {**last.metrics, **last.features} if ok else {},
+        "metrics": metrics,
+        "features": {**metrics, **last.features} if ok else {},
     }
     if stages.evolution is not None:
         fields["complete"] = ok and [r.stage for r in cascade] == stages.evolution
@@ -250,6 +293,8 @@ def expected_fields(rows: list[StoredEvaluation], stages: _RunStages) -> dict[st
 def _same(a: Any, b: Any) -> bool:
     if isinstance(a, float) and isinstance(b, float):
         return math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-12) or (math.isnan(a) and math.isnan(b))
+    if isinstance(a, dict) and isinstance(b, dict):  # means of metrics, summed in either order
+        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
     return a == b
 
 
@@ -257,17 +302,19 @@ def _check_program(
     db: IntegritySession,
     run_id: int,
     program: ProgramRecord,
-    rows: list[StoredEvaluation],
+    evaluated: tuple[list[StoredEvaluation], list[StoredEvaluation]],
     stages: _RunStages,
     report: DoctorReport,
     fix: bool,
 ) -> ProgramRecord:
-    """Report a program whose derived fields disagree with its rows; returns it as repaired (or as is)."""
+    """Report a program whose derived fields disagree with its rows (first evaluations, repeated
+    ones); returns it as repaired (or as is)."""
+    rows, repeats = evaluated
     first_of_stage: dict[str, StoredEvaluation] = {}
     for row in rows:
         first_of_stage.setdefault(row.stage, row)  # a duplicate is reported (and removed) on its own
     rows = sorted(first_of_stage.values(), key=lambda r: r.id)
-    expected = expected_fields(rows, stages)
+    expected = expected_fields(rows, stages, repeats)
     if expected is None:
         if program.status != ProgramStatus.PENDING:
             detail = f"program {program.id} is {program.status!r} but has no evaluation row"
@@ -329,6 +376,23 @@ def _check_migrant(
     db.set_program_fields(migrant.id, wrong)
     report.repaired.append(f"migrant {migrant.id}: {', '.join(wrong)} copied from program {original.id}")
     return dataclasses.replace(migrant, **wrong)
+
+
+def _claims(run_id: int, claims: list[BestClaim], programs: dict[int, ProgramRecord], report: DoctorReport) -> None:
+    """Best claims must name an evaluated, complete program of the run, with the score it holds."""
+    for claim in claims:
+        program = programs.get(claim.program_id)
+        if program is None:
+            problem = f"names program {claim.program_id}, which is not in run {run_id}"
+        elif program.status != ProgramStatus.EVALUATED or not program.complete:
+            incomplete = "" if program.complete else " and incomplete"
+            problem = f"names program {program.id}, which is {program.status!r}{incomplete}"
+        elif program.score is None or not _same(float(program.score), float(claim.score)):
+            problem = f"says program {program.id} scored {claim.score!r}, its evaluations say {program.score!r}"
+        else:
+            continue
+        detail = f"best claim {claim.id} {problem}"
+        report.findings.append(Finding("claim_mismatch", detail, run_id, claim.program_id, repairable=False))
 
 
 def _lineage(run_id: int, programs: dict[int, ProgramRecord], report: DoctorReport) -> None:

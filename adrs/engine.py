@@ -8,8 +8,14 @@ queue, run the stage cascade through the executor (sandboxed workers here, or Ra
 the result in one transaction. Several engines may share one run (a PostgreSQL archive): each
 claims evaluations from the run's budget in the database and admits the others' results.
 Budgets: evaluations, wall time, target score, and the source's own stop (an LLM cost cap: no new
-proposals, queued evaluations finish). Resume is opening the same archive again: pending
-programs are evaluated first, nothing evaluated is redone.
+proposals, queued evaluations finish). Some stops are failures (`RunFailure` in progress.py): no
+program evaluated successfully (the initial program's error is shown), a streak of failed
+evaluations, a proposal streak before any proposal became a program, a source that gave up (the
+LLM endpoint stayed away). While the source pauses (an outage), `Progress.paused` says so.
+For a problem that declares noise, the referee (referee.py) re-scores contenders for the best in
+the slot that evaluated them, and decides, before the evaluation is stored, whether they become
+the best. Resume is opening the same archive again: pending programs are evaluated first,
+nothing evaluated is redone.
 
 Must not: parse programs, build prompts, or render anything (ui.py listens to `Progress`).
 """
@@ -34,10 +40,13 @@ from adrs.evaluate.runner import EvalSettings
 from adrs.executors import Executor, LocalExecutor
 from adrs.islands import IslandKeeper
 from adrs.mutate.base import BreakthroughRequest, Proposal, ProposalContext, ProposalSource
+from adrs.noise import Estimate
 from adrs.problem import Problem
 from adrs.program import normalized_hash, unified_diff
-from adrs.progress import Progress, RunSummary
+from adrs.progress import SOURCE_FAILED, Progress, RunFailure, RunSummary
+from adrs.referee import Referee
 from adrs.search.adaptive import AdaptiveSearch, Choice
+from adrs.stops import failing_evaluations, nothing_to_mutate, proposals_failing
 
 
 @dataclass
@@ -76,6 +85,8 @@ class Engine:
             docker_image=config.docker_image,
             archive_url=archive.url,
         )
+        self.executor = executor or LocalExecutor()  # where evaluations run
+        self.referee = Referee(problem, archive, run.id, self.executor, self.settings)  # re-scoring, the best
         self.elites = Elites(problem, config.islands)  # everything evaluated so far (progress, summary)
         # What proposals are built from: the same object, or in a deterministic run a view fed in
         # proposal order only (archive/frontier.py).
@@ -98,9 +109,10 @@ class Engine:
         self._fatal: Exception | None = None
         self._best_key: tuple | None = None
         self._since_improvement = 0
-        # Several engines on one run (adrs/archive/cooperation.py): where evaluations run, whether
-        # this engine joined a run another started, its salt for random choices, its journal cursor.
-        self.executor = executor or LocalExecutor()
+        self._failed_in_a_row = 0  # evaluations, for the failure-streak stop
+        self._children = 0  # proposals of this invocation stored as programs
+        # Several engines on one run (adrs/archive/cooperation.py): whether this engine joined a
+        # run another started, its salt for random choices, its journal cursor.
         self.joined = joined
         self._salt = ""
         self._cursor = 0
@@ -119,12 +131,14 @@ class Engine:
         for program in self.archive.programs(run_id):
             if program.status != ProgramStatus.PENDING:
                 self._admit(program, self._stored_instances(program))
+        self._crown()
         self._refresh_progress()
         queue: asyncio.Queue[ProgramRecord | None] = asyncio.Queue(maxsize=self.config.effective_queue_size)
         deadline = None if self.config.max_time_s is None else time.monotonic() + self.config.max_time_s
         slots = [asyncio.create_task(self._slot(queue)) for _ in range(self.config.workers)]
         proposer = asyncio.create_task(self._propose(queue))
         watchdog = asyncio.create_task(self._watch_deadline(deadline))
+        pauses = asyncio.create_task(self._watch_pauses())
         try:
             await proposer
             for task in slots:
@@ -133,18 +147,38 @@ class Engine:
             await asyncio.gather(*slots)
         finally:
             watchdog.cancel()
+            pauses.cancel()
             proposer.cancel()
             for task in slots:
                 task.cancel()
-            await asyncio.gather(proposer, watchdog, *slots, return_exceptions=True)
+            await asyncio.gather(proposer, watchdog, pauses, *slots, return_exceptions=True)
         if self._fatal is not None:
             self.archive.add_event(run_id, "internal_error", {"error": repr(self._fatal)})
             raise self._fatal
         holdout = await self._evaluate_holdout()
-        self.archive.add_event(run_id, "stopped", {"reason": self.progress.stop_reason, "evaluated": self.progress.evaluated})
-        best = self.elites.best()
+        failure = self.progress.failure
+        stopped = {
+            "reason": self.progress.stop_reason,
+            "evaluated": self.progress.evaluated,
+            "rescores": self.referee.rescores,
+        }
+        if failure is not None:
+            stopped["failure"] = {"kind": failure.kind, "message": failure.message}
+        self.archive.add_event(run_id, "stopped", stopped)
+        self._refresh_progress()
         return RunSummary(
-            run_id, self.archive.url, self.progress.evaluated, best, self.progress.initial_score, self.progress.stop_reason, holdout
+            run_id,
+            self.archive.url,
+            self.progress.evaluated,
+            self.elites.best(),
+            self.progress.initial_score,
+            self.progress.stop_reason,
+            holdout.mean if holdout else None,
+            best_uncertainty=self.progress.best_uncertainty,
+            best_evaluations=self.progress.best_evaluations,
+            holdout_uncertainty=holdout.uncertainty if holdout else None,
+            rescores=self.referee.rescores,
+            failure=failure,
         )
 
     # proposing ------------------------------------------------------------------------------------
@@ -170,6 +204,8 @@ class Engine:
             await asyncio.gather(*(entry.task for entry in window), return_exceptions=True)
         if not self._stopping.is_set():
             reason = self.source.stop_reason()
+            if reason and self.source.stop_is_failure() and not self.progress.stop_reason:
+                self.progress.failure = RunFailure(SOURCE_FAILED, reason)
             self.progress.stop_reason = self.progress.stop_reason or reason or "budget spent"
 
     async def _enqueue_stored(self, queue: asyncio.Queue[ProgramRecord | None]) -> bool:
@@ -209,7 +245,8 @@ class Engine:
                 if self.joined:
                     await asyncio.sleep(0.25)  # the run's first evaluation is still running elsewhere
                     continue
-                self._stop("no program evaluated successfully: nothing to mutate")
+                failure = nothing_to_mutate(self.archive, self.run_record.id, self.problem)
+                self._stop("no program evaluated successfully: nothing to mutate", failure)
                 return False
             began = time.perf_counter()
             index = self.archive.next_proposal_index(self.run_record.id) + len(window)
@@ -292,11 +329,15 @@ class Engine:
                 self._outcome(head, proposal, None, "duplicate")
                 return True
             self._outcome(head, proposal, child, None)
+            self._children += 1
             self.progress.proposal_s += time.perf_counter() - head.began
             if not await self._enqueue(queue, child):
                 return False
         if self._streak >= self.config.max_duplicate_streak:
-            self._stop(f"{self._streak} proposals in a row were duplicates or failed: search exhausted")
+            reason = f"{self._streak} proposals in a row were duplicates or failed: search exhausted"
+            # Every proposal of this invocation failed: a failure, not an exhausted search.
+            failure = None if self._children else proposals_failing(self.progress, self.config.max_duplicate_streak)
+            self._stop(reason, failure)
             return False
         if self._streak and self._streak % 20 == 0:
             await asyncio.sleep(0)  # let evaluations land so selection sees new parents
@@ -383,10 +424,18 @@ class Engine:
                 continue  # stays pending in the archive: resume evaluates it
             began = time.perf_counter()
             evaluations = await self.executor.evaluate(self.problem, program.code, self.settings, label=f"p{program.id}")
+            complete = len(evaluations) == len(self.problem.evolution_stages) and all(e.ok for e in evaluations)
+            repeats = []
+            if self.referee.contender(evaluations, complete):
+                repeats = await self.referee.rescore(program, evaluations[-1].stage)
             evaluated = time.perf_counter()
             self.progress.evaluation_s += evaluated - began
-            complete = len(evaluations) == len(self.problem.evolution_stages) and all(e.ok for e in evaluations)
-            stored = self.archive.record_evaluations(program.id, evaluations, complete)
+            # No await from the verdict to the write: the verdict is against the best as stored.
+            claim = self.referee.verdict(program, evaluations, repeats) if repeats else None
+            stored = self.archive.record_evaluations(program.id, evaluations, complete, repeats=repeats, claim=claim)
+            if claim is not None:
+                self.referee.claimed()
+                self._crown()
             self._after_evaluation(stored, evaluations[-1].instances)
             self.progress.record_s += time.perf_counter() - evaluated
 
@@ -394,6 +443,9 @@ class Engine:
         self.progress.evaluated += 1
         if program.status == ProgramStatus.FAILED:
             self.progress.failures[program.error_kind or "unknown"] += 1
+            self._failed_in_a_row += 1
+        else:
+            self._failed_in_a_row = 0
         self._admit(program, instances)
         self._first_result.set()
         self._refresh_progress()
@@ -404,6 +456,11 @@ class Engine:
             self._since_improvement += 1
         if self.config.stagnation is not None and self._since_improvement >= self.config.stagnation:
             self._stop(f"no improvement in {self._since_improvement} evaluations (stagnation limit)")
+        limit = self.config.max_failure_streak
+        if limit is not None and self._failed_in_a_row >= limit:
+            streak = self._failed_in_a_row
+            failure = failing_evaluations(self.archive, program, self.problem, streak, limit, self.progress.failures)
+            self._stop(f"{streak} evaluations in a row failed", failure)
 
     def _admit(self, program: ProgramRecord, instances: dict[str, float] | None) -> None:
         """An evaluated program (or a stored copy) enters the elites, and the deterministic view."""
@@ -421,19 +478,12 @@ class Engine:
         evaluations = self.archive.evaluations(program.id)
         return evaluations[-1].instances if evaluations else None
 
-    async def _evaluate_holdout(self) -> float | None:
+    async def _evaluate_holdout(self) -> Estimate | None:
         best = self.elites.best()
         stages = self.problem.holdout_stages
         if best is None or not stages or not self.config.evaluate_holdout or self.progress.stop_reason == "interrupted":
             return None
-        original = best.migrated_from or best.id
-        program = self.archive.program(original)
-        score = None
-        for stage in stages:
-            evaluation = (await self.executor.evaluate(self.problem, program.code, self.settings, (stage,), f"p{original}"))[0]
-            self.archive.record_extra_evaluation(original, evaluation)
-            score = evaluation.score if evaluation.ok else score
-        return score
+        return await self.referee.holdout(self.archive.program(best.migrated_from or best.id))
 
     # several engines on one run ----------------------------------------------------------------
     def _shared_budget_allows(self, in_flight: int) -> bool:
@@ -449,13 +499,16 @@ class Engine:
             if program.id not in self.elites.programs:
                 self._admit(program, None)
         if programs:
+            self.referee.refresh()
+            self._crown()
             self._refresh_progress()
             self._check_target()
 
     # stopping and progress -------------------------------------------------------------------
-    def _stop(self, reason: str) -> None:
+    def _stop(self, reason: str, failure: RunFailure | None = None) -> None:
         if not self._stopping.is_set():
             self.progress.stop_reason = reason
+            self.progress.failure = failure
             self._stopping.set()
 
     def _check_target(self) -> ProgramRecord | None:
@@ -471,6 +524,22 @@ class Engine:
         await asyncio.sleep(max(0.0, deadline - time.monotonic()))
         self._stop(f"wall-clock budget of {self.config.max_time_s:g} s spent")
 
+    def _crown(self) -> None:
+        """The referee's latest claim is the best, for progress and for what proposals are built from."""
+        self.elites.champion = self.view.champion = self.referee.champion
+
+    async def _watch_pauses(self) -> None:
+        """Show (and record) when the source pauses proposals, e.g. while its LLM endpoint is away."""
+        while True:
+            pause = self.source.pause()
+            if pause != self.progress.paused:
+                if (pause is None) != (self.progress.paused is None):
+                    payload = {"reason": pause.reason, "gives_up_at": pause.gives_up_at} if pause else {}
+                    self.archive.add_event(self.run_record.id, "paused" if pause else "resumed", payload)
+                self.progress.paused = pause
+                self.on_progress(self.progress)
+            await asyncio.sleep(0.25)
+
     def _refresh_progress(self) -> None:
         best = self.elites.best()
         self.progress.archive_size = sum(1 for p in self.elites.programs.values() if p.migrated_from is None)
@@ -480,8 +549,12 @@ class Engine:
         if best_id is not None and best_id != self.progress.best_id:
             self.progress.best_changed = time.monotonic()
         self.progress.best_id = best_id
+        self.progress.best_uncertainty, self.progress.best_evaluations = self.referee.uncertainty(best)
+        self.progress.noise = self.referee.sigma
+        self.progress.rescores = self.referee.rescores
         if self.progress.initial_score is None:
             initial = next((p for p in self.elites.programs.values() if p.mutator == "initial"), None)
             self.progress.initial_score = initial.score if initial else None
         self.on_progress(self.progress)
+
 

@@ -41,7 +41,14 @@ def render_status(console: Console, status: StatusReport) -> None:
     best = elites.best()
     if best is not None:
         delta = "" if initial is None or initial.score is None else f" ({best.score - initial.score:+.4g} over the initial {initial.score:.4g})"
-        console.print(f"best: program {best.migrated_from or best.id}, score {best.score:.6g}{delta}")
+        best_id = best.migrated_from or best.id
+        claim = next((c for c in reversed(status.best_claims) if c.program_id == best_id), None)
+        shown = f"{best.score:.6g}"
+        if claim is not None:  # a noisy problem: the mean the claim was judged on, with its standard error
+            shown = f"{claim.score:.6g} ± {claim.uncertainty:.2g} over {claim.evaluations} evaluations"
+        elif status.noise == 0:
+            shown += " (deterministic: ± 0)"
+        console.print(f"best: program {best_id}, score {shown}{delta}")
     front = f"Pareto front: {len(elites.front)} programs; " if len(status.elites.problem.objectives) > 1 else ""
     console.print(f"{front}MAP-Elites cells per island: {elites.coverage()}")
     table = Table(title="top programs")

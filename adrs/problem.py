@@ -91,6 +91,27 @@ class Resources:
 
 
 @dataclass(frozen=True)
+class ScoreNoise:
+    """problem.toml's [score] noise: how far two evaluations of one program may differ.
+
+    `sigma` is the standard deviation of one evaluation's score (score points); 0 means the score
+    is deterministic (the default), None means adrs measures it at run start from the repeated
+    evaluations of the first program it re-scores (the initial program, in a fresh run).
+    `repeats` is how many evaluations of the scoring stage a would-be best gets in all, and
+    `metrics` declares the same standard deviation for other metrics (exports carry them).
+    adrs/noise.py holds the rule that uses them.
+    """
+
+    sigma: float | None = 0.0
+    repeats: int = 3
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def noisy(self) -> bool:
+        return self.sigma is None or self.sigma > 0
+
+
+@dataclass(frozen=True)
 class Problem:
     """A validated problem directory."""
 
@@ -109,6 +130,7 @@ class Problem:
     sandbox: str | None = None  # None: the strongest backend that works here (adrs.sandbox.default_name)
     llm: dict[str, Any] = field(default_factory=dict)
     resources: Resources = field(default_factory=Resources)
+    noise: ScoreNoise = field(default_factory=ScoreNoise)
     # Run settings the folder itself gives (an OpenEvolve config.yaml's random_seed, max_iterations,
     # num_islands); the command line and the API's arguments override them.
     run_defaults: dict[str, Any] = field(default_factory=dict)
@@ -121,6 +143,11 @@ class Problem:
     def warnings(self) -> tuple[str, ...]:
         """Configuration the folder gives that adrs does not honour, one line each naming file and key."""
         return self.peer.warnings if self.peer is not None else ()
+
+    @property
+    def scoring_stage(self) -> Stage:
+        """The last evolution stage: its score is a complete program's score."""
+        return self.evolution_stages[-1]
 
     @property
     def evolution_stages(self) -> tuple[Stage, ...]:
@@ -277,8 +304,9 @@ def _build(root: Path, toml_path: Path, data: dict[str, Any]) -> Problem:
     _check_evaluator_defines_evaluate(evaluator)
     _check_markers(initial)
     score = _table(toml_path, data, "score")
-    _reject_unknown(toml_path, "score.", score, {"metric"})
+    _reject_unknown(toml_path, "score.", score, {"metric", "noise", "repeats", "metric_noise"})
     score_metric = str(score.get("metric", "score" if toml_path.exists() else "combined_score"))
+    noise = _score_noise(toml_path, score)
     objectives = tuple(_objective(toml_path, i, o) for i, o in enumerate(_array(toml_path, data, "objectives")))
     if not objectives:
         objectives = (Objective("score", "max"),)
@@ -330,7 +358,39 @@ def _build(root: Path, toml_path: Path, data: dict[str, Any]) -> Problem:
         sandbox=None if meta.get("sandbox") is None else _sandbox(toml_path, meta["sandbox"]),
         llm=dict(_table(toml_path, data, "llm")),
         resources=_resources(toml_path, _table(toml_path, data, "resources")),
+        noise=noise,
     )
+
+
+MEASURE = "measure"  # [score] noise = "measure": adrs measures the noise at run start
+MIN_MEASURE_REPEATS = 3  # a standard deviation from fewer evaluations says little
+
+
+def _score_noise(path: Path, score: dict[str, Any]) -> ScoreNoise:
+    raw = score.get("noise", 0.0)
+    sigma: float | None
+    if raw == MEASURE:
+        sigma = None
+    else:
+        if isinstance(raw, bool) or not isinstance(raw, int | float) or not raw >= 0 or raw == float("inf"):
+            raise ProblemError(
+                f"{path}: score.noise: expected a standard deviation >= 0 (score points) or {MEASURE!r}, got {raw!r}"
+            )
+        sigma = float(raw)
+    repeats = score.get("repeats", ScoreNoise.repeats)
+    least = MIN_MEASURE_REPEATS if sigma is None else 2
+    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < least:
+        raise ProblemError(f"{path}: score.repeats: expected a whole number >= {least}, got {repeats!r}")
+    table = score.get("metric_noise", {})
+    if not isinstance(table, dict):
+        raise ProblemError(f"{path}: [score.metric_noise] must be a table of metric = standard deviation")
+    metrics = {}
+    for name, value in table.items():
+        number = _number(path, f"score.metric_noise.{name}", value)
+        if number < 0:
+            raise ProblemError(f"{path}: score.metric_noise.{name}: expected a standard deviation >= 0, got {value!r}")
+        metrics[str(name)] = number
+    return ScoreNoise(sigma, repeats, metrics)
 
 
 def _sandbox(path: Path, raw: Any) -> str:

@@ -1,7 +1,9 @@
 """What a run reports while it goes (Progress) and when it ends (RunSummary).
 
-Owns: the records the engine fills in and the live view, the API and the CLI read, and the
-arithmetic on them a view needs (rate, time since the best changed, time left).
+Owns: the records the engine fills in and the live view, the API and the CLI read: the best
+score with its uncertainty, why the run stopped and whether that was a failure (`RunFailure`),
+a pause while the LLM endpoint is away (`Pause`), and the arithmetic on them a view needs (rate,
+time since the best changed, time left).
 Must not: compute anything about the search; the engine updates these in place (and an LLM
 source its `LLMActivity`).
 """
@@ -13,6 +15,32 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from adrs.archive.store import ProgramRecord
+
+# RunFailure.kind: why a run stopped on a failure rather than on a budget, a target or a cap.
+INITIAL_FAILED = "initial_failed"  # no program evaluated successfully (the initial program failed)
+EVALUATIONS_FAILING = "evaluations_failing"  # a streak of failed evaluations (RunConfig.max_failure_streak)
+PROPOSALS_FAILING = "proposals_failing"  # the proposal streak limit hit before any proposal became a program
+SOURCE_FAILED = "source_failed"  # the proposal source gave up: the LLM endpoint stayed away or kept failing
+FAILURE_KINDS = (INITIAL_FAILED, EVALUATIONS_FAILING, PROPOSALS_FAILING, SOURCE_FAILED)
+
+
+@dataclass(frozen=True)
+class RunFailure:
+    """A stop that is a failure: `adrs run` and `adrs resume` print `message` and exit non-zero."""
+
+    kind: str  # one of FAILURE_KINDS
+    message: str  # what failed: the file, the stage and the error where there is one
+
+
+@dataclass(frozen=True)
+class Pause:
+    """Proposals are paused: the LLM endpoint is unreachable. The run gives up at `gives_up_at`."""
+
+    reason: str  # the last error, e.g. "connection after 4 attempts: cannot reach the endpoint (...)"
+    since: float  # time.time() when the outage began
+    next_try_at: float  # time.time() of the next probe of the endpoint
+    gives_up_at: float  # time.time() when the run stops unless the endpoint answered
+    probes: int  # probes made so far
 
 
 @dataclass
@@ -38,8 +66,12 @@ class Progress:
     no_edit: int = 0
     archive_size: int = 0
     front_size: int = 0
-    best_score: float | None = None
+    best_score: float | None = None  # the run's best: for a noisy problem, the mean of its evaluations
     best_id: int | None = None
+    best_uncertainty: float | None = None  # standard error of best_score (0: deterministic; None: unknown yet)
+    best_evaluations: int = 0  # evaluations behind best_score
+    noise: float | None = None  # standard deviation of one evaluation's score (declared or measured; None: unknown)
+    rescores: int = 0  # extra evaluations spent re-scoring contenders for the best (not counted in `budget`)
     initial_score: float | None = None
     started: float = field(default_factory=time.monotonic)
     best_changed: float | None = None  # monotonic time the best program last changed (or was first known)
@@ -47,6 +79,8 @@ class Progress:
     max_time_s: float | None = None  # the invocation's wall-clock budget
     llm: LLMActivity | None = None  # the LLM source's activity (None: the offline mutator alone)
     stop_reason: str = ""
+    failure: RunFailure | None = None  # set when the stop is a failure
+    paused: Pause | None = None  # set while proposals wait for the LLM endpoint
     # Engine time, summed over the invocation (seconds): where per-evaluation overhead goes.
     proposal_s: float = 0.0  # selection, mutation, hashing and the pending write
     evaluation_s: float = 0.0  # wall time of the stage cascades (sandbox start + evaluator)
@@ -83,3 +117,12 @@ class RunSummary:
     initial_score: float | None
     stop_reason: str
     holdout_score: float | None
+    best_uncertainty: float | None = None  # standard error of best.score (0 for a deterministic problem)
+    best_evaluations: int = 0  # evaluations behind best.score
+    holdout_uncertainty: float | None = None
+    rescores: int = 0  # evaluations spent re-scoring (besides `evaluated`)
+    failure: RunFailure | None = None  # the stop was a failure: the CLI prints it and exits non-zero
+
+    @property
+    def failed(self) -> bool:
+        return self.failure is not None

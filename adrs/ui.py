@@ -1,13 +1,14 @@
 """The live terminal view of a run (rich), and the closing summary.
 
-Owns: rendering `Progress` as a budget bar plus a small table (evaluations/min, best score and its
-delta over the initial program, time since the best changed, time left and which budget ends the
-run, LLM calls in flight, failed and dollars spent, failures by kind, the archive's size and, for
-problems with several objectives, the Pareto front's). The table is re-rendered from the live
-`Progress` at every refresh, so clocks and calls in flight move between evaluations. Falls back to
-a line every few seconds when the output is not a terminal (CI logs, pipes). While the view is on
-a terminal, the terminal does not echo control characters: an echoed "^C" at the end of the last
-line can wrap it, after which rich's redraw leaves a stale copy of the bar behind.
+Owns: rendering `Progress` as a budget bar plus a small table (evaluations/min, best score with
+its uncertainty and its delta over the initial program, time since the best changed, time left and
+which budget ends the run, LLM calls in flight, failed and dollars spent, failures by kind, the
+archive's size and, for problems with several objectives, the Pareto front's, a pause while the LLM
+endpoint is away). The table is re-rendered from the live `Progress` at every refresh, so clocks
+and calls in flight move between evaluations. Falls back to a line every few seconds when the
+output is not a terminal (CI logs, pipes), and at once when a pause begins or ends. While the view
+is on a terminal, the terminal does not echo control characters: an echoed "^C" at the end of the
+last line can wrap it, after which rich's redraw leaves a stale copy of the bar behind.
 
 Must not: change the run; it only reads the Progress it is handed.
 """
@@ -24,12 +25,27 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from adrs.printable import markup
+from adrs.progress import Pause, RunSummary
 from adrs.progress import Progress as RunProgress
-from adrs.progress import RunSummary
 
 
 def _fmt(value: float | None) -> str:
     return "-" if value is None else f"{value:.4g}"
+
+
+def _score(value: float | None, uncertainty: float | None) -> str:
+    """A score with its uncertainty when it has one (a noisy problem): 81.2 ± 0.58."""
+    if value is None or not uncertainty:
+        return _fmt(value)
+    return f"{value:.4g} ± {uncertainty:.2g}"
+
+
+def pause_line(pause: Pause) -> str:
+    now = time.time()
+    return (
+        f"paused: the LLM endpoint is unreachable ({pause.reason}); since {now - pause.since:.0f} s, "
+        f"next try in {max(0.0, pause.next_try_at - now):.0f} s, giving up in {max(0.0, pause.gives_up_at - now):.0f} s"
+    )
 
 
 def duration(seconds: float) -> str:
@@ -116,6 +132,7 @@ class LiveView:
         self._echo = _NoControlEcho()
         self._drawn = Group(self.bar)
         self._last_line = 0.0
+        self._was_paused = False
 
     def __enter__(self) -> LiveView:
         if self.live is not None:
@@ -135,9 +152,16 @@ class LiveView:
         self.bar.update(self.task, completed=progress.evaluated)
         if self.live is not None:
             self.live.refresh()
-        elif time.monotonic() - self._last_line > 5 or progress.evaluated == progress.budget:
+        elif (
+            time.monotonic() - self._last_line > 5
+            or progress.evaluated == progress.budget
+            or self._was_paused != (progress.paused is not None)
+        ):
             self._last_line = time.monotonic()
             self.console.print(self.line(progress), markup=False, highlight=False)
+            if progress.paused is not None:  # its own line, so the console's wrapping never splits it
+                self.console.print(pause_line(progress.paused), markup=False, highlight=False)
+        self._was_paused = progress.paused is not None
 
     def _renderable(self) -> Group:
         if self.progress is None:
@@ -152,7 +176,8 @@ class LiveView:
         fails = ", ".join(f"{k} {n}" for k, n in p.failures.most_common()) or "none"
         parts = [
             f"[{p.evaluated}/{p.budget}] {p.per_minute:.1f} evals/min",
-            f"best {_fmt(p.best_score)} (initial {_fmt(p.initial_score)}), changed {improvement_line(p)}",
+            f"best {_score(p.best_score, p.best_uncertainty)} (initial {_fmt(p.initial_score)}), "
+            f"changed {improvement_line(p)}",
             f"ETA {eta_line(p)}",
             f"archive {p.archive_size}" + (f", front {p.front_size}" if p.objectives > 1 else ""),
             f"failures: {fails}",
@@ -168,7 +193,11 @@ class LiveView:
         table.add_column()
         delta = None if p.best_score is None or p.initial_score is None else p.best_score - p.initial_score
         table.add_row("evaluations/min", f"{p.per_minute:.1f}")
-        table.add_row("best score", f"{_fmt(p.best_score)} (program {p.best_id}, {'+' if (delta or 0) >= 0 else ''}{_fmt(delta)} over initial)")
+        best = _score(p.best_score, p.best_uncertainty)
+        sign = "+" if (delta or 0) >= 0 else ""
+        table.add_row("best score", f"{best} (program {p.best_id}, {sign}{_fmt(delta)} over initial)")
+        if p.paused is not None:
+            table.add_row("[yellow]paused[/yellow]", pause_line(p.paused))
         table.add_row("best changed", improvement_line(p))
         table.add_row("time left", eta_line(p))
         llm = llm_line(p)
@@ -194,7 +223,14 @@ def print_summary(console: Console, summary: RunSummary, archive_path: str) -> N
     if best is not None:
         original = best.migrated_from or best.id
         delta = "" if summary.initial_score is None or best.score is None else f" ({best.score - summary.initial_score:+.4g} over the initial program)"
-        console.print(f"[bold]Best:[/bold] program {original}, score {_fmt(best.score)}{delta}")
+        score = _score(best.score, summary.best_uncertainty)
+        repeats = f" over {summary.best_evaluations} evaluations" if summary.best_evaluations > 1 else ""
+        console.print(f"[bold]Best:[/bold] program {original}, score {score}{repeats}{delta}")
     if summary.holdout_score is not None and best is not None and best.score is not None:
-        console.print(f"[bold]Holdout:[/bold] {summary.holdout_score:.4g} (gap {summary.holdout_score - best.score:+.4g})")
+        holdout = _score(summary.holdout_score, summary.holdout_uncertainty)
+        console.print(f"[bold]Holdout:[/bold] {holdout} (gap {summary.holdout_score - best.score:+.4g})")
+    if summary.rescores:
+        console.print(
+            f"[bold]Re-scoring:[/bold] {summary.rescores} more evaluations of contenders for the best (noisy problem)"
+        )
     console.print(f"[bold]Archive:[/bold] {archive_path}")

@@ -8,6 +8,8 @@ released when the server stops). Bearer keys are checked when `api_key` is set; 
 a 404 like OpenAI's. The preflight call of adrs is answered "OK" without using the script.
 
 Every request body is kept in `requests` (with the time it arrived) so tests can read the prompts.
+`stop()` also cuts the connections clients hold open, as a server that dies would; a new server
+started on the same port (`start(port)`) plays the endpoint coming back.
 
     with FakeOpenAI(script=[Reply("..."), Reply(status=429)]) as server:
         ... base_url=server.url ...
@@ -19,6 +21,7 @@ Runs as a script too, for trying the CLI by hand:
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -67,6 +70,7 @@ class FakeOpenAI:
         self._stopping = threading.Event()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self._connections: set[socket.socket] = set()
 
     # lifecycle
     def start(self, port: int = 0) -> FakeOpenAI:
@@ -83,6 +87,13 @@ class FakeOpenAI:
         if self._server is not None:
             self._server.shutdown()
             self._server.server_close()
+        with self._lock:
+            connections, self._connections = list(self._connections), set()
+        for connection in connections:  # keep-alive connections die with the server
+            try:
+                connection.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def __enter__(self) -> FakeOpenAI:
         return self.start()
@@ -122,6 +133,19 @@ def _handler_for(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
 
         def log_message(self, *args: Any) -> None:  # quiet
             pass
+
+        def setup(self) -> None:
+            super().setup()
+            with server._lock:
+                server._connections.add(self.connection)
+
+        def finish(self) -> None:
+            with server._lock:
+                server._connections.discard(self.connection)
+            try:
+                super().finish()
+            except OSError:  # the connection was cut by stop()
+                pass
 
         def _send(self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None) -> None:
             data = json.dumps(payload).encode()

@@ -58,3 +58,25 @@ def test_archive_functions_return_records_usable_after_the_archive_closed(toy_pr
     assert exported.module.read_text() == view.program.code
 
     assert adrs.check_archive(archive).clean
+
+
+def test_commands_load_only_what_they_use(toy_problem, tmp_path):
+    """`adrs eval` never loads the archive (SQLAlchemy) or the engine; `adrs status` never loads the engine."""
+    archive = tmp_path / "a.sqlite"
+    adrs.evolve(toy_problem, archive=archive, budget=2, workers=1, seed=0, evaluate_holdout=False)
+    probe = (
+        "import sys\nfrom adrs.cli import main\n"
+        "code = main(sys.argv[1:])\n"
+        "print('LOADED', sorted(m for m in ('sqlalchemy', 'adrs.engine', 'openai') if m in sys.modules))\n"
+        "sys.exit(code)\n"
+    )
+    runs = {
+        "eval": ["eval", str(toy_problem), str(toy_problem / "initial.py"), "--stage", "quick"],
+        "status": ["status", str(archive)],
+    }
+    loaded = {}
+    for name, argv in runs.items():
+        done = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True, timeout=240)
+        assert done.returncode == 0, done.stdout + done.stderr
+        loaded[name] = done.stdout.rsplit("LOADED", 1)[1].strip()
+    assert loaded == {"eval": "[]", "status": "['sqlalchemy']"}

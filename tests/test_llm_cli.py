@@ -75,3 +75,29 @@ def test_a_wrong_key_fails_at_start_up_with_the_variable_named(toy_problem, tmp_
     assert store.run().status == "failed"
     assert store.events(store.run().id, "llm_unavailable")
     store.close()
+
+
+def _toy_edits():
+    counter = itertools.count(1)
+    line = "    return sorted(range(len(jobs)), key=lambda i: jobs[i][0] * 1.0)"
+
+    def respond(body) -> Reply:
+        n = next(counter)
+        return Reply(f"Idea: variant {n}\n<<<<<<< SEARCH\n{line}\n=======\n    _variant = {n}\n{line}\n>>>>>>> REPLACE\n")
+
+    return respond
+
+
+def test_llm_concurrency_flag_sets_the_calls_in_flight_and_is_validated(toy_problem, tmp_path):
+    with FakeOpenAI(responder=_toy_edits(), latency_s=0.6) as server:
+        run = adrs("run", str(toy_problem), "--llm", f"fake-coder@{server.url}", "--llm-concurrency", "3",
+                   "--budget", "9", "--workers", "2", "--quiet", "--archive", str(tmp_path / "a.sqlite"))
+        assert run.returncode == 0, run.stdout + run.stderr
+        assert server.max_in_flight == 3  # the default of 4 would reach 4 (latency 0.6 s, 9 proposals)
+    store = Archive.open(tmp_path / "a.sqlite")
+    assert store.run().config["llm"]["concurrency"] == 3  # stored, so a resume keeps it
+    store.close()
+
+    refused = adrs("run", str(toy_problem), "--llm-concurrency", "0", "--archive", str(tmp_path / "b.sqlite"))
+    assert refused.returncode == 2 and "--llm-concurrency: must be at least 1, got 0" in refused.stderr
+    assert not (tmp_path / "b.sqlite").exists()

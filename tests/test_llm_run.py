@@ -146,3 +146,16 @@ def test_llm_and_offline_proposals_mix_in_one_run_each_labelled(toy_problem, tmp
     llm_children = [p for p in archive.programs(summary.run_id) if p.mutator.startswith("llm:")]
     assert all(archive.llm_calls_of_program(p.id) for p in llm_children)  # each linked to its call
     archive.close()
+
+
+def test_repeated_duplicates_raise_the_next_calls_temperature(toy_problem, tmp_path):
+    line = f"    return sorted(range(len(jobs)), key=lambda i: {INITIAL_KEY})"
+    same = diff(line, line + "  # the same program")  # a duplicate of its parent, every time
+    with FakeOpenAI(responder=lambda body: same) as server:
+        settings = run_settings(server.url, concurrency=1, preflight=False, repeat_temperature_step=0.25)
+        settings["llm"]["models"][0]["temperature"] = 0.5
+        summary = api.evolve(toy_problem, archive=tmp_path / "a.sqlite", budget=5, max_duplicate_streak=7, **settings)
+        temperatures = [received.body.get("temperature") for received in server.completions]
+    assert "duplicate" in summary.stop_reason
+    # one parent (the initial program): each duplicate in a row adds a step, up to the protocol's 2.0
+    assert temperatures == [0.5, 0.75, 1.0, 1.25, 1.5, 1.75, 2.0]

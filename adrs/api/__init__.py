@@ -30,68 +30,100 @@ renders the records (adrs/inspect_run.py, adrs/ui.py).
 Must not: be imported by code that runs in a sandboxed worker (it loads the engine).
 """
 
-from adrs.api.archives import (
-    ProgramView,
-    StatusReport,
-    check_archive,
-    export_programs,
-    run_status,
-    show_call,
-    show_program,
-    write_report,
-)
-from adrs.api.data import DataOverview, data_in_use, data_root, data_status, fetch_data
-from adrs.api.problems import (
-    CheckedProgram,
-    CheckReport,
-    ProblemEntry,
-    check_problem,
-    default_sandbox_line,
-    evaluate_program,
-    init_problem,
-    list_problems,
-    problems_dir,
-    require_sandbox,
-    sandbox_line,
-)
-from adrs.api.runs import (
-    MutatorPlan,
-    chosen_mutator,
-    default_archive_path,
-    evolve,
-    join,
-    llm_table,
-    make_source,
-    mutator_plan,
-    resume,
-    stored_run,
-)
-from adrs.archive.store import ArchiveError
-from adrs.datasets.fetch import DataError
-from adrs.executors import ExecutorError
-from adrs.export import ExportError
-from adrs.mutate.llm.models import LLMConfigError, LLMError
-from adrs.problem import ProblemError, load_problem
-from adrs.report import ReportError
-from adrs.sandbox import SandboxUnavailable
-from adrs.serve.server import ArchiveServer, open_server, serve_archive
-from adrs.validation import SettingError
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+# Each name loads its module on first use, so a command imports only what it needs: `adrs eval`
+# never loads the archive (SQLAlchemy), `adrs status` never loads the engine.
+_HOMES = {
+    "adrs.api.archives": (
+        "ProgramView", "StatusReport", "check_archive", "export_programs", "run_status", "show_call",
+        "show_program", "write_report",
+    ),
+    "adrs.api.data": ("DataOverview", "data_in_use", "data_root", "data_status", "fetch_data"),
+    "adrs.api.problems": (
+        "CheckedProgram", "CheckReport", "ProblemEntry", "check_problem", "default_sandbox_line",
+        "evaluate_program", "init_problem", "list_problems", "problems_dir", "require_sandbox", "sandbox_line",
+    ),
+    "adrs.api.runs": (
+        "MutatorPlan", "chosen_mutator", "default_archive_path", "evolve", "join", "llm_table", "make_source",
+        "mutator_plan", "resume", "stored_run",
+    ),
+    "adrs.problem": ("load_problem",),
+    "adrs.serve.server": ("ArchiveServer", "open_server", "serve_archive"),
+    "adrs.validation": ("SettingError",),
+}
+_HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 
 # Errors that mean bad input or an unusable setting, not a bug: the message names the file, field
-# or value, and the command line prints it and exits 1.
-USER_ERRORS: tuple[type[Exception], ...] = (
-    ProblemError,
-    ArchiveError,
-    ExportError,
-    FileNotFoundError,
-    LLMConfigError,
-    LLMError,
-    SandboxUnavailable,
-    ExecutorError,
-    ReportError,
-    SettingError,
-    DataError,
+# or value, and the command line prints it and exits 1. (module, class) pairs, loaded on first use.
+_USER_ERRORS = (
+    ("adrs.problem", "ProblemError"),
+    ("adrs.archive.store", "ArchiveError"),
+    ("adrs.export", "ExportError"),
+    ("builtins", "FileNotFoundError"),
+    ("adrs.mutate.llm.models", "LLMConfigError"),
+    ("adrs.mutate.llm.models", "LLMError"),
+    ("adrs.sandbox", "SandboxUnavailable"),
+    ("adrs.executors", "ExecutorError"),
+    ("adrs.report", "ReportError"),
+    ("adrs.validation", "SettingError"),
+    ("adrs.datasets.fetch", "DataError"),
 )
+
+
+def __getattr__(name: str) -> Any:
+    if name == "USER_ERRORS":
+        return tuple(getattr(importlib.import_module(module), cls) for module, cls in _USER_ERRORS)
+    if name in _HOME_OF:
+        return getattr(importlib.import_module(_HOME_OF[name]), name)
+    raise AttributeError(f"module 'adrs.api' has no attribute {name!r}")
+
+
+if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__ loads these
+    from adrs.api.archives import (
+        ProgramView,
+        StatusReport,
+        check_archive,
+        export_programs,
+        run_status,
+        show_call,
+        show_program,
+        write_report,
+    )
+    from adrs.api.data import DataOverview, data_in_use, data_root, data_status, fetch_data
+    from adrs.api.problems import (
+        CheckedProgram,
+        CheckReport,
+        ProblemEntry,
+        check_problem,
+        default_sandbox_line,
+        evaluate_program,
+        init_problem,
+        list_problems,
+        problems_dir,
+        require_sandbox,
+        sandbox_line,
+    )
+    from adrs.api.runs import (
+        MutatorPlan,
+        chosen_mutator,
+        default_archive_path,
+        evolve,
+        join,
+        llm_table,
+        make_source,
+        mutator_plan,
+        resume,
+        stored_run,
+    )
+    from adrs.problem import load_problem
+    from adrs.serve.server import ArchiveServer, open_server, serve_archive
+    from adrs.validation import SettingError
+
+    USER_ERRORS: tuple[type[Exception], ...]
 
 __all__ = [
     "USER_ERRORS",

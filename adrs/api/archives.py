@@ -10,25 +10,26 @@
 Owns: the records the read-only commands return (`StatusReport`, `ProgramView`), each loaded whole
 while the archive is open, so that it can be rendered, compared or serialised after it closed.
 
-Must not: write to an archive (each is opened read-only; only `check_archive(repair=True)` writes),
-or render anything (the CLI does).
+Must not: write to an archive (each is opened read-only; only `check_archive(repair=True)` writes;
+`write_report` caches baseline scores in the user's cache folder, `export_programs` writes files
+outside it, after re-scoring the programs in a sandbox), or render anything (the CLI does).
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from adrs import doctor
 from adrs.archive.elites import Elites, load_elites
-from adrs.archive.records import CallRecord, ModelUsage
+from adrs.archive.records import BestClaim, CallRecord, ModelUsage
 from adrs.archive.store import Archive, ArchiveError, ProgramRecord, RunRecord
 from adrs.doctor import DoctorReport
 from adrs.evaluate.result import Evaluation
-from adrs.export import Exported, choose, export_program
+from adrs.export import Exported, choose, export_program, rescore, run_noise
 from adrs.mutate.llm.history import refused_proposals
 from adrs.problem import load_problem
 from adrs.report import ReportOptions, build_report
@@ -45,6 +46,10 @@ class StatusReport:
     failures: Counter[str]  # failed programs by error kind
     elites: Elites  # every program that is not pending, as the engine indexes them
     llm_usage: list[ModelUsage]
+    # Noisy problems: the run's bests in the order they were claimed (the last is elites.best()),
+    # each with its mean, standard error and evaluation count; empty for a deterministic problem.
+    best_claims: list[BestClaim] = field(default_factory=list)
+    noise: float = 0.0  # standard deviation of one evaluation's score (declared or measured)
     stopped: str = ""  # why the last session of the run ended, or that it has not (see `why_stopped`)
 
 
@@ -85,6 +90,7 @@ class ProgramView:
     llm_calls: list[CallRecord]  # the calls that produced this program
     refused: list[dict]  # `proposal_failed` payloads of proposals made from it that yielded no program
     archive_url: str
+    repeats: list[Evaluation] = field(default_factory=list)  # its stages evaluated again (noisy problems)
     cited: tuple[int, Paradigm] | None = None  # the breakthrough (number, approach) its prompt followed
 
 
@@ -93,9 +99,17 @@ def run_status(archive: str | Path, run_id: int | None = None) -> StatusReport:
     store = Archive.open(archive, create=False, read_only=True)
     try:
         run = store.run(run_id)
-        elites = load_elites(store, run, load_problem(run.problem_root))
+        problem = load_problem(run.problem_root)
+        elites = load_elites(store, run, problem)
         return StatusReport(
-            run, store.url, store.status_counts(run.id), store.failure_counts(run.id), elites, store.llm_usage(run.id),
+            run,
+            store.url,
+            store.status_counts(run.id),
+            store.failure_counts(run.id),
+            elites,
+            store.llm_usage(run.id),
+            store.best_claims(run.id),
+            run_noise(problem, store, run),
             why_stopped(store.events(run.id), str(run.status)),
         )
     finally:
@@ -115,6 +129,7 @@ def show_program(archive: str | Path, program_id: int) -> ProgramView:
             store.llm_calls_of_program(program.id),
             refused_proposals(store, program.run_id, program.id),
             store.url,
+            store.repeat_evaluations(program.migrated_from or program.id),
             cited_by_program(store, program.run_id, program.id),
         )
     finally:
@@ -141,15 +156,20 @@ def export_programs(
     pareto: bool = False,
     program_id: int | None = None,
     run_id: int | None = None,
+    rescored: bool = True,
+    problem_dir: str | Path | None = None,
 ) -> list[Exported]:
     """Write the best program, the Pareto front, or program `program_id` of a run as standalone
-    modules with a provenance record each, in `out`."""
+    modules with a provenance record each, in `out`. Each is re-scored first (`rescored`), in the
+    sandbox the run used; a failed re-score raises ExportError before anything is written."""
     store = Archive.open(archive, create=False, read_only=True)
     try:
         run = store.run(run_id)
-        elites = load_elites(store, run, load_problem(run.problem_root))
+        problem = load_problem(problem_dir or run.problem_root)
+        elites = load_elites(store, run, problem)
         chosen = choose(store, run, elites, best=best, pareto=pareto, program_id=program_id)
-        return [export_program(store, run, program, Path(out)) for program in chosen]
+        again = {p.id: rescore(problem, store, run, p) for p in chosen} if rescored else {}
+        return [export_program(store, run, p, Path(out), problem, again.get(p.id)) for p in chosen]
     finally:
         store.close()
 

@@ -68,14 +68,22 @@ def mutator_plan(problem: Problem, **settings: Any) -> MutatorPlan:
     return MutatorPlan("llm", models, unpriced, config.offline_share, config.max_cost)
 
 
-def llm_table(base: dict[str, Any], *, models: Sequence[str] = (), config_file: str | Path | None = None) -> dict[str, Any]:
+def llm_table(
+    base: dict[str, Any],
+    *,
+    models: Sequence[str] = (),
+    config_file: str | Path | None = None,
+    concurrency: int | None = None,
+) -> dict[str, Any]:
     """A run's `[llm]` table: `base` (a stored run's), updated by a TOML file's `[llm]` table, then
-    by `NAME[@URL]` model flags (which replace the model list)."""
+    by `NAME[@URL]` model flags (which replace the model list) and the number of calls in flight."""
     table = dict(base)
     if config_file:
         table.update(load_llm_file(config_file))
     if models:
         table["models"] = [parse_model_flag(flag) for flag in models]
+    if concurrency is not None:
+        table["concurrency"] = concurrency
     return table
 
 
@@ -207,7 +215,7 @@ def _drive(
     finally:
         executor.close()
     if not joined:
-        store.set_run_status(run_id, RunStatus.STOPPED)
+        store.set_run_status(run_id, RunStatus.FAILED if summary.failed else RunStatus.STOPPED)
     return summary
 
 

@@ -14,11 +14,13 @@ import secrets
 from pathlib import Path
 from typing import Self
 
+from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from adrs.archive.connect import open_engine
 from adrs.archive.location import archive_url
+from adrs.archive.schema import Base
 
 
 class ArchiveBase:
@@ -31,6 +33,9 @@ class ArchiveBase:
         self.writer = secrets.token_hex(8)  # this process's mark in the change journal
         self._counters_ready: set[int] = set()  # runs whose counter row is known to exist
         self.read_only = False
+        # Tables of the schema a read-only archive lacks (one an older adrs wrote: schema version 1
+        # had no repeat_evaluations and no best_claims): read as empty, never created by a reader.
+        self.absent_tables: frozenset[str] = frozenset()
 
     @classmethod
     def open(cls, location: str | Path, *, create: bool = True, read_only: bool = False) -> Self:
@@ -41,6 +46,9 @@ class ArchiveBase:
         url = archive_url(location)
         archive = cls(open_engine(url, create=create, read_only=read_only), url)
         archive.read_only = read_only
+        if read_only:
+            present = set(inspect(archive.engine).get_table_names())
+            archive.absent_tables = frozenset(name for name in Base.metadata.tables if name not in present)
         return archive
 
     def close(self) -> None:

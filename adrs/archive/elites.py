@@ -3,7 +3,9 @@
 Owns: an in-memory index rebuilt from the stored programs (so nothing here is the only copy of
 anything; `load_elites` builds it for a stored run) and updated incrementally as evaluations
 land. Feature cells use the problem's fixed bin edges; nothing is rescaled, so an elite is only
-ever replaced by a better program in its cell.
+ever replaced by a better program in its cell. The run's best is the highest score, except for a
+problem that declares noise: there it is the latest best claim (`champion`), which a program
+earns only by beating the previous one by more than the noise (adrs/noise.py).
 
 Must not: write to the archive or make random choices (that is select.py's job).
 """
@@ -13,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from adrs.archive.records import ProgramRecord, ProgramStatus, RunRecord
+from adrs.archive.records import BestClaim, ProgramRecord, ProgramStatus, RunRecord
 from adrs.problem import Feature, Objective, Problem
 
 if TYPE_CHECKING:
@@ -63,6 +65,7 @@ class Elites:
     arrivals: list[ProgramRecord] = field(default_factory=list)  # every evaluated non-copy, in arrival order
     failures: int = 0
     last_seen_id: int = 0
+    champion: BestClaim | None = None  # the run's latest best claim (problems that declare noise)
 
     @property
     def features(self) -> tuple[Feature, ...]:
@@ -127,6 +130,9 @@ class Elites:
         return wins
 
     def best(self, island: int | None = None) -> ProgramRecord | None:
+        """The run's best (the claimed one where a claim exists), or an island's highest-scoring program."""
+        if island is None and self.champion is not None and self.champion.program_id in self.programs:
+            return self.programs[self.champion.program_id]
         pool = [p for p in self.programs.values() if island is None or p.island == island]
         return max(pool, key=lambda p: (fitness_key(p), -p.id)) if pool else None
 
@@ -160,4 +166,6 @@ def load_elites(archive: Archive, run: RunRecord, problem: Problem) -> Elites:
     for program in archive.programs(run.id):
         if program.status != ProgramStatus.PENDING:
             elites.add(program)
+    # As the engine's referee: claims name the best only while the problem declares noise.
+    elites.champion = archive.best_claim(run.id) if problem.noise.noisy else None
     return elites

@@ -1,8 +1,9 @@
 """The raw reads and the few repairs `adrs doctor` needs, inside one transaction.
 
-Owns: `Archive.integrity_session`, which yields an `IntegritySession`: runs, programs and
-evaluation rows as stored (whether or not they agree with each other), evaluation rows of no
-program, and the repairs: deleting evaluation rows, overwriting a program's derived fields. With
+Owns: `Archive.integrity_session`, which yields an `IntegritySession`: runs, programs,
+evaluation rows, repeated evaluation rows and best claims as stored (whether or not they agree
+with each other), evaluation rows of no program, and the repairs: deleting evaluation rows (and
+repeated ones), overwriting a program's derived fields. With
 `write=True` every repair of one session commits together, or none does.
 
 Must not: decide what is inconsistent or what to repair (doctor.py does), touch a program's code
@@ -20,8 +21,16 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from adrs.archive.base import ArchiveBase
-from adrs.archive.records import ProgramRecord, ProgramStatus, RunRecord, StoredEvaluation, as_record
-from adrs.archive.schema import EvaluationRow, Program, Run
+from adrs.archive.records import (
+    BestClaim,
+    ProgramRecord,
+    ProgramStatus,
+    RunRecord,
+    StoredEvaluation,
+    as_record,
+)
+from adrs.archive.schema import BestClaim as BestClaimRow
+from adrs.archive.schema import EvaluationRow, Program, RepeatEvaluation, Run
 
 # The fields of a program derived from its evaluation rows, which a repair may overwrite.
 REPAIRABLE = frozenset(
@@ -32,8 +41,9 @@ REPAIRABLE = frozenset(
 class IntegritySession:
     """One transaction's view of the stored rows, for checking and repairing them."""
 
-    def __init__(self, session: Session):
+    def __init__(self, session: Session, absent_tables: frozenset[str] = frozenset()):
         self._s = session
+        self._absent = absent_tables  # tables a read-only archive from an older adrs lacks: read as empty
 
     def runs(self, run_id: int | None = None) -> list[RunRecord]:
         stmt = select(Run) if run_id is None else select(Run).where(Run.id == run_id)
@@ -56,13 +66,42 @@ class IntegritySession:
                 rows[row.program_id].append(as_record(StoredEvaluation, row))
         return rows
 
+    def repeats_of(self, program_ids: list[int]) -> dict[int, list[StoredEvaluation]]:
+        """Each program's repeated evaluation rows in the order they were stored."""
+        rows: dict[int, list[StoredEvaluation]] = defaultdict(list)
+        if program_ids and "repeat_evaluations" not in self._absent:
+            stmt = (
+                select(RepeatEvaluation)
+                .where(RepeatEvaluation.program_id.in_(program_ids))
+                .order_by(RepeatEvaluation.id)
+            )
+            for row in self._s.scalars(stmt):
+                rows[row.program_id].append(as_record(StoredEvaluation, row))
+        return rows
+
+    def claims(self, run_id: int) -> list[BestClaim]:
+        if "best_claims" in self._absent:
+            return []
+        stmt = select(BestClaimRow).where(BestClaimRow.run_id == run_id).order_by(BestClaimRow.id)
+        return [as_record(BestClaim, row) for row in self._s.scalars(stmt)]
+
     def orphan_evaluations(self) -> list[StoredEvaluation]:
         """Evaluation rows whose program is not stored."""
         stmt = select(EvaluationRow).where(EvaluationRow.program_id.not_in(select(Program.id)))
         return [as_record(StoredEvaluation, row) for row in self._s.scalars(stmt)]
 
+    def orphan_repeats(self) -> list[StoredEvaluation]:
+        """Repeated evaluation rows whose program is not stored."""
+        if "repeat_evaluations" in self._absent:
+            return []
+        stmt = select(RepeatEvaluation).where(RepeatEvaluation.program_id.not_in(select(Program.id)))
+        return [as_record(StoredEvaluation, row) for row in self._s.scalars(stmt)]
+
     def delete_evaluations(self, evaluation_ids: list[int]) -> None:
         self._s.execute(delete(EvaluationRow).where(EvaluationRow.id.in_(evaluation_ids)))
+
+    def delete_repeats(self, repeat_ids: list[int]) -> None:
+        self._s.execute(delete(RepeatEvaluation).where(RepeatEvaluation.id.in_(repeat_ids)))
 
     def set_program_fields(self, program_id: int, values: dict[str, Any]) -> None:
         """Overwrite derived fields of a program (never its code, lineage or proposal index)."""
@@ -82,7 +121,7 @@ class IntegrityMixin(ArchiveBase):
         """Rows as stored; with `write`, the repairs made through it commit together when it ends."""
         with self._session() as s:
             if not write:
-                yield IntegritySession(s)
+                yield IntegritySession(s, self.absent_tables)
                 return
             with s.begin():
                 yield IntegritySession(s)

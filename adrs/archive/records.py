@@ -1,8 +1,8 @@
 """The plain records the archive hands out, and the statuses it stores.
 
 Owns: the frozen dataclasses every archive method returns (runs, programs, stored evaluation
-rows, LLM calls, LLM usage per model and in total), the proposal about to be stored
-(`NewProgram`), the program and run statuses as `StrEnum`s (their members equal the strings stored
+rows, best claims, LLM calls, LLM usage per model and in total), what is about to be stored
+(`NewProgram`, `ClaimDraft`), the program and run statuses as `StrEnum`s (their members equal the strings stored
 in the database, so records read back hold plain strings that compare equal to them), and
 `as_record`, the one copy from an ORM row into a record.
 
@@ -35,7 +35,9 @@ class RunStatus(StrEnum):
     RUNNING = "running"
     STOPPED = "stopped"  # the engine stopped normally (budget, time, target, no proposals)
     INTERRUPTED = "interrupted"  # Ctrl-C: `adrs resume` continues it
-    FAILED = "failed"  # it could not run (no LLM endpoint answered the start-up check)
+    # It could not run (no LLM endpoint answered the start-up check), or it stopped on a failure:
+    # the initial program failed, evaluations or proposals kept failing, the endpoint stayed away.
+    FAILED = "failed"
 
 
 @dataclass(frozen=True)
@@ -114,6 +116,32 @@ class StoredEvaluation:
     error_kind: str | None
     duration_s: float
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class BestClaim:
+    """A program declared the run's best (problems that declare noise), with the score it was judged on."""
+
+    id: int
+    run_id: int
+    program_id: int
+    score: float  # the mean of its evaluations of the scoring stage
+    uncertainty: float  # standard error of that mean: noise / sqrt(evaluations)
+    evaluations: int
+    noise: float  # standard deviation of one evaluation's score, declared or measured
+    previous_id: int | None  # the best it replaced
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class ClaimDraft:
+    """A best claim about to be stored with the evaluations that earned it."""
+
+    score: float
+    uncertainty: float
+    evaluations: int
+    noise: float
+    previous_id: int | None = None
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """The archive's tables (SQLAlchemy 2 declarative models).
 
 Owns: the relational shape of a run: runs, programs, evaluations (one row per program and stage),
-LLM calls, events, and small key-value state (e.g. a bandit's statistics); and what several
+repeated evaluations of a stage (re-scoring a noisy program), the programs claimed as the run's
+best, LLM calls, events, and small key-value state (e.g. a bandit's statistics); and what several
 engines attached to one run share: a counter row per run (budget claims, a change sequence) and
 the change journal other engines follow. Elites (MAP-Elites cells, the Pareto front, island
 bests) are derived from these rows and never stored as the only copy of anything.
@@ -39,7 +40,10 @@ from sqlalchemy.types import TypeEngine
 
 from adrs.archive.records import ProgramStatus, RunStatus
 
-SCHEMA_VERSION = 1
+# 2 added the tables repeat_evaluations and best_claims. An archive of version 1 gains them, empty,
+# when it is opened (connect.py creates missing tables); no existing table or column changes, so
+# nothing stored is rewritten and older versions of adrs still read the archive.
+SCHEMA_VERSION = 2
 
 
 def Label(length: int) -> TypeEngine:  # noqa: N802 - used like a column type
@@ -157,6 +161,48 @@ class EvaluationRow(Base):
     error_kind: Mapped[str | None] = mapped_column(Label(32), nullable=True)
     error: Mapped[str] = mapped_column(SafeText, default="")
     duration_s: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class RepeatEvaluation(Base):
+    """A stage of a program evaluated again (re-scoring a noisy program; the holdout of a noisy
+    best). `repeat` counts from 1: the stage's row in `evaluations` is evaluation 0. A program's
+    score is the mean of its scoring stage's successful evaluations, both tables together."""
+
+    __tablename__ = "repeat_evaluations"
+    __table_args__ = (UniqueConstraint("program_id", "stage", "repeat", name="uq_repeat_program_stage_repeat"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    stage: Mapped[str] = mapped_column(Label(64))
+    repeat: Mapped[int] = mapped_column(Integer)
+    ok: Mapped[bool] = mapped_column(Boolean)
+    score: Mapped[float | None] = mapped_column(Float, nullable=True)
+    metrics: Mapped[dict] = mapped_column(JSON, default=dict)
+    features: Mapped[dict] = mapped_column(JSON, default=dict)
+    instances: Mapped[dict] = mapped_column(JSON, default=dict)
+    feedback: Mapped[str] = mapped_column(SafeText, default="")
+    error_kind: Mapped[str | None] = mapped_column(Label(32), nullable=True)
+    error: Mapped[str] = mapped_column(SafeText, default="")
+    duration_s: Mapped[float] = mapped_column(Float, default=0.0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
+
+
+class BestClaim(Base):
+    """A program the engine declared the run's best, in the order of the claims, with the score it
+    was judged on. Written in the transaction that stores the program's evaluations; the latest
+    claim of a run is its best (problems that declare noise; others take the highest score)."""
+
+    __tablename__ = "best_claims"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    run_id: Mapped[int] = mapped_column(ForeignKey("runs.id"), index=True)
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
+    score: Mapped[float] = mapped_column(Float)  # the mean of its scoring stage's evaluations
+    uncertainty: Mapped[float] = mapped_column(Float)  # standard error of that mean
+    evaluations: Mapped[int] = mapped_column(Integer)
+    noise: Mapped[float] = mapped_column(Float)  # standard deviation of one evaluation used in the verdict
+    previous_id: Mapped[int | None] = mapped_column(Integer, nullable=True)  # the program it replaced
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
 
 

@@ -9,7 +9,7 @@ unique per run (allocated as max + 1, retried on the constraint), and every eval
 placed migrant is journaled for the others. The other parts of `Archive`: base.py (opening,
 sessions), cooperation.py (budget claims, change journal), calls.py (LLM call rows), reads.py
 (summaries for status and the report), integrity.py (what `adrs doctor` reads and repairs),
-locks.py (one engine per run).
+rescores.py (repeated evaluations and best claims), locks.py (one engine per run).
 Every method returns the plain records of records.py: no session or ORM object leaves
 adrs/archive/, and no module outside it imports SQLAlchemy or the schema.
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from sqlalchemy import func, select, text, update
@@ -33,9 +33,19 @@ from adrs.archive.errors import ArchiveDamaged, ArchiveError, NotAnArchive, RunB
 from adrs.archive.integrity import IntegrityMixin
 from adrs.archive.locks import LocksMixin
 from adrs.archive.reads import ReadsMixin
-from adrs.archive.records import NewProgram, ProgramRecord, ProgramStatus, RunRecord, RunStatus, as_record
+from adrs.archive.records import (
+    ClaimDraft,
+    NewProgram,
+    ProgramRecord,
+    ProgramStatus,
+    RunRecord,
+    RunStatus,
+    as_record,
+)
+from adrs.archive.rescores import RescoresMixin, add_claim_row, add_repeat_rows
 from adrs.archive.schema import EvaluationRow, Event, Program, Run, RunCounter, State
 from adrs.evaluate.result import Evaluation
+from adrs.noise import mean_metrics
 
 # The records most callers need come with the class that returns them.
 __all__ = [
@@ -83,7 +93,7 @@ def _migrant_row(original: ProgramRecord, island: int, proposal_index: int) -> P
     )
 
 
-class Archive(CooperationMixin, LLMCallsMixin, ReadsMixin, IntegrityMixin, LocksMixin):
+class Archive(CooperationMixin, LLMCallsMixin, ReadsMixin, IntegrityMixin, RescoresMixin, LocksMixin):
     """One archive database; it may hold several runs, and several engines may write one run."""
 
     # runs -------------------------------------------------------------------------------------
@@ -190,13 +200,25 @@ class Archive(CooperationMixin, LLMCallsMixin, ReadsMixin, IntegrityMixin, Locks
             )
             return s.scalars(stmt.limit(1)).first() is not None
 
-    def record_evaluations(self, program_id: int, evaluations: list[Evaluation], complete: bool) -> ProgramRecord:
+    def record_evaluations(
+        self,
+        program_id: int,
+        evaluations: list[Evaluation],
+        complete: bool,
+        *,
+        repeats: Sequence[Evaluation] = (),
+        claim: ClaimDraft | None = None,
+    ) -> ProgramRecord:
         """Store all stages of one program's evaluation and its final status, atomically.
 
-        Idempotent per (program, stage): a stage already stored is never written twice.
+        `repeats` are further evaluations of the last stage (a re-scored program): the score and
+        metrics become the means over that stage's successful evaluations. `claim` declares the
+        program the run's best, in the same transaction. Idempotent per (program, stage): a stage
+        already stored is never written twice.
         """
         last = evaluations[-1]
         ok = all(e.ok for e in evaluations)
+        scored = [last, *(r for r in repeats if r.ok)] if ok else []
         with self._session() as s, s.begin():
             row = s.get(Program, program_id)
             if row is None:
@@ -220,14 +242,18 @@ class Archive(CooperationMixin, LLMCallsMixin, ReadsMixin, IntegrityMixin, Locks
                         duration_s=e.duration_s,
                     )
                 )
+            if repeats and last.stage not in done:
+                add_repeat_rows(s, program_id, repeats)
             row.status = (ProgramStatus.EVALUATED if ok else ProgramStatus.FAILED).value
-            row.score = last.score if ok else None
+            row.score = sum(e.score for e in scored) / len(scored) if ok else None
             row.complete = ok and complete
             row.stage_reached = last.stage
             row.error_kind = None if ok else last.error_kind
-            row.metrics = last.metrics if ok else {}
-            row.features = {**last.metrics, **last.features} if ok else {}
+            row.metrics = mean_metrics([e.metrics for e in scored]) if ok else {}
+            row.features = {**row.metrics, **last.features} if ok else {}
             row.evaluated_at = datetime.now(UTC)
+            if claim is not None:
+                add_claim_row(s, row.run_id, program_id, claim)
             s.flush()
             self._journal(s, row.run_id, program_id)  # last: it holds the run's counter row to commit
             return as_record(ProgramRecord, row)

@@ -24,11 +24,22 @@ there; for a session, it times every call from its own side).
 Before anything else loads, a one-shot run opens its result file (the record goes through that
 descriptor, not through whatever the name points to later), and both modes install the request's
 seccomp filter (adrs/sandbox/seccomp.py), failing closed when they cannot.
+
+Whose failure it is: the problem's (`evaluator_error`) when the driver fails to load, lacks `run`
+(a session: `handle`), fails in `before_import` (the candidate has not run yet), or when a driver
+call meets an error that only a bug in code can cause (a NameError, an UnboundLocalError, an
+ImportError) with no candidate code on the stack and not raised on purpose by a `raise`
+statement. Everything else is the candidate's (`exception`, `import`): its own code raising, or
+the driver choking on what the candidate returned (a TypeError, ValueError, KeyError, IndexError
+or AttributeError in the driver is most often a bad answer: None where a number was due), which
+this process cannot tell apart from a driver bug on the same line.
 """
 
+import ast
 import ctypes
 import importlib.util
 import json
+import linecache
 import os
 import socket
 import struct
@@ -37,6 +48,9 @@ import traceback
 import types
 
 HEADER = struct.Struct(">I")
+EVALUATOR_ERROR = "evaluator_error"  # adrs.problemkit.failures.EVALUATOR (this file imports nothing from adrs)
+# Exceptions only a bug in code raises, whatever data it is given: in trusted code they are the problem's.
+CODE_BUGS = (NameError, ImportError)
 PR_SET_SECCOMP = 22
 SECCOMP_MODE_FILTER = 2
 PR_SET_NO_NEW_PRIVS = 38
@@ -60,6 +74,38 @@ def install_filter(code):
 
 def _tail_traceback():
     return "".join(traceback.format_exc(limit=-8))
+
+
+def _raise_lines(filename):
+    """Line numbers covered by `raise` statements of a source file (empty when it cannot be read)."""
+    try:
+        tree = ast.parse("".join(linecache.getlines(filename)), filename)
+    except (SyntaxError, ValueError):
+        return set()
+    lines = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Raise):
+            lines.update(range(node.lineno, (node.end_lineno or node.lineno) + 1))
+    return lines
+
+
+def _driver_fault(exc, program_path):
+    """True when `exc` is a bug of trusted code: a CODE_BUGS exception with no candidate frame on
+    its stack (code the candidate compiled from a string counts as the candidate's), not raised on
+    purpose by a `raise`."""
+    if not isinstance(exc, CODE_BUGS):
+        return False
+    frames = traceback.extract_tb(exc.__traceback__)
+    if not frames or any(f.filename == program_path or f.filename.startswith("<") for f in frames):
+        return False
+    innermost = frames[-1]
+    return innermost.lineno not in _raise_lines(innermost.filename)
+
+
+def _driver_failed(reporter, when):
+    """Report a failure of the driver before the candidate ran: always the problem's bug."""
+    sentence = f"the problem's driver failed {when} (a bug in the problem, not the candidate's)"
+    reporter.fail(EVALUATOR_ERROR, f"{sentence}:\n{_tail_traceback()[-3000:]}")
 
 
 class _ResultFile:
@@ -143,8 +189,11 @@ def _load_candidate(program_path, driver, payload, reporter):
         code = compile(source, program_path, "exec")
     except SyntaxError as exc:
         reporter.fail("syntax", f"line {exc.lineno}: {exc.msg}\n{exc.text or ''}")
-    if hasattr(driver, "before_import"):
-        driver.before_import(payload)  # e.g. seed random generators the candidate uses at import time
+    try:
+        if hasattr(driver, "before_import"):
+            driver.before_import(payload)  # e.g. seed random generators the candidate uses at import time
+    except Exception:
+        _driver_failed(reporter, "in before_import, before the candidate was loaded")
     module = types.ModuleType("candidate")
     module.__file__ = program_path
     sys.modules["candidate"] = module
@@ -160,21 +209,28 @@ def _load_candidate(program_path, driver, payload, reporter):
     return module
 
 
-def _call(function, *args):
+def _call(program_path, function, *args):
     """(True, value) or (False, (kind, message)); the traceback is released before returning."""
     failure = None
     try:
         return True, function(*args)
     except MemoryError:
         failure = ("memory", "MemoryError while running the candidate")
-    except BaseException:
-        failure = ("exception", _tail_traceback())
+    except BaseException as exc:
+        if _driver_fault(exc, program_path):
+            message = (
+                "the problem's driver has a bug (no candidate code on the stack)"
+                " - a bug in the problem, not the candidate's"
+            )
+            failure = (EVALUATOR_ERROR, f"{message}:\n{_tail_traceback()[-3000:]}")
+        else:
+            failure = ("exception", _tail_traceback())
     return False, failure
 
 
 def _run_once(request, result, driver, payload):
     module = _load_candidate(request["program"], driver, payload, result)
-    ok, value = _call(driver.run, module, payload)
+    ok, value = _call(request["program"], driver.run, module, payload)
     if not ok:
         module = driver = None  # the memory the failure's frames held goes with them
         result.fail(*value)
@@ -185,12 +241,11 @@ def _run_once(request, result, driver, payload):
     result.write(text)
 
 
-def _serve(request, driver, payload):
-    channel = _Channel.open()  # before any candidate code runs
+def _serve(request, driver, payload, channel):
     module = _load_candidate(request["program"], driver, payload, channel)
     started = None
     if hasattr(driver, "start"):
-        ok, started = _call(driver.start, module, payload)
+        ok, started = _call(request["program"], driver.start, module, payload)
         if not ok:
             channel.fail(*started)
     channel.send({"ok": True, "value": started})
@@ -198,7 +253,7 @@ def _serve(request, driver, payload):
         message = channel.receive()
         if message is None:
             return  # the trusted side closed the session
-        ok, value = _call(driver.handle, module, message)
+        ok, value = _call(request["program"], driver.handle, module, message)
         if ok:
             channel.send({"ok": True, "value": value})
         else:
@@ -210,21 +265,30 @@ def _serve(request, driver, payload):
 def main():
     with open(sys.argv[1]) as f:
         request = json.load(f)
-    result = None if request.get("session") else _ResultFile(request["result"])
+    session = bool(request.get("session"))
+    result = None if session else _ResultFile(request["result"])
     if request.get("seccomp"):
         try:
             install_filter(bytes.fromhex(request["seccomp"]))
         except OSError as exc:
             sys.stderr.write(f"adrs: the seccomp filter could not be installed, the candidate was not run: {exc}\n")
             os._exit(125)
-    spec = importlib.util.spec_from_file_location("adrs_driver", request["driver"])
-    driver = importlib.util.module_from_spec(spec)
-    sys.modules["adrs_driver"] = driver
-    spec.loader.exec_module(driver)
-    with open(request["payload"]) as f:
-        payload = json.load(f)
-    if request.get("session"):
-        _serve(request, driver, payload)
+    # A session's channel is taken before any candidate code runs; it also carries a driver's failure.
+    reporter = _Channel.open() if session else result
+    try:
+        spec = importlib.util.spec_from_file_location("adrs_driver", request["driver"])
+        driver = importlib.util.module_from_spec(spec)
+        sys.modules["adrs_driver"] = driver
+        spec.loader.exec_module(driver)
+        with open(request["payload"]) as f:
+            payload = json.load(f)
+    except Exception:
+        _driver_failed(reporter, "to load")
+    entry = "handle(candidate, message)" if session else "run(candidate, payload)"
+    if not callable(getattr(driver, entry.split("(")[0], None)):
+        reporter.fail(EVALUATOR_ERROR, f"the problem's driver {request['driver']} defines no function {entry}")
+    if session:
+        _serve(request, driver, payload, reporter)
     else:
         _run_once(request, result, driver, payload)
 

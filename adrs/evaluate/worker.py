@@ -38,6 +38,13 @@ def _jsonable(value: Any) -> Any:
         return str(value)
 
 
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # "<string>", or a file gone: not the program
+        return False
+
+
 def _classify(exc: BaseException, program_path: str) -> str:
     """Failure kind of an exception that escaped evaluate().
 
@@ -53,7 +60,7 @@ def _classify(exc: BaseException, program_path: str) -> str:
     from_candidate = any(os.path.abspath(f.filename) == program for f in frames)
     if isinstance(exc, CandidateError):
         return failures.reported_kind(exc.kind) if from_candidate else exc.kind
-    if isinstance(exc, SyntaxError) and exc.filename and os.path.samefile(exc.filename, program_path):
+    if isinstance(exc, SyntaxError) and exc.filename and _same_file(exc.filename, program_path):
         return failures.SYNTAX
     if isinstance(exc, MemoryError):
         return failures.MEMORY
@@ -87,6 +94,9 @@ def main() -> None:
     os.environ["ADRS_CANDIDATE_MEMORY_MB"] = str(request["candidate_memory_mb"])
     program_path = request["program"]
     sys.path.insert(0, request["problem_root"])
+    # The problem folder may be a user's read-only tree, and is never ours to write into: modules
+    # imported from here on (the evaluator, its driver) are compiled in memory, not cached on disk.
+    sys.dont_write_bytecode = True
     frame: dict[str, Any] = {"token": token}
     try:
         in_worker.prepare(request)  # peer folders: their working directory, stand-in modules

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 
 from adrs.archive.store import ProgramRecord
 from adrs.problem import Problem
-from adrs.progress import LLMActivity
+from adrs.progress import LLMActivity, Pause
 from adrs.search.paradigms import Paradigm
 
 
@@ -97,6 +97,18 @@ class ProposalSource(ABC):
         """Why the engine should ask for no more proposals (a cost cap reached), or None to go on.
 
         Queued evaluations still finish; refusals made after a stop are not counted as failures."""
+        return None
+
+    def stop_is_failure(self) -> bool:
+        """Whether the stop `stop_reason()` gives is a failure (an endpoint gone for good) rather
+        than a limit the user set (a cost cap): the run then exits non-zero."""
+        return False
+
+    def pause(self) -> Pause | None:
+        """Proposals are paused (an LLM endpoint is unreachable and probed with backoff), or None.
+
+        The engine polls it and shows it in `Progress.paused`; the source itself makes its
+        `propose` calls wait while it pauses."""
         return None
 
     async def breakthrough(self, request: BreakthroughRequest) -> BreakthroughReply | None:

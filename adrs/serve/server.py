@@ -27,10 +27,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from adrs.archive.store import Archive, ArchiveError
+from adrs.serve import DEFAULT_PORT, LOOPBACK
 from adrs.serve.views import LineCache, program_view, run_view, runs_view
 
-LOOPBACK = "127.0.0.1"
-DEFAULT_PORT = 8765
 _PROGRAM_PATH = re.compile(r"/api/program/(\d+)")
 
 

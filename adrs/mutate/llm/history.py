@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 
 from adrs.archive.records import ProgramStatus
 from adrs.archive.store import Archive, ProgramRecord
+from adrs.edits import DUPLICATE
 
 FAILED_EVENT = "proposal_failed"
 _KEPT_PER_PARENT = 20
@@ -121,6 +122,15 @@ class LineageHistory:
                 if attempt.program_id != parent.id:
                     chosen.append(attempt)
         return chosen
+
+    def duplicate_streak(self, parent_id: int) -> int:
+        """How many of the latest proposals from `parent_id`, in a row, duplicated a known program."""
+        streak = 0
+        for attempt in reversed(self._by_parent.get(parent_id, ())):
+            if attempt.failure_kind != DUPLICATE:
+                break
+            streak += 1
+        return streak
 
     def last_failure(self, parent_id: int) -> Attempt | None:
         attempts = self._by_parent.get(parent_id)

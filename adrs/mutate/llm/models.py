@@ -84,6 +84,9 @@ class ModelSpec:
         return "not-needed"  # vLLM, Ollama and llama.cpp accept any key unless started with one
 
 
+MAX_TEMPERATURE = 2.0  # the OpenAI protocol's upper bound
+
+
 @dataclass(frozen=True)
 class LLMSettings:
     models: tuple[ModelSpec, ...]
@@ -99,10 +102,21 @@ class LLMSettings:
     max_prompt_tokens: int = 16000  # prompt budget; feedback is cut first, then inspirations
     attempts_shown: int = 6  # recent attempts of the lineage shown, so failed ideas are not repeated
     preflight: bool = True  # one tiny call per model at start-up: a wrong key fails now, not in an hour
-    stop_after_call_failures: int = 8  # consecutive failed calls (after retries) that stop new proposals
+    stop_after_call_failures: int = 8  # failed calls in a row (after retries) that stop the run as a failure
+    outage_limit_s: float = 600.0  # an endpoint unreachable this long (paused, probed with backoff) stops the run
+    # After k duplicate answers in a row from one parent, the next call samples at the model's
+    # temperature + k x this step (at most 2.0), so a model that keeps repeating itself is pushed
+    # off its answer. Only for models with a `temperature`: others keep the provider's default.
+    repeat_temperature_step: float = 0.2
 
     def model(self, label: str) -> ModelSpec:
         return next(m for m in self.models if m.label == label)
+
+    def temperature(self, model: ModelSpec, duplicate_streak: int) -> float | None:
+        """The temperature of the next call from a parent whose last `duplicate_streak` answers were duplicates."""
+        if model.temperature is None:
+            return None
+        return min(MAX_TEMPERATURE, model.temperature + self.repeat_temperature_step * duplicate_streak)
 
 
 _MODEL_KEYS = {"name", "label", "base_url", "api_key_env", "weight", "price_in", "price_out", "temperature", "max_tokens"}
@@ -175,6 +189,10 @@ def parse_settings(table: dict[str, Any], where: str) -> LLMSettings | None:
         preflight=_bool(where, table, "preflight", LLMSettings.preflight),
         stop_after_call_failures=int(
             _number(where, table, "stop_after_call_failures", LLMSettings.stop_after_call_failures, minimum=1, integer=True)
+        ),
+        outage_limit_s=_number(where, table, "outage_limit_s", LLMSettings.outage_limit_s, minimum=0.0),
+        repeat_temperature_step=_number(
+            where, table, "repeat_temperature_step", LLMSettings.repeat_temperature_step, minimum=0.0, maximum=1.0
         ),
     )
     if settings.selection == "weights" and not any(m.weight > 0 for m in models):

@@ -4,8 +4,9 @@ Owns: one `openai.AsyncOpenAI` client per (endpoint, key variable), a semaphore 
 flight, a hard per-attempt deadline enforced by asyncio (`wait_for`, so a stalled endpoint or a
 half-open connection cannot hold a run whatever the HTTP stack does), bounded retries with
 exponential backoff and jitter for 429, 5xx, timeouts and dropped connections (Retry-After
-honoured, capped), and the start-up check: one tiny call per model, so a wrong key or an unknown
-model fails in seconds with a message naming the model, the URL and the key variable.
+honoured, capped), the start-up check: one tiny call per model, so a wrong key or an unknown
+model fails in seconds with a message naming the model, the URL and the key variable, and the
+probe of an endpoint that is away (one tiny call, no retries; outage.py schedules them).
 
 The client's own retries are off (max_retries=0): one retry policy, visible here.
 
@@ -25,6 +26,7 @@ from adrs.mutate.llm.models import LLMError, LLMSettings, ModelSpec
 
 MAX_BACKOFF_S = 30.0  # no single wait between retries is longer, whatever Retry-After says
 PREFLIGHT_PROMPT = "adrs preflight: reply with the single word OK."
+PROBE_TIMEOUT_S = 30.0  # deadline of one probe of an endpoint that is away (the call deadline, if shorter)
 
 
 @dataclass(frozen=True)
@@ -118,20 +120,34 @@ class ClientPool:
             )
         return self._clients[key]
 
-    async def complete(self, model: ModelSpec, messages: list[dict[str, str]], max_tokens: int | None = None) -> Completion:
-        """One chat completion, retried as the settings allow; raises CallFailed."""
+    async def complete(
+        self,
+        model: ModelSpec,
+        messages: list[dict[str, str]],
+        max_tokens: int | None = None,
+        *,
+        retries: int | None = None,
+        timeout_s: float | None = None,
+        temperature: float | None = None,
+    ) -> Completion:
+        """One chat completion, retried as the settings allow (or `retries` times); raises CallFailed.
+        `temperature` overrides the model's own for this call."""
         started = time.monotonic()
         client = self._client(model)
         request = self._request(model, messages, max_tokens or model.max_tokens)
+        if temperature is not None:
+            request["temperature"] = temperature
+        retries = self.settings.max_retries if retries is None else retries
+        deadline = timeout_s or self.settings.timeout_s
         attempt = 0
         while True:
             attempt += 1
             try:
-                async with self._semaphore, asyncio.timeout(self.settings.timeout_s):  # not wait_for: see runner.py
+                async with self._semaphore, asyncio.timeout(deadline):  # not wait_for: see runner.py
                     response = await client.chat.completions.create(**request)
             except (openai.OpenAIError, TimeoutError) as error:
-                kind, message, retry_after = _classify(error, self.settings.timeout_s)
-                if kind not in _RETRYABLE or attempt > self.settings.max_retries:
+                kind, message, retry_after = _classify(error, deadline)
+                if kind not in _RETRYABLE or attempt > retries:
                     raise CallFailed(kind, message, attempt, time.monotonic() - started) from error
                 await asyncio.sleep(self._backoff(attempt, retry_after))
                 continue
@@ -150,6 +166,12 @@ class ClientPool:
         if retry_after is not None:
             delay = max(delay, retry_after)
         return min(delay, MAX_BACKOFF_S)
+
+    async def probe(self, model: ModelSpec) -> Completion:
+        """One tiny call, no retries, a short deadline: is the endpoint back? Raises CallFailed."""
+        messages = [{"role": "user", "content": PREFLIGHT_PROMPT}]
+        deadline = min(PROBE_TIMEOUT_S, self.settings.timeout_s)
+        return await self.complete(model, messages, max_tokens=16, retries=0, timeout_s=deadline)
 
     async def preflight(self, models: tuple[ModelSpec, ...]) -> list[tuple[ModelSpec, Completion]]:
         """One tiny call per model, concurrently; raises LLMError naming every model that cannot be used."""

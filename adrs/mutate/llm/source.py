@@ -5,12 +5,17 @@ format (diff, rewrite, or a seeded mix), assemble the prompt, reserve its worst-
 the endpoint through the client pool, apply the reply, reject no-op and duplicate children, and
 record the call (prompt, raw response, tokens, dollars, latency, why it failed) in the archive.
 Refused proposals become `proposal_failed` events and lineage history, so the next prompt for that
-parent says what went wrong. Also `MixedSource`, which sends a seeded share of proposals to the
-offline mutator, and `build_llm_source`, which reads the settings from problem.toml and the run.
+parent says what went wrong. When calls fail for reasons that pass (no connection, timeouts, 5xx,
+429), proposals pause while outage.py probes the endpoint, and go on when it answers; an outage
+longer than `outage_limit_s`, or `stop_after_call_failures` failed calls in a row, stop the run as
+a failure, with a message that quotes the setting. Also `MixedSource`, which sends a seeded share
+of proposals to the offline mutator, and `build_llm_source`, which reads the settings from
+problem.toml and the run.
 
 Both sources derive from `ProposalSource` (adrs/mutate/base.py) and override, besides `propose`,
-`concurrency`, `start()`, `aclose()`, `stop_reason()`, `proposal_outcome(...)` and
-`breakthrough(...)` (a stalled adaptive run's call for new approaches: breakthrough.py).
+`concurrency`, `start()`, `aclose()`, `stop_reason()`, `stop_is_failure()`, `pause()`,
+`proposal_outcome(...)` and `breakthrough(...)` (a stalled adaptive run's call for new approaches:
+breakthrough.py).
 
 Must not: evaluate programs, store programs (the engine does), or parse edits itself (edits.py).
 """
@@ -29,12 +34,13 @@ from adrs.mutate.llm.bandit import STATE_KEY, ModelChooser
 from adrs.mutate.llm.cost import CostMeter
 from adrs.mutate.llm.history import FAILED_EVENT, LineageHistory
 from adrs.mutate.llm.models import LLMConfigError, LLMSettings, ModelSpec, llm_settings
+from adrs.mutate.llm.outage import Outage
 from adrs.mutate.llm.pool import PREFLIGHT_PROMPT, CallFailed, ClientPool
 from adrs.mutate.llm.prompts import Prompt, PromptBuilder, PromptInputs
 from adrs.mutate.offline import OfflineSource
 from adrs.problem import Problem
 from adrs.program import normalized_hash
-from adrs.progress import LLMActivity
+from adrs.progress import LLMActivity, Pause
 
 LLM_ERROR = "llm_error"  # the call itself failed (after retries)
 COST_CAP = "cost_cap"  # the call was not made: the cost cap would be exceeded
@@ -64,6 +70,9 @@ class LLMSource(ProposalSource):
         self.prompts = PromptBuilder(problem, settings.max_prompt_tokens)
         self._failed_calls = 0
         self._last_call_error = ""
+        self._probed: ModelSpec | None = None  # the model whose failed call began the outage
+        outage_rng = random.Random(f"{seed}:llm-outage")
+        self.outage = Outage(settings.outage_limit_s, settings.backoff_s, outage_rng, self._probe)
         self._activity = LLMActivity(dollars=self.meter.spent, cap=max_cost)
 
     # lifecycle -------------------------------------------------------------------------------
@@ -91,15 +100,48 @@ class LLMSource(ProposalSource):
     def stop_reason(self) -> str | None:
         if self.meter.stop_reason:
             return self.meter.stop_reason
-        if self._failed_calls >= self.settings.stop_after_call_failures:
-            return f"the LLM endpoint failed {self._failed_calls} calls in a row (last: {self._last_call_error})"
+        limit = self.settings.stop_after_call_failures
+        if self._failed_calls >= limit:
+            return (
+                f"the LLM endpoint failed {limit} calls in a row "
+                f"(llm.stop_after_call_failures = {limit}; last: {self._last_call_error})"
+            )
+        if self.outage.gave_up:
+            limit_s = self.settings.outage_limit_s
+            return (
+                f"the LLM endpoint was unreachable for {limit_s:g} s (llm.outage_limit_s = {limit_s:g}; "
+                f"{self.outage.probes} probes; last: {self.outage.reason})"
+            )
         return None
+
+    def stop_is_failure(self) -> bool:
+        return not self.meter.stop_reason and self.stop_reason() is not None
+
+    def pause(self) -> Pause | None:
+        return self.outage.pause()
+
+    async def _probe(self) -> None:
+        """One probe of the endpoint that is away; an answer costs tokens, so it is recorded."""
+        model = self._probed or self.settings.models[0]
+        completion = await self.pool.probe(model)
+        cost = model.cost(completion.prompt_tokens, completion.completion_tokens)
+        self.meter.spent += cost
+        self._activity.dollars = self.meter.spent
+        self.archive.add_llm_call(
+            self.run_id, model=model.label, prompt=PREFLIGHT_PROMPT, response=completion.text,
+            prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
+            cost_usd=cost, latency_s=completion.latency_s, error="probe: the endpoint answered after an outage",
+        )
 
     # proposing --------------------------------------------------------------------------------
     async def propose(self, context: ProposalContext) -> Proposal:
         self._collect_rewards()
         model = self.chooser.choose(context.rng)
         mutator = f"llm:{model.label}"
+        if not await self.outage.wait():  # paused while the endpoint is away; False: it stayed away
+            self.chooser.stats[model.label].proposals -= 1  # no call was made
+            error = self.stop_reason() or "the endpoint is unreachable"
+            return Proposal(None, mutator, error_kind=LLM_ERROR, error=error)
         edit_format = self._edit_format(context.rng)
         prompt = self._prompt(context, edit_format)
         reservation = self.meter.reserve(model.cost(prompt.tokens, model.max_tokens))
@@ -109,12 +151,17 @@ class LLMSource(ProposalSource):
         self._save_state()
         self._activity.in_flight += 1
         try:
-            completion = await self.pool.complete(model, prompt.messages)
+            temperature = self.settings.temperature(model, self.history.duplicate_streak(context.parent.id))
+            completion = await self.pool.complete(model, prompt.messages, temperature=temperature)
         except CallFailed as failure:
             self._call_ended(failed=True)
             self.meter.settle(reservation, 0.0)
-            self._failed_calls += 1
+            if not (failure.retryable and self.outage.active):  # calls in flight when an outage began count once
+                self._failed_calls += 1
             self._last_call_error = str(failure)
+            if failure.retryable:  # no connection, deadline, 5xx, 429: pause and probe until it answers
+                self._probed = model
+                self.outage.begin(failure)
             call_id = self._record(model, prompt, "", 0, 0, 0.0, failure.latency_s, f"{LLM_ERROR}: {failure}", context)
             self._refused(context, mutator, "", LLM_ERROR, str(failure), call_id)
             return Proposal(None, mutator, error_kind=LLM_ERROR, error=str(failure), llm_call_ids=[call_id])
@@ -252,6 +299,12 @@ class MixedSource(ProposalSource):
 
     def stop_reason(self) -> str | None:
         return self.llm.stop_reason()
+
+    def stop_is_failure(self) -> bool:
+        return self.llm.stop_is_failure()
+
+    def pause(self) -> Pause | None:
+        return self.llm.pause()
 
     async def breakthrough(self, request: BreakthroughRequest) -> BreakthroughReply:
         return await self.llm.breakthrough(request)
