@@ -2,7 +2,7 @@
 the same inputs, validates every placement, and scores balancedness on the next window plus speed
 relative to the baseline, both timed by this side call by call (evaluators/eplb/paired.py).
 A program that imports torch is handed torch tensors (driver.py) and is timed against the same
-baseline written with torch (baselines/deepseek_eplb_torch.py), so that both sides pay torch's
+baseline written with torch (evaluators/eplb/deepseek_torch.py), so that both sides pay torch's
 per-operation cost on CPU, as on the public evaluator; a numpy program against the numpy baseline.
 
 Data: synthetic traces by default (evaluators.eplb.stages); with `data_dir` (--data / ADRS_DATA)
@@ -28,7 +28,7 @@ from evaluators.leaderboard import source_imports
 HERE = Path(__file__).resolve().parent
 DRIVER = HERE / "driver.py"
 BASELINE = HERE / "baselines" / "deepseek_eplb.py"
-TORCH_BASELINE = HERE / "baselines" / "deepseek_eplb_torch.py"
+TORCH_BASELINE = Path(stages.__file__).with_name("deepseek_torch.py")  # trusted code beside stages.py
 REAL_FILE = "expert-load.json"
 
 

@@ -318,9 +318,9 @@ def test_baseline_on_full_and_holdout(evaluator, tmp_path, stage):
 
 
 # A program that imports torch receives torch tensors and is timed against DeepSeek's algorithm in
-# torch (baselines/deepseek_eplb_torch.py): both sides then pay torch's per-operation cost on CPU, as
+# torch (evaluators/eplb/deepseek_torch.py): both sides then pay torch's per-operation cost on CPU, as
 # on the public evaluator, whose baseline is torch. Numpy programs keep the numpy baseline.
-TORCH_BASELINE = PROBLEM / "baselines" / "deepseek_eplb_torch.py"
+TORCH_BASELINE = PROBLEM.parents[1] / "evaluators" / "eplb" / "deepseek_torch.py"
 LEADERBOARD_DIR = Path(os.environ.get("ADRS_EPLB_LEADERBOARD", str(SHARED_DATA / "eplb" / "leaderboard")))
 
 

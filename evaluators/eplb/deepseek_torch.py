@@ -1,10 +1,15 @@
-"""DeepSeek EPLB (hierarchical policy, as ported to vLLM), written with torch: the baseline that
-programs taking torch tensors are timed against.
+"""DeepSeek EPLB (hierarchical policy, as ported to vLLM), written with torch: the trusted baseline
+that programs taking torch tensors are timed against (problems/eplb/evaluator.py picks it).
 
-The same algorithm, step for step, as `deepseek_eplb.py` (the numpy port), and the same placement
-on every input: the greedy loops run over items with all layers (rows) processed at once. It exists
-so that a program handed torch tensors is compared with a baseline that pays torch's per-operation
-cost on CPU too, as on the public evaluator (whose baseline is torch), rather than with numpy's.
+The same algorithm, step for step, as problems/eplb/baselines/deepseek_eplb.py (the numpy port), and
+the same placement on every input: the greedy loops run over items with all layers (rows) processed
+at once. It exists so that a program handed torch tensors is compared with a baseline that pays
+torch's per-operation cost on CPU too, as on the public evaluator (whose baseline is torch), rather
+than with numpy's. It lives here, not in baselines/, because it is the evaluator's timing reference
+for torch programs rather than a policy offered to users (and so counts in the problem's fingerprint).
+
+Runs as a program in its own session (paired.py), like the numpy baseline. Must not: import adrs
+or anything beyond torch; its answers are re-validated like any program's.
 """
 
 import torch
