@@ -212,7 +212,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.selection is not None:
         settings["selection"] = SelectionConfig(strategy=args.selection)
     api.require_sandbox(problem, args.sandbox)
-    settings.update({k: getattr(args, k) for k in ("workers", "executor", "ray_address") if getattr(args, k)})
+    given = ("workers", "executor", "ray_address")
+    settings.update({k: getattr(args, k) for k in given if getattr(args, k) is not None})  # 0 too: checked
     settings.update(_mutation_settings(args, {}))
     plan = api.mutator_plan(problem, **settings)
     console.print(f"Evolving [bold]{problem.name}[/bold] with {_mutator_line(plan)}; archive {archive}")
@@ -249,8 +250,8 @@ def _join(args: argparse.Namespace, problem_name: str) -> int:
 def cmd_resume(args: argparse.Namespace) -> int:
     overrides = {k: getattr(args, k) for k in _OVERRIDE_KEYS}
     run = api.stored_run(args.archive, args.run_id)
-    budget = args.budget or int(run.config.get("budget", 0))
     overrides.update(_mutation_settings(args, run.config.get("llm", {})))
+    budget = RunConfig.from_dict(run.config, **overrides).budget  # a bad value is refused here, before any output
     console.print(f"Resuming run {run.id} of [bold]{run.problem_name}[/bold] from {args.archive}")
     with contextlib.suppress(*api.USER_ERRORS):  # a problem folder that moved: resume says so itself
         console.print(f"Sandbox: {markup(api.sandbox_line(run.problem_root, run.config.get('sandbox')))}")
@@ -569,7 +570,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return COMMANDS[args.command](args)
     except api.USER_ERRORS as exc:
-        console.print(f"[red]error:[/red] {markup(str(exc))}")
+        console.print(f"[red]error:[/red] {markup(str(exc))}", soft_wrap=True)  # one line, however long
         return 1
 
 

@@ -1,7 +1,10 @@
 """Run configuration: one frozen record, stored with the run so resume uses the same settings.
 
-Owns: every knob of a run with its default and the reason for it. Values come from the CLI or
-the Python API; `to_dict`/`from_dict` round-trip through the archive's runs table.
+Owns: every knob of a run with its default and the reason for it, and the range each must lie
+in, checked when the record is built (validation.py's rules): a bad value is a SettingError that
+names the field and its flag, whether it came from the CLI, the Python API or a stored run. Values
+come from the CLI or the Python API; `to_dict`/`from_dict` round-trip through the archive's runs
+table.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from typing import Any
 
 from adrs.archive.select import SelectionConfig
 from adrs.search.config import AdaptiveConfig
+from adrs.validation import SettingError, require
 
 # What proposes children: auto (the LLM when a model is configured, else offline), offline, llm.
 MUTATORS = ("auto", "offline", "llm")
@@ -54,6 +58,9 @@ class RunConfig:
     selection: SelectionConfig = field(default_factory=SelectionConfig)
     adaptive: AdaptiveConfig = field(default_factory=AdaptiveConfig)  # knobs of --selection adaptive (adrs/search/)
 
+    def __post_init__(self) -> None:
+        _check(self)
+
     @property
     def effective_queue_size(self) -> int:
         return self.queue_size or 2 * self.workers
@@ -71,3 +78,49 @@ class RunConfig:
             values["adaptive"] = AdaptiveConfig.from_dict(values["adaptive"])
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
+
+
+# The command-line flag of each field that has one, for messages.
+_FLAGS = {
+    "budget": "--budget",
+    "seed": "--seed",
+    "workers": "--workers",
+    "islands": "--islands",
+    "max_time_s": "--max-time",
+    "target_score": "--target",
+    "max_cost": "--max-cost",
+    "offline_share": "--offline-share",
+    "stagnation": "--stagnation",
+    "novelty": "--novelty",
+    "lag": "--lag",
+}
+# field -> the rule it must follow (validation.problem_with's keywords); optional: None is allowed.
+_RULES: dict[str, dict[str, Any]] = {
+    "budget": {"whole": True, "at_least": 1},
+    "seed": {"whole": True},
+    "workers": {"whole": True, "at_least": 1},
+    "islands": {"whole": True, "at_least": 1},
+    "migration_interval": {"whole": True, "at_least": 1},
+    "queue_size": {"whole": True, "at_least": 0},
+    "max_time_s": {"above": 0, "optional": True},
+    "target_score": {"optional": True},
+    "max_cost": {"above": 0, "optional": True},
+    "offline_share": {"at_least": 0, "below": 1},
+    "max_duplicate_streak": {"whole": True, "at_least": 1},
+    "stagnation": {"whole": True, "at_least": 1, "optional": True},
+    "island_stagnation": {"whole": True, "at_least": 1, "optional": True},
+    "novelty": {"above": 0, "at_most": 1, "optional": True},
+    "lag": {"whole": True, "at_least": 0},
+}
+
+
+def _check(config: RunConfig) -> None:
+    for name, rule in _RULES.items():
+        shown = f"{_FLAGS[name]} ({name})" if name in _FLAGS else name
+        require(shown, getattr(config, name), **rule)
+    if config.mutator not in MUTATORS:
+        raise SettingError(f"--mutator (mutator): unknown mutator {config.mutator!r}; available: {', '.join(MUTATORS)}")
+    if not isinstance(config.selection, SelectionConfig):
+        raise SettingError(f"selection: expected a SelectionConfig, got {config.selection!r}")
+    if not isinstance(config.adaptive, AdaptiveConfig):
+        raise SettingError(f"adaptive: expected an AdaptiveConfig, got {config.adaptive!r}")

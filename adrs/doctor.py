@@ -13,24 +13,35 @@ the evaluation rows (a re-scored program's score and metrics are the means over 
 successful evaluations, repeats included), and sends an "evaluated" program that has no
 evaluation back to pending (resume re-evaluates it); it never deletes a program or a claim.
 
-Here lives the judgement (what is wrong, what the fix is); the rows are read and repaired through
-archive/integrity.py, in one transaction for a repair.
+A damaged SQLite archive (a bad page, a truncated file) is reported with SQLite's integrity-check
+messages, the rows each table still gives and the ids it no longer does; its repair copies every
+readable row into a new archive beside it (`<name>.recovered.sqlite`), repairs that copy as
+above, and leaves the damaged file as it is: nothing that can still be read is deleted.
 
-Must not: evaluate anything, change a program's code, lineage or evaluation rows' contents, or
-query the database other than through the archive's integrity session.
+Here lives the judgement (what is wrong, what the fix is); the rows are read and repaired through
+archive/integrity.py, in one transaction for a repair, and a damaged archive through
+archive/salvage.py. A repair holds every run's engine lock (archive/locks.py): it is refused while
+an engine evolves a run of the archive.
+
+Must not: evaluate anything, change a program's code, lineage or evaluation rows' contents, write
+to a damaged archive, or query the database other than through the archive's integrity session
+and salvage functions.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import math
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from adrs.archive.integrity import IntegritySession
+from adrs.archive.location import archive_url, sqlite_path
 from adrs.archive.records import BestClaim, ProgramRecord, ProgramStatus, RunRecord, StoredEvaluation
-from adrs.archive.store import Archive
+from adrs.archive.salvage import Damage, inspect_damage, salvage
+from adrs.archive.store import Archive, ArchiveDamaged
 from adrs.noise import mean_metrics
 from adrs.problem import ProblemError, load_problem
 
@@ -66,8 +77,14 @@ class _RunStages:
 
 
 def check(location: str | Path, run_id: int | None = None) -> DoctorReport:
-    """Report every inconsistency of the archive (all runs, or one)."""
-    archive = Archive.open(location, create=False)
+    """Report every inconsistency of the archive (all runs, or one), without writing to it."""
+    try:
+        archive = Archive.open(location, create=False, read_only=True)
+    except ArchiveDamaged:
+        path = sqlite_path(archive_url(location))
+        if path is None:
+            raise  # a server's own tools check its storage
+        return _damage_report(path, inspect_damage(path))
     try:
         with archive.integrity_session(write=False) as db:
             report = DoctorReport()
@@ -78,17 +95,79 @@ def check(location: str | Path, run_id: int | None = None) -> DoctorReport:
 
 
 def repair(location: str | Path, run_id: int | None = None) -> DoctorReport:
-    """Repair what can be repaired (in one transaction), then check again."""
-    archive = Archive.open(location, create=False)
+    """Repair what can be repaired (in one transaction), then check again; a damaged archive is
+    copied into a new one, which is repaired instead."""
     try:
-        with archive.integrity_session(write=True) as db:
-            done = DoctorReport()
-            _inspect(db, run_id, done, fix=True)
+        archive = Archive.open(location, create=False)
+    except ArchiveDamaged:
+        path = sqlite_path(archive_url(location))
+        if path is None:
+            raise
+        return _recover(path, run_id)
+    try:
+        with archive.integrity_session(write=False) as db:
+            run_ids = [run.id for run in db.runs(run_id)]
+        with ExitStack() as held:
+            for one in run_ids:  # RunBusy while an engine evolves one of them
+                held.enter_context(archive.lock_run(one, "repairing it"))
+            with archive.integrity_session(write=True) as db:
+                done = DoctorReport()
+                _inspect(db, run_id, done, fix=True)
     finally:
         archive.close()
     after = check(location, run_id)
     after.repaired = done.repaired
     return after
+
+
+# damaged archives ------------------------------------------------------------------------------
+_SHOWN_PROBLEMS = 20  # integrity-check lines listed one by one
+
+
+def _damage_report(path: Path, damage: Damage) -> DoctorReport:
+    report = DoctorReport()
+    if damage.unreadable is not None:
+        report.findings.append(Finding("unreadable_archive", f"{path}: {damage.unreadable}", repairable=False))
+        return report
+    for line in damage.problems[:_SHOWN_PROBLEMS]:
+        report.findings.append(Finding("damaged_archive", line))
+    if len(damage.problems) > _SHOWN_PROBLEMS:
+        report.findings.append(Finding("damaged_archive", f"... and {len(damage.problems) - _SHOWN_PROBLEMS} more"))
+    for table in damage.tables:
+        report.findings += [Finding("unreadable_rows", line) for line in table.describe_lost()]
+    report.notes.append("rows still readable: " + ", ".join(f"{t.name} {t.readable}" for t in damage.tables))
+    report.notes.append(
+        f"`adrs doctor {path} --repair` copies every readable row into {_recovered_name(path).name} beside it; "
+        f"{path.name} itself is left as it is"
+    )
+    return report
+
+
+def _recover(path: Path, run_id: int | None) -> DoctorReport:
+    """Copy what can be read into a new archive, repair the copy, and say where it is."""
+    damage = inspect_damage(path)
+    if damage.unreadable is not None:
+        return _damage_report(path, damage)
+    target = _recovered_name(path)
+    copied = salvage(path, target)
+    report = repair(target, run_id)
+    counts = ", ".join(f"{t.name} {t.readable}" for t in copied)
+    report.repaired.insert(0, f"copied every readable row of {path} into {target} ({counts})")
+    report.notes += [f"lost: {line}" for table in copied for line in table.describe_lost()]
+    report.notes.append(
+        f"{path} is left as it is: check the copy (`adrs status {target}`), then move it into {path.name}'s place"
+    )
+    return report
+
+
+def _recovered_name(path: Path) -> Path:
+    """`run.sqlite` -> `run.recovered.sqlite` (or `run.recovered-2.sqlite`, ... when taken)."""
+    candidate = path.with_name(f"{path.stem}.recovered{path.suffix}")
+    number = 2
+    while candidate.exists():
+        candidate = path.with_name(f"{path.stem}.recovered-{number}{path.suffix}")
+        number += 1
+    return candidate
 
 
 def _inspect(db: IntegritySession, run_id: int | None, report: DoctorReport, fix: bool) -> None:

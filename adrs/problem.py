@@ -1,8 +1,11 @@
 """Problem directories: reading and validating problem.toml, locating the initial program.
 
 Owns: the `Problem` record and every check of a problem directory's layout, with errors that name
-the file and the key. Folders without a problem.toml written for OpenEvolve, ShinkaEvolve,
-SkyDiscover's container benchmarks or Harbor are read by adrs/formats (detected here, built there).
+the file and the key: every number of problem.toml is checked against its range (validation.py's
+rules: a stage's or a limit's timeout above 0, sizes in whole MiB, no NaN or infinity anywhere),
+and a file of the folder that is not UTF-8 text is refused with its line and column. Folders
+without a problem.toml written for OpenEvolve, ShinkaEvolve, SkyDiscover's container benchmarks
+or Harbor are read by adrs/formats (detected here, built there).
 
 Must not: import or run the evaluator (that happens only in a sandboxed worker).
 """
@@ -18,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from adrs.formats.peer import PeerFolder
+
+from adrs.validation import problem_with
 
 DIRECTIONS = ("max", "min")
 _TOP_KEYS = {"problem", "score", "objectives", "features", "stages", "limits", "references", "prompt", "llm", "resources"}
@@ -159,7 +164,7 @@ class Problem:
         raise ProblemError(f"{self.root / 'problem.toml'}: no stage named {name!r} (stages: {[s.name for s in self.stages]})")
 
     def initial_code(self) -> str:
-        return self.initial_source if self.initial_source is not None else self.initial_path.read_text()
+        return self.initial_source if self.initial_source is not None else _read_text(self.initial_path)
 
     def baselines(self) -> list[Path]:
         folder = self.root / "baselines"
@@ -282,7 +287,7 @@ def load_problem(directory: str | Path) -> Problem:
         return load_harbor(root)
     if toml_path.exists():
         try:
-            data = tomllib.loads(toml_path.read_text())
+            data = tomllib.loads(_read_text(toml_path))
         except tomllib.TOMLDecodeError as exc:
             raise ProblemError(f"{toml_path}: invalid TOML: {exc}") from exc
     else:
@@ -320,9 +325,18 @@ def _build(root: Path, toml_path: Path, data: dict[str, Any]) -> Problem:
             raise ProblemError(f"{toml_path}: limits.{key}: {why}")
     _reject_unknown(toml_path, "limits.", limits_table, _LIMIT_KEYS)
     limits = ProblemLimits(
-        memory_mb=int(limits_table.get("memory_mb", ProblemLimits.memory_mb)),
-        candidate_timeout_s=float(limits_table.get("candidate_timeout_s", ProblemLimits.candidate_timeout_s)),
-        candidate_memory_mb=int(limits_table.get("candidate_memory_mb", ProblemLimits.candidate_memory_mb)),
+        memory_mb=_whole(toml_path, "limits.memory_mb", limits_table.get("memory_mb", ProblemLimits.memory_mb)),
+        candidate_timeout_s=_number(
+            toml_path,
+            "limits.candidate_timeout_s",
+            limits_table.get("candidate_timeout_s", ProblemLimits.candidate_timeout_s),
+            above=0,
+        ),
+        candidate_memory_mb=_whole(
+            toml_path,
+            "limits.candidate_memory_mb",
+            limits_table.get("candidate_memory_mb", ProblemLimits.candidate_memory_mb),
+        ),
         disk_mb=_disk_mb(toml_path, limits_table.get("disk_mb", ProblemLimits.disk_mb)),
     )
     references = {str(k): _number(toml_path, f"references.{k}", v) for k, v in _table(toml_path, data, "references").items()}
@@ -420,7 +434,7 @@ def _stage(path: Path, index: int, raw: Any) -> Stage:
     threshold = raw.get("threshold")
     return Stage(
         name=str(raw["name"]),
-        timeout_s=_number(path, f"{where}.timeout_s", raw.get("timeout_s", Stage.timeout_s)),
+        timeout_s=_number(path, f"{where}.timeout_s", raw.get("timeout_s", Stage.timeout_s), above=0),
         threshold=None if threshold is None else _number(path, f"{where}.threshold", threshold),
         holdout=bool(raw.get("holdout", False)),
     )
@@ -445,8 +459,8 @@ def _resources(path: Path, table: dict[str, Any]) -> Resources:
     if amounts.get("cpus", 1.0) == 0 and amounts.get("gpus", 0.0) == 0:
         raise ProblemError(f"{path}: resources.cpus: an evaluation needs some CPU or GPU, got 0")
     memory = table.get("memory_mb")
-    if memory is not None and (isinstance(memory, bool) or not isinstance(memory, int) or memory <= 0):
-        raise ProblemError(f"{path}: resources.memory_mb: expected a positive whole number of MiB, got {memory!r}")
+    if memory is not None:
+        memory = _whole(path, "resources.memory_mb", memory)
     return Resources(cpus=amounts.get("cpus", 1.0), gpus=amounts.get("gpus", 0.0), memory_mb=memory)
 
 
@@ -464,7 +478,7 @@ def _pick_file(root: Path, toml_path: Path, named: Any, defaults: tuple[str, ...
 
 def _check_evaluator_defines_evaluate(path: Path) -> None:
     try:
-        tree = ast.parse(path.read_text(), filename=str(path))
+        tree = ast.parse(_read_text(path), filename=str(path))
     except SyntaxError as exc:
         raise ProblemError(f"{path}: line {exc.lineno}: syntax error: {exc.msg}") from exc
     for node in tree.body:
@@ -481,9 +495,22 @@ def _check_markers(path: Path) -> None:
     from adrs.program import MarkerError, find_regions
 
     try:
-        find_regions(path.read_text())
+        find_regions(_read_text(path))
     except MarkerError as exc:
         raise ProblemError(f"{path}: EVOLVE-BLOCK markers: {exc}") from exc
+
+
+def _read_text(path: Path) -> str:
+    """A file of the problem folder as text; ProblemError naming the file, line and column when it is not UTF-8.
+
+    The initial program is the problem's own: one that is not UTF-8 text makes the folder unusable
+    (no run could start from it), so it is refused here rather than evaluated."""
+    from adrs.program import NotUTF8, read_program
+
+    try:
+        return read_program(path)
+    except NotUTF8 as exc:
+        raise ProblemError(str(exc)) from None
 
 
 def _table(path: Path, data: dict[str, Any], key: str) -> dict[str, Any]:
@@ -500,10 +527,19 @@ def _array(path: Path, data: dict[str, Any], key: str) -> list[Any]:
     return value
 
 
-def _number(path: Path, key: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ProblemError(f"{path}: {key}: expected a number, got {value!r}")
+def _number(path: Path, key: str, value: Any, **rule: Any) -> float:
+    """A finite number that follows `rule` (validation.problem_with's keywords), or ProblemError naming the key."""
+    phrase = problem_with(value, **rule)
+    if phrase is not None:
+        raise ProblemError(f"{path}: {key}: {phrase}")
     return float(value)
+
+
+def _whole(path: Path, key: str, value: Any) -> int:
+    """A positive whole number (of MiB), or ProblemError naming the key."""
+    if problem_with(value, whole=True, at_least=1) is not None:
+        raise ProblemError(f"{path}: {key}: expected a positive whole number of MiB, got {value!r}")
+    return int(value)
 
 
 def _reject_unknown(path: Path, prefix: str, table: dict[str, Any], allowed: set[str]) -> None:

@@ -1,4 +1,5 @@
-"""Program text as the engine sees it: EVOLVE-BLOCK regions, frozen parts, hashing, diffs, compile checks.
+"""Program text as the engine sees it: EVOLVE-BLOCK regions, frozen parts, hashing, diffs, compile checks,
+and whether text is UTF-8 at all.
 
 A program marks its evolvable code between a line containing ``EVOLVE-BLOCK-START`` and a line
 containing ``EVOLVE-BLOCK-END`` (usually ``# EVOLVE-BLOCK-START``). Several regions are allowed; a
@@ -7,6 +8,12 @@ included, is *frozen*: a child may only differ from its parent between the marke
 
 Lines are split the way Python's tokenizer counts them (``\\n``, ``\\r\\n`` or a lone ``\\r``), so
 region indices agree with the line numbers in AST nodes.
+
+A program is UTF-8 text, as Python requires of source files. A program file whose bytes do not
+decode (`read_program` raises NotUTF8), or a string that cannot be written as UTF-8 (lone
+surrogates, which a model's JSON reply can carry: `utf8_problem`), is a candidate that does not
+compile: its evaluation is a recorded failure of kind `syntax` (evaluate/runner.py), never a
+traceback.
 
 Must not: import, execute or evaluate the program text it is given (``compile`` only), or know
 anything about mutators, prompts or the archive.
@@ -17,9 +24,11 @@ from __future__ import annotations
 import ast
 import difflib
 import hashlib
+import os
 import re
 import warnings
 from dataclasses import dataclass
+from pathlib import Path
 
 START_MARKER = "EVOLVE-BLOCK-START"
 END_MARKER = "EVOLVE-BLOCK-END"
@@ -187,4 +196,32 @@ def compiles(code: str) -> str | None:
         return f"line {_nul_line(code)}: {error}"
     except (RecursionError, MemoryError):
         return "line 1: too deeply nested to compile"
+    return None
+
+
+class NotUTF8(ValueError):
+    """A program file whose bytes are not UTF-8 text; the message names the file, line and column."""
+
+
+def read_program(path: str | os.PathLike[str]) -> str:
+    """The text of a program file; NotUTF8 when its bytes do not decode."""
+    data = Path(path).read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data.count(b"\n", 0, error.start) + 1
+        column = error.start - (data.rfind(b"\n", 0, error.start) + 1) + 1
+        byte = data[error.start]
+        where = f"line {line}, column {column}"
+        raise NotUTF8(f"{path}: not UTF-8 text: byte 0x{byte:02x} at {where} ({error.reason})") from None
+
+
+def utf8_problem(code: str) -> str | None:
+    """Why `code` cannot be written as UTF-8 (a lone surrogate, and where), or None."""
+    try:
+        code.encode("utf-8")
+    except UnicodeEncodeError as error:
+        line = code.count("\n", 0, error.start) + 1
+        column = error.start - (code.rfind("\n", 0, error.start) + 1) + 1
+        return f"not UTF-8 text: U+{ord(code[error.start]):04X} (a lone surrogate) at line {line}, column {column}"
     return None

@@ -3,7 +3,8 @@
 The real data is ../shared/data beside the checkout, or the folder ADRS_TEST_DATA names (where
 .ci/run fetches it with `adrs data fetch --all` on a machine without the shared folder). Every
 test runs with a private, empty user data folder (XDG_DATA_HOME), so data a developer fetched for
-their own runs never turns a test's synthetic workload into real data.
+their own runs never turns a test's synthetic workload into real data, and a private cache folder
+(XDG_CACHE_HOME), so the report's baseline cache never reaches ~/.cache.
 """
 
 from __future__ import annotations
@@ -31,6 +32,19 @@ def _private_user_data_folder() -> Iterator[None]:
                 os.environ.pop("XDG_DATA_HOME", None)
             else:
                 os.environ["XDG_DATA_HOME"] = saved
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_cache_folder(tmp_path_factory) -> Iterator[Path]:
+    """XDG_CACHE_HOME for this process and every `adrs` it starts."""
+    folder = tmp_path_factory.mktemp("xdg-cache")
+    previous = os.environ.get("XDG_CACHE_HOME")
+    os.environ["XDG_CACHE_HOME"] = str(folder)
+    yield folder
+    if previous is None:
+        os.environ.pop("XDG_CACHE_HOME", None)
+    else:
+        os.environ["XDG_CACHE_HOME"] = previous
 
 
 @pytest.fixture

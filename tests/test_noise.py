@@ -236,8 +236,9 @@ def test_every_built_in_problem_declares_its_noise(project_root):
 
 
 def test_an_archive_from_before_the_noise_tables_opens_resumes_and_stays_consistent(toy_problem, tmp_path):
-    """Schema version 1 had no repeat_evaluations and no best_claims: opening such an archive
-    creates them, empty, and everything reads and resumes as before."""
+    """Schema version 1 had no repeat_evaluations and no best_claims: a read-only command reads them
+    as empty and creates nothing; opening it to write (resume) creates them, empty, and everything
+    resumes as before."""
     import sqlite3
 
     path = tmp_path / "old.sqlite"
@@ -248,10 +249,15 @@ def test_an_archive_from_before_the_noise_tables_opens_resumes_and_stays_consist
         db.execute("UPDATE runs SET schema_version = 1")
     status = adrs.run_status(path)
     assert status.best_claims == [] and status.elites.best() is not None
-    with sqlite3.connect(path) as db:
-        tables = {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    assert {"repeat_evaluations", "best_claims"} <= tables
+    assert adrs.check_archive(path).clean  # read-only too
+
+    def tables() -> set[str]:
+        with sqlite3.connect(path) as db:
+            return {name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+    assert not {"repeat_evaluations", "best_claims"} & tables()  # read-only commands never write
     summary = adrs.resume(path, budget=2, evaluate_holdout=False)
+    assert {"repeat_evaluations", "best_claims"} <= tables()
     assert summary.evaluated == 2 and summary.failure is None
     assert adrs.check_archive(path).clean
 

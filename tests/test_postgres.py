@@ -236,6 +236,47 @@ def test_sigkill_mid_run_then_resume_loses_nothing(pg_url, toy_problem, tmp_path
     assert _no_duplicate_stages(pg_url)
 
 
+def test_a_second_engine_without_join_is_refused_until_the_first_dies(pg_url, toy_problem, tmp_path):
+    run = ["run", str(toy_problem), "--budget", "200", "--workers", "1", "--archive", pg_url, "--quiet"]
+    first = _start(run, tmp_path)
+    resume = ADRS + ["resume", pg_url, "--budget", "2", "--quiet"]
+    try:
+        _wait_for(pg_url, 2, first)
+        second = subprocess.run(resume, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+        assert second.returncode == 1, second.stdout + second.stderr
+        said = " ".join(second.stdout.split())
+        assert "run 1 is in use by another engine (PostgreSQL session" in said and "--join" in said
+        assert _scalar(pg_url, "SELECT count(*) FROM events WHERE kind = 'resumed'") == 0
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+    # the server ends the dead engine's session, and its lock with it
+    done = subprocess.run(resume, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_read_only_commands_refuse_a_database_without_an_archive_and_create_nothing(pg_url, tmp_path):
+    for args in (["status", pg_url], ["show", pg_url, "1"], ["doctor", pg_url]):
+        done = subprocess.run(ADRS + args, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 1, done.stdout + done.stderr
+        assert "not an adrs archive" in done.stdout
+    engine = sa.create_engine(pg_url)
+    try:
+        assert sa.inspect(engine).get_table_names() == []
+    finally:
+        engine.dispose()
+
+
+def test_a_read_only_archive_refuses_writes_on_the_server(pg_url):
+    Archive.open(pg_url).close()  # the tables
+    store = Archive.open(pg_url, create=False, read_only=True)
+    try:
+        with pytest.raises(sa.exc.DBAPIError, match="read-only transaction"):
+            store.create_run("toy", "/p", "f" * 16, 0, {})
+    finally:
+        store.close()
+
+
 def test_two_engines_share_one_run(pg_url, toy_problem, tmp_path):
     budget = 30
     common = ["--workers", "1", "--quiet"]

@@ -2,13 +2,15 @@
 
 The page must be one file whose figures are embedded PNGs, --compare must put two runs on the
 same plots, baselines are scored (on the scoring and the holdout stage) once and then read from
-the cache, a failed baseline score is never cached, a missing matplotlib is a clear message, and
-headless Chromium must load the page, decode every figure and show the baselines' scores.
+the user's cache (the archive is only read, never written), a failed baseline score is never
+cached, a missing matplotlib is a clear message, and headless Chromium must load the page, decode
+every figure and show the baselines' scores.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import re
 import shutil
 import sqlite3
@@ -162,9 +164,14 @@ def test_report_is_one_file_with_embedded_figures_and_linked_diffs(runs):
     program_links = [link for link in page.links if link.startswith("r0-p")]
     assert program_links and set(program_links) <= page.ids  # every program link lands on an embedded diff
     assert '<pre class="diff">' in text
-    # a second report reads the baseline scores from the archive instead of evaluating again
+    # a second report reads the baseline scores from the cache instead of evaluating again, and
+    # neither report wrote to the archive
+    before = (first.read_bytes(), first.stat().st_mtime_ns)
     again = adrs("report", str(first), "-o", str(work / "again.html"), cwd=work)
     assert "scoring" not in again.stdout
+    assert (first.read_bytes(), first.stat().st_mtime_ns) == before
+    with sqlite3.connect(f"file:{first}?mode=ro", uri=True) as db:
+        assert db.execute("SELECT count(*) FROM state WHERE key LIKE 'report.%'").fetchone()[0] == 0
 
 
 def test_compare_puts_both_runs_on_the_same_plots(runs):
@@ -307,21 +314,26 @@ def test_headless_chromium_loads_the_page_and_decodes_every_figure(runs):
     assert len(re.findall(r"(beats|does not beat) fifo \(", done.stdout)) == 2
 
 
-def _cached_baselines(archive: Path) -> dict:
-    from adrs.report.baselines import CACHE_KEY
+def _baseline_cache(archive: Path) -> Path:
+    """The user-cache file that holds the baseline scores of the archive's run."""
+    from adrs.report.baselines import cache_file
 
-    store = Archive.open(archive, create=False)
+    store = Archive.open(archive, create=False, read_only=True)
     try:
-        return store.get_state(store.run().id, CACHE_KEY) or {}
+        run = store.run()
     finally:
         store.close()
+    return cache_file(run, load_problem(run.problem_root))
+
+
+def _cached_baselines(archive: Path) -> dict:
+    cache = _baseline_cache(archive)
+    return json.loads(cache.read_text()) if cache.exists() else {}
 
 
 def test_a_cached_failure_is_scored_again(runs, tmp_path):
-    """Archives an older adrs reported on hold a cached failure ("unknown sandbox backend 'None'"):
-    the next report scores that baseline again instead of showing the failure for ever."""
-    from adrs.report.baselines import CACHE_KEY
-
+    """A cache an older adrs wrote may hold a failure ("unknown sandbox backend 'None'"): the next
+    report scores that baseline again instead of showing the failure for ever."""
     work, first, _ = runs
     copy = tmp_path / "stale.sqlite"
     shutil.copyfile(first, copy)
@@ -330,11 +342,7 @@ def test_a_cached_failure_is_scored_again(runs, tmp_path):
     assert [e["name"] for e in cached["scores"]] == ["fifo"]
     stale = {**cached, "scores": [{"name": "fifo", "score": None, "objectives": {}, "descriptors": {},
                                    "error": "evaluator: unknown sandbox backend 'None'"}]}
-    store = Archive.open(copy, create=False)
-    try:
-        store.put_state(store.run().id, CACHE_KEY, stale)
-    finally:
-        store.close()
+    _baseline_cache(copy).write_text(json.dumps(stale))
     done = adrs("report", str(copy), "-o", str(tmp_path / "again.html"), cwd=work)
     assert "scoring 1 baseline" in done.stdout
     text = (tmp_path / "again.html").read_text()

@@ -53,6 +53,7 @@ _HOMES = {
     ),
     "adrs.problem": ("load_problem",),
     "adrs.serve.server": ("ArchiveServer", "open_server", "serve_archive"),
+    "adrs.validation": ("SettingError",),
 }
 _HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 
@@ -68,6 +69,7 @@ _USER_ERRORS = (
     ("adrs.sandbox", "SandboxUnavailable"),
     ("adrs.executors", "ExecutorError"),
     ("adrs.report", "ReportError"),
+    ("adrs.validation", "SettingError"),
     ("adrs.datasets.fetch", "DataError"),
 )
 
@@ -119,11 +121,13 @@ if TYPE_CHECKING:  # what type checkers and editors see; at run time __getattr__
     )
     from adrs.problem import load_problem
     from adrs.serve.server import ArchiveServer, open_server, serve_archive
+    from adrs.validation import SettingError
 
     USER_ERRORS: tuple[type[Exception], ...]
 
 __all__ = [
     "USER_ERRORS",
+    "SettingError",
     "ArchiveServer",
     "CheckReport",
     "CheckedProgram",

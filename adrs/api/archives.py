@@ -10,9 +10,9 @@
 Owns: the records the read-only commands return (`StatusReport`, `ProgramView`), each loaded whole
 while the archive is open, so that it can be rendered, compared or serialised after it closed.
 
-Must not: write to an archive (except `write_report`'s cached baseline scores and
-`check_archive(repair=True)`; `export_programs` writes files outside it, after re-scoring the
-programs in a sandbox), or render anything (the CLI does).
+Must not: write to an archive (each is opened read-only; only `check_archive(repair=True)` writes;
+`write_report` caches baseline scores in the user's cache folder, `export_programs` writes files
+outside it, after re-scoring the programs in a sandbox), or render anything (the CLI does).
 """
 
 from __future__ import annotations
@@ -96,7 +96,7 @@ class ProgramView:
 
 def run_status(archive: str | Path, run_id: int | None = None) -> StatusReport:
     """Summarise run `run_id` (default: the latest) of an archive."""
-    store = Archive.open(archive, create=False)
+    store = Archive.open(archive, create=False, read_only=True)
     try:
         run = store.run(run_id)
         problem = load_problem(run.problem_root)
@@ -118,7 +118,7 @@ def run_status(archive: str | Path, run_id: int | None = None) -> StatusReport:
 
 def show_program(archive: str | Path, program_id: int) -> ProgramView:
     """One program of an archive, whatever its run."""
-    store = Archive.open(archive, create=False)
+    store = Archive.open(archive, create=False, read_only=True)
     try:
         program = store.program(program_id)
         initial = next((p for p in store.programs(program.run_id) if p.mutator == "initial"), None)
@@ -138,7 +138,7 @@ def show_program(archive: str | Path, program_id: int) -> ProgramView:
 
 def show_call(archive: str | Path, call_id: int) -> CallRecord:
     """One stored LLM call: its prompt, raw reply, tokens, dollars and why it yielded no program."""
-    store = Archive.open(archive, create=False)
+    store = Archive.open(archive, create=False, read_only=True)
     try:
         record = store.llm_call(call_id)
         if record is None:
@@ -162,7 +162,7 @@ def export_programs(
     """Write the best program, the Pareto front, or program `program_id` of a run as standalone
     modules with a provenance record each, in `out`. Each is re-scored first (`rescored`), in the
     sandbox the run used; a failed re-score raises ExportError before anything is written."""
-    store = Archive.open(archive, create=False)
+    store = Archive.open(archive, create=False, read_only=True)
     try:
         run = store.run(run_id)
         problem = load_problem(problem_dir or run.problem_root)
@@ -185,7 +185,8 @@ def write_report(
 ) -> Path:
     """One self-contained HTML report of a run, or of several runs compared (needs adrs[report]).
 
-    `baselines` scores the problem's baselines (on the scoring and holdout stages; successes cached); `say`
+    `baselines` scores the problem's baselines (on the scoring and holdout stages; successes
+    cached in the user's cache folder, never in the archive); `say`
     hears progress lines. ReportError names what is missing."""
     options = ReportOptions(baselines=baselines, run_id=run_id, problem_dir=problem_dir)
     return build_report(archives, output, options, say=say)

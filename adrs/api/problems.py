@@ -29,7 +29,7 @@ from pathlib import Path
 
 from adrs import sandbox as backends
 from adrs.evaluate.result import Evaluation
-from adrs.evaluate.runner import EvalSettings, evaluate_code_sync, sandbox_name
+from adrs.evaluate.runner import EvalSettings, evaluate_code_sync, evaluate_file_sync, sandbox_name
 from adrs.formats import container_stage
 from adrs.formats.scoring import check_notes
 from adrs.problem import Problem, ProblemError, load_problem
@@ -121,7 +121,11 @@ def check_problem(
     settings = EvalSettings(data_dir=data_dir, sandbox=sandbox)
     heard = on_program or (lambda _checked: None)
     notes, warnings = _notes(problem), _warnings(problem)
-    initial = CheckedProgram(problem.initial_path.name, evaluate_code_sync(problem, problem.initial_code(), settings, problem.stages))
+    if problem.initial_source is not None:  # kept inside another file (a Harbor task's solve.sh writes it)
+        first = evaluate_code_sync(problem, problem.initial_source, settings, problem.stages)
+    else:  # read here, so bytes that are not UTF-8 are a syntax failure naming the file
+        first = evaluate_file_sync(problem, problem.initial_path, settings, problem.stages)
+    initial = CheckedProgram(problem.initial_path.name, first)
     heard(initial)
     if initial.failed is not None:
         return CheckReport(problem, initial, missing_module=_missing_module(problem, initial.failed), notes=notes,
@@ -132,7 +136,7 @@ def check_problem(
         return CheckReport(problem, initial, unknown_names=unknown, notes=notes, warnings=warnings)
     baselines = []
     for path in problem.baselines():
-        checked = CheckedProgram(f"baselines/{path.name}", evaluate_code_sync(problem, path.read_text(), settings, problem.stages))
+        checked = CheckedProgram(f"baselines/{path.name}", evaluate_file_sync(problem, path, settings, problem.stages))
         heard(checked)
         baselines.append(checked)
     return CheckReport(problem, initial, baselines, notes=notes, warnings=warnings)
@@ -220,7 +224,7 @@ def evaluate_program(
     stages = (problem.stage(stage),) if stage else None
     require_sandbox(problem, sandbox)
     settings = EvalSettings(seed=seed, data_dir=data_dir, sandbox=sandbox)
-    return evaluate_code_sync(problem, program.read_text(), settings, stages)
+    return evaluate_file_sync(problem, program, settings, stages)  # bytes that are not UTF-8: a syntax failure
 
 
 def init_problem(directory: str | Path) -> Path:

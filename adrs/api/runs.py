@@ -23,11 +23,11 @@ from typing import Any
 
 from adrs.archive.records import RunStatus
 from adrs.archive.store import Archive, ArchiveError, RunRecord
-from adrs.config import MUTATORS, RunConfig
+from adrs.config import RunConfig
 from adrs.engine import Engine
 from adrs.executors import make_executor, run_directory
 from adrs.mutate.base import ProposalSource
-from adrs.mutate.llm.models import LLMConfigError, LLMError, llm_settings, load_llm_file, parse_model_flag
+from adrs.mutate.llm.models import LLMError, llm_settings, load_llm_file, parse_model_flag
 from adrs.mutate.offline import OfflineSource
 from adrs.problem import Problem, load_problem
 from adrs.progress import Progress, RunSummary
@@ -40,14 +40,8 @@ def default_archive_path(problem: Problem, directory: str | Path = "archives") -
 
 def chosen_mutator(config: RunConfig, problem: Problem) -> str:
     """offline or llm; `auto` means the LLM when a model is configured (checks the LLM settings)."""
-    if config.mutator not in MUTATORS:
-        raise ValueError(f"unknown mutator {config.mutator!r}; available: {', '.join(MUTATORS)}")
-    if config.mutator == "offline":
+    if config.mutator == "offline":  # RunConfig checked the mutator's name and every number
         return "offline"
-    if not 0.0 <= config.offline_share < 1.0:
-        raise LLMConfigError(f"--offline-share must be in [0, 1), got {config.offline_share}")
-    if config.max_cost is not None and config.max_cost <= 0:
-        raise LLMConfigError(f"--max-cost must be positive, got {config.max_cost}")
     settings = llm_settings(problem, config.llm)
     return "llm" if settings is not None or config.mutator == "llm" else "offline"
 
@@ -95,7 +89,7 @@ def llm_table(
 
 def stored_run(archive: str | Path, run_id: int | None = None) -> RunRecord:
     """The record of run `run_id` of an archive (default: the latest), its configuration included."""
-    store = Archive.open(archive, create=False)
+    store = Archive.open(archive, create=False, read_only=True)
     try:
         return store.run(run_id)
     finally:
@@ -130,8 +124,9 @@ def evolve(
     store = Archive.open(location)
     try:
         run = store.create_run(problem.name, str(problem.root), problem.fingerprint(), config.seed, config.to_dict())
-        store.add_event(run.id, "started", {"budget": config.budget})
-        return _drive(problem, store, run.id, config, on_progress)
+        with store.lock_run(run.id):
+            store.add_event(run.id, "started", {"budget": config.budget})
+            return _drive(problem, store, run.id, config, on_progress)
     finally:
         store.close()
 
@@ -145,16 +140,17 @@ def resume(
     **overrides: Any,
 ) -> RunSummary:
     """Continue a stored run: pending proposals are evaluated first, then new ones within `budget`."""
-    store = Archive.open(archive, create=False)
+    store = Archive.open(archive, create=False)  # a damaged archive is refused here (ArchiveDamaged)
     try:
         run = store.run(run_id)
         problem = load_problem(problem_dir or run.problem_root)
         config = RunConfig.from_dict(run.config, **overrides)
-        store.update_run_config(run.id, config.to_dict())
-        fingerprint = problem.fingerprint()
-        payload = {"budget": config.budget, "fingerprint_changed": fingerprint != run.problem_fingerprint}
-        store.add_event(run.id, "resumed", payload)
-        return _drive(problem, store, run.id, config, on_progress)
+        with store.lock_run(run.id):  # one engine per run: a second resume is refused (RunBusy)
+            store.update_run_config(run.id, config.to_dict())
+            fingerprint = problem.fingerprint()
+            payload = {"budget": config.budget, "fingerprint_changed": fingerprint != run.problem_fingerprint}
+            store.add_event(run.id, "resumed", payload)
+            return _drive(problem, store, run.id, config, on_progress)
     finally:
         store.close()
 

@@ -1,6 +1,7 @@
 """What every part of `Archive` shares: the open database and its sessions.
 
-Owns: opening an archive by path or URL (connect.py configures the engine), this process's mark
+Owns: opening an archive by path or URL, for writing or read-only (connect.py configures the
+engine), this process's mark
 in the change journal, and the session factory the parts of `Archive` (store.py, cooperation.py,
 calls.py, reads.py, integrity.py) use. Sessions never leave adrs/archive/.
 
@@ -13,11 +14,13 @@ import secrets
 from pathlib import Path
 from typing import Self
 
+from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from adrs.archive.connect import open_engine
 from adrs.archive.location import archive_url
+from adrs.archive.schema import Base
 
 
 class ArchiveBase:
@@ -29,11 +32,24 @@ class ArchiveBase:
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self.writer = secrets.token_hex(8)  # this process's mark in the change journal
         self._counters_ready: set[int] = set()  # runs whose counter row is known to exist
+        self.read_only = False
+        # Tables of the schema a read-only archive lacks (one an older adrs wrote: schema version 1
+        # had no repeat_evaluations and no best_claims): read as empty, never created by a reader.
+        self.absent_tables: frozenset[str] = frozenset()
 
     @classmethod
-    def open(cls, location: str | Path, *, create: bool = True) -> Self:
+    def open(cls, location: str | Path, *, create: bool = True, read_only: bool = False) -> Self:
+        """The archive at `location`, created when missing (with `create`).
+
+        `read_only`: for the commands that only read. Nothing is written (no table created, no
+        journal mode switched) and a database that is not an adrs archive is refused."""
         url = archive_url(location)
-        return cls(open_engine(url, create=create), url)
+        archive = cls(open_engine(url, create=create, read_only=read_only), url)
+        archive.read_only = read_only
+        if read_only:
+            present = set(inspect(archive.engine).get_table_names())
+            archive.absent_tables = frozenset(name for name in Base.metadata.tables if name not in present)
+        return archive
 
     def close(self) -> None:
         self.engine.dispose()

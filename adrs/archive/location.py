@@ -2,8 +2,8 @@
 
 Owns: turning a path or SQLAlchemy URL into the URL the archive is opened with, and reading back
 what the rest of adrs needs from it: a SQLite archive's database file and the files beside it
-(hidden from candidates), the folder for a run's own files, and how to show the location in a
-message or a report (a SQLite archive as its path, a server URL without its password).
+(hidden from candidates), the folder for a run's own files and the lock file of its engine, and how
+to show the location in a message or a report (a SQLite archive as its path, a server URL without its password).
 
 Must not: open a database. It imports nothing of adrs and SQLAlchemy only to read a server URL,
 so the evaluation side (evaluate/runner.py, Ray nodes) may use it without loading the store.
@@ -36,6 +36,12 @@ def archive_files(url: str | None) -> list[str]:
     if path is None:
         return []
     return [str(path) + suffix for suffix in _SQLITE_FILE_SUFFIXES]
+
+
+def run_lock_file(url: str, run_id: int) -> Path | None:
+    """The lock file of a SQLite archive's run (archive/locks.py), beside its folder; None for a server."""
+    folder = run_directory(url, run_id) if sqlite_path(url) is not None else None
+    return None if folder is None else folder.parent / f"{folder.name}.lock"
 
 
 def display_url(url: str) -> str:

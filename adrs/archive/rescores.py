@@ -60,6 +60,8 @@ class RescoresMixin(ArchiveBase):
 
     def repeat_evaluations(self, program_id: int) -> list[Evaluation]:
         """A program's repeated evaluations, stage by stage in the order they were stored."""
+        if "repeat_evaluations" in self.absent_tables:
+            return []
         with self._session() as s:
             rows = s.scalars(
                 select(RepeatEvaluation).where(RepeatEvaluation.program_id == program_id).order_by(RepeatEvaluation.id)
@@ -74,6 +76,8 @@ class RescoresMixin(ArchiveBase):
                     EvaluationRow.program_id == program_id, EvaluationRow.stage == stage, EvaluationRow.ok.is_(True)
                 )
             ).first()
+            if "repeat_evaluations" in self.absent_tables:
+                return [] if first is None else [first]
             repeats = s.scalars(
                 select(RepeatEvaluation.score)
                 .where(
@@ -87,6 +91,8 @@ class RescoresMixin(ArchiveBase):
 
     def stored_repeats(self, run_id: int) -> list[StoredEvaluation]:
         """Every repeated evaluation of the run's programs, in the order they were stored."""
+        if "repeat_evaluations" in self.absent_tables:
+            return []
         stmt = (
             select(RepeatEvaluation)
             .join(Program, Program.id == RepeatEvaluation.program_id)
@@ -98,6 +104,8 @@ class RescoresMixin(ArchiveBase):
 
     def best_claim(self, run_id: int) -> BestClaim | None:
         """The run's latest best claim (its best, for a problem that declares noise), or None."""
+        if "best_claims" in self.absent_tables:
+            return None
         with self._session() as s:
             row = s.scalars(
                 select(BestClaimRow).where(BestClaimRow.run_id == run_id).order_by(BestClaimRow.id.desc())
@@ -106,6 +114,8 @@ class RescoresMixin(ArchiveBase):
 
     def best_claims(self, run_id: int) -> list[BestClaim]:
         """Every best claim of the run, oldest first: how the best moved and how sure each step was."""
+        if "best_claims" in self.absent_tables:
+            return []
         with self._session() as s:
             rows = s.scalars(select(BestClaimRow).where(BestClaimRow.run_id == run_id).order_by(BestClaimRow.id))
             return [as_record(BestClaim, r) for r in rows]

@@ -9,13 +9,15 @@ bests) are derived from these rows and never stored as the only copy of anything
 
 The same tables serve SQLite and PostgreSQL. Two column types make them behave alike: `Label`
 (PostgreSQL enforces VARCHAR lengths, SQLite does not, so labels are unbounded text there) and
-`SafeText` (PostgreSQL text cannot hold a NUL character, which candidate output may contain).
+`SafeText` (PostgreSQL text cannot hold a NUL character, which candidate output may contain, and
+neither database a lone surrogate, which a model's reply may).
 
 Must not: hold behaviour beyond column definitions.
 """
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 
 from sqlalchemy import (
@@ -54,18 +56,27 @@ def Label(length: int) -> TypeEngine:  # noqa: N802 - used like a column type
 
 
 class SafeText(TypeDecorator):
-    """Text that may come from a candidate: a NUL is written as the four characters \\x00 in PostgreSQL.
+    """Text that may come from a candidate or a model: a NUL is written as the four characters \\x00
+    in PostgreSQL, and a lone surrogate (a model's JSON may carry one) as U+FFFD everywhere.
 
-    PostgreSQL's text type cannot store NUL; SQLite can, so nothing changes there.
+    PostgreSQL's text type cannot store NUL; SQLite can, so nothing changes there. Neither can store
+    a string that is not valid Unicode: without the replacement the write would fail.
     """
 
     impl = Text
     cache_ok = True
 
     def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
-        if value is not None and dialect.name == "postgresql" and "\x00" in value:
+        if value is None:
+            return value
+        if _SURROGATE.search(value):
+            value = _SURROGATE.sub("\ufffd", value)
+        if dialect.name == "postgresql" and "\x00" in value:
             return value.replace("\x00", "\\x00")
         return value
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _now() -> datetime:

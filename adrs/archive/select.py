@@ -33,6 +33,7 @@ from dataclasses import dataclass
 
 from adrs.archive.elites import Elites, fitness_key, objective_value
 from adrs.archive.records import ProgramRecord
+from adrs.validation import SettingError, require
 
 STRATEGIES = ("mixed", "rank", "weighted", "tournament", "pareto", "instances", "random", "hill", "adaptive")
 
@@ -50,7 +51,19 @@ class SelectionConfig:
 
     def __post_init__(self) -> None:
         if self.strategy not in STRATEGIES:
-            raise ValueError(f"unknown selection strategy {self.strategy!r}; choose one of {', '.join(STRATEGIES)}")
+            raise SettingError(
+                f"--selection (strategy): unknown selection strategy {self.strategy!r}; "
+                f"choose one of {', '.join(STRATEGIES)}"
+            )
+        for name in ("exploit", "explore"):
+            require(f"selection.{name}", getattr(self, name), at_least=0, at_most=1)
+        if self.exploit + self.explore > 1:
+            raise SettingError(f"selection: exploit + explore must be at most 1, got {self.exploit} + {self.explore}")
+        require("selection.rank_power", self.rank_power, at_least=0)
+        require("selection.children_penalty", self.children_penalty, at_least=0)
+        require("selection.tournament_size", self.tournament_size, whole=True, at_least=1)
+        require("selection.top_inspirations", self.top_inspirations, whole=True, at_least=0)
+        require("selection.diverse_inspirations", self.diverse_inspirations, whole=True, at_least=0)
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ unique per run (allocated as max + 1, retried on the constraint), and every eval
 placed migrant is journaled for the others. The other parts of `Archive`: base.py (opening,
 sessions), cooperation.py (budget claims, change journal), calls.py (LLM call rows), reads.py
 (summaries for status and the report), integrity.py (what `adrs doctor` reads and repairs),
-rescores.py (repeated evaluations and best claims).
+rescores.py (repeated evaluations and best claims), locks.py (one engine per run).
 Every method returns the plain records of records.py: no session or ORM object leaves
 adrs/archive/, and no module outside it imports SQLAlchemy or the schema.
 
@@ -28,9 +28,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from adrs.archive.calls import LLMCallsMixin
-from adrs.archive.connect import ArchiveError
 from adrs.archive.cooperation import CooperationMixin
+from adrs.archive.errors import ArchiveDamaged, ArchiveError, NotAnArchive, RunBusy
 from adrs.archive.integrity import IntegrityMixin
+from adrs.archive.locks import LocksMixin
 from adrs.archive.reads import ReadsMixin
 from adrs.archive.records import (
     ClaimDraft,
@@ -47,7 +48,17 @@ from adrs.evaluate.result import Evaluation
 from adrs.noise import mean_metrics
 
 # The records most callers need come with the class that returns them.
-__all__ = ["Archive", "ArchiveError", "DuplicateProgram", "NewProgram", "ProgramRecord", "RunRecord"]
+__all__ = [
+    "Archive",
+    "ArchiveDamaged",
+    "ArchiveError",
+    "DuplicateProgram",
+    "NewProgram",
+    "NotAnArchive",
+    "ProgramRecord",
+    "RunBusy",
+    "RunRecord",
+]
 
 
 class DuplicateProgram(ArchiveError):
@@ -82,7 +93,7 @@ def _migrant_row(original: ProgramRecord, island: int, proposal_index: int) -> P
     )
 
 
-class Archive(CooperationMixin, LLMCallsMixin, ReadsMixin, IntegrityMixin, RescoresMixin):
+class Archive(CooperationMixin, LLMCallsMixin, ReadsMixin, IntegrityMixin, RescoresMixin, LocksMixin):
     """One archive database; it may hold several runs, and several engines may write one run."""
 
     # runs -------------------------------------------------------------------------------------

@@ -42,6 +42,7 @@ from adrs.formats.worker_request import peer_request
 from adrs.problem import Problem, ProblemError, Stage
 from adrs.problemkit import failures
 from adrs.problemkit.outputs import read_fd_tail
+from adrs.program import NotUTF8, read_program, utf8_problem
 from adrs.sandbox import SandboxUnavailable
 from adrs.sandbox.base import ProcessLimits, describe_exit
 from adrs.sandbox.cgroup import PidsCgroup
@@ -329,7 +330,14 @@ async def evaluate_code(
     label: str = "",
     directory: Path | None = None,
 ) -> list[Evaluation]:
-    """Evaluate program text through the cascade, from a private temporary file in `directory`."""
+    """Evaluate program text through the cascade, from a private temporary file in `directory`.
+
+    Text that cannot be written as UTF-8 (lone surrogates) fails at the first stage as `syntax`,
+    as Python fails a source file that is not UTF-8; nothing is run."""
+    not_utf8 = utf8_problem(code)
+    if not_utf8 is not None:
+        first = (stages if stages is not None else problem.evolution_stages)[0]
+        return [Evaluation.failure(first.name, failures.SYNTAX, f"the program is {not_utf8}")]
     prefix = f"adrs-{re.sub(r'[^A-Za-z0-9]', '', label)}-" if label else "adrs-prog-"
     with tempfile.TemporaryDirectory(prefix=prefix, dir=directory) as folder:
         path = Path(folder) / "program.py"
@@ -342,3 +350,16 @@ def evaluate_code_sync(
 ) -> list[Evaluation]:
     """Blocking helper for the CLI: evaluate program text through the cascade."""
     return asyncio.run(evaluate_code(problem, code, settings, stages))
+
+
+def evaluate_file_sync(
+    problem: Problem, path: Path, settings: EvalSettings, stages: tuple[Stage, ...] | None = None
+) -> list[Evaluation]:
+    """Blocking helper for the CLI: evaluate a program file; one whose bytes are not UTF-8 text
+    fails at the first stage as `syntax` (the message names the file, line and column)."""
+    try:
+        code = read_program(path)
+    except NotUTF8 as exc:
+        first = (stages if stages is not None else problem.evolution_stages)[0]
+        return [Evaluation.failure(first.name, failures.SYNTAX, str(exc))]
+    return evaluate_code_sync(problem, code, settings, stages)

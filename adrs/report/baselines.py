@@ -3,30 +3,42 @@
 Owns: evaluating each `baselines/*.py` through the engine's sandboxed runner (the same path as
 `adrs check`), with the run's seed, data folder, sandbox and docker image, on the last evolution
 stage and on every holdout stage; and the cache of those scores, so that a second report of the
-same run does not pay the evaluations again. The cache is keyed by the problem's fingerprint, the
-stages, the seed, the data folder and each baseline file's hash: a changed evaluator or baseline
-is scored afresh. Only successful scores are cached: a failure (a missing sandbox, a broken
-evaluator) is evaluated again by the next report, and a failure an older adrs cached is ignored.
-Where the cache is kept is `_read_cache`/`_write_cache`'s business alone.
+same run does not pay the evaluations again. The cache is a file of the user's cache folder
+($XDG_CACHE_HOME/adrs/baselines, else ~/.cache/adrs/baselines), never the archive: the report
+only reads archives. It is keyed by the problem's fingerprint, the stages, the seed, the data
+folder, the sandbox and each baseline file's hash: a changed evaluator or baseline is scored
+afresh. Only successful scores are cached: a failure (a missing sandbox, a broken evaluator) is
+evaluated again by the next report, and a failure an older adrs cached is ignored. Where the
+cache is kept is `_read_cache`/`_write_cache`'s business alone.
 
-Must not: touch programs or evaluations of the run, draw, or write HTML.
+Must not: write to the archive, touch programs or evaluations of the run, draw, or write HTML.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
+import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from adrs.archive.store import Archive, RunRecord
+from adrs.archive.store import RunRecord
 from adrs.evaluate.result import Evaluation
 from adrs.evaluate.runner import EvalSettings, evaluate_code_sync
 from adrs.problem import Objective, Problem
+from adrs.problemkit import failures
+from adrs.program import NotUTF8, read_program
 from adrs.report.data import BaselineScore, descriptors_of
 
-CACHE_KEY = "report.baselines"
 CACHE_VERSION = 2  # 2: holdout scores; failures never cached
+
+
+def cache_folder() -> Path:
+    """Where scored baselines are kept between reports (never the archive: the report only reads it)."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "adrs" / "baselines"
 
 
 def run_settings(run: RunRecord) -> EvalSettings:
@@ -45,41 +57,60 @@ def run_settings(run: RunRecord) -> EvalSettings:
     )
 
 
+def cache_file(run: RunRecord, problem: Problem) -> Path:
+    """The file of the user's cache folder that holds the scores of `problem`'s baselines as `run` would see them."""
+    return _cache_path(_cache_key(run, problem))
+
+
 def baseline_scores(
-    archive: Archive, run: RunRecord, problem: Problem, say: Callable[[str], None] = lambda _m: None
+    run: RunRecord, problem: Problem, say: Callable[[str], None] = lambda _m: None
 ) -> tuple[list[BaselineScore], str]:
     """Scores of the problem's baselines on its last evolution stage (and holdout), and that stage's name."""
     stage = problem.evolution_stages[-1]
     settings = run_settings(run)
     paths = problem.baselines()
-    key = {
-        "version": CACHE_VERSION,
-        "fingerprint": problem.fingerprint(),
-        "stage": stage.name,
-        "holdout": [s.name for s in problem.holdout_stages],
-        "seed": settings.seed,
-        "data_dir": settings.data_dir,
-        "sandbox": settings.sandbox,
-        "files": {p.name: _sha256(p) for p in paths},
-    }
-    cached = _read_cache(archive, run)
-    known = {}
+    key = _cache_key(run, problem)
+    cache = _cache_path(key)
+    cached = _read_cache(cache)
+    known: dict[str, BaselineScore] = {}
     if cached is not None and cached.get("key") == key:
         known = {str(e.get("name")): _from_dict(e) for e in cached.get("scores", []) if not e.get("error")}
     missing = [p for p in paths if p.stem not in known]
     if missing:
-        say(f"scoring {len(missing)} baseline(s) of {problem.name} on stage {stage.name} (once; then cached)")
+        say(f"scoring {len(missing)} baseline(s) of {problem.name} on stage {stage.name} "
+            f"(once; then cached in {cache.parent})")
     scores = []
     for path in paths:
         score = known.get(path.stem) or _evaluate(path, problem, settings)
         scores.append(score)
     if missing:
-        _write_cache(archive, run, {"key": key, "scores": [_to_dict(s) for s in scores if not s.error]})
+        _write_cache(cache, {"key": key, "scores": [_to_dict(s) for s in scores if not s.error]})
     return scores, stage.name
 
 
+def _cache_key(run: RunRecord, problem: Problem) -> dict[str, Any]:
+    settings = run_settings(run)
+    return {
+        "version": CACHE_VERSION,
+        "fingerprint": problem.fingerprint(),
+        "stage": problem.evolution_stages[-1].name,
+        "holdout": [s.name for s in problem.holdout_stages],
+        "seed": settings.seed,
+        "data_dir": settings.data_dir,
+        "sandbox": settings.sandbox,
+        "files": {p.name: _sha256(p) for p in problem.baselines()},
+    }
+
+
+def _cache_path(key: dict[str, Any]) -> Path:
+    return cache_folder() / f"{hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:32]}.json"
+
+
 def _evaluate(path: Path, problem: Problem, settings: EvalSettings) -> BaselineScore:
-    code = path.read_text()
+    try:
+        code = read_program(path)
+    except NotUTF8 as exc:  # not a program Python would run: a syntax failure, like any candidate
+        return BaselineScore(path.stem, None, {}, {}, f"{failures.SYNTAX}: {exc}")
     evaluation = evaluate_code_sync(problem, code, settings, (problem.evolution_stages[-1],))[-1]
     score = _score(path.stem, evaluation, problem.objectives, code)
     if score.error:
@@ -111,12 +142,23 @@ def _score(name: str, evaluation: Evaluation, objectives: tuple[Objective, ...],
     return BaselineScore(name, evaluation.score, values, descriptors)
 
 
-def _read_cache(archive: Archive, run: RunRecord) -> dict[str, Any] | None:
-    return archive.get_state(run.id, CACHE_KEY)
+def _read_cache(path: Path) -> dict[str, Any] | None:
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None  # absent, unreadable or half-written: scored again
+    return value if isinstance(value, dict) else None
 
 
-def _write_cache(archive: Archive, run: RunRecord, payload: dict[str, Any]) -> None:
-    archive.put_state(run.id, CACHE_KEY, payload)
+def _write_cache(path: Path, payload: dict[str, Any]) -> None:
+    """Write whole or not at all (a temporary file renamed into place); a cache that cannot be written is skipped."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=path.parent, suffix=".tmp", delete=False) as out:
+            json.dump(payload, out)
+        os.replace(out.name, path)
+    except OSError:
+        return
 
 
 def _sha256(path: Path) -> str:

@@ -42,7 +42,7 @@ def collect(archives: list[str], options: ReportOptions, say: Callable[[str], No
     runs = []
     for index, location in enumerate(archives):
         try:
-            store = Archive.open(location, create=False)
+            store = Archive.open(location, create=False, read_only=True)
         except ArchiveError as exc:
             raise ReportError(str(exc)) from exc
         try:
@@ -58,7 +58,7 @@ def collect(archives: list[str], options: ReportOptions, say: Callable[[str], No
             if problem.fingerprint() != run.problem_fingerprint:
                 data.baseline_note = "the problem's files changed since this run; baselines are scored with the current evaluator."
             if options.baselines:
-                _add_baselines(store, data, say)
+                _add_baselines(data, say)
             else:
                 data.baseline_note = (data.baseline_note + " " if data.baseline_note else "") + "baselines not scored (--no-baselines)."
             runs.append(data)
@@ -70,13 +70,13 @@ def collect(archives: list[str], options: ReportOptions, say: Callable[[str], No
     return runs
 
 
-def _add_baselines(store: Archive, data: RunData, say: Callable[[str], None]) -> None:
+def _add_baselines(data: RunData, say: Callable[[str], None]) -> None:
     from adrs.report.baselines import baseline_scores
 
     if not data.problem.baselines():
         data.baseline_note = (data.baseline_note + " " if data.baseline_note else "") + "the problem has no baselines/ folder."
         return
-    data.baselines, data.baseline_stage = baseline_scores(store, data.run, data.problem, say)
+    data.baselines, data.baseline_stage = baseline_scores(data.run, data.problem, say)
 
 
 def render(runs: list[RunData]) -> str:

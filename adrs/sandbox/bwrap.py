@@ -3,9 +3,11 @@
 Owns: the bwrap command line. The sandbox's root holds only /usr and the Python runtime
 (read-only, at their real paths: mounted elsewhere, Python silently loads another libpython), the
 packages the trusted driver imports, a fresh /proc, a fresh /dev (read-only; GPU nodes only when
-the problem declares GPUs), size-limited private /tmp and /dev/shm, and the candidate's home (the
-one writable folder). Every namespace is new (no network, own PIDs, own IPC and UTS);
-inside it runs as uid 65534 with no capabilities, in a session of its own, and dies with bwrap
+the problem declares GPUs), size-limited private /tmp (mounted first, so that what is bound under
+/tmp, a virtual environment say, stays visible) and /dev/shm, and the candidate's home (the one
+writable folder); and the probe that says why bwrap cannot run here, when it cannot (no bwrap, no
+namespaces, or an interpreter it cannot see). Every namespace is new (no network, own PIDs, own
+IPC and UTS); inside it runs as uid 65534 with no capabilities, in a session of its own, and dies with bwrap
 (--die-with-parent), which dies with the worker (PR_SET_PDEATHSIG). rlimits and the pids cgroup
 are applied to bwrap itself, so they bind everything inside.
 
@@ -89,11 +91,34 @@ def _probe() -> str | None:
             done = subprocess.run(command, capture_output=True, timeout=30)
         except (OSError, subprocess.SubprocessError) as exc:
             return f"bwrap could not start: {exc}"
-    if done.returncode != 0:
-        detail = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        hint = " (unprivileged user namespaces may be disabled: kernel.unprivileged_userns_clone)"
-        return f"bwrap failed: {detail[-1] if detail else done.returncode}{hint}"
-    return None
+    if done.returncode == 0:
+        return None
+    detail = _last_line(done.stderr, done.returncode)
+    namespaces = _namespaces_refused()
+    if namespaces is not None:
+        return (
+            f"bwrap cannot create its namespaces: {namespaces} "
+            "(unprivileged user namespaces may be disabled: kernel.unprivileged_userns_clone)"
+        )
+    if "execvp" in detail:
+        return f"bwrap failed: {detail}: the Python interpreter {sys.executable} is not visible inside the sandbox"
+    return f"bwrap failed: {detail}"
+
+
+def _namespaces_refused() -> str | None:
+    """None when bwrap can create its namespaces at all (the host seen read-only, nothing else); else why not."""
+    try:
+        done = subprocess.run(
+            ["bwrap", "--unshare-all", "--ro-bind", "/", "/", "--", "/bin/true"], capture_output=True, timeout=30
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        return str(exc)
+    return None if done.returncode == 0 else _last_line(done.stderr, done.returncode)
+
+
+def _last_line(stderr: bytes, returncode: int) -> str:
+    lines = stderr.decode("utf-8", "replace").strip().splitlines()
+    return lines[-1] if lines else f"exit status {returncode}"
 
 
 class BwrapBackend(Backend):

@@ -107,7 +107,7 @@ def open_server(archive: str | Path, host: str = LOOPBACK, port: int = DEFAULT_P
     """A server on `archive` (a path or SQLAlchemy URL), listening but not yet serving (port 0: any free port).
 
     ArchiveError when the archive does not exist or holds no run; OSError when the port is taken."""
-    store = Archive.open(archive, create=False)
+    store = Archive.open(archive, create=False, read_only=True)  # it only reads: nothing is written
     try:
         store.run()  # an archive without a run has nothing to show: say so now, not in the browser
         return ArchiveServer(store, (host, port))
