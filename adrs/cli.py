@@ -58,25 +58,49 @@ def _at_least_one(text: str) -> int:
 
 def _add_run_options(p: argparse.ArgumentParser, resuming: bool) -> None:
     # Every default is None: unset options keep RunConfig's default (run) or the stored value (resume).
-    budget_default = "the run's stored budget" if resuming else f"{_default('budget')}, or an OpenEvolve config.yaml's max_iterations"
+    budget_default = (
+        "the run's stored budget"
+        if resuming
+        else f"{_default('budget')}, or an OpenEvolve config.yaml's max_iterations"
+    )
     p.add_argument("--budget", type=int, default=None, help=f"evaluations to spend (default: {budget_default})")
     p.add_argument("--workers", type=int, default=None, help="concurrent evaluation slots (default: CPUs)")
     p.add_argument("--max-time", type=float, default=None, dest="max_time_s", help="wall-clock budget, seconds")
     p.add_argument("--target", type=float, default=None, dest="target_score", help="stop at this score")
     p.add_argument("--data", default=None, dest="data_dir", help="real data folder (else the synthetic workload)")
     p.add_argument("--quiet", action="store_true", help="no live view")
-    p.add_argument("--llm", action="append", default=None, metavar="NAME[@URL]",
-                   help="an OpenAI-compatible model (repeat for an ensemble); the key comes from OPENAI_API_KEY")
+    p.add_argument(
+        "--llm",
+        action="append",
+        default=None,
+        metavar="NAME[@URL]",
+        help="an OpenAI-compatible model (repeat for an ensemble); the key comes from OPENAI_API_KEY",
+    )
     p.add_argument("--llm-config", default=None, help="TOML file with an [llm] table: models, prices, selection, ...")
-    p.add_argument("--llm-concurrency", type=_at_least_one, default=None, metavar="N",
-                   help="LLM calls in flight (default: the [llm] table's concurrency, else 4)")
+    p.add_argument(
+        "--llm-concurrency",
+        type=_at_least_one,
+        default=None,
+        metavar="N",
+        help="LLM calls in flight (default: the [llm] table's concurrency, else 4)",
+    )
     p.add_argument("--max-cost", type=float, default=None, help="cap on the run's LLM dollars (spent plus in flight)")
-    p.add_argument("--offline-share", type=float, default=None, help="share of proposals for the offline mutator (e.g. 0.2)")
+    p.add_argument(
+        "--offline-share", type=float, default=None, help="share of proposals for the offline mutator (e.g. 0.2)"
+    )
     p.add_argument("--mutator", choices=MUTATORS, default=None, help="default auto: the LLM if one is configured")
-    p.add_argument("--executor", choices=list(EXECUTORS), default=None,
-                   help="where evaluations run: local (default) or ray (Ray tasks; pip install 'adrs[ray]')")
-    p.add_argument("--ray-address", default=None, metavar="ADDR",
-                   help="an existing Ray cluster (HOST:PORT or auto); default: a local Ray inside the run's directory")
+    p.add_argument(
+        "--executor",
+        choices=list(EXECUTORS),
+        default=None,
+        help="where evaluations run: local (default) or ray (Ray tasks; pip install 'adrs[ray]')",
+    )
+    p.add_argument(
+        "--ray-address",
+        default=None,
+        metavar="ADDR",
+        help="an existing Ray cluster (HOST:PORT or auto); default: a local Ray inside the run's directory",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -86,23 +110,61 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="start an evolution run")
     p.add_argument("problem", help="problem directory")
     _add_run_options(p, resuming=False)
-    p.add_argument("--seed", type=int, default=None, help=f"every random choice flows from it (default: {_default('seed')}, or an OpenEvolve config.yaml's random_seed)")
-    p.add_argument("--islands", type=int, default=None, help=f"independent sub-populations (default: {_default('islands')}, or an OpenEvolve config.yaml's database.num_islands)")
-    p.add_argument("--selection", default=None, choices=STRATEGIES,
-                   help=f"parent selection strategy (default: {_default('strategy', SelectionConfig)})")
-    p.add_argument("--novelty", type=float, default=None, help="reject children more similar than this to their island (0-1)")
+    p.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help=f"every random choice flows from it (default: {_default('seed')}, or an OpenEvolve config.yaml's "
+        f"random_seed)",
+    )
+    p.add_argument(
+        "--islands",
+        type=int,
+        default=None,
+        help=f"independent sub-populations (default: {_default('islands')}, or an OpenEvolve config.yaml's "
+        f"database.num_islands)",
+    )
+    p.add_argument(
+        "--selection",
+        default=None,
+        choices=STRATEGIES,
+        help=f"parent selection strategy (default: {_default('strategy', SelectionConfig)})",
+    )
+    p.add_argument(
+        "--novelty", type=float, default=None, help="reject children more similar than this to their island (0-1)"
+    )
     p.add_argument("--stagnation", type=int, default=None, help="stop after this many evaluations without a new best")
-    p.add_argument("--max-failure-streak", type=int, default=None,
-                   help="failed evaluations in a row that stop the run as a failure "
-                   f"(default: {_default('max_failure_streak')})")
-    p.add_argument("--deterministic", action="store_true", help="same archive for any worker count (seeded offline runs)")
-    p.add_argument("--lag", type=int, default=None,
-                   help=f"deterministic runs: proposals may run this far ahead of results (default: {_default('lag')})")
-    p.add_argument("--archive", default=None, help="archive file or SQLAlchemy URL (default archives/<problem>-<time>.sqlite)")
-    p.add_argument("--join", type=int, default=None, metavar="RUN_ID",
-                   help="attach this engine to run RUN_ID of --archive, in progress (PostgreSQL): shared budget and results")
-    p.add_argument("--sandbox", default=None, choices=SANDBOXES,
-                   help="isolation of candidate processes (default: the problem's [problem] sandbox, else process)")
+    p.add_argument(
+        "--max-failure-streak",
+        type=int,
+        default=None,
+        help=f"failed evaluations in a row that stop the run as a failure (default: {_default('max_failure_streak')})",
+    )
+    p.add_argument(
+        "--deterministic", action="store_true", help="same archive for any worker count (seeded offline runs)"
+    )
+    p.add_argument(
+        "--lag",
+        type=int,
+        default=None,
+        help=f"deterministic runs: proposals may run this far ahead of results (default: {_default('lag')})",
+    )
+    p.add_argument(
+        "--archive", default=None, help="archive file or SQLAlchemy URL (default archives/<problem>-<time>.sqlite)"
+    )
+    p.add_argument(
+        "--join",
+        type=int,
+        default=None,
+        metavar="RUN_ID",
+        help="attach this engine to run RUN_ID of --archive, in progress (PostgreSQL): shared budget and results",
+    )
+    p.add_argument(
+        "--sandbox",
+        default=None,
+        choices=SANDBOXES,
+        help="isolation of candidate processes (default: the problem's [problem] sandbox, else process)",
+    )
     p.add_argument("--docker-image", default=None, help="image of the docker sandbox (default adrs-sandbox:latest)")
 
     p = sub.add_parser("resume", help="continue an archived run")
@@ -144,22 +206,33 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--id", type=int, default=None, dest="program_id")
     p.add_argument("--out", required=True)
     p.add_argument("--run", type=int, default=None, dest="run_id")
-    p.add_argument("--no-rescore", action="store_true",
-                   help="write without evaluating the programs again first (the provenance then has no re-score)")
-    p.add_argument("--problem", default=None, dest="problem_dir",
-                   help="the problem directory, if it moved since the run")
+    p.add_argument(
+        "--no-rescore",
+        action="store_true",
+        help="write without evaluating the programs again first (the provenance then has no re-score)",
+    )
+    p.add_argument(
+        "--problem", default=None, dest="problem_dir", help="the problem directory, if it moved since the run"
+    )
 
     p = sub.add_parser("problems", help="list the built-in problems and their baselines")
-    p.add_argument("--dir", default=None, help="folder of problem directories (default: ./problems or the source tree's)")
+    p.add_argument(
+        "--dir", default=None, help="folder of problem directories (default: ./problems or the source tree's)"
+    )
 
     p = sub.add_parser("report", help="write one self-contained HTML report of a run (needs adrs[report])")
     p.add_argument("archive", nargs="?", default=None)
-    p.add_argument("--compare", nargs="+", default=None, metavar="ARCHIVE", help="runs to show side by side on the same plots")
+    p.add_argument(
+        "--compare", nargs="+", default=None, metavar="ARCHIVE", help="runs to show side by side on the same plots"
+    )
     p.add_argument("-o", "--output", default="report.html")
-    p.add_argument("--no-baselines", action="store_true", help="do not score the problem's baselines (one evaluation each)")
+    p.add_argument(
+        "--no-baselines", action="store_true", help="do not score the problem's baselines (one evaluation each)"
+    )
     p.add_argument("--run", type=int, default=None, dest="run_id", help="run id inside the archive (default: latest)")
-    p.add_argument("--problem", default=None, dest="problem_dir",
-                   help="the problem directory, if it moved since the run")
+    p.add_argument(
+        "--problem", default=None, dest="problem_dir", help="the problem directory, if it moved since the run"
+    )
 
     p = sub.add_parser("serve", help="a live, read-only view of an archive in the browser (loopback by default)")
     p.add_argument("archive", help="archive path or SQLAlchemy URL")
@@ -175,10 +248,16 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("problems", nargs="*", metavar="PROBLEM")
     q.add_argument("--all", action="store_true", help="every problem that has real data")
     q.add_argument("--data", default=None, dest="data_dir", help=root_help)
-    q.add_argument("--mirror", default=None, metavar="DIR_OR_URL",
-                   help="read sources from a mirror laid out as <repo>/<commit>/<path> instead of GitHub")
+    q.add_argument(
+        "--mirror",
+        default=None,
+        metavar="DIR_OR_URL",
+        help="read sources from a mirror laid out as <repo>/<commit>/<path> instead of GitHub",
+    )
     q.add_argument("--force", action="store_true", help="fetch again files already present and verified")
-    q = data.add_parser("verify", help="check the files against their pinned sha256 (exit 2 when one is missing or wrong)")
+    q = data.add_parser(
+        "verify", help="check the files against their pinned sha256 (exit 2 when one is missing or wrong)"
+    )
     q.add_argument("problems", nargs="*", metavar="PROBLEM")
     q.add_argument("--data", default=None, dest="data_dir", help=root_help)
     q = data.add_parser("where", help="the data root, and the folder a problem's evaluations read")
@@ -188,7 +267,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("doctor", help="check an archive's integrity (exit 2 when something is wrong)")
     p.add_argument("archive")
     p.add_argument("--run", type=int, default=None, dest="run_id")
-    p.add_argument("--repair", action="store_true", help="repair what can be (never deletes a program); only while no engine uses the archive")
+    p.add_argument(
+        "--repair",
+        action="store_true",
+        help="repair what can be (never deletes a program); only while no engine uses the archive",
+    )
     return parser
 
 
@@ -196,8 +279,18 @@ def build_parser() -> argparse.ArgumentParser:
 _OVERRIDE_KEYS = ("budget", "workers", "max_time_s", "target_score", "data_dir", "executor", "ray_address")
 # `adrs run` options named as RunConfig fields: given ones are passed, unset ones (None) keep the default.
 _RUN_KEYS = (
-    "budget", "seed", "islands", "max_time_s", "target_score", "data_dir", "sandbox", "docker_image", "novelty",
-    "stagnation", "lag", "max_failure_streak",
+    "budget",
+    "seed",
+    "islands",
+    "max_time_s",
+    "target_score",
+    "data_dir",
+    "sandbox",
+    "docker_image",
+    "novelty",
+    "stagnation",
+    "lag",
+    "max_failure_streak",
 )
 
 
@@ -239,7 +332,9 @@ def _join(args: argparse.Namespace, problem_name: str) -> int:
         overrides["budget"] = _default("budget")
     console.print(f"Joining run {args.join} of [bold]{problem_name}[/bold] in {args.archive}")
     return _drive(
-        lambda on_progress: api.join(args.archive, run_id=args.join, problem_dir=args.problem, on_progress=on_progress, **overrides),
+        lambda on_progress: api.join(
+            args.archive, run_id=args.join, problem_dir=args.problem, on_progress=on_progress, **overrides
+        ),
         args.quiet,
         overrides["budget"],
         args.archive,
@@ -339,7 +434,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     problem = api.load_problem(args.problem)
     api.require_sandbox(problem, args.sandbox)
     _warn(problem)
-    console.print(f"[bold]{problem.name}[/bold]: stages {[s.name for s in problem.stages]}, objectives {[o.name for o in problem.objectives]}")
+    console.print(
+        f"[bold]{problem.name}[/bold]: stages {[s.name for s in problem.stages]}, objectives "
+        f"{[o.name for o in problem.objectives]}"
+    )
     console.print(f"Sandbox: {markup(api.sandbox_line(problem, args.sandbox))}")
     console.print(f"data: {markup(api.data_in_use(problem.name, args.data_dir))}")
     report = api.check_problem(problem, sandbox=args.sandbox, data_dir=args.data_dir, on_program=_print_checked)
@@ -369,7 +467,11 @@ def cmd_eval(args: argparse.Namespace) -> int:
         problem, args.program, stage=args.stage, seed=args.seed, sandbox=args.sandbox, data_dir=args.data_dir
     )
     if args.json:
-        record = {"program": str(Path(args.program)), "ok": all(e.ok for e in evaluations), "stages": [e.to_dict() for e in evaluations]}
+        record = {
+            "program": str(Path(args.program)),
+            "ok": all(e.ok for e in evaluations),
+            "stages": [e.to_dict() for e in evaluations],
+        }
         print(json.dumps(record, indent=2))
     else:
         console.print(f"Sandbox: {markup(api.sandbox_line(args.problem, args.sandbox))}")
@@ -399,8 +501,14 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     exported = api.export_programs(
-        args.archive, args.out, best=args.best, pareto=args.pareto, program_id=args.program_id, run_id=args.run_id,
-        rescored=not args.no_rescore, problem_dir=args.problem_dir,
+        args.archive,
+        args.out,
+        best=args.best,
+        pareto=args.pareto,
+        program_id=args.program_id,
+        run_id=args.run_id,
+        rescored=not args.no_rescore,
+        problem_dir=args.problem_dir,
     )
     for item in exported:
         console.print(
@@ -437,7 +545,9 @@ def cmd_problems(args: argparse.Namespace) -> int:
         if entry.error is not None:
             table.add_row(markup(entry.directory.name), f"[red]{markup(entry.error)}[/red]", "")
             continue
-        baselines = [stem + (f" ({reference:g})" if reference is not None else "") for stem, reference in entry.baselines]
+        baselines = [
+            stem + (f" ({reference:g})" if reference is not None else "") for stem, reference in entry.baselines
+        ]
         table.add_row(markup(entry.name), markup(entry.summary), markup(", ".join(baselines)))
     console.print(table)
     return 0
@@ -449,7 +559,11 @@ def cmd_report(args: argparse.Namespace) -> int:
         console.print("[red]error:[/red] give an archive, or two or more with --compare A.sqlite B.sqlite")
         return 1
     path = api.write_report(
-        archives, args.output, baselines=not args.no_baselines, run_id=args.run_id, problem_dir=args.problem_dir,
+        archives,
+        args.output,
+        baselines=not args.no_baselines,
+        run_id=args.run_id,
+        problem_dir=args.problem_dir,
         say=lambda line: console.print(markup(line)),
     )
     console.print(f"Report: {path}")
@@ -470,7 +584,9 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         console.print("[green]ok[/green]: no inconsistency found")
         return 0
     if not args.repair and any(f.repairable for f in report.findings):
-        console.print(f"{len(report.findings)} problem(s); `adrs doctor {args.archive} --repair` fixes the repairable ones")
+        console.print(
+            f"{len(report.findings)} problem(s); `adrs doctor {args.archive} --repair` fixes the repairable ones"
+        )
     return 2
 
 
@@ -532,8 +648,13 @@ def cmd_data(args: argparse.Namespace) -> int:
         if not args.problems and not args.all:
             console.print("[red]error:[/red] name the problems to fetch (adrs data list shows them), or pass --all")
             return 1
-        fetched = api.fetch_data(args.problems, root=args.data_dir, mirror=args.mirror, force=args.force,
-                                 say=lambda line: console.print(markup(line), soft_wrap=True))
+        fetched = api.fetch_data(
+            args.problems,
+            root=args.data_dir,
+            mirror=args.mirror,
+            force=args.force,
+            say=lambda line: console.print(markup(line), soft_wrap=True),
+        )
         _render_data(fetched, api.data_root(args.data_dir), details=True)
         return 0
     overview = api.data_status(args.problems if args.data_command == "verify" else (), root=args.data_dir)

@@ -40,9 +40,13 @@ class RunConfig:
     sandbox: str | None = None  # process | bwrap | docker for candidates; None: the problem's [problem] sandbox
     docker_image: str | None = None  # the docker sandbox's image; None: ADRS_DOCKER_IMAGE or adrs-sandbox:latest
     executor: str = "local"  # where evaluations run: local (this machine's slots) or ray (Ray tasks, adrs[ray])
-    ray_address: str | None = None  # an existing Ray cluster (HOST:PORT, auto); None: a local Ray in the run's directory
+    ray_address: str | None = (
+        None  # an existing Ray cluster (HOST:PORT, auto); None: a local Ray in the run's directory
+    )
     mutator: str = "auto"  # auto: the LLM when a model is configured, else offline; or offline | llm
-    llm: dict[str, Any] = field(default_factory=dict)  # the run's [llm] table (adrs.mutate.llm.models), over problem.toml's
+    llm: dict[str, Any] = field(
+        default_factory=dict
+    )  # the run's [llm] table (adrs.mutate.llm.models), over problem.toml's
     max_cost: float | None = None  # dollars of LLM calls for the whole run (all invocations); None: no cap
     offline_share: float = 0.0  # share of proposals given to the offline mutator in an LLM run
     max_duplicate_streak: int = 200  # consecutive duplicate proposals before giving up: search exhausted
@@ -51,8 +55,12 @@ class RunConfig:
     # re-seed an island from the global best after this many of its evaluations without improving
     # (not under --selection adaptive: it retires and spawns islands instead)
     island_stagnation: int | None = 60
-    novelty: float | None = None  # reject a child more similar than this (token-shingle Jaccard) to a program of its island
-    deterministic: bool = False  # proposal i sees exactly the results of proposals < i - lag: same archive for any worker count
+    novelty: float | None = (
+        None  # reject a child more similar than this (token-shingle Jaccard) to a program of its island
+    )
+    deterministic: bool = (
+        False  # proposal i sees exactly the results of proposals < i - lag: same archive for any worker count
+    )
     lag: int = 4  # deterministic runs: how far proposals may run ahead of finished evaluations
     evaluate_holdout: bool = True  # score the final best on the holdout stages at the end
     selection: SelectionConfig = field(default_factory=SelectionConfig)

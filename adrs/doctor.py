@@ -192,14 +192,18 @@ def _inspect(db: IntegritySession, run_id: int | None, report: DoctorReport, fix
         _claims(run.id, db.claims(run.id), programs, report)
         pending = [p.id for p in programs.values() if p.status == ProgramStatus.PENDING and not rows.get(p.id)]
         if pending:
-            report.notes.append(f"run {run.id}: {len(pending)} program(s) pending evaluation; `adrs resume` evaluates them")
+            report.notes.append(
+                f"run {run.id}: {len(pending)} program(s) pending evaluation; `adrs resume` evaluates them"
+            )
 
 
 def _stages(run: RunRecord, report: DoctorReport) -> _RunStages:
     try:
         problem = load_problem(run.problem_root)
     except (ProblemError, OSError) as exc:
-        report.notes.append(f"run {run.id}: problem not loadable ({exc}); stage 'holdout' assumed, completeness not checked")
+        report.notes.append(
+            f"run {run.id}: problem not loadable ({exc}); stage 'holdout' assumed, completeness not checked"
+        )
         return _RunStages({"holdout"}, None)
     return _RunStages({s.name for s in problem.holdout_stages}, [s.name for s in problem.evolution_stages])
 
@@ -208,7 +212,9 @@ def _orphans(db: IntegritySession, report: DoctorReport, fix: bool) -> None:
     orphans = db.orphan_evaluations()
     for row in orphans:
         report.findings.append(
-            Finding("orphan_evaluation", f"evaluation {row.id} (stage {row.stage!r}) belongs to no program {row.program_id}")
+            Finding(
+                "orphan_evaluation", f"evaluation {row.id} (stage {row.stage!r}) belongs to no program {row.program_id}"
+            )
         )
     if fix and orphans:
         db.delete_evaluations([r.id for r in orphans])
@@ -258,7 +264,9 @@ def _duplicates(
             else:
                 seen[row.stage] = row
         for row in extra:
-            detail = f"program {program_id}: stage {row.stage!r} evaluated twice (rows {seen[row.stage].id} and {row.id})"
+            detail = (
+                f"program {program_id}: stage {row.stage!r} evaluated twice (rows {seen[row.stage].id} and {row.id})"
+            )
             report.findings.append(Finding("duplicate_evaluation", detail, run_id, program_id))
         if fix and extra:
             db.delete_evaluations([r.id for r in extra])
@@ -369,7 +377,12 @@ def _check_migrant(
     if not wrong:
         return migrant
     report.findings.append(
-        Finding("migrant_mismatch", f"migrant {migrant.id} differs from program {original.id} in {', '.join(wrong)}", run_id, migrant.id)
+        Finding(
+            "migrant_mismatch",
+            f"migrant {migrant.id} differs from program {original.id} in {', '.join(wrong)}",
+            run_id,
+            migrant.id,
+        )
     )
     if not fix:
         return migrant

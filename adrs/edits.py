@@ -107,7 +107,11 @@ def parse_reply(reply: str) -> ParsedReply:
             index += 1
             continue
         divider = next((k for k in range(index + 1, len(lines)) if _DIVIDER_RE.match(lines[k])), None)
-        end = None if divider is None else next((k for k in range(divider + 1, len(lines)) if _REPLACE_RE.match(lines[k])), None)
+        end = (
+            None
+            if divider is None
+            else next((k for k in range(divider + 1, len(lines)) if _REPLACE_RE.match(lines[k])), None)
+        )
         if divider is None or end is None:
             what = "has no ======= divider" if divider is None else "is not closed by >>>>>>> REPLACE"
             return ParsedReply(tuple(blocks), summary=_summary(prose), problem=f"SEARCH block {len(blocks) + 1} {what}")
@@ -175,7 +179,11 @@ def _find(lines: list[str], search: list[str]) -> list[_Match]:
     exact = [_Match(first, n, "exact", 0) for first, window in windows if window == search]
     if exact:
         return exact
-    loose = [_Match(first, n, "whitespace", 0) for first, window in windows if [w.rstrip() for w in window] == stripped_search]
+    loose = [
+        _Match(first, n, "whitespace", 0)
+        for first, window in windows
+        if [w.rstrip() for w in window] == stripped_search
+    ]
     if loose:
         return loose
     shifted = [(first, _uniform_shift(window, search)) for first, window in windows]
@@ -262,7 +270,12 @@ def apply_blocks(parent: str, blocks: tuple[SearchReplace, ...]) -> tuple[str | 
     for number, block in enumerate(blocks, 1):
         search, replace = _trim_blank_ends(block.search.split("\n"), block.replace.split("\n"))
         if not search:
-            return None, NO_EDIT, f"SEARCH/REPLACE block {number} has an empty SEARCH section: copy the lines to replace", tuple(hows)
+            return (
+                None,
+                NO_EDIT,
+                f"SEARCH/REPLACE block {number} has an empty SEARCH section: copy the lines to replace",
+                tuple(hows),
+            )
         lines = split_lines(current)
         matches = _find(lines, search)
         if not matches:
@@ -355,13 +368,21 @@ def rewrite_to_child(parent: str, rewrite: str) -> tuple[str | None, str]:
         for k, (old, new) in enumerate(zip(frozen, _frozen_chunks(new_lines, new_regions), strict=True)):
             if _normalised("".join(old)) != _normalised("".join(new)):
                 where = "before the first" if k == 0 else ("after the last" if k == len(frozen) - 1 else "between")
-                return None, f"the rewrite changes frozen code {where} EVOLVE-BLOCK region; change only the code between the markers"
+                return (
+                    None,
+                    f"the rewrite changes frozen code {where} EVOLVE-BLOCK region; change only the code between the "
+                    f"markers",
+                )
         bodies = [new_lines[r.start : r.end] for r in new_regions]
     elif len(regions) == 1:
         body = _drop_echo(new_lines, frozen[0], at_end=False)
         bodies = [_drop_echo(body, frozen[1], at_end=True)]
     else:
-        return None, f"the rewrite has no EVOLVE-BLOCK markers but the parent has {len(regions)} regions: return the whole program with its markers"
+        return (
+            None,
+            f"the rewrite has no EVOLVE-BLOCK markers but the parent has {len(regions)} regions: return the whole "
+            f"program with its markers",
+        )
     out: list[str] = list(frozen[0])
     for body, after in zip(bodies, frozen[1:], strict=True):
         out += _terminated(list(body), newline) + after
@@ -397,7 +418,9 @@ def check_child(parent: str, child: str, parsed: ParsedReply, hows: tuple[str, .
         line = _line_of(child, error)
         return EditResult(None, parsed, SYNTAX, f"the edited program does not compile: {error}{line}", hows)
     if normalized_hash(child) == normalized_hash(parent):
-        return EditResult(None, parsed, DUPLICATE, "the edit leaves the program unchanged (up to comments and layout)", hows)
+        return EditResult(
+            None, parsed, DUPLICATE, "the edit leaves the program unchanged (up to comments and layout)", hows
+        )
     return EditResult(child, parsed, None, "", hows)
 
 

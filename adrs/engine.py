@@ -101,7 +101,10 @@ class Engine:
         )
         self.novelty = NoveltyFilter(config.novelty) if config.novelty is not None else None
         self.progress = Progress(
-            budget=config.budget, objectives=len(problem.objectives), max_time_s=config.max_time_s, llm=source.activity()
+            budget=config.budget,
+            objectives=len(problem.objectives),
+            max_time_s=config.max_time_s,
+            llm=source.activity(),
         )
         self._stopping = asyncio.Event()
         self._first_result = asyncio.Event()
@@ -267,8 +270,13 @@ class Engine:
                 await asyncio.sleep(0.05)
                 continue
             context = ProposalContext(
-                self.problem, selection.parent, selection.inspirations, rng, index,
-                guidance=choice.guidance if choice else "", escalation=choice.escalation if choice else 0,
+                self.problem,
+                selection.parent,
+                selection.inspirations,
+                rng,
+                index,
+                guidance=choice.guidance if choice else "",
+                escalation=choice.escalation if choice else 0,
                 focus_lines=choice.focus_lines if choice else (),
             )
             task = asyncio.create_task(self.source.propose(context))
@@ -322,7 +330,9 @@ class Engine:
             parent = head.context.parent
             inspirations = [p.id for p in head.context.inspirations]
             try:
-                child = self._store(proposal.code, parent, inspirations, head.island, proposal.mutator, proposal.description)
+                child = self._store(
+                    proposal.code, parent, inspirations, head.island, proposal.mutator, proposal.description
+                )
             except DuplicateProgram:  # another engine on this run stored the same child first
                 self.progress.duplicates += 1
                 self._streak += 1
@@ -361,7 +371,13 @@ class Engine:
         return task.done()
 
     def _store(
-        self, code: str, parent: ProgramRecord | None, inspirations: list[int], island: int, mutator: str, description: str
+        self,
+        code: str,
+        parent: ProgramRecord | None,
+        inspirations: list[int],
+        island: int,
+        mutator: str,
+        description: str,
     ) -> ProgramRecord:
         new = NewProgram(
             code=code,
@@ -423,7 +439,9 @@ class Engine:
             if self._stopping.is_set():
                 continue  # stays pending in the archive: resume evaluates it
             began = time.perf_counter()
-            evaluations = await self.executor.evaluate(self.problem, program.code, self.settings, label=f"p{program.id}")
+            evaluations = await self.executor.evaluate(
+                self.problem, program.code, self.settings, label=f"p{program.id}"
+            )
             complete = len(evaluations) == len(self.problem.evolution_stages) and all(e.ok for e in evaluations)
             repeats = []
             if self.referee.contender(evaluations, complete):
@@ -514,7 +532,13 @@ class Engine:
     def _check_target(self) -> ProgramRecord | None:
         """Stop once the best complete program reaches the target score; returns the best."""
         best, target = self.elites.best(), self.config.target_score
-        if target is not None and best is not None and best.complete and best.score is not None and best.score >= target:
+        if (
+            target is not None
+            and best is not None
+            and best.complete
+            and best.score is not None
+            and best.score >= target
+        ):
             self._stop(f"target score {target:g} reached by program {best.id}")
         return best
 
@@ -556,5 +580,3 @@ class Engine:
             initial = next((p for p in self.elites.programs.values() if p.mutator == "initial"), None)
             self.progress.initial_score = initial.score if initial else None
         self.on_progress(self.progress)
-
-

@@ -84,7 +84,9 @@ def _initial(archive: Archive, run: RunRecord) -> ProgramRecord | None:
     return next((p for p in archive.programs(run.id) if p.mutator == "initial"), None)
 
 
-def choose(archive: Archive, run: RunRecord, elites: Elites, *, best: bool, pareto: bool, program_id: int | None) -> list[ProgramRecord]:
+def choose(
+    archive: Archive, run: RunRecord, elites: Elites, *, best: bool, pareto: bool, program_id: int | None
+) -> list[ProgramRecord]:
     if program_id is not None:
         program = archive.program(program_id)
         if program.run_id != run.id:

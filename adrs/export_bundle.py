@@ -59,7 +59,13 @@ class Bundle:
     requirements: list[Requirement] = field(default_factory=list)
 
     def files(self) -> list[Path]:
-        return [self.module, self.readme, *([self.example] if self.example else []), *self.adapters.values(), *self.support]
+        return [
+            self.module,
+            self.readme,
+            *([self.example] if self.example else []),
+            *self.adapters.values(),
+            *self.support,
+        ]
 
 
 @dataclass(frozen=True)
@@ -207,7 +213,9 @@ def _peer_shims(code: str, recipe: Recipe, out: Path) -> list[Path]:
             init = out.joinpath(*parts[:depth], "__init__.py")
             if not init.exists():
                 init.parent.mkdir(parents=True, exist_ok=True)
-                init.write_text(f'"""{".".join(parts[:depth])}: written by adrs export for the leaderboard\'s import names."""\n')
+                init.write_text(
+                    f'"""{".".join(parts[:depth])}: written by adrs export for the leaderboard\'s import names."""\n'
+                )
                 written.append(init)
         path = out.joinpath(*parts[:-1], parts[-1] + ".py")
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -307,8 +315,10 @@ def _requirements(written: dict[str, str], local: set[str], program: str) -> lis
 
 def _write_readme(bundle: Bundle, recipe: Recipe, problem_name: str, stem: str, out: Path, notes: dict) -> None:
     requirements = (
-        "\n".join(f"- `{r.name}`" + (f" ({r.version} when exported)" if r.version else "") + f": {', '.join(r.needed_by)}"
-                  for r in bundle.requirements)
+        "\n".join(
+            f"- `{r.name}`" + (f" ({r.version} when exported)" if r.version else "") + f": {', '.join(r.needed_by)}"
+            for r in bundle.requirements
+        )
         or "- nothing beyond the Python standard library"
     )
     pip_line = " ".join(r.name for r in bundle.requirements)
@@ -321,12 +331,15 @@ def _write_readme(bundle: Bundle, recipe: Recipe, problem_name: str, stem: str, 
         "usage": string.Template(recipe.usage).safe_substitute(module=stem, stem=stem),
         "requirements": requirements,
         "install": f"pip install {pip_line}" if pip_line else "(nothing to install)",
-        "example": f"`python {bundle.example.name}` (from this folder) runs the policy on a small input as {recipe.host} would."
-        if bundle.example else "No example: see the problem's README for the entry point.",
+        "example": f"`python {bundle.example.name}` (from this folder) runs the policy on a small input as "
+        f"{recipe.host} would."
+        if bundle.example
+        else "No example: see the problem's README for the entry point.",
         "adapters": "\n".join(f"- `{p.name}`" for p in bundle.adapters.values()) or "- none",
         "support": ", ".join(f"`{s}`" for s in support) or "none",
         "adrs_note": "It imports adrs, so adrs is among the requirements."
-        if any(r.name == "adrs" for r in bundle.requirements) else "It imports nothing from adrs.",
+        if any(r.name == "adrs" for r in bundle.requirements)
+        else "It imports nothing from adrs.",
         "score": notes.get("score", "n/a"),
         "provenance": notes.get("provenance", f"{stem}.json"),
     }

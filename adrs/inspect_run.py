@@ -26,7 +26,10 @@ if TYPE_CHECKING:  # the records come from adrs.api, which imports this module
 
 def render_status(console: Console, status: StatusReport) -> None:
     run, elites, counts = status.run, status.elites, status.counts
-    console.print(f"[bold]Run {run.id}[/bold] of [bold]{run.problem_name}[/bold] ({run.status}), seed {run.seed}, created {run.created_at:%Y-%m-%d %H:%M}")
+    console.print(
+        f"[bold]Run {run.id}[/bold] of [bold]{run.problem_name}[/bold] ({run.status}), seed {run.seed}, created "
+        f"{run.created_at:%Y-%m-%d %H:%M}"
+    )
     console.print(f"archive: {status.archive_url}")
     if status.stopped:
         console.print(f"stopped: {markup(status.stopped)}")
@@ -40,7 +43,11 @@ def render_status(console: Console, status: StatusReport) -> None:
     initial = next((p for p in elites.programs.values() if p.mutator == "initial"), None)
     best = elites.best()
     if best is not None:
-        delta = "" if initial is None or initial.score is None else f" ({best.score - initial.score:+.4g} over the initial {initial.score:.4g})"
+        delta = (
+            ""
+            if initial is None or initial.score is None
+            else f" ({best.score - initial.score:+.4g} over the initial {initial.score:.4g})"
+        )
         best_id = best.migrated_from or best.id
         claim = next((c for c in reversed(status.best_claims) if c.program_id == best_id), None)
         shown = f"{best.score:.6g}"
@@ -55,7 +62,9 @@ def render_status(console: Console, status: StatusReport) -> None:
     for column in ("id", "score", "complete", "island", "gen", "mutator", "description"):
         table.add_column(column)
     top = sorted(
-        (p for p in elites.programs.values() if p.migrated_from is None), key=lambda p: (p.complete, p.score or 0), reverse=True
+        (p for p in elites.programs.values() if p.migrated_from is None),
+        key=lambda p: (p.complete, p.score or 0),
+        reverse=True,
     )
     for p in top[:10]:
         shown = markup(p.description[:60])
@@ -71,7 +80,9 @@ def _render_llm_usage(console: Console, usage: list[ModelUsage]) -> None:
     for column in ("model", "calls", "prompt tokens", "completion tokens", "cost $"):
         table.add_column(column)
     for row in usage:
-        table.add_row(row.model, str(row.calls), str(row.prompt_tokens), str(row.completion_tokens), f"{row.cost_usd:.4f}")
+        table.add_row(
+            row.model, str(row.calls), str(row.prompt_tokens), str(row.completion_tokens), f"{row.cost_usd:.4f}"
+        )
     console.print(table)
 
 
@@ -82,7 +93,9 @@ def print_code(console: Console, text: str, lexer: str, line_numbers: bool = Fal
     if console.is_terminal:
         console.print(Syntax(text, lexer, line_numbers=line_numbers, word_wrap=True))
     else:
-        console.print(text, markup=False, highlight=False, emoji=False, soft_wrap=True, end="" if text.endswith("\n") else "\n")
+        console.print(
+            text, markup=False, highlight=False, emoji=False, soft_wrap=True, end="" if text.endswith("\n") else "\n"
+        )
 
 
 def _render_evaluation(console: Console, e: Evaluation) -> None:
@@ -110,8 +123,10 @@ def render_program(console: Console, view: ProgramView) -> None:
         console.print(f"inspirations: {program.inspiration_ids}")
     if view.cited is not None:
         number, paradigm = view.cited
-        console.print(f"[bold]Breakthrough {number}[/bold] approach its prompt followed: {markup(paradigm.name)}: "
-                      f"{markup(paradigm.approach)}" + (f" (why: {markup(paradigm.why)})" if paradigm.why else ""))
+        console.print(
+            f"[bold]Breakthrough {number}[/bold] approach its prompt followed: {markup(paradigm.name)}: "
+            f"{markup(paradigm.approach)}" + (f" (why: {markup(paradigm.why)})" if paradigm.why else "")
+        )
     console.print("[bold]Evaluations[/bold]")
     for evaluation in view.evaluations:
         _render_evaluation(console, evaluation)
@@ -139,8 +154,10 @@ def _render_llm_history(console: Console, view: ProgramView) -> None:
         for payload in refused:
             call_id = payload.get("llm_call_id")
             more = f" (adrs show {display_location(view.archive_url)} {call_id} --call)" if call_id else ""
-            console.print(f"  [red]{markup(str(payload.get('kind')))}[/red] {markup(str(payload.get('mutator', '')))}: "
-                          f"{markup(str(payload.get('error', ''))[:300])}{markup(more)}")
+            console.print(
+                f"  [red]{markup(str(payload.get('kind')))}[/red] {markup(str(payload.get('mutator', '')))}: "
+                f"{markup(str(payload.get('error', ''))[:300])}{markup(more)}"
+            )
 
 
 def render_llm_call(console: Console, record: CallRecord) -> None:

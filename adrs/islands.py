@@ -86,7 +86,9 @@ class IslandKeeper:
         initial = view.initial()
         if initial is None or self.islands < 2:
             return []
-        missing = [i for i in range(1, self.islands) if not view.island_members(i) and not self._has_copy(view, initial, i)]
+        missing = [
+            i for i in range(1, self.islands) if not view.island_members(i) and not self._has_copy(view, initial, i)
+        ]
         return [self._copy(view, initial, island) for island in missing]
 
     @staticmethod
@@ -130,5 +132,7 @@ class IslandKeeper:
                 self._since_improvement[island] = 0
                 if not self._has_copy(view, best, island):
                     copies.append(self._copy(view, best, island))
-                    self.archive.add_event(self.run_id, "reseed", {"island": island, "from": best.migrated_from or best.id})
+                    self.archive.add_event(
+                        self.run_id, "reseed", {"island": island, "from": best.migrated_from or best.id}
+                    )
         return copies

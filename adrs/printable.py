@@ -16,7 +16,13 @@ from rich.markup import escape
 
 _KEPT = ("\n", "\t")
 _CONTROLS = (
-    *range(0x00, 0x20), 0x7F, *range(0x80, 0xA0), 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A)
+    *range(0x00, 0x20),
+    0x7F,
+    *range(0x80, 0xA0),
+    0x200E,
+    0x200F,
+    *range(0x202A, 0x202F),
+    *range(0x2066, 0x206A),
 )
 _TABLE = {
     code: (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}") for code in _CONTROLS if chr(code) not in _KEPT

@@ -25,7 +25,18 @@ if TYPE_CHECKING:
 from adrs.validation import problem_with
 
 DIRECTIONS = ("max", "min")
-_TOP_KEYS = {"problem", "score", "objectives", "features", "stages", "limits", "references", "prompt", "llm", "resources"}
+_TOP_KEYS = {
+    "problem",
+    "score",
+    "objectives",
+    "features",
+    "stages",
+    "limits",
+    "references",
+    "prompt",
+    "llm",
+    "resources",
+}
 _RESOURCE_KEYS = {"cpus", "gpus", "memory_mb"}
 _PROBLEM_KEYS = {"name", "description", "initial", "evaluator", "sandbox"}
 _LIMIT_KEYS = {"memory_mb", "candidate_timeout_s", "candidate_memory_mb", "disk_mb"}
@@ -161,7 +172,9 @@ class Problem:
         for s in self.stages:
             if s.name == name:
                 return s
-        raise ProblemError(f"{self.root / 'problem.toml'}: no stage named {name!r} (stages: {[s.name for s in self.stages]})")
+        raise ProblemError(
+            f"{self.root / 'problem.toml'}: no stage named {name!r} (stages: {[s.name for s in self.stages]})"
+        )
 
     def initial_code(self) -> str:
         return self.initial_source if self.initial_source is not None else _read_text(self.initial_path)
@@ -339,7 +352,9 @@ def _build(root: Path, toml_path: Path, data: dict[str, Any]) -> Problem:
         ),
         disk_mb=_disk_mb(toml_path, limits_table.get("disk_mb", ProblemLimits.disk_mb)),
     )
-    references = {str(k): _number(toml_path, f"references.{k}", v) for k, v in _table(toml_path, data, "references").items()}
+    references = {
+        str(k): _number(toml_path, f"references.{k}", v) for k, v in _table(toml_path, data, "references").items()
+    }
     prompt = _table(toml_path, data, "prompt")
     _reject_unknown(toml_path, "prompt.", prompt, {"system"})
     return Problem(

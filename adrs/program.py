@@ -136,9 +136,7 @@ def check_edit_allowed(parent: str, child: str) -> str | None:
             continue
         first_line = 0 if index == 0 else child_regions[index - 1].end
         old, new = split_lines(before), split_lines(after)
-        offset = next(
-            (k for k, (a, b) in enumerate(zip(old, new, strict=False)) if a != b), min(len(old), len(new))
-        )
+        offset = next((k for k, (a, b) in enumerate(zip(old, new, strict=False)) if a != b), min(len(old), len(new)))
         return f"line {first_line + offset + 1}: text outside the EVOLVE-BLOCK regions was changed"
     return None
 

@@ -120,7 +120,11 @@ class LiveView:
         self.title = title
         self.interactive = console.is_terminal
         self.bar = Progress(
-            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
         )
         self.task = self.bar.add_task(title, total=budget)
         self.progress: RunProgress | None = None
@@ -222,7 +226,11 @@ def print_summary(console: Console, summary: RunSummary, archive_path: str) -> N
     console.print(f"[bold]Stopped:[/bold] {stopped}; {summary.evaluated} evaluations this session")
     if best is not None:
         original = best.migrated_from or best.id
-        delta = "" if summary.initial_score is None or best.score is None else f" ({best.score - summary.initial_score:+.4g} over the initial program)"
+        delta = (
+            ""
+            if summary.initial_score is None or best.score is None
+            else f" ({best.score - summary.initial_score:+.4g} over the initial program)"
+        )
         score = _score(best.score, summary.best_uncertainty)
         repeats = f" over {summary.best_evaluations} evaluations" if summary.best_evaluations > 1 else ""
         console.print(f"[bold]Best:[/bold] program {original}, score {score}{repeats}{delta}")

@@ -60,7 +60,9 @@ def engine(url: str, run_id: int, evals: int, number: int, barrier, results) -> 
         code = f"{CODE}# engine {number} child {k}\n"
         code_hash = f"e{number:03d}k{k:059d}"
         archive.hash_exists(run_id, code_hash)
-        program = archive.add_program(run_id, NewProgram(code, code_hash, index, "offline", 1, [1], k % 3, 1, "d", "diff"), reject_duplicate=True)
+        program = archive.add_program(
+            run_id, NewProgram(code, code_hash, index, "offline", 1, [1], k % 3, 1, "d", "diff"), reject_duplicate=True
+        )
         if not archive.claim_evaluation(run_id):
             break
         # slot: the result transaction
@@ -90,7 +92,11 @@ def measure(url: str, engines: int, evals: int) -> tuple[float, float, float]:
     for p in processes:
         p.join()
     latencies.sort()
-    return len(latencies) / wall, 1000 * statistics.median(latencies), 1000 * latencies[int(0.95 * (len(latencies) - 1))]
+    return (
+        len(latencies) / wall,
+        1000 * statistics.median(latencies),
+        1000 * latencies[int(0.95 * (len(latencies) - 1))],
+    )
 
 
 def main() -> None:
@@ -119,7 +125,10 @@ def main() -> None:
             targets += [(label, archive_url(folder / f"bench{n}.sqlite"), n) for n in args.engines]
         for label, url, n in targets:
             rate, median, p95 = measure(url, n, args.evals)
-            print(f"{label:36s} {n:2d} engines: {rate:7.1f} evaluations/s (cycle median {median:6.1f} ms, p95 {p95:6.1f} ms)")
+            print(
+                f"{label:36s} {n:2d} engines: {rate:7.1f} evaluations/s "
+                f"(cycle median {median:6.1f} ms, p95 {p95:6.1f} ms)"
+            )
     finally:
         if server is not None:
             server.stop()

@@ -32,8 +32,7 @@ def load_evaluator():
     return module
 
 
-def measure(evaluator, program: Path, stage: str, data_dir: str | None, repeats: int,
-            processes: int | None) -> dict:
+def measure(evaluator, program: Path, stage: str, data_dir: str | None, repeats: int, processes: int | None) -> dict:
     evaluator.PROCESSES = processes
     walls = []
     result: dict = {}
@@ -54,16 +53,21 @@ def main() -> None:
     evaluator = load_evaluator()
     programs = [PROBLEM / "initial.py", *sorted((PROBLEM / "baselines").glob("*.py"))]
     cpus = os.cpu_count() or 1
-    print(f"data: {'real (' + args.data + ')' if args.data else 'synthetic'}; {cpus} CPUs; "
-          f"median of {args.repeats}; leaderboard evaluator: ~{LEADERBOARD_EVALUATOR_S:g} s for the full stage")
+    print(
+        f"data: {'real (' + args.data + ')' if args.data else 'synthetic'}; {cpus} CPUs; "
+        f"median of {args.repeats}; leaderboard evaluator: ~{LEADERBOARD_EVALUATOR_S:g} s for the full stage"
+    )
     print(f"{'program':<24} {'stage':<8} {'wall s':>7} {'1 proc s':>9} {'speed-up':>9} {'score':>7} {'cost $':>8}")
     for program in programs:
         for stage in args.stages.split(","):
             parallel = measure(evaluator, program, stage, args.data, args.repeats, None)
             single = measure(evaluator, program, stage, args.data, args.repeats, 1)
             speedup = f"{LEADERBOARD_EVALUATOR_S / parallel['wall_s']:.1f}x" if stage == "full" else "-"
-            print(f"{program.stem:<24} {stage:<8} {parallel['wall_s']:>7.2f} {single['wall_s']:>9.2f} "
-                  f"{speedup:>9} {parallel['score']:>7.2f} {parallel['cost']:>8.2f}", flush=True)
+            print(
+                f"{program.stem:<24} {stage:<8} {parallel['wall_s']:>7.2f} {single['wall_s']:>9.2f} "
+                f"{speedup:>9} {parallel['score']:>7.2f} {parallel['cost']:>8.2f}",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -75,15 +75,19 @@ def main() -> None:
     evaluator = load_evaluator()
     sources = [("synthetic", None)] + ([("real", args.data)] if args.data else [])
     print(f"cpus {os.cpu_count()}, load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    print(f"{'program':30s} {'stage':8s} {'traces':9s} {'runs':>5s} {'median s':>9s} {'best s':>7s} "
-          f"{'cpu s':>6s} {'cand s':>7s} {'replay s':>8s} {'score':>8s} {'cost $':>8s}")
+    print(
+        f"{'program':30s} {'stage':8s} {'traces':9s} {'runs':>5s} {'median s':>9s} {'best s':>7s} "
+        f"{'cpu s':>6s} {'cand s':>7s} {'replay s':>8s} {'score':>8s} {'cost $':>8s}"
+    )
     for program in PROGRAMS:
         for stage in args.stages.split(","):
             for source, data_dir in sources:
                 row = measure(evaluator, PROBLEM / program, stage, data_dir, args.repeats)
-                print(f"{program:30s} {stage:8s} {source:9s} {row['runs']:5d} {row['median_s']:9.2f} "
-                      f"{row['best_s']:7.2f} {row['cpu_s']:6.2f} {row['candidate_s']:7.2f} {row['replay_s']:8.3f} "
-                      f"{row['score']:8.2f} {row['mean_cost']:8.2f}")
+                print(
+                    f"{program:30s} {stage:8s} {source:9s} {row['runs']:5d} {row['median_s']:9.2f} "
+                    f"{row['best_s']:7.2f} {row['cpu_s']:6.2f} {row['candidate_s']:7.2f} {row['replay_s']:8.3f} "
+                    f"{row['score']:8.2f} {row['mean_cost']:8.2f}"
+                )
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

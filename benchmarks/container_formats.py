@@ -33,7 +33,7 @@ FOLDERS = Path(__file__).resolve().parents[1] / "tests" / "container_folders"
 PROBLEM_TOML = '[problem]\nname = "fit"\n\n[[stages]]\nname = "train"\ntimeout_s = 60\n'
 INITIAL = "# EVOLVE-BLOCK-START\ndef predict(x):\n    return 1.0 + 0.5 * x\n# EVOLVE-BLOCK-END\n"
 DRIVER = "def run(candidate, payload):\n    return [float(candidate.predict(x)) for x in payload]\n"
-EVALUATOR = '''from pathlib import Path
+EVALUATOR = """from pathlib import Path
 
 from adrs.problemkit import run_candidate
 
@@ -43,7 +43,7 @@ def evaluate(program_path):
     predictions = run_candidate(program_path, Path(__file__).with_name("driver.py"), xs).raise_for_failure()
     mse = sum((p - (2 * x + 1)) ** 2 for p, x in zip(predictions, xs)) / len(xs)
     return {"score": 1.0 / (1.0 + mse), "mse": mse}
-'''
+"""
 
 
 def _adrs_folder(work: Path) -> Path:

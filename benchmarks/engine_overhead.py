@@ -38,7 +38,7 @@ def policy(x):
 # EVOLVE-BLOCK-END
 '''
 
-EVALUATOR = '''
+EVALUATOR = """
 import time
 
 
@@ -46,7 +46,7 @@ def evaluate(program_path, *, stage, workdir, seed):
     time.sleep(SLEEP)
     text = open(program_path).read()
     return {"score": float(sum(map(ord, text)) % 1000), "metrics": {"length": float(len(text))}}
-'''
+"""
 
 
 def make_problem(root: Path, sleep_s: float) -> Path:
@@ -80,16 +80,27 @@ def main() -> None:
     if args.mode == "overhead":
         n = args.evals or 500
         wall, p = run(n, workers=1, sleep_s=0.0)
-        print(f"{p.evaluated} evaluations, 1 slot, trivial evaluator: wall {wall:.1f} s = {1000 * wall / p.evaluated:.1f} ms/evaluation")
-        print(f"  proposal      {1000 * p.proposal_s / p.evaluated:6.2f} ms/evaluation (selection, mutation, hash, pending write)")
-        print(f"  sandbox+eval  {1000 * p.evaluation_s / p.evaluated:6.2f} ms/evaluation (worker start to result frame)")
+        print(
+            f"{p.evaluated} evaluations, 1 slot, trivial evaluator: wall {wall:.1f} s = "
+            f"{1000 * wall / p.evaluated:.1f} ms/evaluation"
+        )
+        print(
+            f"  proposal      {1000 * p.proposal_s / p.evaluated:6.2f} ms/evaluation "
+            "(selection, mutation, hash, pending write)"
+        )
+        print(
+            f"  sandbox+eval  {1000 * p.evaluation_s / p.evaluated:6.2f} ms/evaluation (worker start to result frame)"
+        )
         print(f"  archive write {1000 * p.record_s / p.evaluated:6.2f} ms/evaluation (evaluations, status, elites)")
         print(f"  duplicates rejected before evaluation: {p.duplicates}")
     else:
         n = args.evals or 120
         wall, p = run(n, workers=2, sleep_s=0.5)
         rate = 60.0 * p.evaluated / wall
-        print(f"{p.evaluated} evaluations of a 0.5 s evaluator on 2 slots: {rate:.1f} evaluations/min = {100 * rate / 240:.1f} % of the ideal 240")
+        print(
+            f"{p.evaluated} evaluations of a 0.5 s evaluator on 2 slots: {rate:.1f} evaluations/min = "
+            f"{100 * rate / 240:.1f} % of the ideal 240"
+        )
 
 
 if __name__ == "__main__":

@@ -87,8 +87,10 @@ def main() -> None:
         [Path(p) for p in args.programs.split(",")] if args.programs else [BASELINE, evolved_style_program(scratch)]
     )
     evaluator = load_evaluator(args.evaluator)
-    print(f"evaluator {args.evaluator}, stage {args.stage}, cpus {os.cpu_count()}, "
-          f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+    print(
+        f"evaluator {args.evaluator}, stage {args.stage}, cpus {os.cpu_count()}, "
+        f"load average before: {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+    )
     print(f"{'program':24s} {'busy':>4s} {'score':>7s} {'spread':>6s} {'ratio':>6s} {'r spread':>8s} {'balance':>7s}")
     for load in (int(x) for x in args.loads.split(",")):
         loops = [multiprocessing.Process(target=_busy, daemon=True) for _ in range(load)]
@@ -97,8 +99,11 @@ def main() -> None:
         try:
             for program in programs:
                 row = measure(evaluator, program, args.stage, args.repeats)
-                print(f"{program.name:24s} {load:4d} {row['score']:7.2f} {row['spread']:6.2f} {row['ratio']:6.3f} "
-                      f"{row['ratio_spread']:8.3f} {row['balance']:7.4f}", flush=True)
+                print(
+                    f"{program.name:24s} {load:4d} {row['score']:7.2f} {row['spread']:6.2f} {row['ratio']:6.3f} "
+                    f"{row['ratio_spread']:8.3f} {row['balance']:7.4f}",
+                    flush=True,
+                )
         finally:
             for loop in loops:
                 loop.kill()

@@ -39,10 +39,10 @@ TRIVIAL_INITIAL = '''"""A constant."""
 VALUE = 1.0
 # EVOLVE-BLOCK-END
 '''
-TRIVIAL_EVALUATOR = '''
+TRIVIAL_EVALUATOR = """
 def evaluate(program_path, *, stage="full", workdir=None, seed=0):
     return {"score": float(len(open(program_path).read()))}
-'''
+"""
 
 
 def _trivial_problem(root: Path) -> Problem:
@@ -60,7 +60,9 @@ def _ray_executor(run_dir: Path, workers: int) -> Executor:
     return RayExecutor(run_dir=run_dir, workers=workers)
 
 
-def engine_run(problem: Problem, executor: Executor, budget: int, workers: int, folder: Path) -> tuple[float, float, int]:
+def engine_run(
+    problem: Problem, executor: Executor, budget: int, workers: int, folder: Path
+) -> tuple[float, float, int]:
     """(start-up seconds, run seconds, evaluations) of one offline run."""
     archive = Archive.open(folder / f"{executor.name}.sqlite")
     config = RunConfig(budget=budget, workers=workers, seed=0, evaluate_holdout=False)
@@ -109,8 +111,10 @@ def main() -> None:
             for executor in (LocalExecutor(), _ray_executor(folder / "ray-run", args.workers)):
                 startup, wall, evaluated = engine_run(prism, executor, args.budget, args.workers, folder)
                 rate = 60.0 * evaluated / wall
-                print(f"prism, {executor.name:5s}: {evaluated} evaluations on {args.workers} slots in {wall:.1f} s = "
-                      f"{rate:.1f} evaluations/min (start-up {startup:.1f} s, not counted)")
+                print(
+                    f"prism, {executor.name:5s}: {evaluated} evaluations on {args.workers} slots in {wall:.1f} s = "
+                    f"{rate:.1f} evaluations/min (start-up {startup:.1f} s, not counted)"
+                )
             return
         trivial = _trivial_problem(folder)
         for problem in (trivial, prism):
@@ -122,8 +126,10 @@ def main() -> None:
                 finally:
                     executor.close()
                 means[executor.name] = statistics.mean(times)
-                print(f"{problem.name:8s} {executor.name:5s}: mean {1000 * means[executor.name]:7.1f} ms, "
-                      f"median {1000 * statistics.median(times):7.1f} ms per evaluation ({args.evals} in a row)")
+                print(
+                    f"{problem.name:8s} {executor.name:5s}: mean {1000 * means[executor.name]:7.1f} ms, "
+                    f"median {1000 * statistics.median(times):7.1f} ms per evaluation ({args.evals} in a row)"
+                )
             print(f"{problem.name:8s} Ray adds {1000 * (means['ray'] - means['local']):+.1f} ms per evaluation")
 
 

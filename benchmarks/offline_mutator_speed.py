@@ -84,10 +84,12 @@ def main() -> None:
         cpu_rounds.append((time.process_time() - cpu_started) / args.proposals * 1000)
     lines = len(parent.splitlines())
     # CPU time too: on a busy machine the wall time measures the machine's load more than the mutator
-    print(f"{lines}-line program, {args.proposals} proposals x {args.repeats}: "
-          f"median {statistics.median(rounds):.2f} ms wall per proposal "
-          f"(min {min(rounds):.2f}, max {max(rounds):.2f}), "
-          f"{statistics.median(cpu_rounds):.2f} ms CPU; load average {os.getloadavg()[0]:.1f}")
+    print(
+        f"{lines}-line program, {args.proposals} proposals x {args.repeats}: "
+        f"median {statistics.median(rounds):.2f} ms wall per proposal "
+        f"(min {min(rounds):.2f}, max {max(rounds):.2f}), "
+        f"{statistics.median(cpu_rounds):.2f} ms CPU; load average {os.getloadavg()[0]:.1f}"
+    )
 
 
 if __name__ == "__main__":

@@ -42,7 +42,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-NATIVE = r"""
+NATIVE = (
+    r"""
 import asyncio, json, math, os, sys
 from openevolve.config import load_config
 from openevolve.evaluator import Evaluator
@@ -60,10 +61,13 @@ for where in (metrics, artifacts):  # an evaluator that caught an exception repo
     for key in ("error", "stderr", "error_message"):
         if not failed and isinstance(where.get(key), str) and where[key].strip():
             failed = "the evaluator reports an error: " + where[key].strip().splitlines()[0][:200]
-plain = {k: (v if isinstance(v, (int, float, str, bool)) and not (isinstance(v, float) and not math.isfinite(v)) else repr(v)) for k, v in metrics.items()}
-print("NATIVE-RESULT " + json.dumps({"score": score if math.isfinite(score) else repr(score), "failed": failed, "metrics": plain}), flush=True)
+plain = {k: (v if isinstance(v, (int, float, str, bool)) and not (isinstance(v, float) and not math.isfinite(v))"""
+    r""" else repr(v)) for k, v in metrics.items()}
+print("NATIVE-RESULT " + json.dumps({"score": score if math.isfinite(score) else repr(score), "failed": failed,"""
+    r""" "metrics": plain}), flush=True)
 os._exit(0)  # a timed-out evaluation's thread must not hold the interpreter open
 """
+)
 
 
 @dataclass
@@ -94,7 +98,9 @@ class Row:
 
     @property
     def stochastic(self) -> bool:
-        return self.native_again is not None and self.native_score is not None and self.native_again != self.native_score
+        return (
+            self.native_again is not None and self.native_score is not None and self.native_again != self.native_score
+        )
 
     @property
     def unchanged(self) -> bool:
@@ -123,19 +129,31 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("checkout", nargs="?", help="a checkout of OpenEvolve's repository")
     parser.add_argument("--native-python", help="python of a venv with openevolve==0.4.0")
-    parser.add_argument("--shinka", action="store_true",
-                        help="the checkout is ShinkaEvolve's: folders with evaluate.py, run natively as its launcher does"
-                        " (python evaluate.py --program_path initial.py --results_dir R) with --native-python (shinka-evolve installed)")
+    parser.add_argument(
+        "--shinka",
+        action="store_true",
+        help="the checkout is ShinkaEvolve's: folders with evaluate.py, run natively as its launcher does"
+        " (python evaluate.py --program_path initial.py --results_dir R)"
+        " with --native-python (shinka-evolve installed)",
+    )
     parser.add_argument("--budget", type=int, default=30, help="evaluations of each adrs run")
     parser.add_argument("--only", nargs="*", help="folders (relative to examples/) to run")
     parser.add_argument("--step-timeout", type=float, default=900.0, help="seconds for one step of one folder")
     parser.add_argument("--run-timeout", type=float, default=1800.0, help="seconds for one folder's run")
-    parser.add_argument("--run-max-time", type=float, default=None, help="wall-clock cap of each run (adrs run --max-time)")
+    parser.add_argument(
+        "--run-max-time", type=float, default=None, help="wall-clock cap of each run (adrs run --max-time)"
+    )
     parser.add_argument("--skip", nargs="*", default=[], help="folders (relative to examples/) not to run")
-    parser.add_argument("--network", nargs="*", default=[],
-                        help="folders whose evaluator needs the network (read from their code): not counted as offline")
+    parser.add_argument(
+        "--network",
+        nargs="*",
+        default=[],
+        help="folders whose evaluator needs the network (read from their code): not counted as offline",
+    )
     parser.add_argument("--json", help="write every row here (also after each folder)")
-    parser.add_argument("--from-json", nargs="+", help="render the table of saved rows (several files: in order) and stop")
+    parser.add_argument(
+        "--from-json", nargs="+", help="render the table of saved rows (several files: in order) and stop"
+    )
     args = parser.parse_args()
     if args.from_json:
         rows = [Row(**r) for path in args.from_json for r in json.loads(Path(path).read_text())]
@@ -158,8 +176,12 @@ def main() -> None:
             shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__", "openevolve_output*"))
             row = measure(name, target, Path(scratch), args)
             rows.append(row)
-            print(f"{name}: check {row.check[:60]!r}, adrs {row.adrs_score}, native {row.native_score}"
-                  f" {row.native_error[:60]!r}, run {row.run[:60]!r}", file=sys.stderr, flush=True)
+            print(
+                f"{name}: check {row.check[:60]!r}, adrs {row.adrs_score}, native {row.native_score}"
+                f" {row.native_error[:60]!r}, run {row.run[:60]!r}",
+                file=sys.stderr,
+                flush=True,
+            )
             if args.json:
                 Path(args.json).write_text(json.dumps([asdict(r) for r in rows], indent=1))
     print(render(rows, args.budget))
@@ -196,7 +218,9 @@ def timed(row: Row, step: str, work):
 
 def adrs(args: list[str], timeout: float, cwd: Path | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "COLUMNS": "400"}
-    return subprocess.run([sys.executable, "-m", "adrs.cli", *args], capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env)
+    return subprocess.run(
+        [sys.executable, "-m", "adrs.cli", *args], capture_output=True, text=True, timeout=timeout, cwd=cwd, env=env
+    )
 
 
 def check(folder: Path, initial: str, timeout: float) -> tuple[str, float | None, str]:
@@ -235,7 +259,9 @@ def native_score(folder: Path, initial: str, args: argparse.Namespace) -> tuple[
         return float(result["score"]), result["failed"]
     if result["failed"]:
         stderr = [x for x in done.stderr.splitlines() if "Error" in x or "failed" in x]
-        return float(result["score"]), f"OpenEvolve's evaluation failed: {(stderr[-1] if stderr else 'error metrics')[:250]}"
+        return float(
+            result["score"]
+        ), f"OpenEvolve's evaluation failed: {(stderr[-1] if stderr else 'error metrics')[:250]}"
     return float(result["score"]), ""
 
 
@@ -260,7 +286,8 @@ def short_run(folder: Path, scratch: Path, args: argparse.Namespace) -> tuple[st
     archive = scratch / f"{folder.name}.sqlite"
     try:
         capped = ["--max-time", str(args.run_max_time)] if args.run_max_time else []
-        done = adrs(["run", str(folder), "--budget", str(args.budget), "--mutator", "offline", "--quiet", "--archive", str(archive), *capped],
+        done = adrs(["run", str(folder), "--budget", str(args.budget), "--mutator", "offline", "--quiet",
+                     "--archive", str(archive), *capped],
                     args.run_timeout, cwd=scratch)  # fmt: skip
     except subprocess.TimeoutExpired:
         return f"timed out after {args.run_timeout:g} s", None
@@ -268,8 +295,12 @@ def short_run(folder: Path, scratch: Path, args: argparse.Namespace) -> tuple[st
         tail = (done.stdout + done.stderr).strip().splitlines()
         return f"failed: {tail[-1][:200] if tail else 'no output'}", None
     with sqlite3.connect(archive) as db:
-        evaluated = db.execute("select count(*) from programs where status in ('evaluated', 'failed') and migrated_from is null").fetchone()[0]
-        failed = db.execute("select count(*) from programs where status = 'failed' and migrated_from is null").fetchone()[0]
+        evaluated = db.execute(
+            "select count(*) from programs where status in ('evaluated', 'failed') and migrated_from is null"
+        ).fetchone()[0]
+        failed = db.execute(
+            "select count(*) from programs where status = 'failed' and migrated_from is null"
+        ).fetchone()[0]
         best = db.execute("select max(score) from programs where complete").fetchone()[0]
         if best is None:  # every program stopped at a cascade threshold: the best of those
             best = db.execute("select max(score) from programs where status = 'evaluated'").fetchone()[0]
@@ -280,11 +311,16 @@ def short_run(folder: Path, scratch: Path, args: argparse.Namespace) -> tuple[st
 
 def render(rows: list[Row], budget: int) -> str:
     out = [
-        f"| example folder | offline Python | adrs check | initial score: adrs | the framework itself | run of {budget} evaluations (best) |",
+        "| example folder | offline Python | adrs check | initial score: adrs | the framework itself "
+        f"| run of {budget} evaluations (best) |",
         "|---|---|---|---|---|---|",
     ]
     for row in rows:
-        adrs_text = _number(row.adrs_score) if row.adrs_score is not None else (f"fails: {row.adrs_error}" if row.python else "-")
+        adrs_text = (
+            _number(row.adrs_score)
+            if row.adrs_score is not None
+            else (f"fails: {row.adrs_error}" if row.python else "-")
+        )
         native_text = _number(row.native_score) if row.native_score is not None else row.native_error
         if row.native_error and row.native_score is not None:
             native_text += f" ({row.native_error})"

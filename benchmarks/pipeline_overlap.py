@@ -42,14 +42,14 @@ def policy(x):
 # EVOLVE-BLOCK-END
 '''
 
-EVALUATOR = '''
+EVALUATOR = """
 import time
 
 
 def evaluate(program_path, *, stage, workdir, seed):
     time.sleep(SLEEP)
     return {"score": float(len(open(program_path).read()) % 97)}
-'''
+"""
 
 
 def make_problem(root: Path, eval_s: float) -> Path:
@@ -66,7 +66,9 @@ def responder():
 
     def respond(_body) -> Reply:
         n = next(counter)
-        return Reply(f"Idea: variant {n}\n<<<<<<< SEARCH\n    return x\n=======\n    _v = {n}\n    return x\n>>>>>>> REPLACE\n")
+        return Reply(
+            f"Idea: variant {n}\n<<<<<<< SEARCH\n    return x\n=======\n    _v = {n}\n    return x\n>>>>>>> REPLACE\n"
+        )
 
     return respond
 
@@ -76,7 +78,9 @@ def measure(problem: Path, workdir: Path, *, budget: int, latency: float, concur
     with FakeOpenAI(responder=responder(), latency_s=latency) as server:
         llm = {"models": [{"name": "fake-coder", "base_url": server.url}], "concurrency": concurrency}
         started = time.monotonic()
-        summary = api.evolve(problem, archive=archive_path, budget=budget, workers=workers, islands=1, evaluate_holdout=False, llm=llm)
+        summary = api.evolve(
+            problem, archive=archive_path, budget=budget, workers=workers, islands=1, evaluate_holdout=False, llm=llm
+        )
         wall = time.monotonic() - started
         most_in_flight = server.max_in_flight
     archive = Archive.open(archive_path)
@@ -107,7 +111,8 @@ def report(name: str, result: dict, ideal_per_min: float) -> None:
     print(
         f"{name}: {result['children']} LLM children in {result['wall_s']:.1f} s; steady state "
         f"{result['per_min']:.1f} evaluations/min = {100 * result['per_min'] / ideal_per_min:.1f} % of the ideal "
-        f"{ideal_per_min:.0f}/min; slot use {100 * result['slot_use']:.1f} %; mean evaluation {result['mean_eval_s']:.2f} s "
+        f"{ideal_per_min:.0f}/min; slot use {100 * result['slot_use']:.1f} %; "
+        f"mean evaluation {result['mean_eval_s']:.2f} s "
         f"(sandbox start-up included); whole run {result['overall_per_min']:.1f}/min; "
         f"at most {result['most_in_flight']} calls in flight; stopped: {result['stop']}"
     )
@@ -120,7 +125,9 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--eval-s", type=float, default=1.0, help="seconds the evaluator sleeps")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--sequential-budget", type=int, default=12, help="budget of the one-call-at-a-time contrast run")
+    parser.add_argument(
+        "--sequential-budget", type=int, default=12, help="budget of the one-call-at-a-time contrast run"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="adrs-pipeline-") as tmp:
         workdir = Path(tmp)
@@ -130,13 +137,30 @@ def main() -> None:
             f"ideal: min({args.concurrency} calls / {args.latency:g} s, {args.workers} slots / {args.eval_s:g} s) "
             f"= {ideal:.0f} evaluations/min"
         )
-        result = measure(problem, workdir, budget=args.budget, latency=args.latency, concurrency=args.concurrency, workers=args.workers)
+        result = measure(
+            problem,
+            workdir,
+            budget=args.budget,
+            latency=args.latency,
+            concurrency=args.concurrency,
+            workers=args.workers,
+        )
         report(f"concurrency {args.concurrency}", result, ideal)
         if args.sequential_budget:
             ideal_one = 60 * min(1 / args.latency, args.workers / args.eval_s)
-            one = measure(problem, workdir, budget=args.sequential_budget, latency=args.latency, concurrency=1, workers=args.workers)
+            one = measure(
+                problem,
+                workdir,
+                budget=args.sequential_budget,
+                latency=args.latency,
+                concurrency=1,
+                workers=args.workers,
+            )
             report("concurrency 1 (contrast)", one, ideal)
-            print(f"  (one call at a time cannot exceed {ideal_one:.0f}/min = {100 * ideal_one / ideal:.0f} % of the ideal)")
+            print(
+                f"  (one call at a time cannot exceed {ideal_one:.0f}/min = "
+                f"{100 * ideal_one / ideal:.0f} % of the ideal)"
+            )
 
 
 if __name__ == "__main__":

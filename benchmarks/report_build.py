@@ -58,9 +58,14 @@ def make_archive(path: Path, programs: int, seed: int = 0) -> None:
                 parent = rng.choice(codes[-200:])
                 code, mutator, island = _mutate(parent[1], rng, index), "offline", rng.randrange(4)
             new = NewProgram(
-                code=code, code_hash=normalized_hash(code), proposal_index=index, mutator=mutator,
-                parent_id=parent[0] if parent else None, island=island,
-                generation=parent[2] + 1 if parent else 0, description=f"synthetic edit {index}",
+                code=code,
+                code_hash=normalized_hash(code),
+                proposal_index=index,
+                mutator=mutator,
+                parent_id=parent[0] if parent else None,
+                island=island,
+                generation=parent[2] + 1 if parent else 0,
+                description=f"synthetic edit {index}",
                 diff=unified_diff(parent[1], code) if parent else "",
             )
             stored = store.add_program(run.id, new)
@@ -71,7 +76,9 @@ def make_archive(path: Path, programs: int, seed: int = 0) -> None:
                 codes.append((stored.id, code, new.generation))
         best = sorted(store.programs(run.id), key=lambda p: p.score or -1, reverse=True)[:3]
         for program in best:
-            store.record_extra_evaluation(program.id, Evaluation("holdout", True, program.score, {"score": program.score or 0.0}))
+            store.record_extra_evaluation(
+                program.id, Evaluation("holdout", True, program.score, {"score": program.score or 0.0})
+            )
         store.add_event(run.id, "stopped", {"reason": "budget spent", "evaluated": programs})
     finally:
         store.close()
@@ -115,9 +122,12 @@ def main() -> None:
             wall, cpu = time.perf_counter(), time.process_time()
             adrs.write_report([str(archive)], Path(scratch) / "report.html", baselines=False)
             whole = (time.perf_counter() - wall, time.process_time() - cpu)
-            print(f"extract {extract[0]:.2f} s wall / {extract[1]:.2f} s CPU; figures + page {drawn[0]:.2f} / {drawn[1]:.2f} "
-                  f"({len(page) // 1024} KiB); write_report {whole[0]:.2f} / {whole[1]:.2f}; "
-                  f"load average {os.getloadavg()[0]:.1f}")
+            print(
+                f"extract {extract[0]:.2f} s wall / {extract[1]:.2f} s CPU; "
+                f"figures + page {drawn[0]:.2f} / {drawn[1]:.2f} "
+                f"({len(page) // 1024} KiB); write_report {whole[0]:.2f} / {whole[1]:.2f}; "
+                f"load average {os.getloadavg()[0]:.1f}"
+            )
 
 
 if __name__ == "__main__":

@@ -117,8 +117,11 @@ def run_seed(
         breakthroughs = None
         if args.llm_server:
             with mutation_server(seed, Path(tmp)) as url:
-                llm = {"models": [{"name": "offline-mutator", "base_url": url}],
-                       "edit_format": "rewrite", "concurrency": 2}
+                llm = {
+                    "models": [{"name": "offline-mutator", "base_url": url}],
+                    "edit_format": "rewrite",
+                    "concurrency": 2,
+                }
                 api.evolve(problem, archive=archive, selection=selection, mutator="llm", llm=llm, **settings)
             breakthroughs = breakthrough_count(archive)
         else:
@@ -130,8 +133,12 @@ def run_seed(
             last = full.evolution_stages[-1:]
             final = evaluate_code_sync(full, code, EvalSettings(data_dir=args.data, seed=seed), last)[-1].score or 0.0
     return {
-        "seed": seed, "curve": curve, "final": final, "wall_s": time.perf_counter() - started,
-        "load": [round(v, 2) for v in (*load_before, *os.getloadavg())], "breakthroughs": breakthroughs,
+        "seed": seed,
+        "curve": curve,
+        "final": final,
+        "wall_s": time.perf_counter() - started,
+        "load": [round(v, 2) for v in (*load_before, *os.getloadavg())],
+        "breakthroughs": breakthroughs,
     }
 
 
@@ -212,9 +219,14 @@ def saved_runs(path: Path | None, checkpoints: list[int]) -> dict[str, list[dict
         loads = row.get("loads") or [[]] * len(seeds)
         per_seed_wall = row["wall_s"] / max(1, len(seeds))
         runs[row["strategy"]] = [
-            {"seed": seed, "curve": {c: row["curves"][str(c)][i] for c in checkpoints}, "final": finals[i],
-             "wall_s": per_seed_wall, "load": loads[i],
-             "breakthroughs": (row.get("breakthroughs") or [None] * len(seeds))[i]}
+            {
+                "seed": seed,
+                "curve": {c: row["curves"][str(c)][i] for c in checkpoints},
+                "final": finals[i],
+                "wall_s": per_seed_wall,
+                "load": loads[i],
+                "breakthroughs": (row.get("breakthroughs") or [None] * len(seeds))[i],
+            }
             for i, seed in enumerate(seeds)
         ]
     return runs
@@ -238,7 +250,9 @@ def main() -> None:
         "--resume", action="store_true", help="keep the runs already in --json; run only the missing ones"
     )
     parser.add_argument(
-        "--from-json", nargs="+", default=None,
+        "--from-json",
+        nargs="+",
+        default=None,
         help="print the table of saved --json files (a strategy in a later file replaces it in an earlier one); "
         "run nothing",
     )

@@ -4,8 +4,9 @@
 
 Builds an SQLite archive of one run with that many evaluated programs (two stages each, with
 realistic code, metrics and feedback; one in ten failed), starts a real server on it, and times
-HTTP GETs of /api/run (what the page fetches every second; after the first, a poll reads only new and pending programs),
-/api/program/<best> (a click) and / (the page). The archive is built once per --out path and reused when it already holds the run.
+HTTP GETs of /api/run (what the page fetches every second; after the first, a poll reads only new
+and pending programs), /api/program/<best> (a click) and / (the page). The archive is built once
+per --out path and reused when it already holds the run.
 """
 
 from __future__ import annotations
@@ -35,16 +36,26 @@ def build(path: Path, programs: int) -> None:
     try:
         run = archive.create_run("bench", "/bench", "f" * 16, 0, {"budget": programs})
         for k in range(programs):
-            new = NewProgram(f"{CODE}# child {k}\n", f"{k:064d}", k, "initial" if k == 0 else "offline",
-                             None if k == 0 else max(1, k // 2), [], k % 4, k.bit_length())
+            new = NewProgram(
+                f"{CODE}# child {k}\n",
+                f"{k:064d}",
+                k,
+                "initial" if k == 0 else "offline",
+                None if k == 0 else max(1, k // 2),
+                [],
+                k % 4,
+                k.bit_length(),
+            )
             program = archive.add_program(run.id, new)
             metrics = {f"metric_{i}": float(i * k % 97) for i in range(10)}
             if k % 10 == 9:
                 evaluations = [Evaluation.failure("quick", "exception", "Traceback ... ValueError")]
             else:
                 score = float(k % 1000) / 10
-                evaluations = [Evaluation("quick", True, score, metrics, {}, FEEDBACK),
-                               Evaluation("full", True, score, metrics, {}, FEEDBACK)]
+                evaluations = [
+                    Evaluation("quick", True, score, metrics, {}, FEEDBACK),
+                    Evaluation("full", True, score, metrics, {}, FEEDBACK),
+                ]
             archive.record_evaluations(program.id, evaluations, complete=evaluations[-1].ok)
     finally:
         archive.close()
@@ -79,9 +90,11 @@ def main() -> None:
         began = time.perf_counter()
         best = server.answer("/api/run", {})["best"]["id"]  # the first poll reads every program's line
         print(f"first poll (every line read): {(time.perf_counter() - began) * 1000:.0f} ms")
-        for name, route, times in (("poll /api/run", "api/run", args.polls),
-                                   (f"click /api/program/{best}", f"api/program/{best}", args.polls),
-                                   ("page /", "", 5)):
+        for name, route, times in (
+            ("poll /api/run", "api/run", args.polls),
+            (f"click /api/program/{best}", f"api/program/{best}", args.polls),
+            ("page /", "", 5),
+        ):
             median, worst, size = timed_get(server.url + route, times)
             print(f"{name}: median {median:.0f} ms, max {worst:.0f} ms, {size / 1024:.0f} KiB ({times} GETs)")
     finally:

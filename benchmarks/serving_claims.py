@@ -76,8 +76,10 @@ def routing_claims(stage_index: int, seeds: tuple[int, ...], names: list[str]) -
     item = STAGES["full"][stage_index]
     speedups = [0.4, 0.6, 0.8, 1.0, 1.2, 1.4, 1.6, 1.8]
     rows = _routing_rows(item, seeds, speedups, names)
-    print(f"trace {item.spec.name} with seeds {seeds}, compressed x{speedups[0]}..x{speedups[-1]}; "
-          "mean load (requests/s): mean SLO attainment over the seeds")
+    print(
+        f"trace {item.spec.name} with seeds {seeds}, compressed x{speedups[0]}..x{speedups[-1]}; "
+        "mean load (requests/s): mean SLO attainment over the seeds"
+    )
     for name in names:
         cells = " ".join(f"{rows[name, s][0]:5.1f}:{rows[name, s][1]:.2f}" for s in speedups)
         print(f"  {name:16s} {cells}")
@@ -88,9 +90,11 @@ def routing_claims(stage_index: int, seeds: tuple[int, ...], names: list[str]) -
     print("at the stage's own load (x1.0, mean over seeds): mean TTFT, p90 TTFT, $ per 1k requests within the SLO")
     for name in names:
         results = rows[name, 1.0][2]
-        print(f"  {name:16s} {statistics.fmean(r.mean_ttft_s for r in results):7.2f} s "
-              f"{statistics.fmean(r.p90_ttft_s for r in results):7.2f} s "
-              f"{statistics.fmean(r.cost_per_1k_good for r in results):8.2f}")
+        print(
+            f"  {name:16s} {statistics.fmean(r.mean_ttft_s for r in results):7.2f} s "
+            f"{statistics.fmean(r.p90_ttft_s for r in results):7.2f} s "
+            f"{statistics.fmean(r.cost_per_1k_good for r in results):8.2f}"
+        )
 
 
 class ProgramFcfs:
@@ -124,9 +128,11 @@ def continuum_claims() -> None:
     policies = {n: find_policy(_load(ROOT / "problems" / "kv_ttl" / "baselines" / f"{n}.py")) for n in baselines}
     policies["program_fcfs"] = ProgramFcfs
     policies["pin_600s"] = PinUntilNextTurn
-    cases = ([("swe", "llama8b", 60, c, 21) for c in (12, 16, 20, 24, 28)]
-             + [("swe", "llama8b-40g", 60, c, 22) for c in (8, 10, 12, 14)]
-             + [("bfcl", "llama70b", 400, c, 23) for c in (96, 128, 160, 192)])
+    cases = (
+        [("swe", "llama8b", 60, c, 21) for c in (12, 16, 20, 24, 28)]
+        + [("swe", "llama8b-40g", 60, c, 22) for c in (8, 10, 12, 14)]
+        + [("bfcl", "llama70b", 400, c, 23) for c in (96, 128, 160, 192)]
+    )
     print("kind  setup        workers bound s " + " ".join(f"{n:>19s}" for n in policies))
     for kind, setup, programs, concurrency, seed in cases:
         trace = generate(AgentSpec("claim", seed, programs, concurrency, kind, setup))

@@ -52,9 +52,14 @@ def measure(evaluator, program: Path, stage: str, repeats: int) -> dict:
             cpus.append(_cpu_seconds() - cpu_before)
         candidate.append(result["metrics"]["candidate_wall_s"])
         replay.append(result["metrics"]["replay_s"])
-    return {"median_s": statistics.median(walls), "best_s": min(walls), "cpu_s": statistics.median(cpus),
-            "candidate_s": statistics.median(candidate), "replay_s": statistics.median(replay),
-            "score": result["score"]}
+    return {
+        "median_s": statistics.median(walls),
+        "best_s": min(walls),
+        "cpu_s": statistics.median(cpus),
+        "candidate_s": statistics.median(candidate),
+        "replay_s": statistics.median(replay),
+        "score": result["score"],
+    }
 
 
 def main() -> None:
@@ -62,17 +67,23 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--problems", default="llm_routing,kv_ttl")
     args = parser.parse_args()
-    print(f"{time.strftime('%Y-%m-%d %H:%M')}, cpus {os.cpu_count()}, load average before: "
-          f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-    print(f"{'program':36s} {'stage':14s} {'median s':>9s} {'best s':>7s} {'cpu s':>6s} {'cand s':>7s} "
-          f"{'replay s':>8s} {'score':>7s}")
+    print(
+        f"{time.strftime('%Y-%m-%d %H:%M')}, cpus {os.cpu_count()}, load average before: "
+        f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+    )
+    print(
+        f"{'program':36s} {'stage':14s} {'median s':>9s} {'best s':>7s} {'cpu s':>6s} {'cand s':>7s} "
+        f"{'replay s':>8s} {'score':>7s}"
+    )
     for problem in args.problems.split(","):
         evaluator = load_evaluator(problem)
         for program in PROGRAMS[problem]:
             for stage in STAGES[problem]:
                 row = measure(evaluator, ROOT / "problems" / problem / program, stage, args.repeats)
-                print(f"{problem + '/' + program:36s} {stage:14s} {row['median_s']:9.2f} {row['best_s']:7.2f} "
-                      f"{row['cpu_s']:6.2f} {row['candidate_s']:7.2f} {row['replay_s']:8.2f} {row['score']:7.2f}")
+                print(
+                    f"{problem + '/' + program:36s} {stage:14s} {row['median_s']:9.2f} {row['best_s']:7.2f} "
+                    f"{row['cpu_s']:6.2f} {row['candidate_s']:7.2f} {row['replay_s']:8.2f} {row['score']:7.2f}"
+                )
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 

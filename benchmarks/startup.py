@@ -28,15 +28,20 @@ def _timed(python: str, args: list[str], cwd: Path) -> tuple[float, float]:
     """(wall seconds, import seconds) of one run; raises if the command fails."""
     started = time.perf_counter()
     done = subprocess.run(
-        [python, "-X", "importtime", *args], cwd=cwd, capture_output=True, text=True, timeout=300,
+        [python, "-X", "importtime", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
         env={**os.environ, "COLUMNS": "120"},
     )
     wall = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(args)} exited {done.returncode}: {done.stdout[-500:]} {done.stderr[-2000:]}")
     imports_us = sum(
-        int(line.split("|")[0].split(":")[1]) for line in done.stderr.splitlines() if line.startswith("import time:")
-        and line.split("|")[0].split(":")[1].strip().isdigit()
+        int(line.split("|")[0].split(":")[1])
+        for line in done.stderr.splitlines()
+        if line.startswith("import time:") and line.split("|")[0].split(":")[1].strip().isdigit()
     )
     return wall, imports_us / 1e6
 
@@ -52,9 +57,22 @@ def main() -> None:
         subprocess.run([python, "-m", "adrs.cli", "init", str(work / "toy")], check=True, capture_output=True)
         archive = work / "toy.sqlite"
         subprocess.run(
-            [python, "-m", "adrs.cli", "run", str(work / "toy"), "--budget", "5", "--workers", "1", "--quiet",
-             "--archive", str(archive)],
-            check=True, capture_output=True,
+            [
+                python,
+                "-m",
+                "adrs.cli",
+                "run",
+                str(work / "toy"),
+                "--budget",
+                "5",
+                "--workers",
+                "1",
+                "--quiet",
+                "--archive",
+                str(archive),
+            ],
+            check=True,
+            capture_output=True,
         )
         commands = {
             "interpreter (python -c pass)": ["-c", "pass"],

@@ -64,9 +64,7 @@ def measure(evaluator, program: Path, stage: str, data_dir: str | None, repeats:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", default=None, help="folder with the real workloads.json (or the data root)")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--stages", default="quick,full")

@@ -101,4 +101,3 @@ class _LastResortFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
     def exec_module(self, module):
         module.__dict__.update(self._factories[module.__name__]())
-

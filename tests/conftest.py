@@ -56,8 +56,10 @@ def project_root() -> Path:
 def shared_data() -> Path:
     """The real traces and tables (../shared/data, or ADRS_TEST_DATA); tests that need them skip where it is absent."""
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"real data not found at {SHARED_DATA} (../shared/data beside the checkout, or ADRS_TEST_DATA; "
-                    "`adrs data fetch --all --data DIR` fetches it)")
+        pytest.skip(
+            f"real data not found at {SHARED_DATA} (../shared/data beside the checkout, or ADRS_TEST_DATA; "
+            "`adrs data fetch --all --data DIR` fetches it)"
+        )
     return SHARED_DATA
 
 

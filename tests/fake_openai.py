@@ -165,7 +165,11 @@ def _handler_for(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 return True
             if self.headers.get("Authorization") == f"Bearer {server.api_key}":
                 return True
-            error = {"message": "Incorrect API key provided.", "type": "invalid_request_error", "code": "invalid_api_key"}
+            error = {
+                "message": "Incorrect API key provided.",
+                "type": "invalid_request_error",
+                "code": "invalid_api_key",
+            }
             self._send(401, {"error": error})
             return False
 
@@ -195,7 +199,9 @@ def _handler_for(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             model = body.get("model")
             if model not in server.models:
                 message = f"The model `{model}` does not exist or you do not have access to it."
-                self._send(404, {"error": {"message": message, "type": "invalid_request_error", "code": "model_not_found"}})
+                self._send(
+                    404, {"error": {"message": message, "type": "invalid_request_error", "code": "model_not_found"}}
+                )
                 return
             with server._lock:
                 server.in_flight += 1
@@ -220,7 +226,10 @@ def _handler_for(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 self._send(reply.status, {"error": {"message": f"scripted {reply.status}", "type": kind}}, headers)
                 return
             prompt_chars = sum(len(str(m.get("content", ""))) for m in body.get("messages", []))
-            prompt_tokens, completion_tokens = reply.usage or (max(1, prompt_chars // 4), max(1, len(reply.content) // 4))
+            prompt_tokens, completion_tokens = reply.usage or (
+                max(1, prompt_chars // 4),
+                max(1, len(reply.content) // 4),
+            )
             self._send(
                 200,
                 {
@@ -229,9 +238,17 @@ def _handler_for(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                     "created": int(time.time()),
                     "model": model,
                     "choices": [
-                        {"index": 0, "message": {"role": "assistant", "content": reply.content}, "finish_reason": reply.finish_reason}
+                        {
+                            "index": 0,
+                            "message": {"role": "assistant", "content": reply.content},
+                            "finish_reason": reply.finish_reason,
+                        }
                     ],
-                    "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens, "total_tokens": prompt_tokens + completion_tokens},
+                    "usage": {
+                        "prompt_tokens": prompt_tokens,
+                        "completion_tokens": completion_tokens,
+                        "total_tokens": prompt_tokens + completion_tokens,
+                    },
                 },
             )
 
@@ -241,7 +258,9 @@ def _handler_for(server: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
 def main() -> None:
     import argparse
 
-    parser = argparse.ArgumentParser(description="a local OpenAI-protocol server that answers 'OK' (or echoes nothing useful)")
+    parser = argparse.ArgumentParser(
+        description="a local OpenAI-protocol server that answers 'OK' (or echoes nothing useful)"
+    )
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--latency", type=float, default=0.0)
     parser.add_argument("--model", action="append", default=None)

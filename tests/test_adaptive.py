@@ -45,9 +45,13 @@ class Landscape:
     def result(self, parent: ProgramRecord | None, island: int, score: float) -> ProgramRecord:
         """Store and evaluate one program with `score`, then let the search take it in."""
         new = NewProgram(
-            code=f"# program {self.index}\n", code_hash=f"h{self.index}", proposal_index=self.index,
-            mutator="initial" if parent is None else "scripted", parent_id=None if parent is None else parent.id,
-            island=island, generation=0 if parent is None else parent.generation + 1,
+            code=f"# program {self.index}\n",
+            code_hash=f"h{self.index}",
+            proposal_index=self.index,
+            mutator="initial" if parent is None else "scripted",
+            parent_id=None if parent is None else parent.id,
+            island=island,
+            generation=0 if parent is None else parent.generation + 1,
         )
         self.index += 1
         stored = self.archive.add_program(self.run_id, new)
@@ -154,8 +158,16 @@ def test_a_stalled_island_gets_larger_offline_edits(toy_problem, tmp_path):
 def test_resume_continues_the_adaptive_state_exactly(toy_problem, tmp_path):
     # Small windows so islands spawn and edits escalate on both sides of the interruption.
     config = AdaptiveConfig(spawn_window=8, spawn_cooldown=8, spawn_below=0.3, stall_window=4, max_islands=4)
-    settings = dict(seed=3, workers=2, deterministic=True, lag=3, migration_interval=6, evaluate_holdout=False,
-                    selection=SelectionConfig(strategy="adaptive"), adaptive=config)
+    settings = dict(
+        seed=3,
+        workers=2,
+        deterministic=True,
+        lag=3,
+        migration_interval=6,
+        evaluate_holdout=False,
+        selection=SelectionConfig(strategy="adaptive"),
+        adaptive=config,
+    )
     whole, halves = tmp_path / "whole.sqlite", tmp_path / "halves.sqlite"
     adrs.evolve(toy_problem, archive=whole, budget=36, **settings)
     adrs.evolve(toy_problem, archive=halves, budget=18, **settings)
@@ -194,9 +206,19 @@ def test_breakthroughs_go_to_the_endpoint_when_stalled_and_the_next_prompt_cites
     path = tmp_path / "llm.sqlite"
     with FakeOpenAI(responder=stalling_endpoint(initial)) as server:
         llm = {"models": [{"name": "fake-coder", "base_url": server.url}], "edit_format": "rewrite", "concurrency": 1}
-        summary = adrs.evolve(toy_problem, archive=path, budget=12, seed=0, workers=1, evaluate_holdout=False,
-                              selection=SelectionConfig(strategy="adaptive"), mutator="llm", llm=llm, adaptive=config,
-                              max_duplicate_streak=50)
+        summary = adrs.evolve(
+            toy_problem,
+            archive=path,
+            budget=12,
+            seed=0,
+            workers=1,
+            evaluate_holdout=False,
+            selection=SelectionConfig(strategy="adaptive"),
+            mutator="llm",
+            llm=llm,
+            adaptive=config,
+            max_duplicate_streak=50,
+        )
         prompts = [r.prompt for r in server.completions]
     asked = [i for i, p in enumerate(prompts) if "## Breakthrough request" in p]
     assert asked, "a stalled run must ask for new approaches"

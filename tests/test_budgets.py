@@ -19,7 +19,9 @@ def test_wall_clock_budget_stops_the_run(toy_problem, tmp_path):
     summary = adrs.evolve(toy_problem, archive=tmp_path / "a.sqlite", budget=10_000, workers=2, max_time_s=4.0)
     elapsed = time.monotonic() - started
     assert "wall-clock budget" in summary.stop_reason
-    assert 4.0 <= elapsed < 4.0 + 120  # in-flight evaluations finish (their limit is the stage timeout); a busy machine is slow
+    assert (
+        4.0 <= elapsed < 4.0 + 120
+    )  # in-flight evaluations finish (their limit is the stage timeout); a busy machine is slow
     assert 0 < summary.evaluated < 10_000
     archive = adrs.Archive.open(tmp_path / "a.sqlite")
     # stopping lets in-flight evaluations finish: none is cut short and recorded as killed

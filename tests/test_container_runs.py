@@ -271,8 +271,16 @@ def test_an_llm_run_on_a_harbor_task_prompts_with_instruction_md_and_scores_the_
     archive = tmp_path / "run.sqlite"
     with FakeOpenAI(responder=lambda body: Reply(edit), models=("fake-coder",)) as server:
         done = adrs_cli(
-            "run", str(directory), "--llm", f"fake-coder@{server.url}", "--budget", "2", "--quiet",
-            "--archive", str(archive), env={"OPENAI_API_KEY": "sk-test"},
+            "run",
+            str(directory),
+            "--llm",
+            f"fake-coder@{server.url}",
+            "--budget",
+            "2",
+            "--quiet",
+            "--archive",
+            str(archive),
+            env={"OPENAI_API_KEY": "sk-test"},
         )
         prompts = [request.prompt for request in server.completions]
     assert done.returncode == 0, done.stdout + done.stderr

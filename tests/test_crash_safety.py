@@ -2,8 +2,9 @@
 
 The engine (`adrs run`, then `adrs resume`) is killed 10+ times, at random moments from start-up to
 mid-evaluation. The first kill waits until the archive holds its first evaluation (a start on a
-busy machine can take longer than any fixed delay), so every later start has a run to resume. Only the engine process is killed: its sandboxed workers must die with it
-(PR_SET_PDEATHSIG). After every kill: evaluated programs never decrease, no evaluation is
+busy machine can take longer than any fixed delay), so every later start has a run to resume. Only
+the engine process is killed: its sandboxed workers must die with it (PR_SET_PDEATHSIG). After
+every kill: evaluated programs never decrease, no evaluation is
 duplicated, `adrs doctor` finds nothing, and no process of the run is left. At the end the archive
 holds exactly the budget, with nothing pending.
 """
@@ -39,7 +40,9 @@ def _query(archive: Path, sql: str) -> list[tuple]:
 
 
 def _evaluated(archive: Path) -> int:
-    rows = _query(archive, "SELECT count(*) FROM programs WHERE migrated_from IS NULL AND status IN ('evaluated', 'failed')")
+    rows = _query(
+        archive, "SELECT count(*) FROM programs WHERE migrated_from IS NULL AND status IN ('evaluated', 'failed')"
+    )
     return rows[0][0] if rows else 0
 
 
@@ -48,7 +51,11 @@ def _has_run(archive: Path) -> bool:
 
 
 def _stage_duplicates(archive: Path) -> int:
-    rows = _query(archive, "SELECT count(*) FROM (SELECT program_id, stage FROM evaluations GROUP BY program_id, stage HAVING count(*) > 1)")
+    rows = _query(
+        archive,
+        "SELECT count(*) FROM (SELECT program_id, stage FROM evaluations "
+        "GROUP BY program_id, stage HAVING count(*) > 1)",
+    )
     return rows[0][0] if rows else 0
 
 
@@ -86,7 +93,17 @@ def test_random_sigkills_then_resume_lose_nothing(toy_problem, tmp_path):
     scratch = tmp_path / "scratch"  # TMPDIR of the engine: every worker's folder lies in it
     scratch.mkdir()
     env = {**os.environ, "TMPDIR": str(scratch)}
-    run_args = ["run", str(toy_problem), "--budget", str(BUDGET), "--workers", "2", "--archive", str(archive), "--quiet"]
+    run_args = [
+        "run",
+        str(toy_problem),
+        "--budget",
+        str(BUDGET),
+        "--workers",
+        "2",
+        "--archive",
+        str(archive),
+        "--quiet",
+    ]
     kills = 0
     evaluated = 0
     while kills < KILLS:

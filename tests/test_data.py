@@ -76,7 +76,9 @@ def test_repacked_traces_are_the_same_bytes_every_time_and_hold_only_the_scored_
     assert all(m.name.split("/")[0] == "real" and "overhead" not in m.name for m in members)
     pool = derive.trace_pool(upstream)
     with tarfile.open(fileobj=io.BytesIO(pool)) as archive:
-        assert sum(1 for m in archive if m.isfile()) == 7 * len({*derive.SCORED_FILES, *(f"{n}.json" for n in range(0, 300, 7))})
+        assert sum(1 for m in archive if m.isfile()) == 7 * len(
+            {*derive.SCORED_FILES, *(f"{n}.json" for n in range(0, 300, 7))}
+        )
     manifest = json.loads(derive.selected_traces(upstream))
     assert manifest["env_order"] == list(derive.SCORED_ENVS)
     with tarfile.open(fileobj=io.BytesIO(scored)) as archive:
@@ -87,11 +89,14 @@ def test_repacked_traces_are_the_same_bytes_every_time_and_hold_only_the_scored_
 
 
 def test_multi_region_repack_drops_macos_metadata():
-    upstream = _targz({
-        "converted_multi_region_aligned/us-east-1a_v100_1/0.json": b"[1, 0]",
-        "converted_multi_region_aligned/us-east-1a_v100_1/._0.json": b"apple double",
-        "._converted_multi_region_aligned": b"apple double",
-    }, pax={"SCHILY.xattr.com.apple.quarantine": "0082;x"})
+    upstream = _targz(
+        {
+            "converted_multi_region_aligned/us-east-1a_v100_1/0.json": b"[1, 0]",
+            "converted_multi_region_aligned/us-east-1a_v100_1/._0.json": b"apple double",
+            "._converted_multi_region_aligned": b"apple double",
+        },
+        pax={"SCHILY.xattr.com.apple.quarantine": "0082;x"},
+    )
     made = derive.multi_region_traces(upstream)
     assert made == derive.multi_region_traces(upstream)
     with tarfile.open(fileobj=io.BytesIO(made)) as archive:
@@ -106,7 +111,7 @@ def test_workloads_are_read_without_running_the_file(tmp_path):
     canary = tmp_path / "ran"
     source = (
         f"import pathlib\npathlib.Path({str(canary)!r}).write_text('executed')\n"
-        + "".join(f"WORKLOAD_{k} = '{{\"txn0\": \"r-{k} w-2\", \"txn1\": \"*\"}}'\n" for k in (1, 2, 3))
+        + "".join(f'WORKLOAD_{k} = \'{{"txn0": "r-{k} w-2", "txn1": "*"}}\'\n' for k in (1, 2, 3))
     ).encode()
     made = json.loads(derive.txn_workloads(source))
     assert not canary.exists()
@@ -142,7 +147,7 @@ def mirror(tmp_path, monkeypatch) -> Iterator[tuple[_Mirror, Path]]:
     """A made-up problem 'toydata' whose sources (a table and a workloads.py) a loopback server serves."""
     folder = tmp_path / "mirror"
     table = b"src,dst,cost\na,b,0.02\n"
-    workloads = "".join(f"WORKLOAD_{k} = '{{\"txn0\": \"r-{k}\"}}'\n" for k in (1, 2, 3)).encode()
+    workloads = "".join(f'WORKLOAD_{k} = \'{{"txn0": "r-{k}"}}\'\n' for k in (1, 2, 3)).encode()
     sources = {}
     for name, content in (("data/table.csv", table), ("src/workloads.py", workloads)):
         source = Source("someone/upstream", "0" * 40, name, _sha(content), len(content))
@@ -150,10 +155,14 @@ def mirror(tmp_path, monkeypatch) -> Iterator[tuple[_Mirror, Path]]:
         (folder / source.relative_url).write_bytes(content)
         sources[name] = source
     made = derive.txn_workloads(workloads)
-    entry = ProblemData("toydata", "a table and workloads", (
-        DataFile("tables/table.csv", sources["data/table.csv"], _sha(table)),
-        DataFile("workloads.json", sources["src/workloads.py"], _sha(made), "txn_workloads"),
-    ))
+    entry = ProblemData(
+        "toydata",
+        "a table and workloads",
+        (
+            DataFile("tables/table.csv", sources["data/table.csv"], _sha(table)),
+            DataFile("workloads.json", sources["src/workloads.py"], _sha(made), "txn_workloads"),
+        ),
+    )
     monkeypatch.setitem(CATALOG, "toydata", entry)
     server = _Mirror(folder)
     server.thread.start()
@@ -213,14 +222,14 @@ def test_the_user_data_folder_is_used_only_when_it_holds_the_problem(tmp_path, m
     assert data_dir_for("cloudcast") == str(tmp_path / "env") and adrs.data_root() == tmp_path / "env"
 
 
-EVALUATOR = '''
+EVALUATOR = """
 from adrs.problemkit import find_data
 
 
 def evaluate(program_path, *, stage, data_dir=None):
     folder = find_data(data_dir, "datacheck", "marker.txt")
     return {"score": 0.0 if folder is None else float((folder / "marker.txt").read_text())}
-'''
+"""
 
 
 def test_an_evaluation_finds_fetched_data_without_data_and_data_wins(tmp_path):
@@ -232,8 +241,13 @@ def test_an_evaluation_finds_fetched_data_without_data_and_data_wins(tmp_path):
     env = {"PATH": "/usr/bin:/bin", "XDG_DATA_HOME": str(tmp_path / "xdg"), "HOME": str(tmp_path)}
 
     def score(*extra: str) -> float:
-        done = subprocess.run([*ADRS, "eval", str(problem), str(problem / "initial.py"), "--json", *extra],
-                              capture_output=True, text=True, timeout=120, env=env)
+        done = subprocess.run(
+            [*ADRS, "eval", str(problem), str(problem / "initial.py"), "--json", *extra],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=env,
+        )
         assert done.returncode == 0, done.stdout + done.stderr
         return json.loads(done.stdout)["stages"][0]["score"]
 
@@ -264,24 +278,37 @@ def test_cli_fetches_the_real_catalogue_from_a_file_url_mirror(shared_data, tmp_
     for problem in ("cloudcast", "telemetry_repair"):
         _shared_mirror(shared_data, mirror, problem)
     root = tmp_path / "data"
-    done = subprocess.run([*ADRS, "data", "fetch", "cloudcast", "telemetry_repair", "--mirror", mirror.as_uri(),
-                           "--data", str(root)], capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [*ADRS, "data", "fetch", "cloudcast", "telemetry_repair", "--mirror", mirror.as_uri(), "--data", str(root)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
-    verify = subprocess.run([*ADRS, "data", "verify", "cloudcast", "telemetry_repair", "--data", str(root)],
-                            capture_output=True, text=True, timeout=120)
+    verify = subprocess.run(
+        [*ADRS, "data", "verify", "cloudcast", "telemetry_repair", "--data", str(root)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert verify.returncode == 0, verify.stdout
     (root / "cloudcast" / "config" / "intra_aws.json").write_text("{}")
-    broken = subprocess.run([*ADRS, "data", "verify", "cloudcast", "--data", str(root)], capture_output=True,
-                            text=True, timeout=120)
+    broken = subprocess.run(
+        [*ADRS, "data", "verify", "cloudcast", "--data", str(root)], capture_output=True, text=True, timeout=120
+    )
     assert broken.returncode == 2 and "intra_aws.json: unverified" in broken.stdout.replace("\n", "")
-    listed = subprocess.run([*ADRS, "data", "list", "--data", str(shared_data)], capture_output=True, text=True,
-                            timeout=120)
+    listed = subprocess.run(
+        [*ADRS, "data", "list", "--data", str(shared_data)], capture_output=True, text=True, timeout=120
+    )
     assert listed.returncode == 0 and "synthetic data only" in listed.stdout and "prism" in listed.stdout
 
 
 def test_cli_fetch_needs_a_problem_or_all(tmp_path):
-    done = subprocess.run([*ADRS, "data", "fetch", "--data", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [*ADRS, "data", "fetch", "--data", str(tmp_path)], capture_output=True, text=True, timeout=120
+    )
     assert done.returncode == 1 and "--all" in done.stdout
-    unknown = subprocess.run([*ADRS, "data", "fetch", "prism", "--data", str(tmp_path)], capture_output=True,
-                             text=True, timeout=120)
+    unknown = subprocess.run(
+        [*ADRS, "data", "fetch", "prism", "--data", str(tmp_path)], capture_output=True, text=True, timeout=120
+    )
     assert unknown.returncode == 1 and "prism: no public real data" in unknown.stdout

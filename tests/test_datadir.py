@@ -68,5 +68,7 @@ def test_a_relative_data_folder_is_resolved_where_the_command_runs(toy_problem, 
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("ADRS_DATA", raising=False)
     problem = load_problem(toy_problem)
-    evaluation = asyncio.run(evaluate_stage(problem, problem.initial_path, problem.stage("quick"), EvalSettings(data_dir="data")))
+    evaluation = asyncio.run(
+        evaluate_stage(problem, problem.initial_path, problem.stage("quick"), EvalSettings(data_dir="data"))
+    )
     assert (evaluation.score, evaluation.feedback) == (1.0, str(tmp_path / "data"))

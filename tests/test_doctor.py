@@ -24,7 +24,9 @@ ADRS = [sys.executable, "-m", "adrs.cli"]
 def _evaluation(stage: str, score: float | None, ok: bool = True) -> Evaluation:
     if not ok:
         return Evaluation.failure(stage, "exception", "boom", 0.1)
-    return Evaluation(stage=stage, ok=True, score=score, metrics={"score": score, "weighted_completion": 1.0}, duration_s=0.1)
+    return Evaluation(
+        stage=stage, ok=True, score=score, metrics={"score": score, "weighted_completion": 1.0}, duration_s=0.1
+    )
 
 
 @pytest.fixture
@@ -36,7 +38,9 @@ def archive_path(toy_problem: Path, tmp_path: Path) -> Path:
     run = store.create_run(problem.name, str(problem.root), problem.fingerprint(), 0, {})
     ids = []
     for index, score in enumerate([50.0, 60.0, 70.0]):
-        program = store.add_program(run.id, NewProgram(code=f"# {index}\n", code_hash=f"h{index}", proposal_index=index, mutator="offline"))
+        program = store.add_program(
+            run.id, NewProgram(code=f"# {index}\n", code_hash=f"h{index}", proposal_index=index, mutator="offline")
+        )
         store.record_evaluations(program.id, [_evaluation("quick", score), _evaluation("full", score)], complete=True)
         ids.append(program.id)
     failed = store.add_program(run.id, NewProgram(code="# f\n", code_hash="hf", proposal_index=3, mutator="offline"))
@@ -79,10 +83,13 @@ def test_each_inconsistency_is_found_and_repaired_without_deleting_a_program(arc
         "ALTER TABLE ev2 RENAME TO evaluations",
         # an orphan row, a duplicated stage, a wrong denormalised score and status, a stuck pending,
         # an 'evaluated' program with no evaluation, a migrant that no longer matches its original
-        "INSERT INTO evaluations (id, program_id, stage, ok, score, metrics, features, instances, feedback, error_kind, error, "
+        "INSERT INTO evaluations (id, program_id, stage, ok, score, metrics, features, instances, feedback, "
+        "error_kind, error, "
         "duration_s, created_at) VALUES (900, 999, 'quick', 1, 1.0, '{}', '{}', '{}', '', NULL, '', 0, '2026-01-01')",
-        "INSERT INTO evaluations (id, program_id, stage, ok, score, metrics, features, instances, feedback, error_kind, error, "
-        "duration_s, created_at) SELECT 901, program_id, stage, ok, 99.0, metrics, features, instances, feedback, error_kind, error, "
+        "INSERT INTO evaluations (id, program_id, stage, ok, score, metrics, features, instances, feedback, "
+        "error_kind, error, "
+        "duration_s, created_at) SELECT 901, program_id, stage, ok, 99.0, metrics, features, instances, feedback, "
+        "error_kind, error, "
         "duration_s, created_at FROM evaluations WHERE program_id = 1 AND stage = 'full'",
         "UPDATE programs SET score = 1e9 WHERE id = 3",
         "UPDATE programs SET status = 'pending', score = NULL WHERE id = 2",
@@ -129,5 +136,7 @@ def test_cli_exit_codes_and_repair(archive_path, tmp_path):
     fixed = subprocess.run([*ADRS, "doctor", str(archive_path), "--repair"], capture_output=True, text=True, timeout=60)
     assert fixed.returncode == 0, fixed.stdout
     assert _evaluated(archive_path) == evaluated
-    missing = subprocess.run([*ADRS, "doctor", str(tmp_path / "nope.sqlite")], capture_output=True, text=True, timeout=60)
+    missing = subprocess.run(
+        [*ADRS, "doctor", str(tmp_path / "nope.sqlite")], capture_output=True, text=True, timeout=60
+    )
     assert missing.returncode == 1 and "no such archive" in " ".join(missing.stdout.split())

@@ -109,7 +109,9 @@ def test_an_edit_that_changes_nothing_is_a_duplicate():
 
 
 def test_full_rewrite_keeps_the_frozen_text_byte_for_byte():
-    rewrite = PARENT.replace("item > 3", "item > 1").replace('"""Header docstring: frozen."""', '"""Header docstring: frozen."""   ')
+    rewrite = PARENT.replace("item > 3", "item > 1").replace(
+        '"""Header docstring: frozen."""', '"""Header docstring: frozen."""   '
+    )
     result = apply_reply(PARENT, f"Rewrote it.\n```python\n{rewrite}```\n")
     assert result.ok, result.message
     assert result.code == PARENT.replace("item > 3", "item > 1")

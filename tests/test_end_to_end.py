@@ -23,7 +23,18 @@ def prism_run(tmp_path_factory) -> tuple[Path, Path]:
     root = Path(__file__).resolve().parents[1]
     work = tmp_path_factory.mktemp("e2e")
     archive = work / "prism.sqlite"
-    done = adrs("run", str(root / "problems" / "prism"), "--budget", "32", "--seed", "1", "--archive", str(archive), "--quiet", cwd=work)
+    done = adrs(
+        "run",
+        str(root / "problems" / "prism"),
+        "--budget",
+        "32",
+        "--seed",
+        "1",
+        "--archive",
+        str(archive),
+        "--quiet",
+        cwd=work,
+    )
     assert "Best: program" in done.stdout and str(archive) in done.stdout
     return work, archive
 
@@ -33,7 +44,9 @@ def test_offline_run_evaluates_the_whole_budget_and_keeps_the_initial_score(pris
 
     _, archive = prism_run
     with sqlite3.connect(archive) as db:
-        statuses = dict(db.execute("SELECT status, count(*) FROM programs WHERE migrated_from IS NULL GROUP BY status").fetchall())
+        statuses = dict(
+            db.execute("SELECT status, count(*) FROM programs WHERE migrated_from IS NULL GROUP BY status").fetchall()
+        )
         initial = db.execute("SELECT score FROM programs WHERE mutator = 'initial'").fetchone()[0]
         best = db.execute("SELECT max(score) FROM programs WHERE complete").fetchone()[0]
         mutators = {m for (m,) in db.execute("SELECT DISTINCT mutator FROM programs")}
@@ -84,11 +97,14 @@ def test_exported_module_runs_without_adrs_and_reproduces_its_score(prism_run):
     fresh = subprocess.run([sys.executable, "-I", "-S", "-c", snippet], capture_output=True, text=True, timeout=60)
     assert fresh.returncode == 0, fresh.stderr
     assert sum(json.loads(fresh.stdout)) == 4
-    example = subprocess.run([sys.executable, "-S", "-E", "-s", f"{stem}_example.py"], cwd=out, capture_output=True,
-                             text=True, timeout=60)
+    example = subprocess.run(
+        [sys.executable, "-S", "-E", "-s", f"{stem}_example.py"], cwd=out, capture_output=True, text=True, timeout=60
+    )
     assert example.returncode == 0 and "KV pressure" in example.stdout, example.stderr
     rescored = json.loads(
-        adrs("eval", str(Path(provenance["problem_root"])), str(modules[0]), "--stage", "full", "--json", cwd=work).stdout
+        adrs(
+            "eval", str(Path(provenance["problem_root"])), str(modules[0]), "--stage", "full", "--json", cwd=work
+        ).stdout
     )
     assert rescored["stages"][0]["score"] == pytest.approx(provenance["stages"]["full"]["score"], abs=1e-9)
 
@@ -99,7 +115,9 @@ def test_pareto_and_id_export(prism_run):
     adrs("export", str(archive), "--pareto", "--out", str(out), cwd=work)
     assert list(out.glob("*.json"))
     adrs("export", str(archive), "--id", "1", "--out", str(work / "one"), cwd=work)
-    assert (work / "one" / "prism_p1.py").read_text() == (Path(__file__).resolve().parents[1] / "problems/prism/initial.py").read_text()
+    assert (work / "one" / "prism_p1.py").read_text() == (
+        Path(__file__).resolve().parents[1] / "problems/prism/initial.py"
+    ).read_text()
 
 
 def test_problems_lists_prism_with_its_baselines(tmp_path):

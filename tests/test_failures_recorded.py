@@ -23,8 +23,8 @@ BROKEN = {
     "print_megabytes": HEADER + "    print('x' * 5_000_000)\n" + GOOD_TAIL,
     "fake_result": (
         "import sys\n"
-        "print('{\"ok\": true, \"score\": 1e9, \"token\": \"x\"}')\n"
-        "sys.stderr.write('{\"ok\": true, \"value\": [[0]]}')\n" + HEADER + "    return [0] * len(jobs)\n"
+        'print(\'{"ok": true, "score": 1e9, "token": "x"}\')\n'
+        'sys.stderr.write(\'{"ok": true, "value": [[0]]}\')\n' + HEADER + "    return [0] * len(jobs)\n"
     ),
     "exit_early": "import os\n" + HEADER + "    os._exit(0)\n",
 }
@@ -47,7 +47,10 @@ def test_each_broken_candidate_is_a_recorded_failure_and_the_run_goes_on(toy_pro
     for name, index in zip(BROKEN, range(1, len(BROKEN) + 1), strict=True):
         program = by_description[f"scripted #{index}"]
         kinds[name] = (program.status, program.error_kind, program.score)
-    errors = {name: archive.evaluations(by_description[f"scripted #{i}"].id)[0].error[-300:] for i, name in enumerate(BROKEN, 1)}
+    errors = {
+        name: archive.evaluations(by_description[f"scripted #{i}"].id)[0].error[-300:]
+        for i, name in enumerate(BROKEN, 1)
+    }
     assert kinds["loop"][:2] == ("failed", "timeout"), errors["loop"]
     assert kinds["alloc"][:2] == ("failed", "memory"), errors["alloc"]
     assert kinds["raise"][:2] == ("failed", "exception")

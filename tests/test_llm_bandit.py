@@ -15,7 +15,9 @@ from tests.fake_openai import FakeOpenAI, Reply
 
 def chooser(selection: str = "bandit", reward: str = "improvement", models=None, state=None) -> ModelChooser:
     models = models or [{"name": "a"}, {"name": "b"}]
-    settings = parse_settings({"models": models, "selection": selection, "bandit_reward": reward, "exploration": 0.5}, "test")
+    settings = parse_settings(
+        {"models": models, "selection": selection, "bandit_reward": reward, "exploration": 0.5}, "test"
+    )
     return ModelChooser(settings, state)
 
 
@@ -80,7 +82,10 @@ def _by_model(body) -> Reply:
     if "jobs[i][0] * 1.0" in current:
         return Reply("Idea: Smith's rule\n" + SMITH)
     n = len(body["messages"][-1]["content"])
-    return Reply(f"Idea: tweak {n}\n<<<<<<< SEARCH\n    return sorted(\n=======\n    _n = {n}\n    return sorted(\n>>>>>>> REPLACE\n")
+    return Reply(
+        f"Idea: tweak {n}\n<<<<<<< SEARCH\n    return sorted(\n=======\n"
+        f"    _n = {n}\n    return sorted(\n>>>>>>> REPLACE\n"
+    )
 
 
 def test_bandit_state_is_stored_and_resumed_after_the_model_list_changes(toy_problem, tmp_path):
@@ -88,7 +93,9 @@ def test_bandit_state_is_stored_and_resumed_after_the_model_list_changes(toy_pro
     with FakeOpenAI(responder=_by_model, models=("good-coder", "bad-coder", "new-coder")) as server:
         models = [{"name": "good-coder", "base_url": server.url}, {"name": "bad-coder", "base_url": server.url}]
         llm = {"models": models, "selection": "bandit", "concurrency": 1}
-        first = api.evolve(toy_problem, archive=archive_path, budget=3, islands=1, workers=2, evaluate_holdout=False, llm=llm)
+        first = api.evolve(
+            toy_problem, archive=archive_path, budget=3, islands=1, workers=2, evaluate_holdout=False, llm=llm
+        )
         archive = Archive.open(archive_path)
         before = archive.get_state(first.run_id, STATE_KEY)
         archive.close()

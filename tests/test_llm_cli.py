@@ -42,8 +42,19 @@ def test_prism_runs_with_the_server_as_its_llm_and_the_calls_are_inspectable(tmp
             f'[llm]\nconcurrency = 2\n[[llm.models]]\nname = "fake-coder"\nbase_url = "{server.url}"\n'
             "price_in = 1.0\nprice_out = 2.0\n"
         )
-        run = adrs("run", "problems/prism", "--llm-config", str(config), "--budget", "3", "--workers", "2",
-                   "--quiet", "--archive", str(archive))
+        run = adrs(
+            "run",
+            "problems/prism",
+            "--llm-config",
+            str(config),
+            "--budget",
+            "3",
+            "--workers",
+            "2",
+            "--quiet",
+            "--archive",
+            str(archive),
+        )
         assert run.returncode == 0, run.stdout + run.stderr
         assert "with LLM fake-coder" in run.stdout
         assert len(server.completions) >= 2
@@ -64,8 +75,16 @@ def test_prism_runs_with_the_server_as_its_llm_and_the_calls_are_inspectable(tmp
 def test_a_wrong_key_fails_at_start_up_with_the_variable_named(toy_problem, tmp_path):
     with FakeOpenAI(api_key="sk-right") as server:
         started = time.monotonic()
-        run = adrs("run", str(toy_problem), "--llm", f"fake-coder@{server.url}", "--quiet",
-                   "--archive", str(tmp_path / "a.sqlite"), env={"OPENAI_API_KEY": "sk-wrong"})
+        run = adrs(
+            "run",
+            str(toy_problem),
+            "--llm",
+            f"fake-coder@{server.url}",
+            "--quiet",
+            "--archive",
+            str(tmp_path / "a.sqlite"),
+            env={"OPENAI_API_KEY": "sk-wrong"},
+        )
         elapsed = time.monotonic() - started
         evaluated = len(server.completions)
     assert run.returncode == 1
@@ -83,15 +102,30 @@ def _toy_edits():
 
     def respond(body) -> Reply:
         n = next(counter)
-        return Reply(f"Idea: variant {n}\n<<<<<<< SEARCH\n{line}\n=======\n    _variant = {n}\n{line}\n>>>>>>> REPLACE\n")
+        return Reply(
+            f"Idea: variant {n}\n<<<<<<< SEARCH\n{line}\n=======\n    _variant = {n}\n{line}\n>>>>>>> REPLACE\n"
+        )
 
     return respond
 
 
 def test_llm_concurrency_flag_sets_the_calls_in_flight_and_is_validated(toy_problem, tmp_path):
     with FakeOpenAI(responder=_toy_edits(), latency_s=0.6) as server:
-        run = adrs("run", str(toy_problem), "--llm", f"fake-coder@{server.url}", "--llm-concurrency", "3",
-                   "--budget", "9", "--workers", "2", "--quiet", "--archive", str(tmp_path / "a.sqlite"))
+        run = adrs(
+            "run",
+            str(toy_problem),
+            "--llm",
+            f"fake-coder@{server.url}",
+            "--llm-concurrency",
+            "3",
+            "--budget",
+            "9",
+            "--workers",
+            "2",
+            "--quiet",
+            "--archive",
+            str(tmp_path / "a.sqlite"),
+        )
         assert run.returncode == 0, run.stdout + run.stderr
         assert server.max_in_flight == 3  # the default of 4 would reach 4 (latency 0.6 s, 9 proposals)
     store = Archive.open(tmp_path / "a.sqlite")

@@ -49,7 +49,13 @@ def test_problem_models_make_auto_choose_the_llm_and_the_run_table_wins(toy_prob
     assert api.chosen_mutator(RunConfig(), problem) == "llm"
     assert api.chosen_mutator(RunConfig(mutator="offline"), problem) == "offline"
     [model] = llm_settings(problem, {}).models
-    assert (model.weight, model.price_in, model.price_out, model.temperature, model.max_tokens) == (2, 0.5, 1.5, 0.3, 1000)
+    assert (model.weight, model.price_in, model.price_out, model.temperature, model.max_tokens) == (
+        2,
+        0.5,
+        1.5,
+        0.3,
+        1000,
+    )
     assert model.api_key_env == "LOCAL_KEY" and model.cost(1_000_000, 1_000_000) == 2.0
     settings = llm_settings(problem, {"models": [parse_model_flag("b@http://localhost:9/v1")], "concurrency": 8})
     assert [m.name for m in settings.models] == ["b"] and settings.concurrency == 8 and settings.selection == "bandit"
@@ -62,7 +68,10 @@ def test_no_model_anywhere_means_the_offline_mutator(toy_problem):
 
 
 def test_model_flags_and_list_prices():
-    assert parse_model_flag("qwen2.5-coder@http://localhost:8000/v1") == {"name": "qwen2.5-coder", "base_url": "http://localhost:8000/v1"}
+    assert parse_model_flag("qwen2.5-coder@http://localhost:8000/v1") == {
+        "name": "qwen2.5-coder",
+        "base_url": "http://localhost:8000/v1",
+    }
     with pytest.raises(LLMConfigError, match="must start with http"):
         parse_model_flag("m@localhost:8000")
     [openai_model] = parse_settings({"models": ["gpt-5-mini"]}, "x").models
@@ -78,6 +87,8 @@ def test_a_run_config_file_is_checked_when_read(tmp_path):
     path.write_text('[llm]\nedit_format = "patch"\nmodels = ["m@http://localhost:1/v1"]\n')
     with pytest.raises(LLMConfigError) as error:
         load_llm_file(path)
-    assert str(path) in str(error.value) and "llm.edit_format: 'patch' is not one of diff, rewrite, mixed" in str(error.value)
+    assert str(path) in str(error.value) and "llm.edit_format: 'patch' is not one of diff, rewrite, mixed" in str(
+        error.value
+    )
     path.write_text('[llm]\nedit_format = "mixed"\nrewrite_share = 0.5\nmodels = ["m@http://localhost:1/v1"]\n')
     assert load_llm_file(path)["rewrite_share"] == 0.5

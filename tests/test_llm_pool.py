@@ -85,7 +85,12 @@ def test_start_up_check_names_the_key_variable_when_the_key_is_wrong(monkeypatch
 
 def test_start_up_check_names_an_unknown_model():
     with FakeOpenAI(models=("fake-coder",)) as server:
-        table = {"models": [{"name": "fake-coder", "base_url": server.url}, {"name": "no-such-model", "base_url": server.url}]}
+        table = {
+            "models": [
+                {"name": "fake-coder", "base_url": server.url},
+                {"name": "no-such-model", "base_url": server.url},
+            ]
+        }
         pool = ClientPool(parse_settings(table, "test"), random.Random(0))
         with pytest.raises(LLMError) as error:
             asyncio.run(pool.preflight(pool.settings.models))

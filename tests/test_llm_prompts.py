@@ -22,21 +22,45 @@ def order_jobs(jobs):
 
 def program(pid: int, score: float, code: str = PARENT_CODE, description: str = "") -> ProgramRecord:
     return ProgramRecord(
-        id=pid, run_id=1, proposal_index=pid, code=code, code_hash=str(pid), parent_id=None, inspiration_ids=[],
-        island=0, generation=0, mutator="llm:m", description=description, diff="", status="evaluated",
-        migrated_from=None, score=score, complete=True, stage_reached="full", error_kind=None,
-        metrics={"score": score, "weighted_completion": 1.25}, features={}, created_at=datetime.now(UTC), evaluated_at=None,
+        id=pid,
+        run_id=1,
+        proposal_index=pid,
+        code=code,
+        code_hash=str(pid),
+        parent_id=None,
+        inspiration_ids=[],
+        island=0,
+        generation=0,
+        mutator="llm:m",
+        description=description,
+        diff="",
+        status="evaluated",
+        migrated_from=None,
+        score=score,
+        complete=True,
+        stage_reached="full",
+        error_kind=None,
+        metrics={"score": score, "weighted_completion": 1.25},
+        features={},
+        created_at=datetime.now(UTC),
+        evaluated_at=None,
     )
 
 
 def inputs(feedback: str = "worst instance 3 at 71%", inspirations: int = 2) -> PromptInputs:
-    evaluations = [Evaluation("quick", True, 80.0, feedback="quick is fine"), Evaluation("full", True, 81.5, feedback=feedback)]
+    evaluations = [
+        Evaluation("quick", True, 80.0, feedback="quick is fine"),
+        Evaluation("full", True, 81.5, feedback=feedback),
+    ]
     others = [
-        program(10 + k, 90.0 + k, PARENT_CODE.replace("* 1.0", f"/ (jobs[i][1] + {k})"), f"idea {k}") for k in range(inspirations)
+        program(10 + k, 90.0 + k, PARENT_CODE.replace("* 1.0", f"/ (jobs[i][1] + {k})"), f"idea {k}")
+        for k in range(inspirations)
     ]
     attempts = [
         Attempt(5, "llm:m", "Idea: sort by weight", 7, 81.5, "score 60 (-21.5 vs its parent)"),
-        Attempt(5, "llm:m", "Idea: reverse", None, None, "not applied (search_not_found): block 1 ...", "search_not_found"),
+        Attempt(
+            5, "llm:m", "Idea: reverse", None, None, "not applied (search_not_found): block 1 ...", "search_not_found"
+        ),
     ]
     return PromptInputs(program(5, 81.5), evaluations, others, attempts, "diff", last_failure=attempts[1])
 
@@ -101,8 +125,17 @@ def test_the_lineage_history_says_how_each_attempt_ended(tmp_path):
     broken = archive.add_program(run.id, NewProgram("p = 3\n", "h2", 2, "llm:m", parent.id, description="Idea: three"))
     error = "Traceback (most recent call last):\n  ...\nZeroDivisionError: division by zero\n"
     archive.record_evaluations(broken.id, [Evaluation.failure("full", "exception", error)], False)
-    archive.add_event(run.id, "proposal_failed", {"parent_id": parent.id, "mutator": "llm:m", "summary": "Idea: four",
-                                                  "kind": "search_not_found", "error": "block 1 ..."})
+    archive.add_event(
+        run.id,
+        "proposal_failed",
+        {
+            "parent_id": parent.id,
+            "mutator": "llm:m",
+            "summary": "Idea: four",
+            "kind": "search_not_found",
+            "error": "block 1 ...",
+        },
+    )
     history = LineageHistory()
     history.load(archive, run.id)
     outcomes = [(a.summary, a.outcome) for a in history.recent(archive, parent, 10)]

@@ -34,9 +34,14 @@ def test_scripted_replies_become_children_or_recorded_failures_fed_back_to_the_n
     script = [
         Reply("<<<<<<< SEARCH\n    return sorted(\n=======\n"),  # malformed: never closed
         diff('"""Job ordering policy: evolved by adrs between the EVOLVE-BLOCK markers."""', '"""Mine now."""'),
-        diff(f"    return sorted(range(len(jobs)), key=lambda i: {INITIAL_KEY})", "    return sorted(range(len(jobs)) key=len)"),
-        diff(f"    return sorted(range(len(jobs)), key=lambda i: {INITIAL_KEY})",
-             f"    return sorted(range(len(jobs)), key=lambda i: {INITIAL_KEY})  # same"),
+        diff(
+            f"    return sorted(range(len(jobs)), key=lambda i: {INITIAL_KEY})",
+            "    return sorted(range(len(jobs)) key=len)",
+        ),
+        diff(
+            f"    return sorted(range(len(jobs)), key=lambda i: {INITIAL_KEY})",
+            f"    return sorted(range(len(jobs)), key=lambda i: {INITIAL_KEY})  # same",
+        ),
         diff(INITIAL_KEY, SMITH_KEY, "Idea: Smith's rule"),  # indentation-free, partial-line SEARCH
         Reply(f"Idea: tie-break by index\n```python\n{rewrite}```\n"),
     ]

@@ -33,10 +33,28 @@ def _program(pid: int, island: int, code: str):
     from adrs.archive.store import ProgramRecord
 
     return ProgramRecord(
-        id=pid, run_id=1, proposal_index=pid, code=code, code_hash=str(pid), parent_id=None, inspiration_ids=[],
-        island=island, generation=0, mutator="offline", description="", diff="", status="evaluated",
-        migrated_from=None, score=1.0, complete=True, stage_reached="full", error_kind=None, metrics={},
-        features={}, created_at=datetime.now(), evaluated_at=None,
+        id=pid,
+        run_id=1,
+        proposal_index=pid,
+        code=code,
+        code_hash=str(pid),
+        parent_id=None,
+        inspiration_ids=[],
+        island=island,
+        generation=0,
+        mutator="offline",
+        description="",
+        diff="",
+        status="evaluated",
+        migrated_from=None,
+        score=1.0,
+        complete=True,
+        stage_reached="full",
+        error_kind=None,
+        metrics={},
+        features={},
+        created_at=datetime.now(),
+        evaluated_at=None,
     )
 
 

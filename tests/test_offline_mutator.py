@@ -69,7 +69,7 @@ INSPIRATION = PROGRAM.replace(
     '            util = (loads[i] + model["size"]) / max(gpu["memory"], 1)\n'
     "            score = util * util - 0.1 * free\n",
 ).replace("    placement = {}\n", "    placement = {}\n    spilled = []\n")
-INSPIRATION_ONLY_LINES = {"util = (loads[i] + model[\"size\"]) / max(gpu[\"memory\"], 1)", "spilled = []"}
+INSPIRATION_ONLY_LINES = {'util = (loads[i] + model["size"]) / max(gpu["memory"], 1)', "spilled = []"}
 
 
 def _assert_valid_child(parent: str, mutation: Mutation) -> None:
@@ -236,8 +236,13 @@ def test_crossover_brings_inspiration_code() -> None:
 
 
 def test_crossover_replaces_a_same_named_function() -> None:
-    parent = "# EVOLVE-BLOCK-START\ndef helper(x):\n    return x\n\n\ndef main(x):\n    return helper(x) + 1\n# EVOLVE-BLOCK-END\n"
-    donor = "import math\n\n\ndef main(x):\n    return 1\n\n\ndef helper(x):\n    y = math.sqrt(abs(x))\n    return y * 2\n"
+    parent = (
+        "# EVOLVE-BLOCK-START\ndef helper(x):\n    return x\n\n\n"
+        "def main(x):\n    return helper(x) + 1\n# EVOLVE-BLOCK-END\n"
+    )
+    donor = (
+        "import math\n\n\ndef main(x):\n    return 1\n\n\ndef helper(x):\n    y = math.sqrt(abs(x))\n    return y * 2\n"
+    )
     mutator = OfflineMutator(operator_weights={"crossover": 1.0})
     rng = random.Random(0)
     children = {m.code for m in (mutator.propose(parent, [donor], rng) for _ in range(30)) if m}
@@ -309,9 +314,16 @@ def test_only_code_inside_regions_changes_with_several_regions() -> None:
         mutation = mutator.propose(program, [], rng)
         assert mutation is not None
         _assert_valid_child(program, mutation)
-        touched.update(find_regions(program).index(r) for r in find_regions(program)
-                       if any(a != b for a, b in zip(split_lines(program)[r.start:r.end],
-                                                      split_lines(mutation.code)[r.start:r.end], strict=False)))
+        touched.update(
+            find_regions(program).index(r)
+            for r in find_regions(program)
+            if any(
+                a != b
+                for a, b in zip(
+                    split_lines(program)[r.start : r.end], split_lines(mutation.code)[r.start : r.end], strict=False
+                )
+            )
+        )
     assert touched == {0, 1}
 
 
@@ -371,7 +383,9 @@ def test_children_parse_to_the_expected_structure() -> None:
     mutator = OfflineMutator(operator_weights={"delete_stmt": 1.0})
     rng = random.Random(0)
     seen = {m.code for m in (mutator.propose(program, [], rng) for _ in range(30)) if m}
-    assert "def f(x):\n    # EVOLVE-BLOCK-START\n    if x:\n        pass\n    return x\n    # EVOLVE-BLOCK-END\n" in seen
+    assert (
+        "def f(x):\n    # EVOLVE-BLOCK-START\n    if x:\n        pass\n    return x\n    # EVOLVE-BLOCK-END\n" in seen
+    )
     for code in seen:
         ast.parse(code)
 

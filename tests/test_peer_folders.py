@@ -31,7 +31,9 @@ WIDE = {"COLUMNS": "250"}
 def adrs(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
     import os
 
-    return subprocess.run(ADRS + list(args), capture_output=True, text=True, timeout=300, cwd=cwd, env={**os.environ, **WIDE})
+    return subprocess.run(
+        ADRS + list(args), capture_output=True, text=True, timeout=300, cwd=cwd, env={**os.environ, **WIDE}
+    )
 
 
 @pytest.fixture
@@ -165,15 +167,24 @@ def test_config_yaml_keys_are_honoured_and_the_others_named_once(folder):
     done = adrs("check", str(directory))
     assert done.returncode == 0, done.stdout
     ignored = [
-        "checkpoint_interval", "log_level", "max_code_length", "prompt.num_top_programs", "evaluator.parallel_evaluations",
-        "database.population_size", "llm.top_p", "llm.evaluator_models", "'diversity'",
+        "checkpoint_interval", "log_level", "max_code_length", "prompt.num_top_programs",
+        "evaluator.parallel_evaluations", "database.population_size", "llm.top_p", "llm.evaluator_models",
+        "'diversity'",
     ]  # fmt: skip
     text = done.stdout.replace("\n", " ")
     warning = text.split("oe_config_all: stages")[0]  # the warning comes before anything is evaluated
     assert "config.yaml: not honoured by adrs" in warning
     for key in ignored:
         assert warning.count(key) == 1, key
-    for honoured in ("random_seed", "max_iterations", "system_message", "evaluator.timeout", "llm.models", "llm.api_base", "num_islands"):
+    for honoured in (
+        "random_seed",
+        "max_iterations",
+        "system_message",
+        "evaluator.timeout",
+        "llm.models",
+        "llm.api_base",
+        "num_islands",
+    ):
         assert honoured not in warning, honoured
     assert "use_llm_feedback" not in text  # false: nothing adrs would have done
     assert f"score {CONFIG_ALL_SCORE:.6g}" in text
@@ -187,10 +198,24 @@ def test_run_takes_budget_seed_and_islands_from_config_yaml(folder, tmp_path):
     assert done.stdout.count("not honoured by adrs") == 1
     with sqlite3.connect(archive) as db:
         config = json.loads(db.execute("select config from runs").fetchone()[0])
-        evaluated = db.execute("select count(*) from programs where status != 'pending' and migrated_from is null").fetchone()[0]
+        evaluated = db.execute(
+            "select count(*) from programs where status != 'pending' and migrated_from is null"
+        ).fetchone()[0]
     assert (config["seed"], config["islands"], config["budget"]) == (7, 2, 12)
     assert evaluated >= 12
-    done = adrs("run", str(directory), "--mutator", "offline", "--quiet", "--seed", "3", "--budget", "2", "--archive", str(tmp_path / "b.sqlite"))
+    done = adrs(
+        "run",
+        str(directory),
+        "--mutator",
+        "offline",
+        "--quiet",
+        "--seed",
+        "3",
+        "--budget",
+        "2",
+        "--archive",
+        str(tmp_path / "b.sqlite"),
+    )
     with sqlite3.connect(tmp_path / "b.sqlite") as db:
         config = json.loads(db.execute("select config from runs").fetchone()[0])
     assert (config["seed"], config["budget"]) == (3, 2)  # flags win
@@ -285,7 +310,10 @@ def test_a_short_run_evolves_each_folder(folder, tmp_path, name, initial_score):
         (b"\xff\xfe\x00bad", "config.yaml: cannot read"),
         ("- a\n- b\n", "config.yaml: expected a mapping of keys at the top"),
         ("evaluator:\n  timeout: long\n", "config.yaml: evaluator.timeout: expected a positive number"),
-        ("evaluator:\n  cascade_thresholds: 0.5\n", "config.yaml: evaluator.cascade_thresholds: expected a list of numbers"),
+        (
+            "evaluator:\n  cascade_thresholds: 0.5\n",
+            "config.yaml: evaluator.cascade_thresholds: expected a list of numbers",
+        ),
         ("llm:\n  models:\n    - weight: 1\n", "config.yaml: llm.models[0].name"),
         ("language: rust\n", "config.yaml: language: adrs evolves Python programs"),
     ],
@@ -315,17 +343,22 @@ def test_an_evaluator_returning_an_unknown_object_is_named(folder):
     evaluator.write_text(evaluator.read_text() + "\n\ndef evaluate(program_path):\n    return {1, 2}\n")
     done = adrs("check", str(directory))
     assert done.returncode == 1
-    assert "evaluator.py: evaluate() returned set, expected a dict of metrics or an EvaluationResult" in done.stdout.replace("\n", "")
+    assert (
+        "evaluator.py: evaluate() returned set, expected a dict of metrics or an EvaluationResult"
+        in done.stdout.replace("\n", "")
+    )
     assert "returned str" not in done.stdout
 
 
 def test_an_adrs_evaluator_returning_an_evaluation_result_is_understood(toy_problem):
     evaluator = toy_problem / "evaluator.py"
     text = evaluator.read_text()
-    evaluator.write_text(text + "\n\n_plain = evaluate\n\n\ndef evaluate(program_path, stage='full', workdir=None, seed=0):\n"
+    evaluator.write_text(text + "\n\n_plain = evaluate\n\n\n"
+                         "def evaluate(program_path, stage='full', workdir=None, seed=0):\n"
                          "    from types import SimpleNamespace\n"
                          "    result = _plain(program_path, stage=stage, workdir=workdir, seed=seed)\n"
-                         "    return SimpleNamespace(metrics={**result['metrics'], 'score': result['score']}, artifacts={'note': 'as text'})\n")  # fmt: skip
+                         "    return SimpleNamespace(metrics={**result['metrics'], 'score': result['score']}, "
+                         "artifacts={'note': 'as text'})\n")  # fmt: skip
     done = adrs("eval", str(toy_problem), str(toy_problem / "initial.py"))
     assert done.returncode == 0 and "score" in done.stdout and "note: as text" in done.stdout, done.stdout
 
@@ -333,8 +366,14 @@ def test_an_adrs_evaluator_returning_an_evaluation_result_is_understood(toy_prob
 @pytest.mark.parametrize(
     ("make", "named"),
     [
-        (lambda d: shutil.copy(FOLDERS / "shinka_basic" / "evaluate.py", d / "evaluate.py"), "evaluate.py: this folder holds both"),
-        (lambda d: (d / "problem.toml").write_text("[problem]\nname = 'x'\n"), "config.yaml: OpenEvolve's config.yaml beside adrs's problem.toml"),
+        (
+            lambda d: shutil.copy(FOLDERS / "shinka_basic" / "evaluate.py", d / "evaluate.py"),
+            "evaluate.py: this folder holds both",
+        ),
+        (
+            lambda d: (d / "problem.toml").write_text("[problem]\nname = 'x'\n"),
+            "config.yaml: OpenEvolve's config.yaml beside adrs's problem.toml",
+        ),
     ],
 )
 def test_a_folder_mixing_formats_is_refused_naming_the_file(folder, make, named):

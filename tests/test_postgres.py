@@ -53,7 +53,9 @@ def _exercise(archive: Archive) -> dict:
     ]
     evaluated = archive.record_evaluations(a.id, good, True)
     again = archive.record_evaluations(a.id, good, True)  # idempotent per (program, stage)
-    failed = archive.record_evaluations(b.id, [Evaluation.failure("quick", "exception", "Traceback\x00 NUL byte")], False)
+    failed = archive.record_evaluations(
+        b.id, [Evaluation.failure("quick", "exception", "Traceback\x00 NUL byte")], False
+    )
     migrant = archive.add_migrant(evaluated, 2, evaluated.proposal_index)  # a copy keeps its original's index
     archive.record_extra_evaluation(a.id, Evaluation("holdout", True, 3.0, {"score": 3.0}))
     archive.record_extra_evaluation(a.id, Evaluation("holdout", True, 9.0, {"score": 9.0}))  # kept once
@@ -129,7 +131,11 @@ def test_engines_racing_for_indices_budget_and_children_never_collide(pg_url):
             index = archive.next_proposal_index(run.id)
             code_hash = f"shared{k}" if k % 2 else f"own{i}-{k}"
             try:
-                stored.append(archive.add_program(run.id, NewProgram(f"x = {k}\n", code_hash, index, "offline"), reject_duplicate=True))
+                stored.append(
+                    archive.add_program(
+                        run.id, NewProgram(f"x = {k}\n", code_hash, index, "offline"), reject_duplicate=True
+                    )
+                )
             except DuplicateProgram:
                 rejected.append(code_hash)
         while archive.claim_evaluation(run.id):
@@ -167,7 +173,9 @@ def _counts(url: str) -> dict[str, int]:
     engine = sa.create_engine(url)
     try:
         with engine.connect() as c:
-            rows = c.execute(sa.text("SELECT status, count(*) FROM programs WHERE migrated_from IS NULL GROUP BY status"))
+            rows = c.execute(
+                sa.text("SELECT status, count(*) FROM programs WHERE migrated_from IS NULL GROUP BY status")
+            )
             return {status: n for status, n in rows}
     except sa.exc.ProgrammingError:  # tables not created yet
         return {}
@@ -190,11 +198,20 @@ def _scalar(url: str, query: str):
 
 
 def _no_duplicate_stages(url: str) -> bool:
-    return _scalar(url, "SELECT count(*) FROM (SELECT program_id, stage FROM evaluations GROUP BY program_id, stage HAVING count(*) > 1) d") == 0
+    return (
+        _scalar(
+            url,
+            "SELECT count(*) FROM (SELECT program_id, stage FROM evaluations "
+            "GROUP BY program_id, stage HAVING count(*) > 1) d",
+        )
+        == 0
+    )
 
 
 def _start(args: list[str], cwd) -> subprocess.Popen:
-    return subprocess.Popen(ADRS + args, cwd=cwd, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    return subprocess.Popen(
+        ADRS + args, cwd=cwd, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
 
 
 def _wait_for(url: str, evaluated: int, proc: subprocess.Popen, timeout: float = 300) -> None:
@@ -215,20 +232,30 @@ def test_end_to_end_run_then_status_and_export(pg_url, toy_problem, tmp_path):
     status = subprocess.run(ADRS + ["status", pg_url], capture_output=True, text=True, timeout=120)
     assert status.returncode == 0, status.stdout + status.stderr
     assert "Run 1" in status.stdout
-    exported = subprocess.run(ADRS + ["export", pg_url, "--best", "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=120)
+    exported = subprocess.run(
+        ADRS + ["export", pg_url, "--best", "--out", str(tmp_path / "out")], capture_output=True, text=True, timeout=120
+    )
     assert exported.returncode == 0, exported.stdout + exported.stderr
     assert list((tmp_path / "out").glob("*.py"))
 
 
 def test_sigkill_mid_run_then_resume_loses_nothing(pg_url, toy_problem, tmp_path):
-    proc = _start(["run", str(toy_problem), "--budget", "200", "--workers", "2", "--archive", pg_url, "--quiet"], tmp_path)
+    proc = _start(
+        ["run", str(toy_problem), "--budget", "200", "--workers", "2", "--archive", pg_url, "--quiet"], tmp_path
+    )
     _wait_for(pg_url, 8, proc)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     before = _counts(pg_url)
     evaluated_before = _evaluated(pg_url)
     time.sleep(0.5)  # sandboxed workers die with their parent
-    done = subprocess.run(ADRS + ["resume", pg_url, "--budget", "10", "--quiet"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        ADRS + ["resume", pg_url, "--budget", "10", "--quiet"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     after = _counts(pg_url)
     assert before.get("pending", 0) > 0 and after.get("pending", 0) == 0
@@ -294,7 +321,9 @@ def test_two_engines_share_one_run(pg_url, toy_problem, tmp_path):
     assert _evaluated(pg_url) == budget  # the budget is counted once, across both engines
     assert _counts(pg_url).get("pending", 0) <= 1  # at most a proposal the joiner stored as the budget ran out
     assert _no_duplicate_stages(pg_url)
-    indices = _scalar(pg_url, "SELECT count(DISTINCT proposal_index) - count(*) FROM programs WHERE migrated_from IS NULL")
+    indices = _scalar(
+        pg_url, "SELECT count(DISTINCT proposal_index) - count(*) FROM programs WHERE migrated_from IS NULL"
+    )
     assert indices == 0
     # who evaluated what: each engine writes its own evaluations into the journal
     per_writer = _scalar(
@@ -307,7 +336,8 @@ def test_two_engines_share_one_run(pg_url, toy_problem, tmp_path):
     cross = _scalar(
         pg_url,
         "SELECT count(*) FROM programs child JOIN program_changes cc ON cc.program_id = child.id "
-        "JOIN program_changes pc ON pc.program_id = child.parent_id WHERE cc.writer <> pc.writer AND child.migrated_from IS NULL",
+        "JOIN program_changes pc ON pc.program_id = child.parent_id "
+        "WHERE cc.writer <> pc.writer AND child.migrated_from IS NULL",
     )
     assert cross > 0
     kinds = _scalar(pg_url, "SELECT string_agg(kind, ',' ORDER BY id) FROM events")

@@ -36,8 +36,10 @@ def test_init_writes_a_skeleton_that_check_accepts(tmp_path):
         (lambda t: t + "\n[limits2]\nx = 1\n", "unknown key limits2"),
         (lambda t: t.replace("timeout_s = 30", 'timeout_s = "long"'), "stages[0].timeout_s"),
         (lambda t: t.replace("[limits]\n", "[limits]\ntimeout_s = 30\n"), "limits.timeout_s: nothing reads it"),
-        (lambda t: t.replace('name = "toy"', 'name = "toy"\nsandbox = "nonsense"'),
-         "problem.sandbox: 'nonsense' is not one of process, bwrap, docker"),
+        (
+            lambda t: t.replace('name = "toy"', 'name = "toy"\nsandbox = "nonsense"'),
+            "problem.sandbox: 'nonsense' is not one of process, bwrap, docker",
+        ),
     ],
 )
 def test_bad_problem_toml_names_the_file_and_field(toy_problem, edit, expected):
@@ -88,7 +90,12 @@ def test_openevolve_style_directory_runs_unchanged(tmp_path):
     )
     loaded = load_problem(problem)
     assert loaded.initial_path.name == "initial_program.py" and loaded.score_metric == "combined_score"
-    done = subprocess.run(ADRS + ["eval", str(problem), str(problem / "initial_program.py"), "--json"], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        ADRS + ["eval", str(problem), str(problem / "initial_program.py"), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     assert '"score": -2.0' in done.stdout
 
@@ -173,4 +180,4 @@ def test_check_names_a_module_that_is_not_installed(toy_problem, where):
     assert done.returncode == 1
     assert "error: missing module:" in text and "'adrs_surely_missing_package'" in text, text
     assert text.index("'adrs_surely_missing_package'") < text.index("is not installed")
-    assert f"{where}" in text[text.index("missing module:"):] and "uv pip install --python" in text
+    assert f"{where}" in text[text.index("missing module:") :] and "uv pip install --python" in text

@@ -106,11 +106,15 @@ def test_edits_inside_regions_are_allowed_even_when_line_counts_change() -> None
     [
         (TWO_REGIONS.replace("return 1", "return 2"), "line 9: text outside"),
         (TWO_REGIONS.replace("import math", "import os"), "line 1: text outside"),
-        (TWO_REGIONS.replace("THRESHOLD = 3\n# EVOLVE-BLOCK-END\n", "THRESHOLD = 3\n# EVOLVE-BLOCK-END\nx = 1\n"),
-         "line 14: text outside"),
+        (
+            TWO_REGIONS.replace("THRESHOLD = 3\n# EVOLVE-BLOCK-END\n", "THRESHOLD = 3\n# EVOLVE-BLOCK-END\nx = 1\n"),
+            "line 14: text outside",
+        ),
         (TWO_REGIONS.replace("    # EVOLVE-BLOCK-START\n", ""), "markers broken"),
-        (TWO_REGIONS.replace("    # EVOLVE-BLOCK-START\n", "").replace("THRESHOLD = 3\n# EVOLVE-BLOCK-END\n", ""),
-         "1 EVOLVE-BLOCK regions, the parent 2"),
+        (
+            TWO_REGIONS.replace("    # EVOLVE-BLOCK-START\n", "").replace("THRESHOLD = 3\n# EVOLVE-BLOCK-END\n", ""),
+            "1 EVOLVE-BLOCK regions, the parent 2",
+        ),
         (TWO_REGIONS.replace("# not evolvable", "# not evolvable!"), "line 8: text outside"),
     ],
 )
@@ -130,7 +134,7 @@ def test_markers_may_not_be_added_to_or_removed_from_a_whole_file_program() -> N
 def test_hash_ignores_comments_blank_lines_and_formatting() -> None:
     a = "def f(x, y):\n    # add them\n    return x+y\n\n\n"
     b = "def f( x,\n       y ):   \n\n    return (x + y)  # sum\n"
-    c = 'def f(x, y):\n    return x + y\n# trailing comment'
+    c = "def f(x, y):\n    return x + y\n# trailing comment"
     assert normalized_hash(a) == normalized_hash(b) == normalized_hash(c)
 
 

@@ -38,7 +38,7 @@ VALUE = 3.0
 '''
 
 # Trusted test evaluator: sleeps, then reads the program text (no candidate process needed here).
-EVALUATOR = '''
+EVALUATOR = """
 import os
 import time
 
@@ -50,7 +50,7 @@ def evaluate(program_path, *, stage="full", workdir=None, seed=0):
         "score": float(len(text) % 97),
         "metrics": {"gpu_visible": 1.0 if os.environ.get("CUDA_VISIBLE_DEVICES", "") not in ("", "-1") else 0.0},
     }
-'''
+"""
 
 
 def _problem(root: Path, name: str, sleep_s: float, resources: str = "") -> Path:
@@ -323,11 +323,26 @@ def test_a_worker_killed_without_retries_is_recorded_as_failed_not_lost(ray_clus
 
 def test_cli_run_on_an_existing_cluster_by_address(ray_cluster, toy_problem, tmp_path):
     archive = tmp_path / "cluster.sqlite"
-    args = ["run", str(toy_problem), "--executor", "ray", "--ray-address", ray_cluster, "--budget", "6", "--workers", "2"]
-    done = subprocess.run(ADRS + args + ["--archive", str(archive), "--quiet"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    args = [
+        "run",
+        str(toy_problem),
+        "--executor",
+        "ray",
+        "--ray-address",
+        ray_cluster,
+        "--budget",
+        "6",
+        "--workers",
+        "2",
+    ]
+    done = subprocess.run(
+        ADRS + args + ["--archive", str(archive), "--quiet"], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     with sqlite3.connect(archive) as db:
-        evaluated = db.execute("SELECT count(*) FROM programs WHERE migrated_from IS NULL AND status != 'pending'").fetchone()[0]
+        evaluated = db.execute(
+            "SELECT count(*) FROM programs WHERE migrated_from IS NULL AND status != 'pending'"
+        ).fetchone()[0]
     assert evaluated == 6
     assert not (tmp_path / "cluster.sqlite-files" / "run1" / "ray").exists()  # the cluster's files stay the cluster's
 
@@ -342,7 +357,19 @@ def test_local_ray_keeps_its_files_in_the_run_directory(toy_problem, tmp_path):
     system_before = system_ray.exists() and sorted(p.name for p in system_ray.iterdir())
     archive = tmp_path / "local.sqlite"
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_")}
-    args = ["run", str(toy_problem), "--executor", "ray", "--budget", "4", "--workers", "2", "--archive", str(archive), "--quiet"]
+    args = [
+        "run",
+        str(toy_problem),
+        "--executor",
+        "ray",
+        "--budget",
+        "4",
+        "--workers",
+        "2",
+        "--archive",
+        str(archive),
+        "--quiet",
+    ]
     done = subprocess.run(ADRS + args, cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
     assert done.returncode == 0, done.stdout + done.stderr
     sessions = [p for p in (tmp_path / "local.sqlite-files" / "run1" / "ray").glob("session_*") if not p.is_symlink()]
@@ -359,7 +386,11 @@ def test_sigkill_of_an_engine_on_ray_then_resume_loses_nothing(ray_cluster, toy_
     ray_args = ["--executor", "ray", "--ray-address", ray_cluster, "--workers", "2", "--quiet"]
     proc = subprocess.Popen(
         ADRS + ["run", str(toy_problem), "--budget", "200", "--archive", str(archive), *ray_args],
-        cwd=tmp_path, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        cwd=tmp_path,
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
 
     def query(sql: str) -> list[tuple]:
@@ -382,10 +413,18 @@ def test_sigkill_of_an_engine_on_ray_then_resume_loses_nothing(ray_cluster, toy_
     proc.wait()
     before = evaluated()
     pending = query("SELECT count(*) FROM programs WHERE status = 'pending'")[0][0]
-    done = subprocess.run(ADRS + ["resume", str(archive), "--budget", "10", "--quiet"], cwd=tmp_path,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        ADRS + ["resume", str(archive), "--budget", "10", "--quiet"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert pending > 0 and query("SELECT count(*) FROM programs WHERE status = 'pending'")[0][0] == 0
     assert evaluated() == before + 10  # the resume (on Ray again: the stored executor) spent exactly its budget
-    duplicates = query("SELECT count(*) FROM (SELECT program_id, stage FROM evaluations GROUP BY program_id, stage HAVING count(*) > 1)")
+    duplicates = query(
+        "SELECT count(*) FROM (SELECT program_id, stage FROM evaluations "
+        "GROUP BY program_id, stage HAVING count(*) > 1)"
+    )
     assert duplicates[0][0] == 0

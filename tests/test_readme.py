@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def _setup_commands() -> list[str]:
     readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("## Set-up"):readme.index("## Using it")]
+    section = readme[readme.index("## Set-up") : readme.index("## Using it")]
     return [block.strip() for block in re.findall(r"```bash\n(.*?)```", section, flags=re.S)]
 
 
@@ -38,8 +38,13 @@ def test_creating_the_environment_twice_works_as_the_commands_do_it(tmp_path):
     if uv is None:
         pytest.skip("uv is not on PATH (the README's commands install it)")
     for _ in range(2):  # the README's first command, then the second's (or either twice)
-        done = subprocess.run([uv, "venv", "-q", "--allow-existing", "--python", sys.executable, ".venv"],
-                              cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        done = subprocess.run(
+            [uv, "venv", "-q", "--allow-existing", "--python", sys.executable, ".venv"],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
         assert done.returncode == 0, done.stderr
     assert (tmp_path / ".venv" / "bin" / "python").exists()
 
@@ -53,11 +58,32 @@ def test_the_closing_summary_counts_skips_by_reason(tmp_path):
         "def test_needs_data():\n    pytest.skip('real data not found')\n"
     )
     report = tmp_path / "report.xml"
-    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--rootdir", str(tmp_path),
-                    "-o", "addopts=", f"--junitxml={report}", str(tmp_path / "test_sample.py")],
-                   capture_output=True, text=True, timeout=120, cwd=tmp_path)
-    done = subprocess.run([sys.executable, str(ROOT / ".ci" / "skips.py"), str(report), str(tmp_path / "absent.xml")],
-                          capture_output=True, text=True, timeout=60)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--rootdir",
+            str(tmp_path),
+            "-o",
+            "addopts=",
+            f"--junitxml={report}",
+            str(tmp_path / "test_sample.py"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+    )
+    done = subprocess.run(
+        [sys.executable, str(ROOT / ".ci" / "skips.py"), str(report), str(tmp_path / "absent.xml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 0, done.stderr
     assert "== summary: 4 tests, 0 failed, 3 skipped ==" in done.stdout
     lines = done.stdout.splitlines()
@@ -75,8 +101,14 @@ def _data_step(tmp_path: Path, *, shared: bool, mirror: Path) -> tuple[subproces
     cache = tmp_path / "cache"
     env = {k: v for k, v in os.environ.items() if k != "ADRS_TEST_DATA"}
     env.update(PYTHON=sys.executable, XDG_CACHE_HOME=str(cache), ADRS_DATA_MIRROR=str(mirror))
-    done = subprocess.run(["bash", str(clone / ".ci" / "test-data.sh")], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        ["bash", str(clone / ".ci" / "test-data.sh")],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     return done, cache
 
 

@@ -95,14 +95,16 @@ def decoded_pngs(page: Page) -> list[bytes]:
     for image in page.images:
         prefix = "data:image/png;base64,"
         assert image["src"].startswith(prefix), image["src"][:60]
-        data = base64.b64decode(image["src"][len(prefix):], validate=True)
+        data = base64.b64decode(image["src"][len(prefix) :], validate=True)
         assert data.startswith(PNG_SIGNATURE)
         out.append(data)
     return out
 
 
 def adrs(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess:
-    done = subprocess.run([sys.executable, "-m", "adrs.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "adrs.cli", *args], cwd=cwd, capture_output=True, text=True, timeout=300
+    )
     if check:
         assert done.returncode == 0, done.stdout + done.stderr
     return done
@@ -130,13 +132,19 @@ def test_extracted_series_match_the_archive(runs):
     finally:
         store.close()
     with sqlite3.connect(first) as db:
-        landed = db.execute("SELECT count(*) FROM programs WHERE migrated_from IS NULL AND status != 'pending'").fetchone()[0]
-        failed = db.execute("SELECT count(*) FROM programs WHERE migrated_from IS NULL AND status = 'failed'").fetchone()[0]
+        landed = db.execute(
+            "SELECT count(*) FROM programs WHERE migrated_from IS NULL AND status != 'pending'"
+        ).fetchone()[0]
+        failed = db.execute(
+            "SELECT count(*) FROM programs WHERE migrated_from IS NULL AND status = 'failed'"
+        ).fetchone()[0]
         best_score = db.execute("SELECT max(score) FROM programs WHERE complete").fetchone()[0]
         initial = db.execute("SELECT id FROM programs WHERE mutator = 'initial'").fetchone()[0]
     assert landed == 15 and len(data.timeline) == 15
     assert [p.index for p in data.timeline] == list(range(1, 16))
-    assert sum(1 for p in data.timeline if p.outcome not in ("complete",) and not p.outcome.startswith("below")) == failed
+    assert (
+        sum(1 for p in data.timeline if p.outcome not in ("complete",) and not p.outcome.startswith("below")) == failed
+    )
     assert data.best_score == pytest.approx(best_score)
     assert data.lineage[0].program_id == initial and data.lineage[-1].program_id == data.best_id
     assert data.dollars == 0 and data.llm_calls == 0
@@ -158,7 +166,9 @@ def test_report_is_one_file_with_embedded_figures_and_linked_diffs(runs):
     assert "fifo" in text  # the baseline is on the page, with its scores (a run stores sandbox: null)
     assert "unknown sandbox backend" not in text
     baseline = _table_row(text, "fifo")
-    assert re.fullmatch(r"-?[0-9.]+(e-?\d+)?", baseline[1]) and re.fullmatch(r"-?[0-9.]+(e-?\d+)?", baseline[2]), baseline
+    assert re.fullmatch(r"-?[0-9.]+(e-?\d+)?", baseline[1]) and re.fullmatch(r"-?[0-9.]+(e-?\d+)?", baseline[2]), (
+        baseline
+    )
     assert re.search(r"(beats|does not beat) fifo \(", text)  # did the run beat the baseline?
     assert "Its change against the initial program:" in text or "The best program is the initial program" in text
     program_links = [link for link in page.links if link.startswith("r0-p")]
@@ -197,8 +207,13 @@ def test_dollars_plot_appears_when_llm_calls_cost_money(runs, tmp_path):
         run = store.run()
         for program in store.programs(run.id):
             if program.mutator == "offline" and program.evaluated_at is not None:
-                store.add_llm_call(run.id, program_id=program.id, model="priced", cost_usd=0.01,
-                                   created_at=program.evaluated_at - timedelta(milliseconds=1))
+                store.add_llm_call(
+                    run.id,
+                    program_id=program.id,
+                    model="priced",
+                    cost_usd=0.01,
+                    created_at=program.evaluated_at - timedelta(milliseconds=1),
+                )
     finally:
         store.close()
     out = tmp_path / "priced.html"
@@ -250,11 +265,19 @@ def test_the_best_programs_diff_is_inline(toy_problem, tmp_path):
         better = initial_code.replace("jobs[i][0] * 1.0", "jobs[i][0] / jobs[i][1]")
         parent = None
         for index, (code, score) in enumerate(((initial_code, 50.0), (better, 90.0))):
-            new = NewProgram(code=code, code_hash=normalized_hash(code), proposal_index=index,
-                             mutator="initial" if parent is None else "offline", parent_id=parent,
-                             diff="" if parent is None else unified_diff(initial_code, code))
+            new = NewProgram(
+                code=code,
+                code_hash=normalized_hash(code),
+                proposal_index=index,
+                mutator="initial" if parent is None else "offline",
+                parent_id=parent,
+                diff="" if parent is None else unified_diff(initial_code, code),
+            )
             program = store.add_program(run.id, new)
-            stages = [Evaluation(s.name, True, score, {"score": score, "weighted_completion": 1.0}) for s in problem.evolution_stages]
+            stages = [
+                Evaluation(s.name, True, score, {"score": score, "weighted_completion": 1.0})
+                for s in problem.evolution_stages
+            ]
             store.record_evaluations(program.id, stages, complete=True)
             parent = program.id
     finally:
@@ -262,7 +285,7 @@ def test_the_best_programs_diff_is_inline(toy_problem, tmp_path):
     out = tmp_path / "best.html"
     adrs("report", str(archive), "-o", str(out), "--no-baselines", cwd=tmp_path)
     text = out.read_text()
-    section = text[text.index('id="best"'):text.index('id="progress"')]
+    section = text[text.index('id="best"') : text.index('id="progress"')]
     assert "Its change against the initial program:" in section
     assert "jobs[i][0] / jobs[i][1]" in section  # the added line, shown without a click
 
@@ -300,7 +323,9 @@ def test_headless_chromium_loads_the_page_and_decodes_every_figure(runs):
     with tempfile.TemporaryDirectory(prefix="adrs-chromium-") as profile:
         done = subprocess.run(
             [browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--dump-dom", out.resolve().as_uri()],
-            capture_output=True, text=True, timeout=120,
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
     assert done.returncode == 0, done.stderr[-2000:]
     dom = Page(done.stdout)
@@ -340,8 +365,18 @@ def test_a_cached_failure_is_scored_again(runs, tmp_path):
     adrs("report", str(copy), "-o", str(tmp_path / "fresh.html"), cwd=work)
     cached = _cached_baselines(copy)
     assert [e["name"] for e in cached["scores"]] == ["fifo"]
-    stale = {**cached, "scores": [{"name": "fifo", "score": None, "objectives": {}, "descriptors": {},
-                                   "error": "evaluator: unknown sandbox backend 'None'"}]}
+    stale = {
+        **cached,
+        "scores": [
+            {
+                "name": "fifo",
+                "score": None,
+                "objectives": {},
+                "descriptors": {},
+                "error": "evaluator: unknown sandbox backend 'None'",
+            }
+        ],
+    }
     _baseline_cache(copy).write_text(json.dumps(stale))
     done = adrs("report", str(copy), "-o", str(tmp_path / "again.html"), cwd=work)
     assert "scoring 1 baseline" in done.stdout
@@ -350,7 +385,9 @@ def test_a_cached_failure_is_scored_again(runs, tmp_path):
 
 
 def test_a_failed_baseline_is_reported_and_never_cached(toy_problem, tmp_path):
-    (toy_problem / "baselines" / "broken.py").write_text("def order_jobs(jobs):\n    raise RuntimeError('no order today')\n")
+    (toy_problem / "baselines" / "broken.py").write_text(
+        "def order_jobs(jobs):\n    raise RuntimeError('no order today')\n"
+    )
     archive = tmp_path / "a.sqlite"
     api.evolve(toy_problem, archive=archive, budget=3, seed=0, workers=1, mutator="offline", evaluate_holdout=False)
     first = adrs("report", str(archive), "-o", str(tmp_path / "one.html"), cwd=tmp_path)

@@ -32,10 +32,12 @@ def _evaluated(archive: Path) -> int:
 def _duplicates(archive: Path) -> tuple[int, int]:
     with sqlite3.connect(archive) as db:
         stage_dups = db.execute(
-            "SELECT count(*) FROM (SELECT program_id, stage FROM evaluations GROUP BY program_id, stage HAVING count(*) > 1)"
+            "SELECT count(*) FROM (SELECT program_id, stage FROM evaluations "
+            "GROUP BY program_id, stage HAVING count(*) > 1)"
         ).fetchone()[0]
         code_dups = db.execute(
-            "SELECT count(*) FROM (SELECT code_hash FROM programs WHERE migrated_from IS NULL GROUP BY code_hash HAVING count(*) > 1)"
+            "SELECT count(*) FROM (SELECT code_hash FROM programs WHERE migrated_from IS NULL "
+            "GROUP BY code_hash HAVING count(*) > 1)"
         ).fetchone()[0]
     return stage_dups, code_dups
 
@@ -56,7 +58,9 @@ def _wait_for(archive: Path, evaluated: int, proc: subprocess.Popen, timeout: fl
 
 def test_sigkill_mid_run_then_resume_loses_nothing(toy_problem, tmp_path):
     archive = tmp_path / "run.sqlite"
-    proc = _start(["run", str(toy_problem), "--budget", "200", "--workers", "2", "--archive", str(archive), "--quiet"], tmp_path)
+    proc = _start(
+        ["run", str(toy_problem), "--budget", "200", "--workers", "2", "--archive", str(archive), "--quiet"], tmp_path
+    )
     _wait_for(archive, 12, proc)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
@@ -65,7 +69,13 @@ def test_sigkill_mid_run_then_resume_loses_nothing(toy_problem, tmp_path):
     assert evaluated_before >= 12
     time.sleep(0.5)  # sandboxed workers die with their parent (PR_SET_PDEATHSIG)
 
-    done = subprocess.run(ADRS + ["resume", str(archive), "--budget", "10", "--quiet"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        ADRS + ["resume", str(archive), "--budget", "10", "--quiet"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     after = _counts(archive)
     assert before.get("pending", 0) > 0  # the kill left stored proposals behind ...
@@ -77,7 +87,9 @@ def test_sigkill_mid_run_then_resume_loses_nothing(toy_problem, tmp_path):
 
 def test_ctrl_c_marks_the_run_interrupted_and_resume_continues(toy_problem, tmp_path):
     archive = tmp_path / "run.sqlite"
-    proc = _start(["run", str(toy_problem), "--budget", "200", "--workers", "2", "--archive", str(archive), "--quiet"], tmp_path)
+    proc = _start(
+        ["run", str(toy_problem), "--budget", "200", "--workers", "2", "--archive", str(archive), "--quiet"], tmp_path
+    )
     _wait_for(archive, 5, proc)
     proc.send_signal(signal.SIGINT)
     out, _ = proc.communicate(timeout=60)
@@ -86,7 +98,13 @@ def test_ctrl_c_marks_the_run_interrupted_and_resume_continues(toy_problem, tmp_
     with sqlite3.connect(archive) as db:
         assert db.execute("SELECT status FROM runs").fetchone()[0] == "interrupted"
     evaluated = _evaluated(archive)
-    done = subprocess.run(ADRS + ["resume", str(archive), "--budget", "10", "--quiet"], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        ADRS + ["resume", str(archive), "--budget", "10", "--quiet"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert _evaluated(archive) == evaluated + 10
     assert _counts(archive).get("pending", 0) == 0

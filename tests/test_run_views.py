@@ -42,8 +42,15 @@ def _rendered(view: LiveView, progress: Progress) -> str:
 def test_the_table_shows_llm_calls_the_last_improvement_and_the_time_left():
     console = Console(file=io.StringIO(), force_terminal=False)
     view = LiveView(console, "toy", budget=100)
-    progress = Progress(budget=100, evaluated=20, objectives=1, best_id=7, best_score=3.0, initial_score=1.0,
-                        failures=Counter({"timeout": 2}))
+    progress = Progress(
+        budget=100,
+        evaluated=20,
+        objectives=1,
+        best_id=7,
+        best_score=3.0,
+        initial_score=1.0,
+        failures=Counter({"timeout": 2}),
+    )
     progress.started = time.monotonic() - 60  # 20 evaluations in a minute: 80 more take ~4 minutes
     progress.best_changed = time.monotonic() - 125
     progress.llm = LLMActivity(in_flight=3, calls=17, failed=2, dollars=0.1234, cap=5.0)
@@ -71,13 +78,26 @@ def test_an_llm_run_counts_its_calls_in_the_progress(toy_problem, tmp_path):
     from fake_openai import FakeOpenAI, Reply
 
     seen: list[LLMActivity] = []
-    edit = "<<<<<<< SEARCH\n    return sorted(range(len(jobs)), key=lambda i: jobs[i][0] * 1.0)\n=======\n" \
-           "    return sorted(range(len(jobs)), key=lambda i: jobs[i][0] / jobs[i][1])\n>>>>>>> REPLACE\n"
+    edit = (
+        "<<<<<<< SEARCH\n    return sorted(range(len(jobs)), key=lambda i: jobs[i][0] * 1.0)\n=======\n"
+        "    return sorted(range(len(jobs)), key=lambda i: jobs[i][0] / jobs[i][1])\n>>>>>>> REPLACE\n"
+    )
     with FakeOpenAI(script=[Reply(content=edit), Reply(status=500), Reply(status=500), Reply(status=500)]) as server:
-        llm = {"models": [{"name": "fake-coder", "base_url": server.url, "price_in": 1.0, "price_out": 2.0}],
-               "max_retries": 0, "concurrency": 1, "backoff_s": 0.01}
-        adrs.evolve(toy_problem, archive=tmp_path / "a.sqlite", budget=4, workers=1, llm=llm, evaluate_holdout=False,
-                    on_progress=lambda p: seen.append(LLMActivity(**vars(p.llm))))
+        llm = {
+            "models": [{"name": "fake-coder", "base_url": server.url, "price_in": 1.0, "price_out": 2.0}],
+            "max_retries": 0,
+            "concurrency": 1,
+            "backoff_s": 0.01,
+        }
+        adrs.evolve(
+            toy_problem,
+            archive=tmp_path / "a.sqlite",
+            budget=4,
+            workers=1,
+            llm=llm,
+            evaluate_holdout=False,
+            on_progress=lambda p: seen.append(LLMActivity(**vars(p.llm))),
+        )
     assert seen and seen[-1].calls >= 2 and seen[-1].failed >= 1 and seen[-1].dollars > 0
     assert all(0 <= s.in_flight <= 1 for s in seen)  # concurrency 1: never more, and never negative
 
@@ -155,8 +175,10 @@ def test_ctrl_c_on_a_terminal_leaves_one_progress_bar(toy_problem, tmp_path):
             os.environ.pop("COLUMNS", None)
             os.environ["TERM"] = "xterm"
             os.chdir(ROOT)
-            os.execv(sys.executable, [*ADRS, "run", str(toy_problem), "--budget", "200", "--workers", "2",
-                                      "--archive", str(archive)])
+            os.execv(
+                sys.executable,
+                [*ADRS, "run", str(toy_problem), "--budget", "200", "--workers", "2", "--archive", str(archive)],
+            )
         finally:
             os._exit(127)
     output = bytearray()

@@ -21,7 +21,8 @@ def canonical(archive_path) -> list[tuple]:
             " score, complete, description FROM programs ORDER BY id"
         ).fetchall()
         evaluations = db.execute(
-            "SELECT program_id, stage, ok, score, metrics, feedback, error_kind FROM evaluations ORDER BY program_id, stage"
+            "SELECT program_id, stage, ok, score, metrics, feedback, error_kind FROM evaluations "
+            "ORDER BY program_id, stage"
         ).fetchall()
     return programs + evaluations
 
@@ -30,8 +31,17 @@ def test_deterministic_runs_give_the_same_archive_for_one_and_two_workers(toy_pr
     runs = {}
     for workers in (1, 2):
         path = tmp_path / f"w{workers}.sqlite"
-        adrs.evolve(toy_problem, archive=path, budget=30, seed=7, workers=workers, deterministic=True, lag=3,
-                    migration_interval=6, evaluate_holdout=False)
+        adrs.evolve(
+            toy_problem,
+            archive=path,
+            budget=30,
+            seed=7,
+            workers=workers,
+            deterministic=True,
+            lag=3,
+            migration_interval=6,
+            evaluate_holdout=False,
+        )
         runs[workers] = canonical(path)
     assert len(runs[1]) > 30
     assert runs[1] == runs[2]
@@ -40,15 +50,24 @@ def test_deterministic_runs_give_the_same_archive_for_one_and_two_workers(toy_pr
 def test_a_different_seed_gives_a_different_archive(toy_problem, tmp_path):
     a, b = tmp_path / "a.sqlite", tmp_path / "b.sqlite"
     for path, seed in ((a, 1), (b, 2)):
-        adrs.evolve(toy_problem, archive=path, budget=12, seed=seed, workers=1, deterministic=True, evaluate_holdout=False)
+        adrs.evolve(
+            toy_problem, archive=path, budget=12, seed=seed, workers=1, deterministic=True, evaluate_holdout=False
+        )
     assert canonical(a) != canonical(b)
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_every_strategy_picks_only_evaluated_programs(toy_problem, tmp_path, strategy):
     path = tmp_path / "run.sqlite"
-    summary = adrs.evolve(toy_problem, archive=path, budget=14, seed=3, workers=2, evaluate_holdout=False,
-                          selection=SelectionConfig(strategy=strategy))
+    summary = adrs.evolve(
+        toy_problem,
+        archive=path,
+        budget=14,
+        seed=3,
+        workers=2,
+        evaluate_holdout=False,
+        selection=SelectionConfig(strategy=strategy),
+    )
     archive = adrs.Archive.open(path)
     programs = {p.id: p for p in archive.programs(summary.run_id)}
     children = [p for p in programs.values() if p.mutator == "offline"]
@@ -72,8 +91,17 @@ def test_every_strategy_picks_only_evaluated_programs(toy_problem, tmp_path, str
 
 def test_novelty_rejections_are_counted_and_never_evaluated(toy_problem, tmp_path):
     seen = []
-    summary = adrs.evolve(toy_problem, archive=tmp_path / "n.sqlite", budget=10, seed=0, workers=1, novelty=0.7,
-                          evaluate_holdout=False, max_duplicate_streak=400, on_progress=seen.append)
+    summary = adrs.evolve(
+        toy_problem,
+        archive=tmp_path / "n.sqlite",
+        budget=10,
+        seed=0,
+        workers=1,
+        novelty=0.7,
+        evaluate_holdout=False,
+        max_duplicate_streak=400,
+        on_progress=seen.append,
+    )
     progress = seen[-1]
     assert progress.too_similar > 0
     stored = [p for p in adrs.Archive.open(tmp_path / "n.sqlite").programs(summary.run_id) if p.migrated_from is None]
@@ -92,7 +120,9 @@ def test_migration_copies_island_bests_and_leaves_the_originals(toy_problem, tmp
     view = Elites(problem, 2)
 
     def stored(code: str, island: int, score: float, index: int, mutator: str):
-        new = NewProgram(code=code, code_hash=normalized_hash(code), proposal_index=index, mutator=mutator, island=island)
+        new = NewProgram(
+            code=code, code_hash=normalized_hash(code), proposal_index=index, mutator=mutator, island=island
+        )
         program = archive.add_program(run.id, new)
         program = archive.record_evaluations(program.id, [Evaluation("full", True, score, {"score": score})], True)
         view.add(program)
@@ -112,7 +142,8 @@ def test_migration_copies_island_bests_and_leaves_the_originals(toy_problem, tmp
 
 
 def test_stagnation_stops_the_run(toy_problem, tmp_path):
-    summary = adrs.evolve(toy_problem, archive=tmp_path / "s.sqlite", budget=500, seed=0, workers=1, stagnation=5,
-                          evaluate_holdout=False)
+    summary = adrs.evolve(
+        toy_problem, archive=tmp_path / "s.sqlite", budget=500, seed=0, workers=1, stagnation=5, evaluate_holdout=False
+    )
     assert "stagnation" in summary.stop_reason
     assert summary.evaluated < 500

@@ -155,8 +155,15 @@ def test_the_page_renders_the_run_in_headless_chromium(finished_run):
     served = Served(finished_run)
     try:
         _status, view = served.get("api/run")
-        command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000",
-                   "--dump-dom", served.url]
+        command = [
+            CHROMIUM,
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--virtual-time-budget=5000",
+            "--dump-dom",
+            served.url,
+        ]
         dom = subprocess.run(command, capture_output=True, text=True, timeout=300).stdout
     finally:
         served.close()

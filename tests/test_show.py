@@ -26,15 +26,20 @@ LONG_LINE = "    return sorted(range(len(jobs)), key=lambda i: jobs[i][0] * (" +
 def _archive_with_a_long_line(problem_dir: Path, path: Path) -> tuple[int, str]:
     problem = load_problem(problem_dir)
     initial = problem.initial_code()
-    child = "\n".join(
-        LONG_LINE if "return sorted" in line else line for line in initial.splitlines()
-    ).replace("def order_jobs(jobs):", "def order_jobs(jobs):\n    " + "; ".join(f"{t} = 1" for t in TERMS)) + "\n"
+    child = (
+        "\n".join(LONG_LINE if "return sorted" in line else line for line in initial.splitlines()).replace(
+            "def order_jobs(jobs):", "def order_jobs(jobs):\n    " + "; ".join(f"{t} = 1" for t in TERMS)
+        )
+        + "\n"
+    )
     store = Archive.open(path)
     try:
         run = store.create_run(problem.name, str(problem.root), problem.fingerprint(), 0, {})
         parent = store.add_program(run.id, NewProgram(initial, normalized_hash(initial), 0, "initial"))
         store.record_evaluations(parent.id, [Evaluation("quick", True, 1.0, {"score": 1.0})], complete=False)
-        new = NewProgram(child, normalized_hash(child), 1, "offline", parent_id=parent.id, diff=unified_diff(initial, child))
+        new = NewProgram(
+            child, normalized_hash(child), 1, "offline", parent_id=parent.id, diff=unified_diff(initial, child)
+        )
         program = store.add_program(run.id, new)
         store.record_evaluations(program.id, [Evaluation("quick", True, 2.0, {"score": 2.0})], complete=False)
         return program.id, child
@@ -45,8 +50,13 @@ def _archive_with_a_long_line(problem_dir: Path, path: Path) -> tuple[int, str]:
 def test_piped_show_prints_code_and_diffs_verbatim(toy_problem, tmp_path):
     archive = tmp_path / "a.sqlite"
     program_id, code = _archive_with_a_long_line(toy_problem, archive)
-    done = subprocess.run([sys.executable, "-m", "adrs.cli", "show", str(archive), str(program_id)],
-                          capture_output=True, text=True, timeout=120, env={"COLUMNS": "80", "PATH": "/usr/bin:/bin"})
+    done = subprocess.run(
+        [sys.executable, "-m", "adrs.cli", "show", str(archive), str(program_id)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"COLUMNS": "80", "PATH": "/usr/bin:/bin"},
+    )
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
     assert LONG_LINE in lines  # the code, whole

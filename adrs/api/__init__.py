@@ -24,8 +24,8 @@
 Functions are named for what they do rather than after their command, since several command
 names (evaluate, export, report, doctor) are already modules of adrs: `adrs.evaluate` must stay
 the package. runs.py starts and continues runs, problems.py works on problem directories,
-archives.py reads archives, data.py fetches and checks the problems' real data. The command line (adrs/cli.py) parses arguments, calls these, and
-renders the records (adrs/inspect_run.py, adrs/ui.py).
+archives.py reads archives, data.py fetches and checks the problems' real data. The command line
+(adrs/cli.py) parses arguments, calls these, and renders the records (adrs/inspect_run.py, adrs/ui.py).
 
 Must not: be imported by code that runs in a sandboxed worker (it loads the engine).
 """
@@ -39,17 +39,40 @@ from typing import TYPE_CHECKING, Any
 # never loads the archive (SQLAlchemy), `adrs status` never loads the engine.
 _HOMES = {
     "adrs.api.archives": (
-        "ProgramView", "StatusReport", "check_archive", "export_programs", "run_status", "show_call",
-        "show_program", "write_report",
+        "ProgramView",
+        "StatusReport",
+        "check_archive",
+        "export_programs",
+        "run_status",
+        "show_call",
+        "show_program",
+        "write_report",
     ),
     "adrs.api.data": ("DataOverview", "data_in_use", "data_root", "data_status", "fetch_data"),
     "adrs.api.problems": (
-        "CheckedProgram", "CheckReport", "ProblemEntry", "check_problem", "default_sandbox_line",
-        "evaluate_program", "init_problem", "list_problems", "problems_dir", "require_sandbox", "sandbox_line",
+        "CheckedProgram",
+        "CheckReport",
+        "ProblemEntry",
+        "check_problem",
+        "default_sandbox_line",
+        "evaluate_program",
+        "init_problem",
+        "list_problems",
+        "problems_dir",
+        "require_sandbox",
+        "sandbox_line",
     ),
     "adrs.api.runs": (
-        "MutatorPlan", "chosen_mutator", "default_archive_path", "evolve", "join", "llm_table", "make_source",
-        "mutator_plan", "resume", "stored_run",
+        "MutatorPlan",
+        "chosen_mutator",
+        "default_archive_path",
+        "evolve",
+        "join",
+        "llm_table",
+        "make_source",
+        "mutator_plan",
+        "resume",
+        "stored_run",
     ),
     "adrs.problem": ("load_problem",),
     "adrs.serve.server": ("ArchiveServer", "open_server", "serve_archive"),

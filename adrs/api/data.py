@@ -51,13 +51,16 @@ def _chosen(problems: Sequence[str]) -> list[str]:
     chosen = list(problems) or sorted(CATALOG)
     unknown = [p for p in chosen if p not in CATALOG]
     if unknown:
-        raise DataError(f"{unknown[0]}: no public real data is known for this problem "
-                        f"(problems with data: {', '.join(sorted(CATALOG))})")
+        raise DataError(
+            f"{unknown[0]}: no public real data is known for this problem "
+            f"(problems with data: {', '.join(sorted(CATALOG))})"
+        )
     return chosen
 
 
-def data_status(problems: Sequence[str] = (), root: str | Path | None = None,
-                problems_folder: str | Path | None = None) -> DataOverview:
+def data_status(
+    problems: Sequence[str] = (), root: str | Path | None = None, problems_folder: str | Path | None = None
+) -> DataOverview:
     """What the data root holds of each problem's real data (all problems with data by default)."""
     from adrs.api.problems import list_problems
 

@@ -65,7 +65,9 @@ class CheckReport:
     baselines: list[CheckedProgram] = field(default_factory=list)
     unknown_names: list[str] = field(default_factory=list)  # problem.toml names the evaluator does not report
     missing_module: str = ""  # when the initial program failed on an import: what is missing, and how to add it
-    notes: list[str] = field(default_factory=list)  # worth knowing, not wrong: no EVOLVE-BLOCK markers; how a peer folder is read
+    notes: list[str] = field(
+        default_factory=list
+    )  # worth knowing, not wrong: no EVOLVE-BLOCK markers; how a peer folder is read
     warnings: list[str] = field(default_factory=list)  # likely to hurt a run, but not an error
 
     @property
@@ -128,8 +130,9 @@ def check_problem(
     initial = CheckedProgram(problem.initial_path.name, first)
     heard(initial)
     if initial.failed is not None:
-        return CheckReport(problem, initial, missing_module=_missing_module(problem, initial.failed), notes=notes,
-                           warnings=warnings)
+        return CheckReport(
+            problem, initial, missing_module=_missing_module(problem, initial.failed), notes=notes, warnings=warnings
+        )
     notes += check_notes(problem, initial.evaluations)
     unknown = _unknown_names(problem, initial.evaluations[-1])
     if unknown:
@@ -145,8 +148,10 @@ def check_problem(
 def _notes(problem: Problem) -> list[str]:
     if START_MARKER in problem.initial_code():
         return []
-    return [f"{problem.initial_path.name} has no EVOLVE-BLOCK markers: the whole file is evolvable. To keep parts of it "
-            f"fixed, put the evolvable part between '# {START_MARKER}' and '# {END_MARKER}' lines."]
+    return [
+        f"{problem.initial_path.name} has no EVOLVE-BLOCK markers: the whole file is evolvable. To keep parts of it "
+        f"fixed, put the evolvable part between '# {START_MARKER}' and '# {END_MARKER}' lines."
+    ]
 
 
 def _warnings(problem: Problem) -> list[str]:
@@ -162,7 +167,8 @@ def _warnings(problem: Problem) -> list[str]:
     shortest = min(problem.stages, key=lambda s: s.timeout_s)
     if problem.limits.candidate_timeout_s > shortest.timeout_s:
         out.append(
-            f"{problem.root / 'problem.toml'}: limits.candidate_timeout_s ({problem.limits.candidate_timeout_s:g} s) is "
+            f"{problem.root / 'problem.toml'}: limits.candidate_timeout_s ({problem.limits.candidate_timeout_s:g} s) "
+            f"is "
             f"longer than stage {shortest.name!r} ({shortest.timeout_s:g} s): a candidate that hangs there is cut by "
             "the stage's limit instead, which fails the whole stage as a timeout. Keep it at most the shortest "
             "stage's timeout_s, or pass a shorter limit to run_candidate(s) in that stage."
@@ -190,10 +196,14 @@ def _missing_module(problem: Problem, failed: Evaluation) -> str:
     if match is None or ("ModuleNotFoundError" not in failed.error and failed.error_kind != failures.IMPORT):
         return ""
     package = match.group(1).split(".")[0]
-    who = problem.evaluator_path.name + " (or a module it imports)" if failed.error_kind == failures.EVALUATOR \
+    who = (
+        problem.evaluator_path.name + " (or a module it imports)"
+        if failed.error_kind == failures.EVALUATOR
         else problem.initial_path.name
+    )
     return (
-        f"{who} imports the module {package!r}, which is not installed in the Python that runs adrs ({sys.executable}). "
+        f"{who} imports the module {package!r}, which is not installed in the Python that runs adrs "
+        f"({sys.executable}). "
         f"Install it there, e.g. uv pip install --python {sys.executable} {package} "
         "(docs/problem-authoring.md, 'Dependencies of an evaluator')."
     )
@@ -201,9 +211,17 @@ def _missing_module(problem: Problem, failed: Evaluation) -> str:
 
 def _unknown_names(problem: Problem, evaluation: Evaluation) -> list[str]:
     known = set(evaluation.metrics) | {"score"}
-    out = [f"objective {o.name!r} is not among the evaluator's metrics {sorted(known)}" for o in problem.objectives if o.name not in known]
+    out = [
+        f"objective {o.name!r} is not among the evaluator's metrics {sorted(known)}"
+        for o in problem.objectives
+        if o.name not in known
+    ]
     feature_names = known | set(evaluation.features) | {"code_lines"}  # code_lines: measured by the archive
-    out += [f"feature {f.name!r} is not among the evaluator's metrics or features" for f in problem.features if f.name not in feature_names]
+    out += [
+        f"feature {f.name!r} is not among the evaluator's metrics or features"
+        for f in problem.features
+        if f.name not in feature_names
+    ]
     return out
 
 

@@ -177,7 +177,9 @@ def join(
             raise ArchiveError(f"{problem.root}: differs from the problem run {run.id} evolves (fingerprint changed)")
         config = dataclasses.replace(RunConfig.from_dict(run.config, **overrides), evaluate_holdout=False)
         if config.deterministic:
-            raise ArchiveError(f"run {run.id} is deterministic: its proposals depend on one engine's order; it cannot be joined")
+            raise ArchiveError(
+                f"run {run.id} is deterministic: its proposals depend on one engine's order; it cannot be joined"
+            )
         store.add_event(run.id, "joined", {"writer": store.writer, "executor": config.executor})
         summary = _drive(problem, store, run.id, config, on_progress, joined=True)
         store.add_event(run.id, "left", {"writer": store.writer, "evaluated": summary.evaluated})

@@ -48,9 +48,7 @@ class LLMCallsMixin(ArchiveBase):
 
     def llm_spent_usd(self, run_id: int) -> float:
         with self._session() as s:
-            total = s.scalar(
-                select(func.coalesce(func.sum(LLMCall.cost_usd), 0.0)).where(LLMCall.run_id == run_id)
-            )
+            total = s.scalar(select(func.coalesce(func.sum(LLMCall.cost_usd), 0.0)).where(LLMCall.run_id == run_id))
             return float(total or 0.0)
 
     def llm_totals(self, run_id: int) -> LLMTotals:
@@ -64,11 +62,7 @@ class LLMCallsMixin(ArchiveBase):
 
     def llm_costs(self, run_id: int) -> list[tuple[datetime, float]]:
         """(time, dollars) of every call of the run, oldest first."""
-        stmt = (
-            select(LLMCall.created_at, LLMCall.cost_usd)
-            .where(LLMCall.run_id == run_id)
-            .order_by(LLMCall.created_at)
-        )
+        stmt = select(LLMCall.created_at, LLMCall.cost_usd).where(LLMCall.run_id == run_id).order_by(LLMCall.created_at)
         with self._session() as s:
             return [(at, float(cost or 0.0)) for at, cost in s.execute(stmt)]
 

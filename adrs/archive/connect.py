@@ -46,7 +46,8 @@ def open_engine(url: str, *, create: bool = True, read_only: bool = False) -> En
         engine = _engine(url, path, read_only)
     except ModuleNotFoundError as exc:
         raise ArchiveError(
-            f"{display_url(url)}: the database driver is not installed ({exc}); for PostgreSQL: pip install 'adrs[postgres]'"
+            f"{display_url(url)}: the database driver is not installed ({exc}); for PostgreSQL: pip install "
+            f"'adrs[postgres]'"
         ) from exc
     event.listen(engine, "handle_error", _damage_translator(display_location(url)))
     try:

@@ -50,7 +50,9 @@ class CooperationMixin(ArchiveBase):
         """Allow `budget` more evaluations than claimed so far (a new run, or a resume)."""
         with self._session() as s, s.begin():
             self._ensure_counter(s, run_id)
-            s.execute(update(RunCounter).where(RunCounter.run_id == run_id).values(budget_limit=RunCounter.claimed + budget))
+            s.execute(
+                update(RunCounter).where(RunCounter.run_id == run_id).values(budget_limit=RunCounter.claimed + budget)
+            )
 
     def claim_evaluation(self, run_id: int) -> bool:
         """Take one evaluation from the run's budget; False when every engine together has spent it."""

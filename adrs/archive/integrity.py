@@ -57,11 +57,7 @@ class IntegritySession:
         """Each program's evaluation rows in the order they were stored (duplicates included)."""
         rows: dict[int, list[StoredEvaluation]] = defaultdict(list)
         if program_ids:
-            stmt = (
-                select(EvaluationRow)
-                .where(EvaluationRow.program_id.in_(program_ids))
-                .order_by(EvaluationRow.id)
-            )
+            stmt = select(EvaluationRow).where(EvaluationRow.program_id.in_(program_ids)).order_by(EvaluationRow.id)
             for row in self._s.scalars(stmt):
                 rows[row.program_id].append(as_record(StoredEvaluation, row))
         return rows

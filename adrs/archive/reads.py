@@ -99,9 +99,7 @@ class ReadsMixin(ArchiveBase):
     def stored_evaluations(self, run_id: int) -> list[StoredEvaluation]:
         """Every evaluation row of the run's programs (holdout included), in the order they were stored."""
         stmt = (
-            select(EvaluationRow)
-            .join(Program, Program.id == EvaluationRow.program_id)
-            .where(Program.run_id == run_id)
+            select(EvaluationRow).join(Program, Program.id == EvaluationRow.program_id).where(Program.run_id == run_id)
         )
         with self._session() as s:
             return [as_record(StoredEvaluation, row) for row in s.scalars(stmt.order_by(EvaluationRow.id))]

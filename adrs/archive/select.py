@@ -95,7 +95,9 @@ def _weighted(pool: list[ProgramRecord], elites: Elites, rng: random.Random, con
     return rng.choices(ranked, weights=weights, k=1)[0]
 
 
-def _tournament(pool: list[ProgramRecord], elites: Elites, rng: random.Random, config: SelectionConfig) -> ProgramRecord:
+def _tournament(
+    pool: list[ProgramRecord], elites: Elites, rng: random.Random, config: SelectionConfig
+) -> ProgramRecord:
     ranked = _ranked(pool)
     entrants = [ranked[rng.randrange(len(ranked))] for _ in range(min(config.tournament_size, len(ranked)))]
     return max(entrants, key=lambda p: (fitness_key(p), -p.id))

@@ -154,7 +154,9 @@ class Archive(CooperationMixin, LLMCallsMixin, ReadsMixin, IntegrityMixin, Resco
     def add_migrant(self, original: ProgramRecord, island: int, proposal_index: int) -> ProgramRecord:
         """Copy an evaluated program (and its evaluations) onto another island; the original stays."""
         # The copy keeps the original's proposal index (islands.py), which the unique index allows.
-        return self._insert_program(original.run_id, proposal_index, lambda index: _migrant_row(original, island, index), retry=False)
+        return self._insert_program(
+            original.run_id, proposal_index, lambda index: _migrant_row(original, island, index), retry=False
+        )
 
     def _insert_program(
         self,
@@ -262,7 +264,9 @@ class Archive(CooperationMixin, LLMCallsMixin, ReadsMixin, IntegrityMixin, Resco
         """Store a stage outside the cascade (holdout) without changing the program's status."""
         with self._session() as s, s.begin():
             existing = s.scalars(
-                select(EvaluationRow).where(EvaluationRow.program_id == program_id, EvaluationRow.stage == evaluation.stage)
+                select(EvaluationRow).where(
+                    EvaluationRow.program_id == program_id, EvaluationRow.stage == evaluation.stage
+                )
             ).first()
             if existing is not None:
                 return
@@ -309,7 +313,9 @@ class Archive(CooperationMixin, LLMCallsMixin, ReadsMixin, IntegrityMixin, Resco
 
     def evaluations(self, program_id: int) -> list[Evaluation]:
         with self._session() as s:
-            rows = s.scalars(select(EvaluationRow).where(EvaluationRow.program_id == program_id).order_by(EvaluationRow.id))
+            rows = s.scalars(
+                select(EvaluationRow).where(EvaluationRow.program_id == program_id).order_by(EvaluationRow.id)
+            )
             return [as_record(Evaluation, r) for r in rows]
 
     # events and state -------------------------------------------------------------------

@@ -171,7 +171,8 @@ class _Channel:
         except (TypeError, ValueError) as exc:
             body = json.dumps(
                 {
-                    "ok": False, "kind": "invalid_output",
+                    "ok": False,
+                    "kind": "invalid_output",
                     "message": f"the driver's value is not JSON-serialisable: {exc}",
                 }
             ).encode()

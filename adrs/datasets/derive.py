@@ -32,20 +32,57 @@ MTIME = 1735689600  # 2025-01-01T00:00:00Z, every member's time in a repacked ta
 TRACE_ROOT = "real/ddl=search+task=48+overhead=0.02/real/"  # one overhead folder: the others hold the same files
 TRACE_FILE = re.compile(r"^real/ddl=search\+task=48\+overhead=0\.02/real/([^/]+)/traces/random_start/(\d+\.json)$")
 SCORED_ENVS = (
-    "us-west-2a_k80_8", "us-west-2b_k80_1", "us-west-2b_k80_8",
-    "us-west-2a_v100_1", "us-west-2a_v100_8", "us-west-2b_v100_1",
+    "us-west-2a_k80_8",
+    "us-west-2b_k80_1",
+    "us-west-2b_k80_8",
+    "us-west-2a_v100_1",
+    "us-west-2a_v100_8",
+    "us-west-2b_v100_1",
 )
 # The 30 files per env the leaderboard's evaluator scores (its rule: evenly spaced over the files
 # in lexicographic order), in that order; the same numbers in every env.
-SCORED_FILES = tuple(f"{n}.json" for n in (
-    0, 107, 117, 126, 135, 145, 154, 163, 172, 182, 191, 20, 21, 219, 228,
-    238, 247, 256, 266, 275, 284, 294, 33, 42, 51, 61, 70, 8, 9, 99,
-))
+SCORED_FILES = tuple(
+    f"{n}.json"
+    for n in (
+        0,
+        107,
+        117,
+        126,
+        135,
+        145,
+        154,
+        163,
+        172,
+        182,
+        191,
+        20,
+        21,
+        219,
+        228,
+        238,
+        247,
+        256,
+        266,
+        275,
+        284,
+        294,
+        33,
+        42,
+        51,
+        61,
+        70,
+        8,
+        9,
+        99,
+    )
+)
 MANIFEST_HEAD = {
     "description": "Traces scored by the ADRS-Leaderboard cant_be_late evaluator (f856497). Per env: the 30 files "
     "chosen by the evaluator, in the order the evaluator iterates them (lexicographic file-name order). Each file is "
     "byte-identical under overhead=0.02, 0.05 and 0.10 in the upstream tarball.",
-    "upstream_path_template": "data/real/ddl=search+task=48+overhead={0.02|0.05|0.10}/real/{env}/traces/random_start/{file}",
+    "upstream_path_template": (
+        "data/real/ddl=search+task=48+overhead={0.02|0.05|0.10}/real/{env}/traces/random_start/{file}"
+    ),
     "packed_path_template": "real/{env}/traces/random_start/{file}",
     "env_order": list(SCORED_ENVS),
     "job_configs_hours": [{"duration": 48, "deadline": 52}, {"duration": 48, "deadline": 70}],

@@ -63,7 +63,8 @@ def entry(problem: str) -> ProblemData:
         return CATALOG[problem]
     except KeyError:
         raise DataError(
-            f"{problem}: no public real data is known for this problem (problems with data: {', '.join(sorted(CATALOG))})"
+            f"{problem}: no public real data is known for this problem (problems with data: "
+            f"{', '.join(sorted(CATALOG))})"
         ) from None
 
 
@@ -119,8 +120,10 @@ def read_source(source: Source, mirror: str | None = None) -> bytes:
         raise DataError(f"{url}: larger than the pinned {source.size} bytes; refusing it")
     digest = hashlib.sha256(content).hexdigest()
     if digest != source.sha256:
-        raise DataError(f"{url}: sha256 {digest} is not the pinned {source.sha256} ({source.size} bytes expected, "
-                        f"got {len(content)})")
+        raise DataError(
+            f"{url}: sha256 {digest} is not the pinned {source.sha256} ({source.size} bytes expected, "
+            f"got {len(content)})"
+        )
     return content
 
 

@@ -159,7 +159,13 @@ def _worker_env(problem: Problem, settings: EvalSettings, name: str, tag: str) -
 
 
 async def _run_worker(
-    problem: Problem, program: Path, stage: Stage, settings: EvalSettings, workdir: Path, started: float, env: dict[str, str]
+    problem: Problem,
+    program: Path,
+    stage: Stage,
+    settings: EvalSettings,
+    workdir: Path,
+    started: float,
+    env: dict[str, str],
 ) -> Evaluation:
     token = secrets.token_hex(16)
     read_fd, write_fd = os.pipe()

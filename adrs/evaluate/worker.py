@@ -109,7 +109,9 @@ def main() -> None:
         frame["ok"] = False
         frame["kind"] = _classify(exc, program_path)
         message = getattr(exc, "message", None)  # a CandidateError already says what went wrong
-        frame["message"] = message if isinstance(message, str) else "".join(traceback.format_exception(exc, limit=-6))[-6000:]
+        frame["message"] = (
+            message if isinstance(message, str) else "".join(traceback.format_exception(exc, limit=-6))[-6000:]
+        )
     out.write(json.dumps(frame))
     out.flush()
     os._exit(0)  # skip interpreter teardown: candidate atexit hooks must not run after the result

@@ -17,7 +17,9 @@ from adrs.executors.local import LocalExecutor
 EXECUTORS = ("local", "ray")
 
 
-def make_executor(name: str, *, ray_address: str | None = None, run_dir: Path | None = None, workers: int = 1) -> Executor:
+def make_executor(
+    name: str, *, ray_address: str | None = None, run_dir: Path | None = None, workers: int = 1
+) -> Executor:
     if name == "local":
         return LocalExecutor()
     if name == "ray":

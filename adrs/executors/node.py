@@ -107,7 +107,10 @@ def evaluate_on_node(
     stages = tuple(problem.stage(name) for name in stage_names) if stage_names else None
     if settings.data_dir and not Path(settings.data_dir).is_dir():
         first = (stages or problem.evolution_stages)[0].name
-        message = f"data folder {settings.data_dir} does not exist on node {socket.gethostname()}: give every node the same path"
+        message = (
+            f"data folder {settings.data_dir} does not exist on node {socket.gethostname()}: give every node the "
+            f"same path"
+        )
         return [Evaluation.failure(first, failures.EVALUATOR, message).to_dict()]
     if settings.workdir_root and not Path(settings.workdir_root).is_dir():
         settings = replace(settings, workdir_root=None)

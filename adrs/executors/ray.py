@@ -175,9 +175,15 @@ class RayExecutor(Executor):
             ray.cancel(ref, force=True)  # kills the Ray worker; its sandboxed worker dies with it
             raise
         except ray.exceptions.RayTaskError as exc:
-            return [Evaluation.failure(first, failures.EVALUATOR, f"the Ray task raised on its node: {_first_line(exc)}")]
+            return [
+                Evaluation.failure(first, failures.EVALUATOR, f"the Ray task raised on its node: {_first_line(exc)}")
+            ]
         except ray.exceptions.OutOfMemoryError as exc:
-            return [Evaluation.failure(first, failures.MEMORY, f"Ray's memory monitor killed the evaluation: {_first_line(exc)}")]
+            return [
+                Evaluation.failure(
+                    first, failures.MEMORY, f"Ray's memory monitor killed the evaluation: {_first_line(exc)}"
+                )
+            ]
         except ray.exceptions.RayError as exc:
             return [
                 Evaluation.failure(

@@ -59,7 +59,17 @@ class OpenEvolveConfig:
 
 # Sections whose keys are read one by one; any other key inside them is reported as ignored.
 _READ = {
-    "": {"prompt", "evaluator", "database", "llm", "random_seed", "max_iterations", "diff_based_evolution", "language", "file_suffix"},
+    "": {
+        "prompt",
+        "evaluator",
+        "database",
+        "llm",
+        "random_seed",
+        "max_iterations",
+        "diff_based_evolution",
+        "language",
+        "file_suffix",
+    },
     "prompt": {"system_message"},
     "evaluator": {"timeout", "cascade_evaluation", "cascade_thresholds"},
     "database": {"feature_dimensions", "feature_bins", "random_seed", "num_islands"},

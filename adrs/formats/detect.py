@@ -36,12 +36,15 @@ class MixedFormatError(ValueError):
 def detect_format(root: Path) -> str:
     """adrs, openevolve, shinka, container or harbor; raises MixedFormatError naming the files that conflict."""
     toml = root / "problem.toml"
-    oe_evaluator, oe_config, shinka_evaluator = (root / n for n in (OPENEVOLVE_EVALUATOR, OPENEVOLVE_CONFIG, SHINKA_EVALUATOR))
+    oe_evaluator, oe_config, shinka_evaluator = (
+        root / n for n in (OPENEVOLVE_EVALUATOR, OPENEVOLVE_CONFIG, SHINKA_EVALUATOR)
+    )
     if toml.is_file():
         if oe_config.is_file():
             raise MixedFormatError(
                 f"{oe_config}: OpenEvolve's config.yaml beside adrs's {toml.name}: both configure this folder;"
-                " keep problem.toml (and move config.yaml away) or remove problem.toml to run it as an OpenEvolve folder"
+                " keep problem.toml (and move config.yaml away) or remove problem.toml to run it as an OpenEvolve "
+                "folder"
             )
         if shinka_evaluator.is_file() and not oe_evaluator.is_file() and not _names_evaluator(toml):
             raise MixedFormatError(

@@ -73,7 +73,10 @@ def plain_answer(value: Any, where: str, wrap_dicts: bool = False) -> dict[str, 
     metrics, artifacts = getattr(value, "metrics", None), getattr(value, "artifacts", None)
     if isinstance(metrics, dict) and isinstance(artifacts, dict | type(None)):
         return {"metrics": metrics, "artifacts": {str(k): _text(v) for k, v in (artifacts or {}).items()}}
-    raise AnswerError(f"{where} returned {type(value).__name__}, expected a dict of metrics or an EvaluationResult(metrics, artifacts)")
+    raise AnswerError(
+        f"{where} returned {type(value).__name__}, expected a dict of metrics or an EvaluationResult(metrics, "
+        f"artifacts)"
+    )
 
 
 def _text(value: Any) -> str:

@@ -48,7 +48,11 @@ def load_openevolve(root: Path) -> Problem:
     ignored = list(config.ignored) + [f"database.feature_dimensions: {name!r}" for name in dropped]
     if ignored:
         warnings.append(f"{config.path}: not honoured by adrs, ignored: {', '.join(ignored)}")
-    run_defaults = {k: v for k, v in (("seed", config.seed), ("budget", config.budget), ("islands", config.islands)) if v is not None}
+    run_defaults = {
+        k: v
+        for k, v in (("seed", config.seed), ("budget", config.budget), ("islands", config.islands))
+        if v is not None
+    }
     _check_llm(config)
     check_markers(initial)
     return Problem(
@@ -93,7 +97,9 @@ def defined_names(path: Path) -> set[str]:
     return names
 
 
-def _stages(evaluator: Path, names: set[str], config: OpenEvolveConfig) -> tuple[tuple[Stage, ...], dict[str, str], list[str]]:
+def _stages(
+    evaluator: Path, names: set[str], config: OpenEvolveConfig
+) -> tuple[tuple[Stage, ...], dict[str, str], list[str]]:
     notes: list[str] = []
     has = [f in names for f in _STAGE_FUNCTIONS]
     if not (config.cascade and has[0]):
@@ -104,11 +110,16 @@ def _stages(evaluator: Path, names: set[str], config: OpenEvolveConfig) -> tuple
     if has[1]:
         count = 2
         if not config.thresholds:
-            raise ProblemError(f"{config.path}: evaluator.cascade_thresholds: needs a threshold for stage 1 (evaluate_stage2 exists)")
+            raise ProblemError(
+                f"{config.path}: evaluator.cascade_thresholds: needs a threshold for stage 1 (evaluate_stage2 exists)"
+            )
         if has[2] and len(config.thresholds) >= 2:
             count = 3
         elif has[2]:
-            notes.append(f"{evaluator.name}: evaluate_stage3 is not run: cascade_thresholds gives no second threshold (as in OpenEvolve)")
+            notes.append(
+                f"{evaluator.name}: evaluate_stage3 is not run: cascade_thresholds gives no second threshold (as in "
+                f"OpenEvolve)"
+            )
     stages = tuple(
         Stage(f"stage{i + 1}", timeout_s=config.timeout_s, threshold=config.thresholds[i] if i + 1 < count else None)
         for i in range(count)
@@ -116,7 +127,10 @@ def _stages(evaluator: Path, names: set[str], config: OpenEvolveConfig) -> tuple
     entry_points = {s.name: f"evaluate_stage{i + 1}" for i, s in enumerate(stages)}
     if count > 1:
         shown = ", ".join(f"{s.name} >= {s.threshold:g}" for s in stages if s.threshold is not None)
-        notes.append(f"cascade {[s.name for s in stages]}, thresholds {shown} (OpenEvolve's value: combined_score, else the mean of the numeric metrics)")
+        notes.append(
+            f"cascade {[s.name for s in stages]}, thresholds {shown} (OpenEvolve's value: combined_score, else the "
+            f"mean of the numeric metrics)"
+        )
     return stages, entry_points, notes
 
 
@@ -130,7 +144,9 @@ def _features(config: OpenEvolveConfig) -> tuple[tuple[Feature, ...], list[str],
             dropped.append(name)
         elif name == "complexity":
             features.append(CODE_LINES)
-            notes.append("feature 'complexity' (code length) is binned as code_lines with fixed edges 20/40/80/160 lines")
+            notes.append(
+                "feature 'complexity' (code length) is binned as code_lines with fixed edges 20/40/80/160 lines"
+            )
         else:
             cells = config.feature_bins.get(name, 10)
             edges = tuple(i / cells for i in range(1, cells))

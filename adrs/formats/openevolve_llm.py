@@ -42,7 +42,9 @@ def llm_table(path: Path, section: Any) -> tuple[dict[str, Any], list[str]]:
     entries: list[tuple[str, dict[str, Any]]] = [(f"llm.models[{i}]", dict(m)) for i, m in enumerate(raw_models)]
     if section.get("primary_model"):
         weight = section.get("primary_model_weight")
-        entries.append(("llm.primary_model", {"name": section["primary_model"], "weight": 1.0 if weight is None else weight}))
+        entries.append(
+            ("llm.primary_model", {"name": section["primary_model"], "weight": 1.0 if weight is None else weight})
+        )
     if section.get("secondary_model"):
         weight = section.get("secondary_model_weight")
         weight = _SECONDARY_WEIGHT if weight is None else weight
@@ -82,7 +84,9 @@ def _model(path: Path, where: str, raw: dict[str, Any], ignored: list[str]) -> d
     if isinstance(key, str) and (match := _VARIABLE.match(key)):
         model["api_key_env"] = match.group(1)
     elif key is not None:
-        ignored.append(f"{where}.api_key (a key written in the file; adrs reads keys from the environment: write ${{VAR}})")
+        ignored.append(
+            f"{where}.api_key (a key written in the file; adrs reads keys from the environment: write ${{VAR}})"
+        )
     for field in ("temperature", "max_tokens"):
         if raw.get(field) is not None:
             model[field] = raw[field]

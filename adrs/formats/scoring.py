@@ -98,21 +98,35 @@ def normalise_for(problem: Problem, stage: str, raw: Any, duration_s: float) -> 
     if peer is None:
         return normalise(stage, raw, problem.score_metric, duration_s)
     if not isinstance(raw, dict):
-        return Evaluation.failure(stage, failures.EVALUATOR, f"the worker's answer is {type(raw).__name__}, expected a dict", duration_s)
+        return Evaluation.failure(
+            stage, failures.EVALUATOR, f"the worker's answer is {type(raw).__name__}, expected a dict", duration_s
+        )
     if peer.format == OPENEVOLVE:
-        return _openevolve_evaluation(stage, raw.get("metrics"), raw.get("artifacts"), peer.feature_dimensions, duration_s)
+        return _openevolve_evaluation(
+            stage, raw.get("metrics"), raw.get("artifacts"), peer.feature_dimensions, duration_s
+        )
     if peer.format == SHINKA:
         return _shinka_evaluation(stage, raw, duration_s)
     raise ValueError(f"unknown problem format {peer.format!r}")
 
 
 def _openevolve_evaluation(
-    stage: str, metrics: Any, artifacts: Any, feature_dimensions: tuple[str, ...], duration_s: float, feedback: str | None = None
+    stage: str,
+    metrics: Any,
+    artifacts: Any,
+    feature_dimensions: tuple[str, ...],
+    duration_s: float,
+    feedback: str | None = None,
 ) -> Evaluation:
     metrics = metrics if isinstance(metrics, dict) else {}
     score = openevolve_fitness(metrics, feature_dimensions)
     if not math.isfinite(score):
-        return Evaluation.failure(stage, failures.INVALID_OUTPUT, f"OpenEvolve's fitness of the returned metrics is {score}: not a finite number", duration_s)
+        return Evaluation.failure(
+            stage,
+            failures.INVALID_OUTPUT,
+            f"OpenEvolve's fitness of the returned metrics is {score}: not a finite number",
+            duration_s,
+        )
     numbers = {k: float(v) for k, v in metrics.items() if _is_number(v) and math.isfinite(v)}
     numbers["score"] = score
     if feedback is None:
@@ -145,7 +159,12 @@ def _shinka_evaluation(stage: str, raw: dict[str, Any], duration_s: float) -> Ev
         return Evaluation.failure(stage, failures.INVALID_OUTPUT, message, duration_s)
     combined = metrics.get("combined_score", 0.0)
     if isinstance(combined, bool) or not isinstance(combined, int | float) or not math.isfinite(combined):
-        return Evaluation.failure(stage, failures.INVALID_OUTPUT, f"metrics.json: combined_score is {combined!r}, not a finite number", duration_s)
+        return Evaluation.failure(
+            stage,
+            failures.INVALID_OUTPUT,
+            f"metrics.json: combined_score is {combined!r}, not a finite number",
+            duration_s,
+        )
     public = metrics.get("public") if isinstance(metrics.get("public"), dict) else {}
     numbers = {str(k): float(v) for k, v in public.items() if _is_number(v) and math.isfinite(v)}
     numbers["score"] = float(combined)
@@ -170,7 +189,9 @@ def _shinka_feedback(metrics: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def cascade_step(problem: Problem, stage: Stage, earlier: list[Evaluation], evaluation: Evaluation) -> tuple[Evaluation, bool]:
+def cascade_step(
+    problem: Problem, stage: Stage, earlier: list[Evaluation], evaluation: Evaluation
+) -> tuple[Evaluation, bool]:
     """The stage's evaluation as the cascade keeps it, and whether the cascade stops after it."""
     if not evaluation.ok:
         return evaluation, True
@@ -199,7 +220,8 @@ def check_notes(problem: Problem, evaluations: list[Evaluation]) -> list[str]:
     if peer.format == OPENEVOLVE and last is not None and last.ok and "combined_score" not in raw_metrics(last):
         excluded = f" and the MAP-Elites dimensions {list(peer.feature_dimensions)}" if peer.feature_dimensions else ""
         notes.append(
-            f"{problem.evaluator_path.name} returns no combined_score: the score is OpenEvolve's fitness, the mean of the"
+            f"{problem.evaluator_path.name} returns no combined_score: the score is OpenEvolve's fitness, the mean of "
+            f"the"
             f" numeric metrics (booleans{excluded} not counted) = {last.score:.6g}"
         )
     return notes

@@ -75,7 +75,9 @@ def run_candidate(
     sandbox: str | None = None,
 ) -> CandidateRun:
     """Run `driver.run(candidate, payload)` in one sandboxed candidate process."""
-    return run_candidates(program_path, driver, [payload], limits=limits, workdir=workdir, files=files, sandbox=sandbox)[0]
+    return run_candidates(
+        program_path, driver, [payload], limits=limits, workdir=workdir, files=files, sandbox=sandbox
+    )[0]
 
 
 def run_candidates(

@@ -367,7 +367,12 @@ def open_session(
 ) -> CandidateSession:
     """One session (see the module docstring); close it, or use it as a context manager."""
     group = SessionGroup(
-        program_path, driver, limits=limits, workdir=workdir, files=files, sandbox=sandbox,
+        program_path,
+        driver,
+        limits=limits,
+        workdir=workdir,
+        files=files,
+        sandbox=sandbox,
         max_reply_bytes=max_reply_bytes,
     )
     return group.open(payload)

@@ -77,8 +77,10 @@ def baseline_scores(
         known = {str(e.get("name")): _from_dict(e) for e in cached.get("scores", []) if not e.get("error")}
     missing = [p for p in paths if p.stem not in known]
     if missing:
-        say(f"scoring {len(missing)} baseline(s) of {problem.name} on stage {stage.name} "
-            f"(once; then cached in {cache.parent})")
+        say(
+            f"scoring {len(missing)} baseline(s) of {problem.name} on stage {stage.name} "
+            f"(once; then cached in {cache.parent})"
+        )
     scores = []
     for path in paths:
         score = known.get(path.stem) or _evaluate(path, problem, settings)
@@ -119,8 +121,13 @@ def _evaluate(path: Path, problem: Problem, settings: EvalSettings) -> BaselineS
     for stage in problem.holdout_stages:
         result = evaluate_code_sync(problem, code, settings, (stage,))[-1]
         if not result.ok:
-            return BaselineScore(score.name, score.score, score.objectives, score.descriptors,
-                                 f"holdout stage {stage.name}: {_reason(result)}")
+            return BaselineScore(
+                score.name,
+                score.score,
+                score.objectives,
+                score.descriptors,
+                f"holdout stage {stage.name}: {_reason(result)}",
+            )
         holdout = result.score
     return BaselineScore(score.name, score.score, score.objectives, score.descriptors, holdout=holdout)
 

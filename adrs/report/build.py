@@ -35,7 +35,9 @@ def require_matplotlib() -> None:
     try:
         import matplotlib  # noqa: F401
     except ImportError as exc:
-        raise ReportError(f"adrs report draws its figures with matplotlib, which is not installed: {INSTALL_HINT}") from exc
+        raise ReportError(
+            f"adrs report draws its figures with matplotlib, which is not installed: {INSTALL_HINT}"
+        ) from exc
 
 
 def collect(archives: list[str], options: ReportOptions, say: Callable[[str], None] = lambda _m: None) -> list[RunData]:
@@ -56,11 +58,15 @@ def collect(archives: list[str], options: ReportOptions, say: Callable[[str], No
             data = load_run_data(store, run, problem, f"{tag}: {label}" if tag else label)
             data.tag = tag
             if problem.fingerprint() != run.problem_fingerprint:
-                data.baseline_note = "the problem's files changed since this run; baselines are scored with the current evaluator."
+                data.baseline_note = (
+                    "the problem's files changed since this run; baselines are scored with the current evaluator."
+                )
             if options.baselines:
                 _add_baselines(data, say)
             else:
-                data.baseline_note = (data.baseline_note + " " if data.baseline_note else "") + "baselines not scored (--no-baselines)."
+                data.baseline_note = (
+                    data.baseline_note + " " if data.baseline_note else ""
+                ) + "baselines not scored (--no-baselines)."
             runs.append(data)
         finally:
             store.close()
@@ -74,7 +80,9 @@ def _add_baselines(data: RunData, say: Callable[[str], None]) -> None:
     from adrs.report.baselines import baseline_scores
 
     if not data.problem.baselines():
-        data.baseline_note = (data.baseline_note + " " if data.baseline_note else "") + "the problem has no baselines/ folder."
+        data.baseline_note = (
+            data.baseline_note + " " if data.baseline_note else ""
+        ) + "the problem has no baselines/ folder."
         return
     data.baselines, data.baseline_stage = baseline_scores(data.run, data.problem, say)
 
@@ -99,7 +107,10 @@ def render(runs: list[RunData]) -> str:
 
 
 def build_report(
-    archives: list[str], output: str | Path, options: ReportOptions | None = None, say: Callable[[str], None] = lambda _m: None
+    archives: list[str],
+    output: str | Path,
+    options: ReportOptions | None = None,
+    say: Callable[[str], None] = lambda _m: None,
 ) -> Path:
     """Write the report of one archive (or several, compared on the same plots) to `output`."""
     if not archives:

@@ -261,8 +261,13 @@ def failure_causes(failed: list[FailedStage]) -> list[FailureCause]:
     for row in failed:
         groups.setdefault((row.error_kind or "unknown", failure_cause(row.error)), []).append(row)
     causes = [
-        FailureCause(kind, cause, len(rows), dict(Counter(r.stage for r in rows)),
-                     tuple(r.program_id for r in rows[:EXAMPLES_PER_CAUSE]))
+        FailureCause(
+            kind,
+            cause,
+            len(rows),
+            dict(Counter(r.stage for r in rows)),
+            tuple(r.program_id for r in rows[:EXAMPLES_PER_CAUSE]),
+        )
         for (kind, cause), rows in groups.items()
     ]
     return sorted(causes, key=lambda c: (-c.count, c.kind, c.cause))
@@ -301,7 +306,11 @@ def _timeline(
     calls = archive.llm_costs(run.id)
     began = _naive(run.created_at)
     landed = sorted(
-        (p for p in programs if p.migrated_from is None and p.status != ProgramStatus.PENDING and p.evaluated_at is not None),
+        (
+            p
+            for p in programs
+            if p.migrated_from is None and p.status != ProgramStatus.PENDING and p.evaluated_at is not None
+        ),
         key=lambda p: (_naive(p.evaluated_at), p.id),
     )
     points, spent, next_call = [], 0.0, 0
@@ -311,8 +320,17 @@ def _timeline(
             next_call += 1
         elapsed = max(0.0, (_naive(p.evaluated_at) - began).total_seconds())
         points.append(
-            EvaluationPoint(index, p.id, p.score, p.complete, _outcome(p), spent, durations.get(p.id, 0.0),
-                            elapsed, score_uncertainty(p))
+            EvaluationPoint(
+                index,
+                p.id,
+                p.score,
+                p.complete,
+                _outcome(p),
+                spent,
+                durations.get(p.id, 0.0),
+                elapsed,
+                score_uncertainty(p),
+            )
         )
     return points, len(calls), sum(cost for _, cost in calls)
 
@@ -360,7 +378,9 @@ def _lineage(by_id: dict[int, ProgramRecord], best_id: int | None) -> list[Linea
         seen.add(current.id)
         if current.migrated_from is not None:
             if chain:
-                notes[chain[-1].id] = f"parent migrated from island {by_id[current.migrated_from].island} to {current.island}"
+                notes[chain[-1].id] = (
+                    f"parent migrated from island {by_id[current.migrated_from].island} to {current.island}"
+                )
             current = by_id.get(current.migrated_from)
             continue
         chain.append(current)
@@ -379,7 +399,9 @@ def _lineage(by_id: dict[int, ProgramRecord], best_id: int | None) -> list[Linea
                 mutator=p.mutator,
                 description=p.description,
                 note=notes.get(p.id, ""),
-                sibling_scores=tuple(c.score for c in siblings if c.status == ProgramStatus.EVALUATED and c.score is not None),
+                sibling_scores=tuple(
+                    c.score for c in siblings if c.status == ProgramStatus.EVALUATED and c.score is not None
+                ),
                 failed_siblings=sum(1 for c in siblings if c.status == ProgramStatus.FAILED),
             )
         )

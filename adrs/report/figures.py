@@ -176,8 +176,14 @@ def best_over_time(runs: list[RunData]) -> bytes:
         if xs:
             _best_curve(axes, xs, ys, us, colour(i), f"{run.label}: best complete")
     _baseline_lines(axes, runs)
-    return _finish(figure, axes, f"wall-clock {unit} since the run was created", "best complete score",
-                   "Best score over wall-clock time", loc="lower right")
+    return _finish(
+        figure,
+        axes,
+        f"wall-clock {unit} since the run was created",
+        "best complete score",
+        "Best score over wall-clock time",
+        loc="lower right",
+    )
 
 
 def best_over_dollars(runs: list[RunData]) -> bytes:
@@ -188,9 +194,13 @@ def best_over_dollars(runs: list[RunData]) -> bytes:
             continue
         xs, ys = _best_so_far([(p.dollars, p.score if p.complete else None) for p in run.timeline])
         if xs:
-            axes.step(xs, ys, where="post", color=colour(i), linewidth=2, label=f"{run.label} (${run.dollars:.2f} in all)")
+            axes.step(
+                xs, ys, where="post", color=colour(i), linewidth=2, label=f"{run.label} (${run.dollars:.2f} in all)"
+            )
     _baseline_lines(axes, runs)
-    return _finish(figure, axes, "LLM dollars spent", "best complete score", "Best score over dollars", loc="lower right")
+    return _finish(
+        figure, axes, "LLM dollars spent", "best complete score", "Best score over dollars", loc="lower right"
+    )
 
 
 def _axis_label(name: str, direction: str | None) -> str:
@@ -224,7 +234,9 @@ def pareto(runs: list[RunData]) -> bytes:
             axes.scatter(*zip(*cloud, strict=True), s=16, color=colour(i), alpha=0.4, linewidths=0)
         front = sorted(c for c in (coords(p.objectives, p.descriptors) for p in run.front) if None not in c)
         if front:
-            axes.plot(*zip(*front, strict=True), marker="o", color=colour(i), linewidth=1.5, label=f"{run.label}: front")
+            axes.plot(
+                *zip(*front, strict=True), marker="o", color=colour(i), linewidth=1.5, label=f"{run.label}: front"
+            )
     drawn = set()
     for run in runs:
         for baseline in run.baselines:
@@ -235,7 +247,11 @@ def pareto(runs: list[RunData]) -> bytes:
             axes.scatter([point[0]], [point[1]], marker="*", s=160, color="black", zorder=5)
             axes.annotate(f" {baseline.name}", point, fontsize=8, va="center")
     return _finish(
-        figure, axes, x_label, y_label, "Pareto front of the final archive (stars: baselines; faint: every complete program)"
+        figure,
+        axes,
+        x_label,
+        y_label,
+        "Pareto front of the final archive (stars: baselines; faint: every complete program)",
     )
 
 
@@ -249,8 +265,14 @@ def coverage(runs: list[RunData]) -> bytes:
     below, above, left, right, gap = 0.85, 0.35, 0.75, 1.1, 1.25
     axes_height = (height - below - above - gap * (rows - 1)) / rows
     figure = Figure(figsize=(width, height))
-    figure.subplots_adjust(left=left / width, right=1 - right / width, bottom=below / height, top=1 - above / height,
-                           wspace=0.12, hspace=gap / axes_height)
+    figure.subplots_adjust(
+        left=left / width,
+        right=1 - right / width,
+        bottom=below / height,
+        top=1 - above / height,
+        wspace=0.12,
+        hspace=gap / axes_height,
+    )
     scores = [s for run in runs for grid in run.grids for s in grid.elite_scores.values()]
     low, high = (min(scores), max(scores)) if scores else (0.0, 1.0)
     if low == high:
@@ -285,11 +307,15 @@ def lineage(runs: list[RunData]) -> bytes:
         steps = run.lineage
         for step_index, step in enumerate(steps):
             if step.sibling_scores:
-                axes.scatter([step_index] * len(step.sibling_scores), step.sibling_scores, s=8, color="#999999", alpha=0.5)
+                axes.scatter(
+                    [step_index] * len(step.sibling_scores), step.sibling_scores, s=8, color="#999999", alpha=0.5
+                )
         points = [(k, s.score) for k, s in enumerate(steps) if s.score is not None]
         if not points:
             continue
-        axes.plot(*zip(*points, strict=True), color=colour(i), linewidth=1.5, label=f"{run.label}: lineage of #{run.best_id}")
+        axes.plot(
+            *zip(*points, strict=True), color=colour(i), linewidth=1.5, label=f"{run.label}: lineage of #{run.best_id}"
+        )
         for k, step in enumerate(steps):
             if step.score is None:
                 continue
@@ -312,7 +338,9 @@ def lineage(runs: list[RunData]) -> bytes:
 
 def outcomes(runs: list[RunData]) -> bytes:
     """Outcome of each evaluation over time, stacked per window of evaluations."""
-    kinds = sorted({p.outcome for run in runs for p in run.timeline} - {COMPLETE}, key=lambda k: (k.startswith("below"), k))
+    kinds = sorted(
+        {p.outcome for run in runs for p in run.timeline} - {COMPLETE}, key=lambda k: (k.startswith("below"), k)
+    )
     order = [COMPLETE] + [k for k in kinds if k.startswith("below")] + [k for k in kinds if not k.startswith("below")]
     failure_index = {k: n for n, k in enumerate(k for k in order if k != COMPLETE and not k.startswith("below"))}
     figure = Figure(figsize=(8, 2.6 * len(runs) + 0.6), layout="constrained")

@@ -21,7 +21,8 @@ from adrs.report.data import COMPLETE, BaselineScore, ProgramView, RunData
 STYLE = """
 body { font: 14px/1.45 system-ui, sans-serif; margin: 0 auto; max-width: 1100px; padding: 1em 2em; color: #222; }
 h1 { font-size: 1.6em; } h2 { border-bottom: 1px solid #ddd; padding-bottom: .2em; margin-top: 2em; }
-table { border-collapse: collapse; margin: .6em 0; } th, td { border: 1px solid #ddd; padding: .25em .6em; text-align: left; }
+table { border-collapse: collapse; margin: .6em 0; }
+th, td { border: 1px solid #ddd; padding: .25em .6em; text-align: left; }
 th { background: #f5f5f5; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 img { max-width: 100%; display: block; margin: .5em 0; }
 .note { background: #fff8e1; border-left: 4px solid #f0b400; padding: .5em .8em; }
@@ -35,7 +36,8 @@ details { margin: .4em 0; } summary { cursor: pointer; } nav a { margin-right: 1
 SCRIPT = """
 function openTarget() { var el = document.getElementById(location.hash.slice(1));
   if (el && el.tagName === 'DETAILS') { el.open = true; } }
-function countImages() { var ok = 0; for (var img of document.images) { if (img.complete && img.naturalWidth > 0) ok++; }
+function countImages() { var ok = 0;
+  for (var img of document.images) { if (img.complete && img.naturalWidth > 0) ok++; }
   document.body.setAttribute('data-images-decoded', ok + '/' + document.images.length); }
 window.addEventListener('hashchange', openTarget);
 window.addEventListener('load', function () { openTarget(); countImages(); });
@@ -90,7 +92,7 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
 
 
 def _td(text: str, numeric: bool = False, raw: bool = False) -> str:
-    return f'<td{" class=num" if numeric else ""}>{text if raw else escape(text)}</td>'
+    return f"<td{' class=num' if numeric else ''}>{text if raw else escape(text)}</td>"
 
 
 def _summary(runs: list[RunData]) -> str:
@@ -101,7 +103,13 @@ def _summary(runs: list[RunData]) -> str:
 
     add("problem", [escape(r.problem.name) for r in runs])
     add("archive", [escape(r.archive) for r in runs])
-    add("run", [escape(f"{r.run.id} ({r.run.status}), seed {r.run.seed}, created {r.run.created_at:%Y-%m-%d %H:%M}") for r in runs])
+    add(
+        "run",
+        [
+            escape(f"{r.run.id} ({r.run.status}), seed {r.run.seed}, created {r.run.created_at:%Y-%m-%d %H:%M}")
+            for r in runs
+        ],
+    )
     add("stopped because", [escape("; ".join(r.stop_reasons) or "–") for r in runs])
     counts = [Counter(p.outcome for p in r.timeline) for r in runs]
     add("evaluations", [str(len(r.timeline)) + (f" ({r.pending} pending)" if r.pending else "") for r in runs])
@@ -137,8 +145,15 @@ def _baseline_table(run: RunData) -> str:
 
     rows = [row(b) for b in run.baselines]
     if run.best_score is not None:
-        rows.insert(0, [_td("best evolved program", raw=False), _td(_fmt(run.best_score), True),
-                        _td(_fmt(run.holdout_score), True), _td("")])
+        rows.insert(
+            0,
+            [
+                _td("best evolved program", raw=False),
+                _td(_fmt(run.best_score), True),
+                _td(_fmt(run.holdout_score), True),
+                _td(""),
+            ],
+        )
     stage = escape(run.baseline_stage or run.problem.evolution_stages[-1].name)
     holdout = ", ".join(s.name for s in run.problem.holdout_stages) or "none"
     return _table(["program", f"score ({stage})", f"holdout ({escape(holdout)})", "error"], rows)
@@ -157,8 +172,10 @@ def _best(runs: list[RunData]) -> str:
         if view is None:
             parts.append(_note(f"{run.label}: no program passed every evolution stage yet."))
             continue
-        parts.append(f"<p>Best complete program {_link(i, view.id)}: score {_fmt(view.score)}, "
-                     f"{escape(view.mutator)}, generation {view.generation}. {escape(view.description[:300])}</p>")
+        parts.append(
+            f"<p>Best complete program {_link(i, view.id)}: score {_fmt(view.score)}, "
+            f"{escape(view.mutator)}, generation {view.generation}. {escape(view.description[:300])}</p>"
+        )
         if view.diff_to_initial:
             parts.append("<p>Its change against the initial program:</p>" + _diff_html(view.diff_to_initial))
         else:
@@ -167,11 +184,15 @@ def _best(runs: list[RunData]) -> str:
 
 
 def _progress(runs: list[RunData], figures: dict[str, bytes]) -> str:
-    parts = [_img(figures.get("progress"), "best score over evaluations"),
-             _img(figures.get("time"), "best score over wall-clock time")]
+    parts = [
+        _img(figures.get("progress"), "best score over evaluations"),
+        _img(figures.get("time"), "best score over wall-clock time"),
+    ]
     for run in runs:
         if not any(p.complete for p in run.timeline):
-            parts.append(_note(f"{run.label}: no program passed every evolution stage yet, so there is no best-score curve."))
+            parts.append(
+                _note(f"{run.label}: no program passed every evolution stage yet, so there is no best-score curve.")
+            )
     if any(p.uncertainty is not None for run in runs for p in run.timeline):
         parts.append("<p>Shaded: one standard error of the best program's score on either side.</p>")
     if wants_dollar_plot(runs):
@@ -180,9 +201,17 @@ def _progress(runs: list[RunData], figures: dict[str, bytes]) -> str:
         if free:
             parts.append(_note(f"{', '.join(free)}: no LLM dollars spent, so not on the dollars plot."))
     else:
-        why = "no LLM call was made (offline mutator)" if all(r.llm_calls == 0 for r in runs) else "every LLM call cost $0"
-        parts.append(_note(f"Best score over dollars: not drawn, since {why}: every proposal was free, so the "
-                           "curve would be a vertical line at $0. Best score over evaluations above is the measure."))
+        why = (
+            "no LLM call was made (offline mutator)"
+            if all(r.llm_calls == 0 for r in runs)
+            else "every LLM call cost $0"
+        )
+        parts.append(
+            _note(
+                f"Best score over dollars: not drawn, since {why}: every proposal was free, so the "
+                "curve would be a vertical line at $0. Best score over evaluations above is the measure."
+            )
+        )
     return "".join(parts)
 
 
@@ -190,8 +219,12 @@ def _pareto(runs: list[RunData], figures: dict[str, bytes]) -> str:
     objectives = runs[0].objectives
     parts = [_img(figures.get("pareto"), "Pareto front")]
     if len(objectives) == 1:
-        parts.append(_note(f"This problem has one objective ({objectives[0].name}), so the front is the best complete "
-                           f"program; it is drawn against the descriptor {runs[0].descriptor_names[0]} to show the spread."))
+        parts.append(
+            _note(
+                f"This problem has one objective ({objectives[0].name}), so the front is the best complete "
+                f"program; it is drawn against the descriptor {runs[0].descriptor_names[0]} to show the spread."
+            )
+        )
     for run in runs:
         if run.baselines:
             parts.append(f"<p>Stars: the baselines of {escape(run.label)} (scores in the first section).</p>")
@@ -204,8 +237,12 @@ def _coverage(runs: list[RunData], figures: dict[str, bytes]) -> str:
     parts = [_img(figures.get("coverage"), "MAP-Elites coverage per island")]
     features = runs[0].grids[0].features if runs[0].grids else ()
     if len(features) > 2:
-        parts.append(_note(f"The map has {len(features)} features; the heat map shows the first two and the best "
-                           "elite across the others."))
+        parts.append(
+            _note(
+                f"The map has {len(features)} features; the heat map shows the first two and the best "
+                "elite across the others."
+            )
+        )
     if not runs[0].problem.features:
         parts.append(_note("The problem declares no [[features]]: cells are by code size (code_lines)."))
     return "".join(parts)
@@ -240,9 +277,13 @@ def _outcomes(runs: list[RunData], figures: dict[str, bytes]) -> str:
             parts.append(_note(f"{run.label}: no evaluation failed."))
             continue
         rows = [
-            [_td(c.kind), _td(c.cause), _td(str(c.count), True),
-             _td(", ".join(f"{stage} {n}" for stage, n in c.stages.items())),
-             _td(", ".join(f"#{pid}" for pid in c.examples) + (" …" if c.count > len(c.examples) else ""))]
+            [
+                _td(c.kind),
+                _td(c.cause),
+                _td(str(c.count), True),
+                _td(", ".join(f"{stage} {n}" for stage, n in c.stages.items())),
+                _td(", ".join(f"#{pid}" for pid in c.examples) + (" …" if c.count > len(c.examples) else "")),
+            ]
             for c in run.failure_causes
         ]
         parts.append(f"<p>{escape(run.label)}: failures by cause (the last line of each message; numbers blurred)</p>")
@@ -259,8 +300,16 @@ def _times(runs: list[RunData], figures: dict[str, bytes]) -> str:
         for stage, values in stages.items():
             ordered = sorted(values)
             p90 = ordered[min(len(ordered) - 1, int(0.9 * len(ordered)))]
-            rows.append([_td(run.label), _td(stage), _td(str(len(values)), True), _td(f"{statistics.median(values):.3f}", True),
-                         _td(f"{p90:.3f}", True), _td(f"{ordered[-1]:.3f}", True)])
+            rows.append(
+                [
+                    _td(run.label),
+                    _td(stage),
+                    _td(str(len(values)), True),
+                    _td(f"{statistics.median(values):.3f}", True),
+                    _td(f"{p90:.3f}", True),
+                    _td(f"{ordered[-1]:.3f}", True),
+                ]
+            )
     table = _table(["run", "stage", "evaluations", "median s", "p90 s", "max s"], rows)
     return _img(figures.get("times"), "evaluation time per stage") + table
 
@@ -300,8 +349,11 @@ def _breakthroughs(runs: list[RunData]) -> str:
                 _td(_fmt(b.best_score), True),
                 _td(p.name),
                 _td(p.approach[:300]),
-                _td(", ".join(_link(i, pid) if pid in run.diffs else f"#{pid}" for pid in b.cited_by.get(p.name, []))
-                    or "none stored", raw=True),
+                _td(
+                    ", ".join(_link(i, pid) if pid in run.diffs else f"#{pid}" for pid in b.cited_by.get(p.name, []))
+                    or "none stored",
+                    raw=True,
+                ),
             ]
             for b in run.breakthroughs
             for p in b.paradigms
@@ -334,7 +386,9 @@ def _diff_block(run_index: int, view: ProgramView, embedded: set[int]) -> str:
     else:
         parts.append("<p>no diff against a parent (the initial program).</p>")
     if view.diff_to_initial and view.diff_to_initial != view.diff_to_parent:
-        parts.append("<details><summary>against the initial program</summary>" + _diff_html(view.diff_to_initial) + "</details>")
+        parts.append(
+            "<details><summary>against the initial program</summary>" + _diff_html(view.diff_to_initial) + "</details>"
+        )
     parts.append("</details>")
     return "".join(parts)
 

@@ -90,7 +90,11 @@ def _remove_stale_cgroups(root: Path, min_age_s: float = 120.0) -> None:
     now = time.time()
     for group in root.iterdir():
         try:
-            if group.is_dir() and now - group.stat().st_mtime > min_age_s and not (group / "cgroup.procs").read_text().strip():
+            if (
+                group.is_dir()
+                and now - group.stat().st_mtime > min_age_s
+                and not (group / "cgroup.procs").read_text().strip()
+            ):
                 group.rmdir()
         except OSError:
             continue

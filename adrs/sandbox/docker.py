@@ -201,7 +201,9 @@ class DockerBackend(Backend):
         env = launch.env if listener is None else {**launch.env, CHANNEL_SOCKET_ENV: CHANNEL_SOCKET}
         for path in [launch.home, *launch.home.rglob("*")]:
             os.chown(path, NOBODY_UID, NOBODY_GID)  # the container's user must write its home
-        volumes = {str(p): {"bind": str(p), "mode": "ro"} for p in (*SYSTEM_ROOTS, *runtime_paths(), *launch.view.readonly)}
+        volumes = {
+            str(p): {"bind": str(p), "mode": "ro"} for p in (*SYSTEM_ROOTS, *runtime_paths(), *launch.view.readonly)
+        }
         volumes[str(launch.home)] = {"bind": str(launch.home), "mode": "rw"}
         deadline = int(limits.timeout_s) + GRACE_S
         command = ["/usr/bin/timeout", "-s", "KILL", str(deadline), "/bin/sh", "-c", REDIRECT, "sh"]

@@ -64,7 +64,9 @@ class SandboxSpec:
     cgroup: PidsCgroup | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
     unshare_network: bool = True  # False where the command makes its own namespaces (bwrap)
-    limit_nproc: bool = True  # RLIMIT_NPROC counts every process of the real uid: wrong for uid-0 children without capabilities
+    limit_nproc: bool = (
+        True  # RLIMIT_NPROC counts every process of the real uid: wrong for uid-0 children without capabilities
+    )
 
 
 def scrubbed_env(home: str, extra: dict[str, str] | None = None) -> dict[str, str]:

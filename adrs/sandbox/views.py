@@ -25,7 +25,18 @@ HOST_FILES = ("/etc/ld.so.cache", "/etc/localtime")  # read-only: how libraries 
 DEVICE_NODES = ("null", "zero", "full", "random", "urandom")  # the /dev every candidate gets
 GPU_DEVICE_GLOBS = ("nvidia*", "nvidia-caps/*", "dri/*")  # only for problems that declare [resources] gpus
 # Credentials and keys under the engine user's home, hidden from `process` candidates.
-HOME_SECRETS = (".ssh", ".aws", ".azure", ".gnupg", ".netrc", ".docker", ".kube", ".pypirc", ".git-credentials", ".config")
+HOME_SECRETS = (
+    ".ssh",
+    ".aws",
+    ".azure",
+    ".gnupg",
+    ".netrc",
+    ".docker",
+    ".kube",
+    ".pypirc",
+    ".git-credentials",
+    ".config",
+)
 # Root daemons' sockets give root to whoever connects (a uid-0 candidate passes the owner check).
 SYSTEM_SECRETS = (
     "/etc/shadow", "/etc/gshadow", "/var/run/docker.sock", "/run/docker.sock", "/run/docker", "/var/run/docker",

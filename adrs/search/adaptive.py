@@ -205,11 +205,16 @@ class AdaptiveSearch:
             copy = self.keeper.copy_into(view, seed, island, also)
             if copy is not None:
                 self._received(copy)
-        self.archive.add_event(self.run_id, "island_spawned", {
-            "island": island, "at_evaluation": self.evaluations,
-            "seeds": [s.migrated_from or s.id for s in seeds],
-            "improvement_rate": sum(self.recent) / len(self.recent),
-        })
+        self.archive.add_event(
+            self.run_id,
+            "island_spawned",
+            {
+                "island": island,
+                "at_evaluation": self.evaluations,
+                "seeds": [s.migrated_from or s.id for s in seeds],
+                "improvement_rate": sum(self.recent) / len(self.recent),
+            },
+        )
         return True
 
     @staticmethod
@@ -231,10 +236,17 @@ class AdaptiveSearch:
             signal = self.signals[island]
             if signal.since_improvement >= self.config.retire_after and island != self.best_island:
                 self.active.remove(island)
-                self.archive.add_event(self.run_id, "island_retired", {
-                    "island": island, "at_evaluation": self.evaluations, "best": signal.best,
-                    "evaluations": signal.evaluations, "improvements": signal.improvements,
-                })
+                self.archive.add_event(
+                    self.run_id,
+                    "island_retired",
+                    {
+                        "island": island,
+                        "at_evaluation": self.evaluations,
+                        "best": signal.best,
+                        "evaluations": signal.evaluations,
+                        "improvements": signal.improvements,
+                    },
+                )
                 return True
         return False
 
@@ -280,12 +292,16 @@ class AdaptiveSearch:
         parts = [MODE_GUIDANCE[mode]] if mode in MODE_GUIDANCE else []
         gain = gain_of(parent, view) if mode == EXPLOIT else None
         if gain is not None and gain.description:
-            parts.append(f"Its last gain came from this change: {gain.description[:300]}. "
-                         "Pushing further along it may pay again.")
+            parts.append(
+                f"Its last gain came from this change: {gain.description[:300]}. "
+                "Pushing further along it may pay again."
+            )
         if escalation:
             stalled = self.signals[island].since_improvement
-            parts.append(f"Small edits have not improved this line of programs in {stalled} evaluations: "
-                         "make a larger, structural change.")
+            parts.append(
+                f"Small edits have not improved this line of programs in {stalled} evaluations: "
+                "make a larger, structural change."
+            )
         return " ".join(parts)
 
     def settled(self, choice: Choice, program: ProgramRecord | None) -> None:
@@ -297,9 +313,16 @@ class AdaptiveSearch:
         self.bandit.pulled(choice.island)
         if choice.paradigm is not None:
             number, name = choice.paradigm
-            self.archive.add_event(self.run_id, CITED_EVENT, {
-                "number": number, "paradigm": name, "proposal_index": program.proposal_index, "program_id": program.id,
-            })
+            self.archive.add_event(
+                self.run_id,
+                CITED_EVENT,
+                {
+                    "number": number,
+                    "paradigm": name,
+                    "proposal_index": program.proposal_index,
+                    "program_id": program.id,
+                },
+            )
         self.save()
 
     # breakthroughs ----------------------------------------------------------------------------
@@ -319,29 +342,45 @@ class AdaptiveSearch:
         best = view.best()
         if paradigms:
             self.book.replace(paradigms, self.best, self.evaluations, self.best)
-            self.archive.add_event(self.run_id, BREAKTHROUGH_EVENT, {
-                "number": self.book.number, "at_evaluation": self.evaluations,
-                "best_id": (best.migrated_from or best.id) if best else None, "best_score": self.best,
-                "paradigms": [p.to_dict() for p in paradigms], "llm_call_id": llm_call_id,
-            })
+            self.archive.add_event(
+                self.run_id,
+                BREAKTHROUGH_EVENT,
+                {
+                    "number": self.book.number,
+                    "at_evaluation": self.evaluations,
+                    "best_id": (best.migrated_from or best.id) if best else None,
+                    "best_score": self.best,
+                    "paradigms": [p.to_dict() for p in paradigms],
+                    "llm_call_id": llm_call_id,
+                },
+            )
         else:
             self.book.called_at = self.evaluations
         self.save()
 
     # state ------------------------------------------------------------------------------------
     def save(self) -> None:
-        self.archive.put_state(self.run_id, STATE_KEY, {
-            "signals": {str(i): s.to_state() for i, s in sorted(self.signals.items())},
-            "bandit": self.bandit.to_state(),
-            "active": list(self.active),
-            "book": self.book.to_state(),
-            "initial": self.initial, "best": self.best, "best_island": self.best_island,
-            "evaluations": self.evaluations,
-            "since_best": self.since_best, "recent": list(self.recent), "last_spawn": self.last_spawn,
-            "shared_best": self.shared_best,
-            "consumed_below": self.consumed_below, "consumed": sorted(self.consumed),
-            "keeper": self.keeper.to_state(),
-        })
+        self.archive.put_state(
+            self.run_id,
+            STATE_KEY,
+            {
+                "signals": {str(i): s.to_state() for i, s in sorted(self.signals.items())},
+                "bandit": self.bandit.to_state(),
+                "active": list(self.active),
+                "book": self.book.to_state(),
+                "initial": self.initial,
+                "best": self.best,
+                "best_island": self.best_island,
+                "evaluations": self.evaluations,
+                "since_best": self.since_best,
+                "recent": list(self.recent),
+                "last_spawn": self.last_spawn,
+                "shared_best": self.shared_best,
+                "consumed_below": self.consumed_below,
+                "consumed": sorted(self.consumed),
+                "keeper": self.keeper.to_state(),
+            },
+        )
 
     def _load(self, state: dict) -> None:
         self.signals = {int(i): IslandSignal.from_state(s) for i, s in state["signals"].items()}
@@ -359,7 +398,11 @@ class AdaptiveSearch:
         """Per active island: intensity, recent reward per evaluation, children, evaluations since a better best."""
         rewards = self.bandit.scores(self.active)
         return {
-            i: {"intensity": self.intensity(i), "reward": rewards[i], "pulls": self.bandit.arm(i).pulls,
-                "stalled": self.signals[i].since_improvement}
+            i: {
+                "intensity": self.intensity(i),
+                "reward": rewards[i],
+                "pulls": self.bandit.arm(i).pulls,
+                "stalled": self.signals[i].since_improvement,
+            }
             for i in self.active
         }

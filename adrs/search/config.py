@@ -43,8 +43,13 @@ class AdaptiveConfig:
     paradigm_uses: int = 4  # proposals that cite each approach before it counts as tried
 
     def __post_init__(self) -> None:
-        unit = {"decay": self.decay, "intensity_min": self.intensity_min, "intensity_max": self.intensity_max,
-                "exploit_share": self.exploit_share, "spawn_below": self.spawn_below}
+        unit = {
+            "decay": self.decay,
+            "intensity_min": self.intensity_min,
+            "intensity_max": self.intensity_max,
+            "exploit_share": self.exploit_share,
+            "spawn_below": self.spawn_below,
+        }
         for name, value in unit.items():
             if not (isinstance(value, int | float) and math.isfinite(value) and 0.0 <= value <= 1.0):
                 raise ValueError(f"adaptive.{name} must be a number in [0, 1], got {value!r}")
@@ -57,8 +62,18 @@ class AdaptiveConfig:
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
                 raise ValueError(f"adaptive.{name} must be a positive number, got {value!r}")
-        counts = {"min_pulls": 0, "max_islands": 1, "spawn_window": 1, "spawn_cooldown": 0, "retire_after": 1,
-                  "min_islands": 1, "stall_window": 1, "max_escalation": 0, "breakthroughs": 0, "paradigm_uses": 1}
+        counts = {
+            "min_pulls": 0,
+            "max_islands": 1,
+            "spawn_window": 1,
+            "spawn_cooldown": 0,
+            "retire_after": 1,
+            "min_islands": 1,
+            "stall_window": 1,
+            "max_escalation": 0,
+            "breakthroughs": 0,
+            "paradigm_uses": 1,
+        }
         for name, least in counts.items():
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < least:

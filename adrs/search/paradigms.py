@@ -41,7 +41,7 @@ class Paradigm:
 
 def guidance_text(paradigm: Paradigm, number: int) -> str:
     """What a prompt says about the approach it should follow (breakthrough `number`)."""
-    text = f"Breakthrough {number}, approach \"{paradigm.name}\": {paradigm.approach}"
+    text = f'Breakthrough {number}, approach "{paradigm.name}": {paradigm.approach}'
     if paradigm.why:
         text += f"\nWhy it may help: {paradigm.why}"
     return text + (
@@ -123,10 +123,17 @@ def breakthroughs(archive: Archive, run_id: int) -> list[Breakthrough]:
     for _, payload, _ in archive.events(run_id, BREAKTHROUGH_EVENT):
         number = int(payload.get("number", 0))
         paradigms = [Paradigm.from_dict(p) for p in payload.get("paradigms", [])]
-        found.append(Breakthrough(
-            number, int(payload.get("at_evaluation", 0)), payload.get("best_id"), payload.get("best_score"), paradigms,
-            payload.get("llm_call_id"), {p.name: cited.get((number, p.name), []) for p in paradigms},
-        ))
+        found.append(
+            Breakthrough(
+                number,
+                int(payload.get("at_evaluation", 0)),
+                payload.get("best_id"),
+                payload.get("best_score"),
+                paradigms,
+                payload.get("llm_call_id"),
+                {p.name: cited.get((number, p.name), []) for p in paradigms},
+            )
+        )
     return found
 
 

@@ -113,8 +113,9 @@ def run_view(
     for count, line in enumerate(landed, start=1):
         if _ranks_above(line, best):
             best = line
-            curve.append({"evaluations": count, "at": _time(line.evaluated_at), "score": _number(line.score),
-                          "program": line.id})
+            curve.append(
+                {"evaluations": count, "at": _time(line.evaluated_at), "score": _number(line.score), "program": line.id}
+            )
     counts = {status.value: 0 for status in ProgramStatus}
     for line in lines:
         counts[line.status] = counts.get(line.status, 0) + 1
@@ -123,8 +124,12 @@ def run_view(
     best_program = None
     if best is not None:
         record = store.program(best.id)
-        best_program = {**_line_json(best), "metrics": _clean(record.metrics), "code": record.code,
-                        "description": record.description}
+        best_program = {
+            **_line_json(best),
+            "metrics": _clean(record.metrics),
+            "code": record.code,
+            "description": record.description,
+        }
     return {
         "run": _run_json(run),
         "counts": counts,

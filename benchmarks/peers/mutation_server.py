@@ -55,7 +55,8 @@ from adrs.mutate.offline import OfflineMutator
 FENCE = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)```", re.DOTALL)
 # The heading line itself: "# Current Program Information" (OpenEvolve's metrics section) is not it.
 CURRENT = re.compile(
-    r"^#+[ \t]*current program[ \t]*:?[ \t]*\n(.*?)```(?:python|py)?[ \t]*\n(.*?)```", re.DOTALL | re.IGNORECASE | re.MULTILINE
+    r"^#+[ \t]*current program[ \t]*:?[ \t]*\n(.*?)```(?:python|py)?[ \t]*\n(.*?)```",
+    re.DOTALL | re.IGNORECASE | re.MULTILINE,
 )
 PLACEHOLDER = re.compile(r"^\s*#[^\n]*(rewritten|new|your)[^\n]*program[^\n]*$", re.IGNORECASE)
 BREAKTHROUGH = "## Breakthrough request"
@@ -64,18 +65,30 @@ STALLED = re.compile(r"in (\d+) evaluations: make a larger")
 WANTED = re.compile(r"JSON array of exactly (\d+) objects")
 # The approaches a breakthrough reply offers, each with the operators that carry it out.
 APPROACHES = (
-    {"name": "retune the constants", "approach": "Search the numeric parameters jointly, with larger steps, "
-     "instead of one small tweak at a time.", "why": "The current constants may sit in a local optimum.",
-     "operators": {"perturb_constant": 1.0}},
-    {"name": "rework the decision rules", "approach": "Change the comparisons, arithmetic and sort keys that "
-     "decide the order and placement.", "why": "A different rule can reach placements constants cannot.",
-     "operators": {"swap_compare": 1.0, "swap_arith": 1.0, "flip_bool": 1.0, "tweak_sort": 1.0}},
-    {"name": "restructure the statements", "approach": "Reorder, drop or repeat steps of the algorithm.",
-     "why": "The order of the steps changes what the greedy sees.",
-     "operators": {"delete_stmt": 1.0, "duplicate_stmt": 1.0, "swap_stmts": 1.0}},
-    {"name": "graft from other programs", "approach": "Combine the current program with functions and blocks "
-     "of the other good programs shown.", "why": "Good parts of different programs may add up.",
-     "operators": {"crossover": 1.0}},
+    {
+        "name": "retune the constants",
+        "approach": "Search the numeric parameters jointly, with larger steps, instead of one small tweak at a time.",
+        "why": "The current constants may sit in a local optimum.",
+        "operators": {"perturb_constant": 1.0},
+    },
+    {
+        "name": "rework the decision rules",
+        "approach": "Change the comparisons, arithmetic and sort keys that decide the order and placement.",
+        "why": "A different rule can reach placements constants cannot.",
+        "operators": {"swap_compare": 1.0, "swap_arith": 1.0, "flip_bool": 1.0, "tweak_sort": 1.0},
+    },
+    {
+        "name": "restructure the statements",
+        "approach": "Reorder, drop or repeat steps of the algorithm.",
+        "why": "The order of the steps changes what the greedy sees.",
+        "operators": {"delete_stmt": 1.0, "duplicate_stmt": 1.0, "swap_stmts": 1.0},
+    },
+    {
+        "name": "graft from other programs",
+        "approach": "Combine the current program with functions and blocks of the other good programs shown.",
+        "why": "Good parts of different programs may add up.",
+        "operators": {"crossover": 1.0},
+    },
 )
 
 
@@ -100,7 +113,10 @@ def current_and_inspirations(text: str) -> tuple[str | None, list[str]]:
 
 def reply_text(code: str, name: str, description: str) -> str:
     body = code if code.endswith("\n") else code + "\n"
-    return f"<NAME>\n{name}\n</NAME>\n\n<DESCRIPTION>\n{description}\n</DESCRIPTION>\n\n<CODE>\n```python\n{body}```\n</CODE>\n"
+    return (
+        f"<NAME>\n{name}\n</NAME>\n\n<DESCRIPTION>\n{description}\n</DESCRIPTION>\n\n"
+        f"<CODE>\n```python\n{body}```\n</CODE>\n"
+    )
 
 
 def breakthrough_reply(text: str, turn: int) -> str:
@@ -147,8 +163,12 @@ class MutationService:
                 index, turn = self.requests, self.breakthroughs
                 self.requests += 1
                 self.breakthroughs += 1
-            record = {"index": index, "t": time.time(), "seconds": time.perf_counter() - started,
-                      "outcome": "breakthrough"}
+            record = {
+                "index": index,
+                "t": time.time(),
+                "seconds": time.perf_counter() - started,
+                "outcome": "breakthrough",
+            }
             self._log(record)
             return breakthrough_reply(text, turn), record
         current, inspirations = current_and_inspirations(text)
@@ -157,8 +177,10 @@ class MutationService:
             index = self.requests
             self.requests += 1
             rng = random.Random(f"{self.seed}:{index}")
-            mutator = self.mutator if weights is None else self.focused.setdefault(
-                tuple(sorted(weights)), OfflineMutator(operator_weights=weights)
+            mutator = (
+                self.mutator
+                if weights is None
+                else self.focused.setdefault(tuple(sorted(weights)), OfflineMutator(operator_weights=weights))
             )
             mutation = mutator.propose(current, inspirations, rng, escalation) if current is not None else None
         if current is None:
@@ -166,7 +188,10 @@ class MutationService:
         elif mutation is None:
             text, outcome = reply_text(current, "unchanged", "The offline mutator found no valid edit."), "no_edit"
         else:
-            text, outcome = reply_text(mutation.code, "offline_mutation", f"{mutation.operator}: {mutation.description}"), "mutated"
+            text, outcome = (
+                reply_text(mutation.code, "offline_mutation", f"{mutation.operator}: {mutation.description}"),
+                "mutated",
+            )
         record = {
             "index": index,
             "t": time.time(),
@@ -209,7 +234,9 @@ def make_handler(service: MutationService) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:  # noqa: N802 - http.server's naming
             if self.path.rstrip("/").endswith("/models"):
-                self._send(200, {"object": "list", "data": [{"id": "offline-mutator", "object": "model", "owned_by": "adrs"}]})
+                self._send(
+                    200, {"object": "list", "data": [{"id": "offline-mutator", "object": "model", "owned_by": "adrs"}]}
+                )
             else:
                 self._send(404, {"error": {"message": f"no route {self.path}"}})
 
@@ -224,21 +251,38 @@ def make_handler(service: MutationService) -> type[BaseHTTPRequestHandler]:
                 text, record = service.complete(list(request.get("messages", [])))
                 prompt_tokens = len(prompt_text(list(request.get("messages", [])))) // 4
                 completion_tokens = len(text) // 4
-                self._send(200, {
-                    "id": f"chatcmpl-{record['index']}",
-                    "object": "chat.completion",
-                    "created": int(time.time()),
-                    "model": str(request.get("model", "offline-mutator")),
-                    "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
-                    "usage": {"prompt_tokens": prompt_tokens, "completion_tokens": completion_tokens,
-                              "total_tokens": prompt_tokens + completion_tokens},
-                })
+                self._send(
+                    200,
+                    {
+                        "id": f"chatcmpl-{record['index']}",
+                        "object": "chat.completion",
+                        "created": int(time.time()),
+                        "model": str(request.get("model", "offline-mutator")),
+                        "choices": [
+                            {"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}
+                        ],
+                        "usage": {
+                            "prompt_tokens": prompt_tokens,
+                            "completion_tokens": completion_tokens,
+                            "total_tokens": prompt_tokens + completion_tokens,
+                        },
+                    },
+                )
             elif self.path.rstrip("/").endswith("/embeddings"):
                 inputs = request.get("input", [])
                 inputs = [inputs] if isinstance(inputs, str) else list(inputs)
-                data = [{"object": "embedding", "index": i, "embedding": embedding(str(t))} for i, t in enumerate(inputs)]
-                self._send(200, {"object": "list", "data": data, "model": str(request.get("model", "")),
-                                 "usage": {"prompt_tokens": 0, "total_tokens": 0}})
+                data = [
+                    {"object": "embedding", "index": i, "embedding": embedding(str(t))} for i, t in enumerate(inputs)
+                ]
+                self._send(
+                    200,
+                    {
+                        "object": "list",
+                        "data": data,
+                        "model": str(request.get("model", "")),
+                        "usage": {"prompt_tokens": 0, "total_tokens": 0},
+                    },
+                )
             else:
                 self._send(404, {"error": {"message": f"no route {self.path}"}})
 

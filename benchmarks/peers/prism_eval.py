@@ -81,7 +81,14 @@ def cascade(program_path: str) -> dict[str, Any]:
     began = time.time()
     # A failed evaluation still reports every descriptor (as 0): OpenEvolve drops a result without them.
     features = {name: 0.0 for name in FEATURES}
-    out: dict[str, Any] = {"quick": None, "full": None, "complete": False, "evaluator_s": 0.0, "error": None, "features": features}
+    out: dict[str, Any] = {
+        "quick": None,
+        "full": None,
+        "complete": False,
+        "evaluator_s": 0.0,
+        "error": None,
+        "features": features,
+    }
     for stage in ("quick", "full"):
         stage_began = time.perf_counter()
         try:
@@ -98,8 +105,15 @@ def cascade(program_path: str) -> dict[str, Any]:
     else:
         out["complete"] = True
     code = Path(program_path).read_bytes()
-    _log({"engine": os.environ.get("PEERS_ENGINE", "?"), "t_start": began, "t_end": time.time(),
-          "code_sha": hashlib.sha256(code).hexdigest()[:16], **out})
+    _log(
+        {
+            "engine": os.environ.get("PEERS_ENGINE", "?"),
+            "t_start": began,
+            "t_end": time.time(),
+            "code_sha": hashlib.sha256(code).hexdigest()[:16],
+            **out,
+        }
+    )
     return out
 
 
@@ -116,7 +130,9 @@ def _log(record: dict[str, Any]) -> None:
     if not path:
         return
     line = (json.dumps(record) + "\n").encode()
-    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)  # one write per line: concurrent writers interleave whole lines
+    fd = os.open(
+        path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644
+    )  # one write per line: concurrent writers interleave whole lines
     try:
         os.write(fd, line)
     finally:
@@ -147,7 +163,8 @@ def _shinka_main() -> None:
     (results / "correct.json").write_text(json.dumps({"correct": out["error"] is None, "error": out["error"]}))
 
 
-TIMED_EVALUATOR = '''"""prism's trusted evaluator, timed for the peer benchmark (written by benchmarks/peers/prism_eval.py)."""
+TIMED_EVALUATOR = '''"""prism's trusted evaluator, timed for the peer benchmark \
+(written by benchmarks/peers/prism_eval.py)."""
 import sys
 
 sys.path.insert(0, {peers!r})

@@ -44,7 +44,13 @@ def main() -> None:
     problem = write_timed_problem(args.work / "prism_timed")
     archive = args.work / f"{label}.sqlite"
     archive.unlink(missing_ok=True)
-    settings = {"budget": args.budget, "seed": args.seed, "workers": args.workers, "islands": 3, "evaluate_holdout": False}
+    settings = {
+        "budget": args.budget,
+        "seed": args.seed,
+        "workers": args.workers,
+        "islands": 3,
+        "evaluate_holdout": False,
+    }
     if args.in_process:
         settings["mutator"] = "offline"
     else:
@@ -57,11 +63,20 @@ def main() -> None:
     started = time.time()
     summary = api.evolve(problem, archive=archive, **settings)
     ended = time.time()
-    args.result.write_text(json.dumps({
-        "engine": label, "t_start": started, "t_end": ended, "wall_s": ended - started,
-        "best_score": None if summary.best is None else summary.best.score, "archive": str(archive),
-        "stop_reason": summary.stop_reason, "workers": args.workers,
-    }))
+    args.result.write_text(
+        json.dumps(
+            {
+                "engine": label,
+                "t_start": started,
+                "t_end": ended,
+                "wall_s": ended - started,
+                "best_score": None if summary.best is None else summary.best.score,
+                "archive": str(archive),
+                "stop_reason": summary.stop_reason,
+                "workers": args.workers,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -83,10 +83,19 @@ def main() -> None:
         cleanup=False,
     )
     ended = time.time()
-    args.result.write_text(json.dumps({
-        "engine": "openevolve", "t_start": started, "t_end": ended, "wall_s": ended - started,
-        "best_score": result.best_score, "iterations": iterations, "workers": args.workers,
-    }))
+    args.result.write_text(
+        json.dumps(
+            {
+                "engine": "openevolve",
+                "t_start": started,
+                "t_end": ended,
+                "wall_s": ended - started,
+                "best_score": result.best_score,
+                "iterations": iterations,
+                "workers": args.workers,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

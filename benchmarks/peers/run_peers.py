@@ -68,9 +68,20 @@ def start_server(work: Path, engine: str, seed: int) -> tuple[subprocess.Popen, 
     port_file.unlink(missing_ok=True)
     errors = (work / f"{engine}-server.err").open("w")
     server = subprocess.Popen(
-        [sys.executable, str(HERE / "mutation_server.py"), "--port", "0", "--seed", str(seed), "--log", str(log),
-         "--port-file", str(port_file)],
-        stdout=subprocess.DEVNULL, stderr=errors,
+        [
+            sys.executable,
+            str(HERE / "mutation_server.py"),
+            "--port",
+            "0",
+            "--seed",
+            str(seed),
+            "--log",
+            str(log),
+            "--port-file",
+            str(port_file),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=errors,
     )
     deadline = time.monotonic() + 60
     while not port_file.exists() or not port_file.read_text():
@@ -102,8 +113,14 @@ def run_engine(engine: str, args: argparse.Namespace, work: Path) -> Outcome:
     error = ""
     try:
         with open(work / f"{engine}.log", "w") as out:
-            done = subprocess.run(engine_command(engine, port, args, work), cwd=work, env=env, stdout=out,
-                                  stderr=subprocess.STDOUT, timeout=args.timeout)
+            done = subprocess.run(
+                engine_command(engine, port, args, work),
+                cwd=work,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                timeout=args.timeout,
+            )
         if done.returncode != 0:
             error = f"exit code {done.returncode}; see {work / f'{engine}.log'}"
     except subprocess.TimeoutExpired:
@@ -133,7 +150,10 @@ def peer_evaluations(log: Path) -> list[Evaluation]:
         return []
     records = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
     return sorted(
-        (Evaluation(r["t_end"], bool(r["complete"]), r["full"], float(r["evaluator_s"]), r["code_sha"]) for r in records),
+        (
+            Evaluation(r["t_end"], bool(r["complete"]), r["full"], float(r["evaluator_s"]), r["code_sha"])
+            for r in records
+        ),
         key=lambda e: e.t_end,
     )
 
@@ -222,8 +242,11 @@ def main() -> None:
     load = os.getloadavg()
     table = markdown(rows)
     (work / "table.md").write_text(table + "\n")
-    print(f"\nbudget {args.budget}, {args.workers} slots, seed {args.seed}; load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}; "
-          f"work folder {work}\n")
+    print(
+        f"\nbudget {args.budget}, {args.workers} slots, seed {args.seed}; "
+        f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}; "
+        f"work folder {work}\n"
+    )
     print(table)
 
 

@@ -78,11 +78,19 @@ def main() -> None:
     started = time.time()
     runner.run()
     ended = time.time()
-    args.result.write_text(json.dumps({
-        "engine": "shinka", "t_start": started, "t_end": ended, "wall_s": ended - started,
-        "best_score": best_correct_score(args.out / "programs.sqlite"), "generations": args.budget,
-        "workers": args.workers,
-    }))
+    args.result.write_text(
+        json.dumps(
+            {
+                "engine": "shinka",
+                "t_start": started,
+                "t_end": ended,
+                "wall_s": ended - started,
+                "best_score": best_correct_score(args.out / "programs.sqlite"),
+                "generations": args.budget,
+                "workers": args.workers,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -46,8 +46,14 @@ class PresetParser(argparse.ArgumentParser):
 
 
 def build_parser(deadline_hours: float, overhead_hours: float, duration_hours: float) -> PresetParser:
-    argv = ["--deadline-hours", repr(deadline_hours), "--task-duration-hours", repr(duration_hours),
-            "--restart-overhead-hours", repr(overhead_hours)]
+    argv = [
+        "--deadline-hours",
+        repr(deadline_hours),
+        "--task-duration-hours",
+        repr(duration_hours),
+        "--restart-overhead-hours",
+        repr(overhead_hours),
+    ]
     parser = PresetParser(argv)
     parser.add_argument("--deadline-hours", type=float, default=52.0)
     parser.add_argument("--task-duration-hours", type=float, nargs="+", default=[48.0])
@@ -90,8 +96,9 @@ class Episode:
     the original simulator's loop.
     """
 
-    def __init__(self, strategy_cls: type[Strategy], deadline_hours: float, overhead_hours: float,
-                 duration_hours: float):
+    def __init__(
+        self, strategy_cls: type[Strategy], deadline_hours: float, overhead_hours: float, duration_hours: float
+    ):
         try:
             strategy = strategy_cls._from_args(build_parser(deadline_hours, overhead_hours, duration_hours))
             env = EnvView(rules.GAP_SECONDS)
@@ -103,8 +110,9 @@ class Episode:
         self.advance = self._ticks.send  # advance(bit) -> two codes (requested, run), or DONE
 
 
-def _loop(strategy: Strategy, env: EnvView, deadline_s: float, overhead_s: float,
-          duration_s: float) -> Generator[str | None, str, None]:
+def _loop(
+    strategy: Strategy, env: EnvView, deadline_s: float, overhead_s: float, duration_s: float
+) -> Generator[str | None, str, None]:
     gap = rules.GAP_SECONDS
     guard = rules.deadline_guard
     step = strategy._step
@@ -139,8 +147,9 @@ def _loop(strategy: Strategy, env: EnvView, deadline_s: float, overhead_s: float
                 return
             code = _code(step(_MEMBERS[last], has_spot))
             credited = sum(strategy.task_done_time)
-            final = guard(code, last, tick, duration_s - credited, strategy.remaining_restart_overhead,
-                          deadline_s, overhead_s)
+            final = guard(
+                code, last, tick, duration_s - credited, strategy.remaining_restart_overhead, deadline_s, overhead_s
+            )
             if final == rules.SPOT and not has_spot:
                 final = rules.NONE
             if final != current and final != rules.NONE:

@@ -24,7 +24,10 @@ from evaluators.cant_be_late.workload import Simulation, stage_workload
 
 
 def evaluate_stage(
-    program_path: str | os.PathLike, driver: Path, stage: str, workdir: str | os.PathLike | None,
+    program_path: str | os.PathLike,
+    driver: Path,
+    stage: str,
+    workdir: str | os.PathLike | None,
     data_dir: str | os.PathLike | None,
 ) -> dict:
     workload = stage_workload(stage, data_dir)

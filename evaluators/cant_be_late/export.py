@@ -29,7 +29,8 @@ import $module
 from evaluators.cant_be_late.episode import build_parser, find_strategy_class
 from evaluators.cant_be_late.strategy import EnvView, Task
 
-strategy = find_strategy_class($module)._from_args(build_parser(deadline_hours=52, overhead_hours=0.05, duration_hours=48))
+strategy = find_strategy_class($module)._from_args(build_parser(deadline_hours=52, overhead_hours=0.05, \
+duration_hours=48))
 env = EnvView(gap_seconds=600)
 strategy.reset(env, Task(48))
 # each tick: credit the work done to strategy.task_done_time, set env.tick and env.cluster_type

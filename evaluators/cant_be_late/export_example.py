@@ -3,18 +3,21 @@
 
 A 48 h job with a 52 h and a 70 h deadline, 0.05 h restart overhead, on a seeded synthetic trace
 (spot up and down in runs of 30 minutes to 5 hours). The bundled simulator
-(evaluators/cant_be_late/episode.py, the adrs evaluator's own loop, deadline guard included) asks
-the strategy every 10-minute tick; the example prints whether the job finished in time, the spot
-and on-demand hours and their cost.
+(evaluators/cant_be_late/episode.py: the Episode adrs scored the policy with, deadline guard
+included) is fed the trace one 10-minute tick at a time, in this process (it is your own policy, so
+no sandbox); the example prints whether the job finished in time, the spot and on-demand hours and
+their cost.
 """
 
 import importlib
 import random
 
 from evaluators.cant_be_late import rules
-from evaluators.cant_be_late.episode import find_strategy_class, run_episode
+from evaluators.cant_be_late.episode import Episode, find_strategy_class
 
 POLICY_MODULE = "initial"
+OVERHEAD_HOURS = 0.05
+TICKS_PER_HOUR = 3600 / rules.GAP_SECONDS
 
 
 def trace(ticks: int, seed: int) -> str:
@@ -26,14 +29,29 @@ def trace(ticks: int, seed: int) -> str:
     return "".join(bits[:ticks])
 
 
+def run(strategy_cls: type, bits: str, deadline_hours: float) -> tuple[bool, int, str]:
+    """(finished, ticks simulated, the type that ran at each tick as action codes "0"/"1"/"2")."""
+    episode = Episode(strategy_cls, deadline_hours, OVERHEAD_HOURS, rules.TASK_HOURS)
+    ran = []
+    for tick, bit in enumerate(bits):
+        answer = episode.advance(bit)  # two codes: what the policy asked for, what ran after the guards
+        if answer == rules.DONE:
+            return True, tick, "".join(ran)
+        ran.append(answer[1])
+    return False, len(bits), "".join(ran)
+
+
 def main() -> None:
     strategy_cls = find_strategy_class(importlib.import_module(POLICY_MODULE))
+    bits = trace(460, seed=0)
     for deadline in rules.DEADLINES_HOURS:
-        log = run_episode(strategy_cls, trace(460, seed=0), deadline, 0.05, rules.TASK_HOURS)
-        hours = {code: log.actions.count(str(code)) * rules.GAP_SECONDS / 3600 for code in (rules.SPOT, rules.ON_DEMAND)}
+        finished, ticks, ran = run(strategy_cls, bits, deadline)
+        hours = {code: ran.count(str(code)) / TICKS_PER_HOUR for code in (rules.SPOT, rules.ON_DEMAND)}
         cost = sum(rules.PRICES[code] * h for code, h in hours.items())
-        print(f"deadline {deadline:g} h: finished={log.finished} at {log.ticks / 6:.1f} h, "
-              f"spot {hours[rules.SPOT]:.1f} h, on-demand {hours[rules.ON_DEMAND]:.1f} h, cost ${cost:.2f}")
+        print(
+            f"deadline {deadline:g} h: finished={finished} at {ticks / TICKS_PER_HOUR:.1f} h, "
+            f"spot {hours[rules.SPOT]:.1f} h, on-demand {hours[rules.ON_DEMAND]:.1f} h, cost ${cost:.2f}"
+        )
 
 
 if __name__ == "__main__":

@@ -76,12 +76,13 @@ def plan_sessions(workload: Workload, traces_per_session: int = TRACES_PER_SESSI
     for keys in groups.values():
         keys.sort(key=lambda key: sims[by_trace[key][0]].trace.start)
         for first in range(0, len(keys), traces_per_session):
-            plans.append([index for key in keys[first:first + traces_per_session] for index in by_trace[key]])
+            plans.append([index for key in keys[first : first + traces_per_session] for index in by_trace[key]])
     return plans
 
 
-def run_stage(program_path: str | os.PathLike, driver: Path, workload: Workload,
-              workdir: str | os.PathLike | None) -> tuple[list[RunLog], float]:
+def run_stage(
+    program_path: str | os.PathLike, driver: Path, workload: Workload, workdir: str | os.PathLike | None
+) -> tuple[list[RunLog], float]:
     """Every run's log, in the workload's order, and the longest session's wall time."""
     plans = plan_sessions(workload)
     with SessionGroup(program_path, driver, workdir=workdir) as group:
@@ -123,8 +124,10 @@ def _feed(session: CandidateSession, workload: Workload, plan: list[int]) -> dic
         if active:
             bits = "".join(runs[key].sim.trace.bits[clock - runs[key].sim.trace.start] for key in active)
             message = {
-                "add": [[key, runs[key].sim.deadline_hours, runs[key].sim.overhead_hours,
-                         runs[key].sim.duration_hours] for key in added],
+                "add": [
+                    [key, runs[key].sim.deadline_hours, runs[key].sim.overhead_hours, runs[key].sim.duration_hours]
+                    for key in added
+                ],
                 "drop": dropped,
                 "bits": bits,
             }
@@ -145,7 +148,7 @@ def _answer(session: CandidateSession, message: dict, runs: list[_Run], active: 
         raise CandidateError(INVALID_OUTPUT, f"the answer to a tick must be {2 * len(active)} action codes")
     still = []
     for position, key in enumerate(active):
-        pair = codes[2 * position:2 * position + 2]
+        pair = codes[2 * position : 2 * position + 2]
         run = runs[key]
         if pair == DONE:
             run.ticks, run.finished = clock - run.sim.trace.start, True
@@ -159,8 +162,13 @@ def _answer(session: CandidateSession, message: dict, runs: list[_Run], active: 
 
 
 def _policy_failed(error: object, runs: list[_Run]) -> CandidateError:
-    if not (isinstance(error, dict) and isinstance(error.get("key"), int) and 0 <= error["key"] < len(runs)
-            and isinstance(error.get("tick"), int) and isinstance(error.get("message"), str)):
+    if not (
+        isinstance(error, dict)
+        and isinstance(error.get("key"), int)
+        and 0 <= error["key"] < len(runs)
+        and isinstance(error.get("tick"), int)
+        and isinstance(error.get("message"), str)
+    ):
         return CandidateError(INVALID_OUTPUT, "malformed error record")
     tick = error["tick"]
     where = "before the first tick" if tick < 0 else f"at tick {tick}"

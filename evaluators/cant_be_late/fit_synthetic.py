@@ -47,10 +47,10 @@ def stitched_traces(pool: Path) -> dict[str, np.ndarray]:
         values = np.full(length, -1, dtype=np.int8)
         for start, data in windows:
             window = np.asarray(data, dtype=np.int8)
-            seen = values[start:start + len(window)]
+            seen = values[start : start + len(window)]
             if np.any((seen >= 0) & (seen != window)):
                 raise ValueError(f"{env}: overlapping windows disagree at start {start}")
-            values[start:start + len(window)] = window
+            values[start : start + len(window)] = window
         series[env] = values[values >= 0]  # the few ticks before the earliest start are unknown
     return series
 
@@ -79,8 +79,10 @@ def fit_geometric_mixture(lengths: np.ndarray, components: int = COMPONENTS) -> 
         weights = mass / mass.sum()
         means = np.maximum((resp * x[:, None]).sum(axis=0) / mass, 1.0)
     order = np.argsort(means)
-    return {"weights": [round(float(w), 6) for w in weights[order]],
-            "mean_ticks": [round(float(m), 4) for m in means[order]]}
+    return {
+        "weights": [round(float(w), 6) for w in weights[order]],
+        "mean_ticks": [round(float(m), 4) for m in means[order]],
+    }
 
 
 def fit(pool: Path) -> dict:
@@ -101,8 +103,8 @@ def fit(pool: Path) -> dict:
         }
     return {
         "description": "Per-env alternating-run model of spot availability, fitted by "
-                       "evaluators/cant_be_late/fit_synthetic.py. Run lengths in 600 s ticks; each "
-                       "is a mixture of geometric laws on {1, 2, ...}.",
+        "evaluators/cant_be_late/fit_synthetic.py. Run lengths in 600 s ticks; each "
+        "is a mixture of geometric laws on {1, 2, ...}.",
         "source": {"file": POOL_TARBALL, "sha256": hashlib.sha256(pool.read_bytes()).hexdigest()},
         "envs": envs,
     }
@@ -116,8 +118,10 @@ def main() -> None:
     params = fit(args.data / POOL_TARBALL)
     args.out.write_text(json.dumps(params, indent=1) + "\n")
     for env, entry in params["envs"].items():
-        print(f"{env:18s} availability {entry['availability']:.3f} "
-              f"available {entry['available_runs']} unavailable {entry['unavailable_runs']}")
+        print(
+            f"{env:18s} availability {entry['availability']:.3f} "
+            f"available {entry['available_runs']} unavailable {entry['unavailable_runs']}"
+        )
 
 
 if __name__ == "__main__":

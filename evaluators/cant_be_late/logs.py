@@ -41,8 +41,13 @@ def parse_chunk(value: Any, runs: int, max_ticks: int) -> list[RunLog] | RunFail
         raise _invalid(f"the driver returned {type(value).__name__}, expected an object")
     if "error" in value:
         error = value["error"]
-        if not (isinstance(error, dict) and _is_int(error.get("index")) and _is_int(error.get("tick"))
-                and isinstance(error.get("message"), str) and 0 <= error["index"] < runs):
+        if not (
+            isinstance(error, dict)
+            and _is_int(error.get("index"))
+            and _is_int(error.get("tick"))
+            and isinstance(error.get("message"), str)
+            and 0 <= error["index"] < runs
+        ):
             raise _invalid("malformed error record")
         return RunFailure(error["index"], error["tick"], error["message"])
     records = value.get("runs")

@@ -24,8 +24,12 @@ MANIFEST = "selected_traces.json"
 
 # The leaderboard's environments, in its order; the pool also holds two it never scores.
 SCORED_ENVS = (
-    "us-west-2a_k80_8", "us-west-2b_k80_1", "us-west-2b_k80_8",
-    "us-west-2a_v100_1", "us-west-2a_v100_8", "us-west-2b_v100_1",
+    "us-west-2a_k80_8",
+    "us-west-2b_k80_1",
+    "us-west-2b_k80_8",
+    "us-west-2a_v100_1",
+    "us-west-2a_v100_8",
+    "us-west-2b_v100_1",
 )
 POOL_ONLY_ENVS = ("us-west-2a_k80_1", "us-west-2b_v100_8")
 TRACES_PER_ENV = 30  # the leaderboard's TRACE_TARGET
@@ -123,9 +127,7 @@ def holdout_traces(folder: Path) -> dict[str, list[Trace]]:
     """15 traces per env of all 8 pool envs, none of them among the files the leaderboard scores."""
     pool = folder / POOL_TARBALL
     if not pool.exists():
-        raise FileNotFoundError(
-            f"the holdout stage on real data needs {pool} (traces the leaderboard never scores)"
-        )
+        raise FileNotFoundError(f"the holdout stage on real data needs {pool} (traces the leaderboard never scores)")
     files = read_tarball(pool)
     chosen: dict[str, list[Trace]] = {}
     for env in SCORED_ENVS + POOL_ONLY_ENVS:

@@ -87,8 +87,10 @@ def _feedback(
     for sim, cost in zip(workload.simulations, outcome.cost.tolist(), strict=True):
         by_scenario[sim.scenario].append(cost)
     worst = sorted(by_scenario.items(), key=lambda item: -float(np.mean(item[1])))[:WORST_SCENARIOS]
-    lines.append("Costliest scenarios (env, deadline h, overhead h: mean cost): "
-                 + "; ".join(f"{name}: ${np.mean(costs):.2f}" for name, costs in worst))
+    lines.append(
+        "Costliest scenarios (env, deadline h, overhead h: mean cost): "
+        + "; ".join(f"{name}: ${np.mean(costs):.2f}" for name, costs in worst)
+    )
     if disagreements:
         lines.append(
             f"FLAGGED: in {len(disagreements)} runs the in-process simulator's log disagrees with the trusted "
@@ -97,6 +99,7 @@ def _feedback(
             f"{disagreements[0]}"
         )
     if metrics["padded_runs"]:
-        lines.append(f"{metrics['padded_runs']} logs ended before the work was done; the replay continued "
-                     "them on ON_DEMAND.")
+        lines.append(
+            f"{metrics['padded_runs']} logs ended before the work was done; the replay continued them on ON_DEMAND."
+        )
     return lines

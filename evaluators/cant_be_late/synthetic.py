@@ -55,7 +55,7 @@ def synthetic_bits(env: str, split: str, index: int, ticks: int = TRACE_TICKS) -
             values.append(np.full(first, unavailable, dtype=np.int8))
             values.append(np.full(second, not unavailable, dtype=np.int8))
             total += first + second
-    series = np.concatenate(values)[BURN_IN_TICKS:BURN_IN_TICKS + ticks]
+    series = np.concatenate(values)[BURN_IN_TICKS : BURN_IN_TICKS + ticks]
     return (series + ord("0")).astype(np.uint8).tobytes().decode()
 
 

@@ -38,7 +38,10 @@ class Simulation:
 
     @property
     def label(self) -> str:
-        return f"{self.trace.env}/{self.trace.name} (deadline {self.deadline_hours:g} h, overhead {self.overhead_hours:g} h)"
+        return (
+            f"{self.trace.env}/{self.trace.name} "
+            f"(deadline {self.deadline_hours:g} h, overhead {self.overhead_hours:g} h)"
+        )
 
 
 @dataclass(frozen=True)

@@ -40,8 +40,14 @@ class InvalidRegionError(AssertionError):
 class RegionEnv:
     """The environment a policy sees. The simulator rewrites its fields before every decision."""
 
-    def __init__(self, gap_seconds: float, spot_prices: list[float], on_demand_prices: list[float],
-                 deadline_hours: float = 52.0, overhead_hours: float = 0.2):
+    def __init__(
+        self,
+        gap_seconds: float,
+        spot_prices: list[float],
+        on_demand_prices: list[float],
+        deadline_hours: float = 52.0,
+        overhead_hours: float = 0.2,
+    ):
         self.gap_seconds = gap_seconds
         # The job's settings, for strategies built without the simulator's argument namespace.
         self._job_hours = {"deadline_hours": deadline_hours, "restart_overhead_hours": [overhead_hours]}

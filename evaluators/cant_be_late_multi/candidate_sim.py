@@ -11,6 +11,7 @@ Everything returned is untrusted: the policy shares this process and can alter a
 trusted side replays the action log (see replay.py) and compares the claims made here with its
 own results. Must not: compute a score, or hold availability beyond the current tick.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -47,8 +48,9 @@ class Run:
         self.decided: list | None = None
         self.strategy = _build_strategy(code, job)
         machine = self.machine
-        self.env = api.RegionEnv(machine.gap, machine.spot_prices, machine.od_prices, job.deadline_hours,
-                                 job.overhead_hours)
+        self.env = api.RegionEnv(
+            machine.gap, machine.spot_prices, machine.od_prices, job.deadline_hours, job.overhead_hours
+        )
         self.task = api.JobTask(machine.duration)
         self.strategy.reset(self.env, self.task)
 
@@ -99,8 +101,11 @@ class Lockstep:
         dropped = set(message["drop"])
         for key, run in self.active:
             if key in dropped and run is not None:
-                error = {"kind": "trace_ended", "tick": run.machine.tick,
-                         "message": f"the job is unfinished at tick {run.machine.tick}, the end of the trace"}
+                error = {
+                    "kind": "trace_ended",
+                    "tick": run.machine.tick,
+                    "message": f"the job is unfinished at tick {run.machine.tick}, the end of the trace",
+                }
                 ended[str(key)] = run.summary(error)
         self.active = [(key, run) for key, run in self.active if key not in dropped]
         for key, prices in message["add"]:
@@ -114,8 +119,11 @@ class Lockstep:
         for (key, run), unavailable in zip(self.active, message["bits"], strict=True):
             if run is None:
                 codes.append(None)
-                ended[str(key)] = {"claimed": {"end_tick": -1, "applied": "", "cost": 0.0}, "notes": [],
-                                   "error": self.failed_start.pop(key)}
+                ended[str(key)] = {
+                    "claimed": {"end_tick": -1, "applied": "", "cost": 0.0},
+                    "notes": [],
+                    "error": self.failed_start.pop(key),
+                }
                 continue
             try:
                 codes.append(run.tick(unavailable))
@@ -233,8 +241,10 @@ def _note_writes(machine: Machine, strategy: api.Strategy, env: api.RegionEnv, n
         ("self.deadline", getattr(strategy, "deadline", None) == machine.deadline),
         ("self.task_duration", getattr(strategy, "task_duration", None) == machine.duration),
         ("self.restart_overhead", getattr(strategy, "restart_overhead", None) == machine.overhead),
-        ("self.remaining_restart_overhead",
-         getattr(strategy, "remaining_restart_overhead", None) == machine.remaining_overhead),
+        (
+            "self.remaining_restart_overhead",
+            getattr(strategy, "remaining_restart_overhead", None) == machine.remaining_overhead,
+        ),
         ("self.task_done_time", getattr(strategy, "task_done_time", None) == machine.credits),
     )
     for name, unchanged in checks:

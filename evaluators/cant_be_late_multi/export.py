@@ -12,7 +12,8 @@ EXAMPLE = "evaluators.cant_be_late_multi.export_example"
 
 PEER_MODULES = {
     "sky_spot.strategies.multi_strategy": (
-        "evaluators.cant_be_late_multi.api", {"MultiRegionStrategy": "MultiRegionStrategy"}
+        "evaluators.cant_be_late_multi.api",
+        {"MultiRegionStrategy": "MultiRegionStrategy"},
     ),
     "sky_spot.strategies.strategy": ("evaluators.cant_be_late_multi.api", {"Strategy": "Strategy"}),
     "sky_spot.utils": ("evaluators.cant_be_late_multi.api", {"ClusterType": "ClusterType"}),

@@ -3,18 +3,21 @@
 
 A 48 h job with a 52 h deadline and 0.2 h restart overhead on seeded synthetic availability traces
 of three regions with different spot prices. The bundled simulator
-(evaluators/cant_be_late_multi/candidate_sim.py, the loop adrs scored the policy with) asks the
-strategy every 195-second tick; the example prints where it ran and what it cost.
+(evaluators/cant_be_late_multi/candidate_sim.py: the Run adrs scored the policy with) is fed the
+traces one 195-second tick at a time, in this process (it is your own policy, so no sandbox); the
+example prints where it ran and what it cost.
 """
 
 import importlib
 import random
 
-from evaluators.cant_be_late_multi.candidate_sim import run_simulation
-from evaluators.cant_be_late_multi.model import Job, Rules
+from evaluators.cant_be_late_multi.candidate_sim import Run, compile_candidate
+from evaluators.cant_be_late_multi.model import NONE, ON_DEMAND, SPOT, Job, Rules
 
 POLICY_MODULE = "initial"
-SPOT_PRICES = (0.92, 1.10, 0.97)  # $/h per region; on-demand 3.06 everywhere
+SPOT_PRICES = (0.92, 1.10, 0.97)  # $/h per region
+ON_DEMAND_PRICE = 3.06  # $/h everywhere
+TICKS = 1000
 
 
 def unavailable(ticks: int, rng: random.Random) -> str:
@@ -27,17 +30,23 @@ def unavailable(ticks: int, rng: random.Random) -> str:
 
 
 def main() -> None:
-    policy = importlib.import_module(POLICY_MODULE)
-    with open(policy.__file__) as f:
-        code = compile(f.read(), policy.__file__, "exec")
+    code = compile_candidate(importlib.import_module(POLICY_MODULE))
     rng = random.Random(0)
-    zones = [{"unavailable": unavailable(1000, rng), "spot_price": p, "on_demand_price": 3.06} for p in SPOT_PRICES]
-    result = run_simulation(code, Job(), Rules(), {"key": "example", "seed": 0, "zones": zones})
-    if result["error"]:
-        raise SystemExit(f"the strategy failed: {result['error']}")
-    types = result["types"]
-    print(f"ticks {len(types)}: spot {types.count('S')}, on-demand {types.count('O')}, idle {types.count('N')}; "
-          f"regions used {sorted(set(result['regions']))}; cost ${result['claimed']['cost']:.2f}")
+    zones = [unavailable(TICKS, rng) for _ in SPOT_PRICES]
+    run = Run(code, Job(), Rules(), [[spot, ON_DEMAND_PRICE] for spot in SPOT_PRICES])
+    for tick in range(TICKS):
+        run.tick("".join(zone[tick] for zone in zones))  # this tick's bit of every region, and no later one
+        if run.machine.finished:
+            break
+    else:
+        raise SystemExit(f"the job is unfinished after {TICKS} ticks")
+    machine = run.machine
+    ran = [kind for kind, _ in machine.history]  # what ran in each tick, as billed
+    regions = sorted({zone for kind, zone in machine.history if kind != NONE})
+    print(
+        f"finished at {machine.finish_s / 3600:.1f} h: ticks on spot {ran.count(SPOT)}, "
+        f"on-demand {ran.count(ON_DEMAND)}, idle {ran.count(NONE)}; regions used {regions}; cost ${machine.cost():.2f}"
+    )
 
 
 if __name__ == "__main__":

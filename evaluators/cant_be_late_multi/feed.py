@@ -39,8 +39,14 @@ class _Run:
     def record(self) -> dict:
         """The record replay.check_record validates (summary fields are the candidate's claims)."""
         summary = self.summary or {}
-        return {"key": self.sim.key, "types": "".join(self.kinds), "regions": self.regions,
-                "claimed": summary.get("claimed"), "notes": summary.get("notes", []), "error": summary.get("error")}
+        return {
+            "key": self.sim.key,
+            "types": "".join(self.kinds),
+            "regions": self.regions,
+            "claimed": summary.get("claimed"),
+            "notes": summary.get("notes", []),
+            "error": summary.get("error"),
+        }
 
 
 def plan_sessions(sims: list[Simulation]) -> list[list[Simulation]]:
@@ -53,8 +59,14 @@ def plan_sessions(sims: list[Simulation]) -> list[list[Simulation]]:
     return list(groups.values())
 
 
-def run_stage(program_path: str | os.PathLike, driver: Path, sims: list[Simulation], job: Job, rules: Rules,
-              workdir: str | os.PathLike | None) -> tuple[dict[str, dict], float]:
+def run_stage(
+    program_path: str | os.PathLike,
+    driver: Path,
+    sims: list[Simulation],
+    job: Job,
+    rules: Rules,
+    workdir: str | os.PathLike | None,
+) -> tuple[dict[str, dict], float]:
     """Every run's record by key, and the longest session's wall time."""
     plans = plan_sessions(sims)
     setup = {"job": job.to_json(), "rules": rules.to_json()}
@@ -96,9 +108,12 @@ def _feed(session: CandidateSession, plan: list[Simulation]) -> dict[str, dict]:
 
 def _read(answer: object, runs: list[_Run], active: list[int], dropped: list[int]) -> list[int]:
     """Record one tick's answer; the runs still active afterwards."""
-    if not isinstance(answer, dict) or not isinstance(answer.get("codes"), list) or len(answer["codes"]) != len(
-        active
-    ) or not isinstance(answer.get("ended"), dict):
+    if (
+        not isinstance(answer, dict)
+        or not isinstance(answer.get("codes"), list)
+        or len(answer["codes"]) != len(active)
+        or not isinstance(answer.get("ended"), dict)
+    ):
         raise CandidateError(
             INVALID_OUTPUT, f"the answer to a tick must hold {len(active)} codes and the runs that ended"
         )
@@ -108,8 +123,13 @@ def _read(answer: object, runs: list[_Run], active: list[int], dropped: list[int
     still = []
     for key, code in zip(active, answer["codes"], strict=True):
         if code is not None:
-            if not (isinstance(code, list) and len(code) == 2 and isinstance(code[0], str) and len(code[0]) == 1
-                    and type(code[1]) is int):
+            if not (
+                isinstance(code, list)
+                and len(code) == 2
+                and isinstance(code[0], str)
+                and len(code[0]) == 1
+                and type(code[1]) is int
+            ):
                 raise CandidateError(INVALID_OUTPUT, f"a tick's code must be [type, region], not {str(code)[:80]}")
             runs[key].kinds.append(code[0])
             runs[key].regions.append(code[1])

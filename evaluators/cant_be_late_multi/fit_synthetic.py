@@ -7,8 +7,9 @@ below a threshold; x_z = sqrt(w_z) * slow_z + sqrt(1 - w_z) * fast_z, two statio
 coefficients shared by all zones, whose innovations are correlated across zones by one matrix R.
 
 Fitted per zone: the threshold (from mean availability), w by least squares on the latent
-autocorrelation at lags of 1..130 steps, with (phi_slow, phi_fast) shared by all zones (each binary autocorrelation is converted to the
-latent correlation that produces it), and the spot-price deciles of the trace windows. Across
+autocorrelation at lags of 1..130 steps, with (phi_slow, phi_fast) shared by all zones (each binary
+autocorrelation is converted to the latent correlation that produces it), and the spot-price
+deciles of the trace windows. Across
 zones: R from the lag-0 binary correlations, projected onto the valid correlation matrices.
 
 Owns: fitting only. Must not: be imported by the evaluator (numpy-heavy, reads the real data).
@@ -114,8 +115,10 @@ def fit(data_dir: str) -> dict:
     steps = np.arange(0, fine[ZONES[0]].shape[1] * 195 / STEP_SECONDS) * STEP_SECONDS / 195
     series = {z: fine[z][:, np.round(steps).astype(int).clip(max=fine[z].shape[1] - 1)] for z in ZONES}
     availability = {z: float(series[z].mean()) for z in ZONES}
-    latent = [[latent_correlation(binary_autocorr(series[z], lag), availability[z], availability[z]) for lag in LAGS]
-              for z in ZONES]
+    latent = [
+        [latent_correlation(binary_autocorr(series[z], lag), availability[z], availability[z]) for lag in LAGS]
+        for z in ZONES
+    ]
     weights, phi_slow, phi_fast = fit_mixture(LAGS, latent)
     zones = {}
     for z, w in zip(ZONES, weights, strict=True):
@@ -129,7 +132,9 @@ def fit(data_dir: str) -> dict:
             "phi_fast": round(phi_fast, 8),
             "spot_price_deciles": [round(float(q), 4) for q in np.quantile(prices, np.linspace(0, 1, 11))],
             "observed": {
-                "binary_autocorr_ticks": {str(lag): round(binary_autocorr(fine[z], lag), 4) for lag in (1, 10, 100, 400)},
+                "binary_autocorr_ticks": {
+                    str(lag): round(binary_autocorr(fine[z], lag), 4) for lag in (1, 10, 100, 400)
+                },
                 "mean_on_run_ticks": round(statistics.mean(_runs(fine[z], 1.0)), 2),
                 "mean_off_run_ticks": round(statistics.mean(_runs(fine[z], 0.0)), 2),
             },

@@ -74,8 +74,9 @@ def check_record(record: Any, sim: Simulation) -> ActionLog:
     notes = record.get("notes", [])
     if not isinstance(notes, list) or any(not isinstance(n, str) for n in notes):
         raise bad("'notes' must be a list of strings")
-    log = ActionLog(kinds, regions, end_tick, applied[: sim.length + 1], float(cost),
-                    [n[:300] for n in notes[:MAX_NOTES]])
+    log = ActionLog(
+        kinds, regions, end_tick, applied[: sim.length + 1], float(cost), [n[:300] for n in notes[:MAX_NOTES]]
+    )
     error = record.get("error")
     if error is not None:
         if not isinstance(error, dict) or error.get("kind") not in ERROR_KINDS:
@@ -140,8 +141,10 @@ def _disagreements(log: ActionLog, machine: Machine, outcome: RunOutcome, used: 
     if log.claimed_end_tick != outcome.end_tick:
         found.append(f"the candidate side ended at tick {log.claimed_end_tick}, the replay at tick {outcome.end_tick}")
     if log.claimed_applied != applied:
-        at = next((i for i, (a, b) in enumerate(zip(log.claimed_applied, applied, strict=False)) if a != b),
-                  min(len(applied), len(log.claimed_applied)))
+        at = next(
+            (i for i, (a, b) in enumerate(zip(log.claimed_applied, applied, strict=False)) if a != b),
+            min(len(applied), len(log.claimed_applied)),
+        )
         found.append(f"the candidate side applied different types from tick {at} on")
     if not math.isclose(log.claimed_cost, outcome.cost, rel_tol=1e-9, abs_tol=1e-9):
         found.append(f"the candidate side claimed ${log.claimed_cost:.2f}, the replay costs ${outcome.cost:.2f}")
@@ -152,4 +155,3 @@ def _disagreements(log: ActionLog, machine: Machine, outcome: RunOutcome, used: 
 
 def _is_number(value: Any) -> bool:
     return type(value) in (int, float) and math.isfinite(value)
-

@@ -28,14 +28,19 @@ SCENARIOS = (
     Scenario("2_regions_east_west", ("us-east-2a", "us-west-2a"), 8),
     Scenario("3_regions_diverse", ("us-east-1a", "us-east-2b", "us-west-2c"), 6),
     Scenario("3_zones_same_region", ("us-east-1a", "us-east-1c", "us-east-1d"), 6),
-    Scenario(
-        "5_regions_high_diversity", ("us-east-1a", "us-east-1f", "us-west-2a", "us-west-2b", "us-east-2b"), 4
-    ),
+    Scenario("5_regions_high_diversity", ("us-east-1a", "us-east-1f", "us-west-2a", "us-west-2b", "us-east-2b"), 4),
     Scenario(
         "all_9_regions",
         (
-            "us-east-2a", "us-west-2c", "us-east-1d", "us-east-2b", "us-west-2a",
-            "us-east-1f", "us-east-1a", "us-west-2b", "us-east-1c",
+            "us-east-2a",
+            "us-west-2c",
+            "us-east-1d",
+            "us-east-2b",
+            "us-west-2a",
+            "us-east-1f",
+            "us-east-1a",
+            "us-west-2b",
+            "us-east-1c",
         ),
         2,
     ),

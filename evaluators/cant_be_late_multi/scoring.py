@@ -50,11 +50,16 @@ def judge(stage: str, runs: list[ScoredRun]) -> dict:
     infeasible = [run for run in runs if run.outcome.infeasible or run.log.error_kind]
     if infeasible:
         metrics["infeasible_runs"] = len(infeasible)
-        lines = [f"{r.sim.label}: {r.outcome.infeasible or r.log.error_message}"
-                 for r in infeasible[:MAX_FEEDBACK_ITEMS]]
+        lines = [
+            f"{r.sim.label}: {r.outcome.infeasible or r.log.error_message}" for r in infeasible[:MAX_FEEDBACK_ITEMS]
+        ]
         return _zero(metrics, f"infeasible ({len(infeasible)} of {len(runs)} runs), score 0: " + "; ".join(lines))
-    return {"score": metrics["score"], "metrics": metrics, "feedback": _feedback(runs, metrics),
-            "features": _features(runs)}
+    return {
+        "score": metrics["score"],
+        "metrics": metrics,
+        "feedback": _feedback(runs, metrics),
+        "features": _features(runs),
+    }
 
 
 def _raw_metrics(runs: list[ScoredRun]) -> dict:
@@ -74,7 +79,8 @@ def _raw_metrics(runs: list[ScoredRun]) -> dict:
         "runs": len(scored),
         "deadline_misses": sum(not o.deadline_met for o in scored),
         "mean_finish_hours": statistics.mean(o.finish_hours for o in scored if o.finish_hours != float("inf"))
-        if any(o.finish_hours != float("inf") for o in scored) else 0.0,
+        if any(o.finish_hours != float("inf") for o in scored)
+        else 0.0,
         "spot_hours_per_run": statistics.mean(o.spot_hours for o in scored),
         "on_demand_hours_per_run": statistics.mean(o.on_demand_hours for o in scored),
         "region_switches_per_run": statistics.mean(o.region_switches for o in scored),
@@ -97,9 +103,8 @@ def _features(runs: list[ScoredRun]) -> dict:
 def _feedback(runs: list[ScoredRun], metrics: dict) -> str:
     parts = [
         f"mean cost ${metrics['cost']:.2f} (score {metrics['score']:.2f}; on-demand only = $146.88)",
-        "per scenario: " + ", ".join(
-            f"{k[len('cost_'):]} ${v:.2f}" for k, v in metrics.items() if k.startswith("cost_")
-        ),
+        "per scenario: "
+        + ", ".join(f"{k[len('cost_') :]} ${v:.2f}" for k, v in metrics.items() if k.startswith("cost_")),
         f"per run: {metrics['spot_hours_per_run']:.1f} h spot, {metrics['on_demand_hours_per_run']:.1f} h on-demand, "
         f"{metrics['region_switches_per_run']:.1f} region switches",
     ]

@@ -5,8 +5,9 @@ below the zone's threshold (so its mean availability matches the real zone). The
 fast stationary AR(1) process, x_z = sqrt(w_z) * slow_z + sqrt(1 - w_z) * fast_z, fitted to the
 zone's autocorrelation from 10 minutes to 22 hours (which sets how long outages and spot runs last and
 how much windows differ from one another); the innovations of all zones share one correlation
-matrix, fitted to the real cross-zone correlation (zones of one AWS region move together). Steps are held over the 195 s ticks they
-cover (from a random phase), which reproduces the real run lengths of 3-4, 6-7, 9-10 ticks. Each
+matrix, fitted to the real cross-zone correlation (zones of one AWS region move together). Steps
+are held over the 195 s ticks they cover (from a random phase), which reproduces the real run
+lengths of 3-4, 6-7, 9-10 ticks. Each
 window's spot price per zone is drawn from the real windows' price deciles. The parameters come
 from fit_synthetic.py, run once on the real data.
 

@@ -13,16 +13,35 @@ from evaluators.cloudcast.region_graph import build_graph, build_networkx_graph
 from evaluators.leaderboard import source_imports
 
 POLICY_MODULE = "initial"
-REGIONS = ["aws:us-east-1", "aws:eu-west-1", "gcp:us-central1-a", "gcp:europe-west1-b", "azure:eastus", "azure:westeurope"]
-SRC, DSTS, PARTITIONS, GB_PER_PARTITION = "aws:us-east-1", ["gcp:europe-west1-b", "azure:eastus", "aws:eu-west-1"], 3, 100.0
+REGIONS = [
+    "aws:us-east-1",
+    "aws:eu-west-1",
+    "gcp:us-central1-a",
+    "gcp:europe-west1-b",
+    "azure:eastus",
+    "azure:westeurope",
+]
+SRC, DSTS, PARTITIONS, GB_PER_PARTITION = (
+    "aws:us-east-1",
+    ["gcp:europe-west1-b", "azure:eastus", "aws:eu-west-1"],
+    3,
+    100.0,
+)
 
 
 def main() -> None:
     policy = importlib.import_module(POLICY_MODULE)
     rng = random.Random(0)
     edges = [
-        [u, v, round(0.02 if u.split(":")[0] == v.split(":")[0] else rng.uniform(0.05, 0.12), 4), round(rng.uniform(2, 12), 2)]
-        for u in REGIONS for v in REGIONS if u != v
+        [
+            u,
+            v,
+            round(0.02 if u.split(":")[0] == v.split(":")[0] else rng.uniform(0.05, 0.12), 4),
+            round(rng.uniform(2, 12), 2),
+        ]
+        for u in REGIONS
+        for v in REGIONS
+        if u != v
     ]
     network = {"regions": REGIONS, "edges": edges}
     uses_networkx = source_imports(policy.__file__, "networkx")

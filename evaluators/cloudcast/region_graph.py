@@ -11,6 +11,7 @@ Runs inside the candidate's process (and in an export's host): nothing here is t
 Must not: import networkx at module level.
 """
 
+
 class RegionGraph(dict):
     """G[u][v] -> {"cost": $/GB, "throughput": Gbps}. A plain dict of dicts, so
     networkx.DiGraph(G) converts it where networkx is installed (networkx is not required)."""

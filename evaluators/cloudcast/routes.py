@@ -27,9 +27,7 @@ class RouteError(ValueError):
 
 def check_routes(reply: Any, network: Network, config: Config) -> Routes:
     if not isinstance(reply, dict) or not isinstance(reply.get("paths"), dict):
-        raise RouteError(
-            "search_algorithm must return a topology whose .paths maps destination -> partition -> edges"
-        )
+        raise RouteError("search_algorithm must return a topology whose .paths maps destination -> partition -> edges")
     paths = reply["paths"]
     unknown = sorted(set(paths) - set(config.destinations))
     if unknown:
@@ -44,9 +42,7 @@ def check_routes(reply: Any, network: Network, config: Config) -> Routes:
         for p in range(config.num_partitions):
             listed = per_partition.get(str(p))
             if not isinstance(listed, list):
-                raise RouteError(
-                    f"partition {p} of destination {dst} has no route (got {type(listed).__name__})"
-                )
+                raise RouteError(f"partition {p} of destination {dst} has no route (got {type(listed).__name__})")
             total += len(listed)
             if total > MAX_EDGES:
                 raise RouteError(f"more than {MAX_EDGES} edges listed")
@@ -57,9 +53,7 @@ def check_routes(reply: Any, network: Network, config: Config) -> Routes:
 
 def _edge(item: Any, network: Network, dst: str, p: int) -> tuple[str, str]:
     if not isinstance(item, list) or len(item) < 2 or not all(isinstance(x, str) for x in item[:2]):
-        raise RouteError(
-            f"partition {p} of {dst}: an edge must be [u, v, ...] with region names, got {item!r:.80}"
-        )
+        raise RouteError(f"partition {p} of {dst}: an edge must be [u, v, ...] with region names, got {item!r:.80}")
     edge = (item[0], item[1])
     if edge not in network.edges:
         raise RouteError(f"partition {p} of {dst}: {edge[0]} -> {edge[1]} is not an edge of the network")

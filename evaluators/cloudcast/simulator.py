@@ -64,11 +64,7 @@ def simulate(network: Network, config: Config, routes: Routes) -> Outcome:
     share = config.data_vol / config.num_partitions
     times = [
         max(
-            (
-                len(partitions[e]) * share * 8 / flow[e]
-                for p in range(config.num_partitions)
-                for e in routes[dst][p]
-            ),
+            (len(partitions[e]) * share * 8 / flow[e] for p in range(config.num_partitions) for e in routes[dst][p]),
             default=0.0,
         )
         for dst in config.destinations

@@ -52,7 +52,10 @@ class PairedRun:
 
 
 def run_paired(
-    program_path: str | os.PathLike, baseline_path: Path, driver: Path, workload: Workload,
+    program_path: str | os.PathLike,
+    baseline_path: Path,
+    driver: Path,
+    workload: Workload,
     workdir: str | os.PathLike | None,
 ) -> PairedRun:
     limits = default_limits()

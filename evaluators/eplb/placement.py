@@ -83,9 +83,7 @@ def _occurrences(phy2log: np.ndarray, experts: int) -> np.ndarray:
     return np.bincount((phy2log + offsets).ravel(), minlength=layers * experts).reshape(layers, experts)
 
 
-def _check_log2phy(
-    listed: np.ndarray, phy2log: np.ndarray, counts: np.ndarray, experts: int, slots: int
-) -> None:
+def _check_log2phy(listed: np.ndarray, phy2log: np.ndarray, counts: np.ndarray, experts: int, slots: int) -> None:
     layers = phy2log.shape[0]
     if listed.min() < 0 or listed.max() >= slots:
         layer = int(np.argwhere((listed < 0) | (listed >= slots))[0][0])

@@ -61,9 +61,7 @@ class Trace:
     def windows(self, window_steps: int = WINDOW_STEPS) -> np.ndarray:
         """Consecutive chunks of `window_steps` entries, summed (the last may be shorter)."""
         steps = self.history.shape[0]
-        return np.stack(
-            [self.history[s : s + window_steps].sum(axis=0) for s in range(0, steps, window_steps)]
-        )
+        return np.stack([self.history[s : s + window_steps].sum(axis=0) for s in range(0, steps, window_steps)])
 
 
 def generate(spec: TraceSpec) -> Trace:
@@ -117,9 +115,7 @@ def load_real(path: Path) -> Trace:
         raise ValueError(f"{path}: expected {{'load_history': [ ... ]}} with at least one entry")
     history = np.asarray([r["logical_expert_load"] for r in records], dtype=np.int64)
     if history.ndim != 3 or (history < 0).any():
-        raise ValueError(
-            f"{path}: logical_expert_load must be a non-negative [layers][experts] array per entry"
-        )
+        raise ValueError(f"{path}: logical_expert_load must be a non-negative [layers][experts] array per entry")
     return Trace(Path(path).stem, history)
 
 

@@ -49,7 +49,9 @@ def rebalance_experts(
     answer = _policy.rebalance_experts(given, num_replicas, num_groups, num_nodes, num_gpus)
     if not isinstance(answer, (tuple, list)) or len(answer) != 3:
         raise ValueError("the policy must return (phy2log, log2phy, logcnt)")
-    phy2log, log2phy, logcnt = (_int64(a, name) for a, name in zip(answer, ("phy2log", "log2phy", "logcnt"), strict=True))
+    phy2log, log2phy, logcnt = (
+        _int64(a, name) for a, name in zip(answer, ("phy2log", "log2phy", "logcnt"), strict=True)
+    )
     width = num_replicas - experts + 1  # vLLM's: an expert holds at most 1 + the redundant slots
     if phy2log.shape != (layers, num_replicas) or logcnt.shape != (layers, experts):
         raise ValueError(

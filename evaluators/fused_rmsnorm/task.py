@@ -52,9 +52,7 @@ def make_inputs(case: Any, seed: int, device: Any) -> list[Any]:
     gen = torch.Generator(device=device if device.type == "cuda" else "cpu").manual_seed(seed)
     x = _with_layout(shape, case.layout, dtype, device, gen)
     residual = _with_layout(shape, case.layout, dtype, device, gen)
-    weight = (1.0 + 0.1 * torch.randn(shape[-1], generator=gen, device=gen.device)).to(
-        device=device, dtype=dtype
-    )
+    weight = (1.0 + 0.1 * torch.randn(shape[-1], generator=gen, device=gen.device)).to(device=device, dtype=dtype)
     return [x, residual, weight, EPS]
 
 

@@ -63,9 +63,7 @@ def run_bench(
             timing_cases=tuple(timing_cases),
             timing=timing,
         )
-        run = run_candidate(
-            program_path, DRIVER, plan.to_json(), limits=limits, workdir=base, files=[task_path]
-        )
+        run = run_candidate(program_path, DRIVER, plan.to_json(), limits=limits, workdir=base, files=[task_path])
         value = check_report_shape(run.raise_for_failure())
         home = candidate_home(base)
         # The harness's file-size rlimit already bounds the file; the check makes the bound explicit.
@@ -85,7 +83,5 @@ def candidate_home(base: Path) -> Path:
     """The private folder of the one candidate process run_candidate started under `base`."""
     homes = sorted(base.glob("c0-*"))
     if len(homes) != 1:
-        raise CandidateError(
-            INVALID_OUTPUT, f"expected one candidate folder under {base}, found {len(homes)}"
-        )
+        raise CandidateError(INVALID_OUTPUT, f"expected one candidate folder under {base}, found {len(homes)}")
     return homes[0]

@@ -80,9 +80,7 @@ def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
     if a.shape != b.shape or a.dtype != b.dtype:
         return False
     # Bitwise comparison: torch.equal treats NaN != NaN and -0.0 == 0.0, neither is what we want.
-    return bool(
-        torch.equal(a.contiguous().view(-1).view(torch.uint8), b.contiguous().view(-1).view(torch.uint8))
-    )
+    return bool(torch.equal(a.contiguous().view(-1).view(torch.uint8), b.contiguous().view(-1).view(torch.uint8)))
 
 
 def clone_args(args: list[Any]) -> list[Any]:

@@ -24,7 +24,8 @@ def mismatch(
         if tuple(g.shape) != tuple(w.shape):
             return f"output {i} has shape {tuple(g.shape)}, expected {tuple(w.shape)}"
         if g.dtype != w.dtype:
-            return f"output {i} has dtype {str(g.dtype).removeprefix('torch.')}, expected {str(w.dtype).removeprefix('torch.')}"
+            got_dtype, want_dtype = str(g.dtype).removeprefix("torch."), str(w.dtype).removeprefix("torch.")
+            return f"output {i} has dtype {got_dtype}, expected {want_dtype}"
         problem = _values_mismatch(g.to(w.device), w, tol)
         if problem:
             return f"output {i}: {problem}"

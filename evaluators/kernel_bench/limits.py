@@ -39,9 +39,7 @@ def cuda_memory_floor_mb() -> int:
 
         if not torch.cuda.is_available():
             return 0
-        device_bytes = sum(
-            torch.cuda.get_device_properties(i).total_memory for i in range(torch.cuda.device_count())
-        )
+        device_bytes = sum(torch.cuda.get_device_properties(i).total_memory for i in range(torch.cuda.device_count()))
     except Exception:  # noqa: BLE001 - no usable CUDA means no floor
         return 0
     host_bytes = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")

@@ -8,8 +8,9 @@
    torch.compile(reference), so JIT compilation is excluded; then repetitions, each on FRESH inputs
    built from a new seed, each call preceded by a cache flush, in an order that rotates every
    repetition, until the median of the paired per-repetition ratios (reference time / candidate
-   time) is known to within `stable_rel` (or the repetition / time budget is spent). Every repetition's candidate output is compared with the
-   eager output on the same inputs, and the last repetition's output is saved for the trusted side.
+   time) is known to within `stable_rel` (or the repetition / time budget is spent). Every
+   repetition's candidate output is compared with the eager output on the same inputs, and the
+   last repetition's output is saved for the trusted side.
 3. Wall-clock check: back-to-back blocks of candidate calls and eager calls, separated by marker
    files whose ctime the kernel stamps; the trusted side compares those times with the claims.
 
@@ -100,9 +101,7 @@ class Protocol:
                 raise Rejected(f"{where}: output {i} is on {out.device}, expected {self.device}")
         return outputs
 
-    def _judge(
-        self, outputs, args, pristine, others: list[torch.Tensor], others_label: str, where: str
-    ) -> None:
+    def _judge(self, outputs, args, pristine, others: list[torch.Tensor], others_label: str, where: str) -> None:
         problem = (
             self.guard.problem()
             or checks.aliasing_problem(outputs, args, others, others_label)
@@ -185,9 +184,7 @@ class Protocol:
                 compiled(*self._inputs(case, rep_seed(case.seeds[0], -1)))
             return True
         except Exception as exc:  # noqa: BLE001
-            self.report["notes"].append(
-                f"torch.compile reference failed on {case.name}: {type(exc).__name__}: {exc}"
-            )
+            self.report["notes"].append(f"torch.compile reference failed on {case.name}: {type(exc).__name__}: {exc}")
             return False
 
     def _one_repetition(self, case: Case, rep: int, clock: Clock, functions, series) -> None:
@@ -222,9 +219,7 @@ class Protocol:
 
     # --- 3. wall-clock check --------------------------------------------------------------
 
-    def _wall_block(
-        self, case: Case, clock: Clock, per_call_s: float, settings: TimingSettings
-    ) -> dict[str, Any]:
+    def _wall_block(self, case: Case, clock: Clock, per_call_s: float, settings: TimingSettings) -> dict[str, Any]:
         per_call = per_call_s if math.isfinite(per_call_s) and per_call_s > 0 else 1e-3
         calls = int(min(settings.max_block_calls, max(3, math.ceil(settings.wall_block_s / per_call))))
         pool = [self._inputs(case, rep_seed(case.seeds[0], -2 - i)) for i in range(2)]

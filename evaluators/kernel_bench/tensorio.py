@@ -26,9 +26,7 @@ class TensorFileError(ValueError):
 
 def save_tensors(path: str | Path, groups: dict[str, list[torch.Tensor]]) -> None:
     """Write {key: [tensor, ...]} with plain, contiguous CPU tensors (no views of larger storages)."""
-    plain = {
-        key: [t.detach().to("cpu").contiguous().clone() for t in tensors] for key, tensors in groups.items()
-    }
+    plain = {key: [t.detach().to("cpu").contiguous().clone() for t in tensors] for key, tensors in groups.items()}
     torch.save(plain, str(path))
 
 

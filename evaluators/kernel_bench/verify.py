@@ -83,9 +83,7 @@ def check_report_shape(value: Any) -> dict[str, Any]:
     return value
 
 
-def verify_correctness(
-    task: KernelTask, plan: BenchPlan, value: dict[str, Any], home: Path, max_bytes: int
-) -> None:
+def verify_correctness(task: KernelTask, plan: BenchPlan, value: dict[str, Any], home: Path, max_bytes: int) -> None:
     """Raise CandidateError with the first reason to reject; return quietly if all is well."""
     violation = value.get("violation")
     path = home / plan.outputs_file
@@ -109,9 +107,7 @@ def verify_correctness(
             claimed = value["correctness"].get(key, {}).get("input_digests")
             if claimed != input_digests(args):
                 name = _changed_input(task, args, claimed)
-                raise reject(
-                    f"{_describe(case)} seed {seed}: the kernel modified its input '{name}' in place"
-                )
+                raise reject(f"{_describe(case)} seed {seed}: the kernel modified its input '{name}' in place")
     if violation:
         raise reject(violation)
     for case in plan.timing_cases:
@@ -146,9 +142,7 @@ def verify_timing(task: KernelTask, plan: BenchPlan, value: dict[str, Any], home
     return [_case_timing(task, plan, case, value["timing"][case.name], home) for case in plan.timing_cases]
 
 
-def _times(
-    entry: dict[str, Any], name: str, case: Case, plan: BenchPlan, required: bool = True
-) -> list[float] | None:
+def _times(entry: dict[str, Any], name: str, case: Case, plan: BenchPlan, required: bool = True) -> list[float] | None:
     raw = entry.get("times", {}).get(name) if isinstance(entry.get("times"), dict) else None
     if raw is None and not required:
         return None
@@ -161,18 +155,14 @@ def _times(
     return [float(v) for v in raw]
 
 
-def _case_timing(
-    task: KernelTask, plan: BenchPlan, case: Case, entry: dict[str, Any], home: Path
-) -> CaseTiming:
+def _case_timing(task: KernelTask, plan: BenchPlan, case: Case, entry: dict[str, Any], home: Path) -> CaseTiming:
     cand = _times(entry, "candidate", case, plan)
     eager = _times(entry, "eager", case, plan)
     compiled = _times(entry, "compiled", case, plan, required=False)
     if len(eager) != len(cand) or (compiled is not None and len(compiled) != len(cand)):
         raise reject(f"{_describe(case)}: timing series of different lengths")
     if len(cand) < min(plan.timing.min_reps, plan.timing.max_reps) or entry.get("last_rep") != len(cand) - 1:
-        raise reject(
-            f"{_describe(case)}: the timing report does not follow the protocol ({len(cand)} repetitions)"
-        )
+        raise reject(f"{_describe(case)}: the timing report does not follow the protocol ({len(cand)} repetitions)")
     ratios = paired_ratios(eager, cand)
     claimed = ratios.median
     eager_s = Series(eager).median

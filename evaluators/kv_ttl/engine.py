@@ -136,8 +136,15 @@ class AgentEngine:
         prompt = prompt_tokens(program, turn)
         output = program.turns[turn].output_tokens
         full = prompt // BLOCK_TOKENS
-        job = Job(self._seq, block_ids(program, 0, full), block_ids(program, full, (prompt + output) // BLOCK_TOKENS),
-                  prompt, output, BLOCK_TOKENS, (index, turn))
+        job = Job(
+            self._seq,
+            block_ids(program, 0, full),
+            block_ids(program, full, (prompt + output) // BLOCK_TOKENS),
+            prompt,
+            output,
+            BLOCK_TOKENS,
+            (index, turn),
+        )
         self.turn[index] = turn
         job.key = (decider.priority(job, now), self._seq)
         self._seq += 1

@@ -83,11 +83,14 @@ def score_stage(plan: Plan, values: list[object]) -> dict:
     for index, (spec, trace) in enumerate(zip(plan.specs, plan.traces, strict=True)):
         marks = plan.twin.original_marks if index == plan.twin.original else None
         replays.append(_replay(spec, trace, answers["run", index], marks, None))
-    violation, compared = _compare_twin(plan.specs[plan.twin.original], plan.twin, replays[plan.twin.original],
-                                        answers["twin", 0])
+    violation, compared = _compare_twin(
+        plan.specs[plan.twin.original], plan.twin, replays[plan.twin.original], answers["twin", 0]
+    )
     replay_s = time.perf_counter() - started
-    results = [scoring.measure(spec, SETUPS[spec.setup], trace, replayed.outcome, anchor(spec))
-               for spec, trace, replayed in zip(plan.specs, plan.traces, replays, strict=True)]
+    results = [
+        scoring.measure(spec, SETUPS[spec.setup], trace, replayed.outcome, anchor(spec))
+        for spec, trace, replayed in zip(plan.specs, plan.traces, replays, strict=True)
+    ]
     summary = scoring.summarise(results, violation, compared)
     summary["metrics"]["replay_s"] = round(replay_s, 3)
     return summary
@@ -122,8 +125,11 @@ def _replay(spec: AgentSpec, trace: AgentTrace, answers: list, marks, stop_after
     try:
         return replay(SETUPS[spec.setup], trace, answers, marks, stop_after)
     except LogError as exc:
-        raise Rejected(INVALID_OUTPUT, f"trace {spec.name}: the answer log does not replay: {exc} (was the engine "
-                                       "in the candidate's process changed?)") from None
+        raise Rejected(
+            INVALID_OUTPUT,
+            f"trace {spec.name}: the answer log does not replay: {exc} (was the engine "
+            "in the candidate's process changed?)",
+        ) from None
 
 
 def _compare_twin(spec: AgentSpec, twin: Twin, original: Replayed, twin_answers: list) -> tuple[str | None, int]:
@@ -138,7 +144,10 @@ def _compare_twin(spec: AgentSpec, twin: Twin, original: Replayed, twin_answers:
     if mine == theirs:
         return None, compared
     at = next((i for i, (a, b) in enumerate(zip(mine, theirs, strict=False)) if a != b), min(len(mine), len(theirs)))
-    return (f"trace {spec.name} and a twin that differs only in the future (other programs from the {twin.cut}th on, "
-            f"other tool durations and turn counts for some programs) got different answers before any difference "
-            f"was visible (question {at}): the policy uses future or hidden information, state kept across traces, "
-            "or unseeded randomness", compared)
+    return (
+        f"trace {spec.name} and a twin that differs only in the future (other programs from the {twin.cut}th on, "
+        f"other tool durations and turn counts for some programs) got different answers before any difference "
+        f"was visible (question {at}): the policy uses future or hidden information, state kept across traces, "
+        "or unseeded randomness",
+        compared,
+    )

@@ -77,7 +77,7 @@ def _alter(rng: random.Random, program: Program) -> tuple[Program, int, int]:
         last = turns[-1]
         turns[-1] = Turn(last.new_tokens, last.output_tokens, None, 0.0)
     else:
-        extra = draw_program(rng, shape, program.pid).turns[1:1 + rng.randrange(1, 4)]
+        extra = draw_program(rng, shape, program.pid).turns[1 : 1 + rng.randrange(1, 4)]
         last = turns[-1]
         tool = shape.tools[rng.randrange(len(shape.tools))].name
         turns[-1] = Turn(last.new_tokens, last.output_tokens, tool, 1.0)

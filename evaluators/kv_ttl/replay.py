@@ -42,8 +42,10 @@ class ReplayDecider:
         value = self.answers[self.calls]
         self.calls += 1
         if type(value) not in (int, float) or not math.isfinite(value):
-            raise LogError(f"question {self.calls} ({what} of program {job.owner[0]} turn {job.owner[1]} at "
-                           f"t={now:.3f} s): {value!r} is not a finite number")
+            raise LogError(
+                f"question {self.calls} ({what} of program {job.owner[0]} turn {job.owner[1]} at "
+                f"t={now:.3f} s): {value!r} is not a finite number"
+            )
         return float(value)
 
     def priority(self, job: Job, now: float) -> float:
@@ -52,8 +54,10 @@ class ReplayDecider:
     def ttl(self, job: Job, now: float) -> float:
         value = self._next("ttl", job, now)
         if not 0.0 <= value <= self._max_ttl:
-            raise LogError(f"question {self.calls} (ttl of program {job.owner[0]} turn {job.owner[1]}): {value!r} "
-                           f"is outside [0, {self._max_ttl:g}]")
+            raise LogError(
+                f"question {self.calls} (ttl of program {job.owner[0]} turn {job.owner[1]}): {value!r} "
+                f"is outside [0, {self._max_ttl:g}]"
+            )
         return value
 
 
@@ -64,8 +68,9 @@ class Replayed:
     complete: bool
 
 
-def replay(setup: Setup, trace: AgentTrace, answers: list, marks: frozenset | None = None,
-           stop_after: int | None = None) -> Replayed:
+def replay(
+    setup: Setup, trace: AgentTrace, answers: list, marks: frozenset | None = None, stop_after: int | None = None
+) -> Replayed:
     engine = AgentEngine(setup, trace, marks)
     decider = ReplayDecider(answers, setup.max_ttl_s, stop_after)
     try:
@@ -73,6 +78,8 @@ def replay(setup: Setup, trace: AgentTrace, answers: list, marks: frozenset | No
     except StopReplay:
         return Replayed(engine.out, decider, False)
     if stop_after is None and decider.calls != len(answers):
-        raise LogError(f"{len(answers) - decider.calls} answers are left over after the trusted run asked "
-                       f"{decider.calls} questions")
+        raise LogError(
+            f"{len(answers) - decider.calls} answers are left over after the trusted run asked "
+            f"{decider.calls} questions"
+        )
     return Replayed(outcome, decider, True)

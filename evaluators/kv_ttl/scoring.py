@@ -104,10 +104,13 @@ def summarise(results: list[TraceResult], violation: str | None, probe_compared:
         key = result.name.replace("/", "_")
         metrics[f"{key}_jct_s"] = round(result.mean_jct_s, 4)
         metrics[f"{key}_score"] = round(result.score, 4)
-    lines = [f"{r.name}: mean JCT {r.mean_jct_s:.1f} s (vLLM LRU {r.lru_jct_s:.1f} s, bound {r.bound_jct_s:.1f} s) "
-             f"-> {r.score:.1f}; queue per turn {r.mean_turn_queue_s:.2f} s, recomputed context "
-             f"{r.recompute_ratio:.3f} of prompt tokens, pinned {r.pinned_call_share:.2f} of tool calls "
-             f"(mean TTL {r.mean_ttl_s:.2f} s)" for r in results]
+    lines = [
+        f"{r.name}: mean JCT {r.mean_jct_s:.1f} s (vLLM LRU {r.lru_jct_s:.1f} s, bound {r.bound_jct_s:.1f} s) "
+        f"-> {r.score:.1f}; queue per turn {r.mean_turn_queue_s:.2f} s, recomputed context "
+        f"{r.recompute_ratio:.3f} of prompt tokens, pinned {r.pinned_call_share:.2f} of tool calls "
+        f"(mean TTL {r.mean_ttl_s:.2f} s)"
+        for r in results
+    ]
     if violation:
         score = 0.0
         lines.insert(0, f"causality probe failed, score set to 0: {violation}")

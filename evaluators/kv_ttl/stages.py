@@ -24,9 +24,16 @@ LLAMA_8B = ServingModel(block_tokens=BLOCK_TOKENS, kv_blocks=1536, max_running=2
 LLAMA_8B_40G = dataclasses.replace(LLAMA_8B, kv_blocks=768)
 # Llama-3.1-70B-class (320 KiB of KV per token) on two 80 GB GPUs (tensor parallel): 131,072 tokens
 # of KV cache left beside the weights, about 4,000 prefill tokens/s, a 30-60 ms decode step.
-LLAMA_70B = ServingModel(block_tokens=BLOCK_TOKENS, kv_blocks=512, max_running=256, token_budget=4096,
-                         step_s=0.030, per_sequence_s=0.0003, per_prefill_token_s=1.0 / 4000.0,
-                         per_context_token_s=5e-8)
+LLAMA_70B = ServingModel(
+    block_tokens=BLOCK_TOKENS,
+    kv_blocks=512,
+    max_running=256,
+    token_budget=4096,
+    step_s=0.030,
+    per_sequence_s=0.0003,
+    per_prefill_token_s=1.0 / 4000.0,
+    per_context_token_s=5e-8,
+)
 SETUPS = {"llama8b": Setup(LLAMA_8B), "llama8b-40g": Setup(LLAMA_8B_40G), "llama70b": Setup(LLAMA_70B)}
 
 STAGES: dict[str, tuple[AgentSpec, ...]] = {

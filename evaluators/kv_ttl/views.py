@@ -20,8 +20,18 @@ from evaluators.llm_serving import Job
 
 
 class RequestView:
-    __slots__ = ("program", "turn", "kind", "program_arrival", "arrival", "prompt_tokens", "new_tokens",
-                 "last_tool", "last_tool_s", "cached_tokens")
+    __slots__ = (
+        "program",
+        "turn",
+        "kind",
+        "program_arrival",
+        "arrival",
+        "prompt_tokens",
+        "new_tokens",
+        "last_tool",
+        "last_tool_s",
+        "cached_tokens",
+    )
 
     def __init__(self, engine: AgentEngine, job: Job, now: float):
         index, turn = job.owner
@@ -60,8 +70,16 @@ class TurnView:
 
 
 class EngineView:
-    __slots__ = ("_engine", "now", "kv_capacity_tokens", "block_tokens", "prefill_tokens_per_s", "max_ttl_s",
-                 "max_running", "tools")
+    __slots__ = (
+        "_engine",
+        "now",
+        "kv_capacity_tokens",
+        "block_tokens",
+        "prefill_tokens_per_s",
+        "max_ttl_s",
+        "max_running",
+        "tools",
+    )
 
     def __init__(self, engine: AgentEngine):
         model = engine.setup.model

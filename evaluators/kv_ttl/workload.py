@@ -60,15 +60,38 @@ class AgentShape:
 
 
 SWE = AgentShape(
-    kind="swe", system_tokens=2048, task_median=1500, task_sigma=0.5, turns_median=18, turns_sigma=0.55,
-    turns_low=4, turns_high=60, output_median=120, output_sigma=0.6, tool_output_median=900,
+    kind="swe",
+    system_tokens=2048,
+    task_median=1500,
+    task_sigma=0.5,
+    turns_median=18,
+    turns_sigma=0.55,
+    turns_low=4,
+    turns_high=60,
+    output_median=120,
+    output_sigma=0.6,
+    tool_output_median=900,
     tool_output_sigma=1.0,
-    tools=(Tool("view", 0.35, 0.15, 0.6), Tool("search", 0.20, 0.6, 0.7), Tool("edit", 0.20, 0.2, 0.5),
-           Tool("bash", 0.15, 2.0, 0.9), Tool("test", 0.10, 8.0, 0.8)),
+    tools=(
+        Tool("view", 0.35, 0.15, 0.6),
+        Tool("search", 0.20, 0.6, 0.7),
+        Tool("edit", 0.20, 0.2, 0.5),
+        Tool("bash", 0.15, 2.0, 0.9),
+        Tool("test", 0.10, 8.0, 0.8),
+    ),
 )
 BFCL = AgentShape(
-    kind="bfcl", system_tokens=3072, task_median=200, task_sigma=0.5, turns_median=4, turns_sigma=0.45,
-    turns_low=2, turns_high=10, output_median=80, output_sigma=0.5, tool_output_median=150,
+    kind="bfcl",
+    system_tokens=3072,
+    task_median=200,
+    task_sigma=0.5,
+    turns_median=4,
+    turns_sigma=0.45,
+    turns_low=2,
+    turns_high=10,
+    output_median=80,
+    output_sigma=0.5,
+    tool_output_median=150,
     tool_output_sigma=0.7,
     tools=(Tool("lookup", 0.45, 0.05, 0.8), Tool("compute", 0.30, 0.15, 0.8), Tool("api", 0.25, 1.0, 0.7)),
 )
@@ -111,14 +134,21 @@ class AgentTrace:
     setup: str
 
     def to_payload(self) -> dict:
-        return {"concurrency": self.concurrency, "stagger_s": self.stagger_s, "setup": self.setup,
-                "programs": [[p.pid, p.kind, [[t.new_tokens, t.output_tokens, t.tool, t.tool_s] for t in p.turns]]
-                             for p in self.programs]}
+        return {
+            "concurrency": self.concurrency,
+            "stagger_s": self.stagger_s,
+            "setup": self.setup,
+            "programs": [
+                [p.pid, p.kind, [[t.new_tokens, t.output_tokens, t.tool, t.tool_s] for t in p.turns]]
+                for p in self.programs
+            ],
+        }
 
 
 def trace_from_payload(data: dict) -> AgentTrace:
-    programs = [Program(pid, kind, tuple(Turn(a, b, c, d) for a, b, c, d in turns))
-                for pid, kind, turns in data["programs"]]
+    programs = [
+        Program(pid, kind, tuple(Turn(a, b, c, d) for a, b, c, d in turns)) for pid, kind, turns in data["programs"]
+    ]
     return AgentTrace(None, programs, int(data["concurrency"]), float(data["stagger_s"]), str(data["setup"]))
 
 

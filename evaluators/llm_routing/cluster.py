@@ -101,8 +101,9 @@ class Cluster:
         self._pushed = [-1] * layout.instances
         self._reveal_arrivals, self._reveal_lengths = reveal_marks or (frozenset(), frozenset())
         n = len(trace)
-        self.out = Outcome([HOLD] * n, [INF] * n, [INF] * n, [INF] * n, [0] * n, [False] * n, 0, 0, 0.0,
-                           [0.0] * layout.instances, None)
+        self.out = Outcome(
+            [HOLD] * n, [INF] * n, [INF] * n, [INF] * n, [0] * n, [False] * n, 0, 0, 0.0, [0.0] * layout.instances, None
+        )
 
     # --- event plumbing ------------------------------------------------------------------------
 
@@ -222,8 +223,14 @@ class Cluster:
             elif t_arrival == now:
                 rid = next_arrival
                 next_arrival += 1
-                job = Job(rid, trace.blocks[rid], trace.out_blocks[rid], trace.prompt_tokens[rid],
-                          trace.output_tokens[rid], BLOCK_TOKENS)
+                job = Job(
+                    rid,
+                    trace.blocks[rid],
+                    trace.out_blocks[rid],
+                    trace.prompt_tokens[rid],
+                    trace.output_tokens[rid],
+                    BLOCK_TOKENS,
+                )
                 self.jobs[rid] = job
                 if rid in reveal_arrivals:
                     self._mark_reveal(decider)

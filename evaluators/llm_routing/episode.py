@@ -54,8 +54,9 @@ def _describe(value: object) -> str:
 class PolicyDecider:
     """Asks the policy, checks and logs its answers."""
 
-    def __init__(self, router: object, cluster: Cluster, view: ClusterView, requests: dict[int, RequestView],
-                 trace: Trace):
+    def __init__(
+        self, router: object, cluster: Cluster, view: ClusterView, requests: dict[int, RequestView], trace: Trace
+    ):
         self.calls = 0
         self.log: list[int] = []
         self._route = router.route
@@ -76,8 +77,11 @@ class PolicyDecider:
 
     def _instance_id(self, value: object, what: str) -> int:
         if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= int(value) < self._count:
-            raise PolicyFailure("invalid", f"{what} returned {_describe(value)}; expected an instance id "
-                                           f"in 0..{self._count - 1}" + (" or None" if what == "route" else ""))
+            raise PolicyFailure(
+                "invalid",
+                f"{what} returned {_describe(value)}; expected an instance id "
+                f"in 0..{self._count - 1}" + (" or None" if what == "route" else ""),
+            )
         return int(value)
 
     def route(self, job: Job, now: float) -> int:
@@ -114,8 +118,9 @@ class PolicyDecider:
         try:
             pairs = list(answer)
         except Exception:
-            raise PolicyFailure("invalid", f"rebalance returned {_describe(answer)}; expected a list of "
-                                           "(request id, instance id) pairs") from None
+            raise PolicyFailure(
+                "invalid", f"rebalance returned {_describe(answer)}; expected a list of (request id, instance id) pairs"
+            ) from None
         moves = []
         seen = set()
         location = self._cluster.location
@@ -124,16 +129,21 @@ class PolicyDecider:
             try:
                 rid, target = pair
             except Exception:
-                raise PolicyFailure("invalid", f"rebalance returned the item {_describe(pair)}; expected a "
-                                               "(request id, instance id) pair") from None
+                raise PolicyFailure(
+                    "invalid",
+                    f"rebalance returned the item {_describe(pair)}; expected a (request id, instance id) pair",
+                ) from None
             if isinstance(rid, bool) or not isinstance(rid, numbers.Integral):
                 raise PolicyFailure("invalid", f"rebalance named request {_describe(rid)}; expected an int id")
             rid = int(rid)
             target = self._instance_id(target, "rebalance")
             job = jobs[rid] if 0 <= rid < len(jobs) else None
             if job is None or location[rid] == HOLD or job.admitted_at != float("inf") or rid in seen:
-                raise PolicyFailure("invalid", f"rebalance moved request {rid}, which is not waiting in an "
-                                               "instance's queue now (or was named twice)")
+                raise PolicyFailure(
+                    "invalid",
+                    f"rebalance moved request {rid}, which is not waiting in an "
+                    "instance's queue now (or was named twice)",
+                )
             seen.add(rid)
             moves.append((rid, target))
         return moves

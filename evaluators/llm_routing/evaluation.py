@@ -64,17 +64,26 @@ def score_stage(plan: Plan, values: list[object]) -> dict:
     for bucket, value in zip(plan.buckets, values, strict=True):
         answers.update(zip(bucket, _parse(value, bucket, plan), strict=True))
     started = time.perf_counter()
-    replays = [_replay(item, trace, answers["run", index], None, None)
-               for index, (item, trace) in enumerate(zip(plan.items, plan.traces, strict=True))]
+    replays = [
+        _replay(item, trace, answers["run", index], None, None)
+        for index, (item, trace) in enumerate(zip(plan.items, plan.traces, strict=True))
+    ]
     violation, compared = None, 0
     for number, twin in enumerate(plan.twins):
-        found, count = _compare_twin(plan.items[twin.original], plan.traces[twin.original], twin,
-                                     answers["run", twin.original], answers["twin", number])
+        found, count = _compare_twin(
+            plan.items[twin.original],
+            plan.traces[twin.original],
+            twin,
+            answers["run", twin.original],
+            answers["twin", number],
+        )
         violation = violation or found
         compared += count
     replay_s = time.perf_counter() - started
-    results = [scoring.measure(item, LAYOUTS[item.layout], trace, replayed.outcome, anchor(item))
-               for item, trace, replayed in zip(plan.items, plan.traces, replays, strict=True)]
+    results = [
+        scoring.measure(item, LAYOUTS[item.layout], trace, replayed.outcome, anchor(item))
+        for item, trace, replayed in zip(plan.items, plan.traces, replays, strict=True)
+    ]
     summary = scoring.summarise(results, violation, compared)
     summary["metrics"]["replay_s"] = round(replay_s, 3)
     return summary
@@ -124,17 +133,22 @@ def _parse(value: object, bucket: list[Entry], plan: Plan) -> list[list]:
     return out
 
 
-def _replay(item: StageTrace, trace: Trace, answers: list, marks, stop_after: int | None,
-            stop_at_reveal: bool = False) -> Replayed:
+def _replay(
+    item: StageTrace, trace: Trace, answers: list, marks, stop_after: int | None, stop_at_reveal: bool = False
+) -> Replayed:
     try:
         return replay(LAYOUTS[item.layout], trace, answers, marks, stop_after, stop_at_reveal)
     except LogError as exc:
-        raise Rejected(INVALID_OUTPUT, f"trace {item.spec.name}: the answer log does not replay: {exc} (was the "
-                                       "simulator in the candidate's process changed?)") from None
+        raise Rejected(
+            INVALID_OUTPUT,
+            f"trace {item.spec.name}: the answer log does not replay: {exc} (was the "
+            "simulator in the candidate's process changed?)",
+        ) from None
 
 
-def _compare_twin(item: StageTrace, trace: Trace, twin: Twin, original_answers: list,
-                  twin_answers: list) -> tuple[str | None, int]:
+def _compare_twin(
+    item: StageTrace, trace: Trace, twin: Twin, original_answers: list, twin_answers: list
+) -> tuple[str | None, int]:
     """(violation or None, questions compared). Replays both runs only as far as needed."""
     original = _replay(item, trace, original_answers, twin.original_marks, None, stop_at_reveal=True)
     first_original = original.outcome.reveal_call
@@ -147,8 +161,14 @@ def _compare_twin(item: StageTrace, trace: Trace, twin: Twin, original_answers: 
     if mine == theirs:
         return None, compared
     at = next((i for i, (a, b) in enumerate(zip(mine, theirs, strict=False)) if a != b), min(len(mine), len(theirs)))
-    change = (f"other arrivals after t={twin.cut_s:.1f} s" if twin.kind == "arrivals"
-              else f"longer outputs for a few requests arriving after t={twin.cut_s:.1f} s")
-    return (f"trace {item.spec.name} and a twin that differs only in its future ({change}) got different "
-            f"answers before any difference was visible (log entry {at}): the policy uses future or hidden "
-            "information, state kept across traces, or unseeded randomness", compared)
+    change = (
+        f"other arrivals after t={twin.cut_s:.1f} s"
+        if twin.kind == "arrivals"
+        else f"longer outputs for a few requests arriving after t={twin.cut_s:.1f} s"
+    )
+    return (
+        f"trace {item.spec.name} and a twin that differs only in its future ({change}) got different "
+        f"answers before any difference was visible (log entry {at}): the policy uses future or hidden "
+        "information, state kept across traces, or unseeded randomness",
+        compared,
+    )

@@ -57,8 +57,10 @@ class ReplayDecider:
         self._begin()
         answer = self._next()
         if answer != HOLD and not 0 <= answer < self._instances:
-            raise LogError(f"question {self.calls} (route request {job.rid} at t={now:.3f} s): instance "
-                           f"{answer} is not in 0..{self._instances - 1}")
+            raise LogError(
+                f"question {self.calls} (route request {job.rid} at t={now:.3f} s): instance "
+                f"{answer} is not in 0..{self._instances - 1}"
+            )
         self.ends.append(self.pos)
         return answer
 
@@ -71,8 +73,10 @@ class ReplayDecider:
         for _ in range(count):
             rid, target = self._next(), self._next()
             if not 0 <= target < self._instances:
-                raise LogError(f"question {self.calls} (rebalance at t={now:.3f} s): instance {target} is not "
-                               f"in 0..{self._instances - 1}")
+                raise LogError(
+                    f"question {self.calls} (rebalance at t={now:.3f} s): instance {target} is not "
+                    f"in 0..{self._instances - 1}"
+                )
             moves.append((rid, target))
         self.ends.append(self.pos)
         return moves
@@ -91,8 +95,14 @@ class Replayed:
     complete: bool
 
 
-def replay(layout: Layout, trace: Trace, answers: list, reveal_marks=None, stop_after: int | None = None,
-           stop_at_reveal: bool = False) -> Replayed:
+def replay(
+    layout: Layout,
+    trace: Trace,
+    answers: list,
+    reveal_marks=None,
+    stop_after: int | None = None,
+    stop_at_reveal: bool = False,
+) -> Replayed:
     """Replay `answers` on `trace`; with `stop_after`, stop before question `stop_after` + 1; with
     `stop_at_reveal`, at the first question after a probe's change became visible."""
     cluster = Cluster(layout, trace, reveal_marks)
@@ -104,6 +114,7 @@ def replay(layout: Layout, trace: Trace, answers: list, reveal_marks=None, stop_
     except MoveError as exc:
         raise LogError(f"question {decider.calls}: {exc}") from None
     if stop_after is None and not stop_at_reveal and decider.pos != len(answers):
-        raise LogError(f"{len(answers) - decider.pos} answers are left over after the trusted run asked "
-                       f"{decider.calls} questions")
+        raise LogError(
+            f"{len(answers) - decider.pos} answers are left over after the trusted run asked {decider.calls} questions"
+        )
     return Replayed(outcome, decider, True)

@@ -63,9 +63,11 @@ def measure(item: StageTrace, layout: Layout, trace: Trace, outcome: Outcome, an
     share = good / len(values) if values else 1.0
     finite = [value for value in values if value != math.inf]
     ordered = sorted(values)
-    tpots = [(done - first) / (out - 1) * 1000.0
-             for done, first, out in zip(outcome.finished, outcome.first_token, trace.output_tokens, strict=True)
-             if out > 1 and done != math.inf]
+    tpots = [
+        (done - first) / (out - 1) * 1000.0
+        for done, first, out in zip(outcome.finished, outcome.first_token, trace.output_tokens, strict=True)
+        if out > 1 and done != math.inf
+    ]
     fleet_hours = item.spec.duration_s / 3600.0
     cost = sum(layout.price_per_hour[region] for region in layout.instance_regions) * fleet_hours
     busy = outcome.busy_s
@@ -121,9 +123,12 @@ def summarise(results: list[TraceResult], violation: str | None, probe_compared:
         metrics[f"{key}_attainment"] = round(result.attainment, 4)
         if result.setting != SINGLE:
             metrics[f"{key}_cost_per_1k_good"] = round(min(result.cost_per_1k_good, 1e9), 4)
-    lines = [f"{r.name}: SLO attainment {r.attainment:.3f} (round robin {r.anchor:.3f}) -> {r.score:.1f}; "
-             f"mean TTFT {r.mean_ttft_s:.2f} s, p90 {r.p90_ttft_s:.2f} s, cache hit {r.cache_hit_ratio:.2f}, "
-             f"sent to another region {r.forwarded_share:.2f}" for r in results]
+    lines = [
+        f"{r.name}: SLO attainment {r.attainment:.3f} (round robin {r.anchor:.3f}) -> {r.score:.1f}; "
+        f"mean TTFT {r.mean_ttft_s:.2f} s, p90 {r.p90_ttft_s:.2f} s, cache hit {r.cache_hit_ratio:.2f}, "
+        f"sent to another region {r.forwarded_share:.2f}"
+        for r in results
+    ]
     if violation:
         score = 0.0
         lines.insert(0, f"causality probe failed, score set to 0: {violation}")

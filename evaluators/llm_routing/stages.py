@@ -16,19 +16,37 @@ from evaluators.llm_routing.cluster import Layout
 from evaluators.llm_routing.workload import TraceSpec
 from evaluators.llm_serving import ServingModel
 
-MODEL = ServingModel(block_tokens=512, kv_blocks=256, max_running=48, token_budget=4096, step_s=0.010,
-                     per_sequence_s=0.00015, per_prefill_token_s=1.0 / 10000.0, per_context_token_s=3e-8)
+MODEL = ServingModel(
+    block_tokens=512,
+    kv_blocks=256,
+    max_running=48,
+    token_budget=4096,
+    step_s=0.010,
+    per_sequence_s=0.00015,
+    per_prefill_token_s=1.0 / 10000.0,
+    per_context_token_s=3e-8,
+)
 
 SINGLE = "single_region"
 MULTI = "multi_region"
 
 LAYOUTS: dict[str, Layout] = {
-    SINGLE: Layout(MODEL, instance_regions=(0,) * 8, region_names=("local",), rtt_s=((0.0,),),
-                   price_per_hour=(4.0,), slo_ttft_s=2.0),
-    MULTI: Layout(MODEL, instance_regions=(0,) * 4 + (1,) * 4 + (2,) * 4,
-                  region_names=("us-east", "eu-west", "ap-northeast"),
-                  rtt_s=((0.0, 0.075, 0.150), (0.075, 0.0, 0.220), (0.150, 0.220, 0.0)),
-                  price_per_hour=(4.0, 4.4, 4.8), slo_ttft_s=2.0),
+    SINGLE: Layout(
+        MODEL,
+        instance_regions=(0,) * 8,
+        region_names=("local",),
+        rtt_s=((0.0,),),
+        price_per_hour=(4.0,),
+        slo_ttft_s=2.0,
+    ),
+    MULTI: Layout(
+        MODEL,
+        instance_regions=(0,) * 4 + (1,) * 4 + (2,) * 4,
+        region_names=("us-east", "eu-west", "ap-northeast"),
+        rtt_s=((0.0, 0.075, 0.150), (0.075, 0.0, 0.220), (0.150, 0.220, 0.0)),
+        price_per_hour=(4.0, 4.4, 4.8),
+        slo_ttft_s=2.0,
+    ),
 }
 
 
@@ -43,8 +61,12 @@ def _single(name: str, seed: int, rate: float, speedup: float = 1.0, duration: f
 
 
 def _multi(name: str, seed: int, rate: float, speedup: float = 1.0, duration: float = 240.0) -> StageTrace:
-    return StageTrace(MULTI, TraceSpec(name, seed, duration, rate, regions=LAYOUTS[MULTI].region_names,
-                                       diurnal_amplitude=0.6, speedup=speedup))
+    return StageTrace(
+        MULTI,
+        TraceSpec(
+            name, seed, duration, rate, regions=LAYOUTS[MULTI].region_names, diurnal_amplitude=0.6, speedup=speedup
+        ),
+    )
 
 
 SINGLE_TRACES = (

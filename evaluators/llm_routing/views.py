@@ -32,8 +32,10 @@ class RequestView:
         self.blocks = job.blocks
 
     def __repr__(self) -> str:
-        return (f"Request(id={self.id}, arrival={self.arrival:.3f}, region={self.region}, "
-                f"prompt_tokens={self.prompt_tokens})")
+        return (
+            f"Request(id={self.id}, arrival={self.arrival:.3f}, region={self.region}, "
+            f"prompt_tokens={self.prompt_tokens})"
+        )
 
 
 class InstanceView:
@@ -80,15 +82,26 @@ class InstanceView:
 
 
 class ClusterView:
-    __slots__ = ("_cluster", "now", "instances", "regions", "rtt", "price_per_hour", "slo_ttft",
-                 "block_tokens", "prefill_tokens_per_s", "max_running")
+    __slots__ = (
+        "_cluster",
+        "now",
+        "instances",
+        "regions",
+        "rtt",
+        "price_per_hour",
+        "slo_ttft",
+        "block_tokens",
+        "prefill_tokens_per_s",
+        "max_running",
+    )
 
     def __init__(self, cluster: Cluster, requests: dict[int, RequestView]):
         layout = cluster.layout
         self._cluster = cluster
         self.now = 0.0
-        self.instances = tuple(InstanceView(inst, layout.instance_regions[inst.index], requests)
-                               for inst in cluster.instances)
+        self.instances = tuple(
+            InstanceView(inst, layout.instance_regions[inst.index], requests) for inst in cluster.instances
+        )
         self.regions = layout.region_names
         self.rtt = layout.rtt_s
         self.price_per_hour = layout.price_per_hour

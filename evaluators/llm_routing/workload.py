@@ -86,15 +86,28 @@ class Trace:
         return len(self.arrival)
 
     def to_payload(self) -> dict:
-        return {"arrival": self.arrival, "region": self.region, "session": self.session,
-                "prompt_tokens": self.prompt_tokens, "output_tokens": self.output_tokens,
-                "blocks": [list(b) for b in self.blocks], "out_blocks": [list(b) for b in self.out_blocks]}
+        return {
+            "arrival": self.arrival,
+            "region": self.region,
+            "session": self.session,
+            "prompt_tokens": self.prompt_tokens,
+            "output_tokens": self.output_tokens,
+            "blocks": [list(b) for b in self.blocks],
+            "out_blocks": [list(b) for b in self.out_blocks],
+        }
 
 
 def trace_from_payload(data: dict) -> Trace:
-    return Trace(None, list(data["arrival"]), list(data["region"]), list(data["session"]),
-                 list(data["prompt_tokens"]), list(data["output_tokens"]),
-                 [tuple(b) for b in data["blocks"]], [tuple(b) for b in data["out_blocks"]])
+    return Trace(
+        None,
+        list(data["arrival"]),
+        list(data["region"]),
+        list(data["session"]),
+        list(data["prompt_tokens"]),
+        list(data["output_tokens"]),
+        [tuple(b) for b in data["blocks"]],
+        [tuple(b) for b in data["out_blocks"]],
+    )
 
 
 def _lognormal(rng: random.Random, median: float, sigma: float, low: int, high: int) -> int:
@@ -146,8 +159,9 @@ def generate(spec: TraceSpec, session_seed: int | None = None, session_offset: i
     order = list(range(shape.templates))
     rng.shuffle(order)
     base_weights = _template_weights(shape, order)
-    template_tokens = [_lognormal(rng, shape.template_median_tokens, shape.template_sigma, 256, 12000)
-                       for _ in range(shape.templates)]
+    template_tokens = [
+        _lognormal(rng, shape.template_median_tokens, shape.template_sigma, 256, 12000) for _ in range(shape.templates)
+    ]
     duration = spec.duration_s * spec.speedup
     periods = int(duration // shape.hot_period_s) + 1
     hot = [rng.randrange(shape.templates) for _ in range(periods)]
@@ -161,7 +175,9 @@ def generate(spec: TraceSpec, session_seed: int | None = None, session_offset: i
         weights[hot[int(start // shape.hot_period_s)]] *= shape.hot_boost
         template = rng.choices(range(shape.templates), weights)[0]
         shared = template_tokens[template] // BLOCK_TOKENS
-        prompt = template_tokens[template] + _lognormal(rng, shape.context_median_tokens, shape.context_sigma, 64, 16000)
+        prompt = template_tokens[template] + _lognormal(
+            rng, shape.context_median_tokens, shape.context_sigma, 64, 16000
+        )
         t = start
         for turn in range(shape.turns_cap):
             if turn and (rng.random() >= p_more or t >= duration):

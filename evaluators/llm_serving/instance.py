@@ -32,12 +32,35 @@ INF = math.inf
 class Job:
     """A request inside the simulator (trusted state: the policy sees only views of it)."""
 
-    __slots__ = ("rid", "blocks", "out_blocks", "prompt_tokens", "output_tokens", "private", "context",
-                 "key", "cached_tokens", "prefill_left", "queued_at", "admitted_at", "first_token",
-                 "finished_at", "finish_iter", "owner")
+    __slots__ = (
+        "rid",
+        "blocks",
+        "out_blocks",
+        "prompt_tokens",
+        "output_tokens",
+        "private",
+        "context",
+        "key",
+        "cached_tokens",
+        "prefill_left",
+        "queued_at",
+        "admitted_at",
+        "first_token",
+        "finished_at",
+        "finish_iter",
+        "owner",
+    )
 
-    def __init__(self, rid: int, blocks: tuple[int, ...], out_blocks: tuple[int, ...], prompt_tokens: int,
-                 output_tokens: int, block_tokens: int, owner: object = None):
+    def __init__(
+        self,
+        rid: int,
+        blocks: tuple[int, ...],
+        out_blocks: tuple[int, ...],
+        prompt_tokens: int,
+        output_tokens: int,
+        block_tokens: int,
+        owner: object = None,
+    ):
         self.rid = rid
         self.blocks = blocks
         self.out_blocks = out_blocks

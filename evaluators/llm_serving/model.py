@@ -29,8 +29,12 @@ class ServingModel:
     per_context_token_s: float = 2.5e-8  # attention read per context token of a decoding sequence
 
     def iteration_s(self, decoding: int, context_tokens: int, prefill_tokens: int) -> float:
-        return (self.step_s + self.per_sequence_s * decoding + self.per_prefill_token_s * prefill_tokens
-                + self.per_context_token_s * context_tokens)
+        return (
+            self.step_s
+            + self.per_sequence_s * decoding
+            + self.per_prefill_token_s * prefill_tokens
+            + self.per_context_token_s * context_tokens
+        )
 
     def isolated_prefill_s(self, tokens: int) -> float:
         """Time to compute `tokens` prompt tokens alone on an idle instance (chunked)."""

@@ -14,8 +14,11 @@ PEER_MODULES = {
     "utils": (
         "evaluators.llm_sql.peer_helpers",
         {
-            "Trie": "Trie", "TrieNode": "TrieNode", "calculate_length": "calculate_length",
-            "evaluate_df_prefix_hit_cnt": "evaluate_df_prefix_hit_cnt", "pd": "pd",
+            "Trie": "Trie",
+            "TrieNode": "TrieNode",
+            "calculate_length": "calculate_length",
+            "evaluate_df_prefix_hit_cnt": "evaluate_df_prefix_hit_cnt",
+            "pd": "pd",
         },
     ),
 }

@@ -25,7 +25,9 @@ def table(rows: int = 200) -> list[list[str]]:
     out = []
     for _ in range(rows):
         beer_id, name = rng.choice(beers)
-        out.append([f"reviewer{rng.randint(1, 40)}", str(rng.choice([3.5, 4.0, 4.5])), rng.choice(styles), beer_id, name])
+        out.append(
+            [f"reviewer{rng.randint(1, 40)}", str(rng.choice([3.5, 4.0, 4.5])), rng.choice(styles), beer_id, name]
+        )
     return out
 
 

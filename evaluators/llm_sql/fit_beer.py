@@ -6,7 +6,8 @@ Owns: measuring the statistics that synth.py reproduces: how many beers, breweri
 reviewers there are and how unevenly rows spread over them (size quantiles), text lengths, how
 beer names share brewery prefixes, the beer id digits, review days (per beer centre and spread,
 and how often a reviewer reviews several beers on one day), and the four ratings as a Gaussian
-copula (marginals, correlation, the share of variance explained by the beer). Only summary numbers are stored, never values from the file.
+copula (marginals, correlation, the share of variance explained by the beer). Only summary numbers
+are stored, never values from the file.
 
 Must not: be imported by evaluators at run time (the JSON it writes is what they read).
 """
@@ -100,8 +101,9 @@ def fit(path: Path) -> dict:
             again += day in seen_days[who]
         seen_days[who].add(day)
 
-    scores = np.column_stack([normal_scores([r[col[c]] for r in rows], rating_order([r[col[c]] for r in rows]))
-                              for c in RATINGS])
+    scores = np.column_stack(
+        [normal_scores([r[col[c]] for r in rows], rating_order([r[col[c]] for r in rows])) for c in RATINGS]
+    )
     beer_index = {b: i for i, b in enumerate(beer_rows)}
     members = np.array([beer_index[b] for b in beer])
     shares = []

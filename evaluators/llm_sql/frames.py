@@ -178,7 +178,7 @@ def _search(texts: Sequence[str], cells: Sequence[str], groups: Sequence[Sequenc
             order.extend(option)
             if search(position + 1):
                 return True
-            del order[len(order) - len(option):]
+            del order[len(order) - len(option) :]
             for c in option:
                 used[c] = False
         return False

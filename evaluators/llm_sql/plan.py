@@ -52,7 +52,7 @@ def check_plan(table: Table, value: Any) -> Plan:
     orders = np.asarray(flat, dtype=np.int64).reshape(n, k)
     if n and k and not (np.sort(orders, axis=1) == np.arange(k)).all():
         bad = int(np.flatnonzero(~(np.sort(orders, axis=1) == np.arange(k)).all(axis=1))[0])
-        raise PlanError(f"plan[{bad}] field order {flat[bad * k:(bad + 1) * k]} is not a permutation of 0..{k - 1}")
+        raise PlanError(f"plan[{bad}] field order {flat[bad * k : (bad + 1) * k]} is not a permutation of 0..{k - 1}")
     if n and table.merge_groups:
         where = np.argsort(orders, axis=1)  # where[r, c] = position of column c in row r
         for group in table.merge_groups:
@@ -61,7 +61,7 @@ def check_plan(table: Table, value: Any) -> Plan:
             if apart.size:
                 names = [table.columns[c] for c in group]
                 raise PlanError(f"plan[{int(apart[0])}] splits the merged column {names}: its cells must be adjacent")
-    return [(r, flat[i * k:(i + 1) * k]) for i, r in enumerate(rows)]
+    return [(r, flat[i * k : (i + 1) * k]) for i, r in enumerate(rows)]
 
 
 def prompt_strings(table: Table, plan: Sequence[tuple[int, Sequence[int]]]) -> list[str]:

@@ -110,8 +110,9 @@ def _words(rng: np.random.Generator, length: int, *, capital: bool = True) -> st
 
 
 def _beer_names(rng: np.random.Generator, p: dict, brewery_of: list[int]) -> list[str]:
-    prefixes = {b: _words(rng, round(float(_draw(rng, p, p["breweries"]["prefix_len"], 1)[0])))
-                for b in sorted(set(brewery_of))}
+    prefixes = {
+        b: _words(rng, round(float(_draw(rng, p, p["breweries"]["prefix_len"], 1)[0]))) for b in sorted(set(brewery_of))
+    }
     suffixes = _draw(rng, p, p["breweries"]["suffix_len"], len(brewery_of))
     names, seen = [], set()
     for beer, brewery in enumerate(brewery_of):
@@ -169,8 +170,9 @@ def _reviewers(rng: np.random.Generator, p: dict, count: int) -> tuple[list[str]
     return names, _draw(rng, p, r["rows_per_reviewer"], count, log=True)
 
 
-def _times(rng: np.random.Generator, p: dict, n_beers: int, beer_of_row: np.ndarray,
-           reviewer_of_row: np.ndarray) -> np.ndarray:
+def _times(
+    rng: np.random.Generator, p: dict, n_beers: int, beer_of_row: np.ndarray, reviewer_of_row: np.ndarray
+) -> np.ndarray:
     d = p["days"]
     centres = _draw(rng, p, d["beer_centre"], n_beers)
     spreads = _draw(rng, p, d["beer_spread"], n_beers)

@@ -31,8 +31,10 @@ DATASETS: dict[str, list[list[str]]] = {
     "movies.csv": [["movieinfo", "movietitle", "rottentomatoeslink"]],
     "beer.csv": [["beer/beerId", "beer/name"]],
     "BIRD.csv": [["PostId", "Body"]],
-    "PDMX.csv": [["path", "metadata"],
-                 ["hasmetadata", "isofficial", "isuserpublisher", "isdraft", "hasannotations", "subsetall"]],
+    "PDMX.csv": [
+        ["path", "metadata"],
+        ["hasmetadata", "isofficial", "isuserpublisher", "isdraft", "hasannotations", "subsetall"],
+    ],
     "products.csv": [["product_title", "parent_asin"]],
 }
 

@@ -17,8 +17,13 @@ def main() -> None:
     policy = importlib.import_module(POLICY_MODULE)
     rng = random.Random(0)
     models = [
-        SimpleNamespace(model_name=f"model_{i}", model_size=rng.randint(8, 30), req_rate=rng.randint(1, 20),
-                        slo=rng.randint(1, 10), cur_gpu_id=i % GPUS)
+        SimpleNamespace(
+            model_name=f"model_{i}",
+            model_size=rng.randint(8, 30),
+            req_rate=rng.randint(1, 20),
+            slo=rng.randint(1, 10),
+            cur_gpu_id=i % GPUS,
+        )
         for i in range(8)
     ]
     placement = policy.compute_model_placement(GPUS, list(models))

@@ -94,9 +94,7 @@ def _summarise(scored: list[CaseScore], stage: str) -> StageScore:
         "mean_round_robin_kvpr": _mean([c.baseline for c in scored]),
         "mean_lower_bound_kvpr": _mean([c.bound for c in scored]),
         "mean_gap_closed": _mean([_gap(c) for c in scored]),
-        "mean_excess_over_bound": _mean(
-            [c.solution / c.bound - 1.0 for c in placed if c.solution and c.bound]
-        ),
+        "mean_excess_over_bound": _mean([c.solution / c.bound - 1.0 for c in placed if c.solution and c.bound]),
     }
     features = {
         "pressure_balance": _mean([_pressure_balance(c) for c in placed]),

@@ -61,16 +61,13 @@ def parse_placement(raw: Any, case: PrismCase) -> tuple[tuple[int, ...], ...]:
         gpu_id, members = entry
         if not _is_int(gpu_id) or not 0 <= gpu_id < case.gpu_num:
             raise PlacementError(
-                f"GPU id {_text(gpu_id)!r} is not an int in range({case.gpu_num}); "
-                f"this case has {case.gpu_num} GPUs"
+                f"GPU id {_text(gpu_id)!r} is not an int in range({case.gpu_num}); this case has {case.gpu_num} GPUs"
             )
         if groups[gpu_id] is not None:
             raise PlacementError(f"GPU id {gpu_id} appears twice")
         for member in members:
             if not _is_int(member) or not 0 <= member < n_models:
-                raise PlacementError(
-                    f"model index {_text(member)!r} is not one of the {n_models} input models"
-                )
+                raise PlacementError(f"model index {_text(member)!r} is not one of the {n_models} input models")
         groups[gpu_id] = list(members)
     placed = [i for group in groups if group is not None for i in group]
     _check_each_model_once(placed, n_models)

@@ -40,9 +40,7 @@ class HeadResult:
     sampled_read: torch.Tensor  # [H] distinct keys read with a weight above 1 (sampled)
 
 
-def dense_weights(
-    indices: torch.Tensor, weights: torch.Tensor, heads: int, keys: int, case: str
-) -> torch.Tensor:
+def dense_weights(indices: torch.Tensor, weights: torch.Tensor, heads: int, keys: int, case: str) -> torch.Tensor:
     """[H, n] weights from the padded (indices, weights) pair, or SelectionError."""
     where = f"case {case}"
     if indices.dtype not in (torch.int64, torch.int32, torch.int16):
@@ -78,9 +76,7 @@ def evaluate_heads(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, dense: tor
     qd, kd, vd = q.double(), k.double(), v.double()
     scores = torch.einsum("hd,hnd->hn", qd, kd) / math.sqrt(d)
     exact = torch.einsum("hn,hnd->hd", torch.softmax(scores, dim=-1), vd)
-    logits = torch.where(
-        dense > 0, scores + torch.log(dense.clamp(min=1e-300)), torch.full_like(scores, -math.inf)
-    )
+    logits = torch.where(dense > 0, scores + torch.log(dense.clamp(min=1e-300)), torch.full_like(scores, -math.inf))
     approx = torch.einsum("hn,hnd->hd", torch.softmax(logits, dim=-1), vd)
     errors = (approx - exact).norm(dim=-1) / exact.norm(dim=-1).clamp(min=1e-12)
     read = dense > 0

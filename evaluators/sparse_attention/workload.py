@@ -133,9 +133,7 @@ def real_cases(folder: Path) -> list[AttentionCase]:
             q, k, v = (torch.from_numpy(np.asarray(data[name], dtype=np.float32)) for name in ("q", "k", "v"))
         heads, n, d = k.shape
         if q.shape != (heads, d) or v.shape != (heads, n, d):
-            raise ValueError(
-                f"{path}: expected q [H, d], k and v [H, n, d]; got {q.shape}, {k.shape}, {v.shape}"
-            )
+            raise ValueError(f"{path}: expected q [H, d], k and v [H, n, d]; got {q.shape}, {k.shape}, {v.shape}")
         cases.append(AttentionCase(path.stem, q, k, v, ["real"] * heads, seed=1000 + i))
     if not cases:
         raise FileNotFoundError(f"{folder} holds no *.npz decode dumps")

@@ -17,8 +17,12 @@ def snapshot() -> tuple[dict, dict]:
     for (local, remote), sent in LINKS.items():
         name = f"{local}_to_{remote}"
         telemetry[name] = {
-            "interface_status": "up", "tx_rate": sent, "rx_rate": LINKS[(remote, local)],
-            "connected_to": f"{remote}_to_{local}", "local_router": local, "remote_router": remote,
+            "interface_status": "up",
+            "tx_rate": sent,
+            "rx_rate": LINKS[(remote, local)],
+            "connected_to": f"{remote}_to_{local}",
+            "local_router": local,
+            "remote_router": remote,
         }
         topology.setdefault(local, []).append(name)
     telemetry["B_to_A"]["rx_rate"] = 0.0  # a dropped counter: A_to_B still says 840 Mbps were sent

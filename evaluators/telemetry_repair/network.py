@@ -70,8 +70,15 @@ def snapshot_from_row(row: dict[str, str]) -> Snapshot:
         entry = fields.setdefault(f"{local}_to_{remote}", {"local": local, "remote": remote})
         entry[side], entry[f"true_{side}"] = measured, truth
     interfaces = tuple(
-        Interface(iid, f["local"], f["remote"], f.get("rx", 0.0), f.get("tx", 0.0),
-                  f.get("true_rx", f.get("rx", 0.0)), f.get("true_tx", f.get("tx", 0.0)))
+        Interface(
+            iid,
+            f["local"],
+            f["remote"],
+            f.get("rx", 0.0),
+            f.get("tx", 0.0),
+            f.get("true_rx", f.get("rx", 0.0)),
+            f.get("true_tx", f.get("tx", 0.0)),
+        )
         for iid, f in fields.items()
     )
     return Snapshot(label=str(row.get("", row.get("timestamp", ""))), interfaces=interfaces)

@@ -45,8 +45,10 @@ def perturb(snapshot: Snapshot, rng: random.Random) -> Scenario:
     """One scenario: the draws of the original's apply_test_perturbations, in its order."""
     topology = snapshot.topology()
     clean = {i.interface_id: _telemetry(i, i.rx_rate, i.tx_rate) for i in snapshot.interfaces}
-    truth = {i.interface_id: {"rx_rate": i.true_rx, "tx_rate": i.true_tx, "interface_status": "up"}
-             for i in snapshot.interfaces}
+    truth = {
+        i.interface_id: {"rx_rate": i.true_rx, "tx_rate": i.true_tx, "interface_status": "up"}
+        for i in snapshot.interfaces
+    }
     bug = rng.choice(BUG_TYPES)
     seen: dict[str, dict] = {}
     for iid, values in clean.items():

@@ -54,7 +54,11 @@ class ScenarioMetrics:
 
     @property
     def combined(self) -> float:
-        return WEIGHTS["counter"] * self.counter + WEIGHTS["status"] * self.status + WEIGHTS["calibration"] * self.calibration
+        return (
+            WEIGHTS["counter"] * self.counter
+            + WEIGHTS["status"] * self.status
+            + WEIGHTS["calibration"] * self.calibration
+        )
 
 
 FAILED = ScenarioMetrics(0.0, 0.0, 0.0)  # a scenario whose repair call raised
@@ -96,7 +100,9 @@ def _finite(x: Any) -> bool:
     return isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x)
 
 
-def scenario_metrics(scenario: Scenario, repairs: dict[str, Repaired], *, count_zero_truth: bool = True) -> ScenarioMetrics:
+def scenario_metrics(
+    scenario: Scenario, repairs: dict[str, Repaired], *, count_zero_truth: bool = True
+) -> ScenarioMetrics:
     """The three metrics; count_zero_truth=False reproduces the original's counter accuracy exactly."""
     error, counted, calibration, up = 0.0, 0, 0.0, 0
     for iid, truth in scenario.truth.items():

@@ -55,24 +55,18 @@ def judge(workload: NamedWorkload, record: Record, budget: int) -> WorkloadOutco
     n = workload.num_txns
     notes = []
     if record.status == "budget_exhausted" and record.schedule is None:
-        problem: str | None = (
-            f"the budget of {budget} calls ran out before any complete schedule was evaluated"
-        )
+        problem: str | None = f"the budget of {budget} calls ran out before any complete schedule was evaluated"
     elif record.schedule is None:
         problem = record.problem or "no schedule came back"
     else:
         problem = permutation_problem(record.schedule, n)
         if record.status == "budget_exhausted":
-            notes.append(
-                f"the budget of {budget} calls ran out; the best complete schedule it evaluated is used"
-            )
+            notes.append(f"the budget of {budget} calls ran out; the best complete schedule it evaluated is used")
     span = None
     if problem is None and record.schedule is not None:
         span = makespan(workload.parsed, record.schedule)
         if record.status == "returned" and record.claimed is not None and record.claimed != span:
-            notes.append(
-                f"claimed makespan {record.claimed:g}, recomputed {span} (the recomputed figure counts)"
-            )
+            notes.append(f"claimed makespan {record.claimed:g}, recomputed {span} (the recomputed figure counts)")
     return WorkloadOutcome(
         workload.name,
         workload.identity_makespan(),
@@ -116,12 +110,8 @@ def score_stage(
         "budget_per_workload": float(budget),
         "invalid_schedules": float(len(invalid)),
         "budget_violations": float(len(budget_problems)),
-        "claimed_makespan_mismatches": float(
-            sum(any(n.startswith("claimed") for n in o.notes) for o in outcomes)
-        ),
-        "budget_exhausted_workloads": float(
-            sum(any(n.startswith("the budget") for n in o.notes) for o in outcomes)
-        ),
+        "claimed_makespan_mismatches": float(sum(any(n.startswith("claimed") for n in o.notes) for o in outcomes)),
+        "budget_exhausted_workloads": float(sum(any(n.startswith("the budget") for n in o.notes) for o in outcomes)),
         "candidate_wall_s": wall_s,
     }
     for o in outcomes:

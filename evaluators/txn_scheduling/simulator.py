@@ -224,11 +224,7 @@ class Workload:
             )
         meter.calls += 1
         cost = makespan(self._parsed, seq)
-        if (
-            len(seq) == n
-            and (meter.best_makespan is None or cost < meter.best_makespan)
-            and len(set(seq)) == n
-        ):
+        if len(seq) == n and (meter.best_makespan is None or cost < meter.best_makespan) and len(set(seq)) == n:
             meter.best_makespan, meter.best_schedule = cost, seq
         return cost
 

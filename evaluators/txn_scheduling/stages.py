@@ -42,13 +42,9 @@ def stage_plan(stage: str, data_folder: Path | None) -> StagePlan:
         sets = tuple(synthetic_set(seed, prefix=f"s{seed}_") for seed in HOLDOUT_SEEDS)
         return StagePlan(stage, sets, FULL_BUDGET, timeout, f"held-out synthetic seeds {list(HOLDOUT_SEEDS)}")
     base = load_real_set(data_folder) if data_folder is not None else synthetic_set(EVOLUTION_SEED)
-    source = (
-        f"real workloads ({data_folder})" if data_folder is not None else f"synthetic seed {EVOLUTION_SEED}"
-    )
+    source = f"real workloads ({data_folder})" if data_folder is not None else f"synthetic seed {EVOLUTION_SEED}"
     if stage == "quick":
-        return StagePlan(
-            stage, (every_other(base),), QUICK_BUDGET, timeout, f"{source}, every second transaction"
-        )
+        return StagePlan(stage, (every_other(base),), QUICK_BUDGET, timeout, f"{source}, every second transaction")
     return StagePlan(stage, (base,), FULL_BUDGET, timeout, source)
 
 

@@ -34,9 +34,7 @@ class Record:
 def read_set_value(value: Any, names: list[str]) -> tuple[list[Record], int]:
     """The driver's value for one set -> records in workload order and the process's makespan tally."""
     if not isinstance(value, dict) or not isinstance(value.get("workloads"), list):
-        raise CandidateError(
-            INVALID_OUTPUT, "the candidate's result is not the driver's {workloads, tally} record"
-        )
+        raise CandidateError(INVALID_OUTPUT, "the candidate's result is not the driver's {workloads, tally} record")
     tally = value.get("tally")
     if not _is_int(tally) or tally < 0:
         raise CandidateError(INVALID_OUTPUT, f"the makespan tally {tally!r} is not a count")

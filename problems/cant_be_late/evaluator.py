@@ -15,7 +15,8 @@ from evaluators.cant_be_late.evaluation import evaluate_stage
 DRIVER = Path(__file__).with_name("driver.py")
 
 
-def evaluate(program_path: str, *, stage: str = "full", workdir: str | None = None,
-             data_dir: str | None = None) -> dict:
+def evaluate(
+    program_path: str, *, stage: str = "full", workdir: str | None = None, data_dir: str | None = None
+) -> dict:
     """Score the Strategy in `program_path`; a broken candidate raises CandidateError."""
     return evaluate_stage(program_path, DRIVER, stage, workdir, data_dir)

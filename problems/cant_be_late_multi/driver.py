@@ -18,8 +18,9 @@ _SESSION = {}
 
 
 def start(candidate, payload):
-    _SESSION["lockstep"] = Lockstep(compile_candidate(candidate), Job.from_json(payload["job"]),
-                                    Rules.from_json(payload["rules"]))
+    _SESSION["lockstep"] = Lockstep(
+        compile_candidate(candidate), Job.from_json(payload["job"]), Rules.from_json(payload["rules"])
+    )
     random.seed(payload["seed"])  # a random policy is reproducible: same session, same draws
     numpy = sys.modules.get("numpy")
     if numpy is not None:

@@ -29,8 +29,9 @@ RULES = Rules()  # per-tick billing, migration restarts: the leaderboard's looph
 STAGES = (*scenarios.STAGES, "leaderboard")
 
 
-def evaluate(program_path: str, *, stage: str = "full", workdir: str | None = None, seed: int = 0,
-             data_dir: str | None = None) -> dict:
+def evaluate(
+    program_path: str, *, stage: str = "full", workdir: str | None = None, seed: int = 0, data_dir: str | None = None
+) -> dict:
     """Score `program_path` on the stage; a policy that raises fails as CandidateError."""
     if stage not in STAGES:
         raise ValueError(f"cant_be_late_multi has no stage {stage!r}; stages: {list(STAGES)}")

@@ -119,7 +119,9 @@ def start(candidate, payload):
     layers, experts = payload["shape"]
     slots = payload["num_replicas"]
     _CALL.update(
-        layers=layers, experts=experts, slots=slots,
+        layers=layers,
+        experts=experts,
+        slots=slots,
         args=(slots, payload["num_groups"], payload["num_nodes"], payload["num_gpus"]),
         as_input=_torch_input() if program_imports(candidate, "torch") else None,
         fixed=_fixed_answer(layers, experts, slots),

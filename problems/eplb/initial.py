@@ -103,9 +103,7 @@ def rebalance_experts(weight, num_replicas, num_groups, num_nodes, num_gpus):
         phy2log, rank, logcnt = _hierarchical(weight, num_replicas, 1, 1, num_gpus)
     width = num_replicas - experts + 1
     log2phy = np.full((layers, experts * width), -1, dtype=np.int64)
-    np.put_along_axis(
-        log2phy, phy2log * width + rank, np.broadcast_to(np.arange(num_replicas), phy2log.shape), axis=1
-    )
+    np.put_along_axis(log2phy, phy2log * width + rank, np.broadcast_to(np.arange(num_replicas), phy2log.shape), axis=1)
     return phy2log, log2phy.reshape(layers, experts, width), logcnt
 
 

@@ -114,9 +114,7 @@ def stage_cases(stage: str, seed: int, gpu: bool) -> tuple[list[Case], list[Case
         for name, dims, dtype, layout in rows
     ]
     timed = [
-        Case(
-            name, dict(dims), dtype, "contiguous", (derive_seed("fused_rmsnorm", stage, seed, name, "timed"),)
-        )
+        Case(name, dict(dims), dtype, "contiguous", (derive_seed("fused_rmsnorm", stage, seed, name, "timed"),))
         for name, dims, dtype in (TIMED_GPU if gpu else TIMED_CPU)[stage]
     ]
     return cases, timed
@@ -145,7 +143,10 @@ def evaluate(program_path: str, *, stage: str = "full", workdir: str | None = No
         metrics[f"{t.name}_candidate_us"] = t.candidate_s * 1e6
         metrics[f"{t.name}_eager_us"] = t.eager_s * 1e6
         metrics[f"{t.name}_speedup"] = t.speedup
-        line = f"{t.name}: candidate {t.candidate_s * 1e6:.1f} us, eager {t.eager_s * 1e6:.1f} us, speedup {t.speedup:.3f}x"
+        line = (
+            f"{t.name}: candidate {t.candidate_s * 1e6:.1f} us, eager {t.eager_s * 1e6:.1f} us, "
+            f"speedup {t.speedup:.3f}x"
+        )
         if t.compiled_s is not None:
             metrics[f"{t.name}_compiled_us"] = t.compiled_s * 1e6
             line += f", torch.compile {t.compiled_s * 1e6:.1f} us"

@@ -9,7 +9,6 @@ This starting point pins for twice the tool's mean observed duration (at most 4 
 their own arrival.
 """
 
-
 # EVOLVE-BLOCK-START
 TTL_FACTOR = 2.0  # pin for this multiple of the tool's mean observed duration
 TTL_CAP_S = 4.0
@@ -36,4 +35,6 @@ class Policy:
             return 0.0
         mean = self.sum[turn.tool] / self.count[turn.tool]
         return min(TTL_CAP_S, TTL_FACTOR * mean, engine.max_ttl_s)
+
+
 # EVOLVE-BLOCK-END

@@ -8,7 +8,6 @@ multi-region setting send requests to another region when home is overloaded (it
 trip). This starting point scores home-region instances by queued work minus a small cache bonus.
 """
 
-
 # EVOLVE-BLOCK-START
 QUEUE_WEIGHT = 1.0  # per queued prompt token
 RUNNING_WEIGHT = 400.0  # per running sequence, in token-equivalents
@@ -22,8 +21,7 @@ class Router:
 
     def cost(self, instance, request, cluster):
         cached_tokens = instance.cached_blocks(request.blocks) * self.block
-        cost = (QUEUE_WEIGHT * instance.waiting_tokens + RUNNING_WEIGHT * instance.running
-                - CACHE_WEIGHT * cached_tokens)
+        cost = QUEUE_WEIGHT * instance.waiting_tokens + RUNNING_WEIGHT * instance.running - CACHE_WEIGHT * cached_tokens
         if instance.region != request.region:
             cost += REMOTE_PENALTY + cluster.rtt[request.region][instance.region] * cluster.prefill_tokens_per_s
         return cost
@@ -31,4 +29,6 @@ class Router:
     def route(self, request, cluster):
         best = min(cluster.instances, key=lambda i: (self.cost(i, request, cluster), i.id))
         return best.id
+
+
 # EVOLVE-BLOCK-END

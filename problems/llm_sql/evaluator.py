@@ -31,8 +31,9 @@ PARAMS = {"early_stop": 100_000, "row_stop": 4, "col_stop": 2, "distinct_value_t
 CANDIDATE_PROCESSES = 512
 
 
-def evaluate(program_path: str, *, stage: str = "full", workdir: str | None = None,
-             data_dir: str | None = None) -> dict:
+def evaluate(
+    program_path: str, *, stage: str = "full", workdir: str | None = None, data_dir: str | None = None
+) -> dict:
     """Score `program_path` on the stage's tables; a broken candidate raises CandidateError."""
     tables, source = stage_tables(stage, data_dir)
     base = Path(workdir or tempfile.mkdtemp(prefix="llm-sql-"))
@@ -47,10 +48,15 @@ def evaluate(program_path: str, *, stage: str = "full", workdir: str | None = No
     runs = run_candidates(program_path, DRIVER, payloads, limits=limits, workdir=base / "runs", files=files)
     results = [_score_table(table, run) for table, run in zip(tables, runs, strict=True)]
     total = stage_score(results)
-    lines = [f"{stage} ({source} tables): hit rate {total.hit_rate:.2%} vs baseline {total.baseline_hit_rate:.2%}, "
-             f"mean process time {total.runtime_s:.2f} s"]
-    lines += [f"{r.name}: {r.rows} rows, hit {r.hit_rate:.2%} (baseline {r.baseline_hit_rate:.2%}), "
-              f"{r.wall_s:.2f} s, {r.field_orders} distinct field orders" for r in results]
+    lines = [
+        f"{stage} ({source} tables): hit rate {total.hit_rate:.2%} vs baseline {total.baseline_hit_rate:.2%}, "
+        f"mean process time {total.runtime_s:.2f} s"
+    ]
+    lines += [
+        f"{r.name}: {r.rows} rows, hit {r.hit_rate:.2%} (baseline {r.baseline_hit_rate:.2%}), "
+        f"{r.wall_s:.2f} s, {r.field_orders} distinct field orders"
+        for r in results
+    ]
     if total.runtime_s > 10:
         lines.append("over 10 s per table: the runtime term (5 % of the score) is 0")
     metrics = {
@@ -62,8 +68,12 @@ def evaluate(program_path: str, *, stage: str = "full", workdir: str | None = No
         **{f"hit_rate[{r.name}]": r.hit_rate for r in results},
     }
     field_orders = sum(r.field_orders for r in results) / len(results)
-    return {"score": total.score, "metrics": metrics, "feedback": "\n".join(lines),
-            "features": {"field_orders": field_orders}}
+    return {
+        "score": total.score,
+        "metrics": metrics,
+        "feedback": "\n".join(lines),
+        "features": {"field_orders": field_orders},
+    }
 
 
 def _score_table(table: Table, run) -> TableResult:

@@ -19,8 +19,7 @@ Starting point: rows in file order, fields in file order with merged groups move
 # EVOLVE-BLOCK-START
 
 
-def solve(columns, rows, col_merge, *, early_stop=100_000, row_stop=4, col_stop=2,
-          distinct_value_threshold=0.7):
+def solve(columns, rows, col_merge, *, early_stop=100_000, row_stop=4, col_stop=2, distinct_value_threshold=0.7):
     index = {name: i for i, name in enumerate(columns)}
     merged = [index[name] for group in col_merge for name in group]
     field_order = [c for c in range(len(columns)) if c not in merged] + merged

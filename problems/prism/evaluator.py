@@ -62,9 +62,15 @@ def run_cases(program_path: str, cases, workdir: str | None) -> tuple[list, list
             if reply.ok:
                 records.append(reply.value)
             elif reply.error_kind == TIMEOUT:
-                records.append({"status": "raised", "error": (
-                    f"TimeoutError: the case took more than {CASE_TIMEOUT_S:g} s (timed by the evaluator; "
-                    "the process was stopped and the next cases ran in a fresh one)")})
+                records.append(
+                    {
+                        "status": "raised",
+                        "error": (
+                            f"TimeoutError: the case took more than {CASE_TIMEOUT_S:g} s (timed by the evaluator; "
+                            "the process was stopped and the next cases ran in a fresh one)"
+                        ),
+                    }
+                )
             else:
                 raise CandidateError(reply.error_kind or NONZERO_EXIT, f"case {case.index}: {reply.error}")
     return records, seconds, time.monotonic() - started

@@ -30,9 +30,7 @@ def compute_model_placement(gpu_num, models):
                     best_pressure = pressure
                     best_gpu = gpu_id
         if best_gpu is None:
-            raise ValueError(
-                f"no GPU has room for {model.model_name} ({model.model_size} GB); free: {free_memory}"
-            )
+            raise ValueError(f"no GPU has room for {model.model_name} ({model.model_size} GB); free: {free_memory}")
         placement[best_gpu].append(model)
         weighted_rate[best_gpu] += model.req_rate / model.slo
         free_memory[best_gpu] -= model.model_size

@@ -28,9 +28,7 @@ class DecodeStep:
     """One decode step of H heads over n cached keys, as the policy sees it."""
 
     query: torch.Tensor  # [H, d] float32
-    sketch: (
-        torch.Tensor
-    )  # [H, n, r] float16: centred keys projected on each head's top-r principal directions
+    sketch: torch.Tensor  # [H, n, r] float16: centred keys projected on each head's top-r principal directions
     projection: torch.Tensor  # [H, d, r] float32: those directions (orthonormal columns)
     page_min: torch.Tensor  # [H, pages, d] float16: per-page (page_size keys), per-channel key minimum
     page_max: torch.Tensor  # [H, pages, d] float16: and maximum

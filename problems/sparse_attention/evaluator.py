@@ -83,9 +83,7 @@ def evaluate(
         "cases": [{"name": c.name, "keys": c.keys} for c in cases],
     }
     run_dir = base / "run"
-    run = run_candidate(
-        program_path, DRIVER, payload, limits=candidate_limits(ROOT), workdir=run_dir, files=[inputs]
-    )
+    run = run_candidate(program_path, DRIVER, payload, limits=candidate_limits(ROOT), workdir=run_dir, files=[inputs])
     value = run.raise_for_failure()
     if not isinstance(value, dict) or "error" in value:
         message = value.get("error") if isinstance(value, dict) else None

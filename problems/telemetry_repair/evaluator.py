@@ -30,8 +30,9 @@ from evaluators.telemetry_repair.workloads import stage_scenarios
 DRIVER = Path(__file__).with_name("driver.py")
 
 
-def evaluate(program_path: str, *, stage: str = "full", workdir: str | None = None,
-             data_dir: str | None = None) -> dict:
+def evaluate(
+    program_path: str, *, stage: str = "full", workdir: str | None = None, data_dir: str | None = None
+) -> dict:
     """Score `program_path` on the stage's scenarios; a broken candidate raises CandidateError."""
     scenarios, source = stage_scenarios(stage, data_dir)
     payload = {"scenarios": [{"telemetry": s.telemetry, "topology": s.topology} for s in scenarios]}
@@ -49,11 +50,16 @@ def evaluate(program_path: str, *, stage: str = "full", workdir: str | None = No
     if len(raised) == len(scenarios):
         raise CandidateError(EXCEPTION, raised[0])
     total = stage_score(metrics)
-    lines = [f"{stage} ({source}, {len(scenarios)} scenarios): combined {total.combined:.4f} = 0.75 x counter "
-             f"{total.counter:.4f} + 0.05 x status {total.status:.4f} + 0.20 x calibration {total.calibration:.4f}"]
+    lines = [
+        f"{stage} ({source}, {len(scenarios)} scenarios): combined {total.combined:.4f} = 0.75 x counter "
+        f"{total.counter:.4f} + 0.05 x status {total.status:.4f} + 0.20 x calibration {total.calibration:.4f}"
+    ]
     worst = sorted(zip(metrics, scenarios, strict=True), key=lambda pair: pair[0].combined)[:3]
-    lines += [f"weakest: scenario {s.label} ({s.bug}): combined {m.combined:.4f}, counter {m.counter:.4f}, "
-              f"calibration {m.calibration:.4f}" for m, s in worst]
+    lines += [
+        f"weakest: scenario {s.label} ({s.bug}): combined {m.combined:.4f}, counter {m.counter:.4f}, "
+        f"calibration {m.calibration:.4f}"
+        for m, s in worst
+    ]
     lines += raised[:3]
     return {
         "score": total.score,

@@ -46,10 +46,12 @@ def before_import(payload):
         f"WORKLOAD_{number}": sim.leaderboard_json(spec["ops"])
         for number, spec in enumerate(payload["workloads"], start=1)
     }
-    provide_modules({
-        "txn_simulator": lambda: {"Workload": sim.LeaderboardWorkload, "BudgetExhausted": sim.BudgetExhausted},
-        "workloads": lambda: dict(texts),
-    })
+    provide_modules(
+        {
+            "txn_simulator": lambda: {"Workload": sim.LeaderboardWorkload, "BudgetExhausted": sim.BudgetExhausted},
+            "workloads": lambda: dict(texts),
+        }
+    )
 
 
 def run(candidate, payload):
@@ -75,9 +77,7 @@ def run(candidate, payload):
                 "schedule": meter.best_schedule,
                 "claimed": meter.best_makespan,
             }
-            record["problem"] = (
-                None if meter.best_schedule is not None else "no complete schedule was evaluated"
-            )
+            record["problem"] = None if meter.best_schedule is not None else "no complete schedule was evaluated"
         except Exception as exc:
             raise CandidateFailure(
                 f"get_best_schedule raised on workload {spec['name']}: {type(exc).__name__}: {_short(exc)}"

@@ -40,16 +40,12 @@ def evaluate(
     plan = stage_plan(stage, find_data(data_dir, "txn_scheduling", "workloads.json"))
     limits = dataclasses.replace(default_limits(), timeout_s=plan.candidate_timeout_s)
     payloads = [driver_payload(s, plan.budget) for s in plan.sets]
-    runs = run_candidates(
-        program_path, DRIVER, payloads, limits=limits, workdir=workdir, files=[SIMULATOR_FILE]
-    )
+    runs = run_candidates(program_path, DRIVER, payloads, limits=limits, workdir=workdir, files=[SIMULATOR_FILE])
     outcomes, problems = [], []
     for workload_set, run in zip(plan.sets, runs, strict=True):
         names = [w.name for w in workload_set.workloads]
         records, tally = read_set_value(run.raise_for_failure(), names)
         problems.extend(budget_problems(records, tally, plan.budget))
-        outcomes.extend(
-            judge(w, r, plan.budget) for w, r in zip(workload_set.workloads, records, strict=True)
-        )
+        outcomes.extend(judge(w, r, plan.budget) for w, r in zip(workload_set.workloads, records, strict=True))
     wall_s = sum(run.wall_s for run in runs)
     return score_stage(plan.stage, plan.source, outcomes, plan.budget, problems, wall_s).as_dict()

@@ -104,7 +104,7 @@ return {OPTIMAL}
         ),
         "write_outside": _body(
             f"""
-for path in [{t.outside_file!r}, {t.problem_dir + '/planted.py'!r}, '/usr/adrs-planted']:
+for path in [{t.outside_file!r}, {t.problem_dir + "/planted.py"!r}, '/usr/adrs-planted']:
     try:
         with open(path, 'w') as f:
             f.write('planted')

@@ -131,7 +131,9 @@ def outcomes(backend, tmp_path_factory):
     problem_dir = base / "toy"
     shutil.copytree(SKELETON, problem_dir, ignore=shutil.ignore_patterns("__pycache__"))
     toml = (problem_dir / "problem.toml").read_text().replace("{name}", "toy")
-    toml = toml.replace("candidate_timeout_s = 20", "candidate_timeout_s = 3").replace("candidate_memory_mb = 1024", "candidate_memory_mb = 512")
+    toml = toml.replace("candidate_timeout_s = 20", "candidate_timeout_s = 3").replace(
+        "candidate_memory_mb = 1024", "candidate_memory_mb = 512"
+    )
     toml = toml.replace("[limits]", "[limits]\ndisk_mb = 128")
     (problem_dir / "problem.toml").write_text(toml)
     home = base / "home"
@@ -173,7 +175,9 @@ def outcomes(backend, tmp_path_factory):
         patch.setenv("OPENAI_API_KEY", f"sk-{marker}")
         problem = load_problem(problem_dir)
         archive = Archive.open(archive_path)
-        config = RunConfig(budget=1 + len(programs), workers=2, seed=0, islands=1, evaluate_holdout=False, sandbox=backend)
+        config = RunConfig(
+            budget=1 + len(programs), workers=2, seed=0, islands=1, evaluate_holdout=False, sandbox=backend
+        )
         run = archive.create_run(problem.name, str(problem.root), problem.fingerprint(), 0, config.to_dict())
         started = time.monotonic()
         summary = asyncio.run(Engine(problem, archive, run, config, ScriptedSource(programs)).run())
@@ -202,8 +206,11 @@ def outcomes(backend, tmp_path_factory):
         "honest": honest,
         "initial_score": initial.score,
         "listener_connections": listener.connections,
-        "evaluator_unchanged": hashlib.sha256((problem_dir / "evaluator.py").read_bytes()).hexdigest() == evaluator_hash,
-        "planted": [p for p in (Path(targets.outside_file), problem_dir / "planted.py", Path("/usr/adrs-planted")) if p.exists()],
+        "evaluator_unchanged": hashlib.sha256((problem_dir / "evaluator.py").read_bytes()).hexdigest()
+        == evaluator_hash,
+        "planted": [
+            p for p in (Path(targets.outside_file), problem_dir / "planted.py", Path("/usr/adrs-planted")) if p.exists()
+        ],
         "leftovers": _processes_with(marker),
         "children": _sandbox_children_of(os.getpid()),
         "containers": _leftover_containers() if backend == "docker" else [],
@@ -254,7 +261,9 @@ def test_attack_ends_as_failure_or_honest_score(outcomes, attack):
     shown = f"{backend}/{attack}: status={status} kind={kind} score={score} errors={errors[-600:]!r}"
     assert score is None or score <= 100.0 + 1e-9, shown
     if (backend, attack) in RESIDUAL:
-        assert status == "failed" and "ESCAPED" in errors, f"the documented residual is gone, update docs/security.md: {shown}"
+        assert status == "failed" and "ESCAPED" in errors, (
+            f"the documented residual is gone, update docs/security.md: {shown}"
+        )
         return
     assert "ESCAPED" not in errors, shown
     if attack in OBSERVING or attack == "read_project_tree":

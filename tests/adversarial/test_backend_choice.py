@@ -20,7 +20,11 @@ PROBE = "from adrs import sandbox as backends; print(backends.get({name!r}).unav
 def _reason_in_subprocess(name: str, **env: str) -> str:
     """The probe is cached per process: ask a fresh one, with a changed environment."""
     done = subprocess.run(
-        [sys.executable, "-c", PROBE.format(name=name)], env={**os.environ, **env}, capture_output=True, text=True, timeout=60
+        [sys.executable, "-c", PROBE.format(name=name)],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert done.returncode == 0, done.stderr
     return done.stdout.strip()

@@ -51,8 +51,18 @@ def test_a_killed_engine_leaves_no_candidate_running(toy_problem, backend, tmp_p
     program = tmp_path / "freeze.py"
     program.write_text(FREEZE_AND_SLEEP.replace("{marker}", marker))
     engine = subprocess.Popen(
-        [sys.executable, "-m", "adrs.cli", "eval", str(toy_problem), str(program),
-         "--sandbox", backend, "--stage", "quick"],
+        [
+            sys.executable,
+            "-m",
+            "adrs.cli",
+            "eval",
+            str(toy_problem),
+            str(program),
+            "--sandbox",
+            backend,
+            "--stage",
+            "quick",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         start_new_session=True,

@@ -17,7 +17,7 @@ import pytest
 
 from adrs.problemkit import CandidateError, SessionGroup, open_session
 
-DRIVER = '''
+DRIVER = """
 import time
 
 def start(candidate, payload):
@@ -27,9 +27,9 @@ def handle(candidate, message):
     started = time.perf_counter()  # a clock the candidate can patch: reported, never used
     value = candidate.work(message["n"])
     return {"value": value, "self_reported_s": time.perf_counter() - started}
-'''
+"""
 
-TAMPERING = '''
+TAMPERING = """
 import signal, time
 # switch off everything in-process limits and clocks rely on
 for sig in (signal.SIGALRM, signal.SIGVTALRM, signal.SIGPROF, signal.SIGTERM, signal.SIGINT, signal.SIGXCPU):
@@ -48,7 +48,7 @@ def work(n):
     while time.process_time() < end:
         pass
     return n
-'''
+"""
 
 
 def _write(tmp_path: Path, name: str, text: str) -> Path:
@@ -83,13 +83,17 @@ def test_a_call_past_its_limit_is_killed_although_the_candidate_ignores_every_si
 
 def test_import_time_work_is_outside_every_call(backend, tmp_path):
     driver = _write(tmp_path, "driver.py", DRIVER)
-    program = _write(tmp_path, "candidate.py", """
+    program = _write(
+        tmp_path,
+        "candidate.py",
+        """
         import time
         time.sleep(1.0)  # a slow import (think: import torch)
 
         def work(n):
             return n
-    """)
+    """,
+    )
     with open_session(program, driver, workdir=tmp_path / "work", sandbox=backend) as session:
         reply = session.call({"n": 1}, timeout_s=30)
     assert reply.raise_for_failure()["value"] == 1
@@ -110,7 +114,10 @@ def test_a_candidate_that_cannot_start_fails_with_its_kind(backend, tmp_path):
 
 def test_a_candidate_cannot_label_its_failure_an_evaluator_error(backend, tmp_path):
     driver = _write(tmp_path, "driver.py", DRIVER)
-    program = _write(tmp_path, "candidate.py", """
+    program = _write(
+        tmp_path,
+        "candidate.py",
+        """
         import json, os, struct, sys
 
         def work(n):
@@ -120,7 +127,8 @@ def test_a_candidate_cannot_label_its_failure_an_evaluator_error(backend, tmp_pa
             body = json.dumps({"ok": False, "kind": "evaluator_error", "message": "not my fault"}).encode()
             os.write(channel, struct.pack(">I", len(body)) + body)
             os._exit(0)
-    """)
+    """,
+    )
     with open_session(program, driver, workdir=tmp_path / "work", sandbox=backend) as session:
         reply = session.call({"n": 1}, timeout_s=30)
     assert not reply.ok and reply.error_kind == "exception"
@@ -149,7 +157,7 @@ def test_a_group_runs_sessions_side_by_side_and_stops_them_all_on_a_failure(back
     assert time.monotonic() - started < 25
 
 
-LINKING = '''
+LINKING = """
 import os
 
 def work(n):
@@ -158,7 +166,7 @@ def work(n):
     os.remove("stderr.txt")
     os.symlink(os.environ.get("SECRET_PATH", "{secret}"), "stderr.txt")
     os._exit(3)
-'''
+"""
 
 
 def test_a_session_reads_the_candidates_stderr_through_its_own_descriptor(backend, tmp_path):

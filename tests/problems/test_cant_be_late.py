@@ -23,7 +23,9 @@ from evaluators.cant_be_late.workload import stage_workload
 PROBLEM = Path(__file__).resolve().parents[2] / "problems" / "cant_be_late"
 GREEDY = PROBLEM / "baselines" / "greedy.py"
 UNIFORM_PROGRESS = PROBLEM / "baselines" / "uniform_progress.py"
-HEADER = "import math\nimport random\nimport sys\n\nfrom evaluators.cant_be_late.strategy import ClusterType, Strategy\n"
+HEADER = (
+    "import math\nimport random\nimport sys\n\nfrom evaluators.cant_be_late.strategy import ClusterType, Strategy\n"
+)
 
 
 from tests.problems.helpers import load_module as _load  # noqa: E402
@@ -85,13 +87,13 @@ def test_replay_turns_unavailable_spot_into_none_and_restarts_after_preemption()
 def test_replay_deadline_guard_forces_on_demand_and_keeps_a_running_spot():
     # always idle: the guard forces ON_DEMAND once the remaining ticks are all needed
     idle = _replay_one("0" * 12, "0" * 12, deadline_s=3000, overhead_s=60, duration_s=1200)
-    assert idle.actions[0, :idle.end_tick[0]].tolist() == [0, 0, 2, 2, 2]
+    assert idle.actions[0, : idle.end_tick[0]].tolist() == [0, 0, 2, 2, 2]
     assert idle.guard_forced[0] == 3 and idle.deadline_met[0]
     # the quirk: the job turns tight just as a running spot is preempted (work + overhead is a
     # whole number of ticks, so the restart tick uses up the last spare tick); the guard keeps
     # SPOT, the availability guard turns it into NONE, and the run ends past its deadline
     quirk = _replay_one("01" + "0" * 10, "1" + "0" * 11, deadline_s=2400, overhead_s=60, duration_s=1740)
-    assert quirk.actions[0, :quirk.end_tick[0]].tolist() == [1, 0, 2, 2, 2]
+    assert quirk.actions[0, : quirk.end_tick[0]].tolist() == [1, 0, 2, 2, 2]
     assert quirk.guard_forced[0] == 4 and quirk.end_tick[0] == 5
     assert not quirk.deadline_met[0]
 
@@ -130,10 +132,13 @@ def test_real_data_selection_matches_the_manifest_and_holdout_is_disjoint(shared
 
 def test_policy_that_claims_work_done_gains_nothing_and_is_flagged(evaluator, tmp_path):
     honest = _evaluate(evaluator, GREEDY, "quick", tmp_path)
-    cheat = _write_greedy_then(tmp_path, """
+    cheat = _write_greedy_then(
+        tmp_path,
+        """
         if self.env.tick == 10:
             self.task_done_time.append(self.task_duration)  # claim the whole job done
-    """)
+    """,
+    )
     result = _evaluate(evaluator, cheat, "quick", tmp_path)
     metrics = result["metrics"]
     assert metrics["tampered_runs"] == metrics["runs"]
@@ -147,7 +152,12 @@ def test_policy_that_never_pays_restart_overhead_is_flagged_and_scored_honestly(
     source = GREEDY.read_text()
     anchor = '    NAME = "greedy_safety"\n'
     cheat = tmp_path / "candidate.py"
-    cheat.write_text(source.replace(anchor, anchor + textwrap.indent(textwrap.dedent("""
+    cheat.write_text(
+        source.replace(
+            anchor,
+            anchor
+            + textwrap.indent(
+                textwrap.dedent("""
         @property
         def remaining_restart_overhead(self):
             return 0.0  # the simulator reads no pending overhead, so it credits full ticks
@@ -155,7 +165,11 @@ def test_policy_that_never_pays_restart_overhead_is_flagged_and_scored_honestly(
         @remaining_restart_overhead.setter
         def remaining_restart_overhead(self, value):
             pass  # and its writes are ignored
-    """), "    ")))
+    """),
+                "    ",
+            ),
+        )
+    )
     result = _evaluate(evaluator, cheat, "quick", tmp_path)
     assert result["metrics"]["tampered_runs"] == result["metrics"]["runs"]
     # the in-process simulator finished early, but the replay charges every restart: the same
@@ -167,7 +181,9 @@ def test_policy_that_never_pays_restart_overhead_is_flagged_and_scored_honestly(
 def test_forged_action_log_is_replayed_from_the_requests_only(evaluator, tmp_path):
     # the program replaces the in-process simulator: it claims spot ran at every tick, forever
     forged = tmp_path / "forged.py"
-    forged.write_text(HEADER + textwrap.dedent("""
+    forged.write_text(
+        HEADER
+        + textwrap.dedent("""
         import evaluators.cant_be_late.episode as episode
 
         def _forged(strategy, env, *config):
@@ -180,11 +196,16 @@ def test_forged_action_log_is_replayed_from_the_requests_only(evaluator, tmp_pat
         class Candidate(Strategy):
             def _step(self, last_cluster_type, has_spot):
                 return ClusterType.SPOT
-    """))
-    always_spot = _policy(tmp_path, """
+    """)
+    )
+    always_spot = _policy(
+        tmp_path,
+        """
         def _step(self, last_cluster_type, has_spot):
             return ClusterType.SPOT
-    """, name="always_spot.py")
+    """,
+        name="always_spot.py",
+    )
     result = _evaluate(evaluator, forged, "quick", tmp_path)
     honest = _evaluate(evaluator, always_spot, "quick", tmp_path)
     assert result["metrics"]["tampered_runs"] == result["metrics"]["runs"]
@@ -195,14 +216,17 @@ def test_forged_action_log_is_replayed_from_the_requests_only(evaluator, tmp_pat
 
 def test_malformed_answer_is_an_invalid_output_failure(evaluator, tmp_path):
     broken = tmp_path / "broken.py"
-    broken.write_text(HEADER + textwrap.dedent("""
+    broken.write_text(
+        HEADER
+        + textwrap.dedent("""
         import evaluators.cant_be_late.episode as episode
         episode.Lockstep.tick = lambda self, message: "SPOT"
 
         class Candidate(Strategy):
             def _step(self, last_cluster_type, has_spot):
                 return ClusterType.SPOT
-    """))
+    """)
+    )
     with pytest.raises(CandidateError) as caught:
         _evaluate(evaluator, broken, "quick", tmp_path)
     assert caught.value.kind == "invalid_output"
@@ -265,8 +289,12 @@ def _peeker(tmp_path: Path, ticks: int) -> Path:
     body, helpers = PEEKER.split("\n\ndef _distinctive", 1)
     path = tmp_path / f"peek_{ticks}.py"
     path.write_text(
-        HEADER + f"import gc\nTICKS = {ticks}\nHEAP_SCANNED = []\n" + "\n\ndef _distinctive" + textwrap.dedent(helpers)
-        + "\n\nclass Candidate(Strategy):\n" + textwrap.indent(textwrap.dedent(body), "    ")
+        HEADER
+        + f"import gc\nTICKS = {ticks}\nHEAP_SCANNED = []\n"
+        + "\n\ndef _distinctive"
+        + textwrap.dedent(helpers)
+        + "\n\nclass Candidate(Strategy):\n"
+        + textwrap.indent(textwrap.dedent(body), "    ")
     )
     return path
 
@@ -276,14 +304,18 @@ def test_a_policy_peeking_ahead_finds_no_future_to_peek_at(evaluator, tmp_path, 
     # The old simulator kept the whole trace in the candidate's process: a 1-tick peek from its
     # frames went through 0 of 54 causality probes. Availability now arrives one tick at a time.
     result = _evaluate(evaluator, _peeker(tmp_path, ticks), "quick", tmp_path)  # no "PEEKED" failure
-    honest = _policy(tmp_path, """
+    honest = _policy(
+        tmp_path,
+        """
         def _step(self, last_cluster_type, has_spot):
             work_left = self.task_duration - sum(self.task_done_time)
             slack = self.deadline - self.env.elapsed_seconds - work_left
             if has_spot:
                 return ClusterType.SPOT
             return ClusterType.NONE if slack > 4 * 3600 else ClusterType.ON_DEMAND
-    """, name="honest.py")
+    """,
+        name="honest.py",
+    )
     assert result["score"] == _evaluate(evaluator, honest, "quick", tmp_path)["score"]
 
 
@@ -296,10 +328,13 @@ def test_a_peek_from_real_windows_of_the_same_env_finds_no_future_either(evaluat
 def test_a_random_policy_replays_exactly_and_is_reproducible(evaluator, tmp_path):
     # random decisions exercise every branch of both simulators (guards, preemption, overhead);
     # the driver seeds `random` per session, so the same program scores the same every time
-    chaotic = _policy(tmp_path, """
+    chaotic = _policy(
+        tmp_path,
+        """
         def _step(self, last_cluster_type, has_spot):
             return random.choice([ClusterType.NONE, ClusterType.SPOT, ClusterType.SPOT, ClusterType.ON_DEMAND])
-    """)
+    """,
+    )
     result = _evaluate(evaluator, chaotic, "quick", tmp_path)
     assert result["metrics"]["tampered_runs"] == 0
     assert _evaluate(evaluator, chaotic, "quick", tmp_path)["score"] == result["score"]
@@ -309,10 +344,13 @@ def test_a_random_policy_replays_exactly_and_is_reproducible(evaluator, tmp_path
 
 
 def test_always_idle_policy_is_rescued_by_the_guard_and_scores_zero(evaluator, tmp_path):
-    idle = _policy(tmp_path, """
+    idle = _policy(
+        tmp_path,
+        """
         def _step(self, last_cluster_type, has_spot):
             return ClusterType.NONE
-    """)
+    """,
+    )
     result = _evaluate(evaluator, idle, "quick", tmp_path)
     metrics = result["metrics"]
     assert result["score"] == 0.0  # the whole job on on-demand, plus one restart: above the anchor
@@ -322,12 +360,15 @@ def test_always_idle_policy_is_rescued_by_the_guard_and_scores_zero(evaluator, t
 
 
 def test_policy_that_raises_fails_the_evaluation_naming_run_and_tick(evaluator, tmp_path):
-    raising = _policy(tmp_path, """
+    raising = _policy(
+        tmp_path,
+        """
         def _step(self, last_cluster_type, has_spot):
             if self.env.tick == 5:
                 raise ValueError("boom")
             return ClusterType.SPOT if has_spot else ClusterType.NONE
-    """)
+    """,
+    )
     with pytest.raises(CandidateError) as caught:
         _evaluate(evaluator, raising, "quick", tmp_path)
     assert caught.value.kind == "exception"
@@ -335,10 +376,13 @@ def test_policy_that_raises_fails_the_evaluation_naming_run_and_tick(evaluator, 
 
 
 def test_bad_return_value_and_missing_strategy_are_explained(evaluator, tmp_path):
-    wrong_type = _policy(tmp_path, """
+    wrong_type = _policy(
+        tmp_path,
+        """
         def _step(self, last_cluster_type, has_spot):
             return "SPOT"
-    """)
+    """,
+    )
     with pytest.raises(CandidateError) as caught:
         _evaluate(evaluator, wrong_type, "quick", tmp_path)
     assert "expected ClusterType" in caught.value.message
@@ -351,10 +395,16 @@ def test_bad_return_value_and_missing_strategy_are_explained(evaluator, tmp_path
 
 def test_leaderboard_style_program_runs_unchanged(evaluator, tmp_path):
     # the leaderboard's imports and _from_args, as its programs are written
-    source = GREEDY.read_text().replace(
-        "from evaluators.cant_be_late.strategy import ClusterType, Strategy",
-        "from sky_spot.strategies.strategy import Strategy\nfrom sky_spot.utils import ClusterType",
-    ).replace('    NAME = "greedy_safety"\n', textwrap.indent(textwrap.dedent('''
+    source = (
+        GREEDY.read_text()
+        .replace(
+            "from evaluators.cant_be_late.strategy import ClusterType, Strategy",
+            "from sky_spot.strategies.strategy import Strategy\nfrom sky_spot.utils import ClusterType",
+        )
+        .replace(
+            '    NAME = "greedy_safety"\n',
+            textwrap.indent(
+                textwrap.dedent("""
         NAME = "greedy_safety"
 
         @classmethod
@@ -363,11 +413,18 @@ def test_leaderboard_style_program_runs_unchanged(evaluator, tmp_path):
             args, _ = parser.parse_known_args()
             assert args.deadline_hours in (52.0, 70.0) and args.task_duration_hours == [48.0]
             return cls(args)
-    '''), "    "))
+    """),
+                "    ",
+            ),
+        )
+    )
     assert "sky_spot" in source and "_from_args" in source
     ported = tmp_path / "leaderboard_style.py"
     ported.write_text(source)
-    assert _evaluate(evaluator, ported, "quick", tmp_path)["score"] == _evaluate(evaluator, GREEDY, "quick", tmp_path)["score"]
+    assert (
+        _evaluate(evaluator, ported, "quick", tmp_path)["score"]
+        == _evaluate(evaluator, GREEDY, "quick", tmp_path)["score"]
+    )
 
 
 # --- stages, the synthetic workload, the problem directory --------------------------------------

@@ -42,13 +42,14 @@ def _synthetic_unless_asked(monkeypatch):
 def evaluate(program: Path, tmp_path: Path, stage: str = "quick", data_dir: Path | None = None) -> dict:
     workdir = tmp_path / f"work-{stage}-{program.stem}"
     workdir.mkdir(exist_ok=True)
-    return EVALUATOR.evaluate(str(program), stage=stage, workdir=str(workdir), seed=0,
-                              data_dir=str(data_dir) if data_dir else None)
+    return EVALUATOR.evaluate(
+        str(program), stage=stage, workdir=str(workdir), seed=0, data_dir=str(data_dir) if data_dir else None
+    )
 
 
 def write_policy(tmp_path: Path, name: str, step_body: str, extra: str = "") -> Path:
     """A greedy-like policy whose _step runs `step_body` first (it may return early)."""
-    source = textwrap.dedent('''
+    source = textwrap.dedent("""
         import math
         import sys
         from evaluators.cant_be_late_multi.api import ClusterType, MultiRegionStrategy
@@ -69,7 +70,7 @@ def write_policy(tmp_path: Path, name: str, step_body: str, extra: str = "") -> 
             def _from_args(cls, parser):
                 args, _ = parser.parse_known_args()
                 return cls(args)
-        ''').format(extra=extra, body=textwrap.indent(textwrap.dedent(step_body), " " * 8))
+        """).format(extra=extra, body=textwrap.indent(textwrap.dedent(step_body), " " * 8))
     path = tmp_path / f"{name}.py"
     path.write_text(source)
     return path
@@ -162,11 +163,15 @@ def test_replay_recomputes_cost_and_rejects_missing_regions():
 
 def test_attribute_tampering_is_flagged_and_gains_nothing(tmp_path):
     honest = write_policy(tmp_path, "honest", "pass")
-    tamper = write_policy(tmp_path, "tamper", """
+    tamper = write_policy(
+        tmp_path,
+        "tamper",
+        """
         self.remaining_restart_overhead = 0.0
         self.task_done_time.append(3600.0)
         env.tick = 0
-    """)
+    """,
+    )
     honest_result, tamper_result = evaluate(honest, tmp_path), evaluate(tamper, tmp_path)
     assert tamper_result["score"] == honest_result["score"]
     assert tamper_result["metrics"]["tampered_runs"] > 0 and honest_result["metrics"]["tampered_runs"] == 0
@@ -174,21 +179,29 @@ def test_attribute_tampering_is_flagged_and_gains_nothing(tmp_path):
 
 
 def test_tampering_with_the_simulator_scores_zero(tmp_path):
-    cheat = write_policy(tmp_path, "finish_early", """
+    cheat = write_policy(
+        tmp_path,
+        "finish_early",
+        """
         frame = sys._getframe(1)
         while "machine" not in frame.f_locals:
             frame = frame.f_back
         machine = frame.f_locals["machine"]
         if machine.tick == 100:
             machine.done = machine.duration  # claim the job is finished
-    """)
+    """,
+    )
     result = evaluate(cheat, tmp_path)
     assert result["score"] == 0.0
     assert "altered" in result["feedback"] and result["metrics"]["infeasible_runs"] >= 1
 
 
 def test_forged_or_malformed_results_are_caught(tmp_path):
-    forged = write_policy(tmp_path, "forged", "pass", extra=textwrap.dedent('''
+    forged = write_policy(
+        tmp_path,
+        "forged",
+        "pass",
+        extra=textwrap.dedent("""
         # The driver is loaded before the candidate: replace its tick handler outright. Every run
         # "ends" at once on spot in zone 0, claiming $0.
         def fake(module, message):
@@ -196,16 +209,22 @@ def test_forged_or_malformed_results_are_caught(tmp_path):
             claimed = {"claimed": {"end_tick": 1, "applied": "S", "cost": 0.0}, "notes": [], "error": None}
             return {"codes": [["S", 0] for _ in message["bits"]], "ended": {str(k): claimed for k in keys}}
         sys.modules["adrs_driver"].handle = fake
-    '''))
+    """),
+    )
     result = evaluate(forged, tmp_path)
     assert result["score"] == 0.0 and "work left" in result["feedback"]
-    malformed = write_policy(tmp_path, "malformed", "pass", extra=textwrap.dedent('''
+    malformed = write_policy(
+        tmp_path,
+        "malformed",
+        "pass",
+        extra=textwrap.dedent("""
         def fake(module, message):
             keys = [key for key, _ in message["add"]]
             claimed = {"claimed": {"end_tick": 0, "applied": "X", "cost": 0.0}, "notes": [], "error": None}
             return {"codes": [["X", 0] for _ in message["bits"]], "ended": {str(k): claimed for k in keys}}
         sys.modules["adrs_driver"].handle = fake
-    '''))
+    """),
+    )
     with pytest.raises(CandidateError) as info:
         evaluate(malformed, tmp_path)
     assert info.value.kind == "invalid_output" and "N, S and O" in info.value.message
@@ -245,30 +264,42 @@ def test_sessions_never_mix_windows_of_different_times():
 
 
 def test_switching_to_a_nonexistent_region_scores_zero_with_feedback(tmp_path):
-    policy = write_policy(tmp_path, "region99", """
+    policy = write_policy(
+        tmp_path,
+        "region99",
+        """
         if env.tick == 5:
             env.switch_region(99)
-    """)
+    """,
+    )
     result = evaluate(policy, tmp_path)
     assert result["score"] == 0.0 and result["metrics"]["infeasible_runs"] == 6
     assert "region 99 does not exist" in result["feedback"] and "infeasible" in result["feedback"]
 
 
 def test_writing_a_bad_region_directly_is_infeasible(tmp_path):
-    policy = write_policy(tmp_path, "region_write", """
+    policy = write_policy(
+        tmp_path,
+        "region_write",
+        """
         if env.tick == 7:
             env._region = 12
             return ClusterType.ON_DEMAND
-    """)
+    """,
+    )
     result = evaluate(policy, tmp_path)
     assert result["score"] == 0.0 and "region 12 does not exist" in result["feedback"]
 
 
 def test_a_policy_that_raises_is_a_recorded_failure(tmp_path):
-    policy = write_policy(tmp_path, "raises", """
+    policy = write_policy(
+        tmp_path,
+        "raises",
+        """
         if env.tick == 10:
             raise RuntimeError("boom at ten")
-    """)
+    """,
+    )
     with pytest.raises(CandidateError) as info:
         evaluate(policy, tmp_path)
     assert info.value.kind == "exception"

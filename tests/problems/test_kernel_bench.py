@@ -95,9 +95,7 @@ def test_wrong_kernel_is_rejected_with_the_mismatch(tmp_path):
     )
     assert error.kind == "invalid_output"
     # hidden=1 cannot tell the two apart (both give sign(h) * weight); the bf16 strided case can.
-    assert error.message.startswith(
-        "case strided_bf16 (rows=3xhidden=33, bfloat16, strided) seed 3: output 0:"
-    )
+    assert error.message.startswith("case strided_bf16 (rows=3xhidden=33, bfloat16, strided) seed 3: output 0:")
     assert "values outside tolerance (rtol=0.03, atol=0.03)" in error.message
 
 

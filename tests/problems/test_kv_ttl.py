@@ -77,7 +77,7 @@ def test_workers_run_programs_back_to_back():
     assert starts[: spec.concurrency] == [k * spec.stagger_s for k in range(spec.concurrency)]
     finishes = sorted(s + j for s, j in zip(engine.started, outcome.jct, strict=True))
     # every later start is some program's finish
-    assert set(starts[spec.concurrency:]) <= set(finishes)
+    assert set(starts[spec.concurrency :]) <= set(finishes)
     assert all(outcome.finished)
 
 
@@ -171,7 +171,9 @@ def test_continuum_lowers_job_completion_time_as_the_paper_claims(full_scores):
     ],
 )
 def test_invalid_answers_fail_the_evaluation_with_a_reason(evaluator, tmp_path, ttl, priority, expected):
-    program = _candidate(tmp_path, f"""
+    program = _candidate(
+        tmp_path,
+        f"""
         class Policy:
             def __init__(self, engine):
                 pass
@@ -181,7 +183,8 @@ def test_invalid_answers_fail_the_evaluation_with_a_reason(evaluator, tmp_path, 
 
             def ttl(self, turn, engine):
                 return {ttl}
-    """)
+    """,
+    )
     with pytest.raises(CandidateError) as error:
         _evaluate(evaluator, program, "quick", tmp_path)
     assert error.value.kind == "invalid_output"
@@ -189,14 +192,17 @@ def test_invalid_answers_fail_the_evaluation_with_a_reason(evaluator, tmp_path, 
 
 
 def test_a_raising_policy_and_a_missing_class_are_explained(evaluator, tmp_path):
-    raising = _candidate(tmp_path, """
+    raising = _candidate(
+        tmp_path,
+        """
         class Policy:
             def __init__(self, engine):
                 pass
 
             def ttl(self, turn, engine):
                 raise KeyError(turn.tool)
-    """)
+    """,
+    )
     with pytest.raises(CandidateError) as error:
         _evaluate(evaluator, raising, "quick", tmp_path)
     assert error.value.kind == "exception" and "ttl raised at question" in error.value.message
@@ -232,7 +238,9 @@ def test_a_policy_reading_tool_durations_before_they_return_scores_zero(evaluato
 
 
 def test_a_policy_reading_remaining_turns_scores_zero(evaluator, tmp_path):
-    program = _candidate(tmp_path, """
+    program = _candidate(
+        tmp_path,
+        """
         import gc
 
         class Policy:
@@ -247,7 +255,8 @@ def test_a_policy_reading_remaining_turns_scores_zero(evaluator, tmp_path):
                     self.engine = next(o for o in gc.get_objects() if type(o).__name__ == "AgentEngine")
                 left = len(self.engine.programs[turn.program].turns) - turn.turn - 1
                 return 3.0 if left > 3 else 0.0
-    """)
+    """,
+    )
     result = _evaluate(evaluator, program, "full", tmp_path)
     assert result["metrics"]["causality_violations"] == 1 and result["score"] == 0.0
 
@@ -279,9 +288,26 @@ def test_problem_directory_loads_with_its_stages():
 @pytest.mark.slow
 def test_an_offline_run_of_100_evaluations_improves_on_the_initial_program(tmp_path):
     archive = tmp_path / "kv_ttl.sqlite"
-    done = subprocess.run(ADRS + ["run", str(PROBLEM), "--budget", "100", "--quiet", "--mutator", "offline",
-                                  "--seed", "0", "--archive", str(archive)],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=3600)
+    done = subprocess.run(
+        ADRS
+        + [
+            "run",
+            str(PROBLEM),
+            "--budget",
+            "100",
+            "--quiet",
+            "--mutator",
+            "offline",
+            "--seed",
+            "0",
+            "--archive",
+            str(archive),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     with sqlite3.connect(archive) as db:
         initial = db.execute("SELECT score FROM programs WHERE mutator = 'initial'").fetchone()[0]

@@ -146,8 +146,13 @@ def search_algorithm(src, dsts, G, num_partitions):
 
 def test_cloudcast_networkx_program_scores_as_the_native_dijkstra(tmp_path):
     _needs("networkx")
-    native_program = (PROBLEMS / "cloudcast" / "baselines" / "dijkstra.py").read_text().replace(
-        "    topology = BroadCastTopology(", '    assert type(G).__name__ == "RegionGraph"\n    topology = BroadCastTopology('
+    native_program = (
+        (PROBLEMS / "cloudcast" / "baselines" / "dijkstra.py")
+        .read_text()
+        .replace(
+            "    topology = BroadCastTopology(",
+            '    assert type(G).__name__ == "RegionGraph"\n    topology = BroadCastTopology(',
+        )
     )
     native = _evaluate("cloudcast", _write(tmp_path, "native", native_program), tmp_path, stage="full")
     leaderboard = _evaluate("cloudcast", _write(tmp_path, "leaderboard", CLOUDCAST_LEADERBOARD), tmp_path, stage="full")
@@ -380,8 +385,16 @@ def test_llm_sql_returned_frame_maps_back_to_the_leaderboards_prompts():
     from evaluators.llm_sql.table import from_raw
 
     rng = random.Random(3)
-    raw = [[rng.choice(["x", "yy", "", "x"]), str(rng.choice([1, 2, 10])), rng.choice(["4.5", "4.50", ""]),
-            rng.choice(["ab", "b"]), rng.choice(["a", "bab"])] for _ in range(60)]
+    raw = [
+        [
+            rng.choice(["x", "yy", "", "x"]),
+            str(rng.choice([1, 2, 10])),
+            rng.choice(["4.5", "4.50", ""]),
+            rng.choice(["ab", "b"]),
+            rng.choice(["a", "bab"]),
+        ]
+        for _ in range(60)
+    ]
     raw += [list(raw[0]) for _ in range(3)]  # identical rows are interchangeable
     table = from_raw("t", ["s", "i", "f", "g1", "g2"], raw, [["g1", "g2"]])
     frame = to_frame(table.columns, table.cells)

@@ -129,8 +129,12 @@ def test_prefix_cache_hits_and_the_cost_of_a_cold_prompt():
     assert outcome.cached_tokens[0] == 0  # the first prompt is cold
     # a session's next turn on the same instance reuses at least its previous prompt's blocks,
     # unless LRU evicted them in between (8 instances' worth of traffic on one cache)
-    first, later = next((i, j) for i in range(len(trace)) for j in range(i + 1, min(len(trace), i + 40))
-                        if trace.session[j] == trace.session[i])
+    first, later = next(
+        (i, j)
+        for i in range(len(trace))
+        for j in range(i + 1, min(len(trace), i + 40))
+        if trace.session[j] == trace.session[i]
+    )
     assert trace.blocks[later][: len(trace.blocks[first])] == trace.blocks[first]
     assert outcome.cached_tokens[later] >= len(trace.blocks[first]) * 512
 
@@ -196,14 +200,17 @@ def test_skywalker_beats_region_local_routing_across_regions(evaluator, full_sco
     ],
 )
 def test_invalid_route_answers_fail_the_evaluation_with_a_reason(evaluator, tmp_path, answer, expected):
-    program = _candidate(tmp_path, f"""
+    program = _candidate(
+        tmp_path,
+        f"""
         class Router:
             def __init__(self, cluster):
                 pass
 
             def route(self, request, cluster):
                 {answer}
-    """)
+    """,
+    )
     with pytest.raises(CandidateError) as error:
         _evaluate(evaluator, program, "single_region", tmp_path)
     assert error.value.kind == "invalid_output"
@@ -211,7 +218,9 @@ def test_invalid_route_answers_fail_the_evaluation_with_a_reason(evaluator, tmp_
 
 
 def test_moving_a_request_that_is_not_queued_is_rejected(evaluator, tmp_path):
-    program = _candidate(tmp_path, """
+    program = _candidate(
+        tmp_path,
+        """
         class Router:
             def __init__(self, cluster):
                 pass
@@ -221,14 +230,17 @@ def test_moving_a_request_that_is_not_queued_is_rejected(evaluator, tmp_path):
 
             def rebalance(self, cluster):
                 return [(0, 1)]  # request 0 has long been admitted
-    """)
+    """,
+    )
     with pytest.raises(CandidateError, match="rebalance moved request 0, which is not waiting") as error:
         _evaluate(evaluator, program, "single_region", tmp_path)
     assert error.value.kind == "invalid_output"
 
 
 def test_a_raising_policy_is_an_exception_naming_trace_and_question(evaluator, tmp_path):
-    program = _candidate(tmp_path, """
+    program = _candidate(
+        tmp_path,
+        """
         class Router:
             def __init__(self, cluster):
                 self.n = 0
@@ -238,7 +250,8 @@ def test_a_raising_policy_is_an_exception_naming_trace_and_question(evaluator, t
                 if self.n == 5:
                     raise RuntimeError("boom")
                 return 0
-    """)
+    """,
+    )
     with pytest.raises(CandidateError) as error:
         _evaluate(evaluator, program, "single_region", tmp_path)
     assert error.value.kind == "exception"
@@ -278,16 +291,22 @@ def test_a_policy_reading_future_arrivals_is_caught_and_scores_zero(evaluator, t
 
 
 def test_a_policy_reading_its_requests_output_length_is_caught(evaluator, tmp_path):
-    program = _candidate(tmp_path, PEEKING.replace(
-        "size = sum(self.trace.prompt_tokens[request.id + 1: request.id + 6])  # the next five requests",
-        "size = self.trace.output_tokens[request.id]  # hidden until the request is admitted"))
+    program = _candidate(
+        tmp_path,
+        PEEKING.replace(
+            "size = sum(self.trace.prompt_tokens[request.id + 1: request.id + 6])  # the next five requests",
+            "size = self.trace.output_tokens[request.id]  # hidden until the request is admitted",
+        ),
+    )
     result = _evaluate(evaluator, program, "single_region", tmp_path)
     assert result["metrics"]["causality_violations"] == 1 and result["score"] == 0.0
     assert "longer outputs" in result["feedback"]
 
 
 def test_seeded_randomness_passes_the_probe(evaluator, tmp_path):
-    program = _candidate(tmp_path, """
+    program = _candidate(
+        tmp_path,
+        """
         import random
 
         class Router:
@@ -297,7 +316,8 @@ def test_seeded_randomness_passes_the_probe(evaluator, tmp_path):
             def route(self, request, cluster):
                 local = [i.id for i in cluster.instances if i.region == request.region]
                 return random.choice(local)
-    """)
+    """,
+    )
     result = _evaluate(evaluator, program, "single_region", tmp_path)
     assert result["metrics"]["causality_violations"] == 0 and result["metrics"]["probe_questions_compared"] > 500
 
@@ -320,7 +340,9 @@ def test_tampering_with_the_simulator_in_the_candidate_process_gains_nothing(eva
 
 def test_a_forged_answer_log_is_rejected(evaluator, tmp_path):
     """The candidate shares the driver's process: it can make the logged answers anything."""
-    program = _candidate(tmp_path, """
+    program = _candidate(
+        tmp_path,
+        """
         import evaluators.llm_routing.episode as episode
 
         class Router:
@@ -338,7 +360,8 @@ def test_a_forged_answer_log_is_rejected(evaluator, tmp_path):
             return answer
 
         episode.PolicyDecider.route = forged
-    """)
+    """,
+    )
     with pytest.raises(CandidateError) as error:
         _evaluate(evaluator, program, "single_region", tmp_path)
     assert error.value.kind == "invalid_output" and "does not replay" in error.value.message
@@ -369,9 +392,26 @@ def test_plan_puts_each_twin_apart_from_its_original():
 @pytest.mark.slow
 def test_an_offline_run_of_100_evaluations_improves_on_the_initial_program(tmp_path):
     archive = tmp_path / "llm_routing.sqlite"
-    done = subprocess.run(ADRS + ["run", str(PROBLEM), "--budget", "100", "--quiet", "--mutator", "offline",
-                                  "--seed", "0", "--archive", str(archive)],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=3600)
+    done = subprocess.run(
+        ADRS
+        + [
+            "run",
+            str(PROBLEM),
+            "--budget",
+            "100",
+            "--quiet",
+            "--mutator",
+            "offline",
+            "--seed",
+            "0",
+            "--archive",
+            str(archive),
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=3600,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     with sqlite3.connect(archive) as db:
         initial = db.execute("SELECT score FROM programs WHERE mutator = 'initial'").fetchone()[0]

@@ -166,8 +166,9 @@ def test_ggr_baseline_beats_the_initial_program_on_synthetic_tables(tmp_path):
 
 
 def test_ggr_baseline_reproduces_its_beer_hit_rate_through_the_harness(tmp_path, shared_data):
-    result = _evaluator().evaluate(str(PROBLEM / "baselines" / "ggr.py"), stage="full", workdir=str(tmp_path),
-                                   data_dir=str(shared_data))
+    result = _evaluator().evaluate(
+        str(PROBLEM / "baselines" / "ggr.py"), stage="full", workdir=str(tmp_path), data_dir=str(shared_data)
+    )
     assert result["metrics"]["hit_rate"] == pytest.approx(0.7073511458, abs=1e-6)  # the original: 70.74 %
     assert result["metrics"]["baseline_hit_rate"] == pytest.approx(0.1442936813, abs=1e-9)
     assert result["metrics"]["hit_score"] == pytest.approx(65.80, abs=0.01)

@@ -206,9 +206,7 @@ def test_raising_cases_score_zero_instead_of_leaving_the_average(evaluator, tmp_
     assert hard, "the quick stage should contain 5-GPU cases"
     records = _in_process_placements(GREEDY, quick_cases)
     kept = [
-        case_score(
-            max_kvpr(c, round_robin(c)), lower_bound(c), max_kvpr(c, parse_placement(r["placement"], c))
-        )
+        case_score(max_kvpr(c, round_robin(c)), lower_bound(c), max_kvpr(c, parse_placement(r["placement"], c)))
         for c, r in zip(quick_cases, records, strict=True)
         if c.gpu_num != 5
     ]
@@ -283,9 +281,7 @@ def test_printed_or_forged_results_gain_nothing(evaluator, tmp_path):
     fake = json.dumps({"ok": True, "value": [], "score": 100.0, "combined_score": 100.0})
     printer = tmp_path / "printer.py"
     printer.write_text(
-        ROUND_ROBIN.read_text().replace(
-            "    placement = {", f"    print({fake!r}, flush=True)\n    placement = {{"
-        )
+        ROUND_ROBIN.read_text().replace("    placement = {", f"    print({fake!r}, flush=True)\n    placement = {{")
     )
     printed = _evaluate(evaluator, printer, "quick", tmp_path)
     assert printed["score"] == 0.0 and printed["metrics"]["valid"] == 1.0

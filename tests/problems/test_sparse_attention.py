@@ -94,9 +94,7 @@ def test_dense_selection_is_exact_and_sampling_weights_reweight(evaluator):
     ],
 )
 def test_malformed_selections_are_named(evaluator, indices, weights, message):
-    with pytest.raises(
-        evaluator.scoring.SelectionError, match=message.replace("[", r"\[").replace(")", r"\)")
-    ):
+    with pytest.raises(evaluator.scoring.SelectionError, match=message.replace("[", r"\[").replace(")", r"\)")):
         evaluator.scoring.dense_weights(torch.tensor(indices), torch.tensor(weights), 1, 512, "t")
     with pytest.raises(evaluator.scoring.SelectionError, match="integer tensor"):
         evaluator.scoring.dense_weights(torch.tensor([[0.0]]), torch.tensor([[1.0]]), 1, 512, "t")
@@ -113,9 +111,7 @@ def test_baselines_order_as_in_vattention(evaluator, tmp_path):
         metrics = result["metrics"]
         assert metrics["keys_fraction"] == pytest.approx(0.1, abs=0.002)
         assert 0 < metrics["error_mean"] <= metrics["error_p95"] <= metrics["error_max"]
-        assert result["score"] == pytest.approx(
-            100 * math.exp(-(metrics["error"] + metrics["keys_fraction"]) / 0.2)
-        )
+        assert result["score"] == pytest.approx(100 * math.exp(-(metrics["error"] + metrics["keys_fraction"]) / 0.2))
         scores[name] = result
     assert scores["topk"]["features"]["sampled_share"] == 0.0
     assert scores["uniform_sampling"]["features"]["sampled_share"] == 1.0
@@ -176,13 +172,8 @@ def test_real_dumps_from_a_data_folder_are_used(evaluator, tmp_path):
             k=gen.standard_normal((3, n, 64)).astype(np.float16),
             v=gen.standard_normal((3, n, 64)).astype(np.float32),
         )
-    result = _evaluate(
-        evaluator, PROBLEM / "baselines" / "topk_sampling.py", tmp_path, data_dir=str(tmp_path / "data")
-    )
-    assert (
-        "layer0: 3 heads x 320 keys" in result["feedback"]
-        and "layer1: 3 heads x 200 keys" in result["feedback"]
-    )
+    result = _evaluate(evaluator, PROBLEM / "baselines" / "topk_sampling.py", tmp_path, data_dir=str(tmp_path / "data"))
+    assert "layer0: 3 heads x 320 keys" in result["feedback"] and "layer1: 3 heads x 200 keys" in result["feedback"]
     assert "error_real" in result["metrics"]
 
 

@@ -44,8 +44,11 @@ def _program(tmp_path: Path, body: str) -> str:
 
 def _passthrough(scenario, confidence=0.5):
     return {
-        iid: {"rx_rate": [v["rx_rate"], v["rx_rate"], confidence], "tx_rate": [v["tx_rate"], v["tx_rate"], confidence],
-              "interface_status": ["up", "up", confidence]}
+        iid: {
+            "rx_rate": [v["rx_rate"], v["rx_rate"], confidence],
+            "tx_rate": [v["tx_rate"], v["tx_rate"], confidence],
+            "interface_status": ["up", "up", confidence],
+        }
         for iid, v in scenario.telemetry.items()
     }
 
@@ -61,15 +64,20 @@ def real_snapshots(shared_data):
 def test_scenarios_reproduce_the_leaderboard_draws(real_snapshots):
     scenarios = make_scenarios(real_snapshots, 30, 42)
     assert [s.label for s in scenarios[:5]] == ["799", "199", "1799", "1599", "1499"]
-    assert Counter(s.bug for s in scenarios) == {"correlated_dropped": 14, "dropped": 9, "scaled": 4,
-                                                 "correlated_scaled": 3}
+    assert Counter(s.bug for s in scenarios) == {
+        "correlated_dropped": 14,
+        "dropped": 9,
+        "scaled": 4,
+        "correlated_scaled": 3,
+    }
     assert all(len(s.telemetry) == 30 for s in scenarios)
 
 
 def test_passthrough_metrics_match_the_original_evaluator(real_snapshots):
     scenarios = make_scenarios(real_snapshots, 30, 42)
-    original = stage_score([scenario_metrics(s, check_repair(s, _passthrough(s)), count_zero_truth=False)
-                            for s in scenarios])
+    original = stage_score(
+        [scenario_metrics(s, check_repair(s, _passthrough(s)), count_zero_truth=False) for s in scenarios]
+    )
     assert original.combined == pytest.approx(0.7993600702169033, abs=1e-12)
     assert original.counter == pytest.approx(0.830966308255748, abs=1e-12)
     assert original.calibration == pytest.approx(0.6306766951254612, abs=1e-12)
@@ -82,19 +90,23 @@ def test_the_leaderboard_hodor_score_is_the_shared_random_generator_being_reseed
     rng = random.Random(42)
     chosen = rng.sample(real_snapshots, 30)
     reseeded = [perturb(chosen[0], rng)] + [perturb(s, random.Random(42)) for s in chosen[1:]]
-    result = stage_score([scenario_metrics(s, check_repair(s, _passthrough(s)), count_zero_truth=False)
-                          for s in reseeded])
+    result = stage_score(
+        [scenario_metrics(s, check_repair(s, _passthrough(s)), count_zero_truth=False) for s in reseeded]
+    )
     assert result.score == pytest.approx(50.606757796294545, abs=1e-9)  # the published 50.61
 
 
 def test_a_policy_reseeding_random_cannot_change_the_scenarios_here(tmp_path):
-    reseeding = _program(tmp_path, """
+    reseeding = _program(
+        tmp_path,
+        """
         import random
         def run_repair(telemetry, topology):
             random.seed(42)
             return {i: {"rx_rate": (v["rx_rate"], v["rx_rate"], 0.5), "tx_rate": (v["tx_rate"], v["tx_rate"], 0.5),
                         "interface_status": ("up", "up", 0.5)} for i, v in telemetry.items()}
-    """)
+    """,
+    )
     evaluate = _evaluator().evaluate
     reseeded = evaluate(reseeding, stage="full", workdir=str(tmp_path / "a"))
     plain = evaluate(str(PROBLEM / "initial.py"), stage="full", workdir=str(tmp_path / "b"))
@@ -104,13 +116,15 @@ def test_a_policy_reseeding_random_cannot_change_the_scenarios_here(tmp_path):
 
 def test_full_stage_on_real_data_scores_passthrough_and_hodor(tmp_path, shared_data):
     evaluate = _evaluator().evaluate
-    passthrough = evaluate(str(PROBLEM / "initial.py"), stage="full", workdir=str(tmp_path / "a"),
-                           data_dir=str(shared_data))
+    passthrough = evaluate(
+        str(PROBLEM / "initial.py"), stage="full", workdir=str(tmp_path / "a"), data_dir=str(shared_data)
+    )
     assert passthrough["score"] == 0.0
     # zero-truth measurements now count (error 0 for a passthrough): 0.79936 -> 0.79977
     assert passthrough["metrics"]["combined_score"] == pytest.approx(0.7997742329, abs=1e-9)
-    hodor = evaluate(str(PROBLEM / "baselines" / "hodor.py"), stage="full", workdir=str(tmp_path / "b"),
-                     data_dir=str(shared_data))
+    hodor = evaluate(
+        str(PROBLEM / "baselines" / "hodor.py"), stage="full", workdir=str(tmp_path / "b"), data_dir=str(shared_data)
+    )
     assert hodor["score"] == 0.0  # applying the votes pulls every link towards its router's mean
     assert hodor["metrics"]["counter_repair_accuracy"] < passthrough["metrics"]["counter_repair_accuracy"]
 
@@ -152,8 +166,13 @@ def test_outputs_that_break_the_rules_are_rejected(scenario, change, message):
 
 def test_inventing_traffic_on_a_zero_link_costs_counter_accuracy(scenario):
     iid = next(iter(scenario.truth))
-    zero = type(scenario)(scenario.label, scenario.bug, scenario.telemetry, scenario.topology,
-                          {**scenario.truth, iid: {"rx_rate": 0.0, "tx_rate": 0.0, "interface_status": "up"}})
+    zero = type(scenario)(
+        scenario.label,
+        scenario.bug,
+        scenario.telemetry,
+        scenario.topology,
+        {**scenario.truth, iid: {"rx_rate": 0.0, "tx_rate": 0.0, "interface_status": "up"}},
+    )
     repair = _passthrough(zero)
     repair[iid]["rx_rate"] = [0.0, 50.0, 0.5]
     counted = scenario_metrics(zero, check_repair(zero, repair))
@@ -241,7 +260,9 @@ def test_a_raising_candidate_is_a_recorded_failure(tmp_path):
 
 
 def test_a_scenario_that_raises_scores_zero_with_feedback(tmp_path):
-    program = _program(tmp_path, """
+    program = _program(
+        tmp_path,
+        """
         calls = []
         def run_repair(telemetry, topology):
             calls.append(1)
@@ -249,7 +270,8 @@ def test_a_scenario_that_raises_scores_zero_with_feedback(tmp_path):
                 raise KeyError("second scenario")
             return {i: {"rx_rate": (v["rx_rate"], v["rx_rate"], 0.5), "tx_rate": (v["tx_rate"], v["tx_rate"], 0.5),
                         "interface_status": ("up", "up", 0.5)} for i, v in telemetry.items()}
-    """)
+    """,
+    )
     result = _evaluator().evaluate(program, stage="quick", workdir=str(tmp_path / "work"))
     assert result["metrics"]["scenarios_raised"] == 1.0
     assert "second scenario" in result["feedback"]

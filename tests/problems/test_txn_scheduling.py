@@ -55,9 +55,7 @@ def literal_makespan(ops: list[str], seq: list[int]) -> int:
     txns = []
     for text in ops:
         tokens = text.split(" ")
-        txns.append(
-            ([(tok[0], tok[2:], p) for p, tok in enumerate(tokens, start=1) if tok != "*"], len(tokens))
-        )
+        txns.append(([(tok[0], tok[2:], p) for p, tok in enumerate(tokens, start=1) if tok != "*"], len(tokens)))
     table: dict[str, list[tuple[str, int]]] = {}
     span = 0
     for t in seq:
@@ -144,9 +142,7 @@ def test_synthetic_sets_are_seeded_and_shaped_like_the_real_ones():
     w1, w2, w3 = (ops for _, ops in generate_set(1))
     assert all(len(t.split()) == 16 and len({tok[2:] for tok in t.split()}) == 16 for t in w1)
     assert {len(t.split()) for t in w2[:50]} == {21} and {len(t.split()) for t in w2[50:]} == {5}
-    assert all(
-        t.split()[0][2:] in "12345" and t.split()[-1][2:] in {"6", "7", "8", "9", "10"} for t in w3[:50]
-    )
+    assert all(t.split()[0][2:] in "12345" and t.split()[-1][2:] in {"6", "7", "8", "9", "10"} for t in w3[:50])
     holdout_ops = {w.ops for s in stage_plan("holdout", None).sets for w in s.workloads}
     assert not holdout_ops & {w.ops for w in synthetic_set(1).workloads}
 
@@ -171,9 +167,7 @@ def test_fidelity_smf_greedy_on_real_data(evaluator, tmp_path, shared_data, prog
 
 
 def test_identity_baseline_scores_zero(evaluator, tmp_path, shared_data):
-    result = run_eval(
-        evaluator, PROBLEM / "baselines/identity.py", tmp_path, stage="full", data_dir=str(shared_data)
-    )
+    result = run_eval(evaluator, PROBLEM / "baselines/identity.py", tmp_path, stage="full", data_dir=str(shared_data))
     assert result["score"] == 0.0 and result["metrics"]["makespan_total"] == 537
 
 
@@ -232,9 +226,7 @@ def test_non_permutation_schedules_score_zero_with_reasons(evaluator, tmp_path):
 
 
 def test_a_wrong_return_shape_is_explained(evaluator, tmp_path):
-    program = write_program(
-        tmp_path, "shape", "def get_best_schedule(workload, num_seqs):\n    return None\n"
-    )
+    program = write_program(tmp_path, "shape", "def get_best_schedule(workload, num_seqs):\n    return None\n")
     result = run_eval(evaluator, program, tmp_path)
     assert result["score"] == 0.0 and "expected (makespan, schedule)" in result["feedback"]
 
@@ -310,9 +302,7 @@ def test_catching_the_budget_error_gains_nothing(evaluator, tmp_path):
             return workload.best_seen()
     """
     result = run_eval(evaluator, write_program(tmp_path, "greedy_caller", source), tmp_path)
-    assert (
-        result["metrics"]["calls_total"] == 3 * QUICK_BUDGET and result["metrics"]["budget_violations"] == 0
-    )
+    assert result["metrics"]["calls_total"] == 3 * QUICK_BUDGET and result["metrics"]["budget_violations"] == 0
 
 
 def test_no_complete_schedule_before_the_budget_ran_out(evaluator, tmp_path):
@@ -322,9 +312,7 @@ def test_no_complete_schedule_before_the_budget_ran_out(evaluator, tmp_path):
                 workload.get_opt_seq_cost([0])
     """
     result = run_eval(evaluator, write_program(tmp_path, "prefixes", source), tmp_path)
-    assert (
-        result["score"] == 0.0 and "ran out before any complete schedule was evaluated" in result["feedback"]
-    )
+    assert result["score"] == 0.0 and "ran out before any complete schedule was evaluated" in result["feedback"]
 
 
 @pytest.mark.parametrize(

@@ -36,7 +36,9 @@ _ON_ERROR: dict[str, Any] = {
 }
 
 
-def save_json_results(results_dir: str, metrics: dict[str, Any], correct: bool, error: str | None = None, verbose: bool = True) -> None:
+def save_json_results(
+    results_dir: str, metrics: dict[str, Any], correct: bool, error: str | None = None, verbose: bool = True
+) -> None:
     os.makedirs(results_dir, exist_ok=True)
     with open(os.path.join(results_dir, "correct.json"), "w") as out:
         json.dump({"correct": correct, "error": error}, out, indent=4)
@@ -70,7 +72,9 @@ def run_shinka_eval(
     verbose: bool | None = None,
 ) -> tuple[dict[str, Any], bool, str | None]:
     if early_stop_method is not None:
-        raise NotImplementedError("early stopping needs the real ShinkaEvolve (pip install shinka-evolve); adrs's stand-in runs every run")
+        raise NotImplementedError(
+            "early stopping needs the real ShinkaEvolve (pip install shinka-evolve); adrs's stand-in runs every run"
+        )
     correct, first_error = True, None
     errors: list[str] = []
     valid = invalid = 0
@@ -111,7 +115,9 @@ def run_shinka_eval(
         combined = metrics.get("combined_score")
         if isinstance(combined, int | float) and not math.isfinite(combined):
             correct = False
-            first_error = first_error or ("combined_score is NaN" if math.isnan(combined) else f"combined_score is inf ({combined})")
+            first_error = first_error or (
+                "combined_score is NaN" if math.isnan(combined) else f"combined_score is inf ({combined})"
+            )
     except Exception as exc:  # noqa: BLE001 - ShinkaEvolve turns any failure into incorrect with default metrics
         given = default_metrics_on_error or {}
         metrics = {key: given.get(key, default) for key, default in _ON_ERROR.items()}

@@ -76,7 +76,8 @@ def parse_paradigms(text: str, count: int) -> list[Paradigm]:
     for item in items if isinstance(items, list) else []:
         if isinstance(item, dict) and str(item.get("name", "")).strip() and str(item.get("approach", "")).strip():
             paradigm = Paradigm(
-                str(item["name"]).strip()[:120], str(item["approach"]).strip()[:2000],
+                str(item["name"]).strip()[:120],
+                str(item["approach"]).strip()[:2000],
                 str(item.get("why", "")).strip()[:500],
             )
             if paradigm.name not in {p.name for p in paradigms}:
@@ -96,7 +97,11 @@ async def ask_for_breakthrough(source: LLMSource, request: BreakthroughRequest) 
     except CallFailed as failure:
         source.meter.settle(reservation, 0.0)
         call_id = source.archive.add_llm_call(
-            source.run_id, model=model.label, prompt=prompt.as_text(), response="", latency_s=failure.latency_s,
+            source.run_id,
+            model=model.label,
+            prompt=prompt.as_text(),
+            response="",
+            latency_s=failure.latency_s,
             error=f"breakthrough: the call failed: {failure}",
         )
         return BreakthroughReply([], call_id)
@@ -105,8 +110,14 @@ async def ask_for_breakthrough(source: LLMSource, request: BreakthroughRequest) 
     paradigms = parse_paradigms(completion.text, request.count)
     error = "" if paradigms else "breakthrough: no JSON array of approaches (name, approach, why) in the reply"
     call_id = source.archive.add_llm_call(
-        source.run_id, model=model.label, prompt=prompt.as_text(), response=completion.text,
-        prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens, cost_usd=cost,
-        latency_s=completion.latency_s, error=error,
+        source.run_id,
+        model=model.label,
+        prompt=prompt.as_text(),
+        response=completion.text,
+        prompt_tokens=completion.prompt_tokens,
+        completion_tokens=completion.completion_tokens,
+        cost_usd=cost,
+        latency_s=completion.latency_s,
+        error=error,
     )
     return BreakthroughReply(paradigms, call_id)

@@ -79,14 +79,20 @@ class LineageHistory:
         for program in programs:
             if program.parent_id is None or program.mutator in ("migration", "initial"):
                 continue
-            attempt = Attempt(program.parent_id, program.mutator, program.description, program.id, scores.get(program.parent_id))
+            attempt = Attempt(
+                program.parent_id, program.mutator, program.description, program.id, scores.get(program.parent_id)
+            )
             attempt.outcome = describe_program(program, attempt.parent_score)
             merged.append((_aware(program.created_at), attempt))
         for _kind, payload, created in archive.events(run_id, FAILED_EVENT):
             parent_id = payload.get("parent_id")
             if isinstance(parent_id, int):
                 attempt = self._failure(
-                    parent_id, payload.get("mutator", ""), payload.get("summary", ""), payload.get("kind", ""), payload.get("error", "")
+                    parent_id,
+                    payload.get("mutator", ""),
+                    payload.get("summary", ""),
+                    payload.get("kind", ""),
+                    payload.get("error", ""),
                 )
                 merged.append((_aware(created), attempt))
         for _key, attempt in sorted(merged, key=lambda item: item[0]):

@@ -80,7 +80,9 @@ class ModelSpec:
         if value:
             return value
         if self.is_openai:
-            raise LLMError(f"model {self.name}: {self.api_key_env} is not set (export your OpenAI key, or set api_key_env)")
+            raise LLMError(
+                f"model {self.name}: {self.api_key_env} is not set (export your OpenAI key, or set api_key_env)"
+            )
         return "not-needed"  # vLLM, Ollama and llama.cpp accept any key unless started with one
 
 
@@ -119,7 +121,17 @@ class LLMSettings:
         return min(MAX_TEMPERATURE, model.temperature + self.repeat_temperature_step * duplicate_streak)
 
 
-_MODEL_KEYS = {"name", "label", "base_url", "api_key_env", "weight", "price_in", "price_out", "temperature", "max_tokens"}
+_MODEL_KEYS = {
+    "name",
+    "label",
+    "base_url",
+    "api_key_env",
+    "weight",
+    "price_in",
+    "price_out",
+    "temperature",
+    "max_tokens",
+}
 _SETTING_KEYS = {f for f in LLMSettings.__dataclass_fields__ if f != "models"} | {"models"}
 
 
@@ -172,7 +184,9 @@ def parse_settings(table: dict[str, Any], where: str) -> LLMSettings | None:
     models = tuple(_model(where, f"llm.models[{i}]", raw) for i, raw in enumerate(raw_models))
     labels = [m.label for m in models]
     if len(set(labels)) != len(labels):
-        raise LLMConfigError(f"{where}: llm.models: two models share the label {_first_duplicate(labels)!r}; give each a label")
+        raise LLMConfigError(
+            f"{where}: llm.models: two models share the label {_first_duplicate(labels)!r}; give each a label"
+        )
     settings = LLMSettings(
         models=models,
         selection=_choice(where, table, "selection", SELECTIONS, LLMSettings.selection),
@@ -184,11 +198,17 @@ def parse_settings(table: dict[str, Any], where: str) -> LLMSettings | None:
         backoff_s=_number(where, table, "backoff_s", LLMSettings.backoff_s, minimum=0.0),
         edit_format=_choice(where, table, "edit_format", EDIT_FORMATS, LLMSettings.edit_format),
         rewrite_share=_number(where, table, "rewrite_share", LLMSettings.rewrite_share, minimum=0.0, maximum=1.0),
-        max_prompt_tokens=int(_number(where, table, "max_prompt_tokens", LLMSettings.max_prompt_tokens, minimum=500, integer=True)),
-        attempts_shown=int(_number(where, table, "attempts_shown", LLMSettings.attempts_shown, minimum=0, integer=True)),
+        max_prompt_tokens=int(
+            _number(where, table, "max_prompt_tokens", LLMSettings.max_prompt_tokens, minimum=500, integer=True)
+        ),
+        attempts_shown=int(
+            _number(where, table, "attempts_shown", LLMSettings.attempts_shown, minimum=0, integer=True)
+        ),
         preflight=_bool(where, table, "preflight", LLMSettings.preflight),
         stop_after_call_failures=int(
-            _number(where, table, "stop_after_call_failures", LLMSettings.stop_after_call_failures, minimum=1, integer=True)
+            _number(
+                where, table, "stop_after_call_failures", LLMSettings.stop_after_call_failures, minimum=1, integer=True
+            )
         ),
         outage_limit_s=_number(where, table, "outage_limit_s", LLMSettings.outage_limit_s, minimum=0.0),
         repeat_temperature_step=_number(
@@ -230,7 +250,9 @@ def _model(where: str, key: str, raw: Any) -> ModelSpec:
         weight=_number(where, raw, "weight", 1.0, minimum=0.0, prefix=key),
         price_in=_number(where, raw, "price_in", known[0] if known else 0.0, minimum=0.0, prefix=key),
         price_out=_number(where, raw, "price_out", known[1] if known else 0.0, minimum=0.0, prefix=key),
-        temperature=None if "temperature" not in raw else _number(where, raw, "temperature", 1.0, minimum=0.0, maximum=2.0, prefix=key),
+        temperature=None
+        if "temperature" not in raw
+        else _number(where, raw, "temperature", 1.0, minimum=0.0, maximum=2.0, prefix=key),
         max_tokens=int(_number(where, raw, "max_tokens", ModelSpec.max_tokens, minimum=1, integer=True, prefix=key)),
         priced=priced,
     )

@@ -203,7 +203,10 @@ def _explain(model: ModelSpec, error: CallFailed) -> str:
     if error.kind == "auth":
         return f"{where}: the key was refused ({error.message}); check {model.api_key_env}"
     if error.kind == "not_found":
-        return f"{where}: unknown model or wrong URL ({error.message}); check the name the server lists at {model.url}/models"
+        return (
+            f"{where}: unknown model or wrong URL ({error.message}); check the name the server lists at "
+            f"{model.url}/models"
+        )
     if error.kind == "connection":
         return f"{where}: {error.message}; is the server running?"
     return f"{where}: {error}"

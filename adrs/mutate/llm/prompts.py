@@ -91,7 +91,10 @@ class PromptBuilder:
         if over > 0 and feedback:
             keep = len(feedback) - int(over * 3.5) - 80
             if keep >= _MIN_FEEDBACK_CHARS:
-                feedback = feedback[:keep] + f"\n[... feedback cut to fit the prompt budget: {len(feedback) - keep} characters omitted]"
+                feedback = (
+                    feedback[:keep]
+                    + f"\n[... feedback cut to fit the prompt budget: {len(feedback) - keep} characters omitted]"
+                )
             else:
                 feedback = "[feedback omitted to fit the prompt budget]"
             cut.append("feedback")
@@ -106,10 +109,14 @@ class PromptBuilder:
             prompt = self._render(inputs, feedback, inspirations, attempts)
         return Prompt(prompt.system, prompt.user, tuple(cut))
 
-    def _render(self, inputs: PromptInputs, feedback: str, inspirations: list[ProgramRecord], attempts: list[Attempt]) -> Prompt:
+    def _render(
+        self, inputs: PromptInputs, feedback: str, inspirations: list[ProgramRecord], attempts: list[Attempt]
+    ) -> Prompt:
         problem = self.problem
         system = Template(self.templates["system.txt"]).safe_substitute(problem_system=problem.prompt_system.strip())
-        instructions = self.templates["format_rewrite.txt" if inputs.edit_format == "rewrite" else "format_diff.txt"].strip()
+        instructions = self.templates[
+            "format_rewrite.txt" if inputs.edit_format == "rewrite" else "format_diff.txt"
+        ].strip()
         if inputs.last_failure is not None:
             instructions += (
                 f"\n\nYour previous reply for this program could not be used ({inputs.last_failure.failure_kind}): "
@@ -138,7 +145,10 @@ def objectives_text(problem: Problem) -> str:
     lines.append(f"- the score that ranks programs is `{problem.score_metric}` (higher is better)")
     stages = [s for s in problem.evolution_stages]
     if len(stages) > 1:
-        steps = ", then ".join(f"{s.name}" + (f" (needs at least {s.threshold:g} to continue)" if s.threshold is not None else "") for s in stages)
+        steps = ", then ".join(
+            f"{s.name}" + (f" (needs at least {s.threshold:g} to continue)" if s.threshold is not None else "")
+            for s in stages
+        )
         lines.append(f"- evaluation runs in stages: {steps}")
     return "\n".join(lines)
 

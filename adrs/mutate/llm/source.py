@@ -50,7 +50,13 @@ class LLMSource(ProposalSource):
     name = "llm"
 
     def __init__(
-        self, problem: Problem, settings: LLMSettings, archive: Archive, run_id: int, seed: int, max_cost: float | None = None
+        self,
+        problem: Problem,
+        settings: LLMSettings,
+        archive: Archive,
+        run_id: int,
+        seed: int,
+        max_cost: float | None = None,
     ):
         self.problem = problem
         self.settings = settings
@@ -85,9 +91,15 @@ class LLMSource(ProposalSource):
             self.meter.spent += cost
             self._activity.dollars = self.meter.spent
             self.archive.add_llm_call(
-                self.run_id, model=model.label, prompt=PREFLIGHT_PROMPT, response=completion.text,
-                prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
-                cost_usd=cost, latency_s=completion.latency_s, error="preflight: start-up check",
+                self.run_id,
+                model=model.label,
+                prompt=PREFLIGHT_PROMPT,
+                response=completion.text,
+                prompt_tokens=completion.prompt_tokens,
+                completion_tokens=completion.completion_tokens,
+                cost_usd=cost,
+                latency_s=completion.latency_s,
+                error="preflight: start-up check",
             )
 
     async def aclose(self) -> None:
@@ -128,9 +140,15 @@ class LLMSource(ProposalSource):
         self.meter.spent += cost
         self._activity.dollars = self.meter.spent
         self.archive.add_llm_call(
-            self.run_id, model=model.label, prompt=PREFLIGHT_PROMPT, response=completion.text,
-            prompt_tokens=completion.prompt_tokens, completion_tokens=completion.completion_tokens,
-            cost_usd=cost, latency_s=completion.latency_s, error="probe: the endpoint answered after an outage",
+            self.run_id,
+            model=model.label,
+            prompt=PREFLIGHT_PROMPT,
+            response=completion.text,
+            prompt_tokens=completion.prompt_tokens,
+            completion_tokens=completion.completion_tokens,
+            cost_usd=cost,
+            latency_s=completion.latency_s,
+            error="probe: the endpoint answered after an outage",
         )
 
     # proposing --------------------------------------------------------------------------------
@@ -178,19 +196,32 @@ class LLMSource(ProposalSource):
         result = apply_reply(context.parent.code, completion.text)
         kind, message = result.kind, result.message
         if result.code is not None and self.archive.hash_exists(self.run_id, normalized_hash(result.code)):
-            kind, message = DUPLICATE, "the edited program duplicates one already in the archive (up to comments and layout)"
+            kind, message = (
+                DUPLICATE,
+                "the edited program duplicates one already in the archive (up to comments and layout)",
+            )
         elif kind is not None and completion.finish_reason == "length":
             message += f" (the reply was cut at max_tokens={model.max_tokens}: raise max_tokens for {model.label})"
         error = f"{kind}: {message}" if kind else ""
         call_id = self._record(
-            model, prompt, completion.text, completion.prompt_tokens, completion.completion_tokens, cost, completion.latency_s, error, context
+            model,
+            prompt,
+            completion.text,
+            completion.prompt_tokens,
+            completion.completion_tokens,
+            cost,
+            completion.latency_s,
+            error,
+            context,
         )
         self._save_state()
         summary = result.parsed.summary
         if kind is not None:
             self._refused(context, mutator, summary, kind, message, call_id)
             return Proposal(None, mutator, description=summary, error_kind=kind, error=message, llm_call_ids=[call_id])
-        how = "full rewrite" if result.matches == ("rewrite",) else f"{len(result.parsed.blocks)} SEARCH/REPLACE block(s)"
+        how = (
+            "full rewrite" if result.matches == ("rewrite",) else f"{len(result.parsed.blocks)} SEARCH/REPLACE block(s)"
+        )
         return Proposal(result.code, mutator, description=summary or how, llm_call_ids=[call_id])
 
     async def breakthrough(self, request: BreakthroughRequest) -> BreakthroughReply:
@@ -241,18 +272,42 @@ class LLMSource(ProposalSource):
         return self.prompts.build(inputs)
 
     def _record(
-        self, model: ModelSpec, prompt: Prompt, response: str, prompt_tokens: int, completion_tokens: int,
-        cost: float, latency_s: float, error: str, context: ProposalContext,
+        self,
+        model: ModelSpec,
+        prompt: Prompt,
+        response: str,
+        prompt_tokens: int,
+        completion_tokens: int,
+        cost: float,
+        latency_s: float,
+        error: str,
+        context: ProposalContext,
     ) -> int:
         return self.archive.add_llm_call(
-            self.run_id, model=model.label, prompt=prompt.as_text(), response=response,
-            prompt_tokens=prompt_tokens, completion_tokens=completion_tokens, cost_usd=cost,
-            latency_s=latency_s, error=error, proposal_index=context.proposal_index,
+            self.run_id,
+            model=model.label,
+            prompt=prompt.as_text(),
+            response=response,
+            prompt_tokens=prompt_tokens,
+            completion_tokens=completion_tokens,
+            cost_usd=cost,
+            latency_s=latency_s,
+            error=error,
+            proposal_index=context.proposal_index,
         )
 
-    def _refused(self, context: ProposalContext, mutator: str, summary: str, kind: str, error: str, call_id: int) -> None:
+    def _refused(
+        self, context: ProposalContext, mutator: str, summary: str, kind: str, error: str, call_id: int
+    ) -> None:
         self.history.add_failure(context.parent.id, mutator, summary, kind, error)
-        payload = {"parent_id": context.parent.id, "mutator": mutator, "summary": summary, "kind": kind, "error": error, "llm_call_id": call_id}
+        payload = {
+            "parent_id": context.parent.id,
+            "mutator": mutator,
+            "summary": summary,
+            "kind": kind,
+            "error": error,
+            "llm_call_id": call_id,
+        }
         self.archive.add_event(self.run_id, FAILED_EVENT, payload)
 
     def _collect_rewards(self) -> None:
@@ -324,11 +379,18 @@ class MixedSource(ProposalSource):
 
 
 def build_llm_source(
-    problem: Problem, run_table: dict[str, Any], archive: Archive, run_id: int, seed: int,
-    max_cost: float | None, offline_share: float,
+    problem: Problem,
+    run_table: dict[str, Any],
+    archive: Archive,
+    run_id: int,
+    seed: int,
+    max_cost: float | None,
+    offline_share: float,
 ) -> LLMSource | MixedSource:
     settings = llm_settings(problem, run_table)
     if settings is None:
-        raise LLMConfigError("the LLM mutator needs a model: pass --llm NAME[@URL] or add [[llm.models]] to problem.toml")
+        raise LLMConfigError(
+            "the LLM mutator needs a model: pass --llm NAME[@URL] or add [[llm.models]] to problem.toml"
+        )
     source = LLMSource(problem, settings, archive, run_id, seed, max_cost)
     return MixedSource(source, OfflineSource(), offline_share) if offline_share > 0 else source

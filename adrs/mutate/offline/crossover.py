@@ -59,8 +59,15 @@ def _function_grafts(child: Analysis, donors: Sequence[Analysis]) -> list[_Graft
             if ours is None or child.code_key(ours) == donor.code_key(theirs):
                 continue
             grafts.append(
-                _Graft(ours.first, ours.last, child.src.indent_of(ours.first), number, theirs.first,
-                       theirs.last, f"function {theirs.node.name}")  # type: ignore[attr-defined]
+                _Graft(
+                    ours.first,
+                    ours.last,
+                    child.src.indent_of(ours.first),
+                    number,
+                    theirs.first,
+                    theirs.last,
+                    f"function {theirs.node.name}",
+                )  # type: ignore[attr-defined]
             )
     return grafts
 
@@ -69,8 +76,9 @@ def _same_region(infos: Sequence[StmtInfo]) -> bool:
     return bool(infos) and all(i.owns_lines and i.region >= 0 and i.region == infos[0].region for i in infos)
 
 
-def _hunk_graft(ours: Block, theirs: Block, opcode: tuple[str, int, int, int, int], child: Analysis,
-                number: int) -> _Graft | None:
+def _hunk_graft(
+    ours: Block, theirs: Block, opcode: tuple[str, int, int, int, int], child: Analysis, number: int
+) -> _Graft | None:
     tag, i1, i2, j1, j2 = opcode
     taken = theirs.stmts[j1:j2]
     if len(taken) > MAX_HUNK_STATEMENTS or not all(info.owns_lines for info in taken):
@@ -80,8 +88,15 @@ def _hunk_graft(ours: Block, theirs: Block, opcode: tuple[str, int, int, int, in
         replaced = ours.stmts[i1:i2]
         if not _same_region(replaced) or (tag == "delete" and len(replaced) == len(ours.stmts)):
             return None
-        return _Graft(replaced[0].first, replaced[-1].last, child.src.indent_of(replaced[0].first), number,
-                      donor_first, donor_last, "statements")
+        return _Graft(
+            replaced[0].first,
+            replaced[-1].last,
+            child.src.indent_of(replaced[0].first),
+            number,
+            donor_first,
+            donor_last,
+            "statements",
+        )
     # insert: after the statement before the gap, or before the block's first statement
     anchor = ours.stmts[i1 - 1] if i1 > 0 else ours.stmts[0]
     if not _same_region([anchor]):

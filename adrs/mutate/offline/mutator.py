@@ -138,7 +138,11 @@ class OfflineMutator:
         self._inspirations: OrderedDict[str, Analysis | None] = OrderedDict()
 
     def propose(
-        self, parent_code: str, inspirations: Sequence[str], rng: random.Random, escalation: int = 0,
+        self,
+        parent_code: str,
+        inspirations: Sequence[str],
+        rng: random.Random,
+        escalation: int = 0,
         focus: Sequence[int] = (),
     ) -> Mutation | None:
         """A valid child of `parent_code`, or None if no operator yields one in max_attempts tries.
@@ -183,7 +187,11 @@ class OfflineMutator:
         return 1 if rng.random() >= chance else rng.randint(2, 3 + escalation)
 
     def _apply_focused(
-        self, analysis: Analysis, rng: random.Random, donors: Sequence[Analysis], active: list[tuple[str, float]],
+        self,
+        analysis: Analysis,
+        rng: random.Random,
+        donors: Sequence[Analysis],
+        active: list[tuple[str, float]],
         spans: list[tuple[int, int]],
     ) -> tuple[str, Edit] | None:
         """An edit that touches one of `spans` (character ranges), else the last one drawn."""
@@ -266,7 +274,10 @@ class OfflineSource(ProposalSource):
 
     async def propose(self, context: ProposalContext) -> Proposal:
         mutation = self._mutator.propose(
-            context.parent.code, [p.code for p in context.inspirations], context.rng, context.escalation,
+            context.parent.code,
+            [p.code for p in context.inspirations],
+            context.rng,
+            context.escalation,
             context.focus_lines,
         )
         if mutation is None:

@@ -194,11 +194,8 @@ class Analysis:
         first_line = self.src.lines[first - 1]
         indent = len(self.src.indent_of(first))
         body = first_line[indent:]
-        if decorated:
-            starts_line = body.startswith("@")
-        else:
-            # the indent is ASCII whitespace, so its byte length equals its character length
-            starts_line = stmt.col_offset == indent and not body.startswith("elif")
+        # the indent is ASCII whitespace, so its byte length equals its character length
+        starts_line = body.startswith("@") if decorated else stmt.col_offset == indent and not body.startswith("elif")
         if not starts_line:
             return False
         end_line = stmt.end_lineno or stmt.lineno

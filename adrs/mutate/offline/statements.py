@@ -34,12 +34,7 @@ def _is_docstring(info: StmtInfo) -> bool:
 
 def _movable(info: StmtInfo) -> bool:
     """Owns its lines, inside a region, and not structural."""
-    return (
-        info.owns_lines
-        and info.region >= 0
-        and not isinstance(info.node, _STRUCTURAL)
-        and not _is_docstring(info)
-    )
+    return info.owns_lines and info.region >= 0 and not isinstance(info.node, _STRUCTURAL) and not _is_docstring(info)
 
 
 def _summary(analysis: Analysis, info: StmtInfo) -> str:

@@ -33,4 +33,6 @@ class GreedySafetyStrategy(Strategy):
                 return ClusterType.SPOT
             return ClusterType.ON_DEMAND
         return ClusterType.SPOT if has_spot else ClusterType.NONE
+
+
 # EVOLVE-BLOCK-END

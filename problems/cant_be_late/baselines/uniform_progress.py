@@ -48,4 +48,6 @@ class UniformProgressStrategy(Strategy):
             if overhead == 0 and has_spot:
                 choice = ClusterType.SPOT
         return choice
+
+
 # EVOLVE-BLOCK-END

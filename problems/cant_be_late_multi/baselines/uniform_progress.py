@@ -50,8 +50,10 @@ class UniformProgressMultiRegion(MultiRegionStrategy):
             if running_spot and self.remaining_restart_overhead < 1e-3:
                 return ClusterType.SPOT
             return ClusterType.ON_DEMAND
-        if (math.ceil((work_left + 2 * overhead) / gap) * gap >= time_left
-                and current_type in (ClusterType.NONE, ClusterType.ON_DEMAND)):
+        if math.ceil((work_left + 2 * overhead) / gap) * gap >= time_left and current_type in (
+            ClusterType.NONE,
+            ClusterType.ON_DEMAND,
+        ):
             return ClusterType.ON_DEMAND
 
         region = self._cheapest_spot_region(running_spot)

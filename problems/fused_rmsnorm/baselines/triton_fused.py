@@ -20,9 +20,7 @@ except ImportError:  # CPU-only installs have no Triton
 if triton is not None:
 
     @triton.jit
-    def _add_rmsnorm_kernel(
-        x_ptr, r_ptr, w_ptr, out_ptr, h_ptr, x_stride, r_stride, n_cols, eps, BLOCK: tl.constexpr
-    ):
+    def _add_rmsnorm_kernel(x_ptr, r_ptr, w_ptr, out_ptr, h_ptr, x_stride, r_stride, n_cols, eps, BLOCK: tl.constexpr):
         row = tl.program_id(0)
         cols = tl.arange(0, BLOCK)
         mask = cols < n_cols

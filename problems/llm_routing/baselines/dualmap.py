@@ -71,7 +71,7 @@ class Router:
         region = request.region
         self.seen[region] += 1
         seen = self.seen[region]
-        total = (1.0 - DECAY ** seen) / (1.0 - DECAY)  # decayed count of all requests so far
+        total = (1.0 - DECAY**seen) / (1.0 - DECAY)  # decayed count of all requests so far
         fair = HOT_SHARE_FACTOR / len(self.local[region])
         key = 0x12345
         chosen = None

@@ -9,6 +9,5 @@ class Router:
             self.local.setdefault(instance.region, []).append(instance)
 
     def route(self, request, cluster):
-        best = min(self.local[request.region],
-                   key=lambda i: (i.waiting + i.running, i.waiting_tokens, i.id))
+        best = min(self.local[request.region], key=lambda i: (i.waiting + i.running, i.waiting_tokens, i.id))
         return best.id

@@ -26,8 +26,11 @@ class Router:
 
     def _estimate(self, instance, request, cluster, cached):
         uncached = request.prompt_tokens - cached * self.block
-        return ((instance.waiting_tokens * 0.6 + uncached) / self.rate + 0.002 * instance.running
-                + cluster.rtt[request.region][instance.region])
+        return (
+            (instance.waiting_tokens * 0.6 + uncached) / self.rate
+            + 0.002 * instance.running
+            + cluster.rtt[request.region][instance.region]
+        )
 
     def _pick(self, candidates, request, cluster):
         best = None
@@ -49,8 +52,9 @@ class Router:
         if choice is None:
             remote = [i for i in cluster.instances if i.region != request.region and i.waiting <= PENDING_LIMIT]
             if remote:
-                choice = min(remote, key=lambda i: (
-                    self._estimate(i, request, cluster, i.cached_blocks(request.blocks)), i.id))
+                choice = min(
+                    remote, key=lambda i: (self._estimate(i, request, cluster, i.cached_blocks(request.blocks)), i.id)
+                )
         if choice is None:
             return None
         if request.session >= 0:

@@ -19,8 +19,7 @@ from collections import Counter
 BLOCK_ROWS = 2000  # the original's recursion base: blocks are reordered independently
 
 
-def solve(columns, rows, col_merge, *, early_stop=100_000, row_stop=4, col_stop=2,
-          distinct_value_threshold=0.7):
+def solve(columns, rows, col_merge, *, early_stop=100_000, row_stop=4, col_stop=2, distinct_value_threshold=0.7):
     n, k = len(rows), len(columns)
     if n == 0:
         return []
@@ -53,7 +52,7 @@ def _ranked_positions(columns_values, n):
     for values in columns_values:
         distinct = len(set(values))
         mean_len = sum(len(v) for v in values) / len(values) if values else 0.0
-        score = 0.0 if distinct in (0, len(values)) else mean_len ** 2 * (len(values) / distinct - 1)
+        score = 0.0 if distinct in (0, len(values)) else mean_len**2 * (len(values) / distinct - 1)
         scores.append(score)
     return sorted(range(len(columns_values)), key=lambda j: -scores[j])
 

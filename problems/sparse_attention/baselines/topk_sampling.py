@@ -42,9 +42,7 @@ def select_keys(step):
         samples = min(len(rest), max(0, budget - len(exact)))
         chosen = rest[torch.randperm(len(rest), generator=step.generator)[:samples]]
         rows_idx.append(torch.cat([exact, chosen]))
-        rows_w.append(
-            torch.cat([torch.ones(len(exact)), torch.full((samples,), len(rest) / max(samples, 1))])
-        )
+        rows_w.append(torch.cat([torch.ones(len(exact)), torch.full((samples,), len(rest) / max(samples, 1))]))
     width = max(len(r) for r in rows_idx)
     indices = torch.full((heads, width), -1, dtype=torch.long)
     weights = torch.ones(heads, width)
