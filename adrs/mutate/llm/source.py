@@ -35,7 +35,7 @@ from adrs.mutate.llm.cost import CostMeter
 from adrs.mutate.llm.history import FAILED_EVENT, LineageHistory
 from adrs.mutate.llm.models import LLMConfigError, LLMSettings, ModelSpec, llm_settings
 from adrs.mutate.llm.outage import Outage
-from adrs.mutate.llm.pool import PREFLIGHT_PROMPT, CallFailed, ClientPool
+from adrs.mutate.llm.pool import PREFLIGHT_PROMPT, CallFailed, ClientPool, Completion
 from adrs.mutate.llm.prompts import Prompt, PromptBuilder, PromptInputs
 from adrs.mutate.offline import OfflineSource
 from adrs.problem import Problem
@@ -87,20 +87,7 @@ class LLMSource(ProposalSource):
         if not self.settings.preflight:
             return
         for model, completion in await self.pool.preflight(self.settings.models):
-            cost = model.cost(completion.prompt_tokens, completion.completion_tokens)
-            self.meter.spent += cost
-            self._activity.dollars = self.meter.spent
-            self.archive.add_llm_call(
-                self.run_id,
-                model=model.label,
-                prompt=PREFLIGHT_PROMPT,
-                response=completion.text,
-                prompt_tokens=completion.prompt_tokens,
-                completion_tokens=completion.completion_tokens,
-                cost_usd=cost,
-                latency_s=completion.latency_s,
-                error="preflight: start-up check",
-            )
+            self._record_check(model, completion, "preflight: start-up check")
 
     async def aclose(self) -> None:
         self._collect_rewards()  # the engine has drained its queue: every child has its result now
@@ -136,6 +123,10 @@ class LLMSource(ProposalSource):
         """One probe of the endpoint that is away; an answer costs tokens, so it is recorded."""
         model = self._probed or self.settings.models[0]
         completion = await self.pool.probe(model)
+        self._record_check(model, completion, "probe: the endpoint answered after an outage")
+
+    def _record_check(self, model: ModelSpec, completion: Completion, note: str) -> None:
+        """A start-up check or an outage probe: not a proposal, but it costs tokens, so it is charged and stored."""
         cost = model.cost(completion.prompt_tokens, completion.completion_tokens)
         self.meter.spent += cost
         self._activity.dollars = self.meter.spent
@@ -148,7 +139,7 @@ class LLMSource(ProposalSource):
             completion_tokens=completion.completion_tokens,
             cost_usd=cost,
             latency_s=completion.latency_s,
-            error="probe: the endpoint answered after an outage",
+            error=note,
         )
 
     # proposing --------------------------------------------------------------------------------
