@@ -81,12 +81,14 @@ def test_a_driver_bug_is_an_evaluator_error_not_the_candidates(toy_problem, tmp_
     done = adrs("run", str(toy_problem), "--budget", "3", "--archive", str(archive), "--quiet")
     shown = one_line(done.stdout)
     assert done.returncode == EXIT_RUN_FAILED, done.stdout + done.stderr
-    # The message names the problem's bug; the kind the candidate's process claims is not trusted
-    # (issue 15), so it is recorded as `exception`.
-    assert "NameError" in shown and "a bug in the problem" in shown
+    # The kind the candidate's process claims is not trusted (issue 15): the engine records
+    # `evaluator_error` because the failing program is the problem's own initial program (the trusted
+    # reference, adrs/evaluate/driver_check.py), and names the driver's file, line and error.
+    assert f"the problem's driver is broken: {driver}, line 4, in run, stage 'quick'" in shown, shown
+    assert "NameError: name 'order' is not defined" in shown and "(evaluator_error)" in shown, shown
     store = Archive.open(archive)
     (initial,) = store.programs(store.run().id)
-    assert initial.error_kind == "exception"
+    assert initial.error_kind == "evaluator_error"
 
 
 def test_a_streak_of_failed_evaluations_exits_non_zero_with_the_last_error(toy_problem, tmp_path):

@@ -4,6 +4,8 @@
              token-tagged frame; runs the stages in order (the cascade)
 - worker.py  the trusted worker process (`python -I -m adrs.evaluate.worker`): calls the problem's
              evaluator on one program for one stage
+- driver_check.py  verifies a driver fault claimed from inside a candidate's process by evaluating
+             the problem's initial program on the same stage (at most once per stage and process)
 - result.py  turns an evaluator's answer into an `Evaluation` record
 
 Problem authors use adrs.problemkit, not this package; sandbox backends live in adrs.sandbox and

@@ -35,6 +35,7 @@ from pathlib import Path
 from adrs import sandbox
 from adrs.archive.location import archive_files  # a leaf: reads the URL, never opens the archive
 from adrs.datasets.location import data_dir_for, user_data_root
+from adrs.evaluate import driver_check
 from adrs.evaluate.result import Evaluation
 from adrs.formats import container_stage
 from adrs.formats.scoring import cascade_step, normalise_for
@@ -320,6 +321,8 @@ async def evaluate_cascade(
     results: list[Evaluation] = []
     for stage in stages if stages is not None else problem.evolution_stages:
         evaluation = await evaluate_stage(problem, program_path, stage, settings)
+        # A driver fault the candidate's process claims counts only when the initial program meets it too.
+        evaluation = await driver_check.verified(problem, program_path, stage, settings, evaluation, evaluate_stage)
         # OpenEvolve folders merge metrics across stages and judge thresholds on their own value.
         evaluation, stop = cascade_step(problem, stage, results, evaluation)
         results.append(evaluation)

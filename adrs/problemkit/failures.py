@@ -31,6 +31,24 @@ def reported_kind(kind: object) -> str:
     return kind if isinstance(kind, str) and kind in CANDIDATE_REPORTED else EXCEPTION
 
 
+def claim_note(claimed: object, recorded: str) -> str:
+    """The note a recorded failure carries when the candidate's process claimed another kind."""
+    return f"(the candidate process reported kind {str(claimed)[:40]!r}; recorded as {recorded})"
+
+
+# A claim, from inside the candidate's process, that the problem's driver failed (adrs/candidate/runner.py
+# says so when a driver fails to load, lacks its entry point, or meets a NameError-like bug). The trusted
+# side never takes it as is: adrs/evaluate/driver_check.py verifies it on the problem's initial program.
+DRIVER_FAULT_CLAIM = claim_note(EVALUATOR, EXCEPTION)
+
+
+def recorded_claim(claimed: object, message: str) -> tuple[str, str]:
+    """Kind and message to record for a failure the candidate's process reported: `reported_kind`,
+    with a note of the claim when it was not kept."""
+    kind = reported_kind(claimed)
+    return (kind, message) if kind == claimed else (kind, f"{message}\n{claim_note(claimed, kind)}")
+
+
 class CandidateError(Exception):
     """Raised by an evaluator to end the evaluation as a recorded failure of the given kind."""
 

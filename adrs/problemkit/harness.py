@@ -194,11 +194,7 @@ class _Running:
             run.ok, run.value = True, record.get("value")
         else:
             # Written inside the candidate's process: only kinds a candidate may report about itself.
-            run.error_kind = failures.reported_kind(record.get("kind"))
-            run.error = str(record.get("message", ""))
-            if run.error_kind != record.get("kind"):
-                claimed = str(record.get("kind"))[:40]
-                run.error += f"\n(the candidate process reported kind {claimed!r}; recorded as {run.error_kind})"
+            run.error_kind, run.error = failures.recorded_claim(record.get("kind"), str(record.get("message", "")))
         return run
 
     def _disk_full(self) -> bool:

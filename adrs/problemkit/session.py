@@ -156,10 +156,10 @@ class CandidateSession:
             return self._end(failures.INVALID_OUTPUT, "malformed reply frame")
         if record["ok"]:
             return SessionReply(True, record.get("value"))
-        kind = record.get("kind")
-        # Failure kinds come from trusted code only: the candidate cannot call itself an evaluator error.
-        kind = kind if kind in failures.ALL_KINDS and kind != failures.EVALUATOR else failures.EXCEPTION
-        return SessionReply(False, error_kind=kind, error=str(record.get("message", ""))[-4000:])
+        # Failure kinds come from trusted code only: the candidate cannot call itself an evaluator error,
+        # nor say it ran out of time; a claimed driver fault is verified on the trusted side.
+        kind, error = failures.recorded_claim(record.get("kind"), str(record.get("message", ""))[-4000:])
+        return SessionReply(False, error_kind=kind, error=error)
 
     def _read(self, size: int, deadline: float, limit: str) -> bytes | SessionReply:
         chunks: list[bytes] = []
