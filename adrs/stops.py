@@ -32,7 +32,9 @@ def nothing_to_mutate(archive: Archive, run_id: int, problem: Problem) -> RunFai
     what = f"the initial program {problem.initial_path}" if program.mutator == "initial" else f"program {program.id}"
     if evaluation is None:
         return RunFailure(INITIAL_FAILED, f"{what} failed ({program.error_kind})")
-    if evaluation.error_kind == failures.EVALUATOR:
+    if evaluation.error_kind == failures.EVALUATOR and evaluation.error.startswith(failures.DRIVER_BROKEN):
+        what = f"the problem's driver failed on {what}"  # the error names the driver's file and line
+    elif evaluation.error_kind == failures.EVALUATOR:
         what = f"the evaluator {problem.evaluator_path} failed on {what}"
     else:
         what = f"{what} failed"

@@ -86,6 +86,7 @@ def test_a_driver_bug_is_an_evaluator_error_not_the_candidates(toy_problem, tmp_
     # reference, adrs/evaluate/driver_check.py), and names the driver's file, line and error.
     assert f"the problem's driver is broken: {driver}, line 4, in run, stage 'quick'" in shown, shown
     assert "NameError: name 'order' is not defined" in shown and "(evaluator_error)" in shown, shown
+    assert "the problem's driver failed on the initial program" in shown, shown
     store = Archive.open(archive)
     (initial,) = store.programs(store.run().id)
     assert initial.error_kind == "evaluator_error"

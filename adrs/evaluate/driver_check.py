@@ -83,7 +83,7 @@ async def verified(
     if not verdict.broken:
         return evaluation
     message = (
-        f"the problem's driver is broken: {verdict.where}, stage {stage.name!r}: {verdict.error_line}\n"
+        f"{failures.DRIVER_BROKEN}: {verdict.where}, stage {stage.name!r}: {verdict.error_line}\n"
         "(the problem's initial program fails at this stage with a driver fault too: a bug in the problem, "
         f"not the candidate's)\n\nthe candidate's evaluation:\n{evaluation.error}"
     )

@@ -40,6 +40,8 @@ def claim_note(claimed: object, recorded: str) -> str:
 # says so when a driver fails to load, lacks its entry point, or meets a NameError-like bug). The trusted
 # side never takes it as is: adrs/evaluate/driver_check.py verifies it on the problem's initial program.
 DRIVER_FAULT_CLAIM = claim_note(EVALUATOR, EXCEPTION)
+# How the trusted side begins an error it has verified as a bug of the problem's driver (adrs/evaluate/driver_check.py).
+DRIVER_BROKEN = "the problem's driver is broken"
 
 
 def recorded_claim(claimed: object, message: str) -> tuple[str, str]:
