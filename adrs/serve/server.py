@@ -1,4 +1,4 @@
-"""`adrs serve`: a read-only live view of an archive over HTTP (standard library only).
+"""`adrs serve`: a live view of an archive over HTTP (standard library only), read-only unless --steer.
 
 Owns: the HTTP server (a thread per request, bound to loopback unless told otherwise), its routes,
 and answering them from one open archive:
@@ -7,11 +7,15 @@ and answering them from one open archive:
     GET /api/runs              the archive's runs, newest first
     GET /api/run[?id=N]        one run's live state (default: the latest run)
     GET /api/program/N         one program: code, diffs, per-stage evaluations
+    GET /api/steering[?id=N]   one run's steering (hints, pins, bans, pause) and whether this server steers
+    GET /steer.js              the page's steering panel (steer.js)
+    POST /api/steer            one steering action: only with --steer, with the token (steer.py)
 
-Any other method is refused (405): serving never writes to the archive. Bad ids and missing runs
-or programs answer 404 with one line naming them.
+Any other method or route is refused (405): without --steer serving never writes to the archive.
+Bad ids and missing runs or programs answer 404 with one line naming them.
 
-Must not: write to the archive, or shape the JSON itself (views.py does).
+Must not: write to the archive (steer.py's `Steering` does, with --steer), or shape the JSON itself
+(views.py and steer.py do).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from urllib.parse import parse_qs, urlsplit
 
 from adrs.archive.store import Archive, ArchiveError
 from adrs.serve import DEFAULT_PORT, LOOPBACK
+from adrs.serve.steer import MAX_BODY, TOKEN_HEADER, Steering, SteerRefused, steering_view
 from adrs.serve.views import LineCache, program_view, run_view, runs_view
 
 _PROGRAM_PATH = re.compile(r"/api/program/(\d+)")
@@ -41,20 +46,30 @@ def _page() -> bytes:
     return files("adrs.serve").joinpath("page.html").read_bytes()
 
 
+def _steer_script() -> bytes:
+    return files("adrs.serve").joinpath("steer.js").read_bytes()
+
+
 class ArchiveServer(ThreadingHTTPServer):
     """An HTTP server answering from one open archive."""
 
     daemon_threads = True  # a slow client never holds up shutdown
 
-    def __init__(self, store: Archive, address: tuple[str, int]):
+    def __init__(self, store: Archive, address: tuple[str, int], steering: Steering | None = None):
         self.store = store
         self.lines = LineCache()  # what the polls read so far: each reads only what changed since
+        self.steering = steering  # None: read-only (no --steer)
         super().__init__(address, _Handler)
 
     @property
     def url(self) -> str:
         host, port = self.server_address[:2]
         return f"http://{host}:{port}/"
+
+    @property
+    def page_url(self) -> str:
+        """The page's address to print: with --steer it carries the token (`?token=`), Jupyter-style."""
+        return self.url if self.steering is None else f"{self.url}?token={self.steering.token}"
 
     def answer(self, path: str, query: dict[str, list[str]]) -> dict[str, Any]:
         """The JSON of an /api/ route."""
@@ -65,6 +80,11 @@ class ArchiveServer(ThreadingHTTPServer):
             if raw and not raw.isdigit():
                 raise NotFound(f"run id {raw!r} is not a number")
             return run_view(self.store, int(raw) if raw else None, cache=self.lines)
+        if path == "/api/steering":
+            raw = query.get("id", [""])[0]
+            if raw and not raw.isdigit():
+                raise NotFound(f"run id {raw!r} is not a number")
+            return steering_view(self.store, int(raw) if raw else None, self.steering is not None)
         match = _PROGRAM_PATH.fullmatch(path)
         if match:
             return program_view(self.store, int(match.group(1)))
@@ -79,6 +99,9 @@ class _Handler(BaseHTTPRequestHandler):
         if parts.path in ("/", "/index.html"):
             self._send(HTTPStatus.OK, _page(), "text/html; charset=utf-8")
             return
+        if parts.path == "/steer.js":
+            self._send(HTTPStatus.OK, _steer_script(), "text/javascript; charset=utf-8")
+            return
         try:
             body = self.server.answer(parts.path, parse_qs(parts.query))
             status = HTTPStatus.OK
@@ -89,7 +112,21 @@ class _Handler(BaseHTTPRequestHandler):
     def _refuse(self) -> None:
         self._send(HTTPStatus.METHOD_NOT_ALLOWED, b'{"error": "adrs serve is read-only"}', "application/json")
 
-    do_POST = do_PUT = do_DELETE = do_PATCH = _refuse  # noqa: N815
+    def do_POST(self) -> None:  # noqa: N802 (the name http.server calls)
+        steering = self.server.steering
+        if steering is None or urlsplit(self.path).path != "/api/steer":
+            self._refuse()
+            return
+        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            if length > MAX_BODY:
+                raise SteerRefused(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"the body is over {MAX_BODY} bytes")
+            body, status = steering.act(self.server.store, self.headers.get(TOKEN_HEADER), self.rfile.read(length)), 200
+        except SteerRefused as exc:
+            body, status = {"error": str(exc)}, exc.status
+        self._send(HTTPStatus(status), json.dumps(body).encode(), "application/json")
+
+    do_PUT = do_DELETE = do_PATCH = _refuse  # noqa: N815
 
     def _send(self, status: HTTPStatus, body: bytes, content_type: str) -> None:
         self.send_response(status)
@@ -103,14 +140,17 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # one line per poll would drown the terminal
 
 
-def open_server(archive: str | Path, host: str = LOOPBACK, port: int = DEFAULT_PORT) -> ArchiveServer:
+def open_server(
+    archive: str | Path, host: str = LOOPBACK, port: int = DEFAULT_PORT, *, steer: bool = False
+) -> ArchiveServer:
     """A server on `archive` (a path or SQLAlchemy URL), listening but not yet serving (port 0: any free port).
 
+    `steer`: accept steering actions on runs started --steerable, with the token `page_url` carries.
     ArchiveError when the archive does not exist or holds no run; OSError when the port is taken."""
     store = Archive.open(archive, create=False, read_only=True)  # it only reads: nothing is written
     try:
         store.run()  # an archive without a run has nothing to show: say so now, not in the browser
-        return ArchiveServer(store, (host, port))
+        return ArchiveServer(store, (host, port), Steering(archive) if steer else None)
     except BaseException:
         store.close()
         raise
@@ -118,9 +158,11 @@ def open_server(archive: str | Path, host: str = LOOPBACK, port: int = DEFAULT_P
 
 def serve_archive(server: ArchiveServer, on_ready: Callable[[str], None] = lambda _url: None) -> None:
     """Answer requests until interrupted, then close the archive."""
-    on_ready(server.url)
+    on_ready(server.page_url)
     try:
         server.serve_forever(poll_interval=0.2)
     finally:
         server.server_close()
         server.store.close()
+        if server.steering is not None:
+            server.steering.close()

@@ -6,8 +6,10 @@ format_rewrite.txt), and filling them: the problem's description, objectives and
 text; the parent's code with its metrics, feedback and failure text; inspirations (their evolvable
 code and scores); the lineage's recent attempts and how they ended; the adaptive search's
 direction for this attempt (`$guidance`: explore or refine, a stall, a breakthrough approach to
-follow; put before the task when a problem's own user.txt has no `$guidance`); the output-format
-instructions, with the reason the last reply for this parent could not be used.
+follow; put before the task when a problem's own user.txt has no `$guidance`); the hints of the
+person steering the run (`adrs serve --steer`), at the head of the task, so every template carries
+them; the output-format instructions, with the reason the last reply for this parent could not be
+used. Hints are never cut to fit the budget (the archive caps each one's length).
 
 Templates use `$name` placeholders (string.Template), so braces in code need no escaping; an
 unknown `$word` in a template is left as it is. When the prompt is over budget, the feedback is cut
@@ -63,6 +65,7 @@ class PromptInputs:
     last_failure: Attempt | None = None
     notes: list[str] = field(default_factory=list)
     guidance: str = ""  # from the adaptive search: the sampling mode, a stall, a breakthrough approach
+    hints: tuple[str, ...] = ()  # from the person steering the run, oldest first
 
 
 def load_templates(problem: Problem) -> dict[str, str]:
@@ -126,6 +129,8 @@ class PromptBuilder:
         template = self.templates["user.txt"]
         if guidance and "$guidance" not in template:  # a problem's own user.txt: the direction goes with the task
             instructions = f"Direction for this attempt: {guidance}\n\n{instructions}"
+        if inputs.hints:
+            instructions = f"{hints_text(inputs.hints)}\n\n{instructions}"
         user = Template(template).safe_substitute(
             guidance=f"## Direction for this attempt\n{guidance}\n" if guidance else "",
             description=problem.description.strip() or "(no description)",
@@ -138,6 +143,12 @@ class PromptBuilder:
             instructions=instructions,
         )
         return Prompt(system.strip() + "\n", user.strip() + "\n")
+
+
+def hints_text(hints: tuple[str, ...]) -> str:
+    """The steering person's hints as the prompt carries them."""
+    lines = "\n".join(f"- {hint.strip()}" for hint in hints)
+    return f"Hints from the person steering this run (follow them where they apply):\n{lines}"
 
 
 def objectives_text(problem: Problem) -> str:

@@ -259,6 +259,7 @@ class LLMSource(ProposalSource):
             edit_format=edit_format,
             last_failure=self.history.last_failure(parent.id),
             guidance=context.guidance,
+            hints=context.hints,
         )
         return self.prompts.build(inputs)
 
