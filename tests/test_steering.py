@@ -6,10 +6,14 @@ none of it. The browser side is tests/test_dashboard_browser.py; the HTTP side t
 
 from __future__ import annotations
 
+import os
 import re
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
+from html import escape as html_escape
 from pathlib import Path
 
 import pytest
@@ -272,3 +276,41 @@ def test_a_steerable_run_nobody_steers_proposes_exactly_what_an_unsteerable_one_
         finally:
             store.close()
     assert len(codes[0]) >= 10 and codes[0] == codes[1]
+
+
+# what the read-only commands show -----------------------------------------------------------------
+def test_status_and_the_report_show_the_hints_with_their_time(toy_problem, tmp_path):
+    archive = tmp_path / "run.sqlite"
+    summary = api.evolve(toy_problem, archive=archive, budget=3, workers=1, steerable=True, mutator="offline")
+    hint = "<b>keep</b> ties stable & prefer short jobs"
+    store = Archive.open(archive, create=False)
+    try:
+        written = store.steer(summary.run_id, "hint", text=hint).hints[0].at
+        store.steer(summary.run_id, "ban", program_id=summary.best.id)
+    finally:
+        store.close()
+    before = _dump(archive)
+    env = {**os.environ, "COLUMNS": "300"}
+    status = subprocess.run(
+        [sys.executable, "-m", "adrs.cli", "status", str(archive)], capture_output=True, text=True, timeout=300, env=env
+    )
+    assert status.returncode == 0, status.stderr
+    assert f"steering: not paused; banned #{summary.best.id}; 1 hint(s)" in status.stdout
+    assert f"hint ({written:%Y-%m-%d %H:%M:%S} UTC): {hint}" in status.stdout
+    page = tmp_path / "report.html"
+    report = subprocess.run(
+        [sys.executable, "-m", "adrs.cli", "report", str(archive), "-o", str(page)],
+        capture_output=True, text=True, timeout=600, env=env,
+    )  # fmt: skip
+    assert report.returncode == 0, report.stdout + report.stderr
+    html = page.read_text()
+    assert 'id="steering"' in html and html_escape(hint) in html and hint not in html
+    assert f"{written:%Y-%m-%d %H:%M:%S} UTC" in html and f"#{summary.best.id}" in html
+    assert _dump(archive) == before  # both only read
+
+
+def test_an_unsteered_run_shows_no_steering(toy_problem, tmp_path):
+    archive = tmp_path / "run.sqlite"
+    api.evolve(toy_problem, archive=archive, budget=2, workers=1, mutator="offline")
+    status = api.run_status(archive)
+    assert status.steering == SteeringState() and not status.run.config["steerable"]
