@@ -628,7 +628,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     def ready(url: str) -> None:
         console.print(f"Serving {markup(args.archive)} at {markup(url)} (Ctrl-C stops)", soft_wrap=True)
         if args.steer:
-            console.print("Steering is on for runs started --steerable: open the address above (it holds the token)")
+            console.print(
+                "Steering is on for runs started --steerable: open the address above (it holds the token)",
+                soft_wrap=True,
+            )
         sys.stdout.flush()  # a script waiting for the address reads it now, not when the buffer fills
 
     try:
