@@ -22,10 +22,12 @@ from adrs import api
 from adrs.archive.records import SteeringState
 from adrs.archive.steering import SteeringError
 from adrs.archive.store import Archive, NewProgram
+from adrs.cli import build_parser
 from adrs.evaluate.result import Evaluation
 from adrs.mutate.llm.prompts import hints_text
 from adrs.progress import Progress
 from tests.fake_openai import FakeOpenAI, Reply
+from tests.pg import PostgresUnavailable, start_postgres
 
 PARENT = re.compile(r"## Current program\nProgram #(\d+)")
 
@@ -68,8 +70,26 @@ def _parents(prompts: list[str]) -> list[int]:
 
 
 # the archive's records --------------------------------------------------------------------------
-def test_steering_actions_are_stored_with_their_time_and_refused_when_wrong(tmp_path):
-    store = Archive.open(tmp_path / "a.sqlite")
+@pytest.fixture(scope="module")
+def postgres():
+    try:
+        server = start_postgres()
+    except PostgresUnavailable as exc:
+        pytest.skip(str(exc))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def location(request, tmp_path) -> str:
+    """A fresh archive location: an SQLite file, or a database of a private PostgreSQL server (or a skip)."""
+    if request.param == "sqlite":
+        return str(tmp_path / "a.sqlite")
+    return request.getfixturevalue("postgres").new_database()
+
+
+def test_steering_actions_are_stored_with_their_time_and_refused_when_wrong(location):
+    store = Archive.open(location)
     try:
         run = store.create_run("toy", "/toy", "f" * 16, 0, {"steerable": True})
         other = store.create_run("toy", "/toy", "f" * 16, 0, {})
@@ -116,6 +136,33 @@ def test_steering_actions_are_stored_with_their_time_and_refused_when_wrong(tmp_
         assert store.steering(other.id) == SteeringState()  # per run
     finally:
         store.close()
+
+
+def test_two_writers_at_once_lose_no_action(location):
+    store = Archive.open(location)
+    run = store.create_run("toy", "/toy", "f" * 16, 0, {"steerable": True})
+    store.close()
+
+    def write(name: str) -> None:
+        writer = Archive.open(location, create=False)
+        try:
+            for number in range(15):
+                writer.steer(run.id, "hint", text=f"{name} {number}")
+        finally:
+            writer.close()
+
+    threads = [threading.Thread(target=write, args=(name,)) for name in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    store = Archive.open(location, create=False)
+    try:
+        state = store.steering(run.id)
+    finally:
+        store.close()
+    assert state.version == 30 and len(state.hints) == 30  # each change applied to the other's
+    assert sorted(h.text for h in state.hints) == sorted(f"{n} {i}" for n in "ab" for i in range(15))
 
 
 def test_reading_steering_never_writes_and_an_archive_never_steered_reads_as_nothing_asked(tmp_path):
@@ -314,3 +361,8 @@ def test_an_unsteered_run_shows_no_steering(toy_problem, tmp_path):
     api.evolve(toy_problem, archive=archive, budget=2, workers=1, mutator="offline")
     status = api.run_status(archive)
     assert status.steering == SteeringState() and not status.run.config["steerable"]
+    # adrs resume --steerable turns it on, and it is stored: later resumes keep it
+    assert build_parser().parse_args(["resume", str(archive), "--steerable"]).steerable is True
+    assert build_parser().parse_args(["resume", str(archive)]).steerable is None  # unset: the stored value
+    api.resume(archive, budget=1, steerable=True)
+    assert api.run_status(archive).run.config["steerable"] is True
