@@ -366,3 +366,33 @@ def test_an_unsteered_run_shows_no_steering(toy_problem, tmp_path):
     assert build_parser().parse_args(["resume", str(archive)]).steerable is None  # unset: the stored value
     api.resume(archive, budget=1, steerable=True)
     assert api.run_status(archive).run.config["steerable"] is True
+
+
+def test_the_terminal_view_says_paused_by_the_dashboard_in_its_table_and_in_log_lines():
+    from collections import Counter
+    from io import StringIO
+
+    from rich.console import Console
+
+    from adrs.ui import LiveView
+
+    lines = StringIO()
+    view = LiveView(Console(file=lines, width=300, force_terminal=False), "toy", budget=10)
+    progress = Progress(budget=10, evaluated=3, failures=Counter())
+    view.update(progress)
+    progress.steering_paused = True
+    view.update(progress)  # a pause beginning prints at once, not only every few seconds
+    assert lines.getvalue().count("paused by the dashboard") == 1
+    assert "paused by the dashboard" in _table_text(view, progress)
+    progress.steering_paused = False
+    assert "paused by the dashboard" not in _table_text(view, progress)
+
+
+def _table_text(view, progress: Progress) -> str:
+    from io import StringIO
+
+    from rich.console import Console
+
+    out = StringIO()
+    Console(file=out, width=200, color_system=None).print(view.table(progress))
+    return out.getvalue()
