@@ -42,10 +42,17 @@
   $("steer-title").onclick = () => { $("steer-body").hidden = !$("steer-body").hidden; };
 
   let current = null;  // the last /api/steering answer
+  let pollFailed = false;  // the error line shows a failed poll (cleared by the next good one)
 
+  // The run picked in the page's #runs list: "N", or "K:N" (run N of the K-th served archive, when
+  // several are served side by side). Steering is for the first archive's runs (K = 0); null for another.
   function runParam() {
     const picker = document.getElementById("runs");
-    return picker && picker.value ? `?id=${encodeURIComponent(picker.value)}` : "";
+    const value = picker ? picker.value : "";
+    const match = /^(?:(\d+):)?(\d+)$/.exec(value);
+    if (!match) return "";
+    if (match[1] && match[1] !== "0") return null;
+    return `?id=${match[2]}`;
   }
 
   function item(label, onRemove) {
@@ -94,13 +101,23 @@
   }
 
   async function poll() {
+    const run = runParam();
+    if (run === null) {
+      current = null;
+      $("steer-state").textContent = "steering is for the first archive's runs";
+      $("steer-pause").hidden = $("steer-controls").hidden = true;
+      return;
+    }
     try {
-      const response = await fetch("api/steering" + runParam(), {cache: "no-store"});
+      const response = await fetch("api/steering" + run, {cache: "no-store"});
       const body = await response.json();
       if (!response.ok) throw new Error(body.error || response.statusText);
       draw(body);
+      if (pollFailed) $("steer-error").textContent = "";
+      pollFailed = false;
     } catch (error) {
       $("steer-error").textContent = String(error);
+      pollFailed = true;
     }
   }
 
