@@ -105,8 +105,9 @@ class ReadsMixin(ArchiveBase):
         with self._session() as s:
             return [as_record(StoredEvaluation, row) for row in s.scalars(stmt.order_by(EvaluationRow.id))]
 
-    def failed_stages(self, run_id: int) -> list[FailedStage]:
-        """The failed stage of every failed program of the run (migrant copies excluded), by program id."""
+    def failed_stages(self, run_id: int, program_ids: Iterable[int] | None = None) -> list[FailedStage]:
+        """The failed stage of every failed program of the run (migrant copies excluded), by program id;
+        only of `program_ids` where given (a live view reads only the programs that failed since)."""
         stmt = (
             select(EvaluationRow.program_id, EvaluationRow.stage, EvaluationRow.error_kind, EvaluationRow.error)
             .join(Program, Program.id == EvaluationRow.program_id)
@@ -118,6 +119,8 @@ class ReadsMixin(ArchiveBase):
             )
             .order_by(EvaluationRow.program_id, EvaluationRow.id)
         )
+        if program_ids is not None:
+            stmt = stmt.where(Program.id.in_(sorted(set(program_ids))))
         with self._session() as s:
             return [FailedStage(pid, stage, kind, error or "") for pid, stage, kind, error in s.execute(stmt)]
 

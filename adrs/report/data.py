@@ -397,15 +397,31 @@ def island_grids(elites: Elites) -> list[IslandGrid]:
     return grids
 
 
-def lineage_of(by_id: dict[int, ProgramRecord], best_id: int | None) -> list[LineageStep]:
-    """From the initial program to the best, migrant copies folded into a note on the next step."""
+def origin_of(by_id: dict[int, ProgramRecord], program_id: int) -> int:
+    """The program a migrant copy stands for (a program that is no copy stands for itself)."""
+    program = by_id.get(program_id)
+    return program_id if program is None else (program.migrated_from or program_id)
+
+
+def add_child(children: dict[int, list[ProgramRecord]], by_id: dict[int, ProgramRecord], p: ProgramRecord) -> None:
+    """Count `p` among its parent's children (a copy's children count as its original's; copies are no children)."""
+    if p.parent_id is not None and p.migrated_from is None:
+        children.setdefault(origin_of(by_id, p.parent_id), []).append(p)
+
+
+def lineage_of(
+    by_id: dict[int, ProgramRecord], best_id: int | None, children: dict[int, list[ProgramRecord]] | None = None
+) -> list[LineageStep]:
+    """From the initial program to the best, migrant copies folded into a note on the next step.
+
+    `children`: each program's children as add_child counts them, where the caller keeps them (a live
+    view adds each program once); read from `by_id` otherwise."""
     if best_id is None:
         return []
-    children: dict[int, list[ProgramRecord]] = {}
-    origin = {p.id: (p.migrated_from or p.id) for p in by_id.values()}
-    for p in by_id.values():
-        if p.parent_id is not None and p.migrated_from is None:
-            children.setdefault(origin.get(p.parent_id, p.parent_id), []).append(p)
+    if children is None:
+        children = {}
+        for p in by_id.values():
+            add_child(children, by_id, p)
     chain: list[ProgramRecord] = []
     notes: dict[int, str] = {}
     current: ProgramRecord | None = by_id.get(best_id)
@@ -424,7 +440,7 @@ def lineage_of(by_id: dict[int, ProgramRecord], best_id: int | None) -> list[Lin
     chain.reverse()
     steps = []
     for p in chain:
-        parent = origin.get(p.parent_id) if p.parent_id is not None else None
+        parent = origin_of(by_id, p.parent_id) if p.parent_id is not None else None
         siblings = [c for c in children.get(parent, []) if c.id != p.id] if parent is not None else []
         steps.append(
             LineageStep(

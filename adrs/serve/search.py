@@ -16,11 +16,11 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from adrs.archive.records import ProgramStatus
+from adrs.archive.records import ProgramRecord, ProgramStatus
 from adrs.archive.store import Archive
 from adrs.report.data import ParetoAxes, island_grids, lineage_of, objective_point, on_front_candidate
 from adrs.report.grids import cell_matrix, folded, tick_labels
-from adrs.serve.state import RunState
+from adrs.serve.state import IslandStats, RunState
 
 CLOUD_POINTS = 2000  # complete programs drawn behind the front; a larger run shows an even sample of them
 ADAPTIVE_STATE = "adaptive_search"  # adrs/search/adaptive.py's STATE_KEY (serve must not import the search)
@@ -35,14 +35,19 @@ def _pareto(state: RunState) -> dict[str, Any]:
     shape = state.shape
     axes = ParetoAxes.of(shape.objectives, tuple(f.name for f in shape.features))
 
-    def xy(program_id: int) -> list[float | None] | None:
-        point = objective_point(state.records[program_id], shape.objectives)
+    def derive(record: ProgramRecord) -> list[float | int | None] | None:
+        if not on_front_candidate(record):
+            return None
+        point = objective_point(record, shape.objectives)
         x, y = axes.coords(point.objectives, point.descriptors)
-        return None if x is None or y is None else [number(x), number(y), program_id]
+        return None if x is None or y is None else [number(x), number(y), record.id]
 
-    candidates = [pid for pid in state.landed_order if on_front_candidate(state.records[pid])]
+    def xy(program_id: int) -> list[float | int | None] | None:
+        return state.remembered("pareto", program_id, derive)
+
+    candidates = state.front_candidates
     stride = max(1, math.ceil(len(candidates) / CLOUD_POINTS))
-    front = [xy(p.id) for p in state.elites.pareto_front()]
+    front = [xy(p.migrated_from or p.id) for p in state.elites.pareto_front()]
     return {
         "x": axes.x,
         "y": axes.y,
@@ -76,10 +81,10 @@ def _grids(state: RunState) -> list[dict[str, Any]]:
 
 
 def _lineage(state: RunState) -> list[dict[str, Any]]:
-    best = state.elites.best()
+    best = state.cached("best", state.elites.best)
     if best is None:
         return []
-    steps = lineage_of(state.records, best.migrated_from or best.id)
+    steps = lineage_of(state.records, best.migrated_from or best.id, state.children)
     return [
         {
             "id": step.program_id,
@@ -120,46 +125,28 @@ def islands_view(store: Archive, state: RunState) -> list[dict[str, Any]]:
 
 
 def _islands(store: Archive, state: RunState) -> list[dict[str, Any]]:
-    elites = state.elites
     adaptive = store.get_state(state.run.id, ADAPTIVE_STATE)
     active = set(adaptive.get("active", [])) if adaptive else None
-    rows = {
-        i: {"island": i, "programs": 0, "failed": 0, "pending": 0, "migrants_in": 0, "improved_at": None}
-        for i in range(elites.islands)
-    }
-    best: dict[int, tuple[bool, float]] = {}
-    count = 0  # evaluations landed (migrant copies are not evaluations)
-    for pid in state.landed_order:
-        record = state.records[pid]
-        row = rows.setdefault(
-            record.island,
-            {"island": record.island, "programs": 0, "failed": 0, "pending": 0, "migrants_in": 0, "improved_at": None},
-        )
-        if record.migrated_from is not None:
-            row["migrants_in"] += 1
-            continue
-        count += 1
-        row["programs"] += 1
-        if record.status == ProgramStatus.FAILED:
-            row["failed"] += 1
-        elif record.score is not None and math.isfinite(record.score):
-            key = (record.complete, record.score)
-            if record.island not in best or key > best[record.island]:
-                best[record.island] = key
-                row["improved_at"] = count
+    pending: dict[int, int] = {}
     for line in state.lines.values():
-        if line.status == ProgramStatus.PENDING and line.island in rows:
-            rows[line.island]["pending"] += 1
-    coverage = elites.coverage()
+        if line.status == ProgramStatus.PENDING:
+            pending[line.island] = pending.get(line.island, 0) + 1
+    coverage = state.elites.coverage()
     capacity = 1
-    for feature in elites.features:
+    for feature in state.elites.features:
         capacity *= feature.cells
     out = []
-    for island, row in sorted(rows.items()):
-        top = elites.best(island)
+    for island in sorted(set(range(state.elites.islands)) | set(state.islands) | set(pending)):
+        stats = state.islands.get(island) or IslandStats(island)
+        top = stats.best
         out.append(
             {
-                **row,
+                "island": island,
+                "programs": stats.programs,
+                "failed": stats.failed,
+                "pending": pending.get(island, 0),
+                "migrants_in": stats.migrants_in,
+                "improved_at": stats.improved_at,
                 "best_score": number(top.score) if top is not None else None,
                 "best_id": (top.migrated_from or top.id) if top is not None else None,
                 "cells": coverage.get(island, 0),

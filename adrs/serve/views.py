@@ -91,17 +91,20 @@ def _naive(moment: datetime) -> datetime:
 
 
 def _landed(state: RunState) -> list[ProgramLine]:
-    return sorted(
-        (p for p in state.lines.values() if p.evaluated_at is not None), key=lambda p: (_naive(p.evaluated_at), p.id)
-    )  # type: ignore[arg-type]
+    return [state.lines[pid] for _at, pid in state.landed]
 
 
 def _curve(state: RunState) -> list[dict[str, Any]]:
-    """(evaluations landed so far, time, seconds since the run was created, best score) each time the best changed."""
+    """(evaluations landed so far, time, seconds since the run was created, best score) each time the best
+    changed. Extended from where the last poll left it while evaluations land in order; redrawn from the
+    first when one landed before the last seen (engines on several machines, clocks apart)."""
+    done, last, best, curve = state.derived.get("curve", (0, None, None, []))
+    if done > len(state.landed) or (done and state.landed[done - 1] != last):
+        done, best, curve = 0, None, []
+    curve = list(curve)
     began = _naive(state.run.created_at)
-    best: ProgramLine | None = None
-    curve = []
-    for count, line in enumerate(_landed(state), start=1):
+    for count in range(done + 1, len(state.landed) + 1):
+        line = state.lines[state.landed[count - 1][1]]
         if _ranks_above(line, best):
             best = line
             assert line.evaluated_at is not None
@@ -115,6 +118,7 @@ def _curve(state: RunState) -> list[dict[str, Any]]:
                     "program": line.id,
                 }
             )
+    state.derived["curve"] = (len(state.landed), state.landed[-1] if state.landed else None, best, curve)
     return curve
 
 
@@ -155,28 +159,36 @@ def _llm(store: Archive, state: RunState) -> dict[str, Any]:
     }
 
 
-def _failure_causes(store: Archive, state: RunState, failed: int) -> list[dict[str, Any]]:
-    """Failed programs grouped as the report groups them, re-read only when another program failed."""
+def _failure_causes(state: RunState) -> list[dict[str, Any]]:
+    """Failed programs grouped as the report groups them (their failed stages are read once each; grouped
+    again only when another program failed)."""
     held = state.derived.get("causes")
-    if held is None or held[0] != failed:
+    if held is None or held[0] != len(state.failed_stages):
         causes = [
             {"kind": c.kind, "cause": c.cause, "count": c.count, "stages": c.stages, "examples": list(c.examples)}
-            for c in failure_causes(store.failed_stages(state.run.id))
+            for c in failure_causes(sorted(state.failed_stages, key=lambda row: row.program_id))
         ]
-        held = (failed, causes)
+        held = (len(state.failed_stages), causes)
         state.derived["causes"] = held
     return held[1]
 
 
+def _counts(state: RunState) -> tuple[dict[str, int], dict[str, int]]:
+    """Programs by status, and failed ones by kind."""
+    counts = {status.value: 0 for status in ProgramStatus}
+    for line in state.lines.values():
+        counts[line.status] = counts.get(line.status, 0) + 1
+    failed = Counter(
+        line.error_kind or "unknown" for line in state.lines.values() if line.status == ProgramStatus.FAILED
+    )
+    return counts, dict(failed.most_common())
+
+
 def run_view(store: Archive, state: RunState, recent: int = RECENT, archive_index: int = 0) -> dict[str, Any]:
     """One run as the page shows it (`state`: the run, refreshed by LiveRuns.reading)."""
-    lines = sorted(state.lines.values(), key=lambda line: line.id)
     landed = state.cached("landed", lambda: _landed(state))
-    counts = {status.value: 0 for status in ProgramStatus}
-    for line in lines:
-        counts[line.status] = counts.get(line.status, 0) + 1
-    failures = Counter(line.error_kind or "unknown" for line in lines if line.status == ProgramStatus.FAILED)
-    best = state.elites.best()
+    counts, failures = state.cached("counts", lambda: _counts(state))
+    best = state.cached("best", state.elites.best)
     best_program = None
     if best is not None:
         record = store.program(best.migrated_from or best.id)
@@ -190,18 +202,18 @@ def run_view(store: Archive, state: RunState, recent: int = RECENT, archive_inde
         "run": _run_json(state.run, archive_index),
         "version": state.version,
         "counts": counts,
-        "failures": dict(failures.most_common()),
-        "failure_causes": _failure_causes(store, state, counts[ProgramStatus.FAILED.value]),
+        "failures": failures,
+        "failure_causes": _failure_causes(state),
         "llm": _llm(store, state),
         "best": best_program,
-        "best_curve": state.cached("curve", lambda: _curve(state)),
+        "best_curve": state.cached("best_curve", lambda: _curve(state)),
         "landed": len(landed),  # evaluations landed so far: where the curve's last step ends
         "elapsed_s": max(0.0, (_naive(landed[-1].evaluated_at) - _naive(state.run.created_at)).total_seconds())
         if landed
         else 0.0,  # type: ignore[arg-type]
         "islands": islands_view(store, state),
         "recent": [_line_json(line) for line in reversed(landed[-recent:])] if recent > 0 else [],
-        "last_program_id": lines[-1].id if lines else None,
+        "last_program_id": max(state.lines, default=None),
         "note": state.shape.note,
     }
 
