@@ -28,7 +28,7 @@ from typing import Any, cast
 from adrs.archive.elites import DEFAULT_FEATURES, Elites, fitness_key
 from adrs.archive.records import FailedStage, ProgramLine, ProgramRecord, ProgramStatus, RunRecord
 from adrs.archive.store import Archive
-from adrs.problem import Feature, Objective, Problem, ProblemError, load_problem
+from adrs.problem import Feature, Objective, Problem, load_problem
 from adrs.report.data import add_child, on_front_candidate
 
 
@@ -46,7 +46,7 @@ class SearchShape:
     def of(cls, run: RunRecord) -> SearchShape:
         try:
             problem = load_problem(run.problem_root)
-        except (ProblemError, OSError) as exc:
+        except Exception as exc:  # whatever is wrong with the folder now, the run is still shown
             return cls(
                 (Objective("score"),),
                 DEFAULT_FEATURES,
