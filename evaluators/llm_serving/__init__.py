@@ -9,8 +9,8 @@ loops drive instances; they own the event loop, the decisions and the metrics.
 Must not: know about routing, TTL policies, candidates or scores.
 """
 
-from evaluators.llm_serving.instance import FifoQueue, Instance, Job, PriorityQueue
+from evaluators.llm_serving.instance import FifoQueue, Instance, Job, PriorityQueue, Unrevealed
 from evaluators.llm_serving.model import ServingModel
 from evaluators.llm_serving.prefix_cache import PrefixCache
 
-__all__ = ["FifoQueue", "Instance", "Job", "PriorityQueue", "PrefixCache", "ServingModel"]
+__all__ = ["FifoQueue", "Instance", "Job", "PriorityQueue", "PrefixCache", "ServingModel", "Unrevealed"]

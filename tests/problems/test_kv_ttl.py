@@ -15,13 +15,13 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from evaluators.kv_ttl.replay import LogError, replay
 
 from adrs.problem import load_problem
 from adrs.problemkit import CandidateError
 from evaluators.kv_ttl.anchors import LRU_MEAN_JCT_S, LruDecider, lru_mean_jct
 from evaluators.kv_ttl.engine import AgentEngine
 from evaluators.kv_ttl.episode import find_policy, run_trace
-from evaluators.kv_ttl.replay import LogError, replay
 from evaluators.kv_ttl.scoring import program_bound_s
 from evaluators.kv_ttl.stages import SETUPS, STAGES
 from evaluators.kv_ttl.workload import AgentSpec, generate, prompt_tokens
