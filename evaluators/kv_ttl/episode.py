@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from evaluators.kv_ttl.engine import PRIORITY, AgentEngine, Outcome
+from evaluators.kv_ttl.engine import PRIORITY, AgentEngine, Outcome, Recorder
 from evaluators.kv_ttl.stages import SETUPS
 from evaluators.kv_ttl.views import EngineView, RequestView, TurnView
 from evaluators.kv_ttl.workload import AgentTrace
@@ -78,10 +78,11 @@ class PolicySession:
         stagger_s: float,
         seed: int,
         whole: AgentTrace | None = None,
+        record: Recorder | None = None,
     ):
         seed_randomness(seed)
         trace = whole or AgentTrace(None, [], concurrency, stagger_s, setup)
-        self.engine = AgentEngine(SETUPS[setup], trace, mirror=whole is None)
+        self.engine = AgentEngine(SETUPS[setup], trace, record=record, mirror=whole is None)
         self.view = EngineView(self.engine)
         self._max_ttl = self.engine.setup.max_ttl_s
         self.loop = MirrorLoop(self._apply, self.engine.steps(), self._wire, self._decide)

@@ -286,7 +286,6 @@ def test_a_program_without_router_is_explained(evaluator, tmp_path):
 
 PEEKER = """
     import gc
-    import sys
 
     AHEAD = {ahead}
 
@@ -302,38 +301,16 @@ PEEKER = """
             return min(cluster.instances, key=lambda i: (i.waiting_tokens, i.running, i.id)).id  # least loaded
 
         def look(self, request):
-            places = [sys._getframe(depth).f_locals for depth in range(1, 8) if _deep_enough(depth)]
-            places += [o for o in gc.get_objects() if isinstance(o, list) and o and type(o[0]) is float]
-            for found in _lists(places):
-                if request.arrival in found:  # a list of arrival times: is the future in it?
-                    self.found += 1
+            for found in gc.get_objects():
+                if type(found) is list and found and type(found[0]) is float and request.arrival in found:
+                    self.found += 1  # a list of arrival times: is the future in it?
                     later = [t for t in found if t > request.arrival][:AHEAD]
                     if len(later) == AHEAD:
                         raise RuntimeError(f"PEEKED {{AHEAD}} requests ahead: {{later}}")
-            for job in (o for o in gc.get_objects() if type(o).__name__ == "Job"):
-                if job.rid == request.id and job.output_tokens >= 0:  # not yet tried for admission
-                    raise RuntimeError(f"PEEKED the output length of request {{request.id}}")
+                elif type(found).__name__ == "Job" and found.rid == request.id and found.output_tokens >= 0:
+                    raise RuntimeError(f"PEEKED the output length of request {{request.id}}")  # not yet shown
             if self.questions >= 600 and not self.found:
                 raise RuntimeError("the search never found the arrival times it should look through")
-
-
-    def _deep_enough(depth):
-        try:
-            sys._getframe(depth)
-            return True
-        except ValueError:
-            return False
-
-
-    def _lists(places, depth=0):
-        for place in places:
-            values = place.values() if isinstance(place, dict) else place
-            if isinstance(place, list) and place and type(place[0]) is float:
-                yield place
-            if depth < 2:
-                for value in list(values):
-                    if isinstance(value, (dict, list)) and value is not place:
-                        yield from _lists([value], depth + 1)
 """
 
 
