@@ -246,6 +246,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help="0: any free port")
     p.add_argument("--host", default=LOOPBACK, help="address to bind (default: loopback only)")
     p.add_argument(
+        "--compare", nargs="+", default=None, metavar="ARCHIVE", help="other archives whose runs to show side by side"
+    )
+    p.add_argument(
         "--steer",
         action="store_true",
         help="let the page steer runs started --steerable (hints, pin/ban, pause), with a token in the printed URL",
@@ -614,7 +617,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     try:
-        server = api.open_server(args.archive, args.host, args.port, steer=args.steer)
+        server = api.open_server(args.archive, args.host, args.port, compare=args.compare, steer=args.steer)
     except OSError as exc:
         reason = markup(exc.strerror or str(exc))
         console.print(f"[red]error:[/red] cannot listen on {markup(args.host)}:{args.port}: {reason}")
@@ -626,10 +629,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
             console.print("[yellow]warning:[/yellow] steering there is protected by the token alone (plain HTTP)")
 
     def ready(url: str) -> None:
-        console.print(f"Serving {markup(args.archive)} at {markup(url)} (Ctrl-C stops)", soft_wrap=True)
+        shown = " and ".join(markup(str(a)) for a in [args.archive, *(args.compare or [])])
+        console.print(f"Serving {shown} at {markup(url)} (Ctrl-C stops)", soft_wrap=True)
         if args.steer:
             console.print(
-                "Steering is on for runs started --steerable: open the address above (it holds the token)",
+                f"Steering is on for the runs of {markup(str(args.archive))} started --steerable: open the address"
+                " above (it holds the token)",
                 soft_wrap=True,
             )
         sys.stdout.flush()  # a script waiting for the address reads it now, not when the buffer fills

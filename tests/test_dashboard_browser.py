@@ -45,7 +45,7 @@ HINT = "Order by processing time over weight (Smith's rule) & keep <ties> stable
 OBSERVER = """(() => {
   window.__seen = {};
   const mark = () => {
-    for (const row of document.querySelectorAll('#recent [data-id]'))
+    for (const row of document.querySelectorAll('[data-part="recent"] [data-id], #recent [data-id]'))
       if (!(row.dataset.id in window.__seen)) window.__seen[row.dataset.id] = Date.now();
   };
   new MutationObserver(mark).observe(document.body, {childList: true, subtree: true});
@@ -57,7 +57,8 @@ OBSERVER = """(() => {
 def _click(browser: Browser, element_id: str) -> None:
     """A real mouse click in the middle of the element (DevTools input events, not element.click())."""
     box = browser.evaluate(
-        f"(() => {{ const r = document.getElementById('{element_id}').getBoundingClientRect();"
+        f"(() => {{ const e = document.getElementById('{element_id}'); e.scrollIntoView({{block: 'center'}});"
+        " const r = e.getBoundingClientRect();"
         " return [r.x + r.width / 2, r.y + r.height / 2]; })()"
     )
     for kind in ("mousePressed", "mouseReleased"):

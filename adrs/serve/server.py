@@ -3,13 +3,20 @@
 Owns: the HTTP server (a thread per request, bound to loopback unless told otherwise), its routes,
 and answering them from one open archive:
 
-    GET /                      the page (page.html: no build step, no network, polls the endpoints)
-    GET /api/runs              the archive's runs, newest first
-    GET /api/run[?id=N]        one run's live state (default: the latest run)
-    GET /api/program/N         one program: code, diffs, per-stage evaluations
-    GET /api/steering[?id=N]   one run's steering (hints, pins, bans, pause) and whether this server steers
-    GET /steer.js              the page's steering panel (steer.js)
-    POST /api/steer            one steering action: only with --steer, with the token (steer.py)
+    GET /                               the page (page.html: no build step, no network, polls the endpoints)
+    GET /api/runs                       every served archive's runs, newest first
+    GET /api/run[?archive=K&id=N]       one run's live state (default: the first archive's latest run)
+    GET /api/search[?archive=K&id=N]    its Pareto front, MAP-Elites grids and the lineage of its best
+    GET /api/program/N[?archive=K]      one program: code, diffs, per-stage evaluations
+    GET /api/steering[?id=N]            a run of the first archive: its steering (hints, pins, bans,
+                                        pause) and whether this server steers
+    GET /steer.js                       the page's steering panel (steer.js)
+    POST /api/steer                     one steering action: only with --steer, with the token (steer.py)
+
+Several archives can be served at once (`adrs serve A --compare B`): `archive=K` picks the K-th
+(0: the first). A `since=V` on /api/search answers only `{"version": V, "unchanged": true}` while
+the run's version (in /api/run's answer) is still V, so the page fetches the heavier view only
+after an evaluation landed. Steering is for the first archive's runs only.
 
 Any other method or route is refused (405): without --steer serving never writes to the archive.
 Bad ids and missing runs or programs answer 404 with one line naming them.
@@ -32,8 +39,10 @@ from urllib.parse import parse_qs, urlsplit
 
 from adrs.archive.store import Archive, ArchiveError
 from adrs.serve import DEFAULT_PORT, LOOPBACK
+from adrs.serve.search import search_view
+from adrs.serve.state import LiveRuns
 from adrs.serve.steer import MAX_BODY, TOKEN_HEADER, Steering, SteerRefused, steering_view
-from adrs.serve.views import LineCache, program_view, run_view, runs_view
+from adrs.serve.views import program_view, run_view, runs_view
 
 _PROGRAM_PATH = re.compile(r"/api/program/(\d+)")
 
@@ -51,14 +60,15 @@ def _steer_script() -> bytes:
 
 
 class ArchiveServer(ThreadingHTTPServer):
-    """An HTTP server answering from one open archive."""
+    """An HTTP server answering from one or more open archives (the first is `store`)."""
 
     daemon_threads = True  # a slow client never holds up shutdown
 
-    def __init__(self, store: Archive, address: tuple[str, int], steering: Steering | None = None):
-        self.store = store
-        self.lines = LineCache()  # what the polls read so far: each reads only what changed since
-        self.steering = steering  # None: read-only (no --steer)
+    def __init__(self, stores: Archive | list[Archive], address: tuple[str, int], steering: Steering | None = None):
+        self.stores = stores if isinstance(stores, list) else [stores]
+        self.store = self.stores[0]
+        self.live = LiveRuns()  # what the polls read so far: each reads only what changed since
+        self.steering = steering  # None: read-only (no --steer); steers the first archive's runs
         super().__init__(address, _Handler)
 
     @property
@@ -74,21 +84,35 @@ class ArchiveServer(ThreadingHTTPServer):
     def answer(self, path: str, query: dict[str, list[str]]) -> dict[str, Any]:
         """The JSON of an /api/ route."""
         if path == "/api/runs":
-            return runs_view(self.store)
+            return runs_view(self.stores)
+        index = _number(query, "archive")
+        if index is not None and index >= len(self.stores):
+            raise NotFound(f"no archive {index}: {len(self.stores)} served")
+        index = index or 0
+        store = self.stores[index]
         if path == "/api/run":
-            raw = query.get("id", [""])[0]
-            if raw and not raw.isdigit():
-                raise NotFound(f"run id {raw!r} is not a number")
-            return run_view(self.store, int(raw) if raw else None, cache=self.lines)
+            with self.live.reading(store, index, _number(query, "id")) as state:
+                return run_view(store, state, archive_index=index)
+        if path == "/api/search":
+            with self.live.reading(store, index, _number(query, "id")) as state:
+                since = query.get("since", [""])[0]
+                if since and since == state.version:
+                    return {"version": since, "unchanged": True}
+                return search_view(state)
         if path == "/api/steering":
-            raw = query.get("id", [""])[0]
-            if raw and not raw.isdigit():
-                raise NotFound(f"run id {raw!r} is not a number")
-            return steering_view(self.store, int(raw) if raw else None, self.steering is not None)
+            return steering_view(self.store, _number(query, "id"), self.steering is not None)
         match = _PROGRAM_PATH.fullmatch(path)
         if match:
-            return program_view(self.store, int(match.group(1)))
+            return program_view(store, int(match.group(1)))
         raise NotFound(f"no route {path}")
+
+
+def _number(query: dict[str, list[str]], name: str) -> int | None:
+    """The query's `name` as a whole number, None when absent; NotFound when it is not one."""
+    raw = query.get(name, [""])[0]
+    if raw and not raw.isdigit():
+        raise NotFound(f"{'run id' if name == 'id' else name} {raw!r} is not a number")
+    return int(raw) if raw else None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -141,18 +165,29 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 def open_server(
-    archive: str | Path, host: str = LOOPBACK, port: int = DEFAULT_PORT, *, steer: bool = False
+    archive: str | Path,
+    host: str = LOOPBACK,
+    port: int = DEFAULT_PORT,
+    compare: list[str | Path] | None = None,
+    *,
+    steer: bool = False,
 ) -> ArchiveServer:
-    """A server on `archive` (a path or SQLAlchemy URL), listening but not yet serving (port 0: any free port).
+    """A server on `archive` (a path or SQLAlchemy URL), and on each archive of `compare` to show beside
+    it, listening but not yet serving (port 0: any free port).
 
-    `steer`: accept steering actions on runs started --steerable, with the token `page_url` carries.
-    ArchiveError when the archive does not exist or holds no run; OSError when the port is taken."""
-    store = Archive.open(archive, create=False, read_only=True)  # it only reads: nothing is written
+    `steer`: accept steering actions on `archive`'s runs started --steerable, with the token
+    `page_url` carries. ArchiveError when an archive does not exist or holds no run; OSError when
+    the port is taken."""
+    stores: list[Archive] = []
     try:
-        store.run()  # an archive without a run has nothing to show: say so now, not in the browser
-        return ArchiveServer(store, (host, port), Steering(archive) if steer else None)
+        for location in [archive, *(compare or [])]:
+            store = Archive.open(location, create=False, read_only=True)  # it only reads: nothing is written
+            stores.append(store)
+            store.run()  # an archive without a run has nothing to show: say so now, not in the browser
+        return ArchiveServer(stores, (host, port), Steering(archive) if steer else None)
     except BaseException:
-        store.close()
+        for store in stores:
+            store.close()
         raise
 
 
@@ -163,6 +198,7 @@ def serve_archive(server: ArchiveServer, on_ready: Callable[[str], None] = lambd
         server.serve_forever(poll_interval=0.2)
     finally:
         server.server_close()
-        server.store.close()
+        for store in server.stores:
+            store.close()
         if server.steering is not None:
             server.steering.close()

@@ -1,6 +1,6 @@
-// adrs serve: the steering panel (adrs/serve/steer.py answers it). It draws itself in a fixed box at
-// the page's lower right, so it depends on nothing of page.html's layout but the run picker
-// (#runs, when there is one). It polls /api/steering every second; with `adrs serve --steer` and a
+// adrs serve: the steering panel (adrs/serve/steer.py answers it). It draws itself in the page's
+// <section id="steer"> (else in a fixed box at the lower right), so it depends on nothing of
+// page.html's layout but that place and the run picker (#runs, when there is one). It polls /api/steering every second; with `adrs serve --steer` and a
 // run started --steerable it sends actions to POST /api/steer with the token of the page's address
 // (?token=...) in a header. Every text it shows, hints included, goes in through textContent.
 "use strict";
@@ -8,9 +8,10 @@
   const token = new URLSearchParams(location.search).get("token") || "";
   const style = document.createElement("style");
   style.textContent = `
-    #steer-panel { position: fixed; right: 1em; bottom: 1em; width: 22em; max-height: 70vh; overflow: auto;
-      background: #fff; border: 1px solid #bbb; border-radius: 6px; padding: .5em .8em; font-size: 13px;
-      box-shadow: 0 2px 8px rgba(0,0,0,.15); z-index: 10; }
+    #steer-panel { width: 26em; max-width: 100%; background: #fff; border: 1px solid #bbb; border-radius: 6px;
+      padding: .5em .8em; margin: .6em 0; font-size: 13px; }
+    #steer-panel.floating { position: fixed; right: 1em; bottom: 1em; width: 22em; max-height: 70vh;
+      overflow: auto; margin: 0; box-shadow: 0 2px 8px rgba(0,0,0,.15); z-index: 10; }
     #steer-panel h2 { font-size: 1em; margin: 0 0 .3em; cursor: pointer; }
     #steer-panel textarea { width: 100%; box-sizing: border-box; }
     #steer-panel ul { margin: .3em 0; padding-left: 1.2em; }
@@ -37,7 +38,9 @@
       <div id="steer-pins"></div>
       <div id="steer-error"></div>
     </div>`;
-  document.body.appendChild(panel);
+  const place = document.getElementById("steer");
+  if (place) place.appendChild(panel);
+  else { panel.className = "floating"; document.body.appendChild(panel); }
   const $ = id => document.getElementById(id);
   $("steer-title").onclick = () => { $("steer-body").hidden = !$("steer-body").hidden; };
 
