@@ -33,6 +33,7 @@ class Attempt:
     outcome: str = "pending evaluation"
     failure_kind: str | None = None  # edit failure kind, when the reply could not be used
     detailed: bool = False  # a failed evaluation's error line has been added to the outcome
+    change: str = ""  # a refused edit's first changed line (program.change_summary), for duplicates
 
     @property
     def pending(self) -> bool:
@@ -93,18 +94,19 @@ class LineageHistory:
                     payload.get("summary", ""),
                     payload.get("kind", ""),
                     payload.get("error", ""),
+                    str(payload.get("change", "")),
                 )
                 merged.append((_aware(created), attempt))
         for _key, attempt in sorted(merged, key=lambda item: item[0]):
             self._by_parent[attempt.parent_id].append(attempt)
 
     @staticmethod
-    def _failure(parent_id: int, mutator: str, summary: str, kind: str, error: str) -> Attempt:
+    def _failure(parent_id: int, mutator: str, summary: str, kind: str, error: str, change: str = "") -> Attempt:
         outcome = f"not applied ({kind}): {error}"
-        return Attempt(parent_id, mutator, summary, outcome=outcome, failure_kind=kind)
+        return Attempt(parent_id, mutator, summary, outcome=outcome, failure_kind=kind, change=change)
 
-    def add_failure(self, parent_id: int, mutator: str, summary: str, kind: str, error: str) -> None:
-        self._by_parent[parent_id].append(self._failure(parent_id, mutator, summary, kind, error))
+    def add_failure(self, parent_id: int, mutator: str, summary: str, kind: str, error: str, change: str = "") -> None:
+        self._by_parent[parent_id].append(self._failure(parent_id, mutator, summary, kind, error, change))
 
     def add_child(self, parent: ProgramRecord, program: ProgramRecord) -> None:
         attempt = Attempt(parent.id, program.mutator, program.description, program.id, parent.score)
@@ -137,6 +139,18 @@ class LineageHistory:
                 break
             streak += 1
         return streak
+
+    def recent_duplicates(self, parent_id: int, limit: int) -> list[Attempt]:
+        """The newest `limit` answers from `parent_id` that duplicated a known program, one per change, newest first."""
+        chosen: list[Attempt] = []
+        seen: set[str] = set()
+        for attempt in reversed(self._by_parent.get(parent_id, ())):
+            if len(chosen) >= limit:
+                break
+            if attempt.failure_kind == DUPLICATE and attempt.change and attempt.change not in seen:
+                seen.add(attempt.change)
+                chosen.append(attempt)
+        return chosen
 
     def last_failure(self, parent_id: int) -> Attempt | None:
         attempts = self._by_parent.get(parent_id)

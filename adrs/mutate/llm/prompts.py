@@ -7,7 +7,9 @@ text; the parent's code with its metrics, feedback and failure text; inspiration
 code and scores); the lineage's recent attempts and how they ended; the adaptive search's
 direction for this attempt (`$guidance`: explore or refine, a stall, a breakthrough approach to
 follow; put before the task when a problem's own user.txt has no `$guidance`); the output-format
-instructions, with the reason the last reply for this parent could not be used.
+instructions, with the reason the last reply for this parent could not be used and the parent's
+latest answers that duplicated archived programs (at most `llm.duplicates_shown`, one line each:
+"already tried, propose something different").
 
 Templates use `$name` placeholders (string.Template), so braces in code need no escaping; an
 unknown `$word` in a template is left as it is. When the prompt is over budget, the feedback is cut
@@ -63,6 +65,7 @@ class PromptInputs:
     last_failure: Attempt | None = None
     notes: list[str] = field(default_factory=list)
     guidance: str = ""  # from the adaptive search: the sampling mode, a stall, a breakthrough approach
+    duplicates: list[Attempt] = field(default_factory=list)  # newest answers that duplicated archived programs
 
 
 def load_templates(problem: Problem) -> dict[str, str]:
@@ -122,6 +125,8 @@ class PromptBuilder:
                 f"\n\nYour previous reply for this program could not be used ({inputs.last_failure.failure_kind}): "
                 f"{inputs.last_failure.outcome.split(': ', 1)[-1]} Avoid that mistake this time."
             )
+        if inputs.duplicates:
+            instructions += "\n\n" + duplicates_text(inputs.duplicates)
         guidance = inputs.guidance.strip()
         template = self.templates["user.txt"]
         if guidance and "$guidance" not in template:  # a problem's own user.txt: the direction goes with the task
@@ -203,6 +208,20 @@ def _inspirations(programs: list[ProgramRecord]) -> str:
             head += f"\nIdea: {program.description[:200]}"
         blocks.append(f"{head}\n```python\n{evolvable_text(program.code)}\n```")
     return "\n\n".join(blocks)
+
+
+DUPLICATES_HEADING = "Already tried from this program: these answers duplicated programs already in the archive"
+_DUPLICATE_LINE_CHARS = 240  # a summary or change longer than this is cut: the section stays a few lines
+
+
+def duplicates_text(duplicates: list[Attempt]) -> str:
+    """The bounded "already tried" section: one line per duplicate answer, its first changed line and its idea."""
+    lines = [f"{DUPLICATES_HEADING} (each cost a call and taught nothing); propose something different:"]
+    for attempt in duplicates:
+        idea = attempt.summary.strip().replace("\n", " ")
+        line = f"- changed {attempt.change}" + (f"; idea: {idea}" if idea else "")
+        lines.append(line if len(line) <= _DUPLICATE_LINE_CHARS else line[: _DUPLICATE_LINE_CHARS - 1] + "…")
+    return "\n".join(lines)
 
 
 def _attempts(attempts: list[Attempt]) -> str:
