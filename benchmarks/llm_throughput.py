@@ -21,7 +21,7 @@ duplicates: prism with the mutation server as a model that repeats itself (`--re
 earlier answer for the same program comes back with probability rate x (1 - temperature / 2)) and
 heeds adrs's "already tried" list (see mutation_server.py), latency 0, model temperature 0.7,
 `repeat_temperature_step` as configured (0.2). Each seed runs twice: with `llm.duplicates_shown = 0`
-(no list: adrs before issue 17) and with the default 5. Reported: the share of proposal calls whose
+(no list: adrs before issue 17) and with the default 5 (`--shown` picks). Reported: the share of proposal calls whose
 answer duplicated an archived program (or the parent), and how many evaluations the budget bought.
 
 Must not: change how the engine works; every run uses the public api.evolve.
@@ -218,9 +218,9 @@ def duplicates(args: argparse.Namespace, workdir: Path) -> None:
         f"prism, budget {args.budget}, {args.workers} slots, repeat rate {args.repeat_rate} at temperature 0, "
         f"model temperature {args.temperature}"
     )
-    shares: dict[int, list[float]] = {0: [], 5: []}
+    shares: dict[int, list[float]] = {shown: [] for shown in args.shown}
     for seed in args.seeds:
-        for shown in (0, 5):
+        for shown in args.shown:
             result = duplicate_run(args, workdir, seed, shown)
             shares[shown].append(result.share)
             load = " ".join(f"{v:.1f}" for v in os.getloadavg())
@@ -255,8 +255,11 @@ def main() -> None:
     dup.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     dup.add_argument("--repeat-rate", type=float, default=0.5)
     dup.add_argument("--temperature", type=float, default=0.7)
+    dup.add_argument("--shown", type=int, nargs="+", default=[0, 5], help="llm.duplicates_shown values to run")
+    parser.add_argument("--work", default="/var/tmp", help="parent of the run's scratch folder")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="adrs-llm-throughput-") as tmp:
+    # not under /tmp: on the shared machine other jobs sweep it while a run of minutes goes on
+    with tempfile.TemporaryDirectory(prefix="llm-throughput-bench-", dir=args.work) as tmp:
         if args.command == "throughput":
             report_throughput(args, throughput(args, Path(tmp)))
         else:

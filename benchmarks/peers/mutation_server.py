@@ -42,8 +42,8 @@ the peer benchmark uses neither:
   server gives one of its earlier answers for that program again with probability
   R x max(0, 1 - temperature / 2) (the request's `temperature`, 1.0 when absent), so a higher
   temperature repeats less, as sampling does. It heeds adrs's "already tried" list (the prompt
-  section after `prompts.DUPLICATES_HEADING`, one line per answer that duplicated an archived
-  program, by its first changed line, `program.change_summary`): it does not repeat a listed
+  section after `prompts.DUPLICATES_HEADING`, one line per edit of the parent already in the
+  archive, by its first changed line, `program.change_summary`): it does not repeat a listed
   answer, and redraws a fresh mutation whose change is listed (up to 8 draws), as a model that
   reads its instructions would. Without the list (adrs before it, or `llm.duplicates_shown = 0`)
   it has nothing to heed. Without `--repeat-rate` the list is ignored, so every engine of the peer

@@ -110,8 +110,9 @@ class LLMSettings:
     # temperature + k x this step (at most 2.0), so a model that keeps repeating itself is pushed
     # off its answer. Only for models with a `temperature`: others keep the provider's default.
     repeat_temperature_step: float = 0.2
-    # The newest answers from a parent that duplicated an archived program, listed in its next
-    # prompt (each by its first changed line) as already tried: a repeat costs a call and teaches nothing.
+    # A parent's newest edits already in the archive (its children, and answers that duplicated a
+    # known program), listed in its next prompt by their first changed line as already tried: a
+    # repeat costs a call and teaches nothing. 0 turns the list off.
     duplicates_shown: int = 5
 
     def model(self, label: str) -> ModelSpec:

@@ -8,8 +8,9 @@ code and scores); the lineage's recent attempts and how they ended; the adaptive
 direction for this attempt (`$guidance`: explore or refine, a stall, a breakthrough approach to
 follow; put before the task when a problem's own user.txt has no `$guidance`); the output-format
 instructions, with the reason the last reply for this parent could not be used and the parent's
-latest answers that duplicated archived programs (at most `llm.duplicates_shown`, one line each:
-"already tried, propose something different").
+latest edits already in the archive, its children and the answers that duplicated a known program
+(at most `llm.duplicates_shown`, one line each by the first changed line: "already tried, propose
+something different").
 
 Templates use `$name` placeholders (string.Template), so braces in code need no escaping; an
 unknown `$word` in a template is left as it is. When the prompt is over budget, the feedback is cut
@@ -65,7 +66,7 @@ class PromptInputs:
     last_failure: Attempt | None = None
     notes: list[str] = field(default_factory=list)
     guidance: str = ""  # from the adaptive search: the sampling mode, a stall, a breakthrough approach
-    duplicates: list[Attempt] = field(default_factory=list)  # newest answers that duplicated archived programs
+    tried: list[Attempt] = field(default_factory=list)  # the parent's newest edits already in the archive
 
 
 def load_templates(problem: Problem) -> dict[str, str]:
@@ -125,8 +126,8 @@ class PromptBuilder:
                 f"\n\nYour previous reply for this program could not be used ({inputs.last_failure.failure_kind}): "
                 f"{inputs.last_failure.outcome.split(': ', 1)[-1]} Avoid that mistake this time."
             )
-        if inputs.duplicates:
-            instructions += "\n\n" + duplicates_text(inputs.duplicates)
+        if inputs.tried:
+            instructions += "\n\n" + tried_text(inputs.tried)
         guidance = inputs.guidance.strip()
         template = self.templates["user.txt"]
         if guidance and "$guidance" not in template:  # a problem's own user.txt: the direction goes with the task
@@ -210,17 +211,18 @@ def _inspirations(programs: list[ProgramRecord]) -> str:
     return "\n\n".join(blocks)
 
 
-DUPLICATES_HEADING = "Already tried from this program: these answers duplicated programs already in the archive"
-_DUPLICATE_LINE_CHARS = 240  # a summary or change longer than this is cut: the section stays a few lines
+DUPLICATES_HEADING = "Already tried from this program: these edits are in the archive already"
+_TRIED_LINE_CHARS = 240  # a summary or change longer than this is cut: the section stays a few lines
 
 
-def duplicates_text(duplicates: list[Attempt]) -> str:
-    """The bounded "already tried" section: one line per duplicate answer, its first changed line and its idea."""
-    lines = [f"{DUPLICATES_HEADING} (each cost a call and taught nothing); propose something different:"]
-    for attempt in duplicates:
+def tried_text(tried: list[Attempt]) -> str:
+    """The bounded "already tried" section: one line per edit (its first changed line, idea and outcome)."""
+    lines = [f"{DUPLICATES_HEADING} (repeating one costs a call and teaches nothing); propose something different:"]
+    for attempt in tried:
         idea = attempt.summary.strip().replace("\n", " ")
-        line = f"- changed {attempt.change}" + (f"; idea: {idea}" if idea else "")
-        lines.append(line if len(line) <= _DUPLICATE_LINE_CHARS else line[: _DUPLICATE_LINE_CHARS - 1] + "…")
+        how = f"program #{attempt.program_id}" if attempt.program_id is not None else "a duplicate"
+        line = f"- changed {attempt.change} ({how})" + (f"; idea: {idea}" if idea else "")
+        lines.append(line if len(line) <= _TRIED_LINE_CHARS else line[: _TRIED_LINE_CHARS - 1] + "…")
     return "\n".join(lines)
 
 
