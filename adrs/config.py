@@ -33,7 +33,9 @@ class RunConfig:
     workers: int = field(default_factory=_default_workers)  # concurrent evaluation slots
     islands: int = 3  # independent sub-populations; diversity without a global tournament
     migration_interval: int = 25  # evaluations between migrations of island bests to the next island
-    queue_size: int = 0  # proposals waiting for a slot; 0 = 2 x workers (fresh parents, busy slots)
+    # Proposals waiting for a slot; 0 = max(2 x workers, workers + LLM calls in flight): fresh parents,
+    # busy slots, and room for a whole round of LLM answers, so a full queue never holds back the next calls.
+    queue_size: int = 0
     max_time_s: float | None = None  # wall-clock budget of this invocation
     target_score: float | None = None  # stop once a complete program reaches it
     data_dir: str | None = None  # real data for the problem (else its synthetic workload)
@@ -69,9 +71,9 @@ class RunConfig:
     def __post_init__(self) -> None:
         _check(self)
 
-    @property
-    def effective_queue_size(self) -> int:
-        return self.queue_size or 2 * self.workers
+    def effective_queue_size(self, concurrency: int = 1) -> int:
+        """The queue's bound for a source with `concurrency` proposals in flight."""
+        return self.queue_size or max(2 * self.workers, self.workers + concurrency)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
