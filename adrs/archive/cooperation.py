@@ -20,8 +20,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from adrs.archive.base import ArchiveBase
-from adrs.archive.records import ProgramRecord, as_record
+from adrs.archive.records import ProgramRecord
 from adrs.archive.schema import Program, ProgramChange, RunCounter
+from adrs.archive.texts import as_records
 
 
 class CooperationMixin(ArchiveBase):
@@ -114,5 +115,5 @@ class CooperationMixin(ArchiveBase):
                 cursor = max(cursor, seq)
                 if writer != self.writer and program.id not in seen:
                     seen.add(program.id)
-                    programs.append(as_record(ProgramRecord, program))
-            return programs, cursor
+                    programs.append(program)
+            return as_records(s, ProgramRecord, programs), cursor
