@@ -15,7 +15,6 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -36,8 +35,12 @@ class CooperationMixin(ArchiveBase):
         dialect = s.get_bind().dialect.name
         values: dict[str, Any] = {"run_id": run_id, "claimed": 0, "change_seq": 0, "engines": 0}
         if dialect == "postgresql":
+            from sqlalchemy.dialects import postgresql  # loaded only where used: a faster `adrs status`
+
             s.execute(postgresql.insert(RunCounter).values(**values).on_conflict_do_nothing(index_elements=["run_id"]))
         elif dialect == "sqlite":
+            from sqlalchemy.dialects import sqlite
+
             s.execute(sqlite.insert(RunCounter).values(**values).on_conflict_do_nothing(index_elements=["run_id"]))
         elif s.get(RunCounter, run_id) is None:
             try:

@@ -23,6 +23,7 @@ import re
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    DDL,
     JSON,
     Boolean,
     DateTime,
@@ -35,7 +36,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
-    text,
+    event,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -118,16 +119,7 @@ class Program(Base):
     __table_args__ = (
         Index("ix_programs_run_status", "run_id", "status"),
         Index("ix_programs_run_hash", "run_id", "code_hash"),
-        # Several engines on one run allocate indices by max + 1 and retry on this index. Migrants
-        # carry their original's index (islands.py), so they are left out of it.
-        Index(
-            "uq_program_run_proposal_index",
-            "run_id",
-            "proposal_index",
-            unique=True,
-            sqlite_where=text("migrated_from IS NULL"),
-            postgresql_where=text("migrated_from IS NULL"),
-        ),
+        # uq_program_run_proposal_index: created with the table, below.
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -155,6 +147,20 @@ class Program(Base):
     features: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     evaluated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+# Several engines on one run allocate indices by max + 1 and retry on this index. Migrants carry
+# their original's index (islands.py), so they are left out of it. Written as DDL (the same in
+# SQLite and PostgreSQL) rather than an Index with dialect options, which would load the PostgreSQL
+# dialect into every command that opens an archive (a slower `adrs status`).
+event.listen(
+    Program.__table__,
+    "after_create",
+    DDL(
+        "CREATE UNIQUE INDEX uq_program_run_proposal_index ON programs (run_id, proposal_index) "
+        "WHERE migrated_from IS NULL"
+    ),
+)
 
 
 class EvaluationRow(Base):
