@@ -309,7 +309,12 @@ class Archive(CooperationMixin, LLMCallsMixin, ReadsMixin, IntegrityMixin, Resco
 
     def next_proposal_index(self, run_id: int) -> int:
         with self._session() as s:
-            value = s.scalar(select(func.max(Program.proposal_index)).where(Program.run_id == run_id))
+            # Migrants carry their original's index, so leaving them out changes nothing, and lets
+            # the partial unique index answer: one index probe, not a scan of the run's programs.
+            stmt = select(func.max(Program.proposal_index)).where(
+                Program.run_id == run_id, Program.migrated_from.is_(None)
+            )
+            value = s.scalar(stmt)
             return 0 if value is None else value + 1
 
     def evaluations(self, program_id: int) -> list[Evaluation]:
