@@ -265,7 +265,7 @@ async def _await_worker(
             await proc.wait()
     except (TimeoutError, ConnectionError):
         kill_tree(proc.pid, cgroup)
-        await proc.wait()
+        await (proc.wait_killed() if isinstance(proc, warm.WarmWorker) else proc.wait())
         frame_task.cancel()
         elapsed = time.monotonic() - started
         if elapsed >= stage.timeout_s * 0.99:

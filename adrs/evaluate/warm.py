@@ -42,7 +42,8 @@ from adrs.sandbox.process import SandboxSpec, popen_kwargs
 WARM_RESULT_FD = 3  # where a forked worker finds its result pipe (the request names it)
 SETUP_FAILED = 125  # a forked worker that could not be set up exits with this before any worker code runs
 MAX_STARTS = 4  # servers started for one problem before this process stays cold for it
-FORK_REPLY_S = 60.0  # a new server imports adrs first; a busy machine may take seconds
+FORK_REPLY_S = 60.0
+KILLED_REPLY_S = 10.0  # a new server imports adrs first; a busy machine may take seconds
 SERVER_CPU_S = 1 << 30  # RLIMIT_CPU of the server itself (it lives for the run); each worker gets its stage's
 MAX_REQUEST_BYTES = 60_000  # the request is written into a pipe before the worker runs: one pipe buffer
 
@@ -77,9 +78,14 @@ class WarmServer:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def close(self) -> None:
+    def close(self, force: bool = False) -> None:
+        """End the server; `force`: at once (one that does not answer, stopped say), else by closing
+        its control socket, after which it kills its workers and exits."""
         with contextlib.suppress(OSError):
-            self.control.close()  # end of file: the server kills its workers and exits
+            self.control.close()
+        if force:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(self.proc.pid, signal.SIGKILL)
         try:
             self.proc.wait(10)
         except subprocess.TimeoutExpired:
@@ -96,9 +102,10 @@ class WarmWorker:
 
     stdin = None
 
-    def __init__(self, pid: int, conn: socket.socket):
+    def __init__(self, pid: int, conn: socket.socket, server: WarmServer):
         self.pid = pid
         self.conn = conn
+        self.server = server
         self.returncode: int | None = None
         self.cpu_s: float | None = None
         self.lost = False  # the server went away before it reported the exit status
@@ -107,6 +114,22 @@ class WarmWorker:
         if self.returncode is not None:
             return self.returncode
         data = await asyncio.get_running_loop().sock_recv(self.conn, 4096)
+        return self._exited(data)
+
+    async def wait_killed(self) -> int:
+        """The status after the runner killed the worker: a server that cannot report it (stopped by
+        an in-process candidate, say) is not waited for past KILLED_REPLY_S."""
+        if self.returncode is not None:
+            return self.returncode
+        try:
+            async with asyncio.timeout(KILLED_REPLY_S):
+                data = await asyncio.get_running_loop().sock_recv(self.conn, 4096)
+        except TimeoutError:
+            _drop(self.server, force=True)  # it no longer answers: no later stage is sent to it
+            data = b""
+        return self._exited(data)
+
+    def _exited(self, data: bytes) -> int:
         reply = _parse(data)
         if reply is None or "status" not in reply:
             self.lost = True
@@ -178,7 +201,7 @@ async def start_worker(
         _drop(server)
         why = "no reply" if reply is None else reply.get("refused", "refused")
         raise WarmUnavailable(f"the warm server did not fork a worker: {why}")
-    return WarmWorker(int(reply["pid"]), mine)
+    return WarmWorker(int(reply["pid"]), mine, server)
 
 
 def _parse(data: bytes) -> dict | None:
@@ -238,10 +261,10 @@ def _start(key: ServerKey, static_env: dict[str, str], limits: ProcessLimits) ->
     return WarmServer(key, proc, mine, home)
 
 
-def _drop(server: WarmServer) -> None:
+def _drop(server: WarmServer, force: bool = False) -> None:
     if _servers.get(server.key) is server:
         del _servers[server.key]
-    server.close()
+    server.close(force)
 
 
 def server_pids() -> list[int]:

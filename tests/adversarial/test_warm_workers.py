@@ -11,6 +11,7 @@ engine dying takes the server with it: tests/adversarial/test_engine_killed.py.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import time
@@ -105,9 +106,9 @@ def test_nothing_one_evaluation_did_is_seen_by_the_next(tmp_path):
     assert (first["seen"], second["seen"]) == (0.0, 0.0), "a mark of an earlier evaluation was visible"
     assert first["random"] != second["random"], "the workers share the server's random state"
     assert first["tag"] != second["tag"], "the stage's environment was not the worker's"
-    assert first["netns"] != second["netns"], "two workers shared a network namespace"
-    if network_namespace_available():
-        assert first["netns"] != os.stat("/proc/self/ns/net").st_ino
+    if network_namespace_available():  # the server's namespace lives: a worker sharing it has its number
+        server_netns = os.stat(f"/proc/{servers[0]}/ns/net").st_ino
+        assert server_netns not in (first["netns"], second["netns"]), "the worker kept the server's namespace"
     for metrics in (first, second):
         assert metrics["cpu_limit"] == 60 * 2 + 5, "the stage's RLIMIT_CPU was not set in the worker"
         assert metrics["session"] == 1.0, "the worker does not lead its own session"
@@ -127,6 +128,8 @@ def test_concurrent_evaluations_do_not_see_each_other(tmp_path):
     evaluations = asyncio.run(both())
     assert all(e.ok for e in evaluations), [e.error for e in evaluations]
     assert [e.metrics["seen"] for e in evaluations] == [0.0, 0.0]
+    if network_namespace_available():  # both lived at once: one shared namespace would have one number
+        assert evaluations[0].metrics["netns"] != evaluations[1].metrics["netns"]
     assert evaluations[0].metrics["parent"] == evaluations[1].metrics["parent"] == warm.server_pids()[0]
 
 
@@ -159,6 +162,39 @@ def test_a_server_killed_under_an_evaluation_costs_only_time(tmp_path):
     assert evaluation.ok, evaluation.error  # the stage ran again, cold: the engine is its worker's parent
     assert evaluation.metrics["parent"] == os.getpid()
     assert evaluation.metrics["seen"] == 0.0
+
+
+def test_a_stopped_server_does_not_hang_the_stage(tmp_path):
+    # An in-process candidate may SIGSTOP its parent: the stage still ends at its deadline (the
+    # runner's clock), and the next stage gets a new server.
+    problem, program = _problem(tmp_path, sleep_s=60.0)
+    toml = problem.root / "problem.toml"
+    toml.write_text(toml.read_text().replace("timeout_s = 60", "timeout_s = 3"))
+    problem = load_problem(problem.root)
+    fast = tmp_path / "fast.py"
+    fast.write_text("def run():\n    return 0\n")
+    first = _evaluate(problem, fast)
+    server = int(first["parent"])
+
+    def stop_while_its_worker_runs():
+        assert _wait_for(lambda: _children(server), 30), "the warm worker never started"
+        os.kill(server, signal.SIGSTOP)
+
+    async def evaluate_and_stop():
+        evaluation = asyncio.create_task(evaluate_stage(problem, program, problem.stages[0], EvalSettings()))
+        await asyncio.to_thread(stop_while_its_worker_runs)
+        return await evaluation
+
+    started = time.monotonic()
+    try:
+        evaluation = asyncio.run(evaluate_and_stop())
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # gone: killed once it stopped answering
+            os.kill(server, signal.SIGCONT)
+    assert (evaluation.ok, evaluation.error_kind) == (False, "timeout"), evaluation.error
+    assert time.monotonic() - started < 45
+    after = _evaluate(problem, fast)
+    assert after["parent"] != server and after["parent"] == warm.server_pids()[0]
 
 
 def test_the_opt_outs_start_no_server(tmp_path):
