@@ -15,6 +15,9 @@ process stays cold for it, and says so once on stderr. `close_all` ends every se
 calls it when a run ends; atexit too); a killed engine takes its servers with it (the control
 socket reaches end of file, and PR_SET_PDEATHSIG).
 
+Only from the main thread (a server's PR_SET_PDEATHSIG follows the thread that started it); from
+another thread stages run cold.
+
 Must not: read the request it forwards (the worker reads it from its stdin), import evaluator code.
 """
 
@@ -164,6 +167,10 @@ async def start_worker(
 ) -> WarmWorker:
     """Fork a worker for one stage. `env` is the worker's whole (scrubbed) environment, `fds` the
     result pipe's write end, stdout and stderr; the request goes to its stdin. Raises WarmUnavailable."""
+    if threading.current_thread() is not threading.main_thread():
+        # PR_SET_PDEATHSIG follows the thread that started the server: started from a thread that
+        # ends (a pool's), the server would die with it, not with the engine.
+        raise WarmUnavailable("warm servers are started from the main thread only")
     data = (json.dumps({**request, "result_fd": WARM_RESULT_FD}) + "\n").encode()
     if len(data) > MAX_REQUEST_BYTES:
         raise WarmUnavailable("the request does not fit in one pipe buffer")

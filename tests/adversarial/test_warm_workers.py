@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 
@@ -207,6 +208,17 @@ def test_the_opt_outs_start_no_server(tmp_path):
     assert problem.warm_start is False
     metrics = _evaluate(problem, program)
     assert metrics["parent"] == os.getpid() and warm.server_pids() == []
+
+
+def test_stages_evaluated_off_the_main_thread_run_cold(tmp_path):
+    # A server dies with the thread that started it (PR_SET_PDEATHSIG): none is started from a
+    # thread that may end before the engine does.
+    problem, program = _problem(tmp_path)
+    done: list = []
+    thread = threading.Thread(target=lambda: done.append(_evaluate(problem, program)))
+    thread.start()
+    thread.join(120)
+    assert done and done[0]["parent"] == os.getpid() and warm.server_pids() == []
 
 
 def test_warm_start_must_be_true_or_false(tmp_path):
