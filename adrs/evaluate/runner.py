@@ -5,7 +5,8 @@ the evaluation's candidates (the settings' choice, else the problem's `sandbox`)
 down to the worker (ADRS_SANDBOX, with the paths candidates must not see in ADRS_HIDDEN_PATHS),
 handing the evaluator its data folder (--data, else ADRS_DATA, else the user's data folder that
 `adrs data fetch` fills: adrs/datasets/location.py), starting the worker under the `process`
-sandbox, enforcing the stage's wall-clock limit (killing the whole process tree), reading the
+sandbox (forked by the problem's warm server, adrs/evaluate/warm.py, unless the settings or the
+problem opt out, or no server can fork it: then a fresh interpreter), enforcing the stage's wall-clock limit (killing the whole process tree), reading the
 tokenised result frame from the worker's private pipe, and running stages in order until one
 fails or falls below its threshold. The working directory is a size-limited tmpfs where the
 machine allows it (adrs/sandbox/scratch.py); the worker's stderr is read back through the
