@@ -248,6 +248,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("archive", help="archive path or SQLAlchemy URL")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help="0: any free port")
     p.add_argument("--host", default=LOOPBACK, help="address to bind (default: loopback only)")
+    p.add_argument(
+        "--compare", nargs="+", default=None, metavar="ARCHIVE", help="other archives whose runs to show side by side"
+    )
 
     p = sub.add_parser("data", help="the built-in problems' real data: list, fetch, verify, where it is")
     data = p.add_subparsers(dest="data_command", required=True)
@@ -620,7 +623,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     try:
-        server = api.open_server(args.archive, args.host, args.port)
+        server = api.open_server(args.archive, args.host, args.port, compare=args.compare)
     except OSError as exc:
         reason = markup(exc.strerror or str(exc))
         console.print(f"[red]error:[/red] cannot listen on {markup(args.host)}:{args.port}: {reason}")
@@ -630,7 +633,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         console.print(f"[yellow]warning:[/yellow] serving on {host}: anyone who reaches it can read the archive")
 
     def ready(url: str) -> None:
-        console.print(f"Serving {markup(args.archive)} at {url} (Ctrl-C stops)")
+        shown = " and ".join(markup(str(a)) for a in [args.archive, *(args.compare or [])])
+        console.print(f"Serving {shown} at {url} (Ctrl-C stops)")
         sys.stdout.flush()  # a script waiting for the address reads it now, not when the buffer fills
 
     try:

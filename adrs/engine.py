@@ -44,7 +44,7 @@ from adrs.mutate.base import BreakthroughRequest, Proposal, ProposalContext, Pro
 from adrs.noise import Estimate
 from adrs.problem import Problem
 from adrs.program import normalized_hash, unified_diff
-from adrs.progress import SOURCE_FAILED, Progress, RunFailure, RunSummary
+from adrs.progress import LLM_ACTIVITY_STATE, SOURCE_FAILED, Progress, RunFailure, RunSummary
 from adrs.referee import Referee
 from adrs.search.adaptive import AdaptiveSearch, Choice
 from adrs.stops import failing_evaluations, nothing_to_mutate, proposals_failing
@@ -150,6 +150,7 @@ class Engine:
         proposer = asyncio.create_task(self._propose(queue))
         watchdog = asyncio.create_task(self._watch_deadline(deadline))
         pauses = asyncio.create_task(self._watch_pauses())
+        published = asyncio.create_task(self._publish_llm_activity())
         try:
             await proposer
             for task in slots:
@@ -159,10 +160,11 @@ class Engine:
         finally:
             watchdog.cancel()
             pauses.cancel()
+            published.cancel()
             proposer.cancel()
             for task in slots:
                 task.cancel()
-            await asyncio.gather(proposer, watchdog, pauses, *slots, return_exceptions=True)
+            await asyncio.gather(proposer, watchdog, pauses, published, *slots, return_exceptions=True)
         if self._fatal is not None:
             self.archive.add_event(run_id, "internal_error", {"error": repr(self._fatal)})
             raise self._fatal
@@ -571,6 +573,29 @@ class Engine:
                 self.progress.paused = pause
                 self.on_progress(self.progress)
             await asyncio.sleep(0.25)
+
+    async def _publish_llm_activity(self) -> None:
+        """Keep a copy of the LLM source's activity in the archive for `adrs serve` (calls in flight are
+        known only in this process): written when it changed, at most once a second, and at least every
+        10 s while the run goes; the last copy, when the engine stops, has nothing in flight."""
+        activity = self.source.activity()
+        if activity is None:
+            return  # the offline mutator calls no LLM: nothing to publish
+        key = LLM_ACTIVITY_STATE + self._salt
+        run_id = self.run_record.id
+        written: dict | None = None
+        at = 0.0
+        try:
+            while True:
+                snapshot = activity.snapshot()
+                if snapshot != written or time.monotonic() - at > 10:
+                    self.archive.put_state(run_id, key, {**snapshot, "at": time.time(), "ended": False})
+                    written, at = snapshot, time.monotonic()
+                await asyncio.sleep(1.0)
+        finally:
+            self.archive.put_state(
+                run_id, key, {**activity.snapshot(), "in_flight": 0, "at": time.time(), "ended": True}
+            )
 
     def _refresh_progress(self) -> None:
         best = self.elites.best()

@@ -22,6 +22,9 @@ EVALUATIONS_FAILING = "evaluations_failing"  # a streak of failed evaluations (R
 PROPOSALS_FAILING = "proposals_failing"  # the proposal streak limit hit before any proposal became a program
 SOURCE_FAILED = "source_failed"  # the proposal source gave up: the LLM endpoint stayed away or kept failing
 FAILURE_KINDS = (INITIAL_FAILED, EVALUATIONS_FAILING, PROPOSALS_FAILING, SOURCE_FAILED)
+# The archive's state key (prefix; a joined engine adds its own suffix) under which an engine keeps a copy
+# of its LLM source's activity: calls in flight exist only in the engine's process, `adrs serve` reads this.
+LLM_ACTIVITY_STATE = "llm_activity"
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,16 @@ class LLMActivity:
     failed: int = 0  # calls that failed after their retries, in this invocation
     dollars: float = 0.0  # spent by the run in all, earlier invocations included
     cap: float | None = None  # the run's cost cap, if any
+
+    def snapshot(self) -> dict[str, float | int | None]:
+        """What the engine copies into the archive for `adrs serve` (LLM_ACTIVITY_STATE)."""
+        return {
+            "in_flight": self.in_flight,
+            "calls": self.calls,
+            "failed": self.failed,
+            "dollars": self.dollars,
+            "cap": self.cap,
+        }
 
 
 @dataclass

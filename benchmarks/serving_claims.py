@@ -37,8 +37,7 @@ def _load(path: Path):
 def _routing_rows(item, seeds, speedups, names):
     """(name, speedup) -> (mean load in requests/s, mean attainment, results per seed)."""
     from evaluators.llm_routing import scoring
-    from evaluators.llm_routing.episode import find_router, run_trace
-    from evaluators.llm_routing.replay import replay
+    from evaluators.llm_routing.episode import find_router, run_local
     from evaluators.llm_routing.stages import LAYOUTS, StageTrace
     from evaluators.llm_routing.workload import generate
 
@@ -51,7 +50,7 @@ def _routing_rows(item, seeds, speedups, names):
             for seed in seeds:
                 spec = dataclasses.replace(item.spec, seed=seed, speedup=item.spec.speedup * speedup)
                 trace = generate(spec)
-                outcome = replay(layout, trace, run_trace(router, item.layout, trace, 0).log).outcome
+                outcome = run_local(router, item.layout, trace)
                 results.append(scoring.measure(StageTrace(item.layout, spec), layout, trace, outcome, 0.0))
                 loads.append(len(trace) / spec.duration_s)
             rows[name, speedup] = (statistics.fmean(loads), statistics.fmean(r.attainment for r in results), results)
@@ -118,8 +117,7 @@ class PinUntilNextTurn(ProgramFcfs):
 
 
 def continuum_claims() -> None:
-    from evaluators.kv_ttl.episode import find_policy, run_trace
-    from evaluators.kv_ttl.replay import replay
+    from evaluators.kv_ttl.episode import find_policy, run_local
     from evaluators.kv_ttl.scoring import bound_jct
     from evaluators.kv_ttl.stages import SETUPS
     from evaluators.kv_ttl.workload import AgentSpec, generate
@@ -138,7 +136,7 @@ def continuum_claims() -> None:
         trace = generate(AgentSpec("claim", seed, programs, concurrency, kind, setup))
         jct = {}
         for name, policy in policies.items():
-            outcome = replay(SETUPS[setup], trace, run_trace(policy, trace, 0).log).outcome
+            outcome = run_local(policy, trace)
             jct[name] = statistics.fmean(outcome.jct)
         cells = " ".join(f"{jct[n]:9.1f} ({jct['vllm_lru'] / jct[n]:4.2f}x)" for n in policies)
         print(f"{kind:5s} {setup:12s} {concurrency:7d} {bound_jct(SETUPS[setup], trace):7.1f} {cells}")

@@ -2,11 +2,12 @@
 
     .venv/bin/python benchmarks/serving_speed.py [--repeats 3] [--problems llm_routing,kv_ttl]
 
-Each listed program is evaluated `--repeats` times per stage through the real evaluator (sandboxed
-candidate processes, one per CPU, at least two); the table gives the median and best wall time of
-the whole evaluation, its CPU time (this process plus the candidate processes: a figure that
-barely depends on the machine's load), the slowest candidate process's own wall time, the trusted
-replay's time and the score. The load average is printed before and after.
+Each listed program is evaluated `--repeats` times per stage through the real evaluator (one
+interactive session, so one sandboxed candidate process, per trace; the trusted simulator asks
+each question over it); the table gives the median and best wall time of the whole evaluation,
+its CPU time (this process plus the candidate processes: a figure that barely depends on the
+machine's load), the slowest candidate process's own wall time, the questions asked (one round
+trip each) and the score. The load average is printed before and after.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def _cpu_seconds() -> float:
 
 
 def measure(evaluator, program: Path, stage: str, repeats: int) -> dict:
-    walls, cpus, candidate, replay = [], [], [], []
+    walls, cpus, candidate = [], [], []
     result: dict = {}
     for _ in range(repeats):
         with tempfile.TemporaryDirectory() as workdir:
@@ -51,13 +52,12 @@ def measure(evaluator, program: Path, stage: str, repeats: int) -> dict:
             walls.append(time.perf_counter() - started)
             cpus.append(_cpu_seconds() - cpu_before)
         candidate.append(result["metrics"]["candidate_wall_s"])
-        replay.append(result["metrics"]["replay_s"])
     return {
         "median_s": statistics.median(walls),
         "best_s": min(walls),
         "cpu_s": statistics.median(cpus),
         "candidate_s": statistics.median(candidate),
-        "replay_s": statistics.median(replay),
+        "questions": result["metrics"]["questions"],
         "score": result["score"],
     }
 
@@ -73,7 +73,7 @@ def main() -> None:
     )
     print(
         f"{'program':36s} {'stage':14s} {'median s':>9s} {'best s':>7s} {'cpu s':>6s} {'cand s':>7s} "
-        f"{'replay s':>8s} {'score':>7s}"
+        f"{'questions':>9s} {'score':>7s}"
     )
     for problem in args.problems.split(","):
         evaluator = load_evaluator(problem)
@@ -82,7 +82,7 @@ def main() -> None:
                 row = measure(evaluator, ROOT / "problems" / problem / program, stage, args.repeats)
                 print(
                     f"{problem + '/' + program:36s} {stage:14s} {row['median_s']:9.2f} {row['best_s']:7.2f} "
-                    f"{row['cpu_s']:6.2f} {row['candidate_s']:7.2f} {row['replay_s']:8.2f} {row['score']:7.2f}"
+                    f"{row['cpu_s']:6.2f} {row['candidate_s']:7.2f} {row['questions']:9d} {row['score']:7.2f}"
                 )
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 

@@ -21,7 +21,8 @@ import adrs
 from adrs.archive.store import Archive, ArchiveError, NewProgram
 from adrs.evaluate.result import Evaluation
 from adrs.serve.server import ArchiveServer, open_server, serve_archive
-from adrs.serve.views import LineCache, run_view
+from adrs.serve.state import LiveRuns
+from adrs.serve.views import run_view
 
 ADRS = [sys.executable, "-m", "adrs.cli"]
 
@@ -40,8 +41,8 @@ def _get(url: str) -> tuple[int, dict | str]:
 class Served:
     """A server on `archive` answering in a thread, until closed."""
 
-    def __init__(self, archive: str | Path):
-        self.server: ArchiveServer = open_server(archive, port=0)
+    def __init__(self, archive: str | Path, compare: list[str | Path] | None = None):
+        self.server: ArchiveServer = open_server(archive, port=0, compare=compare)
         self.thread = threading.Thread(target=serve_archive, args=(self.server,), daemon=True)
         self.thread.start()
         self.url = self.server.url
@@ -134,12 +135,15 @@ def test_a_poll_sees_a_pending_program_land_and_new_programs_appear(tmp_path):
     try:
         run = store.create_run("toy", "/toy", "f" * 16, 0, {"budget": 3})
         first = store.add_program(run.id, NewProgram("x = 1\n", "1" * 64, 0, "initial"))
-        cache = LineCache()
-        assert run_view(store, run.id, cache=cache)["counts"]["pending"] == 1
+        live = LiveRuns()
+        with live.reading(store, 0, run.id) as state:
+            assert run_view(store, state)["counts"]["pending"] == 1
         store.record_evaluations(first.id, [Evaluation("full", True, 2.0, {"score": 2.0})], complete=True)
         second = store.add_program(run.id, NewProgram("x = 2\n", "2" * 64, 1, "offline", first.id))
         store.record_evaluations(second.id, [Evaluation.failure("full", "exception", "boom")], complete=False)
-        view = run_view(store, run.id, cache=cache)
+        with live.reading(store, 0, run.id) as state:
+            view = run_view(store, state)
+            assert set(state.records) == {first.id, second.id}  # the formerly pending program was read once it landed
     finally:
         store.close()
     assert view["counts"] == {"pending": 0, "evaluated": 1, "failed": 1}

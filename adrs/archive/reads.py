@@ -3,8 +3,9 @@
 Owns: the archive's runs, counts of programs per status and of failures per kind (migrant copies
 excluded), the programs whose evaluation has landed in the order it landed, every program of a
 run as a short line without its code (what `adrs serve` polls), every stored evaluation row of a
-run in the order they were written, and the failed stage of each failed program with its message,
-behind methods of `Archive` (this is one of its parts).
+run in the order they were written, the failed stage of each failed program with its message, and
+the state values whose key starts with a prefix (what engines publish for live views), behind
+methods of `Archive` (this is one of its parts).
 
 Must not: write anything.
 """
@@ -27,7 +28,7 @@ from adrs.archive.records import (
     StoredEvaluation,
     as_record,
 )
-from adrs.archive.schema import EvaluationRow, Program, Run
+from adrs.archive.schema import EvaluationRow, Program, Run, State
 
 
 class ReadsMixin(ArchiveBase):
@@ -104,8 +105,9 @@ class ReadsMixin(ArchiveBase):
         with self._session() as s:
             return [as_record(StoredEvaluation, row) for row in s.scalars(stmt.order_by(EvaluationRow.id))]
 
-    def failed_stages(self, run_id: int) -> list[FailedStage]:
-        """The failed stage of every failed program of the run (migrant copies excluded), by program id."""
+    def failed_stages(self, run_id: int, program_ids: Iterable[int] | None = None) -> list[FailedStage]:
+        """The failed stage of every failed program of the run (migrant copies excluded), by program id;
+        only of `program_ids` where given (a live view reads only the programs that failed since)."""
         stmt = (
             select(EvaluationRow.program_id, EvaluationRow.stage, EvaluationRow.error_kind, EvaluationRow.error)
             .join(Program, Program.id == EvaluationRow.program_id)
@@ -117,5 +119,13 @@ class ReadsMixin(ArchiveBase):
             )
             .order_by(EvaluationRow.program_id, EvaluationRow.id)
         )
+        if program_ids is not None:
+            stmt = stmt.where(Program.id.in_(sorted(set(program_ids))))
         with self._session() as s:
             return [FailedStage(pid, stage, kind, error or "") for pid, stage, kind, error in s.execute(stmt)]
+
+    def states_with_prefix(self, run_id: int, prefix: str) -> dict[str, dict]:
+        """The run's state values whose key starts with `prefix` (e.g. each engine's LLM activity), by key."""
+        stmt = select(State).where(State.run_id == run_id, State.key.startswith(prefix, autoescape=True))
+        with self._session() as s:
+            return {row.key: dict(row.value) for row in s.scalars(stmt.order_by(State.key))}

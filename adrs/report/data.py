@@ -63,6 +63,42 @@ class Point:
     descriptors: dict[str, float]
 
 
+def axis_label(name: str, direction: str | None) -> str:
+    if direction is None:
+        return name
+    return f"{name} ({'higher' if direction == 'max' else 'lower'} is better)"
+
+
+@dataclass(frozen=True)
+class ParetoAxes:
+    """What a Pareto plot puts on its axes: the first two objectives against each other, or, for one
+    objective, it against the first descriptor (the report's figure and `adrs serve`'s page)."""
+
+    x: str
+    y: str
+    x_is_descriptor: bool
+    x_label: str
+    y_label: str
+
+    @classmethod
+    def of(cls, objectives: tuple[Objective, ...], descriptor_names: tuple[str, ...]) -> ParetoAxes:
+        if len(objectives) >= 2:
+            first, second = objectives[0], objectives[1]
+            return cls(
+                first.name,
+                second.name,
+                False,
+                axis_label(first.name, first.direction),
+                axis_label(second.name, second.direction),
+            )
+        only = objectives[0]
+        name = descriptor_names[0]
+        return cls(name, only.name, True, f"{name} (descriptor)", axis_label(only.name, only.direction))
+
+    def coords(self, objectives: dict[str, float], descriptors: dict[str, float]) -> tuple[float | None, float | None]:
+        return (descriptors if self.x_is_descriptor else objectives).get(self.x), objectives.get(self.y)
+
+
 @dataclass(frozen=True)
 class IslandGrid:
     island: int
@@ -205,7 +241,7 @@ def load_run_data(archive: Archive, run: RunRecord, problem: Problem, label: str
     best = elites.best()
     best_id = None if best is None else (best.migrated_from or best.id)
     initial = next((p for p in programs if p.mutator == "initial"), None)
-    lineage = _lineage(by_id, best_id)
+    lineage = lineage_of(by_id, best_id)
     top_programs = sorted(
         (p for p in programs if p.migrated_from is None and p.status == ProgramStatus.EVALUATED and p.complete),
         key=lambda p: (fitness_key(p), -p.id),
@@ -227,9 +263,9 @@ def load_run_data(archive: Archive, run: RunRecord, problem: Problem, label: str
         stage_times=stage_times,
         llm_calls=calls,
         dollars=dollars,
-        complete_points=[_point(p, problem.objectives) for p in programs if _on_front_candidate(p)],
-        front=[_point(p, problem.objectives) for p in elites.pareto_front()],
-        grids=_grids(elites),
+        complete_points=[objective_point(p, problem.objectives) for p in programs if on_front_candidate(p)],
+        front=[objective_point(p, problem.objectives) for p in elites.pareto_front()],
+        grids=island_grids(elites),
         lineage=lineage,
         top=top,
         diffs=diffs,
@@ -273,11 +309,11 @@ def failure_causes(failed: list[FailedStage]) -> list[FailureCause]:
     return sorted(causes, key=lambda c: (-c.count, c.kind, c.cause))
 
 
-def _on_front_candidate(p: ProgramRecord) -> bool:
+def on_front_candidate(p: ProgramRecord) -> bool:
     return p.migrated_from is None and p.status == ProgramStatus.EVALUATED and p.complete and p.score is not None
 
 
-def _point(p: ProgramRecord, objectives: tuple[Objective, ...]) -> Point:
+def objective_point(p: ProgramRecord, objectives: tuple[Objective, ...]) -> Point:
     values = {o.name: objective_value(p, o) for o in objectives}
     return Point(f"#{p.id}", {k: v for k, v in values.items() if v is not None}, descriptors_of(p.features, p.code))
 
@@ -349,7 +385,7 @@ def _outcome(p: ProgramRecord) -> str:
     return f"below threshold at {p.stage_reached}"
 
 
-def _grids(elites: Elites) -> list[IslandGrid]:
+def island_grids(elites: Elites) -> list[IslandGrid]:
     grids = []
     for island in range(elites.islands):
         scores = {
@@ -361,15 +397,31 @@ def _grids(elites: Elites) -> list[IslandGrid]:
     return grids
 
 
-def _lineage(by_id: dict[int, ProgramRecord], best_id: int | None) -> list[LineageStep]:
-    """From the initial program to the best, migrant copies folded into a note on the next step."""
+def origin_of(by_id: dict[int, ProgramRecord], program_id: int) -> int:
+    """The program a migrant copy stands for (a program that is no copy stands for itself)."""
+    program = by_id.get(program_id)
+    return program_id if program is None else (program.migrated_from or program_id)
+
+
+def add_child(children: dict[int, list[ProgramRecord]], by_id: dict[int, ProgramRecord], p: ProgramRecord) -> None:
+    """Count `p` among its parent's children (a copy's children count as its original's; copies are no children)."""
+    if p.parent_id is not None and p.migrated_from is None:
+        children.setdefault(origin_of(by_id, p.parent_id), []).append(p)
+
+
+def lineage_of(
+    by_id: dict[int, ProgramRecord], best_id: int | None, children: dict[int, list[ProgramRecord]] | None = None
+) -> list[LineageStep]:
+    """From the initial program to the best, migrant copies folded into a note on the next step.
+
+    `children`: each program's children as add_child counts them, where the caller keeps them (a live
+    view adds each program once); read from `by_id` otherwise."""
     if best_id is None:
         return []
-    children: dict[int, list[ProgramRecord]] = {}
-    origin = {p.id: (p.migrated_from or p.id) for p in by_id.values()}
-    for p in by_id.values():
-        if p.parent_id is not None and p.migrated_from is None:
-            children.setdefault(origin.get(p.parent_id, p.parent_id), []).append(p)
+    if children is None:
+        children = {}
+        for p in by_id.values():
+            add_child(children, by_id, p)
     chain: list[ProgramRecord] = []
     notes: dict[int, str] = {}
     current: ProgramRecord | None = by_id.get(best_id)
@@ -388,7 +440,7 @@ def _lineage(by_id: dict[int, ProgramRecord], best_id: int | None) -> list[Linea
     chain.reverse()
     steps = []
     for p in chain:
-        parent = origin.get(p.parent_id) if p.parent_id is not None else None
+        parent = origin_of(by_id, p.parent_id) if p.parent_id is not None else None
         siblings = [c for c in children.get(parent, []) if c.id != p.id] if parent is not None else []
         steps.append(
             LineageStep(

@@ -22,7 +22,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from adrs.report.data import COMPLETE, RunData
+from adrs.report.data import COMPLETE, ParetoAxes, RunData
 from adrs.report.grids import cell_matrix, tick_labels
 
 DPI = 100
@@ -203,28 +203,10 @@ def best_over_dollars(runs: list[RunData]) -> bytes:
     )
 
 
-def _axis_label(name: str, direction: str | None) -> str:
-    if direction is None:
-        return name
-    return f"{name} ({'higher' if direction == 'max' else 'lower'} is better)"
-
-
 def pareto(runs: list[RunData]) -> bytes:
     """Two objectives: the first two against each other. One objective: it against the first descriptor."""
-    objectives = runs[0].objectives
-    if len(objectives) >= 2:
-        x_name, y_name = objectives[0].name, objectives[1].name
-        x_label, y_label = _axis_label(x_name, objectives[0].direction), _axis_label(y_name, objectives[1].direction)
-
-        def coords(objective_values: dict[str, float], _descriptors: dict[str, float]):
-            return objective_values.get(x_name), objective_values.get(y_name)
-    else:
-        x_name, y_name = runs[0].descriptor_names[0], objectives[0].name
-        x_label, y_label = f"{x_name} (descriptor)", _axis_label(y_name, objectives[0].direction)
-
-        def coords(objective_values: dict[str, float], descriptors: dict[str, float]):
-            return descriptors.get(x_name), objective_values.get(y_name)
-
+    axes_of = ParetoAxes.of(runs[0].objectives, runs[0].descriptor_names)
+    x_label, y_label, coords = axes_of.x_label, axes_of.y_label, axes_of.coords
     figure = _figure(8, 5)
     axes = figure.add_subplot()
     for i, run in enumerate(runs):

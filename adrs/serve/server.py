@@ -3,10 +3,16 @@
 Owns: the HTTP server (a thread per request, bound to loopback unless told otherwise), its routes,
 and answering them from one open archive:
 
-    GET /                      the page (page.html: no build step, no network, polls the endpoints)
-    GET /api/runs              the archive's runs, newest first
-    GET /api/run[?id=N]        one run's live state (default: the latest run)
-    GET /api/program/N         one program: code, diffs, per-stage evaluations
+    GET /                               the page (page.html: no build step, no network, polls the endpoints)
+    GET /api/runs                       every served archive's runs, newest first
+    GET /api/run[?archive=K&id=N]       one run's live state (default: the first archive's latest run)
+    GET /api/search[?archive=K&id=N]    its Pareto front, MAP-Elites grids and the lineage of its best
+    GET /api/program/N[?archive=K]      one program: code, diffs, per-stage evaluations
+
+Several archives can be served at once (`adrs serve A --compare B`): `archive=K` picks the K-th
+(0: the first). A `since=V` on /api/search answers only `{"version": V, "unchanged": true}` while
+the run's version (in /api/run's answer) is still V, so the page fetches the heavier view only
+after an evaluation landed.
 
 Any other method is refused (405): serving never writes to the archive. Bad ids and missing runs
 or programs answer 404 with one line naming them.
@@ -28,7 +34,9 @@ from urllib.parse import parse_qs, urlsplit
 
 from adrs.archive.store import Archive, ArchiveError
 from adrs.serve import DEFAULT_PORT, LOOPBACK
-from adrs.serve.views import LineCache, program_view, run_view, runs_view
+from adrs.serve.search import search_view
+from adrs.serve.state import LiveRuns
+from adrs.serve.views import program_view, run_view, runs_view
 
 _PROGRAM_PATH = re.compile(r"/api/program/(\d+)")
 
@@ -42,13 +50,14 @@ def _page() -> bytes:
 
 
 class ArchiveServer(ThreadingHTTPServer):
-    """An HTTP server answering from one open archive."""
+    """An HTTP server answering from one or more open archives (the first is `store`)."""
 
     daemon_threads = True  # a slow client never holds up shutdown
 
-    def __init__(self, store: Archive, address: tuple[str, int]):
-        self.store = store
-        self.lines = LineCache()  # what the polls read so far: each reads only what changed since
+    def __init__(self, stores: Archive | list[Archive], address: tuple[str, int]):
+        self.stores = stores if isinstance(stores, list) else [stores]
+        self.store = self.stores[0]
+        self.live = LiveRuns()  # what the polls read so far: each reads only what changed since
         super().__init__(address, _Handler)
 
     @property
@@ -59,16 +68,33 @@ class ArchiveServer(ThreadingHTTPServer):
     def answer(self, path: str, query: dict[str, list[str]]) -> dict[str, Any]:
         """The JSON of an /api/ route."""
         if path == "/api/runs":
-            return runs_view(self.store)
+            return runs_view(self.stores)
+        index = _number(query, "archive")
+        if index is not None and index >= len(self.stores):
+            raise NotFound(f"no archive {index}: {len(self.stores)} served")
+        index = index or 0
+        store = self.stores[index]
         if path == "/api/run":
-            raw = query.get("id", [""])[0]
-            if raw and not raw.isdigit():
-                raise NotFound(f"run id {raw!r} is not a number")
-            return run_view(self.store, int(raw) if raw else None, cache=self.lines)
+            with self.live.reading(store, index, _number(query, "id")) as state:
+                return run_view(store, state, archive_index=index)
+        if path == "/api/search":
+            with self.live.reading(store, index, _number(query, "id")) as state:
+                since = query.get("since", [""])[0]
+                if since and since == state.version:
+                    return {"version": since, "unchanged": True}
+                return search_view(state)
         match = _PROGRAM_PATH.fullmatch(path)
         if match:
-            return program_view(self.store, int(match.group(1)))
+            return program_view(store, int(match.group(1)))
         raise NotFound(f"no route {path}")
+
+
+def _number(query: dict[str, list[str]], name: str) -> int | None:
+    """The query's `name` as a whole number, None when absent; NotFound when it is not one."""
+    raw = query.get(name, [""])[0]
+    if raw and not raw.isdigit():
+        raise NotFound(f"{'run id' if name == 'id' else name} {raw!r} is not a number")
+    return int(raw) if raw else None
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -103,16 +129,23 @@ class _Handler(BaseHTTPRequestHandler):
         pass  # one line per poll would drown the terminal
 
 
-def open_server(archive: str | Path, host: str = LOOPBACK, port: int = DEFAULT_PORT) -> ArchiveServer:
-    """A server on `archive` (a path or SQLAlchemy URL), listening but not yet serving (port 0: any free port).
+def open_server(
+    archive: str | Path, host: str = LOOPBACK, port: int = DEFAULT_PORT, compare: list[str | Path] | None = None
+) -> ArchiveServer:
+    """A server on `archive` (a path or SQLAlchemy URL), and on each archive of `compare` to show beside
+    it, listening but not yet serving (port 0: any free port).
 
-    ArchiveError when the archive does not exist or holds no run; OSError when the port is taken."""
-    store = Archive.open(archive, create=False, read_only=True)  # it only reads: nothing is written
+    ArchiveError when an archive does not exist or holds no run; OSError when the port is taken."""
+    stores: list[Archive] = []
     try:
-        store.run()  # an archive without a run has nothing to show: say so now, not in the browser
-        return ArchiveServer(store, (host, port))
+        for location in [archive, *(compare or [])]:
+            store = Archive.open(location, create=False, read_only=True)  # it only reads: nothing is written
+            stores.append(store)
+            store.run()  # an archive without a run has nothing to show: say so now, not in the browser
+        return ArchiveServer(stores, (host, port))
     except BaseException:
-        store.close()
+        for store in stores:
+            store.close()
         raise
 
 
@@ -123,4 +156,5 @@ def serve_archive(server: ArchiveServer, on_ready: Callable[[str], None] = lambd
         server.serve_forever(poll_interval=0.2)
     finally:
         server.server_close()
-        server.store.close()
+        for store in server.stores:
+            store.close()

@@ -8,12 +8,19 @@ Inputs are sent in time order: every variant of window i (the pair scored on win
 window i + 1 itself, so neither process ever holds the window that scores its answer. Once the
 candidate's calls have taken the stage's budget in all, later pairs get their first input only.
 
+A slow candidate is the candidate's failure, never the evaluator's: the baseline's process waits
+for the candidate's calls between its own, so its wall-clock limit is the candidate's twice over
+plus a margin (`baseline_limits`): the candidate's process reaches its own limit first, and its
+call comes back as a `timeout`. A candidate within its limit is scored however slow its calls are,
+as the public evaluator scores DeepSeek's per-layer loops (its time term then costs it the points).
+
 Owns: the order of the calls, the warm-up, the budget, collecting trusted times and judged
 replies. Must not: score (scoring.py) or estimate the time from the figures (timing.py).
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +33,7 @@ from adrs.problemkit import (
     NONZERO_EXIT,
     CandidateError,
     CandidateSession,
+    ProcessLimits,
     SessionGroup,
     SessionReply,
     default_limits,
@@ -34,6 +42,7 @@ from evaluators.eplb import codec
 from evaluators.eplb.judge import Judged, judge_call, where
 from evaluators.eplb.stages import Workload
 
+BASELINE_MARGIN_S = 60.0  # past the candidate's limit (twice: its start-up, then its calls) for the baseline
 WARMUP_CALLS = 3  # untimed: first-call costs (lazy imports, caches, JIT) are not policy time
 WARMUP_SEED = 7_0707  # the warm-up input: random loads, not any window of the workload
 
@@ -60,8 +69,9 @@ def run_paired(
 ) -> PairedRun:
     limits = default_limits()
     base = Path(workdir) if workdir else None
+    trusted = baseline_limits(limits)
     with (
-        SessionGroup(baseline_path, driver, limits=limits, workdir=base and base / "baseline") as baseline_group,
+        SessionGroup(baseline_path, driver, limits=trusted, workdir=base and base / "baseline") as baseline_group,
         SessionGroup(program_path, driver, limits=limits, workdir=base and base / "candidate") as candidate_group,
     ):
         try:
@@ -73,6 +83,12 @@ def run_paired(
         run = _timed_calls(workload, baseline, candidate)
         run.wall_s = candidate.wall_s
     return run
+
+
+def baseline_limits(candidate: ProcessLimits) -> ProcessLimits:
+    """The trusted baseline's limits: it lives while the candidate starts (up to the candidate's
+    limit) and then answers (up to the limit again), so it never ends first."""
+    return dataclasses.replace(candidate, timeout_s=2 * candidate.timeout_s + BASELINE_MARGIN_S)
 
 
 def _warm_up(workload: Workload, baseline: CandidateSession, candidate: CandidateSession) -> None:

@@ -11,9 +11,16 @@ comes first; then they are ordinary prefix cache again. The next turn reuses wha
 of its context is still resident and computes the rest. vLLM's default is a TTL of 0 and the
 request's arrival as priority.
 
-The same code runs inside the candidate's process (the decider asks the policy) and on the
-trusted side (the decider replays the logged answers). `reveal_marks`: the (program, turn) arrivals
-and finishes a probe twin changes; the run records how many questions came before the first.
+The same code runs twice. On the trusted side it runs the whole trace, asks the candidate each
+question over a session and records, as it goes, the facts a decision may see (`record`): a
+program when a worker takes it (its id and kind), a turn when it arrives (the tokens it adds, and
+how long the tool call before it took, which is known now that it returned), its output length
+when the instance first tries to admit it (the KV reservation covers the whole output) and, when
+it finishes, the tool it calls (None: the program is done). In the candidate's process a mirror
+runs on programs that hold only those facts (`mirror=True`: how many programs there are, their
+remaining turns and a running tool's duration are unknown there); a tool call's return is pushed
+when its duration is sent, with the sequence number the trusted run gave it, so both runs process
+the same events in the same order and ask the same questions about the same state.
 
 Must not: read the policy's objects, or use anything but the trace and the answers.
 """
@@ -22,11 +29,12 @@ from __future__ import annotations
 
 import heapq
 import math
+from collections.abc import Generator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol
 
 from evaluators.kv_ttl.workload import BLOCK_TOKENS, AgentTrace, block_ids, prompt_tokens
-from evaluators.llm_serving import Instance, Job, PriorityQueue, ServingModel
+from evaluators.llm_serving import Instance, Job, PriorityQueue, ServingModel, Unrevealed
 
 INF = math.inf
 
@@ -38,6 +46,14 @@ class Setup:
     model: ServingModel
     max_ttl_s: float = 600.0
     max_time_s: float = 7200.0  # simulated time cap; programs unfinished then are censored
+
+
+PRIORITY, TTL = "p", "t"  # the two questions (also their names in a session's messages)
+Steps = Generator[tuple, Any, "Outcome"]
+
+
+class Recorder(Protocol):
+    def add(self, kind: str, fact: list) -> None: ...
 
 
 class Decider(Protocol):
@@ -60,18 +76,24 @@ class Outcome:
     tool_calls: int
     ttl_sum_s: float
     end_s: float
-    reveal_call: int | None
     busy_s: float = 0.0
     turn_queue_s: list[float] = field(default_factory=list)
 
 
 class AgentEngine:
-    def __init__(self, setup: Setup, trace: AgentTrace, reveal_marks: frozenset | None = None):
+    def __init__(self, setup: Setup, trace: AgentTrace, record: Recorder | None = None, mirror: bool = False):
         self.setup = setup
         self.trace = trace
         self.programs = trace.programs
+        self.mirror = mirror
+        self._record = record
         self.instance = Instance(0, setup.model, PriorityQueue())
         self.instance.on_admit = self._admitted
+        if record is not None or mirror:
+            self.instance.on_consider = self._considered
+        self._shown: set[tuple[int, int]] = set()  # turns whose output length has been recorded
+        self._unshown: dict[tuple[int, int], Job] = {}  # the mirror: turns waiting for their output length
+        self._returns: dict[tuple[int, int], int] = {}  # the mirror: sequence numbers of tool calls running
         self.cache = self.instance.cache
         n = len(self.programs)
         self.turn = [0] * n
@@ -83,11 +105,43 @@ class AgentEngine:
         self._events: list = []
         self._seq = 0
         self._pushed = -1
-        self._marks = reveal_marks or frozenset()
         self.last_finish = [0.0] * n
         self.started = [math.inf] * n
         self._next_program = 0
-        self.out = Outcome([0.0] * n, [False] * n, [0.0] * n, 0, 0, 0.0, 0, 0, 0.0, 0.0, None)
+        self.out = Outcome([0.0] * n, [False] * n, [0.0] * n, 0, 0, 0.0, 0, 0, 0.0, 0.0)
+
+    def extend(self, count: int) -> None:
+        """The mirror: the first `count` programs have been taken by workers (per-program lists grow)."""
+        grow = count - len(self.turn)
+        out = self.out
+        for values, default in (
+            (self.turn, 0),
+            (self.pins, None),
+            (self.pin_since, 0.0),
+            (self.pin_version, 0),
+            (self.last_finish, 0.0),
+            (self.started, math.inf),
+            (out.jct, 0.0),
+            (out.finished, False),
+            (out.queue_s, 0.0),
+        ):
+            values.extend([default] * grow)
+
+    def reveal_output(self, index: int, turn: int, output_tokens: int) -> None:
+        """The mirror: a turn's output length, sent when the instance first tries to admit it."""
+        self.programs[index].turns[turn].output_tokens = output_tokens
+        job = self._unshown.pop((index, turn), None)
+        if job is not None:
+            self._complete_job(job, self.programs[index])
+
+    def reveal_return(self, index: int, turn: int, tool_s: float) -> None:
+        """The mirror: the tool call before `turn` returned after `tool_s`. If the mirror has run the
+        call's start, its return goes in now, with the sequence number it kept; otherwise the start
+        (still ahead of the mirror, before the next question) pushes it as the trusted run did."""
+        self.programs[index].turns[turn - 1].tool_s = tool_s
+        seq = self._returns.pop((index, turn), None)
+        if seq is not None:
+            heapq.heappush(self._events, (self.last_finish[index] + tool_s, 1, seq, index, turn))
 
     # --- plumbing --------------------------------------------------------------------------------
 
@@ -101,9 +155,19 @@ class AgentEngine:
             self._pushed = inst.version
             self._push(inst.end, 0, 0, inst.version)
 
-    def _mark(self, decider: Decider, key: tuple) -> None:
-        if self.out.reveal_call is None and key in self._marks:
-            self.out.reveal_call = decider.calls
+    def _considered(self, job: Job) -> None:
+        if self.mirror:
+            if job.owner in self._unshown:
+                raise Unrevealed(f"turn {job.owner} was tried for admission before its output length was sent")
+        elif job.owner not in self._shown:
+            self._shown.add(job.owner)
+            self._record.add("o", [job.owner[0], job.owner[1], job.output_tokens])
+
+    @staticmethod
+    def _complete_job(job: Job, program) -> None:
+        prompt = job.prompt_tokens
+        job.set_output(program.turns[job.owner[1]].output_tokens, BLOCK_TOKENS)
+        job.out_blocks = block_ids(program, prompt // BLOCK_TOKENS, (prompt + job.output_tokens) // BLOCK_TOKENS)
 
     def _unpin(self, index: int, now: float) -> None:
         pinned = self.pins[index]
@@ -124,37 +188,49 @@ class AgentEngine:
     # --- program steps -----------------------------------------------------------------------------
 
     def _start_next(self, now: float) -> None:
-        if self._next_program < len(self.programs):
-            self._push(now, 1, self._next_program, 0)
+        index = self._next_program
+        if index < len(self.programs):
+            if self._record is not None:
+                program = self.programs[index]
+                self._record.add("s", [index, program.pid, program.kind])
+            self._push(now, 1, index, 0)
             self._next_program += 1
 
-    def _arrive(self, decider: Decider, index: int, turn: int, now: float) -> None:
+    def _arrive(self, index: int, turn: int, now: float) -> Steps:
         program = self.programs[index]
         if turn == 0:
             self.started[index] = now
-        self._mark(decider, ("arrive", index, turn))
+        step = program.turns[turn]
+        if self._record is not None:
+            self._record.add("a", [index, turn, step.new_tokens, program.turns[turn - 1].tool_s if turn else 0.0])
         prompt = prompt_tokens(program, turn)
-        output = program.turns[turn].output_tokens
+        output = step.output_tokens
         full = prompt // BLOCK_TOKENS
-        job = Job(
-            self._seq,
-            block_ids(program, 0, full),
-            block_ids(program, full, (prompt + output) // BLOCK_TOKENS),
-            prompt,
-            output,
-            BLOCK_TOKENS,
-            (index, turn),
-        )
+        if output is None:  # the mirror: the length is sent when the instance first tries to admit it
+            job = Job(self._seq, block_ids(program, 0, full), (), prompt, 0, BLOCK_TOKENS, (index, turn))
+            self._unshown[index, turn] = job
+        else:
+            job = Job(
+                self._seq,
+                block_ids(program, 0, full),
+                block_ids(program, full, (prompt + output) // BLOCK_TOKENS),
+                prompt,
+                output,
+                BLOCK_TOKENS,
+                (index, turn),
+            )
         self.turn[index] = turn
-        job.key = (decider.priority(job, now), self._seq)
+        priority = yield PRIORITY, job, now
+        job.key = (priority, self._seq)
         self._seq += 1
         self.instance.enqueue(job, now)
         self._push_instance()
 
-    def _finished(self, decider: Decider, job: Job, now: float) -> None:
+    def _finished(self, job: Job, now: float) -> Steps:
         index, turn = job.owner
         program = self.programs[index]
-        self._mark(decider, ("finish", index, turn))
+        if self._record is not None:
+            self._record.add("f", [index, turn, program.turns[turn].tool])
         self.out.prompt_tokens += job.prompt_tokens
         step = program.turns[turn]
         if turn:  # context an earlier turn had computed, computed again (evicted during the tool call)
@@ -165,7 +241,7 @@ class AgentEngine:
             self._start_next(now)
             return
         self.out.tool_calls += 1
-        ttl = decider.ttl(job, now)
+        ttl = yield TTL, job, now
         if ttl > 0.0:
             pinned = self.cache.pin(job.blocks + job.out_blocks)
             self.pins[index] = pinned
@@ -176,17 +252,37 @@ class AgentEngine:
             self.out.ttl_sum_s += ttl
             self._push(now + ttl, 2, index, self.pin_version[index])
         self.last_finish[index] = now
-        self._push(now + step.tool_s, 1, index, turn + 1)
+        if step.tool_s is None:  # the mirror: how long the call takes is sent when it returns (reveal_return)
+            self._seq += 1
+            self._returns[index, turn + 1] = self._seq
+        else:
+            self._push(now + step.tool_s, 1, index, turn + 1)
 
     # --- the run -------------------------------------------------------------------------------------
 
     def run(self, decider: Decider) -> Outcome:
-        programs = self.programs
+        """The whole run with `decider` answering each question."""
+        steps = self.steps()
+        try:
+            question = next(steps)
+            while True:
+                if question[0] == PRIORITY:
+                    question = steps.send(decider.priority(question[1], question[2]))
+                else:
+                    question = steps.send(decider.ttl(question[1], question[2]))
+        except StopIteration as stop:
+            return stop.value
+
+    def steps(self) -> Steps:
+        """The run as a generator: yields each question ((PRIORITY or TTL, job, now)) and takes its
+        answer (a number); returns the outcome."""
         events = self._events
         inst = self.instance
-        n = len(programs)
+        n = len(self.programs)
         for worker in range(min(self.trace.concurrency, n)):
             self._start_next(worker * self.trace.stagger_s)
+        if self.mirror:
+            n = math.inf  # the mirror does not know how many programs there are
         done = 0
         while done < n and events:
             now = events[0][0]
@@ -198,12 +294,12 @@ class AgentEngine:
                 if b != inst.version:
                     continue
                 for job in inst.finish_stretch():
-                    self._finished(decider, job, now)
-                    if job.owner[1] == len(programs[job.owner[0]].turns) - 1:
+                    yield from self._finished(job, now)
+                    if self.programs[job.owner[0]].turns[job.owner[1]].tool is None:  # its last turn
                         done += 1
                 self._push_instance()
             elif kind == 1:
-                self._arrive(decider, a, b, now)
+                yield from self._arrive(a, b, now)
             elif b == self.pin_version[a] and self.pins[a] is not None:
                 self._unpin(a, now)
                 inst.wake(now)
@@ -211,7 +307,7 @@ class AgentEngine:
         out = self.out
         out.end_s = self.now
         out.busy_s = inst.busy_s
-        for index in range(n):
+        for index in range(len(self.programs)):
             if not out.finished[index]:
                 out.jct[index] = max(0.0, self.now - self.started[index]) if self.started[index] != INF else 0.0
             if self.pins[index] is not None:

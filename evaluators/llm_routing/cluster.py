@@ -8,13 +8,14 @@ waiting in an instance's queue (rebalancing). A request sent to another region r
 the one-way latency, and its tokens come back after it too. The run ends when every request has
 finished or `drain_s` after the last arrival.
 
-The same code runs twice: inside the candidate's process with a decider that calls the policy, and
-on the trusted side with a decider that replays the policy's logged answers. Both ask the same
-questions in the same order, so the trusted run reproduces the candidate's run from its answers.
-
-`reveal_marks` (probes): requests whose arrival, or whose output length, a probe twin changes; the
-run records how many decisions had been made when the first of them became visible (an output
-length shows when the request is admitted: its KV reservation covers the whole output).
+The same code runs twice. On the trusted side it runs the whole trace, asks the candidate each
+question over a session and records, as it goes, the facts a decision may see (`record`): a
+request when its arrival is processed, its output length when an instance first tries to admit it
+(the KV reservation covers the whole output, so the length shows then) and its output's blocks when it finishes.
+In the candidate's process a mirror runs on a `Trace` that holds only those facts (`mirror=True`:
+the number of requests and the last arrival are unknown there), with a decider that asks the
+policy; facts arrive before the mirror needs them (episode_kit.py), so both runs ask the same
+questions about the same state.
 
 Must not: read the policy's code or objects, or use anything but the trace and the answers.
 """
@@ -24,14 +25,17 @@ from __future__ import annotations
 import heapq
 import math
 from collections import deque
+from collections.abc import Generator
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from evaluators.llm_routing.workload import BLOCK_TOKENS, Trace
-from evaluators.llm_serving import Instance, Job, ServingModel
+from evaluators.llm_serving import Instance, Job, ServingModel, Unrevealed
 
 HOLD = -1
 INF = math.inf
+ROUTE, REBALANCE = "r", "b"  # the two questions (also their names in a session's messages)
+Steps = Generator[tuple, Any, "Outcome"]
 
 
 @dataclass(frozen=True)
@@ -75,21 +79,27 @@ class Outcome:
     forced: int
     end_s: float
     busy_s: list[float]
-    reveal_call: int | None  # decisions made before the first probe-changed event became visible
 
 
 class MoveError(ValueError):
     """A rebalancing answer names a request that is not waiting in an instance's queue."""
 
 
+class Recorder(Protocol):
+    def add(self, kind: str, fact: list) -> None: ...
+
+
 class Cluster:
-    def __init__(self, layout: Layout, trace: Trace, reveal_marks: tuple[frozenset, frozenset] | None = None):
+    def __init__(self, layout: Layout, trace: Trace, record: Recorder | None = None, mirror: bool = False):
         self.layout = layout
         self.trace = trace
+        self.mirror = mirror
+        self._record = record
         self.instances = [Instance(i, layout.model) for i in range(layout.instances)]
-        for inst in self.instances:
-            inst.on_admit = self._admitted
-        self._decider: Decider | None = None
+        self._shown: set[int] = set()  # requests whose output length has been recorded
+        if record is not None or mirror:
+            for inst in self.instances:
+                inst.on_consider = self._considered
         self.one_way = [[rtt / 2.0 for rtt in row] for row in layout.rtt_s]
         self.jobs: list[Job | None] = [None] * len(trace)
         self.location = [HOLD] * len(trace)  # instance whose queue holds the request, else HOLD
@@ -99,11 +109,26 @@ class Cluster:
         self._events: list = []
         self._seq = 0
         self._pushed = [-1] * layout.instances
-        self._reveal_arrivals, self._reveal_lengths = reveal_marks or (frozenset(), frozenset())
         n = len(trace)
         self.out = Outcome(
-            [HOLD] * n, [INF] * n, [INF] * n, [INF] * n, [0] * n, [False] * n, 0, 0, 0.0, [0.0] * layout.instances, None
+            [HOLD] * n, [INF] * n, [INF] * n, [INF] * n, [0] * n, [False] * n, 0, 0, 0.0, [0.0] * layout.instances
         )
+
+    def extend(self, count: int) -> None:
+        """The mirror: the first `count` requests have been revealed (the per-request lists grow)."""
+        grow = count - len(self.jobs)
+        out = self.out
+        for values, default in (
+            (self.jobs, None),
+            (self.location, HOLD),
+            (out.instance, HOLD),
+            (out.dispatched, INF),
+            (out.first_token, INF),
+            (out.finished, INF),
+            (out.cached_tokens, 0),
+            (out.forwarded, False),
+        ):
+            values.extend([default] * grow)
 
     # --- event plumbing ------------------------------------------------------------------------
 
@@ -134,21 +159,21 @@ class Cluster:
             self._seq += 1
             heapq.heappush(self._events, (now + delay, 1, self._seq, index, job))
 
-    def _mark_reveal(self, decider: Decider) -> None:
-        if self.out.reveal_call is None:
-            self.out.reveal_call = decider.calls
-
-    def _admitted(self, job: Job, now: float) -> None:
-        if job.rid in self._reveal_lengths and self._decider is not None:
-            self._mark_reveal(self._decider)
+    def _considered(self, job: Job) -> None:
+        if self.mirror:
+            if job.output_tokens < 0:
+                raise Unrevealed(f"request {job.rid} was tried for admission before its output length was sent")
+        elif job.rid not in self._shown:
+            self._shown.add(job.rid)
+            self._record.add("o", [job.rid, job.output_tokens])
 
     # --- decisions -----------------------------------------------------------------------------
 
-    def _offer_held(self, decider: Decider, now: float) -> None:
+    def _offer_held(self, now: float) -> Steps:
         for queue in self.held:
             while queue:
                 job = queue[0]
-                answer = decider.route(job, now)
+                answer = yield ROUTE, job, now
                 if answer == HOLD:
                     break
                 queue.popleft()
@@ -181,21 +206,35 @@ class Cluster:
     # --- the run -------------------------------------------------------------------------------
 
     def run(self, decider: Decider) -> Outcome:
+        """The whole run with `decider` answering each question."""
+        steps = self.steps()
+        try:
+            question = next(steps)
+            while True:
+                if question[0] == ROUTE:
+                    question = steps.send(decider.route(question[1], question[2]))
+                else:
+                    question = steps.send(decider.rebalance(question[1]))
+        except StopIteration as stop:
+            return stop.value
+
+    def steps(self) -> Steps:
+        """The run as a generator: yields each question ((ROUTE, job, now) or (REBALANCE, now)) and
+        takes its answer (an instance id or HOLD; a list of moves); returns the outcome."""
         trace = self.trace
         layout = self.layout
         arrivals = trace.arrival
-        n = len(trace)
+        n = INF if self.mirror else len(trace)  # the mirror does not know how many requests will come
         events = self._events
         instances = self.instances
         out = self.out
-        end_time = (arrivals[-1] if n else 0.0) + layout.drain_s
+        end_time = INF if self.mirror else (arrivals[-1] if n else 0.0) + layout.drain_s
         next_tick = layout.tick_s
         next_arrival = 0
         done = 0
-        reveal_arrivals = self._reveal_arrivals
-        self._decider = decider
+        record = self._record
         while done < n:
-            t_arrival = arrivals[next_arrival] if next_arrival < n else INF
+            t_arrival = arrivals[next_arrival] if next_arrival < len(arrivals) else INF
             t_event = events[0][0] if events else INF
             now = min(t_arrival, t_event, next_tick)
             if now > end_time:
@@ -213,13 +252,15 @@ class Cluster:
                 self._push_instance(index)
                 for job in finished:
                     rid = job.rid
+                    if record is not None:
+                        record.add("f", [rid, job.out_blocks])
                     back = self.one_way[layout.instance_regions[index]][trace.region[rid]]
                     out.first_token[rid] = job.first_token + back
                     out.finished[rid] = job.finished_at + back
                     out.cached_tokens[rid] = job.cached_tokens
                 done += len(finished)
                 if finished and self.held_count:
-                    self._offer_held(decider, now)
+                    yield from self._offer_held(now)
             elif t_arrival == now:
                 rid = next_arrival
                 next_arrival += 1
@@ -232,13 +273,14 @@ class Cluster:
                     BLOCK_TOKENS,
                 )
                 self.jobs[rid] = job
-                if rid in reveal_arrivals:
-                    self._mark_reveal(decider)
+                if record is not None:
+                    region = trace.region[rid]
+                    record.add("a", [rid, now, region, trace.session[rid], job.prompt_tokens, job.blocks])
                 if self.held_count and self.held[trace.region[rid]]:
                     self.held[trace.region[rid]].append(job)  # FIFO per balancer: no overtaking
                     self.held_count += 1
                     continue
-                answer = decider.route(job, now)
+                answer = yield ROUTE, job, now
                 if answer == HOLD:
                     self.held[trace.region[rid]].append(job)
                     self.held_count += 1
@@ -246,11 +288,11 @@ class Cluster:
                     self.dispatch(job, answer, now)
             else:
                 next_tick += layout.tick_s
-                moves = decider.rebalance(now)
+                moves = yield REBALANCE, now
                 if moves:
                     self._apply_moves(moves, now)
                 if self.held_count:
-                    self._offer_held(decider, now)
+                    yield from self._offer_held(now)
                     self._force_overdue(now)
         out.end_s = self.now
         for index, inst in enumerate(instances):

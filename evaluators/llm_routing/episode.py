@@ -1,11 +1,14 @@
-"""The candidate-side run: the policy routes every request of a payload's traces, online.
+"""The candidate-side mirror of one routing trace: the policy answers each question as it is asked.
 
-Runs inside the candidate's sandboxed process (called by problems/llm_routing/driver.py). For each
-trace it builds a fresh cluster simulator and a fresh `Router(cluster_view)`, seeds `random` (and
-numpy's global generator when numpy is loaded) with the run's seed, and runs the simulator with a
-decider that asks the policy each question and logs the checked answer: per routing question one
-int (an instance id, or -1 for None = hold), per rebalancing question the number of moves and
-then (request id, instance id) pairs. The log is all that goes back; the trusted side replays it.
+Runs inside the candidate's sandboxed process (problems/llm_routing/driver.py), one trace per
+session. `RouterSession` builds an empty trace, a mirror cluster on it and the policy's views,
+seeds `random` (and numpy's global generator when numpy is loaded) with the run's seed and builds
+`Router(cluster_view)`. Each message then brings the requests that arrived since the previous
+question, the output lengths of requests just admitted and the output blocks of requests just
+finished (evaluators/llm_serving/episode_kit.py applies them and runs the mirror to the question).
+Answers: per routing question an int (an instance id, or -1 for None = hold), per rebalancing
+question a list of [request id, instance id] moves. The trusted side checks them again and runs
+the simulation that counts.
 
 Must not: compute metrics or scores, or give the policy anything but the views.
 """
@@ -13,27 +16,21 @@ Must not: compute metrics or scores, or give the policy anything but the views.
 from __future__ import annotations
 
 import numbers
-import random
-import sys
-import traceback
 from types import ModuleType
 
-from evaluators.llm_routing.cluster import HOLD, Cluster
+from evaluators.llm_routing.cluster import HOLD, REBALANCE, ROUTE, Cluster, Outcome, Recorder
 from evaluators.llm_routing.stages import LAYOUTS
 from evaluators.llm_routing.views import ClusterView, RequestView
-from evaluators.llm_routing.workload import Trace, trace_from_payload
+from evaluators.llm_routing.workload import Trace
 from evaluators.llm_serving import Job
-
-_TRACEBACK_FRAMES = 8
-
-
-class PolicyFailure(Exception):
-    """The policy raised, or answered something that is not a valid decision."""
-
-    def __init__(self, kind: str, message: str):
-        super().__init__(message)
-        self.kind = kind  # "raised" or "invalid"
-        self.where = ""
+from evaluators.llm_serving.episode_kit import (
+    MirrorLoop,
+    PolicyFailure,
+    describe,
+    failure_record,
+    instance_id,
+    seed_randomness,
+)
 
 
 def find_router(module: ModuleType) -> type:
@@ -43,74 +40,108 @@ def find_router(module: ModuleType) -> type:
     return router
 
 
-def _describe(value: object) -> str:
-    try:
-        text = repr(value)
-    except Exception:
-        text = "<unprintable>"
-    return f"{text[:80]} ({type(value).__name__})"
+def empty_trace() -> Trace:
+    return Trace(None, [], [], [], [], [], [], [])
 
 
-class PolicyDecider:
-    """Asks the policy, checks and logs its answers."""
+def run_local(router_cls: type, layout_key: str, trace: Trace, seed: int = 0) -> Outcome:
+    """Trusted tools only (benchmarks, tests of known programs): the policy answers every question of
+    the whole `trace` in this process. Never for a candidate: evaluations go through sessions."""
+    session = RouterSession(router_cls, layout_key, seed, whole=trace)
+    if "error" in session.ready:
+        raise RuntimeError(session.ready["error"]["message"])
+    return session.cluster.run(session)
+
+
+class RouterSession:
+    """One trace's mirror (the driver's state); `ready` is what `start` returns."""
 
     def __init__(
-        self, router: object, cluster: Cluster, view: ClusterView, requests: dict[int, RequestView], trace: Trace
+        self, router_cls: type, layout_key: str, seed: int, whole: Trace | None = None, record: Recorder | None = None
     ):
+        seed_randomness(seed)
+        self.trace = whole or empty_trace()
+        self.cluster = Cluster(LAYOUTS[layout_key], self.trace, record=record, mirror=whole is None)
         self.calls = 0
-        self.log: list[int] = []
+        self.requests: dict[int, RequestView] = {}
+        self.view = ClusterView(self.cluster, self.requests)
+        self.loop = MirrorLoop(self._apply, self.cluster.steps(), self._wire, self._decide)
+        self._count = self.cluster.layout.instances
+        try:
+            router = router_cls(self.view)
+        except Exception as exc:
+            failure = PolicyFailure("raised", "Router(cluster) raised")
+            failure.__cause__ = exc
+            self.ready = failure_record(failure, 0, 0.0)
+            return
         self._route = router.route
         self._rebalance = getattr(router, "rebalance", None)
-        self._cluster = cluster
-        self._view = view
-        self._requests = requests
-        self._trace = trace
-        self._count = len(cluster.instances)
+        self.ready = {"rebalance": self._rebalance is not None}
+
+    def _apply(self, message: dict) -> None:
+        trace, cluster = self.trace, self.cluster
+        for rid, arrival, region, session, prompt_tokens, blocks in message.get("a", ()):
+            if rid != len(trace.arrival):
+                raise PolicyFailure("diverged", f"request {rid} arrived out of order")
+            trace.arrival.append(arrival)
+            trace.region.append(region)
+            trace.session.append(session)
+            trace.prompt_tokens.append(prompt_tokens)
+            trace.blocks.append(tuple(blocks))
+            trace.output_tokens.append(-1)  # sent when the request is admitted
+            trace.out_blocks.append(())  # sent when it finishes
+        cluster.extend(len(trace.arrival))
+        block = cluster.layout.model.block_tokens
+        for rid, output_tokens in message.get("o", ()):
+            trace.output_tokens[rid] = output_tokens
+            job = cluster.jobs[rid]
+            if job is not None:
+                job.set_output(output_tokens, block)
+        for rid, out_blocks in message.get("f", ()):
+            trace.out_blocks[rid] = tuple(out_blocks)
+            job = cluster.jobs[rid]
+            if job is not None:
+                job.out_blocks = trace.out_blocks[rid]
+
+    # --- the mirror's questions ----------------------------------------------------------------------
+
+    def _wire(self, question: tuple) -> list | None:
+        if question[0] == ROUTE:
+            return [ROUTE, question[1].rid, question[2]]
+        return None if self._rebalance is None else [REBALANCE, question[1]]  # asked only if it can move
+
+    def _decide(self, question: tuple) -> tuple[object, object]:
+        if question[0] == ROUTE:
+            code = self.route(question[1], question[2])
+            return code, code
+        moves = self.rebalance(question[1])
+        return moves, [[rid, target] for rid, target in moves]
 
     def _request(self, job: Job) -> RequestView:
-        view = self._requests.get(job.rid)
+        view = self.requests.get(job.rid)
         if view is None:
             rid = job.rid
-            view = RequestView(job, self._trace.arrival[rid], self._trace.region[rid], self._trace.session[rid])
-            self._requests[rid] = view
+            view = RequestView(job, self.trace.arrival[rid], self.trace.region[rid], self.trace.session[rid])
+            self.requests[rid] = view
         return view
 
-    def _instance_id(self, value: object, what: str) -> int:
-        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or not 0 <= int(value) < self._count:
-            raise PolicyFailure(
-                "invalid",
-                f"{what} returned {_describe(value)}; expected an instance id "
-                f"in 0..{self._count - 1}" + (" or None" if what == "route" else ""),
-            )
-        return int(value)
-
     def route(self, job: Job, now: float) -> int:
-        self.calls += 1
-        self._view.now = now
+        self.view.now = now
         try:
-            answer = self._route(self._request(job), self._view)
+            answer = self._route(self._request(job), self.view)
         except Exception as exc:
             raise PolicyFailure("raised", "route raised") from exc
-        code = HOLD if answer is None else self._instance_id(answer, "route")
-        self.log.append(code)
-        return code
+        return HOLD if answer is None else instance_id(answer, self._count, "route", or_none=True)
 
     def rebalance(self, now: float) -> list[tuple[int, int]]:
-        self.calls += 1
         if self._rebalance is None:
-            self.log.append(0)
-            return []
-        self._view.now = now
+            return []  # the trusted side does not ask
+        self.view.now = now
         try:
-            answer = self._rebalance(self._view)
+            answer = self._rebalance(self.view)
         except Exception as exc:
             raise PolicyFailure("raised", "rebalance raised") from exc
-        moves = self._check_moves(answer)
-        self.log.append(len(moves))
-        for rid, target in moves:
-            self.log.append(rid)
-            self.log.append(target)
-        return moves
+        return self._check_moves(answer)
 
     def _check_moves(self, answer: object) -> list[tuple[int, int]]:
         if answer is None:
@@ -119,24 +150,24 @@ class PolicyDecider:
             pairs = list(answer)
         except Exception:
             raise PolicyFailure(
-                "invalid", f"rebalance returned {_describe(answer)}; expected a list of (request id, instance id) pairs"
+                "invalid", f"rebalance returned {describe(answer)}; expected a list of (request id, instance id) pairs"
             ) from None
         moves = []
         seen = set()
-        location = self._cluster.location
-        jobs = self._cluster.jobs
+        location = self.cluster.location
+        jobs = self.cluster.jobs
         for pair in pairs:
             try:
                 rid, target = pair
             except Exception:
                 raise PolicyFailure(
                     "invalid",
-                    f"rebalance returned the item {_describe(pair)}; expected a (request id, instance id) pair",
+                    f"rebalance returned the item {describe(pair)}; expected a (request id, instance id) pair",
                 ) from None
             if isinstance(rid, bool) or not isinstance(rid, numbers.Integral):
-                raise PolicyFailure("invalid", f"rebalance named request {_describe(rid)}; expected an int id")
+                raise PolicyFailure("invalid", f"rebalance named request {describe(rid)}; expected an int id")
             rid = int(rid)
-            target = self._instance_id(target, "rebalance")
+            target = instance_id(target, self._count, "rebalance")
             job = jobs[rid] if 0 <= rid < len(jobs) else None
             if job is None or location[rid] == HOLD or job.admitted_at != float("inf") or rid in seen:
                 raise PolicyFailure(
@@ -147,45 +178,3 @@ class PolicyDecider:
             seen.add(rid)
             moves.append((rid, target))
         return moves
-
-
-def _seed_randomness(seed: int) -> None:
-    random.seed(seed)
-    numpy = sys.modules.get("numpy")
-    if numpy is not None:
-        numpy.random.seed(seed % 2**32)
-
-
-def run_trace(router_cls: type, layout_key: str, trace: Trace, seed: int) -> PolicyDecider:
-    _seed_randomness(seed)
-    cluster = Cluster(LAYOUTS[layout_key], trace)
-    requests: dict[int, RequestView] = {}
-    view = ClusterView(cluster, requests)
-    try:
-        router = router_cls(view)
-    except Exception as exc:
-        raise PolicyFailure("raised", "Router(cluster) raised") from exc
-    decider = PolicyDecider(router, cluster, view, requests, trace)
-    try:
-        cluster.run(decider)
-    except PolicyFailure as exc:
-        exc.where = f"at question {decider.calls} (t={cluster.now:.3f} s)"
-        raise
-    return decider
-
-
-def run_payload(module: ModuleType, payload: dict) -> dict:
-    """Every run of the payload, in order: {"runs": [...]} or {"error": {...}} (untrusted)."""
-    router_cls = find_router(module)
-    runs = []
-    for index, entry in enumerate(payload["runs"]):
-        trace = trace_from_payload(entry["trace"])
-        try:
-            decider = run_trace(router_cls, entry["layout"], trace, entry["seed"])
-        except PolicyFailure as exc:
-            cause = exc.__cause__
-            detail = "".join(traceback.format_exception(cause, limit=-_TRACEBACK_FRAMES, chain=False)) if cause else ""
-            message = f"{exc} {exc.where}".strip()
-            return {"error": {"index": index, "kind": exc.kind, "message": f"{message}\n{detail}"[-3000:]}}
-        runs.append({"answers": decider.log, "calls": decider.calls})
-    return {"runs": runs}

@@ -1,174 +1,91 @@
-"""One evaluation of a routing policy, in two halves around the candidate processes.
+"""One evaluation of a routing policy: the trusted simulation, asking the candidate question by question.
 
-`plan_stage` builds the stage's traces (stages.py, workload.py) plus two probe twins (probe.py)
-and splits them over as many candidate processes as asked (at least two, so no twin shares a
-process with its original), each in a seeded shuffled order. The problem's evaluator runs the
-payloads through the trusted harness; each process runs the driver, which simulates its traces
-with the policy in the loop and returns the answer logs (episode.py). `score_stage` replays every
-log on the trusted simulator (replay.py), which alone decides every figure (scoring.py), and
-compares each twin's answers with its original's up to the first visible difference.
+Each trace of the stage (stages.py, workload.py) runs in an interactive session of its own
+(evaluators/llm_serving/sessions.py): the trusted cluster simulator (cluster.py) runs the whole
+trace here and, at every routing or rebalancing question, sends the question with the facts shown
+since the previous one; the candidate's process (episode.py) keeps a mirror fed only with those
+facts and answers. A decision can therefore see only the past and the present request: no later
+arrival and no output length before admission exists in the candidate's process (this replaced
+the probe twins, which caught a peek only when it changed an answer). Every answer is checked
+here before the trusted simulator applies it; the trusted run alone decides every figure
+(scoring.py). Rebalancing questions go out only to a Router that has `rebalance`.
 
-A broken or dishonest answer raises `Rejected` with the failure kind the evaluator records.
-
-Must not: import or call the candidate, run processes, or use any number the candidate reported.
+Must not: import or call the candidate, or use any number the candidate reported but its answers.
 """
 
 from __future__ import annotations
 
-import random
-import time
-from dataclasses import dataclass
+import os
+from pathlib import Path
 
-from adrs.problemkit import EXCEPTION, INVALID_OUTPUT
+from adrs.problemkit import SessionGroup
 from evaluators.llm_routing import scoring
 from evaluators.llm_routing.anchors import anchor
-from evaluators.llm_routing.probe import Twin, plan_twins
-from evaluators.llm_routing.replay import LogError, Replayed, replay
+from evaluators.llm_routing.cluster import HOLD, REBALANCE, ROUTE, Cluster, MoveError, Outcome
 from evaluators.llm_routing.stages import LAYOUTS, StageTrace, stage_traces
 from evaluators.llm_routing.workload import Trace, generate
-
-Entry = tuple[str, int]  # ("run", trace index) or ("twin", twin index)
-
-
-class Rejected(Exception):
-    """The candidate's answers cannot be scored: recorded as a failure of `kind`."""
-
-    def __init__(self, kind: str, message: str):
-        super().__init__(message)
-        self.kind = kind
-        self.message = message
+from evaluators.llm_serving import Job
+from evaluators.llm_serving.sessions import Asker, run_sessions, started
 
 
-@dataclass
-class Plan:
-    stage: str
-    items: list[StageTrace]
-    traces: list[Trace]
-    twins: list[Twin]
-    buckets: list[list[Entry]]
-    payloads: list[dict]
+class SessionDecider:
+    """The trusted run's decider: asks the candidate, checks the answer's shape and range."""
+
+    def __init__(self, asker: Asker, instances: int, rebalances: bool):
+        self.asker = asker
+        self.calls = 0
+        self._instances = instances
+        self._rebalances = rebalances
+
+    def route(self, job: Job, now: float) -> int:
+        self.calls += 1
+        answer = self.asker.ask([ROUTE, job.rid, now])
+        if type(answer) is not int or not (answer == HOLD or 0 <= answer < self._instances):
+            raise self.asker.invalid(f"route answered {answer!r}, not an instance id in 0..{self._instances - 1} or -1")
+        return answer
+
+    def rebalance(self, now: float) -> list[tuple[int, int]]:
+        self.calls += 1
+        if not self._rebalances:
+            return []
+        answer = self.asker.ask([REBALANCE, now])
+        if not isinstance(answer, list):
+            raise self.asker.invalid(f"rebalance answered {type(answer).__name__}, not a list of moves")
+        moves = []
+        for pair in answer:
+            if not (isinstance(pair, list) and len(pair) == 2 and all(type(x) is int for x in pair)):
+                raise self.asker.invalid(f"rebalance answered the move {pair!r}, not [request id, instance id]")
+            if not 0 <= pair[1] < self._instances:
+                raise self.asker.invalid(f"rebalance moved a request to instance {pair[1]}")
+            moves.append((pair[0], pair[1]))
+        return moves
 
 
-def plan_stage(stage: str, processes: int) -> Plan:
+def run_trace(group: SessionGroup, item: StageTrace, seed: int) -> tuple[Trace, Outcome, int, float]:
+    """(trace, outcome, questions asked, the candidate process's wall time) of one trace."""
+    layout = LAYOUTS[item.layout]
+    trace = generate(item.spec)
+    with group.open({"layout": item.layout, "seed": seed}) as session:
+        options = started(session, item.spec.name)
+        asker = Asker(session, item.spec.name)
+        decider = SessionDecider(asker, layout.instances, bool(options.get("rebalance")))
+        try:
+            outcome = Cluster(layout, trace, record=asker).run(decider)
+        except MoveError as exc:
+            raise asker.invalid(str(exc)) from None
+        return trace, outcome, asker.questions, session.wall_s
+
+
+def evaluate_stage(program_path: str | os.PathLike, driver: Path, stage: str, workdir: str | None) -> dict:
     items = list(stage_traces(stage))
-    traces = [generate(item.spec) for item in items]
-    twins = plan_twins(stage, items, traces)
-    buckets = _buckets(stage, len(items), twins, max(2, processes))
-    payloads = [{"runs": [_run_entry(items, traces, twins, entry) for entry in bucket]} for bucket in buckets]
-    return Plan(stage, items, traces, twins, buckets, payloads)
-
-
-def score_stage(plan: Plan, values: list[object]) -> dict:
-    """Replay and score the values the candidate processes returned (one per payload, in order)."""
-    answers: dict[Entry, list] = {}
-    for bucket, value in zip(plan.buckets, values, strict=True):
-        answers.update(zip(bucket, _parse(value, bucket, plan), strict=True))
-    started = time.perf_counter()
-    replays = [
-        _replay(item, trace, answers["run", index], None, None)
-        for index, (item, trace) in enumerate(zip(plan.items, plan.traces, strict=True))
-    ]
-    violation, compared = None, 0
-    for number, twin in enumerate(plan.twins):
-        found, count = _compare_twin(
-            plan.items[twin.original],
-            plan.traces[twin.original],
-            twin,
-            answers["run", twin.original],
-            answers["twin", number],
-        )
-        violation = violation or found
-        compared += count
-    replay_s = time.perf_counter() - started
+    runs = run_sessions(
+        program_path, driver, list(enumerate(items)), lambda group, task: run_trace(group, task[1], task[0]), workdir
+    )
     results = [
-        scoring.measure(item, LAYOUTS[item.layout], trace, replayed.outcome, anchor(item))
-        for item, trace, replayed in zip(plan.items, plan.traces, replays, strict=True)
+        scoring.measure(item, LAYOUTS[item.layout], trace, outcome, anchor(item))
+        for item, (trace, outcome, _, _) in zip(items, runs, strict=True)
     ]
-    summary = scoring.summarise(results, violation, compared)
-    summary["metrics"]["replay_s"] = round(replay_s, 3)
+    summary = scoring.summarise(results)
+    summary["metrics"]["questions"] = sum(run[2] for run in runs)
+    summary["metrics"]["candidate_wall_s"] = round(max(run[3] for run in runs), 3)
     return summary
-
-
-def _buckets(stage: str, count: int, twins: list[Twin], processes: int) -> list[list[Entry]]:
-    buckets: list[list[Entry]] = [[] for _ in range(min(processes, count + len(twins)))]
-    for index in range(count):
-        buckets[index % len(buckets)].append(("run", index))
-    for number, twin in enumerate(twins):
-        buckets[(twin.original + 1) % len(buckets)].append(("twin", number))
-    order = random.Random(f"llm_routing-order-{stage}")
-    for bucket in buckets:
-        order.shuffle(bucket)
-    return [bucket for bucket in buckets if bucket]
-
-
-def _run_entry(items: list[StageTrace], traces: list[Trace], twins: list[Twin], entry: Entry) -> dict:
-    kind, index = entry
-    original = index if kind == "run" else twins[index].original
-    trace = traces[index] if kind == "run" else twins[index].trace
-    return {"layout": items[original].layout, "seed": original, "trace": trace.to_payload()}
-
-
-def _parse(value: object, bucket: list[Entry], plan: Plan) -> list[list]:
-    if not isinstance(value, dict):
-        raise Rejected(INVALID_OUTPUT, "the driver's answer is not an object")
-    error = value.get("error")
-    if error is not None:
-        index = error.get("index") if isinstance(error, dict) else None
-        if type(index) is not int or not 0 <= index < len(bucket):
-            raise Rejected(INVALID_OUTPUT, "malformed error record from the candidate process")
-        kind, number = bucket[index]
-        name = plan.items[number if kind == "run" else plan.twins[number].original].spec.name
-        where = name if kind == "run" else f"a probe twin of {name} (same requests up to a cut time)"
-        failure = INVALID_OUTPUT if error.get("kind") == "invalid" else EXCEPTION
-        raise Rejected(failure, f"the policy failed on trace {where}: {str(error.get('message', ''))[:3000]}")
-    runs = value.get("runs")
-    if not isinstance(runs, list) or len(runs) != len(bucket):
-        raise Rejected(INVALID_OUTPUT, f"expected {len(bucket)} runs from the candidate process")
-    out = []
-    for run in runs:
-        answers = run.get("answers") if isinstance(run, dict) else None
-        if not isinstance(answers, list):
-            raise Rejected(INVALID_OUTPUT, "a run's answer log is not a list")
-        out.append(answers)
-    return out
-
-
-def _replay(
-    item: StageTrace, trace: Trace, answers: list, marks, stop_after: int | None, stop_at_reveal: bool = False
-) -> Replayed:
-    try:
-        return replay(LAYOUTS[item.layout], trace, answers, marks, stop_after, stop_at_reveal)
-    except LogError as exc:
-        raise Rejected(
-            INVALID_OUTPUT,
-            f"trace {item.spec.name}: the answer log does not replay: {exc} (was the "
-            "simulator in the candidate's process changed?)",
-        ) from None
-
-
-def _compare_twin(
-    item: StageTrace, trace: Trace, twin: Twin, original_answers: list, twin_answers: list
-) -> tuple[str | None, int]:
-    """(violation or None, questions compared). Replays both runs only as far as needed."""
-    original = _replay(item, trace, original_answers, twin.original_marks, None, stop_at_reveal=True)
-    first_original = original.outcome.reveal_call
-    limit = first_original if first_original is not None else original.decider.calls
-    replayed = _replay(item, twin.trace, twin_answers, twin.twin_marks, limit)
-    first_twin = replayed.outcome.reveal_call
-    compared = min(limit, replayed.decider.calls, first_twin if first_twin is not None else limit)
-    mine = original.decider.answers_before(compared)
-    theirs = replayed.decider.answers_before(compared)
-    if mine == theirs:
-        return None, compared
-    at = next((i for i, (a, b) in enumerate(zip(mine, theirs, strict=False)) if a != b), min(len(mine), len(theirs)))
-    change = (
-        f"other arrivals after t={twin.cut_s:.1f} s"
-        if twin.kind == "arrivals"
-        else f"longer outputs for a few requests arriving after t={twin.cut_s:.1f} s"
-    )
-    return (
-        f"trace {item.spec.name} and a twin that differs only in its future ({change}) got different "
-        f"answers before any difference was visible (log entry {at}): the policy uses future or hidden "
-        "information, state kept across traces, or unseeded randomness",
-        compared,
-    )

@@ -96,7 +96,7 @@ def _mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else 0.0
 
 
-def summarise(results: list[TraceResult], violation: str | None, probe_compared: int) -> dict:
+def summarise(results: list[TraceResult]) -> dict:
     settings: dict[str, list[TraceResult]] = {}
     for result in results:
         settings.setdefault(result.setting, []).append(result)
@@ -113,8 +113,6 @@ def summarise(results: list[TraceResult], violation: str | None, probe_compared:
         "moves": sum(r.moves for r in results),
         "forced_dispatches": sum(r.forced for r in results),
         "unfinished": sum(r.unfinished for r in results),
-        "probe_questions_compared": probe_compared,
-        "causality_violations": 1 if violation else 0,
     }
     for name, value in setting_scores.items():
         metrics[f"{name}_score"] = round(value, 4)
@@ -129,9 +127,6 @@ def summarise(results: list[TraceResult], violation: str | None, probe_compared:
         f"sent to another region {r.forwarded_share:.2f}"
         for r in results
     ]
-    if violation:
-        score = 0.0
-        lines.insert(0, f"causality probe failed, score set to 0: {violation}")
     return {
         "score": round(score, 4),
         "metrics": metrics,

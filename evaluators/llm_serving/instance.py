@@ -29,6 +29,10 @@ from evaluators.llm_serving.prefix_cache import PrefixCache
 INF = math.inf
 
 
+class Unrevealed(RuntimeError):
+    """A mirror run (fed facts one question at a time) needed a fact it had not been sent: it diverged."""
+
+
 class Job:
     """A request inside the simulator (trusted state: the policy sees only views of it)."""
 
@@ -77,6 +81,12 @@ class Job:
         self.finished_at = INF
         self.finish_iter = 0
         self.owner = owner
+
+    def set_output(self, output_tokens: int, block_tokens: int) -> None:
+        """Learn the output length late (a mirror run learns it when the request is admitted)."""
+        self.output_tokens = output_tokens
+        self.private = -(-(self.prompt_tokens + output_tokens) // block_tokens) - len(self.blocks)
+        self.context = self.prompt_tokens + output_tokens // 2
 
 
 class FifoQueue:
@@ -155,6 +165,9 @@ class Instance:
         self.prefill_tokens_done = 0
         self.busy_s = 0.0
         self.on_admit = None  # optional callable(job, now), e.g. to release a pin the job now holds
+        # optional callable(job): the job is about to be tried for admission, which depends on its output
+        # length (the reservation covers the whole output), so the length shows from then on
+        self.on_consider = None
 
     @property
     def running(self) -> int:
@@ -217,6 +230,8 @@ class Instance:
             room = model.max_running - len(prefilling) - len(self.decoding)
             while room > 0 and queue:
                 job = queue.peek()
+                if self.on_consider is not None:
+                    self.on_consider(job)
                 hit = cache.admit(job.blocks, job.private)
                 if hit < 0:
                     break

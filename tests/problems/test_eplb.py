@@ -295,6 +295,31 @@ def test_a_raising_candidate_is_a_recorded_failure(evaluator, tmp_path):
     assert error.kind == "exception" and "policy exploded" in error.message
 
 
+SLOW = """
+    import time
+
+    def rebalance_experts(weight, num_replicas, num_groups, num_nodes, num_gpus):
+        time.sleep({seconds})  # as slow as DeepSeek's per-layer loops, or slower
+        return _deepseek(weight, num_replicas, num_groups, num_nodes, num_gpus)
+"""
+
+
+def test_a_candidate_slower_than_its_limit_is_its_own_timeout_not_the_evaluators(evaluator, tmp_path, monkeypatch):
+    # The human-SOTA file (2.8 s per call) used to outlive the baseline session's limit first, and
+    # was recorded as evaluator_error; the baseline now outlives the candidate's limit.
+    monkeypatch.setenv("ADRS_CANDIDATE_TIMEOUT_S", "6")
+    error = _failure(evaluator, _wrapped(tmp_path, SLOW.format(seconds=0.8)), tmp_path)
+    assert error.kind == "timeout", error
+    assert "6 s" in error.message
+
+
+def test_a_slow_candidate_within_its_limit_is_scored_and_loses_on_time(evaluator, tmp_path):
+    result = _evaluate(evaluator, _wrapped(tmp_path, SLOW.format(seconds=0.25)), tmp_path)
+    assert result["metrics"]["time_ms"] > 200
+    assert result["metrics"]["pairs_cut"] > 0  # past the budget, later pairs get one call each
+    assert result["score"] < 80  # balanced as the baseline, but the time term costs it
+
+
 def test_real_trace_from_data_dir_replaces_the_synthetic_one(evaluator, tmp_path):
     small = generate(TraceSpec("tiny", seed=3, layers=4, steps=400))
     folder = tmp_path / "data" / "eplb"

@@ -1,4 +1,4 @@
-"""kv_ttl: agent workload, engine and replay, baseline scores, rejected answers, closed loopholes.
+"""kv_ttl: agent workload, engine and mirror, baseline scores, rejected answers, closed loopholes.
 
 Evaluations go through the real evaluator, harness and sandboxed candidate processes; the
 engine-level checks run the trusted code in-process.
@@ -20,8 +20,7 @@ from adrs.problem import load_problem
 from adrs.problemkit import CandidateError
 from evaluators.kv_ttl.anchors import LRU_MEAN_JCT_S, LruDecider, lru_mean_jct
 from evaluators.kv_ttl.engine import AgentEngine
-from evaluators.kv_ttl.episode import find_policy, run_trace
-from evaluators.kv_ttl.replay import LogError, replay
+from evaluators.kv_ttl.episode import PolicySession, find_policy, run_local
 from evaluators.kv_ttl.scoring import program_bound_s
 from evaluators.kv_ttl.stages import SETUPS, STAGES
 from evaluators.kv_ttl.workload import AgentSpec, generate, prompt_tokens
@@ -81,7 +80,7 @@ def test_workers_run_programs_back_to_back():
     assert all(outcome.finished)
 
 
-# --- engine, bound and replay -------------------------------------------------------------------------
+# --- engine, bound and mirror -------------------------------------------------------------------------
 
 
 def test_every_program_takes_at_least_its_bound():
@@ -93,22 +92,43 @@ def test_every_program_takes_at_least_its_bound():
         assert jct >= program_bound_s(setup, program) - 1e-9
 
 
-def test_replay_reproduces_the_candidate_side_run_and_rejects_bad_logs():
+def test_a_mirror_fed_only_the_facts_of_a_session_asks_the_same_questions_as_the_whole_trace():
+    """The candidate's mirror, fed message by message what the trusted run records, reaches every
+    question in the same state: it answers exactly as the policy run on the whole trace."""
     spec = STAGES["quick"][0]
     trace = generate(spec)
     policy = find_policy(load_module(BASELINES / "continuum.py", "continuum_inproc"))
-    decider = run_trace(policy, trace, 0)
-    replayed = replay(SETUPS[spec.setup], trace, decider.log)
-    assert replayed.complete and replayed.decider.calls == decider.calls == len(decider.log)
-    with pytest.raises(LogError, match="ends at question"):
-        replay(SETUPS[spec.setup], trace, decider.log[:-1])
-    with pytest.raises(LogError, match="left over"):
-        replay(SETUPS[spec.setup], trace, decider.log + [0.0])
-    ttl_index = next(i for i, v in enumerate(decider.log) if 0 < v < 60 and i)  # some TTL answer
-    forged = list(decider.log)
-    forged[ttl_index] = 601.0
-    with pytest.raises(LogError):
-        replay(SETUPS[spec.setup], trace, forged)
+
+    class Link:
+        facts: dict = {}
+
+        def add(self, kind, fact):
+            self.facts.setdefault(kind, []).append(fact)
+
+    link = Link()
+    whole = PolicySession(policy, spec.setup, trace.concurrency, trace.stagger_s, 0, whole=trace, record=link)
+    mirror = PolicySession(policy, spec.setup, trace.concurrency, trace.stagger_s, 0)
+    steps = whole.engine.steps()
+    answer, asked, hidden = None, 0, 0
+    try:
+        while True:
+            question = steps.send(answer)
+            answer, _ = whole._decide(question)
+            wire = mirror._wire(question)
+            if wire is None:
+                continue
+            message = {"q": wire, **link.facts}
+            link.facts = {}
+            assert mirror.loop.handle(message) == answer, question
+            asked += 1
+            programs = mirror.engine.programs
+            assert len(programs) <= len(trace.programs)
+            assert len(programs[wire[1]].turns) == wire[2] + 1  # none of the program's later turns is there
+            hidden += sum(1 for program in programs for t in program.turns if t.tool is not None and t.tool_s is None)
+    except StopIteration as stop:
+        outcome = stop.value
+    assert outcome.jct == run_local(policy, trace).jct
+    assert asked > 500 and hidden > 0  # running tool calls' durations were never there
 
 
 def test_a_pin_keeps_the_context_for_the_next_turn():
@@ -144,7 +164,6 @@ def full_scores(evaluator, tmp_path_factory) -> dict[str, dict]:
 def test_baseline_scores_on_the_full_stage(full_scores):
     for name, expected in FULL_SCORES.items():
         assert full_scores[name]["score"] == pytest.approx(expected, abs=0.01), name
-        assert full_scores[name]["metrics"]["causality_violations"] == 0
 
 
 def test_continuum_lowers_job_completion_time_as_the_paper_claims(full_scores):
@@ -213,32 +232,49 @@ def test_a_raising_policy_and_a_missing_class_are_explained(evaluator, tmp_path)
 
 # --- closed loopholes ----------------------------------------------------------------------------------------
 
-ORACLE = """
+PEEKER = """
     import gc
+
+    AHEAD = {ahead}
 
     class Policy:
         def __init__(self, engine):
-            self.engine = None
-
-        def priority(self, request, engine):
-            return request.program_arrival
+            self.questions = 0
+            self.found = 0
 
         def ttl(self, turn, engine):
-            if self.engine is None:  # the engine this process runs, with the whole trace
-                self.engine = next(o for o in gc.get_objects() if type(o).__name__ == "AgentEngine")
-            step = self.engine.programs[turn.program].turns[turn.turn]
-            return min(engine.max_ttl_s, step.tool_s * 1.01)  # the call's true duration
+            self.questions += 1
+            if self.questions % 40 == 0:
+                self.look(turn)
+            return 2.0 if turn.tool in ("view", "search", "edit", "lookup", "compute") else 0.0
+
+        def look(self, turn):
+            for program in gc.get_objects():  # a program of the trace: the old Program or the mirror's
+                if type(program).__name__ not in ("Program", "MirrorProgram") or program.pid != turn.program:
+                    continue
+                self.found += 1
+                if len(program.turns) >= turn.turn + 1 + AHEAD:
+                    raise RuntimeError(f"PEEKED {{AHEAD}} turns ahead of turn {{turn.turn}}")
+                if program.turns[turn.turn].tool_s is not None:
+                    raise RuntimeError("PEEKED the duration of the tool call starting now")
+            if self.questions >= 400 and not self.found:
+                raise RuntimeError("the search never found the programs it should look through")
 """
 
 
-def test_a_policy_reading_tool_durations_before_they_return_scores_zero(evaluator, tmp_path):
-    result = _evaluate(evaluator, _candidate(tmp_path, ORACLE), "full", tmp_path)
-    assert result["metrics"]["causality_violations"] == 1
-    assert result["score"] == 0.0 and "causality probe failed" in result["feedback"]
+@pytest.mark.parametrize("ahead", [1, 2, 3])
+def test_a_policy_peeking_ahead_finds_no_future_to_peek_at(evaluator, tmp_path, ahead):
+    # The whole trace used to sit in the candidate's process (a probe twin caught a peek only when
+    # it changed an answer); a session now sends a turn when it arrives, a tool call's duration
+    # when it returns and a program when a worker takes it.
+    peeker = _candidate(tmp_path, PEEKER.format(ahead=ahead), f"peek_{ahead}.py")
+    result = _evaluate(evaluator, peeker, "quick", tmp_path)  # no "PEEKED" failure
+    honest = _candidate(tmp_path, PEEKER.format(ahead=ahead).replace("self.look(turn)", "pass"), "honest.py")
+    assert result["score"] == _evaluate(evaluator, honest, "quick", tmp_path)["score"]
 
 
-def test_a_policy_reading_remaining_turns_scores_zero(evaluator, tmp_path):
-    program = _candidate(
+def test_the_old_oracle_finds_no_tool_duration_and_fails_cleanly(evaluator, tmp_path):
+    oracle = _candidate(
         tmp_path,
         """
         import gc
@@ -247,18 +283,16 @@ def test_a_policy_reading_remaining_turns_scores_zero(evaluator, tmp_path):
             def __init__(self, engine):
                 self.engine = None
 
-            def priority(self, request, engine):
-                return request.program_arrival
-
             def ttl(self, turn, engine):
-                if self.engine is None:
+                if self.engine is None:  # the engine this process runs
                     self.engine = next(o for o in gc.get_objects() if type(o).__name__ == "AgentEngine")
-                left = len(self.engine.programs[turn.program].turns) - turn.turn - 1
-                return 3.0 if left > 3 else 0.0
+                step = self.engine.programs[turn.program].turns[turn.turn]
+                return min(engine.max_ttl_s, step.tool_s * 1.01)  # the call's true duration, were it there
     """,
     )
-    result = _evaluate(evaluator, program, "full", tmp_path)
-    assert result["metrics"]["causality_violations"] == 1 and result["score"] == 0.0
+    with pytest.raises(CandidateError) as error:
+        _evaluate(evaluator, oracle, "quick", tmp_path)
+    assert error.value.kind == "exception" and "NoneType" in error.value.message
 
 
 def test_tampering_with_the_engine_in_the_candidate_process_gains_nothing(evaluator, tmp_path):

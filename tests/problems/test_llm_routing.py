@@ -1,4 +1,4 @@
-"""llm_routing: workload, simulator and replay, baseline scores, rejected answers, closed loopholes.
+"""llm_routing: workload, simulator and mirror, baseline scores, rejected answers, closed loopholes.
 
 Evaluations go through the real evaluator, harness and sandboxed candidate processes; the
 simulator-level checks run the trusted code in-process.
@@ -20,9 +20,7 @@ from adrs.problem import load_problem
 from adrs.problemkit import CandidateError
 from evaluators.llm_routing.anchors import ROUND_ROBIN_ATTAINMENT, round_robin_attainment
 from evaluators.llm_routing.cluster import Cluster
-from evaluators.llm_routing.episode import find_router, run_trace
-from evaluators.llm_routing.evaluation import plan_stage
-from evaluators.llm_routing.replay import LogError, replay
+from evaluators.llm_routing.episode import RouterSession, find_router, run_local
 from evaluators.llm_routing.stages import LAYOUTS, STAGES
 from evaluators.llm_routing.workload import generate, ideal_hit_ratio
 from tests.problems.helpers import load_module
@@ -96,30 +94,50 @@ def test_multi_region_load_is_diurnal_per_region_and_flat_overall():
     assert us_east[0] > 1.5 * us_east[1]  # its peak is at the start of the compressed day (expected 2.5x)
 
 
-# --- simulator and replay ---------------------------------------------------------------------------
+# --- simulator and mirror ---------------------------------------------------------------------------
 
 
-def test_replay_reproduces_the_candidate_side_run_from_the_answers_alone():
+def test_a_mirror_fed_only_the_facts_of_a_session_asks_the_same_questions_as_the_whole_trace():
+    """The candidate's mirror, fed message by message what the trusted run records, reaches every
+    question in the same state: it answers exactly as the policy run on the whole trace."""
     item = STAGES["full"][0]
     trace = generate(item.spec)
-    decider = run_trace(find_router(_module(BASELINES / "dualmap.py", "dualmap_inproc")), item.layout, trace, 0)
-    replayed = replay(LAYOUTS[item.layout], trace, decider.log)
-    assert replayed.complete and replayed.decider.calls == decider.calls
-    assert any(moves for moves in decider.log[1::2]) or decider.log  # some answers
-    again = replay(LAYOUTS[item.layout], trace, list(decider.log))
-    assert again.outcome.first_token == replayed.outcome.first_token
+    router = find_router(_module(BASELINES / "dualmap.py", "dualmap_inproc"))
 
+    class Link:
+        facts: dict = {}
+        most_arrivals = 0
 
-def test_replay_rejects_a_short_a_long_or_an_out_of_range_log():
-    item = STAGES["full"][0]
-    trace = generate(item.spec)
-    decider = run_trace(find_router(_module(BASELINES / "round_robin.py", "rr_inproc")), item.layout, trace, 0)
-    with pytest.raises(LogError, match="ends at question"):
-        replay(LAYOUTS[item.layout], trace, decider.log[:100])
-    with pytest.raises(LogError, match="left over"):
-        replay(LAYOUTS[item.layout], trace, decider.log + [0])
-    with pytest.raises(LogError, match="not in 0..7"):
-        replay(LAYOUTS[item.layout], trace, [8] + decider.log[1:])
+        def add(self, kind, fact):
+            self.facts.setdefault(kind, []).append(fact)
+
+        def answer(self, question, local):
+            message = {"q": question, **self.facts}
+            self.facts = {}
+            reply = mirror.loop.handle(message)
+            assert reply == local, (question, reply, local)
+            assert len(mirror.trace.arrival) <= len(whole.trace.arrival)
+            assert max(mirror.trace.arrival) <= question[-1]  # no arrival after the question exists there
+            return local
+
+    link = Link()
+    whole = RouterSession(router, item.layout, 0, whole=trace, record=link)
+    mirror = RouterSession(router, item.layout, 0)
+
+    class Checked:
+        calls = 0
+
+        def route(self, job, now):
+            return link.answer(["r", job.rid, now], whole.route(job, now))
+
+        def rebalance(self, now):
+            moves = whole.rebalance(now)
+            return [tuple(m) for m in link.answer(["b", now], [list(m) for m in moves])]
+
+    outcome = whole.cluster.run(Checked())
+    assert outcome.first_token == run_local(router, item.layout, trace).first_token
+    assert mirror.loop.questions > 1000
+    assert -1 not in mirror.trace.output_tokens[:100]  # admitted long ago: their lengths were sent
 
 
 def test_prefix_cache_hits_and_the_cost_of_a_cold_prompt():
@@ -169,7 +187,6 @@ def full_scores(evaluator, tmp_path_factory) -> dict[str, dict]:
 def test_baseline_scores_on_the_full_stage(full_scores):
     for name, expected in FULL_SCORES.items():
         assert full_scores[name]["score"] == pytest.approx(expected, abs=0.01), name
-        assert full_scores[name]["metrics"]["causality_violations"] == 0
 
 
 def test_dualmap_beats_the_simple_baselines_in_its_own_setting(full_scores):
@@ -267,43 +284,48 @@ def test_a_program_without_router_is_explained(evaluator, tmp_path):
 
 # --- closed loopholes ----------------------------------------------------------------------------------
 
-PEEKING = """
+PEEKER = """
     import gc
+
+    AHEAD = {ahead}
 
     class Router:
         def __init__(self, cluster):
-            self.trace = None
+            self.questions = 0
+            self.found = 0
 
         def route(self, request, cluster):
-            if self.trace is None:  # find the trace the simulator in this process holds
-                self.trace = next(o.trace for o in gc.get_objects() if type(o).__name__ == "Cluster")
-            size = sum(self.trace.prompt_tokens[request.id + 1: request.id + 6])  # the next five requests
-            local = [i.id for i in cluster.instances if i.region == request.region]
-            return local[size % len(local)]
+            self.questions += 1
+            if self.questions % 150 == 0:
+                self.look(request)
+            return min(cluster.instances, key=lambda i: (i.waiting_tokens, i.running, i.id)).id  # least loaded
+
+        def look(self, request):
+            for found in gc.get_objects():
+                if type(found) is list and found and type(found[0]) is float and request.arrival in found:
+                    self.found += 1  # a list of arrival times: is the future in it?
+                    later = [t for t in found if t > request.arrival][:AHEAD]
+                    if len(later) == AHEAD:
+                        raise RuntimeError(f"PEEKED {{AHEAD}} requests ahead: {{later}}")
+                elif type(found).__name__ == "Job" and found.rid == request.id and found.output_tokens >= 0:
+                    raise RuntimeError(f"PEEKED the output length of request {{request.id}}")  # not yet shown
+            if self.questions >= 600 and not self.found:
+                raise RuntimeError("the search never found the arrival times it should look through")
 """
 
 
-def test_a_policy_reading_future_arrivals_is_caught_and_scores_zero(evaluator, tmp_path):
-    result = _evaluate(evaluator, _candidate(tmp_path, PEEKING), "single_region", tmp_path)
-    assert result["metrics"]["causality_violations"] == 1
-    assert result["score"] == 0.0
-    assert "causality probe failed" in result["feedback"]
+@pytest.mark.parametrize("ahead", [1, 2, 3])
+def test_a_policy_peeking_ahead_finds_no_future_to_peek_at(evaluator, tmp_path, ahead):
+    # The whole trace used to sit in the candidate's process (probe twins caught a peek only when
+    # it changed an answer); a session now sends a request when it arrives and an output length
+    # when an instance first tries to admit the request.
+    peeker = _candidate(tmp_path, PEEKER.format(ahead=ahead), name=f"peek_{ahead}.py")
+    result = _evaluate(evaluator, peeker, "single_region", tmp_path)  # no "PEEKED" failure
+    honest = _candidate(tmp_path, PEEKER.format(ahead=ahead).replace("self.look(request)", "pass"), "honest.py")
+    assert result["score"] == _evaluate(evaluator, honest, "single_region", tmp_path)["score"]
 
 
-def test_a_policy_reading_its_requests_output_length_is_caught(evaluator, tmp_path):
-    program = _candidate(
-        tmp_path,
-        PEEKING.replace(
-            "size = sum(self.trace.prompt_tokens[request.id + 1: request.id + 6])  # the next five requests",
-            "size = self.trace.output_tokens[request.id]  # hidden until the request is admitted",
-        ),
-    )
-    result = _evaluate(evaluator, program, "single_region", tmp_path)
-    assert result["metrics"]["causality_violations"] == 1 and result["score"] == 0.0
-    assert "longer outputs" in result["feedback"]
-
-
-def test_seeded_randomness_passes_the_probe(evaluator, tmp_path):
+def test_a_random_policy_is_reproducible(evaluator, tmp_path):
     program = _candidate(
         tmp_path,
         """
@@ -318,8 +340,9 @@ def test_seeded_randomness_passes_the_probe(evaluator, tmp_path):
                 return random.choice(local)
     """,
     )
-    result = _evaluate(evaluator, program, "single_region", tmp_path)
-    assert result["metrics"]["causality_violations"] == 0 and result["metrics"]["probe_questions_compared"] > 500
+    first = _evaluate(evaluator, program, "single_region", tmp_path)
+    assert first["score"] == _evaluate(evaluator, program, "single_region", tmp_path)["score"]
+    assert first["metrics"]["questions"] > 500
 
 
 def test_tampering_with_the_simulator_in_the_candidate_process_gains_nothing(evaluator, tmp_path):
@@ -333,13 +356,13 @@ def test_tampering_with_the_simulator_in_the_candidate_process_gains_nothing(eva
     try:
         tampered = _evaluate(evaluator, program, "single_region", tmp_path)["score"]
     except CandidateError as error:
-        assert error.kind == "invalid_output" and "does not replay" in error.message
+        assert error.kind == "invalid_output" and "diverged" in error.message
     else:
         assert tampered <= honest
 
 
-def test_a_forged_answer_log_is_rejected(evaluator, tmp_path):
-    """The candidate shares the driver's process: it can make the logged answers anything."""
+def test_a_forged_answer_is_rejected(evaluator, tmp_path):
+    """The candidate shares the driver's process: it can make the replies anything."""
     program = _candidate(
         tmp_path,
         """
@@ -352,20 +375,19 @@ def test_a_forged_answer_log_is_rejected(evaluator, tmp_path):
             def route(self, request, cluster):
                 return 0
 
-        honest = episode.PolicyDecider.route
+        honest = episode.RouterSession._decide
 
-        def forged(self, job, now):
-            answer = honest(self, job, now)
-            self.log[-1] = "the best instance"
-            return answer
+        def forged(self, question):
+            answer, reply = honest(self, question)
+            return answer, "the best instance"
 
-        episode.PolicyDecider.route = forged
+        episode.RouterSession._decide = forged
     """,
     )
     with pytest.raises(CandidateError) as error:
         _evaluate(evaluator, program, "single_region", tmp_path)
-    assert error.value.kind == "invalid_output" and "does not replay" in error.value.message
-    assert "'the best instance', not an int" in error.value.message
+    assert error.value.kind == "invalid_output"
+    assert "route answered 'the best instance', not an instance id" in error.value.message
 
 
 # --- the problem directory and an offline run ------------------------------------------------------------
@@ -378,15 +400,6 @@ def test_problem_directory_loads_with_its_stages():
     assert "EVOLVE-BLOCK-START" in (PROBLEM / "initial.py").read_text()
     names = sorted(p.name for p in problem.baselines())
     assert names == ["consistent_hash.py", "dualmap.py", "least_loaded.py", "round_robin.py", "skywalker.py"]
-
-
-def test_plan_puts_each_twin_apart_from_its_original():
-    plan = plan_stage("full", 2)
-    assert [twin.kind for twin in plan.twins] == ["arrivals", "lengths"]
-    for number, twin in enumerate(plan.twins):
-        original_bucket = next(b for b in plan.buckets if ("run", twin.original) in b)
-        assert ("twin", number) not in original_bucket
-    assert sum(len(b) for b in plan.buckets) == len(plan.items) + 2
 
 
 @pytest.mark.slow
