@@ -1,20 +1,20 @@
 """The runner: engine side of one stage (spawn the worker, deadline, read its frame), and the cascade.
-
-Owns: writing the program into a private working directory, choosing the sandbox backend for
-the evaluation's candidates (the settings' choice, else the problem's `sandbox`) and handing it
-down to the worker (ADRS_SANDBOX, with the paths candidates must not see in ADRS_HIDDEN_PATHS),
-handing the evaluator its data folder (--data, else ADRS_DATA, else the user's data folder that
-`adrs data fetch` fills: adrs/datasets/location.py), starting the worker under the `process`
-sandbox (forked by the problem's warm server, adrs/evaluate/warm.py, unless the settings or the
-problem opt out, or no server can fork it: then a fresh interpreter), enforcing the stage's wall-clock limit (killing the whole process tree), reading the
-tokenised result frame from the worker's private pipe, and running stages in order until one
-fails or falls below its threshold. The working directory is a size-limited tmpfs where the
-machine allows it (adrs/sandbox/scratch.py); the worker's stderr is read back through the
-descriptor the runner opened, never through a name a candidate could replace. After each stage,
-whatever the backend still holds for it (docker containers) is removed; the engine's reaper
-(adrs/sandbox/reaper.py) removes what a killed engine left. Container-format folders (a SkyDiscover
-container benchmark, a Harbor task) carry their evaluator in their own image: their stages start
-no worker, the engine runs a fresh container per stage (adrs/formats/container_stage.py).
+Owns: writing the program into a private working directory, choosing the sandbox backend for the
+evaluation's candidates (the settings' choice, else the problem's `sandbox`) and handing it down to
+the worker (ADRS_SANDBOX, with the paths candidates must not see in ADRS_HIDDEN_PATHS), handing the
+evaluator its data folder (--data, else ADRS_DATA, else the user's data folder that `adrs data
+fetch` fills: adrs/datasets/location.py), starting the worker under the `process` sandbox (forked by
+the problem's warm server, adrs/evaluate/warm.py, unless the settings or the problem opt out, or no
+server can fork it: then a fresh interpreter), enforcing the stage's wall-clock limit (killing the
+whole process tree), reading the tokenised result frame from the worker's private pipe, and running
+stages in order until one fails or falls below its threshold. The working directory is a
+size-limited tmpfs where the machine allows it (adrs/sandbox/scratch.py); the worker's stderr is
+read back through the descriptor the runner opened, never through a name a candidate could replace.
+After each stage, whatever the backend still holds for it (docker containers) is removed; the
+engine's reaper (adrs/sandbox/reaper.py) removes what a killed engine left. Container-format folders
+(a SkyDiscover container benchmark, a Harbor task) carry their evaluator in their own image: their
+stages start no worker, the engine runs a fresh container per stage
+(adrs/formats/container_stage.py).
 
 Must not: import evaluator or candidate code (that only ever happens inside the worker).
 """
