@@ -1,4 +1,5 @@
 """The runner: engine side of one stage (spawn the worker, deadline, read its frame), and the cascade.
+
 Owns: writing the program into a private working directory, choosing the sandbox backend for the
 evaluation's candidates (the settings' choice, else the problem's `sandbox`) and handing it down to
 the worker (ADRS_SANDBOX, with the paths candidates must not see in ADRS_HIDDEN_PATHS), handing the
