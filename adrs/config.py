@@ -41,6 +41,7 @@ class RunConfig:
     data_dir: str | None = None  # real data for the problem (else its synthetic workload)
     sandbox: str | None = None  # process | bwrap | docker for candidates; None: the problem's [problem] sandbox
     docker_image: str | None = None  # the docker sandbox's image; None: ADRS_DOCKER_IMAGE or adrs-sandbox:latest
+    warm_start: bool = True  # stage workers forked by a pre-started server (off: --cold-start, [problem] warm_start)
     executor: str = "local"  # where evaluations run: local (this machine's slots) or ray (Ray tasks, adrs[ray])
     ray_address: str | None = (
         None  # an existing Ray cluster (HOST:PORT, auto); None: a local Ray in the run's directory

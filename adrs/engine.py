@@ -36,6 +36,7 @@ from adrs.archive.records import ProgramStatus
 from adrs.archive.select import select
 from adrs.archive.store import Archive, DuplicateProgram, NewProgram, ProgramRecord, RunRecord
 from adrs.config import RunConfig
+from adrs.evaluate import warm
 from adrs.evaluate.runner import EvalSettings
 from adrs.executors import Executor, LocalExecutor
 from adrs.islands import IslandKeeper
@@ -84,6 +85,7 @@ class Engine:
             sandbox=config.sandbox,
             docker_image=config.docker_image,
             archive_url=archive.url,
+            warm=config.warm_start,
         )
         self.executor = executor or LocalExecutor()  # where evaluations run
         self.referee = Referee(problem, archive, run.id, self.executor, self.settings)  # re-scoring, the best
@@ -125,6 +127,12 @@ class Engine:
 
     # public -----------------------------------------------------------------------------------
     async def run(self) -> RunSummary:
+        try:
+            return await self._run()
+        finally:
+            warm.close_all()  # the run's warm servers end with it (adrs/evaluate/warm.py)
+
+    async def _run(self) -> RunSummary:
         run_id = self.run_record.id
         self._cursor = self.archive.change_cursor(run_id)  # read before the programs: nothing missed
         if self.joined:
