@@ -68,6 +68,14 @@ def _add_run_options(p: argparse.ArgumentParser, resuming: bool) -> None:
     p.add_argument("--max-time", type=float, default=None, dest="max_time_s", help="wall-clock budget, seconds")
     p.add_argument("--target", type=float, default=None, dest="target_score", help="stop at this score")
     p.add_argument("--data", default=None, dest="data_dir", help="real data folder (else the synthetic workload)")
+    p.add_argument(
+        "--cold-start",
+        action="store_const",
+        const=False,
+        default=None,
+        dest="warm_start",
+        help="start a fresh worker interpreter per stage instead of forking it from a warm server",
+    )
     p.add_argument("--quiet", action="store_true", help="no live view")
     p.add_argument(
         "--llm",
@@ -186,6 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("problem")
     p.add_argument("--sandbox", default=None, choices=SANDBOXES)
     p.add_argument("--data", default=None, dest="data_dir")
+    p.add_argument("--cold-start", action="store_true", help="a fresh worker interpreter per stage (no warm server)")
 
     p = sub.add_parser("eval", help="score one program file with the engine's sandbox")
     p.add_argument("problem")
@@ -195,6 +204,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data", default=None, dest="data_dir")
+    p.add_argument("--cold-start", action="store_true", help="a fresh worker interpreter per stage (no warm server)")
 
     p = sub.add_parser("status", help="summarise a run")
     p.add_argument("archive")
@@ -300,6 +310,7 @@ _OVERRIDE_KEYS = (
     "executor",
     "ray_address",
     "steerable",
+    "warm_start",
 )
 # `adrs run` options named as RunConfig fields: given ones are passed, unset ones (None) keep the default.
 _RUN_KEYS = (
@@ -316,6 +327,7 @@ _RUN_KEYS = (
     "lag",
     "max_failure_streak",
     "steerable",
+    "warm_start",
 )
 
 
@@ -465,7 +477,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     )
     console.print(f"Sandbox: {markup(api.sandbox_line(problem, args.sandbox))}")
     console.print(f"data: {markup(api.data_in_use(problem.name, args.data_dir))}")
-    report = api.check_problem(problem, sandbox=args.sandbox, data_dir=args.data_dir, on_program=_print_checked)
+    report = api.check_problem(
+        problem, sandbox=args.sandbox, data_dir=args.data_dir, on_program=_print_checked, warm=not args.cold_start
+    )
     for note in report.notes:  # no EVOLVE-BLOCK markers; how a peer folder was read and scored
         console.print(f"[cyan]note:[/cyan] {markup(note)}")
     for warning in report.warnings:
@@ -489,7 +503,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     problem = api.load_problem(args.problem)
     _warn(problem, Console(stderr=True))  # --json output stays parseable
     evaluations = api.evaluate_program(
-        problem, args.program, stage=args.stage, seed=args.seed, sandbox=args.sandbox, data_dir=args.data_dir
+        problem,
+        args.program,
+        stage=args.stage,
+        seed=args.seed,
+        sandbox=args.sandbox,
+        data_dir=args.data_dir,
+        warm=not args.cold_start,
     )
     if args.json:
         record = {

@@ -33,12 +33,15 @@ class RunConfig:
     workers: int = field(default_factory=_default_workers)  # concurrent evaluation slots
     islands: int = 3  # independent sub-populations; diversity without a global tournament
     migration_interval: int = 25  # evaluations between migrations of island bests to the next island
-    queue_size: int = 0  # proposals waiting for a slot; 0 = 2 x workers (fresh parents, busy slots)
+    # Proposals waiting for a slot; 0 = max(2 x workers, workers + LLM calls in flight): fresh parents,
+    # busy slots, and room for a whole round of LLM answers, so a full queue never holds back the next calls.
+    queue_size: int = 0
     max_time_s: float | None = None  # wall-clock budget of this invocation
     target_score: float | None = None  # stop once a complete program reaches it
     data_dir: str | None = None  # real data for the problem (else its synthetic workload)
     sandbox: str | None = None  # process | bwrap | docker for candidates; None: the problem's [problem] sandbox
     docker_image: str | None = None  # the docker sandbox's image; None: ADRS_DOCKER_IMAGE or adrs-sandbox:latest
+    warm_start: bool = True  # stage workers forked by a pre-started server (off: --cold-start, [problem] warm_start)
     executor: str = "local"  # where evaluations run: local (this machine's slots) or ray (Ray tasks, adrs[ray])
     ray_address: str | None = (
         None  # an existing Ray cluster (HOST:PORT, auto); None: a local Ray in the run's directory
@@ -70,9 +73,9 @@ class RunConfig:
     def __post_init__(self) -> None:
         _check(self)
 
-    @property
-    def effective_queue_size(self) -> int:
-        return self.queue_size or 2 * self.workers
+    def effective_queue_size(self, concurrency: int = 1) -> int:
+        """The queue's bound for a source with `concurrency` proposals in flight."""
+        return self.queue_size or max(2 * self.workers, self.workers + concurrency)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -40,6 +40,7 @@ from adrs.archive.records import ProgramStatus
 from adrs.archive.select import select
 from adrs.archive.store import Archive, DuplicateProgram, NewProgram, ProgramRecord, RunRecord
 from adrs.config import RunConfig
+from adrs.evaluate import warm
 from adrs.evaluate.runner import EvalSettings
 from adrs.executors import Executor, LocalExecutor
 from adrs.islands import IslandKeeper
@@ -89,6 +90,7 @@ class Engine:
             sandbox=config.sandbox,
             docker_image=config.docker_image,
             archive_url=archive.url,
+            warm=config.warm_start,
         )
         self.executor = executor or LocalExecutor()  # where evaluations run
         self.referee = Referee(problem, archive, run.id, self.executor, self.settings)  # re-scoring, the best
@@ -132,6 +134,12 @@ class Engine:
 
     # public -----------------------------------------------------------------------------------
     async def run(self) -> RunSummary:
+        try:
+            return await self._run()
+        finally:
+            warm.close_all()  # the run's warm servers end with it (adrs/evaluate/warm.py)
+
+    async def _run(self) -> RunSummary:
         run_id = self.run_record.id
         self._cursor = self.archive.change_cursor(run_id)  # read before the programs: nothing missed
         if self.joined:
@@ -143,7 +151,8 @@ class Engine:
                 self._admit(program, self._stored_instances(program))
         self._crown()
         self._refresh_progress()
-        queue: asyncio.Queue[ProgramRecord | None] = asyncio.Queue(maxsize=self.config.effective_queue_size)
+        bound = self.config.effective_queue_size(max(1, int(self.source.concurrency)))
+        queue: asyncio.Queue[ProgramRecord | None] = asyncio.Queue(maxsize=bound)
         deadline = None if self.config.max_time_s is None else time.monotonic() + self.config.max_time_s
         slots = [asyncio.create_task(self._slot(queue)) for _ in range(self.config.workers)]
         proposer = asyncio.create_task(self._propose(queue))
@@ -197,8 +206,9 @@ class Engine:
     async def _propose(self, queue: asyncio.Queue[ProgramRecord | None]) -> None:
         """Queue what is stored, then launch proposals and commit them, in launch order, until a budget stops.
 
-        Up to the source's `concurrency` proposals are in flight (LLM calls take seconds); they are
-        committed in launch order, so archive writes stay ordered."""
+        Up to the source's `concurrency` proposals are in flight (LLM calls take seconds): a call that
+        comes back is replaced at once, even while an older one is still out; they are committed in
+        launch order, so archive writes stay ordered (at most 2 x concurrency launched, uncommitted)."""
         if not await self._enqueue_stored(queue):
             return
         window: deque[_InFlight] = deque()
@@ -206,10 +216,11 @@ class Engine:
             while True:
                 if not await self._launch_ready(window):
                     return
-                if not window or not await self._wait_task(window[0].task):
+                if not window or not await self._wait_settled(window):
                     break
-                if not await self._commit(window.popleft(), queue):
-                    return
+                while window and window[0].task.done():  # commit in launch order what has come back
+                    if not await self._commit(window.popleft(), queue):
+                        return
         finally:
             for entry in window:
                 entry.task.cancel()
@@ -242,7 +253,8 @@ class Engine:
         concurrency = max(1, int(self.source.concurrency))
         while (
             not self._stopping.is_set()
-            and len(window) < concurrency
+            and sum(not entry.task.done() for entry in window) < concurrency
+            and len(window) < (2 * concurrency if concurrency > 1 else 1)  # one at a time stays one at a time
             and self._queued + len(window) < self.config.budget
             and not self.source.stop_reason()
             and self._shared_budget_allows(len(window))
@@ -400,13 +412,15 @@ class Engine:
         if head.choice is not None and self.adaptive is not None:
             self.adaptive.settled(head.choice, program)
 
-    async def _wait_task(self, task: asyncio.Task[Proposal]) -> bool:
-        """Wait for a proposal; False if the run is stopping first."""
-        if not task.done():
+    async def _wait_settled(self, window: deque[_InFlight]) -> bool:
+        """Wait until the oldest proposal is done or any in flight comes back (its place can be refilled);
+        False if the run is stopping first."""
+        if not window[0].task.done():
             stop = asyncio.create_task(self._stopping.wait())
-            await asyncio.wait({task, stop}, return_when=asyncio.FIRST_COMPLETED)
+            pending = {entry.task for entry in window if not entry.task.done()}
+            await asyncio.wait(pending | {stop}, return_when=asyncio.FIRST_COMPLETED)
             stop.cancel()
-        return task.done()
+        return not self._stopping.is_set() or window[0].task.done()
 
     def _store(
         self,

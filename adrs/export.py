@@ -29,7 +29,7 @@ from adrs.archive.records import ProgramStatus
 from adrs.archive.store import Archive, ProgramRecord, RunRecord
 from adrs.evaluate.runner import EvalSettings, evaluate_code
 from adrs.export_bundle import Bundle, BundleError, write_bundle
-from adrs.noise import Estimate, estimate
+from adrs.noise import Estimate, estimate, run_sigma
 from adrs.problem import Problem
 from adrs.program import unified_diff
 
@@ -105,10 +105,7 @@ def choose(
 
 def run_noise(problem: Problem, archive: Archive, run: RunRecord) -> float:
     """The standard deviation of one evaluation for this run: declared, or measured by its first claim."""
-    if problem.noise.sigma is not None:
-        return problem.noise.sigma
-    claims = archive.best_claims(run.id)
-    return claims[0].noise if claims else 0.0
+    return run_sigma(problem.noise.sigma, [claim.noise for claim in archive.best_claims(run.id)[:1]])
 
 
 def stored_estimate(archive: Archive, program: ProgramRecord, sigma: float) -> Estimate | None:

@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from rich.console import Console
-from rich.syntax import Syntax
 from rich.table import Table
 
 from adrs.archive.location import display_location
@@ -108,6 +107,8 @@ def print_code(console: Console, text: str, lexer: str, line_numbers: bool = Fal
     control characters shown escaped either way (adrs/printable.py: the text is untrusted)."""
     text = printable(text)
     if console.is_terminal:
+        from rich.syntax import Syntax  # pygments: only `adrs show` highlights code
+
         console.print(Syntax(text, lexer, line_numbers=line_numbers, word_wrap=True))
     else:
         console.print(

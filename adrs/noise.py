@@ -83,3 +83,11 @@ def mean_metrics(metric_maps: Sequence[dict[str, float]]) -> dict[str, float]:
     first = metric_maps[0]
     shared = set(first).intersection(*metric_maps[1:])
     return {k: sum(m[k] for m in metric_maps) / len(metric_maps) if k in shared else v for k, v in first.items()}
+
+
+def run_sigma(declared: float | None, claim_noises: Sequence[float]) -> float:
+    """The standard deviation of one evaluation in a run: the problem's declared noise, else the one
+    its first best claim measured, else 0."""
+    if declared is not None:
+        return declared
+    return claim_noises[0] if claim_noises else 0.0

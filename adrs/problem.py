@@ -38,7 +38,7 @@ _TOP_KEYS = {
     "resources",
 }
 _RESOURCE_KEYS = {"cpus", "gpus", "memory_mb"}
-_PROBLEM_KEYS = {"name", "description", "initial", "evaluator", "sandbox"}
+_PROBLEM_KEYS = {"name", "description", "initial", "evaluator", "sandbox", "warm_start"}
 _LIMIT_KEYS = {"memory_mb", "candidate_timeout_s", "candidate_memory_mb", "disk_mb"}
 # Keys that look right but that nothing reads: the message says where the setting lives.
 _MISPLACED_LIMITS = {
@@ -139,6 +139,7 @@ class Problem:
     references: dict[str, float] = field(default_factory=dict)
     prompt_system: str = ""
     sandbox: str | None = None  # None: the strongest backend that works here (adrs.sandbox.default_name)
+    warm_start: bool = True  # False: every stage starts a fresh worker interpreter (adrs/evaluate/warm.py)
     llm: dict[str, Any] = field(default_factory=dict)
     resources: Resources = field(default_factory=Resources)
     noise: ScoreNoise = field(default_factory=ScoreNoise)
@@ -371,6 +372,7 @@ def _build(root: Path, toml_path: Path, data: dict[str, Any]) -> Problem:
         references=references,
         prompt_system=str(prompt.get("system", "")),
         sandbox=None if meta.get("sandbox") is None else _sandbox(toml_path, meta["sandbox"]),
+        warm_start=_flag(toml_path, "problem.warm_start", meta.get("warm_start", True)),
         llm=dict(_table(toml_path, data, "llm")),
         resources=_resources(toml_path, _table(toml_path, data, "resources")),
         noise=noise,
@@ -406,6 +408,12 @@ def _score_noise(path: Path, score: dict[str, Any]) -> ScoreNoise:
             raise ProblemError(f"{path}: score.metric_noise.{name}: expected a standard deviation >= 0, got {value!r}")
         metrics[str(name)] = number
     return ScoreNoise(sigma, repeats, metrics)
+
+
+def _flag(path: Path, key: str, raw: Any) -> bool:
+    if not isinstance(raw, bool):
+        raise ProblemError(f"{path}: {key}: {raw!r} is not true or false")
+    return raw
 
 
 def _sandbox(path: Path, raw: Any) -> str:

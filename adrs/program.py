@@ -176,6 +176,27 @@ def unified_diff(old: str, new: str, old_name: str = "parent", new_name: str = "
     return "".join(difflib.unified_diff(old_lines, new_lines, fromfile=old_name, tofile=new_name))
 
 
+def change_summary(old: str, new: str, width: int = 60) -> str:
+    """One line naming the first change from `old` to `new`, e.g. "line 12: `a = 0.5` -> `a = 0.6` (+2 more)".
+
+    Stripped lines, each cut to `width` characters; "" when the texts are equal line for line."""
+    old_lines = [line.strip() for line in split_lines(old)]
+    new_lines = [line.strip() for line in split_lines(new)]
+    changes = [op for op in difflib.SequenceMatcher(None, old_lines, new_lines, autojunk=False).get_opcodes()]
+    changes = [op for op in changes if op[0] != "equal"]
+    if not changes:
+        return ""
+
+    def shown(lines: list[str]) -> str:
+        text = next((line for line in lines if line), "")
+        return f"`{text[:width]}{'…' if len(text) > width else ''}`" if text else "nothing"
+
+    _tag, i1, i2, j1, j2 = changes[0]
+    more = sum(max(a2 - a1, b2 - b1) for _t, a1, a2, b1, b2 in changes) - 1
+    extra = f" (+{more} more changed lines)" if more else ""
+    return f"line {i1 + 1}: {shown(old_lines[i1:i2])} -> {shown(new_lines[j1:j2])}{extra}"
+
+
 def _nul_line(code: str) -> int:
     # compile() reports a NUL byte without a line number
     nul = code.find("\0")

@@ -1,12 +1,15 @@
 """Engine overhead per evaluation, and evaluation-slot use.
 
-    .venv/bin/python benchmarks/engine_overhead.py overhead --evals 500
+    .venv/bin/python benchmarks/engine_overhead.py overhead --evals 500 [--repeats 3] [--cold-start]
     .venv/bin/python benchmarks/engine_overhead.py slots --evals 120
 
 `overhead`: a trivial evaluator (it reads the program and returns a number; no candidate process)
 and the offline mutator, one slot, so every millisecond is the engine's: proposal (selection,
 mutation, hashing, the pending write), sandbox (worker start to result frame: the whole stage wall
 time, since the evaluator itself takes microseconds) and archive write (evaluations + elites).
+Workers are warm (forked by the problem's warm server, adrs/evaluate/warm.py) unless --cold-start.
+CPU: user + system time of this process and everything it reaped (the warm server, and with it
+its workers, is reaped when the run ends), per evaluation. With --repeats N, medians of N runs.
 
 `slots`: an evaluator that sleeps 0.5 s, 2 slots: evaluations/min over the ideal 240.
 """
@@ -15,6 +18,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import resource
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -58,11 +63,25 @@ def make_problem(root: Path, sleep_s: float) -> Path:
     return problem
 
 
-def run(evals: int, workers: int, sleep_s: float) -> tuple[float, object]:
+def _cpu_s() -> float:
+    return sum(
+        usage.ru_utime + usage.ru_stime
+        for usage in (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN))
+    )
+
+
+def run(evals: int, workers: int, sleep_s: float, warm_start: bool = True) -> tuple[float, object]:
     with tempfile.TemporaryDirectory() as tmp:
         problem = load_problem(make_problem(Path(tmp), sleep_s))
         archive = Archive.open(Path(tmp) / "bench.sqlite")
-        config = RunConfig(budget=evals, workers=workers, seed=0, evaluate_holdout=False, max_duplicate_streak=10_000)
+        config = RunConfig(
+            budget=evals,
+            workers=workers,
+            seed=0,
+            evaluate_holdout=False,
+            max_duplicate_streak=10_000,
+            warm_start=warm_start,
+        )
         record = archive.create_run(problem.name, str(problem.root), problem.fingerprint(), 0, config.to_dict())
         engine = Engine(problem, archive, record, config, OfflineSource())
         started = time.perf_counter()
@@ -76,22 +95,28 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("mode", choices=["overhead", "slots"])
     parser.add_argument("--evals", type=int, default=None)
+    parser.add_argument("--repeats", type=int, default=1, help="overhead: runs, medians reported")
+    parser.add_argument("--cold-start", action="store_true", help="a fresh worker interpreter per stage")
     args = parser.parse_args()
     if args.mode == "overhead":
         n = args.evals or 500
-        wall, p = run(n, workers=1, sleep_s=0.0)
+        rows = []
+        for _ in range(args.repeats):
+            cpu = _cpu_s()
+            wall, p = run(n, workers=1, sleep_s=0.0, warm_start=not args.cold_start)
+            per = 1000.0 / p.evaluated
+            cpu_ms = (_cpu_s() - cpu) * per
+            rows.append((wall * per, cpu_ms, p.proposal_s * per, p.evaluation_s * per, p.record_s * per))
+        medians = (statistics.median(column) for column in zip(*rows, strict=True))
+        wall_ms, cpu_ms, proposal, evaluation, record = medians
+        start = "cold workers" if args.cold_start else "warm workers"
         print(
-            f"{p.evaluated} evaluations, 1 slot, trivial evaluator: wall {wall:.1f} s = "
-            f"{1000 * wall / p.evaluated:.1f} ms/evaluation"
+            f"{p.evaluated} evaluations, 1 slot, trivial evaluator, {start} (median of {args.repeats}): "
+            f"wall {wall_ms:.1f} ms/evaluation, CPU {cpu_ms:.1f} ms/evaluation"
         )
-        print(
-            f"  proposal      {1000 * p.proposal_s / p.evaluated:6.2f} ms/evaluation "
-            "(selection, mutation, hash, pending write)"
-        )
-        print(
-            f"  sandbox+eval  {1000 * p.evaluation_s / p.evaluated:6.2f} ms/evaluation (worker start to result frame)"
-        )
-        print(f"  archive write {1000 * p.record_s / p.evaluated:6.2f} ms/evaluation (evaluations, status, elites)")
+        print(f"  proposal      {proposal:6.2f} ms/evaluation (selection, mutation, hash, pending write)")
+        print(f"  sandbox+eval  {evaluation:6.2f} ms/evaluation (worker start to result frame)")
+        print(f"  archive write {record:6.2f} ms/evaluation (evaluations, status, elites)")
         print(f"  duplicates rejected before evaluation: {p.duplicates}")
     else:
         n = args.evals or 120

@@ -8,12 +8,14 @@ For each available backend, three figures:
 - `overhead`: `candidate` minus the same interpreter started bare (`python -I` running a script
   that writes a JSON file): what the sandbox itself adds;
 - `stage`: one whole `evaluate_stage` of the toy problem's quick stage (worker start, evaluator,
-  one candidate process with 5 instances), as the engine pays it per stage;
+  one candidate process with 5 instances), as the engine pays it per stage, with a cold worker (a
+  fresh interpreter, `--cold-start`) and a warm one (forked by the problem's warm server, the
+  default: adrs/evaluate/warm.py);
 - `cpu`: the CPU time (user + system) of this process and the children it reaped, per candidate
   and per stage: far less sensitive than wall time to other work on a shared machine. The kernel
   accounts a sandboxed tree's time to us only where each level reaps the next: true for process
   (unshare) and for the worker, not inside bwrap or a container (their candidate's own time is
-  missing there).
+  missing there). A warm worker's time is its server's, read from /proc while the server lives.
 Unavailable backends are listed with the reason. Medians over `--repeats` runs, after one warm-up.
 """
 
@@ -31,6 +33,7 @@ import time
 from pathlib import Path
 
 from adrs import sandbox
+from adrs.evaluate import warm
 from adrs.evaluate.runner import EvalSettings, evaluate_stage
 from adrs.problem import load_problem
 from adrs.problemkit import run_candidate
@@ -46,7 +49,7 @@ def _median_ms(samples: list[float]) -> float:
 
 
 def _cpu_s() -> float:
-    return sum(
+    return warm.servers_cpu_s() + sum(
         usage.ru_utime + usage.ru_stime
         for usage in (resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN))
     )
@@ -88,7 +91,10 @@ def main() -> int:
         baseline = _median_ms(bare_wall)
         bare = _median_ms(bare_cpu)
         print(f"bare interpreter start: {baseline:7.1f} ms, cpu {bare:.1f} ms (median of {args.repeats})")
-        print(f"{'backend':8} {'candidate':>10} {'overhead':>10} {'stage':>10} {'cpu/cand':>10} {'cpu/stage':>10}")
+        print(
+            f"{'backend':8} {'candidate':>10} {'overhead':>10} {'stage cold':>11} {'stage warm':>11}"
+            f" {'cpu/cand':>10} {'cpu/st cold':>11} {'cpu/st warm':>11}"
+        )
         for name in args.backends.split(","):
             reason = sandbox.get(name).unavailable_reason()
             if reason is not None:
@@ -99,16 +105,20 @@ def main() -> int:
                 run = run_candidate(program, driver, [[1, 2], [3, 4]], sandbox=name, workdir=tempfile.mkdtemp(dir=work))
                 assert run.ok, run.error
 
-            def stage(name: str = name) -> None:
-                evaluation = asyncio.run(evaluate_stage(problem, program, quick, EvalSettings(sandbox=name)))
+            def stage(name: str = name, warm_start: bool = False) -> None:
+                settings = EvalSettings(sandbox=name, warm=warm_start)
+                evaluation = asyncio.run(evaluate_stage(problem, program, quick, settings))
                 assert evaluation.ok, evaluation.error
 
             one_wall, one_cpu = _timed(candidate, args.repeats)
-            stage_wall, stage_cpu = _timed(stage, max(3, args.repeats // 2))
-            one, whole = _median_ms(one_wall), _median_ms(stage_wall)
+            cold_wall, cold_cpu = _timed(stage, max(3, args.repeats // 2))
+            warm_wall, warm_cpu = _timed(lambda name=name: stage(name, True), max(3, args.repeats // 2))
+            warm.close_all()
+            one = _median_ms(one_wall)
             print(
-                f"{name:8} {one:8.1f} ms {one - baseline:8.1f} ms {whole:8.1f} ms"
-                f" {_median_ms(one_cpu):8.1f} ms {_median_ms(stage_cpu):8.1f} ms"
+                f"{name:8} {one:8.1f} ms {one - baseline:8.1f} ms {_median_ms(cold_wall):8.1f} ms"
+                f" {_median_ms(warm_wall):8.1f} ms {_median_ms(one_cpu):8.1f} ms"
+                f" {_median_ms(cold_cpu):8.1f} ms {_median_ms(warm_cpu):8.1f} ms"
             )
     finally:
         shutil.rmtree(work, ignore_errors=True)

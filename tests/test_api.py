@@ -61,22 +61,37 @@ def test_archive_functions_return_records_usable_after_the_archive_closed(toy_pr
 
 
 def test_commands_load_only_what_they_use(toy_problem, tmp_path):
-    """`adrs eval` never loads the archive (SQLAlchemy) or the engine; `adrs status` never loads the engine."""
+    """`adrs eval` never loads the archive (SQLAlchemy) or the engine; `adrs status` and `adrs show`
+    load the archive and nothing of the engine, the evaluation runner, the exporter, the doctor, the
+    report, the syntax highlighter or the PostgreSQL dialect (their start-up: benchmarks/startup.py)."""
     archive = tmp_path / "a.sqlite"
     adrs.evolve(toy_problem, archive=archive, budget=2, workers=1, seed=0, evaluate_holdout=False)
+    watched = (
+        "sqlalchemy",
+        "adrs.engine",
+        "openai",
+        "adrs.evaluate.runner",
+        "adrs.export",
+        "adrs.doctor",
+        "adrs.report",
+        "adrs.executors.local",
+        "pygments",
+        "sqlalchemy.dialects.postgresql",
+    )
     probe = (
         "import sys\nfrom adrs.cli import main\n"
         "code = main(sys.argv[1:])\n"
-        "print('LOADED', sorted(m for m in ('sqlalchemy', 'adrs.engine', 'openai') if m in sys.modules))\n"
+        f"print('LOADED', sorted(m for m in {watched!r} if m in sys.modules))\n"
         "sys.exit(code)\n"
     )
     runs = {
         "eval": ["eval", str(toy_problem), str(toy_problem / "initial.py"), "--stage", "quick"],
         "status": ["status", str(archive)],
+        "show": ["show", str(archive), "2"],
     }
     loaded = {}
     for name, argv in runs.items():
         done = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True, timeout=240)
         assert done.returncode == 0, done.stdout + done.stderr
         loaded[name] = done.stdout.rsplit("LOADED", 1)[1].strip()
-    assert loaded == {"eval": "[]", "status": "['sqlalchemy']"}
+    assert loaded == {"eval": "['adrs.evaluate.runner']", "status": "['sqlalchemy']", "show": "['sqlalchemy']"}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import random
+import re
 import sqlite3
 import subprocess
 import sys
@@ -119,7 +120,7 @@ def test_doctor_reports_which_rows_are_lost_and_what_can_still_be_read(archive, 
     said = done.stdout
     assert done.returncode == 2, done.stdout + done.stderr
     assert "damaged_archive" in said and "unreadable_rows programs: rows with ids" in said
-    assert "rows still readable: runs 1, programs" in said
+    assert re.search(r"rows still readable: runs 1, (texts \d+, )?programs \d+", said), said
     assert "--repair` copies every readable row" in said
     assert archive.read_bytes() == before
 

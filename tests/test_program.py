@@ -7,6 +7,7 @@ import pytest
 from adrs.program import (
     MarkerError,
     Region,
+    change_summary,
     check_edit_allowed,
     compiles,
     find_regions,
@@ -187,3 +188,13 @@ def test_compiles_reports_line_and_message() -> None:
     assert compiles("x = 1\nreturn x\n") == "line 2: 'return' outside function"
     assert (compiles("if True:\n        a = 1\n    b = 2\n") or "").startswith("line 3: ")
     assert (compiles("x = 1\ny = '\0'\n") or "").startswith("line 2: ")
+
+
+def test_change_summary_names_the_first_changed_line_and_counts_the_rest() -> None:
+    old = "a = 1\nb = 2\nc = 3\nd = 4\n"
+    assert change_summary(old, old) == ""
+    assert change_summary(old, "a = 1\nb = 5\nc = 3\nd = 4\n") == "line 2: `b = 2` -> `b = 5`"
+    assert change_summary(old, "a = 1\nb = 5\nc = 3\nd = 6\n") == "line 2: `b = 2` -> `b = 5` (+1 more changed lines)"
+    assert change_summary(old, "a = 1\nc = 3\nd = 4\n") == "line 2: `b = 2` -> nothing"
+    long = change_summary("x = 0\n", "x = " + "9" * 200 + "\n", width=20)
+    assert long == "line 1: `x = 0` -> `x = 9999999999999999…`"  # one line, whatever the edit's size

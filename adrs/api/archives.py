@@ -21,19 +21,21 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from adrs import doctor
 from adrs.archive.elites import Elites, load_elites
 from adrs.archive.records import BestClaim, CallRecord, ModelUsage, SteeringState
 from adrs.archive.store import Archive, ArchiveError, ProgramRecord, RunRecord
-from adrs.doctor import DoctorReport
 from adrs.evaluate.result import Evaluation
-from adrs.export import Exported, choose, export_program, rescore, run_noise
-from adrs.mutate.llm.history import refused_proposals
+from adrs.noise import run_sigma
 from adrs.problem import load_problem
-from adrs.report import ReportOptions, build_report
-from adrs.search.paradigms import Paradigm, cited_by_program
+
+# Only the command that uses one of these imports it: `adrs status` and `adrs show` start faster
+# without the doctor, the exporter (the evaluation runner), the report and the LLM prompt modules.
+if TYPE_CHECKING:
+    from adrs.doctor import DoctorReport
+    from adrs.export import Exported
+    from adrs.search.paradigms import Paradigm
 
 
 @dataclass(frozen=True)
@@ -102,6 +104,7 @@ def run_status(archive: str | Path, run_id: int | None = None) -> StatusReport:
         run = store.run(run_id)
         problem = load_problem(run.problem_root)
         elites = load_elites(store, run, problem)
+        claims = store.best_claims(run.id)
         return StatusReport(
             run,
             store.url,
@@ -109,8 +112,8 @@ def run_status(archive: str | Path, run_id: int | None = None) -> StatusReport:
             store.failure_counts(run.id),
             elites,
             store.llm_usage(run.id),
-            store.best_claims(run.id),
-            run_noise(problem, store, run),
+            claims,
+            run_sigma(problem.noise.sigma, [claim.noise for claim in claims[:1]]),
             why_stopped(store.events(run.id), str(run.status)),
             store.steering(run.id),
         )
@@ -120,6 +123,9 @@ def run_status(archive: str | Path, run_id: int | None = None) -> StatusReport:
 
 def show_program(archive: str | Path, program_id: int) -> ProgramView:
     """One program of an archive, whatever its run."""
+    from adrs.mutate.llm.history import refused_proposals
+    from adrs.search.paradigms import cited_by_program
+
     store = Archive.open(archive, create=False, read_only=True)
     try:
         program = store.program(program_id)
@@ -164,6 +170,8 @@ def export_programs(
     """Write the best program, the Pareto front, or program `program_id` of a run as standalone
     modules with a provenance record each, in `out`. Each is re-scored first (`rescored`), in the
     sandbox the run used; a failed re-score raises ExportError before anything is written."""
+    from adrs.export import choose, export_program, rescore
+
     store = Archive.open(archive, create=False, read_only=True)
     try:
         run = store.run(run_id)
@@ -190,6 +198,8 @@ def write_report(
     `baselines` scores the problem's baselines (on the scoring and holdout stages; successes
     cached in the user's cache folder, never in the archive); `say`
     hears progress lines. ReportError names what is missing."""
+    from adrs.report import ReportOptions, build_report
+
     options = ReportOptions(baselines=baselines, run_id=run_id, problem_dir=problem_dir)
     return build_report(archives, output, options, say=say)
 
@@ -197,4 +207,6 @@ def write_report(
 def check_archive(archive: str | Path, run_id: int | None = None, *, repair: bool = False) -> DoctorReport:
     """`adrs doctor`: every inconsistency of the archive (all runs, or one); with `repair`, repair
     what can be (never deleting a program; only while no engine uses the archive), then check again."""
+    from adrs import doctor
+
     return doctor.repair(archive, run_id) if repair else doctor.check(archive, run_id)

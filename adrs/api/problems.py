@@ -114,13 +114,14 @@ def check_problem(
     sandbox: str | None = None,
     data_dir: str | None = None,
     on_program: Callable[[CheckedProgram], None] | None = None,
+    warm: bool = True,
 ) -> CheckReport:
     """Evaluate the initial program through every stage, check that the objectives and features of
     problem.toml are among its metrics, then evaluate each baseline. `on_program` hears each program
     as soon as it is scored (baselines can take a while)."""
     problem = problem if isinstance(problem, Problem) else load_problem(problem)
     require_sandbox(problem, sandbox)
-    settings = EvalSettings(data_dir=data_dir, sandbox=sandbox)
+    settings = EvalSettings(data_dir=data_dir, sandbox=sandbox, warm=warm)
     heard = on_program or (lambda _checked: None)
     notes, warnings = _notes(problem), _warnings(problem)
     if problem.initial_source is not None:  # kept inside another file (a Harbor task's solve.sh writes it)
@@ -233,15 +234,17 @@ def evaluate_program(
     seed: int = 0,
     sandbox: str | None = None,
     data_dir: str | None = None,
+    warm: bool = True,
 ) -> list[Evaluation]:
-    """Score one program file with the engine's sandbox: one `stage`, or the evolution cascade."""
+    """Score one program file with the engine's sandbox: one `stage`, or the evolution cascade
+    (`warm`: workers forked by a pre-started server; False: a fresh interpreter per stage)."""
     problem = problem if isinstance(problem, Problem) else load_problem(problem)
     program = Path(program)
     if not program.is_file():
         raise ProblemError(f"{program}: no such program file")
     stages = (problem.stage(stage),) if stage else None
     require_sandbox(problem, sandbox)
-    settings = EvalSettings(seed=seed, data_dir=data_dir, sandbox=sandbox)
+    settings = EvalSettings(seed=seed, data_dir=data_dir, sandbox=sandbox, warm=warm)
     return evaluate_file_sync(problem, program, settings, stages)  # bytes that are not UTF-8: a syntax failure
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from adrs.archive import texts as _texts  # noqa: F401 - registers the write events of stored-once texts
 from adrs.archive.connect import open_engine
 from adrs.archive.location import archive_url
 from adrs.archive.schema import Base

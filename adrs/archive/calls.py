@@ -18,8 +18,9 @@ from typing import Any
 from sqlalchemy import case, func, select, update
 
 from adrs.archive.base import ArchiveBase
-from adrs.archive.records import CallRecord, LLMTotals, ModelUsage, as_record
+from adrs.archive.records import CallRecord, LLMTotals, ModelUsage
 from adrs.archive.schema import LLMCall
+from adrs.archive.texts import as_one_record, as_records
 
 # The error prefix of a call that failed at the endpoint (mutate/llm/source.py's LLM_ERROR; archive/ must
 # not import the mutators).
@@ -88,14 +89,14 @@ class LLMCallsMixin(ArchiveBase):
     def llm_calls_of_program(self, program_id: int) -> list[CallRecord]:
         with self._session() as s:
             rows = s.scalars(select(LLMCall).where(LLMCall.program_id == program_id).order_by(LLMCall.id))
-            return [as_record(CallRecord, r) for r in rows]
+            return as_records(s, CallRecord, rows)
 
     def llm_calls(self, run_id: int) -> list[CallRecord]:
         with self._session() as s:
             rows = s.scalars(select(LLMCall).where(LLMCall.run_id == run_id).order_by(LLMCall.id))
-            return [as_record(CallRecord, r) for r in rows]
+            return as_records(s, CallRecord, rows)
 
     def llm_call(self, call_id: int) -> CallRecord | None:
         with self._session() as s:
             row = s.get(LLMCall, call_id)
-            return None if row is None else as_record(CallRecord, row)
+            return None if row is None else as_one_record(s, CallRecord, row)

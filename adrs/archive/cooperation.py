@@ -15,13 +15,13 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from adrs.archive.base import ArchiveBase
-from adrs.archive.records import ProgramRecord, as_record
+from adrs.archive.records import ProgramRecord
 from adrs.archive.schema import Program, ProgramChange, RunCounter
+from adrs.archive.texts import as_records
 
 
 class CooperationMixin(ArchiveBase):
@@ -35,8 +35,12 @@ class CooperationMixin(ArchiveBase):
         dialect = s.get_bind().dialect.name
         values: dict[str, Any] = {"run_id": run_id, "claimed": 0, "change_seq": 0, "engines": 0}
         if dialect == "postgresql":
+            from sqlalchemy.dialects import postgresql  # loaded only where used: a faster `adrs status`
+
             s.execute(postgresql.insert(RunCounter).values(**values).on_conflict_do_nothing(index_elements=["run_id"]))
         elif dialect == "sqlite":
+            from sqlalchemy.dialects import sqlite
+
             s.execute(sqlite.insert(RunCounter).values(**values).on_conflict_do_nothing(index_elements=["run_id"]))
         elif s.get(RunCounter, run_id) is None:
             try:
@@ -114,5 +118,5 @@ class CooperationMixin(ArchiveBase):
                 cursor = max(cursor, seq)
                 if writer != self.writer and program.id not in seen:
                     seen.add(program.id)
-                    programs.append(as_record(ProgramRecord, program))
-            return programs, cursor
+                    programs.append(program)
+            return as_records(s, ProgramRecord, programs), cursor

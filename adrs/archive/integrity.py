@@ -31,6 +31,7 @@ from adrs.archive.records import (
 )
 from adrs.archive.schema import BestClaim as BestClaimRow
 from adrs.archive.schema import EvaluationRow, Program, RepeatEvaluation, Run
+from adrs.archive.texts import as_records
 
 # The fields of a program derived from its evaluation rows, which a repair may overwrite.
 REPAIRABLE = frozenset(
@@ -51,7 +52,7 @@ class IntegritySession:
 
     def programs(self, run_id: int) -> list[ProgramRecord]:
         stmt = select(Program).where(Program.run_id == run_id).order_by(Program.id)
-        return [as_record(ProgramRecord, row) for row in self._s.scalars(stmt)]
+        return as_records(self._s, ProgramRecord, self._s.scalars(stmt))
 
     def evaluations_of(self, program_ids: list[int]) -> dict[int, list[StoredEvaluation]]:
         """Each program's evaluation rows in the order they were stored (duplicates included)."""

@@ -29,6 +29,7 @@ from adrs.archive.records import (
     as_record,
 )
 from adrs.archive.schema import EvaluationRow, Program, Run, State
+from adrs.archive.texts import as_one_record, as_records, texts_of
 
 
 class ReadsMixin(ArchiveBase):
@@ -73,7 +74,7 @@ class ReadsMixin(ArchiveBase):
             .order_by(Program.evaluated_at, Program.id)
         )
         with self._session() as s:
-            return [as_record(ProgramRecord, row) for row in s.scalars(stmt)]
+            return as_records(s, ProgramRecord, s.scalars(stmt))
 
     def program_lines(self, run_id: int, after_id: int = 0, also: Iterable[int] = ()) -> list[ProgramLine]:
         """The run's programs with an id above `after_id`, or in `also` (migrant copies excluded,
@@ -95,7 +96,7 @@ class ReadsMixin(ArchiveBase):
         stmt = select(Program).where(Program.run_id == run_id, Program.mutator == "initial").order_by(Program.id)
         with self._session() as s:
             row = s.scalars(stmt.limit(1)).first()
-            return None if row is None else as_record(ProgramRecord, row)
+            return None if row is None else as_one_record(s, ProgramRecord, row)
 
     def stored_evaluations(self, run_id: int) -> list[StoredEvaluation]:
         """Every evaluation row of the run's programs (holdout included), in the order they were stored."""
@@ -122,7 +123,9 @@ class ReadsMixin(ArchiveBase):
         if program_ids is not None:
             stmt = stmt.where(Program.id.in_(sorted(set(program_ids))))
         with self._session() as s:
-            return [FailedStage(pid, stage, kind, error or "") for pid, stage, kind, error in s.execute(stmt)]
+            rows = s.execute(stmt).all()
+            texts = texts_of(s, (error for *_, error in rows))
+            return [FailedStage(pid, stage, kind, texts.get(error, error or "")) for pid, stage, kind, error in rows]
 
     def states_with_prefix(self, run_id: int, prefix: str) -> dict[str, dict]:
         """The run's state values whose key starts with `prefix` (e.g. each engine's LLM activity), by key."""

@@ -21,6 +21,7 @@ from adrs.archive.base import ArchiveBase
 from adrs.archive.records import BestClaim, ClaimDraft, StoredEvaluation, as_record
 from adrs.archive.schema import BestClaim as BestClaimRow
 from adrs.archive.schema import EvaluationRow, Program, RepeatEvaluation
+from adrs.archive.texts import as_records
 from adrs.evaluate.result import Evaluation
 
 
@@ -66,7 +67,7 @@ class RescoresMixin(ArchiveBase):
             rows = s.scalars(
                 select(RepeatEvaluation).where(RepeatEvaluation.program_id == program_id).order_by(RepeatEvaluation.id)
             )
-            return [as_record(Evaluation, r) for r in rows]
+            return as_records(s, Evaluation, rows)
 
     def stage_scores(self, program_id: int, stage: str) -> list[float]:
         """Every successful score of one stage of a program: its evaluation, then its repeats."""

@@ -2,10 +2,12 @@
 
 Owns: the relational shape of a run: runs, programs, evaluations (one row per program and stage),
 repeated evaluations of a stage (re-scoring a noisy program), the programs claimed as the run's
-best, LLM calls, events, and small key-value state (e.g. a bandit's statistics); and what several
-engines attached to one run share: a counter row per run (budget claims, a change sequence) and
-the change journal other engines follow. Elites (MAP-Elites cells, the Pareto front, island
-bests) are derived from these rows and never stored as the only copy of anything.
+best, LLM calls, events, small key-value state (e.g. a bandit's statistics), the large texts those
+rows refer to (`texts`: each stored once under its sha256, compressed when that pays; texts.py
+reads and writes them); and what several engines attached to one run share: a counter row per run
+(budget claims, a change sequence) and the change journal other engines follow. Elites (MAP-Elites
+cells, the Pareto front, island bests) are derived from these rows and never stored as the only
+copy of anything.
 
 The same tables serve SQLite and PostgreSQL. Two column types make them behave alike: `Label`
 (PostgreSQL enforces VARCHAR lengths, SQLite does not, so labels are unbounded text there) and
@@ -21,6 +23,7 @@ import re
 from datetime import UTC, datetime
 
 from sqlalchemy import (
+    DDL,
     JSON,
     Boolean,
     DateTime,
@@ -28,11 +31,12 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
     UniqueConstraint,
-    text,
+    event,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -43,7 +47,12 @@ from adrs.archive.records import ProgramStatus, RunStatus
 # 2 added the tables repeat_evaluations and best_claims. An archive of version 1 gains them, empty,
 # when it is opened (connect.py creates missing tables); no existing table or column changes, so
 # nothing stored is rewritten and older versions of adrs still read the archive.
-SCHEMA_VERSION = 2
+# 3 added the table texts: a program's code and diff, an evaluation's feedback and error, an LLM
+# call's prompt and reply longer than a few lines are stored there once (by sha256, compressed), and
+# the row holds a reference (texts.py). Rows an older adrs wrote keep their text inline and read as
+# before; an archive of version 2 gains the table when it is opened for writing. An older adrs
+# reading a version 3 archive would show the references instead of the texts.
+SCHEMA_VERSION = 3
 
 
 def Label(length: int) -> TypeEngine:  # noqa: N802 - used like a column type
@@ -69,14 +78,18 @@ class SafeText(TypeDecorator):
     def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
         if value is None:
             return value
-        if _SURROGATE.search(value):
-            value = _SURROGATE.sub("\ufffd", value)
+        value = replace_surrogates(value)
         if dialect.name == "postgresql" and "\x00" in value:
             return value.replace("\x00", "\\x00")
         return value
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def replace_surrogates(value: str) -> str:
+    """`value` with each lone surrogate (not valid Unicode, so no database stores it) as U+FFFD."""
+    return _SURROGATE.sub("\ufffd", value) if _SURROGATE.search(value) else value
 
 
 def _now() -> datetime:
@@ -106,16 +119,7 @@ class Program(Base):
     __table_args__ = (
         Index("ix_programs_run_status", "run_id", "status"),
         Index("ix_programs_run_hash", "run_id", "code_hash"),
-        # Several engines on one run allocate indices by max + 1 and retry on this index. Migrants
-        # carry their original's index (islands.py), so they are left out of it.
-        Index(
-            "uq_program_run_proposal_index",
-            "run_id",
-            "proposal_index",
-            unique=True,
-            sqlite_where=text("migrated_from IS NULL"),
-            postgresql_where=text("migrated_from IS NULL"),
-        ),
+        # uq_program_run_proposal_index: created with the table, below.
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -143,6 +147,20 @@ class Program(Base):
     features: Mapped[dict] = mapped_column(JSON, default=dict)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=_now)
     evaluated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+# Several engines on one run allocate indices by max + 1 and retry on this index. Migrants carry
+# their original's index (islands.py), so they are left out of it. Written as DDL (the same in
+# SQLite and PostgreSQL) rather than an Index with dialect options, which would load the PostgreSQL
+# dialect into every command that opens an archive (a slower `adrs status`).
+event.listen(
+    Program.__table__,
+    "after_create",
+    DDL(
+        "CREATE UNIQUE INDEX uq_program_run_proposal_index ON programs (run_id, proposal_index) "
+        "WHERE migrated_from IS NULL"
+    ),
+)
 
 
 class EvaluationRow(Base):
@@ -274,3 +292,18 @@ class ProgramChange(Base):
     seq: Mapped[int] = mapped_column(Integer, primary_key=True)
     program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
     writer: Mapped[str] = mapped_column(String(32))
+
+
+class StoredText(Base):
+    """A large text, stored once whoever refers to it: a row's text column holds a reference to its
+    digest instead of the text (texts.py). `compression` is "" (UTF-8 bytes) or "zlib"; with a
+    `base`, the zlib stream was made with that text (a parent's code, say) as its preset dictionary,
+    so a text much like another costs only what differs. `depth` counts the bases behind it."""
+
+    __tablename__ = "texts"
+
+    digest: Mapped[bytes] = mapped_column(LargeBinary(32), primary_key=True)  # sha256 of the UTF-8 text
+    compression: Mapped[str] = mapped_column(String(8), default="")
+    base: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
+    depth: Mapped[int] = mapped_column(Integer, default=0)
+    data: Mapped[bytes] = mapped_column(LargeBinary)

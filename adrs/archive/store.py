@@ -46,6 +46,7 @@ from adrs.archive.records import (
 from adrs.archive.rescores import RescoresMixin, add_claim_row, add_repeat_rows
 from adrs.archive.schema import EvaluationRow, Event, Program, Run, RunCounter, State
 from adrs.archive.steering import SteeringMixin
+from adrs.archive.texts import as_one_record, as_records
 from adrs.evaluate.result import Evaluation
 from adrs.noise import mean_metrics
 
@@ -179,7 +180,7 @@ class Archive(CooperationMixin, LLMCallsMixin, ReadsMixin, IntegrityMixin, Resco
                     s.flush()
                     if row.status != ProgramStatus.PENDING:
                         self._journal(s, run_id, row.id)
-                    return as_record(ProgramRecord, row)
+                    return as_one_record(s, ProgramRecord, row)
             except IntegrityError:
                 if not retry or not self._index_taken(run_id, index):
                     raise  # another constraint: not a race for the index
@@ -260,7 +261,7 @@ class Archive(CooperationMixin, LLMCallsMixin, ReadsMixin, IntegrityMixin, Resco
                 add_claim_row(s, row.run_id, program_id, claim)
             s.flush()
             self._journal(s, row.run_id, program_id)  # last: it holds the run's counter row to commit
-            return as_record(ProgramRecord, row)
+            return as_one_record(s, ProgramRecord, row)
 
     def record_extra_evaluation(self, program_id: int, evaluation: Evaluation) -> None:
         """Store a stage outside the cascade (holdout) without changing the program's status."""
@@ -279,14 +280,14 @@ class Archive(CooperationMixin, LLMCallsMixin, ReadsMixin, IntegrityMixin, Resco
             row = s.get(Program, program_id)
             if row is None:
                 raise ArchiveError(f"{self.url}: no program with id {program_id}")
-            return as_record(ProgramRecord, row)
+            return as_one_record(s, ProgramRecord, row)
 
     def programs(self, run_id: int, status: ProgramStatus | None = None) -> list[ProgramRecord]:
         with self._session() as s:
             stmt = select(Program).where(Program.run_id == run_id)
             if status is not None:
                 stmt = stmt.where(Program.status == ProgramStatus(status).value)
-            return [as_record(ProgramRecord, r) for r in s.scalars(stmt.order_by(Program.id))]
+            return as_records(s, ProgramRecord, s.scalars(stmt.order_by(Program.id)))
 
     def programs_since(self, run_id: int, after_id: int) -> list[ProgramRecord]:
         """Evaluated programs with id > after_id (incremental refresh of the in-memory index)."""
@@ -297,7 +298,7 @@ class Archive(CooperationMixin, LLMCallsMixin, ReadsMixin, IntegrityMixin, Resco
                 .where(Program.status != ProgramStatus.PENDING.value)
                 .order_by(Program.id)
             )
-            return [as_record(ProgramRecord, r) for r in s.scalars(stmt)]
+            return as_records(s, ProgramRecord, s.scalars(stmt))
 
     def hash_exists(self, run_id: int, code_hash: str) -> bool:
         with self._session() as s:
@@ -310,7 +311,12 @@ class Archive(CooperationMixin, LLMCallsMixin, ReadsMixin, IntegrityMixin, Resco
 
     def next_proposal_index(self, run_id: int) -> int:
         with self._session() as s:
-            value = s.scalar(select(func.max(Program.proposal_index)).where(Program.run_id == run_id))
+            # Migrants carry their original's index, so leaving them out changes nothing, and lets
+            # the partial unique index answer: one index probe, not a scan of the run's programs.
+            stmt = select(func.max(Program.proposal_index)).where(
+                Program.run_id == run_id, Program.migrated_from.is_(None)
+            )
+            value = s.scalar(stmt)
             return 0 if value is None else value + 1
 
     def evaluations(self, program_id: int) -> list[Evaluation]:
@@ -318,7 +324,7 @@ class Archive(CooperationMixin, LLMCallsMixin, ReadsMixin, IntegrityMixin, Resco
             rows = s.scalars(
                 select(EvaluationRow).where(EvaluationRow.program_id == program_id).order_by(EvaluationRow.id)
             )
-            return [as_record(Evaluation, r) for r in rows]
+            return as_records(s, Evaluation, rows)
 
     # events and state -------------------------------------------------------------------
     def add_event(self, run_id: int, kind: str, payload: dict | None = None) -> None:

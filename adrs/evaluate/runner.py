@@ -1,19 +1,21 @@
 """The runner: engine side of one stage (spawn the worker, deadline, read its frame), and the cascade.
 
-Owns: writing the program into a private working directory, choosing the sandbox backend for
-the evaluation's candidates (the settings' choice, else the problem's `sandbox`) and handing it
-down to the worker (ADRS_SANDBOX, with the paths candidates must not see in ADRS_HIDDEN_PATHS),
-handing the evaluator its data folder (--data, else ADRS_DATA, else the user's data folder that
-`adrs data fetch` fills: adrs/datasets/location.py), starting the worker under the `process`
-sandbox, enforcing the stage's wall-clock limit (killing the whole process tree), reading the
-tokenised result frame from the worker's private pipe, and running stages in order until one
-fails or falls below its threshold. The working directory is a size-limited tmpfs where the
-machine allows it (adrs/sandbox/scratch.py); the worker's stderr is read back through the
-descriptor the runner opened, never through a name a candidate could replace. After each stage,
-whatever the backend still holds for it (docker containers) is removed; the engine's reaper
-(adrs/sandbox/reaper.py) removes what a killed engine left. Container-format folders (a SkyDiscover
-container benchmark, a Harbor task) carry their evaluator in their own image: their stages start
-no worker, the engine runs a fresh container per stage (adrs/formats/container_stage.py).
+Owns: writing the program into a private working directory, choosing the sandbox backend for the
+evaluation's candidates (the settings' choice, else the problem's `sandbox`) and handing it down to
+the worker (ADRS_SANDBOX, with the paths candidates must not see in ADRS_HIDDEN_PATHS), handing the
+evaluator its data folder (--data, else ADRS_DATA, else the user's data folder that `adrs data
+fetch` fills: adrs/datasets/location.py), starting the worker under the `process` sandbox (forked by
+the problem's warm server, adrs/evaluate/warm.py, unless the settings or the problem opt out, or no
+server can fork it: then a fresh interpreter), enforcing the stage's wall-clock limit (killing the
+whole process tree), reading the tokenised result frame from the worker's private pipe, and running
+stages in order until one fails or falls below its threshold. The working directory is a
+size-limited tmpfs where the machine allows it (adrs/sandbox/scratch.py); the worker's stderr is
+read back through the descriptor the runner opened, never through a name a candidate could replace.
+After each stage, whatever the backend still holds for it (docker containers) is removed; the
+engine's reaper (adrs/sandbox/reaper.py) removes what a killed engine left. Container-format folders
+(a SkyDiscover container benchmark, a Harbor task) carry their evaluator in their own image: their
+stages start no worker, the engine runs a fresh container per stage
+(adrs/formats/container_stage.py).
 
 Must not: import evaluator or candidate code (that only ever happens inside the worker).
 """
@@ -21,6 +23,7 @@ Must not: import evaluator or candidate code (that only ever happens inside the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -29,13 +32,13 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from adrs import sandbox
 from adrs.archive.location import archive_files  # a leaf: reads the URL, never opens the archive
 from adrs.datasets.location import data_dir_for, user_data_root
-from adrs.evaluate import driver_check
+from adrs.evaluate import driver_check, warm
 from adrs.evaluate.result import Evaluation
 from adrs.formats import container_stage
 from adrs.formats.scoring import cascade_step, normalise_for
@@ -47,7 +50,7 @@ from adrs.program import NotUTF8, read_program, utf8_problem
 from adrs.sandbox import SandboxUnavailable
 from adrs.sandbox.base import ProcessLimits, describe_exit
 from adrs.sandbox.cgroup import PidsCgroup
-from adrs.sandbox.process import SandboxSpec, kill_tree, popen_kwargs
+from adrs.sandbox.process import SandboxSpec, kill_tree, popen_kwargs, scrubbed_env
 from adrs.sandbox.reaper import ENGINE_ENV, engine_id, watch_docker
 from adrs.sandbox.scratch import mount_scratch, unmount_scratch
 from adrs.sandbox.views import secret_paths, socket_folder
@@ -68,10 +71,20 @@ class EvalSettings:
     hidden_paths: tuple[str, ...] = ()  # more folders candidates must not see (a Ray node's session files)
     keep_workdirs: bool = False  # for debugging: leave each evaluation's folder behind
     workdir_root: str | None = None
+    warm: bool = True  # workers forked by a pre-started server (adrs/evaluate/warm.py); False: --cold-start
 
 
 async def evaluate_stage(problem: Problem, program_path: Path, stage: Stage, settings: EvalSettings) -> Evaluation:
-    """Run one stage of the problem's evaluator on a program file, in a fresh sandboxed worker."""
+    """Run one stage of the problem's evaluator on a program file, in a fresh sandboxed worker
+    (forked by the problem's warm server, or started cold); a stage whose warm server died under it
+    without a result runs again, cold."""
+    try:
+        return await _evaluate_stage(problem, program_path, stage, settings)
+    except warm.WarmLost:
+        return await _evaluate_stage(problem, program_path, stage, replace(settings, warm=False))
+
+
+async def _evaluate_stage(problem: Problem, program_path: Path, stage: Stage, settings: EvalSettings) -> Evaluation:
     if container_stage.is_container_problem(problem):
         return await _container_stage(problem, program_path, stage, settings)
     name = sandbox_name(problem, settings)
@@ -193,19 +206,30 @@ async def _run_worker(
     stdout_path, stderr_path = workdir / "worker.stdout", workdir / "worker.stderr"
     # Read back through this descriptor: an in-process candidate could replace the file's name.
     stderr_fd = os.open(stderr_path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    proc: asyncio.subprocess.Process | warm.WarmWorker | None = None
     try:
         with open(stdout_path, "xb") as out, open(os.dup(stderr_fd), "wb") as err:
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-I",
-                "-m",
-                "adrs.evaluate.worker",
-                stdin=asyncio.subprocess.PIPE,
-                stdout=out,
-                stderr=err,
-                pass_fds=(write_fd,),
-                **popen_kwargs(spec, str(workdir)),
-            )
+            if settings.warm and problem.warm_start:
+                # The same worker, forked by the problem's warm server with this stage's environment,
+                # cgroup and limits; the request goes to its stdin pipe (result_fd: where it finds the pipe).
+                static = {k: v for k, v in env.items() if k != "ADRS_SANDBOX_TAG"}
+                with contextlib.suppress(warm.WarmUnavailable):
+                    proc = await warm.start_worker(
+                        str(problem.root), static, scrubbed_env(str(workdir), env), str(workdir), limits, cgroup,
+                        spec.limit_nproc, request, (write_fd, out.fileno(), err.fileno()),
+                    )  # fmt: skip
+            if proc is None:
+                proc = await asyncio.create_subprocess_exec(
+                    sys.executable,
+                    "-I",
+                    "-m",
+                    "adrs.evaluate.worker",
+                    stdin=asyncio.subprocess.PIPE,
+                    stdout=out,
+                    stderr=err,
+                    pass_fds=(write_fd,),
+                    **popen_kwargs(spec, str(workdir)),
+                )
     except BaseException:
         os.close(read_fd)
         os.close(write_fd)
@@ -223,7 +247,7 @@ async def _run_worker(
 async def _await_worker(
     problem: Problem,
     stage: Stage,
-    proc: asyncio.subprocess.Process,
+    proc: asyncio.subprocess.Process | warm.WarmWorker,
     request: dict,
     token: str,
     read_fd: int,
@@ -233,17 +257,17 @@ async def _await_worker(
 ) -> Evaluation:
     frame_task = asyncio.ensure_future(_read_frame(read_fd))
     try:
-        assert proc.stdin is not None
-        proc.stdin.write((json.dumps(request) + "\n").encode())
-        await proc.stdin.drain()
-        proc.stdin.close()
+        if proc.stdin is not None:  # a warm worker's request is in its stdin pipe already
+            proc.stdin.write((json.dumps(request) + "\n").encode())
+            await proc.stdin.drain()
+            proc.stdin.close()
         # asyncio.timeout, not wait_for: on 3.11, wait_for swallows a cancellation that arrives as
         # the worker exits, and a cancelled run then waits on its slots for ever.
         async with asyncio.timeout(stage.timeout_s):
             await proc.wait()
     except (TimeoutError, ConnectionError):
         kill_tree(proc.pid, cgroup)
-        await proc.wait()
+        await (proc.wait_killed() if isinstance(proc, warm.WarmWorker) else proc.wait())
         frame_task.cancel()
         elapsed = time.monotonic() - started
         if elapsed >= stage.timeout_s * 0.99:
@@ -261,6 +285,10 @@ async def _await_worker(
             cgroup.remove()
     elapsed = time.monotonic() - started
     raw = await frame_task
+    # The server died, or the fork could not be set up: no fault of the program, the stage runs cold.
+    lost = isinstance(proc, warm.WarmWorker) and (proc.lost or proc.returncode == warm.SETUP_FAILED)
+    if lost and not _has_frame(raw, token):
+        raise warm.WarmLost(f"the warm worker of stage {stage.name!r} ended without a result")
     return _interpret(problem, stage, raw, token, proc.returncode, stderr_fd, elapsed)
 
 
@@ -277,6 +305,14 @@ async def _read_frame(fd: int) -> bytes:
         return b"".join(chunks)
 
     return await asyncio.to_thread(read_all)
+
+
+def _has_frame(raw: bytes, token: str) -> bool:
+    try:
+        frame = json.loads(raw) if raw else None
+    except ValueError:
+        return False
+    return isinstance(frame, dict) and frame.get("token") == token
 
 
 def _interpret(

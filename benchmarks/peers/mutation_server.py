@@ -33,6 +33,22 @@ identical rewrite; ShinkaEvolve resamples). So every engine gets the same kind o
 only the engines differ. Each request is logged (JSON line: time spent, whether a program was
 found and mutated) so the benchmark can report the proposal cost separately.
 
+Two options make it stand in for a real model in adrs's own benchmarks (benchmarks/llm_throughput.py);
+the peer benchmark uses neither:
+
+- `--latency S`: every completion is answered S seconds after it arrived (concurrent requests wait
+  side by side), as a hosted model's would be.
+- `--repeat-rate R`: a model that repeats itself. For a program it has answered before, the
+  server gives one of its earlier answers for that program again with probability
+  R x max(0, 1 - temperature / 2) (the request's `temperature`, 1.0 when absent), so a higher
+  temperature repeats less, as sampling does. It heeds adrs's "already tried" list (the prompt
+  section after `prompts.DUPLICATES_HEADING`, one line per edit of the parent already in the
+  archive, by its first changed line, `program.change_summary`): it does not repeat a listed
+  answer, and redraws a fresh mutation whose change is listed (up to 8 draws), as a model that
+  reads its instructions would. Without the list (adrs before it, or `llm.duplicates_shown = 0`)
+  it has nothing to heed. Without `--repeat-rate` the list is ignored, so every engine of the peer
+  benchmark gets the same proposals whatever its prompt says.
+
 Must not: evaluate anything, or answer anything but chat completions, model listings and
 embeddings (deterministic hash vectors, for engines that ask for them).
 """
@@ -50,7 +66,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from adrs.mutate.llm.prompts import DUPLICATES_HEADING
 from adrs.mutate.offline import OfflineMutator
+from adrs.program import change_summary
 
 FENCE = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)```", re.DOTALL)
 # The heading line itself: "# Current Program Information" (OpenEvolve's metrics section) is not it.
@@ -63,6 +81,7 @@ BREAKTHROUGH = "## Breakthrough request"
 CITED = re.compile(r'Breakthrough \d+, approach "([^"]+)"')
 STALLED = re.compile(r"in (\d+) evaluations: make a larger")
 WANTED = re.compile(r"JSON array of exactly (\d+) objects")
+REDRAWS = 8  # fresh mutations drawn to avoid a change the prompt lists as already tried
 # The approaches a breakthrough reply offers, each with the operators that carry it out.
 APPROACHES = (
     {
@@ -143,19 +162,30 @@ def direction(text: str) -> tuple[dict[str, float] | None, int, str]:
     return None, 0, ""
 
 
-class MutationService:
-    """The mutator, a request counter for seeding, and the request log."""
+def already_tried(text: str) -> str:
+    """The prompt's "already tried" section (adrs lists duplicate answers there), or ""."""
+    start = text.find(DUPLICATES_HEADING)
+    if start < 0:
+        return ""
+    end = text.find("\n\n", start)
+    return text[start : end if end >= 0 else len(text)]
 
-    def __init__(self, seed: int, log_path: Path | None):
+
+class MutationService:
+    """The mutator, a request counter for seeding, the answers given per program, and the request log."""
+
+    def __init__(self, seed: int, log_path: Path | None, repeat_rate: float = 0.0):
         self.seed = seed
         self.log_path = log_path
+        self.repeat_rate = repeat_rate
+        self.answers: dict[str, list[str]] = {}  # current program -> codes answered for it, in order
         self.mutator = OfflineMutator()
         self.focused: dict[tuple[str, ...], OfflineMutator] = {}  # one mutator per approach's operators
         self.lock = threading.Lock()
         self.requests = 0
         self.breakthroughs = 0
 
-    def complete(self, messages: list[dict[str, Any]]) -> tuple[str, dict[str, Any]]:
+    def complete(self, messages: list[dict[str, Any]], temperature: float | None = None) -> tuple[str, dict[str, Any]]:
         started = time.perf_counter()
         text = prompt_text(messages)
         if BREAKTHROUGH in text:
@@ -182,9 +212,20 @@ class MutationService:
                 if weights is None
                 else self.focused.setdefault(tuple(sorted(weights)), OfflineMutator(operator_weights=weights))
             )
-            mutation = mutator.propose(current, inspirations, rng, escalation) if current is not None else None
+            tried = already_tried(text) if self.repeat_rate > 0 else ""  # the peer benchmark: same proposals
+            repeated = self._repeat(current, tried, rng, temperature) if current is not None else None
+            mutation = None
+            if current is not None and repeated is None:
+                for _ in range(REDRAWS if tried else 1):
+                    mutation = mutator.propose(current, inspirations, rng, escalation)
+                    if mutation is None or not tried or change_summary(current, mutation.code) not in tried:
+                        break
+            if current is not None and (repeated or mutation):
+                self.answers.setdefault(current, []).append(repeated or mutation.code)
         if current is None:
             text, outcome = "I could not find the current program in the prompt.", "no_program"
+        elif repeated is not None:
+            text, outcome = reply_text(repeated, "offline_mutation", "an earlier answer, repeated"), "repeated"
         elif mutation is None:
             text, outcome = reply_text(current, "unchanged", "The offline mutator found no valid edit."), "no_edit"
         else:
@@ -203,6 +244,16 @@ class MutationService:
         self._log(record)
         return text, record
 
+    def _repeat(self, current: str, tried: str, rng: random.Random, temperature: float | None) -> str | None:
+        """An earlier answer for `current` to give again (one the prompt does not list as tried), or None."""
+        if self.repeat_rate <= 0:
+            return None
+        heat = 1.0 if temperature is None else temperature
+        if rng.random() >= self.repeat_rate * max(0.0, 1.0 - heat / 2):
+            return None
+        earlier = [code for code in self.answers.get(current, []) if change_summary(current, code) not in tried]
+        return rng.choice(earlier) if earlier else None
+
     def _log(self, record: dict[str, Any]) -> None:
         if self.log_path is not None:
             with self.lock, open(self.log_path, "a") as log:
@@ -217,7 +268,7 @@ def embedding(text: str, size: int = 64) -> list[float]:
     return [v / norm for v in vector]
 
 
-def make_handler(service: MutationService) -> type[BaseHTTPRequestHandler]:
+def make_handler(service: MutationService, latency_s: float = 0.0) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
@@ -248,7 +299,12 @@ def make_handler(service: MutationService) -> type[BaseHTTPRequestHandler]:
                 self._send(400, {"error": {"message": "body is not JSON"}})
                 return
             if self.path.rstrip("/").endswith("/chat/completions"):
-                text, record = service.complete(list(request.get("messages", [])))
+                arrived = time.monotonic()
+                temperature = request.get("temperature")
+                text, record = service.complete(
+                    list(request.get("messages", [])), float(temperature) if temperature is not None else None
+                )
+                time.sleep(max(0.0, arrived + latency_s - time.monotonic()))
                 prompt_tokens = len(prompt_text(list(request.get("messages", [])))) // 4
                 completion_tokens = len(text) // 4
                 self._send(
@@ -295,9 +351,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--log", type=Path, default=None, help="JSON lines, one per request")
     parser.add_argument("--port-file", type=Path, default=None)
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds from request to answer")
+    parser.add_argument("--repeat-rate", type=float, default=0.0, help="repeat probability at temperature 0")
     args = parser.parse_args()
-    service = MutationService(args.seed, args.log)
-    server = ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(service))
+    service = MutationService(args.seed, args.log, args.repeat_rate)
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), make_handler(service, args.latency))
+    server.daemon_threads = True
     if args.port_file is not None:
         args.port_file.write_text(str(server.server_address[1]))
     try:

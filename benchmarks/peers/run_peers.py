@@ -2,6 +2,8 @@
 
     benchmarks/peers/setup.sh                                   # the peers' venvs, under $PEERS_HOME
     .venv/bin/python benchmarks/peers/run_peers.py --budget 100 --workers 2 --seed 0
+    nice -n 10 .venv/bin/python benchmarks/peers/run_peers.py --budget 300 --workers 2 --seeds 0 1 2 \
+        --engines adrs-endpoint openevolve                      # medians of 3 (docs/benchmarks.md)
 
 For each engine: start a fresh mutation server (mutation_server.py: adrs's offline mutator behind
 an OpenAI-protocol endpoint on 127.0.0.1), run the engine in its own virtual environment on prism
@@ -15,7 +17,11 @@ Definitions (all engines alike): evaluator time = seconds inside prism's trusted
 stages), measured by prism_eval.timed_stage; slot use = sum of evaluator time / (wall x slots);
 overhead per evaluation = (wall x slots - sum of evaluator time) / evaluations: slot-seconds the
 engine spent on anything but evaluating (proposals, sandbox and process starts, bookkeeping, idle
-slots).
+slots). CPU per evaluation = user + system time of the engine's process and every process it
+reaped (its workers, sandboxes, candidates), interpreter start included, over its evaluations;
+the mutation server's time is not in it (the same for every engine). With several seeds the
+per-seed tables are followed by one of medians (and min-max) over the seeds, and the load
+average is printed after each engine, since on a shared machine wall time depends on it.
 
 Must not: change how any engine works; every engine runs with its documented configuration.
 """
@@ -36,7 +42,7 @@ from typing import IO
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 ENGINES = ("adrs-endpoint", "adrs-in-process", "openevolve", "shinka")
-CHECKPOINTS = (25, 50, 100)
+CHECKPOINTS = (25, 50, 100, 300)
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,8 @@ class Outcome:
     proposals: int
     no_edit: int
     proposal_ms: float
+    cpu_s: float = float("nan")  # the engine process and what it reaped
+    load: tuple[float, float, float] = (0.0, 0.0, 0.0)  # when it ended
     error: str = ""
 
 
@@ -111,20 +119,17 @@ def run_engine(engine: str, args: argparse.Namespace, work: Path) -> Outcome:
     evals_log.unlink(missing_ok=True)
     env = {**os.environ, "PEERS_EVAL_LOG": str(evals_log), "PEERS_ENGINE": engine, "OPENAI_API_KEY": "not-needed"}
     error = ""
+    cpu_s = float("nan")
     try:
         with open(work / f"{engine}.log", "w") as out:
-            done = subprocess.run(
-                engine_command(engine, port, args, work),
-                cwd=work,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                timeout=args.timeout,
+            process = subprocess.Popen(
+                engine_command(engine, port, args, work), cwd=work, env=env, stdout=out, stderr=subprocess.STDOUT
             )
-        if done.returncode != 0:
-            error = f"exit code {done.returncode}; see {work / f'{engine}.log'}"
-    except subprocess.TimeoutExpired:
-        error = f"did not finish within {args.timeout} s"
+            status, cpu_s = wait_with_cpu(process, args.timeout)
+        if status is None:
+            error = f"did not finish within {args.timeout} s"
+        elif status != 0:
+            error = f"exit code {status}; see {work / f'{engine}.log'}"
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -141,8 +146,27 @@ def run_engine(engine: str, args: argparse.Namespace, work: Path) -> Outcome:
         proposals=len(requests),
         no_edit=sum(1 for r in requests if r["outcome"] != "mutated"),
         proposal_ms=1000 * statistics.mean(r["seconds"] for r in requests) if requests else float("nan"),
+        cpu_s=cpu_s,
+        load=os.getloadavg(),
         error=error,
     )
+
+
+def wait_with_cpu(process: subprocess.Popen, timeout: float) -> tuple[int | None, float]:
+    """Wait for `process` (killed after `timeout` s); its exit status (None: killed) and CPU seconds.
+
+    os.wait4 reports the child's user + system time including every descendant it waited for."""
+    deadline = time.monotonic() + timeout
+    killed = False
+    while True:
+        pid, status, usage = os.wait4(process.pid, os.WNOHANG)
+        if pid == process.pid:
+            process.returncode = os.waitstatus_to_exitcode(status)
+            return (None if killed else process.returncode), usage.ru_utime + usage.ru_stime
+        if not killed and time.monotonic() > deadline:
+            process.kill()
+            killed = True
+        time.sleep(0.1)
 
 
 def peer_evaluations(log: Path) -> list[Evaluation]:
@@ -203,6 +227,7 @@ def row(outcome: Outcome) -> dict[str, str]:
         "engine": outcome.engine + (f" ({outcome.error})" if outcome.error else ""),
         "evaluations": str(n),
         "wall s": fmt(outcome.wall_s, 1),
+        "CPU ms/eval": fmt(1000 * outcome.cpu_s / n if n else None, 0),
         "evals/min": fmt(60 * n / outcome.wall_s if outcome.wall_s else None, 1),
         "evaluator s/eval": fmt(evaluator / n if n else None, 3),
         "slot use": f"{100 * evaluator / slot_seconds:.0f} %" if n and slot_seconds else "–",
@@ -211,7 +236,26 @@ def row(outcome: Outcome) -> dict[str, str]:
         "repeated code": str(repeated),
         **{f"best @{c}": fmt(best_after(evals, c)) if n >= c else "–" for c in CHECKPOINTS},
         "best": fmt(best_after(evals, n)),
+        "load (1/5/15 min)": " ".join(f"{v:.1f}" for v in outcome.load),
     }
+
+
+MEDIAN_COLUMNS = ("evaluations", "wall s", "CPU ms/eval", "evals/min", "evaluator s/eval", "overhead s/eval")
+
+
+def medians(engine: str, rows: list[dict[str, str]]) -> dict[str, str]:
+    """The median (min-max) of each numeric column over the seeds' rows of one engine."""
+    out = {"engine": engine, "seeds": str(len(rows))}
+    for column in MEDIAN_COLUMNS:
+        values = sorted(float(r[column]) for r in rows if r[column] not in ("–", "nan"))
+        if not values:
+            out[column] = "–"
+            continue
+        digits = 0 if column in ("evaluations", "CPU ms/eval") else (1 if column in ("wall s", "evals/min") else 3)
+        out[column] = f"{statistics.median(values):.{digits}f} ({values[0]:.{digits}f}-{values[-1]:.{digits}f})"
+    loads = [float(r["load (1/5/15 min)"].split()[0]) for r in rows]
+    out["load (1 min) at end"] = f"{min(loads):.1f}-{max(loads):.1f}"
+    return out
 
 
 def markdown(rows: list[dict[str, str]]) -> str:
@@ -227,27 +271,38 @@ def main() -> None:
     parser.add_argument("--budget", type=int, default=100, help="evaluations, the initial program's included")
     parser.add_argument("--workers", type=int, default=2, help="evaluation slots of every engine")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seeds", type=int, nargs="+", default=None, help="several seeds: per-seed tables + medians")
     parser.add_argument("--peers-home", default=os.environ.get("PEERS_HOME", "/tmp/adrs-peers"))
     parser.add_argument("--work", type=Path, default=None, help="default: $PEERS_HOME/work-<time>")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per engine")
     args = parser.parse_args()
-    work = (args.work or Path(args.peers_home) / time.strftime("work-%Y%m%d-%H%M%S")).resolve()
-    work.mkdir(parents=True, exist_ok=True)
-    rows = []
-    for engine in args.engines:
-        print(f"running {engine} ...", flush=True)
-        outcome = run_engine(engine, args, work)
-        rows.append(row(outcome))
-        print(json.dumps(rows[-1]), flush=True)
-    load = os.getloadavg()
-    table = markdown(rows)
-    (work / "table.md").write_text(table + "\n")
-    print(
-        f"\nbudget {args.budget}, {args.workers} slots, seed {args.seed}; "
-        f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}; "
-        f"work folder {work}\n"
-    )
-    print(table)
+    base = (args.work or Path(args.peers_home) / time.strftime("work-%Y%m%d-%H%M%S")).resolve()
+    seeds = args.seeds or [args.seed]
+    by_engine: dict[str, list[dict[str, str]]] = {engine: [] for engine in args.engines}
+    report = []
+    for seed in seeds:
+        args.seed = seed
+        work = base / f"seed{seed}" if args.seeds else base
+        work.mkdir(parents=True, exist_ok=True)
+        rows = []
+        for engine in args.engines:
+            print(f"seed {seed}: running {engine} ...", flush=True)
+            outcome = run_engine(engine, args, work)
+            rows.append(row(outcome))
+            by_engine[engine].append(rows[-1])
+            print(json.dumps(rows[-1]), flush=True)
+        load = os.getloadavg()
+        table = markdown(rows)
+        (work / "table.md").write_text(table + "\n")
+        report.append(
+            f"budget {args.budget}, {args.workers} slots, seed {seed}; "
+            f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}; work folder {work}\n\n{table}\n"
+        )
+    if len(seeds) > 1:
+        summary = markdown([medians(engine, rows) for engine, rows in by_engine.items()])
+        (base / "medians.md").write_text(summary + "\n")
+        report.append(f"medians (min-max) over seeds {' '.join(map(str, seeds))}:\n\n{summary}\n")
+    print("\n" + "\n".join(report))
 
 
 if __name__ == "__main__":

@@ -1,4 +1,6 @@
-"""The backends the adversarial suite runs against: every one that is available here, the others skip."""
+"""The backends the adversarial suite runs against (every one that is available here, the others
+skip), and how each stage's worker starts: forked by the problem's warm server, or a fresh
+interpreter (`--cold-start`); both must hold every containment property."""
 
 from __future__ import annotations
 
@@ -14,3 +16,12 @@ def backend(request) -> str:
     if reason is not None:
         pytest.skip(f"sandbox backend {name!r} unavailable here: {reason}")
     return name
+
+
+@pytest.fixture(scope="module", params=["warm", "cold"])
+def start(request) -> str:
+    """How stage workers start (adrs/evaluate/warm.py): `warm` (the default) or `cold`."""
+    yield request.param
+    from adrs.evaluate import warm
+
+    warm.close_all()

@@ -101,7 +101,14 @@ def _processes_with(marker: str) -> list[int]:
     return found
 
 
-SANDBOX_COMMANDS = (b"adrs.evaluate.worker", b"runner.py", b"confine.py", b"bwrap", b"unshare")
+SANDBOX_COMMANDS = (
+    b"adrs.evaluate.worker",
+    b"adrs.evaluate.warm_server",
+    b"runner.py",
+    b"confine.py",
+    b"bwrap",
+    b"unshare",
+)
 
 
 def _sandbox_children_of(pid: int) -> list[int]:
@@ -126,8 +133,8 @@ def _leftover_containers() -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def outcomes(backend, tmp_path_factory):
-    base = tmp_path_factory.mktemp(f"adversarial-{backend}")
+def outcomes(backend, start, tmp_path_factory):
+    base = tmp_path_factory.mktemp(f"adversarial-{backend}-{start}")
     problem_dir = base / "toy"
     shutil.copytree(SKELETON, problem_dir, ignore=shutil.ignore_patterns("__pycache__"))
     toml = (problem_dir / "problem.toml").read_text().replace("{name}", "toy")
@@ -138,13 +145,13 @@ def outcomes(backend, tmp_path_factory):
     (problem_dir / "problem.toml").write_text(toml)
     home = base / "home"
     (home / ".ssh").mkdir(parents=True)
-    marker = f"adrs-adversarial-{os.getpid()}-{backend}"
+    marker = f"adrs-adversarial-{os.getpid()}-{backend}-{start}"
     (home / ".ssh" / "id_rsa").write_text(f"PRIVATE KEY {marker}\n")
     archive_path = base / "run.sqlite"
     (problem_dir / "secret.txt").write_text(f"ESCAPED: the harness read a hidden file through a symlink {marker}\n")
     forged = {"ok": False, "kind": "exception", "message": f"ESCAPED: {marker}"}
     (problem_dir / "secret.json").write_text(json.dumps(forged))
-    ipc_key = 0x5E000000 + os.getpid() % 0x10000 * 4 + BACKENDS.index(backend)
+    ipc_key = 0x5E000000 + os.getpid() % 0x10000 * 8 + BACKENDS.index(backend) * 2 + (start == "cold")
     listener = _Listener()
     targets = Targets(
         archive=str(archive_path),
@@ -176,7 +183,13 @@ def outcomes(backend, tmp_path_factory):
         problem = load_problem(problem_dir)
         archive = Archive.open(archive_path)
         config = RunConfig(
-            budget=1 + len(programs), workers=2, seed=0, islands=1, evaluate_holdout=False, sandbox=backend
+            budget=1 + len(programs),
+            workers=2,
+            seed=0,
+            islands=1,
+            evaluate_holdout=False,
+            sandbox=backend,
+            warm_start=start == "warm",
         )
         run = archive.create_run(problem.name, str(problem.root), problem.fingerprint(), 0, config.to_dict())
         started = time.monotonic()
@@ -193,7 +206,7 @@ def outcomes(backend, tmp_path_factory):
         results[name] = (program.status, program.error_kind, program.score, errors)
     honest = by_description[f"scripted #{len(programs)}"]
     initial = next(p for p in by_description.values() if p.mutator == "initial")
-    _record_table_rows(backend, results)
+    _record_table_rows(backend if start == "warm" else f"{backend} (cold start)", results)
     ansi = by_description[f"scripted #{names.index('ansi_error') + 1}"]
     shown = subprocess.run([sys.executable, "-m", "adrs.cli", "show", str(archive_path), str(ansi.id)],
                            capture_output=True, timeout=120)  # fmt: skip

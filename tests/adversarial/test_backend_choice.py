@@ -73,7 +73,7 @@ def test_problem_toml_chooses_and_the_flag_overrides(toy_problem):
     assert sandbox_name(problem, EvalSettings(sandbox="docker")) == "docker"
 
 
-def test_the_worker_hands_the_backend_down_to_the_harness(toy_problem, backend):
+def test_the_worker_hands_the_backend_down_to_the_harness(toy_problem, backend, start):
     # The candidate reports which sandbox it is in through its score: 100 when PID 1 of its PID
     # namespace is what that backend starts there, the initial's score otherwise.
     init = {"process": b"confine.py", "bwrap": b"bwrap", "docker": b"timeout"}[backend]
@@ -86,13 +86,14 @@ def test_the_worker_hands_the_backend_down_to_the_harness(toy_problem, backend):
         "    return sorted(range(len(jobs)), key=lambda i: jobs[i][0] / jobs[i][1])\n"
     )
     problem = load_problem(toy_problem)
-    evaluation = asyncio.run(evaluate_stage(problem, program, problem.stage("quick"), EvalSettings(sandbox=backend)))
+    settings = EvalSettings(sandbox=backend, warm=start == "warm")
+    evaluation = asyncio.run(evaluate_stage(problem, program, problem.stage("quick"), settings))
     assert evaluation.ok, evaluation.error
     assert evaluation.score == 100.0, (backend, evaluation.score)
 
 
 @pytest.mark.parametrize("declared", [False, True])
-def test_only_problems_that_declare_gpus_get_the_device_view(toy_problem, backend, declared):
+def test_only_problems_that_declare_gpus_get_the_device_view(toy_problem, backend, declared, start):
     # Without a GPU on the machine the device nodes cannot be checked; /sys, which CUDA needs and
     # which comes with them, tells whether the candidate got the device view.
     if backend == "docker":
@@ -108,6 +109,7 @@ def test_only_problems_that_declare_gpus_get_the_device_view(toy_problem, backen
         "    return sorted(range(len(jobs)), key=lambda i: jobs[i][0] / jobs[i][1])\n"
     )
     problem = load_problem(toy_problem)
-    evaluation = asyncio.run(evaluate_stage(problem, program, problem.stage("quick"), EvalSettings(sandbox=backend)))
+    settings = EvalSettings(sandbox=backend, warm=start == "warm")
+    evaluation = asyncio.run(evaluate_stage(problem, program, problem.stage("quick"), settings))
     assert evaluation.ok, evaluation.error
     assert evaluation.score == 100.0, (backend, declared, evaluation.score)

@@ -1,5 +1,7 @@
 """A SIGKILLed engine leaves nothing running, however the candidate tampered with its sandbox's init.
 
+With warm workers (the default) the engine's warm server must go too: it is the workers' parent.
+
 The candidate freezes PID 1 of its sandbox where it can (ptrace-stops it: under docker that is the
 container's `timeout`, which then never fires), starts a grandchild in a session of its own, and
 sleeps; the engine (`adrs eval`) is SIGKILLed while it sleeps. Within a few seconds every process of
@@ -43,7 +45,17 @@ def _wait_for(condition, timeout: float) -> bool:
     return condition()
 
 
-def test_a_killed_engine_leaves_no_candidate_running(toy_problem, backend, tmp_path):
+def _warm_servers_of(pid: int) -> list[int]:
+    """Warm servers (adrs/evaluate/warm_server.py) whose parent is `pid`."""
+    found = []
+    for entry in _processes_with("adrs.evaluate.warm_server"):
+        with contextlib.suppress(OSError, IndexError):
+            if int(Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(entry)
+    return found
+
+
+def test_a_killed_engine_leaves_no_candidate_running(toy_problem, backend, start, tmp_path):
     toml = toy_problem / "problem.toml"
     toml.write_text(toml.read_text().replace("candidate_timeout_s = 3", "candidate_timeout_s = 200"))
     toml.write_text(toml.read_text().replace("timeout_s = 30", "timeout_s = 300"))
@@ -62,6 +74,7 @@ def test_a_killed_engine_leaves_no_candidate_running(toy_problem, backend, tmp_p
             backend,
             "--stage",
             "quick",
+            *(["--cold-start"] if start == "cold" else []),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
@@ -72,10 +85,14 @@ def test_a_killed_engine_leaves_no_candidate_running(toy_problem, backend, tmp_p
         assert started and engine.poll() is None, f"the candidate never started: {engine.stderr.read()[-800:]!r}"
         if backend == "docker":
             assert _leftover_containers(), "no container runs the candidate"
+        servers = _warm_servers_of(engine.pid)
+        assert len(servers) == (1 if start == "warm" else 0), servers
         os.kill(engine.pid, signal.SIGKILL)
         engine.wait(30)
         gone = _wait_for(lambda: not _processes_with(marker), GONE_WITHIN_S)
         assert gone, f"{backend}: the candidate's processes outlived the engine: {_processes_with(marker)}"
+        alive = [pid for pid in servers if _alive(pid)]
+        assert _wait_for(lambda: not [pid for pid in servers if _alive(pid)], GONE_WITHIN_S), alive
         if backend == "docker":
             assert _wait_for(lambda: not _leftover_containers(), GONE_WITHIN_S), _leftover_containers()
     finally:
@@ -88,6 +105,14 @@ def test_a_killed_engine_leaves_no_candidate_running(toy_problem, backend, tmp_p
             _remove_containers()
 
 
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
 def _remove_containers() -> None:
     from adrs.sandbox.docker_image import client
 
@@ -96,15 +121,28 @@ def _remove_containers() -> None:
             container.remove(force=True)
 
 
+def _orphan_scratch(before: set[str]) -> list[str]:
+    """Evaluation tmpfs mounts (`adrs-scratch-<engine pid>`) made during the test whose engine is
+    dead: other engines on a shared machine may hold theirs meanwhile."""
+    found = []
+    for line in Path("/proc/self/mountinfo").read_text().splitlines():
+        source = line.split(" - ", 1)[-1].split()[1] if " - " in line else ""
+        new = source.startswith("adrs-scratch-") and source not in before
+        if new and not _alive(int(source.rsplit("-", 1)[1])):
+            found.append(source)
+    return found
+
+
 @pytest.fixture(autouse=True)
 def _no_stray_mounts():
+    mounts = Path("/proc/self/mountinfo").read_text() if os.geteuid() == 0 else ""
+    before = {word for word in mounts.split() if word.startswith("adrs-scratch-")}
     yield
     # The reaper also detaches the evaluation's tmpfs: none of the killed engine's may remain.
     if os.geteuid() == 0:
-        mounts = Path("/proc/self/mountinfo").read_text()
-        assert "adrs-scratch" not in mounts or _wait_for(
-            lambda: "adrs-scratch" not in Path("/proc/self/mountinfo").read_text(), GONE_WITHIN_S
-        ), "a killed engine's evaluation tmpfs is still mounted"
+        assert _wait_for(lambda: not _orphan_scratch(before), GONE_WITHIN_S), (
+            f"a killed engine's evaluation tmpfs is still mounted: {_orphan_scratch(before)}"
+        )
 
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="the evaluation tmpfs needs root")

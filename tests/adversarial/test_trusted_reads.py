@@ -100,7 +100,9 @@ def _in_process_problem(toy_problem: Path) -> Path:
     return toy_problem
 
 
-def test_the_worker_stderr_is_read_through_the_runners_descriptor(toy_problem: Path, tmp_path: Path, secret: Path):
+def test_the_worker_stderr_is_read_through_the_runners_descriptor(
+    toy_problem: Path, tmp_path: Path, secret: Path, start: str
+):
     # An in-process (OpenEvolve-style) candidate runs inside the worker, whose folder holds
     # worker.stderr: replacing it with a link must not make the runner read the link's target.
     problem = load_problem(_in_process_problem(toy_problem))
@@ -112,21 +114,25 @@ def test_the_worker_stderr_is_read_through_the_runners_descriptor(toy_problem: P
         f"    os.symlink({str(secret)!r}, 'worker.stderr')\n"
         "    os._exit(1)\n"
     )
-    evaluation = asyncio.run(evaluate_stage(problem, program, problem.stage("quick"), EvalSettings()))
+    settings = EvalSettings(warm=start == "warm")
+    evaluation = asyncio.run(evaluate_stage(problem, program, problem.stage("quick"), settings))
     assert not evaluation.ok
     assert "ESCAPED" not in evaluation.error, evaluation.error
     assert "the candidate wrote this" in evaluation.error
 
 
 @pytest.mark.parametrize("claimed", ["evaluator_error", "timeout", "output_limit"])
-def test_an_in_process_candidate_cannot_claim_a_trusted_failure_kind(toy_problem: Path, tmp_path: Path, claimed: str):
+def test_an_in_process_candidate_cannot_claim_a_trusted_failure_kind(
+    toy_problem: Path, tmp_path: Path, claimed: str, start: str
+):
     problem = load_problem(_in_process_problem(toy_problem))
     program = tmp_path / "claim.py"
     program.write_text(
         "from adrs.problemkit import CandidateError\n\n\ndef run():\n"
         f"    raise CandidateError({claimed!r}, 'not my fault')\n"
     )
-    evaluation = asyncio.run(evaluate_stage(problem, program, problem.stage("quick"), EvalSettings()))
+    settings = EvalSettings(warm=start == "warm")
+    evaluation = asyncio.run(evaluate_stage(problem, program, problem.stage("quick"), settings))
     assert (evaluation.ok, evaluation.error_kind) == (False, "exception"), evaluation.error
 
 

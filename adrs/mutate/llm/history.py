@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from adrs.archive.records import ProgramStatus
 from adrs.archive.store import Archive, ProgramRecord
 from adrs.edits import DUPLICATE
+from adrs.program import change_summary
 
 FAILED_EVENT = "proposal_failed"
 _KEPT_PER_PARENT = 20
@@ -33,6 +34,7 @@ class Attempt:
     outcome: str = "pending evaluation"
     failure_kind: str | None = None  # edit failure kind, when the reply could not be used
     detailed: bool = False  # a failed evaluation's error line has been added to the outcome
+    change: str = ""  # the edit's first changed line (program.change_summary): a child's, or a duplicate's
 
     @property
     def pending(self) -> bool:
@@ -75,6 +77,7 @@ class LineageHistory:
     def load(self, archive: Archive, run_id: int) -> None:
         programs = archive.programs(run_id)
         scores = {p.id: p.score for p in programs}
+        codes = {p.id: p.code for p in programs}
         merged: list[tuple[datetime, Attempt]] = []  # children and refused proposals, in time order
         for program in programs:
             if program.parent_id is None or program.mutator in ("migration", "initial"):
@@ -83,6 +86,7 @@ class LineageHistory:
                 program.parent_id, program.mutator, program.description, program.id, scores.get(program.parent_id)
             )
             attempt.outcome = describe_program(program, attempt.parent_score)
+            attempt.change = change_summary(codes.get(program.parent_id, ""), program.code)
             merged.append((_aware(program.created_at), attempt))
         for _kind, payload, created in archive.events(run_id, FAILED_EVENT):
             parent_id = payload.get("parent_id")
@@ -93,22 +97,24 @@ class LineageHistory:
                     payload.get("summary", ""),
                     payload.get("kind", ""),
                     payload.get("error", ""),
+                    str(payload.get("change", "")),
                 )
                 merged.append((_aware(created), attempt))
         for _key, attempt in sorted(merged, key=lambda item: item[0]):
             self._by_parent[attempt.parent_id].append(attempt)
 
     @staticmethod
-    def _failure(parent_id: int, mutator: str, summary: str, kind: str, error: str) -> Attempt:
+    def _failure(parent_id: int, mutator: str, summary: str, kind: str, error: str, change: str = "") -> Attempt:
         outcome = f"not applied ({kind}): {error}"
-        return Attempt(parent_id, mutator, summary, outcome=outcome, failure_kind=kind)
+        return Attempt(parent_id, mutator, summary, outcome=outcome, failure_kind=kind, change=change)
 
-    def add_failure(self, parent_id: int, mutator: str, summary: str, kind: str, error: str) -> None:
-        self._by_parent[parent_id].append(self._failure(parent_id, mutator, summary, kind, error))
+    def add_failure(self, parent_id: int, mutator: str, summary: str, kind: str, error: str, change: str = "") -> None:
+        self._by_parent[parent_id].append(self._failure(parent_id, mutator, summary, kind, error, change))
 
     def add_child(self, parent: ProgramRecord, program: ProgramRecord) -> None:
         attempt = Attempt(parent.id, program.mutator, program.description, program.id, parent.score)
         attempt.outcome = describe_program(program, parent.score)
+        attempt.change = change_summary(parent.code, program.code)
         self._by_parent[parent.id].append(attempt)
 
     def recent(self, archive: Archive, parent: ProgramRecord, limit: int) -> list[Attempt]:
@@ -137,6 +143,20 @@ class LineageHistory:
                 break
             streak += 1
         return streak
+
+    def already_tried(self, parent_id: int, limit: int) -> list[Attempt]:
+        """The newest `limit` edits of `parent_id` already in the archive, one per change, newest first: its
+        children and the answers that duplicated a known program. Repeating one costs a call and adds nothing."""
+        chosen: list[Attempt] = []
+        seen: set[str] = set()
+        for attempt in reversed(self._by_parent.get(parent_id, ())):
+            if len(chosen) >= limit:
+                break
+            tried = attempt.program_id is not None or attempt.failure_kind == DUPLICATE
+            if tried and attempt.change and attempt.change not in seen:
+                seen.add(attempt.change)
+                chosen.append(attempt)
+        return chosen
 
     def last_failure(self, parent_id: int) -> Attempt | None:
         attempts = self._by_parent.get(parent_id)

@@ -110,6 +110,10 @@ class LLMSettings:
     # temperature + k x this step (at most 2.0), so a model that keeps repeating itself is pushed
     # off its answer. Only for models with a `temperature`: others keep the provider's default.
     repeat_temperature_step: float = 0.2
+    # A parent's newest edits already in the archive (its children, and answers that duplicated a
+    # known program), listed in its next prompt by their first changed line as already tried: a
+    # repeat costs a call and teaches nothing. 0 turns the list off.
+    duplicates_shown: int = 5
 
     def model(self, label: str) -> ModelSpec:
         return next(m for m in self.models if m.label == label)
@@ -213,6 +217,9 @@ def parse_settings(table: dict[str, Any], where: str) -> LLMSettings | None:
         outage_limit_s=_number(where, table, "outage_limit_s", LLMSettings.outage_limit_s, minimum=0.0),
         repeat_temperature_step=_number(
             where, table, "repeat_temperature_step", LLMSettings.repeat_temperature_step, minimum=0.0, maximum=1.0
+        ),
+        duplicates_shown=int(
+            _number(where, table, "duplicates_shown", LLMSettings.duplicates_shown, minimum=0, maximum=20, integer=True)
         ),
     )
     if settings.selection == "weights" and not any(m.weight > 0 for m in models):

@@ -8,8 +8,11 @@ code and scores); the lineage's recent attempts and how they ended; the adaptive
 direction for this attempt (`$guidance`: explore or refine, a stall, a breakthrough approach to
 follow; put before the task when a problem's own user.txt has no `$guidance`); the hints of the
 person steering the run (`adrs serve --steer`), at the head of the task, so every template carries
-them; the output-format instructions, with the reason the last reply for this parent could not be
-used. Hints are never cut to fit the budget (the archive caps each one's length).
+them (never cut to fit the budget: the archive caps each one's length); the output-format
+instructions, with the reason the last reply for this parent could not be used and the parent's
+latest edits already in the archive, its children and the answers that duplicated a known program
+(at most `llm.duplicates_shown`, one line each by the first changed line: "already tried, propose
+something different").
 
 Templates use `$name` placeholders (string.Template), so braces in code need no escaping; an
 unknown `$word` in a template is left as it is. When the prompt is over budget, the feedback is cut
@@ -66,6 +69,7 @@ class PromptInputs:
     notes: list[str] = field(default_factory=list)
     guidance: str = ""  # from the adaptive search: the sampling mode, a stall, a breakthrough approach
     hints: tuple[str, ...] = ()  # from the person steering the run, oldest first
+    tried: list[Attempt] = field(default_factory=list)  # the parent's newest edits already in the archive
 
 
 def load_templates(problem: Problem) -> dict[str, str]:
@@ -125,6 +129,8 @@ class PromptBuilder:
                 f"\n\nYour previous reply for this program could not be used ({inputs.last_failure.failure_kind}): "
                 f"{inputs.last_failure.outcome.split(': ', 1)[-1]} Avoid that mistake this time."
             )
+        if inputs.tried:
+            instructions += "\n\n" + tried_text(inputs.tried)
         guidance = inputs.guidance.strip()
         template = self.templates["user.txt"]
         if guidance and "$guidance" not in template:  # a problem's own user.txt: the direction goes with the task
@@ -214,6 +220,21 @@ def _inspirations(programs: list[ProgramRecord]) -> str:
             head += f"\nIdea: {program.description[:200]}"
         blocks.append(f"{head}\n```python\n{evolvable_text(program.code)}\n```")
     return "\n\n".join(blocks)
+
+
+DUPLICATES_HEADING = "Already tried from this program: these edits are in the archive already"
+_TRIED_LINE_CHARS = 240  # a summary or change longer than this is cut: the section stays a few lines
+
+
+def tried_text(tried: list[Attempt]) -> str:
+    """The bounded "already tried" section: one line per edit (its first changed line, idea and outcome)."""
+    lines = [f"{DUPLICATES_HEADING} (repeating one costs a call and teaches nothing); propose something different:"]
+    for attempt in tried:
+        idea = attempt.summary.strip().replace("\n", " ")
+        how = f"program #{attempt.program_id}" if attempt.program_id is not None else "a duplicate"
+        line = f"- changed {attempt.change} ({how})" + (f"; idea: {idea}" if idea else "")
+        lines.append(line if len(line) <= _TRIED_LINE_CHARS else line[: _TRIED_LINE_CHARS - 1] + "…")
+    return "\n".join(lines)
 
 
 def _attempts(attempts: list[Attempt]) -> str:

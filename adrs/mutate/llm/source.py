@@ -39,11 +39,12 @@ from adrs.mutate.llm.pool import PREFLIGHT_PROMPT, CallFailed, ClientPool, Compl
 from adrs.mutate.llm.prompts import Prompt, PromptBuilder, PromptInputs
 from adrs.mutate.offline import OfflineSource
 from adrs.problem import Problem
-from adrs.program import normalized_hash
+from adrs.program import change_summary, normalized_hash
 from adrs.progress import LLMActivity, Pause
 
 LLM_ERROR = "llm_error"  # the call itself failed (after retries)
 COST_CAP = "cost_cap"  # the call was not made: the cost cap would be exceeded
+UNCHANGED = "nothing (the edit left the program as it was)"  # how a no-op answer is listed as already tried
 
 
 class LLMSource(ProposalSource):
@@ -208,7 +209,10 @@ class LLMSource(ProposalSource):
         self._save_state()
         summary = result.parsed.summary
         if kind is not None:
-            self._refused(context, mutator, summary, kind, message, call_id)
+            change = ""
+            if kind == DUPLICATE:  # no code: the edit left the parent itself unchanged
+                change = change_summary(context.parent.code, result.code) if result.code else UNCHANGED
+            self._refused(context, mutator, summary, kind, message, call_id, change)
             return Proposal(None, mutator, description=summary, error_kind=kind, error=message, llm_call_ids=[call_id])
         how = (
             "full rewrite" if result.matches == ("rewrite",) else f"{len(result.parsed.blocks)} SEARCH/REPLACE block(s)"
@@ -235,7 +239,10 @@ class LLMSource(ProposalSource):
             # another proposal in flight produced the same program first
             message = "the edited program duplicates one proposed at the same time"
             self.archive.mark_llm_call_failed(proposal.llm_call_ids[0], f"{DUPLICATE}: {message}")
-            self._refused(context, proposal.mutator, proposal.description, DUPLICATE, message, proposal.llm_call_ids[0])
+            change = change_summary(context.parent.code, proposal.code)
+            self._refused(
+                context, proposal.mutator, proposal.description, DUPLICATE, message, proposal.llm_call_ids[0], change
+            )
 
     # helpers ----------------------------------------------------------------------------------
     def _call_ended(self, failed: bool) -> None:
@@ -260,6 +267,7 @@ class LLMSource(ProposalSource):
             last_failure=self.history.last_failure(parent.id),
             guidance=context.guidance,
             hints=context.hints,
+            tried=self.history.already_tried(parent.id, self.settings.duplicates_shown),
         )
         return self.prompts.build(inputs)
 
@@ -289,9 +297,16 @@ class LLMSource(ProposalSource):
         )
 
     def _refused(
-        self, context: ProposalContext, mutator: str, summary: str, kind: str, error: str, call_id: int
+        self,
+        context: ProposalContext,
+        mutator: str,
+        summary: str,
+        kind: str,
+        error: str,
+        call_id: int,
+        change: str = "",
     ) -> None:
-        self.history.add_failure(context.parent.id, mutator, summary, kind, error)
+        self.history.add_failure(context.parent.id, mutator, summary, kind, error, change)
         payload = {
             "parent_id": context.parent.id,
             "mutator": mutator,
@@ -300,14 +315,22 @@ class LLMSource(ProposalSource):
             "error": error,
             "llm_call_id": call_id,
         }
+        if change:  # a duplicate's first changed line: listed as already tried in the parent's next prompts
+            payload["change"] = change
         self.archive.add_event(self.run_id, FAILED_EVENT, payload)
 
     def _collect_rewards(self) -> None:
         """Credit the bandit for children evaluated since the last proposal."""
+        if not self.awaiting:
+            return
         changed = False
+        # One query for the short columns of every awaited child (not a full program read each):
+        # this runs before every proposal, on the engine's event loop.
+        newest = max(self.awaiting)
+        lines = {line.id: line for line in self.archive.program_lines(self.run_id, newest, also=self.awaiting)}
         for program_id, (label, parent_score) in list(self.awaiting.items()):
-            program = self.archive.program(program_id)
-            if program.status == ProgramStatus.PENDING:
+            program = lines.get(program_id)
+            if program is None or program.status == ProgramStatus.PENDING:
                 continue
             improved = (
                 program.status == ProgramStatus.EVALUATED

@@ -1,0 +1,215 @@
+"""The warm server: a pre-started, single-threaded process that forks one evaluation worker per stage.
+
+Started by the engine side (adrs/evaluate/warm.py) through the same sandbox launch path as a cold
+worker (`process`: new session, PR_SET_PDEATHSIG, an empty network namespace, rlimits, a scrubbed
+environment, a private folder as cwd and HOME) as `python -I -m adrs.evaluate.warm_server`, with one
+end of a SOCK_SEQPACKET socket pair on WARM_CONTROL_FD. It imports the worker (adrs/evaluate/worker.py)
+and the trusted harness once, and then only waits. For each stage the engine sends one message
+with the worker's environment, working directory, pids cgroup and limits, and five descriptors: the
+stage's own socket (replies), the request pipe (the worker's stdin), the result pipe, stdout and
+stderr. The server forks; the child redoes, per evaluation, everything the cold launch does for a
+worker (its own session, the stage's pids cgroup, PR_SET_PDEATHSIG on the server, a new empty
+network namespace, the stage's rlimits, the scrubbed environment in full, cwd) with exactly those
+descriptors open, then runs the worker's `main`, which reads the request (and its token) from stdin
+as a cold worker does. The server replies `{"pid": N}` and, once it reaped the child,
+`{"status": CODE, "cpu_s": S}` on the stage's socket, then closes it.
+
+Why this is sound: the server never reads a request (tokens, programs) and never runs problem or
+candidate code: it holds only adrs modules, so each child starts from the same pristine copy, and
+whatever a child does dies with its address space. The server is single-threaded (it refuses to
+fork otherwise). Candidates are not forked from here: the worker starts them through the sandbox
+backend exactly as a cold worker does (a fresh interpreter, confined), so none inherits a
+worker's memory. When the engine's end of the control socket closes (the engine exited or was
+killed; PR_SET_PDEATHSIG kills the server too) the server kills its children's process groups and
+exits; each child dies with the server (PR_SET_PDEATHSIG).
+
+Must not: read or parse a request, import evaluator or candidate code, start threads.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import selectors
+import signal
+import socket
+import sys
+from pathlib import Path
+
+import adrs.evaluate.worker as worker
+import adrs.problemkit.harness  # noqa: F401 - imported once here, so each worker finds it loaded
+import adrs.problemkit.session  # noqa: F401
+from adrs.evaluate.warm import SETUP_FAILED, WARM_RESULT_FD
+from adrs.sandbox.base import ProcessLimits
+from adrs.sandbox.cgroup import PidsCgroup
+from adrs.sandbox.process import SandboxSpec, _preexec
+
+MAX_FDS = 8
+HIGH_FD = 64  # received descriptors are moved above the ones a worker gets before they are placed
+
+
+def _child(server: _Server, message: dict, fds: list[int], server_pid: int) -> None:
+    """In the forked child: become a worker exactly as a cold launch makes one, then run it."""
+    try:
+        _conn, stdin, result, out, err = fds
+        server.forget()
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        moved = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, HIGH_FD) for fd in (stdin, out, err, result)]
+        for target, fd in zip((0, 1, 2, WARM_RESULT_FD), moved, strict=True):
+            os.dup2(fd, target, inheritable=True)
+        os.closerange(WARM_RESULT_FD + 1, os.sysconf("SC_OPEN_MAX"))  # the control socket included
+        os.setsid()
+        limits = ProcessLimits(**message["limits"])
+        cgroup = PidsCgroup(Path(message["cgroup"])) if message.get("cgroup") else None
+        _preexec(SandboxSpec(limits=limits, cgroup=cgroup, limit_nproc=bool(message["limit_nproc"])))
+        if os.getppid() != server_pid:  # the server died before PR_SET_PDEATHSIG was set
+            os._exit(SETUP_FAILED)
+        os.chdir(message["cwd"])
+        os.environ.clear()
+        os.environ.update(message["env"])
+    except BaseException as exc:  # noqa: BLE001 - fail closed: no worker runs half set up
+        with contextlib.suppress(OSError):
+            os.write(2, f"adrs: the warm worker could not be set up: {exc!r}\n".encode())
+        os._exit(SETUP_FAILED)
+    worker.main()  # reads the request from stdin, writes the frame to WARM_RESULT_FD, exits
+    os._exit(1)
+
+
+class _Server:
+    def __init__(self, control: socket.socket):
+        self.control = control
+        self.children: dict[int, socket.socket] = {}
+        self.selector = selectors.DefaultSelector()
+        wake_read, wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self.wake = wake_read
+        signal.set_wakeup_fd(wake_write)
+        signal.signal(signal.SIGCHLD, lambda *_: None)  # only wakes the selector
+        self.selector.register(control, selectors.EVENT_READ, "control")
+        self.selector.register(wake_read, selectors.EVENT_READ, "wake")
+
+    def serve(self) -> None:
+        while True:
+            for key, _ in self.selector.select():
+                if key.data == "wake":
+                    with contextlib.suppress(BlockingIOError):
+                        os.read(self.wake, 4096)
+                    self._reap()
+                elif isinstance(key.data, int):
+                    self._abandoned(key.data)
+                elif not self._accept():
+                    self._shutdown()
+                    return
+            self._reap()
+
+    def _accept(self) -> bool:
+        """One stage from the engine; False once the engine is gone."""
+        try:
+            data, fds, _flags, _addr = socket.recv_fds(self.control, 1 << 20, MAX_FDS)
+        except OSError:
+            return False
+        if not data:
+            for fd in fds:
+                os.close(fd)
+            return False
+        if len(fds) != 5:
+            for fd in fds:
+                os.close(fd)
+            return True
+        threads = len(os.listdir("/proc/self/task"))
+        if threads != 1:  # fork only a single-threaded process
+            self._refuse(fds, f"the warm server has {threads} threads")
+            return True
+        try:
+            message = json.loads(data)
+        except ValueError:
+            self._refuse(fds, "unreadable message")
+            return True
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            _child(self, message, fds, os.getppid())
+        for fd in fds[1:]:
+            os.close(fd)  # the child holds them now: the pipes reach end of file when it is gone
+        conn = socket.socket(fileno=fds[0])
+        self.children[pid] = conn
+        self.selector.register(conn, selectors.EVENT_READ, pid)  # the engine's end closing: see _abandoned
+        with contextlib.suppress(OSError):
+            conn.send(json.dumps({"pid": pid}).encode())
+        return True
+
+    def forget(self) -> None:
+        """In a child: let go of the server's sockets without closing them (closerange does), so no
+        finaliser can later close a descriptor number the worker reuses."""
+        for conn in self.children.values():
+            conn.detach()
+        self.control.detach()
+
+    def _refuse(self, fds: list[int], reason: str) -> None:
+        for fd in fds[1:]:
+            os.close(fd)
+        conn = socket.socket(fileno=fds[0])
+        with contextlib.suppress(OSError):
+            conn.send(json.dumps({"refused": reason}).encode())
+        conn.close()
+
+    def _reap(self) -> None:
+        while self.children:
+            try:
+                pid, status, usage = os.wait4(-1, os.WNOHANG)
+            except ChildProcessError:
+                return
+            if pid == 0:
+                return
+            conn = self.children.pop(pid, None)
+            if conn is None:
+                continue
+            with contextlib.suppress(KeyError):  # already, when the engine abandoned it
+                self.selector.unregister(conn)
+            reply = {"status": os.waitstatus_to_exitcode(status), "cpu_s": usage.ru_utime + usage.ru_stime}
+            with contextlib.suppress(OSError):
+                conn.send(json.dumps(reply).encode())
+            conn.close()
+
+    def _abandoned(self, pid: int) -> None:
+        """The engine closed its end of a running worker's socket (its stage was cancelled before
+        it learnt the pid): the worker is killed, so nothing runs that no one waits for."""
+        conn = self.children.get(pid)
+        if conn is None:
+            return
+        try:
+            data = conn.recv(16)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            for kill in (os.killpg, os.kill):  # killpg: its group; kill: before it made the group
+                with contextlib.suppress(OSError):
+                    kill(pid, signal.SIGKILL)
+            self.selector.unregister(conn)  # reaped (and its socket closed) by _reap
+
+    def _shutdown(self) -> None:
+        for pid in list(self.children):
+            with contextlib.suppress(OSError):
+                os.killpg(pid, signal.SIGKILL)
+        while self.children:
+            try:
+                pid, _status = os.waitpid(-1, 0)
+            except ChildProcessError:
+                break
+            self.children.pop(pid, None)
+
+
+def main() -> None:
+    control = socket.socket(fileno=int(sys.argv[1]))
+    control.setblocking(True)
+    _Server(control).serve()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    main()
