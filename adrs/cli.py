@@ -109,6 +109,13 @@ def _add_run_options(p: argparse.ArgumentParser, resuming: bool) -> None:
         metavar="ADDR",
         help="an existing Ray cluster (HOST:PORT or auto); default: a local Ray inside the run's directory",
     )
+    p.add_argument(
+        "--steerable",
+        action="store_const",
+        const=True,
+        default=None,
+        help="let `adrs serve --steer` steer the run: hints, pinned and banned parents, pause (kept on resume)",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -244,12 +251,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--problem", default=None, dest="problem_dir", help="the problem directory, if it moved since the run"
     )
 
-    p = sub.add_parser("serve", help="a live, read-only view of an archive in the browser (loopback by default)")
+    p = sub.add_parser("serve", help="a live view of an archive in the browser (loopback, read-only by default)")
     p.add_argument("archive", help="archive path or SQLAlchemy URL")
     p.add_argument("--port", type=int, default=DEFAULT_PORT, help="0: any free port")
     p.add_argument("--host", default=LOOPBACK, help="address to bind (default: loopback only)")
     p.add_argument(
         "--compare", nargs="+", default=None, metavar="ARCHIVE", help="other archives whose runs to show side by side"
+    )
+    p.add_argument(
+        "--steer",
+        action="store_true",
+        help="let the page steer runs started --steerable (hints, pin/ban, pause), with a token in the printed URL",
     )
 
     p = sub.add_parser("data", help="the built-in problems' real data: list, fetch, verify, where it is")
@@ -297,6 +309,7 @@ _OVERRIDE_KEYS = (
     "data_dir",
     "executor",
     "ray_address",
+    "steerable",
     "warm_start",
 )
 # `adrs run` options named as RunConfig fields: given ones are passed, unset ones (None) keep the default.
@@ -313,6 +326,7 @@ _RUN_KEYS = (
     "stagnation",
     "lag",
     "max_failure_streak",
+    "steerable",
     "warm_start",
 )
 
@@ -623,7 +637,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     try:
-        server = api.open_server(args.archive, args.host, args.port, compare=args.compare)
+        server = api.open_server(args.archive, args.host, args.port, compare=args.compare, steer=args.steer)
     except OSError as exc:
         reason = markup(exc.strerror or str(exc))
         console.print(f"[red]error:[/red] cannot listen on {markup(args.host)}:{args.port}: {reason}")
@@ -631,10 +645,18 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if args.host not in ("127.0.0.1", "localhost", "::1"):
         host = markup(args.host)
         console.print(f"[yellow]warning:[/yellow] serving on {host}: anyone who reaches it can read the archive")
+        if args.steer:
+            console.print("[yellow]warning:[/yellow] steering there is protected by the token alone (plain HTTP)")
 
     def ready(url: str) -> None:
         shown = " and ".join(markup(str(a)) for a in [args.archive, *(args.compare or [])])
-        console.print(f"Serving {shown} at {url} (Ctrl-C stops)")
+        console.print(f"Serving {shown} at {markup(url)} (Ctrl-C stops)", soft_wrap=True)
+        if args.steer:
+            console.print(
+                f"Steering is on for the runs of {markup(str(args.archive))} started --steerable: open the address"
+                " above (it holds the token)",
+                soft_wrap=True,
+            )
         sys.stdout.flush()  # a script waiting for the address reads it now, not when the buffer fills
 
     try:

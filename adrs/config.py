@@ -66,6 +66,7 @@ class RunConfig:
     )
     lag: int = 4  # deterministic runs: how far proposals may run ahead of finished evaluations
     evaluate_holdout: bool = True  # score the final best on the holdout stages at the end
+    steerable: bool = False  # read a person's steering from the archive (`adrs serve --steer`) before each proposal
     selection: SelectionConfig = field(default_factory=SelectionConfig)
     adaptive: AdaptiveConfig = field(default_factory=AdaptiveConfig)  # knobs of --selection adaptive (adrs/search/)
 

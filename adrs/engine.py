@@ -12,6 +12,10 @@ proposals, queued evaluations finish). Some stops are failures (`RunFailure` in 
 program evaluated successfully (the initial program's error is shown), a streak of failed
 evaluations, a proposal streak before any proposal became a program, a source that gave up (the
 LLM endpoint stayed away). While the source pauses (an outage), `Progress.paused` says so.
+A steerable run (`--steerable`) reads its steering before each proposal (adrs/steering.py): while
+a person has paused it from `adrs serve --steer`, no proposal is launched (those under way finish,
+are stored and evaluated) and `Progress.steering_paused` says so; pinned and banned programs
+redirect the parent; hints go into the proposal's context for the prompt.
 For a problem that declares noise, the referee (referee.py) re-scores contenders for the best in
 the slot that evaluated them, and decides, before the evaluation is stored, whether they become
 the best. Resume is opening the same archive again: pending programs are evaluated first,
@@ -47,6 +51,7 @@ from adrs.program import normalized_hash, unified_diff
 from adrs.progress import LLM_ACTIVITY_STATE, SOURCE_FAILED, Progress, RunFailure, RunSummary
 from adrs.referee import Referee
 from adrs.search.adaptive import AdaptiveSearch, Choice
+from adrs.steering import POLL_S, SteeringFollower
 from adrs.stops import failing_evaluations, nothing_to_mutate, proposals_failing
 
 
@@ -102,6 +107,8 @@ class Engine:
             AdaptiveSearch(archive, run.id, config.adaptive, config.islands, self.keeper) if adaptive else None
         )
         self.novelty = NoveltyFilter(config.novelty) if config.novelty is not None else None
+        # A person's steering from `adrs serve --steer` (hints, pins, bans, a pause): read only when asked for.
+        self.steering = SteeringFollower(archive, run.id) if config.steerable else None
         self.progress = Progress(
             budget=config.budget,
             objectives=len(problem.objectives),
@@ -265,6 +272,11 @@ class Engine:
                 failure = nothing_to_mutate(self.archive, self.run_record.id, self.problem)
                 self._stop("no program evaluated successfully: nothing to mutate", failure)
                 return False
+            if self.steering is not None and self._steering_paused():
+                if window:
+                    break  # commit the proposals under way; the next call waits for the resume
+                await self._wait_for_resume()
+                continue
             began = time.perf_counter()
             index = self.archive.next_proposal_index(self.run_record.id) + len(window)
             if self.frontier is not None and not await self.frontier.wait_for(index, self._stopping):
@@ -278,6 +290,13 @@ class Engine:
             else:
                 choice = await self._adaptive_choice(rng)
                 island, selection = (choice.island, choice.selection) if choice else (0, None)
+            if selection is not None and self.steering is not None:
+                selection = self.steering.redirect(selection, self.view, rng)
+                if selection is None:  # every program it could build on is banned: wait for a change
+                    if window:
+                        break
+                    await asyncio.sleep(POLL_S)
+                    continue
             if selection is None:
                 if window:
                     break
@@ -292,11 +311,28 @@ class Engine:
                 guidance=choice.guidance if choice else "",
                 escalation=choice.escalation if choice else 0,
                 focus_lines=choice.focus_lines if choice else (),
+                hints=self.steering.hints if self.steering is not None else (),
             )
             task = asyncio.create_task(self.source.propose(context))
             window.append(_InFlight(task, context, island, began, choice))
             await asyncio.sleep(0)  # let it start (an LLM source reserves its cost) before deciding on the next
         return True
+
+    def _steering_paused(self) -> bool:
+        """Read the run's steering (one primary-key read) and show whether a person paused it."""
+        assert self.steering is not None
+        paused = self.steering.refresh().paused
+        if paused != self.progress.steering_paused:
+            self.progress.steering_paused = paused
+            self.on_progress(self.progress)
+        return paused
+
+    async def _wait_for_resume(self) -> None:
+        """While a person has paused the run: look again every POLL_S until resumed or stopping."""
+        while not self._stopping.is_set() and self._steering_paused():
+            stop = asyncio.create_task(self._stopping.wait())
+            await asyncio.wait({stop}, timeout=POLL_S)
+            stop.cancel()
 
     async def _adaptive_choice(self, rng: random.Random) -> Choice | None:
         """Island upkeep, then the adaptive search's choice; a stalled run first asks for new approaches."""

@@ -23,6 +23,22 @@ if TYPE_CHECKING:  # the records come from adrs.api, which imports this module
     from adrs.api import ProgramView, StatusReport
 
 
+def _steering(console: Console, status: StatusReport) -> None:
+    """A steerable run's steering (adrs serve --steer): paused or not, pinned and banned parents, hints."""
+    steering = status.steering
+    if not status.run.config.get("steerable") and steering.version == 0:
+        return
+    parts = ["paused by the dashboard" if steering.paused else "not paused"]
+    if steering.pinned:
+        parts.append("pinned " + ", ".join(f"#{i}" for i in steering.pinned))
+    if steering.banned:
+        parts.append("banned " + ", ".join(f"#{i}" for i in steering.banned))
+    parts.append(f"{len(steering.hints)} hint(s)")
+    console.print(f"steering: {'; '.join(parts)}")
+    for hint in steering.hints:
+        console.print(f"  hint ({hint.at:%Y-%m-%d %H:%M:%S} UTC): {markup(printable(hint.text))}", soft_wrap=True)
+
+
 def render_status(console: Console, status: StatusReport) -> None:
     run, elites, counts = status.run, status.elites, status.counts
     console.print(
@@ -55,6 +71,7 @@ def render_status(console: Console, status: StatusReport) -> None:
         elif status.noise == 0:
             shown += " (deterministic: ± 0)"
         console.print(f"best: program {best_id}, score {shown}{delta}")
+    _steering(console, status)
     front = f"Pareto front: {len(elites.front)} programs; " if len(status.elites.problem.objectives) > 1 else ""
     console.print(f"{front}MAP-Elites cells per island: {elites.coverage()}")
     table = Table(title="top programs")

@@ -2,8 +2,8 @@
 
 Owns: the records the engine fills in and the live view, the API and the CLI read: the best
 score with its uncertainty, why the run stopped and whether that was a failure (`RunFailure`),
-a pause while the LLM endpoint is away (`Pause`), and the arithmetic on them a view needs (rate,
-time since the best changed, time left).
+a pause while the LLM endpoint is away (`Pause`) or one a person asked for from the dashboard,
+and the arithmetic on them a view needs (rate, time since the best changed, time left).
 Must not: compute anything about the search; the engine updates these in place (and an LLM
 source its `LLMActivity`).
 """
@@ -94,6 +94,7 @@ class Progress:
     stop_reason: str = ""
     failure: RunFailure | None = None  # set when the stop is a failure
     paused: Pause | None = None  # set while proposals wait for the LLM endpoint
+    steering_paused: bool = False  # a person paused proposals from `adrs serve --steer` (a steerable run)
     # Engine time, summed over the invocation (seconds): where per-evaluation overhead goes.
     proposal_s: float = 0.0  # selection, mutation, hashing and the pending write
     evaluation_s: float = 0.0  # wall time of the stage cascades (sandbox start + evaluator)

@@ -4,9 +4,10 @@ Owns: rendering `Progress` as a budget bar plus a small table (evaluations/min, 
 its uncertainty and its delta over the initial program, time since the best changed, time left and
 which budget ends the run, LLM calls in flight, failed and dollars spent, failures by kind, the
 archive's size and, for problems with several objectives, the Pareto front's, a pause while the LLM
-endpoint is away). The table is re-rendered from the live `Progress` at every refresh, so clocks
-and calls in flight move between evaluations. Falls back to a line every few seconds when the
-output is not a terminal (CI logs, pipes), and at once when a pause begins or ends. While the view
+endpoint is away or one a person asked for from `adrs serve --steer`). The table is re-rendered
+from the live `Progress` at every refresh, so clocks and calls in flight move between evaluations.
+Falls back to a line every few seconds when the output is not a terminal (CI logs, pipes), and at
+once when a pause begins or ends. While the view
 is on a terminal, the terminal does not echo control characters: an echoed "^C" at the end of the
 last line can wrap it, after which rich's redraw leaves a stale copy of the bar behind.
 
@@ -46,6 +47,13 @@ def pause_line(pause: Pause) -> str:
         f"paused: the LLM endpoint is unreachable ({pause.reason}); since {now - pause.since:.0f} s, "
         f"next try in {max(0.0, pause.next_try_at - now):.0f} s, giving up in {max(0.0, pause.gives_up_at - now):.0f} s"
     )
+
+
+STEERING_PAUSE_LINE = "paused by the dashboard: no new proposals until it resumes the run (those under way finish)"
+
+
+def _paused(progress: RunProgress) -> bool:
+    return progress.paused is not None or progress.steering_paused
 
 
 def duration(seconds: float) -> str:
@@ -159,13 +167,15 @@ class LiveView:
         elif (
             time.monotonic() - self._last_line > 5
             or progress.evaluated == progress.budget
-            or self._was_paused != (progress.paused is not None)
+            or self._was_paused != _paused(progress)
         ):
             self._last_line = time.monotonic()
             self.console.print(self.line(progress), markup=False, highlight=False)
             if progress.paused is not None:  # its own line, so the console's wrapping never splits it
                 self.console.print(pause_line(progress.paused), markup=False, highlight=False)
-        self._was_paused = progress.paused is not None
+            if progress.steering_paused:
+                self.console.print(STEERING_PAUSE_LINE, markup=False, highlight=False)
+        self._was_paused = _paused(progress)
 
     def _renderable(self) -> Group:
         if self.progress is None:
@@ -202,6 +212,8 @@ class LiveView:
         table.add_row("best score", f"{best} (program {p.best_id}, {sign}{_fmt(delta)} over initial)")
         if p.paused is not None:
             table.add_row("[yellow]paused[/yellow]", pause_line(p.paused))
+        if p.steering_paused:
+            table.add_row("[yellow]paused[/yellow]", STEERING_PAUSE_LINE)
         table.add_row("best changed", improvement_line(p))
         table.add_row("time left", eta_line(p))
         llm = llm_line(p)

@@ -241,7 +241,7 @@ def test_hostile_candidate_text_stays_text_in_headless_chromium(tmp_path):
     finally:
         served.close()
     assert "data-pwned" not in dom  # neither the onerror handler nor the script ran
-    assert "<img" not in dom and dom.count("<script") == 1  # only the page's own script
+    assert "<img" not in dom and dom.count("<script") == 2  # only the page's own script and steer.js
     escaped = HOSTILE.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     assert f'<pre class="feedback">{escaped}</pre>' in dom
     assert f'<pre class="code">x = 2  # {escaped}\n</pre>' in dom
@@ -260,7 +260,7 @@ def test_the_page_shows_every_section_in_headless_chromium(searched):
         served.close()
     for part in ("curve", "curve-time", "islands", "pareto", "grids", "lineage", "causes", "recent", "in-flight"):
         assert f'id="a-{part}"' in dom, part
-    assert '<section id="steer"></section>' in dom  # the steering panel's place, left empty
+    assert '<section id="steer"><section id="steer-panel"' in dom  # steer.js drew its panel in its place
     assert f"program #{view['best']['id']}" in dom
     assert dom.count('class="front"') == len(search["pareto"]["front"])  # the front's points, drawn
     assert dom.count('<table class="grid">') == 2  # one grid per island

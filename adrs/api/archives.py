@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from adrs.archive.elites import Elites, load_elites
-from adrs.archive.records import BestClaim, CallRecord, ModelUsage
+from adrs.archive.records import BestClaim, CallRecord, ModelUsage, SteeringState
 from adrs.archive.store import Archive, ArchiveError, ProgramRecord, RunRecord
 from adrs.evaluate.result import Evaluation
 from adrs.noise import run_sigma
@@ -53,6 +53,7 @@ class StatusReport:
     best_claims: list[BestClaim] = field(default_factory=list)
     noise: float = 0.0  # standard deviation of one evaluation's score (declared or measured)
     stopped: str = ""  # why the last session of the run ended, or that it has not (see `why_stopped`)
+    steering: SteeringState = field(default_factory=SteeringState)  # a steerable run's hints, pins, bans, pause
 
 
 # The events that open or close a session of a run (adrs/api/runs.py and the engine write them).
@@ -114,6 +115,7 @@ def run_status(archive: str | Path, run_id: int | None = None) -> StatusReport:
             claims,
             run_sigma(problem.noise.sigma, [claim.noise for claim in claims[:1]]),
             why_stopped(store.events(run.id), str(run.status)),
+            store.steering(run.id),
         )
     finally:
         store.close()

@@ -1,10 +1,11 @@
 """The plain records the archive hands out, and the statuses it stores.
 
 Owns: the frozen dataclasses every archive method returns (runs, programs, stored evaluation
-rows, best claims, LLM calls, LLM usage per model and in total), what is about to be stored
-(`NewProgram`, `ClaimDraft`), the program and run statuses as `StrEnum`s (their members equal the strings stored
-in the database, so records read back hold plain strings that compare equal to them), and
-`as_record`, the one copy from an ORM row into a record.
+rows, best claims, LLM calls, LLM usage per model and in total, a run's steering and its log),
+what is about to be stored (`NewProgram`, `ClaimDraft`), the program and run statuses as
+`StrEnum`s (their members equal the strings stored in the database, so records read back hold
+plain strings that compare equal to them), and `as_record`, the one copy from an ORM row into a
+record.
 
 Must not: import SQLAlchemy or the schema, or open anything: every module of the project may
 import these records, and modules outside adrs/archive/ see only them.
@@ -212,6 +213,37 @@ class LLMTotals:
     calls: int
     dollars: float
     failed: int  # calls that failed at the endpoint after their retries
+
+
+@dataclass(frozen=True)
+class Hint:
+    """A line of guidance a person wrote for the LLM while the run goes (`adrs serve --steer`)."""
+
+    id: int  # the id of the `steer` event that added it
+    text: str
+    at: datetime  # when it was written (UTC)
+
+
+@dataclass(frozen=True)
+class SteeringState:
+    """What a person steering a run asks of its engines now (archive/steering.py keeps it).
+
+    `version` grows with every change, so a reader can tell an unchanged state at a glance."""
+
+    version: int = 0
+    paused: bool = False  # no new proposals until resumed (proposals and evaluations under way finish)
+    pinned: tuple[int, ...] = ()  # programs every proposal takes as its parent (one of them, seeded)
+    banned: tuple[int, ...] = ()  # programs never taken as a parent nor shown as an inspiration
+    hints: tuple[Hint, ...] = ()  # active hints, oldest first: the next prompts carry them
+
+
+@dataclass(frozen=True)
+class SteeringEntry:
+    """One steering action as it was stored, for the report's log."""
+
+    at: datetime
+    action: str  # hint, unhint, pin, unpin, ban, unban, pause, resume
+    detail: str  # the hint's text, or the program it names ("#12"), or ""
 
 
 def as_record(cls: type[T], row: Any) -> T:

@@ -9,7 +9,8 @@ unique per run (allocated as max + 1, retried on the constraint), and every eval
 placed migrant is journaled for the others. The other parts of `Archive`: base.py (opening,
 sessions), cooperation.py (budget claims, change journal), calls.py (LLM call rows), reads.py
 (summaries for status and the report), integrity.py (what `adrs doctor` reads and repairs),
-rescores.py (repeated evaluations and best claims), locks.py (one engine per run).
+rescores.py (repeated evaluations and best claims), locks.py (one engine per run), steering.py
+(what a person steering the run from `adrs serve --steer` asks).
 Every method returns the plain records of records.py: no session or ORM object leaves
 adrs/archive/, and no module outside it imports SQLAlchemy or the schema.
 
@@ -44,6 +45,7 @@ from adrs.archive.records import (
 )
 from adrs.archive.rescores import RescoresMixin, add_claim_row, add_repeat_rows
 from adrs.archive.schema import EvaluationRow, Event, Program, Run, RunCounter, State
+from adrs.archive.steering import SteeringMixin
 from adrs.archive.texts import as_one_record, as_records
 from adrs.evaluate.result import Evaluation
 from adrs.noise import mean_metrics
@@ -94,7 +96,7 @@ def _migrant_row(original: ProgramRecord, island: int, proposal_index: int) -> P
     )
 
 
-class Archive(CooperationMixin, LLMCallsMixin, ReadsMixin, IntegrityMixin, RescoresMixin, LocksMixin):
+class Archive(CooperationMixin, LLMCallsMixin, ReadsMixin, IntegrityMixin, RescoresMixin, LocksMixin, SteeringMixin):
     """One archive database; it may hold several runs, and several engines may write one run."""
 
     # runs -------------------------------------------------------------------------------------

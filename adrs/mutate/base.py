@@ -37,6 +37,9 @@ class ProposalContext:
     guidance: str = ""
     escalation: int = 0
     focus_lines: tuple[int, ...] = ()
+    # A steerable run's hints from the person watching it (`adrs serve --steer`), oldest first. An
+    # LLM source puts them in the prompt; the offline mutator has no use for text and ignores them.
+    hints: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

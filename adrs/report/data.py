@@ -4,8 +4,9 @@ Owns: reading the archive through `Archive`'s methods (programs, evaluations per
 stages, LLM call costs, events) and deriving the series the figures and tables need: the
 evaluation timeline with best-so-far, wall-clock time and dollars spent, outcomes (complete,
 stopped at a threshold, failure kinds), failures grouped by cause, stage durations, the Pareto
-points, the MAP-Elites cells per island, the lineage of the best program, and the top programs
-with their diffs. `score_uncertainty` is the one place that reads a score's uncertainty.
+points, the MAP-Elites cells per island, the lineage of the best program, the top programs
+with their diffs, and a steered run's steering log (hints with their time, pins, bans, pauses).
+`score_uncertainty` is the one place that reads a score's uncertainty.
 
 Must not: draw, write HTML, evaluate anything or write to the archive.
 """
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from adrs.archive.elites import DEFAULT_FEATURES, Cell, Elites, fitness_key, objective_value
 from adrs.archive.location import display_location
-from adrs.archive.records import FailedStage, ProgramStatus
+from adrs.archive.records import FailedStage, ProgramStatus, SteeringEntry
 from adrs.archive.store import Archive, ProgramRecord, RunRecord
 from adrs.problem import Feature, Objective, Problem
 from adrs.program import unified_diff
@@ -192,6 +193,7 @@ class RunData:
     baseline_note: str = ""  # why there are none, when there are none
     tag: str = ""  # "A", "B", ... when runs are compared
     breakthroughs: list[Breakthrough] = field(default_factory=list)  # an adaptive LLM run's calls for new approaches
+    steering: list[SteeringEntry] = field(default_factory=list)  # a steered run's actions: hints, pins, bans, pauses
 
     @property
     def objectives(self) -> tuple[Objective, ...]:
@@ -276,6 +278,7 @@ def load_run_data(archive: Archive, run: RunRecord, problem: Problem, label: str
         pending=sum(1 for p in programs if p.status == ProgramStatus.PENDING),
         stop_reasons=[str(payload.get("reason", "")) for _, payload, _ in archive.events(run.id, "stopped")],
         breakthroughs=breakthroughs(archive, run.id),
+        steering=archive.steering_log(run.id),
         failure_causes=failure_causes(archive.failed_stages(run.id)),
     )
 

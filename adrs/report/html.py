@@ -53,6 +53,7 @@ SECTIONS = (
     ("times", "Evaluation time"),
     ("top", "Top programs"),
     ("breakthroughs", "Breakthroughs"),
+    ("steering", "Steering: hints, pinned and banned parents, pauses"),
     ("diffs", "Diffs"),
 )
 
@@ -363,6 +364,23 @@ def _breakthroughs(runs: list[RunData]) -> str:
     return "".join(parts)
 
 
+def _steering(runs: list[RunData]) -> str:
+    """What a person steering the run asked from `adrs serve --steer`, with the time of each action."""
+    parts = []
+    for run in runs:
+        if not run.steering:
+            parts.append(_note(f"{run.label}: not steered."))
+            continue
+        rows = [
+            [_td(e.at.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")), _td(e.action), _td(e.detail)]
+            for e in run.steering
+        ]
+        hints = sum(1 for e in run.steering if e.action == "hint")
+        parts.append(f"<p>{escape(run.label)}: {len(run.steering)} steering action(s), {hints} hint(s)</p>")
+        parts.append(_table(["time", "action", "hint or program"], rows))
+    return "".join(parts)
+
+
 def _diff_html(diff: str) -> str:
     lines = []
     for line in diff.splitlines():
@@ -414,9 +432,11 @@ def render_page(runs: list[RunData], figures: dict[str, bytes]) -> str:
         "top": _top(runs),
         "breakthroughs": _breakthroughs(runs),
         "diffs": _diffs(runs),
+        "steering": _steering(runs),
     }
-    nav = "".join(f'<a href="#{key}">{escape(name)}</a>' for key, name in SECTIONS)
-    sections = "".join(f'<h2 id="{key}">{escape(name)}</h2>{bodies[key]}' for key, name in SECTIONS)
+    shown = [s for s in SECTIONS if s[0] != "steering" or any(run.steering for run in runs)]  # steered runs only
+    nav = "".join(f'<a href="#{key}">{escape(name)}</a>' for key, name in shown)
+    sections = "".join(f'<h2 id="{key}">{escape(name)}</h2>{bodies[key]}' for key, name in shown)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     return (
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'

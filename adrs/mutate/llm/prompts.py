@@ -6,7 +6,9 @@ format_rewrite.txt), and filling them: the problem's description, objectives and
 text; the parent's code with its metrics, feedback and failure text; inspirations (their evolvable
 code and scores); the lineage's recent attempts and how they ended; the adaptive search's
 direction for this attempt (`$guidance`: explore or refine, a stall, a breakthrough approach to
-follow; put before the task when a problem's own user.txt has no `$guidance`); the output-format
+follow; put before the task when a problem's own user.txt has no `$guidance`); the hints of the
+person steering the run (`adrs serve --steer`), at the head of the task, so every template carries
+them (never cut to fit the budget: the archive caps each one's length); the output-format
 instructions, with the reason the last reply for this parent could not be used and the parent's
 latest edits already in the archive, its children and the answers that duplicated a known program
 (at most `llm.duplicates_shown`, one line each by the first changed line: "already tried, propose
@@ -66,6 +68,7 @@ class PromptInputs:
     last_failure: Attempt | None = None
     notes: list[str] = field(default_factory=list)
     guidance: str = ""  # from the adaptive search: the sampling mode, a stall, a breakthrough approach
+    hints: tuple[str, ...] = ()  # from the person steering the run, oldest first
     tried: list[Attempt] = field(default_factory=list)  # the parent's newest edits already in the archive
 
 
@@ -132,6 +135,8 @@ class PromptBuilder:
         template = self.templates["user.txt"]
         if guidance and "$guidance" not in template:  # a problem's own user.txt: the direction goes with the task
             instructions = f"Direction for this attempt: {guidance}\n\n{instructions}"
+        if inputs.hints:
+            instructions = f"{hints_text(inputs.hints)}\n\n{instructions}"
         user = Template(template).safe_substitute(
             guidance=f"## Direction for this attempt\n{guidance}\n" if guidance else "",
             description=problem.description.strip() or "(no description)",
@@ -144,6 +149,12 @@ class PromptBuilder:
             instructions=instructions,
         )
         return Prompt(system.strip() + "\n", user.strip() + "\n")
+
+
+def hints_text(hints: tuple[str, ...]) -> str:
+    """The steering person's hints as the prompt carries them."""
+    lines = "\n".join(f"- {hint.strip()}" for hint in hints)
+    return f"Hints from the person steering this run (follow them where they apply):\n{lines}"
 
 
 def objectives_text(problem: Problem) -> str:

@@ -266,6 +266,7 @@ class LLMSource(ProposalSource):
             edit_format=edit_format,
             last_failure=self.history.last_failure(parent.id),
             guidance=context.guidance,
+            hints=context.hints,
             tried=self.history.already_tried(parent.id, self.settings.duplicates_shown),
         )
         return self.prompts.build(inputs)
