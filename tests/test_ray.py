@@ -240,7 +240,7 @@ def _ray_worker_running_an_evaluation(timeout: float = 60) -> int:
                 cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ")
             except OSError:
                 continue
-            if b"adrs.evaluate.worker" in cmdline:
+            if b"adrs.evaluate.worker" in cmdline or _forked_warm_worker(int(entry.name), cmdline):
                 parent = _ray_ancestor(int(entry.name))
                 if parent is not None:
                     return parent
@@ -259,6 +259,18 @@ def _wait_until_dead(pid: int, timeout: float = 30) -> None:
             return
         time.sleep(0.02)
     raise AssertionError(f"the killed Ray worker {pid} is still running")
+
+
+def _forked_warm_worker(pid: int, cmdline: bytes) -> bool:
+    """A worker forked by a warm server carries the server's command line; the server itself (idle
+    between evaluations) is the one whose parent is not a warm server."""
+    if b"adrs.evaluate.warm_server" not in cmdline:
+        return False
+    try:
+        parent = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+        return b"adrs.evaluate.warm_server" in Path(f"/proc/{parent}/cmdline").read_bytes()
+    except (OSError, ValueError, IndexError):
+        return False
 
 
 def _ray_ancestor(pid: int) -> int | None:
