@@ -357,6 +357,7 @@ class Engine:
         row were refused (search exhausted)."""
         proposal = head.task.result()
         counted = not self.source.stop_reason()  # refusals after a source stop are not failures
+        code_hash = None if proposal.code is None else normalized_hash(proposal.code)
         if proposal.code is None:
             if proposal.error_kind == "duplicate":
                 self.progress.duplicates += 1
@@ -365,7 +366,7 @@ class Engine:
             if counted:
                 self._streak += 1
             self._outcome(head, proposal, None, proposal.error_kind or "no_edit")
-        elif self.archive.hash_exists(self.run_record.id, normalized_hash(proposal.code)):
+        elif self.archive.hash_exists(self.run_record.id, code_hash):
             self.progress.duplicates += 1
             self._streak += 1
             self._outcome(head, proposal, None, "duplicate")
@@ -381,7 +382,13 @@ class Engine:
             inspirations = [p.id for p in head.context.inspirations]
             try:
                 child = self._store(
-                    proposal.code, parent, inspirations, head.island, proposal.mutator, proposal.description
+                    proposal.code,
+                    parent,
+                    inspirations,
+                    head.island,
+                    proposal.mutator,
+                    proposal.description,
+                    code_hash,
                 )
             except DuplicateProgram:  # another engine on this run stored the same child first
                 self.progress.duplicates += 1
@@ -430,10 +437,11 @@ class Engine:
         island: int,
         mutator: str,
         description: str,
+        code_hash: str | None = None,
     ) -> ProgramRecord:
         new = NewProgram(
             code=code,
-            code_hash=normalized_hash(code),
+            code_hash=code_hash or normalized_hash(code),
             proposal_index=self.archive.next_proposal_index(self.run_record.id),
             mutator=mutator,
             parent_id=parent.id if parent else None,

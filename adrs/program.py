@@ -27,6 +27,7 @@ import hashlib
 import os
 import re
 import warnings
+from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -152,14 +153,32 @@ def tree_hash(tree: ast.AST) -> str:
 
 def normalized_hash(code: str) -> str:
     """sha256 of the code's AST (comments, blank lines, layout ignored), or of its stripped text."""
+    known = _recent_hashes.get(code)
+    if known is not None:
+        return known
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # invalid escapes etc. must not spam the engine's log
             tree = ast.parse(code)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         stripped = "\n".join(line.rstrip() for line in split_lines(code) if line.strip())
-        return _sha256("text\0" + stripped)
-    return tree_hash(tree)
+        return remember_hash(code, _sha256("text\0" + stripped))
+    return remember_hash(code, tree_hash(tree))
+
+
+# The hashes of the last codes hashed: a proposal's hash is asked for by its mutator, the duplicate
+# check and the pending write, and parsing and dumping the tree is the costly part.
+_RECENT_HASHES = 64
+_recent_hashes: OrderedDict[str, str] = OrderedDict()
+
+
+def remember_hash(code: str, digest: str) -> str:
+    """Note `digest` as `normalized_hash(code)` (a caller that hashed `ast.parse(code)` with `tree_hash`)."""
+    _recent_hashes[code] = digest
+    _recent_hashes.move_to_end(code)
+    while len(_recent_hashes) > _RECENT_HASHES:
+        _recent_hashes.popitem(last=False)
+    return digest
 
 
 def _terminated(lines: list[str]) -> list[str]:

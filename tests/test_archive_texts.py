@@ -10,6 +10,7 @@ table) is read as it is by the read-only commands, byte for byte untouched, and 
 from __future__ import annotations
 
 import hashlib
+import re
 import shutil
 import sqlite3
 import subprocess
@@ -34,6 +35,11 @@ def _texts(path: Path) -> list[tuple[bytes, str, bytes | None, int, int]]:
 def _column(path: Path, table: str, column: str) -> list[str]:
     with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
         return [value for (value,) in db.execute(f"SELECT {column} FROM {table} ORDER BY id")]
+
+
+def _is_reference(value: str) -> bool:
+    """A row's reference to a stored text: \\x01 and the sha256 in unpadded base64url."""
+    return re.fullmatch("\x01[A-Za-z0-9_-]{43}", value) is not None
 
 
 def _digest(text: str) -> bytes:
@@ -64,7 +70,7 @@ def test_a_program_text_is_stored_once_and_a_child_costs_what_it_changed(tmp_pat
         assert (compression, base, depth) == ("zlib", _digest(PARENT), 1)  # compressed against its parent
         assert size < len(child.code) / 20, size
     # every row holds a reference, and every record reads back the text as written
-    assert all(value.startswith("\x01sha256:") for value in _column(path, "programs", "code"))
+    assert all(_is_reference(value) for value in _column(path, "programs", "code"))
     reader = Archive.open(path, read_only=True)
     try:
         stored = {p.id: p for p in reader.programs(run.id)}
@@ -86,6 +92,7 @@ def test_texts_read_back_exactly_short_long_odd_or_looking_like_a_reference(tmp_
         "long, not ASCII": "# café, naïve, 東京\n" * 40,
         "NUL": "x = '\x00'\n" * 30,
         "lookalike": lookalike,
+        "short lookalike": "\x01" + "A" * 43,  # the form references have since schema version 4
     }
     ids = {}
     for k, (name, code) in enumerate(texts.items()):
@@ -108,7 +115,8 @@ def test_texts_read_back_exactly_short_long_odd_or_looking_like_a_reference(tmp_
     archive.close()
     inline = _column(path, "programs", "code")
     assert inline[0] == "x = 1\n"  # short texts stay in their row
-    assert inline[3] != lookalike and inline[3].startswith("\x01sha256:")
+    assert inline[3] != lookalike and _is_reference(inline[3])
+    assert inline[4] != texts["short lookalike"] and _is_reference(inline[4])
 
 
 def _snapshot(path: Path) -> tuple[bytes, int]:
@@ -141,7 +149,7 @@ def test_an_archive_of_the_previous_layout_is_read_untouched_and_resumed(toy_pro
     assert summary.evaluated >= 3 and summary.failure is None
     codes = _column(path, "programs", "code")
     assert codes[: len(old_codes)] == old_codes  # nothing rewritten
-    assert all(c.startswith("\x01sha256:") for c in codes[len(old_codes) :])  # new rows: the new layout
+    assert all(_is_reference(c) for c in codes[len(old_codes) :])  # new rows: the new layout
     archive = Archive.open(path, read_only=True)
     try:
         programs = archive.programs(archive.run().id)

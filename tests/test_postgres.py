@@ -8,6 +8,7 @@ database. Where no server can start (no binaries, no driver) the tests skip with
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import signal
 import subprocess
@@ -101,6 +102,58 @@ def test_the_store_behaves_as_with_sqlite(pg_url, tmp_path):
     assert failed_error == "Traceback\\x00 NUL byte"
     pg["evaluations"][2][0]["error"] = lite["evaluations"][2][0]["error"]
     assert lite == pg
+
+
+def test_an_archive_of_the_version_3_layout_reads_the_same_and_migrates_on_the_server(pg_url):
+    """Metrics and features stored once (archive/compact.py): rows rewritten to the layout version 3
+    wrote (whole dictionaries, schema_version 3) read the same, and opening the archive to write
+    brings them back in one transaction on the server too."""
+    metrics = {"score": 2.5, "mean_gap_closed": 0.45320349286842415, "candidate_wall_s": 0.30814668799575884}
+    archive = Archive.open(pg_url)
+    run = archive.create_run("toy", "/problems/toy", "f" * 16, 3, {})
+    parent = archive.add_program(run.id, NewProgram("x = 1\n", "h1", 0, "initial"))
+    quick = Evaluation("quick", True, 1.5, {**metrics, "score": 1.5}, {"kendall_to_spt": 0.5})
+    full = Evaluation("full", True, 2.5, metrics, {"kendall_to_spt": 0.25})
+    archive.record_evaluations(parent.id, [quick, full], True)
+    child = archive.add_program(run.id, NewProgram("x = 2\n", "h2", 1, "offline", parent.id))
+    archive.record_evaluations(child.id, [Evaluation("quick", True, 0.5, {**metrics, "score": 0.5})], False)
+
+    def records() -> list:
+        programs = archive.programs(run.id)
+        return [dataclasses.asdict(p) for p in programs] + [
+            dataclasses.asdict(e) for p in programs for e in archive.evaluations(p.id)
+        ]
+
+    written = records()
+    engine = sa.create_engine(pg_url)
+    with engine.begin() as db:  # the rows as version 3 wrote them
+        for p in archive.programs(run.id):
+            db.execute(
+                sa.text("UPDATE programs SET metrics = CAST(:m AS json), features = CAST(:f AS json) WHERE id = :id"),
+                {"m": json.dumps(p.metrics), "f": json.dumps(p.features), "id": p.id},
+            )
+            for e in archive.evaluations(p.id):
+                db.execute(
+                    sa.text(
+                        "UPDATE evaluations SET metrics = CAST(:m AS json), features = CAST(:f AS json) "
+                        "WHERE program_id = :id AND stage = :stage"
+                    ),
+                    {"m": json.dumps(e.metrics), "f": json.dumps(e.features), "id": p.id, "stage": e.stage},
+                )
+        db.execute(sa.text("UPDATE runs SET schema_version = 3"))
+        db.execute(sa.text("DELETE FROM metric_names"))
+    archive.close()
+    archive = Archive.open(pg_url, read_only=True)
+    assert records() == written
+    archive.close()
+    archive = Archive.open(pg_url)  # opened to write: migrated
+    assert records() == written
+    archive.close()
+    with engine.connect() as db:
+        assert db.execute(sa.text("SELECT DISTINCT schema_version FROM runs")).scalars().all() == [4]
+        assert db.execute(sa.text("SELECT count(*) FROM evaluations WHERE metrics::text = 'null'")).scalar() == 2
+        assert db.execute(sa.text("SELECT count(*) FROM metric_names")).scalar() > 0
+    engine.dispose()
 
 
 def test_an_unreachable_server_is_a_clear_error_without_the_password(postgres):

@@ -12,30 +12,40 @@ Must not: call endpoints or decide anything; it reads and writes rows.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import case, func, insert, select, update
 
 from adrs.archive.base import ArchiveBase
 from adrs.archive.records import CallRecord, LLMTotals, ModelUsage
 from adrs.archive.schema import LLMCall
-from adrs.archive.texts import as_one_record, as_records
+from adrs.archive.texts import as_one_record, as_records, store_texts
 
 # The error prefix of a call that failed at the endpoint (mutate/llm/source.py's LLM_ERROR; archive/ must
 # not import the mutators).
 CALL_FAILED = "llm_error"
+# The columns of a call a writer may leave out, as the table's defaults have them.
+_CALL_DEFAULTS: dict[str, Any] = {
+    "program_id": None,
+    "proposal_index": None,
+    "prompt": "",
+    "response": "",
+    "prompt_tokens": 0,
+    "completion_tokens": 0,
+    "cost_usd": 0.0,
+    "latency_s": 0.0,
+    "error": "",
+}
 
 
 class LLMCallsMixin(ArchiveBase):
     """The LLM calls of a run."""
 
     def add_llm_call(self, run_id: int, **fields: Any) -> int:
-        with self._session() as s, s.begin():
-            row = LLMCall(run_id=run_id, **fields)
-            s.add(row)
-            s.flush()
-            return row.id
+        values = {**_CALL_DEFAULTS, **fields, "run_id": run_id, "created_at": datetime.now(UTC)}
+        with self._write() as c:
+            return c.execute(insert(LLMCall), store_texts(c, LLMCall, values)).inserted_primary_key[0]
 
     def link_llm_calls(self, call_ids: list[int], program_id: int) -> None:
         """Mark the calls as the ones that produced `program_id`."""

@@ -5,17 +5,19 @@ with `synchronous=NORMAL`; PostgreSQL (`postgresql+psycopg://...`) with connecti
 that PostgreSQL accepts, its tables created under an advisory lock because several engines may
 open one database at once. A read-only opening (the commands that only read) never writes: SQLite
 through `mode=ro` and `query_only`, without switching the journal mode; PostgreSQL in read-only
-transactions; no table is created, and a database without adrs's tables is refused. Before a
-SQLite archive is opened, health.py checks that it is one and that it is intact; a corruption met
-later becomes `ArchiveDamaged`, one line pointing to `adrs doctor`. Messages never show a password.
+transactions; no table is created, and a database without adrs's tables is refused. Opened to
+write, an archive an older adrs wrote gains the tables it lacks and has its rows brought to the
+current layout (migrate.py does that); one a newer adrs wrote is refused either way. JSON is
+written without spaces (compact.py). Before a SQLite archive is opened, health.py checks that it is
+one and that it is intact; a corruption met later becomes `ArchiveDamaged`, one line pointing to
+`adrs doctor`. Messages never show a password.
 
-Must not: read or write runs and programs (that is store.py's job), or parse a URL itself
-(location.py does).
+Must not: read or write runs and programs itself (store.py does; migrate.py rewrites an older
+layout), or parse a URL itself (location.py does).
 """
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 from typing import Any
@@ -25,9 +27,11 @@ from sqlalchemy.engine import Engine, ExceptionContext
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.pool import QueuePool
 
+from adrs.archive.compact import dumps
 from adrs.archive.errors import ArchiveError, NotAnArchive
 from adrs.archive.health import ADRS_TABLES, check_sqlite_archive, connect_read_only, damaged, is_damage
 from adrs.archive.location import display_location, display_url, sqlite_path
+from adrs.archive.migrate import migrate, needs_migration, newer_runs
 from adrs.archive.schema import Base
 
 __all__ = ["ArchiveError", "open_engine"]
@@ -53,8 +57,10 @@ def open_engine(url: str, *, create: bool = True, read_only: bool = False) -> En
     try:
         if read_only:
             _require_tables(engine, display_location(url))
+            with engine.connect() as connection:
+                newer_runs(connection, display_location(url))
         else:
-            _create_tables(engine)
+            _create_tables(engine, display_location(url))
     except (OperationalError, ArchiveError) as exc:
         engine.dispose()
         if isinstance(exc, ArchiveError):
@@ -73,7 +79,7 @@ def _engine(url: str, path: Path | None, read_only: bool) -> Engine:
         engine = create_engine("sqlite://", creator=lambda: connect_read_only(path), poolclass=QueuePool)
         event.listen(engine, "connect", _sqlite_read_pragmas)
         return engine
-    engine = create_engine(url)
+    engine = create_engine(url, json_serializer=dumps)
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
     return engine
@@ -100,13 +106,23 @@ def _require_tables(engine: Engine, shown: str) -> None:
         raise NotAnArchive(f"{shown}: not an adrs archive (no {', '.join(missing)} table); nothing was written to it")
 
 
-def _create_tables(engine: Engine) -> None:
+def _create_tables(engine: Engine, shown: str) -> None:
+    """Create the tables an archive lacks (a new one, or one an older version wrote), then bring an
+    older version's rows to the current layout (migrate.py), in one transaction."""
     if engine.dialect.name != "postgresql":
         Base.metadata.create_all(engine)
+        with engine.connect() as connection:
+            newer_runs(connection, shown)
+            if not needs_migration(connection):
+                return
+        with engine.begin() as connection:
+            migrate(connection)
         return
     with engine.begin() as connection:
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
         Base.metadata.create_all(connection)
+        newer_runs(connection, shown)
+        migrate(connection)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -136,4 +152,4 @@ def _finite_json(value: Any) -> Any:
 
 
 def _postgresql_json(value: Any) -> str:
-    return json.dumps(_finite_json(value))
+    return dumps(_finite_json(value))

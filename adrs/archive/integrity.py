@@ -21,6 +21,8 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from adrs.archive.base import ArchiveBase
+from adrs.archive.compact import full_features, stored_features, unpack
+from adrs.archive.packing import pack_values, unpack_values
 from adrs.archive.records import (
     BestClaim,
     ProgramRecord,
@@ -29,9 +31,12 @@ from adrs.archive.records import (
     StoredEvaluation,
     as_record,
 )
+from adrs.archive.rescores import own_values
 from adrs.archive.schema import BestClaim as BestClaimRow
 from adrs.archive.schema import EvaluationRow, Program, RepeatEvaluation, Run
-from adrs.archive.texts import as_records
+from adrs.archive.texts import as_records, evaluation_rows
+
+_E, _P = EvaluationRow.__table__, Program.__table__
 
 # The fields of a program derived from its evaluation rows, which a repair may overwrite.
 REPAIRABLE = frozenset(
@@ -58,9 +63,9 @@ class IntegritySession:
         """Each program's evaluation rows in the order they were stored (duplicates included)."""
         rows: dict[int, list[StoredEvaluation]] = defaultdict(list)
         if program_ids:
-            stmt = select(EvaluationRow).where(EvaluationRow.program_id.in_(program_ids)).order_by(EvaluationRow.id)
-            for row in self._s.scalars(stmt):
-                rows[row.program_id].append(as_record(StoredEvaluation, row))
+            stmt = evaluation_rows().where(_E.c.program_id.in_(program_ids)).order_by(_E.c.id)
+            for record in as_records(self._s, StoredEvaluation, self._s.execute(stmt)):
+                rows[record.program_id].append(record)
         return rows
 
     def repeats_of(self, program_ids: list[int]) -> dict[int, list[StoredEvaluation]]:
@@ -72,8 +77,8 @@ class IntegritySession:
                 .where(RepeatEvaluation.program_id.in_(program_ids))
                 .order_by(RepeatEvaluation.id)
             )
-            for row in self._s.scalars(stmt):
-                rows[row.program_id].append(as_record(StoredEvaluation, row))
+            for record in as_records(self._s, StoredEvaluation, self._s.scalars(stmt)):
+                rows[record.program_id].append(record)
         return rows
 
     def claims(self, run_id: int) -> list[BestClaim]:
@@ -84,15 +89,15 @@ class IntegritySession:
 
     def orphan_evaluations(self) -> list[StoredEvaluation]:
         """Evaluation rows whose program is not stored."""
-        stmt = select(EvaluationRow).where(EvaluationRow.program_id.not_in(select(Program.id)))
-        return [as_record(StoredEvaluation, row) for row in self._s.scalars(stmt)]
+        stmt = evaluation_rows().where(_E.c.program_id.not_in(select(Program.id)))
+        return as_records(self._s, StoredEvaluation, self._s.execute(stmt))
 
     def orphan_repeats(self) -> list[StoredEvaluation]:
         """Repeated evaluation rows whose program is not stored."""
         if "repeat_evaluations" in self._absent:
             return []
         stmt = select(RepeatEvaluation).where(RepeatEvaluation.program_id.not_in(select(Program.id)))
-        return [as_record(StoredEvaluation, row) for row in self._s.scalars(stmt)]
+        return as_records(self._s, StoredEvaluation, self._s.scalars(stmt))
 
     def delete_evaluations(self, evaluation_ids: list[int]) -> None:
         self._s.execute(delete(EvaluationRow).where(EvaluationRow.id.in_(evaluation_ids)))
@@ -107,6 +112,18 @@ class IntegritySession:
             raise ValueError(f"program {program_id}: {', '.join(sorted(unknown))} cannot be repaired")
         if "status" in values:
             values = {**values, "status": ProgramStatus(values["status"]).value}
+        if "metrics" in values or "features" in values:
+            # Stored compactly (compact.py): the rows that borrow from the program's row get their
+            # own copy first, and the features are stored as an overlay on the metrics they will have.
+            connection = self._s.connection()
+            own_values(connection, program_id)
+            current = self._s.execute(select(_P.c.metrics, _P.c.features).where(_P.c.id == program_id)).first()
+            stored_metrics, stored = (current.metrics, current.features) if current else ({}, {})
+            unpack_values(connection, [stored_metrics, stored])
+            metrics = values.get("metrics", unpack(stored_metrics) or {})
+            features = values.get("features", full_features(unpack(stored_metrics), unpack(stored)))
+            packed = pack_values(connection, {"metrics": metrics, "features": stored_features(metrics, features or {})})
+            values = {**values, **packed}
         self._s.execute(update(Program).where(Program.id == program_id).values(**values))
 
 

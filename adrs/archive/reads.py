@@ -29,7 +29,7 @@ from adrs.archive.records import (
     as_record,
 )
 from adrs.archive.schema import EvaluationRow, Program, Run, State
-from adrs.archive.texts import as_one_record, as_records, texts_of
+from adrs.archive.texts import as_one_record, as_records, evaluation_rows, texts_of
 
 
 class ReadsMixin(ArchiveBase):
@@ -100,11 +100,9 @@ class ReadsMixin(ArchiveBase):
 
     def stored_evaluations(self, run_id: int) -> list[StoredEvaluation]:
         """Every evaluation row of the run's programs (holdout included), in the order they were stored."""
-        stmt = (
-            select(EvaluationRow).join(Program, Program.id == EvaluationRow.program_id).where(Program.run_id == run_id)
-        )
-        with self._session() as s:
-            return [as_record(StoredEvaluation, row) for row in s.scalars(stmt.order_by(EvaluationRow.id))]
+        stmt = evaluation_rows().where(Program.__table__.c.run_id == run_id)
+        with self._read() as c:
+            return as_records(c, StoredEvaluation, c.execute(stmt.order_by(EvaluationRow.__table__.c.id)))
 
     def failed_stages(self, run_id: int, program_ids: Iterable[int] | None = None) -> list[FailedStage]:
         """The failed stage of every failed program of the run (migrant copies excluded), by program id;

@@ -52,7 +52,15 @@ from adrs.archive.records import ProgramStatus, RunStatus
 # the row holds a reference (texts.py). Rows an older adrs wrote keep their text inline and read as
 # before; an archive of version 2 gains the table when it is opened for writing. An older adrs
 # reading a version 3 archive would show the references instead of the texts.
-SCHEMA_VERSION = 3
+# 4 stores each metric once (compact.py): programs.features holds only what the last stage's
+# features add to the metrics, the evaluation row a program's metrics were taken from holds JSON null
+# (its metrics are the program's), and JSON has no spaces. Opening an older archive to write (`adrs
+# resume`) rewrites its rows so, in one transaction (migrate.py); reading either layout gives the same
+# records, so the read-only commands read an older archive as it is. An older adrs must not open a
+# version 4 archive: it would read programs' features without their metrics. 4 also adds the
+# table metric_names (a dictionary's names stored once) and drops the index on evaluations.program_id
+# (and on repeat_evaluations.program_id), which the unique index on (program_id, stage, ...) covers.
+SCHEMA_VERSION = 4
 
 
 def Label(length: int) -> TypeEngine:  # noqa: N802 - used like a column type
@@ -168,7 +176,8 @@ class EvaluationRow(Base):
     __table_args__ = (UniqueConstraint("program_id", "stage", name="uq_evaluation_program_stage"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    # Looked up through the unique index on (program_id, stage), whose first column it is.
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
     stage: Mapped[str] = mapped_column(Label(64))
     ok: Mapped[bool] = mapped_column(Boolean)
     score: Mapped[float | None] = mapped_column(Float, nullable=True)
@@ -191,7 +200,8 @@ class RepeatEvaluation(Base):
     __table_args__ = (UniqueConstraint("program_id", "stage", "repeat", name="uq_repeat_program_stage_repeat"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"), index=True)
+    # Looked up through the unique index on (program_id, stage, repeat), whose first column it is.
+    program_id: Mapped[int] = mapped_column(ForeignKey("programs.id"))
     stage: Mapped[str] = mapped_column(Label(64))
     repeat: Mapped[int] = mapped_column(Integer)
     ok: Mapped[bool] = mapped_column(Boolean)
@@ -307,3 +317,14 @@ class StoredText(Base):
     base: Mapped[bytes | None] = mapped_column(LargeBinary(32), nullable=True)
     depth: Mapped[int] = mapped_column(Integer, default=0)
     data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class MetricNames(Base):
+    """A list of names stored once (compact.py): a metrics, features or per-instance dictionary
+    whose names cost more than a reference is stored as `["<key>", value, ...]`, and this row gives
+    the names back. `key` is derived from the names (12 hex digits of their sha256)."""
+
+    __tablename__ = "metric_names"
+
+    key: Mapped[str] = mapped_column(String(12), primary_key=True)
+    names: Mapped[list] = mapped_column(JSON)

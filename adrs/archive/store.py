@@ -23,16 +23,19 @@ import dataclasses
 import hashlib
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import func, select, text, update
+from sqlalchemy import bindparam, func, insert, select, text, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from adrs.archive.calls import LLMCallsMixin
+from adrs.archive.compact import SAME_AS_PROGRAM, same_values, stored_features
 from adrs.archive.cooperation import CooperationMixin
 from adrs.archive.errors import ArchiveDamaged, ArchiveError, NotAnArchive, RunBusy
 from adrs.archive.integrity import IntegrityMixin
 from adrs.archive.locks import LocksMixin
+from adrs.archive.packing import pack_values
 from adrs.archive.reads import ReadsMixin
 from adrs.archive.records import (
     ClaimDraft,
@@ -46,7 +49,7 @@ from adrs.archive.records import (
 from adrs.archive.rescores import RescoresMixin, add_claim_row, add_repeat_rows
 from adrs.archive.schema import EvaluationRow, Event, Program, Run, RunCounter, State
 from adrs.archive.steering import SteeringMixin
-from adrs.archive.texts import as_one_record, as_records
+from adrs.archive.texts import as_one_record, as_records, evaluation_rows, store_texts
 from adrs.evaluate.result import Evaluation
 from adrs.noise import mean_metrics
 
@@ -70,30 +73,104 @@ class DuplicateProgram(ArchiveError):
 
 _INDEX_RETRIES = 50  # engines racing for the next proposal index; each retry re-reads max + 1
 
+# The statements every proposal and evaluation runs, built once (SQLAlchemy then reuses their
+# compiled form): Core, not the ORM, on this path.
+_P, _E = Program.__table__, EvaluationRow.__table__
+_PROGRAM = select(_P).where(_P.c.id == bindparam("id"))
+_NEXT_INDEX = select(func.max(_P.c.proposal_index)).where(_P.c.run_id == bindparam("run"), _P.c.migrated_from.is_(None))
+_HASH = select(_P.c.id).where(_P.c.run_id == bindparam("run"), _P.c.code_hash == bindparam("hash")).limit(1)
+_NEW_HASH = (
+    select(_P.c.id)
+    .where(_P.c.run_id == bindparam("run"), _P.c.code_hash == bindparam("hash"), _P.c.migrated_from.is_(None))
+    .limit(1)
+)
+_INDEX_TAKEN = (
+    select(_P.c.id)
+    .where(_P.c.run_id == bindparam("run"), _P.c.proposal_index == bindparam("index"), _P.c.migrated_from.is_(None))
+    .limit(1)
+)
+_STAGES = select(_E.c.stage).where(_E.c.program_id == bindparam("program"))
+# A program's row once per stage stored for it (once, with stage None, when there is none).
+_PROGRAM_AND_STAGES = (
+    select(_P, _E.c.stage.label("stored_stage"))
+    .outerjoin(_E, _E.c.program_id == _P.c.id)
+    .where(_P.c.id == bindparam("id"))
+)
+# An evaluation row with its program's metrics, which a row that stores none reads as its own (compact.py).
+_EVALUATIONS = evaluation_rows().where(_E.c.program_id == bindparam("program")).order_by(_E.c.id)
+_INSERT_PROGRAM = insert(_P)
+_INSERT_EVALUATION = insert(_E)
+_SET_EVALUATED = update(_P).where(_P.c.id == bindparam("program"))
+_ADVISORY_LOCK = text("SELECT pg_advisory_xact_lock(:run, :key)")
 
-def _migrant_row(original: ProgramRecord, island: int, proposal_index: int) -> Program:
-    return Program(
-        run_id=original.run_id,
-        proposal_index=proposal_index,
-        code=original.code,
-        code_hash=original.code_hash,
-        parent_id=original.id,
-        inspiration_ids=[],
-        island=island,
-        generation=original.generation,
-        mutator="migration",
-        description=f"copy of #{original.id} from island {original.island}",
-        diff="",
-        status=original.status,
-        migrated_from=original.id,
-        score=original.score,
-        complete=original.complete,
-        stage_reached=original.stage_reached,
-        error_kind=original.error_kind,
-        metrics=original.metrics,
-        features=original.features,
-        evaluated_at=original.evaluated_at,
-    )
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _program_values(run_id: int, index: int, status: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """A new programs row: `fields` as NewProgram names them, the rest as a pending program has them."""
+    return {
+        "run_id": run_id,
+        "proposal_index": index,
+        "parent_id": None,
+        "inspiration_ids": [],
+        "island": 0,
+        "generation": 0,
+        "description": "",
+        "diff": "",
+        "status": status,
+        "migrated_from": None,
+        "score": None,
+        "complete": False,
+        "stage_reached": None,
+        "error_kind": None,
+        "metrics": {},
+        "features": {},
+        "created_at": _now(),
+        "evaluated_at": None,
+        **fields,
+    }
+
+
+def _migrant_fields(original: ProgramRecord, island: int) -> dict[str, Any]:
+    return {
+        "code": original.code,
+        "code_hash": original.code_hash,
+        "parent_id": original.id,
+        "inspiration_ids": [],
+        "island": island,
+        "generation": original.generation,
+        "mutator": "migration",
+        "description": f"copy of #{original.id} from island {original.island}",
+        "diff": "",
+        "migrated_from": original.id,
+        "score": original.score,
+        "complete": original.complete,
+        "stage_reached": original.stage_reached,
+        "error_kind": original.error_kind,
+        "metrics": original.metrics,
+        "features": original.features,
+        "evaluated_at": original.evaluated_at,
+    }
+
+
+def _evaluation_values(program_id: int, e: Evaluation) -> dict[str, Any]:
+    """A new evaluations row (the Evaluation's own dictionaries: they are only read)."""
+    return {
+        "program_id": program_id,
+        "stage": e.stage,
+        "ok": e.ok,
+        "score": e.score,
+        "metrics": e.metrics,
+        "features": e.features,
+        "feedback": e.feedback,
+        "instances": e.instances,
+        "error_kind": e.error_kind,
+        "error": e.error,
+        "duration_s": e.duration_s,
+        "created_at": _now(),
+    }
 
 
 class Archive(CooperationMixin, LLMCallsMixin, ReadsMixin, IntegrityMixin, RescoresMixin, LocksMixin, SteeringMixin):
@@ -113,6 +190,7 @@ class Archive(CooperationMixin, LLMCallsMixin, ReadsMixin, IntegrityMixin, Resco
             s.flush()
             s.add(RunCounter(run_id=run.id, claimed=0, change_seq=0, engines=0))
             self._counters_ready.add(run.id)
+            self._next_index[run.id] = 0
             return as_record(RunRecord, run)
 
     def run(self, run_id: int | None = None) -> RunRecord:
@@ -148,62 +226,68 @@ class Archive(CooperationMixin, LLMCallsMixin, ReadsMixin, IntegrityMixin, Resco
         """
         fields = dataclasses.asdict(new)
         fields.pop("proposal_index")
-
-        def row(index: int) -> Program:
-            return Program(run_id=run_id, status=ProgramStatus(status).value, proposal_index=index, **fields)
-
-        return self._insert_program(run_id, new.proposal_index, row, new.code_hash if reject_duplicate else None)
+        status = ProgramStatus(status).value
+        return self._insert_program(
+            run_id,
+            new.proposal_index,
+            lambda index: _program_values(run_id, index, status, fields),
+            new.code_hash if reject_duplicate else None,
+        )
 
     def add_migrant(self, original: ProgramRecord, island: int, proposal_index: int) -> ProgramRecord:
         """Copy an evaluated program (and its evaluations) onto another island; the original stays."""
         # The copy keeps the original's proposal index (islands.py), which the unique index allows.
+        fields = _migrant_fields(original, island)
         return self._insert_program(
-            original.run_id, proposal_index, lambda index: _migrant_row(original, island, index), retry=False
+            original.run_id,
+            proposal_index,
+            lambda index: _program_values(original.run_id, index, original.status, fields),
+            retry=False,
         )
 
     def _insert_program(
         self,
         run_id: int,
         proposal_index: int,
-        make_row: Callable[[int], Program],
+        make_values: Callable[[int], dict[str, Any]],
         unique_hash: str | None = None,
         retry: bool = True,
     ) -> ProgramRecord:
         index = proposal_index
         for _ in range(_INDEX_RETRIES if retry else 1):
+            seq = None
             try:
-                with self._session() as s, s.begin():
+                with self._write() as c:
                     if unique_hash is not None:
-                        self._check_new_hash(s, run_id, unique_hash)
-                    row = make_row(index)
-                    s.add(row)
-                    s.flush()
-                    if row.status != ProgramStatus.PENDING:
-                        self._journal(s, run_id, row.id)
-                    return as_one_record(s, ProgramRecord, row)
+                        self._check_new_hash(c, run_id, unique_hash)
+                    values = make_values(index)
+                    row = store_texts(c, Program, values)
+                    row["features"] = stored_features(row["metrics"], row["features"])
+                    program_id = c.execute(_INSERT_PROGRAM, pack_values(c, row)).inserted_primary_key[0]
+                    if values["status"] != ProgramStatus.PENDING:
+                        seq = self._journal(c, run_id, program_id)
             except IntegrityError:
                 if not retry or not self._index_taken(run_id, index):
                     raise  # another constraint: not a race for the index
-                index = max(index + 1, self.next_proposal_index(run_id))
+                index = max(index + 1, self._read_next_index(run_id))
+                continue
+            self._own_change(run_id, seq)
+            if values["migrated_from"] is None and run_id in self._next_index:
+                self._next_index[run_id] = max(self._next_index[run_id], index + 1)
+            return ProgramRecord(id=program_id, **values)
         raise ArchiveError(f"run {run_id}: no free proposal index after {_INDEX_RETRIES} attempts")
 
-    def _check_new_hash(self, s: Session, run_id: int, code_hash: str) -> None:
-        if s.get_bind().dialect.name == "postgresql":
+    def _check_new_hash(self, c: Connection, run_id: int, code_hash: str) -> None:
+        if c.dialect.name == "postgresql":
             # Held to commit: another engine storing the same hash waits, then sees this row.
             key = int(hashlib.sha256(code_hash.encode()).hexdigest()[:7], 16)  # fits PostgreSQL's int4
-            s.execute(text("SELECT pg_advisory_xact_lock(:run, :key)"), {"run": run_id, "key": key})
-        stmt = select(Program.id).where(
-            Program.run_id == run_id, Program.code_hash == code_hash, Program.migrated_from.is_(None)
-        )
-        if s.scalars(stmt.limit(1)).first() is not None:
+            c.execute(_ADVISORY_LOCK, {"run": run_id, "key": key})
+        if c.execute(_NEW_HASH, {"run": run_id, "hash": code_hash}).first() is not None:
             raise DuplicateProgram(f"run {run_id} already holds a program with hash {code_hash}")
 
     def _index_taken(self, run_id: int, index: int) -> bool:
-        with self._session() as s:
-            stmt = select(Program.id).where(
-                Program.run_id == run_id, Program.proposal_index == index, Program.migrated_from.is_(None)
-            )
-            return s.scalars(stmt.limit(1)).first() is not None
+        with self._read() as c:
+            return c.execute(_INDEX_TAKEN, {"run": run_id, "index": index}).first() is not None
 
     def record_evaluations(
         self,
@@ -219,112 +303,108 @@ class Archive(CooperationMixin, LLMCallsMixin, ReadsMixin, IntegrityMixin, Resco
         `repeats` are further evaluations of the last stage (a re-scored program): the score and
         metrics become the means over that stage's successful evaluations. `claim` declares the
         program the run's best, in the same transaction. Idempotent per (program, stage): a stage
-        already stored is never written twice.
+        already stored is never written twice. The last stage's row stores no metrics of its own
+        when they are the program's (scored once; compact.py).
         """
         last = evaluations[-1]
         ok = all(e.ok for e in evaluations)
         scored = [last, *(r for r in repeats if r.ok)] if ok else []
-        with self._session() as s, s.begin():
-            row = s.get(Program, program_id)
-            if row is None:
+        metrics = mean_metrics([e.metrics for e in scored]) if ok else {}
+        derived = {
+            "status": (ProgramStatus.EVALUATED if ok else ProgramStatus.FAILED).value,
+            "score": sum(e.score for e in scored) / len(scored) if ok else None,
+            "complete": ok and complete,
+            "stage_reached": last.stage,
+            "error_kind": None if ok else last.error_kind,
+            "metrics": metrics,
+            "features": {**metrics, **last.features} if ok else {},
+            "evaluated_at": _now(),
+        }
+        with self._write() as c:
+            rows = c.execute(_PROGRAM_AND_STAGES, {"id": program_id}).all()
+            if not rows:
                 raise ArchiveError(f"no program with id {program_id}")
-            done = set(s.scalars(select(EvaluationRow.stage).where(EvaluationRow.program_id == program_id)))
+            row, done = rows[0], {r.stored_stage for r in rows}
+            stored = {**derived, "features": stored_features(metrics, derived["features"])}
             for e in evaluations:
                 if e.stage in done:
                     continue
-                s.add(
-                    EvaluationRow(
-                        program_id=program_id,
-                        stage=e.stage,
-                        ok=e.ok,
-                        score=e.score,
-                        metrics=e.metrics,
-                        features=e.features,
-                        instances=e.instances,
-                        feedback=e.feedback,
-                        error_kind=e.error_kind,
-                        error=e.error,
-                        duration_s=e.duration_s,
-                    )
-                )
+                values = _evaluation_values(program_id, e)
+                if e is last and ok and not repeats and same_values(e.metrics, metrics):
+                    values["metrics"] = SAME_AS_PROGRAM  # the program's row holds them (compact.py)
+                    if same_values(e.features, stored["features"]):
+                        values["features"] = SAME_AS_PROGRAM
+                values = store_texts(c, EvaluationRow, values, parent_id=row.parent_id)
+                c.execute(_INSERT_EVALUATION, pack_values(c, values))
             if repeats and last.stage not in done:
-                add_repeat_rows(s, program_id, repeats)
-            row.status = (ProgramStatus.EVALUATED if ok else ProgramStatus.FAILED).value
-            row.score = sum(e.score for e in scored) / len(scored) if ok else None
-            row.complete = ok and complete
-            row.stage_reached = last.stage
-            row.error_kind = None if ok else last.error_kind
-            row.metrics = mean_metrics([e.metrics for e in scored]) if ok else {}
-            row.features = {**row.metrics, **last.features} if ok else {}
-            row.evaluated_at = datetime.now(UTC)
+                add_repeat_rows(c, program_id, repeats)
+            c.execute(_SET_EVALUATED, {**pack_values(c, stored), "program": program_id})
             if claim is not None:
-                add_claim_row(s, row.run_id, program_id, claim)
-            s.flush()
-            self._journal(s, row.run_id, program_id)  # last: it holds the run's counter row to commit
-            return as_one_record(s, ProgramRecord, row)
+                add_claim_row(c, row.run_id, program_id, claim)
+            seq = self._journal(c, row.run_id, program_id)  # last: it holds the run's counter row to commit
+            record = as_one_record(c, ProgramRecord, row)
+        self._own_change(row.run_id, seq)
+        return dataclasses.replace(record, **derived)
 
     def record_extra_evaluation(self, program_id: int, evaluation: Evaluation) -> None:
         """Store a stage outside the cascade (holdout) without changing the program's status."""
-        with self._session() as s, s.begin():
-            existing = s.scalars(
-                select(EvaluationRow).where(
-                    EvaluationRow.program_id == program_id, EvaluationRow.stage == evaluation.stage
-                )
-            ).first()
-            if existing is not None:
+        with self._write() as c:
+            if evaluation.stage in set(c.execute(_STAGES, {"program": program_id}).scalars()):
                 return
-            s.add(EvaluationRow(program_id=program_id, **evaluation.to_dict()))
+            values = store_texts(c, EvaluationRow, _evaluation_values(program_id, evaluation))
+            c.execute(_INSERT_EVALUATION, pack_values(c, values))
 
     def program(self, program_id: int) -> ProgramRecord:
-        with self._session() as s:
-            row = s.get(Program, program_id)
+        with self._read() as c:
+            row = c.execute(_PROGRAM, {"id": program_id}).first()
             if row is None:
                 raise ArchiveError(f"{self.url}: no program with id {program_id}")
-            return as_one_record(s, ProgramRecord, row)
+            return as_one_record(c, ProgramRecord, row)
 
     def programs(self, run_id: int, status: ProgramStatus | None = None) -> list[ProgramRecord]:
-        with self._session() as s:
-            stmt = select(Program).where(Program.run_id == run_id)
-            if status is not None:
-                stmt = stmt.where(Program.status == ProgramStatus(status).value)
-            return as_records(s, ProgramRecord, s.scalars(stmt.order_by(Program.id)))
+        stmt = select(_P).where(_P.c.run_id == run_id)
+        if status is not None:
+            stmt = stmt.where(_P.c.status == ProgramStatus(status).value)
+        with self._read() as c:
+            return as_records(c, ProgramRecord, c.execute(stmt.order_by(_P.c.id)))
 
     def programs_since(self, run_id: int, after_id: int) -> list[ProgramRecord]:
         """Evaluated programs with id > after_id (incremental refresh of the in-memory index)."""
-        with self._session() as s:
-            stmt = (
-                select(Program)
-                .where(Program.run_id == run_id, Program.id > after_id)
-                .where(Program.status != ProgramStatus.PENDING.value)
-                .order_by(Program.id)
-            )
-            return as_records(s, ProgramRecord, s.scalars(stmt))
+        stmt = (
+            select(_P)
+            .where(_P.c.run_id == run_id, _P.c.id > after_id)
+            .where(_P.c.status != ProgramStatus.PENDING.value)
+            .order_by(_P.c.id)
+        )
+        with self._read() as c:
+            return as_records(c, ProgramRecord, c.execute(stmt))
 
     def hash_exists(self, run_id: int, code_hash: str) -> bool:
-        with self._session() as s:
-            stmt = select(Program.id).where(Program.run_id == run_id, Program.code_hash == code_hash).limit(1)
-            return s.scalars(stmt).first() is not None
+        with self._read() as c:
+            return c.execute(_HASH, {"run": run_id, "hash": code_hash}).first() is not None
 
     def known_hashes(self, run_id: int) -> set[str]:
-        with self._session() as s:
-            return set(s.scalars(select(Program.code_hash).where(Program.run_id == run_id)))
+        with self._read() as c:
+            return set(c.execute(select(_P.c.code_hash).where(_P.c.run_id == run_id)).scalars())
 
     def next_proposal_index(self, run_id: int) -> int:
-        with self._session() as s:
+        """The index the run's next proposal gets: read once, then kept by this process's inserts
+        (another engine's make it stale; the insert then finds the index taken and takes the next)."""
+        known = self._next_index.get(run_id)
+        return self._read_next_index(run_id) if known is None else known
+
+    def _read_next_index(self, run_id: int) -> int:
+        with self._read() as c:
             # Migrants carry their original's index, so leaving them out changes nothing, and lets
             # the partial unique index answer: one index probe, not a scan of the run's programs.
-            stmt = select(func.max(Program.proposal_index)).where(
-                Program.run_id == run_id, Program.migrated_from.is_(None)
-            )
-            value = s.scalar(stmt)
-            return 0 if value is None else value + 1
+            value = c.execute(_NEXT_INDEX, {"run": run_id}).scalar()
+        index = 0 if value is None else value + 1
+        self._next_index[run_id] = max(index, self._next_index.get(run_id, 0))
+        return self._next_index[run_id]
 
     def evaluations(self, program_id: int) -> list[Evaluation]:
-        with self._session() as s:
-            rows = s.scalars(
-                select(EvaluationRow).where(EvaluationRow.program_id == program_id).order_by(EvaluationRow.id)
-            )
-            return as_records(s, Evaluation, rows)
+        with self._read() as c:
+            return as_records(c, Evaluation, c.execute(_EVALUATIONS, {"program": program_id}))
 
     # events and state -------------------------------------------------------------------
     def add_event(self, run_id: int, kind: str, payload: dict | None = None) -> None:

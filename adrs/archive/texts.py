@@ -1,22 +1,28 @@
 """Large texts stored once: content-addressed by sha256, compressed against a similar text.
 
 Owns: what goes into the `texts` table and what comes back out. A program's code and diff, an
-evaluation's feedback and error (repeated evaluations too), an LLM call's prompt and reply are
-written through mapper events: a text of `INLINE_MAX` characters or more goes into `texts` (once per
-digest, whoever stores it again: a duplicate, a migrant, another run) and the row's column holds a
-reference, `\\x01sha256:<hex digest>`; shorter ones stay in the row. A stored text is zlib-compressed
-with a similar, already stored text as the preset dictionary (its `base`): a program's code with
-its parent's code, a diff with the program's code, feedback with the parent's feedback of the same
-stage, a prompt with the run's previous prompt, a reply with its prompt; so a child costs about
-what changed. A chain of bases is at most `MAX_DEPTH` long, which bounds the reads one text needs.
-After the insert the object holds the text again, so a record made from it right away is whole.
+evaluation's feedback and error (repeated evaluations too), an LLM call's prompt and reply pass
+through `store_texts` before their row is inserted (every writer of those tables in adrs/archive/
+calls it, inside the insert's transaction): a text of `INLINE_MAX` characters or more goes into
+`texts` (once per digest, whoever stores it again: a duplicate, a migrant, another run) and the
+row's column holds a reference, `\\x01<digest in base64url>` (version 3 wrote
+`\\x01sha256:<hex digest>`, which reads the same); shorter ones stay in the row. A
+stored text is zlib-compressed with a similar, already stored text as the preset dictionary (its
+`base`): a program's code with its parent's code, a diff with the program's code, feedback with
+the parent's feedback of the same stage, a prompt with the run's previous prompt, a reply with its
+prompt; so a child costs about what changed. A chain of bases is at most `MAX_DEPTH` long, which
+bounds the reads one text needs; a text whose natural base ends a full chain is built on the link
+halfway up that chain instead. The writer's record keeps the text itself, so a record made
+right away is whole.
 
 Reading is explicit: `as_records` turns rows into records with every reference replaced by its
-text, all texts of one read fetched together (one query per level of bases). Rows an older adrs
-wrote hold their text inline and pass through unchanged, so both layouts read alike and nothing is
-migrated. A reference whose text (or one of its bases) is missing, as in a salvaged archive that
-lost the page, reads as a one-line placeholder naming the digest, never as a crash. Texts never
-change once stored, so decoded ones are kept in a small per-process cache keyed by digest.
+text, all texts of one read fetched together (one query per level of bases), and a program's
+features and an evaluation's metrics read whole from their compact layout (compact.py). Rows an
+older adrs wrote hold their text inline and pass through unchanged, so both layouts read alike and
+no text is migrated. A reference whose text (or one of its bases) is missing, as in a salvaged
+archive that lost the page, reads as a one-line placeholder naming the digest, never as a crash.
+Texts never change once stored, so decoded ones (and the depth of those written) are kept in a
+small per-process cache keyed by digest.
 
 Must not: decide what a text means, delete a text (another may use it as its base), or be imported
 outside adrs/archive/.
@@ -24,7 +30,9 @@ outside adrs/archive/.
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import functools
 import hashlib
 import re
 import zlib
@@ -32,11 +40,13 @@ from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
-from sqlalchemy import event, inspect, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
+from adrs.archive.compact import PACKED_COLUMNS, borrowed, full_features, unpack
+from adrs.archive.packing import unpack_values
+from adrs.archive.records import ProgramRecord
 from adrs.archive.schema import EvaluationRow, LLMCall, Program, RepeatEvaluation, StoredText, replace_surrogates
 
 T = TypeVar("T")
@@ -44,8 +54,10 @@ T = TypeVar("T")
 # A shorter text stays in its row: the reference (72 characters) and a texts row cost about as much.
 INLINE_MAX = 160
 MAX_DEPTH = 16  # bases behind one text at most: a read of one text needs at most this many more
-_PREFIX = "\x01sha256:"
-_REFERENCE = re.compile("\x01sha256:([0-9a-f]{64})")
+# A reference is \x01 and the digest in unpadded base64url (44 characters; schema version 4), or,
+# as version 3 wrote it and still read, \x01sha256: and the digest in hex (72 characters).
+_PREFIX = "\x01"
+_REFERENCE = re.compile("\x01(?:sha256:([0-9a-f]{64})|([A-Za-z0-9_-]{43}))")
 _CHUNK = 500  # digests per IN (...) query
 _CACHED = 4096  # decoded texts kept per process
 
@@ -59,16 +71,19 @@ STORED_ONCE: dict[type, tuple[str, ...]] = {
 }
 _RECORD_FIELDS = frozenset(name for names in STORED_ONCE.values() for name in names)
 _decoded: OrderedDict[bytes, str] = OrderedDict()
+_depths: dict[bytes, int] = {}  # the depth of texts this process wrote or read (texts never change)
+_UNKNOWN = object()  # store_texts: the caller does not know the program's parent
 
 
 def reference(digest: bytes) -> str:
-    return _PREFIX + digest.hex()
+    return _PREFIX + base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
 
 
 def digest_of(value: Any) -> bytes | None:
-    """The digest a reference names; None for anything else (an inline text, None)."""
+    """The digest a reference (either form) names; None for anything else (an inline text, None)."""
     if isinstance(value, str) and value.startswith(_PREFIX) and (match := _REFERENCE.fullmatch(value)):
-        return bytes.fromhex(match.group(1))
+        hexadecimal, short = match.groups()
+        return bytes.fromhex(hexadecimal) if hexadecimal else base64.urlsafe_b64decode(short + "=")
     return None
 
 
@@ -90,31 +105,25 @@ def _remember(digest: bytes, text: str) -> str:
     return text
 
 
-# writing: mapper events on every table of STORED_ONCE --------------------------------------------
-_TEXTS_HELD = "_adrs_texts_held"  # the texts an object held before its flush, put back after it
+# writing: explicit, before each insert of a row of STORED_ONCE ---------------------------------
+def store_texts(
+    connection: Connection, table: type, values: dict[str, Any], *, parent_id: int | None | object = _UNKNOWN
+) -> dict[str, Any]:
+    """`values` of a row about to be inserted into `table` (a class of STORED_ONCE), with each long
+    text stored in `texts` and replaced by its reference; the caller's record keeps the texts.
 
-
-def _before_write(_mapper: Any, connection: Connection, target: Any) -> None:
-    state = inspect(target)
-    held: dict[str, str] = {}
+    `parent_id`: the program's parent where the caller knows it (evaluation rows), which saves a
+    query for the base of its feedback."""
+    out = dict(values)
     stored: dict[str, bytes] = {}  # digests written for this row: the next text may use them as base
-    for name in STORED_ONCE[type(target)]:
-        if state.has_identity and not state.attrs[name].history.has_changes():
-            continue  # an update that leaves this text alone
-        value = getattr(target, name)
+    for name in STORED_ONCE[table]:
+        value = out.get(name)
         if value is None or (len(value) < INLINE_MAX and not _REFERENCE.fullmatch(value)):
             continue  # short: stays in the row (a value that looks like a reference never does)
-        digest = _store(connection, replace_surrogates(value), _base_of(connection, target, name, stored))
-        stored[name] = digest
-        held[name] = value
-        setattr(target, name, reference(digest))
-    if held:
-        target.__dict__[_TEXTS_HELD] = held
-
-
-def _after_write(_mapper: Any, _connection: Connection, target: Any) -> None:
-    for name, value in target.__dict__.pop(_TEXTS_HELD, {}).items():
-        set_committed_value(target, name, value)
+        base = _base_of(connection, table, out, name, stored, parent_id)
+        stored[name] = _store(connection, replace_surrogates(value), base)
+        out[name] = reference(stored[name])
+    return out
 
 
 def _store(connection: Connection, text: str, base: bytes | None) -> bytes:
@@ -123,70 +132,107 @@ def _store(connection: Connection, text: str, base: bytes | None) -> bytes:
     digest = hashlib.sha256(raw).digest()
     depth, base_text = 0, None
     if base is not None and base != digest:
-        found = connection.execute(select(StoredText.depth).where(StoredText.digest == base)).first()
-        if found is not None and found[0] < MAX_DEPTH:
+        found = _depth_of(connection, base)
+        if found is not None and found >= MAX_DEPTH:
+            # Its chain is full: build on the link halfway up it, a text a few steps older, rather
+            # than on nothing (a prompt compressed alone costs ten times one built on another).
+            base, found = _link_at(connection, base, MAX_DEPTH // 2)
+        if base is not None and base != digest and found is not None and found < MAX_DEPTH:
             known = _texts_by_digest(connection, [base])[base]
             if known != _lost(base):
-                depth, base_text = found[0] + 1, known
+                depth, base_text = found + 1, known
     packed = compress(raw, base_text)
     row = {"digest": digest, "compression": "zlib", "base": base if base_text else None, "depth": depth, "data": packed}
     if len(packed) >= len(raw):
         row.update(compression="", base=None, depth=0, data=raw)
-    connection.execute(_insert_ignore(connection), [row])
+    if connection.execute(_insert_ignore(connection.dialect.name), row).rowcount == 1:
+        _depths[digest] = row["depth"]  # the row as written: what a later text based on it reads
     _remember(digest, text)
     return digest
 
 
-def _insert_ignore(connection: Connection) -> Any:
-    if connection.dialect.name == "postgresql":
+def _link_at(connection: Connection, digest: bytes, target: int) -> tuple[bytes | None, int | None]:
+    """The text `digest` is built on, followed up its chain to the first at depth `target` or less
+    (None: the chain is broken, as in a salvaged archive)."""
+    depth = _depth_of(connection, digest)
+    while depth is not None and depth > target:
+        row = connection.execute(_BASE, {"digest": digest}).first()
+        if row is None or row[0] is None:
+            return None, None
+        digest = bytes(row[0])
+        depth = _depth_of(connection, digest)
+    return digest, depth
+
+
+def _depth_of(connection: Connection, digest: bytes) -> int | None:
+    """The stored depth of a text (None: not stored); texts never change, so a known depth is kept."""
+    if digest in _depths:
+        return _depths[digest]
+    found = connection.execute(_DEPTH, {"digest": digest}).first()
+    if found is None:
+        return None
+    if len(_depths) >= _CACHED:
+        _depths.clear()
+    _depths[digest] = found[0]
+    return found[0]
+
+
+@functools.cache
+def _insert_ignore(dialect: str) -> Any:
+    if dialect == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
     return insert(StoredText).on_conflict_do_nothing(index_elements=["digest"])
 
 
-def _base_of(connection: Connection, target: Any, name: str, stored: dict[str, bytes]) -> bytes | None:
-    """The digest of a stored text much like `target.name` is likely to be, if there is one.
+_P, _E, _L = Program.__table__, EvaluationRow.__table__, LLMCall.__table__
+_DEPTH = select(StoredText.depth).where(StoredText.digest == bindparam("digest"))
+_BASE = select(StoredText.base).where(StoredText.digest == bindparam("digest"))
+_PARENT_CODE = select(_P.c.code).where(_P.c.id == bindparam("id"))
+_PARENT_OF = select(_P.c.parent_id).where(_P.c.id == bindparam("id"))
+_STAGE_FEEDBACK = select(_E.c.feedback).where(_E.c.program_id == bindparam("program"), _E.c.stage == bindparam("stage"))
+_PREVIOUS_PROMPT = select(_L.c.prompt).where(_L.c.run_id == bindparam("run")).order_by(_L.c.id.desc()).limit(1)
+
+
+def _base_of(
+    connection: Connection,
+    table: type,
+    values: dict[str, Any],
+    name: str,
+    stored: dict[str, bytes],
+    parent_id: int | None | object,
+) -> bytes | None:
+    """The digest of a stored text much like `values[name]` is likely to be, if there is one.
 
     Only texts of committed rows, or of this row, are used: a base must outlive the text built on it."""
-    if isinstance(target, Program):
+    if table is Program:
         if name == "diff":
-            return stored.get("code") or digest_of(target.code)
-        if target.parent_id is None:
+            return stored.get("code") or digest_of(values.get("code"))
+        if values.get("parent_id") is None:
             return None
-        return _first(connection, select(Program.code).where(Program.id == target.parent_id))
-    if isinstance(target, EvaluationRow | RepeatEvaluation) and name == "feedback":
-        if isinstance(target, RepeatEvaluation):  # the same stage's first evaluation
-            program = target.program_id
-        else:  # the parent's evaluation of the same stage
-            parent = connection.execute(select(Program.parent_id).where(Program.id == target.program_id)).first()
-            program = None if parent is None else parent[0]
+        return _first(connection, _PARENT_CODE, {"id": values["parent_id"]})
+    if table in (EvaluationRow, RepeatEvaluation) and name == "feedback":
+        if table is RepeatEvaluation:  # the same stage's first evaluation
+            program = values["program_id"]
+        elif parent_id is _UNKNOWN:  # the parent's evaluation of the same stage
+            found = connection.execute(_PARENT_OF, {"id": values["program_id"]}).first()
+            program = None if found is None else found[0]
+        else:
+            program = parent_id
         if program is None:
             return None
-        return _first(
-            connection,
-            select(EvaluationRow.feedback).where(
-                EvaluationRow.program_id == program, EvaluationRow.stage == target.stage
-            ),
-        )
-    if isinstance(target, LLMCall):
+        return _first(connection, _STAGE_FEEDBACK, {"program": program, "stage": values["stage"]})
+    if table is LLMCall:
         if name == "response":
-            return stored.get("prompt") or digest_of(target.prompt)
-        previous = select(LLMCall.prompt).where(LLMCall.run_id == target.run_id).order_by(LLMCall.id.desc())
-        return _first(connection, previous.limit(1))
+            return stored.get("prompt") or digest_of(values.get("prompt"))
+        return _first(connection, _PREVIOUS_PROMPT, {"run": values["run_id"]})
     return None
 
 
-def _first(connection: Connection, stmt: Any) -> bytes | None:
-    row = connection.execute(stmt).first()
+def _first(connection: Connection, stmt: Any, params: dict[str, Any]) -> bytes | None:
+    row = connection.execute(stmt, params).first()
     return None if row is None else digest_of(row[0])
-
-
-for _table in STORED_ONCE:
-    event.listen(_table, "before_insert", _before_write)
-    event.listen(_table, "before_update", _before_write)
-    event.listen(_table, "after_insert", _after_write)
-    event.listen(_table, "after_update", _after_write)
 
 
 # reading ---------------------------------------------------------------------------------------
@@ -232,7 +278,7 @@ def _lost(digest: bytes) -> str:
     return f"[text lost from the archive: sha256 {digest.hex()}]"
 
 
-def texts_of(s: Session, values: Iterable[Any]) -> dict[str, str]:
+def texts_of(s: Session | Connection, values: Iterable[Any]) -> dict[str, str]:
     """The text behind each reference among `values` (anything else is left out)."""
     wanted = {value: digest for value in values if (digest := digest_of(value)) is not None}
     if not wanted:
@@ -241,10 +287,22 @@ def texts_of(s: Session, values: Iterable[Any]) -> dict[str, str]:
     return {value: found[digest] for value, digest in wanted.items()}
 
 
-def as_records(s: Session, cls: type[T], rows: Iterable[Any]) -> list[T]:
-    """The record `cls` of each row (as `as_record`), with every stored-once text read back."""
-    names = [f.name for f in dataclasses.fields(cls)]  # type: ignore[arg-type]
-    long_names = [name for name in names if name in _RECORD_FIELDS]
+def evaluation_rows() -> Select:
+    """A query of `evaluations` rows, each with what its program's row stores in `metrics` and
+    `features` (as `program_metrics`, `program_features`), which `as_records` gives a row that stores
+    none of its own (compact.py); add the conditions."""
+    return select(_E, _P.c.metrics.label("program_metrics"), _P.c.features.label("program_features")).outerjoin(
+        _P, _P.c.id == _E.c.program_id
+    )
+
+
+def as_records(s: Session | Connection, cls: type[T], rows: Iterable[Any]) -> list[T]:
+    """The record `cls` of each row (as `as_record`), with every stored-once text read back and
+    every dictionary whole (compact.py): a program's features overlaid on its metrics, and an
+    evaluation row's metrics or features that it borrows from its program's row (the query selects
+    those as `program_metrics` and `program_features`: `evaluation_rows`)."""
+    names, long_names = _field_names(cls)
+    rows = list(rows)
     fields = [{name: getattr(row, name) for name in names} for row in rows]
     if long_names:
         texts = texts_of(s, (values[name] for values in fields for name in long_names))
@@ -254,8 +312,31 @@ def as_records(s: Session, cls: type[T], rows: Iterable[Any]) -> list[T]:
                     value = values[name]
                     if value in texts:
                         values[name] = texts[value]
+    packed = [name for name in names if name in PACKED_COLUMNS]
+    if not packed:
+        return [cls(**values) for values in fields]
+    lenders = [(getattr(row, "program_metrics", None), getattr(row, "program_features", None)) for row in rows]
+    unpack_values(s, [*(values[name] for values in fields for name in packed), *(v for pair in lenders for v in pair)])
+    for values in fields:
+        for name in packed:
+            values[name] = unpack(values[name])
+    if cls is ProgramRecord:
+        for values in fields:
+            values["features"] = full_features(values["metrics"], values["features"])
+    else:
+        for values, (metrics, features) in zip(fields, lenders, strict=True):
+            values["metrics"] = borrowed(values["metrics"], unpack(metrics))
+            if "features" in values:
+                values["features"] = borrowed(values["features"], unpack(features))
     return [cls(**values) for values in fields]
 
 
-def as_one_record(s: Session, cls: type[T], row: Any) -> T:
+@functools.cache
+def _field_names(cls: type) -> tuple[list[str], list[str]]:
+    """A record's field names, and those that may hold a stored-once text."""
+    names = [f.name for f in dataclasses.fields(cls)]
+    return names, [name for name in names if name in _RECORD_FIELDS]
+
+
+def as_one_record(s: Session | Connection, cls: type[T], row: Any) -> T:
     return as_records(s, cls, [row])[0]

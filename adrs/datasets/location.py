@@ -11,6 +11,7 @@ Must not: download, verify or create anything.
 
 from __future__ import annotations
 
+import functools
 import os
 from pathlib import Path
 
@@ -19,7 +20,12 @@ ENV_ROOT = "ADRS_DATA"
 
 def user_data_root() -> Path:
     """The per-user data folder (XDG base directories), whether it exists or not."""
-    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return _data_root(os.environ.get("XDG_DATA_HOME") or "", os.path.expanduser("~"))
+
+
+@functools.lru_cache(maxsize=8)
+def _data_root(xdg_data_home: str, home: str) -> Path:
+    base = xdg_data_home or str(Path(home) / ".local" / "share")
     return Path(base).expanduser() / "adrs" / "data"
 
 

@@ -53,7 +53,7 @@ from adrs.sandbox.cgroup import PidsCgroup
 from adrs.sandbox.process import SandboxSpec, kill_tree, popen_kwargs, scrubbed_env
 from adrs.sandbox.reaper import ENGINE_ENV, engine_id, watch_docker
 from adrs.sandbox.scratch import mount_scratch, unmount_scratch
-from adrs.sandbox.views import secret_paths, socket_folder
+from adrs.sandbox.views import secret_path_names, socket_folder
 
 MAX_FRAME_BYTES = 64 * 1024 * 1024
 TAIL_BYTES = 3000
@@ -99,10 +99,11 @@ async def _evaluate_stage(problem: Problem, program_path: Path, stage: Stage, se
     try:
         program = workdir / "program.py"
         shutil.copyfile(program_path, program)
-        env = _worker_env(problem, settings, name, tag)
+        data = data_folder(problem, settings)  # once per stage: the worker's request and its hidden paths
+        env = _worker_env(problem, settings, name, tag, data)
         if name == "docker":
             watch_docker(env["ADRS_DOCKER_HOST"])
-        return await _run_worker(problem, program, stage, settings, workdir, started, env)
+        return await _run_worker(problem, program, stage, settings, workdir, started, env, data)
     finally:
         if name != "process":
             await asyncio.to_thread(backend.cleanup, tag)
@@ -147,14 +148,16 @@ def data_folder(problem: Problem, settings: EvalSettings) -> str | None:
     return str(Path(chosen).expanduser().resolve()) if chosen else None
 
 
-def _worker_env(problem: Problem, settings: EvalSettings, name: str, tag: str) -> dict[str, str]:
-    """What the worker's harness needs to start candidates: backend, probes, paths to hide."""
-    hidden = [str(problem.root)] + [str(p) for p in secret_paths()]
-    for folder in (data_folder(problem, settings), os.environ.get("ADRS_DATA")):
+def _worker_env(problem: Problem, settings: EvalSettings, name: str, tag: str, data: str | None) -> dict[str, str]:
+    """What the worker's harness needs to start candidates: backend, probes, paths to hide (`data`:
+    the stage's data folder). Every path is looked for again at each stage."""
+    hidden = [str(problem.root), *secret_path_names()]
+    for folder in (data, os.environ.get("ADRS_DATA")):
         if folder:
-            hidden.append(str(Path(folder).expanduser().resolve()))
-    if user_data_root().is_dir():  # every problem's fetched data, not only this one's
-        hidden.append(str(user_data_root().resolve()))
+            hidden.append(os.path.realpath(os.path.expanduser(folder)))
+    users = user_data_root()
+    if users.is_dir():  # every problem's fetched data, not only this one's
+        hidden.append(os.path.realpath(users))
     hidden += archive_files(settings.archive_url)
     hidden += settings.hidden_paths
     env = {"ADRS_SANDBOX": name, "ADRS_SANDBOX_TAG": tag, ENGINE_ENV: engine_id(), **sandbox.probe_env(name)}
@@ -180,6 +183,7 @@ async def _run_worker(
     workdir: Path,
     started: float,
     env: dict[str, str],
+    data: str | None,
 ) -> Evaluation:
     token = secrets.token_hex(16)
     read_fd, write_fd = os.pipe()
@@ -195,7 +199,7 @@ async def _run_worker(
         "stage": stage.name,
         "workdir": str(workdir),
         "seed": settings.seed,
-        "data_dir": data_folder(problem, settings),
+        "data_dir": data,
         "candidate_timeout_s": problem.limits.candidate_timeout_s,
         "candidate_memory_mb": problem.limits.candidate_memory_mb,
         **peer_request(problem, stage),  # peer folders: their format and the evaluator function of this stage

@@ -71,12 +71,17 @@ def _unescape(field: str) -> str:
     return field
 
 
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
 def mount_scratch(path: Path, size_mb: int) -> bool:
     """Mount a tmpfs of `size_mb` MiB (mode 0700) on the empty folder `path`; False where it cannot."""
     if not scratch_available():
         return False
     watch_mount(str(path))  # told first: an engine killed right after the mount still has it removed
-    libc = ctypes.CDLL(None, use_errno=True)
+    libc = _libc()
     flags = ctypes.c_ulong(MS_NOSUID | MS_NODEV)
     data = f"size={int(size_mb)}m,mode=0700".encode()
     if libc.mount(f"{SOURCE}-{os.getpid()}".encode(), os.fsencode(path), b"tmpfs", flags, data) != 0:
@@ -87,7 +92,7 @@ def mount_scratch(path: Path, size_mb: int) -> bool:
 
 def unmount_scratch(path: Path, tell_reaper: bool = True) -> None:
     """Detach the tmpfs (its pages are freed once nothing holds a file open in it)."""
-    libc = ctypes.CDLL(None, use_errno=True)
+    libc = _libc()
     libc.umount2(os.fsencode(path), ctypes.c_int(MNT_DETACH))
     if tell_reaper:
         forget_mount(str(path))

@@ -13,6 +13,7 @@ Must not: start processes or decide limits.
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.util
 import os
 import sys
@@ -186,9 +187,17 @@ def _find(name: str) -> Path | None:
 
 def secret_paths() -> tuple[Path, ...]:
     """Credentials of the engine's user and the system that a `process` candidate must not read."""
-    home = Path.home()
-    paths = [home / name for name in HOME_SECRETS] + [Path(p) for p in SYSTEM_SECRETS]
-    return tuple(p for p in paths if os.path.lexists(p))
+    return tuple(Path(p) for p in secret_path_names())
+
+
+def secret_path_names() -> list[str]:
+    """`secret_paths` as strings, looked for again at every call (the runner asks once per stage)."""
+    return [p for p in _secret_candidates(os.path.expanduser("~")) if os.path.lexists(p)]
+
+
+@functools.lru_cache(maxsize=8)
+def _secret_candidates(home: str) -> tuple[str, ...]:
+    return (*(os.path.join(home, name) for name in HOME_SECRETS), *SYSTEM_SECRETS)
 
 
 def socket_folder(socket_path: str) -> Path:

@@ -17,7 +17,7 @@ from functools import cached_property
 from typing import NamedTuple
 
 from adrs.mutate.offline.splices import SourceText
-from adrs.program import Region, regions_of_lines, split_lines, tree_hash
+from adrs.program import Region, regions_of_lines, remember_hash, split_lines, tree_hash
 
 DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 BlockKey = tuple[object, ...]
@@ -92,8 +92,8 @@ class Analysis:
 
     @cached_property
     def hash(self) -> str:
-        """normalized_hash of the code, computed once per analysis."""
-        return tree_hash(self.tree)
+        """normalized_hash of the code, computed once per analysis (and noted for the engine's duplicate check)."""
+        return remember_hash(self.code, tree_hash(self.tree))
 
     def region_of_span(self, first: int, last: int) -> int:
         """The region holding lines first..last (1-based), or -1 if they are not all in one."""
