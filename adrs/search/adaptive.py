@@ -281,7 +281,7 @@ class AdaptiveSearch:
                     return None
                 picked = (best, EXPLOIT)  # a spawned island whose seeds are not in this view yet
             parent, mode = picked
-            escalation = self.escalation(island)
+            escalation = self.escalation(island) if rng.random() < self.config.escalated_share else 0
             guidance = self._guidance(mode, island, escalation, parent, view)
             chosen_paradigm = None
         focus = focus_of(parent, view) if mode == EXPLOIT else ()
