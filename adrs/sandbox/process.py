@@ -253,6 +253,7 @@ class PopenHandle(Handle):
         self.cgroup = cgroup
         self.cpu_limit_s = None if limits is None else float(limits.cpu_seconds())
         self.shell_status = False  # True: the child reports death by signal N as 128 + N (bwrap)
+        self._pidfd: int | None = None
 
     def poll(self) -> int | None:
         if self.returncode is not None:
@@ -268,7 +269,22 @@ class PopenHandle(Handle):
         self.returncode = signal_from_shell_status(code) if self.shell_status else code
         self.proc.returncode = code
         self.cpu_used_s = usage.ru_utime + usage.ru_stime
+        self._close_pidfd()
         return self.returncode
+
+    def exit_fd(self) -> int | None:
+        # The child is not reaped before poll() sees it end, so its pid cannot be reused meanwhile.
+        if self._pidfd is None and self.returncode is None:
+            try:
+                self._pidfd = os.pidfd_open(self.proc.pid)
+            except (AttributeError, OSError):  # Python or kernel without pidfds: callers poll
+                self._pidfd = -1
+        return None if self._pidfd is None or self._pidfd < 0 else self._pidfd
+
+    def _close_pidfd(self) -> None:
+        if self._pidfd is not None and self._pidfd >= 0:
+            os.close(self._pidfd)
+        self._pidfd = -1
 
     def kill(self) -> None:
         kill_tree(self.proc.pid, self.cgroup)
@@ -280,6 +296,7 @@ class PopenHandle(Handle):
         return self.returncode
 
     def release(self) -> None:
+        self._close_pidfd()
         self.kill()  # grandchildren left behind die with the run
         if self.cgroup is not None:
             self.cgroup.remove()
