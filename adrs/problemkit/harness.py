@@ -255,7 +255,8 @@ def _start(
     (home / "request.json").write_text(json.dumps(request))
     captures = Captures(home)
     launch = Launch(
-        argv=[sys.executable, "-I", str(home / "runner.py"), str(home / "request.json")],
+        # -B: nothing to gain from writing the driver's bytecode into a home that lives for one run
+        argv=[sys.executable, "-I", "-B", str(home / "runner.py"), str(home / "request.json")],
         home=home,
         limits=limits,
         stdout=home / "stdout.txt",
