@@ -51,10 +51,11 @@ def test_the_script_runs_from_its_bytecode_with_its_own_flags(tmp_path):
 
 def test_bytecode_of_another_interpreter_is_ignored(tmp_path):
     script = tmp_path / "runner.py"
-    script.write_text("RESULT = 'source'\n")
+    script.write_text("RESULT = 'bytecode'\n")
     foreign = bytearray(script_bytecode(script))
     foreign[0:2] = (int.from_bytes(foreign[0:2], "little") ^ 0x7FFF).to_bytes(2, "little")  # another magic
     (tmp_path / "runner.pyc").write_bytes(bytes(foreign))
+    script.write_text("RESULT = 'source'\n")
     assert _run_main(_confine_module(), script)["RESULT"] == "source"
 
 
