@@ -1,9 +1,11 @@
 """Confines a candidate's process before any candidate code runs (the `process` backend).
 
-Standalone: imports nothing from adrs. The backend (adrs/sandbox/process.py) copies it into the
-candidate's folder and starts `python -I confine.py CONFIG.json runner.py ARGS...`: it confines
-this very interpreter, then runs the harness's runner.py (adrs/candidate/runner.py) as __main__
-in it (no second interpreter start).
+Standalone: imports nothing from adrs. The backend (adrs/sandbox/process.py) writes its bytecode
+into the candidate's folder and starts `python -I -B confine.pyc CONFIG.json runner.py ARGS...`:
+it confines this very interpreter, then runs the harness's runner.py (adrs/candidate/runner.py)
+as __main__ in it (no second interpreter start), from the runner.pyc the backend wrote beside it.
+It imports only what an interpreter has loaded anyway or costs next to nothing (each import is
+paid at every candidate start).
 It runs as root, as PID 1 of fresh PID, mount, IPC and UTS namespaces made by unshare(1) (the
 network namespace comes from the backend). It builds a new root on a small tmpfs, the same view
 bwrap gives: read-only binds of the folders the config names (/usr, the Python runtime, the
