@@ -25,7 +25,8 @@ from sqlalchemy.exc import IntegrityError
 
 from adrs.archive.base import ArchiveBase
 from adrs.archive.errors import ArchiveError
-from adrs.archive.records import Hint, SteeringEntry, SteeringState
+from adrs.archive.records import SteeringEntry, SteeringState, steering_state  # records.py: the sqlite3 reader
+from adrs.archive.records import utc_moment as _moment  # reads steering rows too
 from adrs.archive.schema import Event, Program, State
 
 STEER_EVENT = "steer"
@@ -37,25 +38,6 @@ HINT_MAX_CHARS = 2000  # a longer hint is refused, not cut: the person sees what
 
 class SteeringError(ArchiveError):
     """A steering action that cannot be stored (unknown action, empty hint, program not of the run)."""
-
-
-def _moment(value: Any) -> datetime:
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def steering_state(value: dict[str, Any] | None) -> SteeringState:
-    """The record of a stored state row (none: nothing asked)."""
-    if not value:
-        return SteeringState()
-    hints = tuple(Hint(int(h["id"]), str(h["text"]), _moment(h["at"])) for h in value.get("hints", []))
-    return SteeringState(
-        version=int(value.get("version", 0)),
-        paused=bool(value.get("paused", False)),
-        pinned=tuple(int(i) for i in value.get("pinned", [])),
-        banned=tuple(int(i) for i in value.get("banned", [])),
-        hints=hints,
-    )
 
 
 def _applied(value: dict[str, Any], payload: dict[str, Any], event_id: int, at: datetime) -> dict[str, Any]:
