@@ -4,8 +4,10 @@ Owns, behind methods of `Archive` (this is one of its parts): the steering actio
 next prompts, pinning or banning a program as a parent, pausing and resuming proposals), each
 written as a `steer` event (the log, with its time) and applied to the run's `steering` state row
 in the same transaction, so that every engine of the run, on any machine, reads the whole state
-with one primary-key lookup. No table is added: `events` and `state` exist in every archive, and a
-run without a `steering` row reads as "nothing asked" (a read-only reader never writes one).
+with one primary-key lookup (`steering_state`, in records.py, turns that row into the record, for
+the sqlite3 reader of `adrs status` too). No table is added: `events` and `state` exist in every
+archive, and a run without a `steering` row reads as "nothing asked" (a read-only reader never
+writes one).
 
 Two writers (two browser tabs, two servers) cannot lose each other's change: in SQLite the event
 insert takes the database's write lock before the state row is read; in PostgreSQL the row is read
@@ -25,8 +27,7 @@ from sqlalchemy.exc import IntegrityError
 
 from adrs.archive.base import ArchiveBase
 from adrs.archive.errors import ArchiveError
-from adrs.archive.records import SteeringEntry, SteeringState, steering_state  # records.py: the sqlite3 reader
-from adrs.archive.records import utc_moment as _moment  # reads steering rows too
+from adrs.archive.records import SteeringEntry, SteeringState, steering_state, utc_moment
 from adrs.archive.schema import Event, Program, State
 
 STEER_EVENT = "steer"
@@ -146,5 +147,5 @@ class SteeringMixin(ArchiveBase):
                     detail = f"hint {payload['hint_id']}"
                 else:
                     detail = ""
-                entries.append(SteeringEntry(_moment(row.created_at), str(payload.get("action", "")), detail))
+                entries.append(SteeringEntry(utc_moment(row.created_at), str(payload.get("action", "")), detail))
         return entries
