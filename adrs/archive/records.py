@@ -2,8 +2,8 @@
 
 Owns: the frozen dataclasses every archive method returns (runs, programs, stored evaluation
 rows, best claims, LLM calls, LLM usage per model and in total, a run's steering and its log, with
-`steering_state` reading the stored steering row),
-what is about to be stored (`NewProgram`, `ClaimDraft`), the program and run statuses as
+`steering_state`, the record of a stored steering row, which both read paths use), what is about
+to be stored (`NewProgram`, `ClaimDraft`), the program and run statuses as
 `StrEnum`s (their members equal the strings stored in the database, so records read back hold
 plain strings that compare equal to them), and `as_record`, the one copy from an ORM row into a
 record.
