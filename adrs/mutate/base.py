@@ -16,7 +16,7 @@ import random
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
-from adrs.archive.store import ProgramRecord
+from adrs.archive.records import ProgramRecord  # not store.py: `adrs check` never loads SQLAlchemy
 from adrs.problem import Problem
 from adrs.progress import LLMActivity, Pause
 from adrs.search.focus import Step
