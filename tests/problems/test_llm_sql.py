@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib.util
 import random
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -145,10 +144,8 @@ def test_synthetic_tables_are_seeded_and_follow_beer_statistics():
 # --- the evaluator through the harness --------------------------------------------------------
 
 
-def test_quick_stage_scores_the_initial_program_at_the_zero_point_fast(tmp_path):
-    started = time.perf_counter()
+def test_quick_stage_scores_the_initial_program_at_the_zero_point(tmp_path):
     result = _evaluator().evaluate(str(PROBLEM / "initial.py"), stage="quick", workdir=str(tmp_path))
-    assert time.perf_counter() - started < 10.0
     assert result["metrics"]["hit_score"] == 0.0
     assert result["metrics"]["hit_rate"] == pytest.approx(result["metrics"]["baseline_hit_rate"])
     assert 4.0 < result["score"] <= 5.0  # only the runtime term
