@@ -311,6 +311,7 @@ class Engine:
                 guidance=choice.guidance if choice else "",
                 escalation=choice.escalation if choice else 0,
                 focus_lines=choice.focus_lines if choice else (),
+                momentum=choice.momentum if choice else (),
                 hints=self.steering.hints if self.steering is not None else (),
             )
             task = asyncio.create_task(self.source.propose(context))

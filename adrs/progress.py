@@ -14,7 +14,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 
-from adrs.archive.store import ProgramRecord
+from adrs.archive.records import ProgramRecord
 
 # RunFailure.kind: why a run stopped on a failure rather than on a budget, a target or a cap.
 INITIAL_FAILED = "initial_failed"  # no program evaluated successfully (the initial program failed)

@@ -113,6 +113,8 @@ def run_seed(
             settings["workers"] = args.workers
         if args.islands:
             settings["islands"] = args.islands
+        if args.adaptive:
+            settings["adaptive"] = adaptive_settings(args.adaptive)
         selection = SelectionConfig(strategy=strategy)
         breakthroughs = None
         if args.llm_server:
@@ -140,6 +142,17 @@ def run_seed(
         "load": [round(v, 2) for v in (*load_before, *os.getloadavg())],
         "breakthroughs": breakthroughs,
     }
+
+
+def adaptive_settings(pairs: list[str]) -> dict:
+    """`--adaptive stall_window=20 spawn_below=0` as the run's [adaptive] table (numbers parsed)."""
+    table: dict = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep:
+            raise SystemExit(f"--adaptive: expected KEY=VALUE, got {pair!r}")
+        table[key] = json.loads(value)
+    return table
 
 
 def row_of(strategy: str, runs: list[dict], checkpoints: list[int]) -> dict:
@@ -243,6 +256,10 @@ def main() -> None:
     parser.add_argument("--islands", type=int, default=None, help="islands per run (default: the run default, 3)")
     parser.add_argument("--data", default=None)
     parser.add_argument(
+        "--adaptive", nargs="+", default=[], metavar="KEY=VALUE", help="settings of --selection adaptive (config.py)"
+    )
+    parser.add_argument("--label", default=None, help="the row's name in the tables (default: the strategy)")
+    parser.add_argument(
         "--llm-server", action="store_true", help="proposals through the LLM mutator from a local mutation server"
     )
     parser.add_argument("--json", default=None, help="write every figure (per seed) to this file, after each run")
@@ -281,24 +298,28 @@ def main() -> None:
             "stages": [s.name for s in problem.evolution_stages],
             "final_stage": final_stage,
             "mutator": "llm (benchmarks/peers/mutation_server.py)" if args.llm_server else "offline",
+            "adaptive_settings": adaptive_settings(args.adaptive),
             "rows": [{**r, "curves": {str(k): v for k, v in r["curves"].items()}} for r in rows],
         }
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(record, indent=1))
 
     rows: list[dict] = []
+    if args.label and len(args.strategies) != 1:
+        parser.error("--label names one strategy's row: give exactly one --strategies")
     for strategy in args.strategies:
-        runs = [r for r in done.get(strategy, []) if r["seed"] in args.seeds]
+        name = args.label or strategy
+        runs = [r for r in done.get(name, []) if r["seed"] in args.seeds]
         for seed in args.seeds:
             if any(r["seed"] == seed for r in runs):
                 continue
             runs.append(run_seed(args, problem, full, strategy, seed, checkpoints))
             runs.sort(key=lambda r: args.seeds.index(r["seed"]))
-            save([*rows, row_of(strategy, runs, checkpoints)])  # nothing lost if a later run dies
-        row = row_of(strategy, runs, checkpoints)
+            save([*rows, row_of(name, runs, checkpoints)])  # nothing lost if a later run dies
+        row = row_of(name, runs, checkpoints)
         rows.append(row)
         shown = "  ".join(f"@{n}: {cell(v)}" for n, v in row["curves"].items())
-        print(f"{strategy:10s} {shown}  [{row['wall_s']:.0f} s]", flush=True)
+        print(f"{name:10s} {shown}  [{row['wall_s']:.0f} s]", flush=True)
     save(rows)
     print()
     print("\n".join(table(rows, final_stage)))

@@ -61,9 +61,10 @@ def test_archive_functions_return_records_usable_after_the_archive_closed(toy_pr
 
 
 def test_commands_load_only_what_they_use(toy_problem, tmp_path):
-    """`adrs eval` never loads the archive (SQLAlchemy) or the engine; `adrs status` and `adrs show`
-    load the archive and nothing of the engine, the evaluation runner, the exporter, the doctor, the
-    report, the syntax highlighter or the PostgreSQL dialect (their start-up: benchmarks/startup.py)."""
+    """`adrs eval` and `adrs check` never load the archive (SQLAlchemy) or the engine; `adrs status` and
+    `adrs show` read a SQLite archive with sqlite3 (archive/sqlite_reader.py), so they load neither
+    SQLAlchemy nor anything of the engine, the evaluation runner, the exporter, the doctor, the report
+    or the syntax highlighter (their start-up: benchmarks/startup.py)."""
     archive = tmp_path / "a.sqlite"
     adrs.evolve(toy_problem, archive=archive, budget=2, workers=1, seed=0, evaluate_holdout=False)
     watched = (
@@ -86,6 +87,7 @@ def test_commands_load_only_what_they_use(toy_problem, tmp_path):
     )
     runs = {
         "eval": ["eval", str(toy_problem), str(toy_problem / "initial.py"), "--stage", "quick"],
+        "check": ["check", str(toy_problem)],
         "status": ["status", str(archive)],
         "show": ["show", str(archive), "2"],
     }
@@ -94,4 +96,9 @@ def test_commands_load_only_what_they_use(toy_problem, tmp_path):
         done = subprocess.run([sys.executable, "-c", probe, *argv], capture_output=True, text=True, timeout=240)
         assert done.returncode == 0, done.stdout + done.stderr
         loaded[name] = done.stdout.rsplit("LOADED", 1)[1].strip()
-    assert loaded == {"eval": "['adrs.evaluate.runner']", "status": "['sqlalchemy']", "show": "['sqlalchemy']"}
+    assert loaded == {
+        "eval": "['adrs.evaluate.runner']",
+        "check": "['adrs.evaluate.runner']",
+        "status": "[]",
+        "show": "[]",
+    }

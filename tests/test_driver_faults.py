@@ -111,6 +111,30 @@ def test_a_working_driver_still_returns_the_value(tmp_path):
     assert run.ok and run.value == 42
 
 
+def test_a_candidate_that_breaks_the_import_system_still_has_its_failure_recorded(tmp_path):
+    # runner.py imports traceback only once something failed (a run that succeeds never pays for it):
+    # a candidate that emptied the import system before raising still gets its own exception recorded,
+    # in its own words, and the runner does not die without a result.
+    program, driver = tmp_path / "candidate.py", tmp_path / "driver.py"
+    program.write_text(
+        "import sys\n\n"
+        "def explode(x):\n"
+        "    for name in ('traceback', 'linecache', 'ast'):\n"
+        "        sys.modules.pop(name, None)\n"
+        "    sys.meta_path.clear()\n"
+        "    sys.path_hooks.clear()\n"
+        "    sys.path_importer_cache.clear()\n"
+        "    raise ValueError('raised after breaking imports')\n"
+    )
+    driver.write_text("def run(candidate, payload):\n    return candidate.explode(payload['x'])\n")
+    run = run_candidate(
+        program, driver, {"x": 1}, workdir=tmp_path / "work", limits=ProcessLimits(timeout_s=30, memory_mb=1024)
+    )
+    assert not run.ok
+    assert run.error_kind == EXCEPTION, run.error
+    assert "ValueError: raised after breaking imports" in run.error, run.error
+
+
 # --- the engine's verdict: a claimed driver fault is checked on the problem's initial program -------------
 
 INITIAL = "# initial\ndef answer(x):\n    return x + 1\n"

@@ -3,6 +3,7 @@ test command that is CI's own script, closing with a summary of what skipped and
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
@@ -126,3 +127,21 @@ def test_ci_goes_on_when_the_data_cannot_be_fetched(tmp_path):
     done, _ = _data_step(tmp_path, shared=False, mirror=mirror)
     assert done.returncode == 0 and done.stdout == "", done  # no ADRS_TEST_DATA: the real-data tests skip
     assert "the real data could not be fetched (" in done.stderr and "cannot read it" in done.stderr, done.stderr
+
+
+def test_the_setup_command_compiles_every_module_of_adrs(tmp_path):
+    """The first command's compile step, run as written on a copy of adrs/ and evaluators/, leaves a
+    .pyc for every module, even where PYTHONDONTWRITEBYTECODE is set (an editable install compiles
+    only site-packages, so without this step adrs's modules compile at every start there)."""
+    first, _ = _setup_commands()
+    (step,) = [part.strip() for part in first.split("&&") if "compileall" in part]
+    for folder in ("adrs", "evaluators"):
+        shutil.copytree(ROOT / folder, tmp_path / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    argv = [sys.executable, *step.split()[1:]]
+    assert step.split()[0] == ".venv/bin/python"
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    done = subprocess.run(argv, cwd=tmp_path, capture_output=True, text=True, timeout=600, env=env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    sources = [path for folder in ("adrs", "evaluators") for path in (tmp_path / folder).rglob("*.py")]
+    uncompiled = [str(p) for p in sources if not Path(importlib.util.cache_from_source(str(p))).is_file()]
+    assert len(sources) > 100 and not uncompiled, uncompiled[:5]

@@ -84,7 +84,7 @@ _HOME_OF = {name: module for module, names in _HOMES.items() for name in names}
 # or value, and the command line prints it and exits 1. (module, class) pairs, loaded on first use.
 _USER_ERRORS = (
     ("adrs.problem", "ProblemError"),
-    ("adrs.archive.store", "ArchiveError"),
+    ("adrs.archive.errors", "ArchiveError"),
     ("adrs.export", "ExportError"),
     ("builtins", "FileNotFoundError"),
     ("adrs.mutate.llm.models", "LLMConfigError"),

@@ -24,14 +24,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from adrs.archive.elites import Elites, load_elites
-from adrs.archive.records import BestClaim, CallRecord, ModelUsage, SteeringState
-from adrs.archive.store import Archive, ArchiveError, ProgramRecord, RunRecord
+from adrs.archive.errors import ArchiveError
+from adrs.archive.records import BestClaim, CallRecord, ModelUsage, ProgramRecord, RunRecord, SteeringState
+from adrs.archive.sqlite_reader import open_read_only
 from adrs.evaluate.result import Evaluation
 from adrs.noise import run_sigma
 from adrs.problem import load_problem
 
 # Only the command that uses one of these imports it: `adrs status` and `adrs show` start faster
-# without the doctor, the exporter (the evaluation runner), the report and the LLM prompt modules.
+# without the doctor, the exporter (the evaluation runner), the report and the LLM prompt modules,
+# and, on a SQLite archive, without SQLAlchemy (open_read_only reads it with sqlite3).
 if TYPE_CHECKING:
     from adrs.doctor import DoctorReport
     from adrs.export import Exported
@@ -99,11 +101,11 @@ class ProgramView:
 
 def run_status(archive: str | Path, run_id: int | None = None) -> StatusReport:
     """Summarise run `run_id` (default: the latest) of an archive."""
-    store = Archive.open(archive, create=False, read_only=True)
+    store = open_read_only(archive)
     try:
         run = store.run(run_id)
         problem = load_problem(run.problem_root)
-        elites = load_elites(store, run, problem)
+        elites = load_elites(store, run, problem)  # a SQLiteReader reads as Archive does
         claims = store.best_claims(run.id)
         return StatusReport(
             run,
@@ -126,7 +128,7 @@ def show_program(archive: str | Path, program_id: int) -> ProgramView:
     from adrs.mutate.llm.history import refused_proposals
     from adrs.search.paradigms import cited_by_program
 
-    store = Archive.open(archive, create=False, read_only=True)
+    store = open_read_only(archive)
     try:
         program = store.program(program_id)
         initial = next((p for p in store.programs(program.run_id) if p.mutator == "initial"), None)
@@ -146,7 +148,7 @@ def show_program(archive: str | Path, program_id: int) -> ProgramView:
 
 def show_call(archive: str | Path, call_id: int) -> CallRecord:
     """One stored LLM call: its prompt, raw reply, tokens, dollars and why it yielded no program."""
-    store = Archive.open(archive, create=False, read_only=True)
+    store = open_read_only(archive)
     try:
         record = store.llm_call(call_id)
         if record is None:
@@ -170,6 +172,7 @@ def export_programs(
     """Write the best program, the Pareto front, or program `program_id` of a run as standalone
     modules with a provenance record each, in `out`. Each is re-scored first (`rescored`), in the
     sandbox the run used; a failed re-score raises ExportError before anything is written."""
+    from adrs.archive.store import Archive
     from adrs.export import choose, export_program, rescore
 
     store = Archive.open(archive, create=False, read_only=True)

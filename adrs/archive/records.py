@@ -1,8 +1,9 @@
 """The plain records the archive hands out, and the statuses it stores.
 
 Owns: the frozen dataclasses every archive method returns (runs, programs, stored evaluation
-rows, best claims, LLM calls, LLM usage per model and in total, a run's steering and its log),
-what is about to be stored (`NewProgram`, `ClaimDraft`), the program and run statuses as
+rows, best claims, LLM calls, LLM usage per model and in total, a run's steering and its log, with
+`steering_state`, the record of a stored steering row, which both read paths use), what is about
+to be stored (`NewProgram`, `ClaimDraft`), the program and run statuses as
 `StrEnum`s (their members equal the strings stored in the database, so records read back hold
 plain strings that compare equal to them), and `as_record`, the one copy from an ORM row into a
 record.
@@ -15,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, TypeVar
 
@@ -235,6 +236,26 @@ class SteeringState:
     pinned: tuple[int, ...] = ()  # programs every proposal takes as its parent (one of them, seeded)
     banned: tuple[int, ...] = ()  # programs never taken as a parent nor shown as an inspiration
     hints: tuple[Hint, ...] = ()  # active hints, oldest first: the next prompts carry them
+
+
+def utc_moment(value: Any) -> datetime:
+    """A stored moment (a datetime, or its ISO text in a JSON value) in UTC; a naive one was written in UTC."""
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def steering_state(value: dict[str, Any] | None) -> SteeringState:
+    """The record of a run's stored `steering` state row (none: nothing asked)."""
+    if not value:
+        return SteeringState()
+    hints = tuple(Hint(int(h["id"]), str(h["text"]), utc_moment(h["at"])) for h in value.get("hints", []))
+    return SteeringState(
+        version=int(value.get("version", 0)),
+        paused=bool(value.get("paused", False)),
+        pinned=tuple(int(i) for i in value.get("pinned", [])),
+        banned=tuple(int(i) for i in value.get("banned", [])),
+        hints=hints,
+    )
 
 
 @dataclass(frozen=True)

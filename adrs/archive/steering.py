@@ -4,8 +4,10 @@ Owns, behind methods of `Archive` (this is one of its parts): the steering actio
 next prompts, pinning or banning a program as a parent, pausing and resuming proposals), each
 written as a `steer` event (the log, with its time) and applied to the run's `steering` state row
 in the same transaction, so that every engine of the run, on any machine, reads the whole state
-with one primary-key lookup. No table is added: `events` and `state` exist in every archive, and a
-run without a `steering` row reads as "nothing asked" (a read-only reader never writes one).
+with one primary-key lookup (`steering_state`, in records.py, turns that row into the record, for
+the sqlite3 reader of `adrs status` too). No table is added: `events` and `state` exist in every
+archive, and a run without a `steering` row reads as "nothing asked" (a read-only reader never
+writes one).
 
 Two writers (two browser tabs, two servers) cannot lose each other's change: in SQLite the event
 insert takes the database's write lock before the state row is read; in PostgreSQL the row is read
@@ -25,7 +27,7 @@ from sqlalchemy.exc import IntegrityError
 
 from adrs.archive.base import ArchiveBase
 from adrs.archive.errors import ArchiveError
-from adrs.archive.records import Hint, SteeringEntry, SteeringState
+from adrs.archive.records import SteeringEntry, SteeringState, steering_state, utc_moment
 from adrs.archive.schema import Event, Program, State
 
 STEER_EVENT = "steer"
@@ -37,25 +39,6 @@ HINT_MAX_CHARS = 2000  # a longer hint is refused, not cut: the person sees what
 
 class SteeringError(ArchiveError):
     """A steering action that cannot be stored (unknown action, empty hint, program not of the run)."""
-
-
-def _moment(value: Any) -> datetime:
-    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-def steering_state(value: dict[str, Any] | None) -> SteeringState:
-    """The record of a stored state row (none: nothing asked)."""
-    if not value:
-        return SteeringState()
-    hints = tuple(Hint(int(h["id"]), str(h["text"]), _moment(h["at"])) for h in value.get("hints", []))
-    return SteeringState(
-        version=int(value.get("version", 0)),
-        paused=bool(value.get("paused", False)),
-        pinned=tuple(int(i) for i in value.get("pinned", [])),
-        banned=tuple(int(i) for i in value.get("banned", [])),
-        hints=hints,
-    )
 
 
 def _applied(value: dict[str, Any], payload: dict[str, Any], event_id: int, at: datetime) -> dict[str, Any]:
@@ -164,5 +147,5 @@ class SteeringMixin(ArchiveBase):
                     detail = f"hint {payload['hint_id']}"
                 else:
                     detail = ""
-                entries.append(SteeringEntry(_moment(row.created_at), str(payload.get("action", "")), detail))
+                entries.append(SteeringEntry(utc_moment(row.created_at), str(payload.get("action", "")), detail))
         return entries

@@ -16,7 +16,9 @@ text, all texts of one read fetched together (one query per level of bases). Row
 wrote hold their text inline and pass through unchanged, so both layouts read alike and nothing is
 migrated. A reference whose text (or one of its bases) is missing, as in a salvaged archive that
 lost the page, reads as a one-line placeholder naming the digest, never as a crash. Texts never
-change once stored, so decoded ones are kept in a small per-process cache keyed by digest.
+change once stored, so decoded ones are kept in a small per-process cache keyed by digest. The
+format itself (references, compression, decoding a chain of bases) is textcodec.py's, which the
+sqlite3 reader of the read-only commands shares.
 
 Must not: decide what a text means, delete a text (another may use it as its base), or be imported
 outside adrs/archive/.
@@ -26,9 +28,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import re
-import zlib
-from collections import OrderedDict
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
@@ -38,16 +37,19 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from adrs.archive.schema import EvaluationRow, LLMCall, Program, RepeatEvaluation, StoredText, replace_surrogates
+from adrs.archive.textcodec import (
+    INLINE_MAX,
+    MAX_DEPTH,
+    REFERENCE,
+    compress,
+    decode_texts,
+    digest_of,
+    reference,
+    remember,
+)
+from adrs.archive.textcodec import lost as _lost
 
 T = TypeVar("T")
-
-# A shorter text stays in its row: the reference (72 characters) and a texts row cost about as much.
-INLINE_MAX = 160
-MAX_DEPTH = 16  # bases behind one text at most: a read of one text needs at most this many more
-_PREFIX = "\x01sha256:"
-_REFERENCE = re.compile("\x01sha256:([0-9a-f]{64})")
-_CHUNK = 500  # digests per IN (...) query
-_CACHED = 4096  # decoded texts kept per process
 
 # The columns whose long texts live in `texts`, per table. The error of an LLM call stays in its row:
 # queries filter on it (calls.py).
@@ -58,36 +60,6 @@ STORED_ONCE: dict[type, tuple[str, ...]] = {
     LLMCall: ("prompt", "response"),
 }
 _RECORD_FIELDS = frozenset(name for names in STORED_ONCE.values() for name in names)
-_decoded: OrderedDict[bytes, str] = OrderedDict()
-
-
-def reference(digest: bytes) -> str:
-    return _PREFIX + digest.hex()
-
-
-def digest_of(value: Any) -> bytes | None:
-    """The digest a reference names; None for anything else (an inline text, None)."""
-    if isinstance(value, str) and value.startswith(_PREFIX) and (match := _REFERENCE.fullmatch(value)):
-        return bytes.fromhex(match.group(1))
-    return None
-
-
-def compress(raw: bytes, base: str | None) -> bytes:
-    packer = zlib.compressobj(9, zdict=base.encode("utf-8")) if base else zlib.compressobj(9)
-    return packer.compress(raw) + packer.flush()
-
-
-def decompress(data: bytes, base: str | None) -> bytes:
-    unpacker = zlib.decompressobj(zdict=base.encode("utf-8")) if base else zlib.decompressobj()
-    return unpacker.decompress(bytes(data)) + unpacker.flush()
-
-
-def _remember(digest: bytes, text: str) -> str:
-    _decoded[digest] = text
-    _decoded.move_to_end(digest)
-    while len(_decoded) > _CACHED:
-        _decoded.popitem(last=False)
-    return text
 
 
 # writing: mapper events on every table of STORED_ONCE --------------------------------------------
@@ -102,7 +74,7 @@ def _before_write(_mapper: Any, connection: Connection, target: Any) -> None:
         if state.has_identity and not state.attrs[name].history.has_changes():
             continue  # an update that leaves this text alone
         value = getattr(target, name)
-        if value is None or (len(value) < INLINE_MAX and not _REFERENCE.fullmatch(value)):
+        if value is None or (len(value) < INLINE_MAX and not REFERENCE.fullmatch(value)):
             continue  # short: stays in the row (a value that looks like a reference never does)
         digest = _store(connection, replace_surrogates(value), _base_of(connection, target, name, stored))
         stored[name] = digest
@@ -133,7 +105,7 @@ def _store(connection: Connection, text: str, base: bytes | None) -> bytes:
     if len(packed) >= len(raw):
         row.update(compression="", base=None, depth=0, data=raw)
     connection.execute(_insert_ignore(connection), [row])
-    _remember(digest, text)
+    remember(digest, text)
     return digest
 
 
@@ -192,44 +164,8 @@ for _table in STORED_ONCE:
 # reading ---------------------------------------------------------------------------------------
 def _texts_by_digest(connection: Connection | Session, digests: Iterable[bytes]) -> dict[bytes, str]:
     """The text of each digest (a placeholder for one that is missing or whose base is)."""
-    wanted = set(digests)
-    lost: set[bytes] = set()
-    texts = {d: _decoded[d] for d in wanted if d in _decoded}
-    rows: dict[bytes, tuple[str, bytes | None, bytes]] = {}
-    frontier = wanted - texts.keys()
-    while frontier:  # each round fetches the bases the previous one named: at most MAX_DEPTH + 1 rounds
-        ordered = sorted(frontier)
-        for start in range(0, len(ordered), _CHUNK):
-            stmt = select(StoredText.digest, StoredText.compression, StoredText.base, StoredText.data)
-            for digest, compression, base, data in connection.execute(
-                stmt.where(StoredText.digest.in_(ordered[start : start + _CHUNK]))
-            ):
-                rows[bytes(digest)] = (compression, None if base is None else bytes(base), data)
-        frontier = {
-            row[1] for d in frontier if (row := rows.get(d)) and row[1] is not None and row[1] not in rows
-        } - _decoded.keys()
-
-    def text_of(digest: bytes) -> str:
-        if digest in texts:
-            return texts[digest]
-        if digest in _decoded:
-            return _decoded[digest]
-        row = rows.get(digest)
-        base_text = None if row is None or row[1] is None else text_of(row[1])
-        if row is None or (row[1] is not None and row[1] in lost):
-            lost.add(digest)
-            texts[digest] = _lost(digest)
-            return texts[digest]
-        compression, _base, data = row
-        raw = decompress(data, base_text) if compression == "zlib" else bytes(data)
-        texts[digest] = _remember(digest, raw.decode("utf-8"))
-        return texts[digest]
-
-    return {digest: text_of(digest) for digest in wanted}
-
-
-def _lost(digest: bytes) -> str:
-    return f"[text lost from the archive: sha256 {digest.hex()}]"
+    columns = select(StoredText.digest, StoredText.compression, StoredText.base, StoredText.data)
+    return decode_texts(lambda chunk: connection.execute(columns.where(StoredText.digest.in_(chunk))), digests)
 
 
 def texts_of(s: Session, values: Iterable[Any]) -> dict[str, str]:

@@ -35,17 +35,16 @@ or AttributeError in the driver is most often a bad answer: None where a number 
 this process cannot tell apart from a driver bug on the same line.
 """
 
-import ast
 import ctypes
 import importlib.util
 import json
-import linecache
 import os
-import socket
 import struct
 import sys
-import traceback
 import types
+
+# ast, linecache, socket and traceback are imported where they are used (a failure, a session):
+# a one-shot run that succeeds never pays the milliseconds of CPU they cost at every start.
 
 HEADER = struct.Struct(">I")
 EVALUATOR_ERROR = "evaluator_error"  # adrs.problemkit.failures.EVALUATOR (this file imports nothing from adrs)
@@ -73,11 +72,19 @@ def install_filter(code):
 
 
 def _tail_traceback():
+    exc = sys.exc_info()[1]
+    try:
+        import traceback
+    except Exception:  # the candidate broke the import system: the exception's own words
+        return f"{type(exc).__name__}: {exc}"
     return "".join(traceback.format_exc(limit=-8))
 
 
 def _raise_lines(filename):
     """Line numbers covered by `raise` statements of a source file (empty when it cannot be read)."""
+    import ast
+    import linecache
+
     try:
         tree = ast.parse("".join(linecache.getlines(filename)), filename)
     except (SyntaxError, ValueError):
@@ -94,6 +101,12 @@ def _driver_fault(exc, program_path):
     its stack (code the candidate compiled from a string counts as the candidate's), not raised on
     purpose by a `raise`."""
     if not isinstance(exc, CODE_BUGS):
+        return False
+    try:
+        import ast  # noqa: F401 - for _raise_lines, imported here where a failure can still be handled
+        import linecache  # noqa: F401
+        import traceback
+    except Exception:  # the candidate broke the import system: the failure stays the candidate's
         return False
     frames = traceback.extract_tb(exc.__traceback__)
     if not frames or any(f.filename == program_path or f.filename.startswith("<") for f in frames):
@@ -133,6 +146,8 @@ class _Channel:
 
     @classmethod
     def open(cls):
+        import socket  # before any candidate code runs, like the channel itself
+
         fd = os.environ.pop("ADRS_CHANNEL_FD", None)
         if fd is not None:
             return cls(socket.socket(fileno=int(fd)))

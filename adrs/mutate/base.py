@@ -16,9 +16,10 @@ import random
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
-from adrs.archive.store import ProgramRecord
+from adrs.archive.records import ProgramRecord  # not store.py: `adrs check` never loads SQLAlchemy
 from adrs.problem import Problem
 from adrs.progress import LLMActivity, Pause
+from adrs.search.focus import Step
 from adrs.search.paradigms import Paradigm
 
 
@@ -32,11 +33,13 @@ class ProposalContext:
     parent_feedback: str = ""
     # From the adaptive search (adrs/search/): what a prompt should say about this proposal (the
     # sampling mode, a stall, a breakthrough approach to follow), and how much larger than usual
-    # the offline mutator's edit should be (0: as usual) and which lines of the parent it should
-    # prefer (where the parent's own gain was made; empty: anywhere).
+    # the offline mutator's edit should be (0: as usual), which lines of the parent it should
+    # prefer (where the parent's own gain was made; empty: anywhere) and which of that gain's
+    # numbers it may push further the same way (empty: none).
     guidance: str = ""
     escalation: int = 0
     focus_lines: tuple[int, ...] = ()
+    momentum: tuple[Step, ...] = ()
     # A steerable run's hints from the person watching it (`adrs serve --steer`), oldest first. An
     # LLM source puts them in the prompt; the offline mutator has no use for text and ignores them.
     hints: tuple[str, ...] = ()

@@ -279,7 +279,7 @@ class SessionGroup:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             launch = Launch(
-                argv=[sys.executable, "-I", str(home / "runner.py"), str(home / "request.json")],
+                argv=[sys.executable, "-I", "-B", str(home / "runner.py"), str(home / "request.json")],
                 home=home,
                 limits=self.limits,
                 stdout=home / "stdout.txt",

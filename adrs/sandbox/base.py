@@ -127,6 +127,11 @@ class Handle(ABC):
         """Free what the launch held (cgroup, container) once it has ended."""
         return None
 
+    def exit_fd(self) -> int | None:
+        """A descriptor that becomes readable when the process ends (a pidfd), or None: lets a
+        caller sleep until then instead of polling (no CPU spent while a candidate runs)."""
+        return None
+
     def exit_description(self) -> tuple[str, str]:
         """Failure kind and sentence for a candidate's exit. A signal is something the candidate can
         send itself, so only a limit the kernel measured counts as one: SIGKILL/SIGXCPU is a

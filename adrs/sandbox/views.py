@@ -13,6 +13,7 @@ Must not: start processes or decide limits.
 from __future__ import annotations
 
 import ast
+import functools
 import importlib.util
 import os
 import sys
@@ -46,6 +47,7 @@ SHARED_RUNTIME_FOLDERS = ("/run", "/var/run", "/tmp", "/var/tmp", "/")
 MAX_SCANNED_FILES = 400
 
 
+@functools.cache  # fixed for the life of the process; asked for at every candidate launch
 def runtime_paths() -> tuple[Path, ...]:
     """Folders the interpreter needs (outside /usr): the base prefix, the venv, the binary's home."""
     found: list[Path] = []
@@ -82,7 +84,14 @@ def hidden_inside(hidden: tuple[Path, ...], visible: tuple[Path, ...]) -> tuple[
 
 
 def _inside(path: Path, folder: Path) -> bool:
-    return path == folder or folder in path.parents
+    # On the strings, not `folder in path.parents`: the same answer for the normalised paths Path
+    # holds, at a fraction of the cost (this runs hundreds of times per candidate launch).
+    if path == folder:
+        return True
+    inner, outer = str(path), str(folder)
+    if outer == ".":
+        return not path.is_absolute()
+    return inner.startswith(outer if outer.endswith("/") else outer + "/")
 
 
 def _covered(path: Path, roots: Iterable[Path]) -> bool:

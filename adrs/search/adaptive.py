@@ -32,7 +32,7 @@ from adrs.archive.store import Archive
 from adrs.islands import IslandKeeper
 from adrs.search.bandit import IslandBandit
 from adrs.search.config import AdaptiveConfig
-from adrs.search.focus import focus_of, gain_of
+from adrs.search.focus import Step, focus_of, gain_of, momentum_of
 from adrs.search.paradigms import BREAKTHROUGH_EVENT, CITED_EVENT, Paradigm, ParadigmBook, guidance_text
 from adrs.search.parents import EXPLOIT, EXPLORE, choose_parent
 from adrs.search.signal import IslandSignal
@@ -59,6 +59,7 @@ class Choice:
     guidance: str  # for an LLM prompt: the mode, the stall, the approach to follow
     paradigm: tuple[int, str] | None = None  # (breakthrough number, approach name) cited
     focus_lines: tuple[int, ...] = ()  # exploiting a parent whose own creation was a gain: where it was made
+    momentum: tuple[Step, ...] = ()  # ... and the numbers that gain changed (to push further the same way)
 
 
 def _score(program: ProgramRecord) -> float | None:
@@ -280,13 +281,14 @@ class AdaptiveSearch:
                     return None
                 picked = (best, EXPLOIT)  # a spawned island whose seeds are not in this view yet
             parent, mode = picked
-            escalation = self.escalation(island)
+            escalation = self.escalation(island) if rng.random() < self.config.escalated_share else 0
             guidance = self._guidance(mode, island, escalation, parent, view)
             chosen_paradigm = None
         focus = focus_of(parent, view) if mode == EXPLOIT else ()
+        momentum = momentum_of(parent, view) if mode == EXPLOIT else ()
         selection = Selection(parent, inspirations(view, parent, island, rng, _INSPIRATIONS), f"adaptive:{mode}")
         self._in_flight[island] += 1
-        return Choice(island, selection, mode, intensity, escalation, guidance, chosen_paradigm, focus)
+        return Choice(island, selection, mode, intensity, escalation, guidance, chosen_paradigm, focus, momentum)
 
     def _guidance(self, mode: str, island: int, escalation: int, parent: ProgramRecord, view: Elites) -> str:
         parts = [MODE_GUIDANCE[mode]] if mode in MODE_GUIDANCE else []

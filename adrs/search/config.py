@@ -19,10 +19,13 @@ class AdaptiveConfig:
     # Per-island improvement signal G <- decay*G + (1-decay)*delta^2, per evaluation of the island
     # (delta = the island's gain as a share of the run's progress so far, capped at 1).
     decay: float = 0.9  # AdaEvolve's rho: about the last ten evaluations of an island count
-    intensity_min: float = 0.1  # share of exploring parents on an island that keeps improving
-    intensity_max: float = 0.5  # ... on an island that has stopped improving
+    # The benchmark (docs/benchmarks.md, issue 20) found the single edit of the best that hill
+    # climbing keeps trying to be what most often pays on our problems, stalled or not: so even a
+    # stalled island exploits its best in most proposals, and explores in the rest.
+    intensity_min: float = 0.05  # share of exploring parents on an island that keeps improving
+    intensity_max: float = 0.3  # ... on an island that has stopped improving
     signal_scale: float = 0.1  # sqrt(G) at which the intensity is half-way between the two
-    exploit_share: float = 0.7  # of the parents that do not explore: the island's best; rest fitness-weighted
+    exploit_share: float = 0.85  # of the parents that do not explore: the island's best; rest fitness-weighted
     # Island scheduling: UCB over decayed rewards; a gain of `reward_unit` of the run's progress so
     # far earns a full reward of 1 (smaller gains pro rata), so rewards measure useful improvement.
     ucb_c: float = 0.5  # exploration constant of the bandit (rewards are in [0, 1])
@@ -39,6 +42,7 @@ class AdaptiveConfig:
     # run (LLM: a breakthrough call for new approaches).
     stall_window: int = 30
     max_escalation: int = 3  # larger edits grow by one level per stall_window, up to this
+    escalated_share: float = 0.5  # of a stalled island's proposals, those that get the larger edits (rest: as usual)
     breakthroughs: int = 3  # approaches one breakthrough call asks for; 0 = no breakthrough calls
     paradigm_uses: int = 4  # proposals that cite each approach before it counts as tried
 
@@ -49,6 +53,7 @@ class AdaptiveConfig:
             "intensity_max": self.intensity_max,
             "exploit_share": self.exploit_share,
             "spawn_below": self.spawn_below,
+            "escalated_share": self.escalated_share,
         }
         for name, value in unit.items():
             if not (isinstance(value, int | float) and math.isfinite(value) and 0.0 <= value <= 1.0):

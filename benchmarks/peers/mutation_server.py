@@ -23,8 +23,11 @@ family: retune constants, rework decision rules, restructure statements, graft f
 programs; those the prompt lists as tried come last); a prompt that cites one ("approach "NAME"")
 is mutated with that family's operators only, at escalation 2 (longer chains); and a prompt that
 reports a stall ("... in N evaluations: make a larger, structural change") is mutated at
-escalation min(3, N // 30). So a breakthrough changes what the proposals are, as a new approach
-from a model would, and the comparison exercises the whole LLM path.
+escalation min(3, N // 30); a prompt that names its parent's last gain as a constant's change
+("Its last gain came from this change: ... constant 10 -> 13 on line 27") has about half of its
+answers push that constant further the same way (the offline mutator's momentum). So a
+breakthrough changes what the proposals are, as a new approach from a model would, and the
+comparison exercises the whole LLM path.
 
 OpenEvolve (full-rewrite mode) takes the first ```python block of the reply; ShinkaEvolve's
 "full" patch type takes the fenced block inside <CODE>. When the mutator finds no edit, the reply
@@ -56,6 +59,7 @@ embeddings (deterministic hash vectors, for engines that ask for them).
 from __future__ import annotations
 
 import argparse
+import ast
 import hashlib
 import json
 import random
@@ -69,6 +73,7 @@ from typing import Any
 from adrs.mutate.llm.prompts import DUPLICATES_HEADING
 from adrs.mutate.offline import OfflineMutator
 from adrs.program import change_summary
+from adrs.search.focus import Step
 
 FENCE = re.compile(r"```(?:python|py)?[ \t]*\n(.*?)```", re.DOTALL)
 # The heading line itself: "# Current Program Information" (OpenEvolve's metrics section) is not it.
@@ -80,6 +85,9 @@ PLACEHOLDER = re.compile(r"^\s*#[^\n]*(rewritten|new|your)[^\n]*program[^\n]*$",
 BREAKTHROUGH = "## Breakthrough request"
 CITED = re.compile(r'Breakthrough \d+, approach "([^"]+)"')
 STALLED = re.compile(r"in (\d+) evaluations: make a larger")
+GAIN = re.compile(
+    r"Its last gain came from this change: [^\n]*?constant (-?[\d.eE+-]+) -> (-?[\d.eE+-]+) on line (\d+)"
+)
 WANTED = re.compile(r"JSON array of exactly (\d+) objects")
 REDRAWS = 8  # fresh mutations drawn to avoid a change the prompt lists as already tried
 # The approaches a breakthrough reply offers, each with the operators that carry it out.
@@ -162,6 +170,20 @@ def direction(text: str) -> tuple[dict[str, float] | None, int, str]:
     return None, 0, ""
 
 
+def momentum(text: str) -> tuple[Step, ...]:
+    """The constant step a prompt names as its parent's last gain (none when it names none)."""
+    found = GAIN.search(text)
+    if not found:
+        return ()
+    try:
+        before, after = (ast.literal_eval(found.group(k)) for k in (1, 2))
+    except (ValueError, SyntaxError):
+        return ()
+    if type(before) not in (int, float) or type(after) not in (int, float):
+        return ()
+    return (Step(int(found.group(3)), before, after),)
+
+
 def already_tried(text: str) -> str:
     """The prompt's "already tried" section (adrs lists duplicate answers there), or ""."""
     start = text.find(DUPLICATES_HEADING)
@@ -217,7 +239,7 @@ class MutationService:
             mutation = None
             if current is not None and repeated is None:
                 for _ in range(REDRAWS if tried else 1):
-                    mutation = mutator.propose(current, inspirations, rng, escalation)
+                    mutation = mutator.propose(current, inspirations, rng, escalation, momentum=momentum(text))
                     if mutation is None or not tried or change_summary(current, mutation.code) not in tried:
                         break
             if current is not None and (repeated or mutation):

@@ -9,7 +9,6 @@ from __future__ import annotations
 import importlib.util
 import random
 import textwrap
-import time
 from pathlib import Path
 
 import pytest
@@ -87,13 +86,10 @@ def test_cells_are_converted_like_pandas():
 
 def test_original_order_hit_rates_on_beer_match_the_leaderboard(shared_data):
     table = load_csv(shared_data / "llm_sql" / "beer.csv", BEER_MERGE)
-    started = time.perf_counter()
     unmerged = hit_rate(prompt_strings(table, original_order(table, merge=False)))
-    seconds = time.perf_counter() - started
     merged = hit_rate(prompt_strings(table, original_order(table)))
     assert unmerged == pytest.approx(0.14622030323, abs=1e-9)  # the original trie's figure, 14.62 %
     assert merged == pytest.approx(0.14429368129, abs=1e-9)  # the evaluator's baseline for beer, 14.43 %
-    assert seconds < 3.0  # the original's pure-Python trie needs ~7-10 s here
 
 
 # --- plan validation --------------------------------------------------------------------------
@@ -148,10 +144,8 @@ def test_synthetic_tables_are_seeded_and_follow_beer_statistics():
 # --- the evaluator through the harness --------------------------------------------------------
 
 
-def test_quick_stage_scores_the_initial_program_at_the_zero_point_fast(tmp_path):
-    started = time.perf_counter()
+def test_quick_stage_scores_the_initial_program_at_the_zero_point(tmp_path):
     result = _evaluator().evaluate(str(PROBLEM / "initial.py"), stage="quick", workdir=str(tmp_path))
-    assert time.perf_counter() - started < 10.0
     assert result["metrics"]["hit_score"] == 0.0
     assert result["metrics"]["hit_rate"] == pytest.approx(result["metrics"]["baseline_hit_rate"])
     assert 4.0 < result["score"] <= 5.0  # only the runtime term

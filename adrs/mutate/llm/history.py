@@ -14,11 +14,14 @@ from __future__ import annotations
 from collections import defaultdict, deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from adrs.archive.records import ProgramStatus
-from adrs.archive.store import Archive, ProgramRecord
+from adrs.archive.records import ProgramRecord, ProgramStatus
 from adrs.edits import DUPLICATE
 from adrs.program import change_summary
+
+if TYPE_CHECKING:  # `adrs show` reads refused proposals from a sqlite3 reader, without SQLAlchemy
+    from adrs.archive.store import Archive
 
 FAILED_EVENT = "proposal_failed"
 _KEPT_PER_PARENT = 20

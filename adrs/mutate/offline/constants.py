@@ -103,7 +103,7 @@ def _new_int(value: int, rng: random.Random) -> int:
     return scaled if scaled != value else value + rng.choice((-1, 1))
 
 
-def _float_literal(new: float, old: float, digits: int) -> str | None:
+def float_literal(new: float, old: float, digits: int) -> str | None:
     if not math.isfinite(new):
         return None
     for precision in range(digits, 10):
@@ -124,7 +124,7 @@ def _literal_matches(text: str, value: int | float) -> bool:
         return False
 
 
-def _needs_parentheses(site: ConstantSite) -> bool:
+def needs_parentheses(site: ConstantSite) -> bool:
     # A new negative literal where there was a bare positive one: `x ** -2` is fine, but
     # `-2 ** y` and `-2 .real` would bind differently.
     parent = site.parent
@@ -136,7 +136,7 @@ def _needs_parentheses(site: ConstantSite) -> bool:
 def _new_literal(site: ConstantSite, old_text: str, rng: random.Random) -> str | None:
     if type(site.value) is float:
         digits = min(max(_significant_digits(old_text) + 1, 2), 6)
-        return _float_literal(_new_float(site.value, rng), site.value, digits)
+        return float_literal(_new_float(site.value, rng), site.value, digits)
     new = _new_int(int(site.value), rng)
     return str(new) if new != site.value else None
 
@@ -156,7 +156,7 @@ def perturb_constant(analysis: Analysis, rng: random.Random, inspirations: Seque
             break
     if new_text is None:
         return None
-    if new_text.startswith("-") and isinstance(site.node, ast.Constant) and _needs_parentheses(site):
+    if new_text.startswith("-") and isinstance(site.node, ast.Constant) and needs_parentheses(site):
         new_text = f"({new_text})"
     start, end = analysis.src.span(site.node)
     line = site.node.lineno  # type: ignore[attr-defined]

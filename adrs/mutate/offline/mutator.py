@@ -7,7 +7,9 @@ offline analogue of asking a model for a new approach) makes edits larger: chain
 and longer (up to 3 + k operators) and crossover, which grafts whole functions and statement
 blocks from other programs, is weighted (1 + k) times as much. `focus` (line numbers of the
 parent, from the adaptive search: where the parent's own gain was made) makes the first edit of
-a child land on those lines most of the time, so a knob that just paid off is tried again. A child
+a child land on those lines most of the time, so a knob that just paid off is tried again, and
+`momentum` (the numbers that gain changed) makes about half of the children push one of them a
+step or two further the same way (adrs/mutate/offline/momentum.py). A child
 is returned only if it compiles, differs from the parent by normalized hash and
 leaves everything outside the regions byte-identical (`check_edit_allowed`); otherwise it retries,
 up to `max_attempts`, then gives up with None. Every random choice comes from the rng passed in,
@@ -31,10 +33,12 @@ from adrs.mutate.base import Proposal, ProposalContext, ProposalSource
 from adrs.mutate.offline.constants import perturb_constant
 from adrs.mutate.offline.crossover import crossover
 from adrs.mutate.offline.expressions import flip_bool, swap_arith, swap_compare, tweak_sort
+from adrs.mutate.offline.momentum import extrapolate_constant
 from adrs.mutate.offline.sites import Analysis
 from adrs.mutate.offline.splices import Edit, apply_splices
 from adrs.mutate.offline.statements import delete_stmt, duplicate_stmt, swap_stmts
 from adrs.program import MarkerError, check_edit_allowed
+from adrs.search.focus import Step
 
 Operator = Callable[[Analysis, random.Random, Sequence[Analysis]], Edit | None]
 
@@ -70,6 +74,7 @@ CHAIN_PROBABILITY = 0.2  # how often a child gets 2-3 chained operators instead 
 ESCALATED_CHAIN_PROBABILITY = 0.25  # added per escalation level: a stalled line gets mostly multi-edits
 FOCUS_PROBABILITY = 0.6  # with focus lines, how often the first edit must touch them
 FOCUS_DRAWS = 8  # edits drawn to find one on the focus lines before giving up on focus
+MOMENTUM_PROBABILITY = 0.5  # with momentum steps, how often a child is the step pushed further
 # Parsed programs kept between proposals; inspirations get their own cache so that a stream of
 # one-off parents cannot evict the elites that keep serving as inspirations.
 _PARENT_CACHE_SIZE = 16
@@ -144,6 +149,7 @@ class OfflineMutator:
         rng: random.Random,
         escalation: int = 0,
         focus: Sequence[int] = (),
+        momentum: Sequence[Step] = (),
     ) -> Mutation | None:
         """A valid child of `parent_code`, or None if no operator yields one in max_attempts tries.
 
@@ -156,6 +162,10 @@ class OfflineMutator:
         active = self._active if escalation <= 0 else self._escalated(escalation)
         spans = _line_spans(parent, focus)
         for _ in range(self.max_attempts):
+            if momentum and rng.random() < MOMENTUM_PROBABILITY:
+                pushed = self._pushed(parent, rng, momentum)
+                if pushed is not None:
+                    return pushed
             steps = self._steps(rng, escalation)
             current, names, descriptions = parent, [], []
             for step in range(steps):
@@ -177,6 +187,17 @@ class OfflineMutator:
             if _acceptable(parent, current):
                 return Mutation(current.code, "+".join(names), "; ".join(descriptions))
         return None
+
+    @staticmethod
+    def _pushed(parent: Analysis, rng: random.Random, momentum: Sequence[Step]) -> Mutation | None:
+        """The parent with one of its gain's numbers moved further the same way, if that is a valid child."""
+        edit = extrapolate_constant(parent, rng, momentum)
+        if edit is None:
+            return None
+        child = _analyse_child(apply_splices(parent.code, edit.splices))
+        if child is None or not _acceptable(parent, child):
+            return None
+        return Mutation(child.code, "extrapolate_constant", edit.description)
 
     @staticmethod
     def _steps(rng: random.Random, escalation: int) -> int:
@@ -279,6 +300,7 @@ class OfflineSource(ProposalSource):
             context.rng,
             context.escalation,
             context.focus_lines,
+            context.momentum,
         )
         if mutation is None:
             return Proposal(None, self.name, error_kind="no_edit", error="no valid mutation found")
