@@ -21,6 +21,7 @@ from adrs.archive.elites import Elites, fitness_key
 from adrs.archive.records import ProgramRecord, ProgramStatus
 from adrs.archive.select import STRATEGIES, Selection, SelectionConfig, crowding_distances, select
 from adrs.problem import load_problem
+from adrs.search.config import AdaptiveConfig
 from adrs.search.parents import BALANCED, EXPLOIT, EXPLORE, choose_parent
 from adrs.steering import _best_allowed
 
@@ -202,7 +203,8 @@ def ref_select(elites, island, rng, config):
     if config.strategy == "mixed":
         parent, how = ref_mixed(members, elites, island, rng, config)
     elif config.strategy == "adaptive":
-        picked = ref_choose_parent(elites, island, 0.5, 0.7, rng)
+        defaults = AdaptiveConfig()
+        picked = ref_choose_parent(elites, island, defaults.intensity_max, defaults.exploit_share, rng)
         parent, mode = picked or (members[0], "")
         how = f"adaptive:{mode}"
     else:
