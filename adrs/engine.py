@@ -650,7 +650,7 @@ class Engine:
 
     def _refresh_progress(self) -> None:
         best = self.elites.best()
-        self.progress.archive_size = sum(1 for p in self.elites.programs.values() if p.migrated_from is None)
+        self.progress.archive_size = self.elites.original_count()
         self.progress.front_size = len(self.elites.front)
         self.progress.best_score = best.score if best else None
         best_id = (best.migrated_from or best.id) if best else None
@@ -661,6 +661,6 @@ class Engine:
         self.progress.noise = self.referee.sigma
         self.progress.rescores = self.referee.rescores
         if self.progress.initial_score is None:
-            initial = next((p for p in self.elites.programs.values() if p.mutator == "initial"), None)
+            initial = self.elites.initial()
             self.progress.initial_score = initial.score if initial else None
         self.on_progress(self.progress)

@@ -87,13 +87,13 @@ class IslandKeeper:
         if initial is None or self.islands < 2:
             return []
         missing = [
-            i for i in range(1, self.islands) if not view.island_members(i) and not self._has_copy(view, initial, i)
+            i for i in range(1, self.islands) if not view.island_size(i) and not self._has_copy(view, initial, i)
         ]
         return [self._copy(view, initial, island) for island in missing]
 
     @staticmethod
     def _has_copy(view: Elites, original: ProgramRecord, island: int) -> bool:
-        return any(p.code_hash == original.code_hash for p in view.island_members(island))
+        return view.has_code(island, original.code_hash)
 
     def _migrate(self, view: Elites, ring: list[int]) -> list[ProgramRecord]:
         if len(ring) < 2 or self.migration_interval <= 0:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from adrs.archive.elites import Elites, fitness_key
+from adrs.archive.elites import Elites
 from adrs.archive.records import ProgramRecord, SteeringState
 from adrs.archive.select import Selection
 from adrs.archive.store import Archive
@@ -77,8 +77,8 @@ class SteeringFollower:
 
 
 def _best_allowed(elites: Elites, island: int, allowed: Callable[[ProgramRecord], bool]) -> ProgramRecord | None:
-    for pool in (elites.island_members(island), list(elites.programs.values())):
-        candidates = [p for p in pool if allowed(p)]
-        if candidates:
-            return max(candidates, key=lambda p: (fitness_key(p), -p.id))
+    for ranked in (elites.ranked(island), elites.ranked()):  # best first: the first allowed is the best allowed
+        for program in ranked:
+            if allowed(program):
+                return program
     return None

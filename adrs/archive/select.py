@@ -20,14 +20,25 @@ other islands). Strategies, chosen per run with `SelectionConfig.strategy`:
   island by a bandit, the parent by the island's exploration intensity); called here without
   that history, it draws as an island with no record of improving would.
 
+Cost per proposal: the island's ranking is kept by `Elites.add` (bisect on insert, best first),
+and rank weights depend only on the rank, so their running sums are cached by length: `rank`,
+`tournament`, `hill`, `random` and the exploit and explore branches of `mixed` are O(log n) in
+the island's size n. `weighted` is O(n) (its weights depend on every member's score and
+children), `pareto` O(f log f) in the front's size f, `instances` O(instances + programs that win
+one). Inspirations shuffle the MAP-Elites cells and the front: bounded by the grid, not by n.
+Every strategy draws exactly what it drew when it sorted the island for each proposal
+(tests/test_selection_scaling.py compares them with that implementation).
+
 Must not: touch the archive or keep state of its own: every random choice comes from the `rng`
-passed in, which the engine derives from the run seed and the proposal index.
+passed in, which the engine derives from the run seed and the proposal index. (The cached sums of
+rank weights are a function of the rank alone.)
 """
 
 from __future__ import annotations
 
 import math
 import random
+from bisect import bisect
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -73,18 +84,41 @@ class Selection:
     how: str  # the strategy (and, for mixed, the branch) that chose the parent
 
 
-def _ranked(pool: list[ProgramRecord]) -> list[ProgramRecord]:
-    return sorted(pool, key=lambda p: (fitness_key(p), -p.id), reverse=True)
+# Running sums of rank weights, by weight rule: entry k is the sum of the weights of ranks 0..k,
+# added left to right as itertools.accumulate (inside random.choices) adds them.
+_CUMULATIVE: dict[object, list[float]] = {}
 
 
-def _rank(pool: list[ProgramRecord], elites: Elites, rng: random.Random, config: SelectionConfig) -> ProgramRecord:
-    ranked = _ranked(pool)
-    weights = [1.0 / (rank + 1) ** config.rank_power for rank in range(len(ranked))]
-    return rng.choices(ranked, weights=weights, k=1)[0]
+def _cumulative(rule: object, weight: Callable[[int], float], n: int) -> list[float]:
+    """At least n running sums of `weight(rank)` (the cache is shared: read only the first n)."""
+    sums = _CUMULATIVE.setdefault(rule, [])
+    while len(sums) < n:
+        w = weight(len(sums))
+        sums.append(sums[-1] + w if sums else w)
+    return sums
 
 
-def _weighted(pool: list[ProgramRecord], elites: Elites, rng: random.Random, config: SelectionConfig) -> ProgramRecord:
-    ranked = _ranked(pool)
+def choose_by_rank(ranked: list[ProgramRecord], rule: object, weight: Callable[[int], float], rng: random.Random):
+    """`rng.choices(ranked, weights=[weight(r) for r in range(len(ranked))], k=1)[0]`, in O(log n).
+
+    The same arithmetic as random.choices (CPython 3.11-3.13): one rng.random() scaled by the total
+    of the running sums, bisected with hi = n - 1; so the same seed draws the same program."""
+    n = len(ranked)
+    sums = _cumulative(rule, weight, n)
+    total = sums[n - 1] + 0.0
+    if not (total > 0.0 and math.isfinite(total)):  # as random.choices does (not reached by power weights)
+        return rng.choices(ranked, weights=[weight(r) for r in range(n)], k=1)[0]
+    return ranked[bisect(sums, rng.random() * total, 0, n - 1)]
+
+
+def _rank(ranked: list[ProgramRecord], elites: Elites, rng: random.Random, config: SelectionConfig) -> ProgramRecord:
+    power = config.rank_power  # the cache's rule names its type too: 2 and 2.0 round differently at large ranks
+    return choose_by_rank(ranked, ("power", type(power), power), lambda rank: 1.0 / (rank + 1) ** power, rng)
+
+
+def _weighted(
+    ranked: list[ProgramRecord], elites: Elites, rng: random.Random, config: SelectionConfig
+) -> ProgramRecord:
     scores = [p.score if p.score is not None else 0.0 for p in ranked]
     low, high = min(scores), max(scores)
     span = high - low or 1.0
@@ -96,9 +130,8 @@ def _weighted(pool: list[ProgramRecord], elites: Elites, rng: random.Random, con
 
 
 def _tournament(
-    pool: list[ProgramRecord], elites: Elites, rng: random.Random, config: SelectionConfig
+    ranked: list[ProgramRecord], elites: Elites, rng: random.Random, config: SelectionConfig
 ) -> ProgramRecord:
-    ranked = _ranked(pool)
     entrants = [ranked[rng.randrange(len(ranked))] for _ in range(min(config.tournament_size, len(ranked)))]
     return max(entrants, key=lambda p: (fitness_key(p), -p.id))
 
@@ -119,10 +152,10 @@ def crowding_distances(front: list[ProgramRecord], elites: Elites) -> list[float
     return distance
 
 
-def _pareto(pool: list[ProgramRecord], elites: Elites, rng: random.Random, config: SelectionConfig) -> ProgramRecord:
+def _pareto(ranked: list[ProgramRecord], elites: Elites, rng: random.Random, config: SelectionConfig) -> ProgramRecord:
     front = sorted(elites.pareto_front(), key=lambda p: p.id)
     if not front:
-        return _rank(pool, elites, rng, config)
+        return _rank(ranked, elites, rng, config)
     distances = crowding_distances(front, elites)
     finite = [d for d in distances if math.isfinite(d)]
     cap = 2.0 * max(finite, default=1.0) or 1.0  # extremes count double the widest gap, not infinitely
@@ -130,10 +163,12 @@ def _pareto(pool: list[ProgramRecord], elites: Elites, rng: random.Random, confi
     return rng.choices(front, weights=weights, k=1)[0]
 
 
-def _instances(pool: list[ProgramRecord], elites: Elites, rng: random.Random, config: SelectionConfig) -> ProgramRecord:
+def _instances(
+    ranked: list[ProgramRecord], elites: Elites, rng: random.Random, config: SelectionConfig
+) -> ProgramRecord:
     wins = elites.instance_front()
     if not wins:
-        return _rank(pool, elites, rng, config)
+        return _rank(ranked, elites, rng, config)
     ids = sorted(wins)
     return elites.programs[rng.choices(ids, weights=[wins[i] for i in ids], k=1)[0]]
 
@@ -156,39 +191,39 @@ def select(elites: Elites, island: int, rng: random.Random, config: SelectionCon
     if config.strategy == "hill":
         best = elites.best()
         return None if best is None else Selection(best, inspirations(elites, best, island, rng, config), "hill")
-    members = sorted(elites.island_members(island), key=lambda p: p.id)
-    if not members:
+    ranked = elites.ranked(island)  # the index itself: read only
+    if not ranked:
         best = elites.best()
         if best is None:
             return None
         return Selection(best, inspirations(elites, best, island, rng, config), "fallback")
     if config.strategy == "mixed":
-        parent, how = _mixed(members, elites, island, rng, config)
+        parent, how = _mixed(ranked, elites, island, rng, config)
     elif config.strategy == "adaptive":
         from adrs.search.config import AdaptiveConfig  # adrs.search builds on this module
         from adrs.search.parents import choose_parent
 
         defaults = AdaptiveConfig()
         picked = choose_parent(elites, island, defaults.intensity_max, defaults.exploit_share, rng)
-        parent, mode = picked or (members[0], "")
+        parent, mode = picked or (min(ranked, key=lambda p: p.id), "")  # not reached: the island has members
         how = f"adaptive:{mode}"
     else:
-        parent, how = _BY_NAME[config.strategy](members, elites, rng, config), config.strategy
+        parent, how = _BY_NAME[config.strategy](ranked, elites, rng, config), config.strategy
     return Selection(parent, inspirations(elites, parent, island, rng, config), how)
 
 
 def _mixed(
-    members: list[ProgramRecord], elites: Elites, island: int, rng: random.Random, config: SelectionConfig
+    ranked: list[ProgramRecord], elites: Elites, island: int, rng: random.Random, config: SelectionConfig
 ) -> tuple[ProgramRecord, str]:
     roll = rng.random()
-    cells = elites.island_elites(island)
     if roll < config.exploit:
-        return _rank(members, elites, rng, config), "mixed:exploit"
+        return _rank(ranked, elites, rng, config), "mixed:exploit"
+    cells = elites.island_elites(island)
     if roll < config.exploit + config.explore and cells:
         return rng.choice(cells), "mixed:explore"
     if elites.front:
-        return _pareto(members, elites, rng, config), "mixed:pareto"
-    return _rank(members, elites, rng, config), "mixed:exploit"
+        return _pareto(ranked, elites, rng, config), "mixed:pareto"
+    return _rank(ranked, elites, rng, config), "mixed:exploit"
 
 
 def inspirations(
@@ -197,7 +232,7 @@ def inspirations(
     """The island's best programs, then a shuffled mix of other cells, the front and other islands."""
     chosen: list[ProgramRecord] = []
     seen = {parent.code_hash}
-    for program in _ranked(elites.island_members(island)):
+    for program in elites.ranked(island):
         if len(chosen) >= config.top_inspirations:
             break
         if program.code_hash not in seen:

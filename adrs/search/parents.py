@@ -7,6 +7,10 @@ Owns: the three ways a parent is drawn, given the intensity I of the island and 
 - exploit (probability (1 - I) x exploit_share): the island's best, as hill climbing would;
 - balanced (the rest): rank-weighted over the island (weight 1 / rank).
 
+The island's ranking is `Elites.ranked` (kept on insert) and the running sums of 1 / rank are
+cached (archive/select.py's `choose_by_rank`): a draw is O(log n), with the same result as
+`rng.choices` over the sorted island.
+
 Must not: keep state or touch the archive; every random choice comes from the rng passed in.
 """
 
@@ -16,6 +20,7 @@ import random
 
 from adrs.archive.elites import Elites, fitness_key
 from adrs.archive.records import ProgramRecord
+from adrs.archive.select import choose_by_rank
 
 EXPLORE, EXPLOIT, BALANCED = "explore", "exploit", "balanced"
 
@@ -28,7 +33,7 @@ def choose_parent(
     elites: Elites, island: int, intensity: float, exploit_share: float, rng: random.Random
 ) -> tuple[ProgramRecord, str] | None:
     """A parent on `island` and the mode that chose it; None when the island has no evaluated member."""
-    members = ranked(elites.island_members(island))
+    members = elites.ranked(island)  # best first, as ranked(); the index itself: read only
     if not members:
         return None
     roll = rng.random()
@@ -38,5 +43,4 @@ def choose_parent(
         return rng.choice(pool), EXPLORE
     if roll < intensity + (1.0 - intensity) * exploit_share:
         return members[0], EXPLOIT
-    weights = [1.0 / (rank + 1) for rank in range(len(members))]
-    return rng.choices(members, weights=weights, k=1)[0], BALANCED
+    return choose_by_rank(members, "inverse", lambda rank: 1.0 / (rank + 1), rng), BALANCED
