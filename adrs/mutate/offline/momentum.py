@@ -1,9 +1,9 @@
 """Momentum: push a constant that just paid off further in the direction it moved.
 
-Owns: `Step` (one numeric literal of a program that the edit which created it changed: its line,
-the value before, the value after) and `extrapolate_constant`, the offline mutator's momentum
-edit: on a parent whose own creation raised a constant from 10 to 13 and gained, set it to 16 or
-19 (one or two more of the same step; floats move by the same ratio, once or twice). Hill
+Owns: `extrapolate_constant`, the offline mutator's momentum edit, given the `Step`s of a gain
+(adrs/search/focus.py: which literal on which line went from which value to which): on a parent
+whose own creation raised a constant from 10 to 13 and gained, set it to 16, 19 or 25 (one, two
+or four more of the same step; floats move by the same ratio as many times). Hill
 climbing finds such a knob's next step only by chance (a random perturbation of a random
 literal); a line search along a direction that just paid is how the adaptive search spends its
 exploitation where the progress is. The steps come from the adaptive search (adrs/search/focus.py
