@@ -7,6 +7,7 @@ placement is exercised without hardware; engines in subprocesses connect to it b
 
 from __future__ import annotations
 
+import json
 import asyncio
 import os
 import signal
@@ -209,7 +210,7 @@ def test_end_to_end_run_on_ray_records_every_evaluation(ray_cluster, toy_problem
         config = db.execute("SELECT config FROM runs").fetchone()[0]
     assert counts.get("pending", 0) == 0
     assert counts.get("evaluated", 0) + counts.get("failed", 0) == 10
-    assert '"executor": "ray"' in config  # stored: resume uses Ray again unless told otherwise
+    assert json.loads(config)["executor"] == "ray"  # stored: resume uses Ray again unless told otherwise
 
 
 def test_gpu_problems_get_a_gpu_and_impossible_requests_fail_at_start(ray_cluster, tmp_path):
