@@ -7,8 +7,8 @@ placement is exercised without hardware; engines in subprocesses connect to it b
 
 from __future__ import annotations
 
-import json
 import asyncio
+import json
 import os
 import signal
 import sqlite3
