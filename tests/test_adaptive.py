@@ -20,9 +20,11 @@ from adrs.evaluate.result import Evaluation
 from adrs.inspect_run import render_program
 from adrs.islands import IslandKeeper
 from adrs.problem import load_problem
+from adrs.program import unified_diff
 from adrs.search.adaptive import STATE_KEY, AdaptiveSearch
 from adrs.search.bandit import IslandBandit
 from adrs.search.config import AdaptiveConfig
+from adrs.search.focus import PUSH_OPERATOR, Step
 from adrs.search.paradigms import breakthroughs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -42,16 +44,21 @@ class Landscape:
         self.index = 0
         self.initial = self.result(None, 0, 50.0)
 
-    def result(self, parent: ProgramRecord | None, island: int, score: float) -> ProgramRecord:
-        """Store and evaluate one program with `score`, then let the search take it in."""
+    def result(
+        self, parent: ProgramRecord | None, island: int, score: float, code: str = "", description: str = ""
+    ) -> ProgramRecord:
+        """Store and evaluate one program with `score` (code and description as given); the search takes it in."""
+        code = code or f"# program {self.index}\n"
         new = NewProgram(
-            code=f"# program {self.index}\n",
+            code=code,
             code_hash=f"h{self.index}",
             proposal_index=self.index,
             mutator="initial" if parent is None else "scripted",
             parent_id=None if parent is None else parent.id,
             island=island,
             generation=0 if parent is None else parent.generation + 1,
+            description=description,
+            diff=unified_diff(parent.code, code) if parent is not None else "",
         )
         self.index += 1
         stored = self.archive.add_program(self.run_id, new)
@@ -146,7 +153,8 @@ def test_a_long_stalled_island_retires_but_never_the_one_that_found_the_best(toy
 
 def test_a_stalled_island_gets_larger_offline_edits(toy_problem, tmp_path):
     # One island, so the choice below is on it.
-    land = Landscape(tmp_path, toy_problem, islands=1, config=AdaptiveConfig(stall_window=5, spawn_below=0.0))
+    config = AdaptiveConfig(stall_window=5, spawn_below=0.0, neighbourhood=0)  # no hill-like share here
+    land = Landscape(tmp_path, toy_problem, islands=1, config=config)
     assert land.search.escalation(0) == 0
     for _ in range(11):
         land.result(land.initial, 0, 40.0)
@@ -154,6 +162,78 @@ def test_a_stalled_island_gets_larger_offline_edits(toy_problem, tmp_path):
     choice = land.search.choose(land.view, random.Random(1))
     assert (choice.island, choice.escalation) == (0, 2)
     assert "larger, structural change" in choice.guidance  # what an LLM prompt is told
+
+
+KNOB = """# EVOLVE-BLOCK-START
+def policy(items):
+    num_samples = {samples}
+    return sorted(items[:num_samples])
+# EVOLVE-BLOCK-END
+"""
+
+
+def test_a_gain_pushed_without_a_gain_patience_times_gets_no_more_momentum(toy_problem, tmp_path):
+    # One island that always exploits its best and never gets a hill-like child: every choice is
+    # an exploit of the best, so `momentum` shows whether the best's gain is still pushed.
+    config = AdaptiveConfig(
+        intensity_min=0.0, intensity_max=0.0, exploit_share=1.0, neighbourhood=0, momentum_patience=3, spawn_below=0.0
+    )
+    land = Landscape(tmp_path, toy_problem, islands=1, config=config)
+    search, rng = land.search, random.Random(0)
+    start = land.result(land.initial, 0, 51.0, KNOB.format(samples=10))
+    gain = land.result(start, 0, 55.0, KNOB.format(samples=13), "tweak_constant: 10 -> 13")
+    assert search.choose(land.view, rng).momentum == (Step(3, 10, 13),)
+    land.result(gain, 0, 40.0, KNOB.format(samples=13) + "# other\n", "swap: not a push")  # no push: not counted
+    for pushed in (16, 19):
+        land.result(gain, 0, 54.0, KNOB.format(samples=pushed), f"{PUSH_OPERATOR}: 13 -> {pushed}")
+        choice = search.choose(land.view, rng)
+        assert choice.selection.parent.id == gain.id and choice.momentum == (Step(3, 10, 13),)
+    land.result(gain, 0, 55.0, KNOB.format(samples=25), f"{PUSH_OPERATOR}: 13 -> 25")  # a tie is no gain
+    spent = search.choose(land.view, rng)
+    assert spent.selection.parent.id == gain.id
+    assert spent.momentum == () and "Pushing further" not in spent.guidance
+    assert land.archive.get_state(land.run_id, STATE_KEY)["ledger"]["failed_pushes"] == [[gain.id, 3]]
+    # A push that gains is a new gain with its own momentum.
+    better = land.result(gain, 0, 58.0, KNOB.format(samples=16), f"{PUSH_OPERATOR}: 13 -> 16")
+    choice = search.choose(land.view, rng)
+    assert choice.selection.parent.id == better.id and choice.momentum == (Step(3, 13, 16),)
+
+
+def test_every_island_gets_single_edits_of_the_best_until_its_neighbourhood_is_sampled(toy_problem, tmp_path):
+    # Islands that would only explore, with larger edits: without the hill-like share the run's
+    # best would get no single edit at all.
+    config = AdaptiveConfig(
+        intensity_min=1.0,
+        intensity_max=1.0,
+        stall_window=1,
+        escalated_share=1.0,
+        hill_share=0.5,
+        neighbourhood=30,
+        spawn_below=0.0,
+    )
+    land = Landscape(tmp_path, toy_problem, islands=3, config=config)
+    search, rng = land.search, random.Random(0)
+    best = land.result(land.initial, 0, 60.0)
+    for island in range(3):  # other programs on every island, so exploring has a choice
+        land.result(land.initial, island, 45.0)
+    hill: dict[int, int] = {0: 0, 1: 0, 2: 0}
+    modes = []
+    for _ in range(120):
+        choice = search.choose(land.view, rng)
+        modes.append(choice.mode)
+        if choice.mode == "hill":
+            parent = choice.selection.parent
+            assert (parent.migrated_from or parent.id) == best.id and parent.island == choice.island
+            assert choice.escalation == 0 and choice.focus_lines == ()
+            hill[choice.island] += 1
+        child = land.result(choice.selection.parent, choice.island, 40.0)
+        search.settled(choice, child)
+    assert sum(hill.values()) == 30 and min(hill.values()) >= 3, hill  # every island, until 30 were made
+    assert "hill" not in modes[-40:]  # then the neighbourhood counts as sampled
+    assert land.archive.get_state(land.run_id, STATE_KEY)["ledger"]["hill_children"] == 30
+    # A new best opens a new neighbourhood.
+    land.result(best, 1, 70.0)
+    assert "hill" in [search.choose(land.view, rng).mode for _ in range(10)]
 
 
 def test_resume_continues_the_adaptive_state_exactly(toy_problem, tmp_path):
@@ -178,6 +258,11 @@ def test_resume_continues_the_adaptive_state_exactly(toy_problem, tmp_path):
     run_id = archive.run().id
     assert archive.events(run_id, "island_spawned"), "the test should exercise a spawned island"
     assert archive.get_state(run_id, STATE_KEY)["evaluations"] >= 30
+    # The whole adaptive state, the v3 ledger (pushes without a gain, hill-like children) included.
+    whole_archive = Archive.open(whole)
+    state = archive.get_state(run_id, STATE_KEY)
+    assert state == whole_archive.get_state(whole_archive.run().id, STATE_KEY)
+    assert state["ledger"]["hill_children"] > 0
 
 
 PARADIGMS = [

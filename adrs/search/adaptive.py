@@ -1,7 +1,8 @@
 """The adaptive search controller (`--selection adaptive`): where the next proposal goes, and how.
 
 Owns, for one run: the per-island improvement signals (signal.py) and exploration intensities,
-the island bandit (bandit.py), which islands are active (spawned while the run improves rarely,
+the island bandit (bandit.py), what exploitation has already spent (ledger.py: pushes of a gain
+without a gain, hill-like children of the run's best), which islands are active (spawned while the run improves rarely,
 retired when one has long stopped), the stall counters that make the offline mutator's edits
 larger, and the breakthrough approaches of an LLM run (paradigms.py). All of it is a function of
 the results in the order the proposer's view received them (in a deterministic run: proposal
@@ -33,17 +34,20 @@ from adrs.islands import IslandKeeper
 from adrs.search.bandit import IslandBandit
 from adrs.search.config import AdaptiveConfig
 from adrs.search.focus import Step, focus_of, gain_of, momentum_of
+from adrs.search.ledger import ExploitLedger, is_push, origin_of
 from adrs.search.paradigms import BREAKTHROUGH_EVENT, CITED_EVENT, Paradigm, ParadigmBook, guidance_text
 from adrs.search.parents import EXPLOIT, EXPLORE, choose_parent
 from adrs.search.signal import IslandSignal
 
 STATE_KEY = "adaptive_search"
 PARADIGM = "paradigm"
+HILL = "hill"  # a single, unfocused edit of the run's best, as hill climbing makes (ledger.py)
 _INSPIRATIONS = SelectionConfig()  # how many top and diverse inspirations a prompt shows
 
 MODE_GUIDANCE = {
     EXPLORE: "This parent was drawn to explore: prefer a different idea over a small tweak of it.",
     EXPLOIT: "This is the island's best program: refine it.",
+    HILL: "This is the run's best program: make one small, targeted change to it.",
 }
 
 
@@ -53,7 +57,7 @@ class Choice:
 
     island: int
     selection: Selection
-    mode: str  # explore | exploit | balanced | paradigm
+    mode: str  # explore | exploit | balanced | paradigm | hill
     intensity: float
     escalation: int  # 0: ordinary edits; k: the offline mutator chains up to k more operators
     guidance: str  # for an LLM prompt: the mode, the stall, the approach to follow
@@ -79,6 +83,7 @@ class AdaptiveSearch:
         self.signals: dict[int, IslandSignal] = {i: IslandSignal() for i in range(islands)}
         self.active: list[int] = list(range(islands))
         self.book = ParadigmBook(config.paradigm_uses)
+        self.ledger = ExploitLedger()
         self.initial: float | None = None  # the initial program's score: where progress is measured from
         self.best: float | None = None  # the run's best complete score in the view
         # The island whose own child found the run's best (copies of it go to every island, so
@@ -105,7 +110,7 @@ class AdaptiveSearch:
             self._received(copy)
         for program in view.arrivals[self._cursor :]:
             if not self._is_consumed(program.proposal_index):
-                self._take(program)
+                self._take(program, view)
                 self._mark_consumed(program.proposal_index)
                 changed = True
         self._cursor = len(view.arrivals)
@@ -142,7 +147,7 @@ class AdaptiveSearch:
         signal = self.signals.setdefault(copy.island, IslandSignal())
         signal.receive(_score(copy))
 
-    def _take(self, program: ProgramRecord) -> None:
+    def _take(self, program: ProgramRecord, view: Elites) -> None:
         score = _score(program)
         if program.parent_id is None:  # the initial program (or a baseline): the reference, not a child
             if program.mutator == "initial" and score is not None:
@@ -150,6 +155,9 @@ class AdaptiveSearch:
             self.signals.setdefault(program.island, IslandSignal()).receive(score)
             self._note_best(score, child=False, island=program.island)
             return
+        parent = view.programs.get(program.parent_id)
+        if parent is not None and is_push(program):
+            self.ledger.took_push(parent, _score(parent), score)
         signal = self.signals.setdefault(program.island, IslandSignal())
         progress = self._progress()
         before = signal.best
@@ -275,24 +283,52 @@ class AdaptiveSearch:
             chosen_paradigm: tuple[int, str] | None = (self.book.number, paradigm.name)
             escalation = 0
         else:
-            picked = choose_parent(view, island, intensity, self.config.exploit_share, rng)
+            picked = self._hill_parent(view, island, best, rng)
+            if picked is None:
+                picked = choose_parent(view, island, intensity, self.config.exploit_share, rng)
             if picked is None:
                 if best is None:
                     return None
                 picked = (best, EXPLOIT)  # a spawned island whose seeds are not in this view yet
             parent, mode = picked
-            escalation = self.escalation(island) if rng.random() < self.config.escalated_share else 0
+            escalation = 0
+            if mode != HILL and rng.random() < self.config.escalated_share:
+                escalation = self.escalation(island)
             guidance = self._guidance(mode, island, escalation, parent, view)
             chosen_paradigm = None
         focus = focus_of(parent, view) if mode == EXPLOIT else ()
-        momentum = momentum_of(parent, view) if mode == EXPLOIT else ()
+        momentum = self._momentum(parent, view) if mode in (EXPLOIT, HILL) else ()
         selection = Selection(parent, inspirations(view, parent, island, rng, _INSPIRATIONS), f"adaptive:{mode}")
         self._in_flight[island] += 1
         return Choice(island, selection, mode, intensity, escalation, guidance, chosen_paradigm, focus, momentum)
 
+    def _hill_parent(
+        self, view: Elites, island: int, best: ProgramRecord | None, rng: random.Random
+    ) -> tuple[ProgramRecord, str] | None:
+        """The island's copy of the run's best for `hill_share` of the proposals, while its neighbourhood is open.
+
+        Every island gets them, whatever its intensity or stall: the best's single edits are what
+        hill climbing lives on, and a run that spends them on exploring or larger edits can miss
+        the one edit that lifts the score."""
+        if best is None or not best.complete or not self.ledger.neighbourhood_open(best, self.config.neighbourhood):
+            return None
+        if rng.random() >= self.config.hill_share:
+            return None
+        members = view.ranked(island)
+        parent = members[0] if members and origin_of(members[0]) == origin_of(best) else best
+        return parent, HILL
+
+    def _momentum(self, parent: ProgramRecord, view: Elites) -> tuple[Step, ...]:
+        """The numbers of the parent's gain to push further, none once pushing them has stopped paying."""
+        if self.ledger.momentum_spent(parent, self.config.momentum_patience):
+            return ()
+        return momentum_of(parent, view)
+
     def _guidance(self, mode: str, island: int, escalation: int, parent: ProgramRecord, view: Elites) -> str:
         parts = [MODE_GUIDANCE[mode]] if mode in MODE_GUIDANCE else []
-        gain = gain_of(parent, view) if mode == EXPLOIT else None
+        gain = gain_of(parent, view) if mode in (EXPLOIT, HILL) else None
+        if gain is not None and self.ledger.momentum_spent(parent, self.config.momentum_patience):
+            gain = None
         if gain is not None and gain.description:
             parts.append(
                 f"Its last gain came from this change: {gain.description[:300]}. "
@@ -313,6 +349,8 @@ class AdaptiveSearch:
         if program is None:
             return
         self.bandit.pulled(choice.island)
+        if choice.mode == HILL:
+            self.ledger.hill_child(choice.selection.parent)
         if choice.paradigm is not None:
             number, name = choice.paradigm
             self.archive.add_event(
@@ -381,6 +419,7 @@ class AdaptiveSearch:
                 "consumed_below": self.consumed_below,
                 "consumed": sorted(self.consumed),
                 "keeper": self.keeper.to_state(),
+                "ledger": self.ledger.to_state(),
             },
         )
 
@@ -395,6 +434,7 @@ class AdaptiveSearch:
         self.shared_best = state["shared_best"]
         self.consumed_below, self.consumed = int(state["consumed_below"]), {int(i) for i in state["consumed"]}
         self.keeper.load_state(state["keeper"])
+        self.ledger = ExploitLedger.from_state(state.get("ledger"))
 
     def summary(self) -> dict[int, dict[str, float]]:
         """Per active island: intensity, recent reward per evaluation, children, evaluations since a better best."""

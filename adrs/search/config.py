@@ -43,6 +43,10 @@ class AdaptiveConfig:
     stall_window: int = 30
     max_escalation: int = 3  # larger edits grow by one level per stall_window, up to this
     escalated_share: float = 0.5  # of a stalled island's proposals, those that get the larger edits (rest: as usual)
+    # Adaptive v3 (docs/benchmarks.md): exploitation must not be spent where it has stopped paying.
+    momentum_patience: int = 3  # pushes of a gain that did not beat their parent before it gets no more momentum
+    hill_share: float = 0.5  # of every island's proposals, single edits of the run's best (as hill climbing) ...
+    neighbourhood: int = 100  # ... until this many of them have been proposed since it became the best (0: none)
     breakthroughs: int = 3  # approaches one breakthrough call asks for; 0 = no breakthrough calls
     paradigm_uses: int = 4  # proposals that cite each approach before it counts as tried
 
@@ -54,6 +58,7 @@ class AdaptiveConfig:
             "exploit_share": self.exploit_share,
             "spawn_below": self.spawn_below,
             "escalated_share": self.escalated_share,
+            "hill_share": self.hill_share,
         }
         for name, value in unit.items():
             if not (isinstance(value, int | float) and math.isfinite(value) and 0.0 <= value <= 1.0):
@@ -78,6 +83,8 @@ class AdaptiveConfig:
             "max_escalation": 0,
             "breakthroughs": 0,
             "paradigm_uses": 1,
+            "momentum_patience": 1,
+            "neighbourhood": 0,
         }
         for name, least in counts.items():
             value = getattr(self, name)

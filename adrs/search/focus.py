@@ -22,6 +22,9 @@ from adrs.archive.records import ProgramRecord, ProgramStatus
 
 _HUNK = re.compile(r"^@@ -\d+(?:,\d+)? \+(\d+)(?:,\d+)? @@")
 MAX_FOCUS_LINES = 12  # a larger change is not a place to focus on
+# The offline mutator's operator name for a momentum edit (a gain's number pushed further): the head of
+# the stored description of such a child, which is how the adaptive search counts pushes without a gain.
+PUSH_OPERATOR = "extrapolate_constant"
 MAX_STEPS = 4  # numbers changed by one edit that still read as a direction (a larger change is a rewrite)
 # A decimal literal not glued to a name, attribute or another number (so `x1`, `a.5` and `1e5x` are not numbers).
 _NUMBER = re.compile(r"(?<![\w.])(?:\d+\.\d*|\.\d+|\d+)(?:[eE][-+]?\d+)?(?![\w.])")

@@ -38,7 +38,7 @@ from adrs.mutate.offline.sites import Analysis
 from adrs.mutate.offline.splices import Edit, apply_splices
 from adrs.mutate.offline.statements import delete_stmt, duplicate_stmt, swap_stmts
 from adrs.program import MarkerError, check_edit_allowed
-from adrs.search.focus import Step
+from adrs.search.focus import PUSH_OPERATOR, Step
 
 Operator = Callable[[Analysis, random.Random, Sequence[Analysis]], Edit | None]
 
@@ -197,7 +197,7 @@ class OfflineMutator:
         child = _analyse_child(apply_splices(parent.code, edit.splices))
         if child is None or not _acceptable(parent, child):
             return None
-        return Mutation(child.code, "extrapolate_constant", edit.description)
+        return Mutation(child.code, PUSH_OPERATOR, edit.description)
 
     @staticmethod
     def _steps(rng: random.Random, escalation: int) -> int:
