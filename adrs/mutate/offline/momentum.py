@@ -7,7 +7,8 @@ or four more of the same step; floats move by the same ratio as many times). Hil
 climbing finds such a knob's next step only by chance (a random perturbation of a random
 literal); a line search along a direction that just paid is how the adaptive search spends its
 exploitation where the progress is. The steps come from the adaptive search (adrs/search/focus.py
-reads them from the stored diff); a step whose literal is no longer on its line is skipped.
+reads them from the stored diff; adrs/search/ledger.py ends a gain's steps once `momentum_patience`
+pushes of them failed to gain); a step whose literal is no longer on its line is skipped.
 
 Must not: choose parents, read the archive, or use any randomness but the rng passed in.
 """
