@@ -293,10 +293,14 @@ def servers_cpu_s() -> float:
 
 
 def close_all() -> None:
-    """End every server (their workers die with them)."""
+    """End every server (their workers die with them); the next run starts with a full budget of starts.
+
+    Servers ended here were not lost, so they do not count against MAX_STARTS: a process that runs
+    several runs in a row (the Python API, benchmarks/search_quality.py) stays warm for each of them."""
     with _lock:
         servers = list(_servers.values())
         _servers.clear()
+        _starts.clear()
     for server in servers:
         server.close()
 

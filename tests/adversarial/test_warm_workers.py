@@ -249,3 +249,14 @@ def _wait_for(condition, timeout: float) -> bool:
             return True
         time.sleep(0.05)
     return bool(condition())
+
+
+def test_runs_one_after_another_stay_warm(tmp_path, capfd):
+    """Each run ends its servers (close_all): a deliberate end is not a loss, so the fifth run in
+    one process still forks its workers from a server and nothing says a server was lost."""
+    problem, program = _problem(tmp_path)
+    for _ in range(warm.MAX_STARTS + 1):
+        metrics = _evaluate(problem, program)
+        assert metrics["parent"] in warm.server_pids()  # forked by this run's server, not started cold
+        warm.close_all()
+    assert "was lost" not in capfd.readouterr().err
