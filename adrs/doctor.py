@@ -39,7 +39,14 @@ from typing import Any
 
 from adrs.archive.integrity import IntegritySession
 from adrs.archive.location import archive_url, sqlite_path
-from adrs.archive.records import BestClaim, ProgramRecord, ProgramStatus, RunRecord, StoredEvaluation
+from adrs.archive.records import (
+    BestClaim,
+    ProgramRecord,
+    ProgramStatus,
+    RunRecord,
+    StoredEvaluation,
+    unevaluated_fields,
+)
 from adrs.archive.salvage import Damage, inspect_damage, salvage
 from adrs.archive.store import Archive, ArchiveDamaged
 from adrs.noise import mean_metrics
@@ -328,16 +335,7 @@ def _check_program(
             detail = f"program {program.id} is {program.status!r} but has no evaluation row"
             report.findings.append(Finding("missing_evaluations", detail, run_id, program.id))
             if fix:
-                reset = {
-                    "status": ProgramStatus.PENDING.value,
-                    "score": None,
-                    "complete": False,
-                    "stage_reached": None,
-                    "error_kind": None,
-                    "metrics": {},
-                    "features": {},
-                    "evaluated_at": None,
-                }
+                reset = {"status": ProgramStatus.PENDING.value, **unevaluated_fields()}
                 db.set_program_fields(program.id, reset)
                 report.repaired.append(f"program {program.id}: back to pending (resume evaluates it again)")
                 return dataclasses.replace(program, **reset)

@@ -238,6 +238,20 @@ class SteeringState:
     hints: tuple[Hint, ...] = ()  # active hints, oldest first: the next prompts carry them
 
 
+def unevaluated_fields() -> dict[str, Any]:
+    """A program's result fields before any evaluation: how a new program is stored, and what
+    `adrs doctor --repair` puts back when a program's evaluation rows are gone (fresh dicts each call)."""
+    return {
+        "score": None,
+        "complete": False,
+        "stage_reached": None,
+        "error_kind": None,
+        "metrics": {},
+        "features": {},
+        "evaluated_at": None,
+    }
+
+
 def utc_moment(value: Any) -> datetime:
     """A stored moment (a datetime, or its ISO text in a JSON value) in UTC; a naive one was written in UTC."""
     moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))

@@ -45,6 +45,7 @@ from adrs.archive.records import (
     RunRecord,
     RunStatus,
     as_record,
+    unevaluated_fields,
 )
 from adrs.archive.rescores import RescoresMixin, add_claim_row, add_repeat_rows
 from adrs.archive.schema import EvaluationRow, Event, Program, Run, RunCounter, State
@@ -121,14 +122,8 @@ def _program_values(run_id: int, index: int, status: str, fields: dict[str, Any]
         "diff": "",
         "status": status,
         "migrated_from": None,
-        "score": None,
-        "complete": False,
-        "stage_reached": None,
-        "error_kind": None,
-        "metrics": {},
-        "features": {},
+        **unevaluated_fields(),
         "created_at": _now(),
-        "evaluated_at": None,
         **fields,
     }
 
