@@ -65,6 +65,14 @@ class Measured:
     most_in_flight: int | None
     stop: str
     load: tuple[float, float, float]
+    calls: int = 0  # proposal calls of the run
+    duplicate_calls: int = 0  # of those, answers that duplicated an archived program: a call, no evaluation
+
+    @property
+    def answer_rate(self) -> float:
+        """Answers per minute, duplicates included: the steady-state rate of the LLM pipeline itself."""
+        useful = self.calls - self.duplicate_calls
+        return self.per_min * self.calls / useful if useful > 0 else self.per_min
 
 
 def cpu_seconds() -> float:
@@ -95,20 +103,23 @@ class MutationServer:
         self.process.wait(timeout=30)
 
 
-def steady_state(archive_path: Path, run_id: int) -> tuple[int, float]:
-    """LLM children and their steady-state rate per minute (first to last child's evaluation)."""
+def steady_state(archive_path: Path, run_id: int) -> tuple[int, float, int, int]:
+    """LLM children and their steady-state rate per minute (first to last child's evaluation), then
+    the run's proposal calls and how many of them answered with a duplicate."""
     archive = Archive.open(archive_path)
     try:
         children = {p.id for p in archive.programs(run_id) if p.mutator.startswith("llm:")}
         rows = [e for e in archive.stored_evaluations(run_id) if e.program_id in children]
+        calls = [c for c in archive.llm_calls(run_id) if c.proposal_index is not None]
     finally:
         archive.close()
+    duplicates = sum(1 for c in calls if c.failure_kind == "duplicate")
     ends: dict[int, float] = {}
     for row in rows:
         ends[row.program_id] = max(ends.get(row.program_id, 0.0), row.created_at.timestamp())
     times = sorted(ends.values())
     span = times[-1] - times[0] if len(times) > 1 else 0.0
-    return len(times), 60 * (len(times) - 1) / span if span > 0 else 0.0
+    return len(times), 60 * (len(times) - 1) / span if span > 0 else 0.0, len(calls), duplicates
 
 
 def throughput(args: argparse.Namespace, workdir: Path) -> Measured:
@@ -143,7 +154,7 @@ def throughput(args: argparse.Namespace, workdir: Path) -> Measured:
     finally:
         server.stop()
     cpu = cpu_seconds() - cpu_before  # the server's included: it has been waited for
-    children, rate = steady_state(archive, summary.run_id)
+    children, rate, calls, duplicate_calls = steady_state(archive, summary.run_id)
     capacity = 60 * args.workers * summary.evaluated / last[0].evaluation_s if last and last[0].evaluation_s else 0.0
     most = server.max_in_flight if isinstance(server, FakeOpenAI) else None
     return Measured(
@@ -155,6 +166,8 @@ def throughput(args: argparse.Namespace, workdir: Path) -> Measured:
         most,
         summary.stop_reason or "",
         os.getloadavg(),
+        calls,
+        duplicate_calls,
     )
 
 
@@ -169,7 +182,10 @@ def report_throughput(args: argparse.Namespace, result: Measured) -> None:
         f"(min of LLM {llm_ideal:.0f}/min and evaluation capacity {result.capacity_per_min:.0f}/min: "
         f"bound by {bound}); CPU {result.cpu_ms:.0f} ms per evaluation; "
         + (f"at most {result.most_in_flight} calls in flight; " if result.most_in_flight is not None else "")
-        + f"stopped: {result.stop}; load average {load}"
+        + f"stopped: {result.stop}; load average {load}\n"
+        + f"  {result.calls} proposal calls, {result.duplicate_calls} answered with a duplicate (a call, no "
+        f"evaluation): answers {result.answer_rate:.1f}/min = {100 * result.answer_rate / llm_ideal:.1f} % of "
+        f"the LLM's {llm_ideal:.0f}/min"
     )
 
 
