@@ -29,10 +29,6 @@ MAX_HINTS = 5  # the most recent hints a prompt carries
 POLL_S = 0.25  # while paused, how often the engine looks for a resume
 
 
-def _original(program: ProgramRecord) -> int:
-    return program.migrated_from or program.id
-
-
 class SteeringFollower:
     """The steering of one run, as the engine last read it."""
 
@@ -60,7 +56,7 @@ class SteeringFollower:
             return selection
 
         def allowed(program: ProgramRecord) -> bool:
-            return _original(program) not in banned
+            return program.original_id not in banned
 
         pinned = [elites.programs[i] for i in self.state.pinned if i in elites.programs and i not in banned]
         if pinned:
@@ -72,7 +68,7 @@ class SteeringFollower:
             if stand_in is None:
                 return None
             parent, how = stand_in, f"{selection.how} (banned parent replaced)"
-        inspirations = [p for p in selection.inspirations if allowed(p) and _original(p) != _original(parent)]
+        inspirations = [p for p in selection.inspirations if allowed(p) and p.original_id != parent.original_id]
         return Selection(parent, inspirations, how)
 
 

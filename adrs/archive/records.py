@@ -83,6 +83,11 @@ class ProgramRecord:
     def evaluated(self) -> bool:
         return self.status in (ProgramStatus.EVALUATED, ProgramStatus.FAILED)
 
+    @property
+    def original_id(self) -> int:
+        """The id of the program this one is: a migrated copy names the program it copies."""
+        return self.migrated_from or self.id
+
 
 @dataclass(frozen=True)
 class NewProgram:

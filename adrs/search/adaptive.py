@@ -34,7 +34,7 @@ from adrs.islands import IslandKeeper
 from adrs.search.bandit import IslandBandit
 from adrs.search.config import AdaptiveConfig
 from adrs.search.focus import Step, focus_of, gain_of, momentum_of
-from adrs.search.ledger import ExploitLedger, is_push, origin_of
+from adrs.search.ledger import ExploitLedger, is_push
 from adrs.search.paradigms import BREAKTHROUGH_EVENT, CITED_EVENT, Paradigm, ParadigmBook, guidance_text
 from adrs.search.parents import EXPLOIT, EXPLORE, choose_parent
 from adrs.search.signal import IslandSignal
@@ -315,7 +315,7 @@ class AdaptiveSearch:
         if rng.random() >= self.config.hill_share:
             return None
         members = view.ranked(island)
-        parent = members[0] if members and origin_of(members[0]) == origin_of(best) else best
+        parent = members[0] if members and members[0].original_id == best.original_id else best
         return parent, HILL
 
     def _momentum(self, parent: ProgramRecord, view: Elites) -> tuple[Step, ...]:

@@ -28,11 +28,6 @@ from adrs.archive.records import ProgramRecord
 from adrs.search.focus import PUSH_OPERATOR
 
 
-def origin_of(program: ProgramRecord) -> int:
-    """The program's original id: a migrated copy counts as the program it copies."""
-    return program.migrated_from or program.id
-
-
 def is_push(program: ProgramRecord) -> bool:
     """Whether the program was made by pushing its parent's gain further (the offline momentum edit)."""
     return (program.description or "").startswith(f"{PUSH_OPERATOR}:")
@@ -48,23 +43,23 @@ class ExploitLedger:
     def took_push(self, parent: ProgramRecord, parent_score: float | None, score: float | None) -> None:
         """A push of `parent`'s gain was evaluated: no better than the parent counts against the gain."""
         if score is None or parent_score is None or score <= parent_score:
-            gain = origin_of(parent)
+            gain = parent.original_id
             self.failed_pushes[gain] = self.failed_pushes.get(gain, 0) + 1
 
     def momentum_spent(self, parent: ProgramRecord, patience: int) -> bool:
         """Whether `parent`'s gain has been pushed `patience` times without a gain."""
-        return self.failed_pushes.get(origin_of(parent), 0) >= patience
+        return self.failed_pushes.get(parent.original_id, 0) >= patience
 
     # the best's neighbourhood -----------------------------------------------------------------
     def neighbourhood_open(self, best: ProgramRecord, samples: int) -> bool:
         """Whether fewer than `samples` hill-like children of `best` have been proposed."""
-        if self.hill_best != origin_of(best):
+        if self.hill_best != best.original_id:
             return samples > 0
         return self.hill_children < samples
 
     def hill_child(self, parent: ProgramRecord) -> None:
         """A hill-like child of `parent` (the run's best) was proposed."""
-        original = origin_of(parent)
+        original = parent.original_id
         if self.hill_best != original:
             self.hill_best, self.hill_children = original, 0
         self.hill_children += 1
