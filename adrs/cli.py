@@ -209,6 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="summarise a run")
     p.add_argument("archive")
     p.add_argument("--run", type=int, default=None, dest="run_id")
+    p.add_argument(
+        "--problem", default=None, dest="problem_dir", help="the problem directory, if it moved since the run"
+    )
 
     p = sub.add_parser("show", help="show one program: code, diffs, metrics, feedback, errors, LLM calls")
     p.add_argument("archive")
@@ -530,7 +533,7 @@ def cmd_eval(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from adrs.inspect_run import render_status
 
-    render_status(console, api.run_status(args.archive, args.run_id))
+    render_status(console, api.run_status(args.archive, args.run_id, problem_dir=args.problem_dir))
     return 0
 
 

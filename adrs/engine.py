@@ -562,7 +562,7 @@ class Engine:
         stages = self.problem.holdout_stages
         if best is None or not stages or not self.config.evaluate_holdout or self.progress.stop_reason == "interrupted":
             return None
-        return await self.referee.holdout(self.archive.program(best.migrated_from or best.id))
+        return await self.referee.holdout(self.archive.program(best.original_id))
 
     # several engines on one run ----------------------------------------------------------------
     def _shared_budget_allows(self, in_flight: int) -> bool:
@@ -653,7 +653,7 @@ class Engine:
         self.progress.archive_size = self.elites.original_count()
         self.progress.front_size = len(self.elites.front)
         self.progress.best_score = best.score if best else None
-        best_id = (best.migrated_from or best.id) if best else None
+        best_id = best.original_id if best else None
         if best_id is not None and best_id != self.progress.best_id:
             self.progress.best_changed = time.monotonic()
         self.progress.best_id = best_id

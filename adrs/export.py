@@ -100,7 +100,7 @@ def choose(
     top = elites.best()
     if top is None:
         raise ExportError("no program was evaluated successfully in this run")
-    return [archive.program(top.migrated_from or top.id)]
+    return [archive.program(top.original_id)]
 
 
 def run_noise(problem: Problem, archive: Archive, run: RunRecord) -> float:

@@ -63,7 +63,7 @@ def render_status(console: Console, status: StatusReport) -> None:
             if initial is None or initial.score is None
             else f" ({best.score - initial.score:+.4g} over the initial {initial.score:.4g})"
         )
-        best_id = best.migrated_from or best.id
+        best_id = best.original_id
         claim = next((c for c in reversed(status.best_claims) if c.program_id == best_id), None)
         shown = f"{best.score:.6g}"
         if claim is not None:  # a noisy problem: the mean the claim was judged on, with its standard error

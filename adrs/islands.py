@@ -62,7 +62,7 @@ class IslandKeeper:
         return copy
 
     def _copy(self, view: Elites, original: ProgramRecord, island: int) -> ProgramRecord:
-        source = self.archive.program(original.migrated_from or original.id)
+        source = self.archive.program(original.original_id)
         copy = self.archive.add_migrant(source, island, source.proposal_index)
         view.add(copy)
         return copy
@@ -132,7 +132,5 @@ class IslandKeeper:
                 self._since_improvement[island] = 0
                 if not self._has_copy(view, best, island):
                     copies.append(self._copy(view, best, island))
-                    self.archive.add_event(
-                        self.run_id, "reseed", {"island": island, "from": best.migrated_from or best.id}
-                    )
+                    self.archive.add_event(self.run_id, "reseed", {"island": island, "from": best.original_id})
         return copies

@@ -309,6 +309,17 @@ def load_problem(directory: str | Path) -> Problem:
     return _build(root, toml_path, data)
 
 
+def load_run_problem(recorded_root: str, moved_to: str | Path | None = None) -> Problem:
+    """The problem a stored run evolves: from `moved_to` when given (`--problem DIR`), else from
+    where the run recorded it, and then an error says how to point at it if it moved."""
+    if moved_to is not None:
+        return load_problem(moved_to)
+    try:
+        return load_problem(recorded_root)
+    except ProblemError as exc:
+        raise ProblemError(f"{exc} (the run's problem; if it moved, pass --problem DIR)") from exc
+
+
 def _build(root: Path, toml_path: Path, data: dict[str, Any]) -> Problem:
     _reject_unknown(toml_path, "", data, _TOP_KEYS)
     meta = _table(toml_path, data, "problem")

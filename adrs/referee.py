@@ -98,7 +98,7 @@ class Referee:
         evaluation's noise for others; (0, 1) without noise; (None, 1) while the noise is unknown."""
         if program is None:
             return None, 0
-        original = program.migrated_from or program.id
+        original = program.original_id
         if self.champion is not None and self.champion.program_id == original:
             return self.champion.uncertainty, self.champion.evaluations
         if not self.noisy:

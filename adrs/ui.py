@@ -237,7 +237,7 @@ def print_summary(console: Console, summary: RunSummary, archive_path: str) -> N
     stopped = markup(summary.stop_reason or "done")
     console.print(f"[bold]Stopped:[/bold] {stopped}; {summary.evaluated} evaluations this session")
     if best is not None:
-        original = best.migrated_from or best.id
+        original = best.original_id
         delta = (
             ""
             if summary.initial_score is None or best.score is None

@@ -4,12 +4,15 @@ The real data is ../shared/data beside the checkout, or the folder ADRS_TEST_DAT
 .ci/run fetches it with `adrs data fetch --all` on a machine without the shared folder). Every
 test runs with a private, empty user data folder (XDG_DATA_HOME), so data a developer fetched for
 their own runs never turns a test's synthetic workload into real data, and a private cache folder
-(XDG_CACHE_HOME), so the report's baseline cache never reaches ~/.cache.
+(XDG_CACHE_HOME), so the report's baseline cache never reaches ~/.cache. And Ctrl-C reaches the
+engines the tests start even when the suite itself was started with SIGINT ignored (`cmd &` in a
+script without job control): an ignored signal stays ignored across fork and exec.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +21,13 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("ADRS_TEST_DATA") or ROOT.parent / "shared" / "data")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _sigint_reaches_children() -> None:
+    """A handled signal is reset to its default at exec, an ignored one is inherited: handle it here."""
+    if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -126,11 +126,25 @@ def _snapshot(path: Path) -> tuple[bytes, int]:
 def test_an_archive_of_the_previous_layout_is_read_untouched_and_resumed(toy_problem, tmp_path):
     path = tmp_path / "old.sqlite"
     shutil.copyfile(FIXTURE, path)
+    with sqlite3.connect(path) as db:  # the fixture's problem folder is long gone: the run names one that never was
+        db.execute("UPDATE runs SET problem_root = ?", (str(tmp_path / "moved"),))
+    db.close()
     old_codes = _column(path, "programs", "code")
     assert all(len(c) > 160 and not c.startswith("\x01") for c in old_codes)  # inline, as version 2 wrote them
     before = _snapshot(path)
+    lost = subprocess.run([*ADRS, "status", str(path)], capture_output=True, text=True, timeout=300)
+    assert lost.returncode == 1
+    assert lost.stdout.strip().splitlines() == [
+        f"error: {tmp_path / 'moved'}: not a directory (the run's problem; if it moved, pass --problem DIR)"
+    ]
     shown = {}
-    for command in (["status"], ["show", "4"], ["export", "--best", "--out", str(tmp_path / "out")], ["doctor"]):
+    moved = ["--problem", str(toy_problem)]
+    for command in (
+        ["status", *moved],
+        ["show", "4"],
+        ["export", "--best", "--out", str(tmp_path / "out"), *moved],
+        ["doctor"],
+    ):
         done = subprocess.run([*ADRS, command[0], str(path), *command[1:]], capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, (command, done.stdout + done.stderr)
         shown[command[0]] = done.stdout

@@ -25,7 +25,7 @@ from adrs import sandbox as backends
 from adrs.api.problems import require_sandbox
 from adrs.problemkit import failures
 from adrs.sandbox import image_run
-from adrs.sandbox.docker_image import client
+from adrs.sandbox.docker_image import client, containers_where
 from adrs.sandbox.image_run import ContainerJob, ContainerLimits
 
 ADRS = [sys.executable, "-m", "adrs.cli"]
@@ -65,7 +65,7 @@ def folder(tmp_path):
 
 
 def _leftovers(tag: str) -> list:
-    return client().containers.list(all=True, filters={"ancestor": tag})
+    return containers_where(client(), ancestor=tag)
 
 
 def _evaluate(directory: Path, tmp_path: Path, code: str, stage: str | None = None) -> list:

@@ -5,8 +5,11 @@ mid-evaluation. The first kill waits until the archive holds its first evaluatio
 busy machine can take longer than any fixed delay), so every later start has a run to resume. Only
 the engine process is killed: its sandboxed workers must die with it (PR_SET_PDEATHSIG). After
 every kill: evaluated programs never decrease, no evaluation is
-duplicated, `adrs doctor` finds nothing, and no process of the run is left. At the end the archive
-holds exactly the budget, with nothing pending.
+duplicated, `adrs doctor` finds nothing, and no process of the run is left. At the end a last resume
+evaluates exactly its budget, what the kills left pending first, and leaves nothing pending.
+
+Every start gets a budget no engine spends before its kill (a fast machine evaluates the toy
+problem at dozens per second): a run that ran out of budget between kills would test nothing.
 """
 
 from __future__ import annotations
@@ -23,8 +26,9 @@ from pathlib import Path
 from adrs.doctor import check
 
 ADRS = [sys.executable, "-m", "adrs.cli"]
-BUDGET = 60
+BUDGET = 100_000  # per start: never reached before the kill
 KILLS = 10
+FINAL_BUDGET = 10
 SEED = 20261122
 FIRST_EVALUATION_WAIT_S = 300  # generous: a loaded 2-core machine may take a minute to start a run
 
@@ -107,9 +111,7 @@ def test_random_sigkills_then_resume_lose_nothing(toy_problem, tmp_path):
     kills = 0
     evaluated = 0
     while kills < KILLS:
-        remaining = BUDGET - _evaluated(archive)
-        assert remaining > 0, f"the budget was spent after {kills} kills: raise BUDGET"
-        args = ["resume", str(archive), "--budget", str(remaining), "--quiet"] if _has_run(archive) else run_args
+        args = ["resume", str(archive), "--budget", str(BUDGET), "--quiet"] if _has_run(archive) else run_args
         proc = subprocess.Popen(ADRS + args, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         if args is run_args:
             _wait_first_evaluation(proc, archive)  # so the archive exists, with a run to resume
@@ -130,13 +132,12 @@ def test_random_sigkills_then_resume_lose_nothing(toy_problem, tmp_path):
             report = check(archive)
             assert report.clean, f"kill {kills}: {report.findings}"
 
-    remaining = BUDGET - _evaluated(archive)
     done = subprocess.run(
-        ADRS + ["resume", str(archive), "--budget", str(remaining), "--quiet"], cwd=tmp_path, env=env,
+        ADRS + ["resume", str(archive), "--budget", str(FINAL_BUDGET), "--quiet"], cwd=tmp_path, env=env,
         capture_output=True, text=True, timeout=300,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr
-    assert _evaluated(archive) == BUDGET
+    assert _evaluated(archive) == evaluated + FINAL_BUDGET
     assert _query(archive, "SELECT count(*) FROM programs WHERE status = 'pending'")[0][0] == 0
     assert _stage_duplicates(archive) == 0
     report = check(archive)

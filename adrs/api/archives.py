@@ -29,7 +29,7 @@ from adrs.archive.records import BestClaim, CallRecord, ModelUsage, ProgramRecor
 from adrs.archive.sqlite_reader import open_read_only
 from adrs.evaluate.result import Evaluation
 from adrs.noise import run_sigma
-from adrs.problem import load_problem
+from adrs.problem import load_run_problem
 
 # Only the command that uses one of these imports it: `adrs status` and `adrs show` start faster
 # without the doctor, the exporter (the evaluation runner), the report and the LLM prompt modules,
@@ -99,12 +99,12 @@ class ProgramView:
     cited: tuple[int, Paradigm] | None = None  # the breakthrough (number, approach) its prompt followed
 
 
-def run_status(archive: str | Path, run_id: int | None = None) -> StatusReport:
-    """Summarise run `run_id` (default: the latest) of an archive."""
+def run_status(archive: str | Path, run_id: int | None = None, problem_dir: str | Path | None = None) -> StatusReport:
+    """Summarise run `run_id` (default: the latest) of an archive; `problem_dir` if the problem moved."""
     store = open_read_only(archive)
     try:
         run = store.run(run_id)
-        problem = load_problem(run.problem_root)
+        problem = load_run_problem(run.problem_root, problem_dir)
         elites = load_elites(store, run, problem)  # a SQLiteReader reads as Archive does
         claims = store.best_claims(run.id)
         return StatusReport(
@@ -134,12 +134,12 @@ def show_program(archive: str | Path, program_id: int) -> ProgramView:
         initial = next((p for p in store.programs(program.run_id) if p.mutator == "initial"), None)
         return ProgramView(
             program,
-            store.evaluations(program.migrated_from or program.id),
+            store.evaluations(program.original_id),
             initial,
             store.llm_calls_of_program(program.id),
             refused_proposals(store, program.run_id, program.id),
             store.url,
-            store.repeat_evaluations(program.migrated_from or program.id),
+            store.repeat_evaluations(program.original_id),
             cited_by_program(store, program.run_id, program.id),
         )
     finally:
@@ -178,7 +178,7 @@ def export_programs(
     store = Archive.open(archive, create=False, read_only=True)
     try:
         run = store.run(run_id)
-        problem = load_problem(problem_dir or run.problem_root)
+        problem = load_run_problem(run.problem_root, problem_dir)
         elites = load_elites(store, run, problem)
         chosen = choose(store, run, elites, best=best, pareto=pareto, program_id=program_id)
         again = {p.id: rescore(problem, store, run, p) for p in chosen} if rescored else {}

@@ -29,7 +29,7 @@ from adrs.executors import make_executor, run_directory
 from adrs.mutate.base import ProposalSource
 from adrs.mutate.llm.models import LLMError, llm_settings, load_llm_file, parse_model_flag
 from adrs.mutate.offline import OfflineSource
-from adrs.problem import Problem, load_problem
+from adrs.problem import Problem, load_problem, load_run_problem
 from adrs.progress import Progress, RunSummary
 
 
@@ -143,7 +143,7 @@ def resume(
     store = Archive.open(archive, create=False)  # a damaged archive is refused here (ArchiveDamaged)
     try:
         run = store.run(run_id)
-        problem = load_problem(problem_dir or run.problem_root)
+        problem = load_run_problem(run.problem_root, problem_dir)
         config = RunConfig.from_dict(run.config, **overrides)
         with store.lock_run(run.id):  # one engine per run: a second resume is refused (RunBusy)
             store.update_run_config(run.id, config.to_dict())
@@ -172,7 +172,7 @@ def join(
     store = Archive.open(archive, create=False)
     try:
         run = store.run(run_id)
-        problem = load_problem(problem_dir or run.problem_root)
+        problem = load_run_problem(run.problem_root, problem_dir)
         if problem.fingerprint() != run.problem_fingerprint:
             raise ArchiveError(f"{problem.root}: differs from the problem run {run.id} evolves (fingerprint changed)")
         config = dataclasses.replace(RunConfig.from_dict(run.config, **overrides), evaluate_holdout=False)

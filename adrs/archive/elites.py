@@ -196,7 +196,7 @@ class Elites:
         return len(self.arrivals)
 
     def children(self, program: ProgramRecord) -> int:
-        return self.child_counts.get(program.migrated_from or program.id, 0)
+        return self.child_counts.get(program.original_id, 0)
 
     def initial(self) -> ProgramRecord | None:
         """The first program in `programs` whose mutator is "initial"."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from adrs.archive.store import Archive, ArchiveError
-from adrs.problem import ProblemError, load_problem
+from adrs.problem import ProblemError, load_run_problem
 from adrs.report.data import RunData, archive_label, load_run_data
 
 INSTALL_HINT = "pip install 'adrs[report]'  (or: uv pip install matplotlib)"
@@ -50,9 +50,9 @@ def collect(archives: list[str], options: ReportOptions, say: Callable[[str], No
         try:
             run = store.run(options.run_id if len(archives) == 1 else None)
             try:
-                problem = load_problem(options.problem_dir or run.problem_root)
+                problem = load_run_problem(run.problem_root, options.problem_dir)
             except ProblemError as exc:
-                raise ReportError(f"{exc} (the run's problem; if it moved, pass --problem DIR)") from exc
+                raise ReportError(str(exc)) from exc
             label = archive_label(location, run)
             tag = chr(ord("A") + index) if len(archives) > 1 else ""
             data = load_run_data(store, run, problem, f"{tag}: {label}" if tag else label)

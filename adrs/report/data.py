@@ -241,7 +241,7 @@ def load_run_data(archive: Archive, run: RunRecord, problem: Problem, label: str
     stage_times, durations, holdout = _stage_times(archive, run.id, holdout_stages)
     timeline, calls, dollars = _timeline(archive, run, programs, durations)
     best = elites.best()
-    best_id = None if best is None else (best.migrated_from or best.id)
+    best_id = None if best is None else best.original_id
     initial = next((p for p in programs if p.mutator == "initial"), None)
     lineage = lineage_of(by_id, best_id)
     top_programs = sorted(
@@ -250,7 +250,7 @@ def load_run_data(archive: Archive, run: RunRecord, problem: Problem, label: str
         reverse=True,
     )[:TOP_PROGRAMS]
     initial_code = initial.code if initial is not None else ""
-    origin = {p.id: (p.migrated_from or p.id) for p in programs}  # a migrant copy stands for its original
+    origin = {p.id: p.original_id for p in programs}  # a migrant copy stands for its original
     top = [_view(p, initial_code, holdout, origin) for p in top_programs]
     diffs = {v.id: v for v in top}
     for step in lineage:

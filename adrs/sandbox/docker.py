@@ -37,7 +37,15 @@ from adrs.sandbox.base import (
     ProcessLimits,
     signal_from_shell_status,
 )
-from adrs.sandbox.docker_image import DEFAULT_IMAGE, build_image, client, docker_host, image_name
+from adrs.sandbox.docker_image import (
+    DEFAULT_IMAGE,
+    build_image,
+    client,
+    containers_where,
+    docker_host,
+    image_name,
+    remove_containers,
+)
 from adrs.sandbox.reaper import ENGINE_ENV, ENGINE_LABEL
 from adrs.sandbox.views import SYSTEM_ROOTS, gpu_devices, runtime_paths
 
@@ -84,10 +92,9 @@ def sweep_stale(docker_client: Any) -> None:
     """Remove sandbox containers whose deadline has passed (left by a killed engine)."""
     now = time.time()
     with contextlib.suppress(Exception):
-        for container in docker_client.containers.list(all=True, filters={"label": LABEL}):
-            if float(container.labels.get("adrs.deadline", "0")) < now:
-                with contextlib.suppress(Exception):
-                    container.remove(force=True)
+        containers = containers_where(docker_client, label=LABEL)
+        expired = [c for c in containers if float((c.get("Labels") or {}).get("adrs.deadline", "0")) < now]
+        remove_containers(docker_client, expired)
 
 
 class ContainerHandle(Handle):
@@ -259,6 +266,5 @@ class DockerBackend(Backend):
         if not tag or _probe() is not None:
             return
         with contextlib.suppress(Exception):
-            for container in _client().containers.list(all=True, filters={"label": f"adrs.tag={tag}"}):
-                with contextlib.suppress(Exception):
-                    container.remove(force=True)
+            docker_client = _client()
+            remove_containers(docker_client, containers_where(docker_client, label=f"adrs.tag={tag}"))

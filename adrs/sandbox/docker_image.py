@@ -8,11 +8,12 @@ image: the backend mounts the host's /usr and Python runtime read-only, as bwrap
 
     python -m adrs.sandbox.docker_image   # build (or rebuild) the image
 
-Must not: start containers.
+Must not: start containers (it lists and removes them: `containers_where`, `remove_containers`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import sys
@@ -42,6 +43,24 @@ def client(timeout: int = 60) -> Any:
     import docker
 
     return docker.DockerClient(base_url=docker_host(), version="auto", timeout=timeout)
+
+
+def containers_where(docker_client: Any, **filters: str) -> list[dict[str, Any]]:
+    """The containers (running or not) that match `filters`, as the daemon's one list call gives them
+    (keys "Id", "Names", "Labels", "State", ...).
+
+    Not `containers.list`: docker-py inspects every container it lists, one call each, and a
+    container removed in between (by its own engine, by a reaper) raises NotFound there, so a
+    sweep racing another sweep would fail and leave the rest standing.
+    """
+    return docker_client.api.containers(all=True, filters=filters)
+
+
+def remove_containers(docker_client: Any, containers: list[dict[str, Any]]) -> None:
+    """Force-remove each container; one already gone (or failing) does not stop the others."""
+    for container in containers:
+        with contextlib.suppress(Exception):
+            docker_client.api.remove_container(container["Id"], force=True)
 
 
 def skeleton_tar() -> bytes:

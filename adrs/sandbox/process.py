@@ -47,6 +47,7 @@ from adrs.sandbox.views import DEVICE_NODES, gpu_devices, hidden_inside, root_li
 
 CLONE_NEWNET = 0x40000000
 PR_SET_PDEATHSIG = 1
+ORPHANED_AT_START = 125  # exit status of a child whose parent died before it could follow it
 # unshare(1): a new PID namespace (the candidate cannot see or signal anything outside it, kill(-1)
 # included), a private mount namespace for confine.py (which mounts the fresh /proc), its own SysV
 # IPC and POSIX message queues (nothing carries over to the next candidate), its own host name; the
@@ -212,13 +213,19 @@ def _become_nobody() -> None:
     os.setuid(NOBODY_UID)
 
 
-def _preexec(spec: SandboxSpec) -> None:
-    """Runs in the child between fork and exec. Order matters: cgroup and namespace need root."""
+def _preexec(spec: SandboxSpec, parent: int | None = None) -> None:
+    """Runs in the child between fork and exec. Order matters: cgroup and namespace need root.
+
+    `parent`: the pid that forked this child. A parent killed between the fork and the prctl
+    below sends no death signal, and the child would live on as an orphan: it exits instead.
+    """
     limits = spec.limits
     if spec.cgroup is not None:
         spec.cgroup.join(os.getpid())
     libc = ctypes.CDLL(None, use_errno=True)
     libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # die with the parent
+    if parent is not None and os.getppid() != parent:
+        os._exit(ORPHANED_AT_START)
     if spec.unshare_network and not limits.network and network_namespace_available():
         _unshare_network()
     # A limit can only be lowered: a candidate started by a worker inherits the worker's limits.
@@ -246,7 +253,7 @@ def popen_kwargs(spec: SandboxSpec, home: str) -> dict:
     if not spec.limits.network:
         network_namespace_available()
     return dict(
-        preexec_fn=functools.partial(_preexec, spec),
+        preexec_fn=functools.partial(_preexec, spec, os.getpid()),
         start_new_session=True,
         env=scrubbed_env(home, spec.extra_env),
         cwd=home,

@@ -96,12 +96,12 @@ def _remove_containers(hosts: set[str], engine: str) -> None:
         import docker
     except ImportError:
         return
+    from adrs.sandbox.docker_image import containers_where, remove_containers
+
     for host in hosts:
         with contextlib.suppress(Exception):
             client = docker.DockerClient(base_url=host, version="auto", timeout=30)
-            for container in client.containers.list(all=True, filters={"label": f"{ENGINE_LABEL}={engine}"}):
-                with contextlib.suppress(Exception):
-                    container.remove(force=True)
+            remove_containers(client, containers_where(client, label=f"{ENGINE_LABEL}={engine}"))
 
 
 def _unmount(path: str) -> None:

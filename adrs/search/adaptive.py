@@ -128,7 +128,7 @@ class AdaptiveSearch:
         best = view.best()
         if best is None or not best.complete:
             return False
-        original = best.migrated_from or best.id
+        original = best.original_id
         if original == self.shared_best:
             return False
         self.shared_best = original
@@ -220,7 +220,7 @@ class AdaptiveSearch:
             {
                 "island": island,
                 "at_evaluation": self.evaluations,
-                "seeds": [s.migrated_from or s.id for s in seeds],
+                "seeds": [s.original_id for s in seeds],
                 "improvement_rate": sum(self.recent) / len(self.recent),
             },
         )
@@ -388,7 +388,7 @@ class AdaptiveSearch:
                 {
                     "number": self.book.number,
                     "at_evaluation": self.evaluations,
-                    "best_id": (best.migrated_from or best.id) if best else None,
+                    "best_id": best.original_id if best else None,
                     "best_score": self.best,
                     "paradigms": [p.to_dict() for p in paradigms],
                     "llm_call_id": llm_call_id,

@@ -47,7 +47,7 @@ def _pareto(state: RunState) -> dict[str, Any]:
 
     candidates = state.front_candidates
     stride = max(1, math.ceil(len(candidates) / CLOUD_POINTS))
-    front = [xy(p.migrated_from or p.id) for p in state.elites.pareto_front()]
+    front = [xy(p.original_id) for p in state.elites.pareto_front()]
     return {
         "x": axes.x,
         "y": axes.y,
@@ -84,7 +84,7 @@ def _lineage(state: RunState) -> list[dict[str, Any]]:
     best = state.cached("best", state.elites.best)
     if best is None:
         return []
-    steps = lineage_of(state.records, best.migrated_from or best.id, state.children)
+    steps = lineage_of(state.records, best.original_id, state.children)
     return [
         {
             "id": step.program_id,
@@ -148,7 +148,7 @@ def _islands(store: Archive, state: RunState) -> list[dict[str, Any]]:
                 "migrants_in": stats.migrants_in,
                 "improved_at": stats.improved_at,
                 "best_score": number(top.score) if top is not None else None,
-                "best_id": (top.migrated_from or top.id) if top is not None else None,
+                "best_id": top.original_id if top is not None else None,
                 "cells": coverage.get(island, 0),
                 "capacity": capacity,
                 "active": None if active is None else island in active,

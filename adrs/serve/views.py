@@ -191,7 +191,7 @@ def run_view(store: Archive, state: RunState, recent: int = RECENT, archive_inde
     best = state.cached("best", state.elites.best)
     best_program = None
     if best is not None:
-        record = store.program(best.migrated_from or best.id)
+        record = store.program(best.original_id)
         best_program = {
             **_line_json(record),  # type: ignore[arg-type]
             "metrics": _clean(record.metrics),
@@ -223,7 +223,7 @@ def program_view(store: Archive, program_id: int) -> dict[str, Any]:
     program = store.program(program_id)
     parent = store.program(program.parent_id) if program.parent_id is not None else None
     initial = store.initial_program(program.run_id)
-    evaluations = store.evaluations(program.migrated_from or program.id)
+    evaluations = store.evaluations(program.original_id)
     return {
         "id": program.id,
         "run_id": program.run_id,

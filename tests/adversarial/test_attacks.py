@@ -127,9 +127,9 @@ def _sandbox_children_of(pid: int) -> list[int]:
 
 
 def _leftover_containers() -> list[str]:
-    from adrs.sandbox.docker_image import client
+    from adrs.sandbox.docker_image import client, containers_where
 
-    return [c.name for c in client().containers.list(all=True, filters={"label": "adrs.sandbox"})]
+    return [c["Names"][0].lstrip("/") for c in containers_where(client(), label="adrs.sandbox")]
 
 
 @pytest.fixture(scope="module")

@@ -114,11 +114,10 @@ def _alive(pid: int) -> bool:
 
 
 def _remove_containers() -> None:
-    from adrs.sandbox.docker_image import client
+    from adrs.sandbox.docker_image import client, containers_where, remove_containers
 
-    for container in client().containers.list(all=True, filters={"label": "adrs.sandbox"}):
-        with contextlib.suppress(Exception):
-            container.remove(force=True)
+    docker_client = client()
+    remove_containers(docker_client, containers_where(docker_client, label="adrs.sandbox"))
 
 
 def _orphan_scratch(before: set[str]) -> list[str]:

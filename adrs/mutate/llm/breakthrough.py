@@ -44,7 +44,7 @@ def breakthrough_prompt(source: LLMSource, request: BreakthroughRequest) -> Prom
     override = problem.root / "prompts" / TEMPLATE
     template = (override if override.is_file() else DEFAULT_TEMPLATES / TEMPLATE).read_text()
     best = request.best
-    evaluations = source.archive.evaluations(best.migrated_from or best.id)
+    evaluations = source.archive.evaluations(best.original_id)
     feedback = "\n".join(f"[stage {e.stage}] {e.feedback.strip()}" for e in evaluations if e.feedback.strip())
     tried = "\n".join(
         f"- {t.get('name')}: best score {t.get('best_before')} before, {t.get('best_after')} after"

@@ -177,7 +177,7 @@ def _metrics(program: ProgramRecord) -> str:
 
 def program_summary(program: ProgramRecord, evaluations: list[Evaluation]) -> str:
     score = "none" if program.score is None else f"{program.score:.6g}"
-    text = f"Program #{program.migrated_from or program.id}, score {score}"
+    text = f"Program #{program.original_id}, score {score}"
     if program.stage_reached and not program.complete:
         text += f" (stopped after stage {program.stage_reached}: below its threshold)"
     metrics = _metrics(program)
@@ -213,7 +213,7 @@ def _inspirations(programs: list[ProgramRecord]) -> str:
     for number, program in enumerate(programs, 1):
         score = "none" if program.score is None else f"{program.score:.6g}"
         metrics = _metrics(program)
-        head = f"### Inspiration {number}: program #{program.migrated_from or program.id}, score {score}"
+        head = f"### Inspiration {number}: program #{program.original_id}, score {score}"
         if metrics:
             head += f" ({metrics})"
         if program.description:

@@ -260,7 +260,7 @@ class LLMSource(ProposalSource):
         parent = context.parent
         inputs = PromptInputs(
             parent=parent,
-            evaluations=self.archive.evaluations(parent.migrated_from or parent.id),
+            evaluations=self.archive.evaluations(parent.original_id),
             inspirations=list(context.inspirations),
             attempts=self.history.recent(self.archive, parent, self.settings.attempts_shown),
             edit_format=edit_format,
