@@ -186,6 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("archive")
     _add_run_options(p, resuming=True)
     p.add_argument("--run", type=int, default=None, dest="run_id", help="run id inside the archive (default: latest)")
+    p.add_argument(
+        "--problem", default=None, dest="problem_dir", help="the problem directory, if it moved since the run"
+    )
 
     p = sub.add_parser("init", help="write a working problem skeleton")
     p.add_argument("directory")
@@ -389,9 +392,12 @@ def cmd_resume(args: argparse.Namespace) -> int:
     budget = RunConfig.from_dict(run.config, **overrides).budget  # a bad value is refused here, before any output
     console.print(f"Resuming run {run.id} of [bold]{run.problem_name}[/bold] from {args.archive}")
     with contextlib.suppress(*api.USER_ERRORS):  # a problem folder that moved: resume says so itself
-        console.print(f"Sandbox: {markup(api.sandbox_line(run.problem_root, run.config.get('sandbox')))}")
+        problem_root = args.problem_dir or run.problem_root
+        console.print(f"Sandbox: {markup(api.sandbox_line(problem_root, run.config.get('sandbox')))}")
     return _drive(
-        lambda on_progress: api.resume(args.archive, run_id=run.id, on_progress=on_progress, **overrides),
+        lambda on_progress: api.resume(
+            args.archive, run_id=run.id, on_progress=on_progress, problem_dir=args.problem_dir, **overrides
+        ),
         args.quiet,
         budget,
         args.archive,

@@ -109,3 +109,29 @@ def test_ctrl_c_marks_the_run_interrupted_and_resume_continues(toy_problem, tmp_
     assert _evaluated(archive) == evaluated + 10
     assert _counts(archive).get("pending", 0) == 0
     assert _duplicates(archive) == (0, 0)
+
+
+def test_a_run_whose_problem_moved_resumes_with_problem_dir(toy_problem, tmp_path):
+    archive = tmp_path / "run.sqlite"
+    started = subprocess.run(
+        ADRS + ["run", str(toy_problem), "--budget", "4", "--archive", str(archive), "--quiet"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert started.returncode == 0, started.stdout + started.stderr
+    moved = toy_problem.rename(tmp_path / "moved")
+    before = archive.read_bytes()
+    lost = subprocess.run(
+        ADRS + ["resume", str(archive), "--budget", "3", "--quiet"], cwd=tmp_path, capture_output=True, text=True,
+        timeout=300,
+    )  # fmt: skip
+    assert lost.returncode == 1, lost.stdout + lost.stderr
+    assert f"{toy_problem}: not a directory (the run's problem; if it moved, pass --problem DIR)" in " ".join(
+        lost.stdout.split()
+    )
+    assert _evaluated(archive) == 4 and archive.read_bytes() == before  # refused before anything was written
+    done = subprocess.run(
+        ADRS + ["resume", str(archive), "--budget", "3", "--problem", str(moved), "--quiet"], cwd=tmp_path,
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert _evaluated(archive) == 7
