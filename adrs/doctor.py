@@ -5,9 +5,11 @@ rows for one (program, stage) (duplicates), programs whose stored evaluations ne
 (stuck pending), programs whose denormalised fields (status, score, completeness, stage reached,
 error kind, metrics) disagree with their evaluation rows, evaluated programs with no evaluation,
 migrants that differ from their original or lost it, dangling parents, and the same code stored
-twice, repeated evaluations of a stage the program has no evaluation of, and best claims that do
-not match the program they name. Pending programs without evaluations are normal after a crash
-(resume evaluates them) and only noted. The repair deletes evaluation rows that are orphans or
+twice, repeated evaluations of a stage the program has no evaluation of, best claims that do
+not match the program they name, and texts a row names that the archive no longer holds (a code,
+diff, feedback, error, prompt or reply, or a text it was compressed against: not repairable).
+Pending programs without evaluations are normal after a crash (resume evaluates them) and only
+noted. The repair deletes evaluation rows that are orphans or
 duplicates (and repeated ones that are orphans or dangling), recomputes the derived fields from
 the evaluation rows (a re-scored program's score and metrics are the means over its last stage's
 successful evaluations, repeats included), and sends an "evaluated" program that has no
@@ -180,6 +182,7 @@ def _recovered_name(path: Path) -> Path:
 def _inspect(db: IntegritySession, run_id: int | None, report: DoctorReport, fix: bool) -> None:
     runs = db.runs(run_id)
     _orphans(db, report, fix)
+    _lost_texts(db, run_id, report)
     for run in runs:
         stages = _stages(run, report)
         programs = {p.id: p for p in db.programs(run.id)}
@@ -202,6 +205,15 @@ def _inspect(db: IntegritySession, run_id: int | None, report: DoctorReport, fix
             report.notes.append(
                 f"run {run.id}: {len(pending)} program(s) pending evaluation; `adrs resume` evaluates them"
             )
+
+
+def _lost_texts(db: IntegritySession, run_id: int | None, report: DoctorReport) -> None:
+    """Texts a row names but the archive no longer holds (read as a placeholder): nothing restores them."""
+    for lost in db.lost_texts(run_id):
+        row = f"{lost.table} row {lost.row_id}" + (f" (program {lost.program_id})" if lost.program_id else "")
+        how = "is not stored" if lost.missing == lost.digest else f"needs base {lost.missing.hex()[:16]}, not stored"
+        detail = f"{row}: {lost.column}: text sha256 {lost.digest.hex()[:16]} {how}"
+        report.findings.append(Finding("lost_text", detail, program_id=lost.program_id, repairable=False))
 
 
 def _stages(run: RunRecord, report: DoctorReport) -> _RunStages:

@@ -174,17 +174,32 @@ def test_an_archive_of_the_previous_layout_is_read_untouched_and_resumed(toy_pro
     assert api.check_archive(path).clean
 
 
-def test_a_lost_text_reads_as_a_placeholder_and_doctor_still_runs(tmp_path):
+def test_a_lost_text_reads_as_a_placeholder_and_doctor_names_it(tmp_path):
     path = tmp_path / "a.sqlite"
     archive = Archive.open(path)
     run = archive.create_run("toy", "/toy", "f" * 16, 0, {})
     program = archive.add_program(run.id, NewProgram(PARENT, "h0", 0, "initial"))
+    child_code = PARENT.replace("step_7 = ", "step_7 = 1 + ")
+    child = archive.add_program(run.id, NewProgram(child_code, "h1", 1, "offline", program.id))
     archive.close()
-    with sqlite3.connect(path) as db:
-        db.execute("DELETE FROM texts")
+    assert api.check_archive(path).clean
+    with sqlite3.connect(path) as db:  # the parent's code goes; the child's was compressed against it
+        db.execute("DELETE FROM texts WHERE digest = ?", (_digest(PARENT),))
+    db.close()
     # a fresh process: this one keeps the texts it has seen (a digest names one text only)
     shown = subprocess.run([*ADRS, "show", str(path), str(program.id)], capture_output=True, text=True, timeout=300)
     assert shown.returncode == 0, shown.stdout + shown.stderr
     assert f"text lost from the archive: sha256 {_digest(PARENT).hex()}" in " ".join(shown.stdout.split())
     done = subprocess.run([*ADRS, "doctor", str(path)], capture_output=True, text=True, timeout=300)
     assert "Traceback" not in done.stdout + done.stderr
+    assert done.returncode == 2, done.stdout + done.stderr
+    report = api.check_archive(path)
+    lost = sorted((f.kind, f.program_id, f.repairable, f.detail) for f in report.findings)
+    lost_hex = _digest(PARENT).hex()[:16]
+    assert lost == [
+        ("lost_text", program.id, False, f"programs row {program.id} (program {program.id}): code: text sha256 "
+         f"{lost_hex} is not stored"),
+        ("lost_text", child.id, False, f"programs row {child.id} (program {child.id}): code: text sha256 "
+         f"{_digest(child_code).hex()[:16]} needs base {lost_hex}, not stored"),
+    ]  # fmt: skip
+    assert api.check_archive(path, repair=True).findings == report.findings  # nothing restores a lost text

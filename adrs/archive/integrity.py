@@ -34,7 +34,7 @@ from adrs.archive.records import (
 from adrs.archive.rescores import own_values
 from adrs.archive.schema import BestClaim as BestClaimRow
 from adrs.archive.schema import EvaluationRow, Program, RepeatEvaluation, Run
-from adrs.archive.texts import as_records, evaluation_rows
+from adrs.archive.texts import LostText, as_records, evaluation_rows, lost_texts
 
 _E, _P = EvaluationRow.__table__, Program.__table__
 
@@ -98,6 +98,10 @@ class IntegritySession:
             return []
         stmt = select(RepeatEvaluation).where(RepeatEvaluation.program_id.not_in(select(Program.id)))
         return as_records(self._s, StoredEvaluation, self._s.scalars(stmt))
+
+    def lost_texts(self, run_id: int | None = None) -> list[LostText]:
+        """References (code, diff, feedback, error, prompt, reply) whose text cannot be read back."""
+        return lost_texts(self._s, run_id, self._absent)
 
     def delete_evaluations(self, evaluation_ids: list[int]) -> None:
         self._s.execute(delete(EvaluationRow).where(EvaluationRow.id.in_(evaluation_ids)))

@@ -272,3 +272,56 @@ def _field_names(cls: type) -> tuple[list[str], list[str]]:
 
 def as_one_record(s: Session | Connection, cls: type[T], row: Any) -> T:
     return as_records(s, cls, [row])[0]
+
+
+# checking ---------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class LostText:
+    """A reference whose text cannot be read back: its `texts` row, or one of its bases', is gone."""
+
+    table: str  # programs, evaluations, repeat_evaluations, llm_calls
+    row_id: int
+    column: str
+    digest: bytes  # the text the row names
+    missing: bytes  # the row not found: the text's own, or a base it was compressed against
+    program_id: int | None  # the program the row belongs to (an LLM call's child, when it has one)
+
+
+def lost_texts(s: Session, run_id: int | None = None, absent: frozenset[str] = frozenset()) -> list[LostText]:
+    """Every reference (of one run, or of all) whose text or one of its bases is not stored.
+
+    One pass over the `texts` digests and one over each STORED_ONCE column; a text is readable when
+    its whole chain of bases, at most MAX_DEPTH long, is stored."""
+    if "texts" in absent:
+        return []
+    stored = s.execute(select(StoredText.digest, StoredText.base))
+    base_of = {bytes(d): None if b is None else bytes(b) for d, b in stored}
+    found: list[LostText] = []
+    for model, columns in STORED_ONCE.items():
+        table = model.__table__
+        if table.name in absent:
+            continue
+        owner = table.c.id if model is Program else table.c.program_id
+        stmt = select(table.c.id, owner, *(table.c[name] for name in columns)).order_by(table.c.id)
+        if run_id is not None:
+            if model in (Program, LLMCall):
+                stmt = stmt.where(table.c.run_id == run_id)
+            else:
+                stmt = stmt.where(table.c.program_id.in_(select(_P.c.id).where(_P.c.run_id == run_id)))
+        for row_id, program_id, *values in s.execute(stmt):
+            for name, value in zip(columns, values, strict=True):
+                digest = digest_of(value)
+                if digest is not None and (missing := _missing_link(base_of, digest)) is not None:
+                    found.append(LostText(table.name, row_id, name, digest, missing, program_id))
+    return found
+
+
+def _missing_link(base_of: dict[bytes, bytes | None], digest: bytes) -> bytes | None:
+    link: bytes | None = digest
+    for _ in range(MAX_DEPTH + 2):  # a chain longer than any writer makes ends the walk: not "lost"
+        if link is None:
+            return None
+        if link not in base_of:
+            return link
+        link = base_of[link]
+    return None
