@@ -37,9 +37,9 @@ stop() {
     pid="$(cat "$DIR/dockerd.pid")"
     DOCKER_HOST="$SOCK" "$PY" -c "
 import docker
+from adrs.sandbox.docker_image import containers_where, remove_containers
 c = docker.DockerClient(base_url='$SOCK', timeout=10)
-for k in c.containers.list(all=True, filters={'label': 'adrs.sandbox'}):
-    k.remove(force=True)
+remove_containers(c, containers_where(c, label='adrs.sandbox'))
 " 2>/dev/null || true
     kill "$pid" 2>/dev/null || true
     for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
