@@ -123,11 +123,14 @@ def check_problem(
     require_sandbox(problem, sandbox)
     settings = EvalSettings(data_dir=data_dir, sandbox=sandbox, warm=warm)
     heard = on_program or (lambda _checked: None)
-    notes, warnings = _notes(problem), _warnings(problem)
+    notes = _notes(problem)
     if problem.initial_source is not None:  # kept inside another file (a Harbor task's solve.sh writes it)
         first = evaluate_code_sync(problem, problem.initial_source, settings, problem.stages)
     else:  # read here, so bytes that are not UTF-8 are a syntax failure naming the file
         first = evaluate_file_sync(problem, problem.initial_path, settings, problem.stages)
+    # After the first evaluation: the offline mutator's import and its probe (30-60 ms) would
+    # otherwise hold back the first worker; the warnings are printed after the evaluations anyway.
+    warnings = _warnings(problem)
     initial = CheckedProgram(problem.initial_path.name, first)
     heard(initial)
     if initial.failed is not None:
