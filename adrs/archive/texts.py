@@ -22,8 +22,10 @@ older adrs wrote hold their text inline and pass through unchanged, so both layo
 no text is migrated. A reference whose text (or one of its bases) is missing, as in a salvaged
 archive that lost the page, reads as a one-line placeholder naming the digest, never as a crash.
 Texts never change once stored, so decoded ones (and the depth of those written) are kept in a
-small per-process cache keyed by digest. The format itself (references, compression, decoding a
-chain of bases) is textcodec.py's, which the sqlite3 reader of the read-only commands shares.
+small per-process cache keyed by digest. `lost_texts` lists the references whose text, or a base
+of it, is no longer stored (for `adrs doctor`). The format itself (references, compression,
+decoding a chain of bases) is textcodec.py's, which the sqlite3 reader of the read-only commands
+shares.
 
 Must not: decide what a text means, delete a text (another may use it as its base), or be imported
 outside adrs/archive/.
