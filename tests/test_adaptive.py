@@ -209,6 +209,7 @@ def test_every_island_gets_single_edits_of_the_best_until_its_neighbourhood_is_s
         escalated_share=1.0,
         hill_share=0.5,
         neighbourhood=30,
+        neighbourhood_decay=False,  # v3: none once the neighbourhood is sampled
         spawn_below=0.0,
     )
     land = Landscape(tmp_path, toy_problem, islands=3, config=config)
@@ -234,6 +235,31 @@ def test_every_island_gets_single_edits_of_the_best_until_its_neighbourhood_is_s
     # A new best opens a new neighbourhood.
     land.result(best, 1, 70.0)
     assert "hill" in [search.choose(land.view, rng).mode for _ in range(10)]
+
+
+def test_after_the_neighbourhood_the_hill_like_share_decays_instead_of_stopping(toy_problem, tmp_path):
+    config = AdaptiveConfig(
+        intensity_min=1.0, intensity_max=1.0, stall_window=1, escalated_share=1.0, hill_share=0.5, neighbourhood=20,
+        spawn_below=0.0,
+    )  # fmt: skip
+    land = Landscape(tmp_path, toy_problem, islands=3, config=config)
+    search, rng = land.search, random.Random(0)
+    land.result(land.initial, 0, 60.0)
+    for island in range(3):
+        land.result(land.initial, island, 45.0)
+    modes = []
+    for _ in range(400):
+        choice = search.choose(land.view, rng)
+        modes.append(choice.mode)
+        search.settled(choice, land.result(choice.selection.parent, choice.island, 40.0))
+    hills = [i for i, mode in enumerate(modes) if mode == "hill"]
+    assert len(hills) > 20  # more than the neighbourhood: the share went on
+    after = modes[hills[19] + 1 :]
+    share_after = after.count("hill") / len(after)
+    # hill_share x 20 / k for the k-th: from 0.5 down to about 0.5 x 20 / 60 over these proposals
+    assert 0.08 < share_after < 0.3, share_after
+    first, last = after[: len(after) // 2].count("hill"), after[len(after) // 2 :].count("hill")
+    assert first > last  # still decaying
 
 
 def test_resume_continues_the_adaptive_state_exactly(toy_problem, tmp_path):

@@ -310,13 +310,24 @@ class AdaptiveSearch:
         Every island gets them, whatever its intensity or stall: the best's single edits are what
         hill climbing lives on, and a run that spends them on exploring or larger edits can miss
         the one edit that lifts the score."""
-        if best is None or not best.complete or not self.ledger.neighbourhood_open(best, self.config.neighbourhood):
+        if best is None or not best.complete:
             return None
-        if rng.random() >= self.config.hill_share:
+        share = self._hill_share(best)
+        if share is None or rng.random() >= share:  # no draw once the neighbourhood closed, as in v3
             return None
         members = view.ranked(island)
         parent = members[0] if members and members[0].original_id == best.original_id else best
         return parent, HILL
+
+    def _hill_share(self, best: ProgramRecord) -> float | None:
+        """`hill_share` until `neighbourhood` hill-like children of the best were proposed; then None
+        (closed), or with `neighbourhood_decay` hill_share x neighbourhood / k at the k-th child."""
+        size, samples = self.config.neighbourhood, self.ledger.hill_samples(best)
+        if samples < size:
+            return self.config.hill_share
+        if size == 0 or not self.config.neighbourhood_decay:
+            return None
+        return self.config.hill_share * size / (samples + 1)
 
     def _momentum(self, parent: ProgramRecord, view: Elites) -> tuple[Step, ...]:
         """The numbers of the parent's gain to push further, none once pushing them has stopped paying."""

@@ -47,6 +47,8 @@ class AdaptiveConfig:
     momentum_patience: int = 3  # pushes of a gain that did not beat their parent before it gets no more momentum
     hill_share: float = 0.5  # of every island's proposals, single edits of the run's best (as hill climbing) ...
     neighbourhood: int = 100  # ... until this many of them have been proposed since it became the best (0: none)
+    # ... and after that (v4) a share that decays, hill_share x neighbourhood / k at the k-th one, instead of none
+    neighbourhood_decay: bool = True
     breakthroughs: int = 3  # approaches one breakthrough call asks for; 0 = no breakthrough calls
     paradigm_uses: int = 4  # proposals that cite each approach before it counts as tried
 
@@ -90,6 +92,8 @@ class AdaptiveConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
                 raise ValueError(f"adaptive.{name} must be an integer >= {least}, got {value!r}")
+        if not isinstance(self.neighbourhood_decay, bool):
+            raise ValueError(f"adaptive.neighbourhood_decay must be true or false, got {self.neighbourhood_decay!r}")
         if self.min_islands > self.max_islands:
             raise ValueError(
                 f"adaptive.min_islands ({self.min_islands}) must not exceed adaptive.max_islands ({self.max_islands})"

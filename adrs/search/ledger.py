@@ -12,7 +12,9 @@ docs/benchmarks.md, issue 20):
   climbing would make) proposed since it became the best. Until `neighbourhood` of them have been
   proposed, a share of every island's proposals is one of them, whatever the island's intensity or
   stall: a run must not leave the best's own neighbourhood unsampled because its islands were
-  busy exploring, escalating or pushing a gain (what seed 1 of cant_be_late did in v2).
+  busy exploring, escalating or pushing a gain (what seed 1 of cant_be_late did in v2). After
+  that the share decays with the samples instead of stopping (v4, `neighbourhood_decay`): the
+  stalled seeds of v3 sat below hill climbing's because the best's neighbourhood went unsampled.
 
 Gains and bests are named by their original program id (a copy counts as its original).
 
@@ -51,11 +53,9 @@ class ExploitLedger:
         return self.failed_pushes.get(parent.original_id, 0) >= patience
 
     # the best's neighbourhood -----------------------------------------------------------------
-    def neighbourhood_open(self, best: ProgramRecord, samples: int) -> bool:
-        """Whether fewer than `samples` hill-like children of `best` have been proposed."""
-        if self.hill_best != best.original_id:
-            return samples > 0
-        return self.hill_children < samples
+    def hill_samples(self, best: ProgramRecord) -> int:
+        """Hill-like children of `best` proposed since it became the best."""
+        return self.hill_children if self.hill_best == best.original_id else 0
 
     def hill_child(self, parent: ProgramRecord) -> None:
         """A hill-like child of `parent` (the run's best) was proposed."""
