@@ -6,7 +6,8 @@ busy machine can take longer than any fixed delay), so every later start has a r
 the engine process is killed: its sandboxed workers must die with it (PR_SET_PDEATHSIG). After
 every kill: evaluated programs never decrease, no evaluation is
 duplicated, `adrs doctor` finds nothing, and no process of the run is left. At the end a last resume
-evaluates exactly its budget, what the kills left pending first, and leaves nothing pending.
+evaluates exactly its budget and leaves nothing pending (that resume evaluates pending
+programs first is tests/test_resume.py's).
 
 Every start gets a budget no engine spends before its kill (a fast machine evaluates the toy
 problem at dozens per second): a run that ran out of budget between kills would test nothing.
