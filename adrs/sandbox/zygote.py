@@ -194,8 +194,6 @@ class _Zygote:
             # PID 1 of the new namespace: dies with the first child (unshare's --kill-child)
             if _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
                 raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
-            if "random" in sys.modules:  # a fresh interpreter seeds it from the OS: so does each child
-                sys.modules["random"].seed()
         except BaseException as exc:  # noqa: BLE001
             _fail(f"the candidate's sandbox could not be set up: {exc!r}")
         return Job(argv)

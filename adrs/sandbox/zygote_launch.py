@@ -139,14 +139,19 @@ def zygote_launch(launch: Launch, spec: SandboxSpec, config: str) -> ZygoteHandl
         theirs.close()
         os.close(out)
         os.close(err)
-    ready, _, _ = select.select([mine], [], [], REPLY_S)
-    reply = _parse(mine.recv(4096)) if ready else None
+    reply = _parse(mine.recv(4096)) if _readable(mine.fileno(), REPLY_S) else None
     if reply is None or not isinstance(reply.get("pid"), int):
         mine.close()  # a child forked after all dies with this socket
         _forget_zygote()
         return None
     mine.setblocking(False)
     return ZygoteHandle(reply["pid"], mine, spec.cgroup, spec.limits)
+
+
+def _readable(fd: int, timeout_s: float) -> bool:
+    waiter = select.poll()  # not select(): any descriptor number
+    waiter.register(fd, select.POLLIN)
+    return bool(waiter.poll(max(timeout_s, 0.0) * 1000))
 
 
 def _parse(data: bytes) -> dict | None:
@@ -215,7 +220,7 @@ class ZygoteHandle(Handle):
             if fd is None:
                 time.sleep(min(left, 0.005))
             else:
-                select.select([fd], [], [], left)
+                _readable(fd, left)
         return self.returncode
 
     def release(self) -> None:
