@@ -217,7 +217,10 @@ class _Zygote:
         conn.close()
 
     def _reap(self, pid: int) -> None:
-        conn, pidfd = self.children.pop(pid)
+        entry = self.children.pop(pid, None)
+        if entry is None:
+            return
+        conn, pidfd = entry
         self.selector.unregister(pidfd)
         os.close(pidfd)
         _, status, usage = os.wait4(pid, 0)
@@ -231,7 +234,10 @@ class _Zygote:
 
     def _message(self, pid: int) -> None:
         """`kill` from the worker, or its socket closing (the worker is gone): kill the child."""
-        conn, _pidfd = self.children[pid]
+        entry = self.children.get(pid)
+        if entry is None or entry[0].fileno() < 0:  # reaped, or its socket closed, earlier in this round
+            return
+        conn, _pidfd = entry
         try:
             data = conn.recv(64)
         except BlockingIOError:
