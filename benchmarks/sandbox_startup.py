@@ -15,7 +15,10 @@ For each available backend, three figures:
   and per stage: far less sensitive than wall time to other work on a shared machine. The kernel
   accounts a sandboxed tree's time to us only where each level reaps the next: true for process
   (unshare) and for the worker, not inside bwrap or a container (their candidate's own time is
-  missing there). A warm worker's time is its server's, read from /proc while the server lives.
+  missing there). A warm worker's time is its server's, read from /proc while the server lives;
+  a warm worker's candidates are forked by the server's candidate zygote (adrs/sandbox/zygote.py),
+  whose time is read the same way. For `process`, one more line: `candidate` through a zygote
+  started here (cold `candidate` beside it). `ADRS_NO_ZYGOTE=1` keeps warm workers' candidates cold.
 Unavailable backends are listed with the reason. Medians over `--repeats` runs, after one warm-up.
 """
 
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import resource
 import shutil
 import statistics
@@ -37,6 +41,8 @@ from adrs.evaluate import warm
 from adrs.evaluate.runner import EvalSettings, evaluate_stage
 from adrs.problem import load_problem
 from adrs.problemkit import run_candidate
+from adrs.sandbox import process as process_backend
+from adrs.sandbox import zygote_launch
 
 SKELETON = Path(__file__).resolve().parents[1] / "adrs" / "templates" / "skeleton"
 CANDIDATE = "def order_jobs(jobs):\n    return list(range(len(jobs)))\n"
@@ -64,6 +70,40 @@ def _timed(fn, repeats: int) -> tuple[list[float], list[float]]:
         fn()
         wall.append(time.perf_counter() - began)
         cpu.append(_cpu_s() - began_cpu)
+    return wall, cpu
+
+
+def _through_a_zygote(candidate, repeats: int, work: Path) -> tuple[list[float], list[float]]:
+    """`candidate` with a candidate zygote (adrs/sandbox/zygote.py) started here, as a warm worker
+    has one: its CPU (and its children's, which it reaps) read from /proc. Empty where candidates
+    are not confined (no zygote then)."""
+    if not (zygote_launch.zygote_wanted() and process_backend.confinement_available()):
+        return [], []
+    if process_backend.can_drop_privileges():
+        return [], []
+    proc, control = zygote_launch.start_zygote(str(work), 4096, 64, False)
+    os.environ[zygote_launch.ZYGOTE_FD_ENV] = str(os.dup(control.fileno()))  # the backend owns its copy
+    ticks = os.sysconf("SC_CLK_TCK")
+
+    def zygote_cpu_s() -> float:
+        fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return sum(int(fields[i]) for i in (11, 12, 13, 14)) / ticks
+
+    wall, cpu = [], []
+    try:
+        candidate()  # warm-up
+        for _ in range(repeats):
+            began, began_cpu = time.perf_counter(), _cpu_s() + zygote_cpu_s()
+            candidate()
+            wall.append(time.perf_counter() - began)
+            cpu.append(_cpu_s() + zygote_cpu_s() - began_cpu)
+    finally:
+        del os.environ[zygote_launch.ZYGOTE_FD_ENV]
+        if zygote_launch._control is not None:
+            zygote_launch._control.close()
+            zygote_launch._control = None
+        control.close()
+        proc.wait(10)
     return wall, cpu
 
 
@@ -111,6 +151,14 @@ def main() -> int:
                 assert evaluation.ok, evaluation.error
 
             one_wall, one_cpu = _timed(candidate, args.repeats)
+            if name == "process":
+                forked_wall, forked_cpu = _through_a_zygote(candidate, args.repeats, work)
+                if forked_wall:
+                    print(
+                        f"process candidate forked by a zygote: {_median_ms(forked_wall):.1f} ms,"
+                        f" cpu {_median_ms(forked_cpu):.1f} ms (cold: {_median_ms(one_wall):.1f} ms,"
+                        f" cpu {_median_ms(one_cpu):.1f} ms)"
+                    )
             cold_wall, cold_cpu = _timed(stage, max(3, args.repeats // 2))
             warm_wall, warm_cpu = _timed(lambda name=name: stage(name, True), max(3, args.repeats // 2))
             warm.close_all()

@@ -41,6 +41,7 @@ from pathlib import Path
 from adrs.sandbox.base import ProcessLimits
 from adrs.sandbox.cgroup import PidsCgroup
 from adrs.sandbox.process import SandboxSpec, popen_kwargs
+from adrs.sandbox.zygote_launch import zygote_wanted
 
 WARM_RESULT_FD = 3  # where a forked worker finds its result pipe (the request names it)
 SETUP_FAILED = 125  # a forked worker that could not be set up exits with this before any worker code runs
@@ -246,7 +247,9 @@ def _start(key: ServerKey, static_env: dict[str, str], limits: ProcessLimits) ->
     server_limits = ProcessLimits(
         timeout_s=limits.timeout_s, memory_mb=limits.memory_mb, processes=limits.processes, cpu_s=SERVER_CPU_S
     )
-    spec = SandboxSpec(limits=server_limits, extra_env=static_env, limit_nproc=key.limit_nproc)
+    # ADRS_NO_ZYGOTE travels down by hand: the scrubbed environment keeps no ADRS_ variable of ours
+    extra_env = {**static_env, **({} if zygote_wanted() else {"ADRS_NO_ZYGOTE": "1"})}
+    spec = SandboxSpec(limits=server_limits, extra_env=extra_env, limit_nproc=key.limit_nproc)
     log = os.open(Path(home) / "server.log", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     try:
         proc = subprocess.Popen(
@@ -280,15 +283,22 @@ def server_pids() -> list[int]:
 
 
 def servers_cpu_s() -> float:
-    """CPU time (user + system) of the live servers and the workers they reaped, from /proc: a
-    worker's time reaches this process's RUSAGE_CHILDREN only once its server is reaped (benchmarks)."""
+    """CPU time (user + system) of the live servers and the workers they reaped, and of their candidate
+    zygotes and the candidates those reaped, from /proc: a worker's time reaches this process's
+    RUSAGE_CHILDREN only once its server is reaped (benchmarks)."""
     total = 0
-    for pid in server_pids():
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        total += sum(int(fields[i]) for i in (11, 12, 13, 14))  # utime, stime, cutime, cstime
+    for server in server_pids():
+        try:  # the server's candidate zygote is its child until the server ends: counted apart
+            children = Path(f"/proc/{server}/task/{server}/children").read_text().split()
+        except OSError:
+            children = []
+        for pid in [server, *map(int, children)]:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if pid == server or "adrs.sandbox.zygote" in Path(f"/proc/{pid}/cmdline").read_text(errors="replace"):
+                total += sum(int(fields[i]) for i in (11, 12, 13, 14))  # utime, stime, cutime, cstime
     return total / os.sysconf("SC_CLK_TCK")
 
 

@@ -32,9 +32,11 @@ import contextlib
 import fcntl
 import json
 import os
+import resource
 import selectors
 import signal
 import socket
+import subprocess
 import sys
 from pathlib import Path
 
@@ -44,9 +46,11 @@ import adrs.problemkit.session  # noqa: F401
 from adrs.evaluate.warm import SETUP_FAILED, WARM_RESULT_FD
 from adrs.sandbox.base import ProcessLimits
 from adrs.sandbox.cgroup import PidsCgroup
-from adrs.sandbox.process import SandboxSpec, _preexec
+from adrs.sandbox.process import SandboxSpec, _preexec, can_drop_privileges, confinement_available
+from adrs.sandbox.zygote_launch import ZYGOTE_FD_ENV, start_zygote, zygote_wanted
 
 MAX_FDS = 8
+WARM_ZYGOTE_FD = 4  # where a forked worker finds its copy of the candidate zygote's socket
 HIGH_FD = 64  # received descriptors are moved above the ones a worker gets before they are placed
 
 
@@ -54,13 +58,18 @@ def _child(server: _Server, message: dict, fds: list[int], server_pid: int) -> N
     """In the forked child: become a worker exactly as a cold launch makes one, then run it."""
     try:
         _conn, stdin, result, out, err = fds
+        zygote_fd = None if server.zygote is None else server.zygote.fileno()
         server.forget()
         signal.set_wakeup_fd(-1)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         moved = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, HIGH_FD) for fd in (stdin, out, err, result)]
+        zygote = None if zygote_fd is None else fcntl.fcntl(zygote_fd, fcntl.F_DUPFD_CLOEXEC, HIGH_FD)
         for target, fd in zip((0, 1, 2, WARM_RESULT_FD), moved, strict=True):
             os.dup2(fd, target, inheritable=True)
-        os.closerange(WARM_RESULT_FD + 1, os.sysconf("SC_OPEN_MAX"))  # the control socket included
+        if zygote is not None:  # not inheritable: only this worker's own backend uses it
+            os.dup2(zygote, WARM_ZYGOTE_FD, inheritable=False)
+        keep = WARM_RESULT_FD if zygote is None else WARM_ZYGOTE_FD
+        os.closerange(keep + 1, os.sysconf("SC_OPEN_MAX"))  # the control socket included
         os.setsid()
         limits = ProcessLimits(**message["limits"])
         cgroup = PidsCgroup(Path(message["cgroup"])) if message.get("cgroup") else None
@@ -70,6 +79,8 @@ def _child(server: _Server, message: dict, fds: list[int], server_pid: int) -> N
         os.chdir(message["cwd"])
         os.environ.clear()
         os.environ.update(message["env"])
+        if zygote is not None:
+            os.environ[ZYGOTE_FD_ENV] = str(WARM_ZYGOTE_FD)
     except BaseException as exc:  # noqa: BLE001 - fail closed: no worker runs half set up
         with contextlib.suppress(OSError):
             os.write(2, f"adrs: the warm worker could not be set up: {exc!r}\n".encode())
@@ -79,8 +90,9 @@ def _child(server: _Server, message: dict, fds: list[int], server_pid: int) -> N
 
 
 class _Server:
-    def __init__(self, control: socket.socket):
+    def __init__(self, control: socket.socket, zygote: socket.socket | None):
         self.control = control
+        self.zygote = zygote  # the candidate zygote's socket, which every worker gets a copy of
         self.children: dict[int, socket.socket] = {}
         self.selector = selectors.DefaultSelector()
         wake_read, wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -147,6 +159,8 @@ class _Server:
         for conn in self.children.values():
             conn.detach()
         self.control.detach()
+        if self.zygote is not None:
+            self.zygote.detach()
 
     def _refuse(self, fds: list[int], reason: str) -> None:
         for fd in fds[1:]:
@@ -204,10 +218,29 @@ class _Server:
             self.children.pop(pid, None)
 
 
+_zygotes: list[subprocess.Popen] = []
+
+
+def _start_zygote() -> socket.socket | None:
+    """The candidate zygote (adrs/sandbox/zygote.py) where candidates are confined here; None where
+    they are not (the cold chain is then what confines, or the backend is not `process`)."""
+    if not (zygote_wanted() and confinement_available()) or can_drop_privileges():
+        return None
+    memory = resource.getrlimit(resource.RLIMIT_AS)[0]
+    memory_mb = 1 << 30 if memory == resource.RLIM_INFINITY else memory >> 20
+    try:
+        proc, control = start_zygote(os.getcwd(), memory_mb, processes=1 << 16, limit_nproc=False)
+    except OSError as exc:
+        sys.stderr.write(f"adrs: the candidate zygote did not start ({exc}); candidates start cold\n")
+        return None
+    _zygotes.append(proc)  # kept: a collected Popen would try to reap it; _reap does, like any child
+    return control
+
+
 def main() -> None:
     control = socket.socket(fileno=int(sys.argv[1]))
     control.setblocking(True)
-    _Server(control).serve()
+    _Server(control, _start_zygote()).serve()
     os._exit(0)
 
 

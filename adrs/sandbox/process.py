@@ -362,27 +362,43 @@ class ProcessBackend(Backend):
         drop = can_drop_privileges()
         confine = confinement_available()
         command = list(launch.argv)
-        if confine:
-            # python -I RUNNER ARGS -> unshare ... python -I confine.pyc CONFIG RUNNER ARGS, with the
-            # runner's bytecode beside it (RUNNER + "c"), which confine.py runs instead of compiling it
-            (launch.home / "confine.pyc").write_bytes(script_bytecode(CONFINE_SCRIPT))
-            config = confine_config(launch.home, launch.view, launch.limits)
-            (launch.home / "confine.json").write_text(json.dumps(config))
-            script = command.index(next(a for a in command[1:] if not a.startswith("-")))
-            runner = Path(command[script])
-            if runner.suffix == ".py" and runner.is_file():
-                runner.with_suffix(".pyc").write_bytes(script_bytecode(runner))
-            command = [
-                "unshare", *UNSHARE_ARGS, *command[:script], str(launch.home / "confine.pyc"),
-                str(launch.home / "confine.json"), *command[script:],
-            ]  # fmt: skip
-        if drop:
-            for path in [launch.home, *launch.home.iterdir()]:
-                os.chown(path, NOBODY_UID, NOBODY_GID)
         spec = SandboxSpec(
             limits=launch.limits,
             drop_privileges=drop,
             cgroup=PidsCgroup.create(launch.limits.processes),
             limit_nproc=drop or os.geteuid() != 0,
         )
+        if confine:
+            # python -I RUNNER ARGS -> unshare ... python -I confine.pyc CONFIG RUNNER ARGS, with the
+            # runner's bytecode beside it (RUNNER + "c"), which confine.py runs instead of compiling it
+            config = confine_config(launch.home, launch.view, launch.limits)
+            (launch.home / "confine.json").write_text(json.dumps(config))
+            script = command.index(next(a for a in command[1:] if not a.startswith("-")))
+            runner = Path(command[script])
+            if runner.suffix == ".py" and runner.is_file():
+                runner.with_suffix(".pyc").write_bytes(script_bytecode(runner))
+            if not drop:  # the zygote's children confine as root, as unshare(1) does here
+                from adrs.sandbox.zygote_launch import zygote_launch
+
+                try:
+                    forked = zygote_launch(launch, spec, str(launch.home / "confine.json"))
+                except BaseException:
+                    if spec.cgroup is not None:
+                        spec.cgroup.remove()
+                    raise
+                if forked is not None:
+                    return forked
+            (launch.home / "confine.pyc").write_bytes(script_bytecode(CONFINE_SCRIPT))
+            command = [
+                "unshare", *UNSHARE_ARGS, *command[:script], str(launch.home / "confine.pyc"),
+                str(launch.home / "confine.json"), *command[script:],
+            ]  # fmt: skip
+        if drop:
+            _give_home_away(launch.home)
         return popen_in_sandbox(launch, command, spec)
+
+
+def _give_home_away(home: Path) -> None:
+    """The home and what the harness wrote in it, owned by the uid the candidate runs as."""
+    for path in [home, *home.iterdir()]:
+        os.chown(path, NOBODY_UID, NOBODY_GID)

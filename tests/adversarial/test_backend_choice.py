@@ -12,6 +12,7 @@ import pytest
 from adrs import sandbox as backends
 from adrs.evaluate.runner import EvalSettings, evaluate_stage, sandbox_name
 from adrs.problem import load_problem
+from adrs.sandbox.process import can_drop_privileges, confinement_available
 
 ADRS = [sys.executable, "-m", "adrs.cli"]
 PROBE = "from adrs import sandbox as backends; print(backends.get({name!r}).unavailable_reason())"
@@ -75,13 +76,17 @@ def test_problem_toml_chooses_and_the_flag_overrides(toy_problem):
 
 def test_the_worker_hands_the_backend_down_to_the_harness(toy_problem, backend, start):
     # The candidate reports which sandbox it is in through its score: 100 when PID 1 of its PID
-    # namespace is what that backend starts there, the initial's score otherwise.
-    init = {"process": b"confine.py", "bwrap": b"bwrap", "docker": b"timeout"}[backend]
+    # namespace is what that backend starts there, the initial's score otherwise (`process`: the
+    # cold chain's confine.py, or, under a warm worker, a child of the candidate zygote).
+    forked = start == "warm" and confinement_available() and not can_drop_privileges()
+    process = b"adrs.sandbox.zygote" if forked else b"confine.py"
+    init = {"process": (process,), "bwrap": (b"bwrap",), "docker": (b"timeout",)}[backend]
     program = toy_problem / "probe.py"
     program.write_text(
         "def order_jobs(jobs):\n"
         "    with open('/proc/1/cmdline', 'rb') as f:\n"
-        f"        if {init!r} not in f.read():\n"
+        "        cmdline = f.read()\n"
+        f"    if not any(init in cmdline for init in {init!r}):\n"
         "            return sorted(range(len(jobs)), key=lambda i: jobs[i][0] * 1.0)\n"
         "    return sorted(range(len(jobs)), key=lambda i: jobs[i][0] / jobs[i][1])\n"
     )

@@ -24,7 +24,7 @@ from adrs.evaluate import warm
 from adrs.evaluate.runner import EvalSettings, evaluate_stage
 from adrs.problem import ProblemError, load_problem
 from adrs.sandbox.cgroup import pids_cgroup_available
-from adrs.sandbox.process import network_namespace_available
+from adrs.sandbox.process import confinement_available, network_namespace_available
 
 # An OpenEvolve-style evaluator: the candidate runs inside the worker itself, where warm state would show.
 EVALUATOR = """import importlib.util, os, random, resource, time
@@ -36,7 +36,10 @@ def evaluate(program_path, *, workdir):
     spec.loader.exec_module(module)
     seen = module.run()
     sockets = 0
+    zygote = os.environ.get("ADRS_ZYGOTE_FD")  # the candidate zygote's socket: the worker's backend uses it
     for fd in os.listdir("/proc/self/fd"):
+        if fd == zygote:
+            continue
         try:
             sockets += os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")
         except OSError:
@@ -46,6 +49,7 @@ def evaluate(program_path, *, workdir):
         "parent": float(os.getppid()),
         "random": random.random(),
         "sockets": float(sockets),
+        "zygote": float(zygote is not None and os.readlink(f"/proc/self/fd/{zygote}").startswith("socket:")),
         "fds": float(len(os.listdir("/proc/self/fd"))),
         "home": float(os.environ.get("HOME") == workdir and os.getcwd() == os.path.realpath(workdir)),
         "tag": float(int(os.environ["ADRS_SANDBOX_TAG"], 16) % 1000003),
@@ -115,7 +119,9 @@ def test_nothing_one_evaluation_did_is_seen_by_the_next(tmp_path):
         assert metrics["session"] == 1.0, "the worker does not lead its own session"
         assert metrics["cgroup"] == float(pids_cgroup_available()), "the worker is not in its stage's pids cgroup"
         assert metrics["sockets"] == 0.0, "the worker holds a socket (the server's control socket?)"
-        assert metrics["fds"] <= 6.0, metrics  # stdin, stdout, stderr, result pipe, listdir's own, the module file
+        assert metrics["zygote"] == float(confinement_available()), "no candidate zygote where candidates are confined"
+        # stdin, stdout, stderr, result pipe, listdir's own, the module file (and the zygote's socket)
+        assert metrics["fds"] <= 6.0 + metrics["zygote"], metrics
         assert metrics["home"] == 1.0, "HOME and cwd are not the stage's folder"
 
 
@@ -230,6 +236,7 @@ def test_warm_start_must_be_true_or_false(tmp_path):
 
 
 def _children(pid: int) -> list[int]:
+    """The server's workers (not its candidate zygote, which it starts before any worker)."""
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
@@ -237,7 +244,7 @@ def _children(pid: int) -> list[int]:
                 fields = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()
             except (OSError, IndexError):
                 continue
-            if int(fields[1]) == pid and fields[0] != "Z":
+            if int(fields[1]) == pid and fields[0] != "Z" and not _is_zygote(int(entry)):
                 found.append(int(entry))
     return found
 
@@ -260,3 +267,10 @@ def test_runs_one_after_another_stay_warm(tmp_path, capfd):
         assert metrics["parent"] in warm.server_pids()  # forked by this run's server, not started cold
         warm.close_all()
     assert "was lost" not in capfd.readouterr().err
+
+
+def _is_zygote(pid: int) -> bool:
+    try:
+        return b"adrs.sandbox.zygote" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False

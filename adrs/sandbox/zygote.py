@@ -1,0 +1,360 @@
+"""The candidate zygote: a pre-started interpreter that forks one confined candidate per launch.
+
+Started by a warm server (adrs/evaluate/warm_server.py) as `python -I -B -m adrs.sandbox.zygote FD`
+through the same launch path as the server itself (its own session, PR_SET_PDEATHSIG on the
+server, an empty network namespace, the scrubbed environment, a private folder as cwd), with one
+end of a SOCK_SEQPACKET socket on FD. The server hands a copy of the other end to every worker it
+forks; a worker's `process` backend (adrs/sandbox/zygote_launch.py) sends one message per
+candidate: what the cold launch would put on the command line and in the environment, the pids
+cgroup and limits, and three or four descriptors (a socket of its own for the replies, stdout,
+stderr, and an interactive session's channel where there is one). This process replies `{"pid":
+N}` on that socket and, once it reaped the child, `{"status": CODE, "cpu_s": S}`; the worker sends
+`kill` on it to have the child's process group killed, and closing it (the worker ended or was
+killed) kills the child too.
+
+The child redoes, per candidate, everything the cold chain does (`unshare --pid --fork
+--kill-child --mount --ipc --uts` of `python -I -B confine.pyc CONFIG runner.py REQUEST`, started
+with the backend's preexec): its own session, the pids cgroup, PR_SET_PDEATHSIG, a new empty
+network namespace, the rlimits, the scrubbed environment in full, cwd; then new mount, IPC, UTS and
+PID namespaces, and a fork so the candidate is PID 1 of its PID namespace (the first child waits
+for it and exits as it did, as unshare(1) does). That process returns out of the server loop and
+runs adrs/candidate/confine.py's `main` exactly as the cold chain does: the new root, no
+capabilities, then the runner as __main__, whose seccomp filter comes before any driver or
+candidate code. What is saved is the interpreter's start, `site` (the editable install's finder)
+and the imports: ≈ 40 ms of CPU per candidate.
+
+Why this is sound: this process never runs, imports or reads candidate, driver or evaluator code,
+requests or payloads (only the launch message: paths, the scrubbed environment, limits); it holds
+adrs and standard-library modules only, so every child starts from the same pristine copy, and
+whatever a candidate does dies with its own address space. Every descriptor of this process is
+closed in the child before it is set up. It is single-threaded (it refuses to fork otherwise).
+When every holder of the other end of FD is gone (the server and its workers), it kills its
+children and exits; it also dies with the server (PR_SET_PDEATHSIG), and each child with it.
+
+Must not: run or import candidate code in this process; fail open (a child that cannot be set up
+exits with SETUP_FAILED before anything of the candidate's runs); start threads.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import ctypes
+import fcntl
+import gc
+
+# What adrs/candidate/runner.py imports at every start: loaded once here, so each child finds them.
+import importlib.util  # noqa: F401
+import json
+import os
+import resource
+import selectors
+import signal
+import socket
+import struct  # noqa: F401
+import sys
+import types  # noqa: F401
+from dataclasses import dataclass
+from pathlib import Path
+
+from adrs.candidate import confine
+from adrs.sandbox.base import ProcessLimits
+from adrs.sandbox.cgroup import PidsCgroup
+from adrs.sandbox.process import SandboxSpec, _preexec, network_namespace_available
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWPID = 0x20000000
+PR_SET_PDEATHSIG = 1
+SETUP_FAILED = 125  # a child that could not be set up exits with this before any candidate code runs
+CHANNEL_FD = 3  # where a session's channel lands in the candidate (the message's env names it)
+MAX_FDS = 4  # the reply socket, stdout, stderr, and a session's channel
+HIGH_FD = 64  # received descriptors are moved above the ones a candidate gets before they are placed
+
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+@dataclass(frozen=True)
+class Job:
+    """What a fully set-up child runs: confine.py's command line (CONFIG RUNNER ARGS...)."""
+
+    argv: list[str]
+
+
+class _Zygote:
+    def __init__(self, control: socket.socket):
+        self.control = control
+        self.children: dict[int, tuple[socket.socket, int]] = {}  # pid -> (reply socket, pidfd)
+        self.selector = selectors.DefaultSelector()
+        self.selector.register(control, selectors.EVENT_READ, ("control", 0))
+
+    def serve(self) -> Job | None:
+        """Serve launches until every worker and the server are gone (None); in a forked
+        candidate, return what it runs."""
+        while True:
+            for key, _ in self.selector.select():
+                what, pid = key.data
+                if what == "control":
+                    job = self._accept()
+                    if isinstance(job, Job):
+                        return job
+                    if job is False:
+                        self._shutdown()
+                        return None
+                elif what == "exit":
+                    self._reap(pid)
+                else:
+                    self._message(pid)
+
+    def _accept(self) -> Job | bool:
+        """One launch from a worker; False once every holder of the other end is gone."""
+        try:
+            data, fds, _flags, _addr = socket.recv_fds(self.control, 1 << 20, MAX_FDS)
+        except OSError:
+            return False
+        if not data:
+            for fd in fds:
+                os.close(fd)
+            return False
+        if len(fds) not in (3, 4):
+            for fd in fds:
+                os.close(fd)
+            return True
+        try:
+            message = json.loads(data)
+            argv = [str(a) for a in message["argv"]]
+        except (ValueError, KeyError, TypeError):
+            self._refuse(fds, "unreadable message")
+            return True
+        threads = len(os.listdir("/proc/self/task"))
+        if threads != 1:  # fork only a single-threaded process
+            self._refuse(fds, f"the zygote has {threads} threads")
+            return True
+        sys.stdout.flush()
+        sys.stderr.flush()
+        zygote = os.getpid()
+        pid = os.fork()
+        if pid == 0:
+            return self._child(message, argv, fds, zygote)
+        for fd in fds[1:]:
+            os.close(fd)  # the child holds them now
+        conn = socket.socket(fileno=fds[0])
+        conn.setblocking(False)
+        try:
+            pidfd = os.pidfd_open(pid)
+        except OSError:  # cannot happen for an unreaped child; fail closed all the same
+            with contextlib.suppress(OSError):
+                os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            conn.close()
+            return True
+        self.children[pid] = (conn, pidfd)
+        self.selector.register(pidfd, selectors.EVENT_READ, ("exit", pid))
+        self.selector.register(conn, selectors.EVENT_READ, ("conn", pid))
+        with contextlib.suppress(OSError):
+            conn.send(json.dumps({"pid": pid}).encode())
+        return True
+
+    def _child(self, message: dict, argv: list[str], fds: list[int], zygote: int) -> Job:
+        """In the forked child: set up as the cold chain does, fork PID 1 of a new PID namespace,
+        and return (in that process only) what it runs."""
+        try:
+            self._close_everything()
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            moved = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, HIGH_FD) for fd in fds[1:]]
+            devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
+            for target, fd in zip((0, 1, 2, CHANNEL_FD), (devnull, *moved), strict=False):
+                os.dup2(fd, target, inheritable=True)
+            os.closerange(len(fds), os.sysconf("SC_OPEN_MAX"))  # the reply socket and the copies too
+            os.setsid()
+            limits = ProcessLimits(**message["limits"])
+            cgroup = PidsCgroup(Path(message["cgroup"])) if message.get("cgroup") else None
+            spec = SandboxSpec(
+                limits=limits,
+                drop_privileges=bool(message["drop_privileges"]),
+                cgroup=cgroup,
+                limit_nproc=bool(message["limit_nproc"]),
+            )
+            _preexec(spec, zygote)
+            for name, ceiling in message.get("ceilings", {}).items():
+                _lower_to(getattr(resource, name), int(ceiling))
+            os.chdir(message["home"])
+            os.environ.clear()
+            os.environ.update({str(k): str(v) for k, v in message["env"].items()})
+            _unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWPID)
+            sys.stdout.flush()
+            sys.stderr.flush()
+            pid = os.fork()
+        except BaseException as exc:  # noqa: BLE001 - fail closed: nothing runs half set up
+            _fail(f"the candidate's sandbox could not be set up: {exc!r}")
+        if pid != 0:
+            _wait_and_exit_as(pid)
+        try:
+            # PID 1 of the new namespace: dies with the first child (unshare's --kill-child)
+            if _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+                raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+        except BaseException as exc:  # noqa: BLE001
+            _fail(f"the candidate's sandbox could not be set up: {exc!r}")
+        return Job(argv)
+
+    def _close_everything(self) -> None:
+        """In a child: close every descriptor of this process through its object, so no finaliser
+        closes a number the candidate reuses later."""
+        for conn, pidfd in self.children.values():
+            conn.close()
+            os.close(pidfd)
+        self.children.clear()
+        self.selector.close()
+        self.control.close()
+
+    def _refuse(self, fds: list[int], reason: str) -> None:
+        for fd in fds[1:]:
+            os.close(fd)
+        conn = socket.socket(fileno=fds[0])
+        with contextlib.suppress(OSError):
+            conn.send(json.dumps({"refused": reason}).encode())
+        conn.close()
+
+    def _reap(self, pid: int) -> None:
+        entry = self.children.pop(pid, None)
+        if entry is None:
+            return
+        conn, pidfd = entry
+        self.selector.unregister(pidfd)
+        os.close(pidfd)
+        _, status, usage = os.wait4(pid, 0)
+        reply = {"status": os.waitstatus_to_exitcode(status), "cpu_s": usage.ru_utime + usage.ru_stime}
+        if conn.fileno() >= 0:
+            with contextlib.suppress(KeyError):
+                self.selector.unregister(conn)
+            with contextlib.suppress(OSError):
+                conn.send(json.dumps(reply).encode())
+            conn.close()
+
+    def _message(self, pid: int) -> None:
+        """`kill` from the worker, or its socket closing (the worker is gone): kill the child."""
+        entry = self.children.get(pid)
+        if entry is None or entry[0].fileno() < 0:  # reaped, or its socket closed, earlier in this round
+            return
+        conn, _pidfd = entry
+        try:
+            data = conn.recv(64)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self.selector.unregister(conn)
+            conn.close()  # the child is still reaped (and its status dropped) by _reap
+        _kill_group(pid)
+
+    def _shutdown(self) -> None:
+        for pid in list(self.children):
+            _kill_group(pid)
+        for pid in list(self.children):
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, 0)
+
+
+def _kill_group(pid: int) -> None:
+    for kill in (os.killpg, os.kill):  # killpg: its group; kill: before it made the group
+        with contextlib.suppress(OSError):
+            kill(pid, signal.SIGKILL)
+
+
+def _lower_to(which: int, ceiling: int) -> None:
+    """Lower a limit to what the asking worker runs under (a cold candidate inherits that)."""
+    soft, hard = resource.getrlimit(which)
+    if ceiling == resource.RLIM_INFINITY:
+        return
+    if hard == resource.RLIM_INFINITY or ceiling < hard:
+        resource.setrlimit(which, (ceiling if soft == resource.RLIM_INFINITY else min(soft, ceiling), ceiling))
+
+
+def _unshare(flags: int) -> None:
+    if _libc.unshare(flags) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"unshare: {os.strerror(err)}")
+
+
+def _wait_and_exit_as(pid: int) -> None:
+    """The first child: wait for PID 1 of the namespace and end as it did (unshare(1) --fork)."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
+    while True:
+        try:
+            _, status = os.waitpid(pid, 0)
+            break
+        except InterruptedError:
+            continue
+        except ChildProcessError:
+            os._exit(SETUP_FAILED)
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        with contextlib.suppress(OSError, ValueError):
+            signal.signal(sig, signal.SIG_DFL)
+            os.kill(os.getpid(), sig)
+        os._exit(128 + sig)
+    os._exit(os.waitstatus_to_exitcode(status))
+
+
+def _fail(sentence: str) -> None:
+    with contextlib.suppress(OSError):
+        os.write(2, f"adrs: {sentence}; the candidate was not run\n".encode())
+    os._exit(SETUP_FAILED)
+
+
+def main() -> None:
+    control = socket.socket(fileno=int(sys.argv[1]))
+    control.setblocking(True)
+    network_namespace_available()  # probed here once (from the environment), never in a child
+    gc.freeze()  # what is loaded now is never collected: children do not copy its pages
+    job = _Zygote(control).serve()
+    if job is None:
+        os._exit(0)
+    # A confined candidate: confine.py builds the root, drops every capability and runs the runner
+    # as __main__, which ends as a fresh interpreter would, less the teardown of its modules.
+    sys.argv = ["confine.py", *job.argv]
+    try:
+        confine.main()
+        code = 0
+    except SystemExit as exc:
+        code = _exit_status(exc.code)
+    except BaseException:  # noqa: BLE001 - as the interpreter does with an uncaught exception
+        with contextlib.suppress(BaseException):
+            sys.excepthook(*sys.exc_info())
+        code = 1
+    _end(code)
+
+
+def _exit_status(code: object) -> int:
+    """What the interpreter makes of `sys.exit(code)`."""
+    if code is None:
+        return 0
+    if isinstance(code, int):
+        return code & 0xFF
+    with contextlib.suppress(BaseException):
+        sys.stderr.write(f"{code}\n")
+    return 1
+
+
+def _end(code: int) -> None:
+    """End a candidate as Py_FinalizeEx would, in its order (non-daemon threads, atexit, the
+    standard streams), without tearing down every module and collecting every object: ≈ 15 ms of
+    CPU per candidate that nothing outside the process could observe, but for finalisers of objects
+    still alive at exit (which CPython does not promise to run either)."""
+    threading = sys.modules.get("threading")
+    if threading is not None:
+        with contextlib.suppress(BaseException):
+            threading._shutdown()
+    with contextlib.suppress(BaseException):
+        atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(BaseException):
+            stream.flush()
+    os._exit(code)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,225 @@
+"""The candidate zygote (adrs/sandbox/zygote.py): confined candidates forked from a pre-started
+interpreter must be what the cold chain (unshare + confine.py in a fresh interpreter) makes.
+
+A real zygote is started here as a warm server starts one, and this process's `process` backend is
+pointed at it as a warm worker's is (ADRS_ZYGOTE_FD). What must hold: everything a candidate can
+observe of its sandbox is the cold chain's (capabilities, seccomp, no_new_privs, rlimits, root,
+/dev, network, namespaces, descriptors, environment, uid, sys.path and flags); nothing one
+candidate did is seen by the next; wall-clock and CPU limits still end a candidate, and the zygote
+lives on; a session's channel reaches the candidate; a worker that dies takes its candidate with
+it; a zygote that dies costs a failed run at most, and the next candidate starts cold. The whole
+attack suite also runs through a zygote (tests/adversarial/test_attacks.py, `warm`).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from adrs.problemkit import ProcessLimits, open_session, run_candidate
+from adrs.sandbox import zygote_launch
+from adrs.sandbox.process import can_drop_privileges, confinement_available
+
+pytestmark = pytest.mark.skipif(
+    not confinement_available() or can_drop_privileges(),
+    reason="candidates are not confined by the process backend here: there is no zygote",
+)
+
+DRIVER = "def run(candidate, payload):\n    return candidate.observe(payload)\n"
+# Everything a candidate can see of its sandbox, except what differs by design from run to run.
+OBSERVER = textwrap.dedent(
+    """
+    import json, os, resource, socket, sys
+
+    def _status(*keys):
+        with open("/proc/self/status") as f:
+            return {k: v.strip() for k, v in (line.split(":", 1) for line in f) if k in keys}
+
+    def observe(payload):
+        limits = {name: resource.getrlimit(getattr(resource, name)) for name in
+                  ("RLIMIT_AS", "RLIMIT_CPU", "RLIMIT_NOFILE", "RLIMIT_FSIZE", "RLIMIT_NPROC", "RLIMIT_CORE")}
+        try:
+            socket.create_connection(("127.0.0.1", 9), timeout=1).close()
+            network = "connected"
+        except OSError as exc:
+            network = type(exc).__name__
+        with open("/proc/net/dev") as f:
+            interfaces = sorted(line.split(":")[0].strip() for line in f.readlines()[2:])
+        return {
+            "status": _status("CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp", "Uid", "Gid"),
+            "limits": limits,
+            "root": sorted(os.listdir("/")),
+            "dev": sorted(os.listdir("/dev")),
+            "pids": sorted(p for p in os.listdir("/proc") if p.isdigit()),
+            "pid": os.getpid(),
+            "pgid_is_sid": os.getpgid(0) == os.getsid(0),
+            "network": network,
+            "interfaces": interfaces,
+            "fds": sorted(os.listdir("/proc/self/fd")),
+            "env": sorted(os.environ),
+            "cwd_is_home": os.getcwd() == os.environ["HOME"],
+            "path": sys.path,
+            "flags": [sys.flags.isolated, sys.flags.dont_write_bytecode, sys.flags.ignore_environment],
+            "executable": sys.executable,
+            "argv": [os.path.basename(a) for a in sys.argv],
+            "hostname": os.uname().nodename,
+            "umask": os.umask(0o22),
+            "init": open("/proc/1/cmdline").read(),
+        }
+    """
+)
+# Leaves marks wherever a forked candidate could carry one to the next, and counts those it finds.
+PLANTER = textwrap.dedent(
+    """
+    import builtins, json, os, sys
+
+    def observe(payload):
+        found = [getattr(json, "PLANTED", None), getattr(builtins, "ADRS_PLANTED", None),
+                 os.environ.get("ADRS_PLANTED"), sys.modules.get("adrs_planted"),
+                 os.path.exists("/tmp/planted") or None, os.path.exists("/dev/shm/planted") or None]
+        json.PLANTED = builtins.ADRS_PLANTED = 1
+        os.environ["ADRS_PLANTED"] = "1"
+        sys.modules["adrs_planted"] = json
+        for path in ("/tmp/planted", "/dev/shm/planted"):
+            open(path, "w").close()
+        import random
+        with open("/proc/1/cmdline") as f:
+            init = f.read()
+        return {"found": sum(mark is not None for mark in found), "random": random.random(), "init": init}
+    """
+)
+
+
+@pytest.fixture
+def zygote(tmp_path, monkeypatch):
+    """A zygote as a warm server starts one; this process's backend uses it as a worker's does."""
+    proc, control = zygote_launch.start_zygote(str(tmp_path), 4096, 64, False)
+    monkeypatch.setenv(zygote_launch.ZYGOTE_FD_ENV, str(os.dup(control.fileno())))
+    monkeypatch.setattr(zygote_launch, "_control", None)
+    monkeypatch.setattr(zygote_launch, "_gone", False)
+    yield proc
+    if zygote_launch._control is not None:
+        zygote_launch._control.close()
+    control.close()
+    proc.kill()
+    proc.wait(10)
+
+
+def _write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def _observe(tmp_path: Path, program: str, limits: ProcessLimits | None = None):
+    return run_candidate(_write(tmp_path, "candidate.py", program), _write(tmp_path, "driver.py", DRIVER), None,
+                         limits=limits, workdir=tmp_path)  # fmt: skip
+
+
+def _forked(run) -> bool:
+    """Whether the candidate ran as a child of the zygote (its PID 1's command line says so)."""
+    return "adrs.sandbox.zygote" in run.value["init"]
+
+
+def test_a_forked_candidate_sees_what_a_cold_one_sees(tmp_path, zygote, monkeypatch):
+    forked = _observe(tmp_path, OBSERVER)
+    assert forked.ok, forked.error
+    monkeypatch.setenv("ADRS_NO_ZYGOTE", "1")
+    cold = _observe(tmp_path, OBSERVER)
+    assert cold.ok, cold.error
+    assert _forked(forked) and "confine.py" in cold.value.pop("init")
+    forked.value.pop("init")
+    assert forked.value == cold.value
+    seen = forked.value
+    assert seen["status"]["CapEff"] == seen["status"]["CapBnd"] == "0000000000000000"
+    assert (seen["status"]["NoNewPrivs"], seen["status"]["Seccomp"]) == ("1", "2")
+    assert seen["pid"] == 1 and seen["pids"] == ["1"], "the candidate is not alone in its PID namespace"
+    assert seen["network"] != "connected" and seen["interfaces"] == ["lo"]
+    assert seen["fds"] == ["0", "1", "2", "3", "4"], "a descriptor of the zygote reached the candidate"
+
+
+def test_nothing_one_forked_candidate_did_is_seen_by_the_next(tmp_path, zygote):
+    first, second = _observe(tmp_path, PLANTER), _observe(tmp_path, PLANTER)
+    assert first.ok and second.ok, (first.error, second.error)
+    assert (first.value["found"], second.value["found"]) == (0, 0)
+    assert first.value["random"] != second.value["random"], "the candidates share the zygote's random state"
+    assert _forked(first) and _forked(second)
+
+
+def test_limits_end_a_forked_candidate_and_the_zygote_lives_on(tmp_path, zygote):
+    looping = "def observe(payload):\n    while True:\n        pass\n"
+    wall = _observe(tmp_path, looping, ProcessLimits(timeout_s=1.0, cpu_s=30))
+    assert (wall.ok, wall.error_kind) == (False, "timeout"), wall.error
+    cpu = _observe(tmp_path, looping, ProcessLimits(timeout_s=30.0, cpu_s=1))
+    assert (cpu.ok, cpu.error_kind) == (False, "timeout"), cpu.error
+    assert "CPU-time limit" in cpu.error, "the zygote's CPU accounting did not reach the harness"
+    assert zygote.poll() is None
+    after = _observe(tmp_path, PLANTER)
+    assert after.ok and _forked(after), after.error
+
+
+def test_a_session_channel_reaches_a_forked_candidate(tmp_path, zygote):
+    driver = _write(
+        tmp_path, "session_driver.py", "def handle(candidate, message):\n    return candidate.twice(message)\n"
+    )
+    program = _write(tmp_path, "twice.py", "def twice(x):\n    return [2 * x, open('/proc/1/cmdline').read()]\n")
+    with open_session(program, driver, None) as session:
+        doubled, init = session.call(21).raise_for_failure()
+    assert doubled == 42 and "adrs.sandbox.zygote" in init
+
+
+def test_a_dead_worker_takes_its_forked_candidate_with_it(tmp_path, zygote):
+    # A worker (its own process, holding a copy of the zygote's socket) starts a sleeping candidate
+    # and is killed: the zygote sees the launch's socket close and kills the candidate.
+    fd = int(os.environ[zygote_launch.ZYGOTE_FD_ENV])
+    program = _write(tmp_path, "sleeper.py", "import time\n\ndef observe(payload):\n    time.sleep(300)\n")
+    worker = _write(tmp_path, "worker.py", textwrap.dedent(f"""
+        import sys, time
+        from adrs.problemkit import harness
+        real_start = harness._start
+        def announcing(*args, **kwargs):
+            running = real_start(*args, **kwargs)
+            print(running.handle.pid, flush=True)
+            return running
+        harness._start = announcing
+        harness.run_candidate({str(program)!r}, {str(_write(tmp_path, "driver.py", DRIVER))!r}, None,
+                              workdir={str(tmp_path)!r})
+    """))  # fmt: skip
+    env = {**os.environ, zygote_launch.ZYGOTE_FD_ENV: str(fd)}
+    proc = subprocess.Popen([sys.executable, str(worker)], stdout=subprocess.PIPE, pass_fds=(fd,), env=env, text=True)
+    candidate = int(proc.stdout.readline())
+    assert Path(f"/proc/{candidate}").exists()
+    proc.kill()
+    proc.wait(10)
+    deadline = time.monotonic() + 20
+    while Path(f"/proc/{candidate}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not Path(f"/proc/{candidate}").exists(), "the candidate outlived its worker"
+    assert zygote.poll() is None
+
+
+def test_a_dead_zygote_costs_one_run_and_the_next_starts_cold(tmp_path, zygote):
+    sleeper = "import time\n\ndef observe(payload):\n    time.sleep(300)\n"
+
+    def kill_soon() -> None:
+        time.sleep(1.0)
+        zygote.send_signal(signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_soon)
+    killer.start()
+    began = time.monotonic()
+    during = _observe(tmp_path, sleeper, ProcessLimits(timeout_s=60.0))
+    killer.join()
+    assert not during.ok and time.monotonic() - began < 30, during
+    assert zygote_launch._gone
+    after = _observe(tmp_path, PLANTER)
+    assert after.ok, after.error
+    assert not _forked(after) and "confine.py" in after.value["init"]
