@@ -68,6 +68,7 @@ class ServerKey:
     env: tuple[tuple[str, str], ...]
     memory_mb: int
     limit_nproc: bool
+    zygote: bool = True  # whether its workers' candidates may be forked (ADRS_NO_ZYGOTE unset)
 
 
 class WarmServer:
@@ -175,7 +176,7 @@ async def start_worker(
     data = (json.dumps({**request, "result_fd": WARM_RESULT_FD}) + "\n").encode()
     if len(data) > MAX_REQUEST_BYTES:
         raise WarmUnavailable("the request does not fit in one pipe buffer")
-    key = ServerKey(problem_root, tuple(sorted(static_env.items())), limits.memory_mb, limit_nproc)
+    key = ServerKey(problem_root, tuple(sorted(static_env.items())), limits.memory_mb, limit_nproc, zygote_wanted())
     server = _server_for(key, static_env, limits)
     message = {"env": env, "cwd": workdir, "cgroup": None if cgroup is None else str(cgroup.path),
                "limits": asdict(limits), "limit_nproc": limit_nproc}  # fmt: skip
@@ -248,7 +249,7 @@ def _start(key: ServerKey, static_env: dict[str, str], limits: ProcessLimits) ->
         timeout_s=limits.timeout_s, memory_mb=limits.memory_mb, processes=limits.processes, cpu_s=SERVER_CPU_S
     )
     # ADRS_NO_ZYGOTE travels down by hand: the scrubbed environment keeps no ADRS_ variable of ours
-    extra_env = {**static_env, **({} if zygote_wanted() else {"ADRS_NO_ZYGOTE": "1"})}
+    extra_env = {**static_env, **({} if key.zygote else {"ADRS_NO_ZYGOTE": "1"})}
     spec = SandboxSpec(limits=server_limits, extra_env=extra_env, limit_nproc=key.limit_nproc)
     log = os.open(Path(home) / "server.log", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     try:

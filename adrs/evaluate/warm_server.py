@@ -17,11 +17,15 @@ as a cold worker does. The server replies `{"pid": N}` and, once it reaped the c
 Why this is sound: the server never reads a request (tokens, programs) and never runs problem or
 candidate code: it holds only adrs modules, so each child starts from the same pristine copy, and
 whatever a child does dies with its address space. The server is single-threaded (it refuses to
-fork otherwise). Candidates are not forked from here: the worker starts them through the sandbox
-backend exactly as a cold worker does (a fresh interpreter, confined), so none inherits a
-worker's memory. When the engine's end of the control socket closes (the engine exited or was
-killed; PR_SET_PDEATHSIG kills the server too) the server kills its children's process groups and
-exits; each child dies with the server (PR_SET_PDEATHSIG).
+fork otherwise). Candidates are not forked from here, so none inherits a worker's memory: where
+the `process` backend confines them, the server starts a candidate zygote (adrs/sandbox/zygote.py,
+a clean interpreter that imports no problem code) before its first worker and hands each worker a
+copy of its socket at WARM_ZYGOTE_FD (named by ADRS_ZYGOTE_FD), through which the worker's backend
+has each confined candidate forked; a zygote that dies is replaced (MAX_ZYGOTES in all), and the
+workers holding the old one start their candidates cold, as every worker does elsewhere. When
+the engine's end of the control socket closes (the engine exited or was killed; PR_SET_PDEATHSIG
+kills the server too) the server kills its children's process groups and exits; each child dies
+with the server (PR_SET_PDEATHSIG).
 
 Must not: read or parse a request, import evaluator or candidate code, start threads.
 """
@@ -50,6 +54,7 @@ from adrs.sandbox.process import SandboxSpec, _preexec, can_drop_privileges, con
 from adrs.sandbox.zygote_launch import ZYGOTE_FD_ENV, start_zygote, zygote_wanted
 
 MAX_FDS = 8
+MAX_ZYGOTES = 3  # zygotes one server starts in all (again after one died); then its candidates start cold
 WARM_ZYGOTE_FD = 4  # where a forked worker finds its copy of the candidate zygote's socket
 HIGH_FD = 64  # received descriptors are moved above the ones a worker gets before they are placed
 
@@ -90,9 +95,11 @@ def _child(server: _Server, message: dict, fds: list[int], server_pid: int) -> N
 
 
 class _Server:
-    def __init__(self, control: socket.socket, zygote: socket.socket | None):
+    def __init__(self, control: socket.socket):
         self.control = control
-        self.zygote = zygote  # the candidate zygote's socket, which every worker gets a copy of
+        # The candidate zygote: its pid and the socket every worker gets a copy of (None: none).
+        self.zygote_pid, self.zygote = _start_zygote()
+        self.zygote_starts = 1
         self.children: dict[int, socket.socket] = {}
         self.selector = selectors.DefaultSelector()
         wake_read, wake_write = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -171,13 +178,16 @@ class _Server:
         conn.close()
 
     def _reap(self) -> None:
-        while self.children:
+        while True:
             try:
                 pid, status, usage = os.wait4(-1, os.WNOHANG)
             except ChildProcessError:
                 return
             if pid == 0:
                 return
+            if pid == self.zygote_pid:
+                self._replace_zygote()
+                continue
             conn = self.children.pop(pid, None)
             if conn is None:
                 continue
@@ -187,6 +197,16 @@ class _Server:
             with contextlib.suppress(OSError):
                 conn.send(json.dumps(reply).encode())
             conn.close()
+
+    def _replace_zygote(self) -> None:
+        """The zygote died (killed: it never runs candidate code): workers forked from now on get a
+        new one; those holding the old socket start their candidates cold. At most MAX_ZYGOTES."""
+        if self.zygote is not None:
+            self.zygote.close()
+        self.zygote_pid, self.zygote = None, None
+        if self.zygote_starts < MAX_ZYGOTES:
+            self.zygote_starts += 1
+            self.zygote_pid, self.zygote = _start_zygote()
 
     def _abandoned(self, pid: int) -> None:
         """The engine closed its end of a running worker's socket (its stage was cancelled before
@@ -221,26 +241,27 @@ class _Server:
 _zygotes: list[subprocess.Popen] = []
 
 
-def _start_zygote() -> socket.socket | None:
-    """The candidate zygote (adrs/sandbox/zygote.py) where candidates are confined here; None where
-    they are not (the cold chain is then what confines, or the backend is not `process`)."""
+def _start_zygote() -> tuple[int | None, socket.socket | None]:
+    """The candidate zygote (adrs/sandbox/zygote.py) where candidates are confined here: its pid
+    and socket; (None, None) where they are not (the cold chain is then what confines, or the
+    backend is not `process`)."""
     if not (zygote_wanted() and confinement_available()) or can_drop_privileges():
-        return None
+        return None, None
     memory = resource.getrlimit(resource.RLIMIT_AS)[0]
     memory_mb = 1 << 30 if memory == resource.RLIM_INFINITY else memory >> 20
     try:
         proc, control = start_zygote(os.getcwd(), memory_mb, processes=1 << 16, limit_nproc=False)
     except OSError as exc:
         sys.stderr.write(f"adrs: the candidate zygote did not start ({exc}); candidates start cold\n")
-        return None
+        return None, None
     _zygotes.append(proc)  # kept: a collected Popen would try to reap it; _reap does, like any child
-    return control
+    return proc.pid, control
 
 
 def main() -> None:
     control = socket.socket(fileno=int(sys.argv[1]))
     control.setblocking(True)
-    _Server(control, _start_zygote()).serve()
+    _Server(control).serve()
     os._exit(0)
 
 

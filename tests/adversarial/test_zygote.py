@@ -13,6 +13,7 @@ attack suite also runs through a zygote (tests/adversarial/test_attacks.py, `war
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -24,6 +25,9 @@ from pathlib import Path
 
 import pytest
 
+from adrs.evaluate import warm
+from adrs.evaluate.runner import EvalSettings, evaluate_stage
+from adrs.problem import load_problem
 from adrs.problemkit import ProcessLimits, open_session, run_candidate
 from adrs.sandbox import zygote_launch
 from adrs.sandbox.process import can_drop_privileges, confinement_available
@@ -223,3 +227,48 @@ def test_a_dead_zygote_costs_one_run_and_the_next_starts_cold(tmp_path, zygote):
     after = _observe(tmp_path, PLANTER)
     assert after.ok, after.error
     assert not _forked(after) and "confine.py" in after.value["init"]
+
+
+def test_a_warm_server_replaces_a_zygote_that_died(toy_problem):
+    # Engine-level: a warm worker's candidate reports (through its score) whether PID 1 of its
+    # namespace is a zygote's child; the server's zygote is killed between two stages.
+    program = toy_problem / "probe.py"
+    program.write_text(
+        "def order_jobs(jobs):\n"
+        "    with open('/proc/1/cmdline', 'rb') as f:\n"
+        "        if b'adrs.sandbox.zygote' not in f.read():\n"
+        "            return sorted(range(len(jobs)), key=lambda i: jobs[i][0] * 1.0)\n"
+        "    return sorted(range(len(jobs)), key=lambda i: jobs[i][0] / jobs[i][1])\n"
+    )
+    problem = load_problem(toy_problem)
+
+    def forked_stage() -> bool:
+        evaluation = asyncio.run(evaluate_stage(problem, program, problem.stage("quick"), EvalSettings()))
+        assert evaluation.ok, evaluation.error
+        return evaluation.score == 100.0
+
+    try:
+        assert forked_stage()
+        (server,) = warm.server_pids()
+        (first,) = _zygotes_of(server)
+        os.kill(first, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while _zygotes_of(server) in ([], [first]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        (second,) = _zygotes_of(server)
+        assert second != first
+        assert forked_stage(), "the stage after the zygote died did not get the new one"
+        assert warm.server_pids() == [server]
+    finally:
+        warm.close_all()
+
+
+def _zygotes_of(server: int) -> list[int]:
+    found = []
+    for pid in Path(f"/proc/{server}/task/{server}/children").read_text().split():
+        try:
+            if b"adrs.sandbox.zygote" in Path(f"/proc/{pid}/cmdline").read_bytes():
+                found.append(int(pid))
+        except OSError:
+            continue
+    return found
