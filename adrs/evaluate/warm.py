@@ -41,6 +41,7 @@ from pathlib import Path
 from adrs.sandbox.base import ProcessLimits
 from adrs.sandbox.cgroup import PidsCgroup
 from adrs.sandbox.process import SandboxSpec, popen_kwargs
+from adrs.sandbox.replies import parse_reply
 from adrs.sandbox.zygote_launch import zygote_wanted
 
 WARM_RESULT_FD = 3  # where a forked worker finds its result pipe (the request names it)
@@ -135,7 +136,7 @@ class WarmWorker:
         return self._exited(data)
 
     def _exited(self, data: bytes) -> int:
-        reply = _parse(data)
+        reply = parse_reply(data)
         if reply is None or "status" not in reply:
             self.lost = True
             self.returncode = -signal.SIGKILL  # the worker died with its server (PR_SET_PDEATHSIG)
@@ -199,7 +200,7 @@ async def start_worker(
     mine.setblocking(False)
     try:
         async with asyncio.timeout(FORK_REPLY_S):
-            reply = _parse(await asyncio.get_running_loop().sock_recv(mine, 4096))
+            reply = parse_reply(await asyncio.get_running_loop().sock_recv(mine, 4096))
     except TimeoutError:
         reply = None
     except BaseException:
@@ -211,14 +212,6 @@ async def start_worker(
         why = "no reply" if reply is None else reply.get("refused", "refused")
         raise WarmUnavailable(f"the warm server did not fork a worker: {why}")
     return WarmWorker(int(reply["pid"]), mine, server)
-
-
-def _parse(data: bytes) -> dict | None:
-    try:
-        reply = json.loads(data) if data else None
-    except ValueError:
-        return None
-    return reply if isinstance(reply, dict) else None
 
 
 def _server_for(key: ServerKey, static_env: dict[str, str], limits: ProcessLimits) -> WarmServer:

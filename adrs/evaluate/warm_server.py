@@ -51,6 +51,7 @@ from adrs.evaluate.warm import SETUP_FAILED, WARM_RESULT_FD
 from adrs.sandbox.base import ProcessLimits
 from adrs.sandbox.cgroup import PidsCgroup
 from adrs.sandbox.process import SandboxSpec, _preexec, can_drop_privileges, confinement_available
+from adrs.sandbox.replies import refuse
 from adrs.sandbox.zygote_launch import ZYGOTE_FD_ENV, start_zygote, zygote_wanted
 
 MAX_FDS = 8
@@ -139,12 +140,12 @@ class _Server:
             return True
         threads = len(os.listdir("/proc/self/task"))
         if threads != 1:  # fork only a single-threaded process
-            self._refuse(fds, f"the warm server has {threads} threads")
+            refuse(fds, f"the warm server has {threads} threads")
             return True
         try:
             message = json.loads(data)
         except ValueError:
-            self._refuse(fds, "unreadable message")
+            refuse(fds, "unreadable message")
             return True
         sys.stdout.flush()
         sys.stderr.flush()
@@ -168,14 +169,6 @@ class _Server:
         self.control.detach()
         if self.zygote is not None:
             self.zygote.detach()
-
-    def _refuse(self, fds: list[int], reason: str) -> None:
-        for fd in fds[1:]:
-            os.close(fd)
-        conn = socket.socket(fileno=fds[0])
-        with contextlib.suppress(OSError):
-            conn.send(json.dumps({"refused": reason}).encode())
-        conn.close()
 
     def _reap(self) -> None:
         while True:

@@ -61,6 +61,7 @@ from adrs.candidate import confine
 from adrs.sandbox.base import ProcessLimits
 from adrs.sandbox.cgroup import PidsCgroup
 from adrs.sandbox.process import SandboxSpec, _preexec, network_namespace_available
+from adrs.sandbox.replies import refuse
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
@@ -125,11 +126,11 @@ class _Zygote:
             message = json.loads(data)
             argv = [str(a) for a in message["argv"]]
         except (ValueError, KeyError, TypeError):
-            self._refuse(fds, "unreadable message")
+            refuse(fds, "unreadable message")
             return True
         threads = len(os.listdir("/proc/self/task"))
         if threads != 1:  # fork only a single-threaded process
-            self._refuse(fds, f"the zygote has {threads} threads")
+            refuse(fds, f"the zygote has {threads} threads")
             return True
         sys.stdout.flush()
         sys.stderr.flush()
@@ -207,14 +208,6 @@ class _Zygote:
         self.children.clear()
         self.selector.close()
         self.control.close()
-
-    def _refuse(self, fds: list[int], reason: str) -> None:
-        for fd in fds[1:]:
-            os.close(fd)
-        conn = socket.socket(fileno=fds[0])
-        with contextlib.suppress(OSError):
-            conn.send(json.dumps({"refused": reason}).encode())
-        conn.close()
 
     def _reap(self, pid: int) -> None:
         entry = self.children.pop(pid, None)

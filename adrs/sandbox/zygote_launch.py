@@ -35,6 +35,7 @@ from dataclasses import asdict
 from adrs.sandbox.base import CHANNEL_FD_ENV, Handle, Launch, ProcessLimits
 from adrs.sandbox.cgroup import PidsCgroup
 from adrs.sandbox.process import SandboxSpec, _open_capture, network_namespace_available, popen_kwargs
+from adrs.sandbox.replies import parse_reply
 
 ZYGOTE_FD_ENV = "ADRS_ZYGOTE_FD"
 CHANNEL_FD = 3  # adrs/sandbox/zygote.py puts a session's channel there
@@ -139,7 +140,7 @@ def zygote_launch(launch: Launch, spec: SandboxSpec, config: str) -> ZygoteHandl
         theirs.close()
         os.close(out)
         os.close(err)
-    reply = _parse(mine.recv(4096)) if _readable(mine.fileno(), REPLY_S) else None
+    reply = parse_reply(mine.recv(4096)) if _readable(mine.fileno(), REPLY_S) else None
     if reply is None or not isinstance(reply.get("pid"), int):
         mine.close()  # a child forked after all dies with this socket
         _forget_zygote()
@@ -152,14 +153,6 @@ def _readable(fd: int, timeout_s: float) -> bool:
     waiter = select.poll()  # not select(): any descriptor number
     waiter.register(fd, select.POLLIN)
     return bool(waiter.poll(max(timeout_s, 0.0) * 1000))
-
-
-def _parse(data: bytes) -> dict | None:
-    try:
-        reply = json.loads(data) if data else None
-    except ValueError:
-        return None
-    return reply if isinstance(reply, dict) else None
 
 
 class ZygoteHandle(Handle):
@@ -185,7 +178,7 @@ class ZygoteHandle(Handle):
                 return None
             except OSError:
                 data = b""
-            reply = _parse(data)
+            reply = parse_reply(data)
             if reply is not None and isinstance(reply.get("status"), int):
                 self.returncode = reply["status"]
                 cpu = reply.get("cpu_s")

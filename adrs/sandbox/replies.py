@@ -1,0 +1,35 @@
+"""The small JSON replies of the pre-started servers (the warm server, adrs/evaluate/warm_server.py,
+and the candidate zygote, adrs/sandbox/zygote.py) on their SOCK_SEQPACKET sockets.
+
+Owns: reading one reply (`parse_reply`: a JSON object, or None for end of file and anything else)
+and refusing one request (`refuse`: the reply socket says why, the other descriptors are closed).
+
+Must not: import anything from adrs (both servers and their clients use it), run or read anything
+a candidate could have touched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+
+
+def parse_reply(data: bytes) -> dict | None:
+    """A server's reply as a dictionary; None for end of file (the server is gone) or a bad one."""
+    try:
+        reply = json.loads(data) if data else None
+    except ValueError:
+        return None
+    return reply if isinstance(reply, dict) else None
+
+
+def refuse(fds: list[int], reason: str) -> None:
+    """Answer a request received with `fds` (the reply socket first) with why it was refused."""
+    for fd in fds[1:]:
+        os.close(fd)
+    conn = socket.socket(fileno=fds[0])
+    with contextlib.suppress(OSError):
+        conn.send(json.dumps({"refused": reason}).encode())
+    conn.close()
