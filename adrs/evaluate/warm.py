@@ -40,6 +40,7 @@ from pathlib import Path
 
 from adrs.sandbox.base import ProcessLimits
 from adrs.sandbox.cgroup import PidsCgroup
+from adrs.sandbox.preload import NO_PRELOAD_ENV, PRELOAD_ALLOWANCE_MB
 from adrs.sandbox.process import SandboxSpec, popen_kwargs
 from adrs.sandbox.replies import parse_reply
 from adrs.sandbox.zygote_launch import zygote_wanted
@@ -70,6 +71,7 @@ class ServerKey:
     memory_mb: int
     limit_nproc: bool
     zygote: bool = True  # whether its workers' candidates may be forked (ADRS_NO_ZYGOTE unset)
+    preload: bool = True  # whether it imports numpy before forking workers (ADRS_NO_PRELOAD unset)
 
 
 class WarmServer:
@@ -177,7 +179,14 @@ async def start_worker(
     data = (json.dumps({**request, "result_fd": WARM_RESULT_FD}) + "\n").encode()
     if len(data) > MAX_REQUEST_BYTES:
         raise WarmUnavailable("the request does not fit in one pipe buffer")
-    key = ServerKey(problem_root, tuple(sorted(static_env.items())), limits.memory_mb, limit_nproc, zygote_wanted())
+    key = ServerKey(
+        problem_root,
+        tuple(sorted(static_env.items())),
+        limits.memory_mb,
+        limit_nproc,
+        zygote_wanted(),
+        os.environ.get(NO_PRELOAD_ENV) != "1",
+    )
     server = _server_for(key, static_env, limits)
     message = {"env": env, "cwd": workdir, "cgroup": None if cgroup is None else str(cgroup.path),
                "limits": asdict(limits), "limit_nproc": limit_nproc}  # fmt: skip
@@ -238,11 +247,17 @@ def _server_for(key: ServerKey, static_env: dict[str, str], limits: ProcessLimit
 def _start(key: ServerKey, static_env: dict[str, str], limits: ProcessLimits) -> WarmServer:
     home = tempfile.mkdtemp(prefix="adrs-warm-")
     mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    memory_mb = limits.memory_mb + (PRELOAD_ALLOWANCE_MB if key.preload else 0)  # numpy's mappings fit beside
     server_limits = ProcessLimits(
-        timeout_s=limits.timeout_s, memory_mb=limits.memory_mb, processes=limits.processes, cpu_s=SERVER_CPU_S
+        timeout_s=limits.timeout_s, memory_mb=memory_mb, processes=limits.processes, cpu_s=SERVER_CPU_S
     )
-    # ADRS_NO_ZYGOTE travels down by hand: the scrubbed environment keeps no ADRS_ variable of ours
-    extra_env = {**static_env, **({} if key.zygote else {"ADRS_NO_ZYGOTE": "1"})}
+    # ADRS_NO_ZYGOTE and ADRS_NO_PRELOAD travel down by hand: the scrubbed environment keeps no
+    # ADRS_ variable of ours
+    extra_env = {
+        **static_env,
+        **({} if key.zygote else {"ADRS_NO_ZYGOTE": "1"}),
+        **({} if key.preload else {NO_PRELOAD_ENV: "1"}),
+    }
     spec = SandboxSpec(limits=server_limits, extra_env=extra_env, limit_nproc=key.limit_nproc)
     log = os.open(Path(home) / "server.log", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     try:

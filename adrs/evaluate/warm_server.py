@@ -3,8 +3,10 @@
 Started by the engine side (adrs/evaluate/warm.py) through the same sandbox launch path as a cold
 worker (`process`: new session, PR_SET_PDEATHSIG, an empty network namespace, rlimits, a scrubbed
 environment, a private folder as cwd and HOME) as `python -I -m adrs.evaluate.warm_server`, with one
-end of a SOCK_SEQPACKET socket pair on WARM_CONTROL_FD. It imports the worker (adrs/evaluate/worker.py)
-and the trusted harness once, and then only waits. For each stage the engine sends one message
+end of a SOCK_SEQPACKET socket pair on WARM_CONTROL_FD. It imports the worker (adrs/evaluate/worker.py),
+the trusted harness and numpy (adrs/sandbox/preload.py: where one BLAS thread is asked for; each
+worker's address-space limit grows by what it mapped and numpy's global random state is reseeded
+in each worker) once, and then only waits. For each stage the engine sends one message
 with the worker's environment, working directory, pids cgroup and limits, and five descriptors: the
 stage's own socket (replies), the request pipe (the worker's stdin), the result pipe, stdout and
 stderr. The server forks; the child redoes, per evaluation, everything the cold launch does for a
@@ -15,7 +17,7 @@ as a cold worker does. The server replies `{"pid": N}` and, once it reaped the c
 `{"status": CODE, "cpu_s": S}` on the stage's socket, then closes it.
 
 Why this is sound: the server never reads a request (tokens, programs) and never runs problem or
-candidate code: it holds only adrs modules, so each child starts from the same pristine copy, and
+candidate code: it holds only adrs modules and numpy, so each child starts from the same pristine copy, and
 whatever a child does dies with its address space. The server is single-threaded (it refuses to
 fork otherwise). Candidates are not forked from here, so none inherits a worker's memory: where
 the `process` backend confines them, the server starts a candidate zygote (adrs/sandbox/zygote.py,
@@ -42,6 +44,7 @@ import signal
 import socket
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import adrs.evaluate.worker as worker
@@ -50,6 +53,7 @@ import adrs.problemkit.session  # noqa: F401
 from adrs.evaluate.warm import SETUP_FAILED, WARM_RESULT_FD
 from adrs.sandbox.base import ProcessLimits
 from adrs.sandbox.cgroup import PidsCgroup
+from adrs.sandbox.preload import preload, reseed_in_child
 from adrs.sandbox.process import SandboxSpec, _preexec, can_drop_privileges, confinement_available
 from adrs.sandbox.replies import refuse
 from adrs.sandbox.zygote_launch import ZYGOTE_FD_ENV, start_zygote, zygote_wanted
@@ -78,6 +82,8 @@ def _child(server: _Server, message: dict, fds: list[int], server_pid: int) -> N
         os.closerange(keep + 1, os.sysconf("SC_OPEN_MAX"))  # the control socket included
         os.setsid()
         limits = ProcessLimits(**message["limits"])
+        # numpy, preloaded, already holds this much of the address space a cold worker starts without
+        limits = replace(limits, memory_mb=limits.memory_mb + server.preloaded_mb)
         cgroup = PidsCgroup(Path(message["cgroup"])) if message.get("cgroup") else None
         _preexec(SandboxSpec(limits=limits, cgroup=cgroup, limit_nproc=bool(message["limit_nproc"])))
         if os.getppid() != server_pid:  # the server died before PR_SET_PDEATHSIG was set
@@ -87,6 +93,7 @@ def _child(server: _Server, message: dict, fds: list[int], server_pid: int) -> N
         os.environ.update(message["env"])
         if zygote is not None:
             os.environ[ZYGOTE_FD_ENV] = str(WARM_ZYGOTE_FD)
+        reseed_in_child()
     except BaseException as exc:  # noqa: BLE001 - fail closed: no worker runs half set up
         with contextlib.suppress(OSError):
             os.write(2, f"adrs: the warm worker could not be set up: {exc!r}\n".encode())
@@ -96,8 +103,9 @@ def _child(server: _Server, message: dict, fds: list[int], server_pid: int) -> N
 
 
 class _Server:
-    def __init__(self, control: socket.socket):
+    def __init__(self, control: socket.socket, preloaded_mb: int = 0):
         self.control = control
+        self.preloaded_mb = preloaded_mb  # address space the preload mapped: added to each worker's limit
         # The candidate zygote: its pid and the socket every worker gets a copy of (None: none).
         self.zygote_pid, self.zygote = _start_zygote()
         self.zygote_starts = 1
@@ -254,7 +262,8 @@ def _start_zygote() -> tuple[int | None, socket.socket | None]:
 def main() -> None:
     control = socket.socket(fileno=int(sys.argv[1]))
     control.setblocking(True)
-    _Server(control).serve()
+    preloaded = preload()  # numpy, once per server rather than once per stage (adrs/sandbox/preload.py)
+    _Server(control, preloaded.address_space_mb).serve()
     os._exit(0)
 
 

@@ -39,7 +39,18 @@ class PidsCgroup:
         return cls(path)
 
     def join(self, pid: int) -> None:
-        (self.path / "cgroup.procs").write_text(str(pid))
+        """Move process `pid` into the group.
+
+        The calling process moving itself, while it has one thread (a child between fork and exec,
+        or one the warm server or the candidate zygote forked), writes "0" to `tasks`: the kernel
+        then moves the current thread without taking the global threadgroup lock, whose write side
+        waits for an RCU grace period (≈ 10 ms of wall time for each join, two per stage:
+        docs/benchmarks.md, "cgroup joins without a grace period"). With one thread, moving the
+        thread is moving the process. Any other case writes the pid to `cgroup.procs`."""
+        if pid == os.getpid() and len(os.listdir("/proc/self/task")) == 1:
+            (self.path / "tasks").write_text("0")
+        else:
+            (self.path / "cgroup.procs").write_text(str(pid))
 
     def pids(self) -> list[int]:
         try:

@@ -274,3 +274,48 @@ def _is_zygote(pid: int) -> bool:
         return b"adrs.sandbox.zygote" in Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
+
+
+# numpy, imported by the server once (adrs/sandbox/preload.py): what a worker sees of it.
+NUMPY_EVALUATOR = """import os, resource, sys
+
+
+def _mapped():
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize:"))
+
+
+def evaluate(program_path, *, workdir):
+    loaded = "numpy" in sys.modules
+    headroom = resource.getrlimit(resource.RLIMIT_AS)[0] - _mapped()
+    import numpy
+    return {"score": 1.0, "metrics": {"loaded": float(loaded), "headroom_mb": headroom / 2**20,
+            "random": float(numpy.random.random()), "parent": float(os.getppid())}}
+"""
+
+
+def test_numpy_is_imported_once_per_server_and_each_worker_has_its_own(tmp_path, monkeypatch):
+    problem, program = _problem(tmp_path)
+    (problem.root / "evaluator.py").write_text(NUMPY_EVALUATOR)
+    first, second = _evaluate(problem, program), _evaluate(problem, program)
+    assert first["parent"] == second["parent"] == warm.server_pids()[0]
+    assert (first["loaded"], second["loaded"]) == (1.0, 1.0), "numpy was not preloaded by the warm server"
+    assert first["random"] != second["random"], "the workers share the server's numpy random state"
+    cold = _evaluate(problem, program, warm_start=False)
+    assert cold["loaded"] == 0.0 and cold["parent"] == os.getpid()
+    # The preload's mappings (≈ 95 MB) are added to the worker's address-space limit: an evaluator
+    # keeps at least the headroom a cold worker has (within what the two starts map differently).
+    assert first["headroom_mb"] >= cold["headroom_mb"] - 24, (first["headroom_mb"], cold["headroom_mb"])
+    monkeypatch.setenv("ADRS_NO_PRELOAD", "1")
+    off = _evaluate(problem, program)
+    assert off["loaded"] == 0.0 and off["parent"] in warm.server_pids() and off["parent"] != first["parent"]
+    assert abs(off["headroom_mb"] - first["headroom_mb"]) < 24, (off["headroom_mb"], first["headroom_mb"])
+
+
+def test_no_numpy_preload_where_evaluations_get_several_blas_threads(tmp_path, monkeypatch):
+    # numpy would start its BLAS threads in the server, which then could not fork: it is not preloaded
+    monkeypatch.setenv("ADRS_THREADS_PER_EVAL", "2")
+    problem, program = _problem(tmp_path)
+    (problem.root / "evaluator.py").write_text(NUMPY_EVALUATOR)
+    metrics = _evaluate(problem, program)
+    assert metrics["loaded"] == 0.0 and metrics["parent"] == warm.server_pids()[0], "the stage did not run warm"

@@ -1,0 +1,95 @@
+"""Libraries the warm server imports once, so each evaluation worker it forks finds them loaded.
+
+The warm server (adrs/evaluate/warm_server.py) forks one evaluation worker per stage from a
+pristine copy of its own memory, so whatever it imports before serving is imported once per server
+instead of once per stage. numpy is the one library worth it: a dependency of adrs, imported by the
+built-in evaluators (through evaluators/) and by most others, and ≈ 55 ms of CPU to import plus
+≈ 10 ms for numpy.random, more than the rest of a forked worker's start (docs/benchmarks.md,
+"numpy imported once per warm server").
+
+What keeps a forked worker what a fresh import would have made:
+
+- Threads: a process that forks must be single-threaded (the server refuses to fork otherwise),
+  and numpy's BLAS starts its thread pool at import unless told to use one thread. So numpy is
+  preloaded only where the environment asks for one BLAS/OpenMP thread (ADRS_THREADS_PER_EVAL
+  unset or 1, which the scrubbed environment passes down as OMP_NUM_THREADS, MKL_NUM_THREADS and
+  OPENBLAS_NUM_THREADS): the setting a worker's own import would have seen.
+- Random state: a fresh import seeds numpy's global RandomState from the operating system's
+  entropy; a forked copy would share the server's. `reseed_in_child` draws fresh entropy in each
+  child, as CPython's `random` does for itself after a fork.
+- Memory: numpy maps ≈ 95 MB of address space (OpenBLAS's buffers), which RLIMIT_AS counts. A
+  worker gets its limit raised by what the preload mapped (`Preloaded.address_space_mb`; the
+  server itself is started with PRELOAD_ALLOWANCE_MB more), so an evaluator that never imports
+  numpy keeps the headroom it had cold.
+
+Candidates are not preloaded: the candidate zygote (adrs/sandbox/zygote.py) stays numpy-free, since
+a candidate's memory limit is part of what it is scored under and it must not depend on how the
+candidate was started. `ADRS_NO_PRELOAD=1` turns this off (benchmarks compare; warm.py passes it
+down).
+
+Must not: import anything but the libraries named in PRELOADED; import problem, evaluator or
+candidate code; start threads.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from dataclasses import dataclass
+
+PRELOADED = ("numpy", "numpy.random")
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+NO_PRELOAD_ENV = "ADRS_NO_PRELOAD"
+PRELOAD_ALLOWANCE_MB = 256  # added to the server's own address-space limit, so the preload fits
+
+
+@dataclass(frozen=True)
+class Preloaded:
+    """What `preload` imported and the address space it mapped (MiB, rounded up)."""
+
+    modules: tuple[str, ...] = ()
+    address_space_mb: int = 0
+
+
+def preload_wanted(environ: dict[str, str] | os._Environ = os.environ) -> bool:
+    """Whether this process may preload: not turned off, and one BLAS/OpenMP thread asked for."""
+    if environ.get(NO_PRELOAD_ENV) == "1":
+        return False
+    return all(environ.get(name) == "1" for name in THREAD_VARIABLES)
+
+
+def preload() -> Preloaded:
+    """Import PRELOADED where wanted and installed. A library that fails to import (missing, or the
+    address-space limit too small) is taken out of sys.modules again, so no child finds it half
+    loaded; nothing is preloaded then."""
+    if not preload_wanted():
+        return Preloaded()
+    before_modules = set(sys.modules)
+    before = _address_space()
+    try:
+        for name in PRELOADED:
+            importlib.import_module(name)
+    except Exception:  # noqa: BLE001 - each child imports (or misses) it as it would have
+        for name in set(sys.modules) - before_modules:
+            del sys.modules[name]
+        return Preloaded()
+    grown = max(0, _address_space() - before)
+    return Preloaded(PRELOADED, -(-grown // (1 << 20)))
+
+
+def reseed_in_child() -> None:
+    """In a freshly forked child: fresh entropy for numpy's global random state, as a fresh import
+    would have (no-op where numpy.random was not preloaded)."""
+    random = sys.modules.get("numpy.random")
+    if random is not None:
+        random.seed()
+
+
+def _address_space() -> int:
+    """This process's mapped address space in bytes (VmSize: what RLIMIT_AS counts)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmSize:"):
+                return int(line.split()[1]) * 1024
+    return 0
