@@ -55,7 +55,7 @@ from adrs.sandbox.base import ProcessLimits
 from adrs.sandbox.cgroup import PidsCgroup
 from adrs.sandbox.preload import preload, reseed_in_child
 from adrs.sandbox.process import SandboxSpec, _preexec, can_drop_privileges, confinement_available
-from adrs.sandbox.replies import refuse
+from adrs.sandbox.replies import discard, receive, refuse
 from adrs.sandbox.zygote_launch import ZYGOTE_FD_ENV, start_zygote, zygote_wanted
 
 MAX_FDS = 8
@@ -134,17 +134,12 @@ class _Server:
 
     def _accept(self) -> bool:
         """One stage from the engine; False once the engine is gone."""
-        try:
-            data, fds, _flags, _addr = socket.recv_fds(self.control, 1 << 20, MAX_FDS)
-        except OSError:
+        received = receive(self.control, MAX_FDS)
+        if received is None:
             return False
-        if not data:
-            for fd in fds:
-                os.close(fd)
-            return False
+        data, fds = received
         if len(fds) != 5:
-            for fd in fds:
-                os.close(fd)
+            discard(fds)
             return True
         threads = len(os.listdir("/proc/self/task"))
         if threads != 1:  # fork only a single-threaded process

@@ -61,7 +61,7 @@ from adrs.candidate import confine
 from adrs.sandbox.base import ProcessLimits
 from adrs.sandbox.cgroup import PidsCgroup
 from adrs.sandbox.process import SandboxSpec, _preexec, network_namespace_available
-from adrs.sandbox.replies import refuse
+from adrs.sandbox.replies import discard, receive, refuse
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUTS = 0x04000000
@@ -110,17 +110,12 @@ class _Zygote:
 
     def _accept(self) -> Job | bool:
         """One launch from a worker; False once every holder of the other end is gone."""
-        try:
-            data, fds, _flags, _addr = socket.recv_fds(self.control, 1 << 20, MAX_FDS)
-        except OSError:
+        received = receive(self.control, MAX_FDS)
+        if received is None:
             return False
-        if not data:
-            for fd in fds:
-                os.close(fd)
-            return False
+        data, fds = received
         if len(fds) not in (3, 4):
-            for fd in fds:
-                os.close(fd)
+            discard(fds)
             return True
         try:
             message = json.loads(data)
