@@ -40,7 +40,7 @@ from pathlib import Path
 
 from adrs.sandbox.base import ProcessLimits
 from adrs.sandbox.cgroup import PidsCgroup
-from adrs.sandbox.preload import NO_PRELOAD_ENV, PRELOAD_ALLOWANCE_MB
+from adrs.sandbox.preload import NO_PRELOAD_ENV, PRELOAD_ALLOWANCE_MB, preload_turned_off
 from adrs.sandbox.process import SandboxSpec, popen_kwargs
 from adrs.sandbox.replies import parse_reply
 from adrs.sandbox.zygote_launch import zygote_wanted
@@ -185,7 +185,7 @@ async def start_worker(
         limits.memory_mb,
         limit_nproc,
         zygote_wanted(),
-        os.environ.get(NO_PRELOAD_ENV) != "1",
+        not preload_turned_off(),
     )
     server = _server_for(key, static_env, limits)
     message = {"env": env, "cwd": workdir, "cgroup": None if cgroup is None else str(cgroup.path),

@@ -257,8 +257,8 @@ def _start_zygote() -> tuple[int | None, socket.socket | None]:
 def main() -> None:
     control = socket.socket(fileno=int(sys.argv[1]))
     control.setblocking(True)
-    preloaded = preload()  # numpy, once per server rather than once per stage (adrs/sandbox/preload.py)
-    _Server(control, preloaded.address_space_mb).serve()
+    preloaded_mb = preload()  # numpy, once per server rather than once per stage (adrs/sandbox/preload.py)
+    _Server(control, preloaded_mb).serve()
     os._exit(0)
 
 

@@ -18,8 +18,8 @@ What keeps a forked worker what a fresh import would have made:
   entropy; a forked copy would share the server's. `reseed_in_child` draws fresh entropy in each
   child, as CPython's `random` does for itself after a fork.
 - Memory: numpy maps ≈ 95 MB of address space (OpenBLAS's buffers), which RLIMIT_AS counts. A
-  worker gets its limit raised by what the preload mapped (`Preloaded.address_space_mb`; the
-  server itself is started with PRELOAD_ALLOWANCE_MB more), so an evaluator that never imports
+  worker gets its limit raised by what the preload mapped (what `preload` returns; the server
+  itself is started with PRELOAD_ALLOWANCE_MB more), so an evaluator that never imports
   numpy keeps the headroom it had cold.
 
 Candidates are not preloaded: the candidate zygote (adrs/sandbox/zygote.py) stays numpy-free, since
@@ -36,7 +36,6 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from dataclasses import dataclass
 
 PRELOADED = ("numpy", "numpy.random")
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
@@ -44,27 +43,23 @@ NO_PRELOAD_ENV = "ADRS_NO_PRELOAD"
 PRELOAD_ALLOWANCE_MB = 256  # added to the server's own address-space limit, so the preload fits
 
 
-@dataclass(frozen=True)
-class Preloaded:
-    """What `preload` imported and the address space it mapped (MiB, rounded up)."""
-
-    modules: tuple[str, ...] = ()
-    address_space_mb: int = 0
+def preload_turned_off() -> bool:
+    """Whether the user turned the preload off (`ADRS_NO_PRELOAD=1`)."""
+    return os.environ.get(NO_PRELOAD_ENV) == "1"
 
 
-def preload_wanted(environ: dict[str, str] | os._Environ = os.environ) -> bool:
+def preload_wanted() -> bool:
     """Whether this process may preload: not turned off, and one BLAS/OpenMP thread asked for."""
-    if environ.get(NO_PRELOAD_ENV) == "1":
-        return False
-    return all(environ.get(name) == "1" for name in THREAD_VARIABLES)
+    return not preload_turned_off() and all(os.environ.get(name) == "1" for name in THREAD_VARIABLES)
 
 
-def preload() -> Preloaded:
-    """Import PRELOADED where wanted and installed. A library that fails to import (missing, or the
+def preload() -> int:
+    """Import PRELOADED where wanted and installed; the address space that mapped, in MiB rounded
+    up (0 where nothing was preloaded). A library that fails to import (missing, or the
     address-space limit too small) is taken out of sys.modules again, so no child finds it half
     loaded; nothing is preloaded then."""
     if not preload_wanted():
-        return Preloaded()
+        return 0
     before_modules = set(sys.modules)
     before = _address_space()
     try:
@@ -73,9 +68,8 @@ def preload() -> Preloaded:
     except Exception:  # noqa: BLE001 - each child imports (or misses) it as it would have
         for name in set(sys.modules) - before_modules:
             del sys.modules[name]
-        return Preloaded()
-    grown = max(0, _address_space() - before)
-    return Preloaded(PRELOADED, -(-grown // (1 << 20)))
+        return 0
+    return -(-max(0, _address_space() - before) // (1 << 20))
 
 
 def reseed_in_child() -> None:
