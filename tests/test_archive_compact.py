@@ -12,8 +12,10 @@ write: records before and after are the same.
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -22,10 +24,14 @@ import pytest
 
 from adrs import api
 from adrs.archive import migrate
+from adrs.archive.schema import SCHEMA_VERSION
 from adrs.archive.store import Archive, ArchiveError, NewProgram
 from adrs.evaluate.result import Evaluation
 
 FIXTURE = Path(__file__).parent / "fixtures" / "archive_schema3.sqlite"
+# Made by version 4's code: the version 3 fixture migrated, run 1 resumed for 3 evaluations, and a
+# third run of 4 evaluations through the LLM path (prompts and replies in `texts`, 32-byte digests).
+FIXTURE_4 = FIXTURE.with_name("archive_schema4.sqlite")
 NOISY = Path(__file__).with_name("noisy_problem")
 ADRS = [sys.executable, "-m", "adrs.cli"]
 METRICS = {"score": 61.25, "mean_gap_closed": 0.45320349286842415, "candidate_wall_s": 0.30814668799575884}
@@ -100,6 +106,39 @@ def test_metrics_and_features_are_stored_once_and_read_back_whole(tmp_path):
     assert api.check_archive(path).clean
 
 
+def test_a_dictionary_of_floats_is_stored_as_doubles_and_reads_back_bit_for_bit(tmp_path):
+    """Schema version 5 (compact.py): ten characters a float instead of up to 24, the double itself."""
+    from adrs.archive.sqlite_reader import open_read_only
+
+    floats = {**METRICS, "negative_zero": -0.0, "tiny": 5e-324, "huge": 1.7976931348623157e308}
+    floats |= {"infinite": float("inf"), "undefined": float("nan"), "third": 1 / 3}
+    mixed = {"score": 1.0, "cases": 50, "all_cases_valid": True, "mean_gap_closed": 0.45320349286842415}
+    path = tmp_path / "a.sqlite"
+    archive = Archive.open(path)
+    run = archive.create_run("toy", "/toy", "f" * 16, 0, {})
+    ids, written = [], []
+    for k, metrics in enumerate((floats, mixed)):
+        program = archive.add_program(run.id, NewProgram(f"x = {k}\n", f"h{k}", k, "initial"))
+        evaluation = Evaluation("full", True, metrics["score"], metrics)
+        written.append(archive.record_evaluations(program.id, [evaluation], True).metrics)
+        ids.append(program.id)
+    archive.close()
+    assert len(written[0]) == len(floats) and written[0]["tiny"] == 5e-324 and written[0]["third"] == 1 / 3
+
+    stored = [json.loads(m) for (m,) in _rows(path, "SELECT metrics FROM programs ORDER BY id")]
+    assert stored[0][0].endswith("~") and len(stored[0]) == 2 and len(stored[0][1]) == 10 * len(floats)
+    assert stored[1][1:] == [1.0, 50, True, 0.45320349286842415]  # not all floats: JSON, each value's type kept
+
+    def bits(metrics: dict) -> list:
+        return [(name, type(v), struct.pack("<d", v) if isinstance(v, float) else v) for name, v in metrics.items()]
+
+    for reader in (Archive.open(path, read_only=True), open_read_only(path)):
+        try:
+            assert [bits(reader.program(i).metrics) for i in ids] == [bits(m) for m in written]
+        finally:
+            reader.close()
+
+
 def test_a_rescored_program_keeps_its_evaluations_metrics_and_a_repair_keeps_what_they_read(tmp_path):
     path = tmp_path / "a.sqlite"
     archive = Archive.open(path)
@@ -141,7 +180,7 @@ def test_an_archive_of_version_3_reads_the_same_untouched_and_is_migrated_when_o
     assert records[1]["programs"] and records[1]["evaluations"] and records[2]["repeats"] and records[2]["claims"]
 
     Archive.open(path).close()  # opened to write: migrated
-    assert {v for (v,) in _rows(path, "SELECT schema_version FROM runs")} == {4}
+    assert {v for (v,) in _rows(path, "SELECT schema_version FROM runs")} == {SCHEMA_VERSION}
     assert _everything(path) == records
     assert _rows(path, "SELECT count(*) FROM evaluations WHERE metrics = 'null'")[0][0] > 0
     assert _rows(path, "SELECT count(*) FROM metric_names")[0][0] > 0
@@ -150,6 +189,34 @@ def test_an_archive_of_version_3_reads_the_same_untouched_and_is_migrated_when_o
 
     summary = api.resume(path, run_id=1, budget=2, problem_dir=toy_problem, evaluate_holdout=False)
     assert summary.evaluated >= 2 and summary.failure is None
+    assert api.check_archive(path).clean
+
+
+def test_an_archive_of_version_4_is_read_as_it_is_and_only_marked_when_opened_to_write(tmp_path, toy_problem):
+    path = tmp_path / "v4.sqlite"
+    shutil.copyfile(FIXTURE_4, path)
+    with sqlite3.connect(path) as db:
+        db.execute("UPDATE runs SET problem_root = ? WHERE problem_name = 'toy'", (str(toy_problem),))
+    assert {v for (v,) in _rows(path, "SELECT schema_version FROM runs")} == {4}
+    every_row = "SELECT * FROM programs ORDER BY id", "SELECT * FROM evaluations ORDER BY id", "SELECT * FROM llm_calls"
+    rows = [_rows(path, sql) for sql in every_row]
+    before = _snapshot(path)
+    records = _everything(path)
+    for command in (["status", "--run", "3"], ["show", "3"], ["doctor"]):
+        done = subprocess.run([*ADRS, command[0], str(path), *command[1:]], capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0, (command, done.stdout + done.stderr)
+    assert _snapshot(path) == before
+    assert records[3]["calls"] and any(len(p) == 44 for (p,) in _rows(path, "SELECT prompt FROM llm_calls"))
+
+    Archive.open(path).close()  # opened to write: marked, nothing rewritten
+    assert {v for (v,) in _rows(path, "SELECT schema_version FROM runs")} == {SCHEMA_VERSION}
+    assert [_rows(path, sql) for sql in every_row] == rows
+    assert _everything(path) == records
+    summary = api.resume(path, run_id=1, budget=2, problem_dir=toy_problem, evaluate_holdout=False)
+    assert summary.evaluated >= 2 and summary.failure is None
+    new_codes = _rows(path, f"SELECT code FROM programs WHERE id > {len(rows[0])}")
+    assert new_codes and all(len(code) == 23 for (code,) in new_codes if code.startswith("\x01"))
+    assert _everything(path)[1]["programs"][: len(records[1]["programs"])] == records[1]["programs"]
     assert api.check_archive(path).clean
 
 
@@ -173,7 +240,7 @@ def test_a_migration_that_fails_half_way_leaves_the_archive_as_it_was(tmp_path, 
     assert done and [_rows(path, sql) for sql in tables] == before
     monkeypatch.setattr(migrate, "_compact_run", compact)
     Archive.open(path).close()
-    assert {v for (v,) in _rows(path, "SELECT schema_version FROM runs")} == {4}
+    assert {v for (v,) in _rows(path, "SELECT schema_version FROM runs")} == {SCHEMA_VERSION}
 
 
 def test_an_archive_a_newer_adrs_wrote_is_refused(tmp_path):

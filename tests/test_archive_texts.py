@@ -38,12 +38,12 @@ def _column(path: Path, table: str, column: str) -> list[str]:
 
 
 def _is_reference(value: str) -> bool:
-    """A row's reference to a stored text: \\x01 and the sha256 in unpadded base64url."""
-    return re.fullmatch("\x01[A-Za-z0-9_-]{43}", value) is not None
+    """A row's reference to a stored text: \\x01 and 16 bytes of its sha256 in unpadded base64url."""
+    return re.fullmatch("\x01[A-Za-z0-9_-]{22}", value) is not None
 
 
 def _digest(text: str) -> bytes:
-    return hashlib.sha256(text.encode()).digest()
+    return hashlib.sha256(text.encode()).digest()[:16]
 
 
 def test_a_program_text_is_stored_once_and_a_child_costs_what_it_changed(tmp_path):
@@ -92,7 +92,8 @@ def test_texts_read_back_exactly_short_long_odd_or_looking_like_a_reference(tmp_
         "long, not ASCII": "# café, naïve, 東京\n" * 40,
         "NUL": "x = '\x00'\n" * 30,
         "lookalike": lookalike,
-        "short lookalike": "\x01" + "A" * 43,  # the form references have since schema version 4
+        "version 4 lookalike": "\x01" + "A" * 43,  # the form references had in schema version 4
+        "short lookalike": "\x01" + "A" * 22,  # the form they have since version 5
     }
     ids = {}
     for k, (name, code) in enumerate(texts.items()):
@@ -116,7 +117,8 @@ def test_texts_read_back_exactly_short_long_odd_or_looking_like_a_reference(tmp_
     inline = _column(path, "programs", "code")
     assert inline[0] == "x = 1\n"  # short texts stay in their row
     assert inline[3] != lookalike and _is_reference(inline[3])
-    assert inline[4] != texts["short lookalike"] and _is_reference(inline[4])
+    assert inline[4] != texts["version 4 lookalike"] and _is_reference(inline[4])
+    assert inline[5] != texts["short lookalike"] and _is_reference(inline[5])
 
 
 def _snapshot(path: Path) -> tuple[bytes, int]:
@@ -203,3 +205,48 @@ def test_a_lost_text_reads_as_a_placeholder_and_doctor_names_it(tmp_path):
          f"{_digest(child_code).hex()[:16]} needs base {lost_hex}, not stored"),
     ]  # fmt: skip
     assert api.check_archive(path, repair=True).findings == report.findings  # nothing restores a lost text
+
+
+def test_a_reply_and_a_diff_are_kept_in_their_row_compressed_against_the_prompt_and_the_code(tmp_path):
+    """Schema version 5: no `texts` row, no reference; each costs about what it adds to its base."""
+    from adrs.archive.sqlite_reader import open_read_only
+
+    path = tmp_path / "a.sqlite"
+    archive = Archive.open(path)
+    run = archive.create_run("toy", "/toy", "f" * 16, 0, {})
+    parent = archive.add_program(run.id, NewProgram(PARENT, "h0", 0, "initial"))
+    code = PARENT.replace("step_7 = ", "step_7 = 1 + ")
+    diff = "--- parent\n+++ child\n@@ -8 +8 @@\n-    step_7 = jobs[7] * 7  # a line of the policy\n"
+    diff += "+    step_7 = 1 + jobs[7] * 7  # a line of the policy\n"
+    marked = "\x02 a diff that begins with the in-row mark, " * 3  # its own text, never taken for the form
+    child = archive.add_program(run.id, NewProgram(code, "h1", 1, "llm:m", parent.id, diff=diff))
+    odd = archive.add_program(run.id, NewProgram(code + "#\n", "h2", 2, "llm:m", parent.id, diff=marked))
+    prompt = "## Current program\n```python\n" + PARENT + "```\nPropose one change.\n" + "context line\n" * 40
+    reply = "Idea: step 7 a bit larger\n<<<<<<< SEARCH\n    step_7 = jobs[7] * 7\n=======\n"
+    reply += "    step_7 = 1 + jobs[7] * 7\n>>>>>>> REPLACE\n"
+    calls = [archive.add_llm_call(run.id, model="m", prompt=prompt, response=text) for text in (reply, "\x02", "")]
+    archive.close()
+
+    stored_diffs = _column(path, "programs", "diff")
+    stored_replies = _column(path, "llm_calls", "response")
+    assert stored_diffs[1].startswith("\x02") and len(stored_diffs[1]) < len(diff) * 0.6
+    assert stored_diffs[2].startswith("\x02") and stored_diffs[2] != marked
+    assert stored_replies[0].startswith("\x02") and len(stored_replies[0]) < len(reply) * 0.8, stored_replies[0]
+    assert stored_replies[1] != "\x02" and stored_replies[2] == ""
+    digests = {d for d, *_ in _texts(path)}
+    assert digests == {_digest(PARENT), _digest(code), _digest(code + "#\n"), _digest(prompt)}  # no reply, no diff
+    for reader in (Archive.open(path, read_only=True), open_read_only(path)):
+        try:
+            assert [reader.program(p.id).diff for p in (parent, child, odd)] == ["", diff, marked]
+            assert [reader.llm_call(c).response for c in calls] == [reply, "\x02", ""]
+        finally:
+            reader.close()
+
+    with sqlite3.connect(path) as db:  # the prompt's text goes: the reply compressed against it cannot be read
+        db.execute("DELETE FROM texts WHERE digest = ?", (_digest(prompt),))
+    db.close()
+    # a fresh process: this one keeps the texts it has seen
+    command = [*ADRS, "show", str(path), "--call", str(calls[0])]
+    shown = subprocess.run(command, capture_output=True, text=True, timeout=300)
+    assert shown.returncode == 0 and "Traceback" not in shown.stdout + shown.stderr, shown.stdout + shown.stderr
+    assert "the response compressed against this row's prompt" in " ".join(shown.stdout.split())

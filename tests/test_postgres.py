@@ -19,6 +19,7 @@ import time
 import pytest
 import sqlalchemy as sa
 
+from adrs.archive.schema import SCHEMA_VERSION
 from adrs.archive.store import Archive, ArchiveError, DuplicateProgram, NewProgram
 from adrs.evaluate.result import Evaluation
 from tests.pg import PostgresUnavailable, start_postgres
@@ -64,6 +65,11 @@ def _exercise(archive: Archive) -> dict:
     archive.put_state(run.id, "bandit", {"arms": {"m": [1, 2]}})
     archive.put_state(run.id, "bandit", {"arms": {"m": [3, 4]}})
     call = archive.add_llm_call(run.id, program_id=b.id, model=long_label, prompt="p", response="r\x00", cost_usd=0.01)
+    # schema version 5: a reply and a diff kept in their row compressed, floats packed as doubles
+    c = archive.add_program(run.id, NewProgram("x = 3\n" * 40, "h3", 2, "offline", a.id, diff="-x = 1\n+x = 3\n" * 9))
+    floats = {"score": 0.25, "mean_gap_closed": 0.45320349286842415, "candidate_wall_s": 0.30814668799575884}
+    archive.record_evaluations(c.id, [Evaluation("full", True, 0.25, {**floats, "third": 1 / 3})], True)
+    in_row = archive.add_llm_call(run.id, model="m", prompt="context\n" * 100, response="context\n" * 30 + "\x02")
     archive.set_run_status(run.id, "stopped")
 
     def plain(record) -> dict:
@@ -86,6 +92,7 @@ def _exercise(archive: Archive) -> dict:
         "events": [(k, p) for k, p, _ in archive.events(run.id)],
         "state": archive.get_state(run.id, "bandit"),
         "call": call,
+        "in row": (plain(archive.program(c.id)), plain(archive.llm_call(in_row))),
     }
 
 
@@ -150,7 +157,7 @@ def test_an_archive_of_the_version_3_layout_reads_the_same_and_migrates_on_the_s
     assert records() == written
     archive.close()
     with engine.connect() as db:
-        assert db.execute(sa.text("SELECT DISTINCT schema_version FROM runs")).scalars().all() == [4]
+        assert db.execute(sa.text("SELECT DISTINCT schema_version FROM runs")).scalars().all() == [SCHEMA_VERSION]
         assert db.execute(sa.text("SELECT count(*) FROM evaluations WHERE metrics::text = 'null'")).scalar() == 2
         assert db.execute(sa.text("SELECT count(*) FROM metric_names")).scalar() > 0
     engine.dispose()

@@ -107,12 +107,17 @@ def test_the_reader_returns_what_archive_returns(rich_archive):
         assert db.execute("SELECT count(*) FROM programs WHERE code LIKE '\x01%'").fetchone()[0] > 0
         # version 4: metrics stored once, names once (archive/compact.py); the reads above covered them
         assert db.execute("SELECT count(*) FROM evaluations WHERE metrics = 'null'").fetchone()[0] > 0
+        # version 5: a reply and a diff kept in their row, compressed against the prompt and the code
+        assert db.execute("SELECT count(*) FROM llm_calls WHERE response LIKE '\x02%'").fetchone()[0] == 1
+        assert db.execute("SELECT count(*) FROM programs WHERE diff LIKE '\x02%'").fetchone()[0] > 0
 
 
 def test_an_older_layout_reads_alike():
-    """Schema version 2 (no texts table, texts inline) and 3 (texts stored once, whole dictionaries)."""
+    """Schema version 2 (no texts table, texts inline), 3 (texts stored once, whole dictionaries) and
+    4 (32-byte text digests, every long text in `texts`, floats as JSON)."""
     _same_reads(FIXTURES / "archive_schema2.sqlite")
     _same_reads(FIXTURES / "archive_schema3.sqlite")
+    _same_reads(FIXTURES / "archive_schema4.sqlite")
 
 
 def _rendered(argv: list[str]) -> str:

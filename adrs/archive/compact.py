@@ -19,9 +19,13 @@ mean). Stored, each value appears once and each list of names once per archive:
   list, so a key means one list in every archive and a process may keep what it read). Where the
   `metric_names` row is missing (a salvaged archive that lost it), the values read back under
   placeholder names, never as a crash.
+- Since schema version 5, an array whose values are all floats, where that is shorter, is stored as
+  `["<names key>~", "<the values as little-endian IEEE doubles, in base85>"]` (`~` marks the
+  form): 10 characters a value, where a float of full precision takes 18-20 in JSON.
 - JSON is written without the spaces of Python's default separators.
 
-Floats keep every digit: Python writes the shortest text that reads back as the same number.
+Floats keep every bit: Python writes the shortest text that reads back as the same number, and the
+packed form holds the double itself (so -0.0, NaN and the infinities come back as they were).
 
 Must not: import SQLAlchemy or the schema (a reader on the standard library's sqlite3 may use it
 too), or decide what a program's metrics are (store.py and doctor.py do).
@@ -29,8 +33,10 @@ too), or decide what a program's metrics are (store.py and doctor.py do).
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
+import struct
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
@@ -39,6 +45,7 @@ SAME_AS_PROGRAM = None
 # The JSON columns whose dictionaries may be stored as arrays under a names key.
 PACKED_COLUMNS = ("metrics", "features", "instances")
 _KEY_DIGITS = 12
+_DOUBLES = "~"  # after a names key: the one value that follows holds the values as packed doubles
 _names: dict[str, tuple[str, ...]] = {}  # names key -> names, for every key this process met
 
 
@@ -101,13 +108,21 @@ def pack(value: Any, store_names: Callable[[str, tuple[str, ...]], bool]) -> Any
     if not store_names(key, names):
         return value
     _names[key] = names
-    return [key, *value.values()]
+    values = list(value.values())
+    if all(type(v) is float for v in values):
+        packed = base64.b85encode(struct.pack(f"<{len(values)}d", *values)).decode("ascii")
+        if len(packed) + 4 < len(dumps(values)):
+            return [key + _DOUBLES, packed]
+    return [key, *values]
 
 
 def packed_keys(value: Any) -> str | None:
     """The names key of a stored array (None for a dictionary or anything else)."""
-    if isinstance(value, list) and value and isinstance(value[0], str) and len(value[0]) == _KEY_DIGITS:
-        return value[0]
+    if isinstance(value, list) and value and isinstance(value[0], str):
+        if len(value[0]) == _KEY_DIGITS:
+            return value[0]
+        if len(value[0]) == _KEY_DIGITS + 1 and value[0].endswith(_DOUBLES):
+            return value[0][:_KEY_DIGITS]
     return None
 
 
@@ -130,7 +145,16 @@ def unpack(value: Any) -> Any:
     if key is None:
         return value
     names = _names.get(key)
-    values = value[1:]
+    values = _doubles(value) if value[0].endswith(_DOUBLES) else value[1:]
     if names is None or len(names) != len(values):
         return {f"[name lost from the archive: {key} #{i + 1}]": v for i, v in enumerate(values)}
     return dict(zip(names, values, strict=True))
+
+
+def _doubles(value: list) -> list[Any]:
+    """The values of a `[key~, packed]` array (a damaged one reads as what it still holds)."""
+    try:
+        raw = base64.b85decode(value[1]) if len(value) == 2 and isinstance(value[1], str) else b""
+    except ValueError:
+        raw = b""
+    return list(struct.unpack(f"<{len(raw) // 8}d", raw[: len(raw) // 8 * 8]))

@@ -3,8 +3,10 @@
 Owns: the one step that rewrites rows (schema version 3 and before -> 4): each program's features
 stored as what they add to its metrics, the metrics of the evaluation row a program's metrics were
 taken from left to the program's row, and their JSON without spaces (compact.py); then the run's
-`schema_version` says 4. A version's tables that a version before lacked are created by connect.py
-(create_all), as before.
+`schema_version` says the current version. Version 5 (16-byte text digests, texts kept in their
+row compressed against another column, floats packed as doubles) needs no rewrite: the forms
+version 4 wrote read as they are, and only new rows take the new ones. A version's tables that a
+version before lacked are created by connect.py (create_all), as before.
 
 All of it happens in one transaction (the same one that creates missing tables on PostgreSQL, under
 its schema lock): a crash leaves the archive as it was, and opening it again does the whole step.
@@ -33,6 +35,7 @@ from adrs.archive.schema import SCHEMA_VERSION, EvaluationRow, Program, RepeatEv
 
 _R, _P, _E, _REPEAT = Run.__table__, Program.__table__, EvaluationRow.__table__, RepeatEvaluation.__table__
 _BATCH = 2000  # rows per executemany
+_COMPACT = 4  # the version whose layout _compact_run writes (compact.py); runs below it are rewritten
 # Indexes an older version created that the unique index on (program_id, stage[, repeat]) covers.
 _REDUNDANT_INDEXES = ("ix_evaluations_program_id", "ix_repeat_evaluations_program_id")
 
@@ -55,15 +58,16 @@ def needs_migration(connection: Connection) -> bool:
 def migrate(connection: Connection) -> list[int]:
     """Rewrite the rows of every run of an older schema version, in the caller's transaction (after
     connect.py created the tables an older version lacked); the runs done."""
-    mark = update(_R).where(_R.c.schema_version < SCHEMA_VERSION).values(schema_version=SCHEMA_VERSION)
+    mark = update(_R).where(_R.c.schema_version < _COMPACT).values(schema_version=_COMPACT)
     runs = list(connection.execute(mark.returning(_R.c.id)).scalars())
-    if not runs:
-        return runs
-    for index in _REDUNDANT_INDEXES:
-        connection.execute(text(f"DROP INDEX IF EXISTS {index}"))
-    for run_id in runs:
-        _compact_run(connection, run_id)
-    return runs
+    if runs:
+        for index in _REDUNDANT_INDEXES:
+            connection.execute(text(f"DROP INDEX IF EXISTS {index}"))
+        for run_id in runs:
+            _compact_run(connection, run_id)
+    # Version 4 -> 5 rewrites nothing: the rows version 4 wrote read as they are.
+    mark = update(_R).where(_R.c.schema_version < SCHEMA_VERSION).values(schema_version=SCHEMA_VERSION)
+    return sorted({*runs, *connection.execute(mark.returning(_R.c.id)).scalars()})
 
 
 def _compact_run(connection: Connection, run_id: int) -> None:

@@ -60,7 +60,11 @@ from adrs.archive.records import ProgramStatus, RunStatus
 # version 4 archive: it would read programs' features without their metrics. 4 also adds the
 # table metric_names (a dictionary's names stored once) and drops the index on evaluations.program_id
 # (and on repeat_evaluations.program_id), which the unique index on (program_id, stage, ...) covers.
-SCHEMA_VERSION = 4
+# 5 names a new text by 16 bytes of its sha256 (textcodec.py), keeps an LLM call's reply and a
+# program's diff in their row compressed against the prompt and the code (textcodec.IN_ROW), and
+# packs a dictionary of floats as doubles (compact.py). Version 4's rows read as they are, so
+# nothing is rewritten; an older adrs must not open a version 5 archive: it would read those as text.
+SCHEMA_VERSION = 5
 
 
 def Label(length: int) -> TypeEngine:  # noqa: N802 - used like a column type

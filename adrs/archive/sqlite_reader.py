@@ -54,7 +54,7 @@ from adrs.archive.records import (
     SteeringState,
     steering_state,
 )
-from adrs.archive.textcodec import decode_texts, digest_of
+from adrs.archive.textcodec import decode_texts, digest_of, unpack_in_rows
 from adrs.evaluate.result import Evaluation
 
 if TYPE_CHECKING:
@@ -65,7 +65,7 @@ T = TypeVar("T")
 # The archive layouts this reader knows (schema.py's SCHEMA_VERSION and the ones before it; the
 # versions are described there). A version added to schema.py must be added here once this reader
 # reads it right: tests/test_sqlite_reader.py fails until it is.
-READABLE_SCHEMA_VERSIONS = frozenset({1, 2, 3, 4})
+READABLE_SCHEMA_VERSIONS = frozenset({1, 2, 3, 4, 5})
 
 # How a stored column becomes a record's field, by column name (the same names in every table).
 _JSON = frozenset({"config", "inspiration_ids", "metrics", "features", "instances", "payload", "value"})
@@ -151,6 +151,9 @@ class SQLiteReader:
                 for name in long_names:
                     if fields[name] in texts:
                         fields[name] = texts[fields[name]]
+        if long_names:
+            for fields in records:
+                unpack_in_rows(fields)
         packed = [name for name in names if name in PACKED_COLUMNS]
         if packed:
             self._whole(cls, records, packed, lender)

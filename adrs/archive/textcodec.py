@@ -1,8 +1,12 @@
 """How a stored-once text is written down and read back, without a database library.
 
-Owns: the reference a row holds instead of a long text (`\\x01<sha256 in base64url>`, or as
-schema version 3 wrote it, `\\x01sha256:<hex digest>`), the zlib stream with a similar text as
-its preset dictionary, the placeholder for a text lost from the archive, the per-process cache of
+Owns: the digest that names a stored text (the first 16 bytes of its sha256 since schema version
+5; versions 3 and 4 used all 32), the reference a row holds instead of a long text (`\\x01` and the
+digest in base64url: 22 characters, as version 4 wrote them 43; or as version 3 wrote it,
+`\\x01sha256:<hex digest>`; all three read), the zlib stream with a similar text as
+its preset dictionary, the in-row form of a text compressed against another column of its own row (`\\x02` and base85
+of the zlib stream: an LLM call's reply against its prompt, a program's diff against its code;
+`IN_ROW`), the placeholder for a text lost from the archive, the per-process cache of
 decoded texts (texts never change once stored), and `decode_texts`: the text of each digest,
 following chains of bases, given a function that fetches `texts` rows by digest. texts.py
 (SQLAlchemy: what the engine and most commands use) and sqlite_reader.py (the stdlib sqlite3
@@ -15,25 +19,43 @@ imported outside adrs/archive/.
 from __future__ import annotations
 
 import base64
+import hashlib
 import re
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Any
 
-# A shorter text stays in its row: the reference (72 characters) and a texts row cost about as much.
+# A shorter text stays in its row: the reference and a texts row cost about as much.
 INLINE_MAX = 160
 MAX_DEPTH = 16  # bases behind one text at most: a read of one text needs at most this many more
-# A reference is \x01 and the digest in unpadded base64url (44 characters; schema version 4), or,
-# as version 3 wrote it and still read, \x01sha256: and the digest in hex (72 characters).
+# A text's digest: the first DIGEST_BYTES of its sha256. 128 bits: a collision by chance among the
+# texts of any archive is out of reach (2^64 texts for even odds), and so is one made on purpose
+# within a sandbox's time limit; it halves what every `texts` row, its index and every reference
+# spend on naming (schema version 5; 4 and 3 used the whole sha256, and their texts read as before).
+DIGEST_BYTES = 16
+# A reference is \x01 and the digest in unpadded base64url (23 characters; version 4: 44), or,
+# as version 3 wrote it and still read, \x01sha256: and the whole sha256 in hex (72 characters).
 PREFIX = "\x01"
-REFERENCE = re.compile("\x01(?:sha256:([0-9a-f]{64})|([A-Za-z0-9_-]{43}))")
+REFERENCE = re.compile("\x01(?:sha256:([0-9a-f]{64})|([A-Za-z0-9_-]{43}|[A-Za-z0-9_-]{22}))")
+# Columns whose text is compressed against another column of the same row (column -> base column),
+# kept in the row as \x02 and base85 of the zlib stream wherever that is shorter than the text
+# itself (schema version 5): a reply quotes its prompt, a diff its program's code, so each costs
+# about what is new in it, without a `texts` row, its index and a reference. A text that begins
+# with \x02 is always stored so, so the mark never stands for itself.
+IN_ROW = {"diff": "code", "response": "prompt"}
+IN_ROW_PREFIX = "\x02"
 CHUNK = 500  # digests per IN (...) query
 CACHED = 4096  # decoded texts kept per process
 _decoded: OrderedDict[bytes, str] = OrderedDict()
 
 # One `texts` row as a fetch returns it: (digest, compression, base digest or None, data).
 TextRow = tuple[bytes, str, bytes | None, bytes]
+
+
+def text_digest(raw: bytes) -> bytes:
+    """The digest a text is stored under (its UTF-8 bytes)."""
+    return hashlib.sha256(raw).digest()[:DIGEST_BYTES]
 
 
 def reference(digest: bytes) -> str:
@@ -44,7 +66,7 @@ def digest_of(value: Any) -> bytes | None:
     """The digest a reference (either form) names; None for anything else (an inline text, None)."""
     if isinstance(value, str) and value.startswith(PREFIX) and (match := REFERENCE.fullmatch(value)):
         hexadecimal, short = match.groups()
-        return bytes.fromhex(hexadecimal) if hexadecimal else base64.urlsafe_b64decode(short + "=")
+        return bytes.fromhex(hexadecimal) if hexadecimal else base64.urlsafe_b64decode(short + "=" * (-len(short) % 4))
     return None
 
 
@@ -58,6 +80,30 @@ def decompress(data: bytes, base: str | None) -> bytes:
     return unpacker.decompress(bytes(data)) + unpacker.flush()
 
 
+def pack_in_row(text: str, base: str) -> str:
+    """`text` compressed against `base` (another column of its row), as a row holds it."""
+    return IN_ROW_PREFIX + base64.b85encode(compress(text.encode("utf-8"), base or None)).decode("ascii")
+
+
+def in_row(text: str, base: str) -> str | None:
+    """What a row stores for `text` of an IN_ROW column whose row holds `base`: the in-row form where
+    it is shorter (or `text` begins with its mark), else None (stored as any other text)."""
+    packed = pack_in_row(text, base)
+    return packed if len(packed) < len(text) or text.startswith(IN_ROW_PREFIX) else None
+
+
+def unpack_in_rows(fields: dict[str, Any]) -> None:
+    """Each IN_ROW column of a row's `fields` read back, its base column already read (a text that
+    cannot be, its base lost from the archive, reads as a placeholder)."""
+    for name, base in IN_ROW.items():
+        value = fields.get(name)
+        if isinstance(value, str) and value.startswith(IN_ROW_PREFIX) and base in fields:
+            try:
+                fields[name] = decompress(base64.b85decode(value[1:]), fields[base] or None).decode("utf-8")
+            except (ValueError, zlib.error):
+                fields[name] = f"[text lost from the archive: the {name} compressed against this row's {base}]"
+
+
 def remember(digest: bytes, text: str) -> str:
     _decoded[digest] = text
     _decoded.move_to_end(digest)
@@ -67,7 +113,7 @@ def remember(digest: bytes, text: str) -> str:
 
 
 def lost(digest: bytes) -> str:
-    return f"[text lost from the archive: sha256 {digest.hex()}]"
+    return f"[text lost from the archive: sha256 {digest.hex()}{'' if len(digest) == 32 else '…'}]"
 
 
 def decode_texts(fetch: Callable[[list[bytes]], Iterable[Any]], digests: Iterable[bytes]) -> dict[bytes, str]:

@@ -1,12 +1,13 @@
-"""Large texts stored once: content-addressed by sha256, compressed against a similar text.
+"""Large texts stored once: content-addressed by (128 bits of) sha256, compressed against a similar text.
 
 Owns: what goes into the `texts` table and what comes back out. A program's code and diff, an
 evaluation's feedback and error (repeated evaluations too), an LLM call's prompt and reply pass
 through `store_texts` before their row is inserted (every writer of those tables in adrs/archive/
 calls it, inside the insert's transaction): a text of `INLINE_MAX` characters or more goes into
 `texts` (once per digest, whoever stores it again: a duplicate, a migrant, another run) and the
-row's column holds a reference, `\\x01<digest in base64url>` (version 3 wrote
-`\\x01sha256:<hex digest>`, which reads the same); shorter ones stay in the row. A
+row's column holds a reference, `\\x01<digest in base64url>` (textcodec.py: the digest is 16 bytes
+since version 5; the 32-byte references of version 4 and the hex ones of version 3 read the same);
+shorter ones stay in the row. A
 stored text is zlib-compressed with a similar, already stored text as the preset dictionary (its
 `base`): a program's code with its parent's code, a diff with the program's code, feedback with
 the parent's feedback of the same stage, a prompt with the run's previous prompt, a reply with its
@@ -35,7 +36,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import hashlib
 from collections.abc import Iterable
 from typing import Any, TypeVar
 
@@ -49,14 +49,18 @@ from adrs.archive.records import ProgramRecord
 from adrs.archive.schema import EvaluationRow, LLMCall, Program, RepeatEvaluation, StoredText, replace_surrogates
 from adrs.archive.textcodec import (
     CACHED,
+    IN_ROW,
     INLINE_MAX,
     MAX_DEPTH,
     REFERENCE,
     compress,
     decode_texts,
     digest_of,
+    in_row,
     reference,
     remember,
+    text_digest,
+    unpack_in_rows,
 )
 from adrs.archive.textcodec import lost as _lost
 
@@ -88,7 +92,14 @@ def store_texts(
     stored: dict[str, bytes] = {}  # digests written for this row: the next text may use them as base
     for name in STORED_ONCE[table]:
         value = out.get(name)
-        if value is None or (len(value) < INLINE_MAX and not REFERENCE.fullmatch(value)):
+        if value is None:
+            continue
+        if name in IN_ROW and isinstance(base := values.get(IN_ROW[name]), str):
+            packed = in_row(replace_surrogates(value), replace_surrogates(base))
+            if packed is not None:  # compressed against its own row's prompt or code
+                out[name] = packed
+                continue
+        if len(value) < INLINE_MAX and not REFERENCE.fullmatch(value):
             continue  # short: stays in the row (a value that looks like a reference never does)
         base = _base_of(connection, table, out, name, stored, parent_id)
         stored[name] = _store(connection, replace_surrogates(value), base)
@@ -99,7 +110,7 @@ def store_texts(
 def _store(connection: Connection, text: str, base: bytes | None) -> bytes:
     """Insert `text` into `texts` unless its digest is there; its digest."""
     raw = text.encode("utf-8")
-    digest = hashlib.sha256(raw).digest()
+    digest = text_digest(raw)
     depth, base_text = 0, None
     if base is not None and base != digest:
         found = _depth_of(connection, base)
@@ -246,6 +257,8 @@ def as_records(s: Session | Connection, cls: type[T], rows: Iterable[Any]) -> li
                     value = values[name]
                     if value in texts:
                         values[name] = texts[value]
+        for values in fields:
+            unpack_in_rows(values)
     packed = [name for name in names if name in PACKED_COLUMNS]
     if not packed:
         return [cls(**values) for values in fields]
