@@ -70,6 +70,7 @@ def _exercise(archive: Archive) -> dict:
     floats = {"score": 0.25, "mean_gap_closed": 0.45320349286842415, "candidate_wall_s": 0.30814668799575884}
     archive.record_evaluations(c.id, [Evaluation("full", True, 0.25, {**floats, "third": 1 / 3})], True)
     in_row = archive.add_llm_call(run.id, model="m", prompt="context\n" * 100, response="context\n" * 30 + "\x02")
+    nul = archive.add_llm_call(run.id, model="m", prompt="p\x00" + "p" * 100, response="p" * 100 + "\x02")
     archive.set_run_status(run.id, "stopped")
 
     def plain(record) -> dict:
@@ -92,7 +93,7 @@ def _exercise(archive: Archive) -> dict:
         "events": [(k, p) for k, p, _ in archive.events(run.id)],
         "state": archive.get_state(run.id, "bandit"),
         "call": call,
-        "in row": (plain(archive.program(c.id)), plain(archive.llm_call(in_row))),
+        "in row": (plain(archive.program(c.id)), plain(archive.llm_call(in_row)), archive.llm_call(nul).response),
     }
 
 

@@ -94,7 +94,9 @@ def store_texts(
         value = out.get(name)
         if value is None:
             continue
-        if name in IN_ROW and isinstance(base := values.get(IN_ROW[name]), str):
+        # A base holding NUL is left out: PostgreSQL keeps a short one in its row as the characters
+        # \x00 (SafeText), so it would not read back as the text it was compressed against.
+        if name in IN_ROW and isinstance(base := values.get(IN_ROW[name]), str) and "\x00" not in base:
             packed = in_row(replace_surrogates(value), replace_surrogates(base))
             if packed is not None:  # compressed against its own row's prompt or code
                 out[name] = packed
