@@ -2,15 +2,15 @@
 
 Owns: the digest that names a stored text (the first 16 bytes of its sha256 since schema version
 5; versions 3 and 4 used all 32), the reference a row holds instead of a long text (`\\x01` and the
-digest in base64url: 22 characters, as version 4 wrote them 43; or as version 3 wrote it,
-`\\x01sha256:<hex digest>`; all three read), the zlib stream with a similar text as
-its preset dictionary, the in-row form of a text compressed against another column of its own row (`\\x02` and base85
-of the zlib stream: an LLM call's reply against its prompt, a program's diff against its code;
-`IN_ROW`), the placeholder for a text lost from the archive, the per-process cache of
-decoded texts (texts never change once stored), and `decode_texts`: the text of each digest,
-following chains of bases, given a function that fetches `texts` rows by digest. texts.py
-(SQLAlchemy: what the engine and most commands use) and sqlite_reader.py (the stdlib sqlite3
-reader of the read-only commands) both read through it, so the two paths decode alike.
+digest in base64url; or as version 3 wrote it, `\\x01sha256:<hex digest>`; every form reads), the
+zlib stream with a similar text as its preset dictionary, the in-row form of a text compressed
+against another column of its own row (`\\x02` and base85 of the zlib stream: an LLM call's reply
+against its prompt, a program's diff against its code; `IN_ROW`), the placeholder for a text lost
+from the archive, the per-process cache of decoded texts (texts never change once stored), and
+`decode_texts`: the text of each digest, following chains of bases, given a function that fetches
+`texts` rows by digest. texts.py (SQLAlchemy: what the engine and most commands use) and
+sqlite_reader.py (the stdlib sqlite3 reader of the read-only commands) both read through it, so
+the two paths decode alike.
 
 Must not: import SQLAlchemy or open a database (the caller's `fetch` runs the query), or be
 imported outside adrs/archive/.

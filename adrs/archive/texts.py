@@ -96,8 +96,8 @@ def store_texts(
             continue
         # A base holding NUL is left out: PostgreSQL keeps a short one in its row as the characters
         # \x00 (SafeText), so it would not read back as the text it was compressed against.
-        if name in IN_ROW and isinstance(base := values.get(IN_ROW[name]), str) and "\x00" not in base:
-            packed = in_row(replace_surrogates(value), replace_surrogates(base))
+        if name in IN_ROW and isinstance(row_base := values.get(IN_ROW[name]), str) and "\x00" not in row_base:
+            packed = in_row(replace_surrogates(value), replace_surrogates(row_base))
             if packed is not None:  # compressed against its own row's prompt or code
                 out[name] = packed
                 continue
