@@ -54,7 +54,7 @@ class AdaptiveConfig:
     # single edit of the best, then pairs of the `sweep_pairs` least harmful edits that changed its
     # score, then the same from a neutral neighbour. 0 turns it off (v4's draws exactly).
     sweep_share: float = 0.5
-    sweep_after: int = 30
+    sweep_after: int = 60  # two stall windows: sampling (v4) gets its go at a new best first
     sweep_pairs: int = 10
     breakthroughs: int = 3  # approaches one breakthrough call asks for; 0 = no breakthrough calls
     paradigm_uses: int = 4  # proposals that cite each approach before it counts as tried
