@@ -6,7 +6,10 @@ import random
 import sys
 from pathlib import Path
 
+import adrs
 from adrs.archive.records import NewProgram, ProgramRecord
+from adrs.archive.select import SelectionConfig
+from adrs.archive.store import Archive
 from adrs.evaluate.result import Evaluation
 from adrs.mutate.offline.mutator import SWEEP_OPERATOR, OfflineMutator
 from adrs.mutate.offline.neighbours import constant_ladder, single_edits
@@ -19,6 +22,7 @@ from adrs.search.sweep import StallSweep
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from test_adaptive import Landscape  # noqa: E402
+from test_search import canonical  # noqa: E402
 
 POLICY = """# EVOLVE-BLOCK-START
 def policy(work, left, overhead):
@@ -175,3 +179,29 @@ def test_no_sweep_without_a_source_that_applies_listed_edits(toy_problem, tmp_pa
         choice = land.search.choose(land.view, rng)
         assert choice.mode != "sweep"
         land.search.settled(choice, land.result(choice.selection.parent, 0, 40.0))
+
+
+def test_a_run_with_the_sweep_resumes_exactly(toy_problem, tmp_path):
+    # A sweep that starts early, so it is under way on both sides of the interruption.
+    config = AdaptiveConfig(sweep_after=3, sweep_share=0.8, stall_window=4)
+    settings = dict(
+        seed=5,
+        workers=2,
+        deterministic=True,
+        lag=3,
+        evaluate_holdout=False,
+        selection=SelectionConfig(strategy="adaptive"),
+        adaptive=config,
+    )
+    whole, halves = tmp_path / "whole.sqlite", tmp_path / "halves.sqlite"
+    adrs.evolve(toy_problem, archive=whole, budget=40, **settings)
+    adrs.evolve(toy_problem, archive=halves, budget=20, **settings)
+    adrs.resume(halves, budget=20)
+    assert canonical(whole) == canonical(halves)
+    archive, whole_archive = Archive.open(halves), Archive.open(whole)
+    run_id = archive.run().id
+    swept = [p for p in archive.programs(run_id) if (p.description or "").startswith(f"{SWEEP_OPERATOR}:")]
+    assert len(swept) >= 5, "the test should exercise the sweep"
+    assert {p.proposal_index < 20 for p in swept} == {True, False}  # before and after the interruption
+    state = archive.get_state(run_id, STATE_KEY)
+    assert state == whole_archive.get_state(whole_archive.run().id, STATE_KEY)
