@@ -291,6 +291,7 @@ class AdaptiveSearch:
         intensity = self.intensity(island)
         cited = self.book.next()
         best = view.best()
+        entries: tuple[int, ...] = ()  # the stall sweep's, when this proposal is one of its entries
         if cited is not None and best is not None:
             index, paradigm = cited
             self.book.cite(index)
@@ -318,7 +319,6 @@ class AdaptiveSearch:
         momentum = self._momentum(parent, view) if mode in (EXPLOIT, HILL) else ()
         selection = Selection(parent, inspirations(view, parent, island, rng, _INSPIRATIONS), f"adaptive:{mode}")
         self._in_flight[island] += 1
-        entries = entries if mode == SWEEP else ()
         return Choice(
             island, selection, mode, intensity, escalation, guidance, chosen_paradigm, focus, momentum, entries
         )
