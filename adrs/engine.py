@@ -104,7 +104,9 @@ class Engine:
         reseed = None if adaptive else config.island_stagnation
         self.keeper = IslandKeeper(archive, run.id, config.islands, config.migration_interval, reseed)
         self.adaptive = (
-            AdaptiveSearch(archive, run.id, config.adaptive, config.islands, self.keeper) if adaptive else None
+            AdaptiveSearch(archive, run.id, config.adaptive, config.islands, self.keeper, sweeps=source.sweeps)
+            if adaptive
+            else None
         )
         self.novelty = NoveltyFilter(config.novelty) if config.novelty is not None else None
         # A person's steering from `adrs serve --steer` (hints, pins, bans, a pause): read only when asked for.
@@ -312,6 +314,7 @@ class Engine:
                 escalation=choice.escalation if choice else 0,
                 focus_lines=choice.focus_lines if choice else (),
                 momentum=choice.momentum if choice else (),
+                sweep=choice.sweep if choice else (),
                 hints=self.steering.hints if self.steering is not None else (),
             )
             task = asyncio.create_task(self.source.propose(context))

@@ -40,6 +40,10 @@ class ProposalContext:
     escalation: int = 0
     focus_lines: tuple[int, ...] = ()
     momentum: tuple[Step, ...] = ()
+    # The adaptive search's stall sweep (adrs/search/sweep.py): apply exactly these entries of the
+    # parent's list of single edits (adrs/mutate/offline/neighbours.py), together; empty: none.
+    # Only a source whose `sweeps` is true is given any.
+    sweep: tuple[int, ...] = ()
     # A steerable run's hints from the person watching it (`adrs serve --steer`), oldest first. An
     # LLM source puts them in the prompt; the offline mutator has no use for text and ignores them.
     hints: tuple[str, ...] = ()
@@ -81,6 +85,9 @@ class ProposalSource(ABC):
     # Proposals the engine keeps in flight at once, committed in launch order. 1 suits an instant
     # source and keeps a seeded run reproducible; an LLM source sets its number of calls in flight.
     concurrency: int = 1
+    # Whether `propose` applies a context's `sweep` entries (the offline mutator's listed single
+    # edits): the adaptive search sweeps a stalled run's neighbourhood only through such a source.
+    sweeps: bool = False
 
     async def start(self) -> None:
         """Called by adrs.api before the engine runs (an LLM source checks its endpoints here)."""

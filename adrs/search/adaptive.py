@@ -2,7 +2,8 @@
 
 Owns, for one run: the per-island improvement signals (signal.py) and exploration intensities,
 the island bandit (bandit.py), what exploitation has already spent (ledger.py: pushes of a gain
-without a gain, hill-like children of the run's best), which islands are active (spawned while the run improves rarely,
+without a gain, hill-like children of the run's best), the stall sweep of an offline run's
+neighbourhood (sweep.py), which islands are active (spawned while the run improves rarely,
 retired when one has long stopped), the stall counters that make the offline mutator's edits
 larger, and the breakthrough approaches of an LLM run (paradigms.py). All of it is a function of
 the results in the order the proposer's view received them (in a deterministic run: proposal
@@ -38,10 +39,12 @@ from adrs.search.ledger import ExploitLedger, is_push
 from adrs.search.paradigms import BREAKTHROUGH_EVENT, CITED_EVENT, Paradigm, ParadigmBook, guidance_text
 from adrs.search.parents import EXPLOIT, EXPLORE, choose_parent
 from adrs.search.signal import IslandSignal
+from adrs.search.sweep import StallSweep
 
 STATE_KEY = "adaptive_search"
 PARADIGM = "paradigm"
 HILL = "hill"  # a single, unfocused edit of the run's best, as hill climbing makes (ledger.py)
+SWEEP = "sweep"  # listed single edits of a stalled run's best or a neutral neighbour of it (sweep.py)
 _INSPIRATIONS = SelectionConfig()  # how many top and diverse inspirations a prompt shows
 
 MODE_GUIDANCE = {
@@ -64,6 +67,7 @@ class Choice:
     paradigm: tuple[int, str] | None = None  # (breakthrough number, approach name) cited
     focus_lines: tuple[int, ...] = ()  # exploiting a parent whose own creation was a gain: where it was made
     momentum: tuple[Step, ...] = ()  # ... and the numbers that gain changed (to push further the same way)
+    sweep: tuple[int, ...] = ()  # the stall sweep's entries of the parent's list of single edits (sweep.py)
 
 
 def _score(program: ProgramRecord) -> float | None:
@@ -74,7 +78,15 @@ def _score(program: ProgramRecord) -> float | None:
 
 
 class AdaptiveSearch:
-    def __init__(self, archive: Archive, run_id: int, config: AdaptiveConfig, islands: int, keeper: IslandKeeper):
+    def __init__(
+        self,
+        archive: Archive,
+        run_id: int,
+        config: AdaptiveConfig,
+        islands: int,
+        keeper: IslandKeeper,
+        sweeps: bool = False,  # the source applies listed edits (the offline mutator): sweep when stalled
+    ):
         self.archive = archive
         self.run_id = run_id
         self.config = config
@@ -84,6 +96,8 @@ class AdaptiveSearch:
         self.active: list[int] = list(range(islands))
         self.book = ParadigmBook(config.paradigm_uses)
         self.ledger = ExploitLedger()
+        self.sweeps = sweeps and config.sweep_share > 0
+        self.sweep = StallSweep(config.sweep_pairs)
         self.initial: float | None = None  # the initial program's score: where progress is measured from
         self.best: float | None = None  # the run's best complete score in the view
         # The island whose own child found the run's best (copies of it go to every island, so
@@ -155,6 +169,8 @@ class AdaptiveSearch:
             self.signals.setdefault(program.island, IslandSignal()).receive(score)
             self._note_best(score, child=False, island=program.island)
             return
+        if self.sweeps:
+            self.sweep.took(program, view)
         parent = view.programs.get(program.parent_id)
         if parent is not None and is_push(program):
             self.ledger.took_push(parent, _score(parent), score)
@@ -275,6 +291,7 @@ class AdaptiveSearch:
         intensity = self.intensity(island)
         cited = self.book.next()
         best = view.best()
+        entries: tuple[int, ...] = ()  # the stall sweep's, when this proposal is one of its entries
         if cited is not None and best is not None:
             index, paradigm = cited
             self.book.cite(index)
@@ -282,6 +299,8 @@ class AdaptiveSearch:
             guidance = guidance_text(paradigm, self.book.number)
             chosen_paradigm: tuple[int, str] | None = (self.book.number, paradigm.name)
             escalation = 0
+        elif (swept := self._sweep_entry(view, best, rng)) is not None:
+            (parent, entries), mode, escalation, guidance, chosen_paradigm = swept, SWEEP, 0, "", None
         else:
             picked = self._hill_parent(view, island, best, rng)
             if picked is None:
@@ -300,7 +319,19 @@ class AdaptiveSearch:
         momentum = self._momentum(parent, view) if mode in (EXPLOIT, HILL) else ()
         selection = Selection(parent, inspirations(view, parent, island, rng, _INSPIRATIONS), f"adaptive:{mode}")
         self._in_flight[island] += 1
-        return Choice(island, selection, mode, intensity, escalation, guidance, chosen_paradigm, focus, momentum)
+        return Choice(
+            island, selection, mode, intensity, escalation, guidance, chosen_paradigm, focus, momentum, entries
+        )
+
+    def _sweep_entry(
+        self, view: Elites, best: ProgramRecord | None, rng: random.Random
+    ) -> tuple[ProgramRecord, tuple[int, ...]] | None:
+        """The stall sweep's next entry for `sweep_share` of the proposals once the run's best has stalled."""
+        if not self.sweeps or best is None or self.since_best < self.config.sweep_after:
+            return None
+        if rng.random() >= self.config.sweep_share:
+            return None
+        return self.sweep.next(view, best, rng)
 
     def _hill_parent(
         self, view: Elites, island: int, best: ProgramRecord | None, rng: random.Random
@@ -357,7 +388,11 @@ class AdaptiveSearch:
         """The proposal built from `choice` was stored as `program`, or yielded none (None)."""
         if self._in_flight[choice.island] > 0:
             self._in_flight[choice.island] -= 1
+        if choice.sweep:
+            self.sweep.proposed_entry(choice.sweep, program is not None)
         if program is None:
+            if choice.sweep:
+                self.save()
             return
         self.bandit.pulled(choice.island)
         if choice.mode == HILL:
@@ -431,6 +466,7 @@ class AdaptiveSearch:
                 "consumed": sorted(self.consumed),
                 "keeper": self.keeper.to_state(),
                 "ledger": self.ledger.to_state(),
+                "sweep": self.sweep.to_state(),
             },
         )
 
@@ -446,6 +482,7 @@ class AdaptiveSearch:
         self.consumed_below, self.consumed = int(state["consumed_below"]), {int(i) for i in state["consumed"]}
         self.keeper.load_state(state["keeper"])
         self.ledger = ExploitLedger.from_state(state.get("ledger"))
+        self.sweep = StallSweep.from_state(state.get("sweep"), self.config.sweep_pairs)
 
     def summary(self) -> dict[int, dict[str, float]]:
         """Per active island: intensity, recent reward per evaluation, children, evaluations since a better best."""

@@ -49,6 +49,13 @@ class AdaptiveConfig:
     neighbourhood: int = 100  # ... until this many of them have been proposed since it became the best (0: none)
     # ... and after that (v4) a share that decays, hill_share x neighbourhood / k at the k-th one, instead of none
     neighbourhood_decay: bool = True
+    # Adaptive v5 (adrs/search/sweep.py; offline runs only): once the run's best has not improved in
+    # `sweep_after` evaluations, `sweep_share` of the proposals walk a list instead of drawing: every
+    # single edit of the best, then pairs of the `sweep_pairs` least harmful edits that changed its
+    # score, then the same from a neutral neighbour. 0 turns it off (v4's draws exactly).
+    sweep_share: float = 0.5
+    sweep_after: int = 60  # two stall windows: sampling (v4) gets its go at a new best first
+    sweep_pairs: int = 10
     breakthroughs: int = 3  # approaches one breakthrough call asks for; 0 = no breakthrough calls
     paradigm_uses: int = 4  # proposals that cite each approach before it counts as tried
 
@@ -61,6 +68,7 @@ class AdaptiveConfig:
             "spawn_below": self.spawn_below,
             "escalated_share": self.escalated_share,
             "hill_share": self.hill_share,
+            "sweep_share": self.sweep_share,
         }
         for name, value in unit.items():
             if not (isinstance(value, int | float) and math.isfinite(value) and 0.0 <= value <= 1.0):
@@ -87,6 +95,8 @@ class AdaptiveConfig:
             "paradigm_uses": 1,
             "momentum_patience": 1,
             "neighbourhood": 0,
+            "sweep_after": 1,
+            "sweep_pairs": 2,
         }
         for name, least in counts.items():
             value = getattr(self, name)

@@ -34,6 +34,7 @@ from adrs.mutate.offline.constants import perturb_constant
 from adrs.mutate.offline.crossover import crossover
 from adrs.mutate.offline.expressions import flip_bool, swap_arith, swap_compare, tweak_sort
 from adrs.mutate.offline.momentum import extrapolate_constant
+from adrs.mutate.offline.neighbours import single_edits
 from adrs.mutate.offline.sites import Analysis
 from adrs.mutate.offline.splices import Edit, apply_splices
 from adrs.mutate.offline.statements import delete_stmt, duplicate_stmt, swap_stmts
@@ -74,6 +75,7 @@ CHAIN_PROBABILITY = 0.2  # how often a child gets 2-3 chained operators instead 
 ESCALATED_CHAIN_PROBABILITY = 0.25  # added per escalation level: a stalled line gets mostly multi-edits
 FOCUS_PROBABILITY = 0.6  # with focus lines, how often the first edit must touch them
 FOCUS_DRAWS = 8  # edits drawn to find one on the focus lines before giving up on focus
+SWEEP_OPERATOR = "sweep"  # a child made from listed single edits (the adaptive search's stall sweep)
 MOMENTUM_PROBABILITY = 0.5  # with momentum steps, how often a child is the step pushed further
 # Parsed programs kept between proposals; inspirations get their own cache so that a stream of
 # one-off parents cannot evict the elites that keep serving as inspirations.
@@ -188,6 +190,24 @@ class OfflineMutator:
                 return Mutation(current.code, "+".join(names), "; ".join(descriptions))
         return None
 
+    def listed(self, parent_code: str, indices: Sequence[int]) -> Mutation | None:
+        """The parent with the given entries of its list of single edits (neighbours.py) applied together."""
+        parent = self._analyse(parent_code, with_regions=True)
+        if parent is None:
+            return None
+        edits = single_edits(parent)
+        if not indices or any(not 0 <= i < len(edits) for i in indices):
+            return None
+        chosen = [edits[i] for i in indices]
+        try:
+            code = apply_splices(parent.code, tuple(s for _, edit in chosen for s in edit.splices))
+        except ValueError:  # the edits overlap
+            return None
+        child = _analyse_child(code)
+        if child is None or not _acceptable(parent, child):
+            return None
+        return Mutation(child.code, SWEEP_OPERATOR, "; ".join(edit.description for _, edit in chosen))
+
     @staticmethod
     def _pushed(parent: Analysis, rng: random.Random, momentum: Sequence[Step]) -> Mutation | None:
         """The parent with one of its gain's numbers moved further the same way, if that is a valid child."""
@@ -289,11 +309,17 @@ class OfflineSource(ProposalSource):
 
     name = "offline"
     concurrency = 1  # proposals are instant: one at a time keeps a seeded run reproducible
+    sweeps = True
 
     def __init__(self) -> None:
         self._mutator = OfflineMutator()
 
     async def propose(self, context: ProposalContext) -> Proposal:
+        if context.sweep:
+            mutation = self._mutator.listed(context.parent.code, context.sweep)
+            if mutation is None:
+                return Proposal(None, self.name, error_kind="no_edit", error="the listed edits make no valid child")
+            return Proposal(mutation.code, self.name, description=f"{mutation.operator}: {mutation.description}")
         mutation = self._mutator.propose(
             context.parent.code,
             [p.code for p in context.inspirations],

@@ -1,0 +1,206 @@
+"""The adaptive search's stall sweep (adaptive v5): when sampling stops paying, walk the neighbourhood.
+
+Owns `StallSweep`, for one run: once the run's best has not improved in `sweep_after` evaluations,
+a share (`sweep_share`) of the proposals of an offline run are entries of a list instead of draws:
+
+1. every single edit of the sweep's target (first: the run's best), each once, in an order drawn
+   from the proposals' rngs (adrs/mutate/offline/neighbours.py lists them; a child already in the
+   run, by normalised code hash, is not proposed again, its score is read);
+2. then pairs of its single edits whose children were evaluated: first two of the `sweep_pairs`
+   least harmful edits that changed the score (two edits that each flip the same decision can
+   together be a new working program where each alone is worse: cant_be_late's 42.73 plateau,
+   docs/benchmarks.md, has no single edit that gains and pairs that do), then one of those with
+   one edit that kept the score (a step along the plateau and a change from there), each pair
+   once, in an order drawn from the proposals' rngs;
+3. then a neutral step: the target becomes one of its single edits that scored exactly the same
+   (a different program on the same plateau, whose own neighbourhood differs), chosen by the
+   proposal's rng, never one already swept, and 1-3 repeat on it.
+
+A new best of the run starts over from step 1 on it. Everything is a function of the results in
+the order the proposer's view received them and of the proposals' rngs; the state is stored with
+the rest of the adaptive state (adaptive.py) so a resumed run continues the sweep exactly.
+
+Must not: choose anything but the sweep's next entry, read or write the archive, or evaluate.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from adrs.archive.elites import Elites
+from adrs.archive.records import ProgramRecord, ProgramStatus
+from adrs.mutate.offline.neighbours import single_edits
+from adrs.mutate.offline.sites import Analysis
+from adrs.mutate.offline.splices import apply_splices
+from adrs.program import normalized_hash
+
+
+def score_of(program: ProgramRecord) -> float | None:
+    """A complete evaluation's score; None for a failure or a stage-stopped program."""
+    if program.status != ProgramStatus.EVALUATED or not program.complete:
+        return None
+    return program.score
+
+
+def same_score(a: float, b: float) -> bool:
+    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
+
+
+def edit_hashes(code: str) -> list[str]:
+    """The normalised hash of each single edit's child of `code`, in neighbours.py's order."""
+    analysis = Analysis.of(code)
+    if analysis is None:
+        return []
+    return [normalized_hash(apply_splices(code, edit.splices)) for _, edit in single_edits(analysis)]
+
+
+@dataclass
+class StallSweep:
+    pairs: int  # how many of the changed single edits are paired (the least harmful ones)
+    target: int | None = None  # the program being swept (its id in the view)
+    target_score: float | None = None
+    origin: float | None = None  # the run's best score when this sweep began (a better best restarts it)
+    proposed: set[int] = field(default_factory=set)  # single edits proposed
+    outcomes: dict[int, tuple[float | None, int | None]] = field(default_factory=dict)  # index -> (score, program id)
+    paired: set[tuple[int, int]] = field(default_factory=set)
+    visited: list[int] = field(default_factory=list)  # programs swept since the best last improved
+    _hashes: dict[str, int] | None = None  # the target's children's hashes -> index (derived, not stored)
+    _size: int = 0
+
+    # which entry next ---------------------------------------------------------------------------
+    def next(
+        self, view: Elites, best: ProgramRecord, rng: random.Random
+    ) -> tuple[ProgramRecord, tuple[int, ...]] | None:
+        """The target and the edit indices of the next sweep proposal, or None (nothing to propose now)."""
+        score = score_of(best)
+        if score is None:
+            return None
+        if self.origin is None or not same_score(score, self.origin):
+            self._retarget(best, score)
+        for _ in range(4):  # at most a few neutral steps in one call
+            target = view.programs.get(self.target) if self.target is not None else None
+            if target is None:
+                return None
+            self._index(view, target)
+            remaining = [i for i in range(self._size) if i not in self.proposed and i not in self.outcomes]
+            if remaining:
+                return target, (rng.choice(remaining),)
+            if len(self.outcomes) < self._size:
+                return None  # singles still being evaluated: their outcomes decide the pairs
+            pairs = self._open_pairs()
+            if pairs:
+                return target, rng.choice(pairs)
+            if not self._step(view, rng):
+                return None
+        return None
+
+    def _open_pairs(self) -> list[tuple[int, int]]:
+        """Pairs not tried yet: of two changed edits first (the `pairs` least harmful), then of a
+        neutral edit and one of those (a step along the plateau and a change from there)."""
+        assert self.target_score is not None
+        target = self.target_score
+        scored = [(score, index) for index, (score, _) in self.outcomes.items() if score is not None]
+        ranked = sorted((c for c in scored if not same_score(c[0], target)), key=lambda c: (-c[0], c[1]))
+        changed = sorted(index for _, index in ranked[: self.pairs])
+        both = [(a, b) for n, a in enumerate(changed) for b in changed[n + 1 :] if (a, b) not in self.paired]
+        if both:
+            return both
+        neutral = sorted(index for score, index in scored if same_score(score, target))
+        return [(min(a, b), max(a, b)) for a in neutral for b in changed if (min(a, b), max(a, b)) not in self.paired]
+
+    def _step(self, view: Elites, rng: random.Random) -> bool:
+        """Move the target to a neutral single edit of it not swept yet; False if there is none."""
+        assert self.target_score is not None
+        neutral = sorted(
+            pid
+            for score, pid in self.outcomes.values()
+            if score is not None and pid is not None and same_score(score, self.target_score)
+            and pid not in self.visited and pid in view.programs
+        )  # fmt: skip
+        if not neutral:
+            return False
+        self._start(view.programs[rng.choice(neutral)])
+        return True
+
+    def _retarget(self, best: ProgramRecord, score: float) -> None:
+        self.origin = score
+        self.visited = []
+        self._start(best)
+
+    def _start(self, target: ProgramRecord) -> None:
+        self.target, self.target_score = target.id, score_of(target)
+        self.proposed, self.outcomes, self.paired = set(), {}, set()
+        self.visited.append(target.id)
+        self._hashes = None
+
+    def _index(self, view: Elites, target: ProgramRecord) -> None:
+        """The target's children's hashes, and the outcomes of those already in the view."""
+        if self._hashes is not None:
+            return
+        hashes = edit_hashes(target.code)
+        self._size = len(hashes)
+        self._hashes = {}
+        for index, code_hash in enumerate(hashes):
+            if code_hash in self._hashes or code_hash == target.code_hash:
+                self.outcomes.setdefault(index, (None, None))  # the same child as another entry, or none
+            else:
+                self._hashes[code_hash] = index
+        for program in view.programs.values():
+            if program.migrated_from is None:
+                self.took(program, view)
+
+    # results ------------------------------------------------------------------------------------
+    def took(self, program: ProgramRecord, view: Elites) -> None:
+        """A result came in: if it is one of the target's single edits, its score is that edit's outcome."""
+        if self.target is None:
+            return
+        if self._hashes is None:
+            target = view.programs.get(self.target)
+            if target is None:
+                return
+            self._index(view, target)  # scans the view, this program included
+            return
+        index = self._hashes.get(program.code_hash)
+        if index is None or (index in self.outcomes and self.outcomes[index][1] is not None):
+            return
+        self.outcomes[index] = (score_of(program), program.id)
+
+    def proposed_entry(self, indices: tuple[int, ...], made: bool) -> None:
+        """The proposal for `indices` was stored (made) or yielded no program (a single: no outcome to wait for)."""
+        if len(indices) == 1:
+            self.proposed.add(indices[0])
+            if not made and indices[0] not in self.outcomes:
+                self.outcomes[indices[0]] = (None, None)
+        else:
+            self.paired.add((indices[0], indices[1]))
+
+    # state --------------------------------------------------------------------------------------
+    def to_state(self) -> dict[str, Any]:
+        return {
+            "target": self.target,
+            "target_score": self.target_score,
+            "origin": self.origin,
+            "proposed": sorted(self.proposed),
+            "outcomes": sorted([i, s, p] for i, (s, p) in self.outcomes.items()),
+            "paired": sorted([a, b] for a, b in self.paired),
+            "visited": list(self.visited),
+        }
+
+    @classmethod
+    def from_state(cls, data: dict[str, Any] | None, pairs: int) -> StallSweep:
+        """The sweep stored with a run (None: a run stored before v5, which had none)."""
+        if not data:
+            return cls(pairs)
+        return cls(
+            pairs,
+            data["target"],
+            data["target_score"],
+            data["origin"],
+            {int(i) for i in data["proposed"]},
+            {int(i): (s, p) for i, s, p in data["outcomes"]},
+            {(int(a), int(b)) for a, b in data["paired"]},
+            [int(v) for v in data["visited"]],
+        )
