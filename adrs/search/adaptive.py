@@ -300,7 +300,8 @@ class AdaptiveSearch:
             chosen_paradigm: tuple[int, str] | None = (self.book.number, paradigm.name)
             escalation = 0
         elif (swept := self._sweep_entry(view, best, rng)) is not None:
-            (parent, entries), mode, escalation, guidance, chosen_paradigm = swept, SWEEP, 0, "", None
+            parent, entries = swept
+            mode, escalation, guidance, chosen_paradigm = SWEEP, 0, "", None
         else:
             picked = self._hill_parent(view, island, best, rng)
             if picked is None:

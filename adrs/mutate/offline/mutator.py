@@ -143,6 +143,7 @@ class OfflineMutator:
         self._active = [(name, w) for name, w in self.operator_weights.items() if w > 0]
         self._parents: OrderedDict[str, Analysis | None] = OrderedDict()
         self._inspirations: OrderedDict[str, Analysis | None] = OrderedDict()
+        self._listing: tuple[str, list[tuple[str, Edit]]] | None = None  # the last listed parent's single edits
 
     def propose(
         self,
@@ -195,7 +196,10 @@ class OfflineMutator:
         parent = self._analyse(parent_code, with_regions=True)
         if parent is None:
             return None
-        edits = single_edits(parent)
+        if self._listing is None or self._listing[0] != parent_code:
+            # A sweep lists one target's edits for dozens of proposals in a row: list them once.
+            self._listing = (parent_code, single_edits(parent))
+        edits = self._listing[1]
         if not indices or any(not 0 <= i < len(edits) for i in indices):
             return None
         chosen = [edits[i] for i in indices]
