@@ -4,7 +4,7 @@ Owns: `problem_with(value, ...)`, the phrase that says why a number does not fit
 number, not whole, not finite, out of range), and `SettingError`, raised by `require` with the
 setting's name in front. RunConfig and SelectionConfig check every field with it when they are
 built, so `adrs run`, `adrs resume` and `adrs.evolve(...)` refuse the same values with the same
-message; problem.py wraps the same phrases into ProblemError with the file and the key.
+message; problem_toml.py wraps the same phrases into ProblemError with the file and the key.
 
 Must not: know any setting's name or default (the records that own them do).
 """
