@@ -1,11 +1,11 @@
 """The adaptive search controller (`--selection adaptive`): where the next proposal goes, and how.
 
-Owns, for one run: the per-island improvement signals (signal.py) and exploration intensities,
-the island bandit (bandit.py), what exploitation has already spent (ledger.py: pushes of a gain
-without a gain, hill-like children of the run's best), the stall sweep of an offline run's
-neighbourhood (sweep.py), which islands are active (spawned while the run improves rarely,
-retired when one has long stopped), the stall counters that make the offline mutator's edits
-larger, and the breakthrough approaches of an LLM run (paradigms.py). All of it is a function of
+Owns, for one run: the islands (population.py: their improvement signals and exploration
+intensities, which are active, spawned while the run improves rarely, retired when one has long
+stopped, the stall counters that make the offline mutator's edits larger), the island bandit
+(bandit.py), what exploitation has already spent (ledger.py: pushes of a gain without a gain,
+hill-like children of the run's best), the stall sweep of an offline run's neighbourhood
+(sweep.py), and the breakthrough approaches of an LLM run (paradigms.py). All of it is a function of
 the results in the order the proposer's view received them (in a deterministic run: proposal
 order) and of the proposal's seeded rng, and it is stored in the archive (state key
 `adaptive_search`, the island keeper's state with it) after every change, so `adrs resume`
@@ -28,7 +28,7 @@ from collections import Counter
 from dataclasses import dataclass
 
 from adrs.archive.elites import Elites
-from adrs.archive.records import ProgramRecord, ProgramStatus
+from adrs.archive.records import ProgramRecord
 from adrs.archive.select import Selection, SelectionConfig, inspirations
 from adrs.archive.store import Archive
 from adrs.islands import IslandKeeper
@@ -38,6 +38,7 @@ from adrs.search.focus import Step, focus_of, gain_of, momentum_of
 from adrs.search.ledger import ExploitLedger, is_push
 from adrs.search.paradigms import BREAKTHROUGH_EVENT, CITED_EVENT, Paradigm, ParadigmBook, guidance_text
 from adrs.search.parents import EXPLOIT, EXPLORE, choose_parent
+from adrs.search.population import IslandPopulation, complete_score
 from adrs.search.signal import IslandSignal
 from adrs.search.sweep import StallSweep
 
@@ -70,13 +71,6 @@ class Choice:
     sweep: tuple[int, ...] = ()  # the stall sweep's entries of the parent's list of single edits (sweep.py)
 
 
-def _score(program: ProgramRecord) -> float | None:
-    """The score the signals compare: complete programs only (a stage-stopped one is no gain)."""
-    if program.status != ProgramStatus.EVALUATED or not program.complete:
-        return None
-    return program.score
-
-
 class AdaptiveSearch:
     def __init__(
         self,
@@ -92,22 +86,15 @@ class AdaptiveSearch:
         self.config = config
         self.keeper = keeper
         self.bandit = IslandBandit(config.ucb_c, config.decay, config.min_pulls)
-        self.signals: dict[int, IslandSignal] = {i: IslandSignal() for i in range(islands)}
-        self.active: list[int] = list(range(islands))
+        self.islands = IslandPopulation.start(archive, run_id, config, keeper, islands)
         self.book = ParadigmBook(config.paradigm_uses)
         self.ledger = ExploitLedger()
         self.sweeps = sweeps and config.sweep_share > 0
         self.sweep = StallSweep(config.sweep_pairs)
         self.initial: float | None = None  # the initial program's score: where progress is measured from
         self.best: float | None = None  # the run's best complete score in the view
-        # The island whose own child found the run's best (copies of it go to every island, so
-        # holding the best says nothing; finding it does): never retired.
-        self.best_island: int | None = None
         self.evaluations = 0  # children taken in (failures included)
         self.since_best = 0  # of which since the run's best last improved
-        self.recent: list[int] = []  # 1 per child that improved its island's best, the last spawn_window
-        self.last_spawn = 0
-        self.shared_best: int | None = None  # the run's best program last copied to every active island
         self.consumed_below = 0  # every result with a smaller proposal index has been taken in
         self.consumed: set[int] = set()  # results at or above consumed_below taken in
         self._cursor = 0  # position in the view's arrivals already looked at (this process only)
@@ -121,60 +108,38 @@ class AdaptiveSearch:
         """Take in the keeper's copies and the view's new results, then spawn or retire islands."""
         changed = bool(copies)
         for copy in copies:
-            self._received(copy)
+            self.islands.received(copy)
         for program in view.arrivals[self._cursor :]:
             if not self._is_consumed(program.proposal_index):
                 self._take(program, view)
                 self._mark_consumed(program.proposal_index)
                 changed = True
         self._cursor = len(view.arrivals)
-        changed |= self._share_best(view, also)
-        changed |= self._retire()
-        changed |= self._spawn(view, also)
+        changed |= self.islands.share_best(view, also)
+        changed |= self.islands.retire(self.evaluations)
+        changed |= self.islands.spawn(view, also, self.evaluations)
         if changed:
             self.save()
-
-    def _share_best(self, view: Elites, also: Elites | None) -> bool:
-        """Copy a new best of the run to every active island: each island's exploiting then works on it.
-
-        Ring migration alone leaves the other islands polishing older bests for up to an interval;
-        what stays island-specific is everything else an island explores from."""
-        best = view.best()
-        if best is None or not best.complete:
-            return False
-        original = best.original_id
-        if original == self.shared_best:
-            return False
-        self.shared_best = original
-        for island in self.active:
-            copy = self.keeper.copy_into(view, best, island, also)
-            if copy is not None:
-                self._received(copy)
-        return True
 
     def _progress(self) -> float:
         if self.best is None or self.initial is None:
             return 0.0
         return self.best - self.initial
 
-    def _received(self, copy: ProgramRecord) -> None:
-        signal = self.signals.setdefault(copy.island, IslandSignal())
-        signal.receive(_score(copy))
-
     def _take(self, program: ProgramRecord, view: Elites) -> None:
-        score = _score(program)
+        score = complete_score(program)
         if program.parent_id is None:  # the initial program (or a baseline): the reference, not a child
             if program.mutator == "initial" and score is not None:
                 self.initial = score
-            self.signals.setdefault(program.island, IslandSignal()).receive(score)
+            self.islands.signal(program.island).receive(score)
             self._note_best(score, child=False, island=program.island)
             return
         if self.sweeps:
             self.sweep.took(program, view)
         parent = view.programs.get(program.parent_id)
         if parent is not None and is_push(program):
-            self.ledger.took_push(parent, _score(parent), score)
-        signal = self.signals.setdefault(program.island, IslandSignal())
+            self.ledger.took_push(parent, complete_score(parent), score)
+        signal = self.islands.signal(program.island)
         progress = self._progress()
         before = signal.best
         delta = signal.record(score, progress, self.config.decay)
@@ -184,14 +149,14 @@ class AdaptiveSearch:
         else:
             reward = 1.0 if delta > 0 else 0.0
         self.bandit.reward(program.island, reward)
-        self.recent = (self.recent + [1 if delta > 0 else 0])[-self.config.spawn_window :]
+        self.islands.child_taken(delta > 0)
         self.evaluations += 1
         self._note_best(score, child=True, island=program.island)
 
     def _note_best(self, score: float | None, child: bool, island: int) -> None:
         if score is not None and (self.best is None or score > self.best):
             self.best = score
-            self.best_island = island
+            self.islands.best_island = island
             self.since_best = 0
         elif child:
             self.since_best += 1
@@ -207,84 +172,22 @@ class AdaptiveSearch:
             self.consumed.discard(self.consumed_below)
             self.consumed_below += 1
 
-    # islands come and go ----------------------------------------------------------------------
-    def _spawn(self, view: Elites, also: Elites | None) -> bool:
-        """A new island while island bests improve rarely: seeded with the best and a different elite."""
-        config = self.config
-        if (
-            len(self.active) >= config.max_islands
-            or len(self.recent) < config.spawn_window
-            or self.evaluations - self.last_spawn < config.spawn_cooldown
-            or sum(self.recent) / len(self.recent) >= config.spawn_below
-        ):
-            return False
-        best = view.best()
-        if best is None:
-            return False
-        island = max(self.signals) + 1
-        self.signals[island] = IslandSignal()
-        self.active.append(island)
-        self.last_spawn = self.evaluations
-        seeds = [best, *self._stepping_stone(view, best)]
-        for seed in seeds:
-            copy = self.keeper.copy_into(view, seed, island, also)
-            if copy is not None:
-                self._received(copy)
-        self.archive.add_event(
-            self.run_id,
-            "island_spawned",
-            {
-                "island": island,
-                "at_evaluation": self.evaluations,
-                "seeds": [s.original_id for s in seeds],
-                "improvement_rate": sum(self.recent) / len(self.recent),
-            },
-        )
-        return True
+    # the islands (population.py) ----------------------------------------------------------------
+    @property
+    def active(self) -> list[int]:
+        return self.islands.active
 
-    @staticmethod
-    def _stepping_stone(view: Elites, best: ProgramRecord) -> list[ProgramRecord]:
-        """The best elite of another MAP-Elites cell than the best's: a different start for the new island."""
-        cell = view.cell_of(best)
-        others = [p for p in view.all_elites() if view.cell_of(p) != cell and p.complete and p.score is not None]
-        if not others:
-            return []
-        return [max(others, key=lambda p: (p.score, -p.id))]
+    @property
+    def signals(self) -> dict[int, IslandSignal]:
+        return self.islands.signals
 
-    def _retire(self) -> bool:
-        """Retire an island whose best has not improved in retire_after of its evaluations.
-
-        Never the island that found the run's best, nor below min_islands active islands."""
-        for island in list(self.active):
-            if len(self.active) <= self.config.min_islands:
-                return False
-            signal = self.signals[island]
-            if signal.since_improvement >= self.config.retire_after and island != self.best_island:
-                self.active.remove(island)
-                self.archive.add_event(
-                    self.run_id,
-                    "island_retired",
-                    {
-                        "island": island,
-                        "at_evaluation": self.evaluations,
-                        "best": signal.best,
-                        "evaluations": signal.evaluations,
-                        "improvements": signal.improvements,
-                    },
-                )
-                return True
-        return False
-
-    # choosing ---------------------------------------------------------------------------------
     def intensity(self, island: int) -> float:
-        c = self.config
-        signal = self.signals.setdefault(island, IslandSignal())
-        return signal.intensity(c.intensity_min, c.intensity_max, c.signal_scale)
+        return self.islands.intensity(island)
 
     def escalation(self, island: int) -> int:
-        stalled = self.signals.setdefault(island, IslandSignal()).since_improvement
-        return min(self.config.max_escalation, stalled // self.config.stall_window)
+        return self.islands.escalation(island)
 
+    # choosing ---------------------------------------------------------------------------------
     def choose(self, view: Elites, rng: random.Random) -> Choice | None:
         """The next proposal's island (bandit), parent (by the island's intensity) and guidance."""
         island = self.bandit.choose(self.active, self._in_flight)
@@ -378,7 +281,7 @@ class AdaptiveSearch:
                 "Pushing further along it may pay again."
             )
         if escalation:
-            stalled = self.signals[island].since_improvement
+            stalled = self.islands.signal(island).since_improvement
             parts.append(
                 f"Small edits have not improved this line of programs in {stalled} evaluations: "
                 "make a larger, structural change."
@@ -451,18 +354,13 @@ class AdaptiveSearch:
             self.run_id,
             STATE_KEY,
             {
-                "signals": {str(i): s.to_state() for i, s in sorted(self.signals.items())},
+                **self.islands.to_state(),
                 "bandit": self.bandit.to_state(),
-                "active": list(self.active),
                 "book": self.book.to_state(),
                 "initial": self.initial,
                 "best": self.best,
-                "best_island": self.best_island,
                 "evaluations": self.evaluations,
                 "since_best": self.since_best,
-                "recent": list(self.recent),
-                "last_spawn": self.last_spawn,
-                "shared_best": self.shared_best,
                 "consumed_below": self.consumed_below,
                 "consumed": sorted(self.consumed),
                 "keeper": self.keeper.to_state(),
@@ -472,14 +370,11 @@ class AdaptiveSearch:
         )
 
     def _load(self, state: dict) -> None:
-        self.signals = {int(i): IslandSignal.from_state(s) for i, s in state["signals"].items()}
+        self.islands.load_state(state)
         self.bandit.load_state(state["bandit"])
-        self.active = [int(i) for i in state["active"]]
         self.book = ParadigmBook.from_state(state["book"], self.config.paradigm_uses)
-        self.initial, self.best, self.best_island = state["initial"], state["best"], state.get("best_island")
+        self.initial, self.best = state["initial"], state["best"]
         self.evaluations, self.since_best = int(state["evaluations"]), int(state["since_best"])
-        self.recent, self.last_spawn = [int(v) for v in state["recent"]], int(state["last_spawn"])
-        self.shared_best = state["shared_best"]
         self.consumed_below, self.consumed = int(state["consumed_below"]), {int(i) for i in state["consumed"]}
         self.keeper.load_state(state["keeper"])
         self.ledger = ExploitLedger.from_state(state.get("ledger"))
@@ -493,7 +388,7 @@ class AdaptiveSearch:
                 "intensity": self.intensity(i),
                 "reward": rewards[i],
                 "pulls": self.bandit.arm(i).pulls,
-                "stalled": self.signals[i].since_improvement,
+                "stalled": self.islands.signal(i).since_improvement,
             }
             for i in self.active
         }
