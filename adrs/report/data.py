@@ -6,6 +6,8 @@ evaluation timeline with best-so-far, wall-clock time and dollars spent, outcome
 stopped at a threshold, failure kinds), failures grouped by cause, stage durations, the Pareto
 points, the MAP-Elites cells per island, the lineage of the best program, the top programs
 with their diffs, and a steered run's steering log (hints with their time, pins, bans, pauses).
+The lineage (lineage.py) and the failures grouped by cause (failures.py) have their own modules,
+shared with the live view (adrs/serve).
 `score_uncertainty` is the one place that reads a score's uncertainty.
 
 Must not: draw, write HTML, evaluate anything or write to the archive.
@@ -13,24 +15,22 @@ Must not: draw, write HTML, evaluate anything or write to the archive.
 
 from __future__ import annotations
 
-import re
-from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
 from adrs.archive.elites import DEFAULT_FEATURES, Cell, Elites, fitness_key, objective_value
 from adrs.archive.location import display_location
-from adrs.archive.records import FailedStage, ProgramStatus, SteeringEntry
+from adrs.archive.records import ProgramStatus, SteeringEntry
 from adrs.archive.store import Archive, ProgramRecord, RunRecord
 from adrs.problem import Feature, Objective, Problem
 from adrs.program import unified_diff
+from adrs.report.failures import FailureCause, failure_causes
+from adrs.report.lineage import LineageStep, lineage_of
 from adrs.search.paradigms import Breakthrough, breakthroughs
 
 COMPLETE = "complete"
 TOP_PROGRAMS = 10
-CAUSE_CHARS = 160  # a failure's cause is its message's last line, cut to this length
-EXAMPLES_PER_CAUSE = 5
 
 
 @dataclass(frozen=True)
@@ -115,19 +115,6 @@ class IslandGrid:
 
 
 @dataclass(frozen=True)
-class LineageStep:
-    program_id: int
-    score: float | None
-    complete: bool
-    island: int
-    mutator: str
-    description: str
-    note: str = ""  # e.g. how the lineage moved between islands
-    sibling_scores: tuple[float, ...] = ()  # other scored children of this step's parent
-    failed_siblings: int = 0
-
-
-@dataclass(frozen=True)
 class ProgramView:
     """A program as the top-programs table and the diff blocks show it."""
 
@@ -152,17 +139,6 @@ class BaselineScore:
     descriptors: dict[str, float]
     error: str = ""
     holdout: float | None = None  # on the (last) holdout stage, when the problem has one
-
-
-@dataclass(frozen=True)
-class FailureCause:
-    """Failed programs that failed the same way: the kind and the last line of the message."""
-
-    kind: str
-    cause: str
-    count: int
-    stages: dict[str, int]  # how many failed at each stage
-    examples: tuple[int, ...]  # the first few program ids
 
 
 @dataclass
@@ -283,35 +259,6 @@ def load_run_data(archive: Archive, run: RunRecord, problem: Problem, label: str
     )
 
 
-def failure_cause(error: str) -> str:
-    """What a failure message says, with the parts that differ between programs (numbers,
-    addresses, temporary paths) blurred, so that failures of one cause group together."""
-    lines = [line.strip() for line in error.strip().splitlines() if line.strip()]
-    last = lines[-1] if lines else "(no message)"
-    last = re.sub(r"/(?:tmp|var/tmp)/\S*", "<tmp>", last)
-    last = re.sub(r"0x[0-9a-fA-F]+", "0x…", last)
-    last = re.sub(r"\d+(?:\.\d+)?", "N", last)
-    return last if len(last) <= CAUSE_CHARS else last[: CAUSE_CHARS - 1] + "…"
-
-
-def failure_causes(failed: list[FailedStage]) -> list[FailureCause]:
-    """Failed programs grouped by kind and cause, most frequent first."""
-    groups: dict[tuple[str, str], list[FailedStage]] = {}
-    for row in failed:
-        groups.setdefault((row.error_kind or "unknown", failure_cause(row.error)), []).append(row)
-    causes = [
-        FailureCause(
-            kind,
-            cause,
-            len(rows),
-            dict(Counter(r.stage for r in rows)),
-            tuple(r.program_id for r in rows[:EXAMPLES_PER_CAUSE]),
-        )
-        for (kind, cause), rows in groups.items()
-    ]
-    return sorted(causes, key=lambda c: (-c.count, c.kind, c.cause))
-
-
 def on_front_candidate(p: ProgramRecord) -> bool:
     return p.migrated_from is None and p.status == ProgramStatus.EVALUATED and p.complete and p.score is not None
 
@@ -398,69 +345,6 @@ def island_grids(elites: Elites) -> list[IslandGrid]:
         }
         grids.append(IslandGrid(island, elites.features, scores))  # type: ignore[arg-type]
     return grids
-
-
-def origin_of(by_id: dict[int, ProgramRecord], program_id: int) -> int:
-    """The program a migrant copy stands for (a program that is no copy stands for itself)."""
-    program = by_id.get(program_id)
-    return program_id if program is None else (program.migrated_from or program_id)
-
-
-def add_child(children: dict[int, list[ProgramRecord]], by_id: dict[int, ProgramRecord], p: ProgramRecord) -> None:
-    """Count `p` among its parent's children (a copy's children count as its original's; copies are no children)."""
-    if p.parent_id is not None and p.migrated_from is None:
-        children.setdefault(origin_of(by_id, p.parent_id), []).append(p)
-
-
-def lineage_of(
-    by_id: dict[int, ProgramRecord], best_id: int | None, children: dict[int, list[ProgramRecord]] | None = None
-) -> list[LineageStep]:
-    """From the initial program to the best, migrant copies folded into a note on the next step.
-
-    `children`: each program's children as add_child counts them, where the caller keeps them (a live
-    view adds each program once); read from `by_id` otherwise."""
-    if best_id is None:
-        return []
-    if children is None:
-        children = {}
-        for p in by_id.values():
-            add_child(children, by_id, p)
-    chain: list[ProgramRecord] = []
-    notes: dict[int, str] = {}
-    current: ProgramRecord | None = by_id.get(best_id)
-    seen: set[int] = set()
-    while current is not None and current.id not in seen:
-        seen.add(current.id)
-        if current.migrated_from is not None:
-            if chain:
-                notes[chain[-1].id] = (
-                    f"parent migrated from island {by_id[current.migrated_from].island} to {current.island}"
-                )
-            current = by_id.get(current.migrated_from)
-            continue
-        chain.append(current)
-        current = by_id.get(current.parent_id) if current.parent_id is not None else None
-    chain.reverse()
-    steps = []
-    for p in chain:
-        parent = origin_of(by_id, p.parent_id) if p.parent_id is not None else None
-        siblings = [c for c in children.get(parent, []) if c.id != p.id] if parent is not None else []
-        steps.append(
-            LineageStep(
-                program_id=p.id,
-                score=p.score,
-                complete=p.complete,
-                island=p.island,
-                mutator=p.mutator,
-                description=p.description,
-                note=notes.get(p.id, ""),
-                sibling_scores=tuple(
-                    c.score for c in siblings if c.status == ProgramStatus.EVALUATED and c.score is not None
-                ),
-                failed_siblings=sum(1 for c in siblings if c.status == ProgramStatus.FAILED),
-            )
-        )
-    return steps
 
 
 def _view(p: ProgramRecord, initial_code: str, holdout: dict[int, float], origin: dict[int, int]) -> ProgramView:

@@ -18,8 +18,9 @@ from typing import Any
 
 from adrs.archive.records import ProgramRecord, ProgramStatus
 from adrs.archive.store import Archive
-from adrs.report.data import ParetoAxes, island_grids, lineage_of, objective_point, on_front_candidate
+from adrs.report.data import ParetoAxes, island_grids, objective_point, on_front_candidate
 from adrs.report.grids import cell_matrix, folded, tick_labels
+from adrs.report.lineage import lineage_of
 from adrs.serve.state import IslandStats, RunState
 
 CLOUD_POINTS = 2000  # complete programs drawn behind the front; a larger run shows an even sample of them

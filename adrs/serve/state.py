@@ -29,7 +29,8 @@ from adrs.archive.elites import DEFAULT_FEATURES, Elites, fitness_key
 from adrs.archive.records import FailedStage, ProgramLine, ProgramRecord, ProgramStatus, RunRecord
 from adrs.archive.store import Archive
 from adrs.problem import Feature, Objective, Problem, load_problem
-from adrs.report.data import add_child, on_front_candidate
+from adrs.report.data import on_front_candidate
+from adrs.report.lineage import add_child
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ class RunState:
     landed: list[tuple[datetime, int]] = field(default_factory=list)  # (evaluated at, id) of landed lines, sorted
     pending: int = 0
     front_candidates: list[int] = field(default_factory=list)  # complete programs (report.data.on_front_candidate)
-    children: dict[int, list[ProgramRecord]] = field(default_factory=dict)  # as report.data.add_child counts them
+    children: dict[int, list[ProgramRecord]] = field(default_factory=dict)  # as report.lineage.add_child counts them
     islands: dict[int, IslandStats] = field(default_factory=dict)
     failed_stages: list[FailedStage] = field(default_factory=list)
     unread_failures: list[int] = field(default_factory=list)  # failed programs whose failed stage is not read yet

@@ -25,7 +25,7 @@ from adrs.archive.records import ProgramLine, ProgramStatus, RunRecord
 from adrs.archive.store import Archive
 from adrs.program import unified_diff
 from adrs.progress import LLM_ACTIVITY_STATE
-from adrs.report.data import failure_causes
+from adrs.report.failures import failure_causes
 from adrs.serve.search import islands_view
 from adrs.serve.state import RunState
 
