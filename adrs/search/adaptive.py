@@ -86,7 +86,7 @@ class AdaptiveSearch:
         self.config = config
         self.keeper = keeper
         self.bandit = IslandBandit(config.ucb_c, config.decay, config.min_pulls)
-        self.islands = IslandPopulation.start(archive, run_id, config, keeper, islands)
+        self.population = IslandPopulation.start(archive, run_id, config, keeper, islands)
         self.book = ParadigmBook(config.paradigm_uses)
         self.ledger = ExploitLedger()
         self.sweeps = sweeps and config.sweep_share > 0
@@ -108,16 +108,16 @@ class AdaptiveSearch:
         """Take in the keeper's copies and the view's new results, then spawn or retire islands."""
         changed = bool(copies)
         for copy in copies:
-            self.islands.received(copy)
+            self.population.received(copy)
         for program in view.arrivals[self._cursor :]:
             if not self._is_consumed(program.proposal_index):
                 self._take(program, view)
                 self._mark_consumed(program.proposal_index)
                 changed = True
         self._cursor = len(view.arrivals)
-        changed |= self.islands.share_best(view, also)
-        changed |= self.islands.retire(self.evaluations)
-        changed |= self.islands.spawn(view, also, self.evaluations)
+        changed |= self.population.share_best(view, also)
+        changed |= self.population.retire(self.evaluations)
+        changed |= self.population.spawn(view, also, self.evaluations)
         if changed:
             self.save()
 
@@ -131,7 +131,7 @@ class AdaptiveSearch:
         if program.parent_id is None:  # the initial program (or a baseline): the reference, not a child
             if program.mutator == "initial" and score is not None:
                 self.initial = score
-            self.islands.signal(program.island).receive(score)
+            self.population.signal(program.island).receive(score)
             self._note_best(score, child=False, island=program.island)
             return
         if self.sweeps:
@@ -139,7 +139,7 @@ class AdaptiveSearch:
         parent = view.programs.get(program.parent_id)
         if parent is not None and is_push(program):
             self.ledger.took_push(parent, complete_score(parent), score)
-        signal = self.islands.signal(program.island)
+        signal = self.population.signal(program.island)
         progress = self._progress()
         before = signal.best
         delta = signal.record(score, progress, self.config.decay)
@@ -149,14 +149,14 @@ class AdaptiveSearch:
         else:
             reward = 1.0 if delta > 0 else 0.0
         self.bandit.reward(program.island, reward)
-        self.islands.child_taken(delta > 0)
+        self.population.child_taken(delta > 0)
         self.evaluations += 1
         self._note_best(score, child=True, island=program.island)
 
     def _note_best(self, score: float | None, child: bool, island: int) -> None:
         if score is not None and (self.best is None or score > self.best):
             self.best = score
-            self.islands.best_island = island
+            self.population.best_island = island
             self.since_best = 0
         elif child:
             self.since_best += 1
@@ -175,17 +175,17 @@ class AdaptiveSearch:
     # the islands (population.py) ----------------------------------------------------------------
     @property
     def active(self) -> list[int]:
-        return self.islands.active
+        return self.population.active
 
     @property
     def signals(self) -> dict[int, IslandSignal]:
-        return self.islands.signals
+        return self.population.signals
 
     def intensity(self, island: int) -> float:
-        return self.islands.intensity(island)
+        return self.population.intensity(island)
 
     def escalation(self, island: int) -> int:
-        return self.islands.escalation(island)
+        return self.population.escalation(island)
 
     # choosing ---------------------------------------------------------------------------------
     def choose(self, view: Elites, rng: random.Random) -> Choice | None:
@@ -281,7 +281,7 @@ class AdaptiveSearch:
                 "Pushing further along it may pay again."
             )
         if escalation:
-            stalled = self.islands.signal(island).since_improvement
+            stalled = self.population.signal(island).since_improvement
             parts.append(
                 f"Small edits have not improved this line of programs in {stalled} evaluations: "
                 "make a larger, structural change."
@@ -354,7 +354,7 @@ class AdaptiveSearch:
             self.run_id,
             STATE_KEY,
             {
-                **self.islands.to_state(),
+                **self.population.to_state(),
                 "bandit": self.bandit.to_state(),
                 "book": self.book.to_state(),
                 "initial": self.initial,
@@ -370,7 +370,7 @@ class AdaptiveSearch:
         )
 
     def _load(self, state: dict) -> None:
-        self.islands.load_state(state)
+        self.population.load_state(state)
         self.bandit.load_state(state["bandit"])
         self.book = ParadigmBook.from_state(state["book"], self.config.paradigm_uses)
         self.initial, self.best = state["initial"], state["best"]
@@ -388,7 +388,7 @@ class AdaptiveSearch:
                 "intensity": self.intensity(i),
                 "reward": rewards[i],
                 "pulls": self.bandit.arm(i).pulls,
-                "stalled": self.islands.signal(i).since_improvement,
+                "stalled": self.population.signal(i).since_improvement,
             }
             for i in self.active
         }

@@ -49,7 +49,9 @@ class IslandPopulation:
     best_island: int | None = None
 
     @classmethod
-    def start(cls, archive: Archive, run_id: int, config: AdaptiveConfig, keeper: IslandKeeper, islands: int):
+    def start(
+        cls, archive: Archive, run_id: int, config: AdaptiveConfig, keeper: IslandKeeper, islands: int
+    ) -> IslandPopulation:
         return cls(archive, run_id, config, keeper, {i: IslandSignal() for i in range(islands)}, list(range(islands)))
 
     def signal(self, island: int) -> IslandSignal:
