@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import shutil
 import sys
 from pathlib import Path
 
 import pytest
 
-from adrs.candidate import CONFINE_SCRIPT
+from adrs.candidate import CONFINE_SCRIPT, RUNNER_SCRIPT
 from adrs.problemkit import ProcessLimits, run_candidate
+from adrs.sandbox import process
 from adrs.sandbox.process import confinement_available, script_bytecode
 
 # A script whose behaviour depends on its own __future__ flags: without the annotations import,
@@ -77,3 +79,33 @@ def test_a_confined_candidate_runs_and_fails_through_the_compiled_scripts(tmp_pa
     )
     assert not bad.ok and "ValueError: boom" in bad.error, bad.error
     assert 'File "runner.py"' in bad.error, bad.error  # the runner's frames keep a readable name
+
+
+def test_a_warm_server_compiles_the_runner_once_for_the_workers_it_forks(tmp_path):
+    """What a warm server does before its first worker (compile_scripts_here) leaves the runner's
+    bytecode cached, and a forked worker that compiles the harness's copy of runner.py in a
+    candidate's home finds it there instead of compiling it again."""
+    process._bytecode.cache_clear()
+    process.compile_scripts_here()
+    home_copy = tmp_path / "runner.py"
+    shutil.copyfile(RUNNER_SCRIPT, home_copy)
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the forked worker
+        try:
+            before = process._bytecode.cache_info()
+            image = process.script_bytecode(home_copy)
+            after = process._bytecode.cache_info()
+            ok = (
+                after.hits == before.hits + 1
+                and after.misses == before.misses
+                and image.startswith(importlib.util.MAGIC_NUMBER)
+            )
+            os.write(write, b"hit" if ok else f"{before} -> {after}".encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read, "rb") as answer:
+        said = answer.read().decode()
+    os.waitpid(pid, 0)
+    assert said == "hit"

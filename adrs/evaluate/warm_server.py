@@ -6,7 +6,8 @@ environment, a private folder as cwd and HOME) as `python -I -m adrs.evaluate.wa
 end of a SOCK_SEQPACKET socket pair on WARM_CONTROL_FD. It imports the worker (adrs/evaluate/worker.py),
 the trusted harness and numpy (adrs/sandbox/preload.py: where one BLAS thread is asked for; each
 worker's address-space limit grows by what it mapped and numpy's global random state is reseeded
-in each worker) once, and then only waits. For each stage the engine sends one message
+in each worker) once, compiles the candidate's runner and confine.py once (the `process` backend
+writes their bytecode into each candidate's home), and then only waits. For each stage the engine sends one message
 with the worker's environment, working directory, pids cgroup and limits, and five descriptors: the
 stage's own socket (replies), the request pipe (the worker's stdin), the result pipe, stdout and
 stderr. The server forks; the child redoes, per evaluation, everything the cold launch does for a
@@ -54,7 +55,13 @@ from adrs.evaluate.warm import SETUP_FAILED, WARM_RESULT_FD
 from adrs.sandbox.base import ProcessLimits
 from adrs.sandbox.cgroup import PidsCgroup
 from adrs.sandbox.preload import preload, reseed_in_child
-from adrs.sandbox.process import SandboxSpec, _preexec, can_drop_privileges, confinement_available
+from adrs.sandbox.process import (
+    SandboxSpec,
+    _preexec,
+    can_drop_privileges,
+    compile_scripts_here,
+    confinement_available,
+)
 from adrs.sandbox.replies import discard, receive, refuse
 from adrs.sandbox.zygote_launch import ZYGOTE_FD_ENV, start_zygote, zygote_wanted
 
@@ -258,6 +265,7 @@ def main() -> None:
     control = socket.socket(fileno=int(sys.argv[1]))
     control.setblocking(True)
     preloaded_mb = preload()  # numpy, once per server rather than once per stage (adrs/sandbox/preload.py)
+    compile_scripts_here()  # the candidate's runner, once per server rather than once per forked worker
     _Server(control, preloaded_mb).serve()
     os._exit(0)
 

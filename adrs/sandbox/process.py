@@ -31,7 +31,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from adrs.candidate import CONFINE_SCRIPT
+from adrs.candidate import CONFINE_SCRIPT, RUNNER_SCRIPT
 from adrs.sandbox.base import (
     NOBODY_GID,
     NOBODY_UID,
@@ -193,6 +193,18 @@ def script_bytecode(script: Path) -> bytes:
     (≈ 3 ms of CPU each). The code is named by the file's base name: tracebacks stay readable from
     the candidate's home, its working folder."""
     return _bytecode(script.read_bytes(), script.name)
+
+
+def compile_scripts_here() -> None:
+    """Compile the candidate's runner and confine.py in this process, for the processes it forks.
+
+    A warm server (adrs/evaluate/warm_server.py) calls it before its first worker: each forked
+    worker then finds both in `_bytecode`'s cache instead of compiling the runner again for its
+    candidate (≈ 4 ms of CPU per evaluation, docs/benchmarks.md "Scripts compiled once per warm
+    server"). Both are the package's own files; the harness's copy of runner.py in a candidate's
+    home has the same bytes and name, so it is the same cache entry."""
+    for script in (RUNNER_SCRIPT, CONFINE_SCRIPT):
+        script_bytecode(script)
 
 
 @functools.lru_cache(maxsize=8)
