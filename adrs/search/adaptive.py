@@ -38,8 +38,8 @@ from adrs.search.focus import Step, focus_of, gain_of, momentum_of
 from adrs.search.ledger import ExploitLedger, is_push
 from adrs.search.paradigms import BREAKTHROUGH_EVENT, CITED_EVENT, Paradigm, ParadigmBook, guidance_text
 from adrs.search.parents import EXPLOIT, EXPLORE, choose_parent
-from adrs.search.population import IslandPopulation, complete_score
-from adrs.search.signal import IslandSignal
+from adrs.search.population import IslandPopulation
+from adrs.search.signal import complete_score
 from adrs.search.sweep import StallSweep
 
 STATE_KEY = "adaptive_search"
@@ -176,10 +176,6 @@ class AdaptiveSearch:
     @property
     def active(self) -> list[int]:
         return self.population.active
-
-    @property
-    def signals(self) -> dict[int, IslandSignal]:
-        return self.population.signals
 
     def intensity(self, island: int) -> float:
         return self.population.intensity(island)

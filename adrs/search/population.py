@@ -19,18 +19,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from adrs.archive.elites import Elites
-from adrs.archive.records import ProgramRecord, ProgramStatus
+from adrs.archive.records import ProgramRecord
 from adrs.archive.store import Archive
 from adrs.islands import IslandKeeper
 from adrs.search.config import AdaptiveConfig
-from adrs.search.signal import IslandSignal
-
-
-def complete_score(program: ProgramRecord) -> float | None:
-    """The score the signals compare: complete programs only (a stage-stopped one is no gain)."""
-    if program.status != ProgramStatus.EVALUATED or not program.complete:
-        return None
-    return program.score
+from adrs.search.signal import IslandSignal, complete_score
 
 
 @dataclass

@@ -18,6 +18,9 @@ intensity says how productive the island itself is. (AdaEvolve raises G on migra
 run's best shared to every island as soon as it appears, that would make every island's intensity
 the run's.)
 
+Also `complete_score`, the one reading of a program's score that the adaptive search compares
+(adaptive.py, population.py, sweep.py).
+
 Must not: choose anything or touch the archive.
 """
 
@@ -26,6 +29,16 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 from typing import Any
+
+from adrs.archive.records import ProgramRecord, ProgramStatus
+
+
+def complete_score(program: ProgramRecord) -> float | None:
+    """The score the signals (and the stall sweep) compare: a complete evaluation's; None for a
+    failure or a program a stage threshold stopped (no gain)."""
+    if program.status != ProgramStatus.EVALUATED or not program.complete:
+        return None
+    return program.score
 
 
 def normalized_gain(gain: float, progress: float) -> float:

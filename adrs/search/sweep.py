@@ -31,18 +31,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from adrs.archive.elites import Elites
-from adrs.archive.records import ProgramRecord, ProgramStatus
+from adrs.archive.records import ProgramRecord
 from adrs.mutate.offline.neighbours import single_edits
 from adrs.mutate.offline.sites import Analysis
 from adrs.mutate.offline.splices import apply_splices
 from adrs.program import normalized_hash
-
-
-def score_of(program: ProgramRecord) -> float | None:
-    """A complete evaluation's score; None for a failure or a stage-stopped program."""
-    if program.status != ProgramStatus.EVALUATED or not program.complete:
-        return None
-    return program.score
+from adrs.search.signal import complete_score
 
 
 def same_score(a: float, b: float) -> bool:
@@ -75,7 +69,7 @@ class StallSweep:
         self, view: Elites, best: ProgramRecord, rng: random.Random
     ) -> tuple[ProgramRecord, tuple[int, ...]] | None:
         """The target and the edit indices of the next sweep proposal, or None (nothing to propose now)."""
-        score = score_of(best)
+        score = complete_score(best)
         if score is None:
             return None
         if self.origin is None or not same_score(score, self.origin):
@@ -131,7 +125,7 @@ class StallSweep:
         self._start(best)
 
     def _start(self, target: ProgramRecord) -> None:
-        self.target, self.target_score = target.id, score_of(target)
+        self.target, self.target_score = target.id, complete_score(target)
         self.proposed, self.outcomes, self.paired = set(), {}, set()
         self.visited.append(target.id)
         self._hashes = None
@@ -166,7 +160,7 @@ class StallSweep:
         index = self._hashes.get(program.code_hash)
         if index is None or (index in self.outcomes and self.outcomes[index][1] is not None):
             return
-        self.outcomes[index] = (score_of(program), program.id)
+        self.outcomes[index] = (complete_score(program), program.id)
 
     def proposed_entry(self, indices: tuple[int, ...], made: bool) -> None:
         """The proposal for `indices` was stored (made) or yielded no program (a single: no outcome to wait for)."""
