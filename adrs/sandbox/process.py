@@ -226,18 +226,15 @@ def _become_nobody() -> None:
 
 
 def _preexec(spec: SandboxSpec, parent: int | None = None) -> None:
-    """Runs in the child between fork and exec. Order matters: cgroup and namespace need root.
+    """Runs in the child between fork and exec. Order matters: cgroup and namespace need root, and
+    the death signal is set after the uid changes, which clear it.
 
-    `parent`: the pid that forked this child. A parent killed between the fork and the prctl
-    below sends no death signal, and the child would live on as an orphan: it exits instead.
+    `parent`: the pid that forked this child. A parent killed before the prctl below sends no death
+    signal, and the child would live on as an orphan: it exits instead.
     """
     limits = spec.limits
     if spec.cgroup is not None:
         spec.cgroup.join(os.getpid())
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # die with the parent
-    if parent is not None and os.getppid() != parent:
-        os._exit(ORPHANED_AT_START)
     if spec.unshare_network and not limits.network and network_namespace_available():
         _unshare_network()
     # A limit can only be lowered: a candidate started by a worker inherits the worker's limits.
@@ -248,6 +245,11 @@ def _preexec(spec: SandboxSpec, parent: int | None = None) -> None:
     _lower_limit(resource.RLIMIT_CORE, 0)
     if spec.drop_privileges:
         _become_nobody()
+    # Die with the parent. After the uid change: a change of uid or gid clears the death signal
+    # (commit_creds), so set before it, a child running as nobody would outlive a killed worker.
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if parent is not None and os.getppid() != parent:
+        os._exit(ORPHANED_AT_START)
     if spec.limit_nproc:
         _lower_limit(resource.RLIMIT_NPROC, limits.processes)
 
