@@ -14,14 +14,17 @@ killed) kills the child too.
 
 The child redoes, per candidate, everything the cold chain does (`unshare --pid --fork
 --kill-child --mount --ipc --uts` of `python -I -B confine.pyc CONFIG runner.py REQUEST`, started
-with the backend's preexec): its own session, the pids cgroup, PR_SET_PDEATHSIG, a new empty
-network namespace, the rlimits, the scrubbed environment in full, cwd; then new mount, IPC, UTS and
-PID namespaces, and a fork so the candidate is PID 1 of its PID namespace (the first child waits
-for it and exits as it did, as unshare(1) does). That process returns out of the server loop and
-runs adrs/candidate/confine.py's `main` exactly as the cold chain does: the new root, no
-capabilities, then the runner as __main__, whose seccomp filter comes before any driver or
-candidate code. What is saved is the interpreter's start, `site` (the editable install's finder)
-and the imports: ≈ 40 ms of CPU per candidate.
+with the backend's preexec), in one process where the cold chain has two: it is born PID 1 of a
+new PID namespace (this process unshares CLONE_NEWPID for its next child only and goes back to its
+own namespace right after the fork), so no first child has to fork PID 1 and wait for it as
+unshare(1) does; it dies with this process as that first child did (PR_SET_PDEATHSIG, checked by
+a pidfd of this process: a parent outside a PID namespace reads as pid 0 inside it). It takes its
+own session, the pids cgroup, a new empty network namespace, the rlimits, the scrubbed environment
+in full, cwd; then new mount, IPC and UTS namespaces. It returns out of the server loop and runs
+adrs/candidate/confine.py's `main` exactly as the cold chain does: the new root, no capabilities,
+then the runner as __main__, whose seccomp filter comes before any driver or candidate code. What
+is saved is the interpreter's start, `site` (the editable install's finder) and the imports (≈ 40
+ms of CPU per candidate), and the second fork (≈ 3 ms).
 
 Why this is sound: this process never runs, imports or reads candidate, driver or evaluator code,
 requests or payloads (only the launch message: paths, the scrubbed environment, limits); it holds
@@ -32,7 +35,8 @@ When every holder of the other end of FD is gone (the server and its workers), i
 children and exits; it also dies with the server (PR_SET_PDEATHSIG), and each child with it.
 
 Must not: run or import candidate code in this process; fail open (a child that cannot be set up
-exits with SETUP_FAILED before anything of the candidate's runs); start threads.
+exits with SETUP_FAILED before anything of the candidate's runs); start threads; fork
+while its next child's PID namespace is a candidate's.
 """
 
 from __future__ import annotations
@@ -48,6 +52,7 @@ import importlib.util  # noqa: F401
 import json
 import os
 import resource
+import select
 import selectors
 import signal
 import socket
@@ -60,7 +65,7 @@ from pathlib import Path
 from adrs.candidate import confine
 from adrs.sandbox.base import ProcessLimits
 from adrs.sandbox.cgroup import PidsCgroup
-from adrs.sandbox.process import SandboxSpec, _preexec, network_namespace_available
+from adrs.sandbox.process import ORPHANED_AT_START, SandboxSpec, _preexec, network_namespace_available
 from adrs.sandbox.replies import discard, receive, refuse
 
 CLONE_NEWNS = 0x00020000
@@ -89,6 +94,11 @@ class _Zygote:
         self.children: dict[int, tuple[socket.socket, int]] = {}  # pid -> (reply socket, pidfd)
         self.selector = selectors.DefaultSelector()
         self.selector.register(control, selectors.EVENT_READ, ("control", 0))
+        # Its own PID namespace, to return to after each fork (see _fork_pid1), and a pidfd of
+        # itself, by which a child that is PID 1 of its own namespace (its parent pid reads 0
+        # there) tells whether this process died before the child could follow it.
+        self.own_pid_namespace = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+        self.own_pidfd = os.pidfd_open(os.getpid())
 
     def serve(self) -> Job | None:
         """Serve launches until every worker and the server are gone (None); in a forked
@@ -129,10 +139,13 @@ class _Zygote:
             return True
         sys.stdout.flush()
         sys.stderr.flush()
-        zygote = os.getpid()
-        pid = os.fork()
+        try:
+            pid = self._fork_pid1()
+        except OSError as exc:
+            refuse(fds, f"no PID namespace for the candidate: {exc}")
+            return True
         if pid == 0:
-            return self._child(message, argv, fds, zygote)
+            return self._child(message, argv, fds)
         for fd in fds[1:]:
             os.close(fd)  # the child holds them now
         conn = socket.socket(fileno=fds[0])
@@ -152,10 +165,31 @@ class _Zygote:
             conn.send(json.dumps({"pid": pid}).encode())
         return True
 
-    def _child(self, message: dict, argv: list[str], fds: list[int], zygote: int) -> Job:
-        """In the forked child: set up as the cold chain does, fork PID 1 of a new PID namespace,
-        and return (in that process only) what it runs."""
+    def _fork_pid1(self) -> int:
+        """Fork a child that is PID 1 of a new PID namespace, as `unshare --pid --fork` makes it,
+        with one fork instead of two: unshare(CLONE_NEWPID) sets the namespace this process's next
+        child is born in (this process stays in its own), and setns back to its own right after
+        the fork, so no later child joins a candidate's namespace. A zygote that cannot go back
+        exits: nothing else may be forked into a namespace a candidate holds."""
+        _unshare(CLONE_NEWPID)
         try:
+            pid = os.fork()
+        except BaseException:
+            self._back_to_own_pid_namespace()
+            raise
+        if pid != 0:
+            self._back_to_own_pid_namespace()
+        return pid
+
+    def _back_to_own_pid_namespace(self) -> None:
+        if _libc.setns(self.own_pid_namespace, CLONE_NEWPID) != 0:
+            _fail(f"the zygote could not return to its PID namespace: {os.strerror(ctypes.get_errno())}")
+
+    def _child(self, message: dict, argv: list[str], fds: list[int]) -> Job:
+        """In the forked child, PID 1 of its own PID namespace: set up as the cold chain does and
+        return (in that process only) what it runs."""
+        try:
+            _follow_parent(self.own_pidfd)
             self._close_everything()
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             moved = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, HIGH_FD) for fd in fds[1:]]
@@ -172,25 +206,14 @@ class _Zygote:
                 cgroup=cgroup,
                 limit_nproc=bool(message["limit_nproc"]),
             )
-            _preexec(spec, zygote)
+            _preexec(spec)  # the death signal again (after any uid change); _follow_parent checked
             for name, ceiling in message.get("ceilings", {}).items():
                 _lower_to(getattr(resource, name), int(ceiling))
             os.chdir(message["home"])
             os.environ.clear()
             os.environ.update({str(k): str(v) for k, v in message["env"].items()})
-            _unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWPID)
-            sys.stdout.flush()
-            sys.stderr.flush()
-            pid = os.fork()
+            _unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS)
         except BaseException as exc:  # noqa: BLE001 - fail closed: nothing runs half set up
-            _fail(f"the candidate's sandbox could not be set up: {exc!r}")
-        if pid != 0:
-            _wait_and_exit_as(pid)
-        try:
-            # PID 1 of the new namespace: dies with the first child (unshare's --kill-child)
-            if _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
-                raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
-        except BaseException as exc:  # noqa: BLE001
             _fail(f"the candidate's sandbox could not be set up: {exc!r}")
         return Job(argv)
 
@@ -203,6 +226,8 @@ class _Zygote:
         self.children.clear()
         self.selector.close()
         self.control.close()
+        os.close(self.own_pid_namespace)  # a candidate must hold nothing of the zygote's namespace
+        os.close(self.own_pidfd)
 
     def _reap(self, pid: int) -> None:
         entry = self.children.pop(pid, None)
@@ -266,25 +291,13 @@ def _unshare(flags: int) -> None:
         raise OSError(err, f"unshare: {os.strerror(err)}")
 
 
-def _wait_and_exit_as(pid: int) -> None:
-    """The first child: wait for PID 1 of the namespace and end as it did (unshare(1) --fork)."""
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, signal.SIG_IGN)
-    while True:
-        try:
-            _, status = os.waitpid(pid, 0)
-            break
-        except InterruptedError:
-            continue
-        except ChildProcessError:
-            os._exit(SETUP_FAILED)
-    if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
-        with contextlib.suppress(OSError, ValueError):
-            signal.signal(sig, signal.SIG_DFL)
-            os.kill(os.getpid(), sig)
-        os._exit(128 + sig)
-    os._exit(os.waitstatus_to_exitcode(status))
+def _follow_parent(zygote_pidfd: int) -> None:
+    """First thing in a child: die with the zygote (PR_SET_PDEATHSIG), and exit at once where it
+    died before that was set (its pidfd is readable then), as `_preexec` does by the parent pid."""
+    if _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+    if select.select([zygote_pidfd], [], [], 0)[0]:
+        os._exit(ORPHANED_AT_START)
 
 
 def _fail(sentence: str) -> None:

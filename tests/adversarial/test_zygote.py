@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -158,6 +159,18 @@ def test_nothing_one_forked_candidate_did_is_seen_by_the_next(tmp_path, zygote):
     assert _forked(first) and _forked(second)
 
 
+def test_each_forked_candidate_is_born_pid_1_and_the_zygote_keeps_its_own_namespace(tmp_path, zygote):
+    # The zygote unshares CLONE_NEWPID for its next child only: were it not to go back, its next
+    # child would be born into the namespace of a candidate still running.
+    own = os.readlink(f"/proc/{zygote.pid}/ns/pid")
+    for _ in range(3):
+        run = _observe(tmp_path, OBSERVER)
+        assert run.ok and _forked(run), run.error
+        assert run.value["pid"] == 1 and run.value["pids"] == ["1"], run.value["pids"]
+        assert os.readlink(f"/proc/{zygote.pid}/ns/pid_for_children") == own
+    assert os.readlink(f"/proc/{zygote.pid}/ns/pid") == own
+
+
 def test_limits_end_a_forked_candidate_and_the_zygote_lives_on(tmp_path, zygote):
     looping = "def observe(payload):\n    while True:\n        pass\n"
     wall = _observe(tmp_path, looping, ProcessLimits(timeout_s=1.0, cpu_s=30))
@@ -272,3 +285,24 @@ def _zygotes_of(server: int) -> list[int]:
         except OSError:
             continue
     return found
+
+
+def test_a_child_whose_zygote_died_before_it_could_follow_exits_at_once():
+    # A child born PID 1 of its namespace reads its parent's pid as 0: it learns that the zygote
+    # died before PR_SET_PDEATHSIG was set from the zygote's pidfd, and exits before any set-up.
+    from adrs.sandbox.process import ORPHANED_AT_START
+    from adrs.sandbox.zygote import _follow_parent
+
+    gone = subprocess.Popen(["true"])
+    pidfd = os.pidfd_open(gone.pid)
+    select.select([pidfd], [], [], 10)  # ended (not yet reaped): what a dead zygote's pidfd says
+    child = os.fork()
+    if child == 0:
+        try:
+            _follow_parent(pidfd)
+        finally:
+            os._exit(0)
+    _, status = os.waitpid(child, 0)
+    gone.wait()
+    os.close(pidfd)
+    assert os.waitstatus_to_exitcode(status) == ORPHANED_AT_START
