@@ -58,7 +58,6 @@ from adrs.sandbox.preload import preload, reseed_in_child
 from adrs.sandbox.process import (
     SandboxSpec,
     _preexec,
-    can_drop_privileges,
     compile_scripts_here,
     confinement_available,
 )
@@ -248,7 +247,7 @@ def _start_zygote() -> tuple[int | None, socket.socket | None]:
     """The candidate zygote (adrs/sandbox/zygote.py) where candidates are confined here: its pid
     and socket; (None, None) where they are not (the cold chain is then what confines, or the
     backend is not `process`)."""
-    if not (zygote_wanted() and confinement_available()) or can_drop_privileges():
+    if not (zygote_wanted() and confinement_available()):
         return None, None
     memory = resource.getrlimit(resource.RLIMIT_AS)[0]
     memory_mb = 1 << 30 if memory == resource.RLIM_INFINITY else memory >> 20

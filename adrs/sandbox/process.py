@@ -373,8 +373,11 @@ class ProcessBackend(Backend):
         return None
 
     def launch(self, launch: Launch) -> Handle:
-        drop = can_drop_privileges()
         confine = confinement_available()
+        # The namespaces and mounts confine.py makes need root: a confined candidate keeps uid 0
+        # without capabilities (confine.py drops them all); uid 65534 is for unconfined ones. Were
+        # both asked for, the switch would come first and unshare(1) would fail for every candidate.
+        drop = can_drop_privileges() and not confine
         command = list(launch.argv)
         spec = SandboxSpec(
             limits=launch.limits,
@@ -391,17 +394,16 @@ class ProcessBackend(Backend):
             runner = Path(command[script])
             if runner.suffix == ".py" and runner.is_file():
                 runner.with_suffix(".pyc").write_bytes(script_bytecode(runner))
-            if not drop:  # the zygote's children confine as root, as unshare(1) does here
-                from adrs.sandbox.zygote_launch import zygote_launch
+            from adrs.sandbox.zygote_launch import zygote_launch
 
-                try:
-                    forked = zygote_launch(launch, spec, str(launch.home / "confine.json"))
-                except BaseException:
-                    if spec.cgroup is not None:
-                        spec.cgroup.remove()
-                    raise
-                if forked is not None:
-                    return forked
+            try:
+                forked = zygote_launch(launch, spec, str(launch.home / "confine.json"))
+            except BaseException:
+                if spec.cgroup is not None:
+                    spec.cgroup.remove()
+                raise
+            if forked is not None:
+                return forked
             (launch.home / "confine.pyc").write_bytes(script_bytecode(CONFINE_SCRIPT))
             command = [
                 "unshare", *UNSHARE_ARGS, *command[:script], str(launch.home / "confine.pyc"),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -12,7 +13,7 @@ import pytest
 from adrs import sandbox as backends
 from adrs.evaluate.runner import EvalSettings, evaluate_stage, sandbox_name
 from adrs.problem import load_problem
-from adrs.sandbox.process import can_drop_privileges, confinement_available
+from adrs.sandbox.process import confinement_available
 
 ADRS = [sys.executable, "-m", "adrs.cli"]
 PROBE = "from adrs import sandbox as backends; print(backends.get({name!r}).unavailable_reason())"
@@ -78,7 +79,7 @@ def test_the_worker_hands_the_backend_down_to_the_harness(toy_problem, backend, 
     # The candidate reports which sandbox it is in through its score: 100 when PID 1 of its PID
     # namespace is what that backend starts there, the initial's score otherwise (`process`: the
     # cold chain's confine.py, or, under a warm worker, a child of the candidate zygote).
-    forked = start == "warm" and confinement_available() and not can_drop_privileges()
+    forked = start == "warm" and confinement_available()
     process = b"adrs.sandbox.zygote" if forked else b"confine.py"
     init = {"process": (process,), "bwrap": (b"bwrap",), "docker": (b"timeout",)}[backend]
     program = toy_problem / "probe.py"
@@ -118,3 +119,34 @@ def test_only_problems_that_declare_gpus_get_the_device_view(toy_problem, backen
     evaluation = asyncio.run(evaluate_stage(problem, program, problem.stage("quick"), settings))
     assert evaluation.ok, evaluation.error
     assert evaluation.score == 100.0, (backend, declared, evaluation.score)
+
+
+@pytest.mark.skipif(not confinement_available(), reason="candidates are not confined by the process backend here")
+@pytest.mark.parametrize("cold", [False, True], ids=["warm", "cold"])
+def test_confined_candidates_run_where_uid_65534_could_run_python(toy_problem, cold):
+    # Where Python is readable by everybody (a root container with the system's Python), the
+    # backend may switch unconfined candidates to uid 65534; confine.py's namespaces and mounts
+    # need root, so a confined candidate must keep uid 0 (without capabilities). Switching first
+    # made unshare(1) fail for every candidate there. ADRS_PROBE_DROP=1 is that machine's probe.
+    program = toy_problem / "probe_uid.py"
+    program.write_text(
+        "import os\n\n"
+        "def order_jobs(jobs):\n"
+        "    with open('/proc/self/status') as f:\n"
+        "        capabilities = next(line.split()[1] for line in f if line.startswith('CapEff:'))\n"
+        "    if os.getuid() != 0 or int(capabilities, 16) != 0:\n"
+        "        return list(range(len(jobs)))\n"
+        "    return sorted(range(len(jobs)), key=lambda i: jobs[i][0] / jobs[i][1])\n"
+    )
+    done = subprocess.run(
+        [*ADRS, "eval", str(toy_problem), str(program), "--sandbox", "process", "--stage", "quick", "--json",
+         *(["--cold-start"] if cold else [])],
+        env={**os.environ, "ADRS_PROBE_DROP": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-800:]
+    stage = json.loads(done.stdout)["stages"][0]
+    assert stage["ok"], stage["error"]
+    assert stage["score"] == 100.0, "the candidate did not run as uid 0 without capabilities"
