@@ -1,19 +1,16 @@
 """`adrs doctor ARCHIVE [--repair]`: an integrity check of an archive, and a careful repair.
 
-Owns: finding what the engine's invariants forbid: evaluation rows of no program (orphans), two
-rows for one (program, stage) (duplicates), programs whose stored evaluations never updated them
-(stuck pending), programs whose denormalised fields (status, score, completeness, stage reached,
-error kind, metrics) disagree with their evaluation rows, evaluated programs with no evaluation,
-migrants that differ from their original or lost it, dangling parents, and the same code stored
-twice, repeated evaluations of a stage the program has no evaluation of, best claims that do
-not match the program they name, and texts a row names that the archive no longer holds (a code,
-diff, feedback, error, prompt or reply, or a text it was compressed against: not repairable).
-Pending programs without evaluations are normal after a crash (resume evaluates them) and only
-noted. The repair deletes evaluation rows that are orphans or
-duplicates (and repeated ones that are orphans or dangling), recomputes the derived fields from
-the evaluation rows (a re-scored program's score and metrics are the means over its last stage's
-successful evaluations, repeats included), and sends an "evaluated" program that has no
-evaluation back to pending (resume re-evaluates it); it never deletes a program or a claim.
+Owns: the command (`check`, `repair`) and the walk over an archive's runs that calls every check,
+and the checks of evaluation rows: rows of no program (orphans), two rows for one (program, stage)
+(duplicates), repeated evaluations of a stage the program has no evaluation of, and texts a row
+names that the archive no longer holds (a code, diff, feedback, error, prompt or reply, or a text
+it was compressed against: not repairable). The checks of programs against their rows (derived
+fields, migrants, best claims, lineage) are doctor_programs.py's; the report's records are
+doctor_findings.py's. Pending programs without evaluations are normal after a crash (resume
+evaluates them) and only noted. The repair deletes evaluation rows that are orphans or duplicates
+(and repeated ones that are orphans or dangling), recomputes the derived fields from the
+evaluation rows, and sends an "evaluated" program that has no evaluation back to pending (resume
+re-evaluates it); it never deletes a program or a claim.
 
 A damaged SQLite archive (a bad page, a truncated file) is reported with SQLite's integrity-check
 messages, the rows each table still gives and the ids it no longer does; its repair copies every
@@ -32,57 +29,16 @@ and salvage functions.
 
 from __future__ import annotations
 
-import dataclasses
-import math
 from contextlib import ExitStack
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from adrs.archive.integrity import IntegritySession
 from adrs.archive.location import archive_url, sqlite_path
-from adrs.archive.records import (
-    BestClaim,
-    ProgramRecord,
-    ProgramStatus,
-    RunRecord,
-    StoredEvaluation,
-    unevaluated_fields,
-)
+from adrs.archive.records import ProgramStatus, StoredEvaluation
 from adrs.archive.salvage import Damage, inspect_damage, salvage
 from adrs.archive.store import Archive, ArchiveDamaged
-from adrs.noise import mean_metrics
-from adrs.problem import ProblemError, load_problem
-
-DERIVED = ("status", "score", "complete", "stage_reached", "error_kind", "metrics", "features")
-
-
-@dataclass(frozen=True)
-class Finding:
-    kind: str
-    detail: str
-    run_id: int | None = None
-    program_id: int | None = None
-    repairable: bool = True
-
-
-@dataclass
-class DoctorReport:
-    findings: list[Finding] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    repaired: list[str] = field(default_factory=list)
-
-    @property
-    def clean(self) -> bool:
-        return not self.findings
-
-
-@dataclass
-class _RunStages:
-    """Which stages count for a program's status: the problem's, when it still loads."""
-
-    holdout: set[str]
-    evolution: list[str] | None  # None: problem not loadable, completeness not checked
+from adrs.doctor_findings import DoctorReport, Finding
+from adrs.doctor_programs import check_claims, check_lineage, check_migrant, check_program, run_stages
 
 
 def check(location: str | Path, run_id: int | None = None) -> DoctorReport:
@@ -184,7 +140,7 @@ def _inspect(db: IntegritySession, run_id: int | None, report: DoctorReport, fix
     _orphans(db, report, fix)
     _lost_texts(db, run_id, report)
     for run in runs:
-        stages = _stages(run, report)
+        stages = run_stages(run, report)
         programs = {p.id: p for p in db.programs(run.id)}
         rows = db.evaluations_of(list(programs))
         repeats = db.repeats_of(list(programs))
@@ -194,12 +150,12 @@ def _inspect(db: IntegritySession, run_id: int | None, report: DoctorReport, fix
         for p in list(programs.values()):
             if p.migrated_from is None:
                 evaluated = (rows.get(p.id, []), repeats.get(p.id, []))
-                programs[p.id] = _check_program(db, run.id, p, evaluated, stages, report, fix)
+                programs[p.id] = check_program(db, run.id, p, evaluated, stages, report, fix)
         for p in list(programs.values()):  # after the originals
             if p.migrated_from is not None:
-                programs[p.id] = _check_migrant(db, run.id, p, programs.get(p.migrated_from), report, fix)
-        _lineage(run.id, programs, report)
-        _claims(run.id, db.claims(run.id), programs, report)
+                programs[p.id] = check_migrant(db, run.id, p, programs.get(p.migrated_from), report, fix)
+        check_lineage(run.id, programs, report)
+        check_claims(run.id, db.claims(run.id), programs, report)
         pending = [p.id for p in programs.values() if p.status == ProgramStatus.PENDING and not rows.get(p.id)]
         if pending:
             report.notes.append(
@@ -214,17 +170,6 @@ def _lost_texts(db: IntegritySession, run_id: int | None, report: DoctorReport) 
         how = "is not stored" if lost.missing == lost.digest else f"needs base {lost.missing.hex()[:16]}, not stored"
         detail = f"{row}: {lost.column}: text sha256 {lost.digest.hex()[:16]} {how}"
         report.findings.append(Finding("lost_text", detail, program_id=lost.program_id, repairable=False))
-
-
-def _stages(run: RunRecord, report: DoctorReport) -> _RunStages:
-    try:
-        problem = load_problem(run.problem_root)
-    except (ProblemError, OSError) as exc:
-        report.notes.append(
-            f"run {run.id}: problem not loadable ({exc}); stage 'holdout' assumed, completeness not checked"
-        )
-        return _RunStages({"holdout"}, None)
-    return _RunStages({s.name for s in problem.holdout_stages}, [s.name for s in problem.evolution_stages])
 
 
 def _orphans(db: IntegritySession, report: DoctorReport, fix: bool) -> None:
@@ -291,141 +236,3 @@ def _duplicates(
             db.delete_evaluations([r.id for r in extra])
             rows[program_id] = list(seen.values())  # the first of each stage stays
             report.repaired.append(f"program {program_id}: deleted {len(extra)} later duplicate evaluation row(s)")
-
-
-def expected_fields(
-    rows: list[StoredEvaluation], stages: _RunStages, repeats: list[StoredEvaluation] | None = None
-) -> dict[str, Any] | None:
-    """A program's derived fields as the engine writes them (store.record_evaluations)."""
-    cascade = [r for r in rows if r.stage not in stages.holdout]
-    if not cascade:
-        return None
-    last = cascade[-1]
-    ok = all(r.ok for r in cascade)
-    scored = [last, *(r for r in repeats or [] if r.stage == last.stage and r.ok)] if ok else []
-    metrics = mean_metrics([r.metrics for r in scored]) if ok else {}
-    fields: dict[str, Any] = {
-        "status": (ProgramStatus.EVALUATED if ok else ProgramStatus.FAILED).value,  # plain: shown with repr()
-        "score": sum(r.score or 0.0 for r in scored) / len(scored) if ok else None,
-        "stage_reached": last.stage,
-        "error_kind": None if ok else last.error_kind,
-        "metrics": metrics,
-        "features": {**metrics, **last.features} if ok else {},
-    }
-    if stages.evolution is not None:
-        fields["complete"] = ok and [r.stage for r in cascade] == stages.evolution
-    return fields
-
-
-def _same(a: Any, b: Any) -> bool:
-    if isinstance(a, float) and isinstance(b, float):
-        return math.isclose(a, b, rel_tol=1e-12, abs_tol=1e-12) or (math.isnan(a) and math.isnan(b))
-    if isinstance(a, dict) and isinstance(b, dict):  # means of metrics, summed in either order
-        return a.keys() == b.keys() and all(_same(a[k], b[k]) for k in a)
-    return a == b
-
-
-def _check_program(
-    db: IntegritySession,
-    run_id: int,
-    program: ProgramRecord,
-    evaluated: tuple[list[StoredEvaluation], list[StoredEvaluation]],
-    stages: _RunStages,
-    report: DoctorReport,
-    fix: bool,
-) -> ProgramRecord:
-    """Report a program whose derived fields disagree with its rows (first evaluations, repeated
-    ones); returns it as repaired (or as is)."""
-    rows, repeats = evaluated
-    first_of_stage: dict[str, StoredEvaluation] = {}
-    for row in rows:
-        first_of_stage.setdefault(row.stage, row)  # a duplicate is reported (and removed) on its own
-    rows = sorted(first_of_stage.values(), key=lambda r: r.id)
-    expected = expected_fields(rows, stages, repeats)
-    if expected is None:
-        if program.status != ProgramStatus.PENDING:
-            detail = f"program {program.id} is {program.status!r} but has no evaluation row"
-            report.findings.append(Finding("missing_evaluations", detail, run_id, program.id))
-            if fix:
-                reset = {"status": ProgramStatus.PENDING.value, **unevaluated_fields()}
-                db.set_program_fields(program.id, reset)
-                report.repaired.append(f"program {program.id}: back to pending (resume evaluates it again)")
-                return dataclasses.replace(program, **reset)
-        return program
-    wrong = {k: v for k, v in expected.items() if not _same(getattr(program, k), v)}
-    if not wrong:
-        return program
-    kind = "stuck_pending" if program.status == ProgramStatus.PENDING else "derived_mismatch"
-    shown = ", ".join(f"{k}={getattr(program, k)!r} (evaluations say {v!r})" for k, v in wrong.items())
-    report.findings.append(Finding(kind, f"program {program.id}: {shown}", run_id, program.id))
-    if not fix:
-        return program
-    values = dict(wrong)
-    if program.evaluated_at is None:
-        values["evaluated_at"] = rows[-1].created_at
-    db.set_program_fields(program.id, values)
-    report.repaired.append(f"program {program.id}: {', '.join(wrong)} recomputed from its evaluations")
-    return dataclasses.replace(program, **values)
-
-
-def _check_migrant(
-    db: IntegritySession,
-    run_id: int,
-    migrant: ProgramRecord,
-    original: ProgramRecord | None,
-    report: DoctorReport,
-    fix: bool,
-) -> ProgramRecord:
-    """Report a migrant that differs from its (repaired) original; returns it as repaired (or as is)."""
-    if original is None:
-        detail = f"migrant {migrant.id} copies program {migrant.migrated_from}, which is not in run {run_id}"
-        report.findings.append(Finding("dangling_migrant", detail, run_id, migrant.id, repairable=False))
-        return migrant
-    if original.status == ProgramStatus.PENDING:
-        return migrant  # not evaluated yet (or sent back to pending): the migrant is refreshed when it is
-    wrong = {k: getattr(original, k) for k in DERIVED if not _same(getattr(migrant, k), getattr(original, k))}
-    if not wrong:
-        return migrant
-    report.findings.append(
-        Finding(
-            "migrant_mismatch",
-            f"migrant {migrant.id} differs from program {original.id} in {', '.join(wrong)}",
-            run_id,
-            migrant.id,
-        )
-    )
-    if not fix:
-        return migrant
-    db.set_program_fields(migrant.id, wrong)
-    report.repaired.append(f"migrant {migrant.id}: {', '.join(wrong)} copied from program {original.id}")
-    return dataclasses.replace(migrant, **wrong)
-
-
-def _claims(run_id: int, claims: list[BestClaim], programs: dict[int, ProgramRecord], report: DoctorReport) -> None:
-    """Best claims must name an evaluated, complete program of the run, with the score it holds."""
-    for claim in claims:
-        program = programs.get(claim.program_id)
-        if program is None:
-            problem = f"names program {claim.program_id}, which is not in run {run_id}"
-        elif program.status != ProgramStatus.EVALUATED or not program.complete:
-            incomplete = "" if program.complete else " and incomplete"
-            problem = f"names program {program.id}, which is {program.status!r}{incomplete}"
-        elif program.score is None or not _same(float(program.score), float(claim.score)):
-            problem = f"says program {program.id} scored {claim.score!r}, its evaluations say {program.score!r}"
-        else:
-            continue
-        detail = f"best claim {claim.id} {problem}"
-        report.findings.append(Finding("claim_mismatch", detail, run_id, claim.program_id, repairable=False))
-
-
-def _lineage(run_id: int, programs: dict[int, ProgramRecord], report: DoctorReport) -> None:
-    hashes: dict[str, int] = {}
-    for program in programs.values():
-        if program.parent_id is not None and program.parent_id not in programs:
-            detail = f"program {program.id}: parent {program.parent_id} is not in run {run_id}"
-            report.findings.append(Finding("dangling_parent", detail, run_id, program.id, repairable=False))
-        if program.migrated_from is None:
-            first = hashes.setdefault(program.code_hash, program.id)
-            if first != program.id:
-                detail = f"program {program.id} has the same code as program {first}"
-                report.findings.append(Finding("duplicate_code", detail, run_id, program.id, repairable=False))

@@ -186,7 +186,7 @@ def render_llm_call(console: Console, record: CallRecord) -> None:
 
 
 def _render_call_body(console: Console, record: CallRecord) -> None:
-    from adrs.edits import parse_reply
+    from adrs.edits_parse import parse_reply
 
     console.print(
         f"  model {markup(record.model)}, {record.prompt_tokens} prompt + "

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from adrs import edits
-from adrs.edits import apply_reply, parse_reply
+from adrs.edits import apply_reply
+from adrs.edits_parse import parse_reply
 
 PARENT = '''"""Header docstring: frozen."""
 

@@ -35,7 +35,7 @@ from adrs.problem import load_run_problem
 # without the doctor, the exporter (the evaluation runner), the report and the LLM prompt modules,
 # and, on a SQLite archive, without SQLAlchemy (open_read_only reads it with sqlite3).
 if TYPE_CHECKING:
-    from adrs.doctor import DoctorReport
+    from adrs.doctor_findings import DoctorReport
     from adrs.export import Exported
     from adrs.search.paradigms import Paradigm
 

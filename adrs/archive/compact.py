@@ -28,7 +28,7 @@ Floats keep every bit: Python writes the shortest text that reads back as the sa
 packed form holds the double itself (so -0.0, NaN and the infinities come back as they were).
 
 Must not: import SQLAlchemy or the schema (a reader on the standard library's sqlite3 may use it
-too), or decide what a program's metrics are (store.py and doctor.py do).
+too), or decide what a program's metrics are (store.py and doctor_programs.py do).
 """
 
 from __future__ import annotations

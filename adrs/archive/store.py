@@ -2,15 +2,17 @@
 
 Owns: `Archive`, the one gateway to the database (open it with `Archive.open(path or URL)`: a
 path means SQLite in WAL mode; any SQLAlchemy URL works, e.g. `postgresql+psycopg://user@host/db`),
-and in this module: creating runs, writing a proposal as `pending` before it is evaluated, and
-writing all stages of one program's evaluation in a single transaction, so a crash loses at most
-the evaluations in flight. Several engines may write one run (PostgreSQL): proposal indices are
-unique per run (allocated as max + 1, retried on the constraint), and every evaluated program or
-placed migrant is journaled for the others. The other parts of `Archive`: base.py (opening,
-sessions), cooperation.py (budget claims, change journal), calls.py (LLM call rows), reads.py
-(summaries for status and the report), integrity.py (what `adrs doctor` reads and repairs),
-rescores.py (repeated evaluations and best claims), locks.py (one engine per run), steering.py
-(what a person steering the run from `adrs serve --steer` asks).
+and in this module: writing a proposal as `pending` before it is evaluated, placing a migrant
+copy, and writing all stages of one program's evaluation in a single transaction, so a crash
+loses at most the evaluations in flight. Several engines may write one run (PostgreSQL): proposal
+indices are unique per run (allocated as max + 1, retried on the constraint), and every evaluated
+program or placed migrant is journaled for the others. The other parts of `Archive`: base.py
+(opening, sessions), runs.py (creating and reading runs), program_reads.py (programs and
+evaluations read back), events.py (events and state), cooperation.py (budget claims, change
+journal), calls.py (LLM call rows), reads.py (summaries for status and the report), integrity.py
+(what `adrs doctor` reads and repairs), rescores.py (repeated evaluations and best claims),
+locks.py (one engine per run), steering.py (what a person steering the run from
+`adrs serve --steer` asks).
 Every method returns the plain records of records.py: no session or ORM object leaves
 adrs/archive/, and no module outside it imports SQLAlchemy or the schema.
 
@@ -33,9 +35,11 @@ from adrs.archive.calls import LLMCallsMixin
 from adrs.archive.compact import SAME_AS_PROGRAM, same_values, stored_features
 from adrs.archive.cooperation import CooperationMixin
 from adrs.archive.errors import ArchiveDamaged, ArchiveError, NotAnArchive, RunBusy
+from adrs.archive.events import EventsMixin
 from adrs.archive.integrity import IntegrityMixin
 from adrs.archive.locks import LocksMixin
 from adrs.archive.packing import pack_values
+from adrs.archive.program_reads import ProgramReadsMixin
 from adrs.archive.reads import ReadsMixin
 from adrs.archive.records import (
     ClaimDraft,
@@ -43,14 +47,13 @@ from adrs.archive.records import (
     ProgramRecord,
     ProgramStatus,
     RunRecord,
-    RunStatus,
-    as_record,
     unevaluated_fields,
 )
 from adrs.archive.rescores import RescoresMixin, add_claim_row, add_repeat_rows
-from adrs.archive.schema import EvaluationRow, Event, Program, Run, RunCounter, State
+from adrs.archive.runs import RunsMixin
+from adrs.archive.schema import EvaluationRow, Program
 from adrs.archive.steering import SteeringMixin
-from adrs.archive.texts import as_one_record, as_records, evaluation_rows, store_texts
+from adrs.archive.texts import as_one_record, store_texts
 from adrs.evaluate.result import Evaluation
 from adrs.noise import mean_metrics
 
@@ -77,9 +80,7 @@ _INDEX_RETRIES = 50  # engines racing for the next proposal index; each retry re
 # The statements every proposal and evaluation runs, built once (SQLAlchemy then reuses their
 # compiled form): Core, not the ORM, on this path.
 _P, _E = Program.__table__, EvaluationRow.__table__
-_PROGRAM = select(_P).where(_P.c.id == bindparam("id"))
 _NEXT_INDEX = select(func.max(_P.c.proposal_index)).where(_P.c.run_id == bindparam("run"), _P.c.migrated_from.is_(None))
-_HASH = select(_P.c.id).where(_P.c.run_id == bindparam("run"), _P.c.code_hash == bindparam("hash")).limit(1)
 _NEW_HASH = (
     select(_P.c.id)
     .where(_P.c.run_id == bindparam("run"), _P.c.code_hash == bindparam("hash"), _P.c.migrated_from.is_(None))
@@ -97,8 +98,6 @@ _PROGRAM_AND_STAGES = (
     .outerjoin(_E, _E.c.program_id == _P.c.id)
     .where(_P.c.id == bindparam("id"))
 )
-# An evaluation row with its program's metrics, which a row that stores none reads as its own (compact.py).
-_EVALUATIONS = evaluation_rows().where(_E.c.program_id == bindparam("program")).order_by(_E.c.id)
 _INSERT_PROGRAM = insert(_P)
 _INSERT_EVALUATION = insert(_E)
 _SET_EVALUATED = update(_P).where(_P.c.id == bindparam("program"))
@@ -168,43 +167,20 @@ def _evaluation_values(program_id: int, e: Evaluation) -> dict[str, Any]:
     }
 
 
-class Archive(CooperationMixin, LLMCallsMixin, ReadsMixin, IntegrityMixin, RescoresMixin, LocksMixin, SteeringMixin):
+class Archive(
+    CooperationMixin,
+    LLMCallsMixin,
+    ReadsMixin,
+    IntegrityMixin,
+    RescoresMixin,
+    LocksMixin,
+    SteeringMixin,
+    RunsMixin,
+    ProgramReadsMixin,
+    EventsMixin,
+):
     """One archive database; it may hold several runs, and several engines may write one run."""
 
-    # runs -------------------------------------------------------------------------------------
-    def create_run(self, problem_name: str, problem_root: str, fingerprint: str, seed: int, config: dict) -> RunRecord:
-        with self._session() as s, s.begin():
-            run = Run(
-                problem_name=problem_name,
-                problem_root=problem_root,
-                problem_fingerprint=fingerprint,
-                seed=seed,
-                config=config,
-            )
-            s.add(run)
-            s.flush()
-            s.add(RunCounter(run_id=run.id, claimed=0, change_seq=0, engines=0))
-            self._counters_ready.add(run.id)
-            self._next_index[run.id] = 0
-            return as_record(RunRecord, run)
-
-    def run(self, run_id: int | None = None) -> RunRecord:
-        with self._session() as s:
-            stmt = select(Run).order_by(Run.id.desc()) if run_id is None else select(Run).where(Run.id == run_id)
-            row = s.scalars(stmt).first()
-            if row is None:
-                raise ArchiveError(f"{self.url}: no run" + ("" if run_id is None else f" with id {run_id}"))
-            return as_record(RunRecord, row)
-
-    def set_run_status(self, run_id: int, status: RunStatus) -> None:
-        with self._session() as s, s.begin():
-            s.execute(update(Run).where(Run.id == run_id).values(status=RunStatus(status).value))
-
-    def update_run_config(self, run_id: int, config: dict) -> None:
-        with self._session() as s, s.begin():
-            s.execute(update(Run).where(Run.id == run_id).values(config=config))
-
-    # programs ---------------------------------------------------------------------------------
     def add_program(
         self,
         run_id: int,
@@ -349,39 +325,6 @@ class Archive(CooperationMixin, LLMCallsMixin, ReadsMixin, IntegrityMixin, Resco
             values = store_texts(c, EvaluationRow, _evaluation_values(program_id, evaluation))
             c.execute(_INSERT_EVALUATION, pack_values(c, values))
 
-    def program(self, program_id: int) -> ProgramRecord:
-        with self._read() as c:
-            row = c.execute(_PROGRAM, {"id": program_id}).first()
-            if row is None:
-                raise ArchiveError(f"{self.url}: no program with id {program_id}")
-            return as_one_record(c, ProgramRecord, row)
-
-    def programs(self, run_id: int, status: ProgramStatus | None = None) -> list[ProgramRecord]:
-        stmt = select(_P).where(_P.c.run_id == run_id)
-        if status is not None:
-            stmt = stmt.where(_P.c.status == ProgramStatus(status).value)
-        with self._read() as c:
-            return as_records(c, ProgramRecord, c.execute(stmt.order_by(_P.c.id)))
-
-    def programs_since(self, run_id: int, after_id: int) -> list[ProgramRecord]:
-        """Evaluated programs with id > after_id (incremental refresh of the in-memory index)."""
-        stmt = (
-            select(_P)
-            .where(_P.c.run_id == run_id, _P.c.id > after_id)
-            .where(_P.c.status != ProgramStatus.PENDING.value)
-            .order_by(_P.c.id)
-        )
-        with self._read() as c:
-            return as_records(c, ProgramRecord, c.execute(stmt))
-
-    def hash_exists(self, run_id: int, code_hash: str) -> bool:
-        with self._read() as c:
-            return c.execute(_HASH, {"run": run_id, "hash": code_hash}).first() is not None
-
-    def known_hashes(self, run_id: int) -> set[str]:
-        with self._read() as c:
-            return set(c.execute(select(_P.c.code_hash).where(_P.c.run_id == run_id)).scalars())
-
     def next_proposal_index(self, run_id: int) -> int:
         """The index the run's next proposal gets: read once, then kept by this process's inserts
         (another engine's make it stale; the insert then finds the index taken and takes the next)."""
@@ -396,32 +339,3 @@ class Archive(CooperationMixin, LLMCallsMixin, ReadsMixin, IntegrityMixin, Resco
         index = 0 if value is None else value + 1
         self._next_index[run_id] = max(index, self._next_index.get(run_id, 0))
         return self._next_index[run_id]
-
-    def evaluations(self, program_id: int) -> list[Evaluation]:
-        with self._read() as c:
-            return as_records(c, Evaluation, c.execute(_EVALUATIONS, {"program": program_id}))
-
-    # events and state -------------------------------------------------------------------
-    def add_event(self, run_id: int, kind: str, payload: dict | None = None) -> None:
-        with self._session() as s, s.begin():
-            s.add(Event(run_id=run_id, kind=kind, payload=payload or {}))
-
-    def events(self, run_id: int, kind: str | None = None) -> list[tuple[str, dict, datetime]]:
-        with self._session() as s:
-            stmt = select(Event).where(Event.run_id == run_id)
-            if kind is not None:
-                stmt = stmt.where(Event.kind == kind)
-            return [(e.kind, e.payload, e.created_at) for e in s.scalars(stmt.order_by(Event.id))]
-
-    def get_state(self, run_id: int, key: str) -> dict | None:
-        with self._session() as s:
-            row = s.get(State, (run_id, key))
-            return None if row is None else dict(row.value)
-
-    def put_state(self, run_id: int, key: str, value: dict) -> None:
-        with self._session() as s, s.begin():
-            row = s.get(State, (run_id, key))
-            if row is None:
-                s.add(State(run_id=run_id, key=key, value=value))
-            else:
-                row.value = value

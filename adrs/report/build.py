@@ -90,7 +90,8 @@ def _add_baselines(data: RunData, say: Callable[[str], None]) -> None:
 def render(runs: list[RunData]) -> str:
     require_matplotlib()
     from adrs.report import figures
-    from adrs.report.html import render_page, wants_dollar_plot
+    from adrs.report.html import render_page
+    from adrs.report.run_sections import wants_dollar_plot
 
     drawn = {
         "progress": figures.best_over_evaluations(runs),
