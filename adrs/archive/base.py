@@ -4,7 +4,8 @@ Owns: opening an archive by path or URL, for writing or read-only (connect.py co
 engine and brings an older archive's layout up to date when it is opened to write), this
 process's mark in the change journal and what it remembers of its own writes (a run's next
 proposal index, its journal entries), and the ORM sessions and Core connections the parts of
-`Archive` (store.py, cooperation.py, calls.py, reads.py, integrity.py) use: Core statements on the
+`Archive` (store.py, cooperation.py, calls.py, reads.py, integrity.py, rescores.py, locks.py,
+steering.py, runs.py, program_reads.py, events.py) use: Core statements on the
 paths every evaluation takes, the ORM elsewhere. Sessions and connections never leave adrs/archive/.
 
 Must not: read or write rows itself.

@@ -6,7 +6,7 @@ with each other), evaluation rows of no program, and the repairs: deleting evalu
 repeated ones), overwriting a program's derived fields. With
 `write=True` every repair of one session commits together, or none does.
 
-Must not: decide what is inconsistent or what to repair (doctor.py does), touch a program's code
+Must not: decide what is inconsistent or what to repair (doctor.py and doctor_programs.py do), touch a program's code
 or lineage, or delete a program.
 """
 
