@@ -44,6 +44,19 @@ def _private_user_data_folder() -> Iterator[None]:
                 os.environ["XDG_DATA_HOME"] = saved
 
 
+# The user's own cache folder, read before private_cache_folder replaces it: uv's cache lives there,
+# from which tests that build a venv install offline.
+USER_CACHE_HOME = os.environ.get("XDG_CACHE_HOME")
+
+
+def uv_env(**extra: str) -> dict[str, str]:
+    """This process's environment with the user's own XDG_CACHE_HOME, for uv (its cache)."""
+    env = {key: value for key, value in os.environ.items() if key != "XDG_CACHE_HOME"}
+    if USER_CACHE_HOME is not None:
+        env["XDG_CACHE_HOME"] = USER_CACHE_HOME
+    return {**env, **extra}
+
+
 @pytest.fixture(scope="session", autouse=True)
 def private_cache_folder(tmp_path_factory) -> Iterator[Path]:
     """XDG_CACHE_HOME for this process and every `adrs` it starts."""

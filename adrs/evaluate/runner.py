@@ -204,9 +204,9 @@ async def _run_worker(
         "candidate_memory_mb": problem.limits.candidate_memory_mb,
         **peer_request(problem, stage),  # peer folders: their format and the evaluator function of this stage
     }
-    # RLIMIT_NPROC binds root only once capabilities are gone, and then counts every root process
-    # of the machine: a confined candidate would inherit it from its worker. The cgroup bounds tasks.
-    spec = SandboxSpec(limits=limits, cgroup=cgroup, extra_env=env, limit_nproc=os.geteuid() != 0)
+    # No RLIMIT_NPROC: the worker runs as the user (or root), whose every process it would count
+    # (process.nproc_binds); the cgroup bounds tasks where there is one.
+    spec = SandboxSpec(limits=limits, cgroup=cgroup, extra_env=env)
     stdout_path, stderr_path = workdir / "worker.stdout", workdir / "worker.stderr"
     # Read back through this descriptor: an in-process candidate could replace the file's name.
     stderr_fd = os.open(stderr_path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)

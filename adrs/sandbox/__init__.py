@@ -93,8 +93,8 @@ def describe(name: str) -> str:
         gaps.append("no seccomp filter on this architecture")
     if not scratch_available():
         gaps.append("disk bounded per file only (a tmpfs quota needs root)")
-    if name == "process" and _processes_unbounded():
-        gaps.append("no bound on the number of processes (no writable cgroup-v1 pids group; RLIMIT_NPROC spares root)")
+    if _processes_unbounded(name):
+        gaps.append("no bound on the number of processes but the wall-clock limit (no writable cgroup-v1 pids group)")
     if name == "process":
         if confinement_available():
             text = "process: confined (a fresh root with /usr and the Python runtime read-only, own PID/mount/IPC"
@@ -112,16 +112,17 @@ def describe(name: str) -> str:
     return text + ("; " + "; ".join(gaps) if gaps else "")
 
 
-def _processes_unbounded() -> bool:
-    """Whether a `process` candidate may fork without bound here: it runs as root (confined, or
-    where uid 65534 cannot run Python), which RLIMIT_NPROC does not bind, and there is no pids
-    cgroup (cgroup v2 hosts, or ADRS_NO_CGROUP=1). Its wall-clock limit still ends it."""
+def _processes_unbounded(name: str) -> bool:
+    """Whether a candidate may fork without bound here (until its wall-clock limit ends it and its
+    PID namespace with it): where there is no pids cgroup (not root, cgroup v2 hosts, or
+    ADRS_NO_CGROUP=1), unless RLIMIT_NPROC binds (process.nproc_binds: an unconfined candidate
+    switched to uid 65534). Docker bounds with --pids-limit."""
     from adrs.sandbox.cgroup import pids_cgroup_available
     from adrs.sandbox.process import can_drop_privileges, confinement_available
 
-    if os.geteuid() != 0 or pids_cgroup_available():
+    if name == "docker" or pids_cgroup_available():
         return False
-    return confinement_available() or not can_drop_privileges()
+    return not (name == "process" and not confinement_available() and can_drop_privileges())
 
 
 def current() -> Backend:

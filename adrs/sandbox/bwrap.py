@@ -137,7 +137,7 @@ class BwrapBackend(Backend):
             limits=launch.limits,
             cgroup=PidsCgroup.create(launch.limits.processes),
             unshare_network=False,  # bwrap makes its own namespaces
-            limit_nproc=os.geteuid() != 0,  # counted per user namespace: only binds when not root
+            limit_nproc=False,  # would count the user's whole session (process.nproc_binds)
         )
         handle = popen_in_sandbox(launch, command, spec)
         handle.shell_status = True  # bwrap exits with 128 + N when the candidate dies by signal N

@@ -67,9 +67,17 @@ class SandboxSpec:
     cgroup: PidsCgroup | None = None
     extra_env: dict[str, str] = field(default_factory=dict)
     unshare_network: bool = True  # False where the command makes its own namespaces (bwrap)
-    limit_nproc: bool = (
-        True  # RLIMIT_NPROC counts every process of the real uid: wrong for uid-0 children without capabilities
-    )
+    limit_nproc: bool = False  # lower RLIMIT_NPROC to limits.processes: see nproc_binds()
+
+
+def nproc_binds(drop_privileges: bool, cgroup: PidsCgroup | None) -> bool:
+    """Whether RLIMIT_NPROC may bound a sandboxed child's processes. The kernel counts every task of
+    the child's real uid on the machine against it: only a uid adrs switched the child to (65534)
+    is the sandbox's alone, and then only where no pids cgroup bounds the child already (the limit
+    is shared by every candidate running as that uid). Under the user's own uid it would count their
+    whole session (a desktop runs hundreds of threads): with 64, no candidate could even start. It
+    does not bind uid 0 at all."""
+    return drop_privileges and cgroup is None
 
 
 def scrubbed_env(home: str, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -379,11 +387,9 @@ class ProcessBackend(Backend):
         # both asked for, the switch would come first and unshare(1) would fail for every candidate.
         drop = can_drop_privileges() and not confine
         command = list(launch.argv)
+        cgroup = PidsCgroup.create(launch.limits.processes)
         spec = SandboxSpec(
-            limits=launch.limits,
-            drop_privileges=drop,
-            cgroup=PidsCgroup.create(launch.limits.processes),
-            limit_nproc=drop or os.geteuid() != 0,
+            limits=launch.limits, drop_privileges=drop, cgroup=cgroup, limit_nproc=nproc_binds(drop, cgroup)
         )
         if confine:
             # python -I RUNNER ARGS -> unshare ... python -I confine.pyc CONFIG RUNNER ARGS, with the
