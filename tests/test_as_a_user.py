@@ -81,7 +81,10 @@ def _tasks_held_by_the_user(count: int):
         os.close(ready_write)
 
 
-def test_a_user_with_many_tasks_of_their_own_can_evaluate_a_program():
+@pytest.fixture(scope="module")
+def user_install():
+    """A venv of a Python uid 65534 can run, with this checkout installed (editable), in a folder
+    that uid can read: (folder, venv); skips where any of it is impossible here."""
     if os.geteuid() != 0:
         pytest.skip("needs root to act as another user (run as a user, the whole suite is this test)")
     python, uv = _system_python(), shutil.which("uv")
@@ -104,23 +107,82 @@ def test_a_user_with_many_tasks_of_their_own_can_evaluate_a_program():
         )
         if installed.returncode != 0:
             pytest.skip(f"adrs's dependencies are not all in uv's cache here: {installed.stderr[-300:]}")
-        problem = work / "toy"
-        shutil.copytree(SKELETON, problem, ignore=shutil.ignore_patterns("__pycache__"))
-        toml = problem / "problem.toml"
-        toml.write_text(toml.read_text().replace("{name}", "toy"))
         home = work / "home"
         home.mkdir()
         os.chown(home, USER, USER)
-        user_env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(home), "LANG": "C.UTF-8"}
-        with _tasks_held_by_the_user(TASKS_HELD):
-            done = _as_user(
-                [str(venv / "bin" / "adrs"), "eval", str(problem), str(problem / "initial.py"), "--json"],
-                env=user_env,
-                cwd=str(home),
-                timeout=300,
-            )
-        assert done.returncode == 0, done.stderr[-800:]
-        stages = json.loads(done.stdout)["stages"]
-        assert stages and all(stage["ok"] for stage in stages), [stage["error"] for stage in stages]
+        yield work, venv
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _user_env(work: Path) -> dict[str, str]:
+    return {"PATH": "/usr/local/bin:/usr/bin:/bin", "HOME": str(work / "home"), "LANG": "C.UTF-8"}
+
+
+def test_a_user_with_many_tasks_of_their_own_can_evaluate_a_program(user_install):
+    work, venv = user_install
+    problem = work / "toy"
+    shutil.copytree(SKELETON, problem, ignore=shutil.ignore_patterns("__pycache__"))
+    toml = problem / "problem.toml"
+    toml.write_text(toml.read_text().replace("{name}", "toy"))
+    with _tasks_held_by_the_user(TASKS_HELD):
+        done = _as_user(
+            [str(venv / "bin" / "adrs"), "eval", str(problem), str(problem / "initial.py"), "--json"],
+            env=_user_env(work),
+            cwd=str(work / "home"),
+            timeout=300,
+        )
+    assert done.returncode == 0, done.stderr[-800:]
+    stages = json.loads(done.stdout)["stages"]
+    assert stages and all(stage["ok"] for stage in stages), [stage["error"] for stage in stages]
+
+
+THREADS = """
+import threading
+
+
+def start(count):
+    release, started = threading.Event(), 0
+    try:
+        for _ in range(count):
+            threading.Thread(target=release.wait, daemon=True).start()
+            started += 1
+    except RuntimeError:
+        pass
+    release.set()
+    return started
+"""
+PROBE = """
+import sys
+from pathlib import Path
+from adrs.problemkit import run_candidate
+
+folder = Path(sys.argv[1])
+run = run_candidate(folder / "threads.py", folder / "driver.py", 200, sandbox="bwrap", workdir=folder)
+print(run.value if run.ok else run.error)
+"""
+
+
+def test_a_users_bwrap_candidate_is_bounded_in_processes_by_its_own_namespace(user_install):
+    # No pids cgroup for a user: the runner lowers RLIMIT_NPROC inside bwrap's user namespace,
+    # where only the sandbox's own tasks count (not the user's 80 others).
+    work, venv = user_install
+    if _as_user(["bwrap", "--unshare-all", "--ro-bind", "/", "/", "true"], timeout=30).returncode != 0:
+        pytest.skip("bwrap cannot make its namespaces as uid 65534 here")
+    folder = work / "threads"
+    folder.mkdir()
+    (folder / "threads.py").write_text(THREADS)
+    (folder / "driver.py").write_text("def run(candidate, payload):\n    return candidate.start(payload)\n")
+    (folder / "probe.py").write_text(PROBE)
+    os.chown(folder, USER, USER)
+    with _tasks_held_by_the_user(TASKS_HELD):
+        done = _as_user(
+            [str(venv / "bin" / "python"), str(folder / "probe.py"), str(folder)],
+            env=_user_env(work),
+            cwd=str(folder),
+            timeout=300,
+        )
+    assert done.returncode == 0, done.stderr[-800:]
+    started = done.stdout.strip().splitlines()[-1]
+    assert started.isdigit(), started
+    assert 10 < int(started) < 64, f"a user's bwrap candidate started {started} threads of 200"

@@ -244,6 +244,22 @@ def _call(program_path, function, *args):
     return False, failure
 
 
+def _lower_nproc():
+    """Where the backend asks (bwrap: adrs.sandbox.base.NPROC_ENV), lower RLIMIT_NPROC before
+    anything else runs: inside the sandbox's own user namespace the kernel counts its tasks alone
+    against it. Fails closed."""
+    processes = os.environ.pop("ADRS_CANDIDATE_NPROC", None)
+    if processes is None:
+        return
+    try:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_NPROC, (int(processes), int(processes)))
+    except (ImportError, OSError, ValueError) as exc:
+        sys.stderr.write(f"adrs: the process limit could not be set, the candidate was not run: {exc}\n")
+        os._exit(125)
+
+
 def _run_once(request, result, driver, payload):
     module = _load_candidate(request["program"], driver, payload, result)
     ok, value = _call(request["program"], driver.run, module, payload)
@@ -279,6 +295,7 @@ def _serve(request, driver, payload, channel):
 
 
 def main():
+    _lower_nproc()
     with open(sys.argv[1]) as f:
         request = json.load(f)
     session = bool(request.get("session"))

@@ -115,14 +115,17 @@ def describe(name: str) -> str:
 def _processes_unbounded(name: str) -> bool:
     """Whether a candidate may fork without bound here (until its wall-clock limit ends it and its
     PID namespace with it): where there is no pids cgroup (not root, cgroup v2 hosts, or
-    ADRS_NO_CGROUP=1), unless RLIMIT_NPROC binds (process.nproc_binds: an unconfined candidate
-    switched to uid 65534). Docker bounds with --pids-limit."""
+    ADRS_NO_CGROUP=1), unless RLIMIT_NPROC binds: inside bwrap's user namespace when not root (the
+    runner sets it there), or on an unconfined candidate switched to uid 65534
+    (process.nproc_binds); it never binds root. Docker bounds with --pids-limit."""
     from adrs.sandbox.cgroup import pids_cgroup_available
     from adrs.sandbox.process import can_drop_privileges, confinement_available
 
     if name == "docker" or pids_cgroup_available():
         return False
-    return not (name == "process" and not confinement_available() and can_drop_privileges())
+    if name == "bwrap":
+        return os.geteuid() == 0
+    return not (os.geteuid() == 0 and not confinement_available() and can_drop_privileges())
 
 
 def current() -> Backend:

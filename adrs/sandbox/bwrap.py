@@ -24,7 +24,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from adrs.sandbox.base import NOBODY_GID, NOBODY_UID, Backend, Handle, Launch, ProcessLimits
+from adrs.sandbox.base import NOBODY_GID, NOBODY_UID, NPROC_ENV, Backend, Handle, Launch, ProcessLimits
 from adrs.sandbox.cgroup import PidsCgroup
 from adrs.sandbox.process import SandboxSpec, popen_in_sandbox
 from adrs.sandbox.views import gpu_devices, hidden_inside, root_links, shown_paths
@@ -58,6 +58,10 @@ def bwrap_command(
     ]  # fmt: skip
     for key, value in env.items():
         command += ["--setenv", key, value]
+    # The runner lowers RLIMIT_NPROC to this inside bwrap's user namespace, where the kernel counts
+    # this sandbox's tasks alone against it (ucounts per namespace); set before bwrap, it would count
+    # every task of the user's uid (process.nproc_binds).
+    command += ["--setenv", NPROC_ENV, str(limits.processes)]
     # /tmp first: a folder shown below it (a virtual environment under /tmp, the home) is mounted inside it.
     command += ["--size", tmpfs_bytes, "--tmpfs", "/tmp"]
     shown = shown_paths(readonly)
