@@ -23,6 +23,7 @@ from pathlib import Path
 import pytest
 
 from adrs.export_bundle import Requirement, write_bundle
+from tests.conftest import uv_env
 from tests.problems import test_leaderboard_style as leaderboard
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -60,6 +61,7 @@ def _install(python: Path, requirements: list[Requirement]) -> None:
     links = ["--find-links", str(WHEELS)] if WHEELS.is_dir() else []
     done = subprocess.run(
         [uv, "pip", "install", "-q", "--offline", "--python", str(python), *links, *pins],
+        env=uv_env(),  # the user's own cache folder: conftest gives the tests a private one
         capture_output=True,
         text=True,
         timeout=600,
