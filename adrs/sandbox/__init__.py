@@ -119,13 +119,13 @@ def _processes_unbounded(name: str) -> bool:
     runner sets it there), or on an unconfined candidate switched to uid 65534
     (process.nproc_binds); it never binds root. Docker bounds with --pids-limit."""
     from adrs.sandbox.cgroup import pids_cgroup_available
-    from adrs.sandbox.process import can_drop_privileges, confinement_available
+    from adrs.sandbox.process import candidates_switch_uid, nproc_binds
 
     if name == "docker" or pids_cgroup_available():
         return False
     if name == "bwrap":
         return os.geteuid() == 0
-    return not (os.geteuid() == 0 and not confinement_available() and can_drop_privileges())
+    return not nproc_binds(candidates_switch_uid(), None)
 
 
 def current() -> Backend:

@@ -80,6 +80,14 @@ def nproc_binds(drop_privileges: bool, cgroup: PidsCgroup | None) -> bool:
     return drop_privileges and cgroup is None
 
 
+def candidates_switch_uid() -> bool:
+    """Whether `process` candidates run as uid 65534 here: where that uid can run Python and they
+    are not confined (the namespaces and mounts confine.py makes need root: a confined candidate
+    keeps uid 0 without capabilities, which confine.py drops; were both asked for, the switch
+    would come first and unshare(1) would fail for every candidate)."""
+    return can_drop_privileges() and not confinement_available()
+
+
 def scrubbed_env(home: str, extra: dict[str, str] | None = None) -> dict[str, str]:
     """A minimal environment: no API keys, no user configuration, deterministic hashing."""
     env = {k: os.environ[k] for k in _KEPT_ENV if k in os.environ}
@@ -382,10 +390,7 @@ class ProcessBackend(Backend):
 
     def launch(self, launch: Launch) -> Handle:
         confine = confinement_available()
-        # The namespaces and mounts confine.py makes need root: a confined candidate keeps uid 0
-        # without capabilities (confine.py drops them all); uid 65534 is for unconfined ones. Were
-        # both asked for, the switch would come first and unshare(1) would fail for every candidate.
-        drop = can_drop_privileges() and not confine
+        drop = candidates_switch_uid()
         command = list(launch.argv)
         cgroup = PidsCgroup.create(launch.limits.processes)
         spec = SandboxSpec(
