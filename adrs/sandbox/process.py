@@ -72,7 +72,8 @@ class SandboxSpec:
 
 def nproc_binds(drop_privileges: bool, cgroup: PidsCgroup | None) -> bool:
     """Whether RLIMIT_NPROC may bound a sandboxed child's processes. The kernel counts every task of
-    the child's real uid on the machine against it: only a uid adrs switched the child to (65534)
+    the child's real uid in the user namespace where it is set (bwrap's runner sets it inside the
+    sandbox's own: adrs.sandbox.base.NPROC_ENV); set here, only a uid adrs switched the child to (65534)
     is the sandbox's alone, and then only where no pids cgroup bounds the child already (the limit
     is shared by every candidate running as that uid). Under the user's own uid it would count their
     whole session (a desktop runs hundreds of threads): with 64, no candidate could even start. It
