@@ -1,10 +1,8 @@
 """The runner: engine side of one stage (spawn the worker, deadline, read its frame), and the cascade.
 
-Owns: writing the program into a private working directory, choosing the sandbox backend for the
-evaluation's candidates (the settings' choice, else the problem's `sandbox`) and handing it down to
-the worker (ADRS_SANDBOX, with the paths candidates must not see in ADRS_HIDDEN_PATHS), handing the
-evaluator its data folder (--data, else ADRS_DATA, else the user's data folder that `adrs data
-fetch` fills: adrs/datasets/location.py), starting the worker under the `process` sandbox (forked by
+Owns: writing the program into a private working directory, handing the worker the sandbox backend
+for the evaluation's candidates and the evaluator's data folder (both chosen by
+adrs/evaluate/stage_env.py), starting the worker under the `process` sandbox (forked by
 the problem's warm server, adrs/evaluate/warm.py, unless the settings or the problem opt out, or no
 server can fork it: then a fresh interpreter), enforcing the stage's wall-clock limit (killing the
 whole process tree), reading the tokenised result frame from the worker's private pipe, and running
@@ -36,10 +34,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from adrs import sandbox
-from adrs.archive.location import archive_files  # a leaf: reads the URL, never opens the archive
-from adrs.datasets.location import data_dir_for, user_data_root
 from adrs.evaluate import driver_check, warm
 from adrs.evaluate.result import Evaluation
+from adrs.evaluate.stage_env import data_folder, sandbox_name, stage_backend, worker_env
 from adrs.formats import container_stage
 from adrs.formats.scoring import cascade_step, normalise_for
 from adrs.formats.worker_request import peer_request
@@ -51,9 +48,8 @@ from adrs.sandbox import SandboxUnavailable
 from adrs.sandbox.base import ProcessLimits, describe_exit
 from adrs.sandbox.cgroup import PidsCgroup
 from adrs.sandbox.process import SandboxSpec, kill_tree, popen_kwargs, scrubbed_env
-from adrs.sandbox.reaper import ENGINE_ENV, engine_id, watch_docker
+from adrs.sandbox.reaper import watch_docker
 from adrs.sandbox.scratch import mount_scratch, unmount_scratch
-from adrs.sandbox.views import secret_path_names, socket_folder
 
 MAX_FRAME_BYTES = 64 * 1024 * 1024
 TAIL_BYTES = 3000
@@ -89,7 +85,7 @@ async def _evaluate_stage(problem: Problem, program_path: Path, stage: Stage, se
         return await _container_stage(problem, program_path, stage, settings)
     name = sandbox_name(problem, settings)
     try:
-        backend = await asyncio.to_thread(_require_backend, name, settings.docker_image)
+        backend = await stage_backend(name, settings.docker_image)
     except SandboxUnavailable as exc:
         return Evaluation.failure(stage.name, failures.EVALUATOR, str(exc))
     workdir = Path(tempfile.mkdtemp(prefix=f"adrs-{stage.name}-", dir=settings.workdir_root))
@@ -100,7 +96,7 @@ async def _evaluate_stage(problem: Problem, program_path: Path, stage: Stage, se
         program = workdir / "program.py"
         shutil.copyfile(program_path, program)
         data = data_folder(problem, settings)  # once per stage: the worker's request and its hidden paths
-        env = _worker_env(problem, settings, name, tag, data)
+        env = worker_env(problem, settings, name, tag, data)
         if name == "docker":
             watch_docker(env["ADRS_DOCKER_HOST"])
         return await _run_worker(problem, program, stage, settings, workdir, started, env, data)
@@ -125,54 +121,6 @@ async def _container_stage(problem: Problem, program_path: Path, stage: Stage, s
         return await asyncio.to_thread(container_stage.evaluate, problem, program_path, stage, tag)
     finally:
         await asyncio.to_thread(sandbox.get("docker").cleanup, tag)
-
-
-def sandbox_name(problem: Problem, settings: EvalSettings) -> str:
-    """The backend for this problem's candidates: the settings' (CLI) choice over problem.toml's, else
-    the strongest that works here (adrs.sandbox.default_name)."""
-    return settings.sandbox or problem.sandbox or sandbox.default_name()
-
-
-def _require_backend(name: str, docker_image: str | None) -> sandbox.Backend:
-    if docker_image:
-        os.environ["ADRS_DOCKER_IMAGE"] = docker_image  # read by the docker backend, here and in workers
-    return sandbox.require(name)
-
-
-def data_folder(problem: Problem, settings: EvalSettings) -> str | None:
-    """The data folder the evaluator gets (--data, else ADRS_DATA, else the user's data folder once
-    `adrs data fetch` filled it for this problem), absolute: the worker's cwd is its private folder,
-    so a relative --data would resolve there. The worker's environment is scrubbed, so ADRS_DATA
-    reaches the evaluator only through here."""
-    chosen = data_dir_for(problem.name, settings.data_dir)
-    return str(Path(chosen).expanduser().resolve()) if chosen else None
-
-
-def _worker_env(problem: Problem, settings: EvalSettings, name: str, tag: str, data: str | None) -> dict[str, str]:
-    """What the worker's harness needs to start candidates: backend, probes, paths to hide (`data`:
-    the stage's data folder). Every path is looked for again at each stage."""
-    hidden = [str(problem.root), *secret_path_names()]
-    for folder in (data, os.environ.get("ADRS_DATA")):
-        if folder:
-            hidden.append(os.path.realpath(os.path.expanduser(folder)))
-    users = user_data_root()
-    if users.is_dir():  # every problem's fetched data, not only this one's
-        hidden.append(os.path.realpath(users))
-    hidden += archive_files(settings.archive_url)
-    hidden += settings.hidden_paths
-    env = {"ADRS_SANDBOX": name, "ADRS_SANDBOX_TAG": tag, ENGINE_ENV: engine_id(), **sandbox.probe_env(name)}
-    if problem.resources.gpus > 0:
-        env["ADRS_CANDIDATE_GPUS"] = "1"  # candidates get the GPU device nodes
-    else:
-        env["CUDA_VISIBLE_DEVICES"] = ""  # the evaluator sees no GPU either, as its candidates do
-    from adrs.sandbox.docker_image import docker_host, image_name
-
-    if docker_host().startswith("unix://"):
-        hidden.append(str(socket_folder(docker_host().removeprefix("unix://"))))
-    if name == "docker":
-        env.update(ADRS_DOCKER_HOST=docker_host(), ADRS_DOCKER_IMAGE=image_name())
-    env["ADRS_HIDDEN_PATHS"] = os.pathsep.join(hidden)
-    return env
 
 
 async def _run_worker(

@@ -45,6 +45,7 @@ import signal
 import socket
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -66,6 +67,7 @@ from adrs.sandbox.zygote_launch import ZYGOTE_FD_ENV, start_zygote, zygote_wante
 
 MAX_FDS = 8
 MAX_ZYGOTES = 3  # zygotes one server starts in all (again after one died); then its candidates start cold
+ZYGOTE_EXIT_S = 5.0  # how long a server that ends waits for its zygote to reap its candidates and exit
 WARM_ZYGOTE_FD = 4  # where a forked worker finds its copy of the candidate zygote's socket
 HIGH_FD = 64  # received descriptors are moved above the ones a worker gets before they are placed
 
@@ -238,6 +240,24 @@ class _Server:
             except ChildProcessError:
                 break
             self.children.pop(pid, None)
+        self._end_zygote()
+
+    def _end_zygote(self) -> None:
+        """Let the zygote go (with every worker gone, it then kills and reaps its candidates and
+        exits) and reap it: the CPU time of the candidates it reaped then counts in the server's,
+        and so in the engine's (wait4), as the workers' does. Killed after ZYGOTE_EXIT_S."""
+        if self.zygote is None or self.zygote_pid is None:
+            return
+        self.zygote.close()
+        deadline = time.monotonic() + ZYGOTE_EXIT_S
+        with contextlib.suppress(ChildProcessError):  # reaped above, had it died meanwhile
+            while os.waitpid(self.zygote_pid, os.WNOHANG) == (0, 0):
+                if time.monotonic() > deadline:
+                    with contextlib.suppress(OSError):
+                        os.kill(self.zygote_pid, signal.SIGKILL)
+                    os.waitpid(self.zygote_pid, 0)
+                    return
+                time.sleep(0.002)
 
 
 _zygotes: list[subprocess.Popen] = []

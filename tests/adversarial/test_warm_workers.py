@@ -125,6 +125,32 @@ def test_nothing_one_evaluation_did_is_seen_by_the_next(tmp_path):
         assert metrics["home"] == 1.0, "HOME and cwd are not the stage's folder"
 
 
+def test_a_stage_forks_its_worker_before_other_work_on_the_loop_runs(tmp_path, monkeypatch):
+    # The engine makes its next proposal while a stage runs (proposer.py): a stage that yields to
+    # the loop before its worker is forked puts that proposal in front of the evaluation instead.
+    problem, program = _problem(tmp_path)
+    _evaluate(problem, program)  # the server is started once; this is about a stage on a warm one
+    order: list[str] = []
+    forked = warm.start_worker
+
+    async def start_worker(*args, **kwargs):
+        order.append("worker forked")
+        return await forked(*args, **kwargs)
+
+    monkeypatch.setattr(warm, "start_worker", start_worker)
+
+    async def other_work() -> None:
+        order.append("other work")
+
+    async def both():
+        stage = asyncio.create_task(evaluate_stage(problem, program, problem.stages[0], EvalSettings()))
+        await asyncio.gather(stage, asyncio.create_task(other_work()))
+        return stage.result()
+
+    assert asyncio.run(both()).ok
+    assert order == ["worker forked", "other work"]
+
+
 def test_concurrent_evaluations_do_not_see_each_other(tmp_path):
     problem, program = _problem(tmp_path, sleep_s=1.0)
 

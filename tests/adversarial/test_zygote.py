@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import resource
 import select
 import signal
 import subprocess
@@ -274,6 +275,33 @@ def test_a_warm_server_replaces_a_zygote_that_died(toy_problem):
         assert warm.server_pids() == [server]
     finally:
         warm.close_all()
+
+
+def test_the_cpu_time_of_forked_candidates_reaches_the_engine(toy_problem):
+    # The zygote, not the worker, reaps a forked candidate: its CPU time reaches the engine (wait4,
+    # what benchmarks/ measure) only if the server, once it ends, reaps the zygote in turn.
+    program = toy_problem / "burn.py"
+    program.write_text(
+        "import time\n"
+        "end = time.process_time() + 1.0\n"
+        "while time.process_time() < end:  # once per candidate process\n"
+        "    pass\n"
+        "def order_jobs(jobs):\n"
+        "    return sorted(range(len(jobs)), key=lambda i: jobs[i][0] / jobs[i][1])\n"
+    )
+    problem = load_problem(toy_problem)
+    warm.close_all()
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    try:
+        evaluation = asyncio.run(evaluate_stage(problem, program, problem.stage("quick"), EvalSettings()))
+        assert evaluation.ok, evaluation.error
+        (server,) = warm.server_pids()
+        assert _zygotes_of(server), "no zygote: the candidate was not forked"
+    finally:
+        warm.close_all()
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    used = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    assert used >= 1.0, f"{used:.2f} s of CPU reached this process; the candidate alone used 1 s"
 
 
 def _zygotes_of(server: int) -> list[int]:
