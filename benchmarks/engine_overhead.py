@@ -8,9 +8,10 @@ and the offline mutator, one slot, so every millisecond is the engine's: proposa
 mutation, hashing, the pending write), sandbox (worker start to result frame: the whole stage wall
 time, since the evaluator itself takes microseconds) and archive write (evaluations + elites).
 Workers are warm (forked by the problem's warm server, adrs/evaluate/warm.py) unless --cold-start.
-CPU: user + system time of this process and everything it reaped (the warm server, and with it
-its workers and its candidate zygote with the candidates that one reaped, is reaped when the run
-ends; before 2026-12-05 the zygote was not, and its candidates' CPU was missing), per evaluation. With --repeats N, medians of N runs.
+CPU: user + system time of this process and everything it reaped, per evaluation: the warm
+server is reaped when the run ends, and with it its workers and its candidate zygote with the
+candidates that one reaped (before 2026-12-05 the zygote was not: its candidates were missing).
+With --repeats N, medians of N runs.
 With --candidate the evaluator runs the program once through the trusted harness instead of reading
 it (one sandboxed candidate process per evaluation, confined where the machine allows it; a driver
 that calls `policy(2.0)`): the per-evaluation cost of a problem whose candidates run in a sandbox.
