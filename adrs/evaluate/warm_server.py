@@ -27,8 +27,9 @@ copy of its socket at WARM_ZYGOTE_FD (named by ADRS_ZYGOTE_FD), through which th
 has each confined candidate forked; a zygote that dies is replaced (MAX_ZYGOTES in all), and the
 workers holding the old one start their candidates cold, as every worker does elsewhere. When
 the engine's end of the control socket closes (the engine exited or was killed; PR_SET_PDEATHSIG
-kills the server too) the server kills its children's process groups and exits; each child dies
-with the server (PR_SET_PDEATHSIG).
+kills the server too) the server kills its children's process groups, reaps them, lets its zygote
+go and reaps it (so the CPU time of the candidates the zygote reaped reaches the engine's wait4)
+and exits; each child dies with the server (PR_SET_PDEATHSIG).
 
 Must not: read or parse a request, import evaluator or candidate code, start threads.
 """

@@ -134,7 +134,7 @@ def test_a_stage_forks_its_worker_before_other_work_on_the_loop_runs(tmp_path, m
     forked = warm.start_worker
 
     async def start_worker(*args, **kwargs):
-        order.append("worker forked")
+        order.append("worker asked for")
         return await forked(*args, **kwargs)
 
     monkeypatch.setattr(warm, "start_worker", start_worker)
@@ -148,7 +148,7 @@ def test_a_stage_forks_its_worker_before_other_work_on_the_loop_runs(tmp_path, m
         return stage.result()
 
     assert asyncio.run(both()).ok
-    assert order == ["worker forked", "other work"]
+    assert order == ["worker asked for", "other work"]
 
 
 def test_concurrent_evaluations_do_not_see_each_other(tmp_path):
