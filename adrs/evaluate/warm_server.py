@@ -46,7 +46,6 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -247,18 +246,15 @@ class _Server:
         """Let the zygote go (with every worker gone, it then kills and reaps its candidates and
         exits) and reap it: the CPU time of the candidates it reaped then counts in the server's,
         and so in the engine's (wait4), as the workers' does. Killed after ZYGOTE_EXIT_S."""
-        if self.zygote is None or self.zygote_pid is None:
+        proc = next((p for p in _zygotes if p.pid == self.zygote_pid), None)
+        if self.zygote is None or proc is None:
             return
         self.zygote.close()
-        deadline = time.monotonic() + ZYGOTE_EXIT_S
-        with contextlib.suppress(ChildProcessError):  # reaped above, had it died meanwhile
-            while os.waitpid(self.zygote_pid, os.WNOHANG) == (0, 0):
-                if time.monotonic() > deadline:
-                    with contextlib.suppress(OSError):
-                        os.kill(self.zygote_pid, signal.SIGKILL)
-                    os.waitpid(self.zygote_pid, 0)
-                    return
-                time.sleep(0.002)
+        try:
+            proc.wait(ZYGOTE_EXIT_S)  # one that _reap reaped meanwhile reads as ended
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 _zygotes: list[subprocess.Popen] = []
