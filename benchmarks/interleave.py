@@ -9,7 +9,7 @@ builds compare only run against run, close in time. Each pair runs the benchmark
 checkout (its own `.venv/bin/python`, its own copy of the script), the order alternating from
 pair to pair so a steady drift does not favour one side. The figures are every `NAME N ms` of the
 benchmark's first output line (engine_overhead.py: wall and CPU per evaluation); the table gives
-each pair with the load average before it, then the medians of each side and the median of the
+each run with its start time and the load average then, then the medians of each side and the median of the
 paired differences (this checkout minus the other).
 """
 
@@ -49,6 +49,8 @@ def main() -> None:
     other = args.against.resolve()
     if not command:
         parser.error("give the benchmark after --")
+    if args.pairs < 1:
+        parser.error(f"--pairs must be at least 1, not {args.pairs}")
     if not (other / ".venv" / "bin" / "python").exists():
         parser.error(f"{other} has no .venv/bin/python")
     sides = {"this": HERE, "other": other}
@@ -57,11 +59,11 @@ def main() -> None:
     for pair in range(args.pairs):
         order = ("other", "this") if pair % 2 == 0 else ("this", "other")
         for side in order:
-            load = os.getloadavg()[0]
+            began, load = time.strftime("%H:%M:%S"), os.getloadavg()[0]
             figures = run_once(sides[side], command)
             runs[side].append(figures)
             shown = ", ".join(f"{name} {value:.1f} ms" for name, value in figures.items())
-            print(f"pair {pair + 1} {time.strftime('%H:%M:%S')} load {load:.2f} {side:5s}: {shown}")
+            print(f"pair {pair + 1} {began} load {load:.2f} {side:5s}: {shown}")
     names = [name for name in runs["this"][0] if all(name in r for r in runs["this"] + runs["other"])]
     print("\n| figure | other (median) | this (median) | this - other, paired (median, min..max) |")
     print("|---|---|---|---|")
