@@ -16,9 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 NOBODY_UID = 65534
+NOBODY_GID = 65534
 # The runner (adrs/candidate/runner.py) lowers RLIMIT_NPROC to this variable's value, then drops it.
 NPROC_ENV = "ADRS_CANDIDATE_NPROC"
-NOBODY_GID = 65534
 # How a candidate finds its session channel: an inherited descriptor (process, bwrap) or a Unix
 # socket in its home that hands the descriptor over once (docker, which cannot inherit one).
 CHANNEL_FD_ENV = "ADRS_CHANNEL_FD"
