@@ -129,6 +129,12 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"parent selection strategy (default: {_default('strategy', SelectionConfig)})",
     )
     p.add_argument(
+        "--evolve-selection",
+        action="store_true",
+        help="with --selection adaptive and a model: a stalled run has the model write its parent-selection "
+        "function, run in the sandbox, rolled back when it fails or stalls",
+    )
+    p.add_argument(
         "--novelty", type=float, default=None, help="reject children more similar than this to their island (0-1)"
     )
     p.add_argument("--stagnation", type=int, default=None, help="stop after this many evaluations without a new best")

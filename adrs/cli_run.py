@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 from typing import TYPE_CHECKING, Any
 
 from adrs import api  # lazy: each command loads only the modules it uses (adrs eval never loads SQLAlchemy)
@@ -21,6 +22,7 @@ from adrs.cli_console import _warn, console
 from adrs.cli_parser import _default
 from adrs.config import RunConfig
 from adrs.printable import markup
+from adrs.search.config import AdaptiveConfig
 
 if TYPE_CHECKING:
     from adrs.api import MutatorPlan
@@ -69,6 +71,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     settings["deterministic"] = args.deterministic
     if args.selection is not None:
         settings["selection"] = SelectionConfig(strategy=args.selection)
+    if args.evolve_selection:
+        settings["adaptive"] = _with_written_strategy(problem.run_defaults.get("adaptive"))
     api.require_sandbox(problem, args.sandbox)
     given = ("workers", "executor", "ray_address")
     settings.update({k: getattr(args, k) for k in given if getattr(args, k) is not None})  # 0 too: checked
@@ -84,6 +88,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         archive,
         problem.name,
     )
+
+
+def _with_written_strategy(defaults: Any) -> AdaptiveConfig:
+    """The adaptive settings of `--evolve-selection`: the folder's own (if any), a written strategy on."""
+    base = AdaptiveConfig.from_dict(defaults) if isinstance(defaults, dict) else defaults or AdaptiveConfig()
+    return dataclasses.replace(base, written_strategy=True)
 
 
 def _join(args: argparse.Namespace, problem_name: str) -> int:

@@ -136,3 +136,8 @@ def _check(config: RunConfig) -> None:
         raise SettingError(f"selection: expected a SelectionConfig, got {config.selection!r}")
     if not isinstance(config.adaptive, AdaptiveConfig):
         raise SettingError(f"adaptive: expected an AdaptiveConfig, got {config.adaptive!r}")
+    if config.adaptive.written_strategy and config.selection.strategy != "adaptive":
+        raise SettingError(
+            "--evolve-selection (adaptive.written_strategy): a written selection strategy replaces the adaptive "
+            f"search's parents; it needs --selection adaptive, not {config.selection.strategy}"
+        )

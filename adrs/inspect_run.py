@@ -23,6 +23,21 @@ if TYPE_CHECKING:  # the records come from adrs.api, which imports this module
     from adrs.api import ProgramView, StatusReport
 
 
+def _strategies(console: Console, status: StatusReport) -> None:
+    """--evolve-selection: each strategy the model wrote, adopted, refused or rolled back, and why."""
+    if not status.strategies:
+        return
+    last = status.strategies[-1]
+    in_use = f"strategy {last.get('number')} in use" if last.get("outcome") == "adopted" else "none in use"
+    console.print(f"written selection strategies: {in_use}")
+    for event in status.strategies:
+        console.print(
+            f"  strategy {event.get('number')} {event.get('outcome')} at evaluation {event.get('at_evaluation')}: "
+            f"{markup(printable(str(event.get('reason', ''))))}",
+            soft_wrap=True,
+        )
+
+
 def _steering(console: Console, status: StatusReport) -> None:
     """A steerable run's steering (adrs serve --steer): paused or not, pinned and banned parents, hints."""
     steering = status.steering
@@ -72,6 +87,7 @@ def render_status(console: Console, status: StatusReport) -> None:
             shown += " (deterministic: ± 0)"
         console.print(f"best: program {best_id}, score {shown}{delta}")
     _steering(console, status)
+    _strategies(console, status)
     front = f"Pareto front: {len(elites.front)} programs; " if len(status.elites.problem.objectives) > 1 else ""
     console.print(f"{front}MAP-Elites cells per island: {elites.coverage()}")
     table = Table(title="top programs")

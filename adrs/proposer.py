@@ -35,6 +35,8 @@ from adrs.mutate.base import BreakthroughRequest, Proposal, ProposalContext
 from adrs.program import normalized_hash, unified_diff
 from adrs.progress import SOURCE_FAILED, RunFailure
 from adrs.search.adaptive import AdaptiveSearch, Choice
+from adrs.search.written import WrittenSelection
+from adrs.search.written_run import StrategyHost
 from adrs.steering import POLL_S, SteeringFollower
 from adrs.stops import nothing_to_mutate, proposals_failing
 
@@ -68,6 +70,12 @@ class Proposer:
         self.adaptive = (
             AdaptiveSearch(archive, run.id, config.adaptive, config.islands, self.keeper, sweeps=self.source.sweeps)
             if adaptive
+            else None
+        )
+        # A model-written selection strategy (`--evolve-selection`): chooses the parents while one is in use.
+        self.written = (
+            WrittenSelection.open(archive, run.id, StrategyHost(engine.problem, engine.settings), config.seed)
+            if self.adaptive is not None and config.adaptive.written_strategy
             else None
         )
         self.novelty = NoveltyFilter(config.novelty) if config.novelty is not None else None
@@ -226,6 +234,13 @@ class Proposer:
             reply = await self.source.breakthrough(request)
             paradigms, call_id = (reply.paradigms, reply.llm_call_id) if reply else ([], None)
             self.adaptive.breakthrough_done(paradigms, self.view, call_id)
+        if self.written is not None:
+            await self.written.upkeep(self.adaptive, self.view, self.source)
+            # A breakthrough's approaches are cited first (choose() builds those on the best); then
+            # the written strategy, while one is in use, draws the parent.
+            parent = None if self.adaptive.book.available() else self.written.parent(self.view, rng)
+            if parent is not None:
+                return self.adaptive.choose_given(self.view, rng, parent)
         return self.adaptive.choose(self.view, rng)
 
     async def _commit(self, head: _InFlight, queue: asyncio.Queue[ProgramRecord | None]) -> bool:

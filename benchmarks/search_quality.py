@@ -46,6 +46,7 @@ from adrs.archive.select import STRATEGIES, SelectionConfig  # noqa: E402
 from adrs.archive.store import Archive  # noqa: E402
 from adrs.evaluate.runner import EvalSettings, evaluate_code_sync  # noqa: E402
 from adrs.problem import Problem, load_problem  # noqa: E402
+from adrs.search.config import AdaptiveConfig  # noqa: E402
 
 BASELINES = ("random", "hill")
 
@@ -100,6 +101,16 @@ def breakthrough_count(archive: Path) -> int:
         store.close()
 
 
+def strategy_outcomes(archive: Path) -> dict[str, int]:
+    """--adaptive written_strategy=true: the written selection strategies adopted, refused and rolled back."""
+    store = Archive.open(archive, create=False)
+    try:
+        outcomes = [payload.get("outcome") for _, payload, _ in store.events(store.run().id, "selection_strategy")]
+    finally:
+        store.close()
+    return {name: outcomes.count(name) for name in ("adopted", "refused", "rolled_back")}
+
+
 def run_seed(
     args: argparse.Namespace, problem: Problem, full: Problem, strategy: str, seed: int, checkpoints: list[int]
 ) -> dict:
@@ -114,9 +125,9 @@ def run_seed(
         if args.islands:
             settings["islands"] = args.islands
         if args.adaptive:
-            settings["adaptive"] = adaptive_settings(args.adaptive)
+            settings["adaptive"] = AdaptiveConfig.from_dict(adaptive_settings(args.adaptive))
         selection = SelectionConfig(strategy=strategy)
-        breakthroughs = None
+        breakthroughs, strategies = None, None
         if args.llm_server:
             with mutation_server(seed, Path(tmp)) as url:
                 llm = {
@@ -126,6 +137,7 @@ def run_seed(
                 }
                 api.evolve(problem, archive=archive, selection=selection, mutator="llm", llm=llm, **settings)
             breakthroughs = breakthrough_count(archive)
+            strategies = strategy_outcomes(archive) if settings.get("adaptive") else None
         else:
             api.evolve(problem, archive=archive, selection=selection, **settings)
         curve = best_after(archive, checkpoints)
@@ -141,6 +153,7 @@ def run_seed(
         "wall_s": time.perf_counter() - started,
         "load": [round(v, 2) for v in (*load_before, *os.getloadavg())],
         "breakthroughs": breakthroughs,
+        "strategies": strategies,
     }
 
 
@@ -165,6 +178,7 @@ def row_of(strategy: str, runs: list[dict], checkpoints: list[int]) -> dict:
         "wall_s": sum(r["wall_s"] for r in runs),
         "loads": [r["load"] for r in runs],
         "breakthroughs": [r.get("breakthroughs") for r in runs],
+        "strategies": [r.get("strategies") for r in runs],
     }
 
 
@@ -239,6 +253,7 @@ def saved_runs(path: Path | None, checkpoints: list[int]) -> dict[str, list[dict
                 "wall_s": per_seed_wall,
                 "load": loads[i],
                 "breakthroughs": (row.get("breakthroughs") or [None] * len(seeds))[i],
+                "strategies": (row.get("strategies") or [None] * len(seeds))[i],
             }
             for i, seed in enumerate(seeds)
         ]

@@ -56,6 +56,7 @@ class StatusReport:
     noise: float = 0.0  # standard deviation of one evaluation's score (declared or measured)
     stopped: str = ""  # why the last session of the run ended, or that it has not (see `why_stopped`)
     steering: SteeringState = field(default_factory=SteeringState)  # a steerable run's hints, pins, bans, pause
+    strategies: list[dict] = field(default_factory=list)  # --evolve-selection: selection_strategy events
 
 
 # The events that open or close a session of a run (adrs/api/runs.py and the engine write them).
@@ -118,9 +119,19 @@ def run_status(archive: str | Path, run_id: int | None = None, problem_dir: str 
             run_sigma(problem.noise.sigma, [claim.noise for claim in claims[:1]]),
             why_stopped(store.events(run.id), str(run.status)),
             store.steering(run.id),
+            _strategies(store, run),
         )
     finally:
         store.close()
+
+
+def _strategies(store: Any, run: RunRecord) -> list[dict]:
+    """The selection strategies a model wrote for the run (only runs with --evolve-selection load the module)."""
+    if not (run.config.get("adaptive") or {}).get("written_strategy"):
+        return []
+    from adrs.search.written import strategy_events
+
+    return strategy_events(store, run.id)
 
 
 def show_program(archive: str | Path, program_id: int) -> ProgramView:

@@ -31,6 +31,7 @@ from adrs.mutate.llm.models import LLMError, llm_settings, load_llm_file, parse_
 from adrs.mutate.offline import OfflineSource
 from adrs.problem import Problem, load_problem, load_run_problem
 from adrs.progress import Progress, RunSummary
+from adrs.validation import SettingError
 
 
 def default_archive_path(problem: Problem, directory: str | Path = "archives") -> Path:
@@ -41,9 +42,22 @@ def default_archive_path(problem: Problem, directory: str | Path = "archives") -
 def chosen_mutator(config: RunConfig, problem: Problem) -> str:
     """offline or llm; `auto` means the LLM when a model is configured (checks the LLM settings)."""
     if config.mutator == "offline":  # RunConfig checked the mutator's name and every number
+        _no_writer(config)
         return "offline"
     settings = llm_settings(problem, config.llm)
-    return "llm" if settings is not None or config.mutator == "llm" else "offline"
+    chosen = "llm" if settings is not None or config.mutator == "llm" else "offline"
+    if chosen == "offline" or settings is None:
+        _no_writer(config)
+    return chosen
+
+
+def _no_writer(config: RunConfig) -> None:
+    """A written selection strategy needs a model to write it: refused at start, in one line."""
+    if config.adaptive.written_strategy:
+        raise SettingError(
+            "--evolve-selection (adaptive.written_strategy): a model writes the selection strategy, and this run "
+            "has none: pass --llm NAME[@URL] (or [[llm.models]] in problem.toml) and not --mutator offline"
+        )
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,8 @@ Owns: `ProposalContext` (what a mutator may look at), `Proposal` (what it hands 
 adrs/mutate/offline/, the LLM sources in adrs/mutate/llm/). Like Optuna's BaseSampler, a source
 overrides `propose` and, only where it has something to say, the hooks whose defaults are here;
 the engine and adrs.api call every member directly. `breakthrough` answers a stalled adaptive
-run's request for new approaches (an LLM source asks its model; the default has none).
+run's request for new approaches and `write_strategy` its request for a parent-selection function
+(an LLM source asks its model; the default has neither).
 
 Must not: store anything or evaluate anything.
 """
@@ -62,6 +63,22 @@ class BreakthroughRequest:
 @dataclass(frozen=True)
 class BreakthroughReply:
     paradigms: list[Paradigm]  # empty when the call failed or its reply held none
+    llm_call_id: int | None
+
+
+@dataclass(frozen=True)
+class StrategyRequest:
+    """A stalled run asks for a parent-selection function (adrs/search/written.py)."""
+
+    best: ProgramRecord  # the run's best program
+    stalled_for: int  # evaluations since the best last improved
+    example: dict  # the payload select() would be given now, a few programs shown
+    history: list[dict]  # earlier strategies: number, outcome, reason, code, best before and after
+
+
+@dataclass(frozen=True)
+class StrategyReply:
+    code: str | None  # None: the call failed or its reply held no select()
     llm_call_id: int | None
 
 
@@ -126,6 +143,10 @@ class ProposalSource(ABC):
 
     async def breakthrough(self, request: BreakthroughRequest) -> BreakthroughReply | None:
         """New approaches for a stalled run (one model call), or None: this source has no model to ask."""
+        return None
+
+    async def write_strategy(self, request: StrategyRequest) -> StrategyReply | None:
+        """A parent-selection function for a stalled run (one model call), or None: no model to ask."""
         return None
 
     def proposal_outcome(

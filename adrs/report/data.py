@@ -28,6 +28,7 @@ from adrs.program import unified_diff
 from adrs.report.failures import FailureCause, failure_causes
 from adrs.report.lineage import LineageStep, lineage_of
 from adrs.search.paradigms import Breakthrough, breakthroughs
+from adrs.search.written import strategy_events
 
 COMPLETE = "complete"
 TOP_PROGRAMS = 10
@@ -170,6 +171,7 @@ class RunData:
     tag: str = ""  # "A", "B", ... when runs are compared
     breakthroughs: list[Breakthrough] = field(default_factory=list)  # an adaptive LLM run's calls for new approaches
     steering: list[SteeringEntry] = field(default_factory=list)  # a steered run's actions: hints, pins, bans, pauses
+    strategies: list[dict] = field(default_factory=list)  # selection_strategy events (--evolve-selection)
 
     @property
     def objectives(self) -> tuple[Objective, ...]:
@@ -254,6 +256,7 @@ def load_run_data(archive: Archive, run: RunRecord, problem: Problem, label: str
         pending=sum(1 for p in programs if p.status == ProgramStatus.PENDING),
         stop_reasons=[str(payload.get("reason", "")) for _, payload, _ in archive.events(run.id, "stopped")],
         breakthroughs=breakthroughs(archive, run.id),
+        strategies=strategy_events(archive, run.id),
         steering=archive.steering_log(run.id),
         failure_causes=failure_causes(archive.failed_stages(run.id)),
     )

@@ -55,6 +55,7 @@ SECTIONS = (
     ("times", "Evaluation time"),
     ("top", "Top programs"),
     ("breakthroughs", "Breakthroughs"),
+    ("strategies", "Written selection strategies"),
     ("steering", "Steering: hints, pinned and banned parents, pauses"),
     ("diffs", "Diffs"),
 )
@@ -116,10 +117,13 @@ def render_page(runs: list[RunData], figures: dict[str, bytes]) -> str:
         "times": run_sections.times(runs, figures),
         "top": program_sections.top(runs),
         "breakthroughs": run_sections.breakthroughs(runs),
+        "strategies": run_sections.strategies(runs),
         "diffs": program_sections.diffs(runs),
         "steering": run_sections.steering(runs),
     }
-    shown = [s for s in SECTIONS if s[0] != "steering" or any(run.steering for run in runs)]  # steered runs only
+    # Steering for steered runs only; written strategies for runs with --evolve-selection that wrote one.
+    only_when = {"steering": any(run.steering for run in runs), "strategies": any(run.strategies for run in runs)}
+    shown = [s for s in SECTIONS if only_when.get(s[0], True)]
     nav = "".join(f'<a href="#{key}">{escape(name)}</a>' for key, name in shown)
     sections = "".join(f'<h2 id="{key}">{escape(name)}</h2>{bodies[key]}' for key, name in shown)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")

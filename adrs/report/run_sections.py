@@ -3,9 +3,10 @@
 Owns: the best-score curves over evaluations, wall-clock time and dollars (`wants_dollar_plot`:
 the dollars curve only where an LLM call cost something), the Pareto front and the MAP-Elites
 coverage with what their figures leave out, failures over time and by cause, the evaluation time
-of each stage, the breakthrough calls of a stalled adaptive run, and what a person steering the
-run asked; each with the note that replaces a figure when it would mean nothing (dollars of an
-offline run, a front of one objective).
+of each stage, the breakthrough calls of a stalled adaptive run and the selection strategies its
+model wrote (`--evolve-selection`), and what a person steering the run asked; each with the note
+that replaces a figure when it would mean nothing (dollars of an offline run, a front of one
+objective).
 
 Must not: lay out the page (html.py), read the archive or draw figures; it receives RunData and
 PNG bytes.
@@ -161,6 +162,31 @@ def breakthroughs(runs: list[RunData]) -> str:
         ]
         parts.append(f"<p>{escape(run.label)}: {len(run.breakthroughs)} breakthrough call(s)</p>")
         parts.append(table(["#", "at evaluation", "best then", "approach", "what", "programs that followed it"], rows))
+    return "".join(parts)
+
+
+def strategies(runs: list[RunData]) -> str:
+    """The selection strategies a model wrote for a stalled run: adopted, refused or rolled back, and why."""
+    parts = []
+    for run in runs:
+        if not run.strategies:
+            parts.append(note(f"{run.label}: no written selection strategy."))
+            continue
+        rows = [
+            [
+                td(str(e.get("number")), True),
+                td(str(e.get("outcome", ""))),
+                td(str(e.get("at_evaluation")), True),
+                td(fmt(e.get("best_score")), True),
+                td(str(e.get("reason", ""))[:300]),
+                f"<td><pre>{escape(str(e.get('code', ''))[:3000])}</pre></td>" if e.get("code") else td(""),
+            ]
+            for e in run.strategies
+        ]
+        parts.append(
+            f"<p>{escape(run.label)}: {sum(e.get('outcome') != 'rolled_back' for e in run.strategies)} written</p>"
+        )
+        parts.append(table(["#", "outcome", "at evaluation", "best then", "why", "code"], rows))
     return "".join(parts)
 
 

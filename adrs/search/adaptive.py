@@ -14,6 +14,7 @@ continues exactly where the run stopped.
 The engine calls, from its proposer only:
   `maintain(view, copies, also)`  after the island keeper: take in new results and copies, spawn, retire;
   `choose(view, rng)`             the island, parent, inspirations, intensity, edit size and prompt guidance;
+  `choose_given(view, rng, parent)`  the same around a parent a written strategy drew (written.py);
   `settled(choice, program)`      the proposal was stored as `program` (or yielded none: None);
   `wants_breakthrough()` / `breakthrough_done(...)` around the source's breakthrough call.
 
@@ -45,6 +46,7 @@ from adrs.search.sweep import StallSweep
 STATE_KEY = "adaptive_search"
 PARADIGM = "paradigm"
 HILL = "hill"  # a single, unfocused edit of the run's best, as hill climbing makes (ledger.py)
+WRITTEN = "written"  # the parent a model-written selection strategy drew (written.py)
 SWEEP = "sweep"  # listed single edits of a stalled run's best or a neutral neighbour of it (sweep.py)
 _INSPIRATIONS = SelectionConfig()  # how many top and diverse inspirations a prompt shows
 
@@ -52,6 +54,7 @@ MODE_GUIDANCE = {
     EXPLORE: "This parent was drawn to explore: prefer a different idea over a small tweak of it.",
     EXPLOIT: "This is the island's best program: refine it.",
     HILL: "This is the run's best program: make one small, targeted change to it.",
+    WRITTEN: "The search's current selection strategy chose this parent: improve it.",
 }
 
 
@@ -222,6 +225,14 @@ class AdaptiveSearch:
         return Choice(
             island, selection, mode, intensity, escalation, guidance, chosen_paradigm, focus, momentum, entries
         )
+
+    def choose_given(self, view: Elites, rng: random.Random, parent: ProgramRecord) -> Choice:
+        """The choice for a parent drawn elsewhere (a written selection strategy): its island, the
+        inspirations and the guidance; counted in flight and settled like any other."""
+        island = parent.island if parent.island in self.active else self.bandit.choose(self.active, self._in_flight)
+        selection = Selection(parent, inspirations(view, parent, island, rng, _INSPIRATIONS), f"adaptive:{WRITTEN}")
+        self._in_flight[island] += 1
+        return Choice(island, selection, WRITTEN, self.intensity(island), 0, MODE_GUIDANCE[WRITTEN])
 
     def _sweep_entry(
         self, view: Elites, best: ProgramRecord | None, rng: random.Random

@@ -58,6 +58,16 @@ class AdaptiveConfig:
     sweep_pairs: int = 10
     breakthroughs: int = 3  # approaches one breakthrough call asks for; 0 = no breakthrough calls
     paradigm_uses: int = 4  # proposals that cite each approach before it counts as tried
+    # A selection strategy written by the model (EvoX's idea; adrs/search/written.py): off unless
+    # asked for (`--evolve-selection`). A stalled LLM run asks its model for a parent-selection
+    # function once per `stall_window`; it runs in the sandbox like a candidate, never here, every
+    # `strategy_epoch` proposals, and chooses the parents while it is in use; it is rolled back when
+    # it fails (an error, `strategy_timeout_s`, an answer that is not weights of the programs it was
+    # given) or when the run's best has not improved in `strategy_trial` evaluations under it.
+    written_strategy: bool = False
+    strategy_epoch: int = 10
+    strategy_trial: int = 40
+    strategy_timeout_s: float = 10.0
 
     def __post_init__(self) -> None:
         unit = {
@@ -78,7 +88,7 @@ class AdaptiveConfig:
                 f"adaptive.intensity_min ({self.intensity_min}) must not exceed "
                 f"adaptive.intensity_max ({self.intensity_max})"
             )
-        for name in ("signal_scale", "ucb_c", "reward_unit"):
+        for name in ("signal_scale", "ucb_c", "reward_unit", "strategy_timeout_s"):
             value = getattr(self, name)
             if not (isinstance(value, int | float) and math.isfinite(value) and value > 0):
                 raise ValueError(f"adaptive.{name} must be a positive number, got {value!r}")
@@ -97,13 +107,16 @@ class AdaptiveConfig:
             "neighbourhood": 0,
             "sweep_after": 1,
             "sweep_pairs": 2,
+            "strategy_epoch": 1,
+            "strategy_trial": 1,
         }
         for name, least in counts.items():
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
                 raise ValueError(f"adaptive.{name} must be an integer >= {least}, got {value!r}")
-        if not isinstance(self.neighbourhood_decay, bool):
-            raise ValueError(f"adaptive.neighbourhood_decay must be true or false, got {self.neighbourhood_decay!r}")
+        for name in ("neighbourhood_decay", "written_strategy"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"adaptive.{name} must be true or false, got {getattr(self, name)!r}")
         if self.min_islands > self.max_islands:
             raise ValueError(
                 f"adaptive.min_islands ({self.min_islands}) must not exceed adaptive.max_islands ({self.max_islands})"

@@ -27,7 +27,9 @@ escalation min(3, N // 30); a prompt that names its parent's last gain as a cons
 ("Its last gain came from this change: ... constant 10 -> 13 on line 27") has about half of its
 answers push that constant further the same way (the offline mutator's momentum). So a
 breakthrough changes what the proposals are, as a new approach from a model would, and the
-comparison exercises the whole LLM path.
+comparison exercises the whole LLM path. A selection strategy request ("## Selection strategy
+request", `--evolve-selection`) gets one of three fixed select() functions in turn (UCB over
+scores and children, recent gains, a rank tournament of the top quarter): none tuned to a problem.
 
 OpenEvolve (full-rewrite mode) takes the first ```python block of the reply; ShinkaEvolve's
 "full" patch type takes the fenced block inside <CODE>. When the mutator finds no edit, the reply
@@ -89,6 +91,35 @@ GAIN = re.compile(
     r"Its last gain came from this change: [^\n]*?constant (-?[\d.eE+-]+) -> (-?[\d.eE+-]+) on line (\d+)"
 )
 WANTED = re.compile(r"JSON array of exactly (\d+) objects")
+STRATEGY = "## Selection strategy request"
+# The parent-selection functions a strategy request gets (adrs/search/written.py), in turn: what a
+# model might write from the request's description of select(); none of them is tuned to a problem.
+STRATEGIES = (
+    # UCB over programs: the score scaled to the run's progress, plus a bonus for few children.
+    "import math\n\n\ndef select(programs, context):\n"
+    "    best, low = context['best_score'], context['initial_score'] or 0.0\n"
+    "    span = max(best - low, 1e-9)\n"
+    "    total = sum(p['children'] for p in programs) + 1\n"
+    "    weights = {}\n"
+    "    for p in programs:\n"
+    "        value = (p['score'] - low) / span\n"
+    "        bonus = 0.5 * math.sqrt(math.log(total + 1) / (1 + p['children']))\n"
+    "        weights[p['id']] = math.exp(4 * (value + bonus))\n"
+    "    return weights\n",
+    # Follow recent gains: programs that beat their parent, the newer the more.
+    "def select(programs, context):\n"
+    "    weights = {}\n"
+    "    for p in programs:\n"
+    "        gain = p['parent_score'] is not None and p['score'] > p['parent_score']\n"
+    "        weights[p['id']] = (5.0 if gain else 0.2) / (1 + p['age'] / 20) + (3.0 if p['island_best'] else 0.0)\n"
+    "    return weights\n",
+    # Rank-based tournament among the top quarter, each island equally.
+    "import random\n\n\ndef select(programs, context):\n"
+    "    rng = random.Random(context['seed'])\n"
+    "    ranked = sorted(programs, key=lambda p: -p['score'])\n"
+    "    top = ranked[: max(4, len(ranked) // 4)]\n"
+    "    return {p['id']: 1.0 / (1 + i) + rng.random() * 0.1 for i, p in enumerate(top)}\n",
+)
 REDRAWS = 8  # fresh mutations drawn to avoid a change the prompt lists as already tried
 # The approaches a breakthrough reply offers, each with the operators that carry it out.
 APPROACHES = (
@@ -206,10 +237,20 @@ class MutationService:
         self.lock = threading.Lock()
         self.requests = 0
         self.breakthroughs = 0
+        self.strategies = 0
 
     def complete(self, messages: list[dict[str, Any]], temperature: float | None = None) -> tuple[str, dict[str, Any]]:
         started = time.perf_counter()
         text = prompt_text(messages)
+        if STRATEGY in text:
+            with self.lock:
+                index, turn = self.requests, self.strategies
+                self.requests += 1
+                self.strategies += 1
+            record = {"index": index, "t": time.time(), "seconds": time.perf_counter() - started, "outcome": "strategy"}
+            self._log(record)
+            code = STRATEGIES[turn % len(STRATEGIES)]
+            return f"A selection rule.\n```python\n{code}```\n", record
         if BREAKTHROUGH in text:
             with self.lock:
                 index, turn = self.requests, self.breakthroughs

@@ -14,8 +14,8 @@ problem.toml and the run.
 
 Both sources derive from `ProposalSource` (adrs/mutate/base.py) and override, besides `propose`,
 `concurrency`, `start()`, `aclose()`, `stop_reason()`, `stop_is_failure()`, `pause()`,
-`proposal_outcome(...)` and `breakthrough(...)` (a stalled adaptive run's call for new approaches:
-breakthrough.py).
+`proposal_outcome(...)`, `breakthrough(...)` (a stalled adaptive run's call for new approaches:
+breakthrough.py) and `write_strategy(...)` (its call for a parent-selection function: strategy_call.py).
 
 Must not: evaluate programs, store programs (the engine does), or parse edits itself (edits.py).
 """
@@ -29,7 +29,15 @@ from typing import Any
 from adrs.archive.records import ProgramStatus
 from adrs.archive.store import Archive, ProgramRecord
 from adrs.edits import DUPLICATE, apply_reply
-from adrs.mutate.base import BreakthroughReply, BreakthroughRequest, Proposal, ProposalContext, ProposalSource
+from adrs.mutate.base import (
+    BreakthroughReply,
+    BreakthroughRequest,
+    Proposal,
+    ProposalContext,
+    ProposalSource,
+    StrategyReply,
+    StrategyRequest,
+)
 from adrs.mutate.llm.bandit import STATE_KEY, ModelChooser
 from adrs.mutate.llm.cost import CostMeter
 from adrs.mutate.llm.history import FAILED_EVENT, LineageHistory
@@ -225,6 +233,12 @@ class LLMSource(ProposalSource):
 
         return await ask_for_breakthrough(self, request)
 
+    async def write_strategy(self, request: StrategyRequest) -> StrategyReply:
+        """A parent-selection function for a stalled adaptive run: one call to the first model (strategy_call.py)."""
+        from adrs.mutate.llm.strategy_call import ask_for_strategy
+
+        return await ask_for_strategy(self, request)
+
     def proposal_outcome(
         self, context: ProposalContext, proposal: Proposal, program: ProgramRecord | None, rejected_as: str | None
     ) -> None:
@@ -378,6 +392,9 @@ class MixedSource(ProposalSource):
 
     async def breakthrough(self, request: BreakthroughRequest) -> BreakthroughReply:
         return await self.llm.breakthrough(request)
+
+    async def write_strategy(self, request: StrategyRequest) -> StrategyReply:
+        return await self.llm.write_strategy(request)
 
     def activity(self) -> LLMActivity:
         return self.llm.activity()
