@@ -79,7 +79,8 @@ def strategy_payload(view: Elites, islands: list[int], context: dict[str, Any]) 
                 "parent_id": program.parent_id,
                 "parent_score": complete_score(parent) if parent is not None else None,
                 "children": view.children(program),
-                "age": total - arrival.get(pid, total),  # evaluations taken in since it was
+                # evaluations taken in since it was (a migrated copy: since its original was)
+                "age": total - arrival.get(program.original_id, total),
                 "mutator": program.mutator,
                 "island_best": pid in bests,
             }
