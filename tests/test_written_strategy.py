@@ -41,10 +41,12 @@ from test_adaptive import PARADIGMS, Landscape  # noqa: E402
 
 REQUEST_MARK = "## Selection strategy request"
 GUIDANCE = "The search's current selection strategy chose this parent"
-# Strategy 1: every parent is the initial program (a rule no built-in strategy follows).
-ONLY_INITIAL = (
+# Strategy 1: every parent is the worst program it is given (a rule no built-in strategy follows:
+# in this stalled run the best, which the adaptive search builds on, is the initial program).
+ONLY_WORST = (
     "def select(programs, context):\n"
-    "    return {p['id']: (1.0 if p['mutator'] == 'initial' else 0.0) for p in programs}\n"
+    "    worst = min(programs, key=lambda p: (p['score'], -p['id']))\n"
+    "    return {p['id']: (1.0 if p is worst else 0.0) for p in programs}\n"
 )
 # Strategy 2: reads the problem's folder, which the sandbox hides from candidates (and strategies).
 PEEKS = "import os\n\n\ndef select(programs, context):\n    os.listdir(PROBLEM)\n    return {}\n"
@@ -55,7 +57,7 @@ UNKNOWN_ID = "def select(programs, context):\n    return {123456: 1.0}\n"
 def strategy_endpoint(initial: str, problem: Path):
     """Strategy requests get the three strategies above in turn; every proposal a distinct, worse program."""
     numbers = itertools.count(2)
-    strategies = iter([ONLY_INITIAL, PEEKS.replace("PROBLEM", repr(str(problem))), UNKNOWN_ID])
+    strategies = iter([ONLY_WORST, PEEKS.replace("PROBLEM", repr(str(problem))), UNKNOWN_ID])
 
     def reply(request: dict) -> Reply:
         prompt = "\n".join(str(m.get("content", "")) for m in request.get("messages", []))
@@ -96,6 +98,8 @@ def test_a_stalled_run_adopts_a_written_strategy_draws_from_it_and_rolls_it_back
             llm=llm,
             adaptive=config,
             max_duplicate_streak=50,
+            deterministic=True,  # proposal k sees exactly the results of proposals before it
+            lag=0,
         )
         prompts = [r.prompt for r in server.completions]
     asked = [p for p in prompts if REQUEST_MARK in p]
@@ -111,7 +115,7 @@ def test_a_stalled_run_adopts_a_written_strategy_draws_from_it_and_rolls_it_back
     assert "FileNotFoundError" in events[2]["reason"] or "PermissionError" in events[2]["reason"]
     assert "which it was not given" in events[3]["reason"]
     assert archive.llm_call(events[0]["llm_call_id"]).prompt.count(REQUEST_MARK) == 1
-    # While strategy 1 was in use, every parent was the one it weighted: the initial program.
+    # While strategy 1 was in use, every parent was one it weighted: the worst, never the initial program.
     stored = {p.id: p for p in archive.programs(summary.run_id)}
     programs = sorted((p for p in stored.values() if p.migrated_from is None), key=lambda p: p.proposal_index)
     parent_of = [None if p.parent_id is None else stored[p.parent_id].original_id for p in programs]
@@ -120,10 +124,10 @@ def test_a_stalled_run_adopts_a_written_strategy_draws_from_it_and_rolls_it_back
     proposals = [p for p in prompts if REQUEST_MARK not in p and "## Breakthrough request" not in p]
     drawn = [k + 1 for k, p in enumerate(proposals) if GUIDANCE in p]
     assert len(drawn) >= 4
-    assert all(parent_of[i] == initial_id for i in drawn)
-    assert any(parent_of[i] != initial_id for i in range(1, len(programs)) if i not in drawn)
+    assert all(stored[parent_of[i]].score < programs[0].score for i in drawn)  # a worse child, never the initial
+    assert sum(parent_of[i] == initial_id for i in range(1, len(programs)) if i not in drawn) >= 4
     # The next request shows the model what came of the strategy before, with its code.
-    assert "Strategy 1: rolled_back" in asked[1] and "p['mutator'] == 'initial'" in asked[1]
+    assert "Strategy 1: rolled_back" in asked[1] and "p is worst" in asked[1]
     assert "Strategy 2: refused" in asked[2]
     assert archive.get_state(summary.run_id, STATE_KEY)["number"] >= 3
     # `adrs status` and the report say what was written and how each ended.
@@ -134,7 +138,7 @@ def test_a_stalled_run_adopts_a_written_strategy_draws_from_it_and_rolls_it_back
     assert "strategy 1 rolled_back at evaluation" in shown and "strategy 2 refused" in shown
     page = run_sections.strategies([SimpleNamespace(label="run 1", strategies=events)])
     assert page.count("<tr>") >= 5 and "no better program in 10 evaluations under it" in page
-    assert escape("p['mutator'] == 'initial'") in page
+    assert escape("min(programs, key=lambda p: (p['score'], -p['id']))") in page
 
 
 class WritingSource(ProposalSource):
