@@ -172,6 +172,8 @@ class WrittenSelection:
         """Roll the strategy in use back: the adaptive search chooses the parents again."""
         active = self.active
         assert active is not None
+        if active.adopted_best is not None and search.best is not None:
+            reason += f" (the run's best {active.adopted_best:.6g} -> {search.best:.6g} while it was in use)"
         self._remember(search, active.number, active.code, ROLLED_BACK, reason, active.adopted_at, active.adopted_best)
         self._event(search, active.number, ROLLED_BACK, reason, None)
         self.active = None
