@@ -222,17 +222,11 @@ class WrittenSelection:
         """A parent drawn from the strategy's weights (programs still in the view), or None: none in use."""
         if self.active is None:
             return None
-        candidates = [(pid, w) for pid, w in sorted(self.active.weights.items()) if w > 0 and pid in view.programs]
-        total = sum(w for _, w in candidates)
-        if not candidates or total <= 0:
+        weights = self.active.weights
+        ids = [pid for pid in sorted(weights) if weights[pid] > 0 and pid in view.programs]
+        if not ids:
             return None
-        point, running = rng.random() * total, 0.0
-        chosen = candidates[-1][0]
-        for pid, weight in candidates:
-            running += weight
-            if point < running:
-                chosen = pid
-                break
+        chosen = rng.choices(ids, weights=[weights[pid] for pid in ids])[0]
         self.active.uses += 1
         self.save()
         return view.programs[chosen]

@@ -4,8 +4,8 @@ Owns: the breakthrough prompt (template `breakthrough.txt`, replaceable by the p
 prompts/breakthrough.txt like the other templates) built from the run's best program, its
 feedback and the approaches tried before; reading the reply (a JSON array of {name, approach,
 why}, fenced or not); and `ask_for_breakthrough`, which makes the call through the source's client
-pool and cost meter and records it as an llm_calls row whose prompt opens with "## Breakthrough
-request" (the `breakthrough` event names the row: adrs/search/paradigms.py).
+pool and cost meter and records it as an llm_calls row (side_calls.py) whose prompt opens with
+"## Breakthrough request" (the `breakthrough` event names the row: adrs/search/paradigms.py).
 
 Must not: decide when to call (adrs/search/adaptive.py does) or store the approaches.
 """
@@ -18,7 +18,6 @@ from string import Template
 from typing import TYPE_CHECKING, Any
 
 from adrs.mutate.base import BreakthroughReply, BreakthroughRequest
-from adrs.mutate.llm.pool import CallFailed
 from adrs.mutate.llm.prompts import (
     DEFAULT_TEMPLATES,
     Prompt,
@@ -26,6 +25,7 @@ from adrs.mutate.llm.prompts import (
     objectives_text,
     program_summary,
 )
+from adrs.mutate.llm.side_calls import recorded_call
 from adrs.search.paradigms import Paradigm
 
 if TYPE_CHECKING:
@@ -87,37 +87,12 @@ def parse_paradigms(text: str, count: int) -> list[Paradigm]:
 
 async def ask_for_breakthrough(source: LLMSource, request: BreakthroughRequest) -> BreakthroughReply:
     """One call to the run's first model; the approaches, or none when the call or its reply fails."""
-    model = source.settings.models[0]
     prompt = breakthrough_prompt(source, request)
-    reservation = source.meter.reserve(model.cost(prompt.tokens, model.max_tokens))
-    if reservation is None:
-        return BreakthroughReply([], None)
-    try:
-        completion = await source.pool.complete(model, prompt.messages)
-    except CallFailed as failure:
-        source.meter.settle(reservation, 0.0)
-        call_id = source.archive.add_llm_call(
-            source.run_id,
-            model=model.label,
-            prompt=prompt.as_text(),
-            response="",
-            latency_s=failure.latency_s,
-            error=f"breakthrough: the call failed: {failure}",
-        )
-        return BreakthroughReply([], call_id)
-    cost = model.cost(completion.prompt_tokens, completion.completion_tokens)
-    source.meter.settle(reservation, cost)
-    paradigms = parse_paradigms(completion.text, request.count)
-    error = "" if paradigms else "breakthrough: no JSON array of approaches (name, approach, why) in the reply"
-    call_id = source.archive.add_llm_call(
-        source.run_id,
-        model=model.label,
-        prompt=prompt.as_text(),
-        response=completion.text,
-        prompt_tokens=completion.prompt_tokens,
-        completion_tokens=completion.completion_tokens,
-        cost_usd=cost,
-        latency_s=completion.latency_s,
-        error=error,
+    paradigms, call_id = await recorded_call(
+        source,
+        prompt,
+        lambda text: parse_paradigms(text, request.count),
+        "breakthrough",
+        "no JSON array of approaches (name, approach, why) in the reply",
     )
-    return BreakthroughReply(paradigms, call_id)
+    return BreakthroughReply(paradigms or [], call_id)

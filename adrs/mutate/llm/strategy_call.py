@@ -5,7 +5,7 @@ prompts/strategy.txt like the other templates) built from the problem, the run's
 summary, what `select()` would be given now and the strategies written before (their code and how
 each ended); reading the reply (the first fenced Python block that defines `select`, else a reply
 that is nothing but such code); and `ask_for_strategy`, which makes the call through the source's
-client pool and cost meter and records it as an llm_calls row whose prompt opens with
+client pool and cost meter and records it as an llm_calls row (side_calls.py) whose prompt opens with
 "## Selection strategy request" (the `selection_strategy` event names the row:
 adrs/search/written.py).
 
@@ -21,8 +21,8 @@ from string import Template
 from typing import TYPE_CHECKING
 
 from adrs.mutate.base import StrategyReply, StrategyRequest
-from adrs.mutate.llm.pool import CallFailed
 from adrs.mutate.llm.prompts import DEFAULT_TEMPLATES, Prompt, objectives_text, program_summary
+from adrs.mutate.llm.side_calls import recorded_call
 
 if TYPE_CHECKING:
     from adrs.mutate.llm.source import LLMSource
@@ -81,37 +81,8 @@ def parse_strategy(text: str) -> str | None:
 
 async def ask_for_strategy(source: LLMSource, request: StrategyRequest) -> StrategyReply:
     """One call to the run's first model; the strategy's code, or None when the call or its reply fails."""
-    model = source.settings.models[0]
     prompt = strategy_prompt(source, request)
-    reservation = source.meter.reserve(model.cost(prompt.tokens, model.max_tokens))
-    if reservation is None:
-        return StrategyReply(None, None)
-    try:
-        completion = await source.pool.complete(model, prompt.messages)
-    except CallFailed as failure:
-        source.meter.settle(reservation, 0.0)
-        call_id = source.archive.add_llm_call(
-            source.run_id,
-            model=model.label,
-            prompt=prompt.as_text(),
-            response="",
-            latency_s=failure.latency_s,
-            error=f"selection strategy: the call failed: {failure}",
-        )
-        return StrategyReply(None, call_id)
-    cost = model.cost(completion.prompt_tokens, completion.completion_tokens)
-    source.meter.settle(reservation, cost)
-    code = parse_strategy(completion.text)
-    error = "" if code else "selection strategy: no Python block defining select() in the reply"
-    call_id = source.archive.add_llm_call(
-        source.run_id,
-        model=model.label,
-        prompt=prompt.as_text(),
-        response=completion.text,
-        prompt_tokens=completion.prompt_tokens,
-        completion_tokens=completion.completion_tokens,
-        cost_usd=cost,
-        latency_s=completion.latency_s,
-        error=error,
+    code, call_id = await recorded_call(
+        source, prompt, parse_strategy, "selection strategy", "no Python block defining select() in the reply"
     )
     return StrategyReply(code, call_id)
