@@ -64,7 +64,7 @@ def strategy_payload(view: Elites, islands: list[int], context: dict[str, Any]) 
     recent = [p for p in view.arrivals[-4 * RECENT :] if complete_score(p) is not None][-RECENT:]
     for program in recent:
         chosen.setdefault(program.id, program)
-    bests = {view.best(i).id for i in islands if view.best(i) is not None}  # type: ignore[union-attr]
+    bests = {best.id for best in map(view.best, islands) if best is not None}
     total = len(view.arrivals)
     programs = []
     for pid in sorted(chosen):
