@@ -38,7 +38,7 @@ if TYPE_CHECKING:
 STATE_KEY = "written_strategy"
 EVENT = "selection_strategy"
 ADOPTED, REFUSED, ROLLED_BACK = "adopted", "refused", "rolled_back"
-HISTORY_KEPT = 4  # earlier strategies a request shows (the latest, with their code)
+HISTORY_KEPT = 4  # earlier strategies kept (by _remember) and shown to the next request, with their code
 
 
 @dataclass
@@ -127,7 +127,7 @@ class WrittenSelection:
             return
         self.called_at = search.evaluations
         payload = self._payload(search, view)
-        request = StrategyRequest(best, search.since_best, _example(payload), self.history[-HISTORY_KEPT:])
+        request = StrategyRequest(best, search.since_best, _example(payload), list(self.history))
         reply = await source.write_strategy(request)
         if reply is None or reply.code is None:
             self.save()
