@@ -12,25 +12,35 @@ N}` on that socket and, once it reaped the child, `{"status": CODE, "cpu_s": S}`
 `kill` on it to have the child's process group killed, and closing it (the worker ended or was
 killed) kills the child too.
 
-The child redoes, per candidate, everything the cold chain does (`unshare --pid --fork
---kill-child --mount --ipc --uts` of `python -I -B confine.pyc CONFIG runner.py REQUEST`, started
-with the backend's preexec), in one process where the cold chain has two: it is born PID 1 of a
-new PID namespace (this process unshares CLONE_NEWPID for its next child only and goes back to its
-own namespace right after the fork), so no first child has to fork PID 1 and wait for it as
-unshare(1) does; it dies with this process as that first child did (PR_SET_PDEATHSIG, checked by
-a pidfd of this process: a parent outside a PID namespace reads as pid 0 inside it). It takes its
-own session, the pids cgroup, a new empty network namespace, the rlimits, the scrubbed environment
-in full, cwd; then new mount, IPC and UTS namespaces. It returns out of the server loop and runs
+The child redoes, per candidate, everything the cold chain does (`unshare --pid --fork --kill-child
+--mount --ipc --uts` of `python -I -B confine.pyc CONFIG runner.py REQUEST`, started with the
+backend's preexec), in one process where the cold chain has two: it is born PID 1 of a new PID
+namespace (this process unshares CLONE_NEWPID for its next child only and goes back to its own
+namespace right after the fork), so no first child has to fork PID 1 and wait for it as unshare(1)
+does; it dies with this process as that first child did (PR_SET_PDEATHSIG, checked by a pidfd of
+this process: a parent outside a PID namespace reads as pid 0 inside it). It takes its own session,
+a new empty network namespace, new IPC and UTS namespaces; then the descriptors, the pids cgroup,
+the rlimits, the scrubbed environment in full, cwd and a new mount namespace. The first part needs
+nothing of the launch, so each child is forked one launch ahead (the *spare*, made while the
+previous candidate runs) and waits for its launch on a socket of its own: the next launch skips the
+fork, the network namespace and the rest of that part (≈ 2.7 ms of wall time per confined
+evaluation: docs/benchmarks.md, "Workers and candidates forked one launch ahead"). The mount
+namespace is not copied ahead: a copy made then would miss the evaluation's scratch tmpfs, which the
+engine mounts on the host later. A launch that keeps the network namespace it inherits where the
+spare has its own (or the other way round) gets a child forked for it, as does every launch once
+spares died SPARE_DEATHS times before their launch. It returns out of the server loop and runs
 adrs/candidate/confine.py's `main` exactly as the cold chain does: the new root, no capabilities,
-then the runner as __main__, whose seccomp filter comes before any driver or candidate code. What
-is saved is the interpreter's start, `site` (the editable install's finder) and the imports (≈ 40
-ms of CPU per candidate), and the second fork (≈ 3 ms).
+then the runner as __main__, whose seccomp filter comes before any driver or candidate code. What is
+saved is the interpreter's start, `site` (the editable install's finder) and the imports (≈ 40 ms of
+CPU per candidate), and the second fork (≈ 3 ms).
 
 Why this is sound: this process never runs, imports or reads candidate, driver or evaluator code,
 requests or payloads (only the launch message: paths, the scrubbed environment, limits); it holds
 adrs and standard-library modules only, so every child starts from the same pristine copy, and
 whatever a candidate does dies with its own address space. Every descriptor of this process is
-closed in the child before it is set up. It is single-threaded (it refuses to fork otherwise).
+closed in the child before it is set up (a spare's too: it holds only its own socket and the
+standard streams until its launch replaces them). It is single-threaded (it refuses to fork
+otherwise).
 When every holder of the other end of FD is gone (the server and its workers), it kills its
 children and exits; it also dies with the server (PR_SET_PDEATHSIG), and each child with it.
 
@@ -44,15 +54,12 @@ from __future__ import annotations
 import atexit
 import contextlib
 import ctypes
-import fcntl
 import gc
 
 # What adrs/candidate/runner.py imports at every start: loaded once here, so each child finds them.
 import importlib.util  # noqa: F401
 import json
 import os
-import resource
-import select
 import selectors
 import signal
 import socket
@@ -60,32 +67,38 @@ import struct  # noqa: F401
 import sys
 import types  # noqa: F401
 from dataclasses import dataclass
-from pathlib import Path
 
 from adrs.candidate import confine
-from adrs.sandbox.base import ProcessLimits
-from adrs.sandbox.cgroup import PidsCgroup
-from adrs.sandbox.process import ORPHANED_AT_START, SandboxSpec, _preexec, network_namespace_available
+from adrs.sandbox.process import network_namespace_available
 from adrs.sandbox.replies import discard, receive, refuse
+from adrs.sandbox.zygote_child import (
+    MAX_FDS,
+    Job,
+    fail,
+    follow_parent,
+    needs_own_network,
+    own_namespaces,
+    set_up,
+    unshare,
+    wait_for_launch,
+)
 
-CLONE_NEWNS = 0x00020000
-CLONE_NEWUTS = 0x04000000
-CLONE_NEWIPC = 0x08000000
 CLONE_NEWPID = 0x20000000
-PR_SET_PDEATHSIG = 1
-SETUP_FAILED = 125  # a child that could not be set up exits with this before any candidate code runs
-CHANNEL_FD = 3  # where a session's channel lands in the candidate (the message's env names it)
-MAX_FDS = 4  # the reply socket, stdout, stderr, and a session's channel
-HIGH_FD = 64  # received descriptors are moved above the ones a candidate gets before they are placed
+SPARE_DEATHS = 3  # spares that may die before a launch (a machine that cannot set one up): then none
 
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
-@dataclass(frozen=True)
-class Job:
-    """What a fully set-up child runs: confine.py's command line (CONFIG RUNNER ARGS...)."""
+@dataclass
+class _Spare:
+    """A child forked ahead of its launch and set up as far as no launch message is needed (PID 1 of
+    its PID namespace, its own session, new network, IPC and UTS namespaces); it waits on `link`
+    for the message and its descriptors."""
 
-    argv: list[str]
+    pid: int
+    link: socket.socket  # this process's end
+    pidfd: int
+    own_network: bool  # whether it sits in a new, empty network namespace
 
 
 class _Zygote:
@@ -99,10 +112,15 @@ class _Zygote:
         # there) tells whether this process died before the child could follow it.
         self.own_pid_namespace = os.open("/proc/self/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
         self.own_pidfd = os.pidfd_open(os.getpid())
+        self.spare: _Spare | None = None
+        self.spare_deaths = 0  # spares that died before a launch: after SPARE_DEATHS, none are made
 
     def serve(self) -> Job | None:
         """Serve launches until every worker and the server are gone (None); in a forked
         candidate, return what it runs."""
+        job = self._make_spare(network_namespace_available())
+        if job is not None:
+            return job
         while True:
             for key, _ in self.selector.select():
                 what, pid = key.data
@@ -115,6 +133,8 @@ class _Zygote:
                         return None
                 elif what == "exit":
                     self._reap(pid)
+                elif what == "spare":
+                    self._spare_died()
                 else:
                     self._message(pid)
 
@@ -137,33 +157,104 @@ class _Zygote:
         if threads != 1:  # fork only a single-threaded process
             refuse(fds, f"the zygote has {threads} threads")
             return True
-        sys.stdout.flush()
-        sys.stderr.flush()
-        try:
-            pid = self._fork_pid1()
-        except OSError as exc:
-            refuse(fds, f"no PID namespace for the candidate: {exc}")
-            return True
-        if pid == 0:
-            return self._child(message, argv, fds)
+        handed = self._hand_to_spare(message, data, fds)
+        if handed is not None:
+            pid, pidfd = handed
+        else:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            try:
+                pid = self._fork_pid1()
+            except OSError as exc:
+                refuse(fds, f"no PID namespace for the candidate: {exc}")
+                return True
+            if pid == 0:
+                self._leave_zygote()
+                own_namespaces(needs_own_network(message))
+                return set_up(message, argv, fds)
+            try:
+                pidfd = os.pidfd_open(pid)
+            except OSError:  # cannot happen for an unreaped child; fail closed all the same
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+                os.waitpid(pid, 0)
+                refuse(fds, "the candidate's process could not be watched")
+                return True
         for fd in fds[1:]:
             os.close(fd)  # the child holds them now
         conn = socket.socket(fileno=fds[0])
         conn.setblocking(False)
-        try:
-            pidfd = os.pidfd_open(pid)
-        except OSError:  # cannot happen for an unreaped child; fail closed all the same
-            with contextlib.suppress(OSError):
-                os.kill(pid, signal.SIGKILL)
-            os.waitpid(pid, 0)
-            conn.close()
-            return True
         self.children[pid] = (conn, pidfd)
         self.selector.register(pidfd, selectors.EVENT_READ, ("exit", pid))
         self.selector.register(conn, selectors.EVENT_READ, ("conn", pid))
         with contextlib.suppress(OSError):
             conn.send(json.dumps({"pid": pid}).encode())
-        return True
+        # The next launch's child is forked now, while this one runs: off the next launch's path
+        # (set up for the network this one got: a problem's candidates all get the same).
+        return self._make_spare(needs_own_network(message)) or True
+
+    def _hand_to_spare(self, message: dict, data: bytes, fds: list[int]) -> tuple[int, int] | None:
+        """Send the launch to the spare child (its pid and pidfd), or None where there is no spare
+        or it does not fit (the launch wants the host's network) or it is gone."""
+        spare = self.spare
+        if spare is None:
+            return None
+        self.spare = None
+        self.selector.unregister(spare.pidfd)
+        if spare.own_network == needs_own_network(message):
+            try:
+                socket.send_fds(spare.link, [data], fds)
+                spare.link.close()
+                return spare.pid, spare.pidfd
+            except OSError:
+                pass
+        spare.link.close()  # the spare exits on end of file, killed all the same
+        _kill_group(spare.pid)
+        os.waitpid(spare.pid, 0)
+        os.close(spare.pidfd)
+        return None
+
+    def _make_spare(self, own_network: bool) -> Job | None:
+        """Fork the spare child, in a new network namespace where `own_network` (in that child: its
+        Job once a launch came). None in this process; no spare where this process is not
+        single-threaded, spares kept dying, or the fork failed (launches fork their child then)."""
+        if self.spare is not None or self.spare_deaths >= SPARE_DEATHS or len(os.listdir("/proc/self/task")) != 1:
+            return None
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        try:
+            pid = self._fork_pid1()
+        except OSError:
+            mine.close()
+            theirs.close()
+            return None
+        if pid == 0:
+            mine.close()
+            self._leave_zygote()
+            own_namespaces(own_network)
+            return wait_for_launch(theirs)
+        theirs.close()
+        try:
+            pidfd = os.pidfd_open(pid)
+        except OSError:  # cannot happen for an unreaped child; fail closed all the same
+            mine.close()
+            _kill_group(pid)
+            os.waitpid(pid, 0)
+            return None
+        self.spare = _Spare(pid, mine, pidfd, own_network)
+        self.selector.register(pidfd, selectors.EVENT_READ, ("spare", pid))
+        return None
+
+    def _spare_died(self) -> None:
+        spare, self.spare = self.spare, None
+        if spare is None:
+            return
+        self.spare_deaths += 1
+        self.selector.unregister(spare.pidfd)
+        os.close(spare.pidfd)
+        spare.link.close()
+        os.waitpid(spare.pid, 0)
 
     def _fork_pid1(self) -> int:
         """Fork a child that is PID 1 of a new PID namespace, as `unshare --pid --fork` makes it,
@@ -171,7 +262,7 @@ class _Zygote:
         child is born in (this process stays in its own), and setns back to its own right after
         the fork, so no later child joins a candidate's namespace. A zygote that cannot go back
         exits: nothing else may be forked into a namespace a candidate holds."""
-        _unshare(CLONE_NEWPID)
+        unshare(CLONE_NEWPID)
         try:
             pid = os.fork()
         except BaseException:
@@ -183,39 +274,16 @@ class _Zygote:
 
     def _back_to_own_pid_namespace(self) -> None:
         if _libc.setns(self.own_pid_namespace, CLONE_NEWPID) != 0:
-            _fail(f"the zygote could not return to its PID namespace: {os.strerror(ctypes.get_errno())}")
+            fail(f"the zygote could not return to its PID namespace: {os.strerror(ctypes.get_errno())}")
 
-    def _child(self, message: dict, argv: list[str], fds: list[int]) -> Job:
-        """In the forked child, PID 1 of its own PID namespace: set up as the cold chain does and
-        return (in that process only) what it runs."""
+    def _leave_zygote(self) -> None:
+        """First thing in a forked child: die with this process, and hold nothing of it."""
         try:
-            _follow_parent(self.own_pidfd)
+            follow_parent(self.own_pidfd)
             self._close_everything()
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-            moved = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, HIGH_FD) for fd in fds[1:]]
-            devnull = os.open(os.devnull, os.O_RDONLY | os.O_CLOEXEC)
-            for target, fd in zip((0, 1, 2, CHANNEL_FD), (devnull, *moved), strict=False):
-                os.dup2(fd, target, inheritable=True)
-            os.closerange(len(fds), os.sysconf("SC_OPEN_MAX"))  # the reply socket and the copies too
-            os.setsid()
-            limits = ProcessLimits(**message["limits"])
-            cgroup = PidsCgroup(Path(message["cgroup"])) if message.get("cgroup") else None
-            spec = SandboxSpec(
-                limits=limits,
-                drop_privileges=bool(message["drop_privileges"]),
-                cgroup=cgroup,
-                limit_nproc=bool(message["limit_nproc"]),
-            )
-            _preexec(spec)  # the death signal again (after any uid change); _follow_parent checked
-            for name, ceiling in message.get("ceilings", {}).items():
-                _lower_to(getattr(resource, name), int(ceiling))
-            os.chdir(message["home"])
-            os.environ.clear()
-            os.environ.update({str(k): str(v) for k, v in message["env"].items()})
-            _unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS)
         except BaseException as exc:  # noqa: BLE001 - fail closed: nothing runs half set up
-            _fail(f"the candidate's sandbox could not be set up: {exc!r}")
-        return Job(argv)
+            fail(f"the candidate's sandbox could not be set up: {exc!r}")
 
     def _close_everything(self) -> None:
         """In a child: close every descriptor of this process through its object, so no finaliser
@@ -228,6 +296,10 @@ class _Zygote:
         self.control.close()
         os.close(self.own_pid_namespace)  # a candidate must hold nothing of the zygote's namespace
         os.close(self.own_pidfd)
+        if self.spare is not None:
+            self.spare.link.close()
+            os.close(self.spare.pidfd)
+            self.spare = None
 
     def _reap(self, pid: int) -> None:
         entry = self.children.pop(pid, None)
@@ -263,6 +335,11 @@ class _Zygote:
         _kill_group(pid)
 
     def _shutdown(self) -> None:
+        if self.spare is not None:
+            self.spare.link.close()
+            _kill_group(self.spare.pid)
+            os.waitpid(self.spare.pid, 0)
+            self.spare = None
         for pid in list(self.children):
             _kill_group(pid)
         for pid in list(self.children):
@@ -274,36 +351,6 @@ def _kill_group(pid: int) -> None:
     for kill in (os.killpg, os.kill):  # killpg: its group; kill: before it made the group
         with contextlib.suppress(OSError):
             kill(pid, signal.SIGKILL)
-
-
-def _lower_to(which: int, ceiling: int) -> None:
-    """Lower a limit to what the asking worker runs under (a cold candidate inherits that)."""
-    soft, hard = resource.getrlimit(which)
-    if ceiling == resource.RLIM_INFINITY:
-        return
-    if hard == resource.RLIM_INFINITY or ceiling < hard:
-        resource.setrlimit(which, (ceiling if soft == resource.RLIM_INFINITY else min(soft, ceiling), ceiling))
-
-
-def _unshare(flags: int) -> None:
-    if _libc.unshare(flags) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"unshare: {os.strerror(err)}")
-
-
-def _follow_parent(zygote_pidfd: int) -> None:
-    """First thing in a child: die with the zygote (PR_SET_PDEATHSIG), and exit at once where it
-    died before that was set (its pidfd is readable then), as `_preexec` does by the parent pid."""
-    if _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
-        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
-    if select.select([zygote_pidfd], [], [], 0)[0]:
-        os._exit(ORPHANED_AT_START)
-
-
-def _fail(sentence: str) -> None:
-    with contextlib.suppress(OSError):
-        os.write(2, f"adrs: {sentence}; the candidate was not run\n".encode())
-    os._exit(SETUP_FAILED)
 
 
 def main() -> None:

@@ -321,7 +321,7 @@ def test_a_child_whose_zygote_died_before_it_could_follow_exits_at_once():
     # A child born PID 1 of its namespace reads its parent's pid as 0: it learns that the zygote
     # died before PR_SET_PDEATHSIG was set from the zygote's pidfd, and exits before any set-up.
     from adrs.sandbox.process import ORPHANED_AT_START
-    from adrs.sandbox.zygote import _follow_parent
+    from adrs.sandbox.zygote_child import follow_parent
 
     gone = subprocess.Popen(["true"])
     pidfd = os.pidfd_open(gone.pid)
@@ -329,10 +329,63 @@ def test_a_child_whose_zygote_died_before_it_could_follow_exits_at_once():
     child = os.fork()
     if child == 0:
         try:
-            _follow_parent(pidfd)
+            follow_parent(pidfd)
         finally:
             os._exit(0)
     _, status = os.waitpid(child, 0)
     gone.wait()
     os.close(pidfd)
     assert os.waitstatus_to_exitcode(status) == ORPHANED_AT_START
+
+
+# The candidate's PID 1 is the process the zygote forked: its start time, in clock ticks since boot,
+# is the same number inside and outside its PID namespace.
+STARTED = "def observe(payload):\n    return open('/proc/1/stat').read().rsplit(')', 1)[1].split()[19]\n"
+
+
+def _children(pid: int) -> list[int]:
+    return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def _started(pid: int) -> str:
+    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+
+
+def test_each_candidate_is_the_child_forked_one_launch_ahead(tmp_path, zygote):
+    # The zygote forks the next launch's child while the current one runs, and sets up what needs no
+    # launch (session, network, IPC and UTS namespaces): the next candidate is that child.
+    for _ in range(3):
+        first = _observe(tmp_path, OBSERVER)
+        assert first.ok and _forked(first), first.error
+        (spare,) = _children(zygote.pid)  # the candidate was reaped before run_candidate returned
+        for space in ("net", "ipc", "uts", "pid"):
+            assert os.readlink(f"/proc/{spare}/ns/{space}") != os.readlink(f"/proc/{zygote.pid}/ns/{space}"), space
+        assert os.readlink(f"/proc/{spare}/ns/mnt") == os.readlink(f"/proc/{zygote.pid}/ns/mnt")  # after the launch
+        held = sorted(int(fd) for fd in os.listdir(f"/proc/{spare}/fd"))
+        assert held[:3] == [0, 1, 2] and len(held) == 4, held  # the standard streams and its own socket
+        assert os.readlink(f"/proc/{spare}/fd/{held[3]}").startswith("socket:")
+        started = _started(spare)
+        run = _observe(tmp_path, STARTED)
+        assert run.ok, run.error
+        assert run.value == started, "the candidate was not the child forked ahead"
+        assert not Path(f"/proc/{spare}").exists()
+
+
+NETWORK = "import os\n\ndef observe(payload):\n    return os.readlink('/proc/self/ns/net')\n"
+
+
+def test_a_launch_that_keeps_its_workers_network_gets_a_child_forked_for_it(tmp_path, zygote):
+    # The spare sits in a network namespace of its own; a candidate whose limits allow the network
+    # keeps the one it would inherit (the zygote's, as a cold one keeps its worker's), so it must not
+    # get the spare. The next spare follows the last launch.
+    inherited = os.readlink(f"/proc/{zygote.pid}/ns/net")
+    first = _observe(tmp_path, NETWORK)
+    assert first.ok and first.value != inherited, first.error
+    for _ in range(2):  # the first one's child is forked for it; the second's was forked ahead
+        run = _observe(tmp_path, NETWORK, ProcessLimits(network=True))
+        assert run.ok, run.error
+        assert run.value == inherited
+    (spare,) = _children(zygote.pid)
+    assert os.readlink(f"/proc/{spare}/ns/net") == inherited
+    again = _observe(tmp_path, NETWORK)
+    assert again.ok and again.value not in (inherited, first.value)
