@@ -35,7 +35,7 @@ from adrs.archive.frontier import DeterministicFrontier
 from adrs.archive.records import ProgramStatus
 from adrs.archive.store import Archive, ProgramRecord, RunRecord
 from adrs.config import RunConfig
-from adrs.evaluate import warm
+from adrs.evaluate import leftovers, warm
 from adrs.evaluate.runner import EvalSettings
 from adrs.executors import Executor, LocalExecutor
 from adrs.mutate.base import ProposalSource
@@ -104,7 +104,10 @@ class Engine:
         try:
             return await self._run()
         finally:
-            warm.close_all()  # the run's warm servers end with it (adrs/evaluate/warm.py)
+            try:
+                await leftovers.settle()  # stages whose workers were still exiting (adrs/evaluate/leftovers.py)
+            finally:
+                warm.close_all()  # the run's warm servers end with it (adrs/evaluate/warm.py)
 
     async def _run(self) -> RunSummary:
         run_id = self.run_record.id

@@ -27,6 +27,7 @@ import os
 import re
 import secrets
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -34,7 +35,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from adrs import sandbox
-from adrs.evaluate import driver_check, warm
+from adrs.evaluate import driver_check, leftovers, warm
 from adrs.evaluate.result import Evaluation
 from adrs.evaluate.stage_env import data_folder, sandbox_name, stage_backend, worker_env
 from adrs.formats import container_stage
@@ -92,6 +93,14 @@ async def _evaluate_stage(problem: Problem, program_path: Path, stage: Stage, se
     started = time.monotonic()
     tag = secrets.token_hex(8)
     scratch = not settings.keep_workdirs and mount_scratch(workdir, problem.limits.disk_mb)
+
+    def tidy() -> None:
+        if scratch:
+            unmount_scratch(workdir)
+        if not settings.keep_workdirs:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    exiting: list[tuple[leftovers.Exiting, PidsCgroup | None]] = []  # a worker whose frame came first
     try:
         program = workdir / "program.py"
         shutil.copyfile(program_path, program)
@@ -99,14 +108,14 @@ async def _evaluate_stage(problem: Problem, program_path: Path, stage: Stage, se
         env = worker_env(problem, settings, name, tag, data)
         if name == "docker":
             watch_docker(env["ADRS_DOCKER_HOST"])
-        return await _run_worker(problem, program, stage, settings, workdir, started, env, data)
+        return await _run_worker(problem, program, stage, settings, workdir, started, env, data, exiting)
     finally:
         if name != "process":
             await asyncio.to_thread(backend.cleanup, tag)
-        if scratch:
-            unmount_scratch(workdir)
-        if not settings.keep_workdirs:
-            shutil.rmtree(workdir, ignore_errors=True)
+        if exiting:
+            leftovers.finish_later(*exiting[0], tidy)
+        else:
+            tidy()
 
 
 async def _container_stage(problem: Problem, program_path: Path, stage: Stage, settings: EvalSettings) -> Evaluation:
@@ -132,6 +141,7 @@ async def _run_worker(
     started: float,
     env: dict[str, str],
     data: str | None,
+    exiting: list,
 ) -> Evaluation:
     token = secrets.token_hex(16)
     read_fd, write_fd = os.pipe()
@@ -191,7 +201,7 @@ async def _run_worker(
         raise
     os.close(write_fd)
     try:
-        return await _await_worker(problem, stage, proc, request, token, read_fd, cgroup, stderr_fd, started)
+        return await _await_worker(problem, stage, proc, request, token, read_fd, cgroup, stderr_fd, started, exiting)
     finally:
         os.close(stderr_fd)
 
@@ -206,8 +216,14 @@ async def _await_worker(
     cgroup: PidsCgroup | None,
     stderr_fd: int,
     started: float,
+    exiting: list,
 ) -> Evaluation:
+    """The stage's result: once the worker's frame is complete (it closes the pipe, then exits), or
+    once it exited without one. A worker still exiting is killed now and left, with its cgroup, in
+    `exiting` for the caller to finish in the background (adrs/evaluate/leftovers.py)."""
     frame_task = asyncio.ensure_future(_read_frame(read_fd))
+    exit_task = asyncio.ensure_future(proc.wait())
+    frame_first = False
     try:
         if proc.stdin is not None:  # a warm worker's request is in its stdin pipe already
             proc.stdin.write((json.dumps(request) + "\n").encode())
@@ -216,7 +232,10 @@ async def _await_worker(
         # asyncio.timeout, not wait_for: on 3.11, wait_for swallows a cancellation that arrives as
         # the worker exits, and a cancelled run then waits on its slots for ever.
         async with asyncio.timeout(stage.timeout_s):
-            await proc.wait()
+            await asyncio.wait((frame_task, exit_task), return_when=asyncio.FIRST_COMPLETED)
+            frame_first = not exit_task.done() and _has_frame(frame_task.result(), token)
+            if not frame_first:
+                await exit_task
     except (TimeoutError, ConnectionError):
         kill_tree(proc.pid, cgroup)
         await (proc.wait_killed() if isinstance(proc, warm.WarmWorker) else proc.wait())
@@ -228,14 +247,22 @@ async def _await_worker(
             )
         return Evaluation.failure(stage.name, failures.NONZERO_EXIT, "the worker closed its input early", elapsed)
     except BaseException:
+        exit_task.cancel()
         kill_tree(proc.pid, cgroup)
         frame_task.cancel()
         raise
     finally:
-        kill_tree(proc.pid, cgroup)  # nothing the evaluation started outlives it
-        if cgroup is not None:
-            cgroup.remove()
+        if not frame_first:
+            kill_tree(proc.pid, cgroup)  # nothing the evaluation started outlives it
+            if cgroup is not None:
+                cgroup.remove()
     elapsed = time.monotonic() - started
+    if frame_first:  # the worker is on its way out
+        exit_task.cancel()
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)  # the rest of its tree dies in finish_later
+        exiting.append((proc, cgroup))
+        return _interpret(problem, stage, frame_task.result(), token, None, stderr_fd, elapsed)
     raw = await frame_task
     # The server died, or the fork could not be set up: no fault of the program, the stage runs cold.
     lost = isinstance(proc, warm.WarmWorker) and (proc.lost or proc.returncode == warm.SETUP_FAILED)

@@ -117,11 +117,19 @@ class WarmWorker:
         self.returncode: int | None = None
         self.cpu_s: float | None = None
         self.lost = False  # the server went away before it reported the exit status
+        self._reply: asyncio.Future[bytes] | None = None  # the one receive every waiter shares
+
+    def _status_reply(self) -> asyncio.Future[bytes]:
+        """The server's report of the exit, received once: a waiter that is cancelled (the runner
+        stops waiting once the frame is in) leaves it to the next."""
+        if self._reply is None:
+            self._reply = asyncio.ensure_future(asyncio.get_running_loop().sock_recv(self.conn, 4096))
+        return self._reply
 
     async def wait(self) -> int:
         if self.returncode is not None:
             return self.returncode
-        data = await asyncio.get_running_loop().sock_recv(self.conn, 4096)
+        data = await asyncio.shield(self._status_reply())
         return self._exited(data)
 
     async def wait_killed(self) -> int:
@@ -129,15 +137,19 @@ class WarmWorker:
         an in-process candidate, say) is not waited for past KILLED_REPLY_S."""
         if self.returncode is not None:
             return self.returncode
-        try:
-            async with asyncio.timeout(KILLED_REPLY_S):
-                data = await asyncio.get_running_loop().sock_recv(self.conn, 4096)
-        except TimeoutError:
+        reply = self._status_reply()
+        await asyncio.wait((reply,), timeout=KILLED_REPLY_S)
+        if reply.done():
+            data = reply.result()
+        else:
+            reply.cancel()
             _drop(self.server, force=True)  # it no longer answers: no later stage is sent to it
             data = b""
         return self._exited(data)
 
     def _exited(self, data: bytes) -> int:
+        if self.returncode is not None:  # a second waiter on the same report
+            return self.returncode
         reply = parse_reply(data)
         if reply is None or "status" not in reply:
             self.lost = True

@@ -113,7 +113,7 @@ def main() -> None:
             message if isinstance(message, str) else "".join(traceback.format_exception(exc, limit=-6))[-6000:]
         )
     out.write(json.dumps(frame))
-    out.flush()
+    out.close()  # end of file for the runner now, not after the teardown of this process's memory
     os._exit(0)  # skip interpreter teardown: candidate atexit hooks must not run after the result
 
 
