@@ -3,33 +3,42 @@
 Started by the engine side (adrs/evaluate/warm.py) through the same sandbox launch path as a cold
 worker (`process`: new session, PR_SET_PDEATHSIG, an empty network namespace, rlimits, a scrubbed
 environment, a private folder as cwd and HOME) as `python -I -m adrs.evaluate.warm_server`, with one
-end of a SOCK_SEQPACKET socket pair on WARM_CONTROL_FD. It imports the worker (adrs/evaluate/worker.py),
-the trusted harness and numpy (adrs/sandbox/preload.py: where one BLAS thread is asked for; each
-worker's address-space limit grows by what it mapped and numpy's global random state is reseeded
-in each worker) once, compiles the candidate's runner and confine.py once (the `process` backend
-writes their bytecode into each candidate's home), and then only waits. For each stage the engine sends one message
-with the worker's environment, working directory, pids cgroup and limits, and five descriptors: the
-stage's own socket (replies), the request pipe (the worker's stdin), the result pipe, stdout and
-stderr. The server forks; the child redoes, per evaluation, everything the cold launch does for a
-worker (its own session, the stage's pids cgroup, PR_SET_PDEATHSIG on the server, a new empty
-network namespace, the stage's rlimits, the scrubbed environment in full, cwd) with exactly those
-descriptors open, then runs the worker's `main`, which reads the request (and its token) from stdin
-as a cold worker does. The server replies `{"pid": N}` and, once it reaped the child,
-`{"status": CODE, "cpu_s": S}` on the stage's socket, then closes it.
+end of a SOCK_SEQPACKET socket pair on WARM_CONTROL_FD. It imports the worker
+(adrs/evaluate/worker.py), the trusted harness and numpy (adrs/sandbox/preload.py: where one BLAS
+thread is asked for; each worker's address-space limit grows by what it mapped and numpy's global
+random state is reseeded in each worker) once, compiles the candidate's runner and confine.py once
+(the `process` backend writes their bytecode into each candidate's home), and then only waits. For
+each stage the engine sends one message with the worker's environment, working directory, pids
+cgroup and limits, and five descriptors: the stage's own socket (replies), the request pipe (the
+worker's stdin), the result pipe, stdout and stderr. Each worker is a child that redoes, per
+evaluation, everything the cold launch does for a worker (PR_SET_PDEATHSIG on the server, its own
+session, a new empty network namespace, the stage's pids cgroup and rlimits, the scrubbed
+environment in full, cwd) with exactly those descriptors open, then runs the worker's `main`, which
+reads the request (and its token) from stdin as a cold worker does. The part that needs no stage
+(the death signal, the server's descriptors closed, the session, the network namespace, numpy
+reseeded) is done one stage ahead: the server forks the next stage's worker (the *spare*) right
+after it handed a stage over, and the spare waits on a socket of its own for its stage's message and
+descriptors (≈ 1.5 ms of wall time per evaluation: docs/benchmarks.md, "Workers and candidates
+forked one launch ahead"). A spare that died is reaped and the stage gets a child forked for it
+(after SPARE_DEATHS such deaths, every stage does); one holding a zygote that died is let go. The
+server replies `{"pid": N}` and, once it reaped the child, `{"status": CODE, "cpu_s": S}` on the
+stage's socket, then closes it.
 
 Why this is sound: the server never reads a request (tokens, programs) and never runs problem or
-candidate code: it holds only adrs modules and numpy, so each child starts from the same pristine copy, and
-whatever a child does dies with its address space. The server is single-threaded (it refuses to
-fork otherwise). Candidates are not forked from here, so none inherits a worker's memory: where
-the `process` backend confines them, the server starts a candidate zygote (adrs/sandbox/zygote.py,
-a clean interpreter that imports no problem code) before its first worker and hands each worker a
-copy of its socket at WARM_ZYGOTE_FD (named by ADRS_ZYGOTE_FD), through which the worker's backend
-has each confined candidate forked; a zygote that dies is replaced (MAX_ZYGOTES in all), and the
-workers holding the old one start their candidates cold, as every worker does elsewhere. When
-the engine's end of the control socket closes (the engine exited or was killed; PR_SET_PDEATHSIG
-kills the server too) the server kills its children's process groups, reaps them, lets its zygote
-go and reaps it (so the CPU time of the candidates the zygote reaped reaches the engine's wait4)
-and exits; each child dies with the server (PR_SET_PDEATHSIG).
+candidate code: it holds only adrs modules and numpy, so each child starts from the same pristine
+copy, and whatever a child does dies with its address space. The server is single-threaded (it
+refuses to fork otherwise). A spare is forked from the same idle server a stage's worker was forked
+from before, and learns nothing of its stage before its message. Candidates are not forked from
+here, so none inherits a worker's memory: where the `process` backend confines them, the server
+starts a candidate zygote (adrs/sandbox/zygote.py, a clean interpreter that imports no problem code)
+before its first worker and hands each worker a copy of its socket at WARM_ZYGOTE_FD (named by
+ADRS_ZYGOTE_FD), through which the worker's backend has each confined candidate forked; a zygote
+that dies is replaced (MAX_ZYGOTES in all), and the workers holding the old one start their
+candidates cold, as every worker does elsewhere. When the engine's end of the control socket closes
+(the engine exited or was killed; PR_SET_PDEATHSIG kills the server too) the server kills its
+children's process groups, reaps them, lets its zygote go and reaps it (so the CPU time of the
+candidates the zygote reaped reaches the engine's wait4) and exits; each child dies with the server
+(PR_SET_PDEATHSIG).
 
 Must not: read or parse a request, import evaluator or candidate code, start threads.
 """
@@ -37,6 +46,7 @@ Must not: read or parse a request, import evaluator or candidate code, start thr
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import fcntl
 import json
 import os
@@ -46,7 +56,7 @@ import signal
 import socket
 import subprocess
 import sys
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import adrs.evaluate.worker as worker
@@ -57,10 +67,13 @@ from adrs.sandbox.base import ProcessLimits
 from adrs.sandbox.cgroup import PidsCgroup
 from adrs.sandbox.preload import preload, reseed_in_child
 from adrs.sandbox.process import (
+    PR_SET_PDEATHSIG,
     SandboxSpec,
     _preexec,
+    _unshare_network,
     compile_scripts_here,
     confinement_available,
+    network_namespace_available,
 )
 from adrs.sandbox.replies import discard, receive, refuse
 from adrs.sandbox.zygote_launch import ZYGOTE_FD_ENV, start_zygote, zygote_wanted
@@ -70,44 +83,90 @@ MAX_ZYGOTES = 3  # zygotes one server starts in all (again after one died); then
 ZYGOTE_EXIT_S = 5.0  # how long a server that ends waits for its zygote to reap its candidates and exit
 WARM_ZYGOTE_FD = 4  # where a forked worker finds its copy of the candidate zygote's socket
 HIGH_FD = 64  # received descriptors are moved above the ones a worker gets before they are placed
+SPARE_DEATHS = 3  # spare workers that may die before their stage: then each stage's worker is forked for it
 
 
-def _child(server: _Server, message: dict, fds: list[int], server_pid: int) -> None:
-    """In the forked child: become a worker exactly as a cold launch makes one, then run it."""
+@dataclass
+class _Spare:
+    """A worker forked one stage ahead, waiting on `link` for its stage's message and descriptors."""
+
+    pid: int
+    link: socket.socket  # this process's end
+
+
+def _spare_child(server: _Server, link: socket.socket, server_pid: int) -> None:
+    """In a child forked one stage ahead: what needs no stage (the death signal, the server's
+    descriptors let go, its own session and an empty network namespace, numpy reseeded), then wait
+    for the stage on `link` and become its worker."""
     try:
-        _conn, stdin, result, out, err = fds
-        zygote_fd = None if server.zygote is None else server.zygote.fileno()
-        server.forget()
-        signal.set_wakeup_fd(-1)
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        moved = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, HIGH_FD) for fd in (stdin, out, err, result)]
-        zygote = None if zygote_fd is None else fcntl.fcntl(zygote_fd, fcntl.F_DUPFD_CLOEXEC, HIGH_FD)
-        for target, fd in zip((0, 1, 2, WARM_RESULT_FD), moved, strict=True):
-            os.dup2(fd, target, inheritable=True)
-        if zygote is not None:  # not inheritable: only this worker's own backend uses it
-            os.dup2(zygote, WARM_ZYGOTE_FD, inheritable=False)
-        keep = WARM_RESULT_FD if zygote is None else WARM_ZYGOTE_FD
-        os.closerange(keep + 1, os.sysconf("SC_OPEN_MAX"))  # the control socket included
-        os.setsid()
-        limits = ProcessLimits(**message["limits"])
-        # numpy, preloaded, already holds this much of the address space a cold worker starts without
-        limits = replace(limits, memory_mb=limits.memory_mb + server.preloaded_mb)
-        cgroup = PidsCgroup(Path(message["cgroup"])) if message.get("cgroup") else None
-        _preexec(SandboxSpec(limits=limits, cgroup=cgroup, limit_nproc=bool(message["limit_nproc"])))
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         if os.getppid() != server_pid:  # the server died before PR_SET_PDEATHSIG was set
             os._exit(SETUP_FAILED)
-        os.chdir(message["cwd"])
-        os.environ.clear()
-        os.environ.update(message["env"])
-        if zygote is not None:
-            os.environ[ZYGOTE_FD_ENV] = str(WARM_ZYGOTE_FD)
+        zygote_fd = None if server.zygote is None else server.zygote.fileno()
+        server.forget()
+        _close_all_but({0, 1, 2, link.fileno(), *([] if zygote_fd is None else [zygote_fd])})
+        signal.set_wakeup_fd(-1)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        os.setsid()
+        if network_namespace_available():
+            _unshare_network()
         reseed_in_child()
     except BaseException as exc:  # noqa: BLE001 - fail closed: no worker runs half set up
-        with contextlib.suppress(OSError):
-            os.write(2, f"adrs: the warm worker could not be set up: {exc!r}\n".encode())
-        os._exit(SETUP_FAILED)
+        _setup_failed(exc)
+    received = receive(link, MAX_FDS)
+    if received is None:  # the server let this spare go
+        os._exit(0)
+    data, fds = received
+    link.close()
+    try:
+        _become_worker(server, json.loads(data), fds, zygote_fd, server_pid)
+    except BaseException as exc:  # noqa: BLE001
+        _setup_failed(exc)
     worker.main()  # reads the request from stdin, writes the frame to WARM_RESULT_FD, exits
     os._exit(1)
+
+
+def _become_worker(server: _Server, message: dict, fds: list[int], zygote_fd: int | None, server_pid: int) -> None:
+    """The stage's part of a worker's set-up: its descriptors, pids cgroup, limits, folder and
+    environment, as a cold launch gives them."""
+    _conn, stdin, result, out, err = fds
+    moved = [fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, HIGH_FD) for fd in (stdin, out, err, result)]
+    zygote = None if zygote_fd is None else fcntl.fcntl(zygote_fd, fcntl.F_DUPFD_CLOEXEC, HIGH_FD)
+    for target, fd in zip((0, 1, 2, WARM_RESULT_FD), moved, strict=True):
+        os.dup2(fd, target, inheritable=True)
+    if zygote is not None:  # not inheritable: only this worker's own backend uses it
+        os.dup2(zygote, WARM_ZYGOTE_FD, inheritable=False)
+    keep = WARM_RESULT_FD if zygote is None else WARM_ZYGOTE_FD
+    os.closerange(keep + 1, os.sysconf("SC_OPEN_MAX"))  # the control socket included
+    limits = ProcessLimits(**message["limits"])
+    # numpy, preloaded, already holds this much of the address space a cold worker starts without
+    limits = replace(limits, memory_mb=limits.memory_mb + server.preloaded_mb)
+    cgroup = PidsCgroup(Path(message["cgroup"])) if message.get("cgroup") else None
+    spec = SandboxSpec(limits=limits, cgroup=cgroup, unshare_network=False, limit_nproc=bool(message["limit_nproc"]))
+    _preexec(spec)  # the network namespace is the spare's own already
+    if os.getppid() != server_pid:  # the server died before PR_SET_PDEATHSIG was set again
+        os._exit(SETUP_FAILED)
+    os.chdir(message["cwd"])
+    os.environ.clear()
+    os.environ.update(message["env"])
+    if zygote is not None:
+        os.environ[ZYGOTE_FD_ENV] = str(WARM_ZYGOTE_FD)
+
+
+def _close_all_but(keep: set[int]) -> None:
+    """Close every descriptor of this process but `keep` (the server's, let go by `forget`)."""
+    start = 0
+    for fd in sorted(keep):
+        if fd > start:  # never an empty range: os.closerange(n, n) closes from n up (close_range(n, n - 1))
+            os.closerange(start, fd)
+        start = fd + 1
+    os.closerange(start, os.sysconf("SC_OPEN_MAX"))
+
+
+def _setup_failed(exc: BaseException) -> None:
+    with contextlib.suppress(OSError):
+        os.write(2, f"adrs: the warm worker could not be set up: {exc!r}\n".encode())
+    os._exit(SETUP_FAILED)
 
 
 class _Server:
@@ -125,8 +184,11 @@ class _Server:
         signal.signal(signal.SIGCHLD, lambda *_: None)  # only wakes the selector
         self.selector.register(control, selectors.EVENT_READ, "control")
         self.selector.register(wake_read, selectors.EVENT_READ, "wake")
+        self.spare: _Spare | None = None
+        self.spare_deaths = 0
 
     def serve(self) -> None:
+        self.spare = self._fork_spare(SPARE_DEATHS)
         while True:
             for key, _ in self.selector.select():
                 if key.data == "wake":
@@ -154,15 +216,16 @@ class _Server:
             refuse(fds, f"the warm server has {threads} threads")
             return True
         try:
-            message = json.loads(data)
+            if not isinstance(json.loads(data), dict):
+                raise ValueError("not an object")
         except ValueError:
             refuse(fds, "unreadable message")
             return True
-        sys.stdout.flush()
-        sys.stderr.flush()
-        pid = os.fork()
-        if pid == 0:
-            _child(self, message, fds, os.getppid())
+        worker = self._hand_over(data, fds)
+        if worker is None:
+            refuse(fds, "no worker could be forked")
+            return True
+        pid = worker.pid
         for fd in fds[1:]:
             os.close(fd)  # the child holds them now: the pipes reach end of file when it is gone
         conn = socket.socket(fileno=fds[0])
@@ -170,7 +233,40 @@ class _Server:
         self.selector.register(conn, selectors.EVENT_READ, pid)  # the engine's end closing: see _abandoned
         with contextlib.suppress(OSError):
             conn.send(json.dumps({"pid": pid}).encode())
+        self.spare = self._fork_spare(self.spare_deaths)  # the next stage's worker, while this one runs
         return True
+
+    def _hand_over(self, data: bytes, fds: list[int]) -> _Spare | None:
+        """Send the stage to the spare worker (or to one forked for it where there is none, or the
+        spare is gone); the worker that took it, or None."""
+        for attempt in range(2):
+            spare, self.spare = (self.spare if attempt == 0 else self._fork_spare(0)), None
+            if spare is None:
+                continue
+            try:
+                socket.send_fds(spare.link, [data], fds)
+                return spare
+            except OSError:  # it died: reaped by _reap, which knows it no longer
+                with contextlib.suppress(OSError):
+                    os.kill(spare.pid, signal.SIGKILL)
+            finally:
+                spare.link.close()
+        return None
+
+    def _fork_spare(self, deaths: int) -> _Spare | None:
+        """Fork a worker ahead of its stage (None where spares died SPARE_DEATHS times counting
+        `deaths`, or this process is not single-threaded); the child never returns."""
+        if deaths >= SPARE_DEATHS or len(os.listdir("/proc/self/task")) != 1:
+            return None
+        mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:
+            mine.close()
+            _spare_child(self, theirs, os.getppid())
+        theirs.close()
+        return _Spare(pid, mine)
 
     def forget(self) -> None:
         """In a child: let go of the server's sockets without closing them (closerange does), so no
@@ -180,6 +276,8 @@ class _Server:
         self.control.detach()
         if self.zygote is not None:
             self.zygote.detach()
+        if self.spare is not None:
+            self.spare.link.detach()
 
     def _reap(self) -> None:
         while True:
@@ -191,6 +289,11 @@ class _Server:
                 return
             if pid == self.zygote_pid:
                 self._replace_zygote()
+                continue
+            if self.spare is not None and pid == self.spare.pid:  # died before its stage came
+                self.spare.link.close()
+                self.spare = None
+                self.spare_deaths += 1
                 continue
             conn = self.children.pop(pid, None)
             if conn is None:
@@ -208,6 +311,7 @@ class _Server:
         if self.zygote is not None:
             self.zygote.close()
         self.zygote_pid, self.zygote = None, None
+        self._drop_spare()  # it holds the dead zygote's socket
         if self.zygote_starts < MAX_ZYGOTES:
             self.zygote_starts += 1
             self.zygote_pid, self.zygote = _start_zygote()
@@ -230,7 +334,16 @@ class _Server:
                     kill(pid, signal.SIGKILL)
             self.selector.unregister(conn)  # reaped (and its socket closed) by _reap
 
+    def _drop_spare(self) -> None:
+        """Let the spare worker go: it exits on end of file (killed all the same); _reap reaps it."""
+        if self.spare is not None:
+            self.spare.link.close()
+            with contextlib.suppress(OSError):
+                os.kill(self.spare.pid, signal.SIGKILL)
+            self.spare = None
+
     def _shutdown(self) -> None:
+        self._drop_spare()
         for pid in list(self.children):
             with contextlib.suppress(OSError):
                 os.killpg(pid, signal.SIGKILL)

@@ -47,6 +47,7 @@ def evaluate(program_path, *, workdir):
     return {"score": 1.0, "metrics": {
         "seen": float(seen),
         "parent": float(os.getppid()),
+        "pid": float(os.getpid()),
         "random": random.random(),
         "sockets": float(sockets),
         "zygote": float(zygote is not None and os.readlink(f"/proc/self/fd/{zygote}").startswith("socket:")),
@@ -345,3 +346,41 @@ def test_no_numpy_preload_where_evaluations_get_several_blas_threads(tmp_path, m
     (problem.root / "evaluator.py").write_text(NUMPY_EVALUATOR)
     metrics = _evaluate(problem, program)
     assert metrics["loaded"] == 0.0 and metrics["parent"] == warm.server_pids()[0], "the stage did not run warm"
+
+
+def _spare_of(server: int) -> int:
+    """The server's one child that is not running a stage: the next stage's worker, forked ahead."""
+    assert _wait_for(lambda: len(_children(server)) == 1, 10), _children(server)  # the last worker is gone
+    (spare,) = _children(server)
+    return spare
+
+
+def test_each_worker_is_the_child_forked_one_stage_ahead(tmp_path):
+    # The server forks the next stage's worker while the current one runs, and that child does what
+    # needs no stage (death signal, the server's descriptors let go, session, network namespace).
+    problem, program = _problem(tmp_path)
+    _evaluate(problem, program)
+    (server,) = warm.server_pids()
+    for _ in range(3):
+        spare = _spare_of(server)
+        assert os.getsid(spare) == spare
+        if network_namespace_available():
+            assert os.readlink(f"/proc/{spare}/ns/net") != os.readlink(f"/proc/{server}/ns/net")
+        held = sorted(int(fd) for fd in os.listdir(f"/proc/{spare}/fd"))
+        # the standard streams, its own socket, and the candidate zygote's where there is one
+        assert held[:3] == [0, 1, 2] and len(held) in (4, 5), held
+        assert all(os.readlink(f"/proc/{spare}/fd/{fd}").startswith("socket:") for fd in held[3:])
+        metrics = _evaluate(problem, program)
+        assert metrics["pid"] == spare, "the stage's worker was not the child forked ahead"
+        assert metrics["sockets"] == 0.0 and metrics["session"] == 1.0
+
+
+def test_a_spare_worker_that_died_costs_nothing(tmp_path):
+    problem, program = _problem(tmp_path)
+    _evaluate(problem, program)
+    (server,) = warm.server_pids()
+    spare = _spare_of(server)
+    os.kill(spare, signal.SIGKILL)
+    metrics = _evaluate(problem, program)  # a worker forked for the stage, as before spares
+    assert metrics["parent"] == server and metrics["pid"] != spare
+    assert _spare_of(server) not in (spare, metrics["pid"])  # and a spare again for the next
