@@ -194,8 +194,9 @@ class _Zygote:
         return self._make_spare(needs_own_network(message)) or True
 
     def _hand_to_spare(self, message: dict, data: bytes, fds: list[int]) -> tuple[int, int] | None:
-        """Send the launch to the spare child (its pid and pidfd), or None where there is no spare
-        or it does not fit (the launch wants the host's network) or it is gone."""
+        """Send the launch to the spare child (its pid and pidfd), or None where there is no spare,
+        it does not fit (the launch keeps the network namespace it inherits, or the other way
+        round) or it is gone."""
         spare = self.spare
         if spare is None:
             return None
