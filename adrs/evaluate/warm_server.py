@@ -18,11 +18,11 @@ reads the request (and its token) from stdin as a cold worker does. The part tha
 (the death signal, the server's descriptors closed, the session, the network namespace, numpy
 reseeded) is done one stage ahead: the server forks the next stage's worker (the *spare*) right
 after it handed a stage over, and the spare waits on a socket of its own for its stage's message and
-descriptors (≈ 1.5 ms of wall time per evaluation: docs/benchmarks.md, "Workers and candidates
-forked one launch ahead"). A spare that died is reaped and the stage gets a child forked for it
-(after SPARE_DEATHS such deaths, every stage does); one holding a zygote that died is let go. The
-server replies `{"pid": N}` and, once it reaped the child, `{"status": CODE, "cpu_s": S}` on the
-stage's socket, then closes it.
+descriptors (≈ 1.5 ms of wall time per confined evaluation on top of the candidate's spare:
+docs/benchmarks.md, "Workers and candidates forked one launch ahead"). A spare that died is reaped
+and the stage gets a child forked for it (after SPARE_DEATHS such deaths, every stage does); one
+holding a zygote that died is let go. The server replies `{"pid": N}` and, once it reaped the child,
+`{"status": CODE, "cpu_s": S}` on the stage's socket, then closes it.
 
 Why this is sound: the server never reads a request (tokens, programs) and never runs problem or
 candidate code: it holds only adrs modules and numpy, so each child starts from the same pristine
