@@ -200,7 +200,7 @@ def test_serve_refuses_a_missing_archive_in_one_line_and_creates_nothing(tmp_pat
 
 def test_the_view_follows_a_live_run_as_its_evaluations_land(toy_problem, tmp_path):
     archive = tmp_path / "live.sqlite"
-    command = [*ADRS, "run", str(toy_problem), "--budget", "14", "--workers", "1", "--archive", str(archive)]
+    command = [*ADRS, "run", str(toy_problem), "--budget", "40", "--workers", "1", "--archive", str(archive)]
     engine = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     served = None
     try:

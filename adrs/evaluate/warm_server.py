@@ -238,7 +238,8 @@ class _Server:
 
     def _hand_over(self, data: bytes, fds: list[int]) -> _Spare | None:
         """Send the stage to the spare worker (or to one forked for it where there is none, or the
-        spare is gone); the worker that took it, or None."""
+        spare is gone); the worker that took it, or None. A spare killed from outside at the very
+        moment of its hand-over takes the stage with it, as a worker killed at its start does."""
         for attempt in range(2):
             spare, self.spare = (self.spare if attempt == 0 else self._fork_spare(0)), None
             if spare is None:

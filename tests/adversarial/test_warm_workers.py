@@ -181,9 +181,10 @@ def test_a_server_killed_under_an_evaluation_costs_only_time(tmp_path):
     problem, program = _problem(tmp_path, sleep_s=2.0)
     _evaluate(problem, program)  # the server is up
     server = warm.server_pids()[0]
+    handed = _stage_started(server)
 
     def kill_while_its_worker_runs():
-        assert _wait_for(lambda: _children(server), 30), "the warm worker never started"
+        assert _wait_for(handed, 30), "the warm worker never started"
         os.kill(server, signal.SIGKILL)
 
     async def evaluate_and_kill():
@@ -209,9 +210,10 @@ def test_a_stopped_server_does_not_hang_the_stage(tmp_path):
     fast.write_text("def run():\n    return 0\n")
     first = _evaluate(problem, fast)
     server = int(first["parent"])
+    handed = _stage_started(server)
 
     def stop_while_its_worker_runs():
-        assert _wait_for(lambda: _children(server), 30), "the warm worker never started"
+        assert _wait_for(handed, 30), "the warm worker never started"
         os.kill(server, signal.SIGSTOP)
 
     async def evaluate_and_stop():
@@ -348,6 +350,21 @@ def test_no_numpy_preload_where_evaluations_get_several_blas_threads(tmp_path, m
     assert metrics["loaded"] == 0.0 and metrics["parent"] == warm.server_pids()[0], "the stage did not run warm"
 
 
+def _set_up(spare: int, server: int) -> bool:
+    """Whether a spare worker finished its set-up (the network namespace comes last, where there is one)."""
+    if not network_namespace_available():
+        return os.getsid(spare) == spare
+    return os.readlink(f"/proc/{spare}/ns/net") != os.readlink(f"/proc/{server}/ns/net")
+
+
+def _stage_started(server: int):
+    """A condition that turns true once the server handed the next stage to its worker: that worker
+    is the child forked one stage ahead, and right after the hand-over the server forks the next
+    one, so a child appears that is not there now (only the spare is, once the last stage ended)."""
+    before = {_spare_of(server)}
+    return lambda: bool(set(_children(server)) - before)
+
+
 def _spare_of(server: int) -> int:
     """The server's one child that is not running a stage: the next stage's worker, forked ahead."""
     assert _wait_for(lambda: len(_children(server)) == 1, 10), _children(server)  # the last worker is gone
@@ -363,9 +380,9 @@ def test_each_worker_is_the_child_forked_one_stage_ahead(tmp_path):
     (server,) = warm.server_pids()
     for _ in range(3):
         spare = _spare_of(server)
+
+        assert _wait_for(lambda pid=spare: _set_up(pid, server), 10), "the spare worker did not set itself up"
         assert os.getsid(spare) == spare
-        if network_namespace_available():
-            assert os.readlink(f"/proc/{spare}/ns/net") != os.readlink(f"/proc/{server}/ns/net")
         held = sorted(int(fd) for fd in os.listdir(f"/proc/{spare}/fd"))
         # the standard streams, its own socket, and the candidate zygote's where there is one
         assert held[:3] == [0, 1, 2] and len(held) in (4, 5), held
@@ -375,12 +392,13 @@ def test_each_worker_is_the_child_forked_one_stage_ahead(tmp_path):
         assert metrics["sockets"] == 0.0 and metrics["session"] == 1.0
 
 
-def test_a_spare_worker_that_died_costs_nothing(tmp_path):
+def test_a_spare_worker_that_died_before_its_stage_costs_nothing(tmp_path):
     problem, program = _problem(tmp_path)
     _evaluate(problem, program)
     (server,) = warm.server_pids()
     spare = _spare_of(server)
     os.kill(spare, signal.SIGKILL)
+    assert _wait_for(lambda: not Path(f"/proc/{spare}").exists(), 10), "the server did not reap its spare"
     metrics = _evaluate(problem, program)  # a worker forked for the stage, as before spares
     assert metrics["parent"] == server and metrics["pid"] != spare
     assert _spare_of(server) not in (spare, metrics["pid"])  # and a spare again for the next

@@ -358,6 +358,10 @@ def test_each_candidate_is_the_child_forked_one_launch_ahead(tmp_path, zygote):
         first = _observe(tmp_path, OBSERVER)
         assert first.ok and _forked(first), first.error
         (spare,) = _children(zygote.pid)  # the candidate was reaped before run_candidate returned
+        deadline = time.monotonic() + 10  # its set-up done: the UTS namespace comes last
+        while os.readlink(f"/proc/{spare}/ns/uts") == os.readlink(f"/proc/{zygote.pid}/ns/uts"):
+            assert time.monotonic() < deadline, "the spare did not set itself up"
+            time.sleep(0.01)
         for space in ("net", "ipc", "uts", "pid"):
             assert os.readlink(f"/proc/{spare}/ns/{space}") != os.readlink(f"/proc/{zygote.pid}/ns/{space}"), space
         assert os.readlink(f"/proc/{spare}/ns/mnt") == os.readlink(f"/proc/{zygote.pid}/ns/mnt")  # after the launch
