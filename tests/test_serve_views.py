@@ -130,7 +130,8 @@ def test_the_views_of_a_finished_run_are_the_reports_and_serving_writes_nothing(
 
 def test_the_views_follow_a_live_run(toy_problem, tmp_path):
     archive = tmp_path / "live.sqlite"
-    command = [*ADRS, "run", str(toy_problem), "--budget", "16", "--workers", "1", "--islands", "2"]
+    # a budget long enough for the views to be polled several times while it runs
+    command = [*ADRS, "run", str(toy_problem), "--budget", "60", "--workers", "1", "--islands", "2"]
     engine = subprocess.Popen(
         [*command, "--archive", str(archive)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True
     )

@@ -16,9 +16,13 @@ size-limited private /tmp and /dev/shm. It pivots into that root and detaches th
 other folder of the host (sibling evaluations, the project tree, data) is reachable. Then it drops
 every capability, locks the secure bits and sets no_new_privs.
 
-Every step is an in-process system call, so a pre-started server could run `apply` in each child it
-forks. Must not: run or import candidate code; fail open (any step that fails raises, and the
-candidate is not run).
+Every step is an in-process system call, so the candidate zygote (adrs/sandbox/zygote.py) runs them
+in each child it forks (`confine_and_run`, with the config from the launch message): all of them
+after the launch (`apply`), or, for a child forked one launch ahead, the root built before its
+launch (`build_root`, without the home, which is a host folder that may not exist yet) and the rest
+after it (`finish`), where the home arrives as a detached mount the trusted side cloned with
+open_tree(2) and is attached with move_mount(2). Must not: run or import candidate code; fail open
+(any step that fails raises, and the candidate is not run).
 """
 
 import _frozen_importlib_external  # already loaded by every interpreter: the bytecode magic
@@ -52,6 +56,11 @@ PROC_READONLY = ("sys", "bus", "fs", "irq")
 PROC_COVERED = ("sysrq-trigger", "kcore", "keys", "timer_list", "sched_debug", "latency_stats", "kmsg")
 DEV_LINKS = (("/proc/self/fd", "fd"), ("/proc/self/fd/0", "stdin"), ("/proc/self/fd/1", "stdout"),
              ("/proc/self/fd/2", "stderr"))  # fmt: skip
+# The mount API's calls have these numbers on every architecture (added after the numbers unified).
+SYS_OPEN_TREE, SYS_MOVE_MOUNT = 428, 429
+OPEN_TREE_CLONE = 1
+MOVE_MOUNT_F_EMPTY_PATH = 0x4
+AT_FDCWD = -100
 BUILD_BASE = "/tmp"  # any folder: the new root is assembled on a tmpfs mounted over it
 OLD, NEW = "/oldroot", "/newroot"
 
@@ -153,7 +162,16 @@ def _build_dev(config):
 
 
 def apply(config):
-    home = os.path.realpath(config["home"])
+    """Confine this process as `config` says: the new root with the home bound in it, then `finish`."""
+    build_root(config, config["home"])
+    finish(config["home"])
+
+
+def build_root(config, home=None):
+    """Build the new root and pivot into it, the host's detached: everything but the last steps
+    (`finish`). With `home` None the home is not bound here: a process built ahead of its launch
+    (adrs/sandbox/zygote.py) gets it later as a mount tree (`finish`), and every hidden path is
+    covered (its caller makes sure the home lies in none)."""
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     # Step onto a scratch tmpfs so the host's root can be reached at /oldroot while the new one is built.
     _tmpfs(BUILD_BASE, "1m", "0755")
@@ -171,9 +189,10 @@ def apply(config):
     for target, path in config.get("links", ()):
         os.symlink(target, NEW + path)
     for path in config.get("hidden", ()):
-        if not _inside(home, path):
+        if home is None or not _inside(os.path.realpath(home), path):
             _cover(path)
-    _bind(home, readonly=False)
+    if home is not None:
+        _bind(os.path.realpath(home), readonly=False)
     if config.get("sys"):
         _bind("/sys", readonly=True, flags=MS_NOSUID | MS_NODEV | MS_NOEXEC)
     _build_proc()
@@ -183,9 +202,43 @@ def apply(config):
     _pivot_root(".", ".")  # the scratch root lands on top of the new one: detach it
     _umount(".")
     os.chdir("/")
+
+
+def finish(home, home_tree=None):
+    """The last steps, in the new root: the home (from `home_tree`, a detached mount of it the
+    trusted side made with open_tree, where the root was built without it), the root read-only,
+    the home as working folder, no capabilities."""
+    home = os.path.realpath(home) if home_tree is None else home
+    if home_tree is not None:
+        _attach(home_tree, home)
     _mount(None, "/", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
     os.chdir(home)
     _drop_capabilities()
+
+
+def _attach(tree, target):
+    """Mount the detached tree `tree` (a descriptor, closed here) at `target`, writable, as `_bind`
+    would have shown it."""
+    try:
+        _mount_point(target, True)
+        moved = _libc.syscall(ctypes.c_long(SYS_MOVE_MOUNT), ctypes.c_int(tree), b"", ctypes.c_int(AT_FDCWD),
+                              _bytes(target), ctypes.c_uint(MOVE_MOUNT_F_EMPTY_PATH))  # fmt: skip
+        _check(moved, f"move_mount on {target}")
+    finally:
+        os.close(tree)
+    _mount(None, target, None, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV)
+
+
+def open_tree(path):
+    """A detached copy of the mount at `path` (that folder only, not what is mounted below it),
+    as a descriptor to hand to a process built ahead (`finish`); OSError where the kernel has no
+    open_tree (before 5.2) or refuses it."""
+    fd = _libc.syscall(ctypes.c_long(SYS_OPEN_TREE), ctypes.c_int(AT_FDCWD), _bytes(path),
+                       ctypes.c_uint(OPEN_TREE_CLONE | os.O_CLOEXEC))  # fmt: skip
+    if fd < 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"open_tree {path}: {os.strerror(err)}")
+    return fd
 
 
 def _drop_capabilities():
@@ -216,17 +269,39 @@ def main():
     try:
         apply_file(sys.argv[1])
     except Exception as exc:  # noqa: BLE001 - fail closed: no candidate code runs unconfined
-        sys.stderr.write(f"adrs: the sandbox could not be set up, the candidate was not run: {exc}\n")
-        os._exit(125)
+        _refuse(exc)
     sys.argv = sys.argv[2:]
     _run_as_main(sys.argv[0])
 
 
-def _run_as_main(path):
+def confine_and_run(config, argv, home_tree=None, built=False, compiled=None):
+    """What `main` does for a process the candidate zygote forked (config and runner's command
+    line from its launch message): confined by `apply`, or by `finish` where the root was built
+    ahead (`built`: the home comes as `home_tree`); then the runner as __main__, from `compiled`
+    (the zygote's own compile of the runner, with its source) where the runner file holds that
+    source."""
+    try:
+        if built:
+            finish(config["home"], home_tree)
+        else:
+            apply(config)
+    except Exception as exc:  # noqa: BLE001 - fail closed: no candidate code runs unconfined
+        _refuse(exc)
+    sys.argv = list(argv)
+    _run_as_main(sys.argv[0], compiled)
+
+
+def _refuse(exc):
+    sys.stderr.write(f"adrs: the sandbox could not be set up, the candidate was not run: {exc}\n")
+    os._exit(125)
+
+
+def _run_as_main(path, compiled=None):
     """Run the script at `path` as __main__ in a fresh module (what runpy.run_path does, without
     importing runpy and the import machinery it pulls in: milliseconds of CPU per candidate), from
-    the bytecode the backend wrote beside it where there is one."""
-    code = _bytecode_beside(path)
+    `compiled` (a pair: its source, its code) where the file holds that source, else from the
+    bytecode the backend wrote beside it where there is one."""
+    code = _precompiled(path, compiled) or _bytecode_beside(path)
     if code is None:
         with open(path, "rb") as f:
             code = compile(f.read(), path, "exec")
@@ -234,6 +309,17 @@ def _run_as_main(path):
     module.__dict__.update(__file__=path, __builtins__=__builtins__, __loader__=None, __spec__=None, __package__=None)
     sys.modules["__main__"] = module
     exec(code, module.__dict__)
+
+
+def _precompiled(path, compiled):
+    if compiled is None:
+        return None
+    source, code = compiled
+    try:
+        with open(path, "rb") as f:
+            return code if f.read() == source else None
+    except OSError:
+        return None
 
 
 def _bytecode_beside(path):

@@ -8,7 +8,9 @@ JSON), calls `driver.before_import(payload)` if the driver defines it, loads the
 as module `candidate`, then, in one of two modes:
 
 - one-shot (run_candidate): runs `driver.run(candidate, payload)` and writes {"ok": true, "value":
-  ...} or {"ok": false, "kind": ..., "message": ...} to the result file;
+  ...} or {"ok": false, "kind": ..., "message": ...} to the result file, then, where the trusted
+  side passed a socket (ADRS_CHANNEL_FD), flushes the standard streams, writes one byte on it and
+  waits until the trusted side closed it (the result read);
 - session (adrs/problemkit/session.py, the request says "session"): takes the channel the trusted
   side made before the launch (an inherited descriptor, or a Unix socket in the home that hands
   one over), calls `driver.start(candidate, payload)` if defined, sends a "ready" frame with what
@@ -122,16 +124,34 @@ def _driver_failed(reporter, when):
 
 
 class _ResultFile:
-    """Where a one-shot run reports: the file opened before the driver and the candidate loaded."""
+    """Where a one-shot run reports: the file opened before the driver and the candidate loaded,
+    and the trusted side's socket (where the backend passed one) on which it says once that the
+    result is in, then waits until the trusted side has read it (it closes its end, and kills
+    this process): nothing this process runs after its result (threads aside), atexit hooks
+    included, can change what is read, and the trusted side need not wait for the exit."""
 
-    def __init__(self, path):
+    def __init__(self, path, ready_fd):
         self.file = open(path, "w")  # noqa: SIM115 - open for the whole run, on purpose
+        self.ready_fd = ready_fd
 
     def write(self, text):
         self.file.seek(0)
         self.file.truncate()
         self.file.write(text)
         self.file.flush()
+        if self.ready_fd is not None:
+            fd, self.ready_fd = self.ready_fd, None
+            for stream in (sys.stdout, sys.stderr):  # what the candidate printed, before the result is taken
+                try:
+                    stream.flush()
+                except BaseException:  # noqa: BLE001, S110 - a stream the candidate broke: its output is lost
+                    pass
+            try:
+                os.write(fd, b"\n")
+                os.read(fd, 1)  # returns once the trusted side closed its end: the result was read
+            except OSError:
+                pass
+            os.close(fd)
 
     def fail(self, kind, message):
         self.write(json.dumps({"ok": False, "kind": kind, "message": message[-4000:]}))
@@ -260,6 +280,19 @@ def _lower_nproc():
         os._exit(125)
 
 
+def _ready_fd():
+    """A one-shot run's socket to say the result is in (an inherited descriptor the environment
+    names), or None; not passed on to processes the candidate starts."""
+    fd = os.environ.pop("ADRS_CHANNEL_FD", None)
+    if fd is None:
+        return None
+    try:
+        os.set_inheritable(int(fd), False)
+    except (OSError, ValueError):
+        return None
+    return int(fd)
+
+
 def _run_once(request, result, driver, payload):
     module = _load_candidate(request["program"], driver, payload, result)
     ok, value = _call(request["program"], driver.run, module, payload)
@@ -299,7 +332,7 @@ def main():
     with open(sys.argv[1]) as f:
         request = json.load(f)
     session = bool(request.get("session"))
-    result = None if session else _ResultFile(request["result"])
+    result = None if session else _ResultFile(request["result"], _ready_fd())
     if request.get("seccomp"):
         try:
             install_filter(bytes.fromhex(request["seccomp"]))

@@ -35,7 +35,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from adrs import sandbox
-from adrs.evaluate import driver_check, leftovers, warm
+from adrs.evaluate import driver_check, evaluator_code, leftovers, warm
 from adrs.evaluate.result import Evaluation
 from adrs.evaluate.stage_env import data_folder, sandbox_name, stage_backend, worker_env
 from adrs.formats import container_stage
@@ -53,6 +53,7 @@ from adrs.sandbox.reaper import watch_docker
 from adrs.sandbox.scratch import mount_scratch, unmount_scratch
 
 MAX_FRAME_BYTES = 64 * 1024 * 1024
+FRAME_READS_PER_WAKE = 16  # reads of a worker's pipe per wake-up of the event loop
 TAIL_BYTES = 3000
 
 
@@ -152,6 +153,7 @@ async def _run_worker(
         "token": token,
         "result_fd": write_fd,
         "evaluator": str(problem.evaluator_path),
+        "evaluator_code": evaluator_code.for_request(problem.evaluator_path),  # compiled once, not per stage
         "problem_root": str(problem.root),
         "program": str(program),
         "stage": stage.name,
@@ -272,18 +274,41 @@ async def _await_worker(
 
 
 async def _read_frame(fd: int) -> bytes:
-    """Read the worker's pipe to EOF in a thread (at most MAX_FRAME_BYTES are kept)."""
+    """Read the worker's pipe to end of file on the event loop (at most MAX_FRAME_BYTES are kept;
+    what is read past them is dropped) and close it. On the loop rather than in a thread: the frame
+    reaches the stage without a thread's wake-up and hand-back (≈ 0.2 ms per stage)."""
+    loop = asyncio.get_running_loop()
+    ended: asyncio.Future[None] = loop.create_future()
+    chunks: list[bytes] = []
+    size = 0
 
-    def read_all() -> bytes:
-        chunks, size = [], 0
-        with os.fdopen(fd, "rb") as pipe:
-            while chunk := pipe.read(1 << 16):
-                if size < MAX_FRAME_BYTES:
-                    chunks.append(chunk)
-                size += len(chunk)
-        return b"".join(chunks)
+    def readable() -> None:
+        nonlocal size
+        for _ in range(FRAME_READS_PER_WAKE):  # then back to the loop: a worker that floods the pipe starves nothing
+            try:
+                chunk = os.read(fd, 1 << 16)
+            except BlockingIOError:
+                return
+            except OSError as exc:
+                if not ended.done():
+                    ended.set_exception(exc)
+                return
+            if not chunk:
+                if not ended.done():
+                    ended.set_result(None)
+                return
+            if size < MAX_FRAME_BYTES:
+                chunks.append(chunk)
+            size += len(chunk)
 
-    return await asyncio.to_thread(read_all)
+    os.set_blocking(fd, False)
+    loop.add_reader(fd, readable)
+    try:
+        await ended
+    finally:
+        loop.remove_reader(fd)
+        os.close(fd)
+    return b"".join(chunks)
 
 
 def _has_frame(raw: bytes, token: str) -> bool:

@@ -19,6 +19,7 @@ import sys
 import traceback
 from typing import Any
 
+from adrs.evaluate import evaluator_code
 from adrs.formats import in_worker
 
 
@@ -102,7 +103,11 @@ def main() -> None:
         in_worker.prepare(request)  # peer folders: their working directory, stand-in modules
         spec = importlib.util.spec_from_file_location("adrs_problem_evaluator", request["evaluator"])
         module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        code = evaluator_code.load(request.get("evaluator_code"), request["evaluator"])
+        if code is None:
+            spec.loader.exec_module(module)
+        else:
+            exec(code, module.__dict__)  # what exec_module does with the code it compiles
         frame["result"] = _jsonable(_answer(module, request, program_path))
         frame["ok"] = True
     except BaseException as exc:  # noqa: BLE001 - every failure becomes a recorded result

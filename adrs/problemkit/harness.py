@@ -18,6 +18,7 @@ import json
 import os
 import select
 import shutil
+import socket
 import sys
 import tempfile
 import time
@@ -132,8 +133,9 @@ def run_candidates(
 
 
 def _sleep_until_one_may_end(running: list[_Running]) -> None:
-    """Sleep until a running candidate ends or reaches its time limit: on the handles' exit
-    descriptors where each has one (a long candidate costs no polling CPU), else a 2 ms tick."""
+    """Sleep until a running candidate says its result is in, ends or reaches its time limit: on the
+    handles' exit descriptors where each has one (a long candidate costs no polling CPU) and the
+    runs' result sockets, else a 2 ms tick."""
     fds = [run.handle.exit_fd() for run in running]
     if not fds or None in fds:
         time.sleep(0.002)
@@ -141,7 +143,7 @@ def _sleep_until_one_may_end(running: list[_Running]) -> None:
     now = time.monotonic()
     left = min(run.limits.timeout_s - (now - run.started) for run in running)
     waiter = select.poll()
-    for fd in fds:
+    for fd in [*fds, *(run.ready.fileno() for run in running if run.ready is not None)]:
         waiter.register(fd, select.POLLIN)
     waiter.poll(1000 * min(max(left, 0.0), 1.0))
 
@@ -153,19 +155,38 @@ def candidate_view(driver: str | os.PathLike, backend: Backend) -> View:
 
 
 class _Running:
-    """One live candidate process."""
+    """One live candidate process, and our end of the socket on which its runner says that the
+    result is in (None where the backend cannot pass one, or once it was read)."""
 
-    def __init__(self, index: int, handle: Handle, home: Path, captures: Captures, limits: ProcessLimits):
+    def __init__(
+        self,
+        index: int,
+        handle: Handle,
+        home: Path,
+        captures: Captures,
+        limits: ProcessLimits,
+        ready: socket.socket | None,
+    ):
         self.index = index
         self.handle = handle
         self.home = home
         self.captures = captures
         self.limits = limits
+        self.ready = ready
         self.started = time.monotonic()
 
     def poll(self, limits: ProcessLimits) -> CandidateRun | None:
         elapsed = time.monotonic() - self.started
         code = self.handle.poll()
+        record = self._said_record() if code is None else None
+        if record is not None:
+            # Taken now, while the runner waits for it to be read, rather than after the exit, the
+            # reap and the zygote's report (≈ 1 ms); then the process is let go (killed).
+            try:
+                return self._finish(None, "", elapsed, record)
+            finally:
+                self.handle.abandon()
+                self._close_ready()
         if code is None and elapsed < limits.timeout_s:
             return None
         if code is None:
@@ -174,18 +195,43 @@ class _Running:
         self.handle.release()  # grandchildren left behind die with the run
         return self._finish(None, "", elapsed)
 
+    def _said_record(self) -> dict | None:
+        """The result record, where the runner said it is in and a complete one is there (its
+        runner waits meanwhile); None while nothing was said. Said once: a socket that ends
+        without the byte, or a record that is not complete (the process wrote the byte itself),
+        is let go (the runner goes on) and the run ends by its exit, as any other."""
+        if self.ready is None:
+            return None
+        try:
+            said = self.ready.recv(1)
+        except BlockingIOError:
+            return None
+        except OSError:
+            said = b""
+        record = self.captures.result() if said else None
+        if isinstance(record, dict) and "ok" in record:
+            return record
+        self._close_ready()
+        return None
+
+    def _close_ready(self) -> None:
+        if self.ready is not None:
+            self.ready.close()
+            self.ready = None
+
     def abort(self) -> None:
         self.handle.kill()
         self.handle.wait(5)
         self.handle.release()
 
-    def _finish(self, kind: str | None, message: str, elapsed: float) -> CandidateRun:
+    def _finish(self, kind: str | None, message: str, elapsed: float, record: Any = None) -> CandidateRun:
         try:
-            return self._outcome(kind, message, elapsed)
+            return self._outcome(kind, message, elapsed, record)
         finally:
             self.captures.close()
+            self._close_ready()
 
-    def _outcome(self, kind: str | None, message: str, elapsed: float) -> CandidateRun:
+    def _outcome(self, kind: str | None, message: str, elapsed: float, record: Any = None) -> CandidateRun:
         captures = self.captures
         run = CandidateRun(
             ok=False, wall_s=elapsed, stdout_tail=captures.tail("stdout.txt"), stderr_tail=captures.tail("stderr.txt")
@@ -193,7 +239,8 @@ class _Running:
         if kind is not None:
             run.error_kind, run.error = kind, message
             return run
-        record = captures.result()
+        if record is None:  # else the record read when the runner said it was in: not read again
+            record = captures.result()
         if record is None:
             exit_kind, sentence = self.handle.exit_description()
             if exit_kind == failures.OUTPUT_LIMIT and not self._output_at_limit():
@@ -254,6 +301,10 @@ def _start(
     }
     (home / "request.json").write_text(json.dumps(request))
     captures = Captures(home)
+    # The runner's socket to say its result is in, where the backend can pass a descriptor.
+    ready, said = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM) if backend.passes_descriptors else (None, None)
+    if ready is not None:
+        ready.setblocking(False)
     launch = Launch(
         # -B: nothing to gain from writing the driver's bytecode into a home that lives for one run
         argv=[sys.executable, "-I", "-B", str(home / "runner.py"), str(home / "request.json")],
@@ -264,10 +315,16 @@ def _start(
         env=scrubbed_env(str(home)),
         view=view,
         tag=os.environ.get("ADRS_SANDBOX_TAG", ""),
+        channel_fd=None if said is None else said.fileno(),
     )
     try:
         handle = backend.launch(launch)
     except BaseException:
         captures.close()
+        if ready is not None:
+            ready.close()
         raise
-    return _Running(index, handle, home, captures, limits)
+    finally:
+        if said is not None:
+            said.close()  # the process holds its own copy
+    return _Running(index, handle, home, captures, limits, ready)

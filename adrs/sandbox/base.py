@@ -1,8 +1,9 @@
 """The interface every sandbox backend implements, and the records they share.
 
 Owns: `ProcessLimits` (what one sandboxed process may use), `View` (what a candidate may see of the
-host), `Launch` (one candidate process to start, optionally holding one end of a socket pair: the
-channel of an interactive session), `Handle` (a started one: poll, kill, release), `Backend` (a
+host), `Launch` (one candidate process to start, optionally holding a descriptor of the trusted
+side's: the channel of an interactive session, or the socket on which a one-shot run says its result
+is in), `Handle` (a started one: poll, kill, release, abandon), `Backend` (a
 way to start them, able to say why it is unavailable) and `SandboxUnavailable`.
 
 Must not: know about problems, scores or results; start anything itself.
@@ -73,9 +74,10 @@ class Launch:
     env: dict[str, str]
     view: View = field(default_factory=View)
     tag: str = ""  # groups what one evaluation started, so the engine can clean up after it
-    # The candidate's end of a socket pair the trusted side made (adrs/problemkit/session.py): the
-    # backend hands it to the process, which finds it through CHANNEL_FD_ENV or CHANNEL_SOCKET_ENV.
-    # The caller keeps ownership (closes its copy after launch); None: no channel.
+    # The candidate's end of a socket pair the trusted side made (adrs/problemkit/session.py), or
+    # of a one-shot run's socket (adrs/problemkit/harness.py): the backend hands it to the process,
+    # which finds it through CHANNEL_FD_ENV or CHANNEL_SOCKET_ENV. The caller keeps ownership
+    # (closes its copy after launch); None: no channel.
     channel_fd: int | None = None
 
     def channel_env(self) -> dict[str, str]:
@@ -129,6 +131,14 @@ class Handle(ABC):
         """Free what the launch held (cgroup, container) once it has ended."""
         return None
 
+    def abandon(self) -> None:
+        """Kill everything this launch started and free what it held, for a caller that already has
+        what it wanted of the process (its result). Blocks until it is gone, unless the backend can
+        leave that to a trusted process of its own (the candidate zygote kills, reaps and removes)."""
+        self.kill()
+        self.wait(5)
+        self.release()
+
     def exit_fd(self) -> int | None:
         """A descriptor that becomes readable when the process ends (a pidfd), or None: lets a
         caller sleep until then instead of polling (no CPU spent while a candidate runs)."""
@@ -155,6 +165,9 @@ class Backend(ABC):
 
     name: str = ""
     instead: str = ""  # what to use when this one is unavailable
+    # Whether a launch's `channel_fd` reaches the process as an inherited descriptor (CHANNEL_FD_ENV)
+    # rather than through a socket in its home: a one-shot run then gets one to say its result is in.
+    passes_descriptors: bool = True
 
     @abstractmethod
     def unavailable_reason(self) -> str | None:

@@ -196,6 +196,7 @@ class _ChannelListener:
 class DockerBackend(Backend):
     name = "docker"
     instead = "Use --sandbox bwrap or process."
+    passes_descriptors = False  # a container cannot inherit one (its session channel: CHANNEL_SOCKET)
 
     def unavailable_reason(self) -> str | None:
         return _probe()

@@ -193,7 +193,7 @@ def confine_config(home: Path, view: View, limits: ProcessLimits) -> dict:
     """What confine.py builds for one candidate: the view (as bwrap shows it) and the home."""
     shown = shown_paths(view.readonly)
     return {
-        "home": str(home),
+        "home": os.path.realpath(home),
         "shown": [[os.path.realpath(p), str(p)] for p in shown],  # (what, where): /etc/localtime is a link
         "links": [[target, str(link)] for target, link in root_links()],
         "hidden": [str(p) for p in hidden_inside(view.hidden, shown)],
@@ -398,24 +398,24 @@ class ProcessBackend(Backend):
             limits=launch.limits, drop_privileges=drop, cgroup=cgroup, limit_nproc=nproc_binds(drop, cgroup)
         )
         if confine:
-            # python -I RUNNER ARGS -> unshare ... python -I confine.pyc CONFIG RUNNER ARGS, with the
-            # runner's bytecode beside it (RUNNER + "c"), which confine.py runs instead of compiling it
             config = confine_config(launch.home, launch.view, launch.limits)
-            (launch.home / "confine.json").write_text(json.dumps(config))
-            script = command.index(next(a for a in command[1:] if not a.startswith("-")))
-            runner = Path(command[script])
-            if runner.suffix == ".py" and runner.is_file():
-                runner.with_suffix(".pyc").write_bytes(script_bytecode(runner))
             from adrs.sandbox.zygote_launch import zygote_launch
 
             try:
-                forked = zygote_launch(launch, spec, str(launch.home / "confine.json"))
+                forked = zygote_launch(launch, spec, config)  # the config and the runner's code travel with it
             except BaseException:
                 if spec.cgroup is not None:
                     spec.cgroup.remove()
                 raise
             if forked is not None:
                 return forked
+            # python -I RUNNER ARGS -> unshare ... python -I confine.pyc CONFIG RUNNER ARGS, with the
+            # runner's bytecode beside it (RUNNER + "c"), which confine.py runs instead of compiling it
+            (launch.home / "confine.json").write_text(json.dumps(config))
+            script = command.index(next(a for a in command[1:] if not a.startswith("-")))
+            runner = Path(command[script])
+            if runner.suffix == ".py" and runner.is_file():
+                runner.with_suffix(".pyc").write_bytes(script_bytecode(runner))
             (launch.home / "confine.pyc").write_bytes(script_bytecode(CONFINE_SCRIPT))
             command = [
                 "unshare", *UNSHARE_ARGS, *command[:script], str(launch.home / "confine.pyc"),

@@ -8,9 +8,10 @@ forks; a worker's `process` backend (adrs/sandbox/zygote_launch.py) sends one me
 candidate: what the cold launch would put on the command line and in the environment, the pids
 cgroup and limits, and three or four descriptors (a socket of its own for the replies, stdout,
 stderr, and an interactive session's channel where there is one). This process replies `{"pid":
-N}` on that socket and, once it reaped the child, `{"status": CODE, "cpu_s": S}`; the worker sends
-`kill` on it to have the child's process group killed, and closing it (the worker ended or was
-killed) kills the child too.
+N}` on that socket and, once it reaped the child, `{"status": CODE, "cpu_s": S}`, then removes the
+child's pids cgroup; the worker sends `kill` on it to have the child's process group killed, and
+closing it (the worker ended or was killed, or it let go of a candidate whose result it already
+has: ZygoteHandle.abandon) kills the child too.
 
 The child redoes, per candidate, everything the cold chain does (`unshare --pid --fork --kill-child
 --mount --ipc --uts` of `python -I -B confine.pyc CONFIG runner.py REQUEST`, started with the
@@ -24,18 +25,25 @@ the rlimits, the scrubbed environment in full, cwd and a new mount namespace. Th
 nothing of the launch, so each child is forked one launch ahead (the *spare*, made while the
 previous candidate runs) and waits for its launch on a socket of its own: the next launch skips the
 fork, the network namespace and the rest of that part (≈ 2.7 ms of wall time per confined
-evaluation: docs/benchmarks.md, "Workers and candidates forked one launch ahead"). The mount
-namespace is not copied ahead: a copy made then would miss the evaluation's scratch tmpfs, which the
-engine mounts on the host later. A launch that keeps the network namespace it inherits where the
-spare has its own (or the other way round) gets a child forked for it, as does every launch once
-spares died SPARE_DEATHS times before their launch. It returns out of the server loop and runs
-adrs/candidate/confine.py's `main` exactly as the cold chain does: the new root, no capabilities,
-then the runner as __main__, whose seccomp filter comes before any driver or candidate code. What is
-saved is the interpreter's start, `site` (the editable install's finder) and the imports (≈ 40 ms of
-CPU per candidate), and the second fork (≈ 3 ms).
+evaluation: docs/benchmarks.md, "Workers and candidates forked one launch ahead"). A copy of the
+host's mount namespace made then would miss the evaluation's scratch tmpfs, which the engine mounts
+on the host later; so where a detached mount attaches in another mount namespace (`trees_attach`,
+probed once here), the spare builds the last launch's root ahead without the home (its own mount
+namespace, confine.py's `build_root`), and at its launch attaches the home from the mount tree the
+worker sent (open_tree(2) of that one folder) and finishes as the cold chain does (docs/benchmarks.md,
+"Roots built ahead"); elsewhere the mount namespace comes after the launch. A launch that keeps the
+network namespace it inherits where the spare has its own (or the other way round), or needs
+another root than the one the spare built (`_root_for`), gets a child forked for it, as does every
+launch once spares died SPARE_DEATHS times before their launch. The child returns out of the
+server loop and runs confine.py as the cold chain does (`zygote_child.run`, with the config from
+the launch message): the new root, no capabilities, then the runner as __main__ (compiled here,
+once), whose seccomp filter comes before any driver or candidate code. What is saved is the
+interpreter's start, `site` (the editable install's finder) and the imports (≈ 40 ms of CPU per
+candidate), and the second fork (≈ 3 ms).
 
 Why this is sound: this process never runs, imports or reads candidate, driver or evaluator code,
-requests or payloads (only the launch message: paths, the scrubbed environment, limits); it holds
+requests or payloads (only the launch message: paths, confine.py's config, the scrubbed
+environment, limits); it holds
 adrs and standard-library modules only, so every child starts from the same pristine copy, and
 whatever a candidate does dies with its own address space. Every descriptor of this process is
 closed in the child before it is set up (a spare's too: it holds only its own socket and the
@@ -51,7 +59,6 @@ while its next child's PID namespace is a candidate's.
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import ctypes
 import gc
@@ -68,17 +75,23 @@ import sys
 import types  # noqa: F401
 from dataclasses import dataclass
 
-from adrs.candidate import confine
+from adrs.candidate import RUNNER_SCRIPT
+from adrs.sandbox.cgroup import PIDS_CGROUP_ROOT, pids_cgroup_available
 from adrs.sandbox.process import network_namespace_available
 from adrs.sandbox.replies import discard, receive, refuse
 from adrs.sandbox.zygote_child import (
     MAX_FDS,
+    SETUP_FAILED,
     Job,
     fail,
     follow_parent,
+    home_hidden,
     needs_own_network,
     own_namespaces,
+    root_of,
+    run,
     set_up,
+    trees_attach,
     unshare,
     wait_for_launch,
 )
@@ -87,6 +100,17 @@ CLONE_NEWPID = 0x20000000
 SPARE_DEATHS = 3  # spares that may die before a launch (a machine that cannot set one up): then none
 
 _libc = ctypes.CDLL(None, use_errno=True)
+
+
+@dataclass
+class _Child:
+    """A launched candidate: the worker's reply socket, a pidfd, the pids cgroup it joined, and
+    whether its root was built ahead."""
+
+    conn: socket.socket
+    pidfd: int
+    cgroup: str | None
+    built: bool = False
 
 
 @dataclass
@@ -99,12 +123,13 @@ class _Spare:
     link: socket.socket  # this process's end
     pidfd: int
     own_network: bool  # whether it sits in a new, empty network namespace
+    root: dict | None = None  # the root it built ahead (a launch's config less its home), if any
 
 
 class _Zygote:
-    def __init__(self, control: socket.socket):
+    def __init__(self, control: socket.socket, build_ahead: bool = False):
         self.control = control
-        self.children: dict[int, tuple[socket.socket, int]] = {}  # pid -> (reply socket, pidfd)
+        self.children: dict[int, _Child] = {}
         self.selector = selectors.DefaultSelector()
         self.selector.register(control, selectors.EVENT_READ, ("control", 0))
         # Its own PID namespace, to return to after each fork (see _fork_pid1), and a pidfd of
@@ -114,6 +139,8 @@ class _Zygote:
         self.own_pidfd = os.pidfd_open(os.getpid())
         self.spare: _Spare | None = None
         self.spare_deaths = 0  # spares that died before a launch: after SPARE_DEATHS, none are made
+        self.build_ahead = build_ahead  # whether spares may build their root before the launch
+        self.unfinished = 0  # children whose root was built ahead and that exited SETUP_FAILED
 
     def serve(self) -> Job | None:
         """Serve launches until every worker and the server are gone (None); in a forked
@@ -144,22 +171,23 @@ class _Zygote:
         if received is None:
             return False
         data, fds = received
-        if len(fds) not in (3, 4):
+        if len(fds) not in (3, 4, 5):
             discard(fds)
             return True
         try:
             message = json.loads(data)
-            argv = [str(a) for a in message["argv"]]
-        except (ValueError, KeyError, TypeError):
+            root = self._root_for(message)
+        except (ValueError, KeyError, TypeError, AttributeError):
             refuse(fds, "unreadable message")
             return True
         threads = len(os.listdir("/proc/self/task"))
         if threads != 1:  # fork only a single-threaded process
             refuse(fds, f"the zygote has {threads} threads")
             return True
-        handed = self._hand_to_spare(message, data, fds)
+        handed = self._hand_to_spare(message, root, data, fds)
+        built = handed is not None and handed[2]
         if handed is not None:
-            pid, pidfd = handed
+            pid, pidfd, _ = handed
         else:
             sys.stdout.flush()
             sys.stderr.flush()
@@ -171,7 +199,7 @@ class _Zygote:
             if pid == 0:
                 self._leave_zygote()
                 own_namespaces(needs_own_network(message))
-                return set_up(message, argv, fds)
+                return set_up(message, fds)
             try:
                 pidfd = os.pidfd_open(pid)
             except OSError:  # cannot happen for an unreaped child; fail closed all the same
@@ -184,29 +212,47 @@ class _Zygote:
             os.close(fd)  # the child holds them now
         conn = socket.socket(fileno=fds[0])
         conn.setblocking(False)
-        self.children[pid] = (conn, pidfd)
+        cgroup = message.get("cgroup")
+        self.children[pid] = _Child(conn, pidfd, cgroup if isinstance(cgroup, str) else None, built)
         self.selector.register(pidfd, selectors.EVENT_READ, ("exit", pid))
         self.selector.register(conn, selectors.EVENT_READ, ("conn", pid))
         with contextlib.suppress(OSError):
             conn.send(json.dumps({"pid": pid}).encode())
         # The next launch's child is forked now, while this one runs: off the next launch's path
-        # (set up for the network this one got: a problem's candidates all get the same).
-        return self._make_spare(needs_own_network(message)) or True
+        # (set up for the network and the root this one got: a problem's candidates all get the same).
+        return self._make_spare(needs_own_network(message), root) or True
 
-    def _hand_to_spare(self, message: dict, data: bytes, fds: list[int]) -> tuple[int, int] | None:
-        """Send the launch to the spare child (its pid and pidfd), or None where there is no spare,
-        it does not fit (the launch keeps the network namespace it inherits, or the other way
-        round) or it is gone."""
+    def _root_for(self, message: dict) -> dict | None:
+        """The root a child built ahead would need for this launch (its config less the home), or
+        None where none may be: this zygote cannot attach a home to such a child, the launch
+        brought no mount tree of its home, its candidate changes uid (no mounts after that), or
+        its home lies in a path the root hides."""
+        config = message["confine"]
+        if not isinstance(config, dict) or not isinstance(config.get("home"), str):
+            raise ValueError("no confinement config")
+        if not (self.build_ahead and message.get("home_tree")) or message.get("drop_privileges"):
+            return None
+        if message.get("cgroup") and not pids_cgroup_available():  # no folder to join it through
+            return None
+        return None if home_hidden(config) else root_of(config)
+
+    def _hand_to_spare(
+        self, message: dict, root: dict | None, data: bytes, fds: list[int]
+    ) -> tuple[int, int, bool] | None:
+        """Send the launch to the spare child (its pid, pidfd, whether its root was built), or None
+        where there is no spare, it does not fit (the launch keeps the network namespace it
+        inherits, or the other way round; its root was built ahead, for another root than this
+        launch's `root`) or it is gone."""
         spare = self.spare
         if spare is None:
             return None
         self.spare = None
         self.selector.unregister(spare.pidfd)
-        if spare.own_network == needs_own_network(message):
+        if spare.own_network == needs_own_network(message) and (spare.root is None or spare.root == root):
             try:
                 socket.send_fds(spare.link, [data], fds)
                 spare.link.close()
-                return spare.pid, spare.pidfd
+                return spare.pid, spare.pidfd, spare.root is not None
             except OSError:
                 pass
         spare.link.close()  # the spare exits on end of file, killed all the same
@@ -215,10 +261,11 @@ class _Zygote:
         os.close(spare.pidfd)
         return None
 
-    def _make_spare(self, own_network: bool) -> Job | None:
-        """Fork the spare child, in a new network namespace where `own_network` (in that child: its
-        Job once a launch came). None in this process; no spare where this process is not
-        single-threaded, spares kept dying, or the fork failed (launches fork their child then)."""
+    def _make_spare(self, own_network: bool, root: dict | None = None) -> Job | None:
+        """Fork the spare child, in a new network namespace where `own_network`, its root built
+        where `root` says one may be (in that child: its Job once a launch came). None in this
+        process; no spare where this process is not single-threaded, spares kept dying, or the
+        fork failed (launches fork their child then)."""
         if self.spare is not None or self.spare_deaths >= SPARE_DEATHS or len(os.listdir("/proc/self/task")) != 1:
             return None
         mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
@@ -233,8 +280,8 @@ class _Zygote:
         if pid == 0:
             mine.close()
             self._leave_zygote()
-            own_namespaces(own_network)
-            return wait_for_launch(theirs)
+            groups = own_namespaces(own_network, root)
+            return wait_for_launch(theirs, root is not None, groups)
         theirs.close()
         try:
             pidfd = os.pidfd_open(pid)
@@ -243,7 +290,7 @@ class _Zygote:
             _kill_group(pid)
             os.waitpid(pid, 0)
             return None
-        self.spare = _Spare(pid, mine, pidfd, own_network)
+        self.spare = _Spare(pid, mine, pidfd, own_network, root)
         self.selector.register(pidfd, selectors.EVENT_READ, ("spare", pid))
         return None
 
@@ -289,9 +336,9 @@ class _Zygote:
     def _close_everything(self) -> None:
         """In a child: close every descriptor of this process through its object, so no finaliser
         closes a number the candidate reuses later."""
-        for conn, pidfd in self.children.values():
-            conn.close()
-            os.close(pidfd)
+        for child in self.children.values():
+            child.conn.close()
+            os.close(child.pidfd)
         self.children.clear()
         self.selector.close()
         self.control.close()
@@ -303,27 +350,33 @@ class _Zygote:
             self.spare = None
 
     def _reap(self, pid: int) -> None:
-        entry = self.children.pop(pid, None)
-        if entry is None:
+        child = self.children.pop(pid, None)
+        if child is None:
             return
-        conn, pidfd = entry
-        self.selector.unregister(pidfd)
-        os.close(pidfd)
+        conn = child.conn
+        self.selector.unregister(child.pidfd)
+        os.close(child.pidfd)
         _, status, usage = os.wait4(pid, 0)
         reply = {"status": os.waitstatus_to_exitcode(status), "cpu_s": usage.ru_utime + usage.ru_stime}
+        if child.built and reply["status"] == SETUP_FAILED:
+            # A root built ahead that could not be finished (or a candidate exiting with that code):
+            # after SPARE_DEATHS of them, roots are built after the launch again.
+            self.unfinished += 1
+            self.build_ahead = self.build_ahead and self.unfinished < SPARE_DEATHS
         if conn.fileno() >= 0:
             with contextlib.suppress(KeyError):
                 self.selector.unregister(conn)
             with contextlib.suppress(OSError):
                 conn.send(json.dumps(reply).encode())
             conn.close()
+        _remove_cgroup(child.cgroup)
 
     def _message(self, pid: int) -> None:
         """`kill` from the worker, or its socket closing (the worker is gone): kill the child."""
-        entry = self.children.get(pid)
-        if entry is None or entry[0].fileno() < 0:  # reaped, or its socket closed, earlier in this round
+        child = self.children.get(pid)
+        if child is None or child.conn.fileno() < 0:  # reaped, or its socket closed, earlier in this round
             return
-        conn, _pidfd = entry
+        conn = child.conn
         try:
             data = conn.recv(64)
         except BlockingIOError:
@@ -343,9 +396,24 @@ class _Zygote:
             self.spare = None
         for pid in list(self.children):
             _kill_group(pid)
-        for pid in list(self.children):
+        for pid, child in list(self.children.items()):
             with contextlib.suppress(ChildProcessError):
                 os.waitpid(pid, 0)
+            _remove_cgroup(child.cgroup)
+
+
+def _remove_cgroup(path: str | None) -> None:
+    """A reaped child's pids cgroup, empty now (every task of its PID namespace died before it
+    could be reaped): removed here, so a worker that let the child go without waiting for it
+    (`ZygoteHandle.abandon`) leaves none behind. Only a group the backend makes (PidsCgroup.create:
+    PIDS_CGROUP_ROOT/adrs/NAME) is removed; one still busy is left to the worker or the sweep of
+    stale groups."""
+    if path is None or os.path.dirname(path) != str(PIDS_CGROUP_ROOT / "adrs"):
+        return
+    if os.path.basename(path) in ("", ".", ".."):
+        return
+    with contextlib.suppress(OSError):
+        os.rmdir(path)
 
 
 def _kill_group(pid: int) -> None:
@@ -358,51 +426,16 @@ def main() -> None:
     control = socket.socket(fileno=int(sys.argv[1]))
     control.setblocking(True)
     network_namespace_available()  # probed here once (from the environment), never in a child
+    pids_cgroup_available()  # likewise (a child's probe would be named after its pid: 1 in each)
+    build_ahead = trees_attach()  # likewise: whether a child's root may be built before its launch
+    with open(RUNNER_SCRIPT, "rb") as f:
+        runner = f.read()
+    compiled = (runner, compile(runner, RUNNER_SCRIPT.name, "exec", dont_inherit=True))  # as the .pyc has it
     gc.freeze()  # what is loaded now is never collected: children do not copy its pages
-    job = _Zygote(control).serve()
+    job = _Zygote(control, build_ahead).serve()
     if job is None:
         os._exit(0)
-    # A confined candidate: confine.py builds the root, drops every capability and runs the runner
-    # as __main__, which ends as a fresh interpreter would, less the teardown of its modules.
-    sys.argv = ["confine.py", *job.argv]
-    try:
-        confine.main()
-        code = 0
-    except SystemExit as exc:
-        code = _exit_status(exc.code)
-    except BaseException:  # noqa: BLE001 - as the interpreter does with an uncaught exception
-        with contextlib.suppress(BaseException):
-            sys.excepthook(*sys.exc_info())
-        code = 1
-    _end(code)
-
-
-def _exit_status(code: object) -> int:
-    """What the interpreter makes of `sys.exit(code)`."""
-    if code is None:
-        return 0
-    if isinstance(code, int):
-        return code & 0xFF
-    with contextlib.suppress(BaseException):
-        sys.stderr.write(f"{code}\n")
-    return 1
-
-
-def _end(code: int) -> None:
-    """End a candidate as Py_FinalizeEx would, in its order (non-daemon threads, atexit, the
-    standard streams), without tearing down every module and collecting every object: ≈ 15 ms of
-    CPU per candidate that nothing outside the process could observe, but for finalisers of objects
-    still alive at exit (which CPython does not promise to run either)."""
-    threading = sys.modules.get("threading")
-    if threading is not None:
-        with contextlib.suppress(BaseException):
-            threading._shutdown()
-    with contextlib.suppress(BaseException):
-        atexit._run_exitfuncs()
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(BaseException):
-            stream.flush()
-    os._exit(code)
+    run(job, compiled)
 
 
 if __name__ == "__main__":

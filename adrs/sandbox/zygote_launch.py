@@ -32,6 +32,7 @@ import threading
 import time
 from dataclasses import asdict
 
+from adrs.candidate import confine
 from adrs.sandbox.base import CHANNEL_FD_ENV, Handle, Launch, ProcessLimits
 from adrs.sandbox.cgroup import PidsCgroup
 from adrs.sandbox.process import SandboxSpec, _open_capture, network_namespace_available, popen_kwargs
@@ -45,6 +46,7 @@ ZYGOTE_CPU_S = 1 << 30  # RLIMIT_CPU of the zygote itself (it lives as long as i
 
 _control: socket.socket | None = None
 _gone = False
+_no_trees = False  # open_tree failed once in this worker: it is not asked again
 _lock = threading.Lock()
 
 
@@ -103,9 +105,10 @@ def _forget_zygote() -> None:
     _gone = True
 
 
-def zygote_launch(launch: Launch, spec: SandboxSpec, config: str) -> ZygoteHandle | None:
-    """Start the candidate of `launch` through the zygote, confined by the config confine.py reads
-    (written in its home); None (nothing started) where there is no zygote, or it is gone."""
+def zygote_launch(launch: Launch, spec: SandboxSpec, config: dict) -> ZygoteHandle | None:
+    """Start the candidate of `launch` through the zygote, confined as `config` says (what
+    confine.py builds: adrs/sandbox/process.py's confine_config); None (nothing started) where
+    there is no zygote, or it is gone."""
     control = _zygote_socket()
     argv = list(launch.argv)
     if control is None or argv[:3] != [sys.executable, "-I", "-B"] or len(argv) < 4:
@@ -115,9 +118,12 @@ def zygote_launch(launch: Launch, spec: SandboxSpec, config: str) -> ZygoteHandl
     env = dict(launch.env)
     if launch.channel_fd is not None:
         env[CHANNEL_FD_ENV] = str(CHANNEL_FD)
+    tree = _home_tree(config["home"])
     message = {
-        "argv": [config, *argv[3:]],
+        "argv": argv[3:],
+        "confine": config,
         "home": str(launch.home),
+        "home_tree": tree is not None,  # the last descriptor: the home, for a child whose root was built ahead
         "env": env,
         "limits": asdict(spec.limits),
         "cgroup": None if spec.cgroup is None else str(spec.cgroup.path),
@@ -131,7 +137,8 @@ def zygote_launch(launch: Launch, spec: SandboxSpec, config: str) -> ZygoteHandl
     mine, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     try:
         channel = () if launch.channel_fd is None else (launch.channel_fd,)
-        socket.send_fds(control, [json.dumps(message).encode()], [theirs.fileno(), out, err, *channel])
+        home = () if tree is None else (tree,)
+        socket.send_fds(control, [json.dumps(message).encode()], [theirs.fileno(), out, err, *channel, *home])
     except OSError:
         mine.close()
         _forget_zygote()
@@ -140,6 +147,8 @@ def zygote_launch(launch: Launch, spec: SandboxSpec, config: str) -> ZygoteHandl
         theirs.close()
         os.close(out)
         os.close(err)
+        if tree is not None:
+            os.close(tree)
     reply = parse_reply(mine.recv(4096)) if _readable(mine.fileno(), REPLY_S) else None
     if reply is None or not isinstance(reply.get("pid"), int):
         mine.close()  # a child forked after all dies with this socket
@@ -147,6 +156,19 @@ def zygote_launch(launch: Launch, spec: SandboxSpec, config: str) -> ZygoteHandl
         return None
     mine.setblocking(False)
     return ZygoteHandle(reply["pid"], mine, spec.cgroup, spec.limits)
+
+
+def _home_tree(home: str) -> int | None:
+    """A detached copy of the candidate's home (confine.open_tree), or None where this kernel
+    cannot make one (the candidate's root is then built after its launch, home included)."""
+    global _no_trees
+    if _no_trees:
+        return None
+    try:
+        return confine.open_tree(home)
+    except OSError:
+        _no_trees = True
+        return None
 
 
 def _readable(fd: int, timeout_s: float) -> bool:
@@ -223,3 +245,13 @@ class ZygoteHandle(Handle):
                 self.conn.close()  # the zygote kills what is left of it
         if self.cgroup is not None:
             self.cgroup.remove()
+
+    def abandon(self) -> None:
+        """Close the socket and return: the zygote kills the child's group, reaps it and removes
+        its pids cgroup (adrs/sandbox/zygote.py), off the caller's path."""
+        with self._lock:
+            if self.returncode is None and self.conn.fileno() >= 0:
+                self.conn.close()
+                self.returncode = -signal.SIGKILL
+                return
+        self.release()

@@ -30,9 +30,10 @@ import pytest
 from adrs.evaluate import warm
 from adrs.evaluate.runner import EvalSettings, evaluate_stage
 from adrs.problem import load_problem
-from adrs.problemkit import ProcessLimits, open_session, run_candidate
+from adrs.problemkit import ProcessLimits, open_session, run_candidate, run_candidates
 from adrs.sandbox import zygote_launch
 from adrs.sandbox.process import confinement_available
+from adrs.sandbox.zygote_child import trees_attach
 
 pytestmark = pytest.mark.skipif(
     not confinement_available(),
@@ -136,20 +137,28 @@ def _forked(run) -> bool:
 
 
 def test_a_forked_candidate_sees_what_a_cold_one_sees(tmp_path, zygote, monkeypatch):
-    forked = _observe(tmp_path, OBSERVER)
-    assert forked.ok, forked.error
+    # The first launch's child is forked for it; the second's was forked one launch ahead, with its
+    # root built before its launch where the kernel attaches a home that comes later (move_mount).
+    forked, ahead = _observe(tmp_path, OBSERVER), _observe(tmp_path, OBSERVER)
+    assert forked.ok and ahead.ok, (forked.error, ahead.error)
     monkeypatch.setenv("ADRS_NO_ZYGOTE", "1")
     cold = _observe(tmp_path, OBSERVER)
     assert cold.ok, cold.error
-    assert _forked(forked) and "confine.py" in cold.value.pop("init")
+    assert _forked(forked) and _forked(ahead) and "confine.py" in cold.value.pop("init")
+    for run in (forked, ahead, cold):
+        # The runner's result pipe: CHANNEL_FD (3) in a forked candidate, the number the worker
+        # passed it under in a cold one; the others (the result file, the listing's own) follow.
+        fds = sorted(map(int, run.value.pop("fds")))
+        assert len(fds) == 6 and fds[:3] == [0, 1, 2], fds
     forked.value.pop("init")
+    ahead.value.pop("init")
     assert forked.value == cold.value
+    assert ahead.value == cold.value
     seen = forked.value
     assert seen["status"]["CapEff"] == seen["status"]["CapBnd"] == "0000000000000000"
     assert (seen["status"]["NoNewPrivs"], seen["status"]["Seccomp"]) == ("1", "2")
     assert seen["pid"] == 1 and seen["pids"] == ["1"], "the candidate is not alone in its PID namespace"
     assert seen["network"] != "connected" and seen["interfaces"] == ["lo"]
-    assert seen["fds"] == ["0", "1", "2", "3", "4"], "a descriptor of the zygote reached the candidate"
 
 
 def test_nothing_one_forked_candidate_did_is_seen_by_the_next(tmp_path, zygote):
@@ -351,28 +360,57 @@ def _started(pid: int) -> str:
     return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
 
 
+def _spare_of(zygote: int) -> int:
+    """The zygote's one child once the last candidate (let go when its result was in) is reaped."""
+    deadline = time.monotonic() + 10
+    while len(children := _children(zygote)) != 1:
+        assert time.monotonic() < deadline, f"the zygote has {len(children)} children"
+        time.sleep(0.01)
+    return children[0]
+
+
+def _built(pid: int) -> bool:
+    """Whether the process sits in the root confine.py builds (a tmpfs holding /usr and /proc,
+    without the host's root or build folders), as seen from here."""
+    try:
+        root = os.listdir(f"/proc/{pid}/root")
+        return os.stat(f"/proc/{pid}/root").st_dev != os.stat("/").st_dev and "usr" in root and "oldroot" not in root
+    except OSError:
+        return False
+
+
 def test_each_candidate_is_the_child_forked_one_launch_ahead(tmp_path, zygote):
     # The zygote forks the next launch's child while the current one runs, and sets up what needs no
-    # launch (session, network, IPC and UTS namespaces): the next candidate is that child.
+    # launch (session, network, IPC and UTS namespaces, the mount namespace and the new root where
+    # the home can be attached later): the next candidate is that child.
     for _ in range(3):
         first = _observe(tmp_path, OBSERVER)
         assert first.ok and _forked(first), first.error
-        (spare,) = _children(zygote.pid)  # the candidate was reaped before run_candidate returned
-        deadline = time.monotonic() + 10  # its set-up done: the UTS namespace comes last
-        while os.readlink(f"/proc/{spare}/ns/uts") == os.readlink(f"/proc/{zygote.pid}/ns/uts"):
+        spare = _spare_of(zygote.pid)
+        ahead = trees_attach()  # as the zygote found, and the worker (this process) can clone a home
+        deadline = time.monotonic() + 10  # its set-up done: the UTS namespace, then the root
+        while os.readlink(f"/proc/{spare}/ns/uts") == os.readlink(f"/proc/{zygote.pid}/ns/uts") or (
+            ahead and not _built(spare)
+        ):
             assert time.monotonic() < deadline, "the spare did not set itself up"
             time.sleep(0.01)
-        for space in ("net", "ipc", "uts", "pid"):
+        spaces = ("net", "ipc", "uts", "pid", "mnt") if ahead else ("net", "ipc", "uts", "pid")
+        for space in spaces:
             assert os.readlink(f"/proc/{spare}/ns/{space}") != os.readlink(f"/proc/{zygote.pid}/ns/{space}"), space
-        assert os.readlink(f"/proc/{spare}/ns/mnt") == os.readlink(f"/proc/{zygote.pid}/ns/mnt")  # after the launch
+        if not ahead:
+            assert os.readlink(f"/proc/{spare}/ns/mnt") == os.readlink(f"/proc/{zygote.pid}/ns/mnt")  # after the launch
         held = sorted(int(fd) for fd in os.listdir(f"/proc/{spare}/fd"))
-        assert held[:3] == [0, 1, 2] and len(held) == 4, held  # the standard streams and its own socket
-        assert os.readlink(f"/proc/{spare}/fd/{held[3]}").startswith("socket:")
+        # the standard streams and its own socket (and, with its root built, the pids cgroups' folder)
+        assert held[:3] == [0, 1, 2] and len(held) in ((4, 5) if ahead else (4,)), held
+        assert any(os.readlink(f"/proc/{spare}/fd/{fd}").startswith("socket:") for fd in held[3:])
         started = _started(spare)
         run = _observe(tmp_path, STARTED)
         assert run.ok, run.error
         assert run.value == started, "the candidate was not the child forked ahead"
-        assert not Path(f"/proc/{spare}").exists()
+        deadline = time.monotonic() + 10  # let go once its result was in: killed and reaped by the zygote
+        while Path(f"/proc/{spare}").exists():
+            assert time.monotonic() < deadline, "the candidate outlived its result"
+            time.sleep(0.01)
 
 
 NETWORK = "import os\n\ndef observe(payload):\n    return os.readlink('/proc/self/ns/net')\n"
@@ -389,7 +427,34 @@ def test_a_launch_that_keeps_its_workers_network_gets_a_child_forked_for_it(tmp_
         run = _observe(tmp_path, NETWORK, ProcessLimits(network=True))
         assert run.ok, run.error
         assert run.value == inherited
-    (spare,) = _children(zygote.pid)
+    spare = _spare_of(zygote.pid)
     assert os.readlink(f"/proc/{spare}/ns/net") == inherited
     again = _observe(tmp_path, NETWORK)
     assert again.ok and again.value not in (inherited, first.value)
+
+
+TMP_SIZE = (
+    "import os\n\ndef observe(payload):\n    st = os.statvfs('/tmp')\n    return st.f_blocks * st.f_frsize >> 20\n"  # noqa: E501
+)
+
+
+def test_a_launch_whose_root_differs_from_the_one_built_ahead_gets_a_child_forked_for_it(tmp_path, zygote):
+    # The spare builds the root the last launch had; a launch that needs another (here a smaller
+    # /tmp) must not get it, and the next spare is built for the new root.
+    assert _observe(tmp_path, TMP_SIZE).value == 64
+    for _ in range(2):
+        run = _observe(tmp_path, TMP_SIZE, ProcessLimits(tmpfs_mb=16))
+        assert (run.ok, run.value) == (True, 16), run.error
+    assert _observe(tmp_path, TMP_SIZE).value == 64
+
+
+def test_candidates_launched_in_quick_succession_all_run(tmp_path, zygote):
+    # Each launch's spare is forked (and its root built) while the one before still sets up: none
+    # may fail its set-up for it (their probes once shared a folder named after pid 1).
+    program, driver = (
+        _write(tmp_path, "echo.py", "def observe(payload):\n    return payload\n"),
+        _write(tmp_path, "driver.py", DRIVER),
+    )
+    for round_ in range(3):
+        runs = run_candidates(program, driver, list(range(8)), workdir=tmp_path / f"r{round_}", parallel=4)
+        assert [(run.ok, run.value) for run in runs] == [(True, i) for i in range(8)], [run.error for run in runs]

@@ -376,12 +376,16 @@ def test_no_fresh_simulator_copy_is_left_for_the_candidate(evaluator, tmp_path):
 
 
 def test_a_forged_result_file_is_an_invalid_output(evaluator, tmp_path):
-    # The candidate shares the process with the driver: it can overwrite the result after the
-    # driver wrote it. Whatever it writes is re-validated.
+    # The candidate shares the process with the driver: it can write a result of its own. Where the
+    # runner says on a socket that its result is in (the result is read while it waits, before any
+    # atexit hook), the candidate writes its record and that byte itself; elsewhere an atexit hook
+    # overwrites the runner's record before the exit. Whatever it writes is re-validated.
     source = """
         import atexit
         import json
+        import os
         import sys
+        import time
 
         def _forge():
             with open(sys.argv[1]) as f:
@@ -391,7 +395,23 @@ def test_a_forged_result_file_is_an_invalid_output(evaluator, tmp_path):
 
         atexit.register(_forge)
 
+        def _sockets():
+            found = []
+            for fd in os.listdir("/proc/self/fd"):
+                try:
+                    if os.readlink(f"/proc/self/fd/{fd}").startswith("socket:"):
+                        found.append(int(fd))
+                except OSError:  # the listing's own descriptor
+                    pass
+            return found
+
         def get_best_schedule(workload, num_seqs):
+            sockets = _sockets()
+            if sockets:
+                _forge()
+                for fd in sockets:
+                    os.write(fd, b"x")
+                time.sleep(30)
             return 0, list(range(workload.num_txns))
     """
     with pytest.raises(CandidateError) as info:
