@@ -129,6 +129,7 @@ def run_candidates(
         for run in running:
             run.abort()
             run.captures.close()
+            run.close_ready()
     return [r for r in results if r is not None]
 
 
@@ -186,7 +187,7 @@ class _Running:
                 return self._finish(None, "", elapsed, record)
             finally:
                 self.handle.abandon()
-                self._close_ready()
+                self.close_ready()
         if code is None and elapsed < limits.timeout_s:
             return None
         if code is None:
@@ -211,10 +212,10 @@ class _Running:
         record = self.captures.result() if said else None
         if isinstance(record, dict) and "ok" in record:
             return record
-        self._close_ready()
+        self.close_ready()
         return None
 
-    def _close_ready(self) -> None:
+    def close_ready(self) -> None:
         if self.ready is not None:
             self.ready.close()
             self.ready = None
@@ -229,7 +230,7 @@ class _Running:
             return self._outcome(kind, message, elapsed, record)
         finally:
             self.captures.close()
-            self._close_ready()
+            self.close_ready()
 
     def _outcome(self, kind: str | None, message: str, elapsed: float, record: Any = None) -> CandidateRun:
         captures = self.captures
