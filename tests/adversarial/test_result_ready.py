@@ -12,7 +12,6 @@ ends by its exit as before); nothing is left behind (no process, no cgroup).
 
 from __future__ import annotations
 
-import os
 import textwrap
 import time
 from pathlib import Path
@@ -21,7 +20,6 @@ import pytest
 
 from adrs.problemkit import ProcessLimits, run_candidate
 from adrs.sandbox import cgroup as cgroups
-from adrs.sandbox import zygote_launch
 from adrs.sandbox.process import confinement_available
 
 DRIVER = "def run(candidate, payload):\n    return candidate.solve(payload)\n"
@@ -65,24 +63,15 @@ EARLY_BYTE = textwrap.dedent(
 
 
 @pytest.fixture(params=["zygote", "cold"])
-def start(request, tmp_path, monkeypatch):
-    """Candidates forked by a zygote (as a warm worker's), or started cold."""
+def launched(request, monkeypatch):
+    """Candidates forked by a zygote (tests/adversarial/conftest.py, as a warm worker's), or started
+    cold: the zygote's process, or None."""
     if request.param == "cold":
         monkeypatch.setenv("ADRS_NO_ZYGOTE", "1")
-        yield None
-        return
+        return None
     if not confinement_available():
         pytest.skip("candidates are not confined by the process backend here: there is no zygote")
-    proc, control = zygote_launch.start_zygote(str(tmp_path), 4096, 64, False)
-    monkeypatch.setenv(zygote_launch.ZYGOTE_FD_ENV, str(os.dup(control.fileno())))
-    monkeypatch.setattr(zygote_launch, "_control", None)
-    monkeypatch.setattr(zygote_launch, "_gone", False)
-    yield proc
-    if zygote_launch._control is not None:
-        zygote_launch._control.close()
-    control.close()
-    proc.kill()
-    proc.wait(10)
+    return request.getfixturevalue("zygote")
 
 
 @pytest.fixture
@@ -119,21 +108,21 @@ def _gone(paths: list[Path], deadline_s: float = 10.0) -> bool:
     return True
 
 
-def test_what_a_candidate_leaves_running_neither_delays_its_result_nor_outlives_it(tmp_path, start, groups):
+def test_what_a_candidate_leaves_running_neither_delays_its_result_nor_outlives_it(tmp_path, launched, groups):
     started = time.monotonic()
     run = _run(tmp_path, LINGERING, 21)
     assert (run.ok, run.value) == (True, 42), run.error
     assert time.monotonic() - started < 30, "the result waited for the candidate's thread or atexit hook"
     assert "printed before the result" in run.stdout_tail
     assert _gone(groups), f"a candidate's pids cgroup was left behind: {groups}"
-    if start is not None:  # the zygote reaped it: only the spare for the next launch is its child
+    if launched is not None:  # the zygote reaped it: only the spare for the next launch is its child
         deadline = time.monotonic() + 10
-        while len(Path(f"/proc/{start.pid}/task/{start.pid}/children").read_text().split()) > 1:
+        while len(Path(f"/proc/{launched.pid}/task/{launched.pid}/children").read_text().split()) > 1:
             assert time.monotonic() < deadline, "the candidate outlived its result"
             time.sleep(0.02)
 
 
-def test_a_byte_without_a_result_takes_nothing_early(tmp_path, start):
+def test_a_byte_without_a_result_takes_nothing_early(tmp_path, launched):
     run = _run(tmp_path, EARLY_BYTE, 41)
     assert (run.ok, run.value) == (True, [42, 1]), run.error  # it found the socket and said it
     assert run.wall_s >= 0.5, "the run ended before the candidate returned"

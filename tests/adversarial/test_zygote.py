@@ -105,21 +105,6 @@ PLANTER = textwrap.dedent(
 )
 
 
-@pytest.fixture
-def zygote(tmp_path, monkeypatch):
-    """A zygote as a warm server starts one; this process's backend uses it as a worker's does."""
-    proc, control = zygote_launch.start_zygote(str(tmp_path), 4096, 64, False)
-    monkeypatch.setenv(zygote_launch.ZYGOTE_FD_ENV, str(os.dup(control.fileno())))
-    monkeypatch.setattr(zygote_launch, "_control", None)
-    monkeypatch.setattr(zygote_launch, "_gone", False)
-    yield proc
-    if zygote_launch._control is not None:
-        zygote_launch._control.close()
-    control.close()
-    proc.kill()
-    proc.wait(10)
-
-
 def _write(tmp_path: Path, name: str, text: str) -> Path:
     path = tmp_path / name
     path.write_text(text)
