@@ -149,9 +149,12 @@ class _ResultFile:
             try:
                 os.write(fd, b"\n")
                 os.read(fd, 1)  # returns once the trusted side closed its end: the result was read
+            except OSError:  # the candidate closed or replaced the descriptor: the run ends by its exit
+                pass
+            try:
+                os.close(fd)
             except OSError:
                 pass
-            os.close(fd)
 
     def fail(self, kind, message):
         self.write(json.dumps({"ok": False, "kind": kind, "message": message[-4000:]}))

@@ -276,7 +276,7 @@ async def _await_worker(
 async def _read_frame(fd: int) -> bytes:
     """Read the worker's pipe to end of file on the event loop (at most MAX_FRAME_BYTES are kept;
     what is read past them is dropped) and close it. On the loop rather than in a thread: the frame
-    reaches the stage without a thread's wake-up and hand-back (≈ 0.2 ms per stage)."""
+    reaches the stage without a thread's wake-up and hand-back."""
     loop = asyncio.get_running_loop()
     ended: asyncio.Future[None] = loop.create_future()
     chunks: list[bytes] = []

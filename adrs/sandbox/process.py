@@ -402,7 +402,7 @@ class ProcessBackend(Backend):
             from adrs.sandbox.zygote_launch import zygote_launch
 
             try:
-                forked = zygote_launch(launch, spec, config)  # the config and the runner's code travel with it
+                forked = zygote_launch(launch, spec, config)  # the config travels in its message
             except BaseException:
                 if spec.cgroup is not None:
                     spec.cgroup.remove()
