@@ -229,6 +229,16 @@ def _attach(tree, target):
     _mount(None, target, None, MS_REMOUNT | MS_BIND | MS_NOSUID | MS_NODEV)
 
 
+def attaches_here(tree, folder):
+    """In a throwaway process in a mount namespace of its own: whether the detached mount `tree`
+    (closed here) attaches below `folder`, over which a small tmpfs is mounted first (in this
+    namespace only). The candidate zygote's probe (adrs/sandbox/zygote_child.py, trees_attach)."""
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)
+    _tmpfs(folder, "64k", "0755")
+    _attach(tree, folder + "/home")
+    return os.path.isdir(folder + "/home")
+
+
 def open_tree(path):
     """A detached copy of the mount at `path` (that folder only, not what is mounted below it),
     as a descriptor to hand to a process built ahead (`finish`); OSError where the kernel has no
