@@ -181,6 +181,7 @@ async def _run_worker(
                     proc = await warm.start_worker(
                         str(problem.root), static, scrubbed_env(str(workdir), env), str(workdir), limits, cgroup,
                         spec.limit_nproc, request, (write_fd, out.fileno(), err.fileno()),
+                        "" if problem.peer is not None else str(problem.evaluator_path),
                     )  # fmt: skip
             if proc is None:
                 proc = await asyncio.create_subprocess_exec(

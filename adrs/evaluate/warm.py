@@ -72,6 +72,7 @@ class ServerKey:
     limit_nproc: bool
     zygote: bool = True  # whether its workers' candidates may be forked (ADRS_NO_ZYGOTE unset)
     preload: bool = True  # whether it imports numpy before forking workers (ADRS_NO_PRELOAD unset)
+    evaluator: str = ""  # the evaluator whose top-level imports it preloads too (none: "")
 
 
 class WarmServer:
@@ -181,9 +182,12 @@ async def start_worker(
     limit_nproc: bool,
     request: dict,
     fds: tuple[int, int, int],
+    evaluator: str = "",
 ) -> WarmWorker:
     """Fork a worker for one stage. `env` is the worker's whole (scrubbed) environment, `fds` the
-    result pipe's write end, stdout and stderr; the request goes to its stdin. Raises WarmUnavailable."""
+    result pipe's write end, stdout and stderr; the request goes to its stdin; `evaluator`: the
+    file whose top-level imports the server imports before its first worker (adrs/evaluate/
+    evaluator_imports.py), where any. Raises WarmUnavailable."""
     if threading.current_thread() is not threading.main_thread():
         # PR_SET_PDEATHSIG follows the thread that started the server: started from a thread that
         # ends (a pool's), the server would die with it, not with the engine.
@@ -198,6 +202,7 @@ async def start_worker(
         limit_nproc,
         zygote_wanted(),
         not preload_turned_off(),
+        "" if preload_turned_off() else evaluator,
     )
     server = _server_for(key, static_env, limits)
     message = {"env": env, "cwd": workdir, "cgroup": None if cgroup is None else str(cgroup.path),
@@ -274,7 +279,14 @@ def _start(key: ServerKey, static_env: dict[str, str], limits: ProcessLimits) ->
     log = os.open(Path(home) / "server.log", os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     try:
         proc = subprocess.Popen(
-            [sys.executable, "-I", "-m", "adrs.evaluate.warm_server", str(theirs.fileno())],
+            [
+                sys.executable,
+                "-I",
+                "-m",
+                "adrs.evaluate.warm_server",
+                str(theirs.fileno()),
+                *([key.problem_root, key.evaluator] if key.evaluator else []),
+            ],
             stdin=subprocess.DEVNULL,
             stdout=log,
             stderr=log,

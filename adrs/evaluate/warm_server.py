@@ -5,9 +5,12 @@ worker (`process`: new session, PR_SET_PDEATHSIG, an empty network namespace, rl
 environment, a private folder as cwd and HOME) as `python -I -m adrs.evaluate.warm_server`, with one
 end of a SOCK_SEQPACKET socket pair on WARM_CONTROL_FD. It imports the worker
 (adrs/evaluate/worker.py), the trusted harness and numpy (adrs/sandbox/preload.py: where one BLAS
-thread is asked for; each worker's address-space limit grows by what it mapped and numpy's global
-random state is reseeded in each worker) once, compiles the candidate's runner and confine.py once
-(the `process` backend writes their bytecode into each candidate's home), and then only waits. For
+thread is asked for; numpy's global random state is reseeded in each worker) once, and the modules
+the problem's evaluator imports at its top level (adrs/evaluate/evaluator_imports.py: after a forked
+trial showed them safe; not for peer folders); each worker's address-space limit grows by what the
+preloads mapped. It answers once what every candidate launch asks (probes, the candidate's view of
+the interpreter, the seccomp filter, the runner's bytecode: `answer_launch_questions_here`), and
+then only waits. For
 each stage the engine sends one message with the worker's environment, working directory, pids
 cgroup and limits, and five descriptors: the stage's own socket (replies), the request pipe (the
 worker's stdin), the result pipe, stdout and stderr. Each worker is a child that redoes, per
@@ -24,9 +27,10 @@ and the stage gets a child forked for it (after SPARE_DEATHS such deaths, every 
 holding a zygote that died is let go. The server replies `{"pid": N}` and, once it reaped the child,
 `{"status": CODE, "cpu_s": S}` on the stage's socket, then closes it.
 
-Why this is sound: the server never reads a request (tokens, programs) and never runs problem or
-candidate code: it holds only adrs modules and numpy, so each child starts from the same pristine
-copy, and whatever a child does dies with its address space. The server is single-threaded (it
+Why this is sound: the server never reads a request (tokens, programs) and never runs candidate
+code or the evaluator itself: it holds adrs modules, numpy and the evaluator's imported modules
+(the problem's trusted code, imported once before the first fork), so each child starts from the
+same pristine copy, and whatever a child does dies with its address space. The server is single-threaded (it
 refuses to fork otherwise). A spare is forked from the same idle server a stage's worker was forked
 from before, and learns nothing of its stage before its message. Candidates are not forked from
 here, so none inherits a worker's memory: where the `process` backend confines them, the server
@@ -56,22 +60,24 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import adrs.evaluate.worker as worker
 import adrs.problemkit.harness  # noqa: F401 - imported once here, so each worker finds it loaded
 import adrs.problemkit.session  # noqa: F401
+from adrs.evaluate.evaluator_imports import preload_imports
 from adrs.evaluate.warm import SETUP_FAILED, WARM_RESULT_FD
 from adrs.sandbox.base import ProcessLimits
 from adrs.sandbox.cgroup import PidsCgroup
-from adrs.sandbox.preload import preload, reseed_in_child
+from adrs.sandbox.preload import address_space, preload, reseed_in_child
 from adrs.sandbox.process import (
     PR_SET_PDEATHSIG,
     SandboxSpec,
     _preexec,
     _unshare_network,
-    compile_scripts_here,
+    answer_launch_questions_here,
     confinement_available,
     network_namespace_available,
 )
@@ -139,7 +145,8 @@ def _become_worker(server: _Server, message: dict, fds: list[int], zygote_fd: in
     keep = WARM_RESULT_FD if zygote is None else WARM_ZYGOTE_FD
     os.closerange(keep + 1, os.sysconf("SC_OPEN_MAX"))  # the control socket included
     limits = ProcessLimits(**message["limits"])
-    # numpy, preloaded, already holds this much of the address space a cold worker starts without
+    # the preloads (numpy, the evaluator's imports) already hold this much of the address space a
+    # cold worker starts without
     limits = replace(limits, memory_mb=limits.memory_mb + server.preloaded_mb)
     cgroup = PidsCgroup(Path(message["cgroup"])) if message.get("cgroup") else None
     spec = SandboxSpec(limits=limits, cgroup=cgroup, unshare_network=False, limit_nproc=bool(message["limit_nproc"]))
@@ -149,6 +156,7 @@ def _become_worker(server: _Server, message: dict, fds: list[int], zygote_fd: in
     os.chdir(message["cwd"])
     os.environ.clear()
     os.environ.update(message["env"])
+    tempfile.tempdir = None  # this stage's TMPDIR when next asked, not the server's (a preload may have asked)
     if zygote is not None:
         os.environ[ZYGOTE_FD_ENV] = str(WARM_ZYGOTE_FD)
 
@@ -394,8 +402,12 @@ def _start_zygote() -> tuple[int | None, socket.socket | None]:
 def main() -> None:
     control = socket.socket(fileno=int(sys.argv[1]))
     control.setblocking(True)
-    preloaded_mb = preload()  # numpy, once per server rather than once per stage (adrs/sandbox/preload.py)
-    compile_scripts_here()  # the candidate's runner, once per server rather than once per forked worker
+    mapped = address_space()
+    preload()  # numpy, once per server rather than once per stage (adrs/sandbox/preload.py)
+    if len(sys.argv) == 4:  # the problem's folder and its evaluator: its imports, likewise
+        preload_imports(sys.argv[3], sys.argv[2])
+    preloaded_mb = -(-max(0, address_space() - mapped) // (1 << 20))  # MiB, rounded up
+    answer_launch_questions_here()  # once per server rather than once per forked worker
     _Server(control, preloaded_mb).serve()
     os._exit(0)
 

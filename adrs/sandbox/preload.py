@@ -61,7 +61,7 @@ def preload() -> int:
     if not preload_wanted():
         return 0
     before_modules = set(sys.modules)
-    before = _address_space()
+    before = address_space()
     try:
         for name in PRELOADED:
             importlib.import_module(name)
@@ -69,7 +69,7 @@ def preload() -> int:
         for name in set(sys.modules) - before_modules:
             del sys.modules[name]
         return 0
-    return -(-max(0, _address_space() - before) // (1 << 20))
+    return -(-max(0, address_space() - before) // (1 << 20))
 
 
 def reseed_in_child() -> None:
@@ -80,7 +80,7 @@ def reseed_in_child() -> None:
         random.seed()
 
 
-def _address_space() -> int:
+def address_space() -> int:
     """This process's mapped address space in bytes (VmSize: what RLIMIT_AS counts)."""
     with open("/proc/self/status") as status:
         for line in status:

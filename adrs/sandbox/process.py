@@ -224,6 +224,30 @@ def compile_scripts_here() -> None:
         script_bytecode(script)
 
 
+def answer_launch_questions_here() -> None:
+    """Work out in this process what every candidate launch asks and no launch changes, for the
+    processes it forks: the probes (each cached per process: the environment's hint, or a probe
+    run here), the interpreter's folders a candidate's view shows, the seccomp filter, the
+    scripts' bytecode.
+
+    A warm server calls it before its first worker: its forked workers then find the answers in
+    memory, where each would otherwise work them out again for its candidate (`shutil.which`,
+    stale-cgroup sweeps, realpaths), in a fresh copy of the server's memory where every page it
+    touches is copied first (≈ 0.6 ms of wall per confined evaluation: docs/benchmarks.md, "Launch
+    questions answered once per warm server"). The answers depend on the environment only, which a
+    server shares with its workers (its key holds it: adrs/evaluate/warm.py)."""
+    from adrs.sandbox.cgroup import pids_cgroup_available
+    from adrs.sandbox.seccomp import candidate_filter
+    from adrs.sandbox.views import runtime_paths
+
+    compile_scripts_here()
+    candidates_switch_uid()  # and so can_drop_privileges and confinement_available
+    network_namespace_available()
+    pids_cgroup_available()
+    runtime_paths()
+    candidate_filter()
+
+
 @functools.lru_cache(maxsize=8)
 def _bytecode(source: bytes, name: str) -> bytes:
     code = compile(source, name, "exec", dont_inherit=True)  # not this module's __future__ flags
