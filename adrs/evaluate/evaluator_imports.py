@@ -4,8 +4,11 @@ A stage's worker is a fresh fork of the problem's warm server (adrs/evaluate/war
 module the server imported before forking is one the worker finds loaded. The evaluator's own
 helpers are the costly imports of most problems (evaluators.prism ≈ 6 ms, evaluators.txn_scheduling
 ≈ 9 ms of every stage: docs/benchmarks.md, "The evaluator's imports preloaded"). Owns: reading which
-modules an evaluator imports at module level (its source parsed, never run) and importing them into
-the server before it forks any worker.
+modules an evaluator imports at module level and which driver files beside it it names (its source
+parsed, never run), importing those modules into the server before it forks any worker, and having
+the drivers' candidate views worked out there too (adrs/sandbox/views.py, remember_driver_view: the
+closure of project modules a driver imports, which each worker otherwise parsed again at each stage,
+2-14 ms for the built-in drivers).
 
 What keeps a worker what it was:
 
@@ -16,12 +19,15 @@ What keeps a worker what it was:
 - A server must stay single-threaded to fork, and a worker closes every descriptor but its stage's.
   A forked trial child imports the modules first (in a session of its own, killed with everything
   it started once it answered) and reports which imported and whether it is left as it was: one
-  thread, no descriptor and no child process more. The server imports only after a trial that
-  answered in time and so, and only what imported there; a module that starts a thread, keeps a
+  thread, no descriptor and no child process more, the drivers' views worked out too (which
+  imports their packages). The server imports only after a trial that answered in time and so,
+  and only what imported there; a module that starts a thread, keeps a
   file open or starts a process at import is imported by each worker, as before. What still fails
   in the server is taken out of sys.modules again, with everything it brought in.
 - Nothing is written into the problem's folder (no bytecode), as in a worker.
-- A helper edited during a run is seen by the next server, not the next stage.
+- A helper edited during a run is seen by the next server, not the next stage; so is a module a
+  driver imports (a driver file itself that changes is worked out again: its view is kept for its
+  identity only).
 
 Not for peer folders (OpenEvolve, ShinkaEvolve): their evaluators import stand-ins the worker
 installs (adrs/formats/in_worker.py); the runner names no evaluator for them. `ADRS_NO_PRELOAD=1`
@@ -42,6 +48,8 @@ import select
 import signal
 import sys
 import time
+
+from adrs.sandbox.views import remember_driver_view
 
 # A trial that has not answered by then is killed and nothing is preloaded: the trial and the
 # server's own imports then fit in the engine's wait for its first worker (warm.FORK_REPLY_S, 60 s).
@@ -67,23 +75,54 @@ def top_level_imports(source: str) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def drivers_named(source: str, evaluator: str) -> list[str]:
+    """The files beside `evaluator` whose names its source holds as a string (`DRIVER =
+    Path(__file__).with_name("driver.py")`): the drivers its candidates run with, most likely."""
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return []
+    folder = os.path.dirname(os.path.abspath(evaluator))
+    names = {
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.endswith(".py")
+    }
+    found = [os.path.join(folder, name) for name in sorted(names) if os.path.basename(name) == name]
+    return [path for path in found if os.path.isfile(path) and not os.path.samefile(path, evaluator)]
+
+
 def preload_imports(evaluator: str, problem_root: str) -> list[str]:
     """Import into this process the modules `evaluator` imports at its top level that are not loaded
-    yet, where a trial child showed that safe (above); the modules imported. The problem's folder is
-    on sys.path while they import, as a worker puts it."""
+    yet, and work out the views of the drivers it names (views.remember_driver_view), where a trial
+    child showed that safe (above); the modules imported. The problem's folder is on sys.path
+    meanwhile, as a worker puts it."""
     try:
         with open(evaluator, "rb") as f:
-            source = f.read(MAX_SOURCE_BYTES + 1)
+            raw = f.read(MAX_SOURCE_BYTES + 1)
     except OSError:
         return []
-    if len(source) > MAX_SOURCE_BYTES:
+    if len(raw) > MAX_SOURCE_BYTES:
         return []
-    wanted = [name for name in top_level_imports(source.decode("utf-8", "replace")) if name not in sys.modules]
-    if not wanted:
+    source = raw.decode("utf-8", "replace")
+    wanted = [name for name in top_level_imports(source) if name not in sys.modules]
+    drivers = drivers_named(source, evaluator)
+    if not wanted and not drivers:
         return []
     with _problem_on_path(problem_root):
-        safe = _trial(wanted)
-        return _import_all(safe) if safe else []
+        safe = _trial(wanted, drivers)
+        if safe is None:
+            return []
+        imported = _import_all(safe)
+        if imported == safe:
+            _remember_views(drivers)
+        return imported
+
+
+def _remember_views(drivers: list[str]) -> None:
+    for driver in drivers:
+        with contextlib.suppress(Exception):  # not remembered: each worker works it out, as before
+            remember_driver_view(driver)
 
 
 @contextlib.contextmanager
@@ -128,10 +167,11 @@ def _state() -> dict[str, int]:
     }
 
 
-def _trial(names: list[str]) -> list[str]:
-    """In a forked child: which of `names` import, and whether the child is left as it was (one
-    thread, no descriptor or child process more). The names that imported where the child answered
-    in time and clean, else none."""
+def _trial(names: list[str], drivers: list[str]) -> list[str] | None:
+    """In a forked child: which of `names` import, and whether, with the views of `drivers` worked
+    out too (which imports their packages), the child is left as it was (one thread, no descriptor
+    or child process more). The names that imported where the child answered in time and clean,
+    else None."""
     read_end, write_end = os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()
@@ -142,6 +182,7 @@ def _trial(names: list[str]) -> list[str]:
             os.setsid()  # whatever an import starts is in this session, killed with it
             before = _state()
             imported = _import_each(names)
+            _remember_views(drivers)
             after = _state()
             left = after["threads"] == 1 and after["fds"] <= before["fds"] and after["children"] == before["children"]
             os.write(write_end, json.dumps({"imported": imported, "clean": left}).encode())
@@ -159,7 +200,7 @@ def _trial(names: list[str]) -> list[str]:
         with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, 0)
     if not isinstance(answer, dict) or answer.get("clean") is not True:
-        return []
+        return None
     imported = answer.get("imported")
     return [name for name in names if isinstance(imported, list) and name in imported]
 

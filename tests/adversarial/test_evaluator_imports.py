@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 
 from adrs.evaluate import warm
-from adrs.evaluate.evaluator_imports import top_level_imports
+from adrs.evaluate.evaluator_imports import drivers_named, top_level_imports
 from adrs.evaluate.runner import EvalSettings, evaluate_stage
 from adrs.problem import load_problem
+from adrs.sandbox import views
 
 EVALUATOR = """import os
 import tempfile
@@ -141,3 +142,57 @@ def test_no_preload_imports_nothing_in_the_server(tmp_path, monkeypatch):
         assert metrics["imported_in"] == metrics["pid"]
     finally:
         problem.root.chmod(0o755)
+
+
+# A driver that imports a package of the project (evaluators/, outside the runtime's folders): the
+# confined candidate is shown that package only through the view the server worked out before
+# forking (the worker reports whether it had it).
+DRIVER_EVALUATOR = """from pathlib import Path
+
+from adrs.problemkit import run_candidate
+from adrs.sandbox import views
+
+DRIVER = Path(__file__).with_name("driver.py")
+
+
+def evaluate(program_path, *, workdir):
+    remembered = any(key[0] == str(DRIVER.resolve()) for key in views._remembered)
+    value = run_candidate(program_path, DRIVER, 2.0, workdir=workdir).raise_for_failure()
+    return {"score": float(value), "metrics": {"remembered": float(remembered)}}
+"""
+DRIVER = """from evaluators.prism import FULL_SEED
+
+
+def run(candidate, payload):
+    return 2 * candidate.policy(payload) + 0 * FULL_SEED
+"""
+
+
+def test_a_named_drivers_view_is_worked_out_by_the_server_and_shows_what_it_imports(tmp_path):
+    folder = tmp_path / "views"
+    folder.mkdir()
+    (folder / "problem.toml").write_text('[problem]\nname = "views"\n\n[[stages]]\nname = "full"\ntimeout_s = 60\n')
+    (folder / "initial.py").write_text("def policy(x):\n    return x + 1\n")
+    (folder / "evaluator.py").write_text(DRIVER_EVALUATOR)
+    (folder / "driver.py").write_text(DRIVER)
+    problem = load_problem(folder)
+    assert drivers_named(DRIVER_EVALUATOR, str(folder / "evaluator.py")) == [str(folder / "driver.py")]
+    metrics = asyncio.run(evaluate_stage(problem, folder / "initial.py", problem.stages[0], EvalSettings(warm=True)))
+    assert metrics.ok, metrics.error
+    assert metrics.score == 6.0  # the confined candidate imported evaluators.prism: shown by the view
+    assert metrics.metrics["remembered"] == 1.0, "the worker worked the driver's view out again"
+    cold = asyncio.run(evaluate_stage(problem, folder / "initial.py", problem.stages[0], EvalSettings(warm=False)))
+    assert cold.ok and cold.score == 6.0 and cold.metrics["remembered"] == 0.0
+
+
+def test_a_remembered_view_holds_for_the_driver_file_it_was_worked_out_for(tmp_path, monkeypatch):
+    monkeypatch.setattr(views, "_remembered", {})
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "vhelper_one.py").write_text("X = 1\n")
+    (tmp_path / "vhelper_two.py").write_text("Y = 2\n")
+    driver = tmp_path / "driver.py"
+    driver.write_text("import vhelper_one\n")
+    views.remember_driver_view(driver)
+    assert views.driver_import_paths(driver) == (tmp_path / "vhelper_one.py",)
+    driver.write_text("import vhelper_one, vhelper_two\n")  # another file now: worked out again
+    assert set(views.driver_import_paths(driver)) == {tmp_path / "vhelper_one.py", tmp_path / "vhelper_two.py"}
