@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import ast
 import contextlib
+import ctypes
 import importlib
 import json
 import os
@@ -49,6 +50,7 @@ import signal
 import sys
 import time
 
+from adrs.sandbox.process import PR_SET_PDEATHSIG
 from adrs.sandbox.views import remember_driver_view
 
 # A trial that has not answered by then is killed and nothing is preloaded: the trial and the
@@ -175,10 +177,14 @@ def _trial(names: list[str], drivers: list[str]) -> list[str] | None:
     read_end, write_end = os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()
+    server = os.getpid()
     pid = os.fork()
     if pid == 0:  # the trial child: never returns
         try:
             os.close(read_end)
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)  # dies with the server
+            if os.getppid() != server:  # the server died before that
+                os._exit(0)
             os.setsid()  # whatever an import starts is in this session, killed with it
             before = _state()
             imported = _import_each(names)

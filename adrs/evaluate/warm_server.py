@@ -3,14 +3,12 @@
 Started by the engine side (adrs/evaluate/warm.py) through the same sandbox launch path as a cold
 worker (`process`: new session, PR_SET_PDEATHSIG, an empty network namespace, rlimits, a scrubbed
 environment, a private folder as cwd and HOME) as `python -I -m adrs.evaluate.warm_server`, with one
-end of a SOCK_SEQPACKET socket pair on WARM_CONTROL_FD. It imports the worker
-(adrs/evaluate/worker.py), the trusted harness and numpy (adrs/sandbox/preload.py: where one BLAS
-thread is asked for; numpy's global random state is reseeded in each worker) once, and the modules
-the problem's evaluator imports at its top level (adrs/evaluate/evaluator_imports.py: after a forked
-trial showed them safe; not for peer folders); each worker's address-space limit grows by what the
-preloads mapped. It answers once what every candidate launch asks (probes, the candidate's view of
-the interpreter, the seccomp filter, the runner's bytecode: `answer_launch_questions_here`), and
-then only waits. For
+end of a SOCK_SEQPACKET socket pair on WARM_CONTROL_FD. It imports once the worker
+(adrs/evaluate/worker.py), the trusted harness, numpy (adrs/sandbox/preload.py: where one BLAS
+thread is asked for; reseeded in each worker) and what the problem's evaluator imports at its top
+level (adrs/evaluate/evaluator_imports.py: after a forked trial showed it safe; not for peer
+folders), raising each worker's address-space limit by what they mapped; it answers once what
+every candidate launch asks (`answer_launch_questions_here`); then it only waits. For
 each stage the engine sends one message with the worker's environment, working directory, pids
 cgroup and limits, and five descriptors: the stage's own socket (replies), the request pipe (the
 worker's stdin), the result pipe, stdout and stderr. Each worker is a child that redoes, per
@@ -30,8 +28,8 @@ holding a zygote that died is let go. The server replies `{"pid": N}` and, once 
 Why this is sound: the server never reads a request (tokens, programs) and never runs candidate
 code or the evaluator itself: it holds adrs modules, numpy and the evaluator's imported modules
 (the problem's trusted code, imported once before the first fork), so each child starts from the
-same pristine copy, and whatever a child does dies with its address space. The server is single-threaded (it
-refuses to fork otherwise). A spare is forked from the same idle server a stage's worker was forked
+same pristine copy, and whatever a child does dies with its address space. The server is
+single-threaded (it refuses to fork otherwise). A spare is forked from the same idle server a stage's worker was forked
 from before, and learns nothing of its stage before its message. Candidates are not forked from
 here, so none inherits a worker's memory: where the `process` backend confines them, the server
 starts a candidate zygote (adrs/sandbox/zygote.py, a clean interpreter that imports no problem code)
@@ -44,7 +42,7 @@ children's process groups, reaps them, lets its zygote go and reaps it (so the C
 candidates the zygote reaped reaches the engine's wait4) and exits; each child dies with the server
 (PR_SET_PDEATHSIG).
 
-Must not: read or parse a request, import evaluator or candidate code, start threads.
+Must not: read or parse a request, import the evaluator itself or candidate code, start threads.
 """
 
 from __future__ import annotations
