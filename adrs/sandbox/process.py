@@ -233,9 +233,10 @@ def answer_launch_questions_here() -> None:
     A warm server calls it before its first worker: its forked workers then find the answers in
     memory, where each would otherwise work them out again for its candidate (`shutil.which`,
     stale-cgroup sweeps, realpaths), in a fresh copy of the server's memory where every page it
-    touches is copied first (≈ 0.6 ms of wall per confined evaluation: docs/benchmarks.md, "Launch
-    questions answered once per warm server"). The answers depend on the environment only, which a
-    server shares with its workers (its key holds it: adrs/evaluate/warm.py)."""
+    touches is copied first (≈ 0.6 ms of wall per confined evaluation: docs/benchmarks.md, "The
+    evaluator's imports preloaded; launch questions answered once per warm server"). The answers
+    depend on the environment only, which a server shares with its workers (its key holds it:
+    adrs/evaluate/warm.py)."""
     from adrs.sandbox.cgroup import pids_cgroup_available
     from adrs.sandbox.seccomp import candidate_filter
     from adrs.sandbox.views import runtime_paths
