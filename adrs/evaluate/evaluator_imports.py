@@ -50,6 +50,7 @@ import signal
 import sys
 import time
 
+from adrs.sandbox.preload import import_all_or_none
 from adrs.sandbox.process import PR_SET_PDEATHSIG
 from adrs.sandbox.views import remember_driver_view
 
@@ -115,10 +116,10 @@ def preload_imports(evaluator: str, problem_root: str) -> list[str]:
         safe = _trial(wanted, drivers)
         if safe is None:
             return []
-        imported = _import_all(safe)
-        if imported == safe:
-            _remember_views(drivers)
-        return imported
+        if not import_all_or_none(safe):
+            return []
+        _remember_views(drivers)
+        return safe
 
 
 def _remember_views(drivers: list[str]) -> None:
@@ -223,15 +224,3 @@ def _read_answer(fd: int, deadline: float) -> object:
         with contextlib.suppress(ValueError):
             return json.loads(data)
     return None
-
-
-def _import_all(names: list[str]) -> list[str]:
-    """Import `names` here; where one fails after all, every module they brought in is taken out of
-    sys.modules again and nothing counts as preloaded."""
-    before = set(sys.modules)
-    imported = _import_each(names)
-    if imported != names:
-        for name in set(sys.modules) - before:
-            del sys.modules[name]
-        return []
-    return imported

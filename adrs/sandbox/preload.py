@@ -27,8 +27,11 @@ a candidate's memory limit is part of what it is scored under and it must not de
 candidate was started. `ADRS_NO_PRELOAD=1` turns this off (benchmarks compare; warm.py passes it
 down).
 
-Must not: import anything but the libraries named in PRELOADED; import problem, evaluator or
-candidate code; start threads.
+`import_all_or_none` is shared with the warm server's import of the evaluator's own modules
+(adrs/evaluate/evaluator_imports.py, which decides what those are and whether they are safe).
+
+Must not: import (in `preload`) anything but the libraries named in PRELOADED; import problem,
+evaluator or candidate code of its own accord; start threads.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from collections.abc import Iterable
 
 PRELOADED = ("numpy", "numpy.random")
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")
@@ -60,16 +64,25 @@ def preload() -> int:
     loaded; nothing is preloaded then."""
     if not preload_wanted():
         return 0
-    before_modules = set(sys.modules)
     before = address_space()
-    try:
-        for name in PRELOADED:
-            importlib.import_module(name)
-    except Exception:  # noqa: BLE001 - each child imports (or misses) it as it would have
-        for name in set(sys.modules) - before_modules:
-            del sys.modules[name]
+    if not import_all_or_none(PRELOADED):
         return 0
     return -(-max(0, address_space() - before) // (1 << 20))
+
+
+def import_all_or_none(names: Iterable[str]) -> bool:
+    """Import `names` in order; where one fails (missing, the address-space limit too small, an
+    error at import), take every module they brought in out of sys.modules again, so no child
+    finds one half loaded (each imports, or misses, it as it would have), and say False."""
+    before = set(sys.modules)
+    try:
+        for name in names:
+            importlib.import_module(name)
+    except BaseException:  # noqa: BLE001 - a SystemExit at import too: this process goes on
+        for name in set(sys.modules) - before:
+            del sys.modules[name]
+        return False
+    return True
 
 
 def reseed_in_child() -> None:

@@ -106,7 +106,7 @@ def driver_import_paths(driver: str | os.PathLike, visible: tuple[Path, ...] = (
     Only modules actually imported are followed (not every file of an exposed folder). What
     `remember_driver_view` worked out for this very file (same identity) is taken as it is.
     """
-    if not visible:
+    if _remembered and not visible:
         known = _remembered.get(_file_key(driver))
         if known is not None:
             return known
