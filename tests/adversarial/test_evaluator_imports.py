@@ -72,13 +72,19 @@ def _no_servers_left():
     warm.close_all()
 
 
-def _problem(root: Path, helper: str = HELPER):
-    folder = root / "imports"
+def _folder(root: Path, name: str, files: dict[str, str]) -> Path:
+    """A problem folder of one stage holding `files` (name: text)."""
+    folder = root / name
     folder.mkdir()
-    (folder / "problem.toml").write_text('[problem]\nname = "imports"\n\n[[stages]]\nname = "full"\ntimeout_s = 60\n')
-    (folder / "initial.py").write_text("def run():\n    return 0\n")
-    (folder / "evaluator.py").write_text(EVALUATOR)
-    (folder / "helper.py").write_text(helper)
+    (folder / "problem.toml").write_text(f'[problem]\nname = "{name}"\n\n[[stages]]\nname = "full"\ntimeout_s = 60\n')
+    for file, text in files.items():
+        (folder / file).write_text(text)
+    return folder
+
+
+def _problem(root: Path, helper: str = HELPER):
+    files = {"initial.py": "def run():\n    return 0\n", "evaluator.py": EVALUATOR, "helper.py": helper}
+    folder = _folder(root, "imports", files)
     folder.chmod(0o555)  # as a user's read-only tree: nothing may be written here
     return load_problem(folder), folder / "initial.py"
 
@@ -169,12 +175,8 @@ def run(candidate, payload):
 
 
 def test_a_named_drivers_view_is_worked_out_by_the_server_and_shows_what_it_imports(tmp_path):
-    folder = tmp_path / "views"
-    folder.mkdir()
-    (folder / "problem.toml").write_text('[problem]\nname = "views"\n\n[[stages]]\nname = "full"\ntimeout_s = 60\n')
-    (folder / "initial.py").write_text("def policy(x):\n    return x + 1\n")
-    (folder / "evaluator.py").write_text(DRIVER_EVALUATOR)
-    (folder / "driver.py").write_text(DRIVER)
+    initial = "def policy(x):\n    return x + 1\n"
+    folder = _folder(tmp_path, "views", {"initial.py": initial, "evaluator.py": DRIVER_EVALUATOR, "driver.py": DRIVER})
     problem = load_problem(folder)
     assert drivers_named(DRIVER_EVALUATOR, str(folder / "evaluator.py")) == [str(folder / "driver.py")]
     metrics = asyncio.run(evaluate_stage(problem, folder / "initial.py", problem.stages[0], EvalSettings(warm=True)))
