@@ -42,6 +42,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import ctypes
+import functools
 import importlib
 import json
 import os
@@ -60,13 +61,21 @@ TRIAL_S = 20.0
 MAX_SOURCE_BYTES = 1 << 20  # an evaluator larger than this is not parsed for its imports
 
 
+@functools.lru_cache(maxsize=2)
+def _parsed(source: str) -> ast.Module | None:
+    """The evaluator's syntax tree, parsed once for its imports and the drivers it names (read only)."""
+    try:
+        return ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+
+
 def top_level_imports(source: str) -> list[str]:
     """Absolute names of the modules `source` imports in statements at its top level, in order (`from
     a import b` also names a.b, which may be a submodule). Relative imports, __future__ and imports
     inside functions, classes or blocks are left out: a worker imports those itself, if it reaches them."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    tree = _parsed(source)
+    if tree is None:
         return []
     names: list[str] = []
     for node in tree.body:
@@ -81,9 +90,8 @@ def top_level_imports(source: str) -> list[str]:
 def drivers_named(source: str, evaluator: str) -> list[str]:
     """The files beside `evaluator` whose names its source holds as a string (`DRIVER =
     Path(__file__).with_name("driver.py")`): the drivers its candidates run with, most likely."""
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    tree = _parsed(source)
+    if tree is None:
         return []
     folder = os.path.dirname(os.path.abspath(evaluator))
     names = {

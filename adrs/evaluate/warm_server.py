@@ -25,13 +25,13 @@ and the stage gets a child forked for it (after SPARE_DEATHS such deaths, every 
 holding a zygote that died is let go. The server replies `{"pid": N}` and, once it reaped the child,
 `{"status": CODE, "cpu_s": S}` on the stage's socket, then closes it.
 
-Why this is sound: the server never reads a request (tokens, programs) and never runs candidate
-code or the evaluator itself: it holds adrs modules, numpy and the evaluator's imported modules
-(the problem's trusted code, imported once before the first fork), so each child starts from the
-same pristine copy, and whatever a child does dies with its address space. The server is
-single-threaded (it refuses to fork otherwise). A spare is forked from the same idle server a stage's worker was forked
-from before, and learns nothing of its stage before its message. Candidates are not forked from
-here, so none inherits a worker's memory: where the `process` backend confines them, the server
+Why this is sound: the server never reads a request (tokens, programs) and never runs candidate code
+or the evaluator itself: it holds adrs modules, numpy and the evaluator's imported modules (the
+problem's trusted code, imported once before the first fork), so each child starts from the same
+pristine copy, and whatever a child does dies with its address space. The server is single-threaded
+(it refuses to fork otherwise). A spare is forked from the same idle server a stage's worker was
+forked from before, and learns nothing of its stage before its message. Candidates are not forked
+from here, so none inherits a worker's memory: where the `process` backend confines them, the server
 starts a candidate zygote (adrs/sandbox/zygote.py, a clean interpreter that imports no problem code)
 before its first worker and hands each worker a copy of its socket at WARM_ZYGOTE_FD (named by
 ADRS_ZYGOTE_FD), through which the worker's backend has each confined candidate forked; a zygote
