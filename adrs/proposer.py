@@ -197,6 +197,7 @@ class Proposer:
                 focus_lines=choice.focus_lines if choice else (),
                 momentum=choice.momentum if choice else (),
                 sweep=choice.sweep if choice else (),
+                guard=choice.guard if choice else False,
                 hints=self.steering.hints if self.steering is not None else (),
             )
             task = asyncio.create_task(self.source.propose(context))

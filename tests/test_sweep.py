@@ -81,8 +81,12 @@ def stored(land: Landscape, parent: ProgramRecord, island: int, score: float, co
     return program
 
 
-def swept_landscape(tmp_path: Path, toy_problem: Path, sweep_after: int = 5) -> tuple[Landscape, ProgramRecord]:
-    config = AdaptiveConfig(sweep_after=sweep_after, sweep_share=1.0, sweep_pairs=3, spawn_below=0.0)
+def swept_landscape(
+    tmp_path: Path, toy_problem: Path, sweep_after: int = 5, guard_share: float = 0.0
+) -> tuple[Landscape, ProgramRecord]:
+    config = AdaptiveConfig(
+        sweep_after=sweep_after, sweep_share=1.0, sweep_pairs=3, spawn_below=0.0, guard_share=guard_share
+    )
     land = Landscape(tmp_path, toy_problem, islands=1, config=config)
     land.search = AdaptiveSearch(land.archive, land.run_id, config, 1, land.keeper, sweeps=True)
     land.search.maintain(land.view, [])

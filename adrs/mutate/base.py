@@ -45,6 +45,9 @@ class ProposalContext:
     # parent's list of single edits (adrs/mutate/offline/neighbours.py), together; empty: none.
     # Only a source whose `sweeps` is true is given any.
     sweep: tuple[int, ...] = ()
+    # The stall sweep's other kind of entry: insert one guard, a new decision, into the parent
+    # (adrs/mutate/offline/guards.py). Only a source whose `sweeps` is true is given one.
+    guard: bool = False
     # A steerable run's hints from the person watching it (`adrs serve --steer`), oldest first. An
     # LLM source puts them in the prompt; the offline mutator has no use for text and ignores them.
     hints: tuple[str, ...] = ()

@@ -48,6 +48,7 @@ PARADIGM = "paradigm"
 HILL = "hill"  # a single, unfocused edit of the run's best, as hill climbing makes (ledger.py)
 WRITTEN = "written"  # the parent a model-written selection strategy drew (written.py)
 SWEEP = "sweep"  # listed single edits of a stalled run's best or a neutral neighbour of it (sweep.py)
+GUARD = "guard"  # a guard inserted into the sweep's target (adrs/mutate/offline/guards.py)
 _INSPIRATIONS = SelectionConfig()  # how many top and diverse inspirations a prompt shows
 
 MODE_GUIDANCE = {
@@ -72,6 +73,7 @@ class Choice:
     focus_lines: tuple[int, ...] = ()  # exploiting a parent whose own creation was a gain: where it was made
     momentum: tuple[Step, ...] = ()  # ... and the numbers that gain changed (to push further the same way)
     sweep: tuple[int, ...] = ()  # the stall sweep's entries of the parent's list of single edits (sweep.py)
+    guard: bool = False  # the stall sweep's other entry: insert a guard into the parent
 
 
 class AdaptiveSearch:
@@ -194,6 +196,7 @@ class AdaptiveSearch:
         cited = self.book.next()
         best = view.best()
         entries: tuple[int, ...] = ()  # the stall sweep's, when this proposal is one of its entries
+        guard = False
         if cited is not None and best is not None:
             index, paradigm = cited
             self.book.cite(index)
@@ -203,7 +206,8 @@ class AdaptiveSearch:
             escalation = 0
         elif (swept := self._sweep_entry(view, best, rng)) is not None:
             parent, entries = swept
-            mode, escalation, guidance, chosen_paradigm = SWEEP, 0, "", None
+            guard = not entries
+            mode, escalation, guidance, chosen_paradigm = GUARD if guard else SWEEP, 0, "", None
         else:
             picked = self._hill_parent(view, island, best, rng)
             if picked is None:
@@ -223,7 +227,7 @@ class AdaptiveSearch:
         selection = Selection(parent, inspirations(view, parent, island, rng, _INSPIRATIONS), f"adaptive:{mode}")
         self._in_flight[island] += 1
         return Choice(
-            island, selection, mode, intensity, escalation, guidance, chosen_paradigm, focus, momentum, entries
+            island, selection, mode, intensity, escalation, guidance, chosen_paradigm, focus, momentum, entries, guard
         )
 
     def choose_given(self, view: Elites, rng: random.Random, parent: ProgramRecord) -> Choice:
@@ -237,11 +241,17 @@ class AdaptiveSearch:
     def _sweep_entry(
         self, view: Elites, best: ProgramRecord | None, rng: random.Random
     ) -> tuple[ProgramRecord, tuple[int, ...]] | None:
-        """The stall sweep's next entry for `sweep_share` of the proposals once the run's best has stalled."""
+        """The stall sweep's next entry for `sweep_share` of the proposals once the run's best has
+        stalled: for `guard_share` of them its target and no entries (insert a guard), where a guard
+        can go into it; else its next listed edits."""
         if not self.sweeps or best is None or self.since_best < self.config.sweep_after:
             return None
         if rng.random() >= self.config.sweep_share:
             return None
+        if self.config.guard_share and rng.random() < self.config.guard_share:
+            target = self.sweep.guard_target(view, best)
+            if target is not None:
+                return target, ()
         return self.sweep.next(view, best, rng)
 
     def _hill_parent(
@@ -302,7 +312,7 @@ class AdaptiveSearch:
         if choice.sweep:
             self.sweep.proposed_entry(choice.sweep, program is not None)
         if program is None:
-            if choice.sweep:
+            if choice.sweep or choice.guard:  # the sweep's state moved (an entry tried, a new target)
                 self.save()
             return
         self.bandit.pulled(choice.island)

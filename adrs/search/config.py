@@ -56,6 +56,13 @@ class AdaptiveConfig:
     sweep_share: float = 0.5
     sweep_after: int = 60  # two stall windows: sampling (v4) gets its go at a new best first
     sweep_pairs: int = 10
+    # Guards (adrs/mutate/offline/guards.py; offline runs only): of the sweep's proposals, this share
+    # inserts a guard (`if A < 1.0 * B: return R`, a new decision) into the sweep's target instead
+    # of taking its next listed edit. Off by default: on cant_be_late (whose 42.73 plateau has no
+    # single edit or coupled pair that gains, and 2.3 % of its guards that do) 0.5 took 4 runs of 5
+    # off the plateau where v5 took 1, but on txn_scheduling 2 runs of 10 stayed low where v5's
+    # never did (docs/benchmarks.md). 0: v5's sweep exactly.
+    guard_share: float = 0.0
     breakthroughs: int = 3  # approaches one breakthrough call asks for; 0 = no breakthrough calls
     paradigm_uses: int = 4  # proposals that cite each approach before it counts as tried
     # A selection strategy written by the model (EvoX's idea; adrs/search/written.py): off unless
@@ -79,6 +86,7 @@ class AdaptiveConfig:
             "escalated_share": self.escalated_share,
             "hill_share": self.hill_share,
             "sweep_share": self.sweep_share,
+            "guard_share": self.guard_share,
         }
         for name, value in unit.items():
             if not (isinstance(value, int | float) and math.isfinite(value) and 0.0 <= value <= 1.0):

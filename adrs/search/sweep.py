@@ -16,7 +16,10 @@ a share (`sweep_share`) of the proposals of an offline run are entries of a list
    (a different program on the same plateau, whose own neighbourhood differs), chosen by the
    proposal's rng, never one already swept, and 1-3 repeat on it.
 
-A new best of the run starts over from step 1 on it. Everything is a function of the results in
+Beside the list (guards, off by default): for `guard_share` of the sweep's proposals the adaptive
+search asks `guard_target` for the program being swept and has a guard inserted into it (a new
+decision, adrs/mutate/offline/guards.py); those take no entry off the list. A new best of the run
+starts over from step 1 on it. Everything is a function of the results in
 the order the proposer's view received them and of the proposals' rngs; the state is stored with
 the rest of the adaptive state (adaptive.py) so a resumed run continues the sweep exactly.
 
@@ -32,6 +35,7 @@ from typing import Any
 
 from adrs.archive.elites import Elites
 from adrs.archive.records import ProgramRecord
+from adrs.mutate.offline.guards import guard_spots
 from adrs.mutate.offline.neighbours import single_edits
 from adrs.mutate.offline.sites import Analysis
 from adrs.mutate.offline.splices import apply_splices
@@ -63,6 +67,7 @@ class StallSweep:
     visited: list[int] = field(default_factory=list)  # programs swept since the best last improved
     _hashes: dict[str, int] | None = None  # the target's children's hashes -> index (derived, not stored)
     _size: int = 0
+    _guardable: tuple[int, bool] | None = None  # (target id, whether a guard can go into it): derived
 
     # which entry next ---------------------------------------------------------------------------
     def next(
@@ -90,6 +95,22 @@ class StallSweep:
             if not self._step(view, rng):
                 return None
         return None
+
+    def guard_target(self, view: Elites, best: ProgramRecord) -> ProgramRecord | None:
+        """The program being swept (the run's best, or a neutral neighbour the sweep stepped to), if a
+        guard can go into it (adrs/mutate/offline/guards.py); None otherwise."""
+        score = complete_score(best)
+        if score is None:
+            return None
+        if self.origin is None or not same_score(score, self.origin):
+            self._retarget(best, score)
+        target = view.programs.get(self.target) if self.target is not None else None
+        if target is None:
+            return None
+        if self._guardable is None or self._guardable[0] != target.id:
+            analysis = Analysis.of(target.code)
+            self._guardable = (target.id, analysis is not None and bool(guard_spots(analysis)))
+        return target if self._guardable[1] else None
 
     def _open_pairs(self) -> list[tuple[int, int]]:
         """Pairs not tried yet: of two changed edits first (the `pairs` least harmful), then of a

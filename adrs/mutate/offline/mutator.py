@@ -9,7 +9,9 @@ blocks from other programs, is weighted (1 + k) times as much. `focus` (line num
 parent, from the adaptive search: where the parent's own gain was made) makes the first edit of
 a child land on those lines most of the time, so a knob that just paid off is tried again, and
 `momentum` (the numbers that gain changed) makes about half of the children push one of them a
-step or two further the same way (adrs/mutate/offline/momentum.py). A child
+step or two further the same way (adrs/mutate/offline/momentum.py). `listed` (the stall sweep's
+entries of neighbours.py's list, applied together) and `guarded` (one guard inserted, guards.py)
+are the adaptive search's stall sweep's; the guard is never drawn by weight. A child
 is returned only if it compiles, differs from the parent by normalized hash and
 leaves everything outside the regions byte-identical (`check_edit_allowed`); otherwise it retries,
 up to `max_attempts`, then gives up with None. Every random choice comes from the rng passed in,
@@ -33,6 +35,7 @@ from adrs.mutate.base import Proposal, ProposalContext, ProposalSource
 from adrs.mutate.offline.constants import perturb_constant
 from adrs.mutate.offline.crossover import crossover
 from adrs.mutate.offline.expressions import flip_bool, swap_arith, swap_compare, tweak_sort
+from adrs.mutate.offline.guards import insert_guard
 from adrs.mutate.offline.momentum import extrapolate_constant
 from adrs.mutate.offline.neighbours import single_edits
 from adrs.mutate.offline.sites import Analysis
@@ -54,6 +57,7 @@ OPERATORS: Mapping[str, Operator] = MappingProxyType(
         "swap_stmts": swap_stmts,
         "tweak_sort": tweak_sort,
         "crossover": crossover,
+        "insert_guard": insert_guard,
     }
 )
 # Constants carry most of a heuristic's tuning, so they are perturbed most often; edits that
@@ -69,10 +73,12 @@ DEFAULT_WEIGHTS: Mapping[str, float] = MappingProxyType(
         "swap_stmts": 0.8,
         "tweak_sort": 0.8,
         "crossover": 1.5,
+        "insert_guard": 0.0,  # the adaptive search's stall sweep asks for guards itself (`guarded`)
     }
 )
 CHAIN_PROBABILITY = 0.2  # how often a child gets 2-3 chained operators instead of one
 ESCALATED_CHAIN_PROBABILITY = 0.25  # added per escalation level: a stalled line gets mostly multi-edits
+GUARD_OPERATOR = "insert_guard"  # a child with a new decision (guards.py): the stall sweep's, never drawn by weight
 FOCUS_PROBABILITY = 0.6  # with focus lines, how often the first edit must touch them
 FOCUS_DRAWS = 8  # edits drawn to find one on the focus lines before giving up on focus
 SWEEP_OPERATOR = "sweep"  # a child made from listed single edits (the adaptive search's stall sweep)
@@ -212,6 +218,20 @@ class OfflineMutator:
             return None
         return Mutation(child.code, SWEEP_OPERATOR, "; ".join(edit.description for _, edit in chosen))
 
+    def guarded(self, parent_code: str, rng: random.Random) -> Mutation | None:
+        """The parent with one guard inserted (guards.py), drawn until one makes a valid child."""
+        parent = self._analyse(parent_code, with_regions=True)
+        if parent is None:
+            return None
+        for _ in range(self.max_attempts):
+            edit = insert_guard(parent, rng, ())
+            if edit is None:
+                return None  # nowhere to put one
+            child = _analyse_child(apply_splices(parent.code, edit.splices))
+            if child is not None and _acceptable(parent, child):
+                return Mutation(child.code, GUARD_OPERATOR, edit.description)
+        return None
+
     @staticmethod
     def _pushed(parent: Analysis, rng: random.Random, momentum: Sequence[Step]) -> Mutation | None:
         """The parent with one of its gain's numbers moved further the same way, if that is a valid child."""
@@ -319,6 +339,11 @@ class OfflineSource(ProposalSource):
         self._mutator = OfflineMutator()
 
     async def propose(self, context: ProposalContext) -> Proposal:
+        if context.guard:
+            mutation = self._mutator.guarded(context.parent.code, context.rng)
+            if mutation is None:
+                return Proposal(None, self.name, error_kind="no_edit", error="no guard makes a valid child")
+            return Proposal(mutation.code, self.name, description=f"{mutation.operator}: {mutation.description}")
         if context.sweep:
             mutation = self._mutator.listed(context.parent.code, context.sweep)
             if mutation is None:
