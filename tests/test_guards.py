@@ -84,6 +84,13 @@ def test_guards_compare_values_known_at_their_place_and_return_what_the_function
         assert sum("1.0 *" in t for t in tests) == 1
 
 
+def test_no_guard_goes_between_two_statements_on_one_line() -> None:
+    code = "# EVOLVE-BLOCK-START\ndef f(a, b):\n    c = a + b; d = c - a\n    return d\n# EVOLVE-BLOCK-END\n"
+    analysis = Analysis.of(code)
+    assert analysis is not None
+    assert [spot.line for spot in guard_spots(analysis)] == [4]  # before `return d`, not before `d = ...`
+
+
 def test_a_function_with_nothing_to_compare_gets_no_guard() -> None:
     code = "# EVOLVE-BLOCK-START\ndef f(jobs):\n    order = sorted(jobs)\n    return order\n# EVOLVE-BLOCK-END\n"
     analysis = Analysis.of(code)

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from adrs.mutate.offline.sites import Analysis
 from adrs.mutate.offline.splices import Edit, Splice
 
+GUARD_OPERATOR = "insert_guard"  # the operator's name in the mutator's table and in a child's description
 COMPARISONS = ("<", ">")
 
 
@@ -81,8 +82,9 @@ def _function_spots(analysis: Analysis, fn: ast.FunctionDef | ast.AsyncFunctionD
     for position, statement in enumerate(fn.body):
         if position > 0:
             known = tuple(name for name in compared if name.split(".")[0] in defined)
-            if len(known) >= 2 and analysis.in_region(statement):
-                at = analysis.src.line_range(statement.lineno, statement.lineno)[0]
+            at = analysis.src.line_range(statement.lineno, statement.lineno)[0]
+            starts_line = not analysis.code[at : at + statement.col_offset].strip()  # not `a = 1; b = 2`'s b
+            if len(known) >= 2 and starts_line and analysis.in_region(statement):
                 spots.append(GuardSpot(at, statement.lineno, " " * statement.col_offset, known, tuple(returns)))
         if isinstance(statement, ast.Assign):
             defined.update(t.id for t in statement.targets if isinstance(t, ast.Name))
@@ -119,11 +121,15 @@ def guard_edits(analysis: Analysis) -> list[Edit]:
     ]
 
 
-def insert_guard(analysis: Analysis, rng: random.Random, inspirations: Sequence[Analysis]) -> Edit | None:
+def draw_guard(spots: Sequence[GuardSpot], rng: random.Random) -> Edit | None:
     """One guard, each choice uniform: the place, the two values, the comparison, the value returned."""
-    spots = guard_spots(analysis)
     if not spots:
         return None
     spot = rng.choice(spots)
     a, b = rng.sample(spot.known, 2)
     return guard(spot, a, rng.choice(COMPARISONS), b, rng.choice(spot.returns))
+
+
+def insert_guard(analysis: Analysis, rng: random.Random, inspirations: Sequence[Analysis]) -> Edit | None:
+    """The operator: one guard drawn among every place of the program (None: there is none)."""
+    return draw_guard(guard_spots(analysis), rng)

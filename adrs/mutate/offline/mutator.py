@@ -35,7 +35,7 @@ from adrs.mutate.base import Proposal, ProposalContext, ProposalSource
 from adrs.mutate.offline.constants import perturb_constant
 from adrs.mutate.offline.crossover import crossover
 from adrs.mutate.offline.expressions import flip_bool, swap_arith, swap_compare, tweak_sort
-from adrs.mutate.offline.guards import insert_guard
+from adrs.mutate.offline.guards import GUARD_OPERATOR, draw_guard, guard_spots, insert_guard
 from adrs.mutate.offline.momentum import extrapolate_constant
 from adrs.mutate.offline.neighbours import single_edits
 from adrs.mutate.offline.sites import Analysis
@@ -57,7 +57,7 @@ OPERATORS: Mapping[str, Operator] = MappingProxyType(
         "swap_stmts": swap_stmts,
         "tweak_sort": tweak_sort,
         "crossover": crossover,
-        "insert_guard": insert_guard,
+        GUARD_OPERATOR: insert_guard,
     }
 )
 # Constants carry most of a heuristic's tuning, so they are perturbed most often; edits that
@@ -73,12 +73,11 @@ DEFAULT_WEIGHTS: Mapping[str, float] = MappingProxyType(
         "swap_stmts": 0.8,
         "tweak_sort": 0.8,
         "crossover": 1.5,
-        "insert_guard": 0.0,  # the adaptive search's stall sweep asks for guards itself (`guarded`)
+        GUARD_OPERATOR: 0.0,  # the adaptive search's stall sweep asks for guards itself (`guarded`)
     }
 )
 CHAIN_PROBABILITY = 0.2  # how often a child gets 2-3 chained operators instead of one
 ESCALATED_CHAIN_PROBABILITY = 0.25  # added per escalation level: a stalled line gets mostly multi-edits
-GUARD_OPERATOR = "insert_guard"  # a child with a new decision (guards.py): the stall sweep's, never drawn by weight
 FOCUS_PROBABILITY = 0.6  # with focus lines, how often the first edit must touch them
 FOCUS_DRAWS = 8  # edits drawn to find one on the focus lines before giving up on focus
 SWEEP_OPERATOR = "sweep"  # a child made from listed single edits (the adaptive search's stall sweep)
@@ -223,8 +222,9 @@ class OfflineMutator:
         parent = self._analyse(parent_code, with_regions=True)
         if parent is None:
             return None
+        spots = guard_spots(parent)  # once: each draw below picks among them
         for _ in range(self.max_attempts):
-            edit = insert_guard(parent, rng, ())
+            edit = draw_guard(spots, rng)
             if edit is None:
                 return None  # nowhere to put one
             child = _analyse_child(apply_splices(parent.code, edit.splices))
