@@ -8,9 +8,6 @@ import random
 import sys
 from pathlib import Path
 
-import adrs
-from adrs.archive.select import SelectionConfig
-from adrs.archive.store import Archive
 from adrs.mutate.offline.guards import guard_edits, guard_spots, insert_guard
 from adrs.mutate.offline.mutator import GUARD_OPERATOR, OfflineMutator
 from adrs.mutate.offline.sites import Analysis
@@ -20,8 +17,7 @@ from adrs.search.adaptive import STATE_KEY
 from adrs.search.config import AdaptiveConfig
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_search import canonical  # noqa: E402
-from test_sweep import POLICY, children_scores, stored, swept_landscape  # noqa: E402
+from test_sweep import POLICY, children_scores, stored, swept_landscape, whole_and_resumed  # noqa: E402
 
 PROGRAM = """\
 import math
@@ -155,21 +151,7 @@ def test_no_guards_with_guard_share_zero(toy_problem, tmp_path) -> None:
 def test_a_run_inserts_guards_when_stalled_and_resumes_exactly(toy_problem: Path, tmp_path: Path) -> None:
     (toy_problem / "initial.py").write_text(ORDERING)
     config = AdaptiveConfig(sweep_after=3, sweep_share=0.8, guard_share=0.5, stall_window=4)
-    settings = dict(
-        seed=5,
-        workers=2,
-        deterministic=True,
-        lag=3,
-        evaluate_holdout=False,
-        selection=SelectionConfig(strategy="adaptive"),
-        adaptive=config,
-    )
-    whole, halves = tmp_path / "whole.sqlite", tmp_path / "halves.sqlite"
-    adrs.evolve(toy_problem, archive=whole, budget=40, **settings)
-    adrs.evolve(toy_problem, archive=halves, budget=20, **settings)
-    adrs.resume(halves, budget=20)
-    assert canonical(whole) == canonical(halves)
-    archive = Archive.open(halves)
+    archive, whole_archive = whole_and_resumed(toy_problem, tmp_path, config)
     run_id = archive.run().id
     guarded = [p for p in archive.programs(run_id) if (p.description or "").startswith(f"{GUARD_OPERATOR}:")]
     assert len(guarded) >= 3, "the run should insert guards once stalled"
@@ -177,5 +159,4 @@ def test_a_run_inserts_guards_when_stalled_and_resumes_exactly(toy_problem: Path
     for program in guarded:
         assert program.description.startswith("insert_guard: insert guard `if ")
         assert "1.0 *" in program.code and check_edit_allowed(ORDERING, program.code) is None
-    whole_archive = Archive.open(whole)
     assert archive.get_state(run_id, STATE_KEY) == whole_archive.get_state(whole_archive.run().id, STATE_KEY)

@@ -13,25 +13,16 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import plateau_exits  # noqa: E402
+from test_guards import PROGRAM  # noqa: E402  (a function with a decision, and one value nothing reads)
 
 from adrs.mutate.offline.guards import guard_edits  # noqa: E402
 from adrs.mutate.offline.neighbours import single_edits  # noqa: E402
 from adrs.mutate.offline.sites import Analysis  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-
-PROGRAM = """\
-# EVOLVE-BLOCK-START
-def decide(load, limit):
-    spare = limit - load
-    if spare > 3:
-        return 1
-    other = load * 2
-    return 0
-# EVOLVE-BLOCK-END
-"""
 
 
 def _listed():
@@ -45,9 +36,9 @@ def test_coupled_pairs_link_an_assignment_to_the_test_that_reads_it() -> None:
     analysis, edits = _listed()
     pairs = plateau_exits.coupled_pairs(analysis, edits)
     described = {(edits[i].description, edits[j].description) for i, j in pairs}
-    assert any("line 3" in a and "line 4" in b for a, b in described)  # `spare = ...` feeds `if spare > 3`
+    assert any("line 8" in a and "line 9" in b for a, b in described)  # `spare = ...` feeds `if spare > 3`
     # `other = load * 2` is read by nothing: none of its edits is paired
-    assert not any("line 6" in a or "line 6" in b for a, b in described)
+    assert not any("line 11" in a or "line 11" in b for a, b in described)
     # never two edits of one site
     sites = plateau_exits.sites(analysis)
     for i, j in pairs:

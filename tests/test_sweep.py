@@ -185,9 +185,9 @@ def test_no_sweep_without_a_source_that_applies_listed_edits(toy_problem, tmp_pa
         land.search.settled(choice, land.result(choice.selection.parent, 0, 40.0))
 
 
-def test_a_run_with_the_sweep_resumes_exactly(toy_problem, tmp_path):
-    # A sweep that starts early, so it is under way on both sides of the interruption.
-    config = AdaptiveConfig(sweep_after=3, sweep_share=0.8, stall_window=4)
+def whole_and_resumed(problem: Path, tmp_path: Path, config: AdaptiveConfig) -> tuple[Archive, Archive]:
+    """An adaptive run of 40 proposals in one go, and the same run stopped at 20 and resumed: the
+    archives of both, after checking they hold the same programs and scores."""
     settings = dict(
         seed=5,
         workers=2,
@@ -198,11 +198,17 @@ def test_a_run_with_the_sweep_resumes_exactly(toy_problem, tmp_path):
         adaptive=config,
     )
     whole, halves = tmp_path / "whole.sqlite", tmp_path / "halves.sqlite"
-    adrs.evolve(toy_problem, archive=whole, budget=40, **settings)
-    adrs.evolve(toy_problem, archive=halves, budget=20, **settings)
+    adrs.evolve(problem, archive=whole, budget=40, **settings)
+    adrs.evolve(problem, archive=halves, budget=20, **settings)
     adrs.resume(halves, budget=20)
     assert canonical(whole) == canonical(halves)
-    archive, whole_archive = Archive.open(halves), Archive.open(whole)
+    return Archive.open(halves), Archive.open(whole)
+
+
+def test_a_run_with_the_sweep_resumes_exactly(toy_problem, tmp_path):
+    # A sweep that starts early, so it is under way on both sides of the interruption.
+    config = AdaptiveConfig(sweep_after=3, sweep_share=0.8, stall_window=4)
+    archive, whole_archive = whole_and_resumed(toy_problem, tmp_path, config)
     run_id = archive.run().id
     swept = [p for p in archive.programs(run_id) if (p.description or "").startswith(f"{SWEEP_OPERATOR}:")]
     assert len(swept) >= 5, "the test should exercise the sweep"
