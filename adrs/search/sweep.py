@@ -19,9 +19,9 @@ a share (`sweep_share`) of the proposals of an offline run are entries of a list
 Beside the list (guards, off by default): for `guard_share` of the sweep's proposals the adaptive
 search asks `guard_target` for the program being swept and has a guard inserted into it (a new
 decision, adrs/mutate/offline/guards.py); those take no entry off the list. A new best of the run
-starts over from step 1 on it. Everything is a function of the results in
-the order the proposer's view received them and of the proposals' rngs; the state is stored with
-the rest of the adaptive state (adaptive.py) so a resumed run continues the sweep exactly.
+starts over from step 1 on it. Everything is a function of the results in the order the
+proposer's view received them and of the proposals' rngs; the state is stored with the rest of
+the adaptive state (adaptive.py) so a resumed run continues the sweep exactly.
 
 Must not: choose anything but the sweep's next entry, read or write the archive, or evaluate.
 """
@@ -74,11 +74,8 @@ class StallSweep:
         self, view: Elites, best: ProgramRecord, rng: random.Random
     ) -> tuple[ProgramRecord, tuple[int, ...]] | None:
         """The target and the edit indices of the next sweep proposal, or None (nothing to propose now)."""
-        score = complete_score(best)
-        if score is None:
+        if not self._follow(best):
             return None
-        if self.origin is None or not same_score(score, self.origin):
-            self._retarget(best, score)
         for _ in range(4):  # at most a few neutral steps in one call
             target = view.programs.get(self.target) if self.target is not None else None
             if target is None:
@@ -99,18 +96,22 @@ class StallSweep:
     def guard_target(self, view: Elites, best: ProgramRecord) -> ProgramRecord | None:
         """The program being swept (the run's best, or a neutral neighbour the sweep stepped to), if a
         guard can go into it (adrs/mutate/offline/guards.py); None otherwise."""
-        score = complete_score(best)
-        if score is None:
-            return None
-        if self.origin is None or not same_score(score, self.origin):
-            self._retarget(best, score)
-        target = view.programs.get(self.target) if self.target is not None else None
+        target = view.programs.get(self.target) if self._follow(best) and self.target is not None else None
         if target is None:
             return None
         if self._guardable is None or self._guardable[0] != target.id:
             analysis = Analysis.of(target.code)
             self._guardable = (target.id, analysis is not None and bool(guard_spots(analysis)))
         return target if self._guardable[1] else None
+
+    def _follow(self, best: ProgramRecord) -> bool:
+        """Start over on the run's best if it changed since this sweep began; False if it has no score."""
+        score = complete_score(best)
+        if score is None:
+            return False
+        if self.origin is None or not same_score(score, self.origin):
+            self._retarget(best, score)
+        return True
 
     def _open_pairs(self) -> list[tuple[int, int]]:
         """Pairs not tried yet: of two changed edits first (the `pairs` least harmful), then of a
