@@ -82,12 +82,14 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any], **overrides: Any) -> RunConfig:
+        """The config a run was stored with (`to_dict`), with `overrides` for its resumption."""
         known = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in data.items() if k in known}
         if isinstance(values.get("selection"), dict):
             values["selection"] = SelectionConfig(**values["selection"])
         if isinstance(values.get("adaptive"), dict):
-            values["adaptive"] = AdaptiveConfig.from_dict(values["adaptive"])
+            # A run stored before adaptive v6 swept without control pairs: it resumes as it ran.
+            values["adaptive"] = AdaptiveConfig.from_dict({"sweep_control": False, **values["adaptive"]})
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 

@@ -13,13 +13,16 @@ real evaluation path, the same sandbox and stage as a run) three neighbourhoods 
   to a name, the other inside a test, value or return that reads that name (an exit made of two
   edits that are neutral or harmful alone is most often of this kind: cant_be_late's, see
   docs/benchmarks.md);
+- every pair coupled by control flow: one edit inside an `if`/`while` test, the other inside a
+  statement that test guards (neighbours.py `control_pairs`: what the stall sweep tries first
+  since adaptive v6; cant_be_late's exit from its initial program's 29.08 is one of them);
 - with `--guards N`, N guards drawn (seeded) from every insertion of `if A < 1.0 * B: return R`
   (or `>`) the guard operator can make (adrs/mutate/offline/guards.py: escalated proposals of
   the adaptive search only): a new decision, which no other operator adds.
 
 `--program FILE` scores a program file; `--archive PATH` the final best of the archive's last
 run (as benchmarks/search_quality.py reports it). Prints the counts (neutral, gaining, best) per
-neighbourhood and the best gaining edits; `--json` writes them. Nothing is stored.
+neighbourhood (the four in the order above) and the best gaining edits; `--json` writes them. Nothing is stored.
 """
 
 from __future__ import annotations
@@ -38,9 +41,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from search_quality import final_best_code  # noqa: E402
 
+from adrs.archive.errors import ArchiveError  # noqa: E402
 from adrs.evaluate.runner import EvalSettings, evaluate_code  # noqa: E402
 from adrs.mutate.offline.guards import dotted, guard_edits  # noqa: E402
-from adrs.mutate.offline.neighbours import single_edits  # noqa: E402
+from adrs.mutate.offline.neighbours import control_pairs, single_edits  # noqa: E402
 from adrs.mutate.offline.sites import Analysis  # noqa: E402
 from adrs.mutate.offline.splices import Edit, apply_splices  # noqa: E402
 from adrs.problem import Problem, load_problem  # noqa: E402
@@ -134,7 +138,10 @@ def main() -> None:
     problem = load_problem(args.problem)
     if args.stage:
         problem = dataclasses.replace(problem, stages=(problem.stage(args.stage),))
-    code = args.program.read_text() if args.program else final_best_code(args.archive)
+    try:
+        code = args.program.read_text() if args.program else final_best_code(args.archive)
+    except (OSError, ArchiveError) as error:
+        raise SystemExit(f"plateau_exits: {error}") from None
     if code is None:
         raise SystemExit(f"{args.archive}: no complete program in its last run")
     analysis = Analysis.of(code)
@@ -142,10 +149,14 @@ def main() -> None:
         raise SystemExit("the program does not parse")
     edits = [edit for _, edit in single_edits(analysis)]
     pairs = coupled_pairs(analysis, edits)
+    controlled = control_pairs(analysis, edits)
     guards = guard_edits(analysis)
     drawn = random.Random(args.seed).sample(guards, min(args.guards, len(guards)))
     children: list[tuple[str, str]] = [(e.description, apply_splices(code, e.splices)) for e in edits]
     for i, j in pairs:
+        both = f"{edits[i].description} + {edits[j].description}"
+        children.append((both, apply_splices(code, edits[i].splices + edits[j].splices)))
+    for i, j in controlled:
         both = f"{edits[i].description} + {edits[j].description}"
         children.append((both, apply_splices(code, edits[i].splices + edits[j].splices)))
     children += [(e.description, apply_splices(code, e.splices)) for e in drawn]
@@ -155,13 +166,15 @@ def main() -> None:
         raise SystemExit("the program itself fails its evaluation")
     described = [(d, s) for (d, _), s in zip(children, rest, strict=True)]
     cut1, cut2 = len(edits), len(edits) + len(pairs)
+    cut3 = cut2 + len(controlled)
     report = {
         "base": base,
         "guard_insertions": len(guards),
         "neighbourhoods": [
             summary("single edits", base, described[:cut1]),
             summary("coupled pairs", base, described[cut1:cut2]),
-            summary(f"guards (drawn of {len(guards)})", base, described[cut2:]),
+            summary("control pairs", base, described[cut2:cut3]),
+            summary(f"guards (drawn of {len(guards)})", base, described[cut3:]),
         ],
     }
     print(f"base {base:.4f}")

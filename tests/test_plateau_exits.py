@@ -19,7 +19,7 @@ import plateau_exits  # noqa: E402
 from test_guards import PROGRAM  # noqa: E402  (a function with a decision, and one value nothing reads)
 
 from adrs.mutate.offline.guards import guard_edits  # noqa: E402
-from adrs.mutate.offline.neighbours import single_edits  # noqa: E402
+from adrs.mutate.offline.neighbours import control_pairs, single_edits  # noqa: E402
 from adrs.mutate.offline.sites import Analysis  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -72,14 +72,28 @@ def test_it_scores_every_neighbour_through_the_real_evaluation_path(toy_problem:
     )
     assert done.returncode == 0, done.stderr
     report = json.loads(out.read_text())
-    singles, pairs, guards = report["neighbourhoods"]
+    singles, pairs, controlled, guards = report["neighbourhoods"]
     analysis = Analysis.of(TOY)
     assert analysis is not None
     edits = [edit for _, edit in single_edits(analysis)]
     assert singles["children"] == len(edits)
     assert pairs["children"] == len(plateau_exits.coupled_pairs(analysis, edits)) > 0
+    assert controlled["children"] == len(control_pairs(analysis, edits)) > 0  # `if n > few` and its return
     assert guards["children"] == 3 and report["guard_insertions"] == len(guard_edits(analysis))
     assert report["base"] > 0
     # the scores are real: some edits break the ordering (worse or failed), some keep it
     assert singles["neutral"] > 0 and singles["neutral"] + singles["gaining"] < singles["children"]
     assert "single edits:" in done.stdout
+
+
+def test_a_missing_archive_is_one_line_naming_it(tmp_path: Path) -> None:
+    missing = tmp_path / "none.sqlite"
+    done = subprocess.run(
+        [sys.executable, "benchmarks/plateau_exits.py", "problems/prism", "--archive", str(missing)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode != 0 and "Traceback" not in done.stderr
+    assert str(missing) in done.stderr and len(done.stderr.strip().splitlines()) == 1

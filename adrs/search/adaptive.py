@@ -95,7 +95,7 @@ class AdaptiveSearch:
         self.book = ParadigmBook(config.paradigm_uses)
         self.ledger = ExploitLedger()
         self.sweeps = sweeps and config.sweep_share > 0
-        self.sweep = StallSweep(config.sweep_pairs)
+        self.sweep = StallSweep(config.sweep_pairs, control=config.sweep_control)
         self.initial: float | None = None  # the initial program's score: where progress is measured from
         self.best: float | None = None  # the run's best complete score in the view
         self.evaluations = 0  # children taken in (failures included)
@@ -395,7 +395,7 @@ class AdaptiveSearch:
         self.consumed_below, self.consumed = int(state["consumed_below"]), {int(i) for i in state["consumed"]}
         self.keeper.load_state(state["keeper"])
         self.ledger = ExploitLedger.from_state(state.get("ledger"))
-        self.sweep = StallSweep.from_state(state.get("sweep"), self.config.sweep_pairs)
+        self.sweep = StallSweep.from_state(state.get("sweep"), self.config.sweep_pairs, self.config.sweep_control)
 
     def summary(self) -> dict[int, dict[str, float]]:
         """Per active island: intensity, recent reward per evaluation, children, evaluations since a better best."""

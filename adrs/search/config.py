@@ -56,6 +56,9 @@ class AdaptiveConfig:
     sweep_share: float = 0.5
     sweep_after: int = 60  # two stall windows: sampling (v4) gets its go at a new best first
     sweep_pairs: int = 10
+    # Adaptive v6: the sweep tries the target's control-coupled pairs of edits (a test and what it
+    # guards) before its single edits. False: v5's order.
+    sweep_control: bool = True
     # Guards (adrs/mutate/offline/guards.py; offline runs only): of the sweep's proposals, this share
     # inserts a guard (`if A < 1.0 * B: return R`, a new decision) into the sweep's target instead
     # of taking its next listed edit. Off by default: on cant_be_late (whose 42.73 plateau has no
@@ -122,7 +125,7 @@ class AdaptiveConfig:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < least:
                 raise ValueError(f"adaptive.{name} must be an integer >= {least}, got {value!r}")
-        for name in ("neighbourhood_decay", "written_strategy"):
+        for name in ("neighbourhood_decay", "sweep_control", "written_strategy"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"adaptive.{name} must be true or false, got {getattr(self, name)!r}")
         if self.min_islands > self.max_islands:

@@ -3,6 +3,10 @@
 Owns `StallSweep`, for one run: once the run's best has not improved in `sweep_after` evaluations,
 a share (`sweep_share`) of the proposals of an offline run are entries of a list instead of draws:
 
+0. (adaptive v6, `sweep_control`) the pairs of its single edits coupled by control flow, one in
+   an `if`/`while` test and one in the statements it guards (neighbours.py `control_pairs`: few,
+   9 of 2,415 pairs on cant_be_late's initial program, and its exit from 29.08 is one of them), each
+   once, in an order drawn from the proposals' rngs;
 1. every single edit of the sweep's target (first: the run's best), each once, in an order drawn
    from the proposals' rngs (adrs/mutate/offline/neighbours.py lists them; a child already in the
    run, by normalised code hash, is not proposed again, its score is read);
@@ -14,12 +18,12 @@ a share (`sweep_share`) of the proposals of an offline run are entries of a list
    once, in an order drawn from the proposals' rngs;
 3. then a neutral step: the target becomes one of its single edits that scored exactly the same
    (a different program on the same plateau, whose own neighbourhood differs), chosen by the
-   proposal's rng, never one already swept, and 1-3 repeat on it.
+   proposal's rng, never one already swept, and 0-3 repeat on it.
 
 Beside the list (guards, off by default): for `guard_share` of the sweep's proposals the adaptive
 search asks `guard_target` for the program being swept and has a guard inserted into it (a new
 decision, adrs/mutate/offline/guards.py); those take no entry off the list. A new best of the run
-starts over from step 1 on it. Everything is a function of the results in the order the
+starts over from step 0 on it. Everything is a function of the results in the order the
 proposer's view received them and of the proposals' rngs; the state is stored with the rest of
 the adaptive state (adaptive.py) so a resumed run continues the sweep exactly.
 
@@ -36,7 +40,7 @@ from typing import Any
 from adrs.archive.elites import Elites
 from adrs.archive.records import ProgramRecord
 from adrs.mutate.offline.guards import guard_spots
-from adrs.mutate.offline.neighbours import single_edits
+from adrs.mutate.offline.neighbours import control_pairs, single_edits
 from adrs.mutate.offline.sites import Analysis
 from adrs.mutate.offline.splices import apply_splices
 from adrs.program import normalized_hash
@@ -49,10 +53,16 @@ def same_score(a: float, b: float) -> bool:
 
 def edit_hashes(code: str) -> list[str]:
     """The normalised hash of each single edit's child of `code`, in neighbours.py's order."""
+    return listing(code)[0]
+
+
+def listing(code: str) -> tuple[list[str], list[tuple[int, int]]]:
+    """`edit_hashes(code)` and the index pairs of those edits coupled by control flow."""
     analysis = Analysis.of(code)
     if analysis is None:
-        return []
-    return [normalized_hash(apply_splices(code, edit.splices)) for _, edit in single_edits(analysis)]
+        return [], []
+    edits = [edit for _, edit in single_edits(analysis)]
+    return [normalized_hash(apply_splices(code, edit.splices)) for edit in edits], control_pairs(analysis, edits)
 
 
 @dataclass
@@ -65,8 +75,10 @@ class StallSweep:
     outcomes: dict[int, tuple[float | None, int | None]] = field(default_factory=dict)  # index -> (score, program id)
     paired: set[tuple[int, int]] = field(default_factory=set)
     visited: list[int] = field(default_factory=list)  # programs swept since the best last improved
+    control: bool = True  # step 0: the control-coupled pairs first (AdaptiveConfig.sweep_control)
     _hashes: dict[str, int] | None = None  # the target's children's hashes -> index (derived, not stored)
     _size: int = 0
+    _coupled: list[tuple[int, int]] = field(default_factory=list)  # the target's control pairs: derived
     _guardable: tuple[int, bool] | None = None  # (target id, whether a guard can go into it): derived
 
     # which entry next ---------------------------------------------------------------------------
@@ -81,6 +93,9 @@ class StallSweep:
             if target is None:
                 return None
             self._index(view, target)
+            coupled = [pair for pair in self._coupled if pair not in self.paired]
+            if coupled:
+                return target, rng.choice(coupled)
             remaining = [i for i in range(self._size) if i not in self.proposed and i not in self.outcomes]
             if remaining:
                 return target, (rng.choice(remaining),)
@@ -156,17 +171,20 @@ class StallSweep:
         """The target's children's hashes, and the outcomes of those already in the view."""
         if self._hashes is not None:
             return
-        hashes = edit_hashes(target.code)
+        hashes, coupled = listing(target.code)
         self._size = len(hashes)
+        self._coupled = coupled if self.control else []
         self._hashes = {}
         for index, code_hash in enumerate(hashes):
             if code_hash in self._hashes or code_hash == target.code_hash:
                 self.outcomes.setdefault(index, (None, None))  # the same child as another entry, or none
             else:
                 self._hashes[code_hash] = index
-        for program in view.programs.values():
-            if program.migrated_from is None:
-                self.took(program, view)
+        # Every result the view has received, failed ones included (they are not among its
+        # programs): a resumed run re-indexes here, and must know the same outcomes as one that
+        # went on without stopping (a failed child taken in then and not now made them differ).
+        for program in view.arrivals:
+            self.took(program, view)
 
     # results ------------------------------------------------------------------------------------
     def took(self, program: ProgramRecord, view: Elites) -> None:
@@ -177,7 +195,7 @@ class StallSweep:
             target = view.programs.get(self.target)
             if target is None:
                 return
-            self._index(view, target)  # scans the view, this program included
+            self._index(view, target)  # scans the view's arrivals, this program included
             return
         index = self._hashes.get(program.code_hash)
         if index is None or (index in self.outcomes and self.outcomes[index][1] is not None):
@@ -206,10 +224,10 @@ class StallSweep:
         }
 
     @classmethod
-    def from_state(cls, data: dict[str, Any] | None, pairs: int) -> StallSweep:
+    def from_state(cls, data: dict[str, Any] | None, pairs: int, control: bool = True) -> StallSweep:
         """The sweep stored with a run (None: a run stored before v5, which had none)."""
         if not data:
-            return cls(pairs)
+            return cls(pairs, control=control)
         return cls(
             pairs,
             data["target"],
@@ -219,4 +237,5 @@ class StallSweep:
             {int(i): (s, p) for i, s, p in data["outcomes"]},
             {(int(a), int(b)) for a, b in data["paired"]},
             [int(v) for v in data["visited"]],
+            control,
         )
