@@ -88,8 +88,10 @@ class RunConfig:
         if isinstance(values.get("selection"), dict):
             values["selection"] = SelectionConfig(**values["selection"])
         if isinstance(values.get("adaptive"), dict):
-            # A run stored before adaptive v6 swept without control pairs: it resumes as it ran.
-            values["adaptive"] = AdaptiveConfig.from_dict({"sweep_control": False, **values["adaptive"]})
+            # A run stored before adaptive v6 swept without control pairs, and before the guards
+            # (stop 39) without guards: it resumes as it ran.
+            legacy = {"sweep_control": False, "guard_share": 0.0}
+            values["adaptive"] = AdaptiveConfig.from_dict({**legacy, **values["adaptive"]})
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 

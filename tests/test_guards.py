@@ -51,8 +51,9 @@ def order_jobs(jobs):
     \"\"\"jobs: list of (processing_time, weight). Return a permutation of range(len(jobs)).\"\"\"
     n = len(jobs)
     few = 2
+    by_ratio = sorted(range(n), key=lambda i: -jobs[i][1] / jobs[i][0])
     if n > few:
-        return sorted(range(n), key=lambda i: -jobs[i][1] / jobs[i][0])
+        return by_ratio
     return list(range(n))
 
 
@@ -160,3 +161,30 @@ def test_a_run_inserts_guards_when_stalled_and_resumes_exactly(toy_problem: Path
         assert program.description.startswith("insert_guard: insert guard `if ")
         assert "1.0 *" in program.code and check_edit_allowed(ORDERING, program.code) is None
     assert archive.get_state(run_id, STATE_KEY) == whole_archive.get_state(whole_archive.run().id, STATE_KEY)
+
+
+def test_a_guard_returns_only_a_decision_defined_at_its_place() -> None:
+    code = """# EVOLVE-BLOCK-START
+def f(load, limit):
+    spare = limit - load
+    pick = 1 if spare > load else -1
+    if spare > limit:
+        return pick
+    if load > 2:
+        return (spare, load)
+    return helper(spare) if load else LIMIT
+# EVOLVE-BLOCK-END
+"""
+    analysis = Analysis.of(code)
+    assert analysis is not None
+    returns = {spot.line: spot.returns for spot in guard_spots(analysis)}
+    # a tuple and a call are computed results, never returned early; `pick` only once it is assigned
+    assert returns == {5: ("pick",), 7: ("pick",), 9: ("pick",)}
+    root = Path(__file__).resolve().parents[1] / "problems"
+    txn = Analysis.of((root / "txn_scheduling" / "initial.py").read_text())
+    assert txn is not None and guard_spots(txn) == []  # its one return is (cost, schedule)
+    late = Analysis.of((root / "cant_be_late" / "initial.py").read_text())
+    assert late is not None
+    assert {"ClusterType.SPOT if has_spot else ClusterType.NONE", "ClusterType.ON_DEMAND"} <= set(
+        guard_spots(late)[0].returns
+    )

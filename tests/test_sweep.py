@@ -291,10 +291,15 @@ def test_a_failed_swept_child_seen_only_after_the_interruption_is_taken_in_as_wi
     assert any(20 - 3 - 1 <= index < 20 for index in failed), "the test should exercise a late failed sweep child"
 
 
-def test_a_run_stored_before_v6_resumes_without_control_pairs():
+def test_a_run_stored_before_v6_resumes_without_control_pairs_or_guards():
     from adrs.config import RunConfig
 
     stored = RunConfig(adaptive=AdaptiveConfig()).to_dict()
-    assert RunConfig.from_dict(stored).adaptive.sweep_control is True  # v6's runs keep theirs
-    del stored["adaptive"]["sweep_control"]  # as a run stored by v5 has it
+    v6 = RunConfig.from_dict(stored).adaptive
+    assert v6.sweep_control is True and v6.guard_share == 0.5  # v6's runs keep theirs
+    del stored["adaptive"]["sweep_control"]  # as a run stored by stop 39 has it (guard_share 0.0 stored)
+    stored["adaptive"]["guard_share"] = 0.0
     assert RunConfig.from_dict(stored).adaptive.sweep_control is False
+    del stored["adaptive"]["guard_share"]  # as a run stored by v5 has it
+    v5 = RunConfig.from_dict(stored).adaptive
+    assert v5.sweep_control is False and v5.guard_share == 0.0

@@ -60,12 +60,11 @@ class AdaptiveConfig:
     # guards) before its single edits. False: v5's order.
     sweep_control: bool = True
     # Guards (adrs/mutate/offline/guards.py; offline runs only): of the sweep's proposals, this share
-    # inserts a guard (`if A < 1.0 * B: return R`, a new decision) into the sweep's target instead
-    # of taking its next listed edit. Off by default: on cant_be_late (whose 42.73 plateau has no
-    # single edit or coupled pair that gains, and 2.3 % of its guards that do) 0.5 took 4 runs of 5
-    # off the plateau where v5 took 1, but on txn_scheduling 2 runs of 10 stayed low where v5's
-    # never did (docs/benchmarks.md). 0: v5's sweep exactly.
-    guard_share: float = 0.0
+    # inserts a guard (`if A < 1.0 * B: return R`, a new decision) into the sweep's target, where
+    # one has a place, instead of taking its next listed edit. cant_be_late's 42.73 plateau has no
+    # single edit or coupled pair that gains and 2.3 % of its guards that do; with v6's control
+    # pairs 0.5 took every run of five off it (docs/benchmarks.md, "v6"). 0: no guards (v5, v6 alone).
+    guard_share: float = 0.5
     breakthroughs: int = 3  # approaches one breakthrough call asks for; 0 = no breakthrough calls
     paradigm_uses: int = 4  # proposals that cite each approach before it counts as tried
     # A selection strategy written by the model (EvoX's idea; adrs/search/written.py): off unless

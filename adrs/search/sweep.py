@@ -20,9 +20,9 @@ a share (`sweep_share`) of the proposals of an offline run are entries of a list
    (a different program on the same plateau, whose own neighbourhood differs), chosen by the
    proposal's rng, never one already swept, and 0-3 repeat on it.
 
-Beside the list (guards, off by default): for `guard_share` of the sweep's proposals the adaptive
+Beside the list (guards; half since v6): for `guard_share` of the sweep's proposals the adaptive
 search asks `guard_target` for the program being swept and has a guard inserted into it (a new
-decision, adrs/mutate/offline/guards.py); those take no entry off the list. A new best of the run
+decision, adrs/mutate/offline/guards.py), where one has a place; those take no entry off the list. A new best of the run
 starts over from step 0 on it. Everything is a function of the results in the order the
 proposer's view received them and of the proposals' rngs; the state is stored with the rest of
 the adaptive state (adaptive.py) so a resumed run continues the sweep exactly.

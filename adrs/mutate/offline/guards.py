@@ -10,8 +10,12 @@ It inserts
 
 before a top-level statement of a function inside an EVOLVE-BLOCK region, where A and B are two
 values the function already compares or does arithmetic with (a name assigned above that point,
-a parameter, or an attribute of one, e.g. `self.restart_overhead`) and R is one of the values the
-function already returns. The threshold's factor is a float literal, so constant perturbation
+a parameter, or an attribute of one, e.g. `self.restart_overhead`) and R is one of the decisions
+the function already returns whose names are defined there: a constant, a name, an attribute such
+as `ClusterType.SPOT`, or a choice between such (`A if c else B`). A computed result (a call, a
+tuple, arithmetic, an item) is never returned early: cut short, it is a partial one (on
+txn_scheduling, whose one return is such a tuple, guards only failed or lost, docs/benchmarks.md).
+The threshold's factor is a float literal, so constant perturbation
 and momentum then tune it multiplicatively (1.0 -> 1.5 -> 3.4 ...). Why: the edits of the other
 operators change what is there; none adds a decision. A plateau whose exit is a new rule (wait
 for spot while little work is left, cant_be_late, docs/benchmarks.md) is out of their reach, and
@@ -63,29 +67,48 @@ def _operands(node: ast.AST) -> list[ast.expr]:
     return []
 
 
+def is_decision(node: ast.expr) -> bool:
+    """A value a guard may return: a constant (negated or not), a name or attribute chain, or
+    `A if c else B` of such; not a computed result."""
+    if isinstance(node, ast.Constant):
+        return True
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        return isinstance(node.operand, ast.Constant)
+    if isinstance(node, ast.IfExp):
+        return is_decision(node.body) and is_decision(node.orelse)
+    return dotted(node) is not None
+
+
+def _names(node: ast.AST) -> set[str]:
+    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+
+
 def _function_spots(analysis: Analysis, fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[GuardSpot]:
-    returns: list[str] = []
+    decisions: list[tuple[str, set[str]]] = []  # each returned decision's text and the names it reads
     compared: list[str] = []
     for node in ast.walk(fn):
-        if isinstance(node, ast.Return) and node.value is not None:
+        if isinstance(node, ast.Return) and node.value is not None and is_decision(node.value):
             text = analysis.src.segment(node.value)
-            if text not in returns:
-                returns.append(text)
+            if all(text != known for known, _ in decisions):
+                decisions.append((text, _names(node.value)))
         for operand in _operands(node):
             name = dotted(operand)
             if name and name != "self" and name not in compared:
                 compared.append(name)
-    if not returns:
+    if not decisions:
         return []
+    local = {n.id for n in ast.walk(fn) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)}
     defined = {a.arg for a in (*fn.args.posonlyargs, *fn.args.args, *fn.args.kwonlyargs)}
     spots: list[GuardSpot] = []
     for position, statement in enumerate(fn.body):
         if position > 0:
             known = tuple(name for name in compared if name.split(".")[0] in defined)
+            # a returned local must be assigned above this point; a global or a parameter always is
+            returns = tuple(text for text, names in decisions if not (names & local) - defined)
             at = analysis.src.line_range(statement.lineno, statement.lineno)[0]
             starts_line = not analysis.code[at : at + statement.col_offset].strip()  # not `a = 1; b = 2`'s b
-            if len(known) >= 2 and starts_line and analysis.in_region(statement):
-                spots.append(GuardSpot(at, statement.lineno, " " * statement.col_offset, known, tuple(returns)))
+            if len(known) >= 2 and returns and starts_line and analysis.in_region(statement):
+                spots.append(GuardSpot(at, statement.lineno, " " * statement.col_offset, known, returns))
         if isinstance(statement, ast.Assign):
             defined.update(t.id for t in statement.targets if isinstance(t, ast.Name))
         elif isinstance(statement, ast.AnnAssign | ast.AugAssign) and isinstance(statement.target, ast.Name):
