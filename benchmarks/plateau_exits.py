@@ -13,8 +13,8 @@ real evaluation path, the same sandbox and stage as a run) three neighbourhoods 
   to a name, the other inside a test, value or return that reads that name (an exit made of two
   edits that are neutral or harmful alone is most often of this kind: cant_be_late's, see
   docs/benchmarks.md);
-- every pair coupled by control flow: one edit inside an `if`/`while` test, the other inside a
-  statement that test guards (neighbours.py `control_pairs`: what the stall sweep tries first
+- every pair coupled by control flow: one edit inside an `if`/`while` test, the other inside the
+  test of one nested under it (neighbours.py `control_pairs`: what the stall sweep tries first
   since adaptive v6; cant_be_late's exit from its initial program's 29.08 is one of them);
 - with `--guards N`, N guards drawn (seeded) from every insertion of `if A < 1.0 * B: return R`
   (or `>`) the guard operator can make (adrs/mutate/offline/guards.py: escalated proposals of

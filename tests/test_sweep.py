@@ -83,9 +83,14 @@ def stored(land: Landscape, parent: ProgramRecord, island: int, score: float, co
 
 
 def swept_landscape(
-    tmp_path: Path, toy_problem: Path, sweep_after: int = 5, guard_share: float = 0.0, control: bool = False
+    tmp_path: Path,
+    toy_problem: Path,
+    sweep_after: int = 5,
+    guard_share: float = 0.0,
+    control: bool = False,
+    code: str = POLICY,
 ) -> tuple[Landscape, ProgramRecord]:
-    """A one-island adaptive search whose best is POLICY at 60; `control` False: v5's order (no step 0)."""
+    """A one-island adaptive search whose best is `code` at 60; `control` False: v5's order (no step 0)."""
     config = AdaptiveConfig(
         sweep_after=sweep_after,
         sweep_share=1.0,
@@ -97,7 +102,7 @@ def swept_landscape(
     land = Landscape(tmp_path, toy_problem, islands=1, config=config)
     land.search = AdaptiveSearch(land.archive, land.run_id, config, 1, land.keeper, sweeps=True)
     land.search.maintain(land.view, [])
-    best = stored(land, land.initial, 0, 60.0, POLICY)
+    best = stored(land, land.initial, 0, 60.0, code)
     return land, best
 
 
@@ -150,26 +155,34 @@ def test_the_sweep_starts_only_after_the_best_has_stalled_and_lists_each_edit_on
     assert state["target"] == choice.selection.parent.id and len(state["visited"]) == 2
 
 
-def test_control_pairs_couple_a_test_with_what_it_guards():
-    code = """# EVOLVE-BLOCK-START
-def policy(work, left):
-    spare = work - 3
-    if spare > left:
-        return 1
+NESTED = """# EVOLVE-BLOCK-START
+def policy(work, left, overhead):
+    after = (work - 2 * overhead) / 600
+    if after >= left:
+        if work > overhead:
+            return 1
+        return 2
     return 0
 # EVOLVE-BLOCK-END
 """
-    analysis = Analysis.of(code)
+
+
+def test_control_pairs_couple_a_test_with_a_test_nested_under_it():
+    analysis = Analysis.of(NESTED)
     edits = [edit for _, edit in single_edits(analysis)]
     described = {(edits[i].description, edits[j].description) for i, j in control_pairs(analysis, edits)}
-    tests = {e.description for e in edits if "line 4" in e.description}
-    guarded = {e.description for e in edits if "line 5" in e.description and "statement" not in e.description}
-    assert tests and guarded  # edits in the test and inside the statement it guards exist
+
+    def on(line: int) -> set[str]:  # the edits of one line's expressions (not of the statement itself)
+        return {e.description for e in edits if f"line {line}" in e.description and "statement" not in e.description}
+
+    outer, inner = on(4), on(5)
+    assert outer and inner and on(6)  # edits of both tests and of a value the inner test guards exist
+    assert all({a, b} & outer and {a, b} & inner for a, b in described)
+    assert len(described) == len(outer) * len(inner)  # every outer test edit with every inner one
     flat = {d for pair in described for d in pair}
-    assert all(any(a in tests for a in pair) and any(b in guarded for b in pair) for pair in described)
-    assert len(described) == len(tests) * len(guarded)  # every test edit with every guarded one
-    assert not any("line 3" in d or "line 6" in d for d in flat)  # not coupled to line 3 or 6
+    assert not flat & (on(3) | on(6) | on(7) | on(8))  # values, guarded or not, are not paired
     assert control_pairs(analysis, edits) == sorted(control_pairs(analysis, edits))  # a fixed order
+    assert control_pairs(Analysis.of(POLICY), [e for _, e in single_edits(Analysis.of(POLICY))]) == []  # one test
     # cant_be_late's initial program: its exit from 29.08 (an `or` under the line-30 test with that
     # test reversed, neither gaining alone: docs/benchmarks.md) is one of its 9 control pairs.
     initial = (Path(__file__).resolve().parents[1] / "problems" / "cant_be_late" / "initial.py").read_text()
@@ -181,9 +194,9 @@ def policy(work, left):
 
 
 def test_the_v6_sweep_tries_the_control_pairs_before_the_single_edits(toy_problem, tmp_path):
-    land, best = swept_landscape(tmp_path, toy_problem, sweep_after=1, control=True)
+    land, best = swept_landscape(tmp_path, toy_problem, sweep_after=1, control=True, code=NESTED)
     search, rng = land.search, random.Random(5)
-    analysis = Analysis.of(POLICY)
+    analysis = Analysis.of(NESTED)
     edits = [edit for _, edit in single_edits(analysis)]
     coupled = control_pairs(analysis, edits)
     assert coupled
@@ -194,7 +207,7 @@ def test_the_v6_sweep_tries_the_control_pairs_before_the_single_edits(toy_proble
         choice = search.choose(land.view, rng)
         assert choice.mode == "sweep" and len(choice.sweep) == 2
         tried.append(choice.sweep)
-        code = apply_splices(POLICY, edits[choice.sweep[0]].splices + edits[choice.sweep[1]].splices)
+        code = apply_splices(NESTED, edits[choice.sweep[0]].splices + edits[choice.sweep[1]].splices)
         search.settled(choice, stored(land, best, 0, 50.0, code))
     assert sorted(tried) == coupled  # each once, in a drawn order
     state = land.archive.get_state(land.run_id, STATE_KEY)["sweep"]

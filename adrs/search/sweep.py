@@ -4,9 +4,10 @@ Owns `StallSweep`, for one run: once the run's best has not improved in `sweep_a
 a share (`sweep_share`) of the proposals of an offline run are entries of a list instead of draws:
 
 0. (adaptive v6, `sweep_control`) the pairs of its single edits coupled by control flow, one in
-   an `if`/`while` test and one in the statements it guards (neighbours.py `control_pairs`: few,
-   9 of 2,415 pairs on cant_be_late's initial program, and its exit from 29.08 is one of them), each
-   once, in an order drawn from the proposals' rngs;
+   an `if`/`while` test and one in the test of an `if`/`while` nested under it (neighbours.py
+   `control_pairs`: few, 9 of 2,415 pairs on cant_be_late's initial program, and its exit from
+   29.08 is one of them; none on txn_scheduling's), each once, in an order drawn from the
+   proposals' rngs;
 1. every single edit of the sweep's target (first: the run's best), each once, in an order drawn
    from the proposals' rngs (adrs/mutate/offline/neighbours.py lists them; a child already in the
    run, by normalised code hash, is not proposed again, its score is read);

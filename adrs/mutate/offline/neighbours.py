@@ -12,9 +12,11 @@ when sampling has stopped finding anything: sampling with replacement can leave 
 lifts the score undrawn for hundreds of proposals, a walk of the list cannot.
 
 Also owns `control_pairs(analysis, edits)`: the pairs of listed edits coupled by control flow, one
-inside the test of an `if`/`while`, the other inside a statement that test guards (a decision and
-what it decides: cant_be_late's first exit, from its initial program's 29.08 to 42.73, is one of
-the 9 such pairs among its 70 edits' 2,415 pairs, and neither of its edits gains alone).
+inside the test of an `if`/`while`, the other inside the test of one nested in what it guards
+(two decisions of one decision tree: cant_be_late's first exit, from its initial program's 29.08
+to 42.73, is one of the 9 such pairs among its 70 edits' 2,415 pairs, and neither of its edits
+gains alone; a test with an edit of a value it guards, txn_scheduling's 18 pairs, never gained
+and delayed the single edits that do: docs/benchmarks.md, "v6").
 
 Must not: use any randomness (the list is a function of the code alone), evaluate, or choose.
 """
@@ -136,22 +138,24 @@ def _constant_edits(analysis: Analysis) -> list[Edit]:
 
 def control_pairs(analysis: Analysis, edits: Sequence[Edit]) -> list[tuple[int, int]]:
     """Index pairs (i < j) of `edits` where one lies inside an `if`/`while` test and the other
-    inside a statement it guards (of its body or else branch), in a fixed order."""
-    blocks: list[tuple[tuple[int, int], tuple[int, int]]] = []
-    for node in ast.walk(analysis.tree):
-        if isinstance(node, ast.If | ast.While):
-            # Inside one of the guarded statements: an edit of the statement itself (deleted, copied,
-            # swapped: a splice from its line's start) is a change of the block, not of what it decides.
-            blocks.extend((analysis.src.span(node.test), analysis.src.span(s)) for s in node.body + node.orelse)
+    inside the test of an `if`/`while` nested in what the first guards (its body or else branch):
+    two decisions of one decision tree, in a fixed order."""
+    tests = [node for node in ast.walk(analysis.tree) if isinstance(node, ast.If | ast.While)]
+    nested: list[tuple[tuple[int, int], tuple[int, int]]] = [
+        (analysis.src.span(outer.test), analysis.src.span(inner.test))
+        for outer in tests
+        for statement in outer.body + outer.orelse
+        for inner in ast.walk(statement)
+        if isinstance(inner, ast.If | ast.While)
+    ]
 
     def inside(edit: Edit, span: tuple[int, int]) -> bool:
-        # start < end of span: an insertion right after the guarded lines is not guarded by the test
-        return all(span[0] <= splice.start < span[1] and splice.end <= span[1] for splice in edit.splices)
+        return all(span[0] <= splice.start and splice.end <= span[1] for splice in edit.splices)
 
     pairs: set[tuple[int, int]] = set()
-    for test, body in blocks:
-        deciding = [i for i, edit in enumerate(edits) if inside(edit, test)]
-        decided = [j for j, edit in enumerate(edits) if inside(edit, body)]
+    for outer, inner in nested:
+        deciding = [i for i, edit in enumerate(edits) if inside(edit, outer)]
+        decided = [j for j, edit in enumerate(edits) if inside(edit, inner)]
         pairs.update((min(i, j), max(i, j)) for i in deciding for j in decided if i != j)
     return sorted(pairs)
 
