@@ -188,3 +188,19 @@ def f(load, limit):
     assert {"ClusterType.SPOT if has_spot else ClusterType.NONE", "ClusterType.ON_DEMAND"} <= set(
         guard_spots(late)[0].returns
     )
+
+
+def test_a_sweep_with_no_place_for_a_guard_draws_exactly_as_without_guards(toy_problem, tmp_path) -> None:
+    computed = POLICY.replace("return 1", "return (1, after)").replace("return 0", "return (0, after)")
+    walks = []
+    for share in (0.5, 0.0):
+        land, _ = swept_landscape(tmp_path / str(share), toy_problem, sweep_after=1, guard_share=share, code=computed)
+        rng, walk = random.Random(4), []
+        for _ in range(25):
+            choice = land.search.choose(land.view, rng)
+            walk.append((choice.mode, choice.sweep))
+            code = f"x = {land.index}\n" + computed
+            land.search.settled(choice, stored(land, choice.selection.parent, 0, 40.0, code))
+        walks.append(walk)
+    assert walks[0] == walks[1] and ("sweep", ()) not in walks[0]
+    assert sum(mode == "sweep" for mode, _ in walks[0]) >= 20

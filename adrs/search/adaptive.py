@@ -248,9 +248,10 @@ class AdaptiveSearch:
             return None
         if rng.random() >= self.config.sweep_share:
             return None
-        if self.config.guard_share and rng.random() < self.config.guard_share:
+        if self.config.guard_share:
+            # Drawn only where a guard has a place: a run without one draws exactly as with no guards.
             target = self.sweep.guard_target(view, best)
-            if target is not None:
+            if target is not None and rng.random() < self.config.guard_share:
                 return target, ()
         return self.sweep.next(view, best, rng)
 
