@@ -206,7 +206,7 @@ def test_weights_are_validated_and_replies_parsed():
 
 def test_evolve_selection_is_refused_without_adaptive_search_or_a_model(tmp_path):
     archive = tmp_path / "none.sqlite"
-    for extra, needle in [([], "needs --selection adaptive"), (["--selection", "adaptive"], "pass --llm")]:
+    for extra, needle in [(["--selection", "mixed"], "needs --selection adaptive"), ([], "pass --llm")]:
         done = subprocess.run(
             [sys.executable, "-m", "adrs.cli", "run", "problems/prism", "--evolve-selection", "--archive", str(archive),
              "--budget", "2", "--quiet", *extra],

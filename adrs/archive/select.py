@@ -51,7 +51,7 @@ STRATEGIES = ("mixed", "rank", "weighted", "tournament", "pareto", "instances", 
 
 @dataclass(frozen=True)
 class SelectionConfig:
-    strategy: str = "mixed"
+    strategy: str = "adaptive"  # since issue 20's v6 (docs/benchmarks.md "Adaptive search")
     exploit: float = 0.7  # mixed: share of parents drawn rank-weighted from the island
     explore: float = 0.2  # mixed: share drawn uniformly from the island's MAP-Elites cells; rest: Pareto front
     rank_power: float = 1.5  # rank: higher concentrates on the very best
