@@ -1,4 +1,4 @@
-"""The adaptive search's stall sweep (adaptive v5, v6): control-coupled pairs, listed single edits,
+"""The adaptive search's stall sweep (adaptive v5, v6): pairs of nested decisions, listed single edits,
 their pairs, neutral steps."""
 
 from __future__ import annotations

@@ -56,8 +56,8 @@ class AdaptiveConfig:
     sweep_share: float = 0.5
     sweep_after: int = 60  # two stall windows: sampling (v4) gets its go at a new best first
     sweep_pairs: int = 10
-    # Adaptive v6: the sweep tries the target's control-coupled pairs of edits (a test and what it
-    # guards) before its single edits. False: v5's order.
+    # Adaptive v6: the sweep tries the target's pairs of edits of two nested decisions (a test and
+    # a test under it, neighbours.py `control_pairs`) before its single edits. False: v5's order.
     sweep_control: bool = True
     # Guards (adrs/mutate/offline/guards.py; offline runs only): of the sweep's proposals, this share
     # inserts a guard (`if A < 1.0 * B: return R`, a new decision) into the sweep's target, where

@@ -23,8 +23,8 @@ a share (`sweep_share`) of the proposals of an offline run are entries of a list
 
 Beside the list (guards; half since v6): for `guard_share` of the sweep's proposals the adaptive
 search asks `guard_target` for the program being swept and has a guard inserted into it (a new
-decision, adrs/mutate/offline/guards.py), where one has a place; those take no entry off the list. A new best of the run
-starts over from step 0 on it. Everything is a function of the results in the order the
+decision, adrs/mutate/offline/guards.py), where one has a place; those take no entry off the
+list. A new best of the run starts over from step 0 on it. Everything is a function of the results in the order the
 proposer's view received them and of the proposals' rngs; the state is stored with the rest of
 the adaptive state (adaptive.py) so a resumed run continues the sweep exactly.
 
@@ -52,13 +52,9 @@ def same_score(a: float, b: float) -> bool:
     return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
 
 
-def edit_hashes(code: str) -> list[str]:
-    """The normalised hash of each single edit's child of `code`, in neighbours.py's order."""
-    return listing(code)[0]
-
-
 def listing(code: str) -> tuple[list[str], list[tuple[int, int]]]:
-    """`edit_hashes(code)` and the index pairs of those edits coupled by control flow."""
+    """The normalised hash of each single edit's child of `code`, in neighbours.py's order, and
+    the index pairs of those edits that are two nested decisions (`control_pairs`)."""
     analysis = Analysis.of(code)
     if analysis is None:
         return [], []
@@ -76,10 +72,10 @@ class StallSweep:
     outcomes: dict[int, tuple[float | None, int | None]] = field(default_factory=dict)  # index -> (score, program id)
     paired: set[tuple[int, int]] = field(default_factory=set)
     visited: list[int] = field(default_factory=list)  # programs swept since the best last improved
-    control: bool = True  # step 0: the control-coupled pairs first (AdaptiveConfig.sweep_control)
+    control: bool = True  # step 0: the nested-decision pairs first (AdaptiveConfig.sweep_control)
     _hashes: dict[str, int] | None = None  # the target's children's hashes -> index (derived, not stored)
     _size: int = 0
-    _coupled: list[tuple[int, int]] = field(default_factory=list)  # the target's control pairs: derived
+    _coupled: list[tuple[int, int]] = field(default_factory=list)  # the target's control_pairs: derived
     _guardable: tuple[int, bool] | None = None  # (target id, whether a guard can go into it): derived
 
     # which entry next ---------------------------------------------------------------------------
