@@ -152,29 +152,27 @@ def main() -> None:
     controlled = control_pairs(analysis, edits)
     guards = guard_edits(analysis)
     drawn = random.Random(args.seed).sample(guards, min(args.guards, len(guards)))
-    children: list[tuple[str, str]] = [(e.description, apply_splices(code, e.splices)) for e in edits]
-    for i, j in pairs:
-        both = f"{edits[i].description} + {edits[j].description}"
-        children.append((both, apply_splices(code, edits[i].splices + edits[j].splices)))
-    for i, j in controlled:
-        both = f"{edits[i].description} + {edits[j].description}"
-        children.append((both, apply_splices(code, edits[i].splices + edits[j].splices)))
-    children += [(e.description, apply_splices(code, e.splices)) for e in drawn]
+
+    def paired(index_pairs: list[tuple[int, int]]) -> list[tuple[str, str]]:
+        both = [(edits[i], edits[j]) for i, j in index_pairs]
+        return [(f"{a.description} + {b.description}", apply_splices(code, a.splices + b.splices)) for a, b in both]
+
+    groups: list[tuple[str, list[tuple[str, str]]]] = [  # (neighbourhood, [(description, child code)])
+        ("single edits", [(e.description, apply_splices(code, e.splices)) for e in edits]),
+        ("coupled pairs", paired(pairs)),
+        ("control pairs", paired(controlled)),
+        (f"guards (drawn of {len(guards)})", [(e.description, apply_splices(code, e.splices)) for e in drawn]),
+    ]
+    children = [child for _, group in groups for child in group]
     scores = asyncio.run(score_all(problem, [code] + [c for _, c in children], args.seed, args.workers))
-    base, rest = scores[0], scores[1:]
+    base, rest = scores[0], iter(scores[1:])
     if base is None:
         raise SystemExit("the program itself fails its evaluation")
-    described = [(d, s) for (d, _), s in zip(children, rest, strict=True)]
-    cut1, cut2 = len(edits), len(edits) + len(pairs)
-    cut3 = cut2 + len(controlled)
     report = {
         "base": base,
         "guard_insertions": len(guards),
         "neighbourhoods": [
-            summary("single edits", base, described[:cut1]),
-            summary("coupled pairs", base, described[cut1:cut2]),
-            summary("control pairs", base, described[cut2:cut3]),
-            summary(f"guards (drawn of {len(guards)})", base, described[cut3:]),
+            summary(name, base, [(description, next(rest)) for description, _ in group]) for name, group in groups
         ],
     }
     print(f"base {base:.4f}")

@@ -15,11 +15,11 @@ the function already returns whose names are defined there: a constant, a name, 
 as `ClusterType.SPOT`, or a choice between such (`A if c else B`). A computed result (a call, a
 tuple, arithmetic, an item) is never returned early: cut short, it is a partial one (on
 txn_scheduling, whose one return is such a tuple, guards only failed or lost, docs/benchmarks.md).
-The threshold's factor is a float literal, so constant perturbation
-and momentum then tune it multiplicatively (1.0 -> 1.5 -> 3.4 ...). Why: the edits of the other
-operators change what is there; none adds a decision. A plateau whose exit is a new rule (wait
-for spot while little work is left, cant_be_late, docs/benchmarks.md) is out of their reach, and
-a threshold test that returns early is the commonest shape of a rule in a systems heuristic.
+The threshold's factor is a float literal, so constant perturbation and momentum then tune it
+multiplicatively (1.0 -> 1.5 -> 3.4 ...). Why: the edits of the other operators change what is
+there; none adds a decision. A plateau whose exit is a new rule (wait for spot while little work
+is left, cant_be_late, docs/benchmarks.md) is out of their reach, and a threshold test that
+returns early is the commonest shape of a rule in a systems heuristic.
 
 Must not: use any randomness but the rng passed in, insert outside a region, or evaluate.
 """
