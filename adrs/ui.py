@@ -7,9 +7,13 @@ archive's size and, for problems with several objectives, the Pareto front's, a 
 endpoint is away or one a person asked for from `adrs serve --steer`). The table is re-rendered
 from the live `Progress` at every refresh, so clocks and calls in flight move between evaluations.
 Falls back to a line every few seconds when the output is not a terminal (CI logs, pipes), and at
-once when a pause begins or ends. While the view
-is on a terminal, the terminal does not echo control characters: an echoed "^C" at the end of the
-last line can wrap it, after which rich's redraw leaves a stale copy of the bar behind.
+once when a pause begins or ends. On a terminal only rich's refresh thread draws (four times a
+second): the engine's thread never waits on a slow terminal, and a Ctrl-C never lands in the middle
+of a frame the engine's thread was writing (rich would write that frame again, one copy below the
+other). While the view is drawn, the terminal neither echoes control characters (an echoed "^C" at
+the end of the last line can wrap it, after which rich's redraw leaves a stale copy of the bar
+behind) nor discards the output not yet shown when Ctrl-C is typed (NOFLSH: a discarded part of a
+frame leaves the cursor rows away from where rich believes it is).
 
 Must not: change the run; it only reads the Progress it is handed.
 """
@@ -88,8 +92,9 @@ def eta_line(p: RunProgress) -> str:
     return f"~{duration(seconds)} ({which})"
 
 
-class _NoControlEcho:
-    """Turns off the terminal's echo of control characters (ECHOCTL) while a live view is drawn."""
+class _QuietTerminal:
+    """While a live view is drawn: no echo of control characters (ECHOCTL off) and no flush of the
+    pending output on Ctrl-C (NOFLSH on); the terminal's settings come back afterwards."""
 
     def __init__(self) -> None:
         self._saved: tuple[int, Any] | None = None
@@ -103,7 +108,7 @@ class _NoControlEcho:
                 return
             attributes = termios.tcgetattr(fd)
             quiet = list(attributes)
-            quiet[3] &= ~termios.ECHOCTL
+            quiet[3] = (quiet[3] & ~termios.ECHOCTL) | termios.NOFLSH
             termios.tcsetattr(fd, termios.TCSANOW, quiet)
             self._saved = (fd, attributes)
         except (ImportError, AttributeError, OSError, ValueError):
@@ -141,14 +146,14 @@ class LiveView:
             if self.interactive
             else None
         )
-        self._echo = _NoControlEcho()
+        self._terminal = _QuietTerminal()
         self._drawn = Group(self.bar)
         self._last_line = 0.0
         self._was_paused = False
 
     def __enter__(self) -> LiveView:
         if self.live is not None:
-            self._echo.__enter__()
+            self._terminal.__enter__()
             self.live.__enter__()
         return self
 
@@ -157,14 +162,14 @@ class LiveView:
             try:
                 self.live.__exit__(*exc)
             finally:
-                self._echo.__exit__(*exc)
+                self._terminal.__exit__(*exc)
 
     def update(self, progress: RunProgress) -> None:
+        """Called on the engine's thread. On a terminal it only hands the progress over: rich's
+        refresh thread draws it, and the last state is drawn when the view closes."""
         self.progress = progress
         self.bar.update(self.task, completed=progress.evaluated)
-        if self.live is not None:
-            self.live.refresh()
-        elif (
+        if self.live is None and (
             time.monotonic() - self._last_line > 5
             or progress.evaluated == progress.budget
             or self._was_paused != _paused(progress)

@@ -3,17 +3,20 @@
 The live view shows LLM calls in flight, failed and paid for, the time since the best changed and
 the time left; it names no Pareto front on a single-objective problem; and Ctrl-C typed on a real
 terminal (a pseudo-terminal here, 80 columns, with the tty echoing control characters) leaves one
-progress bar on the screen, not two.
+progress bar on the screen, not two; a terminal that stops showing output (Ctrl-S) does not stop the
+run.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import io
 import os
 import pty
 import re
 import select
+import signal
 import sqlite3
 import struct
 import subprocess
@@ -163,12 +166,14 @@ def _evaluated(archive: Path) -> int:
         return 0
 
 
-def test_ctrl_c_on_a_terminal_leaves_one_progress_bar(toy_problem, tmp_path):
-    archive = tmp_path / "a.sqlite"
+def _run_on_a_terminal(toy_problem: Path, archive: Path) -> tuple[int, int]:
+    """`adrs run` on a pseudo-terminal of 80 columns that echoes control characters (the default),
+    sends SIGINT on Ctrl-C and stops its output on Ctrl-S: the child's pid and the terminal's end."""
     pid, master = pty.fork()
-    if pid == 0:  # the child: a terminal of 80 columns that echoes control characters (the default)
+    if pid == 0:
         try:
             attributes = termios.tcgetattr(0)
+            attributes[0] |= termios.IXON
             attributes[3] |= termios.ECHO | termios.ECHOCTL | termios.ISIG
             termios.tcsetattr(0, termios.TCSANOW, attributes)
             fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 40, 80, 0, 0))
@@ -181,30 +186,84 @@ def test_ctrl_c_on_a_terminal_leaves_one_progress_bar(toy_problem, tmp_path):
             )
         finally:
             os._exit(127)
+    return pid, master
+
+
+def _read(master: int, output: bytearray) -> bool:
+    """What the terminal shows next (waiting at most 50 ms); False once the run closed it."""
+    ready, _, _ = select.select([master], [], [], 0.05)
+    if not ready:
+        return True
+    try:
+        chunk = os.read(master, 65536)
+    except OSError:
+        return False
+    output += chunk
+    return bool(chunk)
+
+
+def _finish(pid: int, master: int, output: bytearray) -> int:
+    """The run's exit status, once it ended: its output is let through again (Ctrl-Q) and read to
+    the end; a run still there after a minute is killed, so a failing test never hangs."""
+    with contextlib.suppress(OSError):
+        os.write(master, b"\x11")
+    end = time.monotonic() + 60
+    while time.monotonic() < end:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        _read(master, output)
+    else:
+        os.kill(pid, signal.SIGKILL)
+        _, status = os.waitpid(pid, 0)
+    os.close(master)
+    return os.waitstatus_to_exitcode(status)
+
+
+def test_ctrl_c_on_a_terminal_leaves_one_progress_bar(toy_problem, tmp_path):
+    archive = tmp_path / "a.sqlite"
+    pid, master = _run_on_a_terminal(toy_problem, archive)
     output = bytearray()
     deadline = time.monotonic() + 300  # generous: a busy machine starts slowly
+    type_at: float | None = None
     typed = False
     try:
-        while True:
-            ready, _, _ = select.select([master], [], [], 0.2)
-            if ready:
-                try:
-                    chunk = os.read(master, 65536)
-                except OSError:
-                    break
-                if not chunk:
-                    break
-                output += chunk
-            if not typed and _evaluated(archive) >= 2:
-                time.sleep(1.0)  # a few refreshes of the live view
-                os.write(master, b"\x03")  # Ctrl-C, typed: the tty sends SIGINT and echoes
+        while _read(master, output):
+            if type_at is None and _evaluated(archive) >= 2:
+                type_at = time.monotonic() + 1.0  # a few refreshes of the live view, read as they come
+            if not typed and type_at is not None and time.monotonic() >= type_at:
+                os.write(master, b"\x03")  # Ctrl-C, typed: the tty sends SIGINT
                 typed = True
             assert time.monotonic() < deadline, "the run neither started nor stopped"
     finally:
-        _, status = os.waitpid(pid, 0)
-        os.close(master)
-    assert typed and os.waitstatus_to_exitcode(status) == 130
+        status = _finish(pid, master, output)
+    assert typed and status == 130
     screen = _screen(output.decode("utf-8", "replace"), 80)
     bars = [line for line in screen if "/200" in line]
     assert len(bars) == 1, "\n".join(screen[-14:])
     assert any("Interrupted." in line for line in screen)
+
+
+def test_a_terminal_that_stops_reading_does_not_stop_the_run(toy_problem, tmp_path):
+    """Ctrl-S (or a terminal that falls behind) blocks whoever writes to it: the view's thread, not
+    the engine's. An engine that drew its own frames stalled once the terminal's buffer (~12 KB) was
+    full: at 4 evaluations here, for as long as the output stayed stopped."""
+    archive = tmp_path / "a.sqlite"
+    pid, master = _run_on_a_terminal(toy_problem, archive)
+    output = bytearray()
+    deadline = time.monotonic() + 300
+    stopped_at: int | None = None
+    try:
+        while stopped_at is None and _read(master, output):
+            if _evaluated(archive) >= 2:
+                os.write(master, b"\x13")  # Ctrl-S: the terminal shows nothing more; writes to it block
+                stopped_at = _evaluated(archive)
+            assert time.monotonic() < deadline, "the run did not start"
+        while _evaluated(archive) < stopped_at + 80:
+            time.sleep(0.2)  # nothing is read from the terminal meanwhile
+            assert time.monotonic() < deadline, f"the run stalled at {_evaluated(archive)} evaluations"
+        os.write(master, b"\x11\x03")  # Ctrl-Q, Ctrl-C
+    finally:
+        status = _finish(pid, master, output)
+    assert status in (0, 130)
+    assert any("/200" in line for line in _screen(output.decode("utf-8", "replace"), 80))
