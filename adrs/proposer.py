@@ -68,13 +68,23 @@ class Proposer:
         reseed = None if adaptive else config.island_stagnation
         self.keeper = IslandKeeper(archive, run.id, config.islands, config.migration_interval, reseed)
         self.adaptive = (
-            AdaptiveSearch(archive, run.id, config.adaptive, config.islands, self.keeper, sweeps=self.source.sweeps)
+            AdaptiveSearch(
+                archive,
+                run.id,
+                config.adaptive,
+                config.islands,
+                self.keeper,
+                sweeps=self.source.sweeps,
+                persist=not engine.joined,  # the run's search state is its own engine's
+            )
             if adaptive
             else None
         )
         # A model-written selection strategy (`--evolve-selection`): chooses the parents while one is in use.
         self.written = (
-            WrittenSelection.open(archive, run.id, StrategyHost(engine.problem, engine.settings), config.seed)
+            WrittenSelection.open(
+                archive, run.id, StrategyHost(engine.problem, engine.settings), config.seed, persist=not engine.joined
+            )
             if self.adaptive is not None and config.adaptive.written_strategy
             else None
         )

@@ -436,3 +436,63 @@ def test_engines_in_one_process_see_each_others_elites(pg_url, toy_problem):
     assert by_joiner & set(owner.elites.programs)  # ... and the owner the joiner's, while running
     owner_store.close()
     joiner_store.close()
+
+
+def test_a_joined_engine_leaves_the_runs_search_state_to_the_runs_own_engine(pg_url, toy_problem):
+    """The adaptive search's state (islands, bandit, sweep) is stored by the run's own engine; an
+    engine that joins starts from it and keeps its own in memory, so a resume continues the owner's
+    search, not whichever engine saved last."""
+    import asyncio
+
+    from adrs.config import RunConfig
+    from adrs.engine import Engine
+    from adrs.mutate.offline import OfflineSource
+    from adrs.problem import load_problem
+    from adrs.search.adaptive import STATE_KEY
+
+    problem = load_problem(toy_problem)
+    owner_store, joiner_store = Archive.open(pg_url), Archive.open(pg_url)
+    config = RunConfig(budget=12, workers=1, evaluate_holdout=False)
+    assert config.selection.strategy == "adaptive"
+    run = owner_store.create_run(problem.name, str(problem.root), problem.fingerprint(), 0, config.to_dict())
+    owner = Engine(problem, owner_store, run, config, OfflineSource())
+    asyncio.run(owner.run())
+    stored = owner_store.get_state(run.id, STATE_KEY)
+    assert stored == owner.proposer.adaptive.to_state() and stored["evaluations"] > 0
+    owner_store.open_budget(run.id, 12)  # more budget, as a resume opens: the joiner spends it
+    joiner = Engine(problem, joiner_store, run, config, OfflineSource(), joined=True)
+    asyncio.run(joiner.run())
+    assert joiner.progress.evaluated == 12
+    assert joiner.proposer.adaptive.evaluations > stored["evaluations"]  # it searched on, from the owner's state
+    assert joiner_store.get_state(run.id, STATE_KEY) == stored
+    owner_store.close()
+    joiner_store.close()
+
+
+def test_a_joined_llm_engine_leaves_the_model_chooser_and_search_state_alone(pg_url, toy_problem):
+    """Through the API: `adrs run --join` on an LLM run proposes with its own copy of the model
+    bandit and of the adaptive search; what the run stored for them stays the run's engine's."""
+    from adrs import api
+    from adrs.mutate.llm.bandit import STATE_KEY as CHOOSER
+    from adrs.search.adaptive import STATE_KEY as SEARCH
+    from tests.fake_openai import FakeOpenAI, Reply
+
+    def tweak(body) -> Reply:
+        n = len(body["messages"][-1]["content"]) + body["messages"][-1]["content"].count("_n")
+        edit = f"<<<<<<< SEARCH\n    return sorted(\n=======\n    _n = {n}\n    return sorted(\n>>>>>>> REPLACE\n"
+        return Reply(f"Idea: {n}\n{edit}")
+
+    with FakeOpenAI(responder=tweak, models=("a-coder", "b-coder")) as server:
+        models = [{"name": "a-coder", "base_url": server.url}, {"name": "b-coder", "base_url": server.url}]
+        llm = {"models": models, "selection": "bandit", "concurrency": 1}
+        first = api.evolve(toy_problem, archive=pg_url, budget=4, workers=1, evaluate_holdout=False, llm=llm)
+        store = Archive.open(pg_url)
+        before = {key: store.get_state(first.run_id, key) for key in (CHOOSER, SEARCH)}
+        store.open_budget(first.run_id, 3)  # room for the joiner
+        joined = api.join(pg_url, run_id=first.run_id, budget=3)
+        after = {key: store.get_state(first.run_id, key) for key in (CHOOSER, SEARCH)}
+        by_llm = [p for p in store.programs(first.run_id) if p.mutator.startswith("llm:")]
+        store.close()
+    assert joined.evaluated == 3 and len(by_llm) >= 5  # the joiner proposed with the models too
+    assert before[CHOOSER] is not None and before[SEARCH] is not None
+    assert after == before

@@ -111,7 +111,11 @@ def stored_run(archive: str | Path, run_id: int | None = None) -> RunRecord:
 
 
 def make_source(
-    config: RunConfig, problem: Problem, archive: Archive | None = None, run_id: int | None = None
+    config: RunConfig,
+    problem: Problem,
+    archive: Archive | None = None,
+    run_id: int | None = None,
+    joined: bool = False,
 ) -> ProposalSource:
     if chosen_mutator(config, problem) == "offline":
         return OfflineSource()
@@ -120,7 +124,9 @@ def make_source(
     # imported here: offline runs never load the openai client
     from adrs.mutate.llm.source import build_llm_source
 
-    return build_llm_source(problem, config.llm, archive, run_id, config.seed, config.max_cost, config.offline_share)
+    return build_llm_source(
+        problem, config.llm, archive, run_id, config.seed, config.max_cost, config.offline_share, persist=not joined
+    )
 
 
 def evolve(
@@ -210,7 +216,7 @@ def _drive(
     on_progress: Callable[[Progress], None] | None,
     joined: bool = False,
 ) -> RunSummary:
-    source = make_source(config, problem, store, run_id)
+    source = make_source(config, problem, store, run_id, joined)
     run_dir = run_directory(store.url, run_id)
     executor = make_executor(config.executor, ray_address=config.ray_address, run_dir=run_dir, workers=config.workers)
     executor.start(problem)  # a local Ray starts here (seconds); a cluster is checked for the [resources]

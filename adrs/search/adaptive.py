@@ -9,7 +9,9 @@ hill-like children of the run's best), the stall sweep of an offline run's neigh
 the results in the order the proposer's view received them (in a deterministic run: proposal
 order) and of the proposal's seeded rng, and it is stored in the archive (state key
 `adaptive_search`, the island keeper's state with it) after every change, so `adrs resume`
-continues exactly where the run stopped.
+continues exactly where the run stopped. That state is the run's own engine's: an engine that
+joined the run (`adrs run --join`) starts from it and keeps its own in memory (`persist=False`),
+else the engines' saves would overwrite each other and a resume would continue whichever was last.
 
 The engine calls, from its proposer only:
   `maintain(view, copies, also)`  after the island keeper: take in new results and copies, spawn, retire;
@@ -85,8 +87,10 @@ class AdaptiveSearch:
         islands: int,
         keeper: IslandKeeper,
         sweeps: bool = False,  # the source applies listed edits (the offline mutator): sweep when stalled
+        persist: bool = True,  # False in an engine that joined the run: the stored state is not its own
     ):
         self.archive = archive
+        self.persist = persist
         self.run_id = run_id
         self.config = config
         self.keeper = keeper
@@ -368,24 +372,24 @@ class AdaptiveSearch:
 
     # state ------------------------------------------------------------------------------------
     def save(self) -> None:
-        self.archive.put_state(
-            self.run_id,
-            STATE_KEY,
-            {
-                **self.population.to_state(),
-                "bandit": self.bandit.to_state(),
-                "book": self.book.to_state(),
-                "initial": self.initial,
-                "best": self.best,
-                "evaluations": self.evaluations,
-                "since_best": self.since_best,
-                "consumed_below": self.consumed_below,
-                "consumed": sorted(self.consumed),
-                "keeper": self.keeper.to_state(),
-                "ledger": self.ledger.to_state(),
-                "sweep": self.sweep.to_state(),
-            },
-        )
+        if self.persist:
+            self.archive.put_state(self.run_id, STATE_KEY, self.to_state())
+
+    def to_state(self) -> dict:
+        return {
+            **self.population.to_state(),
+            "bandit": self.bandit.to_state(),
+            "book": self.book.to_state(),
+            "initial": self.initial,
+            "best": self.best,
+            "evaluations": self.evaluations,
+            "since_best": self.since_best,
+            "consumed_below": self.consumed_below,
+            "consumed": sorted(self.consumed),
+            "keeper": self.keeper.to_state(),
+            "ledger": self.ledger.to_state(),
+            "sweep": self.sweep.to_state(),
+        }
 
     def _load(self, state: dict) -> None:
         self.population.load_state(state)

@@ -12,7 +12,8 @@ A strategy is a Python file defining `select(programs, context) -> {program id: 
 run by adrs/search/written_run.py in the run's sandbox, as a candidate is, never in this process.
 The state (the strategy in use, its weights, how many proposals used them, the strategies before
 it) is stored under the run-state key `written_strategy` after every change, so `adrs resume`
-continues it exactly; each adoption, refusal and rollback is a `selection_strategy` event (the
+continues it exactly (by the run's own engine: one that joined the run keeps its own in memory);
+each adoption, refusal and rollback is a `selection_strategy` event (the
 report and `adrs status` read them), the call itself an llm_calls row.
 
 Must not: call a model itself (the source does: `ProposalSource.write_strategy`), run a strategy
@@ -77,10 +78,13 @@ class WrittenSelection:
     called_at: int | None = None  # the search's evaluations at the last call
     active: Strategy | None = None
     history: list[dict[str, Any]] = field(default_factory=list)
+    persist: bool = True  # False in an engine that joined the run: the stored state is not its own
 
     @classmethod
-    def open(cls, archive: Archive, run_id: int, host: StrategyHost, seed: int) -> WrittenSelection:
-        made = cls(archive, run_id, host, seed)
+    def open(
+        cls, archive: Archive, run_id: int, host: StrategyHost, seed: int, persist: bool = True
+    ) -> WrittenSelection:
+        made = cls(archive, run_id, host, seed, persist=persist)
         state = archive.get_state(run_id, STATE_KEY)
         if state is not None:
             made.number, made.called_at = int(state["number"]), state["called_at"]
@@ -89,6 +93,8 @@ class WrittenSelection:
         return made
 
     def save(self) -> None:
+        if not self.persist:
+            return
         self.archive.put_state(
             self.run_id,
             STATE_KEY,

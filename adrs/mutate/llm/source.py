@@ -66,8 +66,10 @@ class LLMSource(ProposalSource):
         run_id: int,
         seed: int,
         max_cost: float | None = None,
+        persist: bool = True,  # False in an engine that joined the run: the model chooser's stored state is not its own
     ):
         self.problem = problem
+        self.persist = persist
         self.settings = settings
         self.archive = archive
         self.run_id = run_id
@@ -359,6 +361,8 @@ class LLMSource(ProposalSource):
             self._save_state()
 
     def _save_state(self) -> None:
+        if not self.persist:
+            return
         state: dict[str, Any] = self.chooser.to_state()
         state["awaiting"] = {str(pid): [label, score] for pid, (label, score) in self.awaiting.items()}
         self.archive.put_state(self.run_id, STATE_KEY, state)
@@ -418,11 +422,12 @@ def build_llm_source(
     seed: int,
     max_cost: float | None,
     offline_share: float,
+    persist: bool = True,
 ) -> LLMSource | MixedSource:
     settings = llm_settings(problem, run_table)
     if settings is None:
         raise LLMConfigError(
             "the LLM mutator needs a model: pass --llm NAME[@URL] or add [[llm.models]] to problem.toml"
         )
-    source = LLMSource(problem, settings, archive, run_id, seed, max_cost)
+    source = LLMSource(problem, settings, archive, run_id, seed, max_cost, persist)
     return MixedSource(source, OfflineSource(), offline_share) if offline_share > 0 else source
