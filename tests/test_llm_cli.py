@@ -96,6 +96,28 @@ def test_a_wrong_key_fails_at_start_up_with_the_variable_named(toy_problem, tmp_
     store.close()
 
 
+def test_an_unset_key_fails_before_an_archive_or_a_run_is_made(toy_problem, tmp_path):
+    """No call can be made without the key, so nothing is started: no archive file for `run`, and
+    the stored run of `resume` keeps its status and gets no event."""
+    no_key = {key: value for key, value in os.environ.items() if key != "OPENAI_API_KEY"}
+    archive = tmp_path / "a.sqlite"
+    started = adrs("run", str(toy_problem), "--llm", "gpt-5-mini", "--archive", str(archive), env=no_key)
+    assert started.returncode == 1
+    said = " ".join(started.stdout.split())
+    assert "model gpt-5-mini: OPENAI_API_KEY is not set" in said and "Traceback" not in started.stderr
+    assert not archive.exists() and not Path(f"{archive}-files").exists()
+    first = adrs("run", str(toy_problem), "--budget", "3", "--quiet", "--archive", str(archive))
+    assert first.returncode == 0, first.stdout + first.stderr
+    store = Archive.open(archive)
+    before = (store.run().status, len(store.events(store.run().id)))
+    store.close()
+    resumed = adrs("resume", str(archive), "--llm", "gpt-5-mini", "--budget", "3", env=no_key)
+    assert resumed.returncode == 1 and "OPENAI_API_KEY is not set" in " ".join(resumed.stdout.split())
+    store = Archive.open(archive)
+    assert before[0] == "stopped" and (store.run().status, len(store.events(store.run().id))) == before
+    store.close()
+
+
 def _toy_edits():
     counter = itertools.count(1)
     line = "    return sorted(range(len(jobs)), key=lambda i: jobs[i][0] * 1.0)"

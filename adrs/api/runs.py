@@ -48,6 +48,9 @@ def chosen_mutator(config: RunConfig, problem: Problem) -> str:
     chosen = "llm" if settings is not None or config.mutator == "llm" else "offline"
     if chosen == "offline" or settings is None:
         _no_writer(config)
+    if settings is not None:
+        for model in settings.models:  # a key that is not set fails here, before an archive or run is made
+            model.api_key()
     return chosen
 
 
@@ -139,7 +142,7 @@ def evolve(
     """Start a new run of `problem` (a directory or a loaded Problem) and evolve until a budget stops it."""
     problem = problem if isinstance(problem, Problem) else load_problem(problem)
     config = RunConfig(**{**problem.run_defaults, **settings})  # the folder's own defaults (config.yaml), then ours
-    chosen_mutator(config, problem)  # a bad [llm] table fails here, before a run is created
+    chosen_mutator(config, problem)  # a bad [llm] table or an unset key fails here, before a run is created
     location = archive or default_archive_path(problem)
     store = Archive.open(location)
     try:
@@ -165,6 +168,7 @@ def resume(
         run = store.run(run_id)
         problem = load_run_problem(run.problem_root, problem_dir)
         config = RunConfig.from_dict(run.config, **overrides)
+        chosen_mutator(config, problem)  # a bad [llm] table or an unset key fails here, the run untouched
         with store.lock_run(run.id):  # one engine per run: a second resume is refused (RunBusy)
             store.update_run_config(run.id, config.to_dict())
             fingerprint = problem.fingerprint()
