@@ -40,7 +40,8 @@ def default_archive_path(problem: Problem, directory: str | Path = "archives") -
 
 
 def chosen_mutator(config: RunConfig, problem: Problem) -> str:
-    """offline or llm; `auto` means the LLM when a model is configured (checks the LLM settings)."""
+    """offline or llm; `auto` means the LLM when a model is configured (checks the LLM settings, and
+    that each model's key is set where one is needed: nothing is written before this passes)."""
     if config.mutator == "offline":  # RunConfig checked the mutator's name and every number
         _no_writer(config)
         return "offline"

@@ -13,8 +13,8 @@ run by adrs/search/written_run.py in the run's sandbox, as a candidate is, never
 The state (the strategy in use, its weights, how many proposals used them, the strategies before
 it) is stored under the run-state key `written_strategy` after every change, so `adrs resume`
 continues it exactly (by the run's own engine: one that joined the run keeps its own in memory);
-each adoption, refusal and rollback is a `selection_strategy` event (the
-report and `adrs status` read them), the call itself an llm_calls row.
+each adoption, refusal and rollback is a `selection_strategy` event (the report and `adrs status`
+read them), the call itself an llm_calls row.
 
 Must not: call a model itself (the source does: `ProposalSource.write_strategy`), run a strategy
 in this process, or choose anything but the parent while a strategy is in use.
