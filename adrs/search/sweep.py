@@ -24,9 +24,10 @@ a share (`sweep_share`) of the proposals of an offline run are entries of a list
 Beside the list (guards; half since v6): for `guard_share` of the sweep's proposals the adaptive
 search asks `guard_target` for the program being swept and has a guard inserted into it (a new
 decision, adrs/mutate/offline/guards.py), where one has a place; those take no entry off the
-list. A new best of the run starts over from step 0 on it. Everything is a function of the results in the order the
-proposer's view received them and of the proposals' rngs; the state is stored with the rest of
-the adaptive state (adaptive.py) so a resumed run continues the sweep exactly.
+list. A new best of the run starts over from step 0 on it. Everything is a function of the
+results in the order the proposer's view received them and of the proposals' rngs; the state is
+stored with the rest of the adaptive state (adaptive.py) so a resumed run continues the sweep
+exactly.
 
 Must not: choose anything but the sweep's next entry, read or write the archive, or evaluate.
 """
